@@ -1,0 +1,35 @@
+/*
+ * common/domain.h - domain name normalisation and validation (no I/O)
+ *
+ * Rules: RFC 1035 section 2.3.4 (labels <= 63, name <= 253 octets), RFC 5321 Domain (LDH
+ * labels, letter or digit at both ends), RFC 5891 IDNA2008 U-label -> A-label via libidn2.
+ *
+ * Interface: domain_normalize(), domain_is_ip_literal(), domain_from_nexthop()
+ * Errors:    a distinct ERR_DOMAIN_* for each kind of bad name (see err.h).
+ */
+#ifndef MTASTSD_DOMAIN_H
+#define MTASTSD_DOMAIN_H
+
+#include <stddef.h>
+
+#include "limits.h"
+
+/* Room for any normalised name plus NUL. */
+#define DOMAIN_BUF (DOMAIN_NAME_MAX + 1)
+
+/* Normalise a domain name: strip one trailing dot, convert U-labels to A-labels, lower-case
+ * ASCII, then validate (LDH, lengths, no empty label). in is NUL-terminated UTF-8.
+ * Writes the result into out (DOMAIN_BUF bytes) on success and returns 0; returns an
+ * ERR_DOMAIN_* code otherwise (ERR_DOMAIN_IP_LITERAL for "192.0.2.1" or "::1"). */
+int domain_normalize(const char *in, char out[DOMAIN_BUF]);
+
+/* 1 when s is an IPv4 or IPv6 address (optionally in [brackets], "[ipv6:...]"), else 0. */
+int domain_is_ip_literal(const char *s);
+
+/* Turn a Postfix next-hop key ("example.com", "[mx.example.com]:587", "example.com:25",
+ * "EXAMPLE.com.", UTF-8 names) into the Policy Domain (RFC 8461 section 3.4):
+ * strips brackets and ":port", then domain_normalize(). Extra errors:
+ * ERR_DOMAIN_PARENT_PROBE for ".example.com", ERR_DOMAIN_IP_LITERAL for "[192.0.2.1]". */
+int domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF]);
+
+#endif

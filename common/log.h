@@ -1,0 +1,53 @@
+/*
+ * common/log.h - logging: stderr with <N> journald prefixes, plain stderr (-f), or syslog
+ *
+ * Interface: log_open(), log_set_verbosity(), log_err/warn/notice/info/debug(),
+ *            log_dom_*() (subject-tagged), log_printable(), die()
+ * Threads:   safe from any thread (one write(2) per line).
+ * Errors:    none; logging never fails the caller.
+ */
+#ifndef MTASTSD_LOG_H
+#define MTASTSD_LOG_H
+
+#include <stddef.h>
+#include <syslog.h>
+
+enum log_target {
+	LOG_TARGET_STDERR,   /* plain "mtastsd: level: text" lines (-f, tests, CLI) */
+	LOG_TARGET_JOURNALD, /* "<N>text" lines on stderr, parsed by journald */
+	LOG_TARGET_SYSLOG,   /* syslog(3), facility LOG_MAIL */
+};
+
+/* Choose where logs go. With LOG_TARGET_JOURNALD auto-detected when JOURNAL_STREAM is set. */
+void log_open(const char *ident, enum log_target target);
+/* Pick the target a daemon should use: journald under systemd, else syslog; stderr if fg. */
+enum log_target log_target_auto(int foreground);
+/* Verbosity as in Unbound: 0 ops, 1 per-domain decisions, 2 protocol detail, 3 wire dumps.
+ * log_debug() lines are written only when verbosity >= 1. */
+void log_set_verbosity(int v);
+int log_verbosity(void);
+
+void log_msg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_err(...)	log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* "domain 'example.com': <text>" */
+void log_dom(int prio, const char *dom, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define log_dom_err(d, ...)    log_dom(LOG_ERR, d, __VA_ARGS__)
+#define log_dom_warn(d, ...)   log_dom(LOG_WARNING, d, __VA_ARGS__)
+#define log_dom_notice(d, ...) log_dom(LOG_NOTICE, d, __VA_ARGS__)
+#define log_dom_info(d, ...)   log_dom(LOG_INFO, d, __VA_ARGS__)
+#define log_dom_debug(d, ...)  log_dom(LOG_DEBUG, d, __VA_ARGS__)
+
+/* Make peer-controlled text safe to log (Postfix printable()): copies at most
+ * LOG_PEER_TEXT_MAX bytes of src[0..len) into out (size outsz >= 4), replacing every byte
+ * outside 0x20..0x7e with '?', appending "..." when cut. Returns out. */
+char *log_printable(char *out, size_t outsz, const char *src, size_t len);
+
+/* Log at LOG_CRIT and exit(1). For startup errors and OOM only. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

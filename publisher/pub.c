@@ -1,0 +1,2 @@
+/* placeholder: publisher sources land here */
+#include "pub.h"

@@ -1,0 +1,38 @@
+/*
+ * publisher/pub.h - the publisher half: HTTPS policy server (libmicrohttpd + GnuTLS)
+ *
+ * Serves https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 section 3.2) for every
+ * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
+ *
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records()
+ * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
+ *            immutable snapshots swapped by the main loop (STYLE.md section 9, option B).
+ * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
+ * Errors:    0, -errno or ERR_*; a reload error keeps the old state serving.
+ */
+#ifndef MTASTSD_PUB_H
+#define MTASTSD_PUB_H
+
+#include <stdio.h>
+
+#include "cfg.h"
+#include "loop.h"
+
+struct pub;
+
+/* Load certificates, bind listeners and start serving. With no domains configured returns 0
+ * and *ret_pub = NULL (nothing to publish). */
+int pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub);
+/* Swap in new policies and certificates as one step; on error keep the old ones. */
+int pub_reload(struct pub *pub, const struct cfg *cfg);
+struct pub *pub_free(struct pub *pub);
+
+/* The policy id of d: d->id when set, else derived from the canonical policy text
+ * (a hash, ALPHA/DIGIT, 1..32 chars). Returns an owned string. */
+char *pub_policy_id(const struct cfg_domain *d);
+
+/* `mtastsd dns-records`: zone-file lines (_mta-sts TXT, _smtp._tls TXT) for every
+ * configured domain. Returns 0, or 1 when there is no domain. */
+int pub_dns_records(const struct cfg *cfg, FILE *out);
+
+#endif

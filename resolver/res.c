@@ -1,0 +1,2 @@
+/* placeholder: resolver sources land here */
+#include "res.h"

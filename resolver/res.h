@@ -1,0 +1,34 @@
+/*
+ * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
+ *
+ * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli()
+ * Threads:   main loop only.
+ * Ownership: struct res borrows cfg until res_reload() hands it a new one or res_free();
+ *            the caller keeps the cfg alive that long.
+ * Errors:    res_new() returns 0 or -errno / ERR_* (listen failures are fatal at startup);
+ *            runtime DNS/HTTPS/cache errors never reach the caller.
+ */
+#ifndef MTASTSD_RES_H
+#define MTASTSD_RES_H
+
+#include "cfg.h"
+#include "loop.h"
+
+struct res;
+
+/* Bind the socketmap listeners and start serving on loop. */
+int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
+/* Apply a new config (zones, timeouts, cache timing); listeners that changed are logged
+ * as "requires restart". Returns 0; the old cfg may be freed after it returns. */
+int res_reload(struct res *res, const struct cfg *cfg);
+/* Stop accepting; call done(arg) once every in-flight lookup has been answered or
+ * timeout_ms passed. */
+void res_shutdown(struct res *res, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
+struct res *res_free(struct res *res);
+
+/* `mtastsd query DOMAIN [--json]`: one discovery as the daemon would do it, printed on
+ * stdout. Returns the process exit code: 0 policy found, 2 no policy, 3 temporary failure,
+ * 1 usage/config error. */
+int res_query_cli(const struct cfg *cfg, const char *domain, int json);
+
+#endif
