@@ -1,0 +1,213 @@
+# tests/system/lib.sh - shared helpers for the system tests (sourced, never run)
+#
+# Every test: `. "$(dirname "$0")/lib.sh"`. It gets a private temp dir $T, a trap that stops
+# only the processes it started (start_bg) and removes $T, and helpers for free loopback
+# ports, a test CA made with certtool, ldns-testns, waiting for ports, and assertions.
+# Environment from ctest: MTASTSD (daemon binary), TOOLS_DIR (test tools), SRC_DIR, BUILD_DIR.
+# Network: loopback only.
+
+set -eu
+set -o pipefail
+
+: "${SRC_DIR:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+: "${BUILD_DIR:=$SRC_DIR/build}"
+: "${MTASTSD:=$BUILD_DIR/daemon/mtastsd}"
+: "${TOOLS_DIR:=$BUILD_DIR/tests}"
+SYSDATA="$SRC_DIR/tests/system/data"
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/mtastsd-test.XXXXXX")
+: >"$T/pids"
+LIB_FAILS=0
+LIB_CHECKS=0
+
+lib_cleanup() {
+	local rc=$?
+	local pid
+	if [ -s "$T/pids" ]; then
+		while read -r pid; do
+			kill "$pid" 2>/dev/null || true
+		done <"$T/pids"
+		sleep 0.2
+		while read -r pid; do
+			kill -9 "$pid" 2>/dev/null || true
+		done <"$T/pids"
+	fi
+	if [ -n "${LIB_NETNS:-}" ]; then
+		ip netns del "$LIB_NETNS" 2>/dev/null || true
+		rm -rf "/etc/netns/$LIB_NETNS"
+	fi
+	if [ "$rc" -ne 0 ] || [ "$LIB_FAILS" -ne 0 ]; then
+		echo "--- test failed; logs from $T:" >&2
+		for f in "$T"/*.log; do
+			[ -f "$f" ] || continue
+			echo "--- $f (last 40 lines)" >&2
+			tail -n 40 "$f" >&2
+		done
+	fi
+	rm -rf "$T"
+	exit "$rc"
+}
+trap lib_cleanup EXIT
+trap 'exit 130' INT TERM
+
+# log a line on stderr
+say() { printf '%s\n' "$*" >&2; }
+die() { say "FAIL: $*"; LIB_FAILS=$((LIB_FAILS + 1)); exit 1; }
+
+# check NAME EXPECTED ACTUAL: record a check; a mismatch fails the test at the end.
+check() {
+	LIB_CHECKS=$((LIB_CHECKS + 1))
+	if [ "$2" = "$3" ]; then
+		say "ok   $1"
+	else
+		say "FAIL $1: expected [$2], got [$3]"
+		LIB_FAILS=$((LIB_FAILS + 1))
+	fi
+}
+# check_match NAME ERE ACTUAL
+check_match() {
+	LIB_CHECKS=$((LIB_CHECKS + 1))
+	if printf '%s' "$3" | grep -Eq -- "$2"; then
+		say "ok   $1"
+	else
+		say "FAIL $1: expected to match /$2/, got [$3]"
+		LIB_FAILS=$((LIB_FAILS + 1))
+	fi
+}
+# finish: call last; exits non-zero when any check failed.
+finish() {
+	say "$LIB_CHECKS checks, $LIB_FAILS failed"
+	[ "$LIB_FAILS" -eq 0 ] || exit 1
+	exit 0
+}
+
+# free_port [tcp|udp|both]: a port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	python3 - "${1:-both}" <<'PY'
+import random, socket, sys
+kind = sys.argv[1]
+for _ in range(200):
+    p = random.randint(20000, 60000)
+    ok = True
+    for t in ([socket.SOCK_STREAM] if kind == "tcp" else [socket.SOCK_DGRAM] if kind == "udp"
+              else [socket.SOCK_STREAM, socket.SOCK_DGRAM]):
+        s = socket.socket(socket.AF_INET, t)
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+    if ok:
+        print(p)
+        sys.exit(0)
+sys.exit(1)
+PY
+}
+
+# start_bg NAME CMD...: run CMD in the background, output to $T/NAME.log, PID saved.
+start_bg() {
+	local name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	echo $! >>"$T/pids"
+	echo $! >"$T/$name.pid"
+}
+
+# stop_bg NAME: SIGTERM the process started as NAME and wait (at most 10 s) for it.
+stop_bg() {
+	local pid i
+	pid=$(cat "$T/$1.pid")
+	kill "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
+# wait_tcp PORT [HOST] [SECONDS]: wait until a TCP connect succeeds.
+wait_tcp() {
+	local port=$1 host=${2:-127.0.0.1} secs=${3:-10} i
+	for i in $(seq 1 $((secs * 10))); do
+		if (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	die "nothing listens on $host:$port after ${secs}s"
+}
+
+# wait_file FILE [SECONDS]
+wait_file() {
+	local i
+	for i in $(seq 1 $((${2:-10} * 10))); do
+		[ -s "$1" ] && return 0
+		sleep 0.1
+	done
+	die "file $1 not written after ${2:-10}s"
+}
+
+# make_ca: a test CA in $T/ca.pem / $T/ca.key.
+make_ca() {
+	certtool --generate-privkey --key-type=ecdsa --outfile "$T/ca.key" 2>/dev/null
+	cat >"$T/ca.tmpl" <<EOT
+cn = "mtastsd test CA"
+ca
+cert_signing_key
+expiration_days = 30
+EOT
+	certtool --generate-self-signed --load-privkey "$T/ca.key" --template "$T/ca.tmpl" \
+		--outfile "$T/ca.pem" 2>/dev/null
+}
+
+# make_cert NAME DNSNAME... : key $T/NAME.key, certificate $T/NAME.pem (leaf only) and
+# $T/NAME.fullchain.pem (leaf + CA), signed by the test CA. CERT_DAYS (default 30) sets
+# the lifetime; CERT_DAYS=-1 makes an expired certificate.
+make_cert() {
+	local name=$1 n
+	shift
+	certtool --generate-privkey --key-type=ecdsa --outfile "$T/$name.key" 2>/dev/null
+	{
+		echo "cn = \"$1\""
+		for n in "$@"; do echo "dns_name = \"$n\""; done
+		echo "tls_www_server"
+		echo "signing_key"
+		echo "encryption_key"
+		if [ "${CERT_DAYS:-30}" -lt 0 ]; then
+			echo "activation_date = \"2020-01-01 00:00:00 UTC\""
+			echo "expiration_date = \"2020-02-01 00:00:00 UTC\""
+		else
+			echo "expiration_days = ${CERT_DAYS:-30}"
+		fi
+	} >"$T/$name.tmpl"
+	certtool --generate-certificate --load-privkey "$T/$name.key" --load-ca-certificate \
+		"$T/ca.pem" --load-ca-privkey "$T/ca.key" --template "$T/$name.tmpl" \
+		--outfile "$T/$name.pem" 2>/dev/null
+	cat "$T/$name.pem" "$T/ca.pem" >"$T/$name.fullchain.pem"
+}
+
+# start_testns NAME PORT DATAFILE: ldns-testns on 127.0.0.1:PORT (UDP and TCP).
+start_testns() {
+	start_bg "$1" ldns-testns -p "$2" "$3"
+	wait_tcp "$2"
+}
+
+# sm_query PORT MAP KEY: one socketmap lookup through Postfix's own client; prints the
+# value and returns postmap's status (0 found, 1 not found, other = lookup error).
+sm_query() {
+	postmap -q "$3" "socketmap:inet:127.0.0.1:$1:$2"
+}
+
+# netns_setup NAME: a network namespace with lo up; `netns_exec CMD...` runs in it, with
+# /etc/netns/NAME/resolv.conf (nameserver 127.0.0.1) bind-mounted by ip-netns-exec.
+netns_setup() {
+	LIB_NETNS=$1
+	ip netns add "$LIB_NETNS"
+	ip -n "$LIB_NETNS" link set lo up
+	mkdir -p "/etc/netns/$LIB_NETNS"
+	echo "nameserver 127.0.0.1" >"/etc/netns/$LIB_NETNS/resolv.conf"
+}
+netns_exec() {
+	ip netns exec "$LIB_NETNS" "$@"
+}
