@@ -36,4 +36,33 @@
 /* Text a peer controls is cut to this many bytes in logs (STYLE.md section 7). */
 #define LOG_PEER_TEXT_MAX 200
 
+/* Resolver socketmap server (resolver/sm_server.c). Input read but not yet decoded, per
+ * connection: room for a few pipelined maximal requests (bytes). Postfix sends one request
+ * at a time (dict_sockmap.c), so this only bounds misbehaving clients: when full, reading
+ * pauses until the queue drains. */
+#define SM_CONN_INBUF_MAX (4 * (SOCKETMAP_QUERY_MAX + 16))
+/* Replies queued but not yet written, per connection (bytes); above it, no new request is
+ * started until the peer reads. */
+#define SM_CONN_OUTBUF_MAX (2 * (SOCKETMAP_REPLY_MAX + 16))
+/* Bytes read per read(2) call and connections accepted per readiness event. */
+#define SM_READ_CHUNK	 4096
+#define SM_ACCEPT_BATCH	 64
+/* listen(2) backlog (Linux somaxconn default is 4096; 128 is the traditional value). */
+#define SM_LISTEN_BACKLOG 128
+
+/* Policy engine (resolver/pol_engine.c): the cache sweep for proactive refresh and purge
+ * runs this often (ms) and looks at most this many entries per run. */
+#define POL_SWEEP_INTERVAL_MS 30000
+#define POL_SWEEP_SCAN_MAX    20000
+/* Hash buckets for in-flight discoveries (power of two). */
+#define POL_JOB_BUCKETS 1024
+/* "_mta-sts." + a domain name + NUL. */
+#define POL_QNAME_MAX (sizeof("_mta-sts.") + DOMAIN_NAME_MAX)
+
+/* Cache value (resolver/cache.c, docs/cache.md): header lines + one canonical policy (bytes). */
+#define CACHE_VALUE_MAX (STS_POLICY_BODY_MAX + 1024)
+
+/* res_shutdown(): how often in-flight lookups are checked while draining (ms). */
+#define RES_SHUTDOWN_POLL_MS 50
+
 #endif
