@@ -211,3 +211,50 @@ netns_setup() {
 netns_exec() {
 	ip netns exec "$LIB_NETNS" "$@"
 }
+
+# ---- resolver lab helpers (DNS data, socketmap queries) ----------------------------------
+
+# testns_entry QNAME RCODE [TXT-RDATA...]: print one ldns-testns entry answering TXT queries
+# for QNAME with RCODE (NOERROR, NXDOMAIN, SERVFAIL) and one TXT RR per TXT-RDATA argument
+# (zone-file form, e.g. '"v=STSv1; id=abc"'). The query's ID and question are copied.
+testns_entry() {
+	local qname=$1 rcode=$2 rr
+	shift 2
+	printf 'ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id copy_query\n'
+	printf 'REPLY QR AA %s\nSECTION QUESTION\n%s. IN TXT\n' "$rcode" "$qname"
+	if [ $# -gt 0 ]; then
+		printf 'SECTION ANSWER\n'
+		for rr in "$@"; do printf '%s. 60 IN TXT %s\n' "$qname" "$rr"; done
+	elif [ "$rcode" != SERVFAIL ]; then
+		printf 'SECTION AUTHORITY\ntest. 60 IN SOA ns.test. hostmaster.test. 1 60 60 60 60\n'
+	fi
+	printf 'ENTRY_END\n'
+}
+
+# testns_catchall: the last entry of a data file: NXDOMAIN for every other query (any type).
+testns_catchall() {
+	printf 'ENTRY_BEGIN\nMATCH opcode\nADJUST copy_id copy_query\nREPLY QR AA NXDOMAIN\n'
+	printf 'SECTION QUESTION\ninvalid. IN TXT\nSECTION AUTHORITY\n'
+	printf 'invalid. 60 IN SOA ns.invalid. hostmaster.invalid. 1 60 60 60 60\nENTRY_END\n'
+}
+
+# testns_start NAME PORT FILE...: ldns-testns on 127.0.0.1:PORT answering from the FILEs
+# (concatenated into $T/NAME.testns, the catch-all NXDOMAIN entry appended). ldns-testns
+# reads its data once: to change the answers, stop_bg NAME and start it again.
+testns_start() {
+	local name=$1 port=$2
+	shift 2
+	{ cat "$@"; testns_catchall; } >"$T/$name.testns"
+	start_testns "$name" "$port" "$T/$name.testns"
+}
+
+# pm PORT MAP KEY: one postmap -q lookup; prints "rc=<status> out=[<stdout>] err=[<stderr>]"
+# (NOTFOUND: rc=1 and both empty; a TEMP/PERM reply: rc=1 with a warning on stderr).
+pm() {
+	local rc=0 out
+	out=$(postmap -q "$3" "socketmap:inet:127.0.0.1:$1:$2" 2>"$T/pm.err") || rc=$?
+	printf 'rc=%s out=[%s] err=[%s]' "$rc" "$out" "$(cat "$T/pm.err")"
+}
+# pm_ok VALUE / pm_notfound: the pm output expected for a found value / for NOTFOUND.
+pm_ok() { printf 'rc=0 out=[%s] err=[]' "$1"; }
+pm_notfound() { printf 'rc=1 out=[] err=[]'; }
