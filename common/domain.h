@@ -4,7 +4,8 @@
  * Rules: RFC 1035 section 2.3.4 (labels <= 63, name <= 253 octets), RFC 5321 Domain (LDH
  * labels, letter or digit at both ends), RFC 5891 IDNA2008 U-label -> A-label via libidn2.
  *
- * Interface: domain_normalize(), domain_is_ip_literal(), domain_from_nexthop()
+ * Interface: domain_normalize(), domain_validate(), domain_is_ip_literal(),
+ *            domain_from_nexthop()
  * Errors:    a distinct ERR_DOMAIN_* for each kind of bad name (see err.h).
  */
 #ifndef MTASTSD_DOMAIN_H
@@ -22,6 +23,12 @@
  * Writes the result into out (DOMAIN_BUF bytes) on success and returns 0; returns an
  * ERR_DOMAIN_* code otherwise (ERR_DOMAIN_IP_LITERAL for "192.0.2.1" or "::1"). */
 int domain_normalize(const char *in, char out[DOMAIN_BUF]);
+
+/* Validate s[0..len) exactly as written: ASCII LDH labels with a letter or digit at both
+ * ends, 1..63 octets each, at most 253 in all, no empty label (so no trailing dot), not an
+ * IP literal and not an all-digit last label (RFC 3696 section 2). No case folding, no IDN
+ * conversion (non-ASCII bytes are ERR_DOMAIN_CHAR). Returns 0 or an ERR_DOMAIN_* code. */
+int domain_validate(const char *s, size_t len);
 
 /* 1 when s is an IPv4 or IPv6 address (optionally in [brackets], "[ipv6:...]"), else 0. */
 int domain_is_ip_literal(const char *s);

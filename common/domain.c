@@ -1,0 +1,239 @@
+/*
+ * common/domain.c - domain name normalisation and validation (no I/O)
+ *
+ * Interface: domain_normalize(), domain_validate(), domain_is_ip_literal(),
+ *            domain_from_nexthop()
+ * Rules:     RFC 1035 section 2.3.4 (label <= 63, name <= 253 octets in text form),
+ *            RFC 5321 section 4.1.2 Domain (labels of letters, digits and hyphens, a letter
+ *            or digit at both ends), RFC 5891 IDNA2008 via libidn2 (UTS #46 non-transitional
+ *            mapping, NFC input). Underscores are rejected: MTA-STS names are host and mail
+ *            domain names, never service labels (docs/policy-parsing.md). A name whose last
+ *            label is all digits is treated as an IP literal (RFC 3696 section 2: a TLD is
+ *            never all-numeric), so "192.0.2" is not mistaken for a host name.
+ * Threads:   no state.
+ * Errors:    ERR_DOMAIN_* (err.h); one code per kind of bad name.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <idn2.h>
+
+#include "domain.h"
+#include "err.h"
+
+/* Longest input we hand to libidn2: a 253-octet A-label name needs far fewer UTF-8 bytes. */
+#define DOMAIN_INPUT_MAX 1024
+
+static int
+is_alpha(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static int
+is_digit(unsigned char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int
+ip_literal_n(const char *s, size_t len)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+	unsigned char addr[sizeof(struct in6_addr)];
+
+	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+		s++;
+		len -= 2;
+		if (len >= 5 && strncasecmp(s, "ipv6:", 5) == 0) {
+			s += 5;
+			len -= 5;
+			if (len == 0 || len >= sizeof(buf))
+				return 0;
+			memcpy(buf, s, len);
+			buf[len] = '\0';
+			return inet_pton(AF_INET6, buf, addr) == 1;
+		}
+	}
+	if (len == 0 || len >= sizeof(buf))
+		return 0;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return inet_pton(AF_INET, buf, addr) == 1 || inet_pton(AF_INET6, buf, addr) == 1;
+}
+
+int
+domain_is_ip_literal(const char *s)
+{
+	return ip_literal_n(s, strlen(s));
+}
+
+int
+domain_validate(const char *s, size_t len)
+{
+	size_t i, start = 0;
+	int all_digits = 1;
+
+	if (len == 0)
+		return ERR_DOMAIN_EMPTY;
+	if (ip_literal_n(s, len))
+		return ERR_DOMAIN_IP_LITERAL;
+	for (i = 0; i <= len; i++) {
+		size_t ll;
+
+		if (i < len && s[i] != '.')
+			continue;
+		ll = i - start;
+		if (ll == 0)
+			return ERR_DOMAIN_EMPTY_LABEL;
+		if (ll > DOMAIN_LABEL_MAX)
+			return ERR_DOMAIN_LABEL_LONG;
+		start = i + 1;
+	}
+	if (len > DOMAIN_NAME_MAX)
+		return ERR_DOMAIN_NAME_LONG;
+	start = 0;
+	for (i = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)s[i] : '.';
+
+		if (c == '.') {
+			/* start..i is one non-empty label */
+			if (s[start] == '-' || s[i - 1] == '-')
+				return ERR_DOMAIN_CHAR;
+			start = i + 1;
+			if (i < len)
+				all_digits = 1;
+			continue;
+		}
+		if (!is_digit(c))
+			all_digits = 0;
+		if (!is_alpha(c) && !is_digit(c) && c != '-')
+			return ERR_DOMAIN_CHAR;
+	}
+	if (all_digits)
+		return ERR_DOMAIN_IP_LITERAL;
+	return 0;
+}
+
+int
+domain_normalize(const char *in, char out[DOMAIN_BUF])
+{
+	size_t len = strlen(in), i;
+	int ascii = 1, r;
+	char *alabel = NULL;
+	const char *name = in;
+
+	if (len > DOMAIN_INPUT_MAX)
+		return ERR_DOMAIN_NAME_LONG;
+	if (len > 0 && in[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return ERR_DOMAIN_EMPTY;
+	if (ip_literal_n(in, len))
+		return ERR_DOMAIN_IP_LITERAL;
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)in[i] >= 0x80)
+			ascii = 0;
+		/* report an empty label as such before libidn2 gives a generic error */
+		if (in[i] == '.' && (i == 0 || in[i - 1] == '.'))
+			return ERR_DOMAIN_EMPTY_LABEL;
+	}
+	if (!ascii) {
+		char tmp[DOMAIN_INPUT_MAX + 1];
+
+		memcpy(tmp, in, len);
+		tmp[len] = '\0';
+		r = idn2_to_ascii_8z(tmp, &alabel, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
+		switch (r) {
+		case IDN2_OK:
+			break;
+		case IDN2_TOO_BIG_DOMAIN:
+			return ERR_DOMAIN_NAME_LONG;
+		case IDN2_TOO_BIG_LABEL:
+			return ERR_DOMAIN_LABEL_LONG;
+		default:
+			return ERR_DOMAIN_IDN;
+		}
+		name = alabel;
+		len = strlen(alabel);
+		/* UTS #46 maps U+3002 and friends to '.'; the result may end in one */
+		if (len > 0 && alabel[len - 1] == '.')
+			len--;
+	}
+	r = domain_validate(name, len);
+	if (r == 0) {
+		for (i = 0; i < len; i++) {
+			char c = name[i];
+
+			out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+		}
+		out[len] = '\0';
+	}
+	idn2_free(alabel);
+	return r;
+}
+
+/* A Postfix service after ':' - digits ("587") or a service name ("submission"). */
+static int
+is_port(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > 32)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!is_alpha(c) && !is_digit(c) && c != '-')
+			return 0;
+	}
+	return 1;
+}
+
+int
+domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF])
+{
+	char tmp[DOMAIN_INPUT_MAX + 1];
+	const char *name = key;
+	size_t len = keylen;
+
+	if (keylen == 0)
+		return ERR_DOMAIN_EMPTY;
+	if (memchr(key, '\0', keylen) != NULL)
+		return ERR_DOMAIN_CHAR;
+	if (keylen > DOMAIN_INPUT_MAX)
+		return ERR_DOMAIN_NAME_LONG;
+	if (key[0] == '[') {
+		const char *close = memchr(key, ']', keylen);
+		size_t rest;
+
+		if (close == NULL)
+			return ERR_DOMAIN_CHAR;
+		rest = keylen - (size_t)(close - key) - 1;
+		if (rest > 0 && (close[1] != ':' || !is_port(close + 2, rest - 1)))
+			return ERR_DOMAIN_CHAR;
+		if (ip_literal_n(key, (size_t)(close - key) + 1))
+			return ERR_DOMAIN_IP_LITERAL;
+		name = key + 1;
+		len = (size_t)(close - key) - 1;
+	} else {
+		const char *colon;
+
+		if (ip_literal_n(key, keylen))
+			return ERR_DOMAIN_IP_LITERAL;
+		if (key[0] == '.')
+			return ERR_DOMAIN_PARENT_PROBE;
+		colon = memchr(key, ':', keylen);
+		if (colon != NULL) {
+			len = (size_t)(colon - key);
+			if (!is_port(colon + 1, keylen - len - 1))
+				return ERR_DOMAIN_CHAR;
+		}
+	}
+	if (len == 0)
+		return ERR_DOMAIN_EMPTY;
+	memcpy(tmp, name, len);
+	tmp[len] = '\0';
+	return domain_normalize(tmp, out);
+}
