@@ -7,7 +7,8 @@
  * Servers come from the config (resolver.dns_servers) or /etc/resolv.conf.
  *
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
- *            dns_answer_txt(), dns_answer_names()
+ *            dns_answer_txt(), dns_txt_free(), dns_client_servers_loopback(),
+ *            dns_server_parse(), dns_resolv_conf_read()
  * Threads:   main loop only.
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
  * Errors:    callback err: 0 (answer has records of the type, CNAMEs followed in the
@@ -17,9 +18,17 @@
 #ifndef MTASTSD_DNS_CLIENT_H
 #define MTASTSD_DNS_CLIENT_H
 
-#include <ldns/ldns.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+
+/* common/limits.h shadows the system <limits.h> for every file built with -I common, and
+ * ldns pulls in OpenSSL's err.h, which needs INT_MAX from it. Until common/limits.h does
+ * "#include_next <limits.h>", supply the one macro from the compiler. */
+#ifndef INT_MAX
+#define INT_MAX __INT_MAX__
+#endif
+#include <ldns/ldns.h>
 
 #include "cfg.h"
 #include "loop.h"
@@ -27,6 +36,24 @@
 
 struct dns_client;
 struct dns_query;
+
+/* Limits of the DNS client (STYLE.md section 6; candidates for common/limits.h). */
+/* glibc reads 3 nameservers (MAXNS); we keep a few more from the config. */
+#define DNS_SERVERS_MAX 8
+/* RFC 1035 section 4.2.2: a TCP message is at most 65535 bytes; UDP receive buffer too. */
+#define DNS_MSG_MAX 65535
+/* DNS flag day 2020: EDNS0 UDP payload size 1232 avoids IP fragmentation. */
+#define DNS_EDNS_UDP_SIZE 1232
+/* CNAME hops followed inside one answer (unbound's MAX_RESTART_COUNT is 11; chains of
+ * more than a few links are pathological). */
+#define DNS_CNAME_MAX 8
+/* Datagrams read per readiness event before going back to the loop. */
+#define DNS_UDP_BURST 16
+/* Defaults when the config leaves them 0 (cfg defaults: 2 s per try, 2 rounds). */
+#define DNS_TIMEOUT_DEFAULT_MS 2000
+#define DNS_ATTEMPTS_DEFAULT   2
+#define DNS_ATTEMPTS_MAX       5
+#define DNS_RESOLV_CONF        "/etc/resolv.conf"
 
 enum {
 	DNS_FLAG_DO = 1u << 0, /* request DNSSEC records (EDNS0 DO bit) */
@@ -36,26 +63,41 @@ enum {
  * ad: 1 when the reply had the AD bit and the server is on loopback (trusted, see DANE). */
 typedef void dns_done_fn(int err, const ldns_pkt *answer, int ad, void *arg);
 
+/* Servers from cfg->dns_servers (see dns_server_parse), or the nameserver lines of
+ * /etc/resolv.conf when there are none (127.0.0.1 when that gives none either).
+ * Uses cfg->dns_timeout_ms per try and cfg->dns_attempts rounds over the servers.
+ * Returns 0, or -EINVAL when dns_servers is not empty but no entry parses. */
 int dns_client_new(struct loop *loop, const struct cfg_resolver *cfg,
-		   struct dns_client **ret_client);
+                   struct dns_client **ret_client);
 /* Cancels every pending query (callbacks run with -ECANCELED). Returns NULL. */
 struct dns_client *dns_client_free(struct dns_client *c);
 
 /* Start a query for name (normalised, no trailing dot) and rr type (LDNS_RR_TYPE_TXT...).
- * Returns the query handle (owned by the client, valid until its callback runs). */
+ * Returns the query handle (owned by the client, valid until its callback runs), or NULL
+ * when name is not a valid DNS name or the client is being freed; done() is then never
+ * called. done() never runs from inside this call. */
 struct dns_query *dns_query_start(struct dns_client *c, const char *name, uint16_t rrtype,
-				  unsigned flags, dns_done_fn *done, void *arg);
+                                  unsigned flags, dns_done_fn *done, void *arg);
 /* The callback runs at once with -ECANCELED. */
 void dns_query_cancel(struct dns_query *q);
 
 /* TXT records of the answer section owned by qname (or by the CNAME target chain),
  * character-strings joined: *ret_rrs (owned array, free with dns_txt_free) and *ret_n.
- * Returns 0 or -ENOMEM / ERR_DNS_MALFORMED. */
+ * An RR longer than STS_TXT_MAX bytes makes the whole answer ERR_DNS_MALFORMED.
+ * Returns 0 or ERR_DNS_MALFORMED. */
 int dns_answer_txt(const ldns_pkt *answer, const char *qname, struct txt_rr **ret_rrs,
-		   size_t *ret_n);
+                   size_t *ret_n);
 void dns_txt_free(struct txt_rr *rrs, size_t n);
 
 /* Whether the server list is all on loopback (AD is trusted only then). */
 int dns_client_servers_loopback(const struct dns_client *c);
+
+/* Parse one server: "127.0.0.1", "127.0.0.1@5353", "127.0.0.1:5353", "::1", "::1@5353",
+ * "[::1]", "[::1]:53", "fe80::1%eth0". Addresses only, never host names. Default port 53.
+ * Returns 0 or -EINVAL. */
+int dns_server_parse(const char *text, struct sockaddr_storage *ss, socklen_t *ret_len);
+/* The "nameserver" entries of a resolv.conf file (at most DNS_SERVERS_MAX), as owned
+ * strings in an owned array (free each, then the array). Returns 0 or -errno. */
+int dns_resolv_conf_read(const char *path, char ***ret_list, size_t *ret_n);
 
 #endif

@@ -3,11 +3,12 @@
  *
  * GET https://mta-sts.<domain>/.well-known/mta-sts.txt: HTTPS only, TLS >= 1.2, certificate
  * verified for mta-sts.<domain> (system CAs, or resolver.ca_file), redirects never followed,
- * status 200 only, Content-Type text/plain (docs/resolver.md), body <= fetch_max_body bytes
+ * status 200 only, Content-Type text/plain (docs/resolver-fetch.md), body <= fetch_max_body bytes
  * checked while it arrives, total timeout fetch_timeout_ms. resolver.connect_to (test lab)
  * sends every connection to one address:port while keeping the name for SNI and checks.
  *
- * Interface: fetcher_new(), fetcher_free(), fetch_start(), fetch_cancel()
+ * Interface: fetcher_new(), fetcher_free(), fetch_start(), fetch_cancel(),
+ *            fetch_content_type_ok()
  * Threads:   main loop only.
  * Ownership: body and info passed to fetch_done_fn are valid only during the callback.
  * Errors:    callback err: 0, ERR_FETCH_CONNECT, ERR_FETCH_TLS, ERR_FETCH_HTTP,
@@ -25,23 +26,38 @@
 struct fetcher;
 struct fetch_req;
 
+/* Fetches in flight when cfg->fetch_concurrency is 0 (the cfg default is 64). */
+#define FETCH_CONCURRENCY_DEFAULT 64
+
 struct fetch_info {
-	long http_status;	 /* 0 when no response */
-	char content_type[128];	 /* as received, may be empty */
-	char detail[256];	 /* human-readable reason on failure (curl error text...) */
+	long http_status;       /* 0 when no response */
+	char content_type[128]; /* as received, may be empty */
+	char detail[256];       /* human-readable reason on failure (curl error text...) */
 	uint64_t elapsed_ms;
 };
 
+/* err 0: body is the policy text (len bytes, NUL-terminated, may be empty); otherwise body
+ * is NULL and len 0. info is always filled (status 0 when no response arrived). */
 typedef void fetch_done_fn(int err, const char *body, size_t len, const struct fetch_info *info,
-			   void *arg);
+                           void *arg);
 
+/* Uses cfg->fetch_timeout_ms, fetch_max_body (capped at STS_POLICY_BODY_MAX),
+ * fetch_concurrency, ca_file, connect_to (copied). Returns 0 or -ENOMEM. */
 int fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f);
 /* Cancels every pending fetch (callbacks run with -ECANCELED). Returns NULL. */
 struct fetcher *fetcher_free(struct fetcher *f);
 
-/* Fetch the policy of domain (normalised A-label Policy Domain). */
+/* Fetch the policy of domain (normalised A-label Policy Domain). Requests beyond
+ * fetch_concurrency wait in a FIFO queue. Returns the handle (valid until done() runs), or
+ * NULL when domain cannot form the URL or the fetcher is being freed (done() is then never
+ * called). done() never runs from inside this call. */
 struct fetch_req *fetch_start(struct fetcher *f, const char *domain, fetch_done_fn *done,
-			      void *arg);
+                              void *arg);
+/* done() runs at once with -ECANCELED (queued, running or finished-but-not-reported). */
 void fetch_cancel(struct fetch_req *rq);
+
+/* The Content-Type rule: "text/plain" in any case, optional WSP, then end or ";"
+ * parameters (ignored, charset included). NULL or "" -> 0. */
+int fetch_content_type_ok(const char *ct);
 
 #endif

@@ -1,0 +1,641 @@
+/*
+ * resolver/https_fetch.c - RFC 8461 section 3.3 policy fetch with libcurl multi on our loop
+ *
+ * Interface: see https_fetch.h
+ * Design:    one CURLM per fetcher, driven by the multi socket API (curl's ephiperfifo.c
+ *            pattern): CURLMOPT_SOCKETFUNCTION maps to loop_io_add/mod/del and
+ *            CURLMOPT_TIMERFUNCTION to one loop_timer. curl callbacks only record state;
+ *            curl_multi_socket_action() runs from loop io/timer callbacks, completed
+ *            transfers are collected with curl_multi_info_read() there, and user callbacks
+ *            run later from a zero-delay "dispatch" timer, so no user code (which may call
+ *            fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl call
+ *            (CURLM_RECURSIVE_API_CALL). A timer is used instead of loop_defer() because it
+ *            can be cancelled when the fetcher is freed first.
+ *            Response checks happen when the header block ends (status, Content-Type,
+ *            Content-Length), so a failing response is aborted before its body is read; the
+ *            write callback aborts as soon as the body exceeds fetch_max_body.
+ *            At most fetch_concurrency transfers run; more wait in a FIFO queue.
+ * Threads:   main loop only.
+ * Ownership: the fetcher owns its requests; a request is freed right after its callback.
+ * Errors:    see https_fetch.h; docs/resolver-fetch.md explains the mapping.
+ */
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "err.h"
+#include "https_fetch.h"
+#include "log.h"
+#include "xalloc.h"
+
+enum fetch_state {
+	FETCH_QUEUED,
+	FETCH_ACTIVE,
+	FETCH_DONE, /* finished, callback pending in the dispatch list */
+};
+
+struct fetch_list {
+	struct fetch_req *head, *tail;
+};
+
+struct fetch_req {
+	struct fetcher *f;
+	struct fetch_req *prev, *next;
+	enum fetch_state state;
+	char *domain;
+	char *url;
+	CURL *easy;
+	struct curl_slist *connect_to;
+	fetch_done_fn *done;
+	void *arg;
+	uint64_t start_ms;
+	char *body;
+	size_t len, cap;
+	int err;             /* our verdict, set by header/write callbacks or at completion */
+	int headers_done;    /* final header block seen and checked */
+	long content_length; /* -1 when absent */
+	struct fetch_info info;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct fetcher {
+	struct loop *loop;
+	CURLM *multi;
+	struct loop_timer curl_timer;
+	struct loop_timer dispatch_timer;
+	uint64_t timeout_ms;
+	size_t max_body;
+	unsigned concurrency;
+	char *ca_file;
+	char *connect_to;
+	unsigned n_active;
+	struct fetch_list queued, active, done;
+	int dispatching;
+	int freeing;
+	int free_pending;
+};
+
+static int fetch_curl_initialised;
+
+static void
+fetch_list_add(struct fetch_list *l, struct fetch_req *rq)
+{
+	rq->next = NULL;
+	rq->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = rq;
+	else
+		l->head = rq;
+	l->tail = rq;
+}
+
+static void
+fetch_list_del(struct fetch_list *l, struct fetch_req *rq)
+{
+	if (rq->prev != NULL)
+		rq->prev->next = rq->next;
+	else
+		l->head = rq->next;
+	if (rq->next != NULL)
+		rq->next->prev = rq->prev;
+	else
+		l->tail = rq->prev;
+	rq->prev = rq->next = NULL;
+}
+
+static struct fetch_list *
+fetch_list_of(struct fetcher *f, struct fetch_req *rq)
+{
+	switch (rq->state) {
+	case FETCH_QUEUED:
+		return &f->queued;
+	case FETCH_ACTIVE:
+		return &f->active;
+	default:
+		return &f->done;
+	}
+}
+
+static void
+fetch_req_free(struct fetch_req *rq)
+{
+	if (rq->easy != NULL)
+		curl_easy_cleanup(rq->easy);
+	curl_slist_free_all(rq->connect_to);
+	free(rq->domain);
+	free(rq->url);
+	free(rq->body);
+	free(rq);
+}
+
+/* Case-insensitive prefix match of a header line; returns the value (leading WSP skipped). */
+static const char *
+fetch_header_value(const char *line, size_t len, const char *name, size_t *ret_vlen)
+{
+	size_t nl = strlen(name), i;
+
+	if (len <= nl || strncasecmp(line, name, nl) != 0 || line[nl] != ':')
+		return NULL;
+	i = nl + 1;
+	while (i < len && (line[i] == ' ' || line[i] == '\t'))
+		i++;
+	while (len > i && (line[len - 1] == '\r' || line[len - 1] == '\n' || line[len - 1] == ' ' ||
+	                   line[len - 1] == '\t'))
+		len--;
+	*ret_vlen = len - i;
+	return line + i;
+}
+
+int
+fetch_content_type_ok(const char *ct)
+{
+	static const char want[] = "text/plain";
+	size_t n = sizeof(want) - 1;
+
+	if (ct == NULL)
+		return 0;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+/* The final header block ended: decide before any body byte is read. */
+static int
+fetch_check_headers(struct fetch_req *rq)
+{
+	struct fetcher *f = rq->f;
+
+	if (rq->info.http_status >= 300 && rq->info.http_status < 400) {
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+		               "HTTP status %ld, redirects are never followed",
+		               rq->info.http_status);
+		return ERR_FETCH_REDIRECT;
+	}
+	if (rq->info.http_status != 200) {
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "HTTP status %ld",
+		               rq->info.http_status);
+		return ERR_FETCH_HTTP;
+	}
+	if (!fetch_content_type_ok(rq->info.content_type)) {
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+		               rq->info.content_type[0] != '\0'
+		                       ? "Content-Type is not text/plain"
+		                       : "no Content-Type, text/plain required");
+		return ERR_FETCH_CONTENT_TYPE;
+	}
+	if (rq->content_length >= 0 && (size_t)rq->content_length > f->max_body) {
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+		               "Content-Length %ld exceeds %zu bytes", rq->content_length,
+		               f->max_body);
+		return ERR_FETCH_TOO_LARGE;
+	}
+	return 0;
+}
+
+static size_t
+fetch_header_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct fetch_req *rq = arg;
+	size_t len = size * nitems, vlen;
+	const char *v;
+	char num[24];
+	long code = 0;
+
+	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		/* A new header block (interim 1xx responses come first). */
+		rq->info.content_type[0] = '\0';
+		rq->content_length = -1;
+		return len;
+	}
+	if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+		(void)curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &code);
+		rq->info.http_status = code;
+		if (code < 200)
+			return len;
+		rq->headers_done = 1;
+		rq->err = fetch_check_headers(rq);
+		return rq->err != 0 ? 0 : len; /* 0 aborts with CURLE_WRITE_ERROR */
+	}
+	v = fetch_header_value(buf, len, "content-type", &vlen);
+	if (v != NULL) {
+		if (vlen >= sizeof(rq->info.content_type))
+			vlen = sizeof(rq->info.content_type) - 1;
+		memcpy(rq->info.content_type, v, vlen);
+		rq->info.content_type[vlen] = '\0';
+		return len;
+	}
+	v = fetch_header_value(buf, len, "content-length", &vlen);
+	if (v != NULL) {
+		char *end;
+		long cl;
+
+		if (vlen == 0 || vlen >= sizeof(num))
+			vlen = sizeof(num) - 1; /* absurdly long: parses as too large below */
+		memcpy(num, v, vlen);
+		num[vlen] = '\0';
+		errno = 0;
+		cl = strtol(num, &end, 10);
+		if (errno != 0 || cl < 0 || end == num)
+			cl = (long)rq->f->max_body + 1;
+		rq->content_length = cl;
+	}
+	return len;
+}
+
+static size_t
+fetch_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct fetch_req *rq = arg;
+	struct fetcher *f = rq->f;
+	size_t len = size * nmemb, ncap;
+
+	if (rq->err != 0)
+		return 0;
+	if (!rq->headers_done) {
+		/* Defensive: curl always ends the header block first. */
+		rq->err = ERR_FETCH_HTTP;
+		return 0;
+	}
+	if (len > f->max_body - rq->len) {
+		rq->err = ERR_FETCH_TOO_LARGE;
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "body exceeds %zu bytes",
+		               f->max_body);
+		return 0;
+	}
+	if (rq->len + len + 1 > rq->cap) {
+		ncap = rq->cap > 0 ? rq->cap : 4096;
+		while (ncap < rq->len + len + 1)
+			ncap *= 2;
+		if (ncap > f->max_body + 1)
+			ncap = f->max_body + 1;
+		rq->body = xrealloc(rq->body, ncap);
+		rq->cap = ncap;
+	}
+	memcpy(rq->body + rq->len, data, len);
+	rq->len += len;
+	rq->body[rq->len] = '\0';
+	return len;
+}
+
+static int
+fetch_map_curl(CURLcode cc)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return ERR_FETCH_TIMEOUT;
+	case CURLE_FILESIZE_EXCEEDED:
+		return ERR_FETCH_TOO_LARGE;
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_ENGINE_INITFAILED:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CLIENTCERT:
+	case CURLE_USE_SSL_FAILED:
+		return ERR_FETCH_TLS;
+	case CURLE_TOO_MANY_REDIRECTS:
+		return ERR_FETCH_REDIRECT;
+	default:
+		/* Cannot resolve/connect, reset, nothing received, partial body, HTTP/2
+		 * framing...: the server could not be talked to. */
+		return ERR_FETCH_CONNECT;
+	}
+}
+
+/* Decide the outcome of a transfer that curl reported done (outside curl callbacks). */
+static void
+fetch_complete(struct fetch_req *rq, CURLcode cc)
+{
+	struct fetcher *f = rq->f;
+	long code = 0;
+
+	(void)curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &code);
+	if (rq->info.http_status == 0)
+		rq->info.http_status = code;
+	if (rq->err == 0) {
+		if (cc != CURLE_OK) {
+			rq->err = fetch_map_curl(cc);
+			(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s",
+			               rq->errbuf[0] != '\0' ? rq->errbuf : curl_easy_strerror(cc));
+		} else if (!rq->headers_done) {
+			rq->err = ERR_FETCH_HTTP;
+			(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+			               "no final response header");
+		}
+	}
+	rq->info.elapsed_ms = loop_now_ms(f->loop) - rq->start_ms;
+	(void)curl_multi_remove_handle(f->multi, rq->easy);
+	fetch_list_del(&f->active, rq);
+	f->n_active--;
+	rq->state = FETCH_DONE;
+	fetch_list_add(&f->done, rq);
+}
+
+static void fetch_dispatch(struct loop *loop, struct loop_timer *t, void *arg);
+
+/* Start queued requests while there is room. Never inside a curl callback. */
+static void
+fetch_promote(struct fetcher *f)
+{
+	struct fetch_req *rq;
+	CURLMcode mc;
+
+	while (f->n_active < f->concurrency && (rq = f->queued.head) != NULL) {
+		fetch_list_del(&f->queued, rq);
+		mc = curl_multi_add_handle(f->multi, rq->easy);
+		if (mc != CURLM_OK) {
+			rq->err = ERR_FETCH_CONNECT;
+			(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s",
+			               curl_multi_strerror(mc));
+			rq->state = FETCH_DONE;
+			fetch_list_add(&f->done, rq);
+			continue;
+		}
+		rq->state = FETCH_ACTIVE;
+		fetch_list_add(&f->active, rq);
+		f->n_active++;
+	}
+	if (f->done.head != NULL && !loop_timer_armed(&f->dispatch_timer))
+		loop_timer_start(f->loop, &f->dispatch_timer, 0, fetch_dispatch, f);
+}
+
+static void
+fetch_collect(struct fetcher *f)
+{
+	CURLMsg *msg;
+	char *priv;
+	unsigned n = 0;
+	int left;
+
+	/* Bounded: at most one message per active transfer, plus slack. */
+	while (n++ <= f->concurrency + 16 &&
+	       (msg = curl_multi_info_read(f->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		priv = NULL;
+		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		if (priv != NULL)
+			fetch_complete((struct fetch_req *)(void *)priv, msg->data.result);
+	}
+	fetch_promote(f);
+}
+
+static void
+fetch_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct fetcher *f = arg;
+	int flags = 0, running = 0;
+
+	if (events & LOOP_READ)
+		flags |= CURL_CSELECT_IN;
+	if (events & LOOP_WRITE)
+		flags |= CURL_CSELECT_OUT;
+	if (events & LOOP_ERROR)
+		flags |= CURL_CSELECT_ERR;
+	(void)curl_multi_socket_action(f->multi, fd, flags, &running);
+	fetch_collect(f);
+}
+
+static void
+fetch_timer_cb(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct fetcher *f = arg;
+	int running = 0;
+
+	(void)curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	fetch_collect(f);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: only (de)register with the loop. */
+static int
+fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	struct fetcher *f = userp;
+	unsigned ev = 0;
+
+	if (what == CURL_POLL_REMOVE) {
+		loop_io_del(f->loop, s);
+		return 0;
+	}
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev |= LOOP_READ;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev |= LOOP_WRITE;
+	if (loop_io_mod(f->loop, s, ev) == -ENOENT &&
+	    loop_io_add(f->loop, s, ev, fetch_io_cb, f) < 0)
+		return -1;
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: only arm or disarm our timer. */
+static int
+fetch_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct fetcher *f = userp;
+
+	if (timeout_ms < 0)
+		loop_timer_stop(f->loop, &f->curl_timer);
+	else
+		loop_timer_start(f->loop, &f->curl_timer, (uint64_t)timeout_ms, fetch_timer_cb, f);
+	return 0;
+}
+
+static void
+fetcher_destroy(struct fetcher *f)
+{
+	loop_timer_stop(f->loop, &f->curl_timer);
+	loop_timer_stop(f->loop, &f->dispatch_timer);
+	if (f->multi != NULL)
+		(void)curl_multi_cleanup(f->multi); /* closes cached connections (socket cb) */
+	loop_timer_stop(f->loop, &f->curl_timer);
+	free(f->ca_file);
+	free(f->connect_to);
+	free(f);
+}
+
+/* Run the callbacks of finished requests, one at a time (each may start, cancel or free). */
+static void
+fetch_dispatch(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct fetcher *f = arg;
+	struct fetch_req *rq;
+
+	f->dispatching = 1;
+	while (!f->free_pending && (rq = f->done.head) != NULL) {
+		fetch_list_del(&f->done, rq);
+		rq->done(rq->err, rq->err == 0 ? (rq->body != NULL ? rq->body : "") : NULL,
+		         rq->err == 0 ? rq->len : 0, &rq->info, rq->arg);
+		fetch_req_free(rq);
+	}
+	f->dispatching = 0;
+	if (f->free_pending)
+		fetcher_destroy(f);
+}
+
+int
+fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f)
+{
+	struct fetcher *f;
+
+	if (!fetch_curl_initialised) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -ENOMEM;
+		fetch_curl_initialised = 1;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->loop = loop;
+	f->timeout_ms =
+	        cfg->fetch_timeout_ms > 0 ? cfg->fetch_timeout_ms : FETCH_TIMEOUT_DEFAULT_MS;
+	f->max_body = cfg->fetch_max_body > 0 && cfg->fetch_max_body <= STS_POLICY_BODY_MAX
+	                      ? cfg->fetch_max_body
+	                      : STS_POLICY_BODY_MAX;
+	f->concurrency =
+	        cfg->fetch_concurrency > 0 ? cfg->fetch_concurrency : FETCH_CONCURRENCY_DEFAULT;
+	f->ca_file = cfg->ca_file != NULL ? xstrdup(cfg->ca_file) : NULL;
+	f->connect_to = cfg->connect_to != NULL ? xstrdup(cfg->connect_to) : NULL;
+	f->multi = curl_multi_init();
+	if (f->multi == NULL) {
+		fetcher_destroy(f);
+		return -ENOMEM;
+	}
+	(void)curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_socket_cb);
+	(void)curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
+	(void)curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, fetch_curl_timer_cb);
+	(void)curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	*ret_f = f;
+	return 0;
+}
+
+static int
+fetch_req_setup(struct fetcher *f, struct fetch_req *rq)
+{
+	CURL *e;
+	char *ct;
+	int ok = 1;
+
+	e = curl_easy_init();
+	if (e == NULL)
+		return -ENOMEM;
+	rq->easy = e;
+	rq->url = xasprintf("https://mta-sts.%s/.well-known/mta-sts.txt", rq->domain);
+	ok &= curl_easy_setopt(e, CURLOPT_URL, rq->url) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)rq) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
+	if (f->ca_file != NULL)
+		ok &= curl_easy_setopt(e, CURLOPT_CAINFO, f->ca_file) == CURLE_OK;
+	if (f->connect_to != NULL) {
+		ct = xasprintf("::%s", f->connect_to);
+		rq->connect_to = curl_slist_append(NULL, ct);
+		free(ct);
+		if (rq->connect_to == NULL)
+			return -ENOMEM;
+		ok &= curl_easy_setopt(e, CURLOPT_CONNECT_TO, rq->connect_to) == CURLE_OK;
+	}
+	/* No proxies from the environment: the fetch goes to the policy host itself. */
+	ok &= curl_easy_setopt(e, CURLOPT_PROXY, "") == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)f->timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_USERAGENT, "mtastsd/" MTASTSD_VERSION) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, rq->errbuf) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, fetch_header_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_HEADERDATA, rq) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, rq) == CURLE_OK;
+	return ok ? 0 : -EINVAL;
+}
+
+struct fetch_req *
+fetch_start(struct fetcher *f, const char *domain, fetch_done_fn *done, void *arg)
+{
+	struct fetch_req *rq;
+	size_t len;
+
+	if (f->freeing || domain == NULL)
+		return NULL;
+	len = strlen(domain);
+	if (len == 0 || len > DOMAIN_NAME_MAX - 8 || strpbrk(domain, "/?#@:[] \t\r\n") != NULL)
+		return NULL;
+	rq = xcalloc(1, sizeof(*rq));
+	rq->f = f;
+	rq->domain = xstrdup(domain);
+	rq->done = done;
+	rq->arg = arg;
+	rq->content_length = -1;
+	rq->start_ms = loop_now_ms(f->loop);
+	if (fetch_req_setup(f, rq) < 0) {
+		fetch_req_free(rq);
+		return NULL;
+	}
+	rq->state = FETCH_QUEUED;
+	fetch_list_add(&f->queued, rq);
+	/* Starting it here is safe: we are not inside a curl callback. done() runs later
+	 * from the dispatch timer even if curl refuses the handle. */
+	fetch_promote(f);
+	return rq;
+}
+
+void
+fetch_cancel(struct fetch_req *rq)
+{
+	struct fetcher *f;
+
+	if (rq == NULL)
+		return;
+	f = rq->f;
+	fetch_list_del(fetch_list_of(f, rq), rq);
+	if (rq->state == FETCH_ACTIVE) {
+		(void)curl_multi_remove_handle(f->multi, rq->easy);
+		f->n_active--;
+	}
+	rq->info.elapsed_ms = loop_now_ms(f->loop) - rq->start_ms;
+	(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "cancelled");
+	rq->done(-ECANCELED, NULL, 0, &rq->info, rq->arg);
+	fetch_req_free(rq);
+	if (!f->freeing)
+		fetch_promote(f);
+}
+
+struct fetcher *
+fetcher_free(struct fetcher *f)
+{
+	struct fetch_req *rq;
+
+	if (f == NULL || f->freeing)
+		return NULL;
+	f->freeing = 1;
+	for (;;) {
+		rq = f->done.head != NULL     ? f->done.head
+		     : f->active.head != NULL ? f->active.head
+		                              : f->queued.head;
+		if (rq == NULL)
+			break;
+		fetch_cancel(rq);
+	}
+	if (f->dispatching)
+		f->free_pending = 1; /* fetch_dispatch() destroys it when the callback returns */
+	else
+		fetcher_destroy(f);
+	return NULL;
+}
