@@ -1,0 +1,835 @@
+/*
+ * resolver/pol_engine.c - per-domain MTA-STS policy state machine
+ *
+ * Interface: see pol_engine.h
+ * Threads:   main loop only.
+ * Ownership: a discovery (struct pol_job) is in the job table from its start until it
+ *            completes; it owns its waiters list links, its DNS query or fetch handle and a
+ *            zero-delay timer used to report a failure to start. A waiter belongs to the job
+ *            it waits on and is freed right after its callback.
+ * Errors:    none reach the caller; every DNS/HTTPS outcome is classified (no policy vs
+ *            temporary failure), counted and logged once per discovery with what happens
+ *            next.
+ *
+ * States of a job: JOB_TXT (DNS query in flight) -> JOB_FETCH (HTTPS fetch in flight) ->
+ * done. A job completes by storing a policy, by keeping a valid cached policy (unchanged
+ * id, or any failure), or by caching "no policy"/"tempfail"; then every waiter is answered.
+ * docs/socketmap.md has the table of what each state answers.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns_client.h"
+#include "domain.h"
+#include "err.h"
+#include "https_fetch.h"
+#include "log.h"
+#include "pol_engine.h"
+#include "sts_txt.h"
+#include "xalloc.h"
+
+enum pol_job_state {
+	JOB_TXT = 0,
+	JOB_FETCH = 1,
+	JOB_FAILING = 2, /* fail_timer armed: the query or fetch could not be started */
+};
+
+struct pol_waiter {
+	struct pol_waiter *prev, *next;
+	struct pol_job *job;
+	pol_done_fn *done;
+	void *arg;
+	struct loop_timer timer;
+};
+
+struct pol_job {
+	struct pol_job *hnext;
+	struct pol_engine *e;
+	uint64_t hash;
+	char domain[DOMAIN_BUF];
+	char qname[POL_QNAME_MAX];
+	enum pol_job_state state;
+	int background; /* counted in e->n_background */
+	int force;      /* fetch even when the TXT id equals the cached one (refresh) */
+	int restarting; /* a cancel is a reload: start again on the new clients */
+	struct dns_query *dq;
+	struct fetch_req *fr;
+	struct loop_timer fail_timer;
+	int fail_err;
+	char id[STS_ID_MAX + 1];
+	char detail[256];
+	struct pol_waiter *waiters;
+};
+
+struct pol_engine {
+	struct loop *loop;
+	const struct cfg_resolver *cfg;
+	struct cache_mem *cache;
+	struct dns_client *dns;
+	struct fetcher *fetcher;
+	struct pol_job *jobs[POL_JOB_BUCKETS];
+	size_t n_jobs, n_background, n_waiters;
+	struct loop_timer sweep_timer;
+	struct pol_counters ctr;
+};
+
+static void pol_job_start(struct pol_job *job);
+
+const char *
+pol_status_name(enum pol_status s)
+{
+	switch (s) {
+	case POL_POLICY:
+		return "policy";
+	case POL_NO_POLICY:
+		return "no-policy";
+	case POL_TEMPFAIL:
+		return "tempfail";
+	case POL_TIMEOUT:
+		return "timeout";
+	case POL_CANCELED:
+		return "canceled";
+	}
+	return "unknown";
+}
+
+static uint64_t
+pol_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static time_t
+pol_ms_to_s(uint64_t ms)
+{
+	return (time_t)((ms + 999) / 1000);
+}
+
+static time_t
+pol_now(const struct pol_engine *e)
+{
+	return loop_wall_s(e->loop);
+}
+
+/* ---- job table ---- */
+
+static struct pol_job *
+pol_job_find(const struct pol_engine *e, const char *domain, uint64_t h)
+{
+	struct pol_job *j = e->jobs[h & (POL_JOB_BUCKETS - 1)];
+
+	for (; j != NULL; j = j->hnext)
+		if (j->hash == h && strcmp(j->domain, domain) == 0)
+			return j;
+	return NULL;
+}
+
+static void
+pol_job_unlink(struct pol_engine *e, struct pol_job *job)
+{
+	struct pol_job **pp = &e->jobs[job->hash & (POL_JOB_BUCKETS - 1)];
+
+	while (*pp != NULL && *pp != job)
+		pp = &(*pp)->hnext;
+	if (*pp == job) {
+		*pp = job->hnext;
+		e->n_jobs--;
+		if (job->background)
+			e->n_background--;
+	}
+}
+
+static struct pol_job *
+pol_job_new(struct pol_engine *e, const char *domain, uint64_t h, int background, int force)
+{
+	struct pol_job *job = xcalloc(1, sizeof(*job));
+	size_t b = h & (POL_JOB_BUCKETS - 1);
+
+	job->e = e;
+	job->hash = h;
+	(void)snprintf(job->domain, sizeof(job->domain), "%s", domain);
+	(void)snprintf(job->qname, sizeof(job->qname), "_mta-sts.%s", domain);
+	job->background = background;
+	job->force = force;
+	job->hnext = e->jobs[b];
+	e->jobs[b] = job;
+	e->n_jobs++;
+	if (background)
+		e->n_background++;
+	e->ctr.discoveries++;
+	pol_job_start(job);
+	return job;
+}
+
+/* ---- answering ---- */
+
+static void
+pol_waiter_unlink(struct pol_waiter *w)
+{
+	struct pol_job *job = w->job;
+
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else if (job != NULL)
+		job->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	w->prev = w->next = NULL;
+	w->job = NULL;
+}
+
+static void
+pol_answer_one(struct pol_engine *e, pol_done_fn *done, void *arg, const struct pol_answer *a)
+{
+	e->ctr.answers[a->status]++;
+	done(a, arg);
+}
+
+/* Complete job: remove it from the table, answer every waiter with a, free it. */
+static void
+pol_job_complete(struct pol_job *job, const struct pol_answer *a)
+{
+	struct pol_engine *e = job->e;
+	struct pol_waiter *w;
+
+	pol_job_unlink(e, job);
+	loop_timer_stop(e->loop, &job->fail_timer);
+	while ((w = job->waiters) != NULL) {
+		pol_done_fn *done = w->done;
+		void *arg = w->arg;
+
+		pol_waiter_unlink(w);
+		loop_timer_stop(e->loop, &w->timer);
+		free(w);
+		e->n_waiters--;
+		pol_answer_one(e, done, arg, a);
+	}
+	free(job);
+}
+
+static void
+pol_job_complete_status(struct pol_job *job, enum pol_status st, int err)
+{
+	struct pol_answer a = {.status = st, .id = job->id, .err = err, .detail = job->detail};
+
+	pol_job_complete(job, &a);
+}
+
+/* Answer with a copy of the cached policy (the cache may change in the callbacks). */
+static void
+pol_job_complete_policy(struct pol_job *job, const struct cache_entry *ce, int err)
+{
+	struct sts_policy *p = sts_policy_dup(ce->policy);
+	char id[STS_ID_MAX + 1];
+	struct pol_answer a = {
+	        .status = POL_POLICY, .policy = p, .id = id, .err = err, .detail = job->detail};
+
+	(void)snprintf(id, sizeof(id), "%s", ce->id);
+	pol_job_complete(job, &a);
+	sts_policy_free(p);
+}
+
+static const struct cache_entry *
+pol_valid_policy(struct pol_engine *e, const char *domain, time_t now)
+{
+	const struct cache_entry *ce = cache_mem_peek(e->cache, domain);
+
+	if (ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at)
+		return ce;
+	return NULL;
+}
+
+/* ---- outcomes ---- */
+
+static void
+pol_store_policy(struct pol_job *job, struct sts_policy *p)
+{
+	struct pol_engine *e = job->e;
+	time_t now = pol_now(e);
+	const struct cache_entry *old = cache_mem_peek(e->cache, job->domain);
+	struct cache_entry ce = {
+	        .kind = CACHE_POLICY,
+	        .policy = p,
+	        .fetched_at = now,
+	        .expires_at = now + (time_t)p->max_age_s,
+	        .last_check = now,
+	};
+	int changed = old == NULL || old->kind != CACHE_POLICY || strcmp(old->id, job->id) != 0;
+
+	(void)snprintf(ce.id, sizeof(ce.id), "%s", job->id);
+	if (changed)
+		log_dom_info(job->domain,
+		             "policy id %s fetched: mode %s, max_age %" PRIu32 ", %zu mx, applied "
+		             "until it expires or its TXT id changes",
+		             job->id, sts_mode_name(p->mode), p->max_age_s, p->n_mx);
+	else
+		log_dom_debug(job->domain, "policy id %s re-fetched, valid for %" PRIu32 " s",
+		              job->id, p->max_age_s);
+	e->ctr.policies_stored++;
+	cache_mem_put(e->cache, job->domain, &ce);
+	pol_job_complete_policy(job, cache_mem_peek(e->cache, job->domain), 0);
+}
+
+/* A discovery failed: kind CACHE_NO_POLICY or CACHE_TEMPFAIL, err the reason. */
+static void
+pol_fail(struct pol_job *job, enum cache_kind kind, int err)
+{
+	struct pol_engine *e = job->e;
+	time_t now = pol_now(e);
+	struct cache_entry *ce = cache_mem_get(e->cache, job->domain);
+	time_t retry = pol_ms_to_s(e->cfg->tempfail_ttl_ms);
+	const char *what = kind == CACHE_NO_POLICY ? "no MTA-STS policy" : "temporary failure";
+	const char *sep = job->detail[0] != '\0' ? ": " : "";
+
+	if (ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at) {
+		/* RFC 8461 sections 3.1 note, 3.3, 10.2: keep applying the cached policy. */
+		e->ctr.stale_kept++;
+		ce->last_error = err;
+		ce->retry_after = now + retry;
+		if (kind == CACHE_NO_POLICY)
+			ce->last_check = now;
+		if (ce->policy->mode == STS_MODE_NONE)
+			log_dom_info(job->domain,
+			             "%s (%s%s%s), keeping cached policy id %s (mode none), "
+			             "retrying in %lld s",
+			             what, err_str(err), sep, job->detail, ce->id,
+			             (long long)retry);
+		else
+			log_dom_warn(job->domain,
+			             "%s (%s%s%s), keeping cached policy id %s for %lld s until it "
+			             "expires, retrying in %lld s",
+			             what, err_str(err), sep, job->detail, ce->id,
+			             (long long)(ce->expires_at - now), (long long)retry);
+		pol_job_complete_policy(job, ce, err);
+		return;
+	}
+	{
+		struct cache_entry ne = {.kind = kind, .last_check = now, .last_error = err};
+		time_t ttl = kind == CACHE_NO_POLICY ? pol_ms_to_s(e->cfg->negative_ttl_ms) : retry;
+
+		ne.expires_at = now + ttl;
+		(void)snprintf(ne.id, sizeof(ne.id), "%s", job->id);
+		if (kind == CACHE_NO_POLICY) {
+			e->ctr.outcome_no_policy++;
+			log_dom_debug(job->domain,
+			              "no MTA-STS policy (%s), answering NOTFOUND for %lld s",
+			              err_str(err), (long long)ttl);
+		} else {
+			e->ctr.outcome_tempfail++;
+			log_dom_warn(
+			        job->domain,
+			        "temporary failure discovering the MTA-STS policy (%s%s%s), no "
+			        "cached policy: answering NOTFOUND, retrying in %lld s",
+			        err_str(err), sep, job->detail, (long long)ttl);
+		}
+		cache_mem_put(e->cache, job->domain, &ne);
+	}
+	pol_job_complete_status(job, kind == CACHE_NO_POLICY ? POL_NO_POLICY : POL_TEMPFAIL, err);
+}
+
+/* The operation in flight was canceled: engine shutdown, reload or a failed start. */
+static void
+pol_canceled(struct pol_job *job)
+{
+	if (job->restarting) {
+		job->restarting = 0;
+		pol_job_start(job);
+		return;
+	}
+	pol_job_complete_status(job, POL_CANCELED, -ECANCELED);
+}
+
+static void
+pol_count_fetch_err(struct pol_counters *c, int err)
+{
+	switch (err) {
+	case ERR_FETCH_HTTP:
+		c->fetch_http++;
+		break;
+	case ERR_FETCH_REDIRECT:
+		c->fetch_redirect++;
+		break;
+	case ERR_FETCH_TLS:
+		c->fetch_tls++;
+		break;
+	case ERR_FETCH_CONNECT:
+		c->fetch_connect++;
+		break;
+	case ERR_FETCH_TIMEOUT:
+		c->fetch_timeout++;
+		break;
+	case ERR_FETCH_TOO_LARGE:
+		c->fetch_too_large++;
+		break;
+	case ERR_FETCH_CONTENT_TYPE:
+		c->fetch_content_type++;
+		break;
+	default:
+		c->fetch_other++;
+		break;
+	}
+}
+
+static void
+pol_fetch_done(int err, const char *body, size_t len, const struct fetch_info *info, void *arg)
+{
+	struct pol_job *job = arg;
+	struct pol_engine *e = job->e;
+	struct sts_parse_error perr = {0};
+	struct sts_policy *p = NULL;
+	int r;
+
+	job->fr = NULL;
+	if (err == -ECANCELED) {
+		pol_canceled(job);
+		return;
+	}
+	if (info != NULL && info->detail[0] != '\0')
+		(void)log_printable(job->detail, sizeof(job->detail), info->detail,
+		                    strlen(info->detail));
+	if (err < 0) {
+		pol_count_fetch_err(&e->ctr, err);
+		pol_fail(job, CACHE_TEMPFAIL, err);
+		return;
+	}
+	r = sts_policy_parse(body, len, &p, &perr);
+	if (r < 0) {
+		e->ctr.fetch_invalid_policy++;
+		if (perr.line > 0)
+			(void)snprintf(job->detail, sizeof(job->detail), "line %u: %s", perr.line,
+			               perr.reason);
+		else
+			(void)snprintf(job->detail, sizeof(job->detail), "%s", perr.reason);
+		pol_fail(job, CACHE_TEMPFAIL, r);
+		return;
+	}
+	e->ctr.fetch_ok++;
+	pol_store_policy(job, p);
+}
+
+static void
+pol_fetch_start(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+
+	job->state = JOB_FETCH;
+	e->ctr.fetch_started++;
+	job->fr = fetch_start(e->fetcher, job->domain, pol_fetch_done, job);
+	if (job->fr == NULL) {
+		e->ctr.fetch_other++;
+		(void)snprintf(job->detail, sizeof(job->detail), "cannot start the fetch");
+		pol_fail(job, CACHE_TEMPFAIL, ERR_FETCH_CONNECT);
+	}
+}
+
+static void
+pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
+{
+	struct pol_job *job = arg;
+	struct pol_engine *e = job->e;
+	struct txt_rr *rrs = NULL;
+	const struct cache_entry *ce;
+	size_t n = 0;
+	char id[STS_ID_MAX + 1];
+	int r;
+
+	job->dq = NULL;
+	switch (err) {
+	case -ECANCELED:
+		pol_canceled(job);
+		return;
+	case 0:
+		e->ctr.dns_ok++;
+		break;
+	case ERR_DNS_NXDOMAIN:
+		e->ctr.dns_nxdomain++;
+		pol_fail(job, CACHE_NO_POLICY, err);
+		return;
+	case ERR_DNS_NODATA:
+		e->ctr.dns_nodata++;
+		pol_fail(job, CACHE_NO_POLICY, err);
+		return;
+	case ERR_DNS_SERVFAIL:
+		e->ctr.dns_servfail++;
+		pol_fail(job, CACHE_TEMPFAIL, err);
+		return;
+	case ERR_DNS_TIMEOUT:
+		e->ctr.dns_timeout++;
+		pol_fail(job, CACHE_TEMPFAIL, err);
+		return;
+	default:
+		e->ctr.dns_other++;
+		pol_fail(job, CACHE_TEMPFAIL, err < 0 ? err : ERR_DNS_MALFORMED);
+		return;
+	}
+	r = dns_answer_txt(answer, job->qname, &rrs, &n);
+	if (r < 0) {
+		pol_fail(job, CACHE_TEMPFAIL, r);
+		return;
+	}
+	r = sts_txt_parse(rrs, n, id);
+	dns_txt_free(rrs, n);
+	if (r < 0) {
+		if (r == ERR_TXT_MULTIPLE)
+			e->ctr.txt_multiple++;
+		else if (r == ERR_TXT_SYNTAX)
+			e->ctr.txt_syntax++;
+		else
+			e->ctr.txt_none++;
+		pol_fail(job, CACHE_NO_POLICY, r);
+		return;
+	}
+	(void)snprintf(job->id, sizeof(job->id), "%s", id);
+	ce = pol_valid_policy(e, job->domain, pol_now(e));
+	if (ce != NULL) {
+		if (strcmp(ce->id, id) == 0) {
+			e->ctr.txt_unchanged++;
+			if (!job->force) {
+				struct cache_entry *m = cache_mem_get(e->cache, job->domain);
+
+				m->last_check = pol_now(e);
+				m->retry_after = 0;
+				m->last_error = 0;
+				log_dom_debug(job->domain, "TXT id %s unchanged, keeping policy",
+				              id);
+				pol_job_complete_policy(job, m, 0);
+				return;
+			}
+		} else {
+			e->ctr.txt_changed++;
+			log_dom_info(job->domain,
+			             "TXT id changed from %s to %s, fetching the policy", ce->id,
+			             id);
+		}
+	}
+	pol_fetch_start(job);
+}
+
+static void
+pol_fail_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_job *job = arg;
+
+	pol_fail(job, CACHE_TEMPFAIL, job->fail_err);
+}
+
+static void
+pol_job_start(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+
+	job->state = JOB_TXT;
+	job->detail[0] = '\0';
+	job->dq = dns_query_start(e->dns, job->qname, LDNS_RR_TYPE_TXT, 0, pol_dns_done, job);
+	if (job->dq == NULL) {
+		/* Never complete from inside pol_lookup(): report on the next iteration. */
+		e->ctr.dns_other++;
+		job->state = JOB_FAILING;
+		job->fail_err = -EIO;
+		(void)snprintf(job->detail, sizeof(job->detail), "cannot start the DNS query");
+		loop_timer_start(e->loop, &job->fail_timer, 0, pol_fail_timer, job);
+	}
+}
+
+/* Cancel whatever job has in flight; its callback completes or restarts it. */
+static void
+pol_job_abort(struct pol_job *job, int restart)
+{
+	job->restarting = restart;
+	if (job->dq != NULL) {
+		dns_query_cancel(job->dq);
+	} else if (job->fr != NULL) {
+		fetch_cancel(job->fr);
+	} else {
+		loop_timer_stop(job->e->loop, &job->fail_timer);
+		pol_canceled(job);
+	}
+}
+
+/* ---- background work ---- */
+
+/* When a cached policy should be re-fetched: refresh_before ahead of expiry (at most half
+ * the policy lifetime, so short max_age values do not refetch constantly), minus a
+ * per-domain jitter of up to 1/8 of that, spreading refreshes of policies fetched together. */
+static time_t
+pol_refresh_at(const struct pol_engine *e, const char *domain, const struct cache_entry *ce)
+{
+	time_t life = ce->expires_at - ce->fetched_at,
+	       before = pol_ms_to_s(e->cfg->refresh_before_ms);
+
+	if (before > life / 2)
+		before = life / 2;
+	return ce->expires_at - before - (time_t)(pol_hash(domain) % (uint64_t)(before / 8 + 1));
+}
+
+/* Start background work for a valid cached policy if due. Returns 0, or -EBUSY when the
+ * concurrency bound postponed it. */
+static int
+pol_background(struct pol_engine *e, const char *domain, const struct cache_entry *ce, time_t now,
+               int recheck)
+{
+	uint64_t h = pol_hash(domain);
+	int refresh, check;
+
+	if (pol_job_find(e, domain, h) != NULL || now < ce->retry_after)
+		return 0;
+	refresh = now >= pol_refresh_at(e, domain, ce);
+	check = recheck && now - ce->last_check >= pol_ms_to_s(e->cfg->recheck_interval_ms);
+	if (!refresh && !check)
+		return 0;
+	if (e->n_background >= e->cfg->refresh_concurrency) {
+		e->ctr.background_deferred++;
+		return -EBUSY;
+	}
+	if (refresh)
+		e->ctr.background_refreshes++;
+	else
+		e->ctr.background_rechecks++;
+	log_dom_debug(domain, "%s policy id %s in the background",
+	              refresh ? "refreshing" : "re-checking the TXT id of", ce->id);
+	(void)pol_job_new(e, domain, h, 1, refresh);
+	return 0;
+}
+
+struct pol_sweep {
+	struct pol_engine *e;
+	time_t now;
+};
+
+static int
+pol_sweep_visit(const char *dom, const struct cache_entry *ce, void *arg)
+{
+	struct pol_sweep *s = arg;
+
+	if (ce->kind != CACHE_POLICY || ce->policy == NULL || s->now >= ce->expires_at)
+		return 0;
+	return pol_background(s->e, dom, ce, s->now, 0) == -EBUSY;
+}
+
+static void
+pol_sweep(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_engine *e = arg;
+	struct pol_sweep s = {e, pol_now(e)};
+	size_t purged;
+
+	purged = cache_mem_purge_expired(e->cache, s.now);
+	if (purged > 0)
+		log_debug("policy cache: %zu expired entries purged, %zu left", purged,
+		          cache_mem_count(e->cache));
+	cache_mem_foreach(e->cache, POL_SWEEP_SCAN_MAX, pol_sweep_visit, &s);
+	loop_timer_start(e->loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
+}
+
+/* ---- lookups ---- */
+
+static void
+pol_waiter_timeout(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_waiter *w = arg;
+	struct pol_job *job = w->job;
+	struct pol_engine *e = job->e;
+	pol_done_fn *done = w->done;
+	void *warg = w->arg;
+	struct pol_answer a = {.status = POL_TIMEOUT, .id = "", .err = -ETIMEDOUT, .detail = ""};
+
+	log_dom_info(job->domain,
+	             "no answer within the lookup timeout, answering NOTFOUND; discovery "
+	             "continues and fills the cache");
+	pol_waiter_unlink(w);
+	free(w);
+	e->n_waiters--;
+	pol_answer_one(e, done, warg, &a);
+}
+
+void
+pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_done_fn *done,
+           void *arg, struct pol_waiter **ret_w)
+{
+	time_t now = pol_now(e);
+	struct cache_entry *ce = cache_mem_get(e->cache, domain);
+	uint64_t h;
+	struct pol_job *job;
+	struct pol_waiter *w;
+
+	*ret_w = NULL;
+	e->ctr.lookups++;
+	if (ce != NULL && now < ce->expires_at) {
+		struct pol_answer a = {
+		        .id = ce->id, .err = ce->last_error, .detail = "", .cached = 1};
+
+		if (ce->kind == CACHE_POLICY && ce->policy != NULL) {
+			e->ctr.cache_hits++;
+			a.status = POL_POLICY;
+			a.policy = ce->policy;
+			(void)pol_background(e, domain, ce, now, 1);
+		} else {
+			e->ctr.cache_negative_hits++;
+			a.status = ce->kind == CACHE_NO_POLICY ? POL_NO_POLICY : POL_TEMPFAIL;
+		}
+		pol_answer_one(e, done, arg, &a);
+		return;
+	}
+	e->ctr.cache_misses++;
+	h = pol_hash(domain);
+	job = pol_job_find(e, domain, h);
+	if (job != NULL)
+		e->ctr.coalesced++;
+	else
+		job = pol_job_new(e, domain, h, 0, 1);
+	w = xcalloc(1, sizeof(*w));
+	w->job = job;
+	w->done = done;
+	w->arg = arg;
+	w->next = job->waiters;
+	if (w->next != NULL)
+		w->next->prev = w;
+	job->waiters = w;
+	e->n_waiters++;
+	if (timeout_ms > 0)
+		loop_timer_start(e->loop, &w->timer, timeout_ms, pol_waiter_timeout, w);
+	*ret_w = w;
+}
+
+void
+pol_lookup_cancel(struct pol_waiter *w)
+{
+	struct pol_engine *e = w->job->e;
+	pol_done_fn *done = w->done;
+	void *arg = w->arg;
+	struct pol_answer a = {.status = POL_CANCELED, .id = "", .err = -ECANCELED, .detail = ""};
+
+	loop_timer_stop(e->loop, &w->timer);
+	pol_waiter_unlink(w);
+	free(w);
+	e->n_waiters--;
+	pol_answer_one(e, done, arg, &a);
+}
+
+/* ---- lifecycle ---- */
+
+static int
+pol_clients_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_client **ret_dns,
+                struct fetcher **ret_f)
+{
+	struct dns_client *dns = NULL;
+	struct fetcher *f = NULL;
+	int r;
+
+	r = dns_client_new(loop, cfg, &dns);
+	if (r < 0) {
+		log_err("resolver: cannot start the DNS client: %s", err_str(r));
+		return r;
+	}
+	r = fetcher_new(loop, cfg, &f);
+	if (r < 0) {
+		log_err("resolver: cannot start the HTTPS fetcher: %s", err_str(r));
+		dns_client_free(dns);
+		return r;
+	}
+	*ret_dns = dns;
+	*ret_f = f;
+	return 0;
+}
+
+int
+pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_mem *cache,
+               struct pol_engine **ret_e)
+{
+	struct pol_engine *e = xcalloc(1, sizeof(*e));
+	int r;
+
+	e->loop = loop;
+	e->cfg = cfg;
+	e->cache = cache;
+	r = pol_clients_new(loop, cfg, &e->dns, &e->fetcher);
+	if (r < 0) {
+		free(e);
+		return r;
+	}
+	loop_timer_start(loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
+	*ret_e = e;
+	return 0;
+}
+
+/* Abort every job (restart = on new clients, or complete as canceled). */
+static void
+pol_jobs_abort(struct pol_engine *e, int restart)
+{
+	size_t b;
+
+	for (b = 0; b < POL_JOB_BUCKETS; b++) {
+		struct pol_job *job, *next;
+
+		if (!restart) {
+			while (e->jobs[b] != NULL)
+				pol_job_abort(e->jobs[b], 0);
+			continue;
+		}
+		for (job = e->jobs[b]; job != NULL; job = next) {
+			next = job->hnext;
+			pol_job_abort(job, 1);
+		}
+	}
+}
+
+int
+pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
+{
+	struct dns_client *dns, *old_dns = e->dns;
+	struct fetcher *f, *old_f = e->fetcher;
+	int r;
+
+	r = pol_clients_new(e->loop, cfg, &dns, &f);
+	if (r < 0)
+		return r;
+	e->cfg = cfg;
+	e->dns = dns;
+	e->fetcher = f;
+	/* Jobs cancel their query/fetch on the old clients and start again on the new ones;
+	 * a restarted job only uses the new clients, so the old ones are idle afterwards. */
+	pol_jobs_abort(e, 1);
+	dns_client_free(old_dns);
+	fetcher_free(old_f);
+	return 0;
+}
+
+struct pol_engine *
+pol_engine_free(struct pol_engine *e)
+{
+	if (e == NULL)
+		return NULL;
+	loop_timer_stop(e->loop, &e->sweep_timer);
+	pol_jobs_abort(e, 0);
+	e->dns = dns_client_free(e->dns);
+	e->fetcher = fetcher_free(e->fetcher);
+	free(e);
+	return NULL;
+}
+
+const struct pol_counters *
+pol_engine_counters(const struct pol_engine *e)
+{
+	return &e->ctr;
+}
+
+size_t
+pol_engine_waiters(const struct pol_engine *e)
+{
+	return e->n_waiters;
+}
+
+size_t
+pol_engine_jobs(const struct pol_engine *e)
+{
+	return e->n_jobs;
+}

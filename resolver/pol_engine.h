@@ -1,0 +1,104 @@
+/*
+ * resolver/pol_engine.h - per-domain MTA-STS policy state machine
+ *
+ * cache -> TXT "_mta-sts.<domain>" -> HTTPS fetch -> sts_policy_parse -> cache, with the
+ * rules of RFC 8461 sections 3.1, 3.3, 5.1, 10.2 (../shared/RFC-NOTES.md section 5):
+ * a valid cached policy is answered at once; its TXT id is re-checked in the background
+ * after recheck_interval (re-fetch when it changed); it is re-fetched before it expires
+ * (refresh_before, jitter, refresh_concurrency), so a body is never older than max_age;
+ * DNS or HTTPS failures keep a cached policy until it expires; "no policy" is cached for
+ * negative_ttl, temporary failures for tempfail_ttl; concurrent lookups of a domain share
+ * one discovery; a first lookup waits at most its timeout (discovery continues and fills the
+ * cache). docs/socketmap.md lists what each state answers.
+ *
+ * Interface: pol_engine_new/reload/free, pol_lookup, pol_lookup_cancel, pol_engine_counters,
+ *            pol_engine_pending, pol_status_name
+ * Threads:   main loop only.
+ * Ownership: the engine owns its DNS client and fetcher (built from the cfg), borrows the
+ *            cache and the cfg (until pol_engine_reload() gives a new one).
+ * Errors:    lookups never fail: every outcome is a pol_answer. Runtime DNS/HTTPS errors
+ *            are logged by the engine (with the reason and what happens next) and counted.
+ */
+#ifndef MTASTSD_POL_ENGINE_H
+#define MTASTSD_POL_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache_mem.h"
+#include "cfg.h"
+#include "loop.h"
+#include "sts_policy.h"
+
+struct pol_engine;
+struct pol_waiter;
+
+enum pol_status {
+	POL_POLICY = 0,    /* a policy applies (any mode; pf_reply decides the reply) */
+	POL_NO_POLICY = 1, /* the domain has no MTA-STS policy (NXDOMAIN, no/bad STSv1 TXT) */
+	POL_TEMPFAIL = 2,  /* discovery failed temporarily (DNS, fetch, invalid body) */
+	POL_TIMEOUT = 3,   /* the lookup's timeout passed first; discovery goes on */
+	POL_CANCELED = 4,  /* pol_lookup_cancel() or engine shutdown */
+};
+#define POL_STATUS_COUNT 5
+
+struct pol_answer {
+	enum pol_status status;
+	const struct sts_policy *policy; /* POL_POLICY only; borrowed, valid in the callback */
+	const char *id;                  /* policy or TXT id, "" when unknown; borrowed */
+	int err;                         /* reason (ERR_*), 0 for a plain policy */
+	const char *detail;              /* extra reason text (fetch detail), "" if none */
+	int cached;                      /* 1 when answered from the cache without waiting */
+};
+
+typedef void pol_done_fn(const struct pol_answer *a, void *arg);
+
+/* Counters for the admin endpoint (monotonic since start). */
+struct pol_counters {
+	uint64_t lookups;
+	uint64_t answers[POL_STATUS_COUNT]; /* by enum pol_status */
+	uint64_t cache_hits;                /* valid policy answered from the cache */
+	uint64_t cache_negative_hits;       /* cached no-policy / tempfail answered */
+	uint64_t cache_misses;              /* had to wait for a discovery */
+	uint64_t coalesced;                 /* lookups that joined a discovery in flight */
+	uint64_t discoveries;               /* jobs started (foreground + background) */
+	uint64_t background_rechecks;       /* TXT id re-checks of a cached policy */
+	uint64_t background_refreshes;      /* re-fetches before expiry */
+	uint64_t background_deferred;       /* background work postponed (concurrency full) */
+	uint64_t dns_ok, dns_nxdomain, dns_nodata, dns_servfail, dns_timeout, dns_other;
+	uint64_t txt_none, txt_multiple, txt_syntax; /* no usable STSv1 record */
+	uint64_t txt_unchanged, txt_changed;         /* id compared with a valid cached policy */
+	uint64_t fetch_started, fetch_ok, fetch_invalid_policy;
+	uint64_t fetch_http, fetch_redirect, fetch_tls, fetch_connect, fetch_timeout;
+	uint64_t fetch_too_large, fetch_content_type, fetch_other;
+	uint64_t outcome_no_policy; /* discoveries that ended in "no policy" */
+	uint64_t outcome_tempfail;  /* discoveries that ended in a temporary failure */
+	uint64_t stale_kept;        /* failures that kept a valid cached policy */
+	uint64_t policies_stored;   /* successful fetches stored */
+};
+
+/* Build the engine's DNS client and fetcher from cfg. Returns 0 or their error. */
+int pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_mem *cache,
+                   struct pol_engine **ret_e);
+/* Switch to a new cfg: new DNS client and fetcher; discoveries in flight restart on them.
+ * Returns 0, or the error of building them (then nothing changed). */
+int pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg);
+/* Cancels everything (waiters get POL_CANCELED). Returns NULL. */
+struct pol_engine *pol_engine_free(struct pol_engine *e);
+
+/* Look up domain (a normalised Policy Domain). done(answer, arg) runs exactly once: possibly
+ * before pol_lookup() returns (cache hit: then *ret_w is NULL), otherwise later with *ret_w
+ * the handle until then. timeout_ms 0 = wait for the discovery however long it takes (its
+ * own DNS and fetch timeouts bound it). */
+void pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_done_fn *done,
+                void *arg, struct pol_waiter **ret_w);
+/* done() runs at once with POL_CANCELED; the discovery goes on for the cache. */
+void pol_lookup_cancel(struct pol_waiter *w);
+
+const struct pol_counters *pol_engine_counters(const struct pol_engine *e);
+/* Waiting lookups and discoveries in flight. */
+size_t pol_engine_waiters(const struct pol_engine *e);
+size_t pol_engine_jobs(const struct pol_engine *e);
+const char *pol_status_name(enum pol_status s);
+
+#endif
