@@ -1,0 +1,1815 @@
+/*
+ * common/cfg.c - the configuration: libconfig file -> validated, immutable struct cfg
+ *
+ * Interface: cfg_load(), cfg_defaults(), cfg_free(), cfg_zone_find()
+ * Design:    one key table per group (cfg_keys_*) gives each key its name, type, offset,
+ *            default, minimum and maximum (Postfix CONFIG_*_TABLE). The same tables fill
+ *            the defaults, drive parsing and validation, and free the result. What a table
+ *            cannot say (duplicate domains, the policy of a published domain, the default
+ *            zone) is checked afterwards in cfg_finish().
+ * Threads:   any; no global state.
+ * Ownership: the struct cfg and everything it points to belong to the caller (cfg_free()).
+ * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
+ *            being the full dotted path ("resolver.zones[0].timeout").
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "domain.h"
+#include "err.h"
+#include "limits.h"
+#include "log.h"
+#include "sts_policy.h"
+#include "xalloc.h"
+
+/* Bounds of our own on list lengths in the file (no RFC behind them). */
+#define CFG_LISTEN_MAX      16
+#define CFG_DNS_SERVERS_MAX 8
+#define CFG_SENTINELS_MAX   16
+#define CFG_ZONES_MAX       64
+#define CFG_DOMAINS_MAX     1024
+#define CFG_ZONE_NAME_MAX   64
+#define CFG_KEY_PATH_MAX    256
+#define CFG_DURATION_MAX_MS (366ULL * 86400 * 1000)
+
+#define SEC(x)  ((uint64_t)(x)*1000)
+#define MIN(x)  ((uint64_t)(x)*60 * 1000)
+#define HOUR(x) ((uint64_t)(x)*3600 * 1000)
+#define DAY(x)  ((uint64_t)(x)*86400 * 1000)
+
+enum cfg_kind {
+	CFG_K_BOOL,      /* int, true/false */
+	CFG_K_UINT,      /* unsigned */
+	CFG_K_SIZE,      /* size_t */
+	CFG_K_MS,        /* duration -> uint64_t milliseconds */
+	CFG_K_SEC32,     /* duration in whole seconds -> uint32_t seconds (min/max in ms) */
+	CFG_K_STR,       /* char *, "" = unset (NULL) */
+	CFG_K_PATH,      /* char *, made absolute against the config file's directory */
+	CFG_K_ENUM,      /* int, index into names[] */
+	CFG_K_STRLIST,   /* char ** + size_t count at off_n */
+	CFG_K_LISTENS,   /* struct cfg_listen * + size_t count at off_n */
+	CFG_K_LISTEN,    /* one struct cfg_listen */
+	CFG_K_GROUP,     /* sub-table, same base */
+	CFG_K_GROUPLIST, /* list of groups: array of elsize at off, count at off_n */
+};
+
+enum {
+	CFG_F_REQUIRED = 1u << 0, /* must be present */
+	CFG_F_READABLE = 1u << 1, /* CFG_K_PATH: a file we can read */
+	CFG_F_DIR = 1u << 2,      /* CFG_K_PATH: a directory */
+};
+
+struct cfg_ctx;
+struct cfg_key;
+
+/* Extra check of one string value (a whole string or one list item). 0 or -1 (error set). */
+typedef int cfg_check_fn(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                         const char *value);
+
+struct cfg_key {
+	const char *name;
+	enum cfg_kind kind;
+	size_t off;
+	size_t off_n;
+	uint64_t def, min, max; /* max is also the list length bound for lists */
+	const char *sdef;       /* string default; for listen lists, space-separated */
+	unsigned flags;
+	const struct cfg_key *sub;
+	size_t elsize;
+	const char *const *names;
+	cfg_check_fn *check;
+};
+
+struct cfg_ctx {
+	const char *file;
+	char *dir; /* directory of file, for relative paths */
+	char *errbuf;
+	size_t errlen;
+};
+
+static int cfg_check_zone_name(struct cfg_ctx *, const config_setting_t *, const char *,
+                               const char *);
+static int cfg_check_id(struct cfg_ctx *, const config_setting_t *, const char *, const char *);
+static int cfg_check_rua(struct cfg_ctx *, const config_setting_t *, const char *, const char *);
+static int cfg_check_dns_server(struct cfg_ctx *, const config_setting_t *, const char *,
+                                const char *);
+static int cfg_check_hostport(struct cfg_ctx *, const config_setting_t *, const char *,
+                              const char *);
+static int cfg_check_redis_address(struct cfg_ctx *, const config_setting_t *, const char *,
+                                   const char *);
+static int cfg_check_priority(struct cfg_ctx *, const config_setting_t *, const char *,
+                              const char *);
+static int cfg_check_name(struct cfg_ctx *, const config_setting_t *, const char *, const char *);
+
+static const char *const cfg_mode_names[] = {"none", "testing", "enforce", NULL};
+static const char *const cfg_backend_names[] = {"memory", "redis", NULL};
+
+#define END                                                                                        \
+	{                                                                                          \
+		NULL, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, NULL                               \
+	}
+
+static const struct cfg_key cfg_keys_process[] = {
+        {.name = "user",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, process.user),
+         .check = cfg_check_name},
+        {.name = "group",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, process.group),
+         .check = cfg_check_name},
+        {.name = "allow_root",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg, process.allow_root),
+         .def = 0,
+         .max = 1},
+        {.name = "verbosity",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, process.verbosity),
+         .def = 0,
+         .min = 0,
+         .max = 3},
+        {.name = "shutdown_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, process.shutdown_timeout_ms),
+         .def = SEC(10),
+         .min = 0,
+         .max = MIN(5)},
+        END,
+};
+
+static const struct cfg_key cfg_keys_zone[] = {
+        {.name = "name",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg_zone, name),
+         .flags = CFG_F_REQUIRED,
+         .check = cfg_check_zone_name},
+        {.name = "strict_testing",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg_zone, strict_testing),
+         .def = 0,
+         .max = 1},
+        {.name = "timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg_zone, timeout_ms),
+         .def = SEC(5),
+         .min = 100,
+         .max = SEC(60)},
+        {.name = "require_sni",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg_zone, require_sni),
+         .def = 1,
+         .max = 1},
+        {.name = "tlsrpt",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg_zone, tlsrpt),
+         .def = 0,
+         .max = 1},
+        {.name = "dane",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg_zone, dane),
+         .def = 1,
+         .max = 1},
+        END,
+};
+
+static const struct cfg_key cfg_keys_resolver[] = {
+        {.name = "enabled",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg, resolver.enabled),
+         .def = 1,
+         .max = 1},
+        {.name = "listen",
+         .kind = CFG_K_LISTENS,
+         .off = offsetof(struct cfg, resolver.listen),
+         .off_n = offsetof(struct cfg, resolver.n_listen),
+         .min = 1,
+         .max = CFG_LISTEN_MAX,
+         .sdef = "127.0.0.1:8461"},
+        {.name = "max_connections",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, resolver.max_connections),
+         .def = 1024,
+         .min = 1,
+         .max = 65536},
+        {.name = "idle_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.idle_timeout_ms),
+         .def = SEC(60),
+         .min = SEC(1),
+         .max = DAY(1)},
+        {.name = "dns_servers",
+         .kind = CFG_K_STRLIST,
+         .off = offsetof(struct cfg, resolver.dns_servers),
+         .off_n = offsetof(struct cfg, resolver.n_dns_servers),
+         .min = 0,
+         .max = CFG_DNS_SERVERS_MAX,
+         .check = cfg_check_dns_server},
+        {.name = "dns_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.dns_timeout_ms),
+         .def = SEC(2),
+         .min = 100,
+         .max = SEC(30)},
+        {.name = "dns_attempts",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, resolver.dns_attempts),
+         .def = 2,
+         .min = 1,
+         .max = 10},
+        {.name = "fetch_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.fetch_timeout_ms),
+         .def = FETCH_TIMEOUT_DEFAULT_MS,
+         .min = SEC(1),
+         .max = MIN(5)},
+        {.name = "fetch_max_body",
+         .kind = CFG_K_SIZE,
+         .off = offsetof(struct cfg, resolver.fetch_max_body),
+         .def = STS_POLICY_BODY_MAX,
+         .min = 512,
+         .max = STS_POLICY_BODY_MAX},
+        {.name = "fetch_concurrency",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, resolver.fetch_concurrency),
+         .def = 64,
+         .min = 1,
+         .max = 4096},
+        {.name = "ca_file",
+         .kind = CFG_K_PATH,
+         .off = offsetof(struct cfg, resolver.ca_file),
+         .flags = CFG_F_READABLE},
+        {.name = "connect_to",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, resolver.connect_to),
+         .check = cfg_check_hostport},
+        {.name = "recheck_interval",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.recheck_interval_ms),
+         .def = HOUR(1),
+         .min = MIN(1),
+         .max = DAY(7)},
+        {.name = "negative_ttl",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.negative_ttl_ms),
+         .def = MIN(5),
+         .min = SEC(1),
+         .max = DAY(1)},
+        {.name = "tempfail_ttl",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.tempfail_ttl_ms),
+         .def = MIN(1),
+         .min = SEC(1),
+         .max = HOUR(1)},
+        {.name = "refresh_before",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, resolver.refresh_before_ms),
+         .def = DAY(1),
+         .min = 0,
+         .max = DAY(30)},
+        {.name = "refresh_concurrency",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, resolver.refresh_concurrency),
+         .def = 16,
+         .min = 1,
+         .max = 1024},
+        {.name = "default_zone",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, resolver.default_zone),
+         .check = cfg_check_zone_name},
+        {.name = "zones",
+         .kind = CFG_K_GROUPLIST,
+         .off = offsetof(struct cfg, resolver.zones),
+         .off_n = offsetof(struct cfg, resolver.n_zones),
+         .max = CFG_ZONES_MAX,
+         .sub = cfg_keys_zone,
+         .elsize = sizeof(struct cfg_zone)},
+        END,
+};
+
+static const struct cfg_key cfg_keys_domain[] = {
+        {.name = "domain",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg_domain, domain),
+         .flags = CFG_F_REQUIRED},
+        {.name = "mode",
+         .kind = CFG_K_ENUM,
+         .off = offsetof(struct cfg_domain, policy.mode),
+         .flags = CFG_F_REQUIRED,
+         .names = cfg_mode_names},
+        {.name = "max_age",
+         .kind = CFG_K_SEC32,
+         .off = offsetof(struct cfg_domain, policy.max_age_s),
+         .def = DAY(7),
+         .min = DAY(1),
+         .max = SEC(STS_MAX_AGE_MAX)},
+        {.name = "mx",
+         .kind = CFG_K_STRLIST,
+         .off = offsetof(struct cfg_domain, policy.mx),
+         .off_n = offsetof(struct cfg_domain, policy.n_mx),
+         .max = STS_MX_MAX},
+        {.name = "id",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg_domain, id),
+         .check = cfg_check_id},
+        {.name = "cert",
+         .kind = CFG_K_PATH,
+         .off = offsetof(struct cfg_domain, cert_file),
+         .flags = CFG_F_REQUIRED | CFG_F_READABLE},
+        {.name = "key",
+         .kind = CFG_K_PATH,
+         .off = offsetof(struct cfg_domain, key_file),
+         .flags = CFG_F_REQUIRED | CFG_F_READABLE},
+        {.name = "tlsrpt_rua",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg_domain, tlsrpt_rua),
+         .check = cfg_check_rua},
+        END,
+};
+
+static const struct cfg_key cfg_keys_publisher[] = {
+        {.name = "listen",
+         .kind = CFG_K_LISTENS,
+         .off = offsetof(struct cfg, publisher.listen),
+         .off_n = offsetof(struct cfg, publisher.n_listen),
+         .min = 1,
+         .max = CFG_LISTEN_MAX,
+         .sdef = "0.0.0.0:443 [::]:443"},
+        {.name = "http_listen",
+         .kind = CFG_K_LISTENS,
+         .off = offsetof(struct cfg, publisher.http_listen),
+         .off_n = offsetof(struct cfg, publisher.n_http_listen),
+         .min = 0,
+         .max = CFG_LISTEN_MAX,
+         .sdef = "0.0.0.0:80 [::]:80"},
+        {.name = "tls_priority",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, publisher.tls_priority),
+         .sdef = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+         .check = cfg_check_priority},
+        {.name = "cache_control_max_age",
+         .kind = CFG_K_SEC32,
+         .off = offsetof(struct cfg, publisher.cache_control_max_age_s),
+         .def = DAY(1),
+         .min = 0,
+         .max = SEC(STS_MAX_AGE_MAX)},
+        {.name = "acme_webroot",
+         .kind = CFG_K_PATH,
+         .off = offsetof(struct cfg, publisher.acme_webroot),
+         .flags = CFG_F_DIR},
+        {.name = "max_connections",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, publisher.max_connections),
+         .def = 1024,
+         .min = 1,
+         .max = 65536},
+        {.name = "connection_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, publisher.connection_timeout_ms),
+         .def = SEC(30),
+         .min = SEC(1),
+         .max = HOUR(1)},
+        {.name = "domains",
+         .kind = CFG_K_GROUPLIST,
+         .off = offsetof(struct cfg, publisher.domains),
+         .off_n = offsetof(struct cfg, publisher.n_domains),
+         .max = CFG_DOMAINS_MAX,
+         .sub = cfg_keys_domain,
+         .elsize = sizeof(struct cfg_domain)},
+        END,
+};
+
+static const struct cfg_key cfg_keys_redis[] = {
+        {.name = "address",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, cache.redis_address),
+         .sdef = "127.0.0.1:6379",
+         .check = cfg_check_redis_address},
+        {.name = "db",
+         .kind = CFG_K_UINT,
+         .off = offsetof(struct cfg, cache.redis_db),
+         .def = 0,
+         .min = 0,
+         .max = 1023},
+        {.name = "username", .kind = CFG_K_STR, .off = offsetof(struct cfg, cache.redis_username)},
+        {.name = "password", .kind = CFG_K_STR, .off = offsetof(struct cfg, cache.redis_password)},
+        {.name = "prefix",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, cache.redis_prefix),
+         .sdef = "mtastsd"},
+        {.name = "connect_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, cache.redis_connect_timeout_ms),
+         .def = SEC(2),
+         .min = 10,
+         .max = SEC(60)},
+        {.name = "command_timeout",
+         .kind = CFG_K_MS,
+         .off = offsetof(struct cfg, cache.redis_command_timeout_ms),
+         .def = 500,
+         .min = 10,
+         .max = SEC(60)},
+        {.name = "sentinels",
+         .kind = CFG_K_STRLIST,
+         .off = offsetof(struct cfg, cache.sentinels),
+         .off_n = offsetof(struct cfg, cache.n_sentinels),
+         .max = CFG_SENTINELS_MAX,
+         .check = cfg_check_hostport},
+        {.name = "master_name",
+         .kind = CFG_K_STR,
+         .off = offsetof(struct cfg, cache.sentinel_master)},
+        END,
+};
+
+static const struct cfg_key cfg_keys_cache[] = {
+        {.name = "backend",
+         .kind = CFG_K_ENUM,
+         .off = offsetof(struct cfg, cache.backend),
+         .def = CFG_CACHE_MEMORY,
+         .names = cfg_backend_names},
+        {.name = "max_entries",
+         .kind = CFG_K_SIZE,
+         .off = offsetof(struct cfg, cache.max_entries),
+         .def = 100000,
+         .min = 1,
+         .max = 10000000},
+        {.name = "redis", .kind = CFG_K_GROUP, .sub = cfg_keys_redis},
+        END,
+};
+
+static const struct cfg_key cfg_keys_admin[] = {
+        {.name = "enabled",
+         .kind = CFG_K_BOOL,
+         .off = offsetof(struct cfg, admin.enabled),
+         .def = 1,
+         .max = 1},
+        {.name = "listen",
+         .kind = CFG_K_LISTEN,
+         .off = offsetof(struct cfg, admin.listen),
+         .sdef = "127.0.0.1:8462"},
+        {.name = "token", .kind = CFG_K_STR, .off = offsetof(struct cfg, admin.token)},
+        END,
+};
+
+static const struct cfg_key cfg_keys_root[] = {
+        {.name = "process", .kind = CFG_K_GROUP, .sub = cfg_keys_process},
+        {.name = "resolver", .kind = CFG_K_GROUP, .sub = cfg_keys_resolver},
+        {.name = "publisher", .kind = CFG_K_GROUP, .sub = cfg_keys_publisher},
+        {.name = "cache", .kind = CFG_K_GROUP, .sub = cfg_keys_cache},
+        {.name = "admin", .kind = CFG_K_GROUP, .sub = cfg_keys_admin},
+        END,
+};
+
+/* Field access by offset. */
+#define FIELD(base, off, type) ((type *)(void *)((char *)(base) + (off)))
+
+/* ---- errors ---- */
+
+static int cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+cfg_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *fmt, ...)
+{
+	const char *file = ctx->file;
+	char reason[512];
+	va_list ap;
+	unsigned line = 0;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	if (s != NULL) {
+		line = config_setting_source_line(s);
+		if (config_setting_source_file(s) != NULL)
+			file = config_setting_source_file(s);
+	}
+	if (line > 0)
+		(void)snprintf(ctx->errbuf, ctx->errlen, "%s:%u: %s: %s", file, line, key, reason);
+	else
+		(void)snprintf(ctx->errbuf, ctx->errlen, "%s: %s: %s", file, key, reason);
+	return -1;
+}
+
+/* "90s" style text for a duration in ms, exact: the largest unit that divides it. */
+static void
+cfg_fmt_duration(char *out, size_t outlen, uint64_t ms)
+{
+	static const struct {
+		uint64_t ms;
+		const char *unit;
+	} units[] = {{DAY(1), "d"}, {HOUR(1), "h"}, {MIN(1), "m"}, {SEC(1), "s"}};
+	size_t i;
+
+	for (i = 0; ms > 0 && i < sizeof(units) / sizeof(units[0]); i++) {
+		if (ms % units[i].ms == 0) {
+			(void)snprintf(out, outlen, "%llu%s",
+			               (unsigned long long)(ms / units[i].ms), units[i].unit);
+			return;
+		}
+	}
+	(void)snprintf(out, outlen, "%llums", (unsigned long long)ms);
+}
+
+static const char *
+cfg_type_name(const config_setting_t *s)
+{
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		return "a group";
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		return "an integer";
+	case CONFIG_TYPE_FLOAT:
+		return "a float";
+	case CONFIG_TYPE_STRING:
+		return "a string";
+	case CONFIG_TYPE_BOOL:
+		return "a boolean";
+	case CONFIG_TYPE_ARRAY:
+		return "an array";
+	case CONFIG_TYPE_LIST:
+		return "a list";
+	default:
+		return "an unknown type";
+	}
+}
+
+static int
+cfg_type_error(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *want)
+{
+	return cfg_error(ctx, s, key, "expected %s, got %s", want, cfg_type_name(s));
+}
+
+/* Key paths are cut at CFG_KEY_PATH_MAX - 1 bytes (only in error messages). */
+static void
+cfg_join(char *out, const char *parent, const char *name)
+{
+	int n;
+
+	if (parent[0] == '\0')
+		n = snprintf(out, CFG_KEY_PATH_MAX, "%s", name);
+	else
+		n = snprintf(out, CFG_KEY_PATH_MAX, "%s.%s", parent, name);
+	if (n < 0)
+		out[0] = '\0';
+}
+
+static void
+cfg_index(char *out, const char *parent, size_t i)
+{
+	int n = snprintf(out, CFG_KEY_PATH_MAX, "%s[%zu]", parent, i);
+
+	if (n < 0)
+		out[0] = '\0';
+}
+
+/* ---- freeing, by table ---- */
+
+static void
+cfg_listen_clear(struct cfg_listen *l)
+{
+	free(l->address);
+	free(l->host);
+	free(l->path);
+	free(l->owner);
+	free(l->group);
+	memset(l, 0, sizeof(*l));
+}
+
+static void
+cfg_strlist_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void cfg_table_free(const struct cfg_key *tab, void *base);
+
+static void
+cfg_key_free(const struct cfg_key *k, void *base)
+{
+	size_t i, n;
+
+	switch (k->kind) {
+	case CFG_K_STR:
+	case CFG_K_PATH: {
+		char **p = FIELD(base, k->off, char *);
+
+		free(*p);
+		*p = NULL;
+		break;
+	}
+	case CFG_K_STRLIST: {
+		char ***p = FIELD(base, k->off, char **);
+		size_t *np = FIELD(base, k->off_n, size_t);
+
+		cfg_strlist_free(*p, *np);
+		*p = NULL;
+		*np = 0;
+		break;
+	}
+	case CFG_K_LISTENS: {
+		struct cfg_listen **p = FIELD(base, k->off, struct cfg_listen *);
+		size_t *np = FIELD(base, k->off_n, size_t);
+
+		for (i = 0; i < *np; i++)
+			cfg_listen_clear(&(*p)[i]);
+		free(*p);
+		*p = NULL;
+		*np = 0;
+		break;
+	}
+	case CFG_K_LISTEN:
+		cfg_listen_clear(FIELD(base, k->off, struct cfg_listen));
+		break;
+	case CFG_K_GROUP:
+		cfg_table_free(k->sub, base);
+		break;
+	case CFG_K_GROUPLIST: {
+		char **p = FIELD(base, k->off, char *);
+		size_t *np = FIELD(base, k->off_n, size_t);
+
+		n = *np;
+		for (i = 0; i < n; i++)
+			cfg_table_free(k->sub, *p + i * k->elsize);
+		free(*p);
+		*p = NULL;
+		*np = 0;
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+static void
+cfg_table_free(const struct cfg_key *tab, void *base)
+{
+	const struct cfg_key *k;
+
+	for (k = tab; k->name != NULL; k++)
+		cfg_key_free(k, base);
+}
+
+struct cfg *
+cfg_free(struct cfg *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return NULL;
+	for (i = 0; i < c->publisher.n_domains; i++) {
+		struct sts_policy *p = &c->publisher.domains[i].policy;
+		size_t j;
+
+		for (j = 0; j < p->n_ext; j++) {
+			free(p->ext[j].name);
+			free(p->ext[j].value);
+		}
+		free(p->ext);
+	}
+	cfg_table_free(cfg_keys_root, c);
+	free(c->path);
+	free(c);
+	return NULL;
+}
+
+/* ---- listen addresses ---- */
+
+/* Parse a decimal port 1..65535 from s (whole string). */
+static int
+cfg_parse_port(const char *s, uint16_t *ret_port)
+{
+	unsigned long v;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*ret_port = (uint16_t)v;
+	return 0;
+}
+
+/* "127.0.0.1:8461", "[::1]:8461", "unix:/run/x.sock" -> l. Returns 0 or -1 with why set. */
+static int
+cfg_listen_from_text(const char *text, struct cfg_listen *l, const char **why)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	const char *colon, *portstr;
+	char host[INET6_ADDRSTRLEN + 1];
+	size_t hlen;
+	uint16_t port;
+
+	memset(l, 0, sizeof(*l));
+	if (strncmp(text, "unix:", 5) == 0) {
+		if (text[5] != '/') {
+			*why = "unix socket path must be absolute";
+			return -1;
+		}
+		l->path = xstrdup(text + 5);
+		l->mode = 0660;
+		return 0;
+	}
+	if (text[0] == '[') {
+		const char *rb = strchr(text, ']');
+
+		if (rb == NULL || rb[1] != ':') {
+			*why = "expected \"[IPv6]:port\"";
+			return -1;
+		}
+		hlen = (size_t)(rb - text - 1);
+		if (hlen == 0 || hlen >= sizeof(host)) {
+			*why = "bad IPv6 address";
+			return -1;
+		}
+		memcpy(host, text + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1) {
+			*why = "bad IPv6 address";
+			return -1;
+		}
+		portstr = rb + 2;
+	} else {
+		colon = strrchr(text, ':');
+		if (colon == NULL) {
+			*why = "expected \"IPv4:port\", \"[IPv6]:port\" or \"unix:/path\"";
+			return -1;
+		}
+		hlen = (size_t)(colon - text);
+		if (hlen == 0 || hlen >= sizeof(host)) {
+			*why = "bad IPv4 address";
+			return -1;
+		}
+		memcpy(host, text, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET, host, addr) != 1) {
+			*why = strchr(host, ':') != NULL ? "IPv6 addresses must be in [brackets]"
+			                                 : "bad IPv4 address (host names are not "
+			                                   "accepted)";
+			return -1;
+		}
+		portstr = colon + 1;
+	}
+	if (cfg_parse_port(portstr, &port) < 0) {
+		*why = "bad port (1..65535)";
+		return -1;
+	}
+	l->address = xstrdup(text);
+	l->host = xstrdup(host);
+	l->port = port;
+	return 0;
+}
+
+static int cfg_parse_string(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                            const char **ret);
+
+static int
+cfg_parse_listen_one(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                     struct cfg_listen *l)
+{
+	const char *why = NULL, *v = "";
+	config_setting_t *m;
+	char sub[CFG_KEY_PATH_MAX];
+	unsigned i, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		v = config_setting_get_string(s);
+		if (cfg_listen_from_text(v, l, &why) < 0)
+			return cfg_error(ctx, s, key, "bad listen address '%s': %s", v, why);
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
+		return cfg_type_error(ctx, s, key,
+		                      "a string \"host:port\" or a group { path = \"/...\"; }");
+	memset(l, 0, sizeof(*l));
+	l->mode = 0660;
+	n = (unsigned)config_setting_length(s);
+	for (i = 0; i < n; i++) {
+		const char *name;
+
+		m = config_setting_get_elem(s, i);
+		name = config_setting_name(m);
+		cfg_join(sub, key, name);
+		if (strcmp(name, "path") == 0) {
+			if (cfg_parse_string(ctx, m, sub, &v) < 0)
+				goto fail;
+			if (v[0] != '/') {
+				cfg_error(ctx, m, sub, "unix socket path '%s' must be absolute", v);
+				goto fail;
+			}
+			if (strlen(v) >= 108) {
+				cfg_error(ctx, m, sub, "unix socket path longer than 107 bytes");
+				goto fail;
+			}
+			free(l->path);
+			l->path = xstrdup(v);
+		} else if (strcmp(name, "mode") == 0) {
+			unsigned long mode;
+			char *end;
+
+			if (config_setting_type(m) != CONFIG_TYPE_STRING) {
+				cfg_type_error(ctx, m, sub, "an octal string such as \"0660\"");
+				goto fail;
+			}
+			v = config_setting_get_string(m);
+			errno = 0;
+			mode = strtoul(v, &end, 8);
+			if (v[0] < '0' || v[0] > '7' || *end != '\0' || errno != 0 || mode > 0777) {
+				cfg_error(ctx, m, sub, "bad mode '%s': expected octal 0000..0777",
+				          v);
+				goto fail;
+			}
+			l->mode = (mode_t)mode;
+		} else if (strcmp(name, "owner") == 0 || strcmp(name, "group") == 0) {
+			char **dst = name[0] == 'o' ? &l->owner : &l->group;
+
+			if (cfg_parse_string(ctx, m, sub, &v) < 0)
+				goto fail;
+			if (cfg_check_name(ctx, m, sub, v) < 0)
+				goto fail;
+			free(*dst);
+			*dst = v[0] != '\0' ? xstrdup(v) : NULL;
+		} else {
+			cfg_error(ctx, m, sub, "unknown key");
+			goto fail;
+		}
+	}
+	if (l->path == NULL) {
+		cfg_join(sub, key, "path");
+		cfg_error(ctx, s, sub, "missing required key");
+		goto fail;
+	}
+	return 0;
+fail:
+	cfg_listen_clear(l);
+	return -1;
+}
+
+/* Default listen list: space-separated addresses. */
+static void
+cfg_listens_default(const char *sdef, struct cfg_listen **ret, size_t *ret_n)
+{
+	struct cfg_listen *v = NULL;
+	const char *p = sdef, *why;
+	size_t n = 0;
+
+	while (p != NULL && *p != '\0') {
+		const char *sp = strchr(p, ' ');
+		size_t len = sp != NULL ? (size_t)(sp - p) : strlen(p);
+		char *one = xstrndup(p, len);
+
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		if (cfg_listen_from_text(one, &v[n], &why) < 0)
+			die("cfg: bad built-in listen default '%s': %s", one, why);
+		n++;
+		free(one);
+		p = sp != NULL ? sp + 1 : NULL;
+	}
+	*ret = v;
+	*ret_n = n;
+}
+
+/* ---- scalars ---- */
+
+static int
+cfg_parse_string(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char **ret)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return cfg_type_error(ctx, s, key, "a string");
+	*ret = config_setting_get_string(s);
+	return 0;
+}
+
+/* Duration text -> ms. Returns 0, or -1 with why set. */
+static int
+cfg_duration_from_text(const char *v, uint64_t *ret_ms, const char **why)
+{
+	static const struct {
+		const char *unit;
+		uint64_t ms;
+	} units[] = {{"ms", 1},      {"s", SEC(1)}, {"m", MIN(1)},
+	             {"h", HOUR(1)}, {"d", DAY(1)}, {"", SEC(1)}};
+	unsigned long long n;
+	const char *p = v;
+	size_t i;
+
+	if (*p < '0' || *p > '9') {
+		*why = "expected a number followed by ms, s, m, h or d";
+		return -1;
+	}
+	n = 0;
+	while (*p >= '0' && *p <= '9') {
+		if (n > CFG_DURATION_MAX_MS) {
+			*why = "too large";
+			return -1;
+		}
+		n = n * 10 + (unsigned long long)(*p - '0');
+		p++;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(p, units[i].unit) == 0) {
+			if (n > CFG_DURATION_MAX_MS / units[i].ms) {
+				*why = "too large";
+				return -1;
+			}
+			*ret_ms = n * units[i].ms;
+			return 0;
+		}
+	}
+	*why = "unknown unit (use ms, s, m, h or d)";
+	return -1;
+}
+
+static int
+cfg_parse_duration(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                   const struct cfg_key *k, uint64_t *ret_ms)
+{
+	char a[64], b[32];
+	const char *why = NULL;
+	long long iv;
+	uint64_t ms;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		iv = config_setting_get_int64(s);
+		if (iv < 0) {
+			cfg_fmt_duration(b, sizeof(b), k->min);
+			return cfg_error(ctx, s, key, "value %lld below minimum %s", iv, b);
+		}
+		if ((unsigned long long)iv > CFG_DURATION_MAX_MS / 1000) {
+			cfg_fmt_duration(b, sizeof(b), k->max);
+			return cfg_error(ctx, s, key, "value %lld above maximum %s", iv, b);
+		}
+		ms = (uint64_t)iv * 1000;
+		break;
+	case CONFIG_TYPE_STRING:
+		if (cfg_duration_from_text(config_setting_get_string(s), &ms, &why) < 0)
+			return cfg_error(ctx, s, key, "bad duration '%s': %s",
+			                 config_setting_get_string(s), why);
+		break;
+	default:
+		return cfg_type_error(ctx, s, key,
+		                      "a duration (integer seconds or a string such as \"30s\")");
+	}
+	if (config_setting_type(s) == CONFIG_TYPE_STRING)
+		(void)snprintf(a, sizeof(a), "%s", config_setting_get_string(s));
+	else
+		(void)snprintf(a, sizeof(a), "%lld", (long long)config_setting_get_int64(s));
+	if (ms < k->min) {
+		cfg_fmt_duration(b, sizeof(b), k->min);
+		return cfg_error(ctx, s, key, "value %s below minimum %s", a, b);
+	}
+	if (ms > k->max) {
+		cfg_fmt_duration(b, sizeof(b), k->max);
+		return cfg_error(ctx, s, key, "value %s above maximum %s", a, b);
+	}
+	if (k->kind == CFG_K_SEC32 && ms % 1000 != 0) {
+		return cfg_error(ctx, s, key, "value %s is not a whole number of seconds", a);
+	}
+	*ret_ms = ms;
+	return 0;
+}
+
+static int
+cfg_parse_uint(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+               const struct cfg_key *k, uint64_t *ret)
+{
+	long long v;
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return cfg_type_error(ctx, s, key, "an integer");
+	v = config_setting_get_int64(s);
+	if (v < 0 || (uint64_t)v < k->min)
+		return cfg_error(ctx, s, key, "value %lld below minimum %llu", v,
+		                 (unsigned long long)k->min);
+	if ((uint64_t)v > k->max)
+		return cfg_error(ctx, s, key, "value %lld above maximum %llu", v,
+		                 (unsigned long long)k->max);
+	*ret = (uint64_t)v;
+	return 0;
+}
+
+/* A path; relative paths are taken from the config file's directory. */
+static int
+cfg_parse_path(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+               const struct cfg_key *k, char **ret)
+{
+	struct stat st;
+	const char *v = "";
+	char *p;
+
+	if (cfg_parse_string(ctx, s, key, &v) < 0)
+		return -1;
+	if (v[0] == '\0') {
+		*ret = NULL;
+		return 0;
+	}
+	if (v[0] != '/' && ctx->dir != NULL)
+		p = xasprintf("%s/%s", ctx->dir, v);
+	else
+		p = xstrdup(v);
+	if ((k->flags & CFG_F_READABLE) && access(p, R_OK) < 0) {
+		cfg_error(ctx, s, key, "cannot read '%s': %s", p, strerror(errno));
+		free(p);
+		return -1;
+	}
+	if ((k->flags & CFG_F_READABLE) && (stat(p, &st) < 0 || !S_ISREG(st.st_mode))) {
+		cfg_error(ctx, s, key, "'%s' is not a regular file", p);
+		free(p);
+		return -1;
+	}
+	if ((k->flags & CFG_F_DIR) && (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		cfg_error(ctx, s, key, "'%s' is not a directory", p);
+		free(p);
+		return -1;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* ---- string checks ---- */
+
+static int
+cfg_check_name(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	const char *p;
+
+	for (p = v; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+			return cfg_error(ctx, s, key, "bad user or group name '%s'", v);
+	}
+	if (p - v > 64)
+		return cfg_error(ctx, s, key, "name longer than 64 characters");
+	return 0;
+}
+
+static int
+cfg_check_zone_name(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	const char *p;
+
+	if (v[0] == '\0')
+		return cfg_error(ctx, s, key, "zone name must not be empty");
+	for (p = v; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			return cfg_error(ctx, s, key,
+			                 "bad zone name '%s': use letters, digits, '_' and '-'", v);
+	}
+	if (p - v > CFG_ZONE_NAME_MAX)
+		return cfg_error(ctx, s, key, "zone name longer than %d characters",
+		                 CFG_ZONE_NAME_MAX);
+	return 0;
+}
+
+static int
+cfg_check_id(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	size_t i, n = strlen(v);
+
+	if (n < 1 || n > STS_ID_MAX)
+		return cfg_error(ctx, s, key, "policy id must be 1 to %d letters or digits",
+		                 STS_ID_MAX);
+	for (i = 0; i < n; i++) {
+		if (!isalnum((unsigned char)v[i]))
+			return cfg_error(ctx, s, key,
+			                 "bad policy id '%s': only letters and digits (RFC 8461 "
+			                 "section 3.1)",
+			                 v);
+	}
+	return 0;
+}
+
+/* RFC 8460 section 3: rua = "mailto:..." or "https:...", comma separated. */
+static int
+cfg_check_rua(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	const char *p = v;
+
+	if (v[0] == '\0')
+		return 0;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma != NULL ? (size_t)(comma - p) : strlen(p);
+		size_t i;
+
+		if (!((len > 7 && strncmp(p, "mailto:", 7) == 0) ||
+		      (len > 8 && strncmp(p, "https://", 8) == 0)))
+			return cfg_error(ctx, s, key,
+			                 "bad TLSRPT rua '%s': each URI must start with "
+			                 "\"mailto:\" or \"https://\"",
+			                 v);
+		for (i = 0; i < len; i++) {
+			unsigned char c = (unsigned char)p[i];
+
+			if (c <= 0x20 || c >= 0x7f || c == ';' || c == '"')
+				return cfg_error(
+				        ctx, s, key,
+				        "bad TLSRPT rua '%s': space, ';' or '\"' not allowed", v);
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+	}
+	return 0;
+}
+
+/* "127.0.0.1", "127.0.0.1@5353", "::1", "[::1]:53", "192.0.2.1:53" */
+static int
+cfg_check_dns_server(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *sep, *portstr = NULL;
+	size_t hlen;
+	uint16_t port;
+
+	if (inet_pton(AF_INET6, v, addr) == 1 || inet_pton(AF_INET, v, addr) == 1)
+		return 0;
+	if (v[0] == '[') {
+		sep = strchr(v, ']');
+		if (sep == NULL || (sep[1] != ':' && sep[1] != '@'))
+			goto bad;
+		hlen = (size_t)(sep - v - 1);
+		if (hlen >= sizeof(host))
+			goto bad;
+		memcpy(host, v + 1, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET6, host, addr) != 1)
+			goto bad;
+		portstr = sep + 2;
+	} else {
+		sep = strchr(v, '@');
+		if (sep == NULL)
+			sep = strrchr(v, ':');
+		if (sep == NULL)
+			goto bad;
+		hlen = (size_t)(sep - v);
+		if (hlen >= sizeof(host))
+			goto bad;
+		memcpy(host, v, hlen);
+		host[hlen] = '\0';
+		if (inet_pton(AF_INET, host, addr) != 1 &&
+		    !(sep[0] == '@' && inet_pton(AF_INET6, host, addr) == 1))
+			goto bad;
+		portstr = sep + 1;
+	}
+	if (cfg_parse_port(portstr, &port) < 0)
+		goto bad;
+	return 0;
+bad:
+	return cfg_error(ctx, s, key,
+	                 "bad DNS server '%s': expected an IP address, \"IP@port\" or "
+	                 "\"[IPv6]:port\"",
+	                 v);
+}
+
+/* "host:port" or "[v6]:port" with a host name or address. */
+static int
+cfg_check_hostport(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	const char *colon;
+	uint16_t port;
+
+	if (v[0] == '[') {
+		const char *rb = strchr(v, ']');
+
+		if (rb == NULL || rb == v + 1 || rb[1] != ':')
+			goto bad;
+		colon = rb + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL || colon == v || memchr(v, ':', (size_t)(colon - v)) != NULL)
+			goto bad;
+	}
+	if (cfg_parse_port(colon + 1, &port) < 0)
+		goto bad;
+	return 0;
+bad:
+	return cfg_error(ctx, s, key, "bad address '%s': expected \"host:port\" or \"[IPv6]:port\"",
+	                 v);
+}
+
+static int
+cfg_check_redis_address(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                        const char *v)
+{
+	if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] != '/')
+			return cfg_error(ctx, s, key, "unix socket path must be absolute");
+		return 0;
+	}
+	return cfg_check_hostport(ctx, s, key, v);
+}
+
+static int
+cfg_check_priority(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	gnutls_priority_t prio;
+	const char *errpos = NULL;
+	int r;
+
+	r = gnutls_priority_init(&prio, v, &errpos);
+	if (r < 0)
+		return cfg_error(ctx, s, key, "bad GnuTLS priority string at '%s': %s",
+		                 errpos != NULL ? errpos : v, gnutls_strerror(r));
+	gnutls_priority_deinit(prio);
+	return 0;
+}
+
+/* ---- defaults, by table ---- */
+
+static void cfg_table_defaults(const struct cfg_key *tab, void *base);
+
+static void
+cfg_key_default(const struct cfg_key *k, void *base)
+{
+	switch (k->kind) {
+	case CFG_K_BOOL:
+	case CFG_K_ENUM:
+		*FIELD(base, k->off, int) = (int)k->def;
+		break;
+	case CFG_K_UINT:
+		*FIELD(base, k->off, unsigned) = (unsigned)k->def;
+		break;
+	case CFG_K_SIZE:
+		*FIELD(base, k->off, size_t) = (size_t)k->def;
+		break;
+	case CFG_K_MS:
+		*FIELD(base, k->off, uint64_t) = k->def;
+		break;
+	case CFG_K_SEC32:
+		*FIELD(base, k->off, uint32_t) = (uint32_t)(k->def / 1000);
+		break;
+	case CFG_K_STR:
+	case CFG_K_PATH:
+		*FIELD(base, k->off, char *) = k->sdef != NULL ? xstrdup(k->sdef) : NULL;
+		break;
+	case CFG_K_LISTENS:
+		cfg_listens_default(k->sdef, FIELD(base, k->off, struct cfg_listen *),
+		                    FIELD(base, k->off_n, size_t));
+		break;
+	case CFG_K_LISTEN: {
+		const char *why;
+
+		if (cfg_listen_from_text(k->sdef, FIELD(base, k->off, struct cfg_listen), &why) < 0)
+			die("cfg: bad built-in listen default '%s': %s", k->sdef, why);
+		break;
+	}
+	case CFG_K_GROUP:
+		cfg_table_defaults(k->sub, base);
+		break;
+	case CFG_K_STRLIST:
+	case CFG_K_GROUPLIST:
+		break;
+	}
+}
+
+static void
+cfg_table_defaults(const struct cfg_key *tab, void *base)
+{
+	const struct cfg_key *k;
+
+	for (k = tab; k->name != NULL; k++)
+		cfg_key_default(k, base);
+}
+
+static void
+cfg_zone_default(struct cfg_resolver *r)
+{
+	r->zones = xcalloc(1, sizeof(struct cfg_zone));
+	r->n_zones = 1;
+	cfg_table_defaults(cfg_keys_zone, &r->zones[0]);
+	r->zones[0].name = xstrdup("postfix");
+	free(r->default_zone);
+	r->default_zone = xstrdup("postfix");
+}
+
+/* ---- parsing, by table ---- */
+
+static int cfg_parse_group(struct cfg_ctx *ctx, const config_setting_t *g, const char *key,
+                           const struct cfg_key *tab, void *base);
+
+static int
+cfg_parse_strlist(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                  const struct cfg_key *k, void *base)
+{
+	char ***p = FIELD(base, k->off, char **);
+	size_t *np = FIELD(base, k->off_n, size_t);
+	char sub[CFG_KEY_PATH_MAX];
+	char **v = NULL;
+	size_t i, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING) {
+		n = 1;
+	} else if (config_setting_is_array(s) || config_setting_is_list(s)) {
+		n = (size_t)config_setting_length(s);
+	} else {
+		return cfg_type_error(ctx, s, key, "a list of strings [\"...\", ...]");
+	}
+	if (n > k->max)
+		return cfg_error(ctx, s, key, "%zu entries, at most %llu allowed", n,
+		                 (unsigned long long)k->max);
+	v = xcalloc(n ? n : 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = n == 1 && config_setting_type(s) == CONFIG_TYPE_STRING
+		                                    ? s
+		                                    : config_setting_get_elem(s, (unsigned)i);
+		const char *str = "";
+
+		if (e == s)
+			(void)snprintf(sub, sizeof(sub), "%s", key);
+		else
+			cfg_index(sub, key, i);
+		if (cfg_parse_string(ctx, e, sub, &str) < 0)
+			goto fail;
+		if (str[0] == '\0') {
+			cfg_error(ctx, e, sub, "empty string");
+			goto fail;
+		}
+		if (k->check != NULL && k->check(ctx, e, sub, str) < 0)
+			goto fail;
+		v[i] = xstrdup(str);
+	}
+	cfg_strlist_free(*p, *np);
+	*p = v;
+	*np = n;
+	return 0;
+fail:
+	cfg_strlist_free(v, n);
+	return -1;
+}
+
+static int
+cfg_parse_listens(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                  const struct cfg_key *k, void *base)
+{
+	struct cfg_listen **p = FIELD(base, k->off, struct cfg_listen *);
+	size_t *np = FIELD(base, k->off_n, size_t);
+	char sub[CFG_KEY_PATH_MAX];
+	struct cfg_listen *v;
+	size_t i, j, n;
+
+	if (config_setting_type(s) == CONFIG_TYPE_STRING ||
+	    config_setting_type(s) == CONFIG_TYPE_GROUP)
+		n = 1;
+	else if (config_setting_is_array(s) || config_setting_is_list(s))
+		n = (size_t)config_setting_length(s);
+	else
+		return cfg_type_error(ctx, s, key, "a list of listen addresses");
+	if (n < k->min)
+		return cfg_error(ctx, s, key, "at least %llu address needed",
+		                 (unsigned long long)k->min);
+	if (n > k->max)
+		return cfg_error(ctx, s, key, "%zu entries, at most %llu allowed", n,
+		                 (unsigned long long)k->max);
+	v = xcalloc(n ? n : 1, sizeof(*v));
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e =
+		        (config_setting_is_array(s) || config_setting_is_list(s))
+		                ? config_setting_get_elem(s, (unsigned)i)
+		                : s;
+
+		if (e == s)
+			(void)snprintf(sub, sizeof(sub), "%s", key);
+		else
+			cfg_index(sub, key, i);
+		if (cfg_parse_listen_one(ctx, e, sub, &v[i]) < 0)
+			goto fail;
+		for (j = 0; j < i; j++) {
+			int same = v[i].path != NULL ? (v[j].path != NULL &&
+			                                strcmp(v[i].path, v[j].path) == 0)
+			                             : (v[j].address != NULL &&
+			                                strcmp(v[i].address, v[j].address) == 0);
+
+			if (same) {
+				cfg_error(ctx, e, sub, "duplicate listen address");
+				i++;
+				goto fail;
+			}
+		}
+	}
+	for (j = 0; j < *np; j++)
+		cfg_listen_clear(&(*p)[j]);
+	free(*p);
+	*p = v;
+	*np = n;
+	return 0;
+fail:
+	for (j = 0; j < i; j++)
+		cfg_listen_clear(&v[j]);
+	free(v);
+	return -1;
+}
+
+static int
+cfg_parse_grouplist(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                    const struct cfg_key *k, void *base)
+{
+	char **p = FIELD(base, k->off, char *);
+	size_t *np = FIELD(base, k->off_n, size_t);
+	char sub[CFG_KEY_PATH_MAX];
+	size_t i, j, n;
+	char *v;
+
+	if (!config_setting_is_list(s))
+		return cfg_type_error(ctx, s, key, "a list of groups ( { ... }, { ... } )");
+	n = (size_t)config_setting_length(s);
+	if (n > k->max)
+		return cfg_error(ctx, s, key, "%zu entries, at most %llu allowed", n,
+		                 (unsigned long long)k->max);
+	v = xcalloc(n ? n : 1, k->elsize);
+	for (i = 0; i < n; i++) {
+		cfg_index(sub, key, i);
+		cfg_table_defaults(k->sub, v + i * k->elsize);
+		if (cfg_parse_group(ctx, config_setting_get_elem(s, (unsigned)i), sub, k->sub,
+		                    v + i * k->elsize) < 0) {
+			i++;
+			goto fail;
+		}
+	}
+	for (j = 0; j < *np; j++)
+		cfg_table_free(k->sub, *p + j * k->elsize);
+	free(*p);
+	*p = v;
+	*np = n;
+	return 0;
+fail:
+	for (j = 0; j < i; j++)
+		cfg_table_free(k->sub, v + j * k->elsize);
+	free(v);
+	return -1;
+}
+
+static int
+cfg_parse_key(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+              const struct cfg_key *k, void *base)
+{
+	const char *str = "";
+	uint64_t u;
+	size_t i;
+
+	switch (k->kind) {
+	case CFG_K_BOOL:
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return cfg_type_error(ctx, s, key, "a boolean (true or false)");
+		*FIELD(base, k->off, int) = config_setting_get_bool(s) ? 1 : 0;
+		return 0;
+	case CFG_K_UINT:
+		if (cfg_parse_uint(ctx, s, key, k, &u) < 0)
+			return -1;
+		*FIELD(base, k->off, unsigned) = (unsigned)u;
+		return 0;
+	case CFG_K_SIZE:
+		if (cfg_parse_uint(ctx, s, key, k, &u) < 0)
+			return -1;
+		*FIELD(base, k->off, size_t) = (size_t)u;
+		return 0;
+	case CFG_K_MS:
+		return cfg_parse_duration(ctx, s, key, k, FIELD(base, k->off, uint64_t));
+	case CFG_K_SEC32:
+		if (cfg_parse_duration(ctx, s, key, k, &u) < 0)
+			return -1;
+		*FIELD(base, k->off, uint32_t) = (uint32_t)(u / 1000);
+		return 0;
+	case CFG_K_STR: {
+		char **dst = FIELD(base, k->off, char *);
+
+		if (cfg_parse_string(ctx, s, key, &str) < 0)
+			return -1;
+		if (str[0] == '\0' && (k->sdef != NULL || (k->flags & CFG_F_REQUIRED)))
+			return cfg_error(ctx, s, key, "must not be empty");
+		if (k->check != NULL && k->check(ctx, s, key, str) < 0)
+			return -1;
+		free(*dst);
+		*dst = str[0] != '\0' ? xstrdup(str) : NULL;
+		return 0;
+	}
+	case CFG_K_PATH: {
+		char **dst = FIELD(base, k->off, char *);
+		char *p = NULL;
+
+		if (cfg_parse_path(ctx, s, key, k, &p) < 0)
+			return -1;
+		free(*dst);
+		*dst = p;
+		return 0;
+	}
+	case CFG_K_ENUM: {
+		size_t len = 0;
+		char list[128];
+
+		if (cfg_parse_string(ctx, s, key, &str) < 0)
+			return -1;
+		for (i = 0; k->names[i] != NULL; i++) {
+			if (strcmp(str, k->names[i]) == 0) {
+				*FIELD(base, k->off, int) = (int)i;
+				return 0;
+			}
+		}
+		list[0] = '\0';
+		for (i = 0; k->names[i] != NULL && len < sizeof(list); i++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
+			                        i ? ", " : "", k->names[i]);
+		return cfg_error(ctx, s, key, "bad value '%s': expected one of %s", str, list);
+	}
+	case CFG_K_STRLIST:
+		return cfg_parse_strlist(ctx, s, key, k, base);
+	case CFG_K_LISTENS:
+		return cfg_parse_listens(ctx, s, key, k, base);
+	case CFG_K_LISTEN: {
+		struct cfg_listen l, *dst = FIELD(base, k->off, struct cfg_listen);
+
+		if (cfg_parse_listen_one(ctx, s, key, &l) < 0)
+			return -1;
+		cfg_listen_clear(dst);
+		*dst = l;
+		return 0;
+	}
+	case CFG_K_GROUP:
+		return cfg_parse_group(ctx, s, key, k->sub, base);
+	case CFG_K_GROUPLIST:
+		return cfg_parse_grouplist(ctx, s, key, k, base);
+	}
+	return -1;
+}
+
+static int
+cfg_parse_group(struct cfg_ctx *ctx, const config_setting_t *g, const char *key,
+                const struct cfg_key *tab, void *base)
+{
+	char sub[CFG_KEY_PATH_MAX];
+	const struct cfg_key *k;
+	unsigned i, n;
+
+	if (!config_setting_is_group(g))
+		return cfg_type_error(ctx, g, key[0] ? key : "(root)", "a group { ... }");
+	n = (unsigned)config_setting_length(g);
+	for (i = 0; i < n; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(m);
+
+		cfg_join(sub, key, name);
+		for (k = tab; k->name != NULL; k++) {
+			if (strcmp(k->name, name) == 0)
+				break;
+		}
+		if (k->name == NULL)
+			return cfg_error(ctx, m, sub, "unknown key");
+		if (cfg_parse_key(ctx, m, sub, k, base) < 0)
+			return -1;
+	}
+	for (k = tab; k->name != NULL; k++) {
+		if ((k->flags & CFG_F_REQUIRED) && config_setting_get_member(g, k->name) == NULL) {
+			cfg_join(sub, key, k->name);
+			return cfg_error(ctx, g, sub, "missing required key");
+		}
+	}
+	return 0;
+}
+
+/* ---- cross-key checks ---- */
+
+static const config_setting_t *
+cfg_lookup(const config_setting_t *parent, const char *name)
+{
+	return parent != NULL ? config_setting_get_member(parent, name) : NULL;
+}
+
+static int
+cfg_finish_zones(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
+{
+	struct cfg_resolver *r = &c->resolver;
+	const config_setting_t *rs = cfg_lookup(root, "resolver");
+	const config_setting_t *zs = cfg_lookup(rs, "zones");
+	char key[CFG_KEY_PATH_MAX];
+	size_t i, j;
+
+	if (r->n_zones == 0) {
+		char *dz = r->default_zone;
+
+		r->default_zone = NULL;
+		cfg_zone_default(r);
+		if (dz != NULL && strcmp(dz, "postfix") != 0) {
+			cfg_error(ctx, cfg_lookup(rs, "default_zone"), "resolver.default_zone",
+			          "no zone named '%s' (no zones configured, the only zone is "
+			          "'postfix')",
+			          dz);
+			free(dz);
+			return -1;
+		}
+		free(dz);
+		return 0;
+	}
+	for (i = 1; i < r->n_zones; i++) {
+		for (j = 0; j < i; j++) {
+			if (strcmp(r->zones[i].name, r->zones[j].name) == 0) {
+				const config_setting_t *e =
+				        config_setting_get_elem(zs, (unsigned)i);
+
+				(void)snprintf(key, sizeof(key), "resolver.zones[%zu].name", i);
+				return cfg_error(ctx, cfg_lookup(e, "name"), key,
+				                 "duplicate zone '%s'", r->zones[i].name);
+			}
+		}
+	}
+	if (r->default_zone == NULL) {
+		r->default_zone = xstrdup(r->zones[0].name);
+		return 0;
+	}
+	for (i = 0; i < r->n_zones; i++) {
+		if (strcmp(r->zones[i].name, r->default_zone) == 0)
+			break;
+	}
+	if (i == r->n_zones)
+		return cfg_error(ctx, cfg_lookup(rs, "default_zone"), "resolver.default_zone",
+		                 "no zone named '%s'", r->default_zone);
+	if (i > 0) {
+		/* zones[0] is the default zone (cfg.h) */
+		struct cfg_zone z = r->zones[i];
+
+		memmove(&r->zones[1], &r->zones[0], i * sizeof(z));
+		r->zones[0] = z;
+	}
+	return 0;
+}
+
+static int
+cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
+{
+	struct cfg_domain *d = &c->publisher.domains[i];
+	char key[CFG_KEY_PATH_MAX], out[DOMAIN_BUF];
+	const config_setting_t *mxs = cfg_lookup(e, "mx");
+	struct sts_parse_error perr;
+	const char *field;
+	size_t j;
+	int r;
+
+	(void)snprintf(key, sizeof(key), "publisher.domains[%zu].domain", i);
+	r = domain_normalize(d->domain, out);
+	if (r < 0)
+		return cfg_error(ctx, cfg_lookup(e, "domain"), key, "bad domain '%s': %s",
+		                 d->domain, err_str(r));
+	free(d->domain);
+	d->domain = xstrdup(out);
+	for (j = 0; j < i; j++) {
+		if (strcmp(c->publisher.domains[j].domain, d->domain) == 0)
+			return cfg_error(ctx, cfg_lookup(e, "domain"), key,
+			                 "duplicate domain '%s' (also publisher.domains[%zu])",
+			                 d->domain, j);
+	}
+	for (j = 0; j < d->policy.n_mx; j++) {
+		const char *pat = d->policy.mx[j];
+		const char *name = strncmp(pat, "*.", 2) == 0 ? pat + 2 : pat;
+		const config_setting_t *ms = config_setting_is_aggregate(mxs)
+		                                     ? config_setting_get_elem(mxs, (unsigned)j)
+		                                     : mxs;
+
+		if (ms == mxs)
+			(void)snprintf(key, sizeof(key), "publisher.domains[%zu].mx", i);
+		else
+			(void)snprintf(key, sizeof(key), "publisher.domains[%zu].mx[%zu]", i, j);
+		r = domain_normalize(name, out);
+		if (r < 0)
+			return cfg_error(ctx, ms, key,
+			                 "bad mx pattern '%s': %s (expected a host name or "
+			                 "\"*.\" and a domain)",
+			                 pat, err_str(r));
+		free(d->policy.mx[j]);
+		d->policy.mx[j] = name != pat ? xasprintf("*.%s", out) : xstrdup(out);
+	}
+	memset(&perr, 0, sizeof(perr));
+	r = sts_policy_validate(&d->policy, &perr);
+	if (r < 0) {
+		const config_setting_t *at = e;
+
+		switch (r) {
+		case ERR_POLICY_MODE:
+			field = "mode";
+			break;
+		case ERR_POLICY_MAX_AGE:
+			field = "max_age";
+			break;
+		default:
+			field = "mx";
+			break;
+		}
+		if (cfg_lookup(e, field) != NULL)
+			at = cfg_lookup(e, field);
+		(void)snprintf(key, sizeof(key), "publisher.domains[%zu].%s", i, field);
+		return cfg_error(ctx, at, key, "%s",
+		                 perr.reason[0] != '\0' ? perr.reason : err_str(r));
+	}
+	return 0;
+}
+
+static int
+cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
+{
+	const config_setting_t *ds = cfg_lookup(cfg_lookup(root, "publisher"), "domains");
+	const config_setting_t *cs = cfg_lookup(root, "cache");
+	const config_setting_t *rs = cfg_lookup(cs, "redis");
+	size_t i;
+
+	if (cfg_finish_zones(ctx, c, root) < 0)
+		return -1;
+	for (i = 0; i < c->publisher.n_domains; i++) {
+		if (cfg_finish_domain(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) < 0)
+			return -1;
+	}
+	if (c->cache.n_sentinels > 0 && c->cache.sentinel_master == NULL)
+		return cfg_error(ctx, cfg_lookup(rs, "sentinels"), "cache.redis.master_name",
+		                 "required when cache.redis.sentinels is set");
+	return 0;
+}
+
+/* ---- public ---- */
+
+struct cfg *
+cfg_defaults(void)
+{
+	struct cfg *c = xcalloc(1, sizeof(*c));
+
+	cfg_table_defaults(cfg_keys_root, c);
+	cfg_zone_default(&c->resolver);
+	/* The embedded defaults are the README's quick start, run as root with no file:
+	 * allow it. Any config file must set process.user or allow_root (docs/config.md). */
+	c->process.allow_root = 1;
+	return c;
+}
+
+int
+cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
+{
+	struct cfg_ctx ctx = {.file = path, .errbuf = errbuf, .errlen = errlen};
+	struct cfg *c = NULL;
+	const char *slash;
+	config_t conf;
+	int r = ERR_CONFIG;
+
+	config_init(&conf);
+	slash = strrchr(path, '/');
+	if (slash != NULL)
+		ctx.dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	config_set_include_dir(&conf, ctx.dir != NULL ? ctx.dir : ".");
+	errno = 0;
+	if (config_read_file(&conf, path) != CONFIG_TRUE) {
+		if (config_error_type(&conf) == CONFIG_ERR_FILE_IO)
+			(void)snprintf(errbuf, errlen, "%s: cannot read: %s", path,
+			               strerror(errno != 0 ? errno : EIO));
+		else
+			(void)snprintf(errbuf, errlen, "%s:%d: syntax error: %s",
+			               config_error_file(&conf) != NULL ? config_error_file(&conf)
+			                                                : path,
+			               config_error_line(&conf), config_error_text(&conf));
+		goto fail;
+	}
+	c = xcalloc(1, sizeof(*c));
+	cfg_table_defaults(cfg_keys_root, c);
+	if (cfg_parse_group(&ctx, config_root_setting(&conf), "", cfg_keys_root, c) < 0)
+		goto fail;
+	if (cfg_finish(&ctx, c, config_root_setting(&conf)) < 0)
+		goto fail;
+	c->path = xstrdup(path);
+	*ret_cfg = c;
+	config_destroy(&conf);
+	free(ctx.dir);
+	return 0;
+fail:
+	(void)cfg_free(c);
+	config_destroy(&conf);
+	free(ctx.dir);
+	return r;
+}
+
+const struct cfg_zone *
+cfg_zone_find(const struct cfg_resolver *r, const char *name, size_t namelen)
+{
+	size_t i;
+
+	for (i = 0; i < r->n_zones; i++) {
+		if (strlen(r->zones[i].name) == namelen &&
+		    memcmp(r->zones[i].name, name, namelen) == 0)
+			return &r->zones[i];
+	}
+	return &r->zones[0];
+}

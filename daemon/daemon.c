@@ -1,0 +1,391 @@
+/*
+ * daemon/daemon.c - the running daemon: ordered start, SIGHUP reload, SIGTERM shutdown
+ *
+ * Interface: daemon_run(), daemon_verbosity()
+ * Order:     loop -> signals -> root check -> resolver (binds) -> publisher (binds) ->
+ *            drop privileges -> watchdog -> READY=1. Shutdown: STOPPING=1 -> publisher
+ *            freed -> resolver drains (process.shutdown_timeout) -> exit 0.
+ * Threads:   main loop only (the publisher has its own thread behind pub.h).
+ * Ownership: struct daemon owns the current cfg; the resolver borrows it (res.h), the
+ *            publisher copies what it needs (pub.h).
+ * Errors:    startup: logged once, exit status 1. Reload: logged, old state kept.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "daemon.h"
+#include "err.h"
+#include "log.h"
+#include "loop.h"
+#include "pub.h"
+#include "res.h"
+#include "sysd.h"
+
+struct daemon {
+	struct loop *loop;
+	struct cfg *cfg;
+	struct res *res;
+	struct pub *pub;
+	const struct daemon_opts *opts;
+	int stopping;
+	int drop; /* drop privileges to uid/gid after binding */
+	uid_t uid;
+	gid_t gid;
+};
+
+int
+daemon_verbosity(const struct cfg *cfg, int extra)
+{
+	int v = cfg->process.verbosity + extra;
+
+	return v > 3 ? 3 : v;
+}
+
+static void
+daemon_status(struct daemon *d, char *out, size_t outlen)
+{
+	const struct cfg *c = d->cfg;
+	int n;
+
+	n = snprintf(out, outlen, "resolver %s, publisher %s (%zu domain%s)",
+	             d->res != NULL ? "serving" : "off", d->pub != NULL ? "serving" : "off",
+	             c->publisher.n_domains, c->publisher.n_domains == 1 ? "" : "s");
+	if (n < 0)
+		out[0] = '\0';
+}
+
+/* ---- privileges ---- */
+
+/* Before binding: decide whether and to whom privileges are dropped, so a bad user name
+ * fails before anything is bound. */
+static int
+daemon_priv_prepare(struct daemon *d)
+{
+	const struct cfg_process *p = &d->cfg->process;
+	struct passwd *pw;
+	struct group *gr;
+
+	if (geteuid() != 0) {
+		if (p->user != NULL)
+			log_notice("process.user '%s' ignored: not started as root", p->user);
+		return 0;
+	}
+	if (p->user == NULL) {
+		if (!p->allow_root) {
+			log_err("refusing to run as root: set process.user (or process.allow_root "
+			        "= true) in %s",
+			        d->cfg->path != NULL ? d->cfg->path : "the configuration");
+			return -EPERM;
+		}
+		log_warn("running as root (process.allow_root); setting process.user is safer");
+		return 0;
+	}
+	errno = 0;
+	pw = getpwnam(p->user);
+	if (pw == NULL) {
+		log_err("process.user: unknown user '%s'", p->user);
+		return -ENOENT;
+	}
+	d->uid = pw->pw_uid;
+	d->gid = pw->pw_gid;
+	if (p->group != NULL) {
+		errno = 0;
+		gr = getgrnam(p->group);
+		if (gr == NULL) {
+			log_err("process.group: unknown group '%s'", p->group);
+			return -ENOENT;
+		}
+		d->gid = gr->gr_gid;
+	}
+	d->drop = 1;
+	return 0;
+}
+
+/* After binding: clear supplementary groups, then setgid, then setuid. */
+static int
+daemon_priv_drop(struct daemon *d)
+{
+	if (!d->drop)
+		return 0;
+	if (setgroups(0, NULL) < 0) {
+		log_err("setgroups: %s", strerror(errno));
+		return -errno;
+	}
+	if (setgid(d->gid) < 0) {
+		log_err("setgid(%u): %s", (unsigned)d->gid, strerror(errno));
+		return -errno;
+	}
+	if (setuid(d->uid) < 0) {
+		log_err("setuid(%u): %s", (unsigned)d->uid, strerror(errno));
+		return -errno;
+	}
+	if (d->uid != 0 && setuid(0) == 0) {
+		log_err("could regain root after dropping privileges");
+		return -EPERM;
+	}
+	log_info("running as user %s (uid %u, gid %u)", d->cfg->process.user, (unsigned)d->uid,
+	         (unsigned)d->gid);
+	return 0;
+}
+
+/* ---- reload ---- */
+
+static int
+daemon_str_changed(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a != b;
+	return strcmp(a, b) != 0;
+}
+
+static int
+daemon_listen_changed(const struct cfg_listen *a, size_t na, const struct cfg_listen *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 1;
+	for (i = 0; i < na; i++) {
+		if (daemon_str_changed(a[i].address, b[i].address) ||
+		    daemon_str_changed(a[i].path, b[i].path) || a[i].mode != b[i].mode ||
+		    daemon_str_changed(a[i].owner, b[i].owner) ||
+		    daemon_str_changed(a[i].group, b[i].group))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+daemon_strlist_changed(char **a, size_t na, char **b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 1;
+	for (i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Log every changed key that only a restart applies (docs/config.md). The resolver logs
+ * its own listeners (res.h). */
+static void
+daemon_log_restart_keys(const struct cfg *o, const struct cfg *n, int pub_running)
+{
+	struct {
+		const char *key;
+		int changed;
+	} keys[] = {
+	        {"process.user", daemon_str_changed(o->process.user, n->process.user)},
+	        {"process.group", daemon_str_changed(o->process.group, n->process.group)},
+	        {"process.allow_root", o->process.allow_root != n->process.allow_root},
+	        {"resolver.enabled", o->resolver.enabled != n->resolver.enabled},
+	        {"publisher.listen",
+	         daemon_listen_changed(o->publisher.listen, o->publisher.n_listen,
+	                               n->publisher.listen, n->publisher.n_listen)},
+	        {"publisher.http_listen",
+	         daemon_listen_changed(o->publisher.http_listen, o->publisher.n_http_listen,
+	                               n->publisher.http_listen, n->publisher.n_http_listen)},
+	        {"publisher.domains", !pub_running && n->publisher.n_domains > 0},
+	        {"cache.backend", o->cache.backend != n->cache.backend},
+	        {"cache.max_entries", o->cache.max_entries != n->cache.max_entries},
+	        {"cache.redis.address",
+	         daemon_str_changed(o->cache.redis_address, n->cache.redis_address)},
+	        {"cache.redis.db", o->cache.redis_db != n->cache.redis_db},
+	        {"cache.redis.username",
+	         daemon_str_changed(o->cache.redis_username, n->cache.redis_username)},
+	        {"cache.redis.password",
+	         daemon_str_changed(o->cache.redis_password, n->cache.redis_password)},
+	        {"cache.redis.prefix",
+	         daemon_str_changed(o->cache.redis_prefix, n->cache.redis_prefix)},
+	        {"cache.redis.sentinels",
+	         daemon_strlist_changed(o->cache.sentinels, o->cache.n_sentinels,
+	                                n->cache.sentinels, n->cache.n_sentinels)},
+	        {"cache.redis.master_name",
+	         daemon_str_changed(o->cache.sentinel_master, n->cache.sentinel_master)},
+	        {"admin.enabled", o->admin.enabled != n->admin.enabled},
+	        {"admin.listen", daemon_listen_changed(&o->admin.listen, 1, &n->admin.listen, 1)},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (keys[i].changed)
+			log_warn("reload: %s changed: requires restart, ignoring", keys[i].key);
+	}
+}
+
+static void
+daemon_reload(struct daemon *d)
+{
+	const char *path = d->opts->cfg_path;
+	struct cfg *nc = NULL, *old;
+	char errbuf[1024];
+	int r;
+
+	if (d->opts->cfg_optional && access(path, F_OK) < 0) {
+		log_notice("reload: no configuration file %s, keeping the embedded defaults", path);
+		return;
+	}
+	r = cfg_load(path, &nc, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_err("reload failed: %s; keeping the old configuration", errbuf);
+		return;
+	}
+	daemon_log_restart_keys(d->cfg, nc, d->pub != NULL);
+	if (d->pub != NULL) {
+		r = pub_reload(d->pub, nc);
+		if (r < 0) {
+			log_err("reload failed: publisher: %s; keeping the old configuration",
+			        err_str(r));
+			goto fail;
+		}
+	}
+	if (d->res != NULL) {
+		r = res_reload(d->res, nc);
+		if (r < 0) {
+			log_err("reload: resolver: %s; the resolver keeps its old configuration",
+			        err_str(r));
+			goto fail;
+		}
+	}
+	old = d->cfg;
+	d->cfg = nc;
+	(void)cfg_free(old);
+	log_set_verbosity(daemon_verbosity(d->cfg, d->opts->extra_verbosity));
+	log_notice("configuration reloaded from %s", path);
+	return;
+fail:
+	(void)cfg_free(nc);
+}
+
+/* ---- signals ---- */
+
+static void
+daemon_on_hup(struct loop *loop, int sig, void *arg)
+{
+	struct daemon *d = arg;
+	char status[256];
+
+	if (d->stopping)
+		return;
+	sysd_reloading();
+	daemon_reload(d);
+	daemon_status(d, status, sizeof(status));
+	sysd_ready(status);
+}
+
+static void
+daemon_shutdown_done(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_notice("shutdown complete");
+	loop_exit(d->loop, 0);
+}
+
+static void
+daemon_on_term(struct loop *loop, int sig, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->stopping) {
+		log_notice("%s again, exiting now", strsignal(sig));
+		loop_exit(loop, 0);
+		return;
+	}
+	d->stopping = 1;
+	log_notice("%s: shutting down (up to %llu ms for in-flight lookups)", strsignal(sig),
+	           (unsigned long long)d->cfg->process.shutdown_timeout_ms);
+	sysd_stopping();
+	d->pub = pub_free(d->pub);
+	if (d->res != NULL)
+		res_shutdown(d->res, d->cfg->process.shutdown_timeout_ms, daemon_shutdown_done, d);
+	else
+		daemon_shutdown_done(d);
+}
+
+/* ---- run ---- */
+
+static int
+daemon_start(struct daemon *d)
+{
+	char status[256];
+	int r;
+
+	r = loop_new(&d->loop);
+	if (r < 0) {
+		log_err("cannot create the event loop: %s", err_str(r));
+		return r;
+	}
+	if ((r = loop_signal_add(d->loop, SIGHUP, daemon_on_hup, d)) < 0 ||
+	    (r = loop_signal_add(d->loop, SIGTERM, daemon_on_term, d)) < 0 ||
+	    (r = loop_signal_add(d->loop, SIGINT, daemon_on_term, d)) < 0) {
+		log_err("cannot set up signal handling: %s", err_str(r));
+		return r;
+	}
+	r = daemon_priv_prepare(d);
+	if (r < 0)
+		return r;
+	if (d->cfg->resolver.enabled) {
+		r = res_new(d->loop, d->cfg, &d->res);
+		if (r < 0) {
+			d->res = NULL;
+			log_err("resolver: cannot start: %s", err_str(r));
+			return r;
+		}
+	}
+	r = pub_new(d->loop, d->cfg, &d->pub);
+	if (r < 0) {
+		d->pub = NULL;
+		log_err("publisher: cannot start: %s", err_str(r));
+		return r;
+	}
+	if (d->res == NULL && d->pub == NULL)
+		log_warn("nothing to do: the resolver is disabled and no publisher domain is "
+		         "configured; waiting for SIGTERM");
+	r = daemon_priv_drop(d);
+	if (r < 0)
+		return r;
+	r = loop_watchdog_enable(d->loop);
+	if (r < 0)
+		log_warn("cannot enable the systemd watchdog: %s, continuing without", err_str(r));
+	daemon_status(d, status, sizeof(status));
+	log_notice("mtastsd %s started: %s", MTASTSD_VERSION, status);
+	sysd_ready(status);
+	return 0;
+}
+
+int
+daemon_run(struct cfg *cfg, const struct daemon_opts *opts)
+{
+	struct daemon d = {.cfg = cfg, .opts = opts};
+	int r, code = 1;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	log_set_verbosity(daemon_verbosity(cfg, opts->extra_verbosity));
+	r = daemon_start(&d);
+	if (r < 0)
+		goto fail;
+	r = loop_run(d.loop);
+	if (r < 0) {
+		log_err("event loop failed: %s", err_str(r));
+		goto fail;
+	}
+	code = r;
+fail:
+	d.pub = pub_free(d.pub);
+	d.res = res_free(d.res);
+	if (d.loop != NULL)
+		d.loop = loop_free(d.loop);
+	(void)cfg_free(d.cfg);
+	return code;
+}
