@@ -1,38 +1,774 @@
 /*
- * publisher/pub.c - PLACEHOLDER so the tree links; replaced by the publisher implementation.
+ * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, DNS records
+ *
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records()
+ *            (pub.h); pub_snap_acquire(), pub_snap_unref(), pub_snap_find_host() (pub_int.h)
+ * Design:    STYLE.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
+ *            daemon with its own polling thread on a socket we bind ourselves. What they
+ *            serve (policies, certificates, ACME webroot, Cache-Control) is one immutable,
+ *            reference-counted struct pub_snap. The main loop builds a new snapshot on
+ *            SIGHUP (pub_reload()) or when a certificate file changes (inotify, debounced),
+ *            and swaps the pointer under snap_lock; connections that hold the old snapshot
+ *            keep it until they close, so established connections are never dropped.
+ * Threads:   everything here runs on the main loop except pub_snap_acquire()/unref(),
+ *            which the MHD threads call too.
+ * Ownership: struct pub copies what it needs from struct cfg.
+ * Errors:    startup errors are returned (and logged once here); a reload error or a
+ *            certificate that fails to load keeps the old snapshot serving.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/inotify.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <gnutls/crypto.h>
+
+#include "err.h"
+#include "log.h"
 #include "pub.h"
+#include "pub_int.h"
 #include "xalloc.h"
 
-int
-pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
-{
-	*ret_pub = NULL;
-	return cfg->publisher.n_domains ? -ENOSYS : 0;
-}
+/* Directories watched for certificate changes (each cert and key directory, and the
+ * directories their symlinks point into). */
+#define PUB_WATCH_MAX 256
+/* inotify reads per wake-up before yielding to the loop. */
+#define PUB_INOTIFY_READS_MAX 64
 
-int
-pub_reload(struct pub *pub, const struct cfg *cfg)
-{
-	return -ENOSYS;
-}
-
-struct pub *
-pub_free(struct pub *pub)
-{
-	return NULL;
-}
+/* ---- policy id ---- */
 
 char *
 pub_policy_id(const struct cfg_domain *d)
 {
-	return xstrdup("0");
+	/* RFC 4648 base32hex alphabet, lower case: ALPHA/DIGIT only (RFC 8461 section 3.1). */
+	static const char alphabet[] = "0123456789abcdefghijklmnopqrstuv";
+	unsigned char digest[32];
+	char *text, *id;
+	unsigned bits = 0, acc = 0;
+	size_t i, n = 0;
+
+	if (d->id != NULL)
+		return xstrdup(d->id);
+	text = sts_policy_serialize(&d->policy);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, text, strlen(text), digest) < 0)
+		die("publisher: SHA-256 is not available from GnuTLS");
+	free(text);
+	/* 160 bits of the digest as 32 base32 characters (STS_ID_MAX). */
+	id = xmalloc(STS_ID_MAX + 1);
+	for (i = 0; i < sizeof(digest) && n < STS_ID_MAX; i++) {
+		acc = (acc << 8) | digest[i];
+		bits += 8;
+		while (bits >= 5 && n < STS_ID_MAX) {
+			bits -= 5;
+			id[n++] = alphabet[(acc >> bits) & 31];
+		}
+	}
+	id[n] = '\0';
+	return id;
+}
+
+/* ---- DNS records ---- */
+
+static void
+pub_put_quoted(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			(void)fputc('\\', out);
+		(void)fputc(*s, out);
+	}
 }
 
 int
 pub_dns_records(const struct cfg *cfg, FILE *out)
 {
-	return 1;
+	const struct cfg_publisher *p = &cfg->publisher;
+	const struct cfg_domain *d;
+	size_t i;
+	char *id;
+
+	for (i = 0; i < p->n_domains; i++) {
+		d = &p->domains[i];
+		id = pub_policy_id(d);
+		fprintf(out,
+		        "; %s: mta-sts.%s must resolve (A/AAAA or CNAME) to this publisher, "
+		        "policy mode %s\n",
+		        d->domain, d->domain, sts_mode_name(d->policy.mode));
+		fprintf(out, "_mta-sts.%s. %d IN TXT \"v=STSv1; id=%s\"\n", d->domain, PUB_DNS_TTL,
+		        id);
+		if (d->tlsrpt_rua != NULL) {
+			fprintf(out, "_smtp._tls.%s. %d IN TXT \"v=TLSRPTv1; rua=", d->domain,
+			        PUB_DNS_TTL);
+			pub_put_quoted(out, d->tlsrpt_rua);
+			fprintf(out, "\"\n");
+		}
+		free(id);
+	}
+	return p->n_domains > 0 ? 0 : 1;
+}
+
+/* ---- snapshots ---- */
+
+static void
+snap_free(struct pub_snap *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_doms; i++) {
+		free(s->doms[i].domain);
+		free(s->doms[i].host);
+		free(s->doms[i].body);
+		free(s->doms[i].id);
+		free(s->doms[i].cert_file);
+		free(s->doms[i].key_file);
+	}
+	free(s->doms);
+	for (i = 0; i < s->n_certs; i++)
+		pub_cert_unref(s->certs[i]);
+	free(s->certs);
+	free(s->acme_webroot);
+	free(s);
+}
+
+void
+pub_snap_unref(struct pub_snap *s)
+{
+	if (s == NULL)
+		return;
+	if (atomic_fetch_sub(&s->refs, 1) == 1)
+		snap_free(s);
+}
+
+struct pub_snap *
+pub_snap_acquire(struct pub *pub)
+{
+	struct pub_snap *s;
+
+	(void)pthread_mutex_lock(&pub->snap_lock);
+	s = pub->snap;
+	atomic_fetch_add(&s->refs, 1);
+	(void)pthread_mutex_unlock(&pub->snap_lock);
+	return s;
+}
+
+/* Main loop: make s current; the previous snapshot goes when its last user lets go. */
+static void
+snap_publish(struct pub *pub, struct pub_snap *s)
+{
+	struct pub_snap *old;
+
+	(void)pthread_mutex_lock(&pub->snap_lock);
+	old = pub->snap;
+	pub->snap = s;
+	(void)pthread_mutex_unlock(&pub->snap_lock);
+	pub_snap_unref(old);
+}
+
+const struct pub_dom *
+pub_snap_find_host(const struct pub_snap *s, const char *host, size_t host_len)
+{
+	size_t i;
+
+	for (i = 0; i < s->n_doms; i++)
+		if (strlen(s->doms[i].host) == host_len &&
+		    strncasecmp(s->doms[i].host, host, host_len) == 0)
+			return &s->doms[i];
+	return NULL;
+}
+
+static struct pub_snap *
+snap_alloc(size_t n_doms)
+{
+	struct pub_snap *s;
+
+	s = xcalloc(1, sizeof(*s));
+	atomic_init(&s->refs, 1);
+	s->doms = xcalloc(n_doms ? n_doms : 1, sizeof(*s->doms));
+	s->certs = xcalloc(n_doms ? n_doms : 1, sizeof(*s->certs));
+	return s;
+}
+
+/* Policies of cfg, without certificates yet. */
+static int
+snap_from_cfg(const struct cfg *cfg, struct pub_snap **ret_snap)
+{
+	const struct cfg_publisher *p = &cfg->publisher;
+	const struct cfg_domain *cd;
+	struct sts_parse_error perr;
+	struct pub_snap *s;
+	struct pub_dom *d;
+	size_t i;
+	int r;
+
+	s = snap_alloc(p->n_domains);
+	for (i = 0; i < p->n_domains; i++) {
+		cd = &p->domains[i];
+		memset(&perr, 0, sizeof(perr));
+		r = sts_policy_validate(&cd->policy, &perr);
+		if (r < 0) {
+			log_dom_err(cd->domain, "invalid policy: %s", perr.reason);
+			goto fail;
+		}
+		if (cd->cert_file == NULL || cd->key_file == NULL) {
+			log_dom_err(cd->domain, "publisher needs cert and key files");
+			r = -EINVAL;
+			goto fail;
+		}
+		d = &s->doms[s->n_doms++];
+		d->domain = xstrdup(cd->domain);
+		d->host = xasprintf("mta-sts.%s", cd->domain);
+		d->body = sts_policy_serialize(&cd->policy);
+		d->body_len = strlen(d->body);
+		d->id = pub_policy_id(cd);
+		d->cert_file = xstrdup(cd->cert_file);
+		d->key_file = xstrdup(cd->key_file);
+		if (d->body_len > STS_POLICY_BODY_MAX) {
+			log_dom_err(cd->domain, "policy is larger than %d bytes",
+			            STS_POLICY_BODY_MAX);
+			r = ERR_POLICY_TOO_LARGE;
+			goto fail;
+		}
+	}
+	(void)snprintf(s->cache_control, sizeof(s->cache_control), "max-age=%u",
+	               (unsigned)p->cache_control_max_age_s);
+	if (p->acme_webroot != NULL)
+		s->acme_webroot = xstrdup(p->acme_webroot);
+	*ret_snap = s;
+	return 0;
+fail:
+	snap_free(s);
+	return r;
+}
+
+/* A copy of s's policies for a certificate-only reload. */
+static struct pub_snap *
+snap_clone_policies(const struct pub_snap *old)
+{
+	struct pub_snap *s;
+	struct pub_dom *d;
+	size_t i;
+
+	s = snap_alloc(old->n_doms);
+	for (i = 0; i < old->n_doms; i++) {
+		d = &s->doms[s->n_doms++];
+		d->domain = xstrdup(old->doms[i].domain);
+		d->host = xstrdup(old->doms[i].host);
+		d->body = xstrdup(old->doms[i].body);
+		d->body_len = old->doms[i].body_len;
+		d->id = xstrdup(old->doms[i].id);
+		d->cert_file = xstrdup(old->doms[i].cert_file);
+		d->key_file = xstrdup(old->doms[i].key_file);
+	}
+	memcpy(s->cache_control, old->cache_control, sizeof(s->cache_control));
+	if (old->acme_webroot != NULL)
+		s->acme_webroot = xstrdup(old->acme_webroot);
+	return s;
+}
+
+static struct pub_cert *
+snap_cert_find(const struct pub_snap *s, const char *cert_file, const char *key_file)
+{
+	size_t i;
+
+	if (s == NULL)
+		return NULL;
+	for (i = 0; i < s->n_certs; i++)
+		if (strcmp(s->certs[i]->cert_file, cert_file) == 0 &&
+		    strcmp(s->certs[i]->key_file, key_file) == 0)
+			return s->certs[i];
+	return NULL;
+}
+
+static int
+cert_same_files(const struct pub_cert *a, const struct pub_cert *b)
+{
+	return a->cert_len == b->cert_len && a->key_len == b->key_len &&
+	       memcmp(a->cert_data, b->cert_data, a->cert_len) == 0 &&
+	       memcmp(a->key_data, b->key_data, a->key_len) == 0;
+}
+
+static void
+cert_check_names(const struct pub_dom *d, const struct pub_cert *c, time_t now)
+{
+	if (!pub_cert_covers(c, d->host))
+		log_dom_warn(d->domain,
+		             "certificate %s does not name %s; senders will not accept the "
+		             "policy, serving it anyway",
+		             c->cert_file, d->host);
+	if (c->not_after != (time_t)-1 && c->not_after < now)
+		log_dom_warn(d->domain, "certificate %s has expired, serving it anyway",
+		             c->cert_file);
+}
+
+/* Fill s->certs and every dom's cert. A certificate that fails to load is replaced by the
+ * one old had for the same files (logged); without one the build fails. *ret_changed is set
+ * when anything differs from old. */
+static int
+snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed)
+{
+	struct pub_cert *c, *prev;
+	char errbuf[512];
+	struct pub_dom *d;
+	time_t now = time(NULL);
+	int changed = 0, r;
+	size_t i;
+
+	for (i = 0; i < s->n_doms; i++) {
+		d = &s->doms[i];
+		c = snap_cert_find(s, d->cert_file, d->key_file);
+		if (c != NULL) {
+			d->cert = c;
+			continue;
+		}
+		prev = snap_cert_find(old, d->cert_file, d->key_file);
+		errbuf[0] = '\0';
+		r = pub_cert_load(d->cert_file, d->key_file, &c, errbuf, sizeof(errbuf));
+		if (r < 0 && prev == NULL) {
+			log_dom_err(d->domain, "%s", errbuf);
+			return r;
+		}
+		if (r < 0) {
+			log_dom_err(d->domain, "%s; keeping the certificate loaded before", errbuf);
+			c = pub_cert_ref(prev);
+		} else if (prev != NULL && cert_same_files(prev, c)) {
+			pub_cert_unref(c);
+			c = pub_cert_ref(prev);
+		} else {
+			changed = 1;
+			if (prev != NULL)
+				log_dom_notice(d->domain, "certificate %s loaded (replaced)",
+				               d->cert_file);
+			cert_check_names(d, c, now);
+		}
+		s->certs[s->n_certs++] = c;
+		d->cert = c;
+	}
+	if (old == NULL || old->n_certs != s->n_certs)
+		changed = 1;
+	*ret_changed = changed;
+	return 0;
+}
+
+/* ---- certificate file watching ---- */
+
+static void
+watch_dir_of(struct pub *pub, const char *path)
+{
+	char *dir, *slash, *real;
+	int wd;
+
+	dir = xstrdup(path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL) {
+		free(dir);
+		dir = xstrdup(".");
+	} else if (slash == dir) {
+		dir[1] = '\0';
+	} else {
+		*slash = '\0';
+	}
+	wd = inotify_add_watch(pub->inotify_fd, dir,
+	                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+	                               IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
+	if (wd < 0)
+		log_warn("publisher: cannot watch %s for certificate changes: %m; reload with "
+		         "SIGHUP",
+		         dir);
+	free(dir);
+	/* Let's Encrypt: live/<name>/fullchain.pem is a symlink into archive/<name>/. */
+	real = realpath(path, NULL);
+	if (real != NULL && strcmp(real, path) != 0) {
+		slash = strrchr(real, '/');
+		if (slash != NULL && slash != real) {
+			*slash = '\0';
+			(void)inotify_add_watch(pub->inotify_fd, real,
+			                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+			                                IN_ONLYDIR);
+		}
+	}
+	free(real);
+}
+
+static void
+watch_setup(struct pub *pub)
+{
+	const struct pub_snap *s = pub->snap;
+	size_t i;
+
+	if (pub->inotify_fd < 0)
+		return;
+	/* inotify_add_watch() on a watched directory returns the same watch: no duplicates. */
+	for (i = 0; i < s->n_certs && 2 * i < PUB_WATCH_MAX; i++) {
+		watch_dir_of(pub, s->certs[i]->cert_file);
+		watch_dir_of(pub, s->certs[i]->key_file);
+	}
+}
+
+static void
+pub_certs_reload(struct pub *pub)
+{
+	struct pub_snap *s;
+	int changed = 0, r;
+
+	s = snap_clone_policies(pub->snap);
+	r = snap_load_certs(s, pub->snap, &changed);
+	if (r < 0 || !changed) {
+		snap_free(s);
+		return;
+	}
+	snap_publish(pub, s);
+	log_notice("publisher: certificates reloaded");
+}
+
+static void
+pub_reload_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pub *pub = arg;
+
+	(void)loop;
+	(void)t;
+	pub_certs_reload(pub);
+	watch_setup(pub);
+}
+
+static void
+pub_inotify_ready(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct pub *pub = arg;
+	ssize_t n;
+	int i, seen = 0;
+
+	(void)events;
+	for (i = 0; i < PUB_INOTIFY_READS_MAX; i++) {
+		n = read(fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		seen = 1;
+	}
+	if (seen)
+		loop_timer_start(loop, &pub->reload_timer, PUB_CERT_RELOAD_DEBOUNCE_MS,
+		                 pub_reload_timer, pub);
+}
+
+/* ---- listeners ---- */
+
+static void pub_mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+static void
+pub_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (log_verbosity() >= 2)
+		log_debug("publisher: libmicrohttpd: %s", buf);
+}
+
+static int
+pub_bind(const struct cfg_listen *l, int *ret_fd)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	socklen_t sl;
+	size_t len;
+	int fd, one = 1, r;
+
+	if (l->path != NULL)
+		return -EAFNOSUPPORT;
+	memset(&ss, 0, sizeof(ss));
+	(void)snprintf(host, sizeof(host), "%s",
+	               l->host != NULL && l->host[0] != '\0' ? l->host : "0.0.0.0");
+	len = strlen(host);
+	if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
+		memmove(host, host + 1, len - 2);
+		host[len - 2] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(l->port);
+		sl = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(l->port);
+		sl = sizeof(*in6);
+	} else {
+		return -EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	if (listen(fd, PUB_LISTEN_BACKLOG) < 0)
+		goto fail;
+	*ret_fd = fd;
+	return 0;
+fail:
+	r = -errno;
+	(void)close(fd);
+	return r;
+}
+
+static int
+pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
+{
+	const char *what = tls ? "listen" : "http_listen";
+	struct pub_listener *pl;
+	struct MHD_Daemon *mhd;
+	unsigned flags;
+	int fd = -1, r;
+
+	r = pub_bind(l, &fd);
+	if (r == -EAFNOSUPPORT && l->path == NULL) {
+		log_warn("publisher.%s %s: IPv6 is not available, skipping", what,
+		         l->address != NULL ? l->address : "?");
+		return 0;
+	}
+	if (r < 0) {
+		log_err("publisher.%s %s: %s", what, l->address != NULL ? l->address : "?",
+		        r == -EINVAL ? "not a numeric address" : strerror(-r));
+		return r;
+	}
+	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (tls)
+		mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, pub_http_policy_access,
+		                       pub, MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
+		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_HTTPS_PRIORITIES,
+		                       pub->tls_priority, MHD_OPTION_HTTPS_CERT_CALLBACK,
+		                       pub_tls_retrieve_cert, MHD_OPTION_NOTIFY_CONNECTION,
+		                       pub_http_notify_connection, pub, MHD_OPTION_END);
+	else
+		mhd = MHD_start_daemon(flags, 0, NULL, NULL, pub_http_plain_access, pub,
+		                       MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
+		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_END);
+	if (mhd == NULL) {
+		log_err("publisher.%s %s: cannot start the HTTP%s server", what,
+		        l->address != NULL ? l->address : "?", tls ? "S" : "");
+		(void)close(fd);
+		return -EIO;
+	}
+	pub->listeners = xrealloc(pub->listeners, (pub->n_listeners + 1) * sizeof(*pl));
+	pl = &pub->listeners[pub->n_listeners++];
+	pl->mhd = mhd;
+	pl->tls = tls;
+	pl->address = xstrdup(l->address != NULL ? l->address : "?");
+	log_info("publisher: listening on %s (%s)", pl->address, tls ? "https" : "http");
+	return 0;
+}
+
+static char *
+pub_listen_sig(const struct cfg_publisher *p)
+{
+	char *sig = xstrdup(""), *next;
+	size_t i;
+
+	for (i = 0; i < p->n_listen; i++) {
+		next = xasprintf("%s s %s %u;", sig, p->listen[i].host ? p->listen[i].host : "",
+		                 (unsigned)p->listen[i].port);
+		free(sig);
+		sig = next;
+	}
+	for (i = 0; i < p->n_http_listen; i++) {
+		next = xasprintf("%s h %s %u;", sig,
+		                 p->http_listen[i].host ? p->http_listen[i].host : "",
+		                 (unsigned)p->http_listen[i].port);
+		free(sig);
+		sig = next;
+	}
+	next = xasprintf("%s %u %llu", sig, p->max_connections,
+	                 (unsigned long long)p->connection_timeout_ms);
+	free(sig);
+	return next;
+}
+
+static const char *
+pub_priority_of(const struct cfg_publisher *p)
+{
+	return p->tls_priority != NULL && p->tls_priority[0] != '\0' ? p->tls_priority
+	                                                             : PUB_TLS_PRIORITY_DEFAULT;
+}
+
+/* ---- lifecycle ---- */
+
+int
+pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
+{
+	static const struct cfg_listen default_listen[] = {
+	        {.address = "0.0.0.0:443", .host = "0.0.0.0", .port = 443},
+	        {.address = "[::]:443", .host = "::", .port = 443},
+	};
+	const struct cfg_publisher *p = &cfg->publisher;
+	gnutls_priority_t prio;
+	const char *errpos = NULL;
+	struct pub_snap *s = NULL;
+	struct pub *pub;
+	int changed, r;
+	size_t i;
+
+	*ret_pub = NULL;
+	if (p->n_domains == 0)
+		return 0;
+	r = snap_from_cfg(cfg, &s);
+	if (r < 0)
+		return r;
+	r = snap_load_certs(s, NULL, &changed);
+	if (r < 0) {
+		snap_free(s);
+		return r;
+	}
+	r = gnutls_priority_init(&prio, pub_priority_of(p), &errpos);
+	if (r < 0) {
+		log_err("publisher.tls_priority '%s': %s at '%s'", pub_priority_of(p),
+		        gnutls_strerror(r), errpos != NULL ? errpos : "");
+		snap_free(s);
+		return -EINVAL;
+	}
+	gnutls_priority_deinit(prio);
+
+	pub = xcalloc(1, sizeof(*pub));
+	pub->loop = loop;
+	pub->inotify_fd = -1;
+	(void)pthread_mutex_init(&pub->snap_lock, NULL);
+	pub->snap = s;
+	pub->tls_priority = xstrdup(pub_priority_of(p));
+	pub->max_connections =
+	        p->max_connections ? p->max_connections : PUB_MAX_CONNECTIONS_DEFAULT;
+	pub->timeout_s = (unsigned)(((p->connection_timeout_ms ? p->connection_timeout_ms
+	                                                       : PUB_CONN_TIMEOUT_DEFAULT_MS) +
+	                             999) /
+	                            1000);
+	pub->listen_sig = pub_listen_sig(p);
+
+	if (p->n_listen == 0) {
+		for (i = 0; i < sizeof(default_listen) / sizeof(default_listen[0]); i++) {
+			r = pub_listen_one(pub, &default_listen[i], 1);
+			if (r < 0)
+				goto fail;
+		}
+	}
+	for (i = 0; i < p->n_listen; i++) {
+		r = pub_listen_one(pub, &p->listen[i], 1);
+		if (r < 0)
+			goto fail;
+	}
+	for (i = 0; i < p->n_http_listen; i++) {
+		r = pub_listen_one(pub, &p->http_listen[i], 0);
+		if (r < 0)
+			goto fail;
+	}
+
+	pub->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (pub->inotify_fd < 0) {
+		log_warn("publisher: inotify: %m; certificates reload on SIGHUP only");
+	} else {
+		r = loop_io_add(loop, pub->inotify_fd, LOOP_READ, pub_inotify_ready, pub);
+		if (r < 0) {
+			log_warn("publisher: inotify: %s; certificates reload on SIGHUP only",
+			         strerror(-r));
+			(void)close(pub->inotify_fd);
+			pub->inotify_fd = -1;
+		}
+	}
+	watch_setup(pub);
+	for (i = 0; i < s->n_doms; i++)
+		log_dom_info(s->doms[i].domain, "publishing policy id %s (certificate %s)",
+		             s->doms[i].id, s->doms[i].cert_file);
+	*ret_pub = pub;
+	return 0;
+fail:
+	(void)pub_free(pub);
+	return r;
+}
+
+int
+pub_reload(struct pub *pub, const struct cfg *cfg)
+{
+	const struct cfg_publisher *p = &cfg->publisher;
+	struct pub_snap *s;
+	char *sig;
+	int changed, r;
+
+	if (pub == NULL)
+		return 0;
+	if (p->n_domains == 0) {
+		log_err("publisher: reload: no domain left; stopping the publisher needs a "
+		        "restart, keeping the old policies");
+		return -EINVAL;
+	}
+	r = snap_from_cfg(cfg, &s);
+	if (r < 0) {
+		log_err("publisher: reload refused, keeping the old policies");
+		return r;
+	}
+	r = snap_load_certs(s, pub->snap, &changed);
+	if (r < 0) {
+		log_err("publisher: reload refused, keeping the old policies and certificates");
+		snap_free(s);
+		return r;
+	}
+	sig = pub_listen_sig(p);
+	if (strcmp(sig, pub->listen_sig) != 0)
+		log_warn("publisher: listen, http_listen, max_connections and "
+		         "connection_timeout changes require a restart, ignoring");
+	free(sig);
+	if (strcmp(pub_priority_of(p), pub->tls_priority) != 0)
+		log_warn("publisher: tls_priority change requires a restart, ignoring");
+	snap_publish(pub, s);
+	watch_setup(pub);
+	log_notice("publisher: reloaded, %zu domains", s->n_doms);
+	return 0;
+}
+
+struct pub *
+pub_free(struct pub *pub)
+{
+	size_t i;
+
+	if (pub == NULL)
+		return NULL;
+	/* Stop the servers first: their threads hold snapshot references. */
+	for (i = 0; i < pub->n_listeners; i++) {
+		MHD_stop_daemon(pub->listeners[i].mhd);
+		free(pub->listeners[i].address);
+	}
+	free(pub->listeners);
+	loop_timer_stop(pub->loop, &pub->reload_timer);
+	if (pub->inotify_fd >= 0) {
+		loop_io_del(pub->loop, pub->inotify_fd);
+		(void)close(pub->inotify_fd);
+	}
+	pub_snap_unref(pub->snap);
+	(void)pthread_mutex_destroy(&pub->snap_lock);
+	free(pub->tls_priority);
+	free(pub->listen_sig);
+	free(pub);
+	return NULL;
 }

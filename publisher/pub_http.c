@@ -1,0 +1,378 @@
+/*
+ * publisher/pub_http.c - libmicrohttpd access handlers of the publisher
+ *
+ * Interface: pub_http_policy_access() (HTTPS listeners), pub_http_plain_access() (port 80),
+ *            pub_http_notify_connection(), pub_http_host_name()
+ * Rules:     RFC 8461 section 3.3: GET /.well-known/mta-sts.txt on mta-sts.<domain> -> 200
+ *            text/plain with the canonical policy; HEAD gets the same headers. Other paths
+ *            and unknown hosts 404, other methods 405 with Allow. Port 80: 301 to https,
+ *            except /.well-known/acme-challenge/<token> (RFC 8555 section 8.3), served from
+ *            the webroot, token [A-Za-z0-9_-]+ only.
+ * Threads:   runs in the MHD threads; reads the current snapshot through
+ *            pub_snap_acquire()/pub_snap_unref() and writes only atomic counters.
+ * Ownership: responses copy what they send; nothing outlives a handler call except the
+ *            per-connection snapshot reference taken in pub_http_notify_connection().
+ * Errors:    every failure becomes an HTTP status; nothing is logged per request.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pub_int.h"
+
+#define HTTP_POLICY_PATH "/.well-known/mta-sts.txt"
+#define HTTP_ACME_PREFIX "/.well-known/acme-challenge/"
+#define HTTP_ALLOW       "GET, HEAD"
+
+static const char http_body_404[] = "not found\n";
+static const char http_body_405[] = "method not allowed\n";
+static const char http_body_400[] = "bad request\n";
+static const char http_body_414[] = "uri too long\n";
+static const char http_body_301[] = "moved permanently\n";
+
+static enum MHD_Result
+http_reply(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
+           const char *hdr, const char *value, const char *hdr2, const char *value2)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain") != MHD_YES)
+		goto fail;
+	if (hdr != NULL && MHD_add_response_header(resp, hdr, value) != MHD_YES)
+		goto fail;
+	if (hdr2 != NULL && MHD_add_response_header(resp, hdr2, value2) != MHD_YES)
+		goto fail;
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+fail:
+	MHD_destroy_response(resp);
+	return MHD_NO;
+}
+
+static int
+http_method_ok(const char *method)
+{
+	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+size_t
+pub_http_host_name(const char *host, const char **ret_name)
+{
+	const char *end, *p;
+	size_t len;
+
+	if (host == NULL)
+		return 0;
+	if (host[0] == '[') {
+		/* IPv6 literal: "[2001:db8::1]" with an optional ":port". */
+		end = strchr(host, ']');
+		if (end == NULL || end == host + 1)
+			return 0;
+		for (p = host + 1; p < end; p++)
+			if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
+				return 0;
+		p = end + 1;
+		len = (size_t)(p - host);
+	} else {
+		for (p = host; *p != '\0' && *p != ':'; p++)
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+				return 0;
+		len = (size_t)(p - host);
+		if (len > 1 && host[len - 1] == '.')
+			len--;
+	}
+	if (*p == ':') {
+		if (p[1] == '\0' || strlen(p + 1) > 5)
+			return 0;
+		for (p++; *p != '\0'; p++)
+			if (!isdigit((unsigned char)*p))
+				return 0;
+	} else if (*p != '\0') {
+		return 0;
+	}
+	if (len == 0 || len > DOMAIN_NAME_MAX || host[0] == '.')
+		return 0;
+	*ret_name = host;
+	return len;
+}
+
+static enum MHD_Result
+http_not_found(struct pub *pub, struct MHD_Connection *conn)
+{
+	atomic_fetch_add(&pub->n_not_found, 1);
+	return http_reply(conn, MHD_HTTP_NOT_FOUND, http_body_404, sizeof(http_body_404) - 1, NULL,
+	                  NULL, NULL, NULL);
+}
+
+static enum MHD_Result
+http_not_allowed(struct MHD_Connection *conn)
+{
+	return http_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, http_body_405,
+	                  sizeof(http_body_405) - 1, MHD_HTTP_HEADER_ALLOW, HTTP_ALLOW, NULL, NULL);
+}
+
+enum MHD_Result
+pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                       const char *version, const char *upload_data, size_t *upload_data_size,
+                       void **req_ctx)
+{
+	struct pub *pub = cls;
+	const struct pub_dom *d;
+	struct pub_snap *s;
+	const char *host, *name = NULL;
+	enum MHD_Result ret;
+	size_t len;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_ctx;
+	atomic_fetch_add(&pub->n_requests, 1);
+	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	len = pub_http_host_name(host, &name);
+	s = pub_snap_acquire(pub);
+	d = len > 0 ? pub_snap_find_host(s, name, len) : NULL;
+	if (d == NULL)
+		ret = http_not_found(pub, conn);
+	else if (!http_method_ok(method))
+		ret = http_not_allowed(conn);
+	else if (strcmp(url, HTTP_POLICY_PATH) != 0)
+		ret = http_not_found(pub, conn);
+	else {
+		atomic_fetch_add(&pub->n_policy_served, 1);
+		ret = http_reply(conn, MHD_HTTP_OK, d->body, d->body_len,
+		                 MHD_HTTP_HEADER_CACHE_CONTROL, s->cache_control, NULL, NULL);
+	}
+	pub_snap_unref(s);
+	return ret;
+}
+
+void
+pub_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                           enum MHD_ConnectionNotificationCode code)
+{
+	struct pub *pub = cls;
+
+	(void)conn;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		*socket_ctx = pub_snap_acquire(pub);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		pub_snap_unref(*socket_ctx);
+		*socket_ctx = NULL;
+	}
+}
+
+/* ---- port 80 ---- */
+
+static int
+http_token_ok(const char *t)
+{
+	size_t n = 0;
+
+	for (; *t != '\0'; t++, n++)
+		if (!isalnum((unsigned char)*t) && *t != '-' && *t != '_')
+			return 0;
+	return n > 0 && n <= 255;
+}
+
+/* Read <webroot>/.well-known/acme-challenge/<token> without following symlinks at any of
+ * the three steps below the webroot. Returns 0 and an owned buffer, or -errno. */
+static int
+http_acme_read(const char *webroot, const char *token, char **ret_data, size_t *ret_len)
+{
+	int dfd = -1, wfd = -1, cfd = -1, fd = -1, r;
+	struct stat st;
+	size_t got = 0;
+	char *data = NULL;
+	ssize_t n;
+
+	dfd = open(webroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	wfd = openat(dfd, ".well-known", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (wfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	cfd = openat(wfd, "acme-challenge", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (cfd < 0) {
+		r = -errno;
+		goto out;
+	}
+	fd = openat(cfd, token, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > PUB_ACME_FILE_MAX) {
+		r = -EINVAL;
+		goto out;
+	}
+	data = malloc((size_t)st.st_size + 1);
+	if (data == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		n = read(fd, data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	*ret_data = data;
+	*ret_len = got;
+	data = NULL;
+	r = 0;
+out:
+	free(data);
+	if (fd >= 0)
+		(void)close(fd);
+	if (cfd >= 0)
+		(void)close(cfd);
+	if (wfd >= 0)
+		(void)close(wfd);
+	(void)close(dfd);
+	return r;
+}
+
+static enum MHD_Result
+http_acme(struct pub *pub, struct MHD_Connection *conn, const char *method,
+          const struct pub_snap *s, const char *token)
+{
+	enum MHD_Result ret;
+	char *data = NULL;
+	size_t len = 0;
+
+	if (!http_token_ok(token))
+		return http_not_found(pub, conn);
+	if (!http_method_ok(method))
+		return http_not_allowed(conn);
+	if (http_acme_read(s->acme_webroot, token, &data, &len) < 0)
+		return http_not_found(pub, conn);
+	atomic_fetch_add(&pub->n_acme_served, 1);
+	ret = http_reply(conn, MHD_HTTP_OK, data, len, NULL, NULL, NULL, NULL);
+	free(data);
+	return ret;
+}
+
+struct http_loc {
+	char buf[PUB_REDIRECT_MAX];
+	size_t len;
+	int overflow;
+	unsigned n_args;
+};
+
+static void
+http_loc_put(struct http_loc *l, const char *s, size_t n)
+{
+	if (l->overflow || n >= sizeof(l->buf) - l->len) {
+		l->overflow = 1;
+		return;
+	}
+	memcpy(l->buf + l->len, s, n);
+	l->len += n;
+	l->buf[l->len] = '\0';
+}
+
+/* Percent-encode everything but RFC 3986 unreserved characters (and '/' when keep_slash). */
+static void
+http_loc_encode(struct http_loc *l, const char *s, int keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char esc[3];
+	unsigned char c;
+
+	for (; *s != '\0' && !l->overflow; s++) {
+		c = (unsigned char)*s;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+		    (keep_slash && c == '/')) {
+			http_loc_put(l, s, 1);
+			continue;
+		}
+		esc[0] = '%';
+		esc[1] = hex[c >> 4];
+		esc[2] = hex[c & 15];
+		http_loc_put(l, esc, 3);
+	}
+}
+
+static enum MHD_Result
+http_loc_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct http_loc *l = cls;
+
+	(void)kind;
+	http_loc_put(l, l->n_args++ == 0 ? "?" : "&", 1);
+	http_loc_encode(l, key, 0);
+	if (value != NULL) {
+		http_loc_put(l, "=", 1);
+		http_loc_encode(l, value, 0);
+	}
+	return l->overflow ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result
+http_redirect(struct pub *pub, struct MHD_Connection *conn, const char *url)
+{
+	struct http_loc l = {.len = 0};
+	const char *host, *name = NULL;
+	size_t len;
+
+	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	len = pub_http_host_name(host, &name);
+	if (len == 0 || url[0] != '/')
+		return http_reply(conn, MHD_HTTP_BAD_REQUEST, http_body_400,
+		                  sizeof(http_body_400) - 1, NULL, NULL, NULL, NULL);
+	http_loc_put(&l, "https://", 8);
+	http_loc_put(&l, name, len);
+	http_loc_encode(&l, url, 1);
+	(void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, http_loc_arg, &l);
+	if (l.overflow)
+		return http_reply(conn, MHD_HTTP_URI_TOO_LONG, http_body_414,
+		                  sizeof(http_body_414) - 1, NULL, NULL, NULL, NULL);
+	atomic_fetch_add(&pub->n_redirects, 1);
+	return http_reply(conn, MHD_HTTP_MOVED_PERMANENTLY, http_body_301,
+	                  sizeof(http_body_301) - 1, MHD_HTTP_HEADER_LOCATION, l.buf, NULL, NULL);
+}
+
+enum MHD_Result
+pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                      const char *version, const char *upload_data, size_t *upload_data_size,
+                      void **req_ctx)
+{
+	struct pub *pub = cls;
+	struct pub_snap *s;
+	enum MHD_Result ret;
+
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_ctx;
+	atomic_fetch_add(&pub->n_requests, 1);
+	s = pub_snap_acquire(pub);
+	if (s->acme_webroot != NULL &&
+	    strncmp(url, HTTP_ACME_PREFIX, sizeof(HTTP_ACME_PREFIX) - 1) == 0)
+		ret = http_acme(pub, conn, method, s, url + sizeof(HTTP_ACME_PREFIX) - 1);
+	else
+		ret = http_redirect(pub, conn, url);
+	pub_snap_unref(s);
+	return ret;
+}

@@ -1,0 +1,170 @@
+/*
+ * publisher/pub_int.h - publisher internals shared by pub.c, pub_http.c and pub_tls.c
+ *
+ * Interface: struct pub, struct pub_snap, struct pub_dom, struct pub_cert;
+ *            pub_snap_acquire/unref, pub_cert_load/ref/unref/covers, pub_tls_pick,
+ *            pub_tls_retrieve_cert, pub_http_* handlers and connection notifications.
+ * Threads:   struct pub_snap and struct pub_cert are immutable once published; the MHD
+ *            threads reach them only through pub_snap_acquire() and drop them with
+ *            pub_snap_unref(). Reference counts are C11 atomics; the pointer to the
+ *            current snapshot is guarded by pub->snap_lock (held for a pointer copy and an
+ *            increment only).
+ * Ownership: a snapshot holds one reference on every certificate it lists; the last
+ *            pub_snap_unref() (main loop or MHD thread) frees it.
+ * Not installed: private to publisher/.
+ */
+#ifndef MTASTSD_PUB_INT_H
+#define MTASTSD_PUB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+
+#include "cfg.h"
+#include "loop.h"
+
+/* Limits of the publisher (STYLE.md section 6). */
+/* Per-connection memory of libmicrohttpd: request line + headers must fit (bytes). A
+ * policy request is ~200 bytes; larger requests get 414/431 from libmicrohttpd. */
+#define PUB_CONN_MEMORY_MAX (16 * 1024)
+/* Defaults when the config leaves a value at 0. */
+#define PUB_MAX_CONNECTIONS_DEFAULT 1024
+#define PUB_CONN_TIMEOUT_DEFAULT_MS 30000
+/* listen(2) backlog of our own listening sockets. */
+#define PUB_LISTEN_BACKLOG 511
+/* A certificate or key file larger than this is refused (bytes); real chains are < 16 KiB. */
+#define PUB_CERT_FILE_MAX (256 * 1024)
+/* Certificates in one chain file (leaf + intermediates). */
+#define PUB_CERT_CHAIN_MAX 16
+/* SAN dNSNames kept per certificate (Let's Encrypt allows 100 per certificate). */
+#define PUB_CERT_NAMES_MAX 100
+/* Debounce of inotify events before certificates are reloaded (ms): certbot replaces
+ * fullchain.pem and privkey.pem one after the other. */
+#define PUB_CERT_RELOAD_DEBOUNCE_MS 500
+/* ACME http-01 key authorisation files are ~90 bytes (RFC 8555 section 8.3). */
+#define PUB_ACME_FILE_MAX 4096
+/* Location of a port 80 redirect, without "https://" (bytes). */
+#define PUB_REDIRECT_MAX 2048
+/* Default GnuTLS priority: TLS 1.2 and 1.3 only (RFC 8461 section 7.2), server order. */
+#define PUB_TLS_PRIORITY_DEFAULT                                                                   \
+	"SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/* Zone-file TTL of the records printed by pub_dns_records() (seconds). */
+#define PUB_DNS_TTL 3600
+
+/* One loaded certificate chain with its key, shared between snapshots. */
+struct pub_cert {
+	atomic_uint refs;
+	char *cert_file;
+	char *key_file;
+	char *cert_data; /* file contents, to tell whether a reload changed anything */
+	size_t cert_len;
+	char *key_data;
+	size_t key_len;
+	gnutls_pcert_st pcert[PUB_CERT_CHAIN_MAX];
+	unsigned n_pcert;
+	gnutls_privkey_t key;
+	char **names; /* SAN dNSNames (or the CN without SAN), lower-case */
+	size_t n_names;
+	time_t not_after;
+};
+
+/* One published domain. */
+struct pub_dom {
+	char *domain; /* "example.com" */
+	char *host;   /* "mta-sts.example.com" */
+	char *body;   /* canonical policy text */
+	size_t body_len;
+	char *id; /* policy id (explicit or derived) */
+	char *cert_file;
+	char *key_file;
+	struct pub_cert *cert; /* borrowed from the snapshot's certs[] */
+};
+
+/* What the MHD threads read: immutable after pub_snap_publish(). */
+struct pub_snap {
+	atomic_uint refs;
+	struct pub_dom *doms;
+	size_t n_doms;
+	struct pub_cert **certs; /* unique (cert_file, key_file) pairs, one ref each */
+	size_t n_certs;
+	char cache_control[32]; /* "max-age=86400" */
+	char *acme_webroot;     /* NULL = no ACME serving */
+};
+
+struct pub_listener {
+	struct MHD_Daemon *mhd;
+	int tls;
+	char *address;
+};
+
+struct pub {
+	struct loop *loop;
+	pthread_mutex_t snap_lock;
+	struct pub_snap *snap; /* current snapshot, guarded by snap_lock */
+	struct pub_listener *listeners;
+	size_t n_listeners;
+	char *tls_priority;
+	unsigned max_connections;
+	unsigned timeout_s;
+	char *listen_sig; /* listen addresses as text, to detect restart-only changes */
+	/* certificate file watching */
+	int inotify_fd;
+	struct loop_timer reload_timer;
+	/* counters, read by the admin endpoint some day */
+	atomic_ulong n_requests;
+	atomic_ulong n_policy_served;
+	atomic_ulong n_not_found;
+	atomic_ulong n_redirects;
+	atomic_ulong n_acme_served;
+};
+
+/* pub.c */
+struct pub_snap *pub_snap_acquire(struct pub *pub);
+void pub_snap_unref(struct pub_snap *s);
+const struct pub_dom *pub_snap_find_host(const struct pub_snap *s, const char *host,
+                                         size_t host_len);
+
+/* pub_tls.c */
+/* Load cert_file (PEM chain) and key_file (PEM key); refuse a key that does not match.
+ * Returns 0 and *ret_cert (one reference), or -errno / a negative GnuTLS code with a
+ * reason in errbuf. */
+int pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret_cert,
+                  char *errbuf, size_t errlen);
+struct pub_cert *pub_cert_ref(struct pub_cert *c);
+void pub_cert_unref(struct pub_cert *c);
+/* 1 when the certificate names host (exact or "*." wildcard of the left-most label). */
+int pub_cert_covers(const struct pub_cert *c, const char *host);
+/* SNI choice: the certificate of the domain whose "mta-sts.<domain>" is name, else a
+ * certificate whose SAN covers name, else the first domain's certificate. name may be
+ * NULL (no SNI). Never NULL when the snapshot has a domain. */
+const struct pub_cert *pub_tls_pick(const struct pub_snap *s, const char *name);
+/* gnutls_certificate_retrieve_function2 given to MHD_OPTION_HTTPS_CERT_CALLBACK. */
+int pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                          const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                          gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                          gnutls_privkey_t *privkey);
+
+/* pub_http.c */
+enum MHD_Result pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                       const char *method, const char *version,
+                                       const char *upload_data, size_t *upload_data_size,
+                                       void **req_ctx);
+enum MHD_Result pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                      const char *method, const char *version,
+                                      const char *upload_data, size_t *upload_data_size,
+                                      void **req_ctx);
+/* MHD_OPTION_NOTIFY_CONNECTION: one snapshot reference per connection, used by the TLS
+ * certificate callback during the handshake and kept until the connection closes. */
+void pub_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                                enum MHD_ConnectionNotificationCode code);
+/* Strip ":port" and one trailing dot from a Host header value; returns the name length, or
+ * 0 when the value is not a plausible host name. */
+size_t pub_http_host_name(const char *host, const char **ret_name);
+
+#endif

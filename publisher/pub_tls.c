@@ -1,0 +1,340 @@
+/*
+ * publisher/pub_tls.c - GnuTLS credentials of the publisher; SNI certificate choice
+ *
+ * Interface: pub_cert_load(), pub_cert_ref(), pub_cert_unref(), pub_cert_covers(),
+ *            pub_tls_pick(), pub_tls_retrieve_cert()
+ * Rules:     RFC 8461 section 3.3 and 7.1: the certificate must name mta-sts.<domain>;
+ *            SNI picks the chain, a missing or unknown SNI gets the first domain's chain
+ *            (a receiving MTA MUST NOT require SNI). TLS >= 1.2 comes from the priority
+ *            string given to libmicrohttpd (pub.c).
+ * Threads:   pub_cert_load() runs on the main loop; pub_tls_retrieve_cert() runs in the
+ *            MHD thread during a handshake and reads only the snapshot that the connection
+ *            holds a reference on (pub_http_notify_connection()).
+ * Ownership: a struct pub_cert is immutable once loaded and freed by its last unref.
+ * Errors:    pub_cert_load() returns -errno or a GnuTLS error code with the reason in
+ *            errbuf; it never logs.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/x509.h>
+
+#include "pub_int.h"
+#include "xalloc.h"
+
+static int
+tls_read_file(const char *path, char **ret_data, size_t *ret_len)
+{
+	struct stat st;
+	char *data;
+	size_t got = 0;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = -EINVAL;
+		goto fail;
+	}
+	if (st.st_size <= 0 || st.st_size > PUB_CERT_FILE_MAX) {
+		r = st.st_size <= 0 ? -ENODATA : -EFBIG;
+		goto fail;
+	}
+	data = xmalloc((size_t)st.st_size + 1);
+	while (got < (size_t)st.st_size) {
+		n = read(fd, data + got, (size_t)st.st_size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	if (got == 0) {
+		free(data);
+		return -ENODATA;
+	}
+	data[got] = '\0';
+	*ret_data = data;
+	*ret_len = got;
+	return 0;
+fail:
+	(void)close(fd);
+	return r;
+}
+
+static void
+tls_lower(char *s)
+{
+	for (; *s != '\0'; s++)
+		*s = (char)tolower((unsigned char)*s);
+}
+
+static void
+tls_cert_names(struct pub_cert *c, gnutls_x509_crt_t crt)
+{
+	char buf[256];
+	size_t size;
+	unsigned i;
+	int type;
+
+	for (i = 0; c->n_names < PUB_CERT_NAMES_MAX; i++) {
+		size = sizeof(buf) - 1;
+		type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
+			continue;
+		if (type < 0)
+			break;
+		if (type != GNUTLS_SAN_DNSNAME)
+			continue;
+		buf[size] = '\0';
+		c->names = xrealloc(c->names, (c->n_names + 1) * sizeof(*c->names));
+		c->names[c->n_names] = xstrdup(buf);
+		tls_lower(c->names[c->n_names]);
+		c->n_names++;
+	}
+	if (c->n_names > 0)
+		return;
+	size = sizeof(buf) - 1;
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) ==
+	    0) {
+		buf[size] = '\0';
+		c->names = xmalloc(sizeof(*c->names));
+		c->names[0] = xstrdup(buf);
+		tls_lower(c->names[0]);
+		c->n_names = 1;
+	}
+}
+
+static void
+tls_cert_free(struct pub_cert *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_pcert; i++)
+		gnutls_pcert_deinit(&c->pcert[i]);
+	if (c->key != NULL)
+		gnutls_privkey_deinit(c->key);
+	for (i = 0; i < c->n_names; i++)
+		free(c->names[i]);
+	free(c->names);
+	free(c->cert_file);
+	free(c->key_file);
+	if (c->key_data != NULL)
+		gnutls_memset(c->key_data, 0, c->key_len);
+	free(c->key_data);
+	free(c->cert_data);
+	free(c);
+}
+
+int
+pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret_cert, char *errbuf,
+              size_t errlen)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t cd, kd;
+	struct pub_cert *c;
+	unsigned n;
+	int r;
+
+	c = xcalloc(1, sizeof(*c));
+	atomic_init(&c->refs, 1);
+	c->cert_file = xstrdup(cert_file);
+	c->key_file = xstrdup(key_file);
+	r = tls_read_file(cert_file, &c->cert_data, &c->cert_len);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "cannot read certificate file %s: %s", cert_file,
+		         strerror(-r));
+		goto fail;
+	}
+	r = tls_read_file(key_file, &c->key_data, &c->key_len);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "cannot read key file %s: %s", key_file, strerror(-r));
+		goto fail;
+	}
+	cd.data = (unsigned char *)c->cert_data;
+	cd.size = (unsigned)c->cert_len;
+	kd.data = (unsigned char *)c->key_data;
+	kd.size = (unsigned)c->key_len;
+
+	/* GnuTLS checks here that the key belongs to the leaf certificate. */
+	r = gnutls_certificate_allocate_credentials(&cred);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		goto fail;
+	}
+	r = gnutls_certificate_set_x509_key_mem2(cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "certificate %s with key %s refused: %s", cert_file,
+		         key_file, gnutls_strerror(r));
+		goto fail;
+	}
+
+	n = PUB_CERT_CHAIN_MAX;
+	r = gnutls_pcert_list_import_x509_raw(c->pcert, &n, &cd, GNUTLS_X509_FMT_PEM, 0);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "certificate chain %s: %s", cert_file, gnutls_strerror(r));
+		goto fail;
+	}
+	c->n_pcert = n;
+	if (n == 0) {
+		r = -ENODATA;
+		snprintf(errbuf, errlen, "no certificate in %s", cert_file);
+		goto fail;
+	}
+	r = gnutls_privkey_init(&c->key);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		goto fail;
+	}
+	r = gnutls_privkey_import_x509_raw(c->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "key %s: %s", key_file, gnutls_strerror(r));
+		goto fail;
+	}
+
+	r = gnutls_x509_crt_init(&crt);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		goto fail;
+	}
+	r = gnutls_x509_crt_import(crt, &c->pcert[0].cert, GNUTLS_X509_FMT_DER);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "certificate %s: %s", cert_file, gnutls_strerror(r));
+		goto fail;
+	}
+	tls_cert_names(c, crt);
+	c->not_after = gnutls_x509_crt_get_expiration_time(crt);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_certificate_free_credentials(cred);
+	*ret_cert = c;
+	return 0;
+fail:
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	if (cred != NULL)
+		gnutls_certificate_free_credentials(cred);
+	tls_cert_free(c);
+	return r;
+}
+
+struct pub_cert *
+pub_cert_ref(struct pub_cert *c)
+{
+	if (c != NULL)
+		atomic_fetch_add(&c->refs, 1);
+	return c;
+}
+
+void
+pub_cert_unref(struct pub_cert *c)
+{
+	if (c == NULL)
+		return;
+	if (atomic_fetch_sub(&c->refs, 1) == 1)
+		tls_cert_free(c);
+}
+
+static int
+tls_name_match(const char *pattern, const char *host)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, host) == 0)
+		return 1;
+	/* RFC 6125 section 6.4.3: "*." as the complete left-most label only. */
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return 0;
+	dot = strchr(host, '.');
+	if (dot == NULL || dot == host)
+		return 0;
+	return strcasecmp(pattern + 1, dot) == 0;
+}
+
+int
+pub_cert_covers(const struct pub_cert *c, const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_names; i++)
+		if (tls_name_match(c->names[i], host))
+			return 1;
+	return 0;
+}
+
+const struct pub_cert *
+pub_tls_pick(const struct pub_snap *s, const char *name)
+{
+	size_t i;
+
+	if (s->n_doms == 0)
+		return NULL;
+	if (name != NULL && name[0] != '\0') {
+		for (i = 0; i < s->n_doms; i++)
+			if (strcasecmp(s->doms[i].host, name) == 0)
+				return s->doms[i].cert;
+		for (i = 0; i < s->n_certs; i++)
+			if (pub_cert_covers(s->certs[i], name))
+				return s->certs[i];
+	}
+	return s->doms[0].cert;
+}
+
+int
+pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
+                      const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+                      gnutls_pcert_st **pcert, unsigned int *pcert_length,
+                      gnutls_privkey_t *privkey)
+{
+	struct MHD_Connection *conn;
+	const union MHD_ConnectionInfo *ci;
+	const struct pub_snap *s;
+	const struct pub_cert *c;
+	char name[DOMAIN_NAME_MAX + 2];
+	size_t len = sizeof(name);
+	unsigned type;
+	const char *sni = NULL;
+
+	(void)req_ca_rdn;
+	(void)nreqs;
+	(void)pk_algos;
+	(void)pk_algos_length;
+	conn = gnutls_session_get_ptr(session);
+	if (conn == NULL)
+		return -1;
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || ci->socket_context == NULL)
+		return -1;
+	s = ci->socket_context;
+	if (gnutls_server_name_get(session, name, &len, &type, 0) == GNUTLS_E_SUCCESS &&
+	    type == GNUTLS_NAME_DNS && len > 0 && len < sizeof(name)) {
+		name[len] = '\0';
+		if (name[len - 1] == '.')
+			name[len - 1] = '\0';
+		sni = name;
+	}
+	c = pub_tls_pick(s, sni);
+	if (c == NULL)
+		return -1;
+	/* GnuTLS only reads these; they live as long as the connection's snapshot. */
+	*pcert = (gnutls_pcert_st *)c->pcert;
+	*pcert_length = c->n_pcert;
+	*privkey = c->key;
+	return 0;
+}
