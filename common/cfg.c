@@ -41,7 +41,7 @@
 #define CFG_DOMAINS_MAX     1024
 #define CFG_ZONE_NAME_MAX   64
 #define CFG_KEY_PATH_MAX    256
-#define CFG_DURATION_MAX_MS (366ULL * 86400 * 1000)
+#define CFG_DURATION_MAX_MS (3660ULL * 86400 * 1000) /* overflow guard: 10 years */
 
 #define SEC(x)  ((uint64_t)(x)*1000)
 #define MIN(x)  ((uint64_t)(x)*60 * 1000)
@@ -87,7 +87,7 @@ struct cfg_key {
 	unsigned flags;
 	const struct cfg_key *sub;
 	size_t elsize;
-	const char *const *names;
+	const struct cfg_enum *names;
 	cfg_check_fn *check;
 };
 
@@ -112,364 +112,213 @@ static int cfg_check_priority(struct cfg_ctx *, const config_setting_t *, const 
                               const char *);
 static int cfg_check_name(struct cfg_ctx *, const config_setting_t *, const char *, const char *);
 
-static const char *const cfg_mode_names[] = {"none", "testing", "enforce", NULL};
-static const char *const cfg_backend_names[] = {"memory", "redis", NULL};
+struct cfg_enum {
+	const char *name;
+	int value;
+};
 
-#define END                                                                                        \
+static const struct cfg_enum cfg_mode_names[] = {
+        {"none", STS_MODE_NONE},
+        {"testing", STS_MODE_TESTING},
+        {"enforce", STS_MODE_ENFORCE},
+        {NULL, 0},
+};
+/* Valkey speaks the Redis protocol; "valkey" is an alias. */
+static const struct cfg_enum cfg_backend_names[] = {
+        {"memory", CFG_CACHE_MEMORY},
+        {"redis", CFG_CACHE_REDIS},
+        {"valkey", CFG_CACHE_REDIS},
+        {NULL, 0},
+};
+
+/*
+ * The key tables: one line per key, giving name, field, default, minimum, maximum.
+ * S is the struct the offsets are relative to: struct cfg for the sections, the element
+ * struct for lists of groups. Durations are in ms (SEC(), MIN(), HOUR(), DAY()).
+ */
+#define K_BOOL(S, n, f, d)                                                                         \
 	{                                                                                          \
-		NULL, 0, 0, 0, 0, 0, 0, NULL, 0, NULL, 0, NULL, NULL                               \
+		.name = n, .kind = CFG_K_BOOL, .off = offsetof(S, f), .def = d, .max = 1           \
+	}
+#define K_UINT(S, n, f, d, lo, hi)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_UINT, .off = offsetof(S, f), .def = d, .min = lo,         \
+		.max = hi                                                                          \
+	}
+#define K_SIZE(S, n, f, d, lo, hi)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_SIZE, .off = offsetof(S, f), .def = d, .min = lo,         \
+		.max = hi                                                                          \
+	}
+#define K_MS(S, n, f, d, lo, hi)                                                                   \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_MS, .off = offsetof(S, f), .def = d, .min = lo, .max = hi \
+	}
+#define K_SEC32(S, n, f, d, lo, hi)                                                                \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_SEC32, .off = offsetof(S, f), .def = d, .min = lo,        \
+		.max = hi                                                                          \
+	}
+#define K_STR(S, n, f, sd, fl, chk)                                                                \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_STR, .off = offsetof(S, f), .sdef = sd, .flags = fl,      \
+		.check = chk                                                                       \
+	}
+#define K_PATH(S, n, f, fl)                                                                        \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_PATH, .off = offsetof(S, f), .flags = fl                  \
+	}
+#define K_ENUM(S, n, f, d, nm, fl)                                                                 \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_ENUM, .off = offsetof(S, f), .def = d, .names = nm,       \
+		.flags = fl                                                                        \
+	}
+#define K_STRLIST(S, n, f, nf, hi, chk)                                                            \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_STRLIST, .off = offsetof(S, f), .off_n = offsetof(S, nf), \
+		.max = hi, .check = chk                                                            \
+	}
+#define K_LISTENS(n, f, nf, lo, hi, sd)                                                            \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_LISTENS, .off = offsetof(struct cfg, f),                  \
+		.off_n = offsetof(struct cfg, nf), .min = lo, .max = hi, .sdef = sd                \
+	}
+#define K_LISTEN(n, f, sd)                                                                         \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_LISTEN, .off = offsetof(struct cfg, f), .sdef = sd        \
+	}
+#define K_GROUP(n, tab)                                                                            \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_GROUP, .sub = tab                                         \
+	}
+#define K_GROUPS(n, f, nf, hi, tab, E)                                                             \
+	{                                                                                          \
+		.name = n, .kind = CFG_K_GROUPLIST, .off = offsetof(struct cfg, f),                \
+		.off_n = offsetof(struct cfg, nf), .max = hi, .sub = tab, .elsize = sizeof(E)      \
+	}
+#define K_END                                                                                      \
+	{                                                                                          \
+		.name = NULL                                                                       \
 	}
 
+#define P   struct cfg
+#define Z   struct cfg_zone
+#define D   struct cfg_domain
+#define REQ CFG_F_REQUIRED
+
 static const struct cfg_key cfg_keys_process[] = {
-        {.name = "user",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, process.user),
-         .check = cfg_check_name},
-        {.name = "group",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, process.group),
-         .check = cfg_check_name},
-        {.name = "allow_root",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg, process.allow_root),
-         .def = 0,
-         .max = 1},
-        {.name = "verbosity",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, process.verbosity),
-         .def = 0,
-         .min = 0,
-         .max = 3},
-        {.name = "shutdown_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, process.shutdown_timeout_ms),
-         .def = SEC(10),
-         .min = 0,
-         .max = MIN(5)},
-        END,
+        K_STR(P, "user", process.user, NULL, 0, cfg_check_name),
+        K_STR(P, "group", process.group, NULL, 0, cfg_check_name),
+        K_BOOL(P, "allow_root", process.allow_root, 0),
+        K_UINT(P, "verbosity", process.verbosity, 0, 0, 3),
+        K_MS(P, "shutdown_timeout", process.shutdown_timeout_ms, SEC(10), 0, MIN(5)),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_zone[] = {
-        {.name = "name",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg_zone, name),
-         .flags = CFG_F_REQUIRED,
-         .check = cfg_check_zone_name},
-        {.name = "strict_testing",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg_zone, strict_testing),
-         .def = 0,
-         .max = 1},
-        {.name = "timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg_zone, timeout_ms),
-         .def = SEC(5),
-         .min = 100,
-         .max = SEC(60)},
-        {.name = "require_sni",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg_zone, require_sni),
-         .def = 1,
-         .max = 1},
-        {.name = "tlsrpt",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg_zone, tlsrpt),
-         .def = 0,
-         .max = 1},
-        {.name = "dane",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg_zone, dane),
-         .def = 1,
-         .max = 1},
-        END,
+        K_STR(Z, "name", name, NULL, REQ, cfg_check_zone_name),
+        K_BOOL(Z, "strict_testing", strict_testing, 0),
+        K_MS(Z, "timeout", timeout_ms, SEC(5), 100, SEC(60)),
+        K_BOOL(Z, "require_sni", require_sni, 1),
+        K_BOOL(Z, "tlsrpt", tlsrpt, 0),
+        K_BOOL(Z, "dane", dane, 1),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_resolver[] = {
-        {.name = "enabled",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg, resolver.enabled),
-         .def = 1,
-         .max = 1},
-        {.name = "listen",
-         .kind = CFG_K_LISTENS,
-         .off = offsetof(struct cfg, resolver.listen),
-         .off_n = offsetof(struct cfg, resolver.n_listen),
-         .min = 1,
-         .max = CFG_LISTEN_MAX,
-         .sdef = "127.0.0.1:8461"},
-        {.name = "max_connections",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, resolver.max_connections),
-         .def = 1024,
-         .min = 1,
-         .max = 65536},
-        {.name = "idle_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.idle_timeout_ms),
-         .def = SEC(60),
-         .min = SEC(1),
-         .max = DAY(1)},
-        {.name = "dns_servers",
-         .kind = CFG_K_STRLIST,
-         .off = offsetof(struct cfg, resolver.dns_servers),
-         .off_n = offsetof(struct cfg, resolver.n_dns_servers),
-         .min = 0,
-         .max = CFG_DNS_SERVERS_MAX,
-         .check = cfg_check_dns_server},
-        {.name = "dns_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.dns_timeout_ms),
-         .def = SEC(2),
-         .min = 100,
-         .max = SEC(30)},
-        {.name = "dns_attempts",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, resolver.dns_attempts),
-         .def = 2,
-         .min = 1,
-         .max = 10},
-        {.name = "fetch_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.fetch_timeout_ms),
-         .def = FETCH_TIMEOUT_DEFAULT_MS,
-         .min = SEC(1),
-         .max = MIN(5)},
-        {.name = "fetch_max_body",
-         .kind = CFG_K_SIZE,
-         .off = offsetof(struct cfg, resolver.fetch_max_body),
-         .def = STS_POLICY_BODY_MAX,
-         .min = 512,
-         .max = STS_POLICY_BODY_MAX},
-        {.name = "fetch_concurrency",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, resolver.fetch_concurrency),
-         .def = 64,
-         .min = 1,
-         .max = 4096},
-        {.name = "ca_file",
-         .kind = CFG_K_PATH,
-         .off = offsetof(struct cfg, resolver.ca_file),
-         .flags = CFG_F_READABLE},
-        {.name = "connect_to",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, resolver.connect_to),
-         .check = cfg_check_hostport},
-        {.name = "recheck_interval",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.recheck_interval_ms),
-         .def = HOUR(1),
-         .min = MIN(1),
-         .max = DAY(7)},
-        {.name = "negative_ttl",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.negative_ttl_ms),
-         .def = MIN(5),
-         .min = SEC(1),
-         .max = DAY(1)},
-        {.name = "tempfail_ttl",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.tempfail_ttl_ms),
-         .def = MIN(1),
-         .min = SEC(1),
-         .max = HOUR(1)},
-        {.name = "refresh_before",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, resolver.refresh_before_ms),
-         .def = DAY(1),
-         .min = 0,
-         .max = DAY(30)},
-        {.name = "refresh_concurrency",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, resolver.refresh_concurrency),
-         .def = 16,
-         .min = 1,
-         .max = 1024},
-        {.name = "default_zone",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, resolver.default_zone),
-         .check = cfg_check_zone_name},
-        {.name = "zones",
-         .kind = CFG_K_GROUPLIST,
-         .off = offsetof(struct cfg, resolver.zones),
-         .off_n = offsetof(struct cfg, resolver.n_zones),
-         .max = CFG_ZONES_MAX,
-         .sub = cfg_keys_zone,
-         .elsize = sizeof(struct cfg_zone)},
-        END,
+        K_BOOL(P, "enabled", resolver.enabled, 1),
+        K_LISTENS("listen", resolver.listen, resolver.n_listen, 1, CFG_LISTEN_MAX,
+                  "127.0.0.1:8461"),
+        K_UINT(P, "max_connections", resolver.max_connections, 1024, 1, 65536),
+        K_MS(P, "idle_timeout", resolver.idle_timeout_ms, SEC(60), SEC(1), DAY(1)),
+        K_STRLIST(P, "dns_servers", resolver.dns_servers, resolver.n_dns_servers,
+                  CFG_DNS_SERVERS_MAX, cfg_check_dns_server),
+        K_MS(P, "dns_timeout", resolver.dns_timeout_ms, SEC(2), 100, SEC(30)),
+        K_UINT(P, "dns_attempts", resolver.dns_attempts, 2, 1, 10),
+        K_MS(P, "fetch_timeout", resolver.fetch_timeout_ms, FETCH_TIMEOUT_DEFAULT_MS, SEC(1),
+             MIN(5)),
+        K_SIZE(P, "fetch_max_body", resolver.fetch_max_body, STS_POLICY_BODY_MAX, 512,
+               STS_POLICY_BODY_MAX),
+        K_UINT(P, "fetch_concurrency", resolver.fetch_concurrency, 64, 1, 4096),
+        K_PATH(P, "ca_file", resolver.ca_file, CFG_F_READABLE),
+        K_STR(P, "connect_to", resolver.connect_to, NULL, 0, cfg_check_hostport),
+        K_MS(P, "recheck_interval", resolver.recheck_interval_ms, HOUR(1), MIN(1), DAY(7)),
+        K_MS(P, "negative_ttl", resolver.negative_ttl_ms, MIN(5), SEC(1), DAY(1)),
+        K_MS(P, "tempfail_ttl", resolver.tempfail_ttl_ms, MIN(1), SEC(1), HOUR(1)),
+        K_MS(P, "refresh_before", resolver.refresh_before_ms, DAY(1), 0, DAY(30)),
+        K_UINT(P, "refresh_concurrency", resolver.refresh_concurrency, 16, 1, 1024),
+        K_STR(P, "default_zone", resolver.default_zone, NULL, 0, cfg_check_zone_name),
+        K_GROUPS("zones", resolver.zones, resolver.n_zones, CFG_ZONES_MAX, cfg_keys_zone, Z),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_domain[] = {
-        {.name = "domain",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg_domain, domain),
-         .flags = CFG_F_REQUIRED},
-        {.name = "mode",
-         .kind = CFG_K_ENUM,
-         .off = offsetof(struct cfg_domain, policy.mode),
-         .flags = CFG_F_REQUIRED,
-         .names = cfg_mode_names},
-        {.name = "max_age",
-         .kind = CFG_K_SEC32,
-         .off = offsetof(struct cfg_domain, policy.max_age_s),
-         .def = DAY(7),
-         .min = DAY(1),
-         .max = SEC(STS_MAX_AGE_MAX)},
-        {.name = "mx",
-         .kind = CFG_K_STRLIST,
-         .off = offsetof(struct cfg_domain, policy.mx),
-         .off_n = offsetof(struct cfg_domain, policy.n_mx),
-         .max = STS_MX_MAX},
-        {.name = "id",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg_domain, id),
-         .check = cfg_check_id},
-        {.name = "cert",
-         .kind = CFG_K_PATH,
-         .off = offsetof(struct cfg_domain, cert_file),
-         .flags = CFG_F_REQUIRED | CFG_F_READABLE},
-        {.name = "key",
-         .kind = CFG_K_PATH,
-         .off = offsetof(struct cfg_domain, key_file),
-         .flags = CFG_F_REQUIRED | CFG_F_READABLE},
-        {.name = "tlsrpt_rua",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg_domain, tlsrpt_rua),
-         .check = cfg_check_rua},
-        END,
+        K_STR(D, "domain", domain, NULL, REQ, NULL),
+        K_ENUM(D, "mode", policy.mode, 0, cfg_mode_names, REQ),
+        K_SEC32(D, "max_age", policy.max_age_s, DAY(7), MIN(1), SEC(STS_MAX_AGE_MAX)),
+        K_STRLIST(D, "mx", policy.mx, policy.n_mx, STS_MX_MAX, NULL),
+        K_STR(D, "id", id, NULL, 0, cfg_check_id),
+        K_PATH(D, "cert", cert_file, REQ | CFG_F_READABLE),
+        K_PATH(D, "key", key_file, REQ | CFG_F_READABLE),
+        K_STR(D, "tlsrpt_rua", tlsrpt_rua, NULL, 0, cfg_check_rua),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_publisher[] = {
-        {.name = "listen",
-         .kind = CFG_K_LISTENS,
-         .off = offsetof(struct cfg, publisher.listen),
-         .off_n = offsetof(struct cfg, publisher.n_listen),
-         .min = 1,
-         .max = CFG_LISTEN_MAX,
-         .sdef = "0.0.0.0:443 [::]:443"},
-        {.name = "http_listen",
-         .kind = CFG_K_LISTENS,
-         .off = offsetof(struct cfg, publisher.http_listen),
-         .off_n = offsetof(struct cfg, publisher.n_http_listen),
-         .min = 0,
-         .max = CFG_LISTEN_MAX,
-         .sdef = "0.0.0.0:80 [::]:80"},
-        {.name = "tls_priority",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, publisher.tls_priority),
-         .sdef = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-         .check = cfg_check_priority},
-        {.name = "cache_control_max_age",
-         .kind = CFG_K_SEC32,
-         .off = offsetof(struct cfg, publisher.cache_control_max_age_s),
-         .def = DAY(1),
-         .min = 0,
-         .max = SEC(STS_MAX_AGE_MAX)},
-        {.name = "acme_webroot",
-         .kind = CFG_K_PATH,
-         .off = offsetof(struct cfg, publisher.acme_webroot),
-         .flags = CFG_F_DIR},
-        {.name = "max_connections",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, publisher.max_connections),
-         .def = 1024,
-         .min = 1,
-         .max = 65536},
-        {.name = "connection_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, publisher.connection_timeout_ms),
-         .def = SEC(30),
-         .min = SEC(1),
-         .max = HOUR(1)},
-        {.name = "domains",
-         .kind = CFG_K_GROUPLIST,
-         .off = offsetof(struct cfg, publisher.domains),
-         .off_n = offsetof(struct cfg, publisher.n_domains),
-         .max = CFG_DOMAINS_MAX,
-         .sub = cfg_keys_domain,
-         .elsize = sizeof(struct cfg_domain)},
-        END,
+        K_LISTENS("listen", publisher.listen, publisher.n_listen, 1, CFG_LISTEN_MAX,
+                  "0.0.0.0:443 [::]:443"),
+        K_LISTENS("http_listen", publisher.http_listen, publisher.n_http_listen, 0, CFG_LISTEN_MAX,
+                  "0.0.0.0:80 [::]:80"),
+        K_STR(P, "tls_priority", publisher.tls_priority,
+              "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, cfg_check_priority),
+        K_SEC32(P, "cache_control_max_age", publisher.cache_control_max_age_s, DAY(1), 0,
+                SEC(STS_MAX_AGE_MAX)),
+        K_PATH(P, "acme_webroot", publisher.acme_webroot, CFG_F_DIR),
+        K_UINT(P, "max_connections", publisher.max_connections, 1024, 1, 65536),
+        K_MS(P, "connection_timeout", publisher.connection_timeout_ms, SEC(30), SEC(1), HOUR(1)),
+        K_GROUPS("domains", publisher.domains, publisher.n_domains, CFG_DOMAINS_MAX,
+                 cfg_keys_domain, D),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_redis[] = {
-        {.name = "address",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, cache.redis_address),
-         .sdef = "127.0.0.1:6379",
-         .check = cfg_check_redis_address},
-        {.name = "db",
-         .kind = CFG_K_UINT,
-         .off = offsetof(struct cfg, cache.redis_db),
-         .def = 0,
-         .min = 0,
-         .max = 1023},
-        {.name = "username", .kind = CFG_K_STR, .off = offsetof(struct cfg, cache.redis_username)},
-        {.name = "password", .kind = CFG_K_STR, .off = offsetof(struct cfg, cache.redis_password)},
-        {.name = "prefix",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, cache.redis_prefix),
-         .sdef = "mtastsd"},
-        {.name = "connect_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, cache.redis_connect_timeout_ms),
-         .def = SEC(2),
-         .min = 10,
-         .max = SEC(60)},
-        {.name = "command_timeout",
-         .kind = CFG_K_MS,
-         .off = offsetof(struct cfg, cache.redis_command_timeout_ms),
-         .def = 500,
-         .min = 10,
-         .max = SEC(60)},
-        {.name = "sentinels",
-         .kind = CFG_K_STRLIST,
-         .off = offsetof(struct cfg, cache.sentinels),
-         .off_n = offsetof(struct cfg, cache.n_sentinels),
-         .max = CFG_SENTINELS_MAX,
-         .check = cfg_check_hostport},
-        {.name = "master_name",
-         .kind = CFG_K_STR,
-         .off = offsetof(struct cfg, cache.sentinel_master)},
-        END,
+        K_STR(P, "address", cache.redis_address, "127.0.0.1:6379", 0, cfg_check_redis_address),
+        K_UINT(P, "db", cache.redis_db, 0, 0, 1023),
+        K_STR(P, "username", cache.redis_username, NULL, 0, NULL),
+        K_STR(P, "password", cache.redis_password, NULL, 0, NULL),
+        K_STR(P, "prefix", cache.redis_prefix, "mtastsd", 0, NULL),
+        K_MS(P, "connect_timeout", cache.redis_connect_timeout_ms, SEC(2), 10, SEC(60)),
+        K_MS(P, "command_timeout", cache.redis_command_timeout_ms, 500, 10, SEC(60)),
+        K_STRLIST(P, "sentinels", cache.sentinels, cache.n_sentinels, CFG_SENTINELS_MAX,
+                  cfg_check_hostport),
+        K_STR(P, "master_name", cache.sentinel_master, NULL, 0, NULL),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_cache[] = {
-        {.name = "backend",
-         .kind = CFG_K_ENUM,
-         .off = offsetof(struct cfg, cache.backend),
-         .def = CFG_CACHE_MEMORY,
-         .names = cfg_backend_names},
-        {.name = "max_entries",
-         .kind = CFG_K_SIZE,
-         .off = offsetof(struct cfg, cache.max_entries),
-         .def = 100000,
-         .min = 1,
-         .max = 10000000},
-        {.name = "redis", .kind = CFG_K_GROUP, .sub = cfg_keys_redis},
-        END,
+        K_ENUM(P, "backend", cache.backend, CFG_CACHE_MEMORY, cfg_backend_names, 0),
+        K_SIZE(P, "max_entries", cache.max_entries, 100000, 1, 10000000),
+        K_GROUP("redis", cfg_keys_redis),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_admin[] = {
-        {.name = "enabled",
-         .kind = CFG_K_BOOL,
-         .off = offsetof(struct cfg, admin.enabled),
-         .def = 1,
-         .max = 1},
-        {.name = "listen",
-         .kind = CFG_K_LISTEN,
-         .off = offsetof(struct cfg, admin.listen),
-         .sdef = "127.0.0.1:8462"},
-        {.name = "token", .kind = CFG_K_STR, .off = offsetof(struct cfg, admin.token)},
-        END,
+        K_BOOL(P, "enabled", admin.enabled, 1),
+        K_LISTEN("listen", admin.listen, "127.0.0.1:8462"),
+        K_STR(P, "token", admin.token, NULL, 0, NULL),
+        K_END,
 };
 
 static const struct cfg_key cfg_keys_root[] = {
-        {.name = "process", .kind = CFG_K_GROUP, .sub = cfg_keys_process},
-        {.name = "resolver", .kind = CFG_K_GROUP, .sub = cfg_keys_resolver},
-        {.name = "publisher", .kind = CFG_K_GROUP, .sub = cfg_keys_publisher},
-        {.name = "cache", .kind = CFG_K_GROUP, .sub = cfg_keys_cache},
-        {.name = "admin", .kind = CFG_K_GROUP, .sub = cfg_keys_admin},
-        END,
+        K_GROUP("process", cfg_keys_process),     K_GROUP("resolver", cfg_keys_resolver),
+        K_GROUP("publisher", cfg_keys_publisher), K_GROUP("cache", cfg_keys_cache),
+        K_GROUP("admin", cfg_keys_admin),         K_END,
 };
+
+#undef P
+#undef Z
+#undef D
+#undef REQ
 
 /* Field access by offset. */
 #define FIELD(base, off, type) ((type *)(void *)((char *)(base) + (off)))
@@ -520,6 +369,16 @@ cfg_fmt_duration(char *out, size_t outlen, uint64_t ms)
 		}
 	}
 	(void)snprintf(out, outlen, "%llums", (unsigned long long)ms);
+}
+
+/* A limit as the key's unit shows it: whole seconds for CFG_K_SEC32 (max_age 31557600s). */
+static void
+cfg_fmt_limit(char *out, size_t outlen, const struct cfg_key *k, uint64_t ms)
+{
+	if (k->kind == CFG_K_SEC32)
+		(void)snprintf(out, outlen, "%llus", (unsigned long long)(ms / 1000));
+	else
+		cfg_fmt_duration(out, outlen, ms);
 }
 
 static const char *
@@ -952,11 +811,11 @@ cfg_parse_duration(struct cfg_ctx *ctx, const config_setting_t *s, const char *k
 	case CONFIG_TYPE_INT64:
 		iv = config_setting_get_int64(s);
 		if (iv < 0) {
-			cfg_fmt_duration(b, sizeof(b), k->min);
+			cfg_fmt_limit(b, sizeof(b), k, k->min);
 			return cfg_error(ctx, s, key, "value %lld below minimum %s", iv, b);
 		}
 		if ((unsigned long long)iv > CFG_DURATION_MAX_MS / 1000) {
-			cfg_fmt_duration(b, sizeof(b), k->max);
+			cfg_fmt_limit(b, sizeof(b), k, k->max);
 			return cfg_error(ctx, s, key, "value %lld above maximum %s", iv, b);
 		}
 		ms = (uint64_t)iv * 1000;
@@ -975,11 +834,11 @@ cfg_parse_duration(struct cfg_ctx *ctx, const config_setting_t *s, const char *k
 	else
 		(void)snprintf(a, sizeof(a), "%lld", (long long)config_setting_get_int64(s));
 	if (ms < k->min) {
-		cfg_fmt_duration(b, sizeof(b), k->min);
+		cfg_fmt_limit(b, sizeof(b), k, k->min);
 		return cfg_error(ctx, s, key, "value %s below minimum %s", a, b);
 	}
 	if (ms > k->max) {
-		cfg_fmt_duration(b, sizeof(b), k->max);
+		cfg_fmt_limit(b, sizeof(b), k, k->max);
 		return cfg_error(ctx, s, key, "value %s above maximum %s", a, b);
 	}
 	if (k->kind == CFG_K_SEC32 && ms % 1000 != 0) {
@@ -1520,16 +1379,16 @@ cfg_parse_key(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
 
 		if (cfg_parse_string(ctx, s, key, &str) < 0)
 			return -1;
-		for (i = 0; k->names[i] != NULL; i++) {
-			if (strcmp(str, k->names[i]) == 0) {
-				*FIELD(base, k->off, int) = (int)i;
+		for (i = 0; k->names[i].name != NULL; i++) {
+			if (strcmp(str, k->names[i].name) == 0) {
+				*FIELD(base, k->off, int) = k->names[i].value;
 				return 0;
 			}
 		}
 		list[0] = '\0';
-		for (i = 0; k->names[i] != NULL && len < sizeof(list); i++)
+		for (i = 0; k->names[i].name != NULL && len < sizeof(list); i++)
 			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s\"%s\"",
-			                        i ? ", " : "", k->names[i]);
+			                        i ? ", " : "", k->names[i].name);
 		return cfg_error(ctx, s, key, "bad value '%s': expected one of %s", str, list);
 	}
 	case CFG_K_STRLIST:
@@ -1777,7 +1636,7 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 			(void)snprintf(errbuf, errlen, "%s: cannot read: %s", path,
 			               strerror(errno != 0 ? errno : EIO));
 		else
-			(void)snprintf(errbuf, errlen, "%s:%d: syntax error: %s",
+			(void)snprintf(errbuf, errlen, "%s:%d: %s",
 			               config_error_file(&conf) != NULL ? config_error_file(&conf)
 			                                                : path,
 			               config_error_line(&conf), config_error_text(&conf));
