@@ -65,4 +65,8 @@
 /* res_shutdown(): how often in-flight lookups are checked while draining (ms). */
 #define RES_SHUTDOWN_POLL_MS 50
 
+/* sm_server: when accept(2) fails for lack of descriptors (EMFILE/ENFILE), listeners pause
+ * this long (ms) instead of spinning on a level-triggered readiness. */
+#define SM_ACCEPT_PAUSE_MS 1000
+
 #endif

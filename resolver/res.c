@@ -1,38 +1,309 @@
 /*
- * resolver/res.c - PLACEHOLDER so the tree links; replaced by the resolver implementation.
+ * resolver/res.c - the resolver half: wiring of cache, policy engine (DNS + fetch) and the
+ *                  socketmap server; lifecycle; the `mtastsd query` CLI
+ *
+ * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli(),
+ *            res_engine_counters(), res_server_counters(), res_cache_entries()
+ * Threads:   main loop only.
+ * Ownership: struct res owns the cache, the engine (which owns the DNS client and the
+ *            fetcher) and the server; it borrows the cfg.
+ * Errors:    startup errors (listen, DNS client, fetcher) are returned to the caller, having
+ *            been logged; runtime errors stay inside the engine and the server.
  */
 #include <errno.h>
+#include <json-c/json.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "cache_mem.h"
+#include "domain.h"
+#include "err.h"
+#include "log.h"
+#include "pf_reply.h"
+#include "pol_engine.h"
 #include "res.h"
+#include "sm_server.h"
+#include "xalloc.h"
+
+struct res {
+	struct loop *loop;
+	const struct cfg *cfg;
+	struct cache_mem *cache;
+	struct pol_engine *engine;
+	struct sm_server *srv;
+	/* res_shutdown() */
+	struct loop_timer shut_timer;
+	uint64_t shut_deadline_ms;
+	void (*shut_done)(void *arg);
+	void *shut_arg;
+};
 
 int
 res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 {
-	return -ENOSYS;
+	struct res *res = xcalloc(1, sizeof(*res));
+	int r;
+
+	res->loop = loop;
+	res->cfg = cfg;
+	if (!cfg->resolver.enabled) {
+		log_info("resolver: disabled (resolver.enabled = false)");
+		*ret_res = res;
+		return 0;
+	}
+	res->cache = cache_mem_new(cfg->cache.max_entries);
+	r = pol_engine_new(loop, &cfg->resolver, res->cache, &res->engine);
+	if (r < 0)
+		goto fail;
+	r = sm_server_new(loop, &cfg->resolver, res->engine, &res->srv);
+	if (r < 0)
+		goto fail;
+	*ret_res = res;
+	return 0;
+fail:
+	res_free(res);
+	return r;
 }
 
 int
 res_reload(struct res *res, const struct cfg *cfg)
 {
-	return -ENOSYS;
+	int r;
+
+	if (res->engine == NULL) {
+		if (cfg->resolver.enabled)
+			log_notice(
+			        "resolver: resolver.enabled changed: requires restart, ignoring");
+		res->cfg = cfg;
+		return 0;
+	}
+	r = pol_engine_reload(res->engine, &cfg->resolver);
+	if (r < 0)
+		return r;
+	sm_server_reload(res->srv, &cfg->resolver);
+	if (cfg->cache.max_entries != cache_mem_max(res->cache))
+		cache_mem_set_max(res->cache, cfg->cache.max_entries);
+	if (cfg->cache.backend != res->cfg->cache.backend)
+		log_notice("resolver: cache.backend changed: requires restart, ignoring");
+	res->cfg = cfg;
+	return 0;
+}
+
+static void
+res_shutdown_check(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct res *res = arg;
+	size_t busy = res->srv != NULL ? sm_server_busy(res->srv) : 0;
+	void (*done)(void *) = res->shut_done;
+
+	if (busy > 0 && loop_now_ms(loop) < res->shut_deadline_ms) {
+		loop_timer_start(loop, &res->shut_timer, RES_SHUTDOWN_POLL_MS, res_shutdown_check,
+		                 res);
+		return;
+	}
+	if (busy > 0)
+		log_notice("resolver: shutdown timeout, %zu connections still waiting for an "
+		           "answer will be closed",
+		           busy);
+	res->shut_done = NULL;
+	if (done != NULL)
+		done(res->shut_arg);
 }
 
 void
 res_shutdown(struct res *res, uint64_t timeout_ms, void (*done)(void *arg), void *arg)
 {
-	done(arg);
+	if (res->srv != NULL)
+		sm_server_stop_accepting(res->srv);
+	res->shut_done = done;
+	res->shut_arg = arg;
+	res->shut_deadline_ms = loop_now_ms(res->loop) + timeout_ms;
+	loop_timer_start(res->loop, &res->shut_timer, 0, res_shutdown_check, res);
 }
 
 struct res *
 res_free(struct res *res)
 {
+	if (res == NULL)
+		return NULL;
+	loop_timer_stop(res->loop, &res->shut_timer);
+	res->srv = sm_server_free(res->srv);
+	res->engine = pol_engine_free(res->engine);
+	res->cache = cache_mem_free(res->cache);
+	free(res);
 	return NULL;
+}
+
+const struct pol_counters *
+res_engine_counters(const struct res *res)
+{
+	return res->engine != NULL ? pol_engine_counters(res->engine) : NULL;
+}
+
+const struct sm_counters *
+res_server_counters(const struct res *res)
+{
+	return res->srv != NULL ? sm_server_counters(res->srv) : NULL;
+}
+
+size_t
+res_cache_entries(const struct res *res)
+{
+	return res->cache != NULL ? cache_mem_count(res->cache) : 0;
+}
+
+/* ---- mtastsd query DOMAIN [--json] ---- */
+
+struct res_cli {
+	struct loop *loop;
+	int answered;
+	enum pol_status status;
+	struct sts_policy *policy;
+	char id[STS_ID_MAX + 1];
+	int err;
+	char detail[256];
+};
+
+static void
+res_cli_done(const struct pol_answer *a, void *arg)
+{
+	struct res_cli *q = arg;
+
+	q->answered = 1;
+	q->status = a->status;
+	q->policy = a->policy != NULL ? sts_policy_dup(a->policy) : NULL;
+	(void)snprintf(q->id, sizeof(q->id), "%s", a->id != NULL ? a->id : "");
+	(void)snprintf(q->detail, sizeof(q->detail), "%s", a->detail != NULL ? a->detail : "");
+	q->err = a->err;
+	loop_exit(q->loop, 0);
+}
+
+static const char *
+res_cli_result(enum pol_status st)
+{
+	switch (st) {
+	case POL_POLICY:
+		return "policy";
+	case POL_NO_POLICY:
+		return "no-policy";
+	default:
+		return "tempfail";
+	}
+}
+
+static void
+res_cli_print(const char *dom, const struct res_cli *q, const char *zone, const char *reply,
+              int json)
+{
+	const struct sts_policy *p = q->policy;
+	size_t i;
+
+	if (json) {
+		json_object *o = json_object_new_object(), *mx;
+
+		json_object_object_add(o, "domain", json_object_new_string(dom));
+		json_object_object_add(o, "result",
+		                       json_object_new_string(res_cli_result(q->status)));
+		json_object_object_add(o, "id",
+		                       q->id[0] != '\0' ? json_object_new_string(q->id) : NULL);
+		if (p != NULL) {
+			json_object_object_add(o, "mode",
+			                       json_object_new_string(sts_mode_name(p->mode)));
+			json_object_object_add(o, "max_age", json_object_new_int64(p->max_age_s));
+			mx = json_object_new_array();
+			for (i = 0; i < p->n_mx; i++)
+				json_object_array_add(mx, json_object_new_string(p->mx[i]));
+			json_object_object_add(o, "mx", mx);
+		}
+		if (q->err != 0) {
+			json_object_object_add(o, "error", json_object_new_string(err_str(q->err)));
+			json_object_object_add(o, "error_code", json_object_new_int(q->err));
+		}
+		if (q->detail[0] != '\0')
+			json_object_object_add(o, "detail", json_object_new_string(q->detail));
+		json_object_object_add(o, "zone", json_object_new_string(zone));
+		json_object_object_add(o, "reply", json_object_new_string(reply));
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+		                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		return;
+	}
+	printf("domain:  %s\n", dom);
+	printf("result:  %s\n", res_cli_result(q->status));
+	if (q->id[0] != '\0')
+		printf("txt id:  %s\n", q->id);
+	if (p != NULL) {
+		printf("mode:    %s\n", sts_mode_name(p->mode));
+		printf("max_age: %u\n", (unsigned)p->max_age_s);
+		for (i = 0; i < p->n_mx; i++)
+			printf("mx:      %s\n", p->mx[i]);
+	}
+	if (q->status != POL_POLICY || q->err != 0)
+		printf("reason:  %s%s%s\n", err_str(q->err), q->detail[0] != '\0' ? ": " : "",
+		       q->detail);
+	printf("reply:   %s  (zone '%s')\n", reply, zone);
 }
 
 int
 res_query_cli(const struct cfg *cfg, const char *domain, int json)
 {
-	fprintf(stderr, "mtastsd: query: resolver not built yet\n");
-	return 1;
+	const struct cfg_resolver *rc = &cfg->resolver;
+	const struct cfg_zone *z;
+	struct res_cli q = {0};
+	struct cache_mem *cache = NULL;
+	struct pol_engine *e = NULL;
+	struct pol_waiter *w = NULL;
+	char dom[DOMAIN_BUF], *data = NULL, *reply;
+	const char *zname = rc->default_zone != NULL ? rc->default_zone : "";
+	enum sm_status st;
+	uint64_t guard_ms;
+	int r, rc_exit;
+
+	r = domain_from_nexthop(domain, strlen(domain), dom);
+	if (r < 0) {
+		fprintf(stderr, "mtastsd: query: '%s': %s\n", domain, err_str(r));
+		return (r == ERR_DOMAIN_IP_LITERAL || r == ERR_DOMAIN_PARENT_PROBE) ? 2 : 1;
+	}
+	z = cfg_zone_find(rc, zname, strlen(zname));
+	r = loop_new(&q.loop);
+	if (r < 0) {
+		fprintf(stderr, "mtastsd: query: cannot create the event loop: %s\n", err_str(r));
+		return 1;
+	}
+	cache = cache_mem_new(1);
+	r = pol_engine_new(q.loop, rc, cache, &e);
+	if (r < 0) {
+		fprintf(stderr, "mtastsd: query: %s\n", err_str(r));
+		rc_exit = 1;
+		goto out;
+	}
+	/* The engine's DNS and fetch timeouts bound the discovery; this guard only catches a
+	 * stuck run: every DNS try of every server, then the whole fetch, plus a second. */
+	guard_ms = (rc->dns_timeout_ms + 1) * (rc->dns_attempts + 1) * (rc->n_dns_servers + 3) +
+	           rc->fetch_timeout_ms + 1000;
+	pol_lookup(e, dom, guard_ms, res_cli_done, &q, &w);
+	if (!q.answered)
+		(void)loop_run(q.loop);
+	if (!q.answered) {
+		fprintf(stderr, "mtastsd: query: the event loop stopped without an answer\n");
+		rc_exit = 3;
+		goto out;
+	}
+	r = pf_reply_decide(q.status == POL_POLICY ? q.policy : NULL, dom, z, &st, &data);
+	if (r < 0)
+		fprintf(stderr, "mtastsd: query: policy has no usable mx pattern (%s)\n",
+		        err_str(r));
+	reply = xasprintf("%s %s", sm_status_name(st), data != NULL ? data : "");
+	res_cli_print(dom, &q, z->name != NULL ? z->name : "", reply, json);
+	free(reply);
+	free(data);
+	rc_exit = q.status == POL_POLICY ? 0 : q.status == POL_NO_POLICY ? 2 : 3;
+out:
+	e = pol_engine_free(e);
+	cache = cache_mem_free(cache);
+	sts_policy_free(q.policy);
+	q.loop = loop_free(q.loop);
+	return rc_exit;
 }

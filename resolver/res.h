@@ -11,6 +11,8 @@
 #ifndef MTASTSD_RES_H
 #define MTASTSD_RES_H
 
+#include <stddef.h>
+
 #include "cfg.h"
 #include "loop.h"
 
@@ -18,13 +20,24 @@ struct res;
 
 /* Bind the socketmap listeners and start serving on loop. */
 int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
-/* Apply a new config (zones, timeouts, cache timing); listeners that changed are logged
- * as "requires restart". Returns 0; the old cfg may be freed after it returns. */
+/* Apply a new config (zones, timeouts, cache timing, DNS servers, fetch settings);
+ * listeners that changed are logged as "requires restart". Returns 0, after which the old
+ * cfg may be freed; or the error of rebuilding the DNS client / HTTPS fetcher from the new
+ * cfg (logged), in which case nothing changed and the old cfg must stay alive. */
 int res_reload(struct res *res, const struct cfg *cfg);
 /* Stop accepting; call done(arg) once every in-flight lookup has been answered or
  * timeout_ms passed. */
 void res_shutdown(struct res *res, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
 struct res *res_free(struct res *res);
+
+struct pol_counters;
+struct sm_counters;
+/* Counters for the admin endpoint, borrowed until res_free(); NULL when the resolver is
+ * disabled (resolver.enabled = false). */
+const struct pol_counters *res_engine_counters(const struct res *res);
+const struct sm_counters *res_server_counters(const struct res *res);
+/* Entries in the in-memory policy cache. */
+size_t res_cache_entries(const struct res *res);
 
 /* `mtastsd query DOMAIN [--json]`: one discovery as the daemon would do it, printed on
  * stdout. Returns the process exit code: 0 policy found, 2 no policy, 3 temporary failure,

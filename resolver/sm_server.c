@@ -1,0 +1,763 @@
+/*
+ * resolver/sm_server.c - socketmap server for Postfix smtp_tls_policy_maps
+ *
+ * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
+ *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port()
+ * Protocol:  netstring "<map> <domain>" -> "OK <policy>" | "NOTFOUND " | "TEMP <why>" |
+ *            "PERM <why>" (sm_proto.c, pf_reply.c, docs/socketmap.md)
+ * Threads:   main loop only.    Ownership: the server owns its connections.
+ * Errors:    listen errors go to the caller; connection errors close that connection,
+ *            logged once.
+ *
+ * A connection reads into a bounded staging buffer (SM_CONN_INBUF_MAX), decodes one
+ * netstring at a time, and starts one engine lookup; the next request is decoded only when
+ * the reply is queued, so replies keep request order. Reading pauses while the staging
+ * buffer is full or replies pile up (SM_CONN_OUTBUF_MAX). After EOF from the peer the
+ * requests already received are still answered, then the connection closes. A malformed
+ * netstring is logged; the replies before it are flushed, then the connection closes.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "log.h"
+#include "netstring.h"
+#include "pf_reply.h"
+#include "sm_server.h"
+#include "xalloc.h"
+
+/* Text naming a listener or peer in logs: "unix:" + a sun_path, or "[v6]:port". */
+#define SM_NAME_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
+
+struct sm_listener {
+	struct sm_server *srv;
+	int fd;
+	char *path; /* unix socket path to remove at close, NULL for TCP */
+	char name[SM_NAME_MAX];
+};
+
+struct sm_conn {
+	struct sm_conn *prev, *next;
+	struct sm_server *srv;
+	int fd;
+	unsigned events; /* interest registered with the loop */
+	char peer[SM_NAME_MAX];
+	char *in; /* staging buffer, SM_CONN_INBUF_MAX bytes */
+	size_t in_len, in_off;
+	struct netstring_dec dec;
+	char *out;
+	size_t out_len, out_off, out_size;
+	struct pol_waiter *w; /* engine lookup in flight */
+	int pending;          /* a lookup was started and has not answered yet */
+	struct cfg_zone zone; /* copy of the request's zone (name not kept) */
+	char domain[DOMAIN_BUF];
+	int eof;         /* peer finished sending */
+	int closing;     /* close once the queued replies are written */
+	int dispatching; /* inside sm_conn_process() */
+	int dead;        /* being freed: ignore callbacks */
+	struct loop_timer idle;
+};
+
+struct sm_server {
+	struct loop *loop;
+	const struct cfg_resolver *cfg;
+	struct pol_engine *engine;
+	struct sm_listener *ls;
+	size_t n_ls;
+	int accepting; /* listeners registered for READ */
+	int stopped;   /* sm_server_stop_accepting() was called */
+	struct loop_timer pause_timer;
+	struct sm_conn *conns;
+	size_t n_conns;
+	struct sm_counters ctr;
+};
+
+static void sm_conn_process(struct sm_conn *c);
+static void sm_conn_update(struct sm_conn *c);
+static void sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg);
+static void sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg);
+
+/* (Re)start the idle timer after activity; idle_timeout_ms 0 disables it. */
+static void
+sm_conn_touch(struct sm_conn *c)
+{
+	if (c->srv->cfg->idle_timeout_ms > 0)
+		loop_timer_start(c->srv->loop, &c->idle, c->srv->cfg->idle_timeout_ms, sm_conn_idle,
+		                 c);
+}
+
+/* ---- listeners ---- */
+
+static void
+sm_listeners_enable(struct sm_server *srv, int on)
+{
+	size_t i;
+
+	if (srv->stopped || srv->accepting == on)
+		return;
+	for (i = 0; i < srv->n_ls; i++)
+		if (srv->ls[i].fd >= 0)
+			(void)loop_io_mod(srv->loop, srv->ls[i].fd, on ? LOOP_READ : 0);
+	srv->accepting = on;
+	if (!on)
+		srv->ctr.accept_paused++;
+}
+
+static void
+sm_pause_done(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct sm_server *srv = arg;
+
+	if (srv->n_conns < srv->cfg->max_connections)
+		sm_listeners_enable(srv, 1);
+}
+
+static int
+sm_listen_tcp(struct sm_listener *l, const struct cfg_listen *cl)
+{
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in4;
+		struct sockaddr_in6 in6;
+	} a;
+	char host[64];
+	socklen_t alen;
+	size_t hl;
+	int fd, one = 1, r;
+
+	memset(&a, 0, sizeof(a));
+	(void)snprintf(host, sizeof(host), "%s", cl->host != NULL ? cl->host : "127.0.0.1");
+	hl = strlen(host);
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &a.in4.sin_addr) == 1) {
+		a.in4.sin_family = AF_INET;
+		a.in4.sin_port = htons(cl->port);
+		alen = sizeof(a.in4);
+	} else if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) == 1) {
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons(cl->port);
+		alen = sizeof(a.in6);
+	} else {
+		log_err("socketmap: listen address '%s' is not an IP address", host);
+		return -EINVAL;
+	}
+	(void)snprintf(l->name, sizeof(l->name), a.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
+	               host, (unsigned)cl->port);
+	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a.sa.sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, &a.sa, alen) < 0 || listen(fd, SM_LISTEN_BACKLOG) < 0)
+		goto fail;
+	l->fd = fd;
+	return 0;
+fail:
+	r = -errno;
+	log_err("socketmap: cannot listen on %s: %s", l->name, strerror(errno));
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+static int
+sm_listen_unix(struct sm_listener *l, const struct cfg_listen *cl)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	int fd = -1, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	(void)snprintf(l->name, sizeof(l->name), "unix:%s", cl->path);
+	if (strlen(cl->path) >= sizeof(sun.sun_path)) {
+		log_err("socketmap: unix socket path '%s' is too long", cl->path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, cl->path, strlen(cl->path) + 1);
+	if (cl->owner != NULL) {
+		struct passwd *pw = getpwnam(cl->owner);
+
+		if (pw == NULL) {
+			log_err("socketmap: %s: unknown owner '%s'", l->name, cl->owner);
+			return -ENOENT;
+		}
+		uid = pw->pw_uid;
+	}
+	if (cl->group != NULL) {
+		struct group *gr = getgrnam(cl->group);
+
+		if (gr == NULL) {
+			log_err("socketmap: %s: unknown group '%s'", l->name, cl->group);
+			return -ENOENT;
+		}
+		gid = gr->gr_gid;
+	}
+	/* A stale socket from an earlier run is replaced; anything else is left alone. */
+	if (lstat(cl->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(cl->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto fail;
+	l->path = xstrdup(cl->path);
+	if (chmod(cl->path, cl->mode != 0 ? cl->mode : 0660) < 0)
+		goto fail;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(cl->path, uid, gid) < 0)
+		goto fail;
+	if (listen(fd, SM_LISTEN_BACKLOG) < 0)
+		goto fail;
+	l->fd = fd;
+	return 0;
+fail:
+	r = -errno;
+	log_err("socketmap: cannot listen on %s: %s", l->name, strerror(errno));
+	if (fd >= 0)
+		(void)close(fd);
+	if (l->path != NULL) {
+		(void)unlink(l->path);
+		free(l->path);
+		l->path = NULL;
+	}
+	return r;
+}
+
+static void
+sm_listeners_close(struct sm_server *srv)
+{
+	size_t i;
+
+	for (i = 0; i < srv->n_ls; i++) {
+		struct sm_listener *l = &srv->ls[i];
+
+		if (l->fd >= 0) {
+			loop_io_del(srv->loop, l->fd);
+			(void)close(l->fd);
+			l->fd = -1;
+		}
+		if (l->path != NULL) {
+			(void)unlink(l->path);
+			free(l->path);
+			l->path = NULL;
+		}
+	}
+	srv->accepting = 0;
+}
+
+/* ---- connections: output ---- */
+
+static void
+sm_conn_free(struct sm_conn *c)
+{
+	struct sm_server *srv = c->srv;
+
+	c->dead = 1;
+	if (c->w != NULL) {
+		struct pol_waiter *w = c->w;
+
+		c->w = NULL;
+		pol_lookup_cancel(w);
+	}
+	loop_timer_stop(srv->loop, &c->idle);
+	loop_io_del(srv->loop, c->fd);
+	(void)close(c->fd);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	srv->n_conns--;
+	srv->ctr.open = srv->n_conns;
+	srv->ctr.closed++;
+	netstring_dec_free(&c->dec);
+	free(c->in);
+	free(c->out);
+	free(c);
+	if (!srv->stopped && !srv->accepting && !loop_timer_armed(&srv->pause_timer) &&
+	    srv->n_conns < srv->cfg->max_connections)
+		sm_listeners_enable(srv, 1);
+}
+
+static void
+sm_conn_queue(struct sm_conn *c, enum sm_status st, const char *data)
+{
+	enum sm_status sent;
+	size_t len;
+	char *ns = sm_reply_encode(st, data, &len, &sent);
+
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->out_len + len > c->out_size) {
+		if (c->out_off > 0) {
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		if (c->out_len + len > c->out_size) {
+			c->out_size = c->out_len + len;
+			c->out = xrealloc(c->out, c->out_size);
+		}
+	}
+	memcpy(c->out + c->out_len, ns, len);
+	c->out_len += len;
+	free(ns);
+	c->srv->ctr.replies[sent]++;
+	if (log_verbosity() >= 2)
+		log_debug("socketmap %s: reply %s %s", c->peer, sm_status_name(sent),
+		          data != NULL ? data : "");
+}
+
+/* Write what is queued. Returns 0, or -1 when the connection must close at once. */
+static int
+sm_conn_flush(struct sm_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			log_debug("socketmap %s: write failed: %s, closing", c->peer,
+			          strerror(errno));
+			return -1;
+		}
+		c->out_off += (size_t)n;
+		sm_conn_touch(c);
+	}
+	c->out_off = c->out_len = 0;
+	return 0;
+}
+
+/* ---- connections: requests ---- */
+
+static void
+sm_conn_lookup_done(const struct pol_answer *a, void *arg)
+{
+	struct sm_conn *c = arg;
+	enum sm_status st = SM_NOTFOUND;
+	char *data = NULL;
+	int r;
+
+	c->w = NULL;
+	c->pending = 0;
+	if (c->dead)
+		return;
+	switch (a->status) {
+	case POL_POLICY:
+		r = pf_reply_decide(a->policy, c->domain, &c->zone, &st, &data);
+		if (r < 0) {
+			c->srv->ctr.invalid_policies++;
+			log_dom_warn(c->domain,
+			             "policy id %s has no usable mx pattern (%s), treated as no "
+			             "usable policy: answering NOTFOUND",
+			             a->id, err_str(r));
+			st = SM_NOTFOUND;
+		}
+		break;
+	case POL_NO_POLICY:
+	case POL_TEMPFAIL:
+	case POL_TIMEOUT:
+		st = SM_NOTFOUND;
+		break;
+	case POL_CANCELED:
+		st = SM_TEMP;
+		data = xstrdup("lookup canceled, server shutting down");
+		break;
+	}
+	sm_conn_queue(c, st, data);
+	free(data);
+	if (!c->dispatching) {
+		sm_conn_process(c);
+		sm_conn_update(c);
+	}
+}
+
+static void
+sm_conn_request(struct sm_conn *c, const char *payload, size_t len)
+{
+	struct sm_server *srv = c->srv;
+	struct sm_request req;
+	struct pol_waiter *w = NULL;
+	char safe[LOG_PEER_TEXT_MAX + 8];
+	int r;
+
+	srv->ctr.requests++;
+	r = sm_request_parse(srv->cfg, payload, len, &req);
+	if (log_verbosity() >= 2)
+		log_debug("socketmap %s: request '%s'", c->peer,
+		          log_printable(safe, sizeof(safe), payload, len));
+	if (r == -EINVAL) {
+		log_info("socketmap %s: request '%s' is not '<name> <key>', answering PERM",
+		         c->peer, log_printable(safe, sizeof(safe), payload, len));
+		sm_conn_queue(c, SM_PERM, "malformed request: expected '<name> <key>'");
+		return;
+	}
+	if (r < 0) {
+		if (log_verbosity() >= 1)
+			log_debug("socketmap %s: key '%s' has no policy (%s), answering NOTFOUND",
+			          c->peer, log_printable(safe, sizeof(safe), payload, len),
+			          err_str(r));
+		sm_conn_queue(c, SM_NOTFOUND, NULL);
+		return;
+	}
+	c->zone = *req.zone;
+	c->zone.name = NULL;
+	memcpy(c->domain, req.domain, sizeof(c->domain));
+	c->pending = 1;
+	pol_lookup(srv->engine, c->domain, c->zone.timeout_ms, sm_conn_lookup_done, c, &w);
+	if (c->pending)
+		c->w = w;
+}
+
+/* Decode and start requests while nothing is in flight and output has room. */
+static void
+sm_conn_process(struct sm_conn *c)
+{
+	char safe[LOG_PEER_TEXT_MAX + 8];
+
+	if (c->dispatching)
+		return;
+	c->dispatching = 1;
+	while (!c->closing && !c->pending && c->out_len - c->out_off < SM_CONN_OUTBUF_MAX &&
+	       c->in_off < c->in_len) {
+		size_t used = 0;
+		int r = netstring_dec_feed(&c->dec, c->in + c->in_off, c->in_len - c->in_off,
+		                           &used);
+
+		c->in_off += used;
+		if (r < 0) {
+			c->srv->ctr.protocol_errors++;
+			log_warn("socketmap %s: %s near '%s', closing the connection", c->peer,
+			         err_str(r),
+			         log_printable(safe, sizeof(safe), c->in + c->in_off,
+			                       c->in_len - c->in_off > 32 ? 32
+			                                                  : c->in_len - c->in_off));
+			c->closing = 1;
+			break;
+		}
+		if (r == 0)
+			break;
+		sm_conn_request(c, c->dec.buf, c->dec.len);
+		netstring_dec_reset(&c->dec);
+	}
+	if (c->in_off == c->in_len) {
+		c->in_off = c->in_len = 0;
+	} else if (c->in_off > 0 && c->in_len == SM_CONN_INBUF_MAX) {
+		memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+		c->in_len -= c->in_off;
+		c->in_off = 0;
+	}
+	c->dispatching = 0;
+}
+
+/* Flush, then close or set the loop interest that fits the state. */
+static void
+sm_conn_update(struct sm_conn *c)
+{
+	unsigned ev = 0;
+
+	if (sm_conn_flush(c) < 0) {
+		sm_conn_free(c);
+		return;
+	}
+	if (c->out_len == 0) {
+		/* Done: framing error, or EOF with every complete request answered. */
+		if (c->closing || (c->eof && !c->pending)) {
+			sm_conn_free(c);
+			return;
+		}
+	}
+	if (!c->eof && !c->closing && c->in_len < SM_CONN_INBUF_MAX)
+		ev |= LOOP_READ;
+	if (c->out_len > c->out_off)
+		ev |= LOOP_WRITE;
+	if (ev != c->events) {
+		(void)loop_io_mod(c->srv->loop, c->fd, ev);
+		c->events = ev;
+	}
+}
+
+static void
+sm_conn_read(struct sm_conn *c)
+{
+	ssize_t n;
+
+	if (c->in_len >= SM_CONN_INBUF_MAX)
+		return;
+	n = read(c->fd, c->in + c->in_len, SM_CONN_INBUF_MAX - c->in_len);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		log_debug("socketmap %s: read failed: %s, closing", c->peer, strerror(errno));
+		c->closing = 1;
+		c->out_off = c->out_len = 0;
+		return;
+	}
+	if (n == 0) {
+		c->eof = 1;
+		return;
+	}
+	c->in_len += (size_t)n;
+	sm_conn_touch(c);
+}
+
+static void
+sm_conn_io(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct sm_conn *c = arg;
+
+	if (events & LOOP_ERROR) {
+		log_debug("socketmap %s: connection reset by peer, closing", c->peer);
+		sm_conn_free(c);
+		return;
+	}
+	if (events & LOOP_READ)
+		sm_conn_read(c);
+	sm_conn_process(c);
+	sm_conn_update(c);
+}
+
+static void
+sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct sm_conn *c = arg;
+
+	if (c->pending || c->out_len > c->out_off) {
+		sm_conn_touch(c);
+		return;
+	}
+	c->srv->ctr.idle_closed++;
+	log_debug("socketmap %s: idle for %llu ms, closing", c->peer,
+	          (unsigned long long)c->srv->cfg->idle_timeout_ms);
+	sm_conn_free(c);
+}
+
+static void
+sm_peer_name(char *out, size_t outsz, const struct sockaddr_storage *ss, const char *lname)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+
+		(void)inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+		(void)snprintf(out, outsz, "%s:%u", host, (unsigned)ntohs(s4->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+		(void)inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+		(void)snprintf(out, outsz, "[%s]:%u", host, (unsigned)ntohs(s6->sin6_port));
+	} else {
+		(void)snprintf(out, outsz, "%s", lname);
+	}
+}
+
+static void
+sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct sm_listener *l = arg;
+	struct sm_server *srv = l->srv;
+	int i;
+
+	for (i = 0; i < SM_ACCEPT_BATCH; i++) {
+		struct sockaddr_storage ss;
+		socklen_t slen = sizeof(ss);
+		struct sm_conn *c;
+		int cfd, r;
+
+		if (srv->n_conns >= srv->cfg->max_connections) {
+			log_notice("socketmap: %zu connections open (max_connections), not "
+			           "accepting until one closes",
+			           srv->n_conns);
+			sm_listeners_enable(srv, 0);
+			return;
+		}
+		cfd = accept4(fd, (struct sockaddr *)&ss, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd < 0) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				log_warn("socketmap %s: accept: %s, pausing for %d ms", l->name,
+				         strerror(errno), SM_ACCEPT_PAUSE_MS);
+				sm_listeners_enable(srv, 0);
+				loop_timer_start(loop, &srv->pause_timer, SM_ACCEPT_PAUSE_MS,
+				                 sm_pause_done, srv);
+			}
+			return;
+		}
+		c = xcalloc(1, sizeof(*c));
+		c->srv = srv;
+		c->fd = cfd;
+		c->in = xmalloc(SM_CONN_INBUF_MAX);
+		netstring_dec_init(&c->dec, SOCKETMAP_QUERY_MAX);
+		sm_peer_name(c->peer, sizeof(c->peer), &ss, l->name);
+		r = loop_io_add(loop, cfd, LOOP_READ, sm_conn_io, c);
+		if (r < 0) {
+			log_warn("socketmap %s: cannot watch a connection: %s, closing", l->name,
+			         err_str(r));
+			netstring_dec_free(&c->dec);
+			free(c->in);
+			free(c);
+			(void)close(cfd);
+			continue;
+		}
+		c->events = LOOP_READ;
+		c->next = srv->conns;
+		if (c->next != NULL)
+			c->next->prev = c;
+		srv->conns = c;
+		srv->n_conns++;
+		srv->ctr.accepted++;
+		srv->ctr.open = srv->n_conns;
+		sm_conn_touch(c);
+	}
+}
+
+/* ---- server ---- */
+
+int
+sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_engine *engine,
+              struct sm_server **ret_srv)
+{
+	struct sm_server *srv = xcalloc(1, sizeof(*srv));
+	size_t i;
+	int r = 0;
+
+	srv->loop = loop;
+	srv->cfg = cfg;
+	srv->engine = engine;
+	srv->n_ls = cfg->n_listen;
+	srv->ls = xcalloc(srv->n_ls > 0 ? srv->n_ls : 1, sizeof(*srv->ls));
+	for (i = 0; i < srv->n_ls; i++)
+		srv->ls[i].fd = -1;
+	for (i = 0; i < srv->n_ls && r == 0; i++) {
+		struct sm_listener *l = &srv->ls[i];
+
+		l->srv = srv;
+		if (cfg->listen[i].path != NULL)
+			r = sm_listen_unix(l, &cfg->listen[i]);
+		else
+			r = sm_listen_tcp(l, &cfg->listen[i]);
+		if (r == 0) {
+			r = loop_io_add(loop, l->fd, LOOP_READ, sm_accept_cb, l);
+			if (r < 0)
+				log_err("socketmap: cannot watch %s: %s", l->name, err_str(r));
+		}
+		if (r == 0)
+			log_info("socketmap: listening on %s", l->name);
+	}
+	if (r < 0) {
+		sm_listeners_close(srv);
+		free(srv->ls);
+		free(srv);
+		return r;
+	}
+	srv->accepting = 1;
+	*ret_srv = srv;
+	return 0;
+}
+
+static int
+sm_str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+void
+sm_server_reload(struct sm_server *srv, const struct cfg_resolver *cfg)
+{
+	size_t i;
+	int same = cfg->n_listen == srv->cfg->n_listen;
+
+	for (i = 0; same && i < cfg->n_listen; i++) {
+		const struct cfg_listen *a = &cfg->listen[i], *b = &srv->cfg->listen[i];
+
+		same = sm_str_eq(a->host, b->host) && a->port == b->port &&
+		       sm_str_eq(a->path, b->path) && a->mode == b->mode &&
+		       sm_str_eq(a->owner, b->owner) && sm_str_eq(a->group, b->group);
+	}
+	if (!same)
+		log_notice("socketmap: resolver.listen changed: requires restart, ignoring");
+	srv->cfg = cfg;
+	if (!srv->stopped && !srv->accepting && !loop_timer_armed(&srv->pause_timer) &&
+	    srv->n_conns < cfg->max_connections)
+		sm_listeners_enable(srv, 1);
+}
+
+void
+sm_server_stop_accepting(struct sm_server *srv)
+{
+	loop_timer_stop(srv->loop, &srv->pause_timer);
+	sm_listeners_close(srv);
+	srv->stopped = 1;
+}
+
+size_t
+sm_server_busy(const struct sm_server *srv)
+{
+	const struct sm_conn *c;
+	size_t n = 0;
+
+	for (c = srv->conns; c != NULL; c = c->next)
+		if (c->pending || c->out_len > c->out_off)
+			n++;
+	return n;
+}
+
+struct sm_server *
+sm_server_free(struct sm_server *srv)
+{
+	if (srv == NULL)
+		return NULL;
+	sm_server_stop_accepting(srv);
+	while (srv->conns != NULL)
+		sm_conn_free(srv->conns);
+	free(srv->ls);
+	free(srv);
+	return NULL;
+}
+
+const struct sm_counters *
+sm_server_counters(const struct sm_server *srv)
+{
+	return &srv->ctr;
+}
+
+uint16_t
+sm_server_port(const struct sm_server *srv, size_t idx)
+{
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+
+	if (idx >= srv->n_ls || srv->ls[idx].fd < 0 || srv->ls[idx].path != NULL)
+		return 0;
+	if (getsockname(srv->ls[idx].fd, (struct sockaddr *)&ss, &slen) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return 0;
+}

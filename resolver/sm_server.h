@@ -1,0 +1,62 @@
+/*
+ * resolver/sm_server.h - socketmap server for Postfix smtp_tls_policy_maps
+ *
+ * TCP and unix-socket listeners (cfg resolver.listen), non-blocking accept on the loop,
+ * at most max_connections connections (accepting pauses while full), an idle timeout,
+ * an incremental netstring decoder bounded by SOCKETMAP_QUERY_MAX, pipelined requests
+ * answered strictly in order (one engine lookup at a time per connection, the rest kept
+ * in a bounded input buffer), buffered writes. docs/socketmap.md has the protocol.
+ *
+ * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
+ *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port()
+ * Threads:   main loop only.
+ * Ownership: the server owns its listeners and connections; it borrows the engine and the
+ *            cfg (until sm_server_reload()).
+ * Errors:    sm_server_new() returns listen errors (-errno) to the caller, having logged
+ *            them; connection errors close that connection, logged once.
+ */
+#ifndef MTASTSD_SM_SERVER_H
+#define MTASTSD_SM_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "loop.h"
+#include "pol_engine.h"
+#include "sm_proto.h"
+
+struct sm_server;
+
+struct sm_counters {
+	uint64_t accepted;        /* connections accepted */
+	uint64_t closed;          /* connections closed (any reason) */
+	uint64_t idle_closed;     /* ... because of the idle timeout */
+	uint64_t protocol_errors; /* malformed or over-long netstrings (connection closed) */
+	uint64_t accept_paused;   /* times accepting paused at max_connections or EMFILE */
+	uint64_t requests;        /* requests decoded */
+	uint64_t replies[SM_STATUS_COUNT]; /* by enum sm_status */
+	uint64_t invalid_policies; /* policies with no usable mx pattern (answered NOTFOUND) */
+	uint64_t open;             /* gauge: connections open now */
+};
+
+/* Bind every listener of cfg->listen and start accepting. Returns 0 or -errno (logged,
+ * naming the listener); nothing is left open on failure. */
+int sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_engine *engine,
+                  struct sm_server **ret_srv);
+/* Use a new cfg (zones, limits, idle timeout). Changed listeners are logged as "requires
+ * restart" and kept as they are. */
+void sm_server_reload(struct sm_server *srv, const struct cfg_resolver *cfg);
+/* Close the listeners (unix socket paths are removed); open connections go on. */
+void sm_server_stop_accepting(struct sm_server *srv);
+/* Connections with a lookup in flight or replies not yet written. */
+size_t sm_server_busy(const struct sm_server *srv);
+/* Closes every connection (their lookups are canceled) and listener. Returns NULL. */
+struct sm_server *sm_server_free(struct sm_server *srv);
+
+const struct sm_counters *sm_server_counters(const struct sm_server *srv);
+/* The local port of TCP listener number idx (in cfg order, unix sockets count too),
+ * 0 when it is not a bound TCP listener. For tests that listen on port 0. */
+uint16_t sm_server_port(const struct sm_server *srv, size_t idx);
+
+#endif
