@@ -258,3 +258,84 @@ pm() {
 # pm_ok VALUE / pm_notfound: the pm output expected for a found value / for NOTFOUND.
 pm_ok() { printf 'rc=0 out=[%s] err=[]' "$1"; }
 pm_notfound() { printf 'rc=1 out=[] err=[]'; }
+
+# policy_put DOCROOT DOMAIN BODY [BEHAVIOUR]: serve BODY (printf %b escapes, e.g. \n) as the
+# policy of DOMAIN from fake_https --docroot DOCROOT, with BEHAVIOUR (default ok).
+policy_put() {
+	mkdir -p "$1/mta-sts.$2"
+	printf '%b' "$3" >"$1/mta-sts.$2/mta-sts.txt"
+	printf '%s\n' "${4:-ok}" >"$1/mta-sts.$2/behaviour"
+}
+# policy_behave DOCROOT DOMAIN BEHAVIOUR: change how fake_https serves DOMAIN's policy.
+policy_behave() {
+	printf '%s\n' "$3" >"$1/mta-sts.$2/behaviour"
+}
+# policy_enforce MX...: the body of an enforce policy (max_age 604800) with these mx lines.
+policy_enforce() {
+	local mx
+	printf 'version: STSv1\\nmode: enforce\\n'
+	for mx in "$@"; do printf 'mx: %s\\n' "$mx"; done
+	printf 'max_age: 604800\\n'
+}
+
+# fake_https_start NAME PORT CERTNAME DOCROOT [ARGS...]: the test HTTPS server on
+# 127.0.0.1:PORT with $T/CERTNAME.fullchain.pem / $T/CERTNAME.key, requests counted in
+# $T/NAME.count (one line per policy request).
+fake_https_start() {
+	local name=$1 port=$2 cert=$3 root=$4
+	shift 4
+	start_bg "$name" "$TOOLS_DIR/fake_https" --port "$port" --cert "$T/$cert.fullchain.pem" \
+		--key "$T/$cert.key" --docroot "$root" --count-file "$T/$name.count" "$@"
+	wait_tcp "$port"
+}
+# fetch_count NAME HOST: how many policy requests fake_https NAME got for HOST.
+fetch_count() {
+	local n=0
+	[ -f "$T/$1.count" ] && n=$(grep -cxF -- "$2" "$T/$1.count" || true)
+	echo "${n:-0}"
+}
+
+# resolver_conf FILE SMPORT DNSPORT HTTPSPORT [EXTRA]: an mtastsd config for the lab: the
+# resolver on 127.0.0.1:SMPORT, DNS from ldns-testns on DNSPORT, every policy fetch sent to
+# fake_https on HTTPSPORT and verified with $T/ca.pem; zones "postfix" (default) and
+# "strict" (strict_testing). EXTRA: more lines for the resolver group (override defaults:
+# RES_FETCH_TIMEOUT, RES_RECHECK, RES_NEGATIVE_TTL, RES_TEMPFAIL_TTL, RES_ZONE_TIMEOUT).
+resolver_conf() {
+	cat >"$1" <<EOC
+process = {
+	allow_root = true;
+	verbosity = ${RES_VERBOSITY:-2};
+	shutdown_timeout = "1s";
+};
+resolver = {
+	listen = [ "127.0.0.1:$2" ];
+	dns_servers = [ "127.0.0.1@$3" ];
+	dns_timeout = "1s";
+	dns_attempts = 1;
+	ca_file = "$T/ca.pem";
+	connect_to = "127.0.0.1:$4";
+	fetch_timeout = "${RES_FETCH_TIMEOUT:-3s}";
+	recheck_interval = "${RES_RECHECK:-1m}";
+	negative_ttl = "${RES_NEGATIVE_TTL:-1s}";
+	tempfail_ttl = "${RES_TEMPFAIL_TTL:-1s}";
+	zones = (
+		{ name = "postfix"; timeout = "${RES_ZONE_TIMEOUT:-5s}"; },
+		{ name = "strict"; strict_testing = true; timeout = "${RES_ZONE_TIMEOUT:-5s}"; }
+	);
+	default_zone = "postfix";
+	${5:-}
+};
+admin = { enabled = false; };
+EOC
+}
+
+# mtastsd_start NAME CONF SMPORT: run `mtastsd -f -c CONF` in the background and wait for
+# its socketmap port.
+mtastsd_start() {
+	start_bg "$1" "$MTASTSD" -f -c "$2"
+	wait_tcp "$3"
+}
+# alive NAME: "alive" when the process started as NAME still runs, else "dead".
+alive() {
+	if kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; then echo alive; else echo dead; fi
+}
