@@ -1,0 +1,693 @@
+/*
+ * tests/unit/resolver/test_dns_client.c - dns_client against real servers on loopback
+ *
+ * ldns-testns serves tests/unit/data/dns/client.testns on a random port (UDP and TCP);
+ * a socket the test binds and never reads plays the server that does not answer; an
+ * in-process responder on the loop sends a wrong-ID and a wrong-question datagram before
+ * the real answer. Every case asserts the exact error code and the decoded data.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "dns_client.h"
+#include "err.h"
+#include "loop.h"
+#include "xalloc.h"
+
+#define TESTNS_DATA TEST_DATA_DIR "/dns/client.testns"
+#define GUARD_MS    10000
+#define TXT_KEEP    4
+
+static pid_t testns_pid = -1;
+static unsigned testns_port;
+static int silent_fd = -1;
+static unsigned silent_port;
+
+struct result {
+	int calls;
+	int err;
+	int ad;
+	size_t n_txt;
+	char txt[TXT_KEEP][256];
+	int txt_err;
+	const char *qname;
+	struct loop *loop;
+	int exit_when_done;
+};
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static int
+start_testns(void)
+{
+	char buf[512];
+	size_t have = 0;
+	int pfd[2], i;
+	struct pollfd p;
+	ssize_t n;
+	char *s;
+
+	if (pipe(pfd) < 0)
+		return -1;
+	testns_pid = fork();
+	if (testns_pid < 0)
+		return -1;
+	if (testns_pid == 0) {
+		(void)dup2(pfd[1], 1);
+		(void)close(pfd[0]);
+		(void)close(pfd[1]);
+		execlp("ldns-testns", "ldns-testns", "-r", TESTNS_DATA, (char *)NULL);
+		_exit(127);
+	}
+	(void)close(pfd[1]);
+	/* Bounded wait for "Listening on port N". */
+	for (i = 0; i < 50 && have < sizeof(buf) - 1; i++) {
+		p.fd = pfd[0];
+		p.events = POLLIN;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		s = strstr(buf, "Listening on port ");
+		if (s != NULL && strchr(s, '\n') != NULL) {
+			testns_port = (unsigned)strtoul(s + 18, NULL, 10);
+			break;
+		}
+	}
+	/* Keep the pipe open so ldns-testns never gets SIGPIPE on its stdout. */
+	return testns_port > 0 ? 0 : -1;
+}
+
+static int
+bind_udp(unsigned *ret_port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		(void)close(fd);
+		return -1;
+	}
+	*ret_port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+group_setup(void **state)
+{
+	if (start_testns() < 0) {
+		fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
+		return -1;
+	}
+	silent_fd = bind_udp(&silent_port);
+	return silent_fd < 0 ? -1 : 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	int status;
+
+	if (testns_pid > 0) {
+		(void)kill(testns_pid, SIGTERM);
+		(void)waitpid(testns_pid, &status, 0);
+	}
+	if (silent_fd >= 0)
+		(void)close(silent_fd);
+	return 0;
+}
+
+static void
+on_done(int err, const ldns_pkt *answer, int ad, void *arg)
+{
+	struct result *res = arg;
+	struct txt_rr *rrs = NULL;
+	size_t i, n = 0;
+
+	res->calls++;
+	res->err = err;
+	res->ad = ad;
+	if (answer != NULL && err == 0 && res->qname != NULL) {
+		res->txt_err = dns_answer_txt(answer, res->qname, &rrs, &n);
+		if (res->txt_err == 0) {
+			res->n_txt = n;
+			for (i = 0; i < n && i < TXT_KEEP; i++)
+				(void)snprintf(res->txt[i], sizeof(res->txt[i]), "%.*s",
+				               (int)rrs[i].len, rrs[i].data);
+			dns_txt_free(rrs, n);
+		}
+	}
+	if (res->exit_when_done)
+		loop_exit(res->loop, 0);
+}
+
+static void
+on_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	loop_exit(loop, 99);
+}
+
+static void
+server_text(char *buf, size_t len, unsigned port)
+{
+	(void)snprintf(buf, len, "127.0.0.1@%u", port);
+}
+
+/* Run one query against the given servers; fills res. Returns the loop's exit code. */
+static int
+run_query(char **servers, size_t n_servers, uint64_t timeout_ms, unsigned attempts,
+          const char *name, unsigned flags, struct result *res, uint64_t *ret_elapsed_ms)
+{
+	struct cfg_resolver cfg;
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct dns_client *c = NULL;
+	struct loop *loop = NULL;
+	struct dns_query *q;
+	uint64_t t0;
+	int r;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_servers = servers;
+	cfg.n_dns_servers = n_servers;
+	cfg.dns_timeout_ms = timeout_ms;
+	cfg.dns_attempts = attempts;
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(dns_client_new(loop, &cfg, &c), 0);
+	res->loop = loop;
+	res->qname = name;
+	res->exit_when_done = 1;
+	q = dns_query_start(c, name, LDNS_RR_TYPE_TXT, flags, on_done, res);
+	assert_non_null(q);
+	assert_int_equal(res->calls, 0); /* never from inside dns_query_start */
+	loop_timer_start(loop, &guard, GUARD_MS, on_guard, NULL);
+	t0 = loop_now_ms(loop);
+	r = loop_run(loop);
+	if (ret_elapsed_ms != NULL)
+		*ret_elapsed_ms = loop_now_ms(loop) - t0;
+	loop_timer_stop(loop, &guard);
+	c = dns_client_free(c);
+	loop = loop_free(loop);
+	return r;
+}
+
+static void
+query_testns(const char *name, unsigned flags, struct result *res)
+{
+	char srv[64], *servers[1] = {srv};
+
+	server_text(srv, sizeof(srv), testns_port);
+	assert_int_equal(run_query(servers, 1, 1000, 1, name, flags, res, NULL), 0);
+	assert_int_equal(res->calls, 1);
+}
+
+/* ---- cases ------------------------------------------------------------------------ */
+
+static void
+test_txt_two_strings(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.two.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.txt_err, 0);
+	assert_int_equal(res.n_txt, 2);
+	assert_string_equal(res.txt[0], "v=STSv1; id=20240101T000000Z;");
+	assert_string_equal(res.txt[1], "other");
+	assert_int_equal(res.ad, 0); /* no AD bit in this reply */
+}
+
+static void
+test_cname_to_txt(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.cname.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.txt_err, 0);
+	assert_int_equal(res.n_txt, 1); /* the unrelated owner is not picked up */
+	assert_string_equal(res.txt[0], "v=STSv1; id=prov1;");
+}
+
+static void
+test_cname_dangling_nodata(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.dangling.test", 0, &res);
+	assert_int_equal(res.err, ERR_DNS_NODATA);
+}
+
+static void
+test_nxdomain(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.nx.test", 0, &res);
+	assert_int_equal(res.err, ERR_DNS_NXDOMAIN);
+}
+
+static void
+test_nodata(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.nodata.test", 0, &res);
+	assert_int_equal(res.err, ERR_DNS_NODATA);
+}
+
+static void
+test_servfail(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.servfail.test", 0, &res);
+	assert_int_equal(res.err, ERR_DNS_SERVFAIL);
+}
+
+static void
+test_refused(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.refused.test", 0, &res);
+	assert_int_equal(res.err, ERR_DNS_REFUSED);
+}
+
+static void
+test_notimp_malformed(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.notimp.test", 0, &res);
+	assert_int_equal(res.err, ERR_DNS_MALFORMED);
+}
+
+static void
+test_tc_retries_tcp(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.tc.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.n_txt, 1);
+	assert_string_equal(res.txt[0], "v=STSv1; id=viatcp;");
+}
+
+static void
+test_wrong_id_ignored(void **state)
+{
+	char srv[64], *servers[1] = {srv};
+	struct result res = {0};
+	uint64_t elapsed = 0;
+
+	server_text(srv, sizeof(srv), testns_port);
+	assert_int_equal(run_query(servers, 1, 300, 1, "_mta-sts.wrongid.test", 0, &res, &elapsed),
+	                 0);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.err, ERR_DNS_TIMEOUT);
+	assert_true(elapsed >= 290);
+}
+
+static void
+test_wrong_question_ignored(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.wrongq.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.n_txt, 1);
+	assert_string_equal(res.txt[0], "v=STSv1; id=second;");
+}
+
+static void
+test_ad_on_loopback(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.ad.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.ad, 1);
+	assert_string_equal(res.txt[0], "v=STSv1; id=secure;");
+}
+
+static void
+test_do_flag_sends_edns(void **state)
+{
+	struct result res = {0};
+	char srv[64], *servers[1] = {srv};
+
+	query_testns("_mta-sts.do.test", DNS_FLAG_DO, &res);
+	assert_int_equal(res.err, 0);
+	assert_string_equal(res.txt[0], "v=STSv1; id=withdo;");
+
+	/* Without DO the entry does not match and ldns-testns stays silent. */
+	memset(&res, 0, sizeof(res));
+	server_text(srv, sizeof(srv), testns_port);
+	assert_int_equal(run_query(servers, 1, 200, 1, "_mta-sts.do.test", 0, &res, NULL), 0);
+	assert_int_equal(res.err, ERR_DNS_TIMEOUT);
+}
+
+static void
+test_timeout_all_attempts(void **state)
+{
+	char srv[64], *servers[1] = {srv};
+	struct result res = {0};
+	uint64_t elapsed = 0;
+
+	server_text(srv, sizeof(srv), silent_port);
+	assert_int_equal(run_query(servers, 1, 150, 3, "_mta-sts.two.test", 0, &res, &elapsed), 0);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.err, ERR_DNS_TIMEOUT);
+	assert_true(elapsed >= 3 * 150 - 10);
+	assert_true(elapsed < GUARD_MS);
+}
+
+static void
+test_rotation_to_second_server(void **state)
+{
+	char s1[64], s2[64], *servers[2] = {s1, s2};
+	struct result res = {0};
+	uint64_t elapsed = 0;
+
+	server_text(s1, sizeof(s1), silent_port);
+	server_text(s2, sizeof(s2), testns_port);
+	assert_int_equal(run_query(servers, 2, 200, 1, "_mta-sts.two.test", 0, &res, &elapsed), 0);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.n_txt, 2);
+	assert_true(elapsed >= 190); /* the first server's try timed out first */
+}
+
+static void
+test_servfail_then_next_server(void **state)
+{
+	char s1[64], s2[64], *servers[2] = {s1, s2};
+	struct result res = {0};
+
+	/* Both servers SERVFAIL: the error survives rotation, no timeout is reported. */
+	server_text(s1, sizeof(s1), testns_port);
+	server_text(s2, sizeof(s2), testns_port);
+	assert_int_equal(run_query(servers, 2, 1000, 2, "_mta-sts.servfail.test", 0, &res, NULL),
+	                 0);
+	assert_int_equal(res.err, ERR_DNS_SERVFAIL);
+}
+
+/* In-process responder: wrong ID, then wrong question, then a short datagram, then the
+ * answer; the client must skip the first three. */
+struct responder {
+	int fd;
+	int sent;
+};
+
+static void
+responder_io(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	struct responder *rsp = arg;
+	uint8_t buf[512], *wire = NULL;
+	struct sockaddr_storage from;
+	socklen_t flen = sizeof(from);
+	ldns_pkt *q = NULL, *a;
+	ldns_rr *rr = NULL;
+	size_t wlen;
+	ssize_t n;
+	int i;
+
+	n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+	if (n <= 0 || ldns_wire2pkt(&q, buf, (size_t)n) != LDNS_STATUS_OK)
+		return;
+	for (i = 0; i < 3; i++) {
+		a = ldns_pkt_clone(q);
+		ldns_pkt_set_qr(a, 1);
+		if (i == 0) {
+			ldns_pkt_set_id(a, (uint16_t)(ldns_pkt_id(q) + 1));
+		} else if (i == 1) {
+			ldns_rr_set_type(ldns_rr_list_rr(ldns_pkt_question(a), 0), LDNS_RR_TYPE_A);
+		}
+		assert_int_equal(ldns_rr_new_frm_str(&rr,
+		                                     i == 2 ? "_mta-sts.inproc.test. 60 IN TXT "
+		                                              "\"v=STSv1; id=good;\""
+		                                            : "_mta-sts.inproc.test. 60 IN TXT "
+		                                              "\"v=STSv1; id=evil;\"",
+		                                     0, NULL, NULL),
+		                 LDNS_STATUS_OK);
+		ldns_pkt_push_rr(a, LDNS_SECTION_ANSWER, rr);
+		assert_int_equal(ldns_pkt2wire(&wire, a, &wlen), LDNS_STATUS_OK);
+		if (i == 2)
+			(void)sendto(fd, wire, 5, 0, (struct sockaddr *)&from, flen);
+		(void)sendto(fd, wire, wlen, 0, (struct sockaddr *)&from, flen);
+		free(wire);
+		ldns_pkt_free(a);
+		rsp->sent++;
+	}
+	ldns_pkt_free(q);
+}
+
+static void
+test_inproc_wrong_id_then_answer(void **state)
+{
+	struct cfg_resolver cfg;
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct responder rsp = {-1, 0};
+	struct dns_client *c = NULL;
+	struct loop *loop = NULL;
+	struct result res = {0};
+	char srv[64], *servers[1] = {srv};
+	unsigned port = 0;
+
+	rsp.fd = bind_udp(&port);
+	assert_true(rsp.fd >= 0);
+	server_text(srv, sizeof(srv), port);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_servers = servers;
+	cfg.n_dns_servers = 1;
+	cfg.dns_timeout_ms = 2000;
+	cfg.dns_attempts = 1;
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(loop_io_add(loop, rsp.fd, LOOP_READ, responder_io, &rsp), 0);
+	assert_int_equal(dns_client_new(loop, &cfg, &c), 0);
+	res.loop = loop;
+	res.qname = "_mta-sts.inproc.test";
+	res.exit_when_done = 1;
+	assert_non_null(dns_query_start(c, res.qname, LDNS_RR_TYPE_TXT, 0, on_done, &res));
+	loop_timer_start(loop, &guard, GUARD_MS, on_guard, NULL);
+	assert_int_equal(loop_run(loop), 0);
+	loop_timer_stop(loop, &guard);
+	assert_int_equal(rsp.sent, 3);
+	assert_int_equal(res.calls, 1);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.n_txt, 1);
+	assert_string_equal(res.txt[0], "v=STSv1; id=good;");
+	loop_io_del(loop, rsp.fd);
+	(void)close(rsp.fd);
+	c = dns_client_free(c);
+	loop = loop_free(loop);
+}
+
+static void
+test_cancel_and_free(void **state)
+{
+	struct cfg_resolver cfg;
+	struct dns_client *c = NULL;
+	struct loop *loop = NULL;
+	struct result r1 = {0}, r2 = {0}, r3 = {0};
+	char srv[64], *servers[1] = {srv};
+	struct dns_query *q1;
+
+	server_text(srv, sizeof(srv), silent_port);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_servers = servers;
+	cfg.n_dns_servers = 1;
+	cfg.dns_timeout_ms = 5000;
+	cfg.dns_attempts = 1;
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(dns_client_new(loop, &cfg, &c), 0);
+	assert_int_equal(dns_client_servers_loopback(c), 1);
+	q1 = dns_query_start(c, "_mta-sts.two.test", LDNS_RR_TYPE_TXT, 0, on_done, &r1);
+	assert_non_null(q1);
+	assert_non_null(dns_query_start(c, "_mta-sts.nx.test", LDNS_RR_TYPE_TXT, 0, on_done, &r2));
+	assert_non_null(
+	        dns_query_start(c, "_mta-sts.nodata.test", LDNS_RR_TYPE_TXT, 0, on_done, &r3));
+	dns_query_cancel(q1);
+	assert_int_equal(r1.calls, 1);
+	assert_int_equal(r1.err, -ECANCELED);
+	assert_int_equal(r2.calls, 0);
+	c = dns_client_free(c);
+	assert_null(c);
+	assert_int_equal(r1.calls, 1);
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(r2.err, -ECANCELED);
+	assert_int_equal(r3.calls, 1);
+	assert_int_equal(r3.err, -ECANCELED);
+	loop = loop_free(loop);
+}
+
+static void
+test_invalid_name(void **state)
+{
+	struct cfg_resolver cfg;
+	struct dns_client *c = NULL;
+	struct loop *loop = NULL;
+	struct result res = {0};
+	char srv[] = "127.0.0.1", *servers[1] = {srv};
+	char longname[300];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_servers = servers;
+	cfg.n_dns_servers = 1;
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(dns_client_new(loop, &cfg, &c), 0);
+	assert_null(dns_query_start(c, "", LDNS_RR_TYPE_TXT, 0, on_done, &res));
+	assert_null(dns_query_start(c, "example.test.", LDNS_RR_TYPE_TXT, 0, on_done, &res));
+	assert_null(dns_query_start(c, longname, LDNS_RR_TYPE_TXT, 0, on_done, &res));
+	assert_int_equal(res.calls, 0);
+	c = dns_client_free(c);
+	loop = loop_free(loop);
+}
+
+static void
+test_server_parse(void **state)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+
+	assert_int_equal(dns_server_parse("127.0.0.1", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_int_equal(ntohs(in->sin_port), 53);
+	assert_int_equal(len, sizeof(struct sockaddr_in));
+	assert_int_equal(dns_server_parse("127.0.0.1@5353", &ss, &len), 0);
+	assert_int_equal(ntohs(in->sin_port), 5353);
+	assert_int_equal(dns_server_parse("127.0.0.2:5300", &ss, &len), 0);
+	assert_int_equal(ntohs(in->sin_port), 5300);
+	assert_int_equal(ntohl(in->sin_addr.s_addr), 0x7f000002);
+	assert_int_equal(dns_server_parse("[::1]:53", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 53);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr));
+	assert_int_equal(dns_server_parse("::1", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(ntohs(in6->sin6_port), 53);
+	assert_int_equal(dns_server_parse("[::1]:8053", &ss, &len), 0);
+	assert_int_equal(ntohs(in6->sin6_port), 8053);
+	assert_int_equal(dns_server_parse("::1@5353", &ss, &len), 0);
+	assert_int_equal(ntohs(in6->sin6_port), 5353);
+	assert_int_equal(dns_server_parse("[::1]", &ss, &len), 0);
+	assert_int_equal(dns_server_parse("", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("ns.example.test", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("127.0.0.1@0", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("127.0.0.1@70000", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("[::1", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("[::1]x", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("127.0.0.1@53x", &ss, &len), -EINVAL);
+}
+
+static void
+test_resolv_conf(void **state)
+{
+	char path[] = "/tmp/mtastsd-resolv-XXXXXX";
+	char **list = NULL;
+	size_t n = 0, i;
+	FILE *fp;
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	fputs("# comment\nsearch example.test\nnameserver 127.0.0.53\n"
+	      "nameserver\t::1  # trailing\noptions edns0\n  nameserver 10.0.0.1\n"
+	      "nameserverx 1.2.3.4\nnameserver\n",
+	      fp);
+	fclose(fp);
+	assert_int_equal(dns_resolv_conf_read(path, &list, &n), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(list[0], "127.0.0.53");
+	assert_string_equal(list[1], "::1");
+	assert_string_equal(list[2], "10.0.0.1");
+	for (i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	(void)unlink(path);
+	assert_int_equal(dns_resolv_conf_read("/nonexistent/resolv.conf", &list, &n), -ENOENT);
+}
+
+static void
+test_loopback_flag(void **state)
+{
+	struct cfg_resolver cfg;
+	struct dns_client *c = NULL;
+	struct loop *loop = NULL;
+	char s1[] = "127.0.0.1", s2[] = "192.0.2.1", s3[] = "not-an-address";
+	char *mixed[2] = {s1, s2}, *bad[1] = {s3};
+
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(loop_new(&loop), 0);
+	cfg.dns_servers = mixed;
+	cfg.n_dns_servers = 2;
+	assert_int_equal(dns_client_new(loop, &cfg, &c), 0);
+	assert_int_equal(dns_client_servers_loopback(c), 0);
+	c = dns_client_free(c);
+	cfg.dns_servers = bad;
+	cfg.n_dns_servers = 1;
+	assert_int_equal(dns_client_new(loop, &cfg, &c), -EINVAL);
+	loop = loop_free(loop);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_txt_two_strings),
+	        cmocka_unit_test(test_cname_to_txt),
+	        cmocka_unit_test(test_cname_dangling_nodata),
+	        cmocka_unit_test(test_nxdomain),
+	        cmocka_unit_test(test_nodata),
+	        cmocka_unit_test(test_servfail),
+	        cmocka_unit_test(test_refused),
+	        cmocka_unit_test(test_notimp_malformed),
+	        cmocka_unit_test(test_tc_retries_tcp),
+	        cmocka_unit_test(test_wrong_id_ignored),
+	        cmocka_unit_test(test_wrong_question_ignored),
+	        cmocka_unit_test(test_ad_on_loopback),
+	        cmocka_unit_test(test_do_flag_sends_edns),
+	        cmocka_unit_test(test_timeout_all_attempts),
+	        cmocka_unit_test(test_rotation_to_second_server),
+	        cmocka_unit_test(test_servfail_then_next_server),
+	        cmocka_unit_test(test_inproc_wrong_id_then_answer),
+	        cmocka_unit_test(test_cancel_and_free),
+	        cmocka_unit_test(test_invalid_name),
+	        cmocka_unit_test(test_server_parse),
+	        cmocka_unit_test(test_resolv_conf),
+	        cmocka_unit_test(test_loopback_flag),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
