@@ -1,0 +1,574 @@
+/*
+ * tests/unit/common/test_cfg.c - cfg_load(), cfg_defaults(), cfg_zone_find()
+ *
+ * Data: tests/unit/data/cfg/good-*.conf (parsed values asserted one by one),
+ *       tests/unit/data/cfg/bad-*.conf (each must fail naming exactly file:line: key),
+ *       etc/mtastsd.conf (must load and equal the embedded defaults it documents).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cfg.h"
+#include "err.h"
+
+#define CFG_DIR      TEST_DATA_DIR "/cfg"
+#define EXAMPLE_CONF TEST_DATA_DIR "/../../../etc/mtastsd.conf"
+
+static struct cfg *
+load_ok(const char *path)
+{
+	struct cfg *c = NULL;
+	char err[1024] = "";
+	int r;
+
+	r = cfg_load(path, &c, err, sizeof(err));
+	if (r != 0)
+		fail_msg("cfg_load(%s) failed: %s", path, err);
+	assert_non_null(c);
+	return c;
+}
+
+/* Write text to a temporary file and load it; returns the cfg_load() result. */
+static int
+load_text(const char *text, struct cfg **ret_cfg, char *err, size_t errlen, char *path_out)
+{
+	char path[] = "/tmp/test_cfg.XXXXXX";
+	int fd, r;
+	FILE *f;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	r = cfg_load(path, ret_cfg, err, errlen);
+	if (path_out != NULL)
+		memcpy(path_out, path, sizeof(path));
+	(void)unlink(path);
+	return r;
+}
+
+/* ---- defaults ---- */
+
+static void
+assert_defaults(const struct cfg *c)
+{
+	/* process */
+	assert_null(c->process.user);
+	assert_null(c->process.group);
+	assert_int_equal(c->process.verbosity, 0);
+	assert_int_equal(c->process.shutdown_timeout_ms, 10000);
+	/* resolver */
+	assert_int_equal(c->resolver.enabled, 1);
+	assert_int_equal(c->resolver.n_listen, 1);
+	assert_string_equal(c->resolver.listen[0].address, "127.0.0.1:8461");
+	assert_string_equal(c->resolver.listen[0].host, "127.0.0.1");
+	assert_int_equal(c->resolver.listen[0].port, 8461);
+	assert_null(c->resolver.listen[0].path);
+	assert_int_equal(c->resolver.max_connections, 1024);
+	assert_int_equal(c->resolver.idle_timeout_ms, 60000);
+	assert_int_equal(c->resolver.n_dns_servers, 0);
+	assert_null(c->resolver.dns_servers);
+	assert_int_equal(c->resolver.dns_timeout_ms, 2000);
+	assert_int_equal(c->resolver.dns_attempts, 2);
+	assert_int_equal(c->resolver.fetch_timeout_ms, 15000);
+	assert_int_equal(c->resolver.fetch_max_body, 65536);
+	assert_int_equal(c->resolver.fetch_concurrency, 64);
+	assert_null(c->resolver.ca_file);
+	assert_null(c->resolver.connect_to);
+	assert_int_equal(c->resolver.recheck_interval_ms, 3600000);
+	assert_int_equal(c->resolver.negative_ttl_ms, 300000);
+	assert_int_equal(c->resolver.tempfail_ttl_ms, 60000);
+	assert_int_equal(c->resolver.refresh_before_ms, 86400000);
+	assert_int_equal(c->resolver.refresh_concurrency, 16);
+	assert_int_equal(c->resolver.n_zones, 1);
+	assert_string_equal(c->resolver.zones[0].name, "postfix");
+	assert_string_equal(c->resolver.default_zone, "postfix");
+	assert_int_equal(c->resolver.zones[0].strict_testing, 0);
+	assert_int_equal(c->resolver.zones[0].timeout_ms, 5000);
+	assert_int_equal(c->resolver.zones[0].require_sni, 1);
+	assert_int_equal(c->resolver.zones[0].tlsrpt, 0);
+	assert_int_equal(c->resolver.zones[0].dane, 1);
+	/* publisher */
+	assert_int_equal(c->publisher.n_listen, 2);
+	assert_string_equal(c->publisher.listen[0].address, "0.0.0.0:443");
+	assert_string_equal(c->publisher.listen[1].address, "[::]:443");
+	assert_string_equal(c->publisher.listen[1].host, "::");
+	assert_int_equal(c->publisher.listen[1].port, 443);
+	assert_int_equal(c->publisher.n_http_listen, 2);
+	assert_string_equal(c->publisher.http_listen[0].address, "0.0.0.0:80");
+	assert_string_equal(c->publisher.http_listen[1].address, "[::]:80");
+	assert_string_equal(c->publisher.tls_priority,
+	                    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
+	assert_int_equal(c->publisher.cache_control_max_age_s, 86400);
+	assert_null(c->publisher.acme_webroot);
+	assert_int_equal(c->publisher.max_connections, 1024);
+	assert_int_equal(c->publisher.connection_timeout_ms, 30000);
+	assert_int_equal(c->publisher.n_domains, 0);
+	/* cache */
+	assert_int_equal(c->cache.backend, CFG_CACHE_MEMORY);
+	assert_int_equal(c->cache.max_entries, 100000);
+	assert_string_equal(c->cache.redis_address, "127.0.0.1:6379");
+	assert_int_equal(c->cache.redis_db, 0);
+	assert_null(c->cache.redis_username);
+	assert_null(c->cache.redis_password);
+	assert_string_equal(c->cache.redis_prefix, "mtastsd");
+	assert_int_equal(c->cache.redis_connect_timeout_ms, 2000);
+	assert_int_equal(c->cache.redis_command_timeout_ms, 500);
+	assert_int_equal(c->cache.n_sentinels, 0);
+	assert_null(c->cache.sentinel_master);
+	/* admin */
+	assert_int_equal(c->admin.enabled, 1);
+	assert_string_equal(c->admin.listen.address, "127.0.0.1:8462");
+	assert_int_equal(c->admin.listen.port, 8462);
+	assert_null(c->admin.token);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct cfg *c = cfg_defaults();
+
+	(void)state;
+	assert_defaults(c);
+	assert_null(c->path);
+	/* the embedded defaults are the quick start, run as root */
+	assert_int_equal(c->process.allow_root, 1);
+	assert_null(cfg_free(c));
+	assert_null(cfg_free(NULL));
+}
+
+static void
+test_empty_file(void **state)
+{
+	struct cfg *c = load_ok(CFG_DIR "/good-empty.conf");
+
+	(void)state;
+	assert_defaults(c);
+	assert_string_equal(c->path, CFG_DIR "/good-empty.conf");
+	/* a config file does not allow root unless it says so */
+	assert_int_equal(c->process.allow_root, 0);
+	cfg_free(c);
+}
+
+/* etc/mtastsd.conf says "the values written below ARE the defaults": hold it to that. */
+static void
+test_example_config(void **state)
+{
+	struct cfg *c = load_ok(EXAMPLE_CONF);
+
+	(void)state;
+	assert_defaults(c);
+	assert_int_equal(c->process.allow_root, 0);
+	cfg_free(c);
+}
+
+/* ---- every key set ---- */
+
+static void
+test_full(void **state)
+{
+	struct cfg *c = load_ok(CFG_DIR "/good-full.conf");
+	const struct cfg_resolver *r = &c->resolver;
+	const struct cfg_publisher *p = &c->publisher;
+	const struct cfg_domain *d;
+
+	(void)state;
+	assert_string_equal(c->process.user, "nobody");
+	assert_string_equal(c->process.group, "nogroup");
+	assert_int_equal(c->process.allow_root, 0);
+	assert_int_equal(c->process.verbosity, 2);
+	assert_int_equal(c->process.shutdown_timeout_ms, 1500);
+
+	assert_int_equal(r->enabled, 1);
+	assert_int_equal(r->n_listen, 3);
+	assert_string_equal(r->listen[0].host, "127.0.0.1");
+	assert_int_equal(r->listen[0].port, 18461);
+	assert_string_equal(r->listen[1].address, "[::1]:18461");
+	assert_string_equal(r->listen[1].host, "::1");
+	assert_int_equal(r->listen[1].port, 18461);
+	assert_null(r->listen[2].address);
+	assert_string_equal(r->listen[2].path, "/run/mtastsd/sm.sock");
+	assert_int_equal(r->listen[2].mode, 0600);
+	assert_string_equal(r->listen[2].owner, "mtastsd");
+	assert_string_equal(r->listen[2].group, "postfix");
+	assert_int_equal(r->max_connections, 10);
+	assert_int_equal(r->idle_timeout_ms, 90000); /* integer = seconds */
+	assert_int_equal(r->n_dns_servers, 3);
+	assert_string_equal(r->dns_servers[0], "127.0.0.1@5353");
+	assert_string_equal(r->dns_servers[1], "[::1]:53");
+	assert_string_equal(r->dns_servers[2], "192.0.2.53");
+	assert_int_equal(r->dns_timeout_ms, 250);
+	assert_int_equal(r->dns_attempts, 3);
+	assert_int_equal(r->fetch_timeout_ms, 120000);
+	assert_int_equal(r->fetch_max_body, 4096);
+	assert_int_equal(r->fetch_concurrency, 8);
+	/* relative paths are taken from the config file's directory */
+	assert_string_equal(r->ca_file, CFG_DIR "/dummy-cert.pem");
+	assert_string_equal(r->connect_to, "127.0.0.1:8443");
+	assert_int_equal(r->recheck_interval_ms, 7200000);
+	assert_int_equal(r->negative_ttl_ms, 30000);
+	assert_int_equal(r->tempfail_ttl_ms, 10000);
+	assert_int_equal(r->refresh_before_ms, 3ULL * 86400000);
+	assert_int_equal(r->refresh_concurrency, 4);
+	/* the default zone is moved to zones[0] */
+	assert_int_equal(r->n_zones, 2);
+	assert_string_equal(r->default_zone, "strict");
+	assert_string_equal(r->zones[0].name, "strict");
+	assert_int_equal(r->zones[0].strict_testing, 1);
+	assert_int_equal(r->zones[0].timeout_ms, 2000);
+	assert_int_equal(r->zones[0].require_sni, 0);
+	assert_int_equal(r->zones[0].tlsrpt, 1);
+	assert_int_equal(r->zones[0].dane, 0);
+	assert_string_equal(r->zones[1].name, "postfix");
+	assert_int_equal(r->zones[1].strict_testing, 0);
+	assert_int_equal(r->zones[1].timeout_ms, 5000);
+	assert_int_equal(r->zones[1].require_sni, 1);
+	assert_int_equal(r->zones[1].dane, 1);
+
+	assert_int_equal(p->n_listen, 1);
+	assert_string_equal(p->listen[0].address, "0.0.0.0:8443");
+	assert_int_equal(p->n_http_listen, 0);
+	assert_string_equal(p->tls_priority, "NORMAL");
+	assert_int_equal(p->cache_control_max_age_s, 3600);
+	assert_string_equal(p->acme_webroot, CFG_DIR "/.");
+	assert_int_equal(p->max_connections, 5);
+	assert_int_equal(p->connection_timeout_ms, 5000);
+	assert_int_equal(p->n_domains, 2);
+	d = &p->domains[0];
+	assert_string_equal(d->domain, "example.com");
+	assert_int_equal(d->policy.mode, STS_MODE_ENFORCE);
+	assert_int_equal(d->policy.max_age_s, 604800);
+	assert_int_equal(d->policy.n_mx, 2);
+	assert_string_equal(d->policy.mx[0], "mx1.example.com");
+	assert_string_equal(d->policy.mx[1], "*.mx.example.net");
+	assert_string_equal(d->id, "20240101T000000");
+	assert_string_equal(d->cert_file, CFG_DIR "/dummy-cert.pem");
+	assert_string_equal(d->key_file, CFG_DIR "/dummy-key.pem");
+	assert_string_equal(d->tlsrpt_rua, "mailto:tlsrpt@example.com,https://rua.example.com/v1");
+	d = &p->domains[1];
+	assert_string_equal(d->domain, "xn--bcher-kva.example");
+	assert_int_equal(d->policy.mode, STS_MODE_NONE);
+	assert_int_equal(d->policy.max_age_s, 86400);
+	assert_int_equal(d->policy.n_mx, 0);
+	assert_null(d->id);
+	assert_null(d->tlsrpt_rua);
+
+	assert_int_equal(c->cache.backend, CFG_CACHE_REDIS); /* "valkey" */
+	assert_int_equal(c->cache.max_entries, 50);
+	assert_string_equal(c->cache.redis_address, "unix:/run/valkey/valkey.sock");
+	assert_int_equal(c->cache.redis_db, 3);
+	assert_string_equal(c->cache.redis_username, "mtastsd");
+	assert_string_equal(c->cache.redis_password, "secret");
+	assert_string_equal(c->cache.redis_prefix, "mt");
+	assert_int_equal(c->cache.redis_connect_timeout_ms, 1000);
+	assert_int_equal(c->cache.redis_command_timeout_ms, 100);
+	assert_int_equal(c->cache.n_sentinels, 2);
+	assert_string_equal(c->cache.sentinels[1], "sentinel.example:26379");
+	assert_string_equal(c->cache.sentinel_master, "mymaster");
+
+	assert_int_equal(c->admin.enabled, 0);
+	assert_null(c->admin.listen.address);
+	assert_string_equal(c->admin.listen.path, "/run/mtastsd/admin.sock");
+	assert_int_equal(c->admin.listen.mode, 0660);
+	assert_string_equal(c->admin.token, "s3cret");
+	cfg_free(c);
+}
+
+static void
+test_zone_find(void **state)
+{
+	struct cfg *c = load_ok(CFG_DIR "/good-full.conf");
+	const struct cfg_resolver *r = &c->resolver;
+
+	(void)state;
+	assert_ptr_equal(cfg_zone_find(r, "postfix", 7), &r->zones[1]);
+	assert_ptr_equal(cfg_zone_find(r, "strict", 6), &r->zones[0]);
+	/* namelen bounds the name: "postfix" inside a longer buffer */
+	assert_ptr_equal(cfg_zone_find(r, "postfix example.com", 7), &r->zones[1]);
+	/* unknown names and prefixes get the default zone */
+	assert_ptr_equal(cfg_zone_find(r, "post", 4), &r->zones[0]);
+	assert_ptr_equal(cfg_zone_find(r, "postfixx", 8), &r->zones[0]);
+	assert_ptr_equal(cfg_zone_find(r, "", 0), &r->zones[0]);
+	cfg_free(c);
+
+	c = cfg_defaults();
+	assert_string_equal(cfg_zone_find(&c->resolver, "anything", 8)->name, "postfix");
+	cfg_free(c);
+}
+
+/* ---- durations ---- */
+
+static void
+test_durations(void **state)
+{
+	static const struct {
+		const char *value;
+		uint64_t ms;
+	} ok[] = {
+	        {"0", 0},
+	        {"45", 45000},
+	        {"\"0\"", 0},
+	        {"\"45\"", 45000},
+	        {"\"500ms\"", 500},
+	        {"\"30s\"", 30000},
+	        {"\"5m\"", 300000},
+	        {"\"2h\"", 7200000},
+	        {"\"7d\"", 604800000},
+	        {"\"30d\"", 2592000000ULL},
+	        {"86400L", 86400000},
+	};
+	static const struct {
+		const char *value;
+		const char *reason;
+	} bad[] = {
+	        {"\"31d\"", "value 31d above maximum 30d"},
+	        {"2592001", "value 2592001 above maximum 30d"},
+	        {"-1", "value -1 below minimum 0ms"},
+	        {"\"-5s\"", "bad duration '-5s': expected a number followed by ms, s, m, h or d"},
+	        {"\"\"", "bad duration '': expected a number"},
+	        {"\"5 s\"", "bad duration '5 s': unknown unit"},
+	        {"\"5S\"", "bad duration '5S': unknown unit"},
+	        {"\"1w\"", "bad duration '1w': unknown unit"},
+	        {"\"99999999999999999999d\"", "too large"},
+	        {"1.5",
+	         "expected a duration (integer seconds or a string such as \"30s\"), got a float"},
+	        {"true", "got a boolean"},
+	};
+	char text[256], err[1024], path[32];
+	struct cfg *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		(void)snprintf(text, sizeof(text), "resolver = {\n refresh_before = %s;\n};\n",
+		               ok[i].value);
+		c = NULL;
+		if (load_text(text, &c, err, sizeof(err), path) != 0)
+			fail_msg("%s: %s", ok[i].value, err);
+		assert_int_equal(c->resolver.refresh_before_ms, ok[i].ms);
+		cfg_free(c);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[128];
+
+		(void)snprintf(text, sizeof(text), "resolver = {\n refresh_before = %s;\n};\n",
+		               bad[i].value);
+		c = NULL;
+		assert_int_equal(load_text(text, &c, err, sizeof(err), path), ERR_CONFIG);
+		assert_null(c);
+		(void)snprintf(want, sizeof(want), "%s:2: resolver.refresh_before: ", path);
+		if (strncmp(err, want, strlen(want)) != 0 || strstr(err, bad[i].reason) == NULL)
+			fail_msg("%s: got '%s', want '%s' + '...%s'", bad[i].value, err, want,
+			         bad[i].reason);
+	}
+}
+
+/* A duration stored in whole seconds refuses a fraction of a second. */
+static void
+test_seconds_only(void **state)
+{
+	char err[1024], path[32], want[160];
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(load_text("publisher = {\n\tcache_control_max_age = \"1500ms\";\n};\n", &c,
+	                           err, sizeof(err), path),
+	                 ERR_CONFIG);
+	(void)snprintf(want, sizeof(want),
+	               "%s:2: publisher.cache_control_max_age: value 1500ms is not a whole number "
+	               "of seconds",
+	               path);
+	assert_string_equal(err, want);
+}
+
+/* ---- errors that need no fixture file ---- */
+
+static void
+test_missing_file(void **state)
+{
+	struct cfg *c = NULL;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(cfg_load(CFG_DIR "/no-such-file.conf", &c, err, sizeof(err)), ERR_CONFIG);
+	assert_null(c);
+	assert_string_equal(err,
+	                    CFG_DIR "/no-such-file.conf: cannot read: No such file or directory");
+}
+
+static void
+test_listen_group_unknown_key(void **state)
+{
+	char err[1024], path[32], want[160];
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(load_text("resolver = {\n listen = ( \"127.0.0.1:1\",\n"
+	                           "  { path = \"/run/x.sock\";\n    perms = \"0600\"; } );\n};\n",
+	                           &c, err, sizeof(err), path),
+	                 ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s:4: resolver.listen[1].perms: unknown key", path);
+	assert_string_equal(err, want);
+	assert_int_equal(load_text("resolver = {\n listen = ( { mode = \"0600\"; } );\n};\n", &c,
+	                           err, sizeof(err), path),
+	                 ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s:2: resolver.listen[0].path: missing required key",
+	               path);
+	assert_string_equal(err, want);
+	assert_int_equal(load_text("admin = {\n listen = \"127.0.0.1:8462\";\n};\n"
+	                           "resolver = {\n listen = ( \"[::1]:1\", \"[::1]:1\" );\n};\n",
+	                           &c, err, sizeof(err), path),
+	                 ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s:5: resolver.listen[1]: duplicate listen address",
+	               path);
+	assert_string_equal(err, want);
+	assert_null(c);
+}
+
+/* ---- the broken fixtures ---- */
+
+struct bad_case {
+	const char *file;
+	unsigned line;
+	const char *key;
+	const char *reason; /* a substring of the reason */
+};
+
+static const struct bad_case bad_cases[] = {
+        {"bad-unknown-key.conf", 4, "resolver.dns_timout", "unknown key"},
+        {"bad-unknown-section.conf", 3, "logging", "unknown key"},
+        {"bad-zone-unknown-key.conf", 7, "resolver.zones[1].colour", "unknown key"},
+        {"bad-redis-unknown-key.conf", 6, "cache.redis.adress", "unknown key"},
+        {"bad-type-bool.conf", 3, "process.allow_root",
+         "expected a boolean (true or false), got a string"},
+        {"bad-type-int.conf", 4, "resolver.max_connections", "expected an integer, got a string"},
+        {"bad-section-type.conf", 2, "resolver", "expected a group { ... }, got a list"},
+        {"bad-duration-min.conf", 3, "resolver.dns_timeout", "value 0 below minimum 100ms"},
+        {"bad-duration-max.conf", 3, "resolver.fetch_timeout", "value 10m above maximum 5m"},
+        {"bad-duration-unit.conf", 4, "resolver.zones[0].timeout",
+         "bad duration '5 sec': unknown unit (use ms, s, m, h or d)"},
+        {"bad-verbosity.conf", 3, "process.verbosity", "value 4 above maximum 3"},
+        {"bad-fetch-max-body.conf", 3, "resolver.fetch_max_body",
+         "value 65537 above maximum 65536"},
+        {"bad-listen-port.conf", 4, "resolver.listen[1]",
+         "bad listen address '127.0.0.1:99999': bad port"},
+        {"bad-listen-host.conf", 3, "admin.listen", "bad listen address 'localhost:8462'"},
+        {"bad-empty-listen.conf", 3, "resolver.listen", "at least 1 address needed"},
+        {"bad-unix-mode.conf", 5, "resolver.listen[0].mode", "bad mode '0999'"},
+        {"bad-dns-server.conf", 3, "resolver.dns_servers[1]", "bad DNS server 'ns1.example.net'"},
+        {"bad-default-zone.conf", 4, "resolver.default_zone", "no zone named 'smtp'"},
+        {"bad-duplicate-zone.conf", 5, "resolver.zones[1].name", "duplicate zone 'postfix'"},
+        {"bad-policy-mode.conf", 6, "publisher.domains[0].mode",
+         "bad value 'strict': expected one of \"none\", \"testing\", \"enforce\""},
+        {"bad-missing-mode.conf", 4, "publisher.domains[0].mode", "missing required key"},
+        {"bad-mx.conf", 8, "publisher.domains[0].mx[1]", "bad mx pattern 'mail.example.com:25'"},
+        {"bad-mx-wildcard.conf", 7, "publisher.domains[0].mx[0]",
+         "bad mx pattern '*.*.example.com'"},
+        {"bad-enforce-no-mx.conf", 4, "publisher.domains[0].mx", "mx"},
+        {"bad-id.conf", 8, "publisher.domains[0].id", "bad policy id '2024-01-01'"},
+        {"bad-id-long.conf", 8, "publisher.domains[0].id",
+         "policy id must be 1 to 32 letters or digits"},
+        {"bad-duplicate-domain.conf", 12, "publisher.domains[1].domain",
+         "duplicate domain 'example.com' (also publisher.domains[0])"},
+        {"bad-domain-ip.conf", 5, "publisher.domains[0].domain", "bad domain '192.0.2.1'"},
+        {"bad-max-age.conf", 7, "publisher.domains[0].max_age",
+         "value 400d above maximum 31557600s"},
+        {"bad-cert-missing.conf", 8, "publisher.domains[0].cert",
+         "no-such-cert.pem': No such file or directory"},
+        {"bad-rua.conf", 9, "publisher.domains[0].tlsrpt_rua",
+         "bad TLSRPT rua 'tlsrpt@example.com'"},
+        {"bad-cache-backend.conf", 3, "cache.backend",
+         "bad value 'memcached': expected one of \"memory\", \"redis\", \"valkey\""},
+        {"bad-sentinels-no-master.conf", 5, "cache.redis.master_name",
+         "required when cache.redis.sentinels is set"},
+        /* libconfig's own syntax errors name file:line but no key */
+        {"bad-syntax.conf", 4, NULL, "syntax error"},
+};
+
+static void
+test_bad_configs(void **state)
+{
+	char path[512], want[1024], err[1024];
+	size_t i, n = sizeof(bad_cases) / sizeof(bad_cases[0]);
+
+	(void)state;
+	assert_true(n >= 12);
+	for (i = 0; i < n; i++) {
+		const struct bad_case *b = &bad_cases[i];
+		struct cfg *c = NULL;
+		int r;
+
+		(void)snprintf(path, sizeof(path), "%s/%s", CFG_DIR, b->file);
+		err[0] = '\0';
+		r = cfg_load(path, &c, err, sizeof(err));
+		if (r != ERR_CONFIG)
+			fail_msg("%s: cfg_load returned %d, want ERR_CONFIG", b->file, r);
+		assert_null(c);
+		if (b->key != NULL)
+			(void)snprintf(want, sizeof(want), "%s:%u: %s: ", path, b->line, b->key);
+		else
+			(void)snprintf(want, sizeof(want), "%s:%u: ", path, b->line);
+		if (strncmp(err, want, strlen(want)) != 0)
+			fail_msg("%s: message '%s' does not start with '%s'", b->file, err, want);
+		if (strstr(err + strlen(want), b->reason) == NULL)
+			fail_msg("%s: message '%s' lacks '%s'", b->file, err, b->reason);
+	}
+}
+
+/* Every bad-*.conf fixture is in the table above (so none is silently untested). */
+static void
+test_bad_fixtures_listed(void **state)
+{
+	char cmd[512], line[512];
+	size_t i, found = 0;
+	FILE *p;
+
+	(void)state;
+	(void)snprintf(cmd, sizeof(cmd), "ls %s", CFG_DIR);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "bad-", 4) != 0)
+			continue;
+		for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+			if (strcmp(bad_cases[i].file, line) == 0)
+				break;
+		}
+		if (i == sizeof(bad_cases) / sizeof(bad_cases[0]))
+			fail_msg("fixture %s has no entry in bad_cases", line);
+		found++;
+	}
+	assert_int_equal(pclose(p), 0);
+	assert_int_equal(found, sizeof(bad_cases) / sizeof(bad_cases[0]));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_empty_file),
+	        cmocka_unit_test(test_example_config),
+	        cmocka_unit_test(test_full),
+	        cmocka_unit_test(test_zone_find),
+	        cmocka_unit_test(test_durations),
+	        cmocka_unit_test(test_seconds_only),
+	        cmocka_unit_test(test_missing_file),
+	        cmocka_unit_test(test_listen_group_unknown_key),
+	        cmocka_unit_test(test_bad_configs),
+	        cmocka_unit_test(test_bad_fixtures_listed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
