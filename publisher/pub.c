@@ -555,7 +555,8 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	if (tls)
 		mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, pub_http_policy_access,
 		                       pub, MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
-		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_UNESCAPE_CALLBACK,
+		                       pub_http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
 		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_HTTPS_PRIORITIES,
@@ -565,7 +566,8 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	else
 		mhd = MHD_start_daemon(flags, 0, NULL, NULL, pub_http_plain_access, pub,
 		                       MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
-		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_UNESCAPE_CALLBACK,
+		                       pub_http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
 		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_END);

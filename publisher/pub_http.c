@@ -35,6 +35,10 @@ static const char http_body_405[] = "method not allowed\n";
 static const char http_body_400[] = "bad request\n";
 static const char http_body_414[] = "uri too long\n";
 static const char http_body_301[] = "moved permanently\n";
+static const char http_body_413[] = "request body not allowed\n";
+
+/* *req_ctx of a request whose first handler call has been seen. */
+static char http_seen;
 
 static enum MHD_Result
 http_reply(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
@@ -65,6 +69,58 @@ http_method_ok(const char *method)
 {
 	return strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
 	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+}
+
+enum http_phase {
+	HTTP_WAIT,   /* return MHD_YES and wait for the rest of the request */
+	HTTP_ANSWER, /* answer now */
+	HTTP_BODY,   /* a GET or HEAD with a body: refuse it */
+};
+
+/* libmicrohttpd closes the connection after a response queued on the first handler call
+ * (before the request is complete), so GET and HEAD wait for the second call to keep
+ * the connection alive. Other methods are answered at once: their body is never read. */
+static enum http_phase
+http_phase(struct MHD_Connection *conn, const char *method, size_t *upload_data_size,
+           void **req_ctx)
+{
+	(void)conn;
+	if (*req_ctx == NULL) {
+		*req_ctx = &http_seen;
+		return http_method_ok(method) ? HTTP_WAIT : HTTP_ANSWER;
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0;
+		return HTTP_BODY;
+	}
+	return HTTP_ANSWER;
+}
+
+size_t
+pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *in = s, *out = s;
+	char hex[3] = {0, 0, 0};
+	unsigned long v;
+
+	(void)cls;
+	(void)conn;
+	while (*in != '\0') {
+		if (in[0] == '%' && isxdigit((unsigned char)in[1]) &&
+		    isxdigit((unsigned char)in[2])) {
+			hex[0] = in[1];
+			hex[1] = in[2];
+			v = strtoul(hex, NULL, 16);
+			if (v != 0) {
+				*out++ = (char)v;
+				in += 3;
+				continue;
+			}
+		}
+		*out++ = *in++;
+	}
+	*out = '\0';
+	return (size_t)(out - s);
 }
 
 size_t
@@ -137,8 +193,15 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_ctx;
+	switch (http_phase(conn, method, upload_data_size, req_ctx)) {
+	case HTTP_WAIT:
+		return MHD_YES;
+	case HTTP_BODY:
+		return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, http_body_413,
+		                  sizeof(http_body_413) - 1, NULL, NULL, NULL, NULL);
+	default:
+		break;
+	}
 	atomic_fetch_add(&pub->n_requests, 1);
 	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	len = pub_http_host_name(host, &name);
@@ -364,8 +427,15 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 
 	(void)version;
 	(void)upload_data;
-	(void)upload_data_size;
-	(void)req_ctx;
+	switch (http_phase(conn, method, upload_data_size, req_ctx)) {
+	case HTTP_WAIT:
+		return MHD_YES;
+	case HTTP_BODY:
+		return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, http_body_413,
+		                  sizeof(http_body_413) - 1, NULL, NULL, NULL, NULL);
+	default:
+		break;
+	}
 	atomic_fetch_add(&pub->n_requests, 1);
 	s = pub_snap_acquire(pub);
 	if (s->acme_webroot != NULL &&

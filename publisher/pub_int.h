@@ -163,6 +163,9 @@ enum MHD_Result pub_http_plain_access(void *cls, struct MHD_Connection *conn, co
  * certificate callback during the handshake and kept until the connection closes. */
 void pub_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                                 enum MHD_ConnectionNotificationCode code);
+/* MHD_OPTION_UNESCAPE_CALLBACK: decodes %HH in place except %00, which stays literal (so
+ * "token%00.x" can never become "token"). Returns the new length. */
+size_t pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
 /* Strip ":port" and one trailing dot from a Host header value; returns the name length, or
  * 0 when the value is not a plausible host name. */
 size_t pub_http_host_name(const char *host, const char **ret_name);

@@ -1,0 +1,389 @@
+#!/bin/bash
+# tests/system/t_publisher.sh - the publisher against real clients (loopback only)
+#
+# Three domains (plus a fourth sharing a certificate) on one HTTPS listener, each with its
+# own certificate made by a test CA at run time. Checks: policy body and headers with curl,
+# HEAD/404/405, SNI certificate choice and the no-SNI fallback (openssl s_client,
+# gnutls-cli), TLS 1.1 refused, port 80 (ACME token, 301, traversal attempts),
+# `mtastsd dns-records`, certificate reload through inotify (plain files and the Let's
+# Encrypt symlink layout; an open keep-alive connection survives; broken replacements are
+# refused), SIGHUP policy reload, and Debian's mta-sts-query accepting the policy inside a
+# network namespace with its own DNS server (dnsmasq) on 127.0.0.1:53.
+
+. "$(dirname "$0")/lib.sh"
+
+for tool in curl openssl gnutls-cli gnutls-serv certtool python3; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+
+P=$(free_port tcp)
+H=$(free_port tcp)
+while [ "$H" = "$P" ]; do H=$(free_port tcp); done
+
+# ---- certificates ---------------------------------------------------------------------------
+
+make_ca
+make_cert d1 mta-sts.d1.test
+make_cert d2 mta-sts.d2.test
+# d3's certificate also names mta-sts.d4.test (a configured domain sharing the files) and
+# mta-sts.d5.test (not configured: only the SAN match can pick it).
+make_cert d3 mta-sts.d3.test mta-sts.d4.test mta-sts.d5.test
+
+# d1 uses the Let's Encrypt layout: live/ holds symlinks into archive/.
+LE=$T/le
+mkdir -p "$LE/archive/d1.test" "$LE/live/d1.test" "$T/d2" "$T/d3"
+cp "$T/d1.fullchain.pem" "$LE/archive/d1.test/fullchain1.pem"
+cp "$T/d1.key" "$LE/archive/d1.test/privkey1.pem"
+ln -s ../../archive/d1.test/fullchain1.pem "$LE/live/d1.test/fullchain.pem"
+ln -s ../../archive/d1.test/privkey1.pem "$LE/live/d1.test/privkey.pem"
+cp "$T/d2.fullchain.pem" "$T/d2/fullchain.pem"
+cp "$T/d2.key" "$T/d2/privkey.pem"
+cp "$T/d3.fullchain.pem" "$T/d3/fullchain.pem"
+cp "$T/d3.key" "$T/d3/privkey.pem"
+
+mkdir -p "$T/webroot/.well-known/acme-challenge"
+printf 'tok_EN-123.thumbprint' >"$T/webroot/.well-known/acme-challenge/tok_EN-123"
+echo "secret" >"$T/secret"
+ln -s "$T/secret" "$T/webroot/.well-known/acme-challenge/link"
+
+# pub_conf FILE LISTEN HTTP_LISTEN D2MODE
+pub_conf() {
+	cat >"$1" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s"; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+publisher = {
+	listen = [ $2 ];
+	http_listen = [ $3 ];
+	acme_webroot = "$T/webroot";
+	cache_control_max_age = 3600;
+	connection_timeout = "30s";
+	domains = (
+		{ domain = "d1.test"; mode = "enforce"; max_age = 604800;
+		  mx = [ "mail.d1.test", "*.mx.d1.test" ];
+		  cert = "$LE/live/d1.test/fullchain.pem"; key = "$LE/live/d1.test/privkey.pem";
+		  tlsrpt_rua = "mailto:tlsrpt@d1.test"; },
+		{ domain = "d2.test"; mode = "$4"; max_age = 86400; mx = [ "mx.d2.test" ];
+		  cert = "$T/d2/fullchain.pem"; key = "$T/d2/privkey.pem"; },
+		{ domain = "d3.test"; mode = "enforce"; max_age = 1209600; mx = [ "mx1.d3.test", "mx2.d3.test" ];
+		  cert = "$T/d3/fullchain.pem"; key = "$T/d3/privkey.pem"; id = "20240101T000000Z"; },
+		{ domain = "d4.test"; mode = "none"; max_age = 86400;
+		  cert = "$T/d3/fullchain.pem"; key = "$T/d3/privkey.pem"; }
+	);
+};
+EOC
+}
+
+pub_conf "$T/pub.conf" "\"127.0.0.1:$P\"" "\"127.0.0.1:$H\"" enforce
+"$MTASTSD" -n -c "$T/pub.conf" >"$T/check.log" 2>&1 || die "config check failed: $(cat "$T/check.log")"
+start_bg pub "$MTASTSD" -f -c "$T/pub.conf"
+wait_tcp "$P"
+wait_tcp "$H"
+
+CRLF=$'\r'
+BODY1="version: STSv1${CRLF}
+mode: enforce${CRLF}
+mx: mail.d1.test${CRLF}
+mx: *.mx.d1.test${CRLF}
+max_age: 604800${CRLF}"
+BODY2="version: STSv1${CRLF}
+mode: enforce${CRLF}
+mx: mx.d2.test${CRLF}
+max_age: 86400${CRLF}"
+BODY3="version: STSv1${CRLF}
+mode: enforce${CRLF}
+mx: mx1.d3.test${CRLF}
+mx: mx2.d3.test${CRLF}
+max_age: 1209600${CRLF}"
+BODY4="version: STSv1${CRLF}
+mode: none${CRLF}
+max_age: 86400${CRLF}"
+
+# ---- HTTPS: policies --------------------------------------------------------------------
+
+# fetch DOMAIN [CURL ARGS...]: GET the policy of DOMAIN with certificate verification; the
+# body goes to $T/body, headers to $T/hdr; prints the status.
+fetch() {
+	local d=$1
+	shift
+	curl -sS --max-time 10 --cacert "$T/ca.pem" --resolve "mta-sts.$d:$P:127.0.0.1" \
+		-o "$T/body" -D "$T/hdr" -w '%{http_code}' "$@" \
+		"https://mta-sts.$d:$P/.well-known/mta-sts.txt" 2>"$T/curl.err" || true
+}
+# head_body_len HOST: bytes after the header block of a raw HEAD response.
+head_body_len() {
+	printf 'HEAD /.well-known/mta-sts.txt HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$1" |
+		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$P" -servername "$1" 2>/dev/null |
+		python3 -c 'import sys; d = sys.stdin.buffer.read(); print(len(d.split(b"\r\n\r\n", 1)[1]) if b"\r\n\r\n" in d else -1)'
+}
+hdr() { grep -i "^$1:" "$T/hdr" | head -n1 | cut -d' ' -f2- | tr -d '\r'; }
+
+for i in 1 2 3 4; do
+	body_var=BODY$i
+	expected="${!body_var}"$'\n'
+	check "d$i: status" 200 "$(fetch "d$i.test")"
+	check "d$i: body" "$(printf '%s' "$expected" | od -c)" "$(od -c <"$T/body")"
+	check "d$i: content-type" "text/plain" "$(hdr content-type)"
+	check "d$i: cache-control" "max-age=3600" "$(hdr cache-control)"
+	check "d$i: content-length" "$(wc -c <"$T/body" | tr -d ' ')" "$(hdr content-length)"
+	check "d$i: HEAD status" 200 "$(fetch "d$i.test" -I)"
+	check "d$i: HEAD content-length" "${#expected}" "$(hdr content-length)"
+	check "d$i: HEAD has no body" 0 "$(head_body_len "mta-sts.d$i.test")"
+done
+
+u="https://mta-sts.d1.test:$P"
+c=(curl -sS --max-time 10 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P:127.0.0.1" -o /dev/null)
+check "other path: 404" 404 "$("${c[@]}" -w '%{http_code}' "$u/")"
+check "other path: 404 (.well-known/x)" 404 "$("${c[@]}" -w '%{http_code}' "$u/.well-known/mta-sts.txt.bak")"
+check "POST: 405" 405 "$("${c[@]}" -D "$T/hdr" -w '%{http_code}' -X POST -d x=1 "$u/.well-known/mta-sts.txt")"
+check "POST: Allow" "GET, HEAD" "$(hdr allow)"
+check "DELETE: 405" 405 "$("${c[@]}" -w '%{http_code}' -X DELETE "$u/.well-known/mta-sts.txt")"
+check "unknown host: 404" 404 "$("${c[@]}" -w '%{http_code}' -H 'Host: mta-sts.unknown.test' "$u/.well-known/mta-sts.txt")"
+check "Host without mta-sts.: 404" 404 "$("${c[@]}" -w '%{http_code}' -H 'Host: d1.test' "$u/.well-known/mta-sts.txt")"
+check "Host upper case with port: 200" 200 "$("${c[@]}" -w '%{http_code}' -H "Host: MTA-STS.D2.TEST:$P" "$u/.well-known/mta-sts.txt")"
+body=$(curl -sS --max-time 10 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P:127.0.0.1" \
+	-H "Host: mta-sts.d2.test" "$u/.well-known/mta-sts.txt" | tr -d '\r')
+check "Host header selects the policy (d2 via d1's SNI)" "$(printf '%s' "$BODY2" | tr -d '\r')" "$body"
+big=$(head -c 20000 /dev/zero | tr '\0' a)
+check "oversized header refused" 431 "$("${c[@]}" -w '%{http_code}' -H "X-Big: $big" "$u/.well-known/mta-sts.txt")"
+
+# ---- HTTPS: SNI -------------------------------------------------------------------------
+
+fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
+# served_fp SNI|-: fingerprint of the certificate served for this SNI name (- = no SNI).
+served_fp() {
+	local sni=(-servername "$1")
+	[ "$1" = - ] && sni=(-noservername)
+	openssl s_client -connect "127.0.0.1:$P" "${sni[@]}" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 || true
+}
+served_subject() {
+	openssl s_client -connect "127.0.0.1:$P" -servername "$1" </dev/null 2>/dev/null |
+		openssl x509 -noout -subject -nameopt RFC2253 2>/dev/null || true
+}
+FP1=$(fp_file "$T/d1.pem")
+FP2=$(fp_file "$T/d2.pem")
+FP3=$(fp_file "$T/d3.pem")
+check "SNI mta-sts.d1.test: subject" "subject=CN=mta-sts.d1.test" "$(served_subject mta-sts.d1.test)"
+check "SNI mta-sts.d2.test: subject" "subject=CN=mta-sts.d2.test" "$(served_subject mta-sts.d2.test)"
+check "SNI mta-sts.d3.test: subject" "subject=CN=mta-sts.d3.test" "$(served_subject mta-sts.d3.test)"
+check "SNI mta-sts.d4.test: d3's certificate (shared files)" "$FP3" "$(served_fp mta-sts.d4.test)"
+check "SNI mta-sts.d5.test: d3's certificate (SAN match)" "$FP3" "$(served_fp mta-sts.d5.test)"
+check "SNI unknown name: fallback to the first domain" "$FP1" "$(served_fp www.example.test)"
+check "no SNI: fallback to the first domain" "$FP1" "$(served_fp -)"
+for i in 1 2 3; do
+	rc=0
+	gnutls-cli --x509cafile "$T/ca.pem" --port "$P" --sni-hostname "mta-sts.d$i.test" \
+		--verify-hostname "mta-sts.d$i.test" 127.0.0.1 </dev/null >"$T/gc.log" 2>&1 || rc=$?
+	check "gnutls-cli verifies mta-sts.d$i.test" 0 "$rc"
+done
+
+# ---- TLS versions -----------------------------------------------------------------------
+
+tls_try() {
+	gnutls-cli --x509cafile "$T/ca.pem" --port "$1" --sni-hostname mta-sts.d1.test \
+		--verify-hostname mta-sts.d1.test --priority "NORMAL:-VERS-ALL:+VERS-$2" \
+		127.0.0.1 </dev/null >"$T/gc.log" 2>&1 && echo ok || echo refused
+}
+check "TLS 1.3 accepted" ok "$(tls_try "$P" TLS1.3)"
+check "TLS 1.2 accepted" ok "$(tls_try "$P" TLS1.2)"
+# Positive control: this gnutls-cli can speak TLS 1.1 to a server that allows it.
+G=$(free_port tcp)
+start_bg gserv gnutls-serv --port "$G" --x509certfile "$T/d1.fullchain.pem" \
+	--x509keyfile "$T/d1.key" --priority "NORMAL:+VERS-TLS1.1:+VERS-TLS1.0"
+wait_tcp "$G"
+if [ "$(tls_try "$G" TLS1.1)" = ok ]; then
+	check "TLS 1.1 refused" refused "$(tls_try "$P" TLS1.1)"
+	check "TLS 1.0 refused" refused "$(tls_try "$P" TLS1.0)"
+else
+	say "skip TLS 1.1 check: this gnutls-cli cannot negotiate TLS 1.1 even with gnutls-serv"
+fi
+stop_bg gserv
+
+# ---- port 80 ----------------------------------------------------------------------------
+
+h=(curl -sS --max-time 10 -o "$T/body" -D "$T/hdr" -w '%{http_code}' --path-as-is)
+hu="http://127.0.0.1:$H"
+check "ACME token: 200" 200 "$("${h[@]}" -H 'Host: mta-sts.d1.test' "$hu/.well-known/acme-challenge/tok_EN-123")"
+check "ACME token: body" "tok_EN-123.thumbprint" "$(cat "$T/body")"
+check "ACME missing token: 404" 404 "$("${h[@]}" -H 'Host: mta-sts.d1.test' "$hu/.well-known/acme-challenge/nothere")"
+check "redirect: 301" 301 "$("${h[@]}" -H 'Host: mta-sts.d2.test' "$hu/.well-known/mta-sts.txt")"
+check "redirect: Location" "https://mta-sts.d2.test/.well-known/mta-sts.txt" "$(hdr location)"
+check "redirect keeps path and query" 301 "$("${h[@]}" -H "Host: Example.test:$H" "$hu/a/b%20c?x=1&y")"
+check "redirect: Location with query" "https://Example.test/a/b%20c?x=1&y" "$(hdr location)"
+check "redirect: POST too" 301 "$("${h[@]}" -X POST -d a=b -H 'Host: d3.test' "$hu/")"
+check "bad Host: 400" 400 "$("${h[@]}" -H 'Host: a/b' "$hu/")"
+for path in "..%2f..%2fsecret" "../../secret" "%2e%2e%2f%2e%2e%2fsecret" "..%2F..%2Fsecret" \
+	"tok_EN-123%2f" "sub%2ftok_EN-123" "tok_EN-123." "." ".." "%2e%2e" "link" \
+	"tok_EN-123%00" "tok_EN-123/" "a%5cb"; do
+	code=$("${h[@]}" -H 'Host: mta-sts.d1.test' "$hu/.well-known/acme-challenge/$path")
+	check "traversal '$path': 404" 404 "$code"
+	if grep -q secret "$T/body"; then die "traversal '$path' leaked the secret"; fi
+done
+
+# ---- dns-records ------------------------------------------------------------------------
+
+"$MTASTSD" -c "$T/pub.conf" dns-records >"$T/dns.txt" 2>"$T/dns.err" || die "dns-records failed"
+ID1=$(sed -n 's/^_mta-sts\.d1\.test\. 3600 IN TXT "v=STSv1; id=\([A-Za-z0-9]*\)"$/\1/p' "$T/dns.txt")
+ID2=$(sed -n 's/^_mta-sts\.d2\.test\. 3600 IN TXT "v=STSv1; id=\([A-Za-z0-9]*\)"$/\1/p' "$T/dns.txt")
+check_match "dns-records: d1 id is 32 alphanumerics" '^[a-z0-9]{32}$' "$ID1"
+check_match "dns-records: d2 id is 32 alphanumerics" '^[a-z0-9]{32}$' "$ID2"
+check "dns-records: d3 explicit id" '_mta-sts.d3.test. 3600 IN TXT "v=STSv1; id=20240101T000000Z"' \
+	"$(grep '^_mta-sts.d3.test' "$T/dns.txt")"
+check "dns-records: d1 TLSRPT" '_smtp._tls.d1.test. 3600 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@d1.test"' \
+	"$(grep '^_smtp._tls.d1.test' "$T/dns.txt")"
+check "dns-records: no TLSRPT without rua" 1 "$(grep -c '^_smtp._tls' "$T/dns.txt")"
+check "dns-records: address hints" 4 "$(grep -c '^; d[1-4].test: mta-sts.d[1-4].test must resolve' "$T/dns.txt")"
+"$MTASTSD" -c "$T/pub.conf" dns-records >"$T/dns2.txt" 2>/dev/null
+check "dns-records: ids are stable" "$(cat "$T/dns.txt")" "$(cat "$T/dns2.txt")"
+
+# ---- certificate reload -----------------------------------------------------------------
+
+# wait_fp SNI FP: wait (at most 10 s) until a new handshake for SNI gets certificate FP.
+wait_fp() {
+	local i
+	for i in $(seq 1 50); do
+		[ "$(served_fp "$1")" = "$2" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# A keep-alive client on d2: one request, then (after the reload) a second one on the same
+# TLS connection.
+cat >"$T/keepalive.py" <<'PY'
+import os, socket, ssl, sys, time
+port, ca, tdir = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=20),
+                    server_hostname="mta-sts.d2.test")
+f = s.makefile("rb")
+def get():
+    s.sendall(b"GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.d2.test\r\n\r\n")
+    status = f.readline().split()[1].decode()
+    length = 0
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        k, _, v = line.decode().partition(":")
+        if k.lower() == "content-length":
+            length = int(v)
+    body = f.read(length)
+    return status, body
+st1, b1 = get()
+fp = ssl.DER_cert_to_PEM_cert(s.getpeercert(True))
+open(os.path.join(tdir, "ka.ready"), "w").write(st1)
+for _ in range(300):
+    if os.path.exists(os.path.join(tdir, "ka.go")):
+        break
+    time.sleep(0.1)
+st2, b2 = get()
+print(st1, st2, "same-body" if b1 == b2 and b"mx.d2.test" in b2 else "diff-body")
+PY
+start_bg keepalive python3 "$T/keepalive.py" "$P" "$T/ca.pem" "$T"
+wait_file "$T/ka.ready"
+
+make_cert d2new mta-sts.d2.test
+FP2NEW=$(fp_file "$T/d2new.pem")
+cp "$T/d2new.fullchain.pem" "$T/d2/fullchain.pem.tmp"
+cp "$T/d2new.key" "$T/d2/privkey.pem.tmp"
+mv "$T/d2/privkey.pem.tmp" "$T/d2/privkey.pem"
+mv "$T/d2/fullchain.pem.tmp" "$T/d2/fullchain.pem"
+rc=0
+wait_fp mta-sts.d2.test "$FP2NEW" || rc=1
+check "d2 replaced: new handshake gets the new certificate" 0 "$rc"
+check "d1 unchanged by d2's reload" "$FP1" "$(served_fp mta-sts.d1.test)"
+touch "$T/ka.go"
+for i in $(seq 1 50); do [ "$(alive keepalive)" = dead ] && break; sleep 0.2; done
+check "keep-alive connection survives the reload" "200 200 same-body" "$(cat "$T/keepalive.log")"
+
+# Let's Encrypt renewal: new files in archive/, live/ symlinks switched.
+make_cert d1new mta-sts.d1.test
+FP1NEW=$(fp_file "$T/d1new.pem")
+cp "$T/d1new.fullchain.pem" "$LE/archive/d1.test/fullchain2.pem"
+cp "$T/d1new.key" "$LE/archive/d1.test/privkey2.pem"
+ln -sfn ../../archive/d1.test/privkey2.pem "$LE/live/d1.test/privkey.pem"
+ln -sfn ../../archive/d1.test/fullchain2.pem "$LE/live/d1.test/fullchain.pem"
+rc=0
+wait_fp mta-sts.d1.test "$FP1NEW" || rc=1
+check "d1 renewed (symlinks): new certificate served" 0 "$rc"
+check "d1 renewed: no-SNI fallback follows" "$FP1NEW" "$(served_fp -)"
+
+# Broken replacements of d3: a key that does not match, then a certificate that is not one.
+cp "$T/d3/privkey.pem" "$T/d3.key.good"
+cp "$T/d2new.key" "$T/d3/privkey.pem.tmp"
+mv "$T/d3/privkey.pem.tmp" "$T/d3/privkey.pem"
+for i in $(seq 1 50); do grep -q "d3.test.*refused" "$T/pub.log" && break; sleep 0.2; done
+check_match "mismatched key: refused with a log line" "refused" "$(grep 'd3.test' "$T/pub.log" | grep refused | head -n1)"
+check "mismatched key: old d3 certificate still served" "$FP3" "$(served_fp mta-sts.d3.test)"
+check "mismatched key: d3 policy still served" 200 "$(fetch d3.test)"
+cp "$T/d3.key.good" "$T/d3/privkey.pem"
+echo "not a certificate" >"$T/d3/fullchain.pem.tmp"
+mv "$T/d3/fullchain.pem.tmp" "$T/d3/fullchain.pem"
+n=$(grep -c "keeping the certificate loaded before" "$T/pub.log" || true)
+for i in $(seq 1 50); do
+	[ "$(grep -c "keeping the certificate loaded before" "$T/pub.log" || true)" -gt "$n" ] && break
+	sleep 0.2
+done
+check_match "garbage certificate: refused" "d3.test.*keeping the certificate loaded before" \
+	"$(grep "keeping the certificate loaded before" "$T/pub.log" | tail -n1)"
+check "garbage certificate: old d3 certificate still served" "$FP3" "$(served_fp mta-sts.d3.test)"
+cp "$T/d3.fullchain.pem" "$T/d3/fullchain.pem"
+check "daemon alive after broken certificates" alive "$(alive pub)"
+
+# ---- SIGHUP: policy change --------------------------------------------------------------
+
+pub_conf "$T/pub.conf" "\"127.0.0.1:$P\"" "\"127.0.0.1:$H\"" testing
+kill -HUP "$(cat "$T/pub.pid")"
+for i in $(seq 1 50); do
+	fetch d2.test >/dev/null
+	grep -q "mode: testing" "$T/body" && break
+	sleep 0.2
+done
+check "SIGHUP: d2 now testing" "mode: testing" "$(grep mode "$T/body" | tr -d '\r')"
+"$MTASTSD" -c "$T/pub.conf" dns-records >"$T/dns3.txt" 2>/dev/null
+ID2B=$(sed -n 's/^_mta-sts\.d2\.test\. 3600 IN TXT "v=STSv1; id=\([A-Za-z0-9]*\)"$/\1/p' "$T/dns3.txt")
+check_match "SIGHUP: d2 id changed with the policy" '^[a-z0-9]{32}$' "$ID2B"
+[ "$ID2B" != "$ID2" ] || check "d2 id differs after the policy change" "not $ID2" "$ID2B"
+check "SIGHUP: d1 id unchanged" "$ID1" \
+	"$(sed -n 's/^_mta-sts\.d1\.test\. 3600 IN TXT "v=STSv1; id=\([A-Za-z0-9]*\)"$/\1/p' "$T/dns3.txt")"
+check "SIGHUP: d2 keeps the reloaded certificate" "$FP2NEW" "$(served_fp mta-sts.d2.test)"
+stop_bg pub
+
+# ---- mta-sts-query (postfix-mta-sts-resolver) in a network namespace --------------------
+
+if ! command -v mta-sts-query >/dev/null || ! command -v dnsmasq >/dev/null; then
+	say "skip mta-sts-query: mta-sts-query or dnsmasq missing"
+	finish
+fi
+pub_conf "$T/ns.conf" '"127.0.0.1:443"' "" enforce
+"$MTASTSD" -c "$T/ns.conf" dns-records >"$T/nsdns.txt"
+netns_setup "mtastsd-pub-$$"
+dns_args=()
+for d in d1 d2 d3; do
+	id=$(sed -n "s/^_mta-sts\.$d\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")
+	dns_args+=("--txt-record=_mta-sts.$d.test,v=STSv1; id=$id" "--address=/mta-sts.$d.test/127.0.0.1")
+done
+start_bg dnsmasq ip netns exec "$LIB_NETNS" dnsmasq --keep-in-foreground --no-resolv \
+	--no-hosts --conf-file=/dev/null --listen-address=127.0.0.1 --bind-interfaces --port=53 \
+	--user=root --pid-file= "${dns_args[@]}"
+start_bg nspub ip netns exec "$LIB_NETNS" "$MTASTSD" -f -c "$T/ns.conf"
+for i in $(seq 1 50); do
+	netns_exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/443' 2>/dev/null && break
+	sleep 0.2
+done
+for i in 1 2 3; do
+	out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query "d$i.test" 2>"$T/msq.err" || true)
+	id=$(sed -n "s/^_mta-sts\.d$i\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")
+	check_match "mta-sts-query d$i.test: VALID with our id" "STSFetchResult.VALID.*'$id'" "$out"
+done
+out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d1.test 2>/dev/null || true)
+check_match "mta-sts-query d1.test: mode" "'mode': 'enforce'" "$out"
+check_match "mta-sts-query d1.test: mx" "'mx': \['mail.d1.test', '\*.mx.d1.test'\]" "$out"
+check_match "mta-sts-query d1.test: max_age" "'max_age': 604800\}" "$out"
+out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d3.test 2>/dev/null || true)
+check_match "mta-sts-query d3.test: mx" "'mx': \['mx1.d3.test', 'mx2.d3.test'\]" "$out"
+check_match "mta-sts-query d3.test: max_age" "'max_age': 1209600\}" "$out"
+
+finish
