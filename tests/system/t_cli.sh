@@ -1,0 +1,231 @@
+#!/usr/bin/env bash
+# tests/system/t_cli.sh - the mtastsd command line and the daemon lifecycle without network
+#
+# -n on the example and on every tests/unit/data/cfg/bad-*.conf (each names the file:line and
+# key written in its "# expect:" first line), --help/--version, usage errors (exit 2), the
+# `check` placeholder (exit 1), and a daemon with nothing to serve: SIGHUP with a broken and
+# a good config, SIGTERM -> exit 0, sd_notify READY/RELOADING/STOPPING on a NOTIFY_SOCKET,
+# and, when run as root, the root refusal and the drop to process.user (from /proc).
+. "$(dirname "$0")/lib.sh"
+
+unset JOURNAL_STREAM NOTIFY_SOCKET
+CFGDATA="$SRC_DIR/tests/unit/data/cfg"
+
+# run CMD...: sets RC, OUT, ERR.
+run() {
+	set +e
+	"$@" >"$T/out" 2>"$T/err"
+	RC=$?
+	set -e
+	OUT=$(cat "$T/out")
+	ERR=$(cat "$T/err")
+}
+
+# wait_log NAME ERE [SECONDS]: wait until $T/NAME.log has a line matching ERE.
+wait_log() {
+	local i
+	for i in $(seq 1 $((${3:-10} * 10))); do
+		grep -Eqs -- "$2" "$T/$1.log" && return 0
+		sleep 0.1
+	done
+	die "no /$2/ in $1.log after ${3:-10}s"
+}
+
+# wait_exit NAME: wait (at most 15 s) for the process started as NAME; sets EXIT_RC.
+wait_exit() {
+	local pid i
+	pid=$(cat "$T/$1.pid")
+	for i in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	set +e
+	wait "$pid"
+	EXIT_RC=$?
+	set -e
+}
+
+# ---- help, version, usage ----
+run "$MTASTSD" --help
+check "--help exits 0" 0 "$RC"
+check_match "--help prints usage" '^usage: mtastsd \[-c FILE\]' "$OUT"
+check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
+run "$MTASTSD" -h
+check "-h exits 0" 0 "$RC"
+run "$MTASTSD" --version
+check "--version exits 0" 0 "$RC"
+check_match "--version prints the version" '^mtastsd [0-9]+\.[0-9]+\.[0-9]+$' "$OUT"
+
+run "$MTASTSD" -x
+check "unknown option exits 2" 2 "$RC"
+check_match "unknown option named" 'unknown option -x' "$ERR"
+check_match "unknown option prints usage" 'usage: mtastsd' "$ERR"
+run "$MTASTSD" --no-such-option
+check "unknown long option exits 2" 2 "$RC"
+run "$MTASTSD" -c
+check "-c without FILE exits 2" 2 "$RC"
+run "$MTASTSD" frobnicate
+check "unknown command exits 2" 2 "$RC"
+check_match "unknown command named" "unknown command 'frobnicate'" "$ERR"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" query
+check "query without DOMAIN exits 2" 2 "$RC"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records extra
+check "dns-records with an argument exits 2" 2 "$RC"
+
+# ---- check: not implemented yet, and says so ----
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check
+check "check exits 1" 1 "$RC"
+check_match "check says not implemented" 'not implemented yet' "$ERR"
+check "check prints nothing on stdout" "" "$OUT"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check example.com
+check "check DOMAIN exits 1" 1 "$RC"
+
+# ---- -n ----
+run "$MTASTSD" -n -c "$SRC_DIR/etc/mtastsd.conf"
+check "-n on etc/mtastsd.conf exits 0" 0 "$RC"
+check_match "-n says valid" "configuration .*etc/mtastsd.conf is valid" "$OUT"
+check "-n on etc/mtastsd.conf: no stderr" "" "$ERR"
+run "$MTASTSD" -n -c "$CFGDATA/good-full.conf"
+check "-n on good-full.conf exits 0" 0 "$RC"
+
+run "$MTASTSD" -n -c "$T/missing.conf"
+check "-n with a missing -c file exits 1" 1 "$RC"
+check_match "-n missing file named" "$T/missing.conf: cannot read: No such file" "$ERR"
+
+nbad=0
+for f in "$CFGDATA"/bad-*.conf; do
+	exp=$(sed -n '1s/^# expect: //p' "$f")
+	[ -n "$exp" ] || die "$f has no '# expect:' first line"
+	run "$MTASTSD" -n -c "$f"
+	check "-n $(basename "$f") exits 1" 1 "$RC"
+	case "$ERR" in
+	*"$f:$exp"*) check "-n $(basename "$f") names file:line: key" ok ok ;;
+	*) check "-n $(basename "$f") names file:line: key" "$f:$exp" "$ERR" ;;
+	esac
+	check "-n $(basename "$f") prints nothing on stdout" "" "$OUT"
+	nbad=$((nbad + 1))
+done
+check_match "at least 12 broken configs" '^([2-9][0-9]|1[2-9])$' "$nbad"
+
+# Without -c, the default path is read if it exists, else the embedded defaults.
+if [ ! -e /etc/mtastsd/mtastsd.conf ]; then
+	run "$MTASTSD" -n
+	check "-n without a config file exits 0" 0 "$RC"
+	check_match "-n without a file mentions the defaults" 'embedded defaults are valid' "$OUT"
+fi
+
+# ---- the daemon with nothing to serve: reload and shutdown ----
+cat >"$T/idle.conf" <<EOF
+process = { allow_root = true; verbosity = 1; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+EOF
+cp "$T/idle.conf" "$T/run.conf"
+
+python3 - "$T/notify.sock" "$T/notify.txt" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+with open(sys.argv[2], "a", buffering=1) as out:
+    try:
+        while True:
+            msg = s.recv(4096).decode()
+            out.write(msg.replace("\n", " ") + "\n")
+            if "STOPPING=1" in msg:
+                break
+    except socket.timeout:
+        pass
+PY
+echo $! >>"$T/pids"
+for i in $(seq 1 50); do
+	[ -S "$T/notify.sock" ] && break
+	sleep 0.1
+done
+
+start_bg idle env NOTIFY_SOCKET="$T/notify.sock" "$MTASTSD" -f -c "$T/run.conf"
+wait_log idle 'mtastsd .* started'
+check "idle daemon runs" alive "$(alive idle)"
+for i in $(seq 1 50); do grep -q 'READY=1' "$T/notify.txt" 2>/dev/null && break; sleep 0.1; done
+check_match "sd_notify READY=1 with STATUS" 'READY=1 STATUS=resolver off, publisher off' \
+	"$(cat "$T/notify.txt" 2>/dev/null)"
+
+# SIGHUP with a broken file: logged with file:line, old config kept, still running.
+cp "$CFGDATA/bad-duration-min.conf" "$T/run.conf"
+kill -HUP "$(cat "$T/idle.pid")"
+wait_log idle 'reload failed: .*run.conf:3: resolver.dns_timeout: .*keeping the old configuration'
+check "broken reload keeps the daemon running" alive "$(alive idle)"
+for i in $(seq 1 50); do grep -q 'RELOADING=1' "$T/notify.txt" && break; sleep 0.1; done
+check_match "sd_notify RELOADING=1" 'RELOADING=1 .*MONOTONIC_USEC=[0-9]+' "$(cat "$T/notify.txt")"
+
+# SIGHUP with a good file that changes a restart-only key.
+sed 's/verbosity = 1/verbosity = 2/' "$T/idle.conf" >"$T/run.conf"
+printf 'publisher = { listen = "127.0.0.1:8443"; };\n' >>"$T/run.conf"
+kill -HUP "$(cat "$T/idle.pid")"
+wait_log idle "configuration reloaded from $T/run.conf"
+check_match "restart-only key named" 'publisher.listen changed: requires restart, ignoring' \
+	"$(cat "$T/idle.log")"
+check "good reload keeps the daemon running" alive "$(alive idle)"
+
+kill -TERM "$(cat "$T/idle.pid")"
+wait_exit idle
+check "SIGTERM exits 0" 0 "$EXIT_RC"
+check_match "shutdown logged" 'shutdown complete' "$(cat "$T/idle.log")"
+for i in $(seq 1 50); do grep -q 'STOPPING=1' "$T/notify.txt" && break; sleep 0.1; done
+check_match "sd_notify STOPPING=1" 'STOPPING=1' "$(cat "$T/notify.txt")"
+
+# SIGINT too.
+cp "$T/idle.conf" "$T/run.conf"
+start_bg idle2 "$MTASTSD" -f -c "$T/run.conf"
+wait_log idle2 'mtastsd .* started'
+kill -INT "$(cat "$T/idle2.pid")"
+wait_exit idle2
+check "SIGINT exits 0" 0 "$EXIT_RC"
+
+# A startup failure is reported and exits 1 (here: a missing -c file).
+run "$MTASTSD" -f -c "$T/missing.conf"
+check "daemon with a missing -c file exits 1" 1 "$RC"
+check_match "daemon names the missing file" "$T/missing.conf: cannot read" "$ERR"
+
+# ---- root: refusal and privilege drop ----
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	cat >"$T/root.conf" <<EOF
+resolver = { enabled = false; };
+admin = { enabled = false; };
+EOF
+	run "$MTASTSD" -f -c "$T/root.conf"
+	check "root without user or allow_root exits 1" 1 "$RC"
+	check_match "root refusal explained" 'refusing to run as root: set process.user' "$ERR"
+
+	cat >"$T/drop.conf" <<EOF
+process = { user = "nobody"; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+EOF
+	start_bg drop "$MTASTSD" -f -c "$T/drop.conf"
+	wait_log drop 'mtastsd .* started'
+	uid=$(id -u nobody)
+	gid=$(id -g nobody)
+	st=$(cat "/proc/$(cat "$T/drop.pid")/status")
+	check_match "dropped to nobody (real, effective, saved uid)" \
+		"Uid:[[:space:]]+$uid[[:space:]]+$uid[[:space:]]+$uid" "$st"
+	check_match "dropped to nobody's group" "Gid:[[:space:]]+$gid[[:space:]]+$gid[[:space:]]+$gid" \
+		"$st"
+	check_match "supplementary groups cleared" '^Groups:[[:space:]]*$' \
+		"$(printf '%s\n' "$st" | grep '^Groups:')"
+	kill -TERM "$(cat "$T/drop.pid")"
+	wait_exit drop
+	check "dropped daemon exits 0 on SIGTERM" 0 "$EXIT_RC"
+
+	cat >"$T/baduser.conf" <<EOF
+process = { user = "no-such-user-mtastsd"; };
+resolver = { enabled = false; };
+EOF
+	run "$MTASTSD" -f -c "$T/baduser.conf"
+	check "unknown process.user exits 1" 1 "$RC"
+	check_match "unknown user named" "process.user: unknown user 'no-such-user-mtastsd'" "$ERR"
+else
+	say "skip root checks (not root, or no user nobody)"
+fi
+
+finish
