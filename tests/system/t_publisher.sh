@@ -350,6 +350,7 @@ check "SIGHUP: d1 id unchanged" "$ID1" \
 	"$(sed -n 's/^_mta-sts\.d1\.test\. 3600 IN TXT "v=STSv1; id=\([A-Za-z0-9]*\)"$/\1/p' "$T/dns3.txt")"
 check "SIGHUP: d2 keeps the reloaded certificate" "$FP2NEW" "$(served_fp mta-sts.d2.test)"
 stop_bg pub
+check "no sanitizer report from the daemon" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
 
 # ---- mta-sts-query (postfix-mta-sts-resolver) in a network namespace --------------------
 
@@ -385,5 +386,7 @@ check_match "mta-sts-query d1.test: max_age" "'max_age': 604800\}" "$out"
 out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d3.test 2>/dev/null || true)
 check_match "mta-sts-query d3.test: mx" "'mx': \['mx1.d3.test', 'mx2.d3.test'\]" "$out"
 check_match "mta-sts-query d3.test: max_age" "'max_age': 1209600\}" "$out"
+stop_bg nspub
+check "no sanitizer report from the namespace daemon" 0 "$(grep -c 'Sanitizer' "$T/nspub.log" || true)"
 
 finish
