@@ -107,8 +107,11 @@ for f in "$CFGDATA"/bad-*.conf; do
 done
 check_match "at least 12 broken configs" '^([2-9][0-9]|1[2-9])$' "$nbad"
 
-# Without -c, the default path is read if it exists, else the embedded defaults.
-if [ ! -e /etc/mtastsd/mtastsd.conf ]; then
+# Without -c, the default path (compiled in, shown by --help) is read if it exists, else the
+# embedded defaults.
+defpath=$("$MTASTSD" --help | sed -n 's/.*(default \([^;]*\);.*/\1/p')
+check_match "--help shows the default config path" '^/.*/mtastsd/mtastsd\.conf$' "$defpath"
+if [ ! -e "$defpath" ]; then
 	run "$MTASTSD" -n
 	check "-n without a config file exits 0" 0 "$RC"
 	check_match "-n without a file mentions the defaults" 'embedded defaults are valid' "$OUT"
