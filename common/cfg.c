@@ -1629,6 +1629,16 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 	slash = strrchr(path, '/');
 	if (slash != NULL)
 		ctx.dir = slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+	if (path[0] != '/') {
+		/* a relative config path: anchor relative file paths now, so a later chdir or
+		 * reload from elsewhere still finds them */
+		char *abs = realpath(ctx.dir != NULL ? ctx.dir : ".", NULL);
+
+		if (abs != NULL) {
+			free(ctx.dir);
+			ctx.dir = abs;
+		}
+	}
 	config_set_include_dir(&conf, ctx.dir != NULL ? ctx.dir : ".");
 	errno = 0;
 	if (config_read_file(&conf, path) != CONFIG_TRUE) {

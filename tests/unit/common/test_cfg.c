@@ -284,6 +284,28 @@ test_full(void **state)
 	cfg_free(c);
 }
 
+/* A relative config path still yields absolute file paths (a later chdir cannot break them). */
+static void
+test_relative_config_path(void **state)
+{
+	char *cwd = getcwd(NULL, 0), *dir = realpath(CFG_DIR, NULL), want[1024];
+	struct cfg *c;
+
+	(void)state;
+	assert_non_null(cwd);
+	assert_non_null(dir);
+	assert_int_equal(chdir(CFG_DIR), 0);
+	c = load_ok("good-full.conf");
+	assert_int_equal(chdir(cwd), 0);
+	(void)snprintf(want, sizeof(want), "%s/dummy-cert.pem", dir);
+	assert_string_equal(c->resolver.ca_file, want);
+	assert_string_equal(c->publisher.domains[0].cert_file, want);
+	assert_string_equal(c->path, "good-full.conf");
+	cfg_free(c);
+	free(cwd);
+	free(dir);
+}
+
 static void
 test_zone_find(void **state)
 {
