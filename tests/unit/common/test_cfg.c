@@ -583,6 +583,7 @@ main(void)
 	        cmocka_unit_test(test_empty_file),
 	        cmocka_unit_test(test_example_config),
 	        cmocka_unit_test(test_full),
+	        cmocka_unit_test(test_relative_config_path),
 	        cmocka_unit_test(test_zone_find),
 	        cmocka_unit_test(test_durations),
 	        cmocka_unit_test(test_seconds_only),
