@@ -25,11 +25,11 @@ CERT_CASES="wrongname expired unknownca cnonly"
 
 make_ca
 names=() dns=()
-for c in $HTTP_CASES $SLOW_CASES slowok:slow=500; do
+for c in $HTTP_CASES $SLOW_CASES slowok:slow=500 tls11:ok; do
 	d=${c%%:*}
 	names+=("mta-sts.$d.test")
 done
-for d in $HTTP_CASES $SLOW_CASES $CERT_CASES slowok final; do
+for d in $HTTP_CASES $SLOW_CASES $CERT_CASES slowok tls11 final; do
 	d=${d%%:*}
 	names+=("mta-sts.good-$d.test")
 done
@@ -50,7 +50,7 @@ certtool --generate-certificate --load-privkey "$T/cnonly.key" --load-ca-certifi
 cat "$T/cnonly.pem" "$T/ca.pem" >"$T/cnonly.fullchain.pem"
 
 : >"$T/hostile.testns"
-for c in $HTTP_CASES $SLOW_CASES slowok:slow=500; do
+for c in $HTTP_CASES $SLOW_CASES slowok:slow=500 tls11:ok; do
 	d=${c%%:*}
 	policy_put "$WWW" "$d.test" "$(policy_enforce "mail.$d.test")" "${c#*:}"
 	testns_entry "_mta-sts.$d.test" NOERROR "\"v=STSv1; id=${d}1\"" >>"$T/hostile.testns"
@@ -59,7 +59,7 @@ for d in $CERT_CASES; do
 	policy_put "$WWW" "$d.test" "$(policy_enforce "mail.$d.test")"
 	testns_entry "_mta-sts.$d.test" NOERROR "\"v=STSv1; id=${d}1\"" >>"$T/hostile.testns"
 done
-for d in $HTTP_CASES $SLOW_CASES $CERT_CASES slowok final; do
+for d in $HTTP_CASES $SLOW_CASES $CERT_CASES slowok tls11 final; do
 	d=good-${d%%:*}
 	policy_put "$WWW" "$d.test" "$(policy_enforce "mail.$d.test")"
 	testns_entry "_mta-sts.$d.test" NOERROR "\"v=STSv1; id=g1\"" >>"$T/hostile.testns"
@@ -120,6 +120,22 @@ done
 for d in $CERT_CASES; do
 	check "$d: no request over a bad certificate" 0 "$(fetch_count www "mta-sts.$d.test")"
 done
+
+# TLS 1.0/1.1 only (the resolver requires TLS >= 1.2): the same port, another server.
+stop_bg www
+fake_https_start www11 "$HTTPS" www "$WWW" --tls-priority 'NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0'
+t0=$(now_ms)
+r=$(pm "$SM" postfix tls11.test)
+el=$(($(now_ms) - t0))
+check "tls11: NOTFOUND" "$NF" "$r"
+within "tls11: time" "$el" 0 "$FAST_MS"
+check "tls11: no request over TLS < 1.2" 0 "$(fetch_count www11 mta-sts.tls11.test)"
+stop_bg www11
+fake_https_start www2 "$HTTPS" www "$WWW" \
+	--cert "$T/expired.fullchain.pem" --key "$T/expired.key" \
+	--cert "$T/unknownca.fullchain.pem" --key "$T/unknownca.key"
+good tls11
+check "mtastsd alive after tls11" alive "$(alive mtastsd)"
 
 # Timeout cases: the lookup runs in the background, a good domain answers meanwhile.
 for c in $SLOW_CASES; do
