@@ -35,7 +35,7 @@ int netstring_dec_feed(struct netstring_dec *d, const char *data, size_t len, si
 void netstring_dec_reset(struct netstring_dec *d);
 
 /* Encode payload[0..len) as a netstring into out (size outsz). Returns the encoded length,
- * or -ENOSPC when outsz is too small. */
+ * or -ENOSPC when outsz is too small. A NUL is appended only when outsz has room for it. */
 long netstring_encode(char *out, size_t outsz, const char *payload, size_t len);
 /* Bytes needed to encode a payload of len bytes. */
 size_t netstring_encoded_len(size_t len);

@@ -338,6 +338,8 @@ sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
 	if (len > STS_POLICY_BODY_MAX)
 		return fail(err, ERR_POLICY_TOO_LARGE, 0, "body of %zu bytes is over %d", len,
 		            STS_POLICY_BODY_MAX);
+	if (len == 0)
+		return fail(err, ERR_POLICY_SYNTAX, 0, "empty policy body");
 	st.p = xcalloc(1, sizeof(*st.p));
 	nul = memchr(body, '\0', len);
 	if (nul != NULL) {

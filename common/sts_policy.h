@@ -33,7 +33,8 @@ struct sts_policy {
 	enum sts_mode mode;
 	uint32_t max_age_s;	/* seconds, 0..31557600 */
 	size_t n_mx;
-	char **mx;		/* patterns in policy order, lower-cased, as written ("*.x.net") */
+	char **mx;		/* patterns in policy order, lower-cased, as written ("*.x.net"),
+				 * a repeated pattern once, at its first position */
 	size_t n_ext;
 	struct sts_ext *ext;	/* extension fields kept in order (first of each name) */
 	unsigned tolerated;	/* STS_TOLERATED_* bits: noise that was accepted */

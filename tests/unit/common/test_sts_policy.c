@@ -446,6 +446,7 @@ test_modes_and_mx(void **state)
 	/* only noise: the required fields are missing */
 	expect_err("\xef\xbb\xbf", ERR_POLICY_SYNTAX, 0);
 	expect_err("\n\n# nothing\n", ERR_POLICY_VERSION, 0);
+	assert_int_equal(sts_policy_parse(NULL, 0, NULL, NULL), ERR_POLICY_SYNTAX);
 	expect_err("version: STSv1\n", ERR_POLICY_MODE, 0);
 }
 
