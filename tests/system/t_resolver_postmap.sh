@@ -154,6 +154,17 @@ sleep 0.5
 check "cached.test with fake_https stopped" \
 	"$(pm_ok 'secure match=mail.cached.test servername=hostname')" "$(pm "$SM" postfix cached.test)"
 check "enforce.test with fake_https stopped" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"
+# DNS gone too: split.test was last checked more than the recheck interval ago, so this
+# lookup starts a re-check that times out; the cached policy answers at once, before and after.
+stop_bg dns
+for i in 1 2; do
+	t1=$(($(date +%s%N) / 1000000))
+	r=$(pm "$SM" postfix split.test)
+	el=$(($(date +%s%N) / 1000000 - t1))
+	check "split.test with DNS down (#$i)" "$(pm_ok 'secure match=mail.split.test servername=hostname')" "$r"
+	check "split.test with DNS down (#$i) answered at once" yes "$([ "$el" -lt 1000 ] && echo yes || echo "no: $el ms")"
+	sleep 1.5 # dns_timeout 1s x 1 attempt: the re-check has failed by now
+done
 check "none.test fetched once" 1 "$(fetch_count www mta-sts.none.test)"
 check "testing.test fetched once (both zones share the cache)" 1 \
 	"$(fetch_count www mta-sts.testing.test)"
