@@ -1,0 +1,323 @@
+#!/usr/bin/env python3
+"""tests/fuzz/make_seeds.py - (re)write the hand-made and vector-derived seed inputs.
+
+Usage: python3 tests/fuzz/make_seeds.py
+Writes tests/fuzz/corpus/<target>/seed-<name> from tests/vectors/*.tsv rows, etc/ files and
+the hostile cases below. Files found by fuzzing (crash-*, regress-*, and libFuzzer's
+SHA-1 names kept after -merge=1) are left alone; see docs/fuzzing.md.
+"""
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+VEC = os.path.join(ROOT, "tests", "vectors")
+CORPUS = os.path.join(HERE, "corpus")
+
+
+def rows(name):
+    path = os.path.join(VEC, name)
+    with open(path, encoding="ascii") as f:
+        lines = f.read().split("\n")
+    head = lines[0].split("\t")
+    for line in lines[1:]:
+        if line:
+            yield dict(zip(head, line.split("\t")))
+
+
+def unescape(s):
+    """tests/vectors escapes: \\\\ \\t \\r \\n \\0 \\xHH."""
+    out = bytearray()
+    i = 0
+    while i < len(s):
+        c = s[i]
+        if c == "\\" and i + 1 < len(s):
+            n = s[i + 1]
+            if n == "x":
+                out.append(int(s[i + 2:i + 4], 16))
+                i += 4
+                continue
+            out += {"\\": b"\\", "t": b"\t", "r": b"\r", "n": b"\n", "0": b"\0"}[n]
+            i += 2
+            continue
+        out += c.encode("ascii")
+        i += 1
+    return bytes(out)
+
+
+def txt_rrset(s):
+    """Zone-file presentation form, RRs joined by ' | ' -> list of joined RR bytes."""
+    if s.startswith("(CNAME"):
+        s = s[s.index(")") + 1:].strip()
+    if s.startswith("("):
+        return []  # NXDOMAIN, SERVFAIL...: an empty RRset
+    rrs = []
+    for rr in s.split(" | "):
+        data = bytearray()
+        for m in re.finditer(r'"((?:[^"\\]|\\.)*)"', rr):
+            t = m.group(1)
+            i = 0
+            while i < len(t):
+                if t[i] == "\\":
+                    if t[i + 1].isdigit():
+                        data.append(int(t[i + 1:i + 4]))
+                        i += 4
+                    else:
+                        data += t[i + 1].encode()
+                        i += 2
+                else:
+                    data += t[i].encode("latin-1")
+                    i += 1
+        rrs.append(bytes(data))
+    return rrs
+
+
+seeds = {}
+
+
+def seed(target, name, data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    seeds.setdefault(target, {})["seed-" + name] = data
+
+
+# netstring: byte 0 = limit selector (odd: 10000), bytes 1-2 = chunking seed.
+NS = b"\x01\x00\x07"
+for r in rows("socketmap.tsv"):
+    req = r["request"].replace("<pause>", "").replace("<eof>", "")
+    seed("netstring", r["id"], NS + unescape(req))
+for name, data in {
+    "empty-payload": b"0:,",
+    "leading-zero": b"00:,",
+    "leading-zero2": b"01:a,",
+    "no-colon": b"12",
+    "no-comma": b"1:ab",
+    "colon-first": b":,",
+    "huge-length": b"99999999999999999999999999:x,",
+    "at-limit": b"10000:" + b"a" * 10000 + b",",
+    "over-limit": b"10001:",
+    "pipeline": b"1:a,2:bc,0:,3:def,",
+    "binary": b"5:\x00\xff\r\n\x00,",
+    "minus": b"-1:,",
+    "space": b" 1:a,",
+    "partial": b"10:abc",
+}.items():
+    seed("netstring", name, NS + data)
+seed("netstring", "small-limit", b"\x10\x12\x34" + b"8:abcdefgh,9:abcdefghi,")
+seed("netstring", "tiny-limit", b"\x00\x00\x01" + b"0:,1:a,")
+
+# sts_policy: bodies from policy_parse.tsv and the policy= parts of postfix_policy_reply.tsv.
+for r in rows("policy_parse.tsv"):
+    seed("sts_policy", r["id"], unescape(r["policy_text"]))
+for r in rows("postfix_policy_reply.tsv"):
+    m = re.search(r"policy=(.*?)(;|$)", r["situation"])
+    if m:
+        seed("sts_policy", r["id"], unescape(m.group(1)))
+GOOD = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 86400\r\n"
+seed("sts_policy", "many-mx", "version: STSv1\nmode: enforce\n" +
+     "".join("mx: mx%d.example.com\n" % i for i in range(70)) + "max_age: 1\n")
+seed("sts_policy", "many-ext", GOOD + "".join("x%d: y\n" % i for i in range(40)))
+seed("sts_policy", "max-age-limit", GOOD.replace("86400", "31557600"))
+seed("sts_policy", "max-age-over", GOOD.replace("86400", "31557601"))
+seed("sts_policy", "max-age-zeros", GOOD.replace("86400", "000000000000086400"))
+seed("sts_policy", "max-age-wrap", GOOD.replace("86400", "18446744073709551617"))
+seed("sts_policy", "bom-comment", "\ufeff# c\n\n" + GOOD)
+seed("sts_policy", "nul", GOOD.replace("mail", "ma\0il"))
+seed("sts_policy", "utf8-mx", GOOD.replace("mail.example.com", "b\u00fccher.example"))
+seed("sts_policy", "bad-utf8", GOOD.encode() + b"x: \xc3\x28\n")
+seed("sts_policy", "dup-mode", GOOD + "mode: none\n")
+seed("sts_policy", "long-line", "version: STSv1\nmode: none\nmax_age: 1\nx: " + "a" * 3000 + "\n")
+seed("sts_policy", "lone-cr", GOOD.replace("\r\n", "\r"))
+seed("sts_policy", "wildcards", GOOD.replace("mail.example.com", "*.*.example.com"))
+seed("sts_policy", "no-newline-end", GOOD.rstrip())
+
+# sts_txt: RRs joined by LF.
+for name in ("txt_record.tsv", "tlsrpt_txt.tsv"):
+    for r in rows(name):
+        seed("sts_txt", r["id"], b"\n".join(txt_rrset(r["txt_rrset"])))
+seed("sts_txt", "id-32", "v=STSv1; id=" + "a" * 32)
+seed("sts_txt", "id-33", "v=STSv1; id=" + "a" * 33)
+seed("sts_txt", "nul-in-id", b"v=STSv1; id=ab\0cd")
+seed("sts_txt", "wsp", "v=STSv1 \t;\t id=abc \t; ")
+seed("sts_txt", "many-rr", "\n".join("v=spf1 -all" for _ in range(80)) + "\nv=STSv1; id=x")
+seed("sts_txt", "tlsrpt-empty-rua", "v=TLSRPTv1; rua=")
+seed("sts_txt", "tlsrpt-many", "v=TLSRPTv1; rua=" + ",".join("mailto:a%d@x" % i for i in range(50)))
+seed("sts_txt", "empty-rrs", "\n\n\n")
+
+# mx_match: "pattern\nhostname".
+for r in rows("mx_match.tsv"):
+    seed("mx_match", r["id"], unescape(r["mx_pattern"]) + b"\n" + unescape(r["hostname"]))
+for name, data in {
+    "star-only": "*\nexample.com",
+    "star-dot": "*.\na.",
+    "double-star": "*.*.example.com\na.b.example.com",
+    "inner-star": "mail.*.com\nmail.x.com",
+    "dots": "..\n.",
+    "trailing-both": "*.example.com.\nmail.example.com.",
+    "empty": "\n",
+    "long": "*." + "a" * 250 + "\n" + "b." + "a" * 250,
+    "nonascii": "*.b\u00fccher.example\nmail.b\u00dcCHER.example",
+}.items():
+    seed("mx_match", name, data)
+
+# domain: Postfix next-hop keys.
+for r in rows("socketmap.tsv"):
+    m = re.match(r"\d+:(?:<pause>)?\S+ (.*),$", r["request"])
+    if m:
+        seed("domain", r["id"], unescape(m.group(1)))
+for r in rows("postfix_policy_reply.tsv"):
+    m = re.match(r"key=([^;]*)", r["situation"])
+    if m:
+        seed("domain", r["id"], m.group(1))
+L63 = "a" * 63
+for name, data in {
+    "upper-dot": "EXAMPLE.COM.",
+    "port": "example.com:25",
+    "bracket-port": "[mx.example.com]:587",
+    "ipv4": "192.0.2.1",
+    "ipv4-bracket": "[192.0.2.1]:25",
+    "ipv6": "[ipv6:2001:db8::1]",
+    "ipv6-bare": "::1",
+    "parent": ".example.com",
+    "utf8": "B\u00fccher.example",
+    "alabel": "xn--bcher-kva.example.",
+    "bad-alabel": "xn--zzzzzzzz-.example",
+    "label-63": L63 + ".com",
+    "label-64": L63 + "a.com",
+    "name-253": ".".join([L63, L63, L63, "a" * 61]),
+    "name-254": ".".join([L63, L63, L63, "a" * 62]),
+    "empty-label": "a..b",
+    "hyphen-start": "-a.com",
+    "hyphen-end": "a-.com",
+    "underscore": "_mta-sts.example.com",
+    "two-dots": "example.com..",
+    "dot": ".",
+    "nul": b"exa\0mple.com",
+    "brackets-open": "[example.com",
+    "colon-only": ":",
+    "emoji": "\U0001f600.example",
+    "fullwidth-dot": "example\u3002com",
+    "long-utf8": "\u00e9" * 200 + ".example",
+}.items():
+    seed("domain", name, data)
+
+# cfg: the example config when it exists, and small hand-made files.
+for name in ("mtastsd.conf", "mtastsd.conf.example"):
+    path = os.path.join(ROOT, "etc", name)
+    if os.path.exists(path):
+        with open(path, "rb") as f:
+            seed("cfg", "etc-" + name, f.read())
+for name, data in {
+    "empty": "",
+    "resolver": 'resolver: { listen = ["127.0.0.1:8461"]; dns_servers = ["127.0.0.1@5353"]; '
+                'fetch_timeout = "15s"; };\n',
+    "zones": 'resolver: { zones = ( { name = "postfix"; strict_testing = true; '
+             'timeout = "500ms"; } ); default_zone = "postfix"; };\n',
+    "publisher": 'publisher: { listen = ["0.0.0.0:443"]; domains = ( { domain = "Example.COM"; '
+                 'mode = "enforce"; mx = ["mail.example.com", "*.example.net"]; '
+                 'max_age = "7d"; cert_file = "/nonexistent"; key_file = "/nonexistent"; } ); };\n',
+    "cache": 'cache: { backend = "redis"; redis_address = "127.0.0.1:6379"; max_entries = 10; };\n',
+    "bad-type": "process: { verbosity = \"loud\"; };\n",
+    "out-of-range": "process: { verbosity = 99; };\n",
+    "unknown-key": "nosuch: 1;\n",
+    "duration-units": 'resolver: { dns_timeout = "2h"; idle_timeout = "99999999999d"; };\n',
+    "syntax": "resolver: { listen = [ ;\n",
+    "deep": "a:" * 200 + "1" + ";" * 200 + "\n",
+    "include": '@include "/nonexistent/x.conf"\n',
+}.items():
+    seed("cfg", name, data)
+
+# cache_decode: values in the resolver/cache.c encoding (docs/cache.md).
+def cache_value(kind, id_, body, fetched=1700000000, expires=1700086400, check=1700000100,
+                retry=0, err=0, blen=None):
+    b = body.encode() if isinstance(body, str) else body
+    return (b"mtastsd-cache 1\nkind %s\nid %s\nfetched_at %d\nexpires_at %d\nlast_check %d\n"
+            b"retry_after %d\nlast_error %d\nbody %d\n" % (
+                kind.encode(), id_.encode(), fetched, expires, check, retry, err,
+                len(b) if blen is None else blen)) + b
+
+
+CANON = "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmx: *.example.net\r\nmax_age: 86400\r\n"
+for name, data in {
+    "policy": cache_value("policy", "abc123", CANON),
+    "policy-testing": cache_value("policy", "t1", CANON.replace("enforce", "testing")),
+    "policy-none": cache_value("policy", "n1", "version: STSv1\r\nmode: none\r\nmax_age: 1\r\n"),
+    "no-policy": cache_value("no-policy", "-", "", err=-1040),
+    "tempfail": cache_value("tempfail", "-", "", err=-1063, retry=1700000300),
+    "body-short": cache_value("policy", "abc", CANON, blen=len(CANON) + 5),
+    "body-long": cache_value("policy", "abc", CANON, blen=len(CANON) - 5),
+    "body-huge": cache_value("policy", "abc", CANON, blen=2**64 - 1),
+    "time-max": cache_value("policy", "abc", CANON, fetched=2**40, expires=2**63 - 1),
+    "time-neg": cache_value("tempfail", "-", "", fetched=-1, expires=-2**63),
+    "err-positive": cache_value("tempfail", "-", "", err=5),
+    "id-33": cache_value("no-policy", "a" * 33, ""),
+    "kind-bad": cache_value("polic", "abc", ""),
+    "bad-policy-body": cache_value("policy", "abc", "version: STSv2\r\n"),
+    "nopolicy-with-body": cache_value("no-policy", "-", CANON),
+    "crlf": cache_value("policy", "abc", CANON).replace(b"\n", b"\r\n"),
+    "empty": "",
+    "garbage": b"\xff\xfe\x00\x01",
+    "future-version": cache_value("policy", "abc", CANON).replace(b"cache 1", b"cache 2"),
+}.items():
+    seed("cache_decode", name, data)
+
+# sm_proto: request payloads (the netstring already removed).
+for r in rows("socketmap.tsv"):
+    m = re.match(r"\d+:(?:<pause>)?(.*),$", r["request"])
+    if m:
+        seed("sm_proto", r["id"], unescape(m.group(1)))
+for r in rows("postfix_policy_reply.tsv"):
+    m = re.match(r"key=([^;]*)", r["situation"])
+    if m:
+        seed("sm_proto", r["id"], "postfix " + m.group(1))
+for name, data in {
+    "no-space": "postfix",
+    "empty-key": "postfix ",
+    "empty-name": " example.com",
+    "two-spaces": "postfix  example.com",
+    "key-space": "postfix example.com extra",
+    "strict-zone": "strict Example.COM.",
+    "unknown-zone": "nosuch example.com",
+    "nul-key": b"postfix exa\0mple.com",
+    "utf8": "postfix b\u00fccher.example",
+    "ctl-chars": b"postfix \x01\x7f\xff\r\n",
+    "long-key": "postfix " + "a" * 300,
+    "ip6": "postfix [ipv6:2001:db8::1]:25",
+}.items():
+    seed("sm_proto", name, data)
+
+# pub_request: "<Host>\n<request target>".
+for name, data in {
+    "policy": "mta-sts.example.com\n/.well-known/mta-sts.txt",
+    "port-dot-case": "MTA-STS.Example.COM.:443\n/.well-known/mta-sts.txt?x=1",
+    "idn": "mta-sts.xn--bcher-kva.example\n/.well-known/mta-sts.txt",
+    "ipv6": "[2001:db8::1]:443\n/",
+    "ipv6-bad": "[2001:db8::g]\n/",
+    "ipv4": "192.0.2.1:8443\n/%2e%2e/%2E%2e/etc/passwd",
+    "no-host": "\n/.well-known/mta-sts.txt",
+    "leading-dot": ".mta-sts.example.com\n/",
+    "bad-port": "mta-sts.example.com:99999999\n/",
+    "empty-port": "mta-sts.example.com:\n/",
+    "pct-nul": "mta-sts.example.com\n/.well-known/acme-challenge/tok%00.x",
+    "pct-partial": "x\n/%4%41%%%g0%",
+    "pct-high": "x\n/%ff%80%c3%a9",
+    "long-host": "a" * 260 + "\n/",
+    "underscore": "_x.example.com\n/",
+    "dots": "..\n/",
+}.items():
+    seed("pub_request", name, data)
+
+
+def main():
+    for target, files in sorted(seeds.items()):
+        d = os.path.join(CORPUS, target)
+        os.makedirs(d, exist_ok=True)
+        for name, data in sorted(files.items()):
+            with open(os.path.join(d, name), "wb") as f:
+                f.write(data)
+        print("%s: %d seeds" % (target, len(files)), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
