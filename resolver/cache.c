@@ -127,7 +127,7 @@ cache_rd_num(struct cache_rd *rd, const char *key, long long min, long long max,
 int
 cache_entry_decode(const char *data, size_t len, struct cache_entry *e)
 {
-	struct cache_rd rd = {data, data + len};
+	struct cache_rd rd;
 	struct cache_entry t;
 	const char *v;
 	long long ver, fa, ea, lc, ra, le, blen;
@@ -138,6 +138,8 @@ cache_entry_decode(const char *data, size_t len, struct cache_entry *e)
 	memset(&t, 0, sizeof(t));
 	if (data == NULL || len > CACHE_VALUE_MAX)
 		return ERR_CACHE_DECODE;
+	rd.p = data; /* not before the NULL check: NULL + len is undefined behaviour */
+	rd.end = data + len;
 	if (cache_rd_num(&rd, "mtastsd-cache", 1, 1000, &ver) < 0 || ver != CACHE_FORMAT_VERSION)
 		return ERR_CACHE_DECODE;
 	if (cache_rd_line(&rd, "kind", &v, &n) < 0)
