@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -67,6 +68,8 @@ start_testns(void)
 	if (testns_pid < 0)
 		return -1;
 	if (testns_pid == 0) {
+		/* Never outlive the test, even when it dies on a failed assertion. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
 		(void)dup2(pfd[1], 1);
 		(void)close(pfd[0]);
 		(void)close(pfd[1]);

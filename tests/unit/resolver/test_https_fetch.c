@@ -1,0 +1,847 @@
+/*
+ * tests/unit/resolver/test_https_fetch.c - https_fetch against tests/tools/fake_https
+ *
+ * At group setup: a temporary directory (mkdtemp) with a test CA, a certificate for every
+ * mta-sts.<case>.test host, a wrong-name certificate (served by default, so a host the
+ * good certificate does not name gets it), a second unknown CA, and a docroot with one
+ * behaviour per host; then fake_https on an ephemeral loopback port. Every fetch goes
+ * there through resolver.connect_to, keeping the real host name for SNI and checks.
+ * Every case asserts the exact error code, the status and the body where there is one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "err.h"
+#include "https_fetch.h"
+#include "loop.h"
+#include "xalloc.h"
+
+#define FAKE_HTTPS TOOLS_DIR "/fake_https"
+#define GUARD_MS   20000
+#define POLICY     "version: STSv1\r\nmode: enforce\r\nmx: mail.example.test\r\nmax_age: 86400\r\n"
+
+static char tmpdir[] = "/tmp/mtastsd-fetch-XXXXXX";
+static char ca_pem[256], other_ca_pem[256], count_path[256], connect_to[64];
+static pid_t fake_pid = -1;
+static unsigned fake_port;
+
+/* host (without "mta-sts.") -> behaviour file content; NULL = no behaviour file */
+static const struct {
+	const char *domain;
+	const char *behaviour;
+} hosts[] = {
+        {"ok.test", NULL},
+        {"ctparam.test", "content-type=TEXT/Plain ; charset=utf-8"},
+        {"redirect.test", "redirect"},
+        {"notfound.test", "404"},
+        {"err500.test", "500"},
+        {"html.test", "content-type=text/html"},
+        {"octet.test", "content-type=application/octet-stream"},
+        {"noct.test", "no-content-type"},
+        {"oversize.test", "oversize"},
+        {"chunked.test", "oversize-chunked"},
+        {"stall.test", "stall-after-headers"},
+        {"drip.test", "drip"},
+        {"slow.test", "slow=300"},
+        {"wrongname.test", NULL},
+        {"tls11.test", NULL},
+};
+
+/* ---- process and file helpers ----------------------------------------------------- */
+
+static int
+run_cmd(char *const argv[])
+{
+	int status = 0, devnull;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			(void)dup2(devnull, 1);
+			(void)dup2(devnull, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+static int
+write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	if (fp == NULL)
+		return -1;
+	fputs(text, fp);
+	return fclose(fp) == 0 ? 0 : -1;
+}
+
+static char *
+tpath(const char *name)
+{
+	return xasprintf("%s/%s", tmpdir, name);
+}
+
+static int
+make_ca(const char *stem)
+{
+	char *key = xasprintf("%s/%s.key", tmpdir, stem),
+	     *pem = xasprintf("%s/%s.pem", tmpdir, stem);
+	char *tmpl = xasprintf("%s/%s.tmpl", tmpdir, stem);
+	char *gen[] = {"certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key,
+	               NULL};
+	char *self[] = {"certtool",
+	                "--generate-self-signed",
+	                "--load-privkey",
+	                key,
+	                "--template",
+	                tmpl,
+	                "--outfile",
+	                pem,
+	                NULL};
+	int r;
+
+	r = write_file(tmpl,
+	               "cn = \"mtastsd test CA\"\nca\ncert_signing_key\nexpiration_days = 2\n");
+	if (r == 0)
+		r = run_cmd(gen);
+	if (r == 0)
+		r = run_cmd(self);
+	free(key);
+	free(pem);
+	free(tmpl);
+	return r;
+}
+
+static int
+make_cert(const char *stem, const char *ca, const char *names)
+{
+	char *key = xasprintf("%s/%s.key", tmpdir, stem),
+	     *pem = xasprintf("%s/%s.pem", tmpdir, stem);
+	char *tmpl = xasprintf("%s/%s.tmpl", tmpdir, stem);
+	char *cakey = xasprintf("%s/%s.key", tmpdir, ca),
+	     *capem = xasprintf("%s/%s.pem", tmpdir, ca);
+	char *gen[] = {"certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key,
+	               NULL};
+	char *sign[] = {"certtool",
+	                "--generate-certificate",
+	                "--load-privkey",
+	                key,
+	                "--load-ca-certificate",
+	                capem,
+	                "--load-ca-privkey",
+	                cakey,
+	                "--template",
+	                tmpl,
+	                "--outfile",
+	                pem,
+	                NULL};
+	char *text = xasprintf("cn = \"%s\"\n%stls_www_server\nsigning_key\nencryption_key\n"
+	                       "expiration_days = 2\n",
+	                       stem, names);
+	int r;
+
+	r = write_file(tmpl, text);
+	if (r == 0)
+		r = run_cmd(gen);
+	if (r == 0)
+		r = run_cmd(sign);
+	free(text);
+	free(key);
+	free(pem);
+	free(tmpl);
+	free(cakey);
+	free(capem);
+	return r;
+}
+
+static int
+make_docroot(void)
+{
+	char *dir, *p;
+	size_t i;
+	int r = 0;
+
+	p = tpath("doc");
+	if (mkdir(p, 0755) < 0)
+		r = -1;
+	free(p);
+	for (i = 0; r == 0 && i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		dir = xasprintf("%s/doc/mta-sts.%s", tmpdir, hosts[i].domain);
+		if (mkdir(dir, 0755) < 0)
+			r = -1;
+		p = xasprintf("%s/mta-sts.txt", dir);
+		if (r == 0)
+			r = write_file(p, POLICY);
+		free(p);
+		if (r == 0 && hosts[i].behaviour != NULL) {
+			char *b = xasprintf("%s\n", hosts[i].behaviour);
+			p = xasprintf("%s/behaviour", dir);
+			r = write_file(p, b);
+			free(p);
+			free(b);
+		}
+		free(dir);
+	}
+	return r;
+}
+
+/* Start fake_https with extra args; returns its pid and writes the port. */
+static pid_t
+start_fake(const char *priority, unsigned *ret_port)
+{
+	char *wrong_pem = tpath("wrong.pem"), *wrong_key = tpath("wrong.key");
+	char *good_pem = tpath("good.pem"), *good_key = tpath("good.key"), *doc = tpath("doc");
+	char *argv[20], buf[256];
+	size_t have = 0, k = 0;
+	struct pollfd p;
+	unsigned port = 0;
+	int pfd[2], i;
+	ssize_t n;
+	pid_t pid;
+	char *s;
+
+	argv[k++] = FAKE_HTTPS;
+	argv[k++] = "--cert";
+	argv[k++] = wrong_pem;
+	argv[k++] = "--key";
+	argv[k++] = wrong_key;
+	argv[k++] = "--cert";
+	argv[k++] = good_pem;
+	argv[k++] = "--key";
+	argv[k++] = good_key;
+	argv[k++] = "--docroot";
+	argv[k++] = doc;
+	argv[k++] = "--count-file";
+	argv[k++] = count_path;
+	if (priority != NULL) {
+		argv[k++] = "--tls-priority";
+		argv[k++] = (char *)priority;
+	}
+	argv[k] = NULL;
+	if (pipe(pfd) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		/* Never outlive the test, even when it dies on a failed assertion. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		(void)dup2(pfd[1], 1);
+		(void)close(pfd[0]);
+		(void)close(pfd[1]);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	(void)close(pfd[1]);
+	for (i = 0; pid > 0 && i < 50 && have < sizeof(buf) - 1; i++) {
+		p.fd = pfd[0];
+		p.events = POLLIN;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		s = strstr(buf, "listening on port ");
+		if (s != NULL && strchr(s, '\n') != NULL) {
+			port = (unsigned)strtoul(s + 18, NULL, 10);
+			break;
+		}
+	}
+	(void)close(pfd[0]);
+	free(wrong_pem);
+	free(wrong_key);
+	free(good_pem);
+	free(good_key);
+	free(doc);
+	if (port == 0 && pid > 0) {
+		(void)kill(pid, SIGTERM);
+		(void)waitpid(pid, NULL, 0);
+		return -1;
+	}
+	*ret_port = port;
+	return pid;
+}
+
+static int
+stop_fake(pid_t pid)
+{
+	int status = 0;
+
+	if (pid <= 0)
+		return -1;
+	(void)kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int
+group_setup(void **state)
+{
+	static const char good_names[] =
+	        "dns_name = \"mta-sts.ok.test\"\ndns_name = \"mta-sts.ctparam.test\"\n"
+	        "dns_name = \"mta-sts.redirect.test\"\ndns_name = \"mta-sts.notfound.test\"\n"
+	        "dns_name = \"mta-sts.err500.test\"\ndns_name = \"mta-sts.html.test\"\n"
+	        "dns_name = \"mta-sts.octet.test\"\ndns_name = \"mta-sts.noct.test\"\n"
+	        "dns_name = \"mta-sts.oversize.test\"\ndns_name = \"mta-sts.chunked.test\"\n"
+	        "dns_name = \"mta-sts.stall.test\"\ndns_name = \"mta-sts.drip.test\"\n"
+	        "dns_name = \"mta-sts.slow.test\"\ndns_name = \"mta-sts.tls11.test\"\n";
+	signal(SIGPIPE, SIG_IGN);
+	if (mkdtemp(tmpdir) == NULL)
+		return -1;
+	(void)snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", tmpdir);
+	(void)snprintf(other_ca_pem, sizeof(other_ca_pem), "%s/otherca.pem", tmpdir);
+	(void)snprintf(count_path, sizeof(count_path), "%s/count", tmpdir);
+	if (make_ca("ca") < 0 || make_ca("otherca") < 0 ||
+	    make_cert("good", "ca", good_names) < 0 ||
+	    make_cert("wrong", "ca", "dns_name = \"mta-sts.elsewhere.test\"\n") < 0 ||
+	    make_docroot() < 0) {
+		fprintf(stderr, "cannot make the test CA (certtool, package gnutls-bin)\n");
+		return -1;
+	}
+	fake_pid = start_fake(NULL, &fake_port);
+	if (fake_pid < 0) {
+		fprintf(stderr, "cannot start %s\n", FAKE_HTTPS);
+		return -1;
+	}
+	(void)snprintf(connect_to, sizeof(connect_to), "127.0.0.1:%u", fake_port);
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	int rc = stop_fake(fake_pid);
+
+	(void)nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (rc != 0)
+		fprintf(stderr, "fake_https did not exit cleanly on SIGTERM (%d)\n", rc);
+	return rc == 0 ? 0 : -1;
+}
+
+/* ---- fetch harness ---------------------------------------------------------------- */
+
+struct result {
+	int calls;
+	int err;
+	long status;
+	char ctype[128];
+	char detail[256];
+	char body[512];
+	size_t len;
+	int body_null;
+	uint64_t elapsed_ms;
+	int *pending;
+	struct loop *loop;
+	/* actions from inside the callback */
+	struct fetcher **free_fetcher;
+	struct fetcher *start_from;
+	struct result *start_res;
+};
+
+static void
+on_done(int err, const char *body, size_t len, const struct fetch_info *info, void *arg)
+{
+	struct result *res = arg;
+
+	res->calls++;
+	res->err = err;
+	res->status = info->http_status;
+	res->elapsed_ms = info->elapsed_ms;
+	(void)snprintf(res->ctype, sizeof(res->ctype), "%s", info->content_type);
+	(void)snprintf(res->detail, sizeof(res->detail), "%s", info->detail);
+	res->body_null = body == NULL;
+	res->len = len;
+	if (body != NULL)
+		(void)snprintf(res->body, sizeof(res->body), "%.*s", (int)len, body);
+	if (res->start_from != NULL) {
+		res->start_res->pending = res->pending;
+		res->start_res->loop = res->loop;
+		(*res->pending)++;
+		assert_non_null(fetch_start(res->start_from, "ok.test", on_done, res->start_res));
+	}
+	if (res->free_fetcher != NULL)
+		*res->free_fetcher = fetcher_free(*res->free_fetcher);
+	if (res->pending != NULL && --(*res->pending) == 0)
+		loop_exit(res->loop, 0);
+}
+
+static void
+on_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	loop_exit(loop, 99);
+}
+
+static void
+base_cfg(struct cfg_resolver *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fetch_timeout_ms = 5000;
+	cfg->fetch_max_body = 65536;
+	cfg->fetch_concurrency = 4;
+	cfg->ca_file = ca_pem;
+	cfg->connect_to = connect_to;
+}
+
+/* Fetch each domain[i] into res[i] with one fetcher; returns elapsed ms of the run. */
+static uint64_t
+fetch_many(const struct cfg_resolver *cfg, const char *const *domains, size_t n, struct result *res)
+{
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct fetcher *f = NULL;
+	struct loop *loop = NULL;
+	int pending = (int)n;
+	uint64_t t0, elapsed;
+	size_t i;
+
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(fetcher_new(loop, cfg, &f), 0);
+	t0 = loop_now_ms(loop);
+	for (i = 0; i < n; i++) {
+		res[i].pending = &pending;
+		res[i].loop = loop;
+		assert_non_null(fetch_start(f, domains[i], on_done, &res[i]));
+		assert_int_equal(res[i].calls, 0); /* never from inside fetch_start */
+	}
+	loop_timer_start(loop, &guard, GUARD_MS, on_guard, NULL);
+	assert_int_equal(loop_run(loop), 0);
+	elapsed = loop_now_ms(loop) - t0;
+	loop_timer_stop(loop, &guard);
+	f = fetcher_free(f);
+	loop = loop_free(loop);
+	for (i = 0; i < n; i++)
+		assert_int_equal(res[i].calls, 1);
+	return elapsed;
+}
+
+static void
+fetch_one(const struct cfg_resolver *cfg, const char *domain, struct result *res)
+{
+	(void)fetch_many(cfg, &domain, 1, res);
+}
+
+static size_t
+count_lines(const char *host)
+{
+	char line[256];
+	size_t n = 0;
+	FILE *fp = fopen(count_path, "r");
+
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strcmp(line, host) == 0)
+			n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+/* ---- cases ------------------------------------------------------------------------ */
+
+static void
+test_ok(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "ok.test", &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.status, 200);
+	assert_string_equal(res.ctype, "text/plain");
+	assert_int_equal(res.len, strlen(POLICY));
+	assert_string_equal(res.body, POLICY);
+}
+
+static void
+test_content_type_with_params(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "ctparam.test", &res);
+	assert_int_equal(res.err, 0);
+	assert_string_equal(res.ctype, "TEXT/Plain ; charset=utf-8");
+	assert_string_equal(res.body, POLICY);
+}
+
+static void
+test_redirect(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "redirect.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_REDIRECT);
+	assert_int_equal(res.status, 301);
+	assert_true(res.body_null);
+	assert_int_equal(res.len, 0);
+	assert_int_equal(count_lines("mta-sts.redirect.test"), 1); /* never followed */
+}
+
+static void
+test_404_and_500(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res[2];
+	const char *d[] = {"notfound.test", "err500.test"};
+
+	memset(res, 0, sizeof(res));
+	base_cfg(&cfg);
+	(void)fetch_many(&cfg, d, 2, res);
+	assert_int_equal(res[0].err, ERR_FETCH_HTTP);
+	assert_int_equal(res[0].status, 404);
+	assert_int_equal(res[1].err, ERR_FETCH_HTTP);
+	assert_int_equal(res[1].status, 500);
+	assert_string_equal(res[1].detail, "HTTP status 500");
+}
+
+static void
+test_content_type_rejected(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res[3];
+	const char *d[] = {"html.test", "octet.test", "noct.test"};
+
+	memset(res, 0, sizeof(res));
+	base_cfg(&cfg);
+	(void)fetch_many(&cfg, d, 3, res);
+	assert_int_equal(res[0].err, ERR_FETCH_CONTENT_TYPE);
+	assert_int_equal(res[0].status, 200);
+	assert_string_equal(res[0].ctype, "text/html");
+	assert_int_equal(res[1].err, ERR_FETCH_CONTENT_TYPE);
+	assert_string_equal(res[1].ctype, "application/octet-stream");
+	assert_int_equal(res[2].err, ERR_FETCH_CONTENT_TYPE);
+	assert_string_equal(res[2].ctype, "");
+}
+
+static void
+test_oversize_content_length(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "oversize.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TOO_LARGE);
+	assert_int_equal(res.status, 200);
+	assert_true(res.body_null);
+}
+
+static void
+test_oversize_chunked(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "chunked.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TOO_LARGE);
+	assert_int_equal(res.status, 200);
+	assert_true(res.elapsed_ms < cfg.fetch_timeout_ms); /* aborted, not timed out */
+}
+
+static void
+test_small_limit_content_length(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	/* Content-Length (70 bytes) over a 16-byte limit. */
+	base_cfg(&cfg);
+	cfg.fetch_max_body = 16;
+	fetch_one(&cfg, "ok.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TOO_LARGE);
+}
+
+static void
+test_timeouts(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res[2];
+	const char *d[] = {"stall.test", "drip.test"};
+
+	memset(res, 0, sizeof(res));
+	base_cfg(&cfg);
+	cfg.fetch_timeout_ms = 1500;
+	(void)fetch_many(&cfg, d, 2, res);
+	assert_int_equal(res[0].err, ERR_FETCH_TIMEOUT);
+	assert_int_equal(res[0].status, 200);
+	assert_true(res[0].elapsed_ms >= 1400);
+	assert_int_equal(res[1].err, ERR_FETCH_TIMEOUT);
+	assert_true(res[1].elapsed_ms >= 1400);
+	assert_true(res[1].elapsed_ms < 5000);
+}
+
+static void
+test_wrong_name_certificate(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "wrongname.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TLS);
+	assert_int_equal(res.status, 0);
+	assert_true(strlen(res.detail) > 0);
+	assert_int_equal(count_lines("mta-sts.wrongname.test"), 0);
+}
+
+static void
+test_unknown_ca(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	cfg.ca_file = other_ca_pem;
+	fetch_one(&cfg, "ok.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TLS);
+	assert_int_equal(res.status, 0);
+}
+
+static void
+test_tls11_only_server(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+	char ct[64];
+	unsigned port = 0;
+	pid_t pid;
+
+	pid = start_fake("NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0", &port);
+	assert_true(pid > 0);
+	(void)snprintf(ct, sizeof(ct), "127.0.0.1:%u", port);
+	base_cfg(&cfg);
+	cfg.connect_to = ct;
+	fetch_one(&cfg, "tls11.test", &res);
+	assert_int_equal(stop_fake(pid), 0);
+	assert_int_equal(res.err, ERR_FETCH_TLS);
+	assert_int_equal(count_lines("mta-sts.tls11.test"), 0);
+}
+
+static void
+test_connect_refused(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+	char ct[64];
+	unsigned port = 0;
+	pid_t pid;
+
+	/* A port that was just in use and is closed now. */
+	pid = start_fake(NULL, &port);
+	assert_true(pid > 0);
+	assert_int_equal(stop_fake(pid), 0);
+	(void)snprintf(ct, sizeof(ct), "127.0.0.1:%u", port);
+	base_cfg(&cfg);
+	cfg.connect_to = ct;
+	fetch_one(&cfg, "ok.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_CONNECT);
+	assert_int_equal(res.status, 0);
+}
+
+static void
+test_concurrency_bound(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res[5];
+	const char *d[] = {"slow.test", "slow.test", "slow.test", "slow.test", "slow.test"};
+	size_t before = count_lines("mta-sts.slow.test"), i;
+	uint64_t elapsed;
+
+	memset(res, 0, sizeof(res));
+	base_cfg(&cfg);
+	cfg.fetch_concurrency = 2;
+	elapsed = fetch_many(&cfg, d, 5, res);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(res[i].err, 0);
+		assert_string_equal(res[i].body, POLICY);
+	}
+	assert_int_equal(count_lines("mta-sts.slow.test") - before, 5);
+	/* 300 ms each, at most two at a time: three waves. */
+	assert_true(elapsed >= 3 * 300 - 20);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct cfg_resolver cfg;
+	struct result r1 = {0}, r2 = {0}, r3 = {0}, r4 = {0}, r5 = {0};
+	struct fetch_req *q1, *q2;
+	struct fetcher *f = NULL, *f2 = NULL;
+	struct loop *loop = NULL;
+	int pending = 1;
+
+	base_cfg(&cfg);
+	cfg.fetch_concurrency = 1;
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(fetcher_new(loop, &cfg, &f), 0);
+	r3.pending = &pending;
+	r3.loop = loop;
+	q1 = fetch_start(f, "slow.test", on_done, &r1); /* active */
+	q2 = fetch_start(f, "slow.test", on_done, &r2); /* queued */
+	assert_non_null(q1);
+	assert_non_null(q2);
+	assert_non_null(fetch_start(f, "ok.test", on_done, &r3)); /* queued */
+	fetch_cancel(q2);
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(r2.err, -ECANCELED);
+	assert_true(r2.body_null);
+	fetch_cancel(q1);
+	assert_int_equal(r1.calls, 1);
+	assert_int_equal(r1.err, -ECANCELED);
+
+	/* fetcher_free cancels what is running and what is queued. */
+	assert_int_equal(fetcher_new(loop, &cfg, &f2), 0);
+	assert_non_null(fetch_start(f2, "slow.test", on_done, &r4));
+	assert_non_null(fetch_start(f2, "slow.test", on_done, &r5));
+	f2 = fetcher_free(f2);
+	assert_null(f2);
+	assert_int_equal(r4.calls, 1);
+	assert_int_equal(r4.err, -ECANCELED);
+	assert_int_equal(r5.calls, 1);
+	assert_int_equal(r5.err, -ECANCELED);
+
+	/* The queued one behind the cancelled ones still completes. */
+	loop_timer_start(loop, &guard, GUARD_MS, on_guard, NULL);
+	assert_int_equal(loop_run(loop), 0);
+	loop_timer_stop(loop, &guard);
+	assert_int_equal(r3.calls, 1);
+	assert_int_equal(r3.err, 0);
+	assert_int_equal(r1.calls, 1);
+	assert_int_equal(r2.calls, 1);
+	f = fetcher_free(f);
+	loop = loop_free(loop);
+}
+
+static void
+test_callbacks_may_start_and_free(void **state)
+{
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct cfg_resolver cfg;
+	struct result r1 = {0}, r2 = {0}, r3 = {0};
+	struct fetcher *f = NULL;
+	struct loop *loop = NULL;
+	int pending = 1;
+
+	base_cfg(&cfg);
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(fetcher_new(loop, &cfg, &f), 0);
+	/* r1's callback starts r2; r2's callback frees the fetcher while r3 is running. */
+	r1.pending = &pending;
+	r1.loop = loop;
+	r1.start_from = f;
+	r1.start_res = &r2;
+	r2.free_fetcher = &f;
+	assert_non_null(fetch_start(f, "ok.test", on_done, &r1));
+	assert_non_null(fetch_start(f, "stall.test", on_done, &r3));
+	loop_timer_start(loop, &guard, GUARD_MS, on_guard, NULL);
+	assert_int_equal(loop_run(loop), 0);
+	loop_timer_stop(loop, &guard);
+	assert_int_equal(r1.err, 0);
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(r2.err, 0);
+	assert_null(f);
+	assert_int_equal(r3.calls, 1);
+	assert_int_equal(r3.err, -ECANCELED);
+	loop = loop_free(loop);
+}
+
+static void
+test_invalid_domain(void **state)
+{
+	struct cfg_resolver cfg;
+	struct fetcher *f = NULL;
+	struct loop *loop = NULL;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(fetcher_new(loop, &cfg, &f), 0);
+	assert_null(fetch_start(f, "", on_done, &res));
+	assert_null(fetch_start(f, "evil.test/x", on_done, &res));
+	assert_null(fetch_start(f, "evil.test:8443", on_done, &res));
+	assert_null(fetch_start(f, "user@evil.test", on_done, &res));
+	assert_int_equal(res.calls, 0);
+	f = fetcher_free(f);
+	loop = loop_free(loop);
+}
+
+static void
+test_content_type_rule(void **state)
+{
+	assert_int_equal(fetch_content_type_ok("text/plain"), 1);
+	assert_int_equal(fetch_content_type_ok("TEXT/PLAIN"), 1);
+	assert_int_equal(fetch_content_type_ok("text/plain; charset=utf-8"), 1);
+	assert_int_equal(fetch_content_type_ok("text/plain;charset=iso-8859-1"), 1);
+	assert_int_equal(fetch_content_type_ok("text/plain ; x=y"), 1);
+	assert_int_equal(fetch_content_type_ok("text/plainx"), 0);
+	assert_int_equal(fetch_content_type_ok("text/html"), 0);
+	assert_int_equal(fetch_content_type_ok("text/plain-ish"), 0);
+	assert_int_equal(fetch_content_type_ok("application/octet-stream"), 0);
+	assert_int_equal(fetch_content_type_ok(""), 0);
+	assert_int_equal(fetch_content_type_ok(NULL), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_content_type_rule),
+	        cmocka_unit_test(test_ok),
+	        cmocka_unit_test(test_content_type_with_params),
+	        cmocka_unit_test(test_redirect),
+	        cmocka_unit_test(test_404_and_500),
+	        cmocka_unit_test(test_content_type_rejected),
+	        cmocka_unit_test(test_oversize_content_length),
+	        cmocka_unit_test(test_oversize_chunked),
+	        cmocka_unit_test(test_small_limit_content_length),
+	        cmocka_unit_test(test_timeouts),
+	        cmocka_unit_test(test_wrong_name_certificate),
+	        cmocka_unit_test(test_unknown_ca),
+	        cmocka_unit_test(test_tls11_only_server),
+	        cmocka_unit_test(test_connect_refused),
+	        cmocka_unit_test(test_concurrency_bound),
+	        cmocka_unit_test(test_cancel),
+	        cmocka_unit_test(test_callbacks_may_start_and_free),
+	        cmocka_unit_test(test_invalid_domain),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
