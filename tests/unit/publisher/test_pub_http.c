@@ -63,7 +63,7 @@ assert_unescape(const char *in, const char *want, size_t want_len)
 	char buf[128];
 	size_t len;
 
-	strcpy(buf, in);
+	snprintf(buf, sizeof(buf), "%s", in);
 	len = pub_http_unescape(NULL, NULL, buf);
 	assert_int_equal(len, want_len);
 	assert_memory_equal(buf, want, want_len);
