@@ -3,6 +3,10 @@
  *
  * Interface: constants only.
  */
+/* This file shadows the system <limits.h> for every file built with -I common: pull the
+ * system header in too, so INT_MAX and friends stay defined (ldns/OpenSSL headers need them). */
+#include_next <limits.h>
+
 #ifndef MTASTSD_LIMITS_H
 #define MTASTSD_LIMITS_H
 

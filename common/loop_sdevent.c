@@ -241,6 +241,12 @@ loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_time
 	}
 	r = sd_event_add_time(loop->ev, (sd_event_source **)&t->impl, CLOCK_MONOTONIC,
 			      now + ms * 1000, 1000, loop_timer_cb, t);
+	if (r == -ESTALE) {
+		/* The loop has finished (shutdown): nothing runs any more, so the timer
+		 * cannot fire; leave it disarmed instead of failing the process. */
+		t->impl = NULL;
+		return;
+	}
 	if (r < 0)
 		die("cannot arm a timer: %s", strerror(-r));
 }

@@ -22,12 +22,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* common/limits.h shadows the system <limits.h> for every file built with -I common, and
- * ldns pulls in OpenSSL's err.h, which needs INT_MAX from it. Until common/limits.h does
- * "#include_next <limits.h>", supply the one macro from the compiler. */
-#ifndef INT_MAX
-#define INT_MAX __INT_MAX__
-#endif
 #include <ldns/ldns.h>
 
 #include "cfg.h"
