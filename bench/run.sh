@@ -38,6 +38,7 @@ usage() {
 	exit 2
 }
 
+ARGS=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
@@ -64,29 +65,34 @@ if ! [ "$DOMAINS" -ge 40 ] 2>/dev/null || [ "$DOMAINS" -gt 20000 ]; then
 	echo "--domains: 40..20000" >&2
 	exit 2
 fi
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespace, port 443)" >&2; exit 1; }
 
 # Bounds: the whole run, a cold run, a server start, one handshake measurement.
-if [ "$QUICK" = 1 ]; then TOTAL_MAX=300; else TOTAL_MAX=$((600 + 120 * (ROUNDS - 1))); fi
-COLD_MAX=60
+if [ "$QUICK" = 1 ]; then TOTAL_MAX=240; else TOTAL_MAX=$((360 + 240 * (ROUNDS - 1))); fi
+COLD_MAX=30
+[ "$QUICK" = 1 ] && COLD_MAX=15
 START_MAX=20
 HOT_KEYS=16
 NEG_KEYS=1000
 COUNT_MAX=5000000
 
+# Watchdog: the whole run is bounded; on expiry the script gets SIGTERM and cleans up.
+if [ -z "${MTASTSD_BENCH_CHILD:-}" ]; then
+	export MTASTSD_BENCH_CHILD=1
+	exec timeout --foreground -k 60 "$TOTAL_MAX" bash "$0" "${ARGS[@]}"
+fi
+
 T=$(mktemp -d "${TMPDIR:-/tmp}/mtastsd-bench.XXXXXX")
 chmod 755 "$T"
 : >"$T/pids"
 : >"$T/results.tsv"
-WATCHDOG=
-
 say() { printf '%s\n' "$*" >&2; }
 note() { printf '%s\n' "$*" >>"$T/notes.txt"; say "note: $*"; }
 
 cleanup() {
 	local rc=$? pid
 	trap - EXIT INT TERM
-	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
 	if [ -s "$T/pids" ]; then
 		while read -r pid; do kill "$pid" 2>/dev/null || true; done <"$T/pids"
 		sleep 0.3
@@ -102,7 +108,7 @@ cleanup() {
 	exit "$rc"
 }
 trap cleanup EXIT
-trap 'say "bench: interrupted"; exit 130' INT TERM
+trap 'say "bench: interrupted (or over ${TOTAL_MAX}s)"; exit 130' INT TERM
 
 # ---------------------------------------------------------------------------- packages
 if [ "$INSTALL" = 1 ]; then
@@ -154,14 +160,11 @@ mkdir -p "/etc/netns/$NS"
 echo "nameserver 127.0.0.1" >"/etc/netns/$NS/resolv.conf"
 nsx() { ip netns exec "$NS" "$@"; }
 
-( sleep "$TOTAL_MAX"; say "bench: watchdog: over ${TOTAL_MAX}s, stopping"; kill -TERM $$ ) &
-WATCHDOG=$!
-
 # start NAME CMD...: run CMD in the namespace in the background, log in $T/NAME.log.
 start() {
 	local name=$1
 	shift
-	ip netns exec "$NS" "$@" >>"$T/$name.log" 2>&1 &
+	ip netns exec "$NS" "$@" >>"$T/$name.log" 2>&1 9>&- &
 	echo $! >>"$T/pids"
 	echo $! >"$T/$name.pid"
 }
@@ -464,7 +467,7 @@ up() {
 		;;
 	esac
 	if ! wait_port 127.0.0.1 "$(port_of "$1")" "$1"; then
-		note "$1 did not start (log: $T/$1.log)"
+		note "$1 did not start: $(grep -v '^ *$' "$T/$1.log" | tail -n 1 | cut -c1-160)"
 		stop "$1"
 		return 1
 	fi
@@ -586,8 +589,9 @@ stime_run() {
 	done
 	for i in "${jobs[@]}"; do wait "$i" || true; done
 	for i in $(seq 1 "$4"); do
-		cat "$T/stime.$i.out" >>"$T/stime.log"
-		n=$(awk '/connections in [0-9.]+ real seconds/ {printf "%.0f", $1 / $4}' \
+		grep -v '^[*r]*$' "$T/stime.$i.out" >>"$T/stime.log" || true
+		# s_time prints whole "real seconds"; it runs for -time seconds, so divide by that
+		n=$(awk -v d="$DURATION" '/connections in [0-9.]+ real seconds/ {printf "%.0f", $1 / d}' \
 			"$T/stime.$i.out" | tail -n 1)
 		total=$((total + ${n:-0}))
 	done
@@ -625,17 +629,22 @@ up trivial || true
 memrec trivial idle 0
 up nginx-pub && memrec nginx-pub idle 0
 T0=$(date +%s)
+T1=
+trap 'say "bench: stopped (interrupt or over ${TOTAL_MAX}s): partial table"; note "run stopped early: partial results"; T1=$(date +%s); print_table; exit 130' INT TERM
 for r in $(seq 1 "$ROUNDS"); do
 	[ "$ONLY" = publisher ] || resolver_round "$r"
 	[ "$ONLY" = resolver ] || publisher_round "$r"
 done
 T1=$(date +%s)
+trap 'say "bench: interrupted"; exit 130' INT TERM
 
 # ---------------------------------------------------------------------------- table
+print_table() {
 {
 	echo "mtastsd bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$SRC" rev-parse --short HEAD 2>/dev/null || echo '?')"
 	echo "machine: $(nproc) cores, $(awk '/^model name/ {$1=$2=$3=""; print; exit}' /proc/cpuinfo | sed 's/^ *//'), $(uname -r)"
 	echo "settings: rounds=$ROUNDS domains=$DOMAINS duration=${DURATION}s quick=$QUICK; load took $((T1 - T0))s"
+	echo "load average before/after: $LOAD0 / $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "peers: postfix-mta-sts-resolver $(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null), nginx $(dpkg-query -W -f='${Version}' nginx-light 2>/dev/null)"
 } >"$T/header.txt"
 /usr/bin/python3 - "$T/results.tsv" "$T/header.txt" "$T/notes.txt" >"$T/table.txt" <<'PY'
@@ -650,8 +659,16 @@ for line in open(sys.argv[1]):
         pass
 
 def get(fig, srv):
+    # Best of the rounds for rates (highest) and latencies (lowest): on a shared machine the
+    # best round is the one least disturbed. Memory and reply counts: median.
     v = res.get((fig, srv))
-    return statistics.median(v) if v else None
+    if not v:
+        return None
+    if fig.endswith(("qps", "rps", "per_s")):
+        return max(v)
+    if fig.endswith("_us"):
+        return min(v)
+    return statistics.median(v)
 
 def fmt(v):
     if v is None:
@@ -667,7 +684,7 @@ def ratio(a, b):
 
 print(open(sys.argv[2]).read().rstrip())
 print()
-print("Socketmap resolver (median of rounds; q/s higher is better, latency in us lower is better)")
+print("Socketmap resolver (best of rounds; q/s higher is better, latency in us lower is better)")
 hdr = ("figure", "mtastsd", "peer", "mt/peer", "mtastsd+redis", "peer+redis", "mtr/pr",
        "trivial", "mt/trivial")
 w = (20, 9, 9, 8, 13, 10, 7, 9, 10)
@@ -698,7 +715,7 @@ for mode in ("cold.c64", "hot.c8", "neg.c8"):
     if parts:
         print("  %-9s %s" % (mode, "; ".join(parts)))
 print()
-print("Publisher (median of rounds; mtastsd 127.0.0.2:443 vs nginx 127.0.0.3:443)")
+print("Publisher (best of rounds; mtastsd 127.0.0.2:443 vs nginx 127.0.0.3:443)")
 w = (28, 9, 9, 9)
 row(("figure", "mtastsd", "nginx", "mt/nginx"))
 for f, label in [("pub.keepalive.c1.rps", "keep-alive req/s c=1"),
@@ -733,13 +750,15 @@ except OSError:
 if notes:
     print()
     print("Notes:")
-    for n in notes.splitlines():
+    for n in dict.fromkeys(notes.splitlines()):
         print("  - " + n)
 PY
 cat "$T/table.txt"
 if [ -n "$OUT" ]; then
 	cp "$T/table.txt" "$OUT"
 	mkdir -p "$OUT.d"
-	cp "$T/results.tsv" "$T"/*.log "$OUT.d/" 2>/dev/null || true
-	say "bench: table in $OUT, raw figures and logs in $OUT.d/"
+	cp "$T/results.tsv" "$T"/*.log "$T"/*.conf "$T"/*.yml "$OUT.d/" 2>/dev/null || true
+	say "bench: table in $OUT, raw figures, configs and logs in $OUT.d/"
 fi
+}
+print_table
