@@ -22,6 +22,8 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -283,6 +285,57 @@ fetch_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	rq->len += len;
 	rq->body[rq->len] = '\0';
 	return len;
+}
+
+/* 1 when the peer's leaf certificate carries at least one subjectAltName dNSName. libcurl
+ * has already checked the name, but with GnuTLS it falls back to the subject CN when the
+ * certificate has no dNSName; RFC 8461 section 3.3 (RFC 6125 DNS-ID) allows no CN match. */
+static int
+fetch_peer_has_dns_san(CURL *easy)
+{
+	struct curl_tlssessioninfo *ti = NULL;
+	const gnutls_datum_t *peers;
+	gnutls_x509_crt_t crt;
+	unsigned n = 0, i;
+	int found = 0, r;
+
+	if (curl_easy_getinfo(easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
+	    ti->backend != CURLSSLBACKEND_GNUTLS || ti->internals == NULL)
+		return 0;
+	peers = gnutls_certificate_get_peers((gnutls_session_t)ti->internals, &n);
+	if (peers == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+		return 0;
+	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
+		for (i = 0; i < 64 && !found; i++) {
+			char name[256];
+			size_t len = sizeof(name);
+
+			r = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len, NULL);
+			if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+				break;
+			if (r == GNUTLS_SAN_DNSNAME)
+				found = 1;
+		}
+	}
+	gnutls_x509_crt_deinit(crt);
+	return found;
+}
+
+/* Runs once TLS is up and before the request is sent: refuse CN-only certificates. */
+static int
+fetch_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                int conn_local_port)
+{
+	struct fetch_req *rq = arg;
+
+	if (fetch_peer_has_dns_san(rq->easy))
+		return CURL_PREREQFUNC_OK;
+	rq->err = ERR_FETCH_TLS;
+	(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+	               "certificate of mta-sts.%s has no DNS subjectAltName (a name only in the "
+	               "subject CN is not accepted)",
+	               rq->domain);
+	return CURL_PREREQFUNC_ABORT;
 }
 
 static int
@@ -563,6 +616,8 @@ fetch_req_setup(struct fetcher *f, struct fetch_req *rq)
 	ok &= curl_easy_setopt(e, CURLOPT_HEADERDATA, rq) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write_cb) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_WRITEDATA, rq) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, fetch_prereq_cb) == CURLE_OK;
+	ok &= curl_easy_setopt(e, CURLOPT_PREREQDATA, rq) == CURLE_OK;
 	return ok ? 0 : -EINVAL;
 }
 
