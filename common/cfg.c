@@ -242,7 +242,7 @@ static const struct cfg_key cfg_keys_resolver[] = {
         K_UINT(P, "fetch_concurrency", resolver.fetch_concurrency, 64, 1, 4096),
         K_PATH(P, "ca_file", resolver.ca_file, CFG_F_READABLE),
         K_STR(P, "connect_to", resolver.connect_to, NULL, 0, cfg_check_hostport),
-        K_MS(P, "recheck_interval", resolver.recheck_interval_ms, HOUR(1), MIN(1), DAY(7)),
+        K_MS(P, "recheck_interval", resolver.recheck_interval_ms, HOUR(1), SEC(1), DAY(7)),
         K_MS(P, "negative_ttl", resolver.negative_ttl_ms, MIN(5), SEC(1), DAY(1)),
         K_MS(P, "tempfail_ttl", resolver.tempfail_ttl_ms, MIN(1), SEC(1), HOUR(1)),
         K_MS(P, "refresh_before", resolver.refresh_before_ms, DAY(1), 0, DAY(30)),

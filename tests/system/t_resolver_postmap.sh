@@ -11,7 +11,8 @@ DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)
 WWW=$T/www
-RECHECK_S=60 # resolver.recheck_interval: the smallest value cfg.c accepts is 1m
+RECHECK_S=4 # resolver.recheck_interval of this lab (RES_RECHECK)
+export RES_RECHECK=${RECHECK_S}s
 
 # ---- certificates and policies
 DOMAINS="enforce.test testing.test none.test nxdomain.test nodata.test two.test mx.relay.test
