@@ -26,84 +26,84 @@
 
 /* A listening endpoint: "127.0.0.1:8461", "[::1]:8461", "0.0.0.0:443" or a unix socket. */
 struct cfg_listen {
-	char *address;	/* "host:port" text as written, NULL for unix */
-	char *host;	/* "127.0.0.1", "::1", "0.0.0.0" */
+	char *address; /* "host:port" text as written, NULL for unix */
+	char *host;    /* "127.0.0.1", "::1", "0.0.0.0" */
 	uint16_t port;
-	char *path;	/* unix socket path, NULL for TCP */
-	mode_t mode;	/* unix socket mode, default 0660 */
-	char *owner;	/* unix socket owner user, NULL = unchanged */
-	char *group;	/* unix socket group, NULL = unchanged */
+	char *path;  /* unix socket path, NULL for TCP */
+	mode_t mode; /* unix socket mode, default 0660 */
+	char *owner; /* unix socket owner user, NULL = unchanged */
+	char *group; /* unix socket group, NULL = unchanged */
 };
 
 struct cfg_process {
-	char *user;	       /* drop privileges to this user after binding; NULL = stay */
-	char *group;	       /* NULL = the user's primary group */
-	int allow_root;	       /* keep running as root when user is NULL */
-	int verbosity;	       /* 0..3, see log.h */
+	char *user;                   /* drop privileges to this user after binding; NULL = stay */
+	char *group;                  /* NULL = the user's primary group */
+	int allow_root;               /* keep running as root when user is NULL */
+	int verbosity;                /* 0..3, see log.h */
 	uint64_t shutdown_timeout_ms; /* finish in-flight work on SIGTERM, default 10 s */
 };
 
 /* A resolver zone, selected by the socketmap name ("postfix" in socketmap:...:postfix). */
 struct cfg_zone {
 	char *name;
-	int strict_testing;    /* answer testing policies as enforce (default off) */
-	uint64_t timeout_ms;   /* a first lookup waits at most this long (default 5 s) */
-	int require_sni;       /* append servername=hostname (default on; Postfix >= 3.4) */
-	int tlsrpt;	       /* Postfix 3.10 policy_type/... attributes (default off) */
-	int dane;	       /* DANE first, RFC 8461 section 2 (default on) */
+	int strict_testing;  /* answer testing policies as enforce (default off) */
+	uint64_t timeout_ms; /* a first lookup waits at most this long (default 5 s) */
+	int require_sni;     /* append servername=hostname (default on; Postfix >= 3.4) */
+	int tlsrpt;          /* Postfix 3.10 policy_type/... attributes (default off) */
+	int dane;            /* DANE first, RFC 8461 section 2 (default on) */
 };
 
 struct cfg_resolver {
-	int enabled;			/* default on */
+	int enabled; /* default on */
 	size_t n_listen;
-	struct cfg_listen *listen;	/* default 127.0.0.1:8461 */
-	unsigned max_connections;	/* default 1024 */
-	uint64_t idle_timeout_ms;	/* close idle socketmap connections, default 60 s */
+	struct cfg_listen *listen; /* default 127.0.0.1:8461 */
+	unsigned max_connections;  /* default 1024 */
+	uint64_t idle_timeout_ms;  /* close idle socketmap connections, default 60 s */
 	/* DNS */
 	size_t n_dns_servers;
-	char **dns_servers;		/* "127.0.0.1", "127.0.0.1@5353", "[::1]:53";
-					   none = /etc/resolv.conf */
-	uint64_t dns_timeout_ms;	/* per try, default 2 s */
-	unsigned dns_attempts;		/* tries per server, default 2 */
+	char **dns_servers;      /* "127.0.0.1", "127.0.0.1@5353", "[::1]:53";
+	                            none = /etc/resolv.conf */
+	uint64_t dns_timeout_ms; /* per try, default 2 s */
+	unsigned dns_attempts;   /* tries per server, default 2 */
 	/* HTTPS fetch */
-	uint64_t fetch_timeout_ms;	/* total per fetch, default 15 s */
-	size_t fetch_max_body;		/* bytes, default and max 64 KiB */
-	unsigned fetch_concurrency;	/* fetches in flight, default 64 */
-	char *ca_file;			/* test lab: CA bundle instead of the system CAs */
-	char *connect_to;		/* test lab: "127.0.0.1:8443", every fetch goes there */
+	uint64_t fetch_timeout_ms;  /* total per fetch, default 15 s */
+	size_t fetch_max_body;      /* bytes, default and max 64 KiB */
+	unsigned fetch_concurrency; /* fetches in flight, default 64 */
+	char *ca_file;              /* test lab: CA bundle instead of the system CAs */
+	char *connect_to;           /* test lab: "127.0.0.1:8443", every fetch goes there */
 	/* cache timing */
-	uint64_t recheck_interval_ms;	/* TXT id re-check of a cached policy, default 1 h */
-	uint64_t negative_ttl_ms;	/* "no policy" kept, default 5 min */
-	uint64_t tempfail_ttl_ms;	/* "temporary failure" kept, default 1 min */
-	uint64_t refresh_before_ms;	/* refresh this long before expiry, default 1 d */
-	unsigned refresh_concurrency;	/* background refreshes in flight, default 16 */
+	uint64_t recheck_interval_ms; /* TXT id re-check of a cached policy, default 1 h */
+	uint64_t negative_ttl_ms;     /* "no policy" kept, default 5 min */
+	uint64_t tempfail_ttl_ms;     /* "temporary failure" kept, default 1 min */
+	uint64_t refresh_before_ms;   /* refresh this long before expiry, default 1 d */
+	unsigned refresh_concurrency; /* background refreshes in flight, default 16 */
 	/* zones */
 	size_t n_zones;
-	struct cfg_zone *zones;		/* at least one; zones[0] is the default zone */
-	char *default_zone;		/* name of the zone for unknown map names */
+	struct cfg_zone *zones; /* at least one; zones[0] is the default zone */
+	char *default_zone;     /* name of the zone for unknown map names */
 };
 
 struct cfg_domain {
-	char *domain;		/* Policy Domain, normalised A-label */
+	char *domain;             /* Policy Domain, normalised A-label */
 	struct sts_policy policy; /* validated with sts_policy_validate() */
-	char *id;		/* explicit policy id, NULL = derived from the canonical text */
-	char *cert_file;	/* fullchain.pem for mta-sts.<domain> */
-	char *key_file;		/* privkey.pem */
-	char *tlsrpt_rua;	/* "mailto:tlsrpt@example.com", NULL = no TLSRPT record */
+	char *id;                 /* explicit policy id, NULL = derived from the canonical text */
+	char *cert_file;          /* fullchain.pem for mta-sts.<domain> */
+	char *key_file;           /* privkey.pem */
+	char *tlsrpt_rua;         /* "mailto:tlsrpt@example.com", NULL = no TLSRPT record */
 };
 
 struct cfg_publisher {
 	size_t n_listen;
-	struct cfg_listen *listen;	/* HTTPS, default 0.0.0.0:443 and [::]:443 */
+	struct cfg_listen *listen; /* HTTPS, default 0.0.0.0:443 and [::]:443 */
 	size_t n_http_listen;
-	struct cfg_listen *http_listen;	/* HTTP (redirects, ACME), default :80 */
-	char *tls_priority;		/* GnuTLS priority string */
+	struct cfg_listen *http_listen;   /* HTTP (redirects, ACME), default :80 */
+	char *tls_priority;               /* GnuTLS priority string */
 	uint32_t cache_control_max_age_s; /* default 86400 */
-	char *acme_webroot;		/* serves /.well-known/acme-challenge/<token>; NULL = off */
-	unsigned max_connections;	/* default 1024 */
-	uint64_t connection_timeout_ms;	/* default 30 s */
+	char *acme_webroot;             /* serves /.well-known/acme-challenge/<token>; NULL = off */
+	unsigned max_connections;       /* default 1024 */
+	uint64_t connection_timeout_ms; /* default 30 s */
 	size_t n_domains;
-	struct cfg_domain *domains;	/* the publisher runs when this is not empty */
+	struct cfg_domain *domains; /* the publisher runs when this is not empty */
 };
 
 enum cfg_cache_backend {
@@ -112,29 +112,29 @@ enum cfg_cache_backend {
 };
 
 struct cfg_cache {
-	enum cfg_cache_backend backend;	/* "memory" (default) or "redis" */
-	size_t max_entries;		/* in-memory LRU bound, default 100000 */
+	enum cfg_cache_backend backend; /* "memory" (default) or "redis" */
+	size_t max_entries;             /* in-memory LRU bound, default 100000 */
 	/* Valkey/Redis */
-	char *redis_address;		/* "127.0.0.1:6379" or "unix:/path" */
+	char *redis_address; /* "127.0.0.1:6379" or "unix:/path" */
 	unsigned redis_db;
 	char *redis_username;
 	char *redis_password;
-	char *redis_prefix;		/* default "mtastsd" */
+	char *redis_prefix; /* default "mtastsd" */
 	uint64_t redis_connect_timeout_ms;
 	uint64_t redis_command_timeout_ms;
 	size_t n_sentinels;
-	char **sentinels;		/* "host:port" */
+	char **sentinels; /* "host:port" */
 	char *sentinel_master;
 };
 
 struct cfg_admin {
-	int enabled;		/* default on */
+	int enabled;              /* default on */
 	struct cfg_listen listen; /* default 127.0.0.1:8462 */
-	char *token;		/* bearer token, NULL = none */
+	char *token;              /* bearer token, NULL = none */
 };
 
 struct cfg {
-	char *path;		/* file loaded, NULL for the embedded defaults */
+	char *path; /* file loaded, NULL for the embedded defaults */
 	struct cfg_process process;
 	struct cfg_resolver resolver;
 	struct cfg_publisher publisher;
@@ -150,6 +150,6 @@ struct cfg *cfg_defaults(void);
 struct cfg *cfg_free(struct cfg *c);
 /* The zone for a socketmap name; the default zone when none has that name. Never NULL. */
 const struct cfg_zone *cfg_zone_find(const struct cfg_resolver *r, const char *name,
-				     size_t namelen);
+                                     size_t namelen);
 
 #endif

@@ -10,27 +10,27 @@
 enum err_code {
 	ERR_BASE = -1000,
 	/* domain names */
-	ERR_DOMAIN_EMPTY = -1001,	/* empty name */
-	ERR_DOMAIN_EMPTY_LABEL = -1002, /* "a..b" or leading dot */
-	ERR_DOMAIN_LABEL_LONG = -1003,	/* label over 63 octets */
-	ERR_DOMAIN_NAME_LONG = -1004,	/* name over 253 octets */
-	ERR_DOMAIN_CHAR = -1005,	/* character outside LDH (or bad hyphen placement) */
-	ERR_DOMAIN_IDN = -1006,		/* U-label cannot be converted to an A-label */
-	ERR_DOMAIN_IP_LITERAL = -1007,	/* an IPv4/IPv6 address or [literal], not a name */
+	ERR_DOMAIN_EMPTY = -1001,        /* empty name */
+	ERR_DOMAIN_EMPTY_LABEL = -1002,  /* "a..b" or leading dot */
+	ERR_DOMAIN_LABEL_LONG = -1003,   /* label over 63 octets */
+	ERR_DOMAIN_NAME_LONG = -1004,    /* name over 253 octets */
+	ERR_DOMAIN_CHAR = -1005,         /* character outside LDH (or bad hyphen placement) */
+	ERR_DOMAIN_IDN = -1006,          /* U-label cannot be converted to an A-label */
+	ERR_DOMAIN_IP_LITERAL = -1007,   /* an IPv4/IPv6 address or [literal], not a name */
 	ERR_DOMAIN_PARENT_PROBE = -1008, /* ".example.com" key from Postfix's parent search */
 	/* policy file, RFC 8461 section 3.2 */
 	ERR_POLICY_SYNTAX = -1020,    /* a line that is not "name: value" */
 	ERR_POLICY_VERSION = -1021,   /* version missing or not STSv1 */
 	ERR_POLICY_MODE = -1022,      /* mode missing or not enforce/testing/none */
 	ERR_POLICY_MAX_AGE = -1023,   /* max_age missing, not 1*10DIGIT, or > 31557600 */
-	ERR_POLICY_MX = -1024,	      /* an mx pattern that is not ["*."] Domain */
+	ERR_POLICY_MX = -1024,        /* an mx pattern that is not ["*."] Domain */
 	ERR_POLICY_NO_MX = -1025,     /* enforce/testing without any mx */
 	ERR_POLICY_TOO_LARGE = -1026, /* body over 64 KiB, too many mx or extensions */
 	ERR_POLICY_ENCODING = -1027,  /* NUL, bare control characters, bad UTF-8 */
 	/* _mta-sts TXT, RFC 8461 section 3.1 */
-	ERR_TXT_NONE = -1040,	  /* no v=STSv1 record */
+	ERR_TXT_NONE = -1040,     /* no v=STSv1 record */
 	ERR_TXT_MULTIPLE = -1041, /* more than one v=STSv1 record */
-	ERR_TXT_SYNTAX = -1042,	  /* the one STSv1 record is malformed (id missing or bad) */
+	ERR_TXT_SYNTAX = -1042,   /* the one STSv1 record is malformed (id missing or bad) */
 	/* DNS */
 	ERR_DNS_NXDOMAIN = -1060,
 	ERR_DNS_NODATA = -1061,
@@ -41,9 +41,9 @@ enum err_code {
 	/* HTTPS fetch, RFC 8461 section 3.3 */
 	ERR_FETCH_CONNECT = -1080,
 	ERR_FETCH_TLS = -1081,
-	ERR_FETCH_HTTP = -1082,		/* status other than 200 */
-	ERR_FETCH_REDIRECT = -1083,	/* 3xx, never followed */
-	ERR_FETCH_TOO_LARGE = -1084,	/* body over 64 KiB */
+	ERR_FETCH_HTTP = -1082,      /* status other than 200 */
+	ERR_FETCH_REDIRECT = -1083,  /* 3xx, never followed */
+	ERR_FETCH_TOO_LARGE = -1084, /* body over 64 KiB */
 	ERR_FETCH_TIMEOUT = -1085,
 	ERR_FETCH_CONTENT_TYPE = -1086, /* not text/plain */
 	/* netstring / socketmap */

@@ -12,7 +12,7 @@
 
 /* RFC 1035 section 2.3.4 / RFC 5321: a label is at most 63 octets, a name 253 (text form). */
 #define DOMAIN_LABEL_MAX 63
-#define DOMAIN_NAME_MAX	 253
+#define DOMAIN_NAME_MAX  253
 
 /* RFC 8461 section 3.3: policy bodies SHOULD stay under 64 KiB; we refuse larger (bytes). */
 #define STS_POLICY_BODY_MAX (64 * 1024)
@@ -49,8 +49,8 @@
  * started until the peer reads. */
 #define SM_CONN_OUTBUF_MAX (2 * (SOCKETMAP_REPLY_MAX + 16))
 /* Bytes read per read(2) call and connections accepted per readiness event. */
-#define SM_READ_CHUNK	 4096
-#define SM_ACCEPT_BATCH	 64
+#define SM_READ_CHUNK   4096
+#define SM_ACCEPT_BATCH 64
 /* listen(2) backlog (Linux somaxconn default is 4096; 128 is the traditional value). */
 #define SM_LISTEN_BACKLOG 128
 

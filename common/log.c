@@ -89,7 +89,7 @@ log_vmsg(int prio, const char *prefix, const char *fmt, va_list ap)
 		r = snprintf(line, sizeof(line), "<%d>%s", prio, prefix);
 	else
 		r = snprintf(line, sizeof(line), "%s: %s: %s", log_ident, log_prio_name(prio),
-			     prefix);
+		             prefix);
 	if (r < 0)
 		return;
 	n = (size_t)r < sizeof(line) ? (size_t)r : sizeof(line) - 1;

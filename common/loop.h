@@ -36,7 +36,10 @@ struct loop_timer {
 	void *arg;
 	struct loop *loop;
 };
-#define LOOP_TIMER_INIT {NULL, NULL, NULL, NULL}
+#define LOOP_TIMER_INIT                                                                            \
+	{                                                                                          \
+		NULL, NULL, NULL, NULL                                                             \
+	}
 
 int loop_new(struct loop **ret_loop);
 /* Frees the loop; every io and timer must already be removed. Returns NULL. */
@@ -53,7 +56,7 @@ void loop_io_del(struct loop *loop, int fd);
 
 /* Arm t to run fn once after ms milliseconds; re-arming an armed timer moves it. */
 void loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_timer_fn *fn,
-		      void *arg);
+                      void *arg);
 /* Disarm; idempotent, safe on a zeroed or fired timer. */
 void loop_timer_stop(struct loop *loop, struct loop_timer *t);
 int loop_timer_armed(const struct loop_timer *t);

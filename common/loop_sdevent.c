@@ -172,7 +172,7 @@ loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_fn *fn, void *ar
 	if (loop->io[fd].src != NULL)
 		return -EEXIST;
 	r = sd_event_add_io(loop->ev, &loop->io[fd].src, fd, loop_epoll_events(events), loop_io_cb,
-			    loop);
+	                    loop);
 	if (r < 0)
 		return r;
 	loop->io[fd].fn = fn;
@@ -221,8 +221,7 @@ loop_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 }
 
 void
-loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_timer_fn *fn,
-		 void *arg)
+loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_timer_fn *fn, void *arg)
 {
 	uint64_t now = 0;
 	int r;
@@ -240,7 +239,7 @@ loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_time
 		t->impl = sd_event_source_disable_unref(t->impl);
 	}
 	r = sd_event_add_time(loop->ev, (sd_event_source **)&t->impl, CLOCK_MONOTONIC,
-			      now + ms * 1000, 1000, loop_timer_cb, t);
+	                      now + ms * 1000, 1000, loop_timer_cb, t);
 	if (r == -ESTALE) {
 		/* The loop has finished (shutdown): nothing runs any more, so the timer
 		 * cannot fire; leave it disarmed instead of failing the process. */

@@ -15,12 +15,12 @@
 #include <stddef.h>
 
 struct netstring_dec {
-	size_t max;	/* largest payload accepted, bytes */
-	int state;	/* private */
-	size_t len;	/* announced payload length */
-	size_t have;	/* payload bytes buffered */
+	size_t max;     /* largest payload accepted, bytes */
+	int state;      /* private */
+	size_t len;     /* announced payload length */
+	size_t have;    /* payload bytes buffered */
 	size_t ndigits; /* private */
-	char *buf;	/* payload, NUL-terminated once complete; owned by the decoder */
+	char *buf;      /* payload, NUL-terminated once complete; owned by the decoder */
 	size_t bufsz;
 };
 

@@ -31,13 +31,13 @@ struct sts_ext {
 
 struct sts_policy {
 	enum sts_mode mode;
-	uint32_t max_age_s;	/* seconds, 0..31557600 */
+	uint32_t max_age_s; /* seconds, 0..31557600 */
 	size_t n_mx;
-	char **mx;		/* patterns in policy order, lower-cased, as written ("*.x.net"),
-				 * a repeated pattern once, at its first position */
+	char **mx; /* patterns in policy order, lower-cased, as written ("*.x.net"),
+	            * a repeated pattern once, at its first position */
 	size_t n_ext;
-	struct sts_ext *ext;	/* extension fields kept in order (first of each name) */
-	unsigned tolerated;	/* STS_TOLERATED_* bits: noise that was accepted */
+	struct sts_ext *ext; /* extension fields kept in order (first of each name) */
+	unsigned tolerated;  /* STS_TOLERATED_* bits: noise that was accepted */
 };
 
 enum {
@@ -50,14 +50,14 @@ enum {
 };
 
 struct sts_parse_error {
-	unsigned line;	   /* 1-based line of the rejection, 0 when not line-specific */
-	char reason[160];  /* e.g. "mx pattern 'mail.example.com:25' is not a domain" */
+	unsigned line;    /* 1-based line of the rejection, 0 when not line-specific */
+	char reason[160]; /* e.g. "mx pattern 'mail.example.com:25' is not a domain" */
 };
 
 /* Parse body[0..len) (bytes, not NUL-terminated). On success sets *ret_policy and returns 0.
  * On failure returns an ERR_POLICY_* code and fills *err (when err != NULL). */
 int sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
-		     struct sts_parse_error *err);
+                     struct sts_parse_error *err);
 
 /* Validate a policy built in code (publisher config) with the parser's rules.
  * Returns 0 or ERR_POLICY_* with *err filled. */
