@@ -287,11 +287,12 @@ fetch_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-/* 1 when the peer's leaf certificate carries at least one subjectAltName dNSName. libcurl
- * has already checked the name, but with GnuTLS it falls back to the subject CN when the
- * certificate has no dNSName; RFC 8461 section 3.3 (RFC 6125 DNS-ID) allows no CN match. */
+/* 1 when the peer's leaf certificate carries at least one subjectAltName dNSName; its
+ * notAfter goes to *ret_not_after. libcurl has already checked the name, but with GnuTLS it
+ * falls back to the subject CN when the certificate has no dNSName; RFC 8461 section 3.3
+ * (RFC 6125 DNS-ID) allows no CN match. */
 static int
-fetch_peer_has_dns_san(CURL *easy)
+fetch_peer_has_dns_san(CURL *easy, time_t *ret_not_after)
 {
 	struct curl_tlssessioninfo *ti = NULL;
 	const gnutls_datum_t *peers;
@@ -306,6 +307,9 @@ fetch_peer_has_dns_san(CURL *easy)
 	if (peers == NULL || n == 0 || gnutls_x509_crt_init(&crt) < 0)
 		return 0;
 	if (gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER) == 0) {
+		*ret_not_after = gnutls_x509_crt_get_expiration_time(crt);
+		if (*ret_not_after == (time_t)-1)
+			*ret_not_after = 0;
 		for (i = 0; i < 64 && !found; i++) {
 			char name[256];
 			size_t len = sizeof(name);
@@ -328,7 +332,7 @@ fetch_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_
 {
 	struct fetch_req *rq = arg;
 
-	if (fetch_peer_has_dns_san(rq->easy))
+	if (fetch_peer_has_dns_san(rq->easy, &rq->info.cert_not_after))
 		return CURL_PREREQFUNC_OK;
 	rq->err = ERR_FETCH_TLS;
 	(void)snprintf(rq->info.detail, sizeof(rq->info.detail),

@@ -19,6 +19,7 @@
 #define MTASTSD_HTTPS_FETCH_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "cfg.h"
 #include "loop.h"
@@ -34,6 +35,8 @@ struct fetch_info {
 	char content_type[128]; /* as received, may be empty */
 	char detail[256];       /* human-readable reason on failure (curl error text...) */
 	uint64_t elapsed_ms;
+	time_t cert_not_after; /* the verified leaf certificate's notAfter once TLS is up,
+	                        * else 0 (`mtastsd check` reports the days left) */
 };
 
 /* err 0: body is the policy text (len bytes, NUL-terminated, may be empty); otherwise body
