@@ -4,7 +4,8 @@
  * Serves https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 section 3.2) for every
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records()
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records(),
+ *            pub_info_get()/pub_info_free() (pub_info.c, for the admin endpoint)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
  *            immutable snapshots swapped by the main loop (STYLE.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
@@ -34,5 +35,27 @@ char *pub_policy_id(const struct cfg_domain *d);
 /* `mtastsd dns-records`: zone-file lines (_mta-sts TXT, _smtp._tls TXT) for every
  * configured domain. Returns 0, or 1 when there is no domain. */
 int pub_dns_records(const struct cfg *cfg, FILE *out);
+
+/* ---- admin endpoint (pub_info.c) ---- */
+#include <stdint.h>
+#include <time.h>
+
+#include "sts_policy.h"
+
+struct pub_info_domain {
+	char *domain;          /* "example.com" */
+	char *id;              /* policy id served */
+	enum sts_mode mode;    /* mode of the policy served */
+	time_t cert_not_after; /* notAfter of the certificate for mta-sts.<domain>, 0 unknown */
+};
+struct pub_info {
+	size_t n_domains;
+	struct pub_info_domain *domains;
+	uint64_t requests, policies_served, not_found, redirects, acme_served;
+};
+/* A copy of what the publisher serves right now (the current snapshot, so certificates
+ * reloaded by the file watcher show up). Owned: free with pub_info_free(). */
+struct pub_info *pub_info_get(struct pub *pub);
+struct pub_info *pub_info_free(struct pub_info *info);
 
 #endif

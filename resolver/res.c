@@ -153,6 +153,12 @@ res_cache_entries(const struct res *res)
 	return res->cache != NULL ? cache_mem_count(res->cache) : 0;
 }
 
+struct cache_mem *
+res_cache_mem(const struct res *res)
+{
+	return res->cache;
+}
+
 /* ---- mtastsd query DOMAIN [--json] ---- */
 
 struct res_cli {

@@ -1,7 +1,9 @@
 /*
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
- * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli()
+ * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli();
+ *            for the admin endpoint res_*_counters(), res_cache_entries(), res_cache_mem(),
+ *            res_cache_lookup(), res_cache_purge(), res_cache_visit() (res_admin.c)
  * Threads:   main loop only.
  * Ownership: struct res borrows cfg until res_reload() hands it a new one or res_free();
  *            the caller keeps the cfg alive that long.
@@ -38,6 +40,25 @@ const struct pol_counters *res_engine_counters(const struct res *res);
 const struct sm_counters *res_server_counters(const struct res *res);
 /* Entries in the in-memory policy cache. */
 size_t res_cache_entries(const struct res *res);
+
+/* ---- admin endpoint (res_admin.c) ---- */
+struct cache_mem;
+struct cache_entry;
+/* The in-memory cache (borrowed until res_free()); NULL when the resolver is disabled. */
+struct cache_mem *res_cache_mem(const struct res *res);
+/* What the cache holds for domain (normalised here: case, trailing dot, IDN). Returns the
+ * entry, borrowed until the next resolver event; NULL when not cached or when domain is not
+ * a valid name. */
+const struct cache_entry *res_cache_lookup(const struct res *res, const char *domain);
+/* Remove domain's entry, or every entry when domain is NULL. Returns how many entries were
+ * removed (0 or 1 for one domain), or ERR_DOMAIN_* for an invalid name. Discoveries in
+ * flight are not canceled; they store their result when they finish. */
+long res_cache_purge(struct res *res, const char *domain);
+/* Visit cache entries (least recently used first, at most max) without changing recency;
+ * fn returns non-zero to stop. Nothing happens when the resolver is disabled. */
+void res_cache_visit(const struct res *res, size_t max,
+                     int (*fn)(const char *dom, const struct cache_entry *e, void *arg),
+                     void *arg);
 
 /* `mtastsd query DOMAIN [--json]`: one discovery as the daemon would do it, printed on
  * stdout. Returns the process exit code: 0 policy found, 2 no policy, 3 temporary failure,
