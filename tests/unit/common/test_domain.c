@@ -94,7 +94,7 @@ test_normalize_errors(void **state)
 static void
 test_normalize_lengths(void **state)
 {
-	char label[80], name[600], want[600];
+	char label[80], name[600], want[sizeof(name) + 2];
 	size_t i;
 
 	/* 63-octet label ok, 64 not */
