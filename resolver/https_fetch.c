@@ -375,6 +375,31 @@ fetch_map_curl(CURLcode cc)
 	}
 }
 
+/* Why GnuTLS refused the peer's chain (CURLINFO_SSL_VERIFYRESULT holds its status bits with
+ * the GnuTLS backend), or NULL. curl 7.x only says "server certificate verification failed",
+ * which hides the one thing an admin needs: expired, unknown issuer, wrong name. */
+static const char *
+fetch_verify_cause(CURL *easy)
+{
+	long status = 0;
+
+	if (curl_easy_getinfo(easy, CURLINFO_SSL_VERIFYRESULT, &status) != CURLE_OK || status == 0)
+		return NULL;
+	if (status & GNUTLS_CERT_EXPIRED)
+		return "certificate has expired";
+	if (status & GNUTLS_CERT_NOT_ACTIVATED)
+		return "certificate is not yet valid";
+	if (status & GNUTLS_CERT_REVOKED)
+		return "certificate is revoked";
+	if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
+		return "certificate issuer is not trusted";
+	if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		return "certificate does not name the host";
+	if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
+		return "certificate uses an insecure algorithm";
+	return NULL;
+}
+
 /* Decide the outcome of a transfer that curl reported done (outside curl callbacks). */
 static void
 fetch_complete(struct fetch_req *rq, CURLcode cc)
@@ -387,8 +412,13 @@ fetch_complete(struct fetch_req *rq, CURLcode cc)
 		rq->info.http_status = code;
 	if (rq->err == 0) {
 		if (cc != CURLE_OK) {
+			const char *cause = cc == CURLE_PEER_FAILED_VERIFICATION
+			                            ? fetch_verify_cause(rq->easy)
+			                            : NULL;
+
 			rq->err = fetch_map_curl(cc);
-			(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s",
+			(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s%s%s",
+			               cause != NULL ? cause : "", cause != NULL ? ": " : "",
 			               rq->errbuf[0] != '\0' ? rq->errbuf : curl_easy_strerror(cc));
 		} else if (!rq->headers_done) {
 			rq->err = ERR_FETCH_HTTP;
