@@ -511,7 +511,7 @@ check_eval_tlsrpt(struct check_dom *cd, int err, const struct txt_rr *rrs, size_
 		return;
 	}
 	(void)log_printable(text, sizeof(text), rua, strlen(rua));
-	if (cd->d->tlsrpt_rua != NULL) {
+	if (cd->d->tlsrpt_rua != NULL && cd->d->tlsrpt_rua[0] != '\0') {
 		want = check_rua_norm(cd->d->tlsrpt_rua);
 		if (strcmp(want, rua) != 0)
 			check_set(cd, CHECK_TLSRPT, 0,
