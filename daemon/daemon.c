@@ -3,8 +3,10 @@
  *
  * Interface: daemon_run(), daemon_verbosity()
  * Order:     loop -> signals -> root check -> resolver (binds) -> publisher (binds) ->
- *            drop privileges -> watchdog -> READY=1. Shutdown: STOPPING=1 -> publisher
- *            freed -> resolver drains (process.shutdown_timeout) -> exit 0.
+ *            admin endpoint (binds, admin.h) -> drop privileges -> watchdog -> READY=1,
+ *            then STATUS= with counts every DAEMON_STATUS_INTERVAL_MS. Shutdown:
+ *            STOPPING=1 -> admin stops accepting -> publisher freed -> resolver drains
+ *            (process.shutdown_timeout) -> admin freed -> exit 0.
  * Threads:   main loop only (the publisher has its own thread behind pub.h).
  * Ownership: struct daemon owns the current cfg; the resolver borrows it (res.h), the
  *            publisher copies what it needs (pub.h).
@@ -19,20 +21,27 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "cfg.h"
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
 #include "loop.h"
+#include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
 #include "sysd.h"
+
+/* How often STATUS= (domains, lookups, cache entries) goes to systemd (ms). */
+#define DAEMON_STATUS_INTERVAL_MS 10000
 
 struct daemon {
 	struct loop *loop;
 	struct cfg *cfg;
 	struct res *res;
 	struct pub *pub;
+	struct admin *admin;
+	struct loop_timer status_timer;
 	const struct daemon_opts *opts;
 	int stopping;
 	int drop; /* drop privileges to uid/gid after binding */
@@ -48,17 +57,40 @@ daemon_verbosity(const struct cfg *cfg, int extra)
 	return v > 3 ? 3 : v;
 }
 
+/* "resolver serving, publisher serving (2 domains); 120 lookups, cache 35 entries" */
 static void
 daemon_status(struct daemon *d, char *out, size_t outlen)
 {
 	const struct cfg *c = d->cfg;
+	const struct pol_counters *pc = d->res != NULL ? res_engine_counters(d->res) : NULL;
+	size_t ndom = d->pub != NULL ? c->publisher.n_domains : 0;
 	int n;
 
 	n = snprintf(out, outlen, "resolver %s, publisher %s (%zu domain%s)",
-	             d->res != NULL ? "serving" : "off", d->pub != NULL ? "serving" : "off",
-	             c->publisher.n_domains, c->publisher.n_domains == 1 ? "" : "s");
-	if (n < 0)
+	             pc != NULL ? "serving" : "off", d->pub != NULL ? "serving" : "off", ndom,
+	             ndom == 1 ? "" : "s");
+	if (n < 0) {
 		out[0] = '\0';
+		return;
+	}
+	if (pc != NULL && (size_t)n < outlen)
+		(void)snprintf(out + n, outlen - (size_t)n, "; %llu lookup%s, cache %zu entr%s",
+		               (unsigned long long)pc->lookups, pc->lookups == 1 ? "" : "s",
+		               res_cache_entries(d->res),
+		               res_cache_entries(d->res) == 1 ? "y" : "ies");
+}
+
+static void
+daemon_status_tick(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct daemon *d = arg;
+	char status[256];
+
+	if (d->stopping)
+		return;
+	daemon_status(d, status, sizeof(status));
+	sysd_status("%s", status);
+	loop_timer_start(loop, t, DAEMON_STATUS_INTERVAL_MS, daemon_status_tick, d);
 }
 
 /* ---- privileges ---- */
@@ -214,6 +246,7 @@ daemon_log_restart_keys(const struct cfg *o, const struct cfg *n, int pub_runnin
 	         daemon_str_changed(o->cache.sentinel_master, n->cache.sentinel_master)},
 	        {"admin.enabled", o->admin.enabled != n->admin.enabled},
 	        {"admin.listen", daemon_listen_changed(&o->admin.listen, 1, &n->admin.listen, 1)},
+	        {"admin.token", daemon_str_changed(o->admin.token, n->admin.token)},
 	};
 	size_t i;
 
@@ -223,7 +256,8 @@ daemon_log_restart_keys(const struct cfg *o, const struct cfg *n, int pub_runnin
 	}
 }
 
-static void
+/* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
+static int
 daemon_reload(struct daemon *d)
 {
 	const char *path = d->opts->cfg_path;
@@ -233,12 +267,12 @@ daemon_reload(struct daemon *d)
 
 	if (d->opts->cfg_optional && access(path, F_OK) < 0) {
 		log_notice("reload: no configuration file %s, keeping the embedded defaults", path);
-		return;
+		return 1;
 	}
 	r = cfg_load(path, &nc, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		log_err("reload failed: %s; keeping the old configuration", errbuf);
-		return;
+		return 0;
 	}
 	daemon_log_restart_keys(d->cfg, nc, d->pub != NULL);
 	if (d->pub != NULL) {
@@ -259,12 +293,14 @@ daemon_reload(struct daemon *d)
 	}
 	old = d->cfg;
 	d->cfg = nc;
+	admin_update(d->admin, d->cfg, d->res, d->pub);
 	(void)cfg_free(old);
 	log_set_verbosity(daemon_verbosity(d->cfg, d->opts->extra_verbosity));
 	log_notice("configuration reloaded from %s", path);
-	return;
+	return 1;
 fail:
 	(void)cfg_free(nc);
+	return 0;
 }
 
 /* ---- signals ---- */
@@ -278,7 +314,7 @@ daemon_on_hup(struct loop *loop, int sig, void *arg)
 	if (d->stopping)
 		return;
 	sysd_reloading();
-	daemon_reload(d);
+	admin_note_reload(d->admin, daemon_reload(d));
 	daemon_status(d, status, sizeof(status));
 	sysd_ready(status);
 }
@@ -306,7 +342,10 @@ daemon_on_term(struct loop *loop, int sig, void *arg)
 	log_notice("%s: shutting down (up to %llu ms for in-flight lookups)", strsignal(sig),
 	           (unsigned long long)d->cfg->process.shutdown_timeout_ms);
 	sysd_stopping();
+	loop_timer_stop(loop, &d->status_timer);
+	admin_stop_accepting(d->admin);
 	d->pub = pub_free(d->pub);
+	admin_update(d->admin, d->cfg, d->res, d->pub);
 	if (d->res != NULL)
 		res_shutdown(d->res, d->cfg->process.shutdown_timeout_ms, daemon_shutdown_done, d);
 	else
@@ -349,6 +388,12 @@ daemon_start(struct daemon *d)
 		log_err("publisher: cannot start: %s", err_str(r));
 		return r;
 	}
+	r = admin_new(d->loop, d->cfg, &d->admin);
+	if (r < 0) {
+		log_err("admin: cannot start: %s", err_str(r));
+		return r;
+	}
+	admin_update(d->admin, d->cfg, d->res, d->pub);
 	if (d->res == NULL && d->pub == NULL)
 		log_warn("nothing to do: the resolver is disabled and no publisher domain is "
 		         "configured; waiting for SIGTERM");
@@ -361,6 +406,8 @@ daemon_start(struct daemon *d)
 	daemon_status(d, status, sizeof(status));
 	log_notice("mtastsd %s started: %s", MTASTSD_VERSION, status);
 	sysd_ready(status);
+	loop_timer_start(d->loop, &d->status_timer, DAEMON_STATUS_INTERVAL_MS, daemon_status_tick,
+	                 d);
 	return 0;
 }
 
@@ -382,6 +429,9 @@ daemon_run(struct cfg *cfg, const struct daemon_opts *opts)
 	}
 	code = r;
 fail:
+	if (d.loop != NULL)
+		loop_timer_stop(d.loop, &d.status_timer);
+	d.admin = admin_free(d.admin);
 	d.pub = pub_free(d.pub);
 	d.res = res_free(d.res);
 	if (d.loop != NULL)

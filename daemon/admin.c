@@ -1,0 +1,593 @@
+/*
+ * daemon/admin.c - the admin endpoint server: listener, MHD on the main loop, routing, auth
+ *
+ * Interface: admin_new(), admin_update(), admin_note_reload(), admin_stop_accepting(),
+ *            admin_free(), admin_port() (admin.h)
+ * Loop:      MHD in external epoll mode: MHD_DAEMON_INFO_EPOLL_FD is watched for LOOP_READ;
+ *            after every wake-up MHD_run() runs and the timer is re-armed from
+ *            MHD_get_timeout(). Handlers answer at once (no suspend), so no request outlives
+ *            the MHD_run() that completes its upload.
+ * Threads:   main loop only.
+ * Ownership: see admin.h; bodies come from admin_render.c and are handed to MHD
+ *            (MHD_RESPMEM_MUST_FREE).
+ * Errors:    startup errors are returned (logged); request errors are HTTP statuses.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "admin_int.h"
+#include "err.h"
+#include "log.h"
+#include "xalloc.h"
+
+/* A config file larger than this is not hashed (bytes); cfg_load() reads far smaller ones. */
+#define ADMIN_CFG_HASH_MAX (16 * 1024 * 1024)
+
+/* ---- config digest ---- */
+
+static void
+admin_hash_file(const char *path, char out[65])
+{
+	unsigned char md[32];
+	char *data = NULL;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd;
+	size_t i;
+
+	out[0] = '\0';
+	if (path == NULL)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("admin: cannot read %s for its digest: %s, reporting none", path,
+		         strerror(errno));
+		return;
+	}
+	for (;;) {
+		if (len == cap) {
+			if (cap >= ADMIN_CFG_HASH_MAX)
+				goto out;
+			cap = cap == 0 ? 8192 : cap * 2;
+			data = xrealloc(data, cap);
+		}
+		n = read(fd, data + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, data, len, md) < 0)
+		goto out;
+	for (i = 0; i < sizeof(md); i++)
+		(void)snprintf(out + 2 * i, 3, "%02x", md[i]);
+out:
+	free(data);
+	(void)close(fd);
+}
+
+/* ---- listener ---- */
+
+static int
+admin_is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in *in4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+	return 0;
+}
+
+static int
+admin_bind_tcp(struct admin *a, const struct cfg_listen *l, int has_token, int *ret_fd)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	socklen_t sl;
+	size_t len;
+	int fd, one = 1, r;
+
+	memset(&ss, 0, sizeof(ss));
+	(void)snprintf(host, sizeof(host), "%s",
+	               l->host != NULL && l->host[0] != '\0' ? l->host : "127.0.0.1");
+	len = strlen(host);
+	if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
+		memmove(host, host + 1, len - 2);
+		host[len - 2] = '\0';
+	}
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(l->port);
+		sl = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(l->port);
+		sl = sizeof(*in6);
+	} else {
+		log_err("admin.listen %s: not a numeric address", a->listen_name);
+		return -EINVAL;
+	}
+	if (!admin_is_loopback(&ss)) {
+		if (!has_token) {
+			log_err("admin.listen %s is not a loopback address and admin.token is "
+			        "unset: refusing to expose the admin endpoint",
+			        a->listen_name);
+			return -EPERM;
+		}
+		log_warn("admin.listen %s is not a loopback address; requests need the token",
+		         a->listen_name);
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+		goto fail;
+	if (ss.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		goto fail;
+	if (listen(fd, ADMIN_LISTEN_BACKLOG) < 0)
+		goto fail;
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+		a->port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
+	*ret_fd = fd;
+	return 0;
+fail:
+	r = -errno;
+	log_err("admin: cannot listen on %s: %s", a->listen_name, strerror(errno));
+	if (fd >= 0)
+		(void)close(fd);
+	return r;
+}
+
+static int
+admin_bind_unix(struct admin *a, const struct cfg_listen *l, int *ret_fd)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd = -1, r;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(l->path) >= sizeof(sun.sun_path)) {
+		log_err("admin: unix socket path '%s' is too long", l->path);
+		return -ENAMETOOLONG;
+	}
+	memcpy(sun.sun_path, l->path, strlen(l->path) + 1);
+	/* A stale socket from an earlier run is replaced; anything else is left alone. */
+	if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(l->path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto fail;
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		goto fail;
+	a->unix_path = xstrdup(l->path);
+	if (chmod(l->path, l->mode != 0 ? l->mode : 0600) < 0)
+		goto fail;
+	if (listen(fd, ADMIN_LISTEN_BACKLOG) < 0)
+		goto fail;
+	*ret_fd = fd;
+	return 0;
+fail:
+	r = -errno;
+	log_err("admin: cannot listen on %s: %s", a->listen_name, strerror(errno));
+	if (fd >= 0)
+		(void)close(fd);
+	if (a->unix_path != NULL) {
+		(void)unlink(a->unix_path);
+		free(a->unix_path);
+		a->unix_path = NULL;
+	}
+	return r;
+}
+
+/* ---- MHD on the loop ---- */
+
+static void admin_kick(struct admin *a);
+
+static void
+admin_timer_cb(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	admin_kick(arg);
+}
+
+static void
+admin_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
+{
+	(void)loop;
+	(void)fd;
+	(void)events;
+	admin_kick(arg);
+}
+
+/* Let MHD do its work, then sleep until its next deadline. */
+static void
+admin_kick(struct admin *a)
+{
+	MHD_UNSIGNED_LONG_LONG ms = 0;
+
+	if (a->mhd == NULL)
+		return;
+	(void)MHD_run(a->mhd);
+	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
+		loop_timer_start(a->loop, &a->timer, (uint64_t)ms, admin_timer_cb, a);
+	else
+		loop_timer_stop(a->loop, &a->timer);
+}
+
+static void admin_mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
+
+static void
+admin_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	(void)cls;
+	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (log_verbosity() >= 2)
+		log_debug("admin: libmicrohttpd: %s", buf);
+}
+
+/* ---- requests ---- */
+
+struct admin_req {
+	size_t body_len; /* POST body bytes seen (discarded) */
+	int too_large;
+};
+
+static enum MHD_Result
+admin_send(struct MHD_Connection *conn, unsigned status, const char *ctype, char *body)
+{
+	struct MHD_Response *rsp;
+	enum MHD_Result ret;
+
+	rsp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+	if (rsp == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(rsp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	(void)MHD_add_response_header(rsp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	(void)MHD_add_response_header(rsp, "X-Content-Type-Options", "nosniff");
+	(void)MHD_add_response_header(rsp, "Content-Security-Policy",
+	                              "default-src 'none'; style-src 'unsafe-inline'; "
+	                              "frame-ancestors 'none'");
+	if (status == MHD_HTTP_UNAUTHORIZED)
+		(void)MHD_add_response_header(rsp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		                              "Bearer realm=\"mtastsd\"");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		(void)MHD_add_response_header(rsp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
+	ret = MHD_queue_response(conn, status, rsp);
+	MHD_destroy_response(rsp);
+	return ret;
+}
+
+/* {"error": "<msg>"} with msg a fixed ASCII text (never peer input). */
+static enum MHD_Result
+admin_error(struct MHD_Connection *conn, unsigned status, const char *msg)
+{
+	return admin_send(conn, status, "application/json",
+	                  xasprintf("{\"error\": \"%s\"}\n", msg));
+}
+
+/* Bearer token check, constant time: both sides are hashed, then the digests compared
+ * without an early exit, so neither the content nor the length of the token leaks. */
+static int
+admin_authorized(struct admin *a, struct MHD_Connection *conn)
+{
+	static const char prefix[] = "Bearer ";
+	const char *h;
+	unsigned char md[32];
+	unsigned diff = 0;
+	size_t i;
+
+	if (!a->has_token)
+		return 1;
+	h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+	if (h == NULL || strncasecmp(h, prefix, sizeof(prefix) - 1) != 0)
+		return 0;
+	h += sizeof(prefix) - 1;
+	while (*h == ' ')
+		h++;
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, h, strlen(h), md) < 0)
+		return 0;
+	for (i = 0; i < sizeof(md); i++)
+		diff |= (unsigned)(md[i] ^ a->token_sha256[i]);
+	return diff == 0;
+}
+
+static enum MHD_Result
+admin_purge(struct admin *a, struct MHD_Connection *conn)
+{
+	const char *dom = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "domain");
+	char norm[DOMAIN_BUF];
+	long n;
+	char *body;
+
+	if (a->res == NULL || res_cache_mem(a->res) == NULL)
+		return admin_error(conn, MHD_HTTP_CONFLICT, "the resolver is disabled");
+	if (dom != NULL && domain_normalize(dom, norm) < 0)
+		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+	n = res_cache_purge(a->res, dom != NULL ? norm : NULL);
+	if (n < 0)
+		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+	if (dom != NULL) {
+		log_notice("admin: cache purge of '%s': %ld entr%s removed", norm, n,
+		           n == 1 ? "y" : "ies");
+		body = xasprintf("{\"purged\": %ld, \"domain\": \"%s\", \"entries\": %zu}\n", n,
+		                 norm, res_cache_entries(a->res));
+	} else {
+		log_notice("admin: cache purge of every domain: %ld entr%s removed", n,
+		           n == 1 ? "y" : "ies");
+		body = xasprintf("{\"purged\": %ld, \"domain\": null, \"entries\": %zu}\n", n,
+		                 res_cache_entries(a->res));
+	}
+	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+}
+
+static enum MHD_Result
+admin_get(struct admin *a, struct MHD_Connection *conn, const char *url)
+{
+	static const char pol_prefix[] = "/policies/";
+	struct admin_facts f;
+	char norm[DOMAIN_BUF];
+	char *body;
+
+	if (strcmp(url, "/policies") == 0 || strcmp(url, pol_prefix) == 0)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "use /policies/<domain>");
+	if (strncmp(url, pol_prefix, sizeof(pol_prefix) - 1) == 0) {
+		if (a->res == NULL || res_cache_mem(a->res) == NULL)
+			return admin_error(conn, MHD_HTTP_NOT_FOUND, "the resolver is disabled");
+		if (domain_normalize(url + sizeof(pol_prefix) - 1, norm) < 0)
+			return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+		body = admin_render_policy(a, norm);
+		if (body == NULL)
+			return admin_error(conn, MHD_HTTP_NOT_FOUND, "not cached");
+		return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+	}
+	if (strcmp(url, "/") != 0 && strcmp(url, "/status") != 0 && strcmp(url, "/metrics") != 0)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+	admin_facts_collect(a, &f);
+	if (strcmp(url, "/") == 0)
+		body = admin_render_html(a, &f);
+	else if (strcmp(url, "/status") == 0)
+		body = admin_render_status(a, &f);
+	else
+		body = admin_render_metrics(a, &f);
+	admin_facts_free(&f);
+	if (strcmp(url, "/") == 0)
+		return admin_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", body);
+	if (strcmp(url, "/status") == 0)
+		return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+	return admin_send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
+}
+
+static enum MHD_Result
+admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+             const char *version, const char *upload_data, size_t *upload_data_size, void **req_ctx)
+{
+	struct admin *a = cls;
+	struct admin_req *rq = *req_ctx;
+
+	(void)version;
+	(void)upload_data;
+	if (rq == NULL) {
+		rq = xcalloc(1, sizeof(*rq));
+		*req_ctx = rq;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		rq->body_len += *upload_data_size;
+		if (rq->body_len > ADMIN_POST_BODY_MAX)
+			rq->too_large = 1;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	a->http_requests++;
+	if (!admin_authorized(a, conn)) {
+		a->http_unauthorized++;
+		return admin_error(conn, MHD_HTTP_UNAUTHORIZED, "a bearer token is required");
+	}
+	if (rq->too_large)
+		return admin_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
+	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+		if (strcmp(url, "/cache/purge") != 0)
+			return admin_error(conn,
+			                   strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
+			                                   strcmp(url, "/metrics") == 0
+			                           ? MHD_HTTP_METHOD_NOT_ALLOWED
+			                           : MHD_HTTP_NOT_FOUND,
+			                   "not found");
+		/* A browser sends Origin on cross-site form posts: a page elsewhere must not
+		 * purge the cache of a host whose admin happens to browse it. */
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL)
+			return admin_error(conn, MHD_HTTP_FORBIDDEN,
+			                   "cross-origin requests are refused");
+		return admin_purge(a, conn);
+	}
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return admin_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
+	if (strcmp(url, "/cache/purge") == 0)
+		return admin_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
+	return admin_get(a, conn, url);
+}
+
+static void
+admin_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
+                enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	free(*req_ctx);
+	*req_ctx = NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int
+admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
+{
+	const struct cfg_admin *c = &cfg->admin;
+	const union MHD_DaemonInfo *info;
+	struct admin *a;
+	int fd = -1, r;
+
+	*ret_admin = NULL;
+	if (!c->enabled) {
+		log_info("admin: disabled (admin.enabled = false)");
+		return 0;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->loop = loop;
+	a->epoll_fd = -1;
+	a->start_ms = loop_now_ms(loop);
+	a->start_wall = loop_wall_s(loop);
+	if (c->token != NULL && c->token[0] != '\0') {
+		a->has_token = 1;
+		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, c->token, strlen(c->token),
+		                     a->token_sha256) < 0) {
+			log_err("admin: cannot hash admin.token");
+			r = -EIO;
+			goto fail;
+		}
+	}
+	if (c->listen.path != NULL) {
+		a->listen_name = xasprintf("unix:%s", c->listen.path);
+		r = admin_bind_unix(a, &c->listen, &fd);
+	} else {
+		a->listen_name = xstrdup(c->listen.address != NULL ? c->listen.address : "?");
+		r = admin_bind_tcp(a, &c->listen, a->has_token, &fd);
+	}
+	if (r < 0)
+		goto fail;
+	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, admin_access, a,
+	                          MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, NULL,
+	                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	                          (unsigned)ADMIN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+	                          (unsigned)ADMIN_CONN_TIMEOUT_S,
+	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_CONN_MEMORY_MAX,
+	                          MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
+	if (a->mhd == NULL) {
+		log_err("admin: cannot start the HTTP server on %s", a->listen_name);
+		(void)close(fd);
+		r = -EIO;
+		goto fail;
+	}
+	info = MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (info == NULL || info->epoll_fd < 0) {
+		log_err("admin: libmicrohttpd has no epoll fd");
+		r = -EIO;
+		goto fail;
+	}
+	a->epoll_fd = info->epoll_fd;
+	r = loop_io_add(loop, a->epoll_fd, LOOP_READ, admin_io_cb, a);
+	if (r < 0) {
+		log_err("admin: cannot watch the HTTP server: %s", err_str(r));
+		a->epoll_fd = -1;
+		goto fail;
+	}
+	admin_kick(a);
+	log_info("admin: listening on %s%s", a->listen_name,
+	         a->has_token ? " (bearer token required)" : "");
+	*ret_admin = a;
+	return 0;
+fail:
+	(void)admin_free(a);
+	return r;
+}
+
+void
+admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub *pub)
+{
+	if (a == NULL)
+		return;
+	if (cfg != a->cfg)
+		admin_hash_file(cfg != NULL ? cfg->path : NULL, a->cfg_sha256);
+	a->cfg = cfg;
+	a->res = res;
+	a->pub = pub;
+}
+
+void
+admin_note_reload(struct admin *a, int ok)
+{
+	if (a == NULL)
+		return;
+	if (ok)
+		a->reloads_ok++;
+	else
+		a->reloads_failed++;
+	a->last_reload = loop_wall_s(a->loop);
+	a->last_reload_ok = ok;
+}
+
+void
+admin_stop_accepting(struct admin *a)
+{
+	MHD_socket fd;
+
+	if (a == NULL || a->mhd == NULL || a->quiesced)
+		return;
+	/* In external polling mode the listener is ours again at once: close it. */
+	fd = MHD_quiesce_daemon(a->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		(void)close(fd);
+	a->quiesced = 1;
+	admin_kick(a);
+}
+
+struct admin *
+admin_free(struct admin *a)
+{
+	if (a == NULL)
+		return NULL;
+	loop_timer_stop(a->loop, &a->timer);
+	if (a->epoll_fd >= 0)
+		loop_io_del(a->loop, a->epoll_fd);
+	if (a->mhd != NULL)
+		MHD_stop_daemon(a->mhd);
+	if (a->unix_path != NULL) {
+		(void)unlink(a->unix_path);
+		free(a->unix_path);
+	}
+	free(a->listen_name);
+	free(a);
+	return NULL;
+}
+
+uint16_t
+admin_port(const struct admin *a)
+{
+	return a != NULL ? a->port : 0;
+}

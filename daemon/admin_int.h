@@ -1,0 +1,102 @@
+/*
+ * daemon/admin_int.h - admin endpoint internals shared by admin.c and admin_render.c
+ *
+ * Interface: struct admin, struct admin_facts, admin_facts_collect/free, admin_render_*
+ * Threads:   main loop only.
+ * Ownership: every admin_render_*() returns an owned NUL-terminated buffer (free()).
+ * Not installed: private to daemon/.
+ */
+#ifndef MTASTSD_ADMIN_INT_H
+#define MTASTSD_ADMIN_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "cache.h"
+#include "cfg.h"
+#include "domain.h"
+#include "loop.h"
+#include "pol_engine.h"
+#include "pub.h"
+#include "res.h"
+#include "sm_server.h"
+
+/* Limits of the admin endpoint (STYLE.md section 6). */
+/* Concurrent admin connections; monitoring scrapes and a browser need a handful. */
+#define ADMIN_MAX_CONNECTIONS 32
+/* Idle admin connections are closed after this long (seconds). */
+#define ADMIN_CONN_TIMEOUT_S 10
+/* Request line + headers of one admin request (bytes). */
+#define ADMIN_CONN_MEMORY_MAX (16 * 1024)
+/* A POST body is read and ignored up to this size; larger requests get 413 (bytes). */
+#define ADMIN_POST_BODY_MAX 4096
+/* Recent failures listed in /status and on the page (newest first). */
+#define ADMIN_FAILURES_MAX 20
+/* Cache entries scanned for recent failures per request (the cache may hold 100000). */
+#define ADMIN_SCAN_MAX 200000
+/* listen(2) backlog. */
+#define ADMIN_LISTEN_BACKLOG 64
+
+struct admin {
+	struct loop *loop;
+	struct MHD_Daemon *mhd;
+	int epoll_fd;            /* MHD's, watched on the loop */
+	struct loop_timer timer; /* MHD_get_timeout() */
+	int quiesced;            /* 1 after admin_stop_accepting() closed the listener */
+	char *unix_path;         /* unix socket to remove at the end, NULL for TCP */
+	char *listen_name;       /* "127.0.0.1:8462" or "unix:/run/mtastsd/admin.sock" */
+	uint16_t port;
+	int has_token;
+	unsigned char token_sha256[32];
+	/* what we report on (admin_update) */
+	const struct cfg *cfg;
+	struct res *res;
+	struct pub *pub;
+	char cfg_sha256[65]; /* hex, "" when there is no file or it cannot be read */
+	uint64_t start_ms;
+	time_t start_wall;
+	uint64_t reloads_ok, reloads_failed;
+	time_t last_reload; /* wall clock of the last reload attempt, 0 = none */
+	int last_reload_ok;
+	uint64_t http_requests, http_unauthorized;
+};
+
+struct admin_failure {
+	char domain[DOMAIN_BUF];
+	enum cache_kind kind;
+	int err;   /* ERR_* of the last failure */
+	time_t at; /* wall clock of the last check */
+};
+
+/* Everything the renderers show, gathered once per request. */
+struct admin_facts {
+	time_t now;
+	uint64_t uptime_s;
+	struct pub_info *pub; /* never NULL; no domains when the publisher is off */
+	int pub_running;
+	int res_enabled;
+	const struct pol_counters *pol; /* NULL when the resolver is off */
+	const struct sm_counters *sm;   /* NULL when the resolver is off */
+	size_t cache_entries, cache_max;
+	double hit_rate; /* (hits + negative hits) / lookups, 0 without lookups */
+	size_t n_failures;
+	struct admin_failure failures[ADMIN_FAILURES_MAX];
+};
+
+void admin_facts_collect(struct admin *a, struct admin_facts *f);
+void admin_facts_free(struct admin_facts *f);
+
+char *admin_render_status(struct admin *a, const struct admin_facts *f);
+char *admin_render_metrics(struct admin *a, const struct admin_facts *f);
+char *admin_render_html(struct admin *a, const struct admin_facts *f);
+/* JSON for the cache entry of dom (normalised); NULL when nothing is cached. */
+char *admin_render_policy(struct admin *a, const char *dom);
+
+/* Whole days from now until t (negative when t has passed). */
+long admin_days_left(time_t t, time_t now);
+const char *admin_kind_name(enum cache_kind k);
+
+#endif
