@@ -262,3 +262,14 @@ cache_mem_foreach(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn,
 		if (fn(n->dom, &n->e, arg) != 0)
 			break;
 }
+
+void
+cache_mem_foreach_recent(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn, void *arg)
+{
+	const struct cache_node *n;
+	size_t seen = 0;
+
+	for (n = c->head; n != NULL && seen < max; n = n->next, seen++)
+		if (fn(n->dom, &n->e, arg) != 0)
+			break;
+}

@@ -7,7 +7,8 @@
  *
  * Interface: cache_mem_new/free, cache_mem_get, cache_mem_peek, cache_mem_put,
  *            cache_mem_delete, cache_mem_purge_expired, cache_mem_clear, cache_mem_count,
- *            cache_mem_set_max, cache_mem_foreach, cache_mem_evictions
+ *            cache_mem_set_max, cache_mem_foreach, cache_mem_foreach_recent,
+ *            cache_mem_evictions
  * Threads:   main loop only.
  * Ownership: the cache owns its entries and their policies. Pointers returned by get/peek
  *            are borrowed until the next call that modifies the cache.
@@ -53,5 +54,8 @@ uint64_t cache_mem_evictions(const struct cache_mem *c);
  * recency. fn must not modify the cache; return non-zero from fn to stop. */
 typedef int cache_mem_visit_fn(const char *dom, const struct cache_entry *e, void *arg);
 void cache_mem_foreach(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn, void *arg);
+/* The same, from the most recently used entry down. */
+void cache_mem_foreach_recent(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn,
+                              void *arg);
 
 #endif

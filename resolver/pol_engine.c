@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cache_redis.h"
 #include "dns_client.h"
 #include "domain.h"
 #include "err.h"
@@ -34,7 +35,10 @@
 enum pol_job_state {
 	JOB_TXT = 0,
 	JOB_FETCH = 1,
-	JOB_FAILING = 2, /* fail_timer armed: the query or fetch could not be started */
+	JOB_FAILING = 2,    /* fail_timer armed: the query or fetch could not be started */
+	JOB_SHARED_GET = 3, /* reading the shared cache before any DNS (foreground only) */
+	JOB_LOCK = 4,       /* shared cache: re-read + take the fetch lock (one script) */
+	JOB_WAIT = 5,       /* another host holds the fetch lock: polling for its result */
 };
 
 struct pol_waiter {
@@ -57,7 +61,15 @@ struct pol_job {
 	int restarting; /* a cancel is a reload: start again on the new clients */
 	struct dns_query *dq;
 	struct fetch_req *fr;
+	struct cache_redis_req *rq; /* shared cache read in flight */
 	struct loop_timer fail_timer;
+	struct loop_timer wait_timer; /* JOB_WAIT: next poll */
+	uint64_t wait_deadline_ms;    /* JOB_WAIT: give up and fetch directly (0 = not set) */
+	uint64_t wait_delay_ms;
+	int shared_checked;    /* the shared cache was read (or could not be) before the TXT */
+	int lock_held;         /* we hold the fleet fetch lock: release it on completion */
+	int from_shared;       /* the outcome came from the shared cache: not written back */
+	time_t shared_expires; /* from_shared negative entry: its expiry */
 	int fail_err;
 	char id[STS_ID_MAX + 1];
 	char detail[256];
@@ -68,6 +80,9 @@ struct pol_engine {
 	struct loop *loop;
 	const struct cfg_resolver *cfg;
 	struct cache_mem *cache;
+	struct cache_redis *shared; /* NULL: memory only */
+	uint64_t lock_ttl_ms;       /* fleet fetch lock TTL */
+	uint64_t wait_max_ms;       /* longest wait for another host's fetch */
 	struct dns_client *dns;
 	struct fetcher *fetcher;
 	struct pol_job *jobs[POL_JOB_BUCKETS];
@@ -77,6 +92,9 @@ struct pol_engine {
 };
 
 static void pol_job_start(struct pol_job *job);
+static void pol_fetch_gate(struct pol_job *job);
+static time_t pol_refresh_at(const struct pol_engine *e, const char *domain,
+                             const struct cache_entry *ce);
 
 const char *
 pol_status_name(enum pol_status s)
@@ -203,6 +221,10 @@ pol_job_complete(struct pol_job *job, const struct pol_answer *a)
 
 	pol_job_unlink(e, job);
 	loop_timer_stop(e->loop, &job->fail_timer);
+	loop_timer_stop(e->loop, &job->wait_timer);
+	if (job->lock_held && e->shared != NULL)
+		(void)cache_redis_unlock(e->shared, job->domain);
+	job->lock_held = 0;
 	while ((w = job->waiters) != NULL) {
 		pol_done_fn *done = w->done;
 		void *arg = w->arg;
@@ -250,6 +272,18 @@ pol_valid_policy(struct pol_engine *e, const char *domain, time_t now)
 
 /* ---- outcomes ---- */
 
+/* Write an entry to the shared cache (newer wins there), fire-and-forget. */
+static void
+pol_shared_put(struct pol_engine *e, const char *domain, const struct cache_entry *ce, time_t now)
+{
+	if (e->shared == NULL)
+		return;
+	if (cache_redis_put(e->shared, domain, ce, now) == 0)
+		e->ctr.shared_writes++;
+	else
+		e->ctr.shared_unavailable++;
+}
+
 static void
 pol_store_policy(struct pol_job *job, struct sts_policy *p)
 {
@@ -275,6 +309,7 @@ pol_store_policy(struct pol_job *job, struct sts_policy *p)
 		log_dom_debug(job->domain, "policy id %s re-fetched, valid for %" PRIu32 " s",
 		              job->id, p->max_age_s);
 	e->ctr.policies_stored++;
+	pol_shared_put(e, job->domain, &ce, now);
 	cache_mem_put(e->cache, job->domain, &ce);
 	pol_job_complete_policy(job, cache_mem_peek(e->cache, job->domain), 0);
 }
@@ -318,7 +353,19 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 
 		ne.expires_at = now + ttl;
 		(void)snprintf(ne.id, sizeof(ne.id), "%s", job->id);
-		if (kind == CACHE_NO_POLICY) {
+		if (job->from_shared && job->shared_expires > now) {
+			/* Another host's outcome: keep its expiry, do not write it back. */
+			ne.expires_at = job->shared_expires;
+			if (kind == CACHE_NO_POLICY)
+				e->ctr.outcome_no_policy++;
+			else
+				e->ctr.outcome_tempfail++;
+			log_dom_debug(
+			        job->domain,
+			        "%s recorded in the shared cache (%s), answering NOTFOUND for "
+			        "%lld s",
+			        what, err_str(err), (long long)(ne.expires_at - now));
+		} else if (kind == CACHE_NO_POLICY) {
 			e->ctr.outcome_no_policy++;
 			log_dom_debug(job->domain,
 			              "no MTA-STS policy (%s), answering NOTFOUND for %lld s",
@@ -331,6 +378,8 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 			        "cached policy: answering NOTFOUND, retrying in %lld s",
 			        err_str(err), sep, job->detail, (long long)ttl);
 		}
+		if (!job->from_shared)
+			pol_shared_put(e, job->domain, &ne, now);
 		cache_mem_put(e->cache, job->domain, &ne);
 	}
 	pol_job_complete_status(job, kind == CACHE_NO_POLICY ? POL_NO_POLICY : POL_TEMPFAIL, err);
@@ -511,7 +560,7 @@ pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
 			             id);
 		}
 	}
-	pol_fetch_start(job);
+	pol_fetch_gate(job);
 }
 
 static void
@@ -523,7 +572,7 @@ pol_fail_timer(struct loop *loop, struct loop_timer *t, void *arg)
 }
 
 static void
-pol_job_start(struct pol_job *job)
+pol_txt_start(struct pol_job *job)
 {
 	struct pol_engine *e = job->e;
 
@@ -540,6 +589,233 @@ pol_job_start(struct pol_job *job)
 	}
 }
 
+/* ---- the shared cache tier (Valkey/Redis, docs/cache.md) ---- */
+
+/* Whether a shared entry answers job. Before the TXT query (after_txt 0) any unexpired entry
+ * does, as a memory entry would. After it, a policy must carry the TXT id just seen, and a
+ * refresh (force with a valid cached policy) wants one fetched later than ours and not due
+ * for refresh itself; an unexpired negative entry is another host's failed discovery. */
+static int
+pol_shared_usable(struct pol_job *job, const struct cache_entry *se, int after_txt)
+{
+	struct pol_engine *e = job->e;
+	time_t now = pol_now(e);
+	const struct cache_entry *mem;
+
+	if (now >= se->expires_at)
+		return 0;
+	if (se->kind != CACHE_POLICY)
+		return 1;
+	if (se->policy == NULL)
+		return 0;
+	if (!after_txt)
+		return 1;
+	if (strcmp(se->id, job->id) != 0)
+		return 0;
+	mem = pol_valid_policy(e, job->domain, now);
+	if (job->force && mem != NULL &&
+	    !(se->fetched_at > mem->fetched_at && now < pol_refresh_at(e, job->domain, se)))
+		return 0;
+	return 1;
+}
+
+/* Complete job with a usable shared entry (its policy is taken). */
+static void
+pol_shared_take(struct pol_job *job, struct cache_entry *se)
+{
+	struct pol_engine *e = job->e;
+	time_t now = pol_now(e);
+	struct cache_entry ce;
+
+	job->from_shared = 1;
+	if (se->kind == CACHE_POLICY) {
+		e->ctr.shared_hits++;
+		ce = *se;
+		se->policy = NULL;
+		log_dom_debug(job->domain,
+		              "policy id %s taken from the shared cache (fetched %lld s ago, "
+		              "expires in %lld s)",
+		              ce.id, (long long)(now - ce.fetched_at),
+		              (long long)(ce.expires_at - now));
+		cache_mem_put(e->cache, job->domain, &ce);
+		pol_job_complete_policy(job, cache_mem_peek(e->cache, job->domain), 0);
+		return;
+	}
+	e->ctr.shared_negative_hits++;
+	job->shared_expires = se->expires_at;
+	if (job->id[0] == '\0')
+		(void)snprintf(job->id, sizeof(job->id), "%s", se->id);
+	pol_fail(job, se->kind,
+	         se->last_error != 0 ? se->last_error
+	                             : (se->kind == CACHE_NO_POLICY ? ERR_TXT_NONE : -EIO));
+}
+
+/* Foreground job, before any DNS: what does the shared cache hold? */
+static void
+pol_shared_get_done(const struct cache_redis_result *res, void *arg)
+{
+	struct pol_job *job = arg;
+	struct pol_engine *e = job->e;
+
+	job->rq = NULL;
+	if (res->status == -ECANCELED) {
+		pol_canceled(job);
+		return;
+	}
+	if (res->status == 0 && pol_shared_usable(job, res->entry, 0)) {
+		pol_shared_take(job, res->entry);
+		return;
+	}
+	if (res->status == ERR_CACHE_UNAVAILABLE)
+		e->ctr.shared_unavailable++;
+	else
+		e->ctr.shared_misses++;
+	pol_txt_start(job);
+}
+
+static void pol_wait_timer(struct loop *loop, struct loop_timer *t, void *arg);
+
+static void
+pol_wait_arm(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+	uint64_t now = loop_now_ms(e->loop), d = job->wait_delay_ms;
+
+	if (now + d > job->wait_deadline_ms)
+		d = job->wait_deadline_ms > now ? job->wait_deadline_ms - now : 0;
+	job->state = JOB_WAIT;
+	loop_timer_start(e->loop, &job->wait_timer, d, pol_wait_timer, job);
+}
+
+static void
+pol_shared_lock_done(const struct cache_redis_result *res, void *arg)
+{
+	struct pol_job *job = arg;
+	struct pol_engine *e = job->e;
+
+	job->rq = NULL;
+	if (res->status == -ECANCELED) {
+		pol_canceled(job);
+		return;
+	}
+	if (res->lock_acquired)
+		job->lock_held = 1;
+	if (res->status == 0 && pol_shared_usable(job, res->entry, 1)) {
+		pol_shared_take(job, res->entry); /* releases the lock if we took it */
+		return;
+	}
+	if (res->status == ERR_CACHE_UNAVAILABLE) {
+		e->ctr.shared_unavailable++;
+		pol_fetch_start(job);
+		return;
+	}
+	if (res->lock_acquired) {
+		pol_fetch_start(job);
+		return;
+	}
+	e->ctr.shared_lock_waits++;
+	if (job->wait_deadline_ms == 0)
+		job->wait_deadline_ms = loop_now_ms(e->loop) + e->wait_max_ms;
+	job->wait_delay_ms = POL_SHARED_POLL_MIN_MS;
+	log_dom_debug(job->domain,
+	              "another host is fetching the policy, waiting for its result (at most "
+	              "%" PRIu64 " ms)",
+	              e->wait_max_ms);
+	pol_wait_arm(job);
+}
+
+static void
+pol_shared_poll_done(const struct cache_redis_result *res, void *arg)
+{
+	struct pol_job *job = arg;
+	struct pol_engine *e = job->e;
+
+	job->rq = NULL;
+	if (res->status == -ECANCELED) {
+		pol_canceled(job);
+		return;
+	}
+	if (res->status == ERR_CACHE_UNAVAILABLE) {
+		e->ctr.shared_unavailable++;
+		pol_fetch_start(job);
+		return;
+	}
+	if (res->status == 0 && pol_shared_usable(job, res->entry, 1)) {
+		e->ctr.shared_wait_adopted++;
+		pol_shared_take(job, res->entry);
+		return;
+	}
+	if (!res->lock_present) {
+		/* The holder finished without a result we can use, or died and its lock
+		 * expired: take the lock ourselves. */
+		pol_fetch_gate(job);
+		return;
+	}
+	job->wait_delay_ms *= 2;
+	if (job->wait_delay_ms > POL_SHARED_POLL_MAX_MS)
+		job->wait_delay_ms = POL_SHARED_POLL_MAX_MS;
+	pol_wait_arm(job);
+}
+
+static void
+pol_wait_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_job *job = arg;
+	struct pol_engine *e = job->e;
+
+	if (loop_now_ms(loop) >= job->wait_deadline_ms) {
+		e->ctr.shared_wait_expired++;
+		log_dom_info(job->domain,
+		             "the host holding the fetch lock gave no result within %" PRIu64
+		             " ms, fetching directly",
+		             e->wait_max_ms);
+		pol_fetch_start(job);
+		return;
+	}
+	job->rq = cache_redis_poll(e->shared, job->domain, pol_shared_poll_done, job);
+	if (job->rq == NULL) {
+		e->ctr.shared_unavailable++;
+		pol_fetch_start(job);
+	}
+}
+
+/* Before fetching: with a shared cache, re-read it and take the fleet fetch lock (one
+ * script); without one, or when it cannot be asked, fetch directly. */
+static void
+pol_fetch_gate(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+
+	if (e->shared != NULL) {
+		job->rq = cache_redis_lock(e->shared, job->domain, e->lock_ttl_ms,
+		                           pol_shared_lock_done, job);
+		if (job->rq != NULL) {
+			job->state = JOB_LOCK;
+			return;
+		}
+		e->ctr.shared_unavailable++;
+	}
+	pol_fetch_start(job);
+}
+
+static void
+pol_job_start(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+
+	job->detail[0] = '\0';
+	if (e->shared != NULL && !job->background && !job->shared_checked) {
+		job->shared_checked = 1;
+		job->rq = cache_redis_get(e->shared, job->domain, pol_shared_get_done, job);
+		if (job->rq != NULL) {
+			job->state = JOB_SHARED_GET;
+			return;
+		}
+		e->ctr.shared_unavailable++;
+	}
+	pol_txt_start(job);
+}
+
 /* Cancel whatever job has in flight; its callback completes or restarts it. */
 static void
 pol_job_abort(struct pol_job *job, int restart)
@@ -549,6 +825,11 @@ pol_job_abort(struct pol_job *job, int restart)
 		dns_query_cancel(job->dq);
 	} else if (job->fr != NULL) {
 		fetch_cancel(job->fr);
+	} else if (job->rq != NULL) {
+		cache_redis_cancel(job->rq);
+	} else if (loop_timer_armed(&job->wait_timer)) {
+		loop_timer_stop(job->e->loop, &job->wait_timer);
+		pol_canceled(job);
 	} else {
 		loop_timer_stop(job->e->loop, &job->fail_timer);
 		pol_canceled(job);
@@ -782,6 +1063,69 @@ pol_jobs_abort(struct pol_engine *e, int restart)
 	}
 }
 
+/* Lock TTL and the longest wait for another host's fetch, from the cfg: the lock covers a
+ * whole fetch plus the writes; a waiter gives up at the longest zone timeout (its lookups
+ * have been answered by then) or when the lock would have expired, whichever is first. */
+static void
+pol_shared_timing(struct pol_engine *e)
+{
+	uint64_t zmax = 0;
+	size_t i;
+
+	if (e->shared == NULL)
+		return;
+	e->lock_ttl_ms = e->cfg->fetch_timeout_ms + 2 * cache_redis_command_timeout_ms(e->shared) +
+	                 POL_LOCK_MARGIN_MS;
+	for (i = 0; i < e->cfg->n_zones; i++)
+		if (e->cfg->zones[i].timeout_ms > zmax)
+			zmax = e->cfg->zones[i].timeout_ms;
+	e->wait_max_ms = zmax > 0 && zmax < e->lock_ttl_ms ? zmax : e->lock_ttl_ms;
+}
+
+struct pol_resync {
+	struct pol_engine *e;
+	time_t now;
+	size_t n;
+};
+
+static int
+pol_resync_visit(const char *dom, const struct cache_entry *ce, void *arg)
+{
+	struct pol_resync *rs = arg;
+
+	if (ce->kind != CACHE_POLICY || ce->policy == NULL || rs->now >= ce->expires_at)
+		return 0;
+	if (cache_redis_put(rs->e->shared, dom, ce, rs->now) < 0)
+		return 1; /* down again */
+	rs->e->ctr.shared_resync++;
+	rs->n++;
+	return 0;
+}
+
+/* The shared cache is back after an outage: write the policies we hold (newer wins there,
+ * so this never replaces what another host fetched later). */
+static void
+pol_shared_resync(struct cache_redis *rc, void *arg)
+{
+	struct pol_engine *e = arg;
+	struct pol_resync rs = {e, pol_now(e), 0};
+
+	cache_mem_foreach_recent(e->cache, CACHE_REDIS_RESYNC_MAX, pol_resync_visit, &rs);
+	log_info("cache.redis: %zu cached policies written back to the shared cache", rs.n);
+}
+
+void
+pol_engine_set_shared(struct pol_engine *e, struct cache_redis *rc)
+{
+	if (e->shared != NULL)
+		cache_redis_on_up(e->shared, NULL, NULL);
+	e->shared = rc;
+	if (rc == NULL)
+		return;
+	pol_shared_timing(e);
+	cache_redis_on_up(rc, pol_shared_resync, e);
+}
+
 int
 pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 {
@@ -795,6 +1139,7 @@ pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 	e->cfg = cfg;
 	e->dns = dns;
 	e->fetcher = f;
+	pol_shared_timing(e);
 	/* Jobs cancel their query/fetch on the old clients and start again on the new ones;
 	 * a restarted job only uses the new clients, so the old ones are idle afterwards. */
 	pol_jobs_abort(e, 1);
@@ -810,6 +1155,7 @@ pol_engine_free(struct pol_engine *e)
 		return NULL;
 	loop_timer_stop(e->loop, &e->sweep_timer);
 	pol_jobs_abort(e, 0);
+	pol_engine_set_shared(e, NULL);
 	e->dns = dns_client_free(e->dns);
 	e->fetcher = fetcher_free(e->fetcher);
 	free(e);

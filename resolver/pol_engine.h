@@ -11,7 +11,8 @@
  * one discovery; a first lookup waits at most its timeout (discovery continues and fills the
  * cache). docs/socketmap.md lists what each state answers.
  *
- * Interface: pol_engine_new/reload/free, pol_lookup, pol_lookup_cancel, pol_engine_counters,
+ * Interface: pol_engine_new/reload/free, pol_engine_set_shared, pol_lookup, pol_lookup_cancel,
+ *            pol_engine_counters,
  *            pol_engine_pending, pol_status_name
  * Threads:   main loop only.
  * Ownership: the engine owns its DNS client and fetcher (built from the cfg), borrows the
@@ -32,6 +33,14 @@
 
 struct pol_engine;
 struct pol_waiter;
+struct cache_redis;
+
+/* Shared cache tier: a host waiting for another host's fetch polls the shared cache every
+ * MIN ms at first, doubling up to MAX ms (ms). */
+#define POL_SHARED_POLL_MIN_MS 20
+#define POL_SHARED_POLL_MAX_MS 250
+/* The fleet fetch lock lives fetch_timeout + 2 command timeouts + this margin (ms). */
+#define POL_LOCK_MARGIN_MS 1000
 
 enum pol_status {
 	POL_POLICY = 0,    /* a policy applies (any mode; pf_reply decides the reply) */
@@ -75,11 +84,26 @@ struct pol_counters {
 	uint64_t outcome_tempfail;  /* discoveries that ended in a temporary failure */
 	uint64_t stale_kept;        /* failures that kept a valid cached policy */
 	uint64_t policies_stored;   /* successful fetches stored */
+	/* the shared cache tier (Valkey/Redis; all 0 without one) */
+	uint64_t shared_hits;          /* policies taken from the shared cache */
+	uint64_t shared_negative_hits; /* no-policy / tempfail outcomes taken from it */
+	uint64_t shared_misses;        /* read before DNS, nothing usable there */
+	uint64_t shared_unavailable;   /* could not be asked (down, slow, error): went direct */
+	uint64_t shared_lock_waits;    /* another host held the fetch lock: waited */
+	uint64_t shared_wait_adopted;  /* waits that ended with the other host's result */
+	uint64_t shared_wait_expired;  /* waits that gave up and fetched directly */
+	uint64_t shared_writes;        /* outcomes written to it */
+	uint64_t shared_resync;        /* policies written back after an outage */
 };
 
 /* Build the engine's DNS client and fetcher from cfg. Returns 0 or their error. */
 int pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_mem *cache,
                    struct pol_engine **ret_e);
+/* Put the shared cache tier (Valkey/Redis) behind the memory cache, or remove it (NULL). The
+ * engine borrows rc until it is removed or the engine freed. With it: a memory miss reads
+ * it before any DNS; a fetch takes the fleet fetch lock first (or waits for the holder's
+ * result); every outcome is written to it. It is never required to answer. */
+void pol_engine_set_shared(struct pol_engine *e, struct cache_redis *rc);
 /* Switch to a new cfg: new DNS client and fetcher; discoveries in flight restart on them.
  * Returns 0, or the error of building them (then nothing changed). */
 int pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg);

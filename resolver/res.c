@@ -3,9 +3,11 @@
  *                  socketmap server; lifecycle; the `mtastsd query` CLI
  *
  * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli(),
- *            res_engine_counters(), res_server_counters(), res_cache_entries()
+ *            res_engine_counters(), res_server_counters(), res_cache_entries(),
+ *            res_shared_counters(), res_shared_state()
  * Threads:   main loop only.
- * Ownership: struct res owns the cache, the engine (which owns the DNS client and the
+ * Ownership: struct res owns the caches (memory, and the shared Valkey/Redis tier when
+ *            cache.backend = "redis"), the engine (which owns the DNS client and the
  *            fetcher) and the server; it borrows the cfg.
  * Errors:    startup errors (listen, DNS client, fetcher) are returned to the caller, having
  *            been logged; runtime errors stay inside the engine and the server.
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "cache_mem.h"
+#include "cache_redis.h"
 #include "domain.h"
 #include "err.h"
 #include "log.h"
@@ -30,6 +33,7 @@ struct res {
 	struct loop *loop;
 	const struct cfg *cfg;
 	struct cache_mem *cache;
+	struct cache_redis *shared; /* NULL unless cache.backend = "redis" */
 	struct pol_engine *engine;
 	struct sm_server *srv;
 	/* res_shutdown() */
@@ -56,6 +60,12 @@ res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 	r = pol_engine_new(loop, &cfg->resolver, res->cache, &res->engine);
 	if (r < 0)
 		goto fail;
+	if (cfg->cache.backend == CFG_CACHE_REDIS) {
+		r = cache_redis_new(loop, &cfg->cache, &res->shared);
+		if (r < 0)
+			goto fail;
+		pol_engine_set_shared(res->engine, res->shared);
+	}
 	r = sm_server_new(loop, &cfg->resolver, res->engine, &res->srv);
 	if (r < 0)
 		goto fail;
@@ -130,6 +140,7 @@ res_free(struct res *res)
 	loop_timer_stop(res->loop, &res->shut_timer);
 	res->srv = sm_server_free(res->srv);
 	res->engine = pol_engine_free(res->engine);
+	res->shared = cache_redis_free(res->shared);
 	res->cache = cache_mem_free(res->cache);
 	free(res);
 	return NULL;
@@ -157,6 +168,18 @@ struct cache_mem *
 res_cache_mem(const struct res *res)
 {
 	return res->cache;
+}
+
+const struct cache_redis_counters *
+res_shared_counters(const struct res *res)
+{
+	return res->shared != NULL ? cache_redis_counters(res->shared) : NULL;
+}
+
+const char *
+res_shared_state(const struct res *res)
+{
+	return res->shared != NULL ? cache_redis_state_name(cache_redis_state(res->shared)) : NULL;
 }
 
 /* ---- mtastsd query DOMAIN [--json] ---- */

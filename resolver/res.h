@@ -40,6 +40,11 @@ const struct pol_counters *res_engine_counters(const struct res *res);
 const struct sm_counters *res_server_counters(const struct res *res);
 /* Entries in the in-memory policy cache. */
 size_t res_cache_entries(const struct res *res);
+struct cache_redis_counters;
+/* The shared cache tier (cache.backend = "redis"): its counters (borrowed until res_free())
+ * and state "connected", "connecting" or "down"; both NULL with the memory backend. */
+const struct cache_redis_counters *res_shared_counters(const struct res *res);
+const char *res_shared_state(const struct res *res);
 
 /* ---- admin endpoint (res_admin.c) ---- */
 struct cache_mem;
@@ -57,8 +62,7 @@ long res_cache_purge(struct res *res, const char *domain);
 /* Visit cache entries (least recently used first, at most max) without changing recency;
  * fn returns non-zero to stop. Nothing happens when the resolver is disabled. */
 void res_cache_visit(const struct res *res, size_t max,
-                     int (*fn)(const char *dom, const struct cache_entry *e, void *arg),
-                     void *arg);
+                     int (*fn)(const char *dom, const struct cache_entry *e, void *arg), void *arg);
 
 /* `mtastsd query DOMAIN [--json]`: one discovery as the daemon would do it, printed on
  * stdout. Returns the process exit code: 0 policy found, 2 no policy, 3 temporary failure,
