@@ -369,11 +369,13 @@ check_eval_mx(struct check_dom *cd, int err, char **hosts, size_t n)
 		(void)snprintf(patterns + used, sizeof(patterns) - used, "%s%s", i > 0 ? ", " : "",
 		               p->mx[i]);
 	}
+	if (err == ERR_DNS_NXDOMAIN || err == ERR_DNS_NODATA) {
+		check_set(cd, CHECK_MX, 0, "no MX record: %s: %s", cd->d->domain, err_str(err));
+		return;
+	}
 	if (err != 0) {
 		check_set(cd, CHECK_MX, 0, "MX lookup failed: %s: %s", cd->d->domain,
-		          err == ERR_DNS_NXDOMAIN || err == ERR_DNS_NODATA
-		                  ? err_str(err)
-		                  : check_dns_why(err, why, sizeof(why), cd->ck));
+		          check_dns_why(err, why, sizeof(why), cd->ck));
 		return;
 	}
 	if (p->mode == STS_MODE_NONE) {

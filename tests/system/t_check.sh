@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/system/t_check.sh - `mtastsd check [DOMAIN]` (issue 4, Self-check) against a lab
 #
-# mtastsd publishes ten domains on one loopback HTTPS listener (each with its own test-CA
+# mtastsd publishes twelve domains on one loopback HTTPS listener (each with its own test-CA
 # certificate; expired.test's has expired, wrongname.test's names another host). The DNS
 # (ldns-testns) serves the records `mtastsd dns-records` prints for the domains that publish
 # correctly, plus tests/system/data/check/lab.zone (MX hosts and the wrong records). Then
@@ -11,6 +11,7 @@
 #   stale.test             TXT id stale           notxt.test     TXT missing
 #   two.test               two STSv1 records      malformed.test malformed TXT record
 #   mxbad.test             MX host not covered    notlsrpt.test  TLSRPT record missing
+#   nomx.test              no MX record           soon.test      certificate close to expiry
 #   expired.test           certificate expired    wrongname.test certificate for another name
 . "$(dirname "$0")/lib.sh"
 
@@ -25,7 +26,7 @@ while [ "$DNS" = "$P" ]; do DNS=$(free_port both); done
 # ---- certificates -------------------------------------------------------------------------
 
 make_ca
-DOMAINS="good good2 stale notxt two malformed mxbad expired wrongname notlsrpt soon"
+DOMAINS="good good2 stale notxt two malformed mxbad nomx expired wrongname notlsrpt soon"
 for d in $DOMAINS; do
 	case $d in
 	expired) CERT_DAYS=-1 make_cert "$d" "mta-sts.$d.test" ;;
@@ -222,6 +223,9 @@ check "check malformed.test: malformed TXT record" "$(expect malformed 1 \
 check "check mxbad.test: MX not covered" "$(expect mxbad 1 \
 	"mx=FAIL mxbad.test: MX host backup.elsewhere.test not covered by any mx pattern (mail.mxbad.test)")" \
 	"$(run "$T/lab.conf" mxbad.test)"
+check "check nomx.test: no MX record" "$(expect nomx 1 \
+	"mx=FAIL nomx.test: no MX record: nomx.test: DNS name does not exist (NXDOMAIN)")" \
+	"$(run "$T/lab.conf" nomx.test)"
 check "check expired.test: certificate expired" "$(expect expired 2 \
 	"policy=$(printf "$NOFETCH" expired)" \
 	"cert=FAIL expired.test: certificate invalid: certificate has expired: server certificate verification failed. CAfile: $T/ca.pem CRLfile: none")" \
@@ -245,6 +249,7 @@ FAIL notxt.test: _mta-sts TXT record missing
 FAIL two.test: 2 v=STSv1 TXT records at _mta-sts.two.test, exactly one is allowed
 FAIL malformed.test: _mta-sts TXT record malformed
 FAIL mxbad.test: MX host backup.elsewhere.test not covered by any mx pattern
+FAIL nomx.test: no MX record
 FAIL expired.test: policy not fetched
 FAIL expired.test: certificate invalid
 FAIL wrongname.test: policy not fetched
@@ -252,8 +257,8 @@ FAIL wrongname.test: certificate invalid
 FAIL notlsrpt.test: _smtp._tls TLSRPT record missing
 FAIL soon.test: certificate of mta-sts.soon.test expires in 4 days" \
 	"$(printf '%s\n' "$out" | grep '^FAIL' | sed -E 's/^(FAIL [^:]*: [^:(]*[^:( ]).*/\1/')"
-check "check (all): ok lines" 44 "$(printf '%s\n' "$out" | grep -c '^ok   ')"
-check "check (all): summary and exit" "summary: 11 domains, 55 checks, 11 failed
+check "check (all): ok lines" 48 "$(printf '%s\n' "$out" | grep -c '^ok   ')"
+check "check (all): summary and exit" "summary: 12 domains, 60 checks, 12 failed
 exit=1" "$(printf '%s\n' "$out" | tail -n 2)"
 
 # ---- the configuration changed, the daemon not reloaded ---------------------------------
