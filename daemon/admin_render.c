@@ -55,6 +55,11 @@ admin_failure_visit(const char *dom, const struct cache_entry *e, void *arg)
 
 	if (e->last_error == 0 && e->kind != CACHE_TEMPFAIL)
 		return 0;
+	/* A domain without any MTA-STS record is the normal case, not a failure. */
+	if (e->kind == CACHE_NO_POLICY &&
+	    (e->last_error == ERR_DNS_NXDOMAIN || e->last_error == ERR_DNS_NODATA ||
+	     e->last_error == ERR_TXT_NONE))
+		return 0;
 	/* Keep the ADMIN_FAILURES_MAX newest, sorted newest first (insertion into a tiny
 	 * array). */
 	n = f->n_failures;

@@ -1,0 +1,328 @@
+#!/bin/bash
+# tests/system/t_admin.sh - the admin endpoint against a lab (loopback only)
+#
+# Lab: ldns-testns (enforce.test, testing.test, fail.test with a TXT record; everything else
+# NXDOMAIN), fake_https serving the policies (fail.test answers 404), mtastsd with the
+# resolver, a publisher for pub1.test (certificate valid 30 days) and pub2.test (10 days),
+# and the admin endpoint on 127.0.0.1 with a bearer token. After real lookups through the
+# socketmap (Postfix's postmap), /status, /metrics, /policies/<d>, POST /cache/purge and /
+# are checked value by value (python3 json); then the token rules, methods, reload counters
+# and config digest, a unix-socket admin listener, and the refusal of a public address
+# without a token.
+. "$(dirname "$0")/lib.sh"
+
+for tool in curl python3 ldns-testns postmap certtool sha256sum; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+
+DNS=$(free_port both)
+HTTPS=$(free_port tcp)
+SM=$(free_port tcp)
+ADM=$(free_port tcp)
+PUB=$(free_port tcp)
+WWW=$T/www
+TOKEN='s3cret-admin-token_42'
+
+# ---- lab
+make_ca
+make_cert www mta-sts.enforce.test mta-sts.testing.test mta-sts.fail.test
+CERT_DAYS=30 make_cert p1 mta-sts.pub1.test
+CERT_DAYS=10 make_cert p2 mta-sts.pub2.test
+policy_put "$WWW" enforce.test "$(policy_enforce mail.enforce.test '*.mx.enforce.test')"
+policy_put "$WWW" testing.test 'version: STSv1\nmode: testing\nmx: mail.testing.test\nmax_age: 86400\n'
+policy_put "$WWW" fail.test "$(policy_enforce mail.fail.test)" 404
+{
+	testns_entry _mta-sts.enforce.test NOERROR '"v=STSv1; id=enf1"'
+	testns_entry _mta-sts.testing.test NOERROR '"v=STSv1; id=tst1"'
+	testns_entry _mta-sts.fail.test NOERROR '"v=STSv1; id=fail1"'
+} >"$T/lab.testns"
+testns_start dns "$DNS" "$T/lab.testns"
+fake_https_start www "$HTTPS" www "$WWW"
+
+# admin_conf FILE: the lab config with the publisher and the admin endpoint.
+admin_conf() {
+	RES_TEMPFAIL_TTL=10m RES_NEGATIVE_TTL=10m resolver_conf "$1" "$SM" "$DNS" "$HTTPS"
+	sed -i '/^admin = /d' "$1"
+	cat >>"$1" <<EOC
+publisher = {
+	listen = [ "127.0.0.1:$PUB" ];
+	http_listen = [ ];
+	domains = (
+		{ domain = "pub1.test"; mode = "enforce"; max_age = 604800; mx = [ "mx.pub1.test" ];
+		  cert = "$T/p1.fullchain.pem"; key = "$T/p1.key"; id = "pub1id2024"; },
+		{ domain = "pub2.test"; mode = "testing"; max_age = 86400; mx = [ "mx.pub2.test" ];
+		  cert = "$T/p2.fullchain.pem"; key = "$T/p2.key"; id = "pub2id"; }
+	);
+};
+admin = { listen = "127.0.0.1:$ADM"; token = "$TOKEN"; };
+EOC
+}
+admin_conf "$T/mtastsd.conf"
+mtastsd_start mtastsd "$T/mtastsd.conf" "$SM"
+wait_tcp "$ADM"
+
+URL="http://127.0.0.1:$ADM"
+AUTH="Authorization: Bearer $TOKEN"
+# get PATH [CURL-ARGS...]: body on stdout (token sent); fails the test on a transport error.
+get() {
+	local p=$1
+	shift
+	curl -sS --max-time 5 -H "$AUTH" "$@" "$URL$p"
+}
+# code METHOD PATH [CURL-ARGS...]: the HTTP status only.
+code() {
+	local m=$1 p=$2
+	shift 2
+	curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X "$m" "$@" "$URL$p"
+}
+# jq_py FILE EXPR: evaluate a python expression over the JSON document j in FILE.
+jq_py() {
+	python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# ---- real lookups through the socketmap
+ENF='secure match=mail.enforce.test:.mx.enforce.test servername=hostname'
+check "lookup enforce.test" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"
+check "lookup enforce.test again (cache)" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"
+check "lookup testing.test" "$(pm_notfound)" "$(pm "$SM" postfix testing.test)"
+check "lookup nx.test (no TXT)" "$(pm_notfound)" "$(pm "$SM" postfix nx.test)"
+check "lookup fail.test (fetch 404)" "$(pm_notfound)" "$(pm "$SM" postfix fail.test)"
+check "fetch of fail.test was tried" 1 "$(fetch_count www mta-sts.fail.test)"
+
+# ---- /status
+t_before=$(date +%s)
+get /status >"$T/status.json"
+t_after=$(date +%s)
+check "status: version" "$("$MTASTSD" --version | cut -d' ' -f2)" "$(jq_py "$T/status.json" 'j["version"]')"
+check_match "status: uptime is a small integer" '^[0-9]{1,3}$' "$(jq_py "$T/status.json" 'j["uptime_seconds"]')"
+check "status: config path" "$T/mtastsd.conf" "$(jq_py "$T/status.json" 'j["config"]["path"]')"
+check "status: config sha256" "$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)" \
+	"$(jq_py "$T/status.json" 'j["config"]["sha256"]')"
+check "status: no reload yet" "0 0 None" \
+	"$(jq_py "$T/status.json" '"%s %s %s" % (j["config"]["reloads"], j["config"]["reload_failures"], j["config"]["last_reload"])')"
+check "status: publisher running" True "$(jq_py "$T/status.json" 'j["publisher"]["running"]')"
+check "status: published domains" "pub1.test enforce pub1id2024|pub2.test testing pub2id" \
+	"$(jq_py "$T/status.json" '"|".join("%s %s %s" % (d["domain"], d["mode"], d["policy_id"]) for d in j["publisher"]["domains"])')"
+exp1=$(date -u -d "$(certtool -i --infile "$T/p1.pem" | sed -n 's/.*Not After: //p')" +%s)
+exp2=$(date -u -d "$(certtool -i --infile "$T/p2.pem" | sed -n 's/.*Not After: //p')" +%s)
+check "status: pub1 certificate expiry (notAfter)" "$exp1" \
+	"$(jq_py "$T/status.json" 'j["publisher"]["domains"][0]["certificate_expiry"]')"
+check "status: pub2 certificate expiry (notAfter)" "$exp2" \
+	"$(jq_py "$T/status.json" 'j["publisher"]["domains"][1]["certificate_expiry"]')"
+# Whole days left at the time of the request (29 and 9 for certificates issued seconds ago;
+# computed from the certificates' notAfter and the clock around the request).
+days=$(jq_py "$T/status.json" '" ".join(str(d["certificate_days_left"]) for d in j["publisher"]["domains"])')
+lo="$(((exp1 - t_after) / 86400)) $(((exp2 - t_after) / 86400))"
+hi="$(((exp1 - t_before) / 86400)) $(((exp2 - t_before) / 86400))"
+if [ "$days" = "$lo" ] || [ "$days" = "$hi" ]; then ok=ok; else ok="[$lo] or [$hi]"; fi
+check "status: certificate days left (30-day and 10-day certificates): $days" ok "$ok"
+check "status: last self-check is null until mtastsd check records one" "None None" \
+	"$(jq_py "$T/status.json" '" ".join(str(d["last_self_check"]) for d in j["publisher"]["domains"])')"
+R='j["resolver"]'
+check "status: resolver enabled" True "$(jq_py "$T/status.json" "$R[\"enabled\"]")"
+check "status: lookups" 5 "$(jq_py "$T/status.json" "$R[\"lookups\"]")"
+check "status: replies by type" "ok=2 notfound=3 temp=0 timeout=0 perm=0" \
+	"$(jq_py "$T/status.json" '" ".join("%s=%d" % kv for kv in j["resolver"]["replies"].items())')"
+check "status: cache entries (enforce, testing, nx, fail)" 4 \
+	"$(jq_py "$T/status.json" "$R[\"cache\"][\"entries\"]")"
+check "status: cache hits / misses" "1 4" \
+	"$(jq_py "$T/status.json" '"%d %d" % (j["resolver"]["cache"]["hits"], j["resolver"]["cache"]["misses"])')"
+check "status: hit rate 1/5" 0.2 "$(jq_py "$T/status.json" "round($R[\"cache\"][\"hit_rate\"], 3)")"
+check "status: fetches ok / http_error" "2 1" \
+	"$(jq_py "$T/status.json" '"%d %d" % (j["resolver"]["fetches"]["ok"], j["resolver"]["fetches"]["http_error"])')"
+check "status: DNS answers ok / nxdomain" "3 1" \
+	"$(jq_py "$T/status.json" '"%d %d" % (j["resolver"]["dns"]["ok"], j["resolver"]["dns"]["nxdomain"])')"
+check "status: memory backend, no Valkey" "memory None" \
+	"$(jq_py "$T/status.json" '"%s %s" % (j["resolver"]["cache"]["backend"], j["resolver"]["valkey"])')"
+check "status: last errors name fail.test" "fail.test tempfail" \
+	"$(jq_py "$T/status.json" '" ".join("%s %s" % (e["domain"], e["state"]) for e in j["resolver"]["last_errors"])')"
+check_match "status: last error text" 'HTTP|status' "$(jq_py "$T/status.json" "$R[\"last_errors\"][0][\"error\"]")"
+
+# ---- /policies/<domain>
+get /policies/enforce.test >"$T/pol.json"
+check "policies: enforce.test" "policy enf1 enforce 604800 mail.enforce.test,*.mx.enforce.test" \
+	"$(jq_py "$T/pol.json" '"%s %s %s %d %s" % (j["state"], j["id"], j["policy"]["mode"], j["policy"]["max_age"], ",".join(j["policy"]["mx"]))')"
+check_match "policies: expires_at = fetched_at + max_age" True \
+	"$(jq_py "$T/pol.json" 'j["expires_at"] - j["fetched_at"] == 604800')"
+get /policies/ENFORCE.Test. >"$T/pol2.json"
+check "policies: name normalised" enforce.test "$(jq_py "$T/pol2.json" 'j["domain"]')"
+get /policies/fail.test >"$T/pol3.json"
+check "policies: fail.test is a cached temporary failure" "tempfail None" \
+	"$(jq_py "$T/pol3.json" '"%s %s" % (j["state"], j["policy"])')"
+get /policies/nx.test >"$T/pol4.json"
+check "policies: nx.test is cached as no policy" no-policy "$(jq_py "$T/pol4.json" 'j["state"]')"
+check "policies: not cached -> 404" 404 "$(code GET /policies/unknown.test -H "$AUTH")"
+check "policies: invalid name -> 400" 400 "$(code GET /policies/bad..name -H "$AUTH")"
+check "policies: no name -> 404" 404 "$(code GET /policies/ -H "$AUTH")"
+
+# ---- /metrics
+get /metrics -D "$T/metrics.hdr" >"$T/metrics.txt"
+check_match "metrics: content type 0.0.4" 'text/plain; version=0.0.4' "$(cat "$T/metrics.hdr")"
+m() { grep -E "^$1 " "$T/metrics.txt" | awk '{print $2}'; }
+check "metrics: replies ok" 2 "$(m 'mtastsd_socketmap_replies_total\{type="ok"\}')"
+check "metrics: replies notfound" 3 "$(m 'mtastsd_socketmap_replies_total\{type="notfound"\}')"
+check "metrics: fetches ok" 2 "$(m 'mtastsd_policy_fetches_total\{outcome="ok"\}')"
+check "metrics: fetches http_error" 1 "$(m 'mtastsd_policy_fetches_total\{outcome="http_error"\}')"
+check "metrics: cache entries" 4 "$(m mtastsd_cache_entries)"
+check "metrics: lookups" 5 "$(m mtastsd_policy_lookups_total)"
+check "metrics: certificate expiry pub1" "$exp1" \
+	"$(m 'mtastsd_certificate_expiry_timestamp_seconds\{domain="pub1.test"\}')"
+check "metrics: certificate expiry pub2" "$exp2" \
+	"$(m 'mtastsd_certificate_expiry_timestamp_seconds\{domain="pub2.test"\}')"
+check_match "metrics: uptime" '^[0-9]+$' "$(m mtastsd_uptime_seconds)"
+check "metrics: published modes" 'enforce testing' \
+	"$(grep -E '^mtastsd_published_policy_mode' "$T/metrics.txt" | sed 's/.*mode="\([a-z]*\)".*/\1/' | xargs)"
+# Exposition format: every sample belongs to a family with HELP and TYPE before it, names
+# are mtastsd_*, counters end in _total, values are numbers.
+python3 - "$T/metrics.txt" >"$T/metrics.check" <<'PY' || true
+import re, sys
+help_, type_, bad = {}, {}, []
+sample = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\\n]|\\.)*",?)*\})? (-?[0-9.e+]+)$')
+for n, line in enumerate(open(sys.argv[1]), 1):
+    line = line.rstrip("\n")
+    if line.startswith("# HELP "):
+        help_[line.split()[2]] = n
+    elif line.startswith("# TYPE "):
+        _, _, name, t = line.split()
+        type_[name] = t
+        if name not in help_:
+            bad.append("no HELP before TYPE %s" % name)
+        if t == "counter" and not name.endswith("_total"):
+            bad.append("counter %s without _total" % name)
+    else:
+        mm = sample.match(line)
+        if not mm:
+            bad.append("line %d malformed: %s" % (n, line))
+            continue
+        if mm.group(1) not in type_:
+            bad.append("sample %s has no TYPE" % mm.group(1))
+        if not mm.group(1).startswith("mtastsd_"):
+            bad.append("name %s is not mtastsd_*" % mm.group(1))
+print("ok %d families" % len(type_) if not bad else "; ".join(bad[:5]))
+PY
+check_match "metrics: exposition format" '^ok [0-9]+ families$' "$(cat "$T/metrics.check")"
+
+# ---- / (HTML)
+get / -D "$T/page.hdr" >"$T/page.html"
+check_match "page: text/html" 'Content-Type: text/html; charset=utf-8' "$(cat "$T/page.hdr")"
+check_match "page: CSP forbids external assets" "default-src 'none'" "$(cat "$T/page.hdr")"
+check_match "page: pub1.test with its mode" '<td class="domain">pub1.test</td><td class="mode-enforce">enforce' \
+	"$(cat "$T/page.html")"
+check_match "page: pub2.test days left" 'class="num warn days">9<' "$(cat "$T/page.html")"
+check_match "page: lookups counter" 'id="c-lookups">5<' "$(cat "$T/page.html")"
+check_match "page: recent failure fail.test" '<td class="domain">fail.test</td><td>tempfail' \
+	"$(cat "$T/page.html")"
+check "page: no external references" 0 \
+	"$(grep -Eoc '(src|href)="(https?:)?//' "$T/page.html" || true)"
+
+# ---- purge
+check "GET /cache/purge -> 405" 405 "$(code GET /cache/purge -H "$AUTH")"
+check "cross-origin purge refused" 403 \
+	"$(code POST '/cache/purge?domain=enforce.test' -H "$AUTH" -H 'Origin: http://evil.test')"
+get '/cache/purge?domain=Enforce.Test' -X POST >"$T/purge1.json"
+check "purge one domain" "1 enforce.test 3" \
+	"$(jq_py "$T/purge1.json" '"%d %s %d" % (j["purged"], j["domain"], j["entries"])')"
+check "purged domain is gone" 404 "$(code GET /policies/enforce.test -H "$AUTH")"
+get '/cache/purge?domain=enforce.test' -X POST >"$T/purge2.json"
+check "purge again: nothing" 0 "$(jq_py "$T/purge2.json" 'j["purged"]')"
+check "purge invalid name -> 400" 400 "$(code POST '/cache/purge?domain=a..b' -H "$AUTH")"
+check "lookup after purge" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"
+check "lookup after purge fetched again" 2 "$(fetch_count www mta-sts.enforce.test)"
+get /cache/purge -X POST >"$T/purge3.json"
+check "purge all" "4 None 0" \
+	"$(jq_py "$T/purge3.json" '"%d %s %d" % (j["purged"], j["domain"], j["entries"])')"
+check "metrics after purge all: cache empty" 0 "$(get /metrics | grep -E '^mtastsd_cache_entries ' | awk '{print $2}')"
+
+# ---- token, methods, unknown paths
+check "no token -> 401" 401 "$(code GET /status)"
+check_match "401 names the scheme" 'WWW-Authenticate: Bearer' \
+	"$(curl -sS -D - -o /dev/null "$URL/metrics")"
+check "wrong token -> 401" 401 "$(code GET /status -H 'Authorization: Bearer nope')"
+check "token prefix only -> 401" 401 "$(code GET /status -H "Authorization: Bearer ${TOKEN%?}")"
+check "token with a suffix -> 401" 401 "$(code GET /status -H "Authorization: Bearer ${TOKEN}x")"
+check "basic auth -> 401" 401 "$(code GET /status -u "x:$TOKEN")"
+check "purge without token -> 401" 401 "$(code POST /cache/purge)"
+check "page without token -> 401" 401 "$(code GET /)"
+check "lower-case scheme accepted" 200 "$(code GET /status -H "authorization: bearer $TOKEN")"
+check "HEAD /status" 200 "$(code HEAD /status -H "$AUTH" -I)"
+check "PUT /status -> 405" 405 "$(code PUT /status -H "$AUTH")"
+check "DELETE / -> 405" 405 "$(code DELETE / -H "$AUTH")"
+check "unknown path -> 404" 404 "$(code GET /nope -H "$AUTH")"
+check "admin is not on the publisher listener" 404 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
+		--resolve "mta-sts.pub1.test:$PUB:127.0.0.1" "https://mta-sts.pub1.test:$PUB/status")"
+check "the publisher serves its policy" 200 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
+		--resolve "mta-sts.pub1.test:$PUB:127.0.0.1" "https://mta-sts.pub1.test:$PUB/.well-known/mta-sts.txt")"
+
+# ---- reloads: digest and counters
+old_sha=$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)
+echo '# changed' >>"$T/mtastsd.conf"
+kill -HUP "$(cat "$T/mtastsd.pid")"
+for i in $(seq 1 50); do
+	grep -q 'configuration reloaded' "$T/mtastsd.log" && break
+	sleep 0.1
+done
+get /status >"$T/status2.json"
+check "reload: digest follows the file" "$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)" \
+	"$(jq_py "$T/status2.json" 'j["config"]["sha256"]')"
+check "reload: counted" "1 0 True" \
+	"$(jq_py "$T/status2.json" '"%d %d %s" % (j["config"]["reloads"], j["config"]["reload_failures"], j["config"]["last_reload_ok"])')"
+good_sha=$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)
+[ "$good_sha" != "$old_sha" ] || die "the config did not change"
+cp "$T/mtastsd.conf" "$T/good.conf"
+echo 'resolver = { dns_timeout = "1ms"; };' >>"$T/mtastsd.conf"
+kill -HUP "$(cat "$T/mtastsd.pid")"
+for i in $(seq 1 50); do
+	grep -q 'reload failed' "$T/mtastsd.log" && break
+	sleep 0.1
+done
+get /status >"$T/status3.json"
+check "failed reload: digest of the config in use" "$good_sha" \
+	"$(jq_py "$T/status3.json" 'j["config"]["sha256"]')"
+check "failed reload: counted" "1 1 False" \
+	"$(jq_py "$T/status3.json" '"%d %d %s" % (j["config"]["reloads"], j["config"]["reload_failures"], j["config"]["last_reload_ok"])')"
+check "metrics: failed reload gauge" 0 \
+	"$(get /metrics | grep -E '^mtastsd_config_last_reload_successful ' | awk '{print $2}')"
+
+# ---- shutdown closes the admin listener and exits 0
+kill -TERM "$(cat "$T/mtastsd.pid")"
+for i in $(seq 1 100); do
+	[ "$(alive mtastsd)" = dead ] && break
+	sleep 0.1
+done
+check "SIGTERM: exited" dead "$(alive mtastsd)"
+check "SIGTERM: admin listener closed" 000 "$(code GET /status -H "$AUTH" 2>/dev/null || true)"
+
+# ---- a unix-socket admin listener, no token, resolver off
+cat >"$T/unix.conf" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s"; };
+resolver = { enabled = false; };
+admin = { listen = { path = "$T/admin.sock"; mode = "0600"; }; };
+EOC
+start_bg unixd "$MTASTSD" -f -c "$T/unix.conf"
+for i in $(seq 1 50); do [ -S "$T/admin.sock" ] && break; sleep 0.1; done
+check "unix socket mode 0600" 600 "$(stat -c %a "$T/admin.sock")"
+curl -sS --max-time 5 --unix-socket "$T/admin.sock" http://localhost/status >"$T/ustatus.json"
+check "unix socket: /status, resolver off, publisher off" "False False 0" \
+	"$(jq_py "$T/ustatus.json" '"%s %s %d" % (j["resolver"]["enabled"], j["publisher"]["running"], len(j["publisher"]["domains"]))')"
+check_match "unix socket: metrics say the resolver is off" '^mtastsd_resolver_enabled 0$' \
+	"$(curl -sS --max-time 5 --unix-socket "$T/admin.sock" http://localhost/metrics)"
+check "unix socket: purge with the resolver off -> 409" 409 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' -X POST --unix-socket "$T/admin.sock" http://localhost/cache/purge)"
+stop_bg unixd
+check "unix socket removed at exit" no "$([ -e "$T/admin.sock" ] && echo yes || echo no)"
+
+# ---- a public address without a token is refused
+cat >"$T/public.conf" <<EOC
+process = { allow_root = true; };
+resolver = { enabled = false; };
+admin = { listen = "0.0.0.0:$ADM"; };
+EOC
+rc=0
+"$MTASTSD" -f -c "$T/public.conf" >"$T/public.log" 2>&1 || rc=$?
+check "public admin address without a token: exit 1" 1 "$rc"
+check_match "public admin address refusal explained" 'not a loopback address and admin.token is unset' \
+	"$(cat "$T/public.log")"
+
+finish
