@@ -287,7 +287,7 @@ crd_ev_del_write(void *privdata)
 	crd_io_set(privdata, 0, LOOP_WRITE);
 }
 
-static void crd_lost(struct cache_redis *rc, const char *why);
+static void crd_lost(struct cache_redis *rc, const char *why, int was_up);
 
 /* hiredis frees a context (error, EOF, or redisAsyncFree): stop watching its fd. When it was
  * the connection in use, the loss was not ours: record it. */
@@ -324,7 +324,7 @@ crd_ev_cleanup(void *privdata)
 			rc->sentinel_idx++; /* ask the next one next time */
 		}
 		if (!rc->freeing)
-			crd_lost(rc, reason);
+			crd_lost(rc, reason, rc->state == CACHE_REDIS_UP);
 	}
 }
 
@@ -371,12 +371,12 @@ crd_reconnect_timer(struct loop *loop, struct loop_timer *t, void *arg)
 
 /* The connection (or an attempt) is gone: log the outage once, back off, reconnect. */
 static void
-crd_lost(struct cache_redis *rc, const char *why)
+crd_lost(struct cache_redis *rc, const char *why, int was_up)
 {
 	uint64_t now = loop_now_ms(rc->loop);
 
 	loop_timer_stop(rc->loop, &rc->conn_timer);
-	if (rc->state != CACHE_REDIS_UP)
+	if (!was_up)
 		rc->ctr.connect_failures++;
 	rc->state = CACHE_REDIS_DOWN;
 	rc->ctr.errors++;
@@ -403,6 +403,7 @@ static void
 crd_drop(struct cache_redis *rc, const char *why)
 {
 	redisAsyncContext *ac = rc->ac, *sac = rc->sac;
+	int was_up = rc->state == CACHE_REDIS_UP;
 
 	rc->ac = NULL;
 	rc->sac = NULL;
@@ -412,7 +413,7 @@ crd_drop(struct cache_redis *rc, const char *why)
 	if (ac != NULL)
 		redisAsyncFree(ac);
 	if (!rc->freeing)
-		crd_lost(rc, why);
+		crd_lost(rc, why, was_up);
 }
 
 static void
@@ -516,13 +517,13 @@ crd_open(struct cache_redis *rc, const char *host, int port, int is_unix)
 
 	ac = is_unix ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, port);
 	if (ac == NULL) {
-		crd_lost(rc, "cannot allocate a connection");
+		crd_lost(rc, "cannot allocate a connection", 0);
 		return NULL;
 	}
 	if (ac->err != 0) {
 		(void)snprintf(why, sizeof(why), "%s", ac->errstr);
 		redisAsyncFree(ac);
-		crd_lost(rc, why);
+		crd_lost(rc, why, 0);
 		return NULL;
 	}
 	crd_attach(rc, ac);
@@ -650,7 +651,7 @@ crd_connect(struct cache_redis *rc)
 
 		if (cache_redis_address_parse(s, host, sizeof(host), &port, &is_unix) < 0) {
 			rc->sentinel_idx++;
-			crd_lost(rc, "bad Sentinel address");
+			crd_lost(rc, "bad Sentinel address", 0);
 			return;
 		}
 		ac = crd_open(rc, host, port, is_unix);
