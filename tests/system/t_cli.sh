@@ -72,10 +72,10 @@ check "query without DOMAIN exits 2" 2 "$RC"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records extra
 check "dns-records with an argument exits 2" 2 "$RC"
 
-# ---- check: not implemented yet, and says so ----
+# ---- check without publisher.domains (t_check.sh tests the real thing) ----
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check
 check "check exits 1" 1 "$RC"
-check_match "check says not implemented" 'not implemented yet' "$ERR"
+check "check says why" "mtastsd: check: no publisher.domains configured" "$ERR"
 check "check prints nothing on stdout" "" "$OUT"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check example.com
 check "check DOMAIN exits 1" 1 "$RC"
