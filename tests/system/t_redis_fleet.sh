@@ -73,8 +73,7 @@ wait_log() {
 }
 
 make_ca
-names=(a.test coal.test lockdead.test corrupt.test n1.test n2.test s1.test s2.test s3.test
-	s4.test)
+names=(a.test coal.test lockdead.test corrupt.test n1.test n2.test s1.test)
 for i in $(seq 1 $NLOAD); do names+=("l$i.test"); done
 make_cert www $(for n in "${names[@]}"; do printf 'mta-sts.%s ' "$n"; done)
 for n in "${names[@]}"; do
@@ -175,8 +174,8 @@ rcli set fleet:v1:lock:lockdead.test "deadhost:1:0" px 1500 >/dev/null
 out=$(timed_smq "$SMA" lockdead.test)
 ms=${out%% *}
 check "lock of a dead host: answer right" "$(enf lockdead.test)" "${out#* }"
-check_match "lock of a dead host: answered after the lock TTL (1.5 s), before 4 s ($ms ms)" \
-	'^(1[0-9]{3}|[23][0-9]{3})$' "$ms"
+check "lock of a dead host: answered after the lock TTL (1.5 s), within the zone timeout ($ms ms)" \
+	1 "$((ms >= 1400 && ms < 5000))"
 check "lock of a dead host: one fetch" 1 "$(fetch_count www mta-sts.lockdead.test)"
 
 # ---- 4. corrupt value: ignored, logged, overwritten ---------------------------------------
@@ -245,14 +244,14 @@ print(st["total"], st["failed"], st["wrong"], st["maxms"])
 for b in bad[:10]:
     print("bad:", b, file=sys.stderr)
 PY
-python3 "$T/load.py" "$SMA" "$SMB" 4 "$NLOAD" >"$T/load.out" 2>"$T/load.err" &
+python3 "$T/load.py" "$SMA" "$SMB" 6 "$NLOAD" >"$T/load.out" 2>"$T/load.err" &
 loadpid=$!
-sleep 1
+sleep 1.5
 stop_bg redis
 wait "$loadpid" || die "load client failed: $(cat "$T/load.err")"
 read -r total failed wrong maxms <"$T/load.out"
 say "load run: $total lookups, max latency $maxms ms; $(cat "$T/load.err")"
-check_match "load run: lookups made" '^[0-9]{3,}$' "$total"
+check "load run: lookups made ($total)" 1 "$((total >= 20))"
 check "load run with redis stopped: zero failed replies" 0 "$failed"
 check "load run with redis stopped: zero wrong replies" 0 "$wrong"
 for n in $(seq 1 "$NLOAD"); do
@@ -279,7 +278,12 @@ check_match "A wrote n1.test back after the restart" '^mtastsd-cache 1
 kind policy
 id n11
 ' "$(rcli get fleet:v1:sts:n1.test)"
-check "load domains written back" "$NLOAD" "$(rcli --scan --pattern 'fleet:v1:sts:l[0-9]*.test' | wc -l)"
+# every load domain A or B learnt (fetched, or taken from redis before it stopped)
+known=$(grep -ohE "domain 'l[0-9]+\.test': policy id [a-z0-9]+ (fetched|taken from the shared cache)" \
+	"$T/A.log" "$T/B.log" | cut -d"'" -f2 | sort -u | wc -l)
+say "load domains known to A or B: $known of $NLOAD"
+check "load domains written back by A and B" "$known" \
+	"$(rcli --scan --pattern 'fleet:v1:sts:l[0-9]*.test' | wc -l)"
 # and new outcomes are written again, by both
 check "after restart: B answers n2.test" "$(enf n2.test)" "$(smq "$SMB" n2.test)"
 sleep 0.2
@@ -291,33 +295,42 @@ check "after restart: A answers a fresh nopol lookup from memory or redis" "NOTF
 	"$(smq "$SMA" nopol.test)"
 
 # ---- 6. redis stalled with SIGSTOP ---------------------------------------------------------
+# Uncached names without a policy (NXDOMAIN): the discovery is one fast DNS query, so the
+# reply time is the shared-cache wait plus little else.
 kill -STOP "$(cat "$T/redis2.pid")"
-out=$(timed_smq "$SMA" s1.test)
+out=$(timed_smq "$SMA" x1.nx.test)
 ms=${out%% *}
-check "stalled redis: A answers s1.test" "$(enf s1.test)" "${out#* }"
+check "stalled redis: A answers x1.nx.test" "NOTFOUND " "${out#* }"
 say "stalled redis: first uncached lookup took $ms ms (command timeout $CMD_TIMEOUT_MS ms)"
-check "stalled redis: reply within the command timeout + 500 ms ($ms ms)" 1 \
-	"$((ms <= CMD_TIMEOUT_MS + 500))"
-check "stalled redis: waited for the command timeout ($ms ms)" 1 "$((ms >= CMD_TIMEOUT_MS - 20))"
+check "stalled redis: waited for the command timeout, not longer ($ms ms)" 1 \
+	"$((ms >= CMD_TIMEOUT_MS - 20 && ms <= CMD_TIMEOUT_MS + 400))"
 worst=0
-for d in s2.test s3.test s4.test; do
+for d in x2.nx.test x3.nx.test x4.nx.test; do
 	for p in "$SMB" "$SMA"; do
 		out=$(timed_smq "$p" "$d")
-		[ "${out#* }" = "$(enf "$d")" ] || die "stalled redis: $d via $p: ${out#* }"
+		[ "${out#* }" = "NOTFOUND " ] || die "stalled redis: $d via $p: ${out#* }"
 		[ "${out%% *}" -gt "$worst" ] && worst=${out%% *}
 	done
 done
-say "stalled redis: worst of 6 more lookups $worst ms"
-check "stalled redis: every reply within the command timeout + 500 ms" 1 \
-	"$((worst <= CMD_TIMEOUT_MS + 500))"
+say "stalled redis: worst of 6 more uncached lookups $worst ms"
+check "stalled redis: every reply within the command timeout + 400 ms ($worst ms)" 1 \
+	"$((worst <= CMD_TIMEOUT_MS + 400))"
+out=$(timed_smq "$SMB" s1.test)
+check "stalled redis: B fetches s1.test directly" "$(enf s1.test)" "${out#* }"
+say "stalled redis: uncached policy lookup took ${out%% *} ms"
 out=$(timed_smq "$SMA" a.test)
 check "stalled redis: cached answer right" "$(enf a.test)" "${out#* }"
 check "stalled redis: cached answer at once (${out%% *} ms)" 1 "$((${out%% *} < 200))"
 grep -q 'took longer than command_timeout' "$T/A.log"
 check "stalled redis: timeout logged by A" 0 $?
 kill -CONT "$(cat "$T/redis2.pid")"
-wait_log B 'reachable again after' 10
+for i in $(seq 1 100); do
+	[ "$(grep -c 'reachable again' "$T/B.log")" -ge 2 ] &&
+		[ "$(grep -c 'reachable again' "$T/A.log")" -ge 2 ] && break
+	sleep 0.1
+done
 check "B back after SIGCONT" 2 "$(grep -c 'reachable again' "$T/B.log")"
+check "A back after SIGCONT" 2 "$(grep -c 'reachable again' "$T/A.log")"
 
 check "A alive" alive "$(alive A)"
 check "B alive" alive "$(alive B)"
