@@ -4,7 +4,8 @@
  *
  * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli(),
  *            res_engine_counters(), res_server_counters(), res_cache_entries(),
- *            res_shared_counters(), res_shared_state()
+ *            res_shared_counters(), res_shared_state(), res_lookup_counters(),
+ *            res_dane_counters()
  * Threads:   main loop only.
  * Ownership: struct res owns the caches (memory, and the shared Valkey/Redis tier when
  *            cache.backend = "redis"), the engine (which owns the DNS client and the
@@ -20,9 +21,11 @@
 
 #include "cache_mem.h"
 #include "cache_redis.h"
+#include "dane.h"
 #include "domain.h"
 #include "err.h"
 #include "log.h"
+#include "lookup.h"
 #include "pf_reply.h"
 #include "pol_engine.h"
 #include "res.h"
@@ -35,6 +38,7 @@ struct res {
 	struct cache_mem *cache;
 	struct cache_redis *shared; /* NULL unless cache.backend = "redis" */
 	struct pol_engine *engine;
+	struct dane *dane; /* DANE first (docs/dane.md), its own cache */
 	struct sm_server *srv;
 	/* res_shutdown() */
 	struct loop_timer shut_timer;
@@ -42,6 +46,23 @@ struct res {
 	void (*shut_done)(void *arg);
 	void *shut_arg;
 };
+
+/* The DANE module (its own DNS client and cache), attached to the socketmap server. */
+static int
+res_dane_new(struct res *res)
+{
+	struct dane_opts o = dane_opts_default();
+	struct lookup_dane ld;
+	int r;
+
+	o.max_entries = res->cfg->cache.max_entries;
+	r = dane_new(res->loop, &res->cfg->resolver, &o, &res->dane);
+	if (r < 0)
+		return r;
+	ld = lookup_dane_of(res->dane);
+	sm_server_set_dane(res->srv, &ld);
+	return 0;
+}
 
 int
 res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
@@ -69,6 +90,9 @@ res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 	r = sm_server_new(loop, &cfg->resolver, res->engine, &res->srv);
 	if (r < 0)
 		goto fail;
+	r = res_dane_new(res);
+	if (r < 0)
+		goto fail;
 	*ret_res = res;
 	return 0;
 fail:
@@ -91,6 +115,8 @@ res_reload(struct res *res, const struct cfg *cfg)
 	r = pol_engine_reload(res->engine, &cfg->resolver);
 	if (r < 0)
 		return r;
+	if (dane_reload(res->dane, &cfg->resolver) < 0)
+		log_warn("resolver: DANE keeps its old DNS client (the new one cannot be built)");
 	sm_server_reload(res->srv, &cfg->resolver);
 	if (cfg->cache.max_entries != cache_mem_max(res->cache))
 		cache_mem_set_max(res->cache, cfg->cache.max_entries);
@@ -139,6 +165,7 @@ res_free(struct res *res)
 		return NULL;
 	loop_timer_stop(res->loop, &res->shut_timer);
 	res->srv = sm_server_free(res->srv);
+	res->dane = dane_free(res->dane);
 	res->engine = pol_engine_free(res->engine);
 	res->shared = cache_redis_free(res->shared);
 	res->cache = cache_mem_free(res->cache);
@@ -156,6 +183,18 @@ const struct sm_counters *
 res_server_counters(const struct res *res)
 {
 	return res->srv != NULL ? sm_server_counters(res->srv) : NULL;
+}
+
+const struct lookup_counters *
+res_lookup_counters(const struct res *res)
+{
+	return res->srv != NULL ? sm_server_lookup_counters(res->srv) : NULL;
+}
+
+const struct dane_counters *
+res_dane_counters(const struct res *res)
+{
+	return res->dane != NULL ? dane_counters(res->dane) : NULL;
 }
 
 size_t
@@ -192,6 +231,7 @@ struct res_cli {
 	char id[STS_ID_MAX + 1];
 	int err;
 	char detail[256];
+	struct lookup_cli *dane; /* the DANE half (lookup_cli.c); NULL when the zone has it off */
 };
 
 static void
@@ -205,7 +245,8 @@ res_cli_done(const struct pol_answer *a, void *arg)
 	(void)snprintf(q->id, sizeof(q->id), "%s", a->id != NULL ? a->id : "");
 	(void)snprintf(q->detail, sizeof(q->detail), "%s", a->detail != NULL ? a->detail : "");
 	q->err = a->err;
-	loop_exit(q->loop, 0);
+	if (!lookup_cli_pending(q->dane))
+		loop_exit(q->loop, 0);
 }
 
 static const char *
@@ -251,6 +292,7 @@ res_cli_print(const char *dom, const struct res_cli *q, const char *zone, const 
 		}
 		if (q->detail[0] != '\0')
 			json_object_object_add(o, "detail", json_object_new_string(q->detail));
+		lookup_cli_print(q->dane, o);
 		json_object_object_add(o, "zone", json_object_new_string(zone));
 		json_object_object_add(o, "reply", json_object_new_string(reply));
 		printf("%s\n",
@@ -272,6 +314,7 @@ res_cli_print(const char *dom, const struct res_cli *q, const char *zone, const 
 	if (q->status != POL_POLICY || q->err != 0)
 		printf("reason:  %s%s%s\n", err_str(q->err), q->detail[0] != '\0' ? ": " : "",
 		       q->detail);
+	lookup_cli_print(q->dane, NULL);
 	printf("reply:   %s  (zone '%s')\n", reply, zone);
 }
 
@@ -288,7 +331,7 @@ res_query_cli(const struct cfg *cfg, const char *domain, int json)
 	const char *zname = rc->default_zone != NULL ? rc->default_zone : "";
 	enum sm_status st;
 	uint64_t guard_ms;
-	int r, rc_exit;
+	int r, rc_exit, dane_exit = -1;
 
 	r = domain_from_nexthop(domain, strlen(domain), dom);
 	if (r < 0) {
@@ -312,8 +355,9 @@ res_query_cli(const struct cfg *cfg, const char *domain, int json)
 	 * stuck run: every DNS try of every server, then the whole fetch, plus a second. */
 	guard_ms = (rc->dns_timeout_ms + 1) * (rc->dns_attempts + 1) * (rc->n_dns_servers + 3) +
 	           rc->fetch_timeout_ms + 1000;
+	q.dane = lookup_cli_start(q.loop, rc, z, dom, guard_ms, &q.answered);
 	pol_lookup(e, dom, guard_ms, res_cli_done, &q, &w);
-	if (!q.answered)
+	if (!q.answered || lookup_cli_pending(q.dane))
 		(void)loop_run(q.loop);
 	if (!q.answered) {
 		fprintf(stderr, "mtastsd: query: the event loop stopped without an answer\n");
@@ -324,12 +368,16 @@ res_query_cli(const struct cfg *cfg, const char *domain, int json)
 	if (r < 0)
 		fprintf(stderr, "mtastsd: query: policy has no usable mx pattern (%s)\n",
 		        err_str(r));
+	lookup_cli_override(q.dane, &st, &data, &dane_exit); /* DANE first */
 	reply = xasprintf("%s %s", sm_status_name(st), data != NULL ? data : "");
 	res_cli_print(dom, &q, z->name != NULL ? z->name : "", reply, json);
 	free(reply);
 	free(data);
 	rc_exit = q.status == POL_POLICY ? 0 : q.status == POL_NO_POLICY ? 2 : 3;
+	if (dane_exit >= 0)
+		rc_exit = dane_exit;
 out:
+	q.dane = lookup_cli_free(q.dane);
 	e = pol_engine_free(e);
 	cache = cache_mem_free(cache);
 	sts_policy_free(q.policy);

@@ -34,10 +34,17 @@ struct res *res_free(struct res *res);
 
 struct pol_counters;
 struct sm_counters;
+struct lookup_counters;
+struct dane_counters;
 /* Counters for the admin endpoint, borrowed until res_free(); NULL when the resolver is
  * disabled (resolver.enabled = false). */
 const struct pol_counters *res_engine_counters(const struct res *res);
 const struct sm_counters *res_server_counters(const struct res *res);
+/* Which source decided each socketmap reply: dane-only, dane, dane-tempfail, sts, none
+ * (lookup.h); and the DANE module's own counters (dane.h). NULL when the resolver is
+ * disabled. */
+const struct lookup_counters *res_lookup_counters(const struct res *res);
+const struct dane_counters *res_dane_counters(const struct res *res);
 /* Entries in the in-memory policy cache. */
 size_t res_cache_entries(const struct res *res);
 struct cache_redis_counters;

@@ -2,15 +2,17 @@
  * resolver/sm_server.c - socketmap server for Postfix smtp_tls_policy_maps
  *
  * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
- *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port()
+ *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port(),
+ *            sm_server_set_dane(), sm_server_lookup_counters()
  * Protocol:  netstring "<map> <domain>" -> "OK <policy>" | "NOTFOUND " | "TEMP <why>" |
- *            "PERM <why>" (sm_proto.c, pf_reply.c, docs/socketmap.md)
+ *            "PERM <why>" (sm_proto.c, lookup.c: DANE first then pf_reply.c,
+ *            docs/socketmap.md, docs/dane.md)
  * Threads:   main loop only.    Ownership: the server owns its connections.
  * Errors:    listen errors go to the caller; connection errors close that connection,
  *            logged once.
  *
  * A connection reads into a bounded staging buffer (SM_CONN_INBUF_MAX), decodes one
- * netstring at a time, and starts one engine lookup; the next request is decoded only when
+ * netstring at a time, and starts one lookup (lookup.c); the next request is decoded only when
  * the reply is queued, so replies keep request order. Reading pauses while the staging
  * buffer is full or replies pile up (SM_CONN_OUTBUF_MAX). After EOF from the peer the
  * requests already received are still answered, then the connection closes. A malformed
@@ -31,8 +33,8 @@
 
 #include "err.h"
 #include "log.h"
+#include "lookup.h"
 #include "netstring.h"
-#include "pf_reply.h"
 #include "sm_server.h"
 #include "xalloc.h"
 
@@ -57,7 +59,7 @@ struct sm_conn {
 	struct netstring_dec dec;
 	char *out;
 	size_t out_len, out_off, out_size;
-	struct pol_waiter *w; /* engine lookup in flight */
+	struct lookup_req *w; /* lookup in flight */
 	int pending;          /* a lookup was started and has not answered yet */
 	struct cfg_zone zone; /* copy of the request's zone (name not kept) */
 	char domain[DOMAIN_BUF];
@@ -71,7 +73,7 @@ struct sm_conn {
 struct sm_server {
 	struct loop *loop;
 	const struct cfg_resolver *cfg;
-	struct pol_engine *engine;
+	struct lookup *lk; /* DANE + MTA-STS, owned */
 	struct sm_listener *ls;
 	size_t n_ls;
 	int accepting; /* listeners registered for READ */
@@ -270,10 +272,10 @@ sm_conn_free(struct sm_conn *c)
 
 	c->dead = 1;
 	if (c->w != NULL) {
-		struct pol_waiter *w = c->w;
+		struct lookup_req *w = c->w;
 
 		c->w = NULL;
-		pol_lookup_cancel(w);
+		lookup_cancel(w);
 	}
 	loop_timer_stop(srv->loop, &c->idle);
 	loop_io_del(srv->loop, c->fd);
@@ -352,41 +354,17 @@ sm_conn_flush(struct sm_conn *c)
 /* ---- connections: requests ---- */
 
 static void
-sm_conn_lookup_done(const struct pol_answer *a, void *arg)
+sm_conn_lookup_done(const struct lookup_reply *rep, void *arg)
 {
 	struct sm_conn *c = arg;
-	enum sm_status st = SM_NOTFOUND;
-	char *data = NULL;
-	int r;
 
 	c->w = NULL;
 	c->pending = 0;
 	if (c->dead)
 		return;
-	switch (a->status) {
-	case POL_POLICY:
-		r = pf_reply_decide(a->policy, c->domain, &c->zone, &st, &data);
-		if (r < 0) {
-			c->srv->ctr.invalid_policies++;
-			log_dom_warn(c->domain,
-			             "policy id %s has no usable mx pattern (%s), treated as no "
-			             "usable policy: answering NOTFOUND",
-			             a->id, err_str(r));
-			st = SM_NOTFOUND;
-		}
-		break;
-	case POL_NO_POLICY:
-	case POL_TEMPFAIL:
-	case POL_TIMEOUT:
-		st = SM_NOTFOUND;
-		break;
-	case POL_CANCELED:
-		st = SM_TEMP;
-		data = xstrdup("lookup canceled, server shutting down");
-		break;
-	}
-	sm_conn_queue(c, st, data);
-	free(data);
+	if (rep->invalid_policy)
+		c->srv->ctr.invalid_policies++;
+	sm_conn_queue(c, rep->status, rep->data);
 	if (!c->dispatching) {
 		sm_conn_process(c);
 		sm_conn_update(c);
@@ -398,7 +376,7 @@ sm_conn_request(struct sm_conn *c, const char *payload, size_t len)
 {
 	struct sm_server *srv = c->srv;
 	struct sm_request req;
-	struct pol_waiter *w = NULL;
+	struct lookup_req *w = NULL;
 	char safe[LOG_PEER_TEXT_MAX + 8];
 	int r;
 
@@ -425,7 +403,7 @@ sm_conn_request(struct sm_conn *c, const char *payload, size_t len)
 	c->zone.name = NULL;
 	memcpy(c->domain, req.domain, sizeof(c->domain));
 	c->pending = 1;
-	pol_lookup(srv->engine, c->domain, c->zone.timeout_ms, sm_conn_lookup_done, c, &w);
+	lookup_start(srv->lk, c->domain, &c->zone, sm_conn_lookup_done, c, &w);
 	if (c->pending)
 		c->w = w;
 }
@@ -645,7 +623,7 @@ sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_engi
 
 	srv->loop = loop;
 	srv->cfg = cfg;
-	srv->engine = engine;
+	srv->lk = lookup_new(engine, NULL);
 	srv->n_ls = cfg->n_listen;
 	srv->ls = xcalloc(srv->n_ls > 0 ? srv->n_ls : 1, sizeof(*srv->ls));
 	for (i = 0; i < srv->n_ls; i++)
@@ -668,6 +646,7 @@ sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_engi
 	}
 	if (r < 0) {
 		sm_listeners_close(srv);
+		srv->lk = lookup_free(srv->lk);
 		free(srv->ls);
 		free(srv);
 		return r;
@@ -734,6 +713,7 @@ sm_server_free(struct sm_server *srv)
 	sm_server_stop_accepting(srv);
 	while (srv->conns != NULL)
 		sm_conn_free(srv->conns);
+	srv->lk = lookup_free(srv->lk);
 	free(srv->ls);
 	free(srv);
 	return NULL;
@@ -743,6 +723,18 @@ const struct sm_counters *
 sm_server_counters(const struct sm_server *srv)
 {
 	return &srv->ctr;
+}
+
+void
+sm_server_set_dane(struct sm_server *srv, const struct lookup_dane *dane)
+{
+	lookup_set_dane(srv->lk, dane);
+}
+
+const struct lookup_counters *
+sm_server_lookup_counters(const struct sm_server *srv)
+{
+	return lookup_counters(srv->lk);
 }
 
 uint16_t

@@ -8,10 +8,11 @@
  * in a bounded input buffer), buffered writes. docs/socketmap.md has the protocol.
  *
  * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
- *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port()
+ *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port(),
+ *            sm_server_set_dane(), sm_server_lookup_counters()
  * Threads:   main loop only.
- * Ownership: the server owns its listeners and connections; it borrows the engine and the
- *            cfg (until sm_server_reload()).
+ * Ownership: the server owns its listeners, connections and its lookup module (lookup.h);
+ *            it borrows the engine, the DANE module and the cfg (until sm_server_reload()).
  * Errors:    sm_server_new() returns listen errors (-errno) to the caller, having logged
  *            them; connection errors close that connection, logged once.
  */
@@ -58,5 +59,13 @@ const struct sm_counters *sm_server_counters(const struct sm_server *srv);
 /* The local port of TCP listener number idx (in cfg order, unix sockets count too),
  * 0 when it is not a bound TCP listener. For tests that listen on port 0. */
 uint16_t sm_server_port(const struct sm_server *srv, size_t idx);
+
+struct lookup_dane;
+struct lookup_counters;
+/* Run DANE first (docs/dane.md) for zones with dane on; NULL (the default) = MTA-STS only.
+ * *dane is copied; the DANE module it names is borrowed and must outlive the server. */
+void sm_server_set_dane(struct sm_server *srv, const struct lookup_dane *dane);
+/* Which source decided each reply (lookup.h), borrowed until sm_server_free(). */
+const struct lookup_counters *sm_server_lookup_counters(const struct sm_server *srv);
 
 #endif

@@ -1,0 +1,1109 @@
+/*
+ * resolver/dane.c - DANE (RFC 7672) applicability of a destination domain, cached
+ *
+ * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
+ *            dane_counters(), dane_cache_entries(), dane_ad_trusted(), dane_decide(),
+ *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
+ *            dane_opts_default()
+ * Threads:   main loop only.
+ * Ownership: the module owns its DNS client, cache entries, jobs and waiters.
+ * Errors:    none reach the caller: DNS failures are findings, and dane_decide() turns them
+ *            into a verdict. The job logs its verdict once (verbosity 1).
+ *
+ * A job: a zero-delay kick, the MX query; then A, AAAA and TLSA (_25._tcp.<host>) for every
+ * host at once (RFC 7672 section 2.2 asks for TLSA only at hosts whose addresses are secure:
+ * the TLSA answer of an insecure host is never looked at, so its failure cannot defer mail);
+ * when every answer is in, dane_decide() and the cache entry gets the result. Waiters of the
+ * entry are answered in order. docs/dane.md has the decision table.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ldns/ldns.h>
+
+#include "dane.h"
+#include "dns_client.h"
+#include "domain.h"
+#include "err.h"
+#include "log.h"
+#include "xalloc.h"
+
+#define DANE_NO_HOST ((size_t)-1)
+/* "_25._tcp." + a host name */
+#define DANE_TLSA_QNAME_MAX (sizeof("_25._tcp.") + DOMAIN_NAME_MAX)
+
+enum { DANE_Q_A = 0, DANE_Q_AAAA = 1, DANE_Q_TLSA = 2, DANE_Q_PER_HOST = 3 };
+
+struct dane_job;
+
+struct dane_q {
+	struct dane_job *job;
+	struct dns_query *q; /* in flight, or NULL */
+	size_t host;         /* index into the job's hosts, DANE_NO_HOST for the MX query */
+	uint16_t type;
+	int err, ad;
+	unsigned n_tlsa, n_usable;
+};
+
+struct dane_entry {
+	struct dane_entry *hnext;         /* hash chain */
+	struct dane_entry *lprev, *lnext; /* LRU list, most recently used first */
+	char domain[DOMAIN_BUF];
+	int have; /* a result is stored */
+	enum dane_verdict verdict;
+	char reason[DANE_REASON_MAX];
+	struct dane_findings f;
+	uint64_t expires_ms;
+	struct dane_job *job;          /* in flight, or NULL */
+	struct dane_waiter *waiters;   /* waiting for the job, in arrival order */
+	struct dane_waiter *waiters_t; /* tail */
+};
+
+struct dane_waiter {
+	struct dane_waiter *prev, *next;
+	struct dane *d;
+	struct dane_entry *e;
+	struct loop_timer timer;
+	uint64_t timeout_ms;
+	dane_done_fn *done;
+	void *arg;
+};
+
+struct dane_job {
+	struct dane_job *prev, *next;
+	struct dane *d;
+	struct dane_entry *e;
+	struct loop_timer kick;
+	struct dane_findings f;
+	struct dane_q mx;
+	struct dane_q *hq; /* DANE_Q_PER_HOST per host */
+	size_t pending;
+	uint32_t ttl_s;
+};
+
+struct dane {
+	struct loop *loop;
+	const struct cfg_resolver *cfg;
+	struct dns_client *dns;
+	struct dane_opts opts;
+	int temp_from_cfg; /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
+	int trusted;
+	struct dane_entry **buckets; /* DANE_BUCKETS */
+	struct dane_entry *lru_head, *lru_tail;
+	size_t n_entries;
+	struct dane_job *jobs;
+	struct dane_counters ctr;
+};
+
+static void dane_job_kick(struct loop *loop, struct loop_timer *t, void *arg);
+
+/* ---- pure parts ---- */
+
+struct dane_opts
+dane_opts_default(void)
+{
+	struct dane_opts o = {
+	        .ttl_min_ms = DANE_TTL_MIN_MS,
+	        .ttl_max_ms = DANE_TTL_MAX_MS,
+	        .temp_ttl_ms = 0,
+	        .stale_max_ms = DANE_STALE_MAX_MS,
+	        .max_entries = DANE_CACHE_MAX,
+	};
+	return o;
+}
+
+int
+dane_tlsa_usable(unsigned usage, unsigned selector, unsigned mtype)
+{
+	return (usage == 2 || usage == 3) && selector <= 1 && mtype <= 2;
+}
+
+uint64_t
+dane_ttl_ms(const struct dane_opts *opts, uint32_t ttl_s)
+{
+	uint64_t ms = (uint64_t)ttl_s * 1000;
+
+	if (ms < opts->ttl_min_ms)
+		ms = opts->ttl_min_ms;
+	if (ms > opts->ttl_max_ms)
+		ms = opts->ttl_max_ms;
+	return ms;
+}
+
+const char *
+dane_verdict_name(enum dane_verdict v)
+{
+	switch (v) {
+	case DANE_NONE:
+		return "none";
+	case DANE_MAY:
+		return "dane";
+	case DANE_ONLY:
+		return "dane-only";
+	case DANE_TEMP:
+		return "tempfail";
+	case DANE_CANCELED:
+		return "canceled";
+	}
+	return "?";
+}
+
+const char *
+dane_host_state_name(enum dane_host_state s)
+{
+	switch (s) {
+	case DANE_HOST_USABLE:
+		return "secure, usable TLSA";
+	case DANE_HOST_UNUSABLE:
+		return "secure, TLSA unusable";
+	case DANE_HOST_NO_TLSA:
+		return "secure, no TLSA";
+	case DANE_HOST_INSECURE:
+		return "insecure";
+	case DANE_HOST_NO_ADDR:
+		return "no address";
+	case DANE_HOST_TLSA_FAIL:
+		return "TLSA lookup failed";
+	case DANE_HOST_ADDR_FAIL:
+		return "address lookup failed";
+	}
+	return "?";
+}
+
+static int
+dane_err_negative(int err)
+{
+	return err == ERR_DNS_NXDOMAIN || err == ERR_DNS_NODATA;
+}
+
+enum dane_verdict
+dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz)
+{
+	size_t i, usable = 0, unusable = 0, no_addr = 0, considered;
+	const struct dane_host *tlsa_fail = NULL, *addr_fail = NULL;
+
+	if (f->mx_err != 0 && !dane_err_negative(f->mx_err)) {
+		(void)snprintf(reason, reasonsz, "MX lookup failed: %s", err_str(f->mx_err));
+		return DANE_TEMP;
+	}
+	if (f->mx_err == ERR_DNS_NXDOMAIN) {
+		(void)snprintf(reason, reasonsz, "the domain does not exist (NXDOMAIN)");
+		return DANE_NONE;
+	}
+	if (f->null_mx) {
+		(void)snprintf(reason, reasonsz, "null MX (RFC 7505): the domain takes no mail");
+		return DANE_NONE;
+	}
+	for (i = 0; i < f->n_hosts; i++) {
+		const struct dane_host *h = &f->hosts[i];
+
+		switch (h->state) {
+		case DANE_HOST_USABLE:
+			usable++;
+			break;
+		case DANE_HOST_UNUSABLE:
+			unusable++;
+			break;
+		case DANE_HOST_NO_ADDR:
+			no_addr++;
+			break;
+		case DANE_HOST_TLSA_FAIL:
+			if (tlsa_fail == NULL)
+				tlsa_fail = h;
+			break;
+		case DANE_HOST_ADDR_FAIL:
+			if (addr_fail == NULL)
+				addr_fail = h;
+			break;
+		case DANE_HOST_NO_TLSA:
+		case DANE_HOST_INSECURE:
+			break;
+		}
+	}
+	/* A failure on a secure chain: DANE may apply, we cannot tell. Never fall back. */
+	if (tlsa_fail != NULL) {
+		(void)snprintf(reason, reasonsz, "TLSA lookup of _25._tcp.%s failed: %s",
+		               tlsa_fail->name, err_str(tlsa_fail->err));
+		return DANE_TEMP;
+	}
+	if (f->mx_secure && addr_fail != NULL) {
+		(void)snprintf(reason, reasonsz, "address lookup of MX host %s failed: %s",
+		               addr_fail->name, err_str(addr_fail->err));
+		return DANE_TEMP;
+	}
+	considered = f->n_hosts - no_addr;
+	if (considered == 0) {
+		(void)snprintf(reason, reasonsz, "no MX host has an address");
+		return DANE_NONE;
+	}
+	if (f->mx_secure && usable == considered && f->n_hosts_total <= DANE_MX_MAX) {
+		(void)snprintf(reason, reasonsz,
+		               "MX RRset secure, all %zu MX hosts have usable TLSA records",
+		               considered);
+		return DANE_ONLY;
+	}
+	if (usable + unusable > 0) {
+		if (!f->mx_secure)
+			(void)snprintf(reason, reasonsz,
+			               "MX RRset insecure, %zu of %zu MX hosts secure with TLSA "
+			               "records",
+			               usable + unusable, considered);
+		else if (unusable > 0 && usable == 0)
+			(void)snprintf(reason, reasonsz,
+			               "MX RRset secure, TLSA records present but none usable "
+			               "(%zu of %zu MX hosts)",
+			               unusable, considered);
+		else
+			(void)snprintf(reason, reasonsz,
+			               "MX RRset secure, %zu of %zu MX hosts with usable TLSA "
+			               "records, %zu with unusable ones",
+			               usable, considered, unusable);
+		return DANE_MAY;
+	}
+	(void)snprintf(reason, reasonsz, "%s and no MX host secure with TLSA records",
+	               f->mx_secure ? "MX RRset secure" : "MX RRset insecure");
+	return DANE_NONE;
+}
+
+static void
+dane_findings_free(struct dane_findings *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->n_hosts; i++)
+		free(f->hosts[i].name);
+	free(f->hosts);
+	memset(f, 0, sizeof(*f));
+}
+
+/* ---- answers ---- */
+
+/* The owner of the records of the queried type: the qname, or the end of its CNAME chain in
+ * the answer section (at most DNS_CNAME_MAX links). Borrowed from pkt. */
+static const ldns_rdf *
+dane_chain_end(const ldns_pkt *pkt)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(pkt);
+	const ldns_rr *qr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
+	const ldns_rdf *name;
+	size_t i, hop;
+
+	if (qr == NULL)
+		return NULL;
+	name = ldns_rr_owner(qr);
+	for (hop = 0; hop < DNS_CNAME_MAX; hop++) {
+		const ldns_rdf *next = NULL;
+
+		for (i = 0; an != NULL && i < ldns_rr_list_rr_count(an); i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(an, i);
+
+			if (ldns_rr_get_type(rr) == LDNS_RR_TYPE_CNAME &&
+			    ldns_dname_compare(ldns_rr_owner(rr), name) == 0 &&
+			    ldns_rr_rd_count(rr) > 0) {
+				next = ldns_rr_rdf(rr, 0);
+				break;
+			}
+		}
+		if (next == NULL)
+			break;
+		name = next;
+	}
+	return name;
+}
+
+/* The smallest TTL that bounds how long this answer stays true: the answer records, or for
+ * a negative answer the SOA in the authority section (RFC 2308 section 5). */
+static uint32_t
+dane_pkt_ttl(const ldns_pkt *pkt, int err)
+{
+	const ldns_rr_list *l = err == 0 ? ldns_pkt_answer(pkt) : ldns_pkt_authority(pkt);
+	uint32_t ttl = UINT32_MAX;
+	size_t i;
+
+	for (i = 0; l != NULL && i < ldns_rr_list_rr_count(l); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(l, i);
+		uint32_t t = ldns_rr_ttl(rr);
+
+		if (err != 0) {
+			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_SOA)
+				continue;
+			if (ldns_rr_rd_count(rr) >= 7) {
+				uint32_t min = ldns_rdf2native_int32(ldns_rr_rdf(rr, 6));
+
+				if (min < t)
+					t = min;
+			}
+		}
+		if (t < ttl)
+			ttl = t;
+	}
+	return ttl == UINT32_MAX ? 0 : ttl;
+}
+
+/* Lower-case text of a domain name rdf without the trailing dot; owned, NULL on error. */
+static char *
+dane_dname_text(const ldns_rdf *rdf)
+{
+	char *s = ldns_rdf2str(rdf), *p;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s);
+	if (n > 1 && s[n - 1] == '.')
+		s[n - 1] = '\0';
+	for (p = s; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return s;
+}
+
+struct dane_mx {
+	uint16_t pref;
+	char *name;
+};
+
+static int
+dane_mx_cmp(const void *a, const void *b)
+{
+	const struct dane_mx *x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* MX hosts of an answer into f: by preference, duplicates removed, at most DANE_MX_MAX;
+ * "MX 0 ." alone is a null MX. */
+static void
+dane_parse_mx(const ldns_pkt *pkt, struct dane_findings *f)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(pkt);
+	const ldns_rdf *owner = dane_chain_end(pkt);
+	size_t i, n = 0, n_root = 0, cap = an != NULL ? ldns_rr_list_rr_count(an) : 0;
+	struct dane_mx *mx = xcalloc(cap > 0 ? cap : 1, sizeof(*mx));
+
+	for (i = 0; owner != NULL && i < cap; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		const ldns_rdf *exch;
+		char *name;
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_MX ||
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0 || ldns_rr_rd_count(rr) < 2)
+			continue;
+		exch = ldns_rr_mx_exchange(rr);
+		if (ldns_dname_label_count(exch) == 0) {
+			n_root++;
+			continue;
+		}
+		name = dane_dname_text(exch);
+		if (name == NULL)
+			continue;
+		mx[n].pref = ldns_rdf2native_int16(ldns_rr_mx_preference(rr));
+		mx[n].name = name;
+		n++;
+	}
+	if (n == 0 && n_root > 0)
+		f->null_mx = 1;
+	qsort(mx, n, sizeof(*mx), dane_mx_cmp);
+	f->hosts = xcalloc(n > 0 ? (n < DANE_MX_MAX ? n : DANE_MX_MAX) : 1, sizeof(*f->hosts));
+	for (i = 0; i < n; i++) {
+		size_t j;
+		int dup = 0;
+
+		for (j = 0; j < i && !dup; j++)
+			dup = strcmp(mx[j].name, mx[i].name) == 0;
+		if (dup) {
+			free(mx[i].name);
+			continue;
+		}
+		f->n_hosts_total++;
+		if (f->n_hosts >= DANE_MX_MAX) {
+			free(mx[i].name);
+			continue;
+		}
+		f->hosts[f->n_hosts].name = mx[i].name;
+		f->hosts[f->n_hosts].pref = mx[i].pref;
+		f->n_hosts++;
+	}
+	free(mx);
+}
+
+/* TLSA records of an answer: how many, how many usable. */
+static void
+dane_parse_tlsa(const ldns_pkt *pkt, unsigned *ret_n, unsigned *ret_usable)
+{
+	const ldns_rr_list *an = ldns_pkt_answer(pkt);
+	const ldns_rdf *owner = dane_chain_end(pkt);
+	size_t i;
+
+	*ret_n = *ret_usable = 0;
+	for (i = 0; owner != NULL && an != NULL && i < ldns_rr_list_rr_count(an); i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_TLSA ||
+		    ldns_dname_compare(ldns_rr_owner(rr), owner) != 0 || ldns_rr_rd_count(rr) < 4)
+			continue;
+		(*ret_n)++;
+		if (dane_tlsa_usable(ldns_rdf2native_int8(ldns_rr_rdf(rr, 0)),
+		                     ldns_rdf2native_int8(ldns_rr_rdf(rr, 1)),
+		                     ldns_rdf2native_int8(ldns_rr_rdf(rr, 2))))
+			(*ret_usable)++;
+	}
+}
+
+/* A host's state from its three answers (dane.h enum dane_host_state). */
+static void
+dane_host_classify(struct dane_host *h, const struct dane_q *q)
+{
+	const struct dane_q *a = &q[DANE_Q_A], *aaaa = &q[DANE_Q_AAAA], *t = &q[DANE_Q_TLSA];
+	int pos = (a->err == 0) + (aaaa->err == 0);
+
+	h->err = 0;
+	h->n_tlsa = t->n_tlsa;
+	h->n_usable = t->n_usable;
+	if (pos == 0) {
+		if (dane_err_negative(a->err) && dane_err_negative(aaaa->err)) {
+			h->state = DANE_HOST_NO_ADDR;
+		} else {
+			h->state = DANE_HOST_ADDR_FAIL;
+			h->err = dane_err_negative(a->err) ? aaaa->err : a->err;
+		}
+		return;
+	}
+	h->addr_secure = (a->err != 0 || a->ad) && (aaaa->err != 0 || aaaa->ad);
+	if (!h->addr_secure) {
+		h->state = DANE_HOST_INSECURE;
+		return;
+	}
+	if (t->err == 0)
+		h->state = !t->ad            ? DANE_HOST_INSECURE
+		           : t->n_usable > 0 ? DANE_HOST_USABLE
+		                             : DANE_HOST_UNUSABLE;
+	else if (dane_err_negative(t->err))
+		h->state = DANE_HOST_NO_TLSA;
+	else {
+		h->state = DANE_HOST_TLSA_FAIL;
+		h->err = t->err;
+	}
+}
+
+/* ---- cache ---- */
+
+static size_t
+dane_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 16777619u;
+	}
+	return h & (DANE_BUCKETS - 1);
+}
+
+static struct dane_entry *
+dane_entry_find(struct dane *d, const char *domain)
+{
+	struct dane_entry *e;
+
+	for (e = d->buckets[dane_hash(domain)]; e != NULL; e = e->hnext)
+		if (strcmp(e->domain, domain) == 0)
+			return e;
+	return NULL;
+}
+
+static void
+dane_lru_unlink(struct dane *d, struct dane_entry *e)
+{
+	if (e->lprev != NULL)
+		e->lprev->lnext = e->lnext;
+	else
+		d->lru_head = e->lnext;
+	if (e->lnext != NULL)
+		e->lnext->lprev = e->lprev;
+	else
+		d->lru_tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+static void
+dane_lru_front(struct dane *d, struct dane_entry *e)
+{
+	dane_lru_unlink(d, e);
+	e->lnext = d->lru_head;
+	if (d->lru_head != NULL)
+		d->lru_head->lprev = e;
+	d->lru_head = e;
+	if (d->lru_tail == NULL)
+		d->lru_tail = e;
+}
+
+/* Remove an entry without job or waiters. */
+static void
+dane_entry_free(struct dane *d, struct dane_entry *e)
+{
+	struct dane_entry **pp = &d->buckets[dane_hash(e->domain)];
+
+	while (*pp != NULL && *pp != e)
+		pp = &(*pp)->hnext;
+	if (*pp == e)
+		*pp = e->hnext;
+	dane_lru_unlink(d, e);
+	dane_findings_free(&e->f);
+	free(e);
+	d->n_entries--;
+}
+
+/* Make room: drop least recently used entries that nobody waits for. */
+static void
+dane_evict(struct dane *d, size_t want)
+{
+	struct dane_entry *e = d->lru_tail, *prev;
+
+	while (e != NULL && d->n_entries > want) {
+		prev = e->lprev;
+		if (e->job == NULL && e->waiters == NULL) {
+			dane_entry_free(d, e);
+			d->ctr.evictions++;
+		}
+		e = prev;
+	}
+}
+
+static struct dane_entry *
+dane_entry_new(struct dane *d, const char *domain)
+{
+	struct dane_entry *e;
+	size_t b = dane_hash(domain);
+
+	if (d->opts.max_entries > 0 && d->n_entries >= d->opts.max_entries)
+		dane_evict(d, d->opts.max_entries - 1);
+	e = xcalloc(1, sizeof(*e));
+	(void)snprintf(e->domain, sizeof(e->domain), "%s", domain);
+	e->hnext = d->buckets[b];
+	d->buckets[b] = e;
+	d->n_entries++;
+	dane_lru_front(d, e);
+	return e;
+}
+
+/* ---- waiters ---- */
+
+static void
+dane_answer(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v, const char *reason,
+            const struct dane_findings *f, int cached, int stale)
+{
+	struct dane_result r = {
+	        .verdict = v,
+	        .reason = reason != NULL ? reason : "",
+	        .f = f,
+	        .cached = cached,
+	        .stale = stale,
+	        .ad_trusted = d->trusted,
+	};
+
+	d->ctr.answers[v]++;
+	done(&r, arg);
+}
+
+static void
+dane_waiter_unlink(struct dane_waiter *w)
+{
+	struct dane_entry *e = w->e;
+
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		e->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	else
+		e->waiters_t = w->prev;
+	w->prev = w->next = NULL;
+	loop_timer_stop(w->d->loop, &w->timer);
+}
+
+static void
+dane_waiter_timeout(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct dane_waiter *w = arg;
+	struct dane *d = w->d;
+	char reason[DANE_REASON_MAX];
+
+	dane_waiter_unlink(w);
+	d->ctr.timeouts++;
+	(void)snprintf(reason, sizeof(reason), "DANE lookup not finished after %llu ms",
+	               (unsigned long long)w->timeout_ms);
+	dane_answer(d, w->done, w->arg, DANE_TEMP, reason, NULL, 0, 0);
+	free(w);
+}
+
+void
+dane_lookup_cancel(struct dane_waiter *w)
+{
+	struct dane *d = w->d;
+
+	dane_waiter_unlink(w);
+	dane_answer(d, w->done, w->arg, DANE_CANCELED, "lookup canceled", NULL, 0, 0);
+	free(w);
+}
+
+/* Answer every waiter of e with its stored result. */
+static void
+dane_entry_answer_all(struct dane *d, struct dane_entry *e)
+{
+	struct dane_waiter *w;
+
+	while ((w = e->waiters) != NULL) {
+		dane_waiter_unlink(w);
+		dane_answer(d, w->done, w->arg, e->verdict, e->reason, &e->f, 0, 0);
+		free(w);
+	}
+}
+
+/* ---- jobs ---- */
+
+static void
+dane_job_unlink(struct dane *d, struct dane_job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		d->jobs = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	job->prev = job->next = NULL;
+}
+
+/* Cancel the job's queries (their callbacks see -ECANCELED and do nothing). */
+static void
+dane_job_stop_queries(struct dane_job *job)
+{
+	size_t i;
+
+	loop_timer_stop(job->d->loop, &job->kick);
+	if (job->mx.q != NULL) {
+		struct dns_query *q = job->mx.q;
+
+		job->mx.q = NULL;
+		dns_query_cancel(q);
+	}
+	for (i = 0; job->hq != NULL && i < job->f.n_hosts * DANE_Q_PER_HOST; i++) {
+		if (job->hq[i].q != NULL) {
+			struct dns_query *q = job->hq[i].q;
+
+			job->hq[i].q = NULL;
+			dns_query_cancel(q);
+		}
+	}
+}
+
+static void
+dane_job_free(struct dane_job *job)
+{
+	dane_job_stop_queries(job);
+	dane_findings_free(&job->f);
+	free(job->hq);
+	free(job);
+}
+
+static void
+dane_job_finish(struct dane_job *job)
+{
+	struct dane *d = job->d;
+	struct dane_entry *e = job->e;
+	char reason[DANE_REASON_MAX];
+	enum dane_verdict v;
+	uint64_t now = loop_now_ms(d->loop);
+	size_t i;
+
+	for (i = 0; i < job->f.n_hosts; i++)
+		dane_host_classify(&job->f.hosts[i], &job->hq[i * DANE_Q_PER_HOST]);
+	job->f.ttl_s = job->ttl_s == UINT32_MAX ? 0 : job->ttl_s;
+	v = dane_decide(&job->f, reason, sizeof(reason));
+	if (!d->trusted && v == DANE_NONE) {
+		size_t n = strlen(reason);
+
+		(void)snprintf(reason + n, sizeof(reason) - n,
+		               " (AD bit ignored: resolver not on loopback)");
+	}
+	dane_job_unlink(d, job);
+	e->job = NULL;
+	if (v == DANE_TEMP && job->f.mx_err != 0 && !dane_err_negative(job->f.mx_err) && e->have &&
+	    e->verdict != DANE_TEMP && now < e->expires_ms + d->opts.stale_max_ms) {
+		/* Not knowing is no evidence: keep what we knew, and try again later. */
+		d->ctr.stale_kept++;
+		log_dom_info(e->domain,
+		             "DANE refresh failed (%s), keeping the previous result '%s'", reason,
+		             dane_verdict_name(e->verdict));
+		e->expires_ms = now + d->opts.temp_ttl_ms;
+	} else {
+		dane_findings_free(&e->f);
+		e->f = job->f;
+		memset(&job->f, 0, sizeof(job->f));
+		e->verdict = v;
+		(void)snprintf(e->reason, sizeof(e->reason), "%s", reason);
+		e->have = 1;
+		e->expires_ms = now + (v == DANE_TEMP ? d->opts.temp_ttl_ms
+		                                      : dane_ttl_ms(&d->opts, e->f.ttl_s));
+		if (log_verbosity() >= 1)
+			log_dom_debug(e->domain, "DANE %s: %s (kept %llu s)", dane_verdict_name(v),
+			              reason,
+			              (unsigned long long)((e->expires_ms - now + 999) / 1000));
+	}
+	dane_job_free(job);
+	dane_lru_front(d, e);
+	dane_entry_answer_all(d, e);
+}
+
+static void
+dane_job_ttl(struct dane_job *job, const ldns_pkt *pkt, int err)
+{
+	uint32_t t;
+
+	if (pkt == NULL)
+		return;
+	t = dane_pkt_ttl(pkt, err);
+	if (t < job->ttl_s)
+		job->ttl_s = t;
+}
+
+static void dane_q_done(int err, const ldns_pkt *pkt, int ad, void *arg);
+
+static void
+dane_q_start(struct dane_job *job, struct dane_q *dq, const char *name, uint16_t type)
+{
+	dq->job = job;
+	dq->type = type;
+	dq->q = dns_query_start(job->d->dns, name, type, DNS_FLAG_DO, dane_q_done, dq);
+	if (dq->q == NULL) {
+		/* Not a valid DNS name (too long with the _25._tcp prefix, or bad characters
+		 * from the MX RRset): no such records can exist. */
+		dq->err = type == LDNS_RR_TYPE_TLSA ? ERR_DNS_NODATA : ERR_DNS_NXDOMAIN;
+		return;
+	}
+	job->d->ctr.queries++;
+	job->pending++;
+}
+
+/* The MX answer is in: start the per-host queries. */
+static void
+dane_job_hosts(struct dane_job *job)
+{
+	struct dane_findings *f = &job->f;
+	size_t i;
+
+	job->hq = xcalloc(f->n_hosts > 0 ? f->n_hosts * DANE_Q_PER_HOST : 1, sizeof(*job->hq));
+	for (i = 0; i < f->n_hosts; i++) {
+		struct dane_q *q = &job->hq[i * DANE_Q_PER_HOST];
+		char tlsa[DANE_TLSA_QNAME_MAX];
+
+		q[DANE_Q_A].host = q[DANE_Q_AAAA].host = q[DANE_Q_TLSA].host = i;
+		(void)snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s", f->hosts[i].name);
+		dane_q_start(job, &q[DANE_Q_A], f->hosts[i].name, LDNS_RR_TYPE_A);
+		dane_q_start(job, &q[DANE_Q_AAAA], f->hosts[i].name, LDNS_RR_TYPE_AAAA);
+		dane_q_start(job, &q[DANE_Q_TLSA], tlsa, LDNS_RR_TYPE_TLSA);
+	}
+	if (job->pending == 0)
+		dane_job_finish(job);
+}
+
+static void
+dane_mx_done(struct dane_job *job, int err, const ldns_pkt *pkt, int ad)
+{
+	struct dane_findings *f = &job->f;
+
+	f->mx_err = err;
+	f->mx_secure = ad;
+	dane_job_ttl(job, pkt, err);
+	if (err == 0) {
+		dane_parse_mx(pkt, f);
+		if (f->n_hosts == 0 && !f->null_mx)
+			f->mx_err = ERR_DNS_NODATA; /* only MX RRs of other owners: no MX */
+	}
+	if (f->mx_err == ERR_DNS_NODATA && f->n_hosts == 0) {
+		/* RFC 5321 section 5.1: no MX RRset, the domain itself is the host. */
+		f->implicit_mx = 1;
+		f->hosts = xcalloc(1, sizeof(*f->hosts));
+		f->hosts[0].name = xstrdup(job->e->domain);
+		f->n_hosts = f->n_hosts_total = 1;
+	}
+	if (f->n_hosts == 0) { /* NXDOMAIN, null MX, or a failure */
+		dane_job_finish(job);
+		return;
+	}
+	dane_job_hosts(job);
+}
+
+static void
+dane_q_done(int err, const ldns_pkt *pkt, int ad, void *arg)
+{
+	struct dane_q *dq = arg;
+	struct dane_job *job = dq->job;
+
+	if (err == -ECANCELED)
+		return; /* the job stopped its queries: it is restarting or being freed */
+	dq->q = NULL;
+	dq->err = err;
+	dq->ad = ad;
+	job->pending--;
+	if (dq->host == DANE_NO_HOST) {
+		dane_mx_done(job, err, pkt, ad);
+		return;
+	}
+	dane_job_ttl(job, pkt, err);
+	if (dq->type == LDNS_RR_TYPE_TLSA && err == 0)
+		dane_parse_tlsa(pkt, &dq->n_tlsa, &dq->n_usable);
+	if (job->pending == 0)
+		dane_job_finish(job);
+}
+
+static void
+dane_job_kick(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct dane_job *job = arg;
+
+	job->mx.host = DANE_NO_HOST;
+	dane_q_start(job, &job->mx, job->e->domain, LDNS_RR_TYPE_MX);
+	if (job->mx.q == NULL) {
+		job->f.mx_err = ERR_DNS_MALFORMED;
+		dane_job_finish(job);
+	}
+}
+
+/* (Re)start: forget partial findings, kick on the next loop iteration. */
+static void
+dane_job_reset(struct dane_job *job)
+{
+	dane_job_stop_queries(job);
+	dane_findings_free(&job->f);
+	free(job->hq);
+	job->hq = NULL;
+	memset(&job->mx, 0, sizeof(job->mx));
+	job->pending = 0;
+	job->ttl_s = UINT32_MAX;
+	loop_timer_start(job->d->loop, &job->kick, 0, dane_job_kick, job);
+}
+
+static void
+dane_job_start(struct dane *d, struct dane_entry *e)
+{
+	struct dane_job *job = xcalloc(1, sizeof(*job));
+
+	job->d = d;
+	job->e = e;
+	e->job = job;
+	job->next = d->jobs;
+	if (job->next != NULL)
+		job->next->prev = job;
+	d->jobs = job;
+	d->ctr.jobs++;
+	dane_job_reset(job);
+}
+
+/* ---- lookups ---- */
+
+void
+dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done, void *arg,
+            struct dane_waiter **ret_w)
+{
+	struct dane_entry *e = dane_entry_find(d, domain);
+	uint64_t now = loop_now_ms(d->loop);
+	struct dane_waiter *w;
+
+	*ret_w = NULL;
+	d->ctr.lookups++;
+	if (e != NULL && e->have && now < e->expires_ms) {
+		d->ctr.cache_hits++;
+		dane_lru_front(d, e);
+		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 0);
+		return;
+	}
+	if (e != NULL && e->have && e->verdict != DANE_TEMP &&
+	    now < e->expires_ms + d->opts.stale_max_ms) {
+		d->ctr.stale_served++;
+		dane_lru_front(d, e);
+		if (e->job == NULL)
+			dane_job_start(d, e);
+		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 1);
+		return;
+	}
+	if (e == NULL)
+		e = dane_entry_new(d, domain);
+	else
+		dane_lru_front(d, e);
+	if (e->job != NULL) {
+		d->ctr.coalesced++;
+	} else {
+		d->ctr.cache_misses++;
+		dane_job_start(d, e);
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->d = d;
+	w->e = e;
+	w->done = done;
+	w->arg = arg;
+	w->timeout_ms = timeout_ms;
+	w->prev = e->waiters_t;
+	if (e->waiters_t != NULL)
+		e->waiters_t->next = w;
+	else
+		e->waiters = w;
+	e->waiters_t = w;
+	if (timeout_ms > 0)
+		loop_timer_start(d->loop, &w->timer, timeout_ms, dane_waiter_timeout, w);
+	*ret_w = w;
+}
+
+/* ---- lifecycle ---- */
+
+static void
+dane_apply_opts(struct dane *d, const struct cfg_resolver *cfg, const struct dane_opts *opts)
+{
+	if (opts != &d->opts) {
+		d->opts = opts != NULL ? *opts : dane_opts_default();
+		d->temp_from_cfg = d->opts.temp_ttl_ms == 0;
+	}
+	if (d->temp_from_cfg) {
+		d->opts.temp_ttl_ms = cfg->tempfail_ttl_ms;
+		if (d->opts.temp_ttl_ms > DANE_TEMP_TTL_MAX_MS)
+			d->opts.temp_ttl_ms = DANE_TEMP_TTL_MAX_MS;
+		if (d->opts.temp_ttl_ms == 0)
+			d->opts.temp_ttl_ms = 1000;
+	}
+	if (d->opts.ttl_max_ms < d->opts.ttl_min_ms)
+		d->opts.ttl_max_ms = d->opts.ttl_min_ms;
+}
+
+static void
+dane_log_trust(const struct dane *d)
+{
+	size_t i;
+	int any = 0;
+
+	for (i = 0; i < d->cfg->n_zones; i++)
+		any |= d->cfg->zones[i].dane;
+	if (any && !d->trusted)
+		log_warn("dane: resolver.dns_servers are not all on loopback: their AD bit is not "
+		         "trusted, so DANE never applies and MTA-STS answers alone; run a "
+		         "validating resolver on this host (docs/dane.md)");
+}
+
+int
+dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_opts *opts,
+         struct dane **ret_d)
+{
+	struct dane *d = xcalloc(1, sizeof(*d));
+	int r;
+
+	d->loop = loop;
+	d->cfg = cfg;
+	dane_apply_opts(d, cfg, opts);
+	r = dns_client_new(loop, cfg, &d->dns);
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	d->trusted = dns_client_servers_loopback(d->dns);
+	d->buckets = xcalloc(DANE_BUCKETS, sizeof(*d->buckets));
+	dane_log_trust(d);
+	*ret_d = d;
+	return 0;
+}
+
+static int
+dane_servers_same(const struct cfg_resolver *a, const struct cfg_resolver *b)
+{
+	size_t i;
+
+	if (a->n_dns_servers != b->n_dns_servers)
+		return 0;
+	for (i = 0; i < a->n_dns_servers; i++)
+		if (strcmp(a->dns_servers[i], b->dns_servers[i]) != 0)
+			return 0;
+	return 1;
+}
+
+int
+dane_reload(struct dane *d, const struct cfg_resolver *cfg)
+{
+	struct dns_client *dns, *old = d->dns;
+	struct dane_job *job;
+	struct dane_entry *e, *prev;
+	int r, same = dane_servers_same(d->cfg, cfg);
+
+	r = dns_client_new(d->loop, cfg, &dns);
+	if (r < 0) {
+		/* Keep the old client (it copied what it needs) but never the old cfg. */
+		d->cfg = cfg;
+		dane_apply_opts(d, cfg, &d->opts);
+		return r;
+	}
+	/* Stop every query on the old client; the jobs start again on the new one. */
+	for (job = d->jobs; job != NULL; job = job->next)
+		dane_job_stop_queries(job);
+	d->dns = dns;
+	d->cfg = cfg;
+	d->trusted = dns_client_servers_loopback(dns);
+	dane_apply_opts(d, cfg, &d->opts);
+	for (job = d->jobs; job != NULL; job = job->next)
+		dane_job_reset(job);
+	dns_client_free(old);
+	if (!same) {
+		for (e = d->lru_tail; e != NULL; e = prev) {
+			prev = e->lprev;
+			if (e->job == NULL && e->waiters == NULL)
+				dane_entry_free(d, e);
+		}
+	}
+	dane_log_trust(d);
+	return 0;
+}
+
+struct dane *
+dane_free(struct dane *d)
+{
+	struct dane_entry *e;
+
+	if (d == NULL)
+		return NULL;
+	while (d->jobs != NULL) {
+		struct dane_job *job = d->jobs;
+
+		dane_job_unlink(d, job);
+		job->e->job = NULL;
+		dane_job_free(job);
+	}
+	while ((e = d->lru_head) != NULL) {
+		struct dane_waiter *w;
+
+		while ((w = e->waiters) != NULL)
+			dane_lookup_cancel(w);
+		dane_entry_free(d, e);
+	}
+	d->dns = dns_client_free(d->dns);
+	free(d->buckets);
+	free(d);
+	return NULL;
+}
+
+const struct dane_counters *
+dane_counters(const struct dane *d)
+{
+	return &d->ctr;
+}
+
+size_t
+dane_cache_entries(const struct dane *d)
+{
+	return d->n_entries;
+}
+
+int
+dane_ad_trusted(const struct dane *d)
+{
+	return d->trusted;
+}

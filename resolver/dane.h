@@ -1,0 +1,180 @@
+/*
+ * resolver/dane.h - does DANE (RFC 7672) protect mail to a domain? "DANE first" (RFC 8461 s2)
+ *
+ * For a destination domain: the MX RRset (DO bit), then for every MX host (the domain
+ * itself when it has no MX, RFC 5321 section 5.1) its A and AAAA RRsets and the TLSA RRset
+ * at _25._tcp.<host>, all through the configured resolver with the DO bit. The AD bit counts
+ * only when every configured resolver is on loopback (dns_client.h): the validating resolver
+ * must run on this host, as Postfix's DANE support requires (docs/dane.md). The findings
+ * give a verdict (dane_decide(), no I/O):
+ *
+ *   DANE_ONLY  MX RRset secure, every MX host with an address has a secure, usable TLSA RRset
+ *              (usage 2 or 3, selector 0/1, matching type 0/1/2: RFC 7672 section 3.1)
+ *   DANE_MAY   some host has a secure TLSA RRset (usable or not) but not all do, or the MX
+ *              RRset is insecure while an MX host is secure with TLSA records
+ *   DANE_TEMP  a lookup failed (SERVFAIL, timeout) where DANE could apply: the TLSA RRset of
+ *              a host with secure addresses, any host of a secure MX RRset, or the MX RRset
+ *              itself (whether DANE applies is then unknown). Never a fallback to MTA-STS.
+ *   DANE_NONE  DANE does not apply (insecure, no TLSA, NXDOMAIN, null MX): MTA-STS decides
+ *
+ * Results are cached per domain with their own lifetime: the smallest TTL of the answers
+ * used (negative answers: the SOA rule of RFC 2308), bounded by opts ttl_min/ttl_max; DANE_TEMP
+ * for opts temp_ttl. Concurrent lookups of a domain share one job. An expired result is still
+ * answered at once while a refresh runs (RFC 8767 serve-stale, at most opts stale_max past
+ * its expiry); a refresh whose MX lookup fails keeps the previous result.
+ *
+ * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
+ *            dane_counters(), dane_cache_entries(), dane_ad_trusted(), dane_decide(),
+ *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
+ *            dane_opts_default()
+ * Threads:   main loop only.
+ * Ownership: struct dane owns its DNS client (built from the cfg), its cache and its jobs;
+ *            it borrows the cfg until dane_reload() gives a new one. Results passed to
+ *            dane_done_fn are valid only during the callback.
+ * Errors:    lookups never fail: every outcome is a dane_result. DNS errors are findings.
+ */
+#ifndef MTASTSD_DANE_H
+#define MTASTSD_DANE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "loop.h"
+
+/* Limits (STYLE.md section 6; candidates for common/limits.h). */
+/* MX hosts examined per domain. Postfix tries at most smtp_mx_address_limit (5) addresses;
+ * domains with more hosts than this get at most DANE_MAY (Postfix then decides per host). */
+#define DANE_MX_MAX 16
+/* Lifetime bounds of a cached result. The minimum bounds the query rate for TTL-0 records;
+ * the maximum matches the default MTA-STS TXT recheck interval (1 h). */
+#define DANE_TTL_MIN_MS (60 * 1000)
+#define DANE_TTL_MAX_MS (3600 * 1000)
+/* A DANE_TEMP result: resolver.tempfail_ttl, at most this long (Postfix retries anyway). */
+#define DANE_TEMP_TTL_MAX_MS (60 * 1000)
+/* RFC 8767 section 5: serve stale data at most 1 to 3 days past its expiry; we take 1 day. */
+#define DANE_STALE_MAX_MS (86400ull * 1000)
+/* Default bound of the cache (cache.max_entries overrides it). */
+#define DANE_CACHE_MAX 100000
+/* Hash buckets of the cache (a power of two). */
+#define DANE_BUCKETS 16384
+/* Text of a verdict's reason. */
+#define DANE_REASON_MAX 200
+
+struct dane;
+struct dane_waiter;
+
+enum dane_verdict {
+	DANE_NONE = 0,     /* DANE does not apply: MTA-STS decides */
+	DANE_MAY = 1,      /* reply "dane" */
+	DANE_ONLY = 2,     /* reply "dane-only" */
+	DANE_TEMP = 3,     /* reply TEMP: could not tell, where DANE could apply */
+	DANE_CANCELED = 4, /* dane_lookup_cancel() or shutdown */
+};
+#define DANE_VERDICT_COUNT 5
+
+enum dane_host_state {
+	DANE_HOST_USABLE = 0,    /* secure addresses, secure TLSA RRset with a usable record */
+	DANE_HOST_UNUSABLE = 1,  /* secure addresses, secure TLSA RRset, no usable record */
+	DANE_HOST_NO_TLSA = 2,   /* secure addresses, no TLSA RRset (NXDOMAIN/NODATA) */
+	DANE_HOST_INSECURE = 3,  /* addresses or TLSA RRset not validated (no AD) */
+	DANE_HOST_NO_ADDR = 4,   /* neither A nor AAAA records: not a usable MX host */
+	DANE_HOST_TLSA_FAIL = 5, /* secure addresses, TLSA lookup failed (SERVFAIL, timeout) */
+	DANE_HOST_ADDR_FAIL = 6, /* no address answer: the lookups failed */
+};
+
+struct dane_host {
+	char *name;    /* owned, normalised, no trailing dot */
+	uint16_t pref; /* MX preference (0 for the implicit MX) */
+	enum dane_host_state state;
+	int addr_secure; /* the address records found were all validated */
+	int err;         /* the failed lookup's ERR_DNS_* for the *_FAIL states, else 0 */
+	unsigned n_tlsa, n_usable;
+};
+
+struct dane_findings {
+	int mx_err;      /* 0, ERR_DNS_NODATA (implicit MX), ERR_DNS_NXDOMAIN, or the failure */
+	int mx_secure;   /* the MX answer (or its denial) had a trusted AD bit */
+	int implicit_mx; /* no MX RRset: the domain itself is the host (RFC 5321 5.1) */
+	int null_mx;     /* "MX 0 ." (RFC 7505): the domain accepts no mail */
+	size_t n_hosts;  /* hosts examined (at most DANE_MX_MAX) */
+	size_t n_hosts_total;    /* distinct MX hosts in the RRset */
+	struct dane_host *hosts; /* owned array of n_hosts, by preference */
+	uint32_t ttl_s;          /* smallest TTL of the answers used */
+};
+
+struct dane_result {
+	enum dane_verdict verdict;
+	const char *reason;            /* borrowed, never NULL */
+	const struct dane_findings *f; /* borrowed; NULL for DANE_CANCELED and waiter timeouts */
+	int cached;                    /* answered from the cache without waiting */
+	int stale;                     /* ... from an expired entry while a refresh runs */
+	int ad_trusted;                /* the resolvers are on loopback (AD bit used) */
+};
+
+typedef void dane_done_fn(const struct dane_result *r, void *arg);
+
+struct dane_opts {
+	uint64_t ttl_min_ms, ttl_max_ms; /* bounds of a result's lifetime */
+	uint64_t temp_ttl_ms;            /* lifetime of a DANE_TEMP result */
+	uint64_t stale_max_ms;           /* serve-stale window past the expiry */
+	size_t max_entries;              /* cache bound (least recently used evicted) */
+};
+
+struct dane_counters {
+	uint64_t lookups;
+	uint64_t answers[DANE_VERDICT_COUNT]; /* by enum dane_verdict, as answered */
+	uint64_t cache_hits;                  /* fresh result answered at once */
+	uint64_t stale_served;                /* expired result answered while refreshing */
+	uint64_t stale_kept;                  /* refresh failed (MX unknown), old result kept */
+	uint64_t cache_misses;                /* had to wait for a job */
+	uint64_t coalesced;                   /* lookups that joined a job in flight */
+	uint64_t jobs;                        /* jobs started (including refreshes) */
+	uint64_t queries;                     /* DNS queries sent */
+	uint64_t timeouts;                    /* lookups answered DANE_TEMP by their timeout */
+	uint64_t evictions;                   /* cache entries dropped for room */
+};
+
+/* The defaults: DANE_TTL_MIN_MS, DANE_TTL_MAX_MS, DANE_TEMP_TTL_MAX_MS, DANE_STALE_MAX_MS,
+ * DANE_CACHE_MAX. */
+struct dane_opts dane_opts_default(void);
+
+/* Build the DNS client from cfg (resolver.dns_servers). opts NULL: the defaults; temp_ttl_ms
+ * 0: cfg->tempfail_ttl_ms bounded by DANE_TEMP_TTL_MAX_MS. Logs a warning when the
+ * resolvers are not all on loopback (AD is then never trusted: DANE never applies).
+ * Returns 0 or the DNS client's error. */
+int dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_opts *opts,
+             struct dane **ret_d);
+/* New cfg: a new DNS client; jobs in flight restart on it. When the server list changed,
+ * the cache is emptied (the AD trust may differ). Returns 0, or the error of building the
+ * client: the old client stays, but cfg is used from now on (the old one may be freed). */
+int dane_reload(struct dane *d, const struct cfg_resolver *cfg);
+/* Waiters get DANE_CANCELED, jobs stop. Returns NULL. */
+struct dane *dane_free(struct dane *d);
+
+/* Look up domain (normalised). done(result, arg) runs exactly once: before dane_lookup()
+ * returns for a cached result (*ret_w NULL then), otherwise later (*ret_w is the handle
+ * until then). timeout_ms > 0: answer DANE_TEMP after that long (the job goes on and fills
+ * the cache); 0: wait for the job (bounded by the DNS timeouts). */
+void dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done,
+                 void *arg, struct dane_waiter **ret_w);
+/* done() runs at once with DANE_CANCELED; the job goes on for the cache. */
+void dane_lookup_cancel(struct dane_waiter *w);
+
+const struct dane_counters *dane_counters(const struct dane *d);
+size_t dane_cache_entries(const struct dane *d);
+/* Whether answers' AD bits are trusted (every resolver on loopback). */
+int dane_ad_trusted(const struct dane *d);
+
+/* The verdict for findings f (no I/O). Writes a one-line reason into reason. */
+enum dane_verdict dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz);
+/* RFC 7672 section 3.1 / RFC 6698: usage 2 (DANE-TA) or 3 (DANE-EE), selector 0 or 1,
+ * matching type 0, 1 or 2. Usages 0 and 1 (PKIX-TA/EE) are unusable for SMTP. */
+int dane_tlsa_usable(unsigned usage, unsigned selector, unsigned mtype);
+/* A lifetime for a result whose answers had the smallest TTL ttl_s, bounded by opts. */
+uint64_t dane_ttl_ms(const struct dane_opts *opts, uint32_t ttl_s);
+
+const char *dane_verdict_name(enum dane_verdict v);
+const char *dane_host_state_name(enum dane_host_state s);
+
+#endif

@@ -1,0 +1,306 @@
+/*
+ * resolver/lookup.c - one socketmap lookup: DANE first, then MTA-STS (RFC 8461 section 2)
+ *
+ * Interface: lookup_new(), lookup_set_dane(), lookup_free(), lookup_start(),
+ *            lookup_cancel(), lookup_counters(), lookup_combine(), lookup_source_name(),
+ *            lookup_cli_start(), lookup_cli_pending(), lookup_cli_override(),
+ *            lookup_cli_print(), lookup_cli_free()
+ * Threads:   main loop only.
+ * Ownership: requests are owned here until their callback has run; the engine and the DANE
+ *            module are borrowed.
+ * Errors:    none reach the caller; a policy without a usable mx pattern is logged once per
+ *            lookup (warning) and answered NOTFOUND.
+ *
+ * This file calls the DANE module only through struct lookup_dane, so that programs linking
+ * the socketmap server with a fake DNS client (tests/unit/resolver/fake_world.h) do not pull
+ * dane.o and the real DNS client in; the `mtastsd query` half is in lookup_cli.c.
+ *
+ * A request starts DANE (zone dane on) and then MTA-STS; whichever answers first is kept
+ * until the other one is in, except that a DANE verdict that decides (dane-only, dane,
+ * TEMP) answers at once and cancels the MTA-STS wait (the engine's discovery goes on).
+ */
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "domain.h"
+#include "err.h"
+#include "log.h"
+#include "lookup.h"
+#include "pf_reply.h"
+#include "xalloc.h"
+
+#define LOOKUP_TEXT_MAX (DANE_REASON_MAX + 32)
+#define LOOKUP_CANCELED "lookup canceled, server shutting down"
+
+struct lookup {
+	struct pol_engine *engine;
+	struct lookup_dane dane; /* dane.dane NULL: MTA-STS only */
+	struct lookup_counters ctr;
+};
+
+struct lookup_req {
+	struct lookup *lk;
+	char domain[DOMAIN_BUF];
+	struct cfg_zone zone; /* copy (name not kept) */
+	lookup_done_fn *done;
+	void *arg;
+	/* MTA-STS half */
+	struct pol_waiter *pw;
+	int sts_started, sts_pending;
+	enum sm_status sts_st;
+	char *sts_data; /* owned */
+	int invalid_policy;
+	/* DANE half */
+	struct dane_waiter *dw;
+	int dane_pending;
+	enum dane_verdict dv;
+	char dreason[DANE_REASON_MAX];
+	/* state */
+	int starting; /* inside lookup_start() */
+	int finished; /* done() has run */
+	int canceled;
+};
+
+const char *
+lookup_source_name(enum lookup_source s)
+{
+	switch (s) {
+	case LOOKUP_SRC_DANE_ONLY:
+		return "dane-only";
+	case LOOKUP_SRC_DANE:
+		return "dane";
+	case LOOKUP_SRC_DANE_TEMP:
+		return "dane-tempfail";
+	case LOOKUP_SRC_STS:
+		return "sts";
+	case LOOKUP_SRC_NONE:
+		return "none";
+	}
+	return "?";
+}
+
+void
+lookup_combine(enum dane_verdict v, const char *reason, enum sm_status sts_st, const char *sts_data,
+               char *buf, size_t bufsz, struct lookup_reply *out)
+{
+	out->invalid_policy = 0;
+	switch (v) {
+	case DANE_ONLY:
+		out->status = SM_OK;
+		out->data = "dane-only";
+		out->source = LOOKUP_SRC_DANE_ONLY;
+		return;
+	case DANE_MAY:
+		out->status = SM_OK;
+		out->data = "dane";
+		out->source = LOOKUP_SRC_DANE;
+		return;
+	case DANE_TEMP:
+		(void)snprintf(buf, bufsz, "DANE: %s", reason != NULL ? reason : "");
+		out->status = SM_TEMP;
+		out->data = buf;
+		out->source = LOOKUP_SRC_DANE_TEMP;
+		return;
+	case DANE_CANCELED:
+		out->status = SM_TEMP;
+		out->data = LOOKUP_CANCELED;
+		out->source = LOOKUP_SRC_NONE;
+		return;
+	case DANE_NONE:
+		break;
+	}
+	out->status = sts_st;
+	out->data = sts_data;
+	out->source = sts_st == SM_OK ? LOOKUP_SRC_STS : LOOKUP_SRC_NONE;
+}
+
+struct lookup *
+lookup_new(struct pol_engine *engine, const struct lookup_dane *dane)
+{
+	struct lookup *lk = xcalloc(1, sizeof(*lk));
+
+	lk->engine = engine;
+	lookup_set_dane(lk, dane);
+	return lk;
+}
+
+void
+lookup_set_dane(struct lookup *lk, const struct lookup_dane *dane)
+{
+	if (dane != NULL && dane->dane != NULL && dane->start != NULL && dane->cancel != NULL)
+		lk->dane = *dane;
+	else
+		memset(&lk->dane, 0, sizeof(lk->dane));
+}
+
+struct lookup *
+lookup_free(struct lookup *lk)
+{
+	free(lk);
+	return NULL;
+}
+
+const struct lookup_counters *
+lookup_counters(const struct lookup *lk)
+{
+	return &lk->ctr;
+}
+
+/* The MTA-STS reply for an engine answer (the mapping of docs/socketmap.md). */
+static void
+lookup_sts_reply(struct lookup_req *req, const struct pol_answer *a)
+{
+	int r;
+
+	req->sts_st = SM_NOTFOUND;
+	req->sts_data = NULL;
+	switch (a->status) {
+	case POL_POLICY:
+		r = pf_reply_decide(a->policy, req->domain, &req->zone, &req->sts_st,
+		                    &req->sts_data);
+		if (r < 0) {
+			req->invalid_policy = 1;
+			log_dom_warn(req->domain,
+			             "policy id %s has no usable mx pattern (%s), treated as no "
+			             "usable policy: answering NOTFOUND",
+			             a->id, err_str(r));
+			req->sts_st = SM_NOTFOUND;
+		}
+		break;
+	case POL_NO_POLICY:
+	case POL_TEMPFAIL:
+	case POL_TIMEOUT:
+		break;
+	case POL_CANCELED:
+		req->sts_st = SM_TEMP;
+		req->sts_data = xstrdup(LOOKUP_CANCELED);
+		break;
+	}
+}
+
+static void
+lookup_finish(struct lookup_req *req)
+{
+	struct lookup *lk = req->lk;
+	struct lookup_reply rep;
+	char buf[LOOKUP_TEXT_MAX];
+
+	if (req->finished)
+		return;
+	req->finished = 1;
+	if (req->pw != NULL) {
+		struct pol_waiter *w = req->pw;
+
+		req->pw = NULL;
+		pol_lookup_cancel(w);
+	}
+	if (req->dw != NULL) {
+		struct dane_waiter *w = req->dw;
+
+		req->dw = NULL;
+		lk->dane.cancel(w);
+	}
+	if (req->canceled) {
+		rep.status = SM_TEMP;
+		rep.data = LOOKUP_CANCELED;
+		rep.source = LOOKUP_SRC_NONE;
+		rep.invalid_policy = 0;
+		lk->ctr.canceled++;
+	} else {
+		lookup_combine(req->dv, req->dreason, req->sts_st, req->sts_data, buf, sizeof(buf),
+		               &rep);
+		if (rep.source == LOOKUP_SRC_STS || rep.source == LOOKUP_SRC_NONE)
+			rep.invalid_policy = req->invalid_policy;
+		else if (req->sts_st == SM_OK)
+			lk->ctr.sts_overridden++;
+	}
+	lk->ctr.source[rep.source]++;
+	if (log_verbosity() >= 1 && (rep.source != LOOKUP_SRC_STS && rep.source != LOOKUP_SRC_NONE))
+		log_dom_debug(req->domain, "DANE decides: %s %s (%s)", sm_status_name(rep.status),
+		              rep.data != NULL ? rep.data : "", req->dreason);
+	req->done(&rep, req->arg);
+	if (!req->starting) {
+		free(req->sts_data);
+		free(req);
+	}
+}
+
+static void
+lookup_pol_done(const struct pol_answer *a, void *arg)
+{
+	struct lookup_req *req = arg;
+
+	req->pw = NULL;
+	req->sts_pending = 0;
+	if (req->finished)
+		return;
+	lookup_sts_reply(req, a);
+	if (!req->dane_pending)
+		lookup_finish(req);
+}
+
+static void
+lookup_dane_done(const struct dane_result *r, void *arg)
+{
+	struct lookup_req *req = arg;
+
+	req->dw = NULL;
+	req->dane_pending = 0;
+	if (req->finished)
+		return;
+	req->dv = r->verdict;
+	(void)snprintf(req->dreason, sizeof(req->dreason), "%s", r->reason);
+	if (req->dv != DANE_NONE || (req->sts_started && !req->sts_pending))
+		lookup_finish(req);
+}
+
+void
+lookup_start(struct lookup *lk, const char *domain, const struct cfg_zone *z, lookup_done_fn *done,
+             void *arg, struct lookup_req **ret_r)
+{
+	struct lookup_req *req = xcalloc(1, sizeof(*req));
+	struct dane_waiter *dw = NULL;
+	struct pol_waiter *pw = NULL;
+
+	*ret_r = NULL;
+	req->lk = lk;
+	(void)snprintf(req->domain, sizeof(req->domain), "%s", domain);
+	req->zone = *z;
+	req->zone.name = NULL;
+	req->done = done;
+	req->arg = arg;
+	req->dv = DANE_NONE;
+	req->starting = 1;
+	lk->ctr.lookups++;
+	if (lk->dane.dane != NULL && z->dane) {
+		lk->ctr.dane_checked++;
+		req->dane_pending = 1;
+		lk->dane.start(lk->dane.dane, req->domain, z->timeout_ms, lookup_dane_done, req,
+		               &dw);
+		if (req->dane_pending)
+			req->dw = dw;
+	}
+	if (!req->finished) {
+		req->sts_started = 1;
+		req->sts_pending = 1;
+		pol_lookup(lk->engine, req->domain, z->timeout_ms, lookup_pol_done, req, &pw);
+		if (req->sts_pending)
+			req->pw = pw;
+	}
+	req->starting = 0;
+	if (req->finished) {
+		free(req->sts_data);
+		free(req);
+		return;
+	}
+	*ret_r = req;
+}
+
+void
+lookup_cancel(struct lookup_req *req)
+{
+	req->canceled = 1;
+	lookup_finish(req);
+}
