@@ -766,13 +766,20 @@ crd_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 	void *arg = rq->arg;
 	char dom[DOMAIN_BUF];
 
-	(void)ac;
 	memset(&e, 0, sizeof(e));
 	loop_timer_stop(rc->loop, &rq->timer);
 	memcpy(dom, rq->dom, sizeof(dom));
 	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
 		rc->ctr.errors++;
 		log_dom_debug(dom, "shared cache: error reply: %.*s", 200, reply->str);
+		if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rc->ac) {
+			/* A replica now (failover): find the primary again. */
+			crd_req_free(rq);
+			crd_drop(rc, "the server became a read-only replica");
+			if (fn != NULL)
+				fn(&res, arg);
+			return;
+		}
 		reply = NULL;
 	}
 	if (reply != NULL) {
