@@ -217,9 +217,11 @@ lookup_finish(struct lookup_req *req)
 			lk->ctr.sts_overridden++;
 	}
 	lk->ctr.source[rep.source]++;
-	if (log_verbosity() >= 1 && (rep.source != LOOKUP_SRC_STS && rep.source != LOOKUP_SRC_NONE))
-		log_dom_debug(req->domain, "DANE decides: %s %s (%s)", sm_status_name(rep.status),
-		              rep.data != NULL ? rep.data : "", req->dreason);
+	if (log_verbosity() >= 1 &&
+	    (rep.source == LOOKUP_SRC_DANE_ONLY || rep.source == LOOKUP_SRC_DANE))
+		log_dom_debug(req->domain, "DANE decides: OK %s (%s)", rep.data, req->dreason);
+	else if (log_verbosity() >= 1 && rep.source == LOOKUP_SRC_DANE_TEMP)
+		log_dom_debug(req->domain, "DANE decides: TEMP (%s)", req->dreason);
 	req->done(&rep, req->arg);
 	if (!req->starting) {
 		free(req->sts_data);

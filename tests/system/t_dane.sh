@@ -1,0 +1,241 @@
+#!/bin/bash
+# t_dane.sh - issue 7 "DANE first": never let an MTA-STS answer override DANE (RFC 8461 s2).
+#
+# Lab, all real parts, in a private network namespace (unshare -n) so that nsd can serve
+# on 127.0.0.1:53 and a non-loopback address (192.0.2.53, TEST-NET-1 on the namespace's
+# own lo) exists for the "resolver not on loopback" case:
+#   nsd        the signed zone test. (tests/system/data/dane/test.zone, signed here with
+#              fresh ldns-keygen keys; _25._tcp.mx.bogus.test broken after signing) and the
+#              unsigned plain.test. (insecure delegation), on 127.0.0.1:53
+#   unbound    validating resolver (trust anchor = the DS of test.), stub-zone test. ->
+#              nsd, listening on 127.0.0.1:$UB and 192.0.2.53:$UB
+#   fake_https the MTA-STS policies (one certificate for every mta-sts.* name)
+#   mtastsd    A: dns_servers 127.0.0.1@$UB (AD trusted); N: 192.0.2.53@$UB (not loopback:
+#              AD ignored, DANE never applies)
+# Every socketmap check goes through Postfix's postmap -q.
+if [ -z "${T_DANE_NETNS:-}" ]; then
+	export T_DANE_NETNS=1
+	exec unshare --net -- bash "$0" "$@"
+fi
+. "$(dirname "$0")/lib.sh"
+
+ip link set lo up
+ip addr add 192.0.2.53/32 dev lo
+
+UB=$(free_port both)
+HTTPS=$(free_port tcp)
+SMA=$(free_port tcp)
+SMN=$(free_port tcp)
+WWW=$T/www
+DATA=$SYSDATA/dane
+
+# ---- the signed zone ----------------------------------------------------------------------
+cp "$DATA/test.zone" "$DATA/plain.test.zone" "$T/"
+(
+	cd "$T"
+	ksk=$(ldns-keygen -a ECDSAP256SHA256 -k test)
+	zsk=$(ldns-keygen -a ECDSAP256SHA256 test)
+	ldns-signzone -o test. test.zone "$ksk" "$zsk"
+	cp "$ksk.ds" test.ds
+) || die "cannot sign the test zone (ldnsutils)"
+grep -q 'TLSA	3 1 1 b0b0dd11' "$T/test.zone.signed" || die "bogus TLSA record not in the signed zone"
+# The signature of this RRset no longer matches: the resolver says SERVFAIL.
+sed -i 's/TLSA	3 1 1 b0b0dd11/TLSA	3 1 1 c0c0dd11/' "$T/test.zone.signed"
+
+cat >"$T/nsd.conf" <<EOF
+server:
+	ip-address: 127.0.0.1@53
+	username: ""
+	chroot: ""
+	zonesdir: "$T"
+	pidfile: "$T/nsd.pid"
+	database: ""
+	xfrdfile: "$T/xfrd.state"
+	zonelistfile: "$T/zone.list"
+	server-count: 1
+	verbosity: 1
+remote-control:
+	control-enable: no
+zone:
+	name: "test."
+	zonefile: "test.zone.signed"
+zone:
+	name: "plain.test."
+	zonefile: "plain.test.zone"
+EOF
+cat >"$T/unbound.conf" <<EOF
+server:
+	interface: 127.0.0.1@$UB
+	interface: 192.0.2.53@$UB
+	access-control: 127.0.0.0/8 allow
+	access-control: 192.0.2.0/24 allow
+	do-not-query-localhost: no
+	chroot: ""
+	username: ""
+	pidfile: ""
+	directory: "$T"
+	use-syslog: no
+	logfile: ""
+	verbosity: 1
+	val-log-level: 2
+	module-config: "validator iterator"
+	trust-anchor-file: "$T/test.ds"
+	local-zone: "test." nodefault
+	do-ip6: no
+	num-threads: 1
+	so-reuseport: no
+	target-fetch-policy: "0 0 0 0 0"
+stub-zone:
+	name: "test."
+	stub-addr: 127.0.0.1@53
+remote-control:
+	control-enable: no
+EOF
+start_bg nsd nsd -d -c "$T/nsd.conf"
+wait_tcp 53
+start_bg unbound unbound -d -c "$T/unbound.conf"
+wait_tcp "$UB"
+wait_tcp "$UB" 192.0.2.53
+
+# The resolver validates: AD on the signed MX RRset, SERVFAIL for the broken TLSA RRset.
+check_match "unbound validates alldane.test MX (AD)" 'flags: qr rd ra ad' \
+	"$(drill -p "$UB" -D @127.0.0.1 MX alldane.test)"
+check_match "unbound: bogus TLSA is SERVFAIL" 'rcode: SERVFAIL' \
+	"$(drill -p "$UB" -D @127.0.0.1 TLSA _25._tcp.mx.bogus.test)"
+
+# ---- MTA-STS policies ---------------------------------------------------------------------
+STS_DOMAINS="alldane.test bogus.test notlsa.test sts.plain.test hosted.plain.test fake.plain.test"
+make_ca
+names=()
+for d in $STS_DOMAINS; do names+=("mta-sts.$d"); done
+make_cert www "${names[@]}"
+policy_put "$WWW" alldane.test "$(policy_enforce mx1.alldane.test mx2.alldane.test)"
+policy_put "$WWW" bogus.test "$(policy_enforce mx.bogus.test)"
+policy_put "$WWW" notlsa.test "$(policy_enforce mx.notlsa.test)"
+policy_put "$WWW" sts.plain.test "$(policy_enforce mx.sts.plain.test)"
+policy_put "$WWW" hosted.plain.test "$(policy_enforce mx1.alldane.test)"
+policy_put "$WWW" fake.plain.test "$(policy_enforce mx.fake.plain.test)"
+fake_https_start www "$HTTPS" www "$WWW"
+
+# ---- mtastsd: A with the resolver on loopback, N with it on 192.0.2.53 --------------------
+ZONES='zones = (
+		{ name = "postfix"; timeout = "5s"; },
+		{ name = "nodane"; dane = false; timeout = "5s"; }
+	);
+	default_zone = "postfix";'
+resolver_conf "$T/A.conf" "$SMA" "$UB" "$HTTPS"
+resolver_conf "$T/N.conf" "$SMN" "$UB" "$HTTPS"
+# The lab's zones block, and N's server address, replace the defaults of resolver_conf.
+python3 - "$T/A.conf" "$T/N.conf" "$ZONES" <<'PY'
+import re, sys
+for i, path in enumerate(sys.argv[1:3]):
+    s = open(path).read()
+    s = re.sub(r'zones = \(.*?\);\s*default_zone = "postfix";', sys.argv[3], s, flags=re.S)
+    if i == 1:
+        s = s.replace('"127.0.0.1@', '"192.0.2.53@')
+    open(path, "w").write(s)
+PY
+grep -q '192.0.2.53@' "$T/N.conf" || die "N.conf does not name 192.0.2.53"
+mtastsd_start A "$T/A.conf" "$SMA"
+mtastsd_start N "$T/N.conf" "$SMN"
+
+NF=$(pm_notfound)
+
+# ---- the decision table, through Postfix's postmap ----------------------------------------
+check "alldane.test: TLSA on all MX, enforce MTA-STS too: dane-only" "$(pm_ok dane-only)" \
+	"$(pm "$SMA" postfix alldane.test)"
+check "halfdane.test: TLSA on one MX of two: dane" "$(pm_ok dane)" \
+	"$(pm "$SMA" postfix halfdane.test)"
+check "unusable.test: TLSA present but unusable (usage 1): dane" "$(pm_ok dane)" \
+	"$(pm "$SMA" postfix unusable.test)"
+check "nomx.test: implicit MX with TLSA: dane-only" "$(pm_ok dane-only)" \
+	"$(pm "$SMA" postfix nomx.test)"
+check "sts.plain.test: unsigned with MTA-STS" \
+	"$(pm_ok 'secure match=mx.sts.plain.test servername=hostname')" \
+	"$(pm "$SMA" postfix sts.plain.test)"
+check "hosted.plain.test: unsigned, MX host signed with TLSA: dane" "$(pm_ok dane)" \
+	"$(pm "$SMA" postfix hosted.plain.test)"
+check "fake.plain.test: TLSA in an unsigned zone: MTA-STS" \
+	"$(pm_ok 'secure match=mx.fake.plain.test servername=hostname')" \
+	"$(pm "$SMA" postfix fake.plain.test)"
+check "notlsa.test: signed without TLSA: MTA-STS" \
+	"$(pm_ok 'secure match=mx.notlsa.test servername=hostname')" \
+	"$(pm "$SMA" postfix notlsa.test)"
+check "nullmx.test: null MX, no policy: NOTFOUND" "$NF" "$(pm "$SMA" postfix nullmx.test)"
+check "nxdomain.test: NXDOMAIN in the signed zone: NOTFOUND" "$NF" \
+	"$(pm "$SMA" postfix nxdomain.test)"
+
+# bogus.test: SERVFAIL for the TLSA RRset of a host with secure addresses: TEMP, never the
+# MTA-STS policy that the domain also publishes. postmap reports a lookup error.
+r=$(pm "$SMA" postfix bogus.test)
+check_match "bogus.test: TLSA SERVFAIL: postmap lookup error, no value" \
+	'^rc=[1-9][0-9]* out=\[\] err=\[postmap: warning: .* temporary error: DANE: TLSA lookup of _25\._tcp\.mx\.bogus\.test failed' \
+	"$r"
+check_match "bogus.test: raw reply is TEMP with the reason" \
+	'^REPLY TEMP DANE: TLSA lookup of _25._tcp.mx.bogus.test failed: ' \
+	"$(python3 "$SRC_DIR/tests/system/smraw.py" --expect 1 "$SMA" '18:postfix bogus.test,' | head -n 1)"
+check "bogus.test via map nodane (dane = false): MTA-STS" \
+	"$(pm_ok 'secure match=mx.bogus.test servername=hostname')" "$(pm "$SMA" nodane bogus.test)"
+check "alldane.test via map nodane (dane = false): MTA-STS" \
+	"$(pm_ok 'secure match=mx1.alldane.test:mx2.alldane.test servername=hostname')" \
+	"$(pm "$SMA" nodane alldane.test)"
+
+# ---- resolver not on loopback: its AD bit is ignored, DANE never applies -----------------
+# (grep the logs directly: check_match's printf | grep -q may die of SIGPIPE on long text)
+check "N warns that the resolver is not on loopback" 1 \
+	"$(grep -c 'dns_servers are not all on loopback: their AD bit is not trusted' "$T/N.log")"
+check "N: alldane.test: AD ignored, MTA-STS answers" \
+	"$(pm_ok 'secure match=mx1.alldane.test:mx2.alldane.test servername=hostname')" \
+	"$(pm "$SMN" postfix alldane.test)"
+check "N: halfdane.test: AD ignored, no policy: NOTFOUND" "$NF" "$(pm "$SMN" postfix halfdane.test)"
+check "N: bogus.test: TLSA of an insecure host not used: MTA-STS" \
+	"$(pm_ok 'secure match=mx.bogus.test servername=hostname')" "$(pm "$SMN" postfix bogus.test)"
+check "A does not warn about the resolver" 0 "$(grep -c 'not all on loopback' "$T/A.log" || true)"
+
+# ---- mtastsd query shows the DANE findings next to the MTA-STS ones -----------------------
+q=$("$MTASTSD" -c "$T/A.conf" query alldane.test 2>"$T/query.log") && qrc=0 || qrc=$?
+check "query alldane.test: exit 0" 0 "$qrc"
+check_match "query alldane.test: MTA-STS policy shown" $'mode:    enforce\nmax_age: 604800\nmx:      mx1.alldane.test' "$q"
+check_match "query alldane.test: DANE verdict" \
+	'dane:    dane-only \(MX RRset secure, all 2 MX hosts have usable TLSA records\)' "$q"
+check_match "query alldane.test: DANE host line" \
+	'dane mx: mx2.alldane.test pref 20: secure, usable TLSA, 1 TLSA, 1 usable' "$q"
+check_match "query alldane.test: reply" "reply:   OK dane-only  \(zone 'postfix'\)" "$q"
+qj=$("$MTASTSD" -c "$T/A.conf" query bogus.test --json 2>>"$T/query.log") && qrc=0 || qrc=$?
+check "query bogus.test --json: exit 3" 3 "$qrc"
+check "query bogus.test --json: fields" 'result=policy
+mode=enforce
+verdict=tempfail
+mx_secure=True
+hosts=mx.bogus.test:TLSA lookup failed
+reply=TEMP DANE: TLSA lookup of _25._tcp.mx.bogus.test failed: DNS server failure (SERVFAIL)' \
+	"$(printf '%s' "$qj" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+d = o["dane"]
+print("result=%s\nmode=%s\nverdict=%s\nmx_secure=%s" % (o["result"], o["mode"], d["verdict"], d["mx_secure"]))
+print("hosts=" + ",".join("%s:%s" % (h["name"], h["state"]) for h in d["hosts"]))
+print("reply=%s" % o["reply"])' 2>&1)"
+q=$("$MTASTSD" -c "$T/N.conf" query alldane.test --json 2>>"$T/query.log") && qrc=0 || qrc=$?
+check "query via 192.0.2.53: DANE none, AD not trusted, reply from MTA-STS" \
+	'none False OK secure match=mx1.alldane.test:mx2.alldane.test servername=hostname' \
+	"$(printf '%s' "$q" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+print(o["dane"]["verdict"], o["dane"]["ad_trusted"], o["reply"])' 2>&1)"
+
+# ---- cached DANE results keep deciding when DNS is gone -----------------------------------
+stop_bg unbound
+check "alldane.test with the resolver down: cached dane-only" "$(pm_ok dane-only)" \
+	"$(pm "$SMA" postfix alldane.test)"
+check "sts.plain.test with the resolver down: cached MTA-STS" \
+	"$(pm_ok 'secure match=mx.sts.plain.test servername=hostname')" \
+	"$(pm "$SMA" postfix sts.plain.test)"
+r=$(pm "$SMA" postfix never-seen.test)
+check_match "never-seen.test with the resolver down: lookup error (DANE unknown)" \
+	'^rc=[1-9][0-9]* out=\[\] ' "$r"
+check "A logged the DANE verdict of alldane.test once" 1 \
+	"$(grep -c "domain 'alldane.test': DANE dane-only: MX RRset secure" "$T/A.log")"
+check "mtastsd A still running" alive "$(alive A)"
+check "mtastsd N still running" alive "$(alive N)"
+finish
