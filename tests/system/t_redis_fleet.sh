@@ -170,12 +170,16 @@ grep -Eq "domain 'coal.test': another host is fetching the policy" "$T/A.log" "$
 check "one host waited for the other's fetch" 0 $?
 
 # ---- 3. a dead lock holder blocks no one past the lock TTL ---------------------------------
-rcli set fleet:v1:lock:lockdead.test "deadhost:1:0" px 1500 >/dev/null
+rcli set fleet:v1:lock:lockdead.test "deadhost:1:0" px 2000 >/dev/null
 out=$(timed_smq "$SMA" lockdead.test)
 ms=${out%% *}
 check "lock of a dead host: answer right" "$(enf lockdead.test)" "${out#* }"
-check "lock of a dead host: answered after the lock TTL (1.5 s), within the zone timeout ($ms ms)" \
-	1 "$((ms >= 1400 && ms < 5000))"
+grep -q "domain 'lockdead.test': another host is fetching the policy" "$T/A.log"
+check "lock of a dead host: A waited for it" 0 $?
+# (the client's start-up eats part of the 2 s lock TTL on a loaded machine: loose bounds)
+check "lock of a dead host: answered after the lock expired, within the zone timeout ($ms ms)" \
+	1 "$((ms >= 300 && ms < 5000))"
+check "lock of a dead host: lock expired" 0 "$(rcli exists fleet:v1:lock:lockdead.test)"
 check "lock of a dead host: one fetch" 1 "$(fetch_count www mta-sts.lockdead.test)"
 
 # ---- 4. corrupt value: ignored, logged, overwritten ---------------------------------------
