@@ -1,0 +1,1002 @@
+/*
+ * tests/unit/resolver/test_dane.c - DANE first (issue 7): decision table, TLSA usability,
+ * lifetimes, the DANE module against its real DNS client, and the lookup combination
+ *
+ * Pure parts: dane_tlsa_usable(), dane_ttl_ms(), dane_decide(), lookup_combine().
+ * Module: ldns-testns serves tests/system/data/dane/unit.testns on a random loopback port
+ * (the AD bits are set there as a validating resolver on loopback would); a UDP socket the
+ * test binds and never reads plays the resolver that does not answer. Each case runs one
+ * loop; its steps are chained by a polling timer (bounded: 5 s past the step's delay).
+ * AD trust: dane_new() with server lists off loopback (nothing is ever sent to them).
+ * Lookup: lookup_start() with a real policy engine on the same ldns-testns.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cache_mem.h"
+#include "cfg.h"
+#include "dane.h"
+#include "err.h"
+#include "log.h"
+#include "lookup.h"
+#include "loop.h"
+#include "pol_engine.h"
+#include "xalloc.h"
+
+#define TESTNS_DATA TEST_DATA_DIR "/../../system/data/dane/unit.testns"
+#define WAIT_MS     5000
+#define ANS_MAX     16
+
+static pid_t testns_pid = -1;
+static unsigned testns_port;
+static int silent_fd = -1;
+static unsigned silent_port;
+
+/* ---- ldns-testns and the silent server (as in test_dns_client.c) ---------------------- */
+
+static int
+start_testns(void)
+{
+	char buf[512];
+	size_t have = 0;
+	int pfd[2], i;
+	struct pollfd p;
+	ssize_t n;
+	char *s;
+
+	testns_port = 0;
+	if (pipe(pfd) < 0)
+		return -1;
+	testns_pid = fork();
+	if (testns_pid < 0)
+		return -1;
+	if (testns_pid == 0) {
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		(void)dup2(pfd[1], 1);
+		(void)close(pfd[0]);
+		(void)close(pfd[1]);
+		execlp("ldns-testns", "ldns-testns", "-r", TESTNS_DATA, (char *)NULL);
+		_exit(127);
+	}
+	(void)close(pfd[1]);
+	for (i = 0; i < 50 && have < sizeof(buf) - 1; i++) {
+		p.fd = pfd[0];
+		p.events = POLLIN;
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		s = strstr(buf, "Listening on port ");
+		if (s != NULL && strchr(s, '\n') != NULL) {
+			testns_port = (unsigned)strtoul(s + 18, NULL, 10);
+			break;
+		}
+	}
+	return testns_port > 0 ? 0 : -1;
+}
+
+static void
+stop_testns(void)
+{
+	int status;
+
+	if (testns_pid > 0) {
+		(void)kill(testns_pid, SIGTERM);
+		(void)waitpid(testns_pid, &status, 0);
+		testns_pid = -1;
+	}
+}
+
+static int
+bind_udp(unsigned *ret_port)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+		(void)close(fd);
+		return -1;
+	}
+	*ret_port = ntohs(sin.sin_port);
+	return fd;
+}
+
+static int
+group_setup(void **state)
+{
+	log_set_verbosity(getenv("DANE_VERBOSE") != NULL ? 2 : 0);
+	if (start_testns() < 0) {
+		fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
+		return -1;
+	}
+	silent_fd = bind_udp(&silent_port);
+	return silent_fd < 0 ? -1 : 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	stop_testns();
+	if (silent_fd >= 0)
+		(void)close(silent_fd);
+	return 0;
+}
+
+/* ---- the harness: a cfg on the lab server, answers, chained steps ----------------------- */
+
+struct ans {
+	int called;
+	enum dane_verdict v;
+	char reason[DANE_REASON_MAX];
+	int cached, stale, ad_trusted, have_f;
+	int mx_secure, implicit_mx, null_mx;
+	size_t n_hosts;
+	enum dane_host_state st[4];
+	char host[4][64];
+	uint32_t ttl_s;
+};
+
+struct t;
+typedef int t_cond_fn(struct t *t);
+typedef void t_step_fn(struct t *t);
+
+struct t {
+	struct cfg *cfg;
+	char *server;
+	char **saved_servers;
+	size_t saved_n;
+	struct loop *loop;
+	struct dane *d;
+	struct dane_opts opts;
+	struct ans a[ANS_MAX];
+	size_t n; /* answers asked for so far */
+	size_t want;
+	struct loop_timer timer;
+	uint64_t deadline_ms;
+	t_cond_fn *cond;
+	t_step_fn *then;
+	struct dane_waiter *w;
+};
+
+static void
+t_cfg(struct t *t, unsigned port)
+{
+	char buf[64];
+
+	t->cfg = cfg_defaults();
+	(void)snprintf(buf, sizeof(buf), "127.0.0.1@%u", port);
+	t->server = xstrdup(buf);
+	t->saved_servers = t->cfg->resolver.dns_servers;
+	t->saved_n = t->cfg->resolver.n_dns_servers;
+	t->cfg->resolver.dns_servers = &t->server;
+	t->cfg->resolver.n_dns_servers = 1;
+	t->cfg->resolver.dns_timeout_ms = 300;
+	t->cfg->resolver.dns_attempts = 1;
+	t->cfg->resolver.tempfail_ttl_ms = 1000;
+}
+
+static void
+t_new(struct t *t, unsigned port, const struct dane_opts *opts)
+{
+	memset(t, 0, sizeof(*t));
+	t_cfg(t, port);
+	t->opts = opts != NULL ? *opts : dane_opts_default();
+	assert_int_equal(loop_new(&t->loop), 0);
+	assert_int_equal(dane_new(t->loop, &t->cfg->resolver, &t->opts, &t->d), 0);
+}
+
+static void
+t_free(struct t *t)
+{
+	loop_timer_stop(t->loop, &t->timer);
+	t->d = dane_free(t->d);
+	t->loop = loop_free(t->loop);
+	t->cfg->resolver.dns_servers = t->saved_servers;
+	t->cfg->resolver.n_dns_servers = t->saved_n;
+	t->cfg = cfg_free(t->cfg);
+	free(t->server);
+}
+
+static void
+on_answer(const struct dane_result *r, void *arg)
+{
+	struct ans *a = arg;
+	size_t i;
+
+	a->called++;
+	a->v = r->verdict;
+	(void)snprintf(a->reason, sizeof(a->reason), "%s", r->reason);
+	a->cached = r->cached;
+	a->stale = r->stale;
+	a->ad_trusted = r->ad_trusted;
+	a->have_f = r->f != NULL;
+	if (r->f != NULL) {
+		a->mx_secure = r->f->mx_secure;
+		a->implicit_mx = r->f->implicit_mx;
+		a->null_mx = r->f->null_mx;
+		a->n_hosts = r->f->n_hosts;
+		a->ttl_s = r->f->ttl_s;
+		for (i = 0; i < r->f->n_hosts && i < 4; i++) {
+			a->st[i] = r->f->hosts[i].state;
+			(void)snprintf(a->host[i], sizeof(a->host[i]), "%s", r->f->hosts[i].name);
+		}
+	}
+}
+
+/* Ask for domain; returns the answer slot. The waiter handle is kept in t->w. */
+static struct ans *
+t_ask(struct t *t, const char *domain, uint64_t timeout_ms)
+{
+	struct ans *a;
+
+	assert_true(t->n < ANS_MAX);
+	a = &t->a[t->n++];
+	t->w = NULL;
+	dane_lookup(t->d, domain, timeout_ms, on_answer, a, &t->w);
+	return a;
+}
+
+static int
+t_all_answered(struct t *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (t->a[i].called == 0)
+			return 0;
+	return 1;
+}
+
+static void
+t_poll(struct loop *loop, struct loop_timer *tm, void *arg)
+{
+	struct t *t = arg;
+
+	if (t->cond(t)) {
+		t_step_fn *s = t->then;
+
+		t->then = NULL;
+		s(t);
+		return;
+	}
+	if (loop_now_ms(loop) > t->deadline_ms) {
+		fprintf(stderr, "step condition not met in time\n");
+		loop_exit(loop, 1);
+		return;
+	}
+	loop_timer_start(loop, &t->timer, 5, t_poll, t);
+}
+
+/* After after_ms, then as soon as cond holds (at most WAIT_MS later), run then. */
+static void
+t_when(struct t *t, uint64_t after_ms, t_cond_fn *cond, t_step_fn *then)
+{
+	t->cond = cond != NULL ? cond : t_all_answered;
+	t->then = then;
+	t->deadline_ms = loop_now_ms(t->loop) + after_ms + WAIT_MS;
+	loop_timer_start(t->loop, &t->timer, after_ms, t_poll, t);
+}
+
+static void
+t_done(struct t *t)
+{
+	loop_exit(t->loop, 0);
+}
+
+static void
+t_run(struct t *t, t_step_fn *first)
+{
+	t_when(t, 0, NULL, first);
+	assert_int_equal(loop_run(t->loop), 0);
+}
+
+/* ---- pure parts ------------------------------------------------------------------------ */
+
+static void
+test_tlsa_usable(void **state)
+{
+	unsigned u, s, m, usable = 0;
+
+	for (u = 0; u < 5; u++)
+		for (s = 0; s < 3; s++)
+			for (m = 0; m < 4; m++)
+				usable += (unsigned)dane_tlsa_usable(u, s, m);
+	/* usage 2 or 3 x selector 0/1 x matching 0/1/2 */
+	assert_int_equal(usable, 2 * 2 * 3);
+	assert_true(dane_tlsa_usable(3, 1, 1));
+	assert_true(dane_tlsa_usable(2, 0, 2));
+	assert_true(dane_tlsa_usable(3, 0, 0));
+	assert_false(dane_tlsa_usable(0, 0, 1)); /* PKIX-TA: unusable for SMTP (RFC 7672 3.1.3) */
+	assert_false(dane_tlsa_usable(1, 1, 1)); /* PKIX-EE */
+	assert_false(dane_tlsa_usable(3, 2, 1)); /* unknown selector */
+	assert_false(dane_tlsa_usable(3, 1, 3)); /* unknown matching type */
+	assert_false(dane_tlsa_usable(4, 1, 1));
+}
+
+static void
+test_ttl_bounds(void **state)
+{
+	struct dane_opts o = dane_opts_default();
+
+	assert_int_equal(o.ttl_min_ms, 60000);
+	assert_int_equal(o.ttl_max_ms, 3600000);
+	assert_int_equal(o.stale_max_ms, 86400000ull);
+	assert_int_equal(dane_ttl_ms(&o, 0), 60000);
+	assert_int_equal(dane_ttl_ms(&o, 59), 60000);
+	assert_int_equal(dane_ttl_ms(&o, 300), 300000);
+	assert_int_equal(dane_ttl_ms(&o, 3600), 3600000);
+	assert_int_equal(dane_ttl_ms(&o, 86400), 3600000);
+	assert_int_equal(dane_ttl_ms(&o, UINT32_MAX), 3600000);
+	o.ttl_min_ms = 0;
+	o.ttl_max_ms = 500;
+	assert_int_equal(dane_ttl_ms(&o, 0), 0);
+	assert_int_equal(dane_ttl_ms(&o, 1), 500);
+}
+
+static struct dane_host hosts_buf[DANE_MX_MAX];
+static char host_names[DANE_MX_MAX][32];
+
+/* Findings with the given host states ("U" usable, "u" unusable, "n" no TLSA, "i" insecure,
+ * "a" no address, "T" TLSA failed, "A" address failed). */
+static struct dane_findings
+findings(int mx_err, int mx_secure, const char *states)
+{
+	struct dane_findings f;
+	size_t i;
+
+	memset(&f, 0, sizeof(f));
+	memset(hosts_buf, 0, sizeof(hosts_buf));
+	f.mx_err = mx_err;
+	f.mx_secure = mx_secure;
+	f.hosts = hosts_buf;
+	for (i = 0; states[i] != '\0' && i < DANE_MX_MAX; i++) {
+		struct dane_host *h = &hosts_buf[i];
+
+		(void)snprintf(host_names[i], sizeof(host_names[i]), "mx%zu.example", i + 1);
+		h->name = host_names[i];
+		h->pref = (uint16_t)(10 * (i + 1));
+		switch (states[i]) {
+		case 'U':
+			h->state = DANE_HOST_USABLE;
+			break;
+		case 'u':
+			h->state = DANE_HOST_UNUSABLE;
+			break;
+		case 'n':
+			h->state = DANE_HOST_NO_TLSA;
+			break;
+		case 'i':
+			h->state = DANE_HOST_INSECURE;
+			break;
+		case 'a':
+			h->state = DANE_HOST_NO_ADDR;
+			break;
+		case 'T':
+			h->state = DANE_HOST_TLSA_FAIL;
+			h->err = ERR_DNS_SERVFAIL;
+			break;
+		case 'A':
+			h->state = DANE_HOST_ADDR_FAIL;
+			h->err = ERR_DNS_TIMEOUT;
+			break;
+		}
+	}
+	f.n_hosts = f.n_hosts_total = i;
+	return f;
+}
+
+static enum dane_verdict
+decide(int mx_err, int mx_secure, const char *states, char *reason)
+{
+	struct dane_findings f = findings(mx_err, mx_secure, states);
+
+	return dane_decide(&f, reason, DANE_REASON_MAX);
+}
+
+static void
+test_decide_table(void **state)
+{
+	char r[DANE_REASON_MAX];
+	struct dane_findings f;
+
+	/* The MX RRset itself */
+	assert_int_equal(decide(ERR_DNS_SERVFAIL, 0, "", r), DANE_TEMP);
+	assert_string_equal(r, "MX lookup failed: DNS server failure (SERVFAIL)");
+	assert_int_equal(decide(ERR_DNS_TIMEOUT, 1, "", r), DANE_TEMP);
+	assert_int_equal(decide(ERR_DNS_NXDOMAIN, 1, "", r), DANE_NONE);
+	assert_string_equal(r, "the domain does not exist (NXDOMAIN)");
+	f = findings(0, 1, "");
+	f.null_mx = 1;
+	assert_int_equal(dane_decide(&f, r, sizeof(r)), DANE_NONE);
+	assert_string_equal(r, "null MX (RFC 7505): the domain takes no mail");
+	/* Secure MX RRset */
+	assert_int_equal(decide(0, 1, "UU", r), DANE_ONLY);
+	assert_string_equal(r, "MX RRset secure, all 2 MX hosts have usable TLSA records");
+	assert_int_equal(decide(ERR_DNS_NODATA, 1, "U", r), DANE_ONLY); /* implicit MX */
+	assert_int_equal(decide(0, 1, "Ua", r), DANE_ONLY); /* a host without address is no host */
+	assert_int_equal(decide(0, 1, "Un", r), DANE_MAY);
+	assert_string_equal(r, "MX RRset secure, 1 of 2 MX hosts with usable TLSA records, 0 with "
+	                       "unusable ones");
+	assert_int_equal(decide(0, 1, "Ui", r), DANE_MAY);
+	assert_int_equal(decide(0, 1, "uu", r), DANE_MAY);
+	assert_string_equal(r, "MX RRset secure, TLSA records present but none usable (2 of 2 MX "
+	                       "hosts)");
+	assert_int_equal(decide(0, 1, "Uu", r), DANE_MAY);
+	assert_int_equal(decide(0, 1, "nn", r), DANE_NONE);
+	assert_string_equal(r, "MX RRset secure and no MX host secure with TLSA records");
+	assert_int_equal(decide(0, 1, "ii", r), DANE_NONE);
+	assert_int_equal(decide(0, 1, "aa", r), DANE_NONE);
+	assert_string_equal(r, "no MX host has an address");
+	/* Failures on a secure chain: TEMP, never a fallback */
+	assert_int_equal(decide(0, 1, "UT", r), DANE_TEMP);
+	assert_string_equal(r, "TLSA lookup of _25._tcp.mx2.example failed: DNS server failure "
+	                       "(SERVFAIL)");
+	assert_int_equal(decide(0, 1, "nA", r), DANE_TEMP);
+	assert_string_equal(r, "address lookup of MX host mx2.example failed: DNS timeout");
+	assert_int_equal(decide(0, 0, "iT", r), DANE_TEMP); /* the host's addresses are secure */
+	/* Insecure MX RRset: at most "dane" */
+	assert_int_equal(decide(0, 0, "UU", r), DANE_MAY);
+	assert_string_equal(r, "MX RRset insecure, 2 of 2 MX hosts secure with TLSA records");
+	assert_int_equal(decide(0, 0, "u", r), DANE_MAY);
+	assert_int_equal(decide(0, 0, "ii", r), DANE_NONE);
+	assert_string_equal(r, "MX RRset insecure and no MX host secure with TLSA records");
+	assert_int_equal(decide(0, 0, "iA", r), DANE_NONE); /* unknown host of an insecure RRset */
+	assert_int_equal(decide(0, 0, "UA", r), DANE_MAY);
+	/* More hosts than examined: never dane-only */
+	f = findings(0, 1, "UU");
+	f.n_hosts_total = DANE_MX_MAX + 1;
+	assert_int_equal(dane_decide(&f, r, sizeof(r)), DANE_MAY);
+}
+
+static void
+test_combine(void **state)
+{
+	char buf[256];
+	struct lookup_reply rep;
+	const char *sts = "secure match=mx.example servername=hostname";
+
+	lookup_combine(DANE_ONLY, "x", SM_OK, sts, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_OK);
+	assert_string_equal(rep.data, "dane-only");
+	assert_int_equal(rep.source, LOOKUP_SRC_DANE_ONLY);
+	lookup_combine(DANE_MAY, "x", SM_OK, sts, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_OK);
+	assert_string_equal(rep.data, "dane");
+	assert_int_equal(rep.source, LOOKUP_SRC_DANE);
+	lookup_combine(DANE_TEMP, "TLSA lookup of _25._tcp.mx failed", SM_OK, sts, buf, sizeof(buf),
+	               &rep);
+	assert_int_equal(rep.status, SM_TEMP);
+	assert_string_equal(rep.data, "DANE: TLSA lookup of _25._tcp.mx failed");
+	assert_int_equal(rep.source, LOOKUP_SRC_DANE_TEMP);
+	lookup_combine(DANE_NONE, "x", SM_OK, sts, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_OK);
+	assert_string_equal(rep.data, sts);
+	assert_int_equal(rep.source, LOOKUP_SRC_STS);
+	lookup_combine(DANE_NONE, "x", SM_NOTFOUND, NULL, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_NOTFOUND);
+	assert_null(rep.data);
+	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
+	lookup_combine(DANE_CANCELED, "x", SM_OK, sts, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_TEMP);
+	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
+	assert_string_equal(lookup_source_name(LOOKUP_SRC_DANE_ONLY), "dane-only");
+	assert_string_equal(lookup_source_name(LOOKUP_SRC_STS), "sts");
+	assert_string_equal(lookup_source_name(LOOKUP_SRC_NONE), "none");
+}
+
+/* ---- the module on ldns-testns ---------------------------------------------------------- */
+
+static struct t T;
+
+static void
+s_dane_only_1(struct t *t)
+{
+	t_ask(t, "ad.test", 0);
+	assert_non_null(t->w); /* first lookup waits */
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+test_dane_only_and_cache(void **state)
+{
+	const struct dane_counters *c;
+	struct ans *a;
+
+	t_new(&T, testns_port, NULL);
+	assert_true(dane_ad_trusted(T.d));
+	t_run(&T, s_dane_only_1);
+	a = &T.a[0];
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_ONLY);
+	assert_string_equal(a->reason, "MX RRset secure, all 2 MX hosts have usable TLSA records");
+	assert_false(a->cached);
+	assert_true(a->ad_trusted);
+	assert_true(a->mx_secure);
+	assert_int_equal(a->n_hosts, 2);
+	assert_string_equal(a->host[0], "mx1.ad.test");
+	assert_string_equal(a->host[1], "mx2.ad.test");
+	assert_int_equal(a->st[0], DANE_HOST_USABLE);
+	assert_int_equal(a->st[1], DANE_HOST_USABLE);
+	assert_int_equal(a->ttl_s, 120); /* mx2's TLSA RRset has the smallest TTL */
+	c = dane_counters(T.d);
+	assert_int_equal(c->jobs, 1);
+	assert_int_equal(c->queries, 7); /* MX + 2 x (A, AAAA, TLSA) */
+	/* Cached: answered before dane_lookup() returns. */
+	a = t_ask(&T, "ad.test", 0);
+	assert_null(T.w);
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_ONLY);
+	assert_true(a->cached);
+	assert_false(a->stale);
+	c = dane_counters(T.d);
+	assert_int_equal(c->cache_hits, 1);
+	assert_int_equal(c->answers[DANE_ONLY], 2);
+	assert_int_equal(dane_cache_entries(T.d), 1);
+	t_free(&T);
+}
+
+static void
+s_coalesce_1(struct t *t)
+{
+	int i;
+
+	for (i = 0; i < 5; i++)
+		t_ask(t, "ad.test", 0);
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+test_coalesce(void **state)
+{
+	const struct dane_counters *c;
+	size_t i;
+
+	t_new(&T, testns_port, NULL);
+	t_run(&T, s_coalesce_1);
+	for (i = 0; i < 5; i++) {
+		assert_int_equal(T.a[i].called, 1);
+		assert_int_equal(T.a[i].v, DANE_ONLY);
+		assert_false(T.a[i].cached);
+	}
+	c = dane_counters(T.d);
+	assert_int_equal(c->lookups, 5);
+	assert_int_equal(c->jobs, 1);
+	assert_int_equal(c->cache_misses, 1);
+	assert_int_equal(c->coalesced, 4);
+	assert_int_equal(c->queries, 7);
+	t_free(&T);
+}
+
+static void
+s_verdicts_1(struct t *t)
+{
+	t_ask(t, "insec.test", 0);
+	t_ask(t, "fail.test", 0);
+	t_ask(t, "addrfail.test", 0);
+	t_ask(t, "cname.test", 0);
+	t_ask(t, "nomx.test", 0);
+	t_ask(t, "nullmx.test", 0);
+	t_ask(t, "plain.test", 0);
+	t_ask(t, "nothing.test", 0);
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+test_verdicts(void **state)
+{
+	t_new(&T, testns_port, NULL);
+	t_run(&T, s_verdicts_1);
+	/* insec.test: MX RRset without AD, its host secure with TLSA */
+	assert_int_equal(T.a[0].v, DANE_MAY);
+	assert_false(T.a[0].mx_secure);
+	assert_string_equal(T.a[0].reason,
+	                    "MX RRset insecure, 1 of 1 MX hosts secure with TLSA records");
+	/* fail.test: TLSA SERVFAIL at a secure host */
+	assert_int_equal(T.a[1].v, DANE_TEMP);
+	assert_int_equal(T.a[1].st[0], DANE_HOST_TLSA_FAIL);
+	assert_string_equal(T.a[1].reason, "TLSA lookup of _25._tcp.mx.fail.test failed: DNS "
+	                                   "server failure (SERVFAIL)");
+	/* addrfail.test: secure MX RRset, the host's addresses fail */
+	assert_int_equal(T.a[2].v, DANE_TEMP);
+	assert_int_equal(T.a[2].st[0], DANE_HOST_ADDR_FAIL);
+	/* cname.test: MX RRset behind a CNAME */
+	assert_int_equal(T.a[3].v, DANE_ONLY);
+	assert_string_equal(T.a[3].host[0], "mx1.ad.test");
+	/* nomx.test: implicit MX */
+	assert_int_equal(T.a[4].v, DANE_ONLY);
+	assert_true(T.a[4].implicit_mx);
+	assert_string_equal(T.a[4].host[0], "nomx.test");
+	/* nullmx.test */
+	assert_int_equal(T.a[5].v, DANE_NONE);
+	assert_true(T.a[5].null_mx);
+	assert_int_equal(T.a[5].n_hosts, 0);
+	/* plain.test: TLSA records in an unsigned zone */
+	assert_int_equal(T.a[6].v, DANE_NONE);
+	assert_int_equal(T.a[6].st[0], DANE_HOST_INSECURE);
+	/* nothing.test: NXDOMAIN */
+	assert_int_equal(T.a[7].v, DANE_NONE);
+	assert_string_equal(T.a[7].reason, "the domain does not exist (NXDOMAIN)");
+	assert_int_equal(dane_counters(T.d)->answers[DANE_TEMP], 2);
+	t_free(&T);
+}
+
+/* Lifetimes: short.test has TTL 1 everywhere. */
+static void s_expiry_3(struct t *t);
+
+static void
+s_expiry_2(struct t *t)
+{
+	/* 1.1 s later: expired, and no serve-stale here: a new job, waited for. */
+	t_ask(t, "short.test", 0);
+	assert_non_null(t->w);
+	t_when(t, 0, NULL, s_expiry_3);
+}
+
+static void
+s_expiry_3(struct t *t)
+{
+	assert_int_equal(dane_counters(t->d)->jobs, 3); /* short.test twice, ad.test once */
+	/* ad.test (TTL 120 s, at most 5 s here) is still fresh */
+	t_ask(t, "ad.test", 0);
+	assert_true(t->a[t->n - 1].cached);
+	t_done(t);
+}
+
+static void
+s_expiry_1(struct t *t)
+{
+	t_ask(t, "short.test", 0);
+	t_ask(t, "ad.test", 0);
+	t_when(t, 1100, NULL, s_expiry_2);
+}
+
+static void
+test_expiry(void **state)
+{
+	struct dane_opts o = dane_opts_default();
+
+	o.ttl_min_ms = 0;
+	o.ttl_max_ms = 5000;
+	o.stale_max_ms = 0;
+	t_new(&T, testns_port, &o);
+	t_run(&T, s_expiry_1);
+	assert_int_equal(T.a[0].v, DANE_ONLY);
+	assert_int_equal(T.a[0].ttl_s, 1);
+	assert_int_equal(T.a[2].v, DANE_ONLY);
+	assert_false(T.a[2].cached);
+	t_free(&T);
+}
+
+/* Serve-stale: an expired result answers at once while a refresh runs. */
+static int
+c_jobs_idle(struct t *t)
+{
+	return dane_counters(t->d)->jobs == 2 && dane_counters(t->d)->queries == 8;
+}
+
+static void
+s_stale_3(struct t *t)
+{
+	t_ask(t, "short.test", 0);
+	assert_null(t->w);
+	assert_true(t->a[t->n - 1].cached);
+	assert_false(t->a[t->n - 1].stale); /* refreshed */
+	t_done(t);
+}
+
+static void
+s_stale_2(struct t *t)
+{
+	t_ask(t, "short.test", 0);
+	assert_null(t->w); /* answered at once */
+	assert_int_equal(t->a[1].v, DANE_ONLY);
+	assert_true(t->a[1].stale);
+	assert_int_equal(dane_counters(t->d)->stale_served, 1);
+	assert_int_equal(dane_counters(t->d)->jobs, 2); /* the refresh */
+	t_when(t, 0, c_jobs_idle, s_stale_3);
+}
+
+static void
+s_stale_1(struct t *t)
+{
+	t_ask(t, "short.test", 0);
+	t_when(t, 1100, NULL, s_stale_2);
+}
+
+static void
+test_serve_stale(void **state)
+{
+	struct dane_opts o = dane_opts_default();
+
+	o.ttl_min_ms = 0;
+	o.stale_max_ms = 60000;
+	t_new(&T, testns_port, &o);
+	t_run(&T, s_stale_1);
+	t_free(&T);
+}
+
+/* A resolver that never answers: the waiter's timeout, cancel, shutdown. */
+static void
+s_silent_2(struct t *t)
+{
+	struct ans *a;
+
+	assert_int_equal(t->a[0].called, 1);
+	assert_int_equal(t->a[0].v, DANE_TEMP);
+	assert_false(t->a[0].have_f);
+	assert_string_equal(t->a[0].reason, "DANE lookup not finished after 100 ms");
+	assert_int_equal(dane_counters(t->d)->timeouts, 1);
+	/* A second lookup joins the job still in flight; cancel answers at once. */
+	a = t_ask(t, "slow.test", 0);
+	assert_non_null(t->w);
+	assert_int_equal(dane_counters(t->d)->coalesced, 1);
+	dane_lookup_cancel(t->w);
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_CANCELED);
+	/* One left waiting: dane_free() answers it. */
+	t_ask(t, "other.test", 0);
+	t_done(t);
+}
+
+static void
+s_silent_1(struct t *t)
+{
+	t_ask(t, "slow.test", 100);
+	t_when(t, 100, NULL, s_silent_2);
+}
+
+static void
+test_silent_resolver(void **state)
+{
+	t_new(&T, silent_port, NULL);
+	t_run(&T, s_silent_1);
+	assert_int_equal(T.a[2].called, 0);
+	T.d = dane_free(T.d);
+	assert_int_equal(T.a[2].called, 1);
+	assert_int_equal(T.a[2].v, DANE_CANCELED);
+	t_free(&T);
+}
+
+/* A refresh whose MX lookup fails keeps the previous result (not knowing is no evidence);
+ * a domain never seen is TEMP. Stops and restarts ldns-testns. */
+static int
+c_stale_kept(struct t *t)
+{
+	return dane_counters(t->d)->stale_kept == 1 && t_all_answered(t);
+}
+
+static void
+s_kept_3(struct t *t)
+{
+	struct ans *a;
+
+	assert_int_equal(t->a[2].v, DANE_TEMP);
+	assert_string_equal(t->a[2].reason, "MX lookup failed: DNS timeout");
+	/* The kept result is answered as fresh for the tempfail lifetime. */
+	a = t_ask(t, "short.test", 0);
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_ONLY);
+	assert_false(a->stale);
+	t_done(t);
+}
+
+static void
+s_kept_2(struct t *t)
+{
+	stop_testns();
+	t_ask(t, "short.test", 0); /* stale answer, refresh times out */
+	assert_true(t->a[1].stale);
+	t_ask(t, "never.test", 0); /* waits, then TEMP */
+	t_when(t, 0, c_stale_kept, s_kept_3);
+}
+
+static void
+s_kept_1(struct t *t)
+{
+	t_ask(t, "short.test", 0);
+	t_when(t, 1100, NULL, s_kept_2);
+}
+
+static void
+test_refresh_failure_keeps(void **state)
+{
+	struct dane_opts o = dane_opts_default();
+
+	o.ttl_min_ms = 0;
+	o.stale_max_ms = 60000;
+	t_new(&T, testns_port, &o);
+	t_run(&T, s_kept_1);
+	t_free(&T);
+	assert_int_equal(start_testns(), 0);
+}
+
+/* AD trust: only when every resolver is on loopback (nothing is sent in this test). */
+static int
+trusted_with(const char *const *servers, size_t n)
+{
+	struct cfg *cfg = cfg_defaults();
+	char **saved = cfg->resolver.dns_servers;
+	size_t saved_n = cfg->resolver.n_dns_servers;
+	struct loop *loop;
+	struct dane *d = NULL;
+	int r;
+
+	assert_int_equal(loop_new(&loop), 0);
+	cfg->resolver.dns_servers = (char **)servers;
+	cfg->resolver.n_dns_servers = n;
+	assert_int_equal(dane_new(loop, &cfg->resolver, NULL, &d), 0);
+	r = dane_ad_trusted(d);
+	d = dane_free(d);
+	loop = loop_free(loop);
+	cfg->resolver.dns_servers = saved;
+	cfg->resolver.n_dns_servers = saved_n;
+	cfg_free(cfg);
+	return r;
+}
+
+static void
+test_ad_trust(void **state)
+{
+	static const char *const v4[] = {"127.0.0.1@5353"};
+	static const char *const v4b[] = {"127.0.0.53", "127.1.2.3:53"};
+	static const char *const v6[] = {"::1"};
+	static const char *const v6b[] = {"[::1]:5353"};
+	static const char *const lan[] = {"192.0.2.53@53"};
+	static const char *const mixed[] = {"127.0.0.1", "192.0.2.53"};
+	static const char *const lan6[] = {"2001:db8::53"};
+	static const char *const mapped[] = {"::ffff:192.0.2.1"};
+
+	assert_true(trusted_with(v4, 1));
+	assert_true(trusted_with(v4b, 2));
+	assert_true(trusted_with(v6, 1));
+	assert_true(trusted_with(v6b, 1));
+	assert_false(trusted_with(lan, 1));
+	assert_false(trusted_with(mixed, 2));
+	assert_false(trusted_with(lan6, 1));
+	assert_false(trusted_with(mapped, 1));
+}
+
+/* ---- lookup.c with a real policy engine on the same server ------------------------------ */
+
+struct lres {
+	int called;
+	enum sm_status st;
+	char data[512];
+	enum lookup_source src;
+};
+
+static struct lres L[8];
+static int l_n;
+static struct loop *l_loop;
+
+static void
+l_done(const struct lookup_reply *r, void *arg)
+{
+	struct lres *x = arg;
+
+	x->called++;
+	x->st = r->status;
+	(void)snprintf(x->data, sizeof(x->data), "%s", r->data != NULL ? r->data : "");
+	x->src = r->source;
+	if (++l_n == 6)
+		loop_exit(l_loop, 0);
+}
+
+static void
+l_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	loop_exit(loop, 1);
+}
+
+static void
+test_lookup_combines(void **state)
+{
+	struct t t;
+	struct cache_mem *cache = cache_mem_new(100);
+	struct pol_engine *e = NULL;
+	struct lookup *lk;
+	struct lookup_dane ld;
+	struct lookup_req *rq;
+	struct cfg_zone on = {.timeout_ms = 3000, .dane = 1, .require_sni = 1};
+	struct cfg_zone off = on;
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	const struct lookup_counters *c;
+
+	off.dane = 0;
+	t_new(&t, testns_port, NULL);
+	l_loop = t.loop;
+	l_n = 0;
+	memset(L, 0, sizeof(L));
+	assert_int_equal(pol_engine_new(t.loop, &t.cfg->resolver, cache, &e), 0);
+	ld = lookup_dane_of(t.d);
+	lk = lookup_new(e, &ld);
+	lookup_start(lk, "ad.test", &on, l_done, &L[0], &rq);
+	lookup_start(lk, "ad.test", &off, l_done, &L[1], &rq);
+	lookup_start(lk, "insec.test", &on, l_done, &L[2], &rq);
+	lookup_start(lk, "fail.test", &on, l_done, &L[3], &rq);
+	lookup_start(lk, "plain.test", &on, l_done, &L[4], &rq);
+	lookup_start(lk, "nothing.test", &on, l_done, &L[5], &rq);
+	/* Canceled before anything answered: TEMP at once, exactly once. */
+	lookup_start(lk, "nomx.test", &on, l_done, &L[6], &rq);
+	assert_non_null(rq);
+	lookup_cancel(rq);
+	assert_int_equal(L[6].called, 1);
+	assert_int_equal(L[6].st, SM_TEMP);
+	l_n--; /* not one of the six the loop waits for */
+	loop_timer_start(t.loop, &guard, 10000, l_guard, NULL);
+	assert_int_equal(loop_run(t.loop), 0);
+	loop_timer_stop(t.loop, &guard);
+	assert_int_equal(L[0].st, SM_OK);
+	assert_string_equal(L[0].data, "dane-only");
+	assert_int_equal(L[0].src, LOOKUP_SRC_DANE_ONLY);
+	assert_int_equal(L[1].st, SM_NOTFOUND); /* zone dane off: MTA-STS alone, no policy */
+	assert_int_equal(L[1].src, LOOKUP_SRC_NONE);
+	assert_int_equal(L[2].st, SM_OK);
+	assert_string_equal(L[2].data, "dane");
+	assert_int_equal(L[3].st, SM_TEMP);
+	assert_string_equal(L[3].data, "DANE: TLSA lookup of _25._tcp.mx.fail.test failed: DNS "
+	                               "server failure (SERVFAIL)");
+	assert_int_equal(L[3].src, LOOKUP_SRC_DANE_TEMP);
+	assert_int_equal(L[4].st, SM_NOTFOUND);
+	assert_int_equal(L[5].st, SM_NOTFOUND);
+	c = lookup_counters(lk);
+	assert_int_equal(c->lookups, 7);
+	assert_int_equal(c->dane_checked, 6);
+	assert_int_equal(c->source[LOOKUP_SRC_DANE_ONLY], 1);
+	assert_int_equal(c->source[LOOKUP_SRC_DANE], 1);
+	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 1);
+	assert_int_equal(c->source[LOOKUP_SRC_NONE], 4);
+	assert_int_equal(c->canceled, 1);
+	lk = lookup_free(lk);
+	e = pol_engine_free(e);
+	cache_mem_free(cache);
+	t_free(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_tlsa_usable),
+	        cmocka_unit_test(test_ttl_bounds),
+	        cmocka_unit_test(test_decide_table),
+	        cmocka_unit_test(test_combine),
+	        cmocka_unit_test(test_ad_trust),
+	        cmocka_unit_test(test_dane_only_and_cache),
+	        cmocka_unit_test(test_coalesce),
+	        cmocka_unit_test(test_verdicts),
+	        cmocka_unit_test(test_expiry),
+	        cmocka_unit_test(test_serve_stale),
+	        cmocka_unit_test(test_silent_resolver),
+	        cmocka_unit_test(test_lookup_combines),
+	        cmocka_unit_test(test_refresh_failure_keeps),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
