@@ -360,6 +360,12 @@ failed_once(void *arg)
 	return cache_redis_counters(arg)->connect_failures >= 1;
 }
 
+static int
+failed_twice(void *arg)
+{
+	return cache_redis_counters(arg)->connect_failures >= 2;
+}
+
 static struct cache_redis *
 open_tier(const struct cfg_cache *cfg)
 {
@@ -678,8 +684,7 @@ server_absent(void **state)
 	(void)snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
 	cfg.redis_address = addr;
 	assert_int_equal(cache_redis_new(lab.loop, &cfg, &rc), 0); /* not a startup error */
-	run_until(NULL, is_down, rc, 1000);
-	run_until(NULL, NULL, NULL, 300);
+	run_until(NULL, failed_twice, rc, 3000);                   /* retried with backoff */
 	assert_int_equal(cache_redis_state(rc), CACHE_REDIS_DOWN);
 	assert_null(cache_redis_get(rc, "x.example", got_fn, &g));
 	assert_int_equal(cache_redis_counters(rc)->outages, 1);
