@@ -518,6 +518,8 @@ dane_entry_find(struct dane *d, const char *domain)
 static void
 dane_lru_unlink(struct dane *d, struct dane_entry *e)
 {
+	if (e->lprev == NULL && d->lru_head != e)
+		return; /* not in the list (a new entry) */
 	if (e->lprev != NULL)
 		e->lprev->lnext = e->lnext;
 	else

@@ -645,6 +645,50 @@ test_verdicts(void **state)
 	t_free(&T);
 }
 
+/* The cache bound: the least recently used entry goes first. */
+static void
+s_evict_3(struct t *t)
+{
+	struct ans *a;
+
+	assert_int_equal(dane_cache_entries(t->d), 2);
+	assert_int_equal(dane_counters(t->d)->evictions, 1);
+	a = t_ask(t, "ad.test", 0); /* kept: it was used after insec.test */
+	assert_true(a->cached);
+	a = t_ask(t, "insec.test", 0); /* evicted: a new job */
+	assert_false(a->called);
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+s_evict_2(struct t *t)
+{
+	assert_true(t_ask(t, "ad.test", 0)->cached);
+	t_ask(t, "plain.test", 0);
+	t_when(t, 0, NULL, s_evict_3);
+}
+
+static void
+s_evict_1(struct t *t)
+{
+	t_ask(t, "ad.test", 0);
+	t_ask(t, "insec.test", 0);
+	t_when(t, 0, NULL, s_evict_2);
+}
+
+static void
+test_eviction(void **state)
+{
+	struct dane_opts o = dane_opts_default();
+
+	o.max_entries = 2;
+	t_new(&T, testns_port, &o);
+	t_run(&T, s_evict_1);
+	assert_int_equal(T.a[5].v, DANE_MAY);
+	assert_int_equal(dane_cache_entries(T.d), 2);
+	t_free(&T);
+}
+
 /* Lifetimes: short.test has TTL 1 everywhere. */
 static void s_expiry_3(struct t *t);
 
@@ -990,6 +1034,7 @@ main(void)
 	        cmocka_unit_test(test_dane_only_and_cache),
 	        cmocka_unit_test(test_coalesce),
 	        cmocka_unit_test(test_verdicts),
+	        cmocka_unit_test(test_eviction),
 	        cmocka_unit_test(test_expiry),
 	        cmocka_unit_test(test_serve_stale),
 	        cmocka_unit_test(test_silent_resolver),
