@@ -10,6 +10,12 @@
  *            SIGHUP (pub_reload()) or when a certificate file changes (inotify, debounced),
  *            and swaps the pointer under snap_lock; connections that hold the old snapshot
  *            keep it until they close, so established connections are never dropped.
+ *            HTTPS listeners run a pool of pub->threads MHD threads (one per CPU, at most
+ *            PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption:
+ *            one random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS
+ *            rotates the keys it derives from it), enabled on each TLS session in
+ *            pub_http_notify_connection() before its handshake, as libmicrohttpd 0.9.75
+ *            has no option for it. Restarting the daemon invalidates the tickets.
  * Threads:   everything here runs on the main loop except pub_snap_acquire()/unref(),
  *            which the MHD threads call too.
  * Ownership: struct pub copies what it needs from struct cfg.
@@ -554,7 +560,9 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (tls)
 		mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, pub_http_policy_access,
-		                       pub, MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
+		                       pub, MHD_OPTION_THREAD_POOL_SIZE,
+		                       (unsigned)(pub->threads > 1 ? pub->threads : 0),
+		                       MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
 		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_UNESCAPE_CALLBACK,
 		                       pub_http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
 		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -620,6 +628,17 @@ pub_priority_of(const struct cfg_publisher *p)
 
 /* ---- lifecycle ---- */
 
+/* MHD threads per HTTPS listener: the online CPUs, 1 to PUB_THREADS_MAX. */
+static unsigned
+pub_threads_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > PUB_THREADS_MAX ? PUB_THREADS_MAX : (unsigned)n;
+}
+
 int
 pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 {
@@ -661,6 +680,13 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	(void)pthread_mutex_init(&pub->snap_lock, NULL);
 	pub->snap = s;
 	pub->tls_priority = xstrdup(pub_priority_of(p));
+	pub->threads = pub_threads_default();
+	r = gnutls_session_ticket_key_generate(&pub->ticket_key);
+	if (r < 0) {
+		log_warn("publisher: no TLS session tickets: %s", gnutls_strerror(r));
+		pub->ticket_key.data = NULL;
+		pub->ticket_key.size = 0;
+	}
 	pub->max_connections =
 	        p->max_connections ? p->max_connections : PUB_MAX_CONNECTIONS_DEFAULT;
 	pub->timeout_s = (unsigned)(((p->connection_timeout_ms ? p->connection_timeout_ms
@@ -771,6 +797,10 @@ pub_free(struct pub *pub)
 	(void)pthread_mutex_destroy(&pub->snap_lock);
 	free(pub->tls_priority);
 	free(pub->listen_sig);
+	if (pub->ticket_key.data != NULL) {
+		gnutls_memset(pub->ticket_key.data, 0, pub->ticket_key.size);
+		gnutls_free(pub->ticket_key.data);
+	}
 	free(pub);
 	return NULL;
 }

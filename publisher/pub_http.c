@@ -227,10 +227,16 @@ pub_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket
                            enum MHD_ConnectionNotificationCode code)
 {
 	struct pub *pub = cls;
+	const union MHD_ConnectionInfo *ci;
 
-	(void)conn;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		*socket_ctx = pub_snap_acquire(pub);
+		/* The TLS session exists, its handshake has not started: session tickets
+		 * (resumption) must be enabled now. Failure only costs full handshakes. */
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		if (pub->ticket_key.data != NULL && ci != NULL && ci->tls_session != NULL)
+			(void)gnutls_session_ticket_enable_server((gnutls_session_t)ci->tls_session,
+			                                          &pub->ticket_key);
 	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		pub_snap_unref(*socket_ctx);
 		*socket_ctx = NULL;

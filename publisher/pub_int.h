@@ -54,6 +54,9 @@
 /* Default GnuTLS priority: TLS 1.2 and 1.3 only (RFC 8461 section 7.2), server order. */
 #define PUB_TLS_PRIORITY_DEFAULT                                                                   \
 	"SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
+ * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
+#define PUB_THREADS_MAX 8
 /* Zone-file TTL of the records printed by pub_dns_records() (seconds). */
 #define PUB_DNS_TTL 3600
 
@@ -110,6 +113,8 @@ struct pub {
 	struct pub_listener *listeners;
 	size_t n_listeners;
 	char *tls_priority;
+	unsigned threads;          /* MHD_OPTION_THREAD_POOL_SIZE of HTTPS listeners */
+	gnutls_datum_t ticket_key; /* session ticket key (TLS 1.2 tickets, TLS 1.3 PSK) */
 	unsigned max_connections;
 	unsigned timeout_s;
 	char *listen_sig; /* listen addresses as text, to detect restart-only changes */
