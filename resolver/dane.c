@@ -2,7 +2,8 @@
  * resolver/dane.c - DANE (RFC 7672) applicability of a destination domain, cached
  *
  * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
- *            dane_counters(), dane_cache_entries(), dane_ad_trusted(), dane_decide(),
+ *            dane_counters(), dane_cache_entries(), dane_jobs_in_flight(),
+ *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
  *            dane_opts_default()
  * Threads:   main loop only.
@@ -1102,6 +1103,17 @@ size_t
 dane_cache_entries(const struct dane *d)
 {
 	return d->n_entries;
+}
+
+size_t
+dane_jobs_in_flight(const struct dane *d)
+{
+	const struct dane_job *job;
+	size_t n = 0;
+
+	for (job = d->jobs; job != NULL; job = job->next)
+		n++;
+	return n;
 }
 
 int

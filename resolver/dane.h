@@ -24,7 +24,8 @@
  * its expiry); a refresh whose MX lookup fails keeps the previous result.
  *
  * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
- *            dane_counters(), dane_cache_entries(), dane_ad_trusted(), dane_decide(),
+ *            dane_counters(), dane_cache_entries(), dane_jobs_in_flight(),
+ *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
  *            dane_opts_default()
  * Threads:   main loop only.
@@ -163,6 +164,8 @@ void dane_lookup_cancel(struct dane_waiter *w);
 
 const struct dane_counters *dane_counters(const struct dane *d);
 size_t dane_cache_entries(const struct dane *d);
+/* Jobs in flight (lookups being resolved, including background refreshes). */
+size_t dane_jobs_in_flight(const struct dane *d);
 /* Whether answers' AD bits are trusted (every resolver on loopback). */
 int dane_ad_trusted(const struct dane *d);
 
