@@ -167,6 +167,7 @@ admin_bind_unix(struct admin *a, const struct cfg_listen *l, int *ret_fd)
 {
 	struct sockaddr_un sun;
 	struct stat st;
+	mode_t old_mask;
 	int fd = -1, r;
 
 	memset(&sun, 0, sizeof(sun));
@@ -182,7 +183,12 @@ admin_bind_unix(struct admin *a, const struct cfg_listen *l, int *ret_fd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+	/* Created owner-only, so the socket is never reachable with a wider mode than asked
+	 * for between bind() and chmod(). */
+	old_mask = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	(void)umask(old_mask);
+	if (r < 0)
 		goto fail;
 	a->unix_path = xstrdup(l->path);
 	if (chmod(l->path, l->mode != 0 ? l->mode : 0600) < 0)

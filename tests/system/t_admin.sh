@@ -301,7 +301,7 @@ resolver = { enabled = false; };
 admin = { listen = { path = "$T/admin.sock"; mode = "0600"; }; };
 EOC
 start_bg unixd "$MTASTSD" -f -c "$T/unix.conf"
-for i in $(seq 1 50); do [ -S "$T/admin.sock" ] && break; sleep 0.1; done
+for i in $(seq 1 50); do grep -q 'admin: listening on unix:' "$T/unixd.log" && break; sleep 0.1; done
 check "unix socket mode 0600" 600 "$(stat -c %a "$T/admin.sock")"
 curl -sS --max-time 5 --unix-socket "$T/admin.sock" http://localhost/status >"$T/ustatus.json"
 check "unix socket: /status, resolver off, publisher off" "False False 0" \
