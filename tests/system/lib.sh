@@ -67,7 +67,7 @@ check() {
 # check_match NAME ERE ACTUAL
 check_match() {
 	LIB_CHECKS=$((LIB_CHECKS + 1))
-	if printf '%s' "$3" | grep -Eq -- "$2"; then
+	if grep -Eq -- "$2" <<<"$3"; then
 		say "ok   $1"
 	else
 		say "FAIL $1: expected to match /$2/, got [$3]"
