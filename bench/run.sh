@@ -142,6 +142,10 @@ else
 	SMLOAD=$T/bin/smload
 	TRIVIAL=$T/bin/sm_trivial
 fi
+CACHE_FILL=
+if cmake --build "$BUILD" -j2 --target cache_fill >>"$T/cmake.log" 2>&1; then
+	CACHE_FILL=$BUILD/bench/cache_fill
+fi
 if [ -z "$MTASTSD" ]; then
 	if cmake --build "$BUILD" -j2 --target mtastsd >>"$T/cmake.log" 2>&1; then
 		MTASTSD=$BUILD/daemon/mtastsd
@@ -635,6 +639,16 @@ for r in $(seq 1 "$ROUNDS"); do
 	[ "$ONLY" = publisher ] || resolver_round "$r"
 	[ "$ONLY" = resolver ] || publisher_round "$r"
 done
+# RSS of the memory cache with 100 000 policies (bench/cache_fill, the cache code alone);
+# the table adds mtastsd's idle RSS for the daemon's figure.
+if [ -n "$CACHE_FILL" ] && [ "$ONLY" != publisher ]; then
+	line=$(timeout 120 "$CACHE_FILL" -n 100000 -m 2 2>>"$T/smload.err") || line=
+	for kv in $line; do
+		case ${kv%%=*} in
+		rss_growth_kb | bytes_per_entry) record "mem.cache100k.${kv%%=*}" mtastsd 0 "${kv#*=}" ;;
+		esac
+	done
+fi
 T1=$(date +%s)
 trap 'say "bench: interrupted"; exit 130' INT TERM
 
@@ -743,6 +757,13 @@ for st in ("idle", "cold", "hot", "pub"):
     f = lambda rh: "n/a" if rh[0] is None else "%.1f / %.1f" % (rh[0] / 1024, rh[1] / 1024)
     row((st, f(cells[0]), f(cells[1]), ratio(cells[0][0], cells[1][0]), f(cells[2]),
          f(cells[3]), f(cells[4]), f(cells[5])))
+cg = get("mem.cache100k.rss_growth_kb", "mtastsd")
+idle = get("mem.idle.rss_kb", "mtastsd")
+if cg is not None:
+    print("100 000 cached policies: cache +%.1f MiB (bench/cache_fill, %s bytes/entry)%s"
+          % (cg / 1024, fmt(get("mem.cache100k.bytes_per_entry", "mtastsd")),
+             "" if idle is None else "; with mtastsd idle: %.1f MiB (target < 64)"
+             % ((cg + idle) / 1024)))
 try:
     notes = open(sys.argv[3]).read().strip()
 except OSError:
