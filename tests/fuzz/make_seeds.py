@@ -208,6 +208,12 @@ for name in ("mtastsd.conf", "mtastsd.conf.example"):
     if os.path.exists(path):
         with open(path, "rb") as f:
             seed("cfg", "etc-" + name, f.read())
+fixtures = os.path.join(ROOT, "tests", "unit", "data", "cfg")
+if os.path.isdir(fixtures):
+    for name in sorted(os.listdir(fixtures)):
+        if name.endswith(".conf"):
+            with open(os.path.join(fixtures, name), "rb") as f:
+                seed("cfg", "unit-" + name[:-5], f.read())
 for name, data in {
     "empty": "",
     "resolver": 'resolver: { listen = ["127.0.0.1:8461"]; dns_servers = ["127.0.0.1@5353"]; '
@@ -216,8 +222,9 @@ for name, data in {
              'timeout = "500ms"; } ); default_zone = "postfix"; };\n',
     "publisher": 'publisher: { listen = ["0.0.0.0:443"]; domains = ( { domain = "Example.COM"; '
                  'mode = "enforce"; mx = ["mail.example.com", "*.example.net"]; '
-                 'max_age = "7d"; cert_file = "/nonexistent"; key_file = "/nonexistent"; } ); };\n',
-    "cache": 'cache: { backend = "redis"; redis_address = "127.0.0.1:6379"; max_entries = 10; };\n',
+                 'max_age = "7d"; cert = "/nonexistent"; key = "/nonexistent"; } ); };\n',
+    "cache": 'cache: { backend = "valkey"; max_entries = 10; redis: { address = "unix:/x"; '
+             'db = 1023; sentinels = ["192.0.2.1:26379"]; master_name = "m"; }; };\n',
     "bad-type": "process: { verbosity = \"loud\"; };\n",
     "out-of-range": "process: { verbosity = 99; };\n",
     "unknown-key": "nosuch: 1;\n",

@@ -15,6 +15,7 @@ secs=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$build/tests/fuzz
+export LSAN_OPTIONS=suppressions=$here/lsan.supp:print_suppressions=0
 if [ $# -eq 0 ]; then
 	set -- $(cd "$bin" && ls fuzz_* | grep -v '_replay$' | sed 's/^fuzz_//')
 fi
