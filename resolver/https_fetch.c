@@ -28,15 +28,31 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/crypto.h>
 #include <gnutls/x509.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "err.h"
 #include "https_fetch.h"
 #include "log.h"
 #include "xalloc.h"
+
+/* Chains verified against the trust list, remembered per fetcher (bench lab: 50 policy
+ * hosts per certificate; hosting providers share multi-SAN certificates the same way).
+ * Parsing a 50-name leaf and one ECDSA verification are ~4 M instructions per fetch. */
+#define FETCH_VERIFIED_MAX   32
+#define FETCH_VERIFIED_TTL_S 3600
+
+struct fetch_verified {
+	uint8_t digest[32];     /* SHA-256 of the chain as sent */
+	gnutls_x509_crt_t leaf; /* parsed leaf (host name checks); NULL = free slot */
+	time_t until;           /* wall clock: earliest notAfter in the chain, or TTL */
+	int has_dns_san;
+	uint64_t used; /* LRU tick */
+};
 
 enum fetch_state {
 	FETCH_QUEUED,
@@ -80,6 +96,8 @@ struct fetcher {
 	char *connect_to;
 	gnutls_x509_trust_list_t trust; /* NULL until the first fetch (fetch_trust_load) */
 	int trust_loaded;
+	struct fetch_verified verified[FETCH_VERIFIED_MAX]; /* chains verified with trust */
+	uint64_t verified_tick;
 	unsigned n_active;
 	struct fetch_list queued, active, done;
 	int dispatching;
@@ -371,10 +389,73 @@ fetch_crt_has_dns_san(gnutls_x509_crt_t crt)
 	return 0;
 }
 
+/* Digest of the peer's chain as sent (each certificate's length, then its DER). */
+static int
+fetch_chain_digest(const gnutls_datum_t *peers, unsigned n, uint8_t *ret_digest)
+{
+	gnutls_hash_hd_t h;
+	unsigned i;
+	uint8_t len[4];
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		len[0] = (uint8_t)(peers[i].size >> 24);
+		len[1] = (uint8_t)(peers[i].size >> 16);
+		len[2] = (uint8_t)(peers[i].size >> 8);
+		len[3] = (uint8_t)peers[i].size;
+		(void)gnutls_hash(h, len, sizeof(len));
+		(void)gnutls_hash(h, peers[i].data, peers[i].size);
+	}
+	gnutls_hash_deinit(h, ret_digest);
+	return 0;
+}
+
+/* A chain verified before, byte for byte, still within its validity and the TTL. */
+static struct fetch_verified *
+fetch_verified_find(struct fetcher *f, const uint8_t *digest, time_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < FETCH_VERIFIED_MAX; i++) {
+		struct fetch_verified *v = &f->verified[i];
+
+		if (v->leaf != NULL && now < v->until &&
+		    memcmp(v->digest, digest, sizeof(v->digest)) == 0) {
+			v->used = ++f->verified_tick;
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/* Remember a verified chain; takes the leaf. The least recently used slot goes. */
+static struct fetch_verified *
+fetch_verified_add(struct fetcher *f, const uint8_t *digest, gnutls_x509_crt_t leaf, time_t until)
+{
+	struct fetch_verified *v = &f->verified[0];
+	unsigned i;
+
+	for (i = 1; i < FETCH_VERIFIED_MAX && v->leaf != NULL; i++)
+		if (f->verified[i].leaf == NULL || f->verified[i].used < v->used)
+			v = &f->verified[i];
+	if (v->leaf != NULL)
+		gnutls_x509_crt_deinit(v->leaf);
+	memcpy(v->digest, digest, sizeof(v->digest));
+	v->leaf = leaf;
+	v->until = until;
+	v->has_dns_san = fetch_crt_has_dns_san(leaf);
+	v->used = ++f->verified_tick;
+	return v;
+}
+
 /* Verify the peer's chain against the fetcher's trust list, then the host name
  * mta-sts.<domain>, then the DNS-ID rule. The same steps and messages as libcurl's own
  * verification (gtls.c: verify_peers2 status, then check_hostname), so what admins read
- * (and `mtastsd check` prints) does not change. 0, or ERR_FETCH_TLS with info.detail. */
+ * (and `mtastsd check` prints) does not change. A chain that verified before (same bytes,
+ * same fetcher, i.e. the same trust anchors) is not parsed and verified again until the
+ * earliest notAfter in it or FETCH_VERIFIED_TTL_S; the host name is checked every time.
+ * 0, or ERR_FETCH_TLS with info.detail. */
 static int
 fetch_verify_peer(struct fetch_req *rq)
 {
@@ -382,14 +463,15 @@ fetch_verify_peer(struct fetch_req *rq)
 	struct curl_tlssessioninfo *ti = NULL;
 	const gnutls_datum_t *peers;
 	gnutls_x509_crt_t crts[FETCH_CHAIN_MAX];
+	struct fetch_verified *v = NULL;
+	uint8_t digest[32];
 	unsigned n = 0, ncrt = 0, status = 0, i;
-	char host[DOMAIN_NAME_MAX + 16], cn[256];
+	char cn[256];
 	size_t cnlen = sizeof(cn);
 	const char *cause;
-	time_t not_after;
-	int r = ERR_FETCH_TLS;
+	time_t now = time(NULL), until, t;
+	int r = ERR_FETCH_TLS, have_digest;
 
-	(void)snprintf(host, sizeof(host), "mta-sts.%s", rq->domain);
 	if (curl_easy_getinfo(rq->easy, CURLINFO_TLS_SSL_PTR, &ti) != CURLE_OK || ti == NULL ||
 	    ti->backend != CURLSSLBACKEND_GNUTLS || ti->internals == NULL) {
 		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
@@ -404,52 +486,80 @@ fetch_verify_peer(struct fetch_req *rq)
 	}
 	if (n > FETCH_CHAIN_MAX)
 		n = FETCH_CHAIN_MAX;
-	for (ncrt = 0; ncrt < n; ncrt++) {
-		if (gnutls_x509_crt_init(&crts[ncrt]) < 0)
-			goto out;
-		if (gnutls_x509_crt_import(crts[ncrt], &peers[ncrt], GNUTLS_X509_FMT_DER) < 0) {
-			gnutls_x509_crt_deinit(crts[ncrt]);
+	have_digest = fetch_chain_digest(peers, n, digest) == 0;
+	if (have_digest)
+		v = fetch_verified_find(f, digest, now);
+	if (v == NULL) {
+		for (ncrt = 0; ncrt < n; ncrt++) {
+			if (gnutls_x509_crt_init(&crts[ncrt]) < 0)
+				goto out;
+			if (gnutls_x509_crt_import(crts[ncrt], &peers[ncrt], GNUTLS_X509_FMT_DER) <
+			    0) {
+				gnutls_x509_crt_deinit(crts[ncrt]);
+				(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+				               "cannot parse the certificate of mta-sts.%s",
+				               rq->domain);
+				goto out;
+			}
+		}
+		if (f->trust == NULL ||
+		    gnutls_x509_trust_list_verify_crt2(f->trust, crts, ncrt, NULL, 0, 0, &status,
+		                                       NULL) < 0 ||
+		    status != 0) {
+			cause = fetch_verify_cause(status);
 			(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
-			               "cannot parse the certificate of mta-sts.%s", rq->domain);
+			               "%s%sserver certificate verification failed. CAfile: %s "
+			               "CRLfile: none",
+			               cause != NULL ? cause : "", cause != NULL ? ": " : "",
+			               f->ca_file != NULL ? f->ca_file : "none");
 			goto out;
 		}
+		if (have_digest) {
+			until = now + FETCH_VERIFIED_TTL_S;
+			for (i = 0; i < ncrt; i++) {
+				t = gnutls_x509_crt_get_expiration_time(crts[i]);
+				if (t != (time_t)-1 && t < until)
+					until = t;
+			}
+			v = fetch_verified_add(f, digest, crts[0], until);
+			crts[0] = NULL; /* the cache owns it now */
+		}
+	} else {
+		rq->info.verify_cached = 1;
 	}
-	if (f->trust == NULL ||
-	    gnutls_x509_trust_list_verify_crt2(f->trust, crts, ncrt, NULL, 0, 0, &status, NULL) <
-	            0 ||
-	    status != 0) {
-		cause = fetch_verify_cause(status);
-		(void)snprintf(
-		        rq->info.detail, sizeof(rq->info.detail),
-		        "%s%sserver certificate verification failed. CAfile: %s CRLfile: none",
-		        cause != NULL ? cause : "", cause != NULL ? ": " : "",
-		        f->ca_file != NULL ? f->ca_file : "none");
-		goto out;
+	{
+		gnutls_x509_crt_t leaf = v != NULL ? v->leaf : crts[0];
+		int has_dns_san = v != NULL ? v->has_dns_san : fetch_crt_has_dns_san(leaf);
+		char host[DOMAIN_NAME_MAX + 16];
+
+		(void)snprintf(host, sizeof(host), "mta-sts.%s", rq->domain);
+		if (!gnutls_x509_crt_check_hostname2(leaf, host, 0)) {
+			if (gnutls_x509_crt_get_dn_by_oid(leaf, GNUTLS_OID_X520_COMMON_NAME, 0, 0,
+			                                  cn, &cnlen) < 0)
+				cn[0] = '\0';
+			(void)snprintf(
+			        rq->info.detail, sizeof(rq->info.detail),
+			        "SSL: certificate subject name (%.64s) does not match target "
+			        "host name 'mta-sts.%s'",
+			        cn, rq->domain);
+			goto out;
+		}
+		if (!has_dns_san) {
+			(void)snprintf(
+			        rq->info.detail, sizeof(rq->info.detail),
+			        "certificate of mta-sts.%s has no DNS subjectAltName (a name "
+			        "only in the subject CN is not accepted)",
+			        rq->domain);
+			goto out;
+		}
+		t = gnutls_x509_crt_get_expiration_time(leaf);
+		rq->info.cert_not_after = t == (time_t)-1 ? 0 : t;
 	}
-	if (!gnutls_x509_crt_check_hostname2(crts[0], host, 0)) {
-		if (gnutls_x509_crt_get_dn_by_oid(crts[0], GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn,
-		                                  &cnlen) < 0)
-			cn[0] = '\0';
-		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
-		               "SSL: certificate subject name (%.64s) does not match target host "
-		               "name 'mta-sts.%s'",
-		               cn, rq->domain);
-		goto out;
-	}
-	if (!fetch_crt_has_dns_san(crts[0])) {
-		(void)snprintf(
-		        rq->info.detail, sizeof(rq->info.detail),
-		        "certificate of mta-sts.%s has no DNS subjectAltName (a name only in "
-		        "the subject CN is not accepted)",
-		        rq->domain);
-		goto out;
-	}
-	not_after = gnutls_x509_crt_get_expiration_time(crts[0]);
-	rq->info.cert_not_after = not_after == (time_t)-1 ? 0 : not_after;
 	r = 0;
 out:
 	for (i = 0; i < ncrt; i++)
-		gnutls_x509_crt_deinit(crts[i]);
+		if (crts[i] != NULL)
+			gnutls_x509_crt_deinit(crts[i]);
 	return r;
 }
 
@@ -639,11 +749,16 @@ fetch_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static void
 fetcher_destroy(struct fetcher *f)
 {
+	unsigned i;
+
 	loop_timer_stop(f->loop, &f->curl_timer);
 	loop_timer_stop(f->loop, &f->dispatch_timer);
 	if (f->multi != NULL)
 		(void)curl_multi_cleanup(f->multi); /* closes cached connections (socket cb) */
 	loop_timer_stop(f->loop, &f->curl_timer);
+	for (i = 0; i < FETCH_VERIFIED_MAX; i++)
+		if (f->verified[i].leaf != NULL)
+			gnutls_x509_crt_deinit(f->verified[i].leaf);
 	if (f->trust != NULL)
 		gnutls_x509_trust_list_deinit(f->trust, 1);
 	free(f->ca_file);

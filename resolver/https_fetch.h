@@ -37,6 +37,8 @@ struct fetch_info {
 	uint64_t elapsed_ms;
 	time_t cert_not_after; /* the verified leaf certificate's notAfter once TLS is up,
 	                        * else 0 (`mtastsd check` reports the days left) */
+	int verify_cached;     /* 1: the chain was verified by an earlier fetch of this fetcher
+	                        * (same bytes); only the host name was checked this time */
 };
 
 /* err 0: body is the policy text (len bytes, NUL-terminated, may be empty); otherwise body

@@ -463,11 +463,13 @@ struct result {
 	int body_null;
 	uint64_t elapsed_ms;
 	time_t cert_not_after;
+	int verify_cached;
 	int *pending;
 	struct loop *loop;
 	/* actions from inside the callback */
 	struct fetcher **free_fetcher;
 	struct fetcher *start_from;
+	const char *start_domain; /* NULL: "ok.test" */
 	struct result *start_res;
 };
 
@@ -481,6 +483,7 @@ on_done(int err, const char *body, size_t len, const struct fetch_info *info, vo
 	res->status = info->http_status;
 	res->elapsed_ms = info->elapsed_ms;
 	res->cert_not_after = info->cert_not_after;
+	res->verify_cached = info->verify_cached;
 	(void)snprintf(res->ctype, sizeof(res->ctype), "%s", info->content_type);
 	(void)snprintf(res->detail, sizeof(res->detail), "%s", info->detail);
 	res->body_null = body == NULL;
@@ -491,7 +494,9 @@ on_done(int err, const char *body, size_t len, const struct fetch_info *info, vo
 		res->start_res->pending = res->pending;
 		res->start_res->loop = res->loop;
 		(*res->pending)++;
-		assert_non_null(fetch_start(res->start_from, "ok.test", on_done, res->start_res));
+		assert_non_null(fetch_start(
+		        res->start_from, res->start_domain != NULL ? res->start_domain : "ok.test",
+		        on_done, res->start_res));
 	}
 	if (res->free_fetcher != NULL)
 		*res->free_fetcher = fetcher_free(*res->free_fetcher);
@@ -844,6 +849,79 @@ test_large_ca_bundle(void **state)
 	free(bundle);
 }
 
+/* One fetcher, fetches of domains[0..n) one after the other (each started from the
+ * previous one's callback). */
+static void
+fetch_chain(const struct cfg_resolver *cfg, const char *const *domains, size_t n,
+            struct result *res)
+{
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct fetcher *f = NULL;
+	struct loop *loop = NULL;
+	int pending = 1;
+	size_t i;
+
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(fetcher_new(loop, cfg, &f), 0);
+	for (i = 0; i < n; i++) {
+		res[i].pending = &pending;
+		res[i].loop = loop;
+		if (i + 1 < n) {
+			res[i].start_from = f;
+			res[i].start_domain = domains[i + 1];
+			res[i].start_res = &res[i + 1];
+		}
+	}
+	assert_non_null(fetch_start(f, domains[0], on_done, &res[0]));
+	loop_timer_start(loop, &guard, GUARD_MS, on_guard, NULL);
+	assert_int_equal(loop_run(loop), 0);
+	loop_timer_stop(loop, &guard);
+	f = fetcher_free(f);
+	loop = loop_free(loop);
+	for (i = 0; i < n; i++)
+		assert_int_equal(res[i].calls, 1);
+}
+
+/* A chain verified once is not parsed and verified again by the same fetcher; the host
+ * name is still checked on every fetch; a refused chain is never remembered. */
+static void
+test_verified_chain_cache(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res[6];
+	/* ok and ctparam share the "good" chain; wrongname gets the valid "wrong" chain
+	 * (it names another host); expired is refused */
+	const char *d[6] = {"ok.test",        "ctparam.test", "wrongname.test",
+	                    "wrongname.test", "expired.test", "expired.test"};
+	size_t i;
+
+	memset(res, 0, sizeof(res));
+	base_cfg(&cfg);
+	fetch_chain(&cfg, d, 6, res);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(res[i].err, 0);
+		assert_string_equal(res[i].body, POLICY);
+		assert_true(res[i].cert_not_after > time(NULL));
+		assert_int_equal(res[i].verify_cached, i == 1);
+	}
+	for (i = 2; i < 4; i++) {
+		assert_int_equal(res[i].err, ERR_FETCH_TLS);
+		assert_string_equal(res[i].detail, "SSL: certificate subject name (wrong) does "
+		                                   "not match target host name "
+		                                   "'mta-sts.wrongname.test'");
+		assert_int_equal(res[i].verify_cached, i == 3);
+		assert_int_equal(res[i].cert_not_after, 0);
+	}
+	for (i = 4; i < 6; i++) {
+		assert_int_equal(res[i].err, ERR_FETCH_TLS);
+		assert_int_equal(res[i].verify_cached, 0);
+		expect_detail(&res[i],
+		              "certificate has expired: server certificate verification "
+		              "failed. CAfile: %s CRLfile: none",
+		              ca_pem);
+	}
+}
+
 /* Regression (bench, issue 8): libcurl-gnutls re-read the CA store for every connection
  * (~40 ms CPU each, ~25 fetches/s). The fetcher now reads ca_file once, at its first
  * fetch_start(): replacing the file afterwards changes nothing for that fetcher's
@@ -1096,6 +1174,7 @@ main(void)
 	        cmocka_unit_test(test_system_trust),
 	        cmocka_unit_test(test_large_ca_bundle),
 	        cmocka_unit_test(test_ca_read_once_per_fetcher),
+	        cmocka_unit_test(test_verified_chain_cache),
 	        cmocka_unit_test(test_tls11_only_server),
 	        cmocka_unit_test(test_connect_refused),
 	        cmocka_unit_test(test_concurrency_bound),
