@@ -16,9 +16,12 @@
 #include <microhttpd.h>
 
 #include "cache.h"
+#include "cache_redis.h"
 #include "cfg.h"
+#include "dane.h"
 #include "domain.h"
 #include "loop.h"
+#include "lookup.h"
 #include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
@@ -78,8 +81,13 @@ struct admin_facts {
 	struct pub_info *pub; /* never NULL; no domains when the publisher is off */
 	int pub_running;
 	int res_enabled;
-	const struct pol_counters *pol; /* NULL when the resolver is off */
-	const struct sm_counters *sm;   /* NULL when the resolver is off */
+	const struct pol_counters *pol;   /* NULL when the resolver is off */
+	const struct sm_counters *sm;     /* NULL when the resolver is off */
+	const struct lookup_counters *lk; /* which source decided; NULL when the resolver is off */
+	const struct dane_counters *dane; /* NULL when the resolver is off */
+	/* The Valkey/Redis tier: NULL (both) unless cache.backend = "redis". */
+	const struct cache_redis_counters *shared;
+	const char *shared_state; /* "connected", "connecting", "down" */
 	size_t cache_entries, cache_max;
 	double hit_rate; /* (hits + negative hits) / lookups, 0 without lookups */
 	size_t n_failures;

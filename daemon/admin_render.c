@@ -93,6 +93,10 @@ admin_facts_collect(struct admin *a, struct admin_facts *f)
 	if (a->res != NULL) {
 		f->pol = res_engine_counters(a->res);
 		f->sm = res_server_counters(a->res);
+		f->lk = res_lookup_counters(a->res);
+		f->dane = res_dane_counters(a->res);
+		f->shared = res_shared_counters(a->res);
+		f->shared_state = res_shared_state(a->res);
 	}
 	f->res_enabled = f->pol != NULL;
 	f->cache_entries = a->res != NULL ? res_cache_entries(a->res) : 0;
@@ -196,6 +200,60 @@ admin_dns_results(const struct pol_counters *p, struct admin_kv out[6])
 	return sizeof(kv) / sizeof(kv[0]);
 }
 
+/* DANE counters other than the verdicts, for /status (the metrics name them one by one). */
+static size_t
+admin_dane_counts(const struct dane_counters *d, struct admin_kv out[10])
+{
+	const struct admin_kv kv[] = {
+	        {"lookups", d->lookups},
+	        {"cache_hits", d->cache_hits},
+	        {"stale_served", d->stale_served},
+	        {"stale_kept", d->stale_kept},
+	        {"cache_misses", d->cache_misses},
+	        {"coalesced", d->coalesced},
+	        {"jobs", d->jobs},
+	        {"queries", d->queries},
+	        {"timeouts", d->timeouts},
+	        {"evictions", d->evictions},
+	};
+
+	memcpy(out, kv, sizeof(kv));
+	return sizeof(kv) / sizeof(kv[0]);
+}
+
+/* The Valkey/Redis tier's counters, in one place for /status and the page. */
+static size_t
+admin_shared_counts(const struct cache_redis_counters *c, struct admin_kv out[15])
+{
+	const struct admin_kv kv[] = {
+	        {"hits", c->hits},
+	        {"misses", c->misses},
+	        {"corrupt", c->corrupt},
+	        {"errors", c->errors},
+	        {"timeouts", c->timeouts},
+	        {"unavailable", c->unavailable},
+	        {"writes", c->writes},
+	        {"writes_older", c->writes_older},
+	        {"locks_taken", c->locks_taken},
+	        {"locks_busy", c->locks_busy},
+	        {"outages", c->outages},
+	        {"connects", c->connects},
+	        {"connect_failures", c->connect_failures},
+	        {"sentinel_queries", c->sentinel_queries},
+	        {"sentinel_failures", c->sentinel_failures},
+	};
+
+	memcpy(out, kv, sizeof(kv));
+	return sizeof(kv) / sizeof(kv[0]);
+}
+
+/* "connected", "connecting", "down"; "disabled" with the memory backend. */
+static const char *
+admin_shared_state(const struct admin_facts *f)
+{
+	return f->shared_state != NULL ? f->shared_state : "disabled";
+}
+
 static struct json_object *
 admin_json_publisher(const struct admin_facts *f)
 {
@@ -228,6 +286,66 @@ admin_json_publisher(const struct admin_facts *f)
 	return o;
 }
 
+/* The shared tier: {"state": "disabled"} with the memory backend; with Valkey/Redis its
+ * address, live state and counters. */
+static struct json_object *
+admin_json_valkey(struct admin *a, const struct admin_facts *f)
+{
+	struct json_object *x = json_object_new_object();
+	struct admin_kv kv[15];
+	size_t i, n;
+
+	jadd(x, "state", jstr(admin_shared_state(f)));
+	if (f->shared == NULL)
+		return x;
+	jadd(x, "address", jstr(a->cfg != NULL ? a->cfg->cache.redis_address : NULL));
+	jadd(x, "up", json_object_new_boolean(strcmp(f->shared_state, "connected") == 0));
+	n = admin_shared_counts(f->shared, kv);
+	for (i = 0; i < n; i++)
+		jadd(x, kv[i].name, ju64(kv[i].value));
+	return x;
+}
+
+/* Socketmap replies by the source that decided them (lookup.h), keyed by
+ * lookup_source_name(); null when the counters are not there. */
+static struct json_object *
+admin_json_decided_by(const struct admin_facts *f)
+{
+	struct json_object *x;
+	size_t i;
+
+	if (f->lk == NULL)
+		return NULL;
+	x = json_object_new_object();
+	for (i = 0; i < LOOKUP_SRC_COUNT; i++)
+		jadd(x, lookup_source_name((enum lookup_source)i), ju64(f->lk->source[i]));
+	return x;
+}
+
+static struct json_object *
+admin_json_dane(const struct admin_facts *f)
+{
+	struct json_object *x, *v;
+	struct admin_kv kv[10];
+	size_t i, n;
+
+	if (f->dane == NULL)
+		return NULL;
+	x = json_object_new_object();
+	n = admin_dane_counts(f->dane, kv);
+	for (i = 0; i < n; i++)
+		jadd(x, kv[i].name, ju64(kv[i].value));
+	v = json_object_new_object();
+	for (i = 0; i < DANE_VERDICT_COUNT; i++)
+		jadd(v, dane_verdict_name((enum dane_verdict)i), ju64(f->dane->answers[i]));
+	jadd(x, "verdicts", v);
+	if (f->lk != NULL) {
+		jadd(x, "checked", ju64(f->lk->dane_checked));
+		jadd(x, "sts_overridden", ju64(f->lk->sts_overridden));
+	}
+	return x;
+}
+
 static struct json_object *
 admin_json_resolver(struct admin *a, const struct admin_facts *f)
 {
@@ -241,7 +359,9 @@ admin_json_resolver(struct admin *a, const struct admin_facts *f)
 	if (p == NULL || s == NULL)
 		return o;
 	c = json_object_new_object();
-	jadd(c, "backend", jstr(a->cfg->cache.backend == CFG_CACHE_REDIS ? "redis" : "memory"));
+	/* What runs, not what the (possibly reloaded) cfg asks for: the backend needs a
+	 * restart to change. */
+	jadd(c, "backend", jstr(f->shared != NULL ? "redis" : "memory"));
 	jadd(c, "entries", ju64(f->cache_entries));
 	jadd(c, "max_entries", ju64(f->cache_max));
 	jadd(c, "hits", ju64(p->cache_hits));
@@ -249,16 +369,7 @@ admin_json_resolver(struct admin *a, const struct admin_facts *f)
 	jadd(c, "misses", ju64(p->cache_misses));
 	jadd(c, "hit_rate", json_object_new_double(f->hit_rate));
 	jadd(o, "cache", c);
-	/* The Valkey/Redis tier has no counters yet (res.c opens the memory tier only): its
-	 * state is unknown rather than guessed. */
-	if (a->cfg->cache.backend == CFG_CACHE_REDIS) {
-		x = json_object_new_object();
-		jadd(x, "address", jstr(a->cfg->cache.redis_address));
-		jadd(x, "state", jstr("unknown"));
-		jadd(o, "valkey", x);
-	} else {
-		jadd(o, "valkey", NULL);
-	}
+	jadd(o, "valkey", admin_json_valkey(a, f));
 	jadd(o, "lookups", ju64(p->lookups));
 	jadd(o, "requests", ju64(s->requests));
 	r = json_object_new_object();
@@ -292,6 +403,8 @@ admin_json_resolver(struct admin *a, const struct admin_facts *f)
 	jadd(x, "accepted", ju64(s->accepted));
 	jadd(x, "protocol_errors", ju64(s->protocol_errors));
 	jadd(o, "connections", x);
+	jadd(o, "decided_by", admin_json_decided_by(f));
+	jadd(o, "dane", admin_json_dane(f));
 	fails = json_object_new_array();
 	for (i = 0; i < f->n_failures; i++) {
 		const struct admin_failure *fl = &f->failures[i];
@@ -429,6 +542,124 @@ prom_kv(FILE *f, const char *name, const char *label, const char *help, const st
 		        (unsigned long long)kv[i].value);
 }
 
+/* DANE first, then MTA-STS: who decided each reply, and the DANE module's own work. */
+static void
+prom_decisions(FILE *f, const struct admin_facts *fa)
+{
+	const struct dane_counters *d = fa->dane;
+	size_t i;
+
+	if (fa->lk != NULL) {
+		prom_head(f, "mtastsd_socketmap_replies_decided_total", "counter",
+		          "Socketmap replies by the source that decided them (DANE first, then "
+		          "MTA-STS; none: neither applies).");
+		for (i = 0; i < LOOKUP_SRC_COUNT; i++)
+			fprintf(f, "mtastsd_socketmap_replies_decided_total{source=\"%s\"} %llu\n",
+			        lookup_source_name((enum lookup_source)i),
+			        (unsigned long long)fa->lk->source[i]);
+		prom_u64(f, "mtastsd_dane_checked_lookups_total", "counter",
+		         "Socketmap lookups that ran DANE (their zone has dane on).",
+		         fa->lk->dane_checked);
+		prom_u64(f, "mtastsd_dane_sts_overridden_total", "counter",
+		         "Replies where DANE decided while MTA-STS had a policy reply.",
+		         fa->lk->sts_overridden);
+	}
+	if (d == NULL)
+		return;
+	prom_head(f, "mtastsd_dane_lookups_total", "counter", "DANE lookups answered, by verdict.");
+	for (i = 0; i < DANE_VERDICT_COUNT; i++)
+		fprintf(f, "mtastsd_dane_lookups_total{outcome=\"%s\"} %llu\n",
+		        dane_verdict_name((enum dane_verdict)i), (unsigned long long)d->answers[i]);
+	prom_head(f, "mtastsd_dane_cache_hits_total", "counter",
+	          "DANE lookups answered from the DANE cache, by freshness.");
+	fprintf(f, "mtastsd_dane_cache_hits_total{kind=\"fresh\"} %llu\n",
+	        (unsigned long long)d->cache_hits);
+	fprintf(f, "mtastsd_dane_cache_hits_total{kind=\"stale\"} %llu\n",
+	        (unsigned long long)d->stale_served);
+	prom_u64(f, "mtastsd_dane_cache_misses_total", "counter",
+	         "DANE lookups that had to wait for DNS answers.", d->cache_misses);
+	prom_u64(f, "mtastsd_dane_lookups_coalesced_total", "counter",
+	         "DANE lookups that joined a job already in flight.", d->coalesced);
+	prom_u64(f, "mtastsd_dane_stale_kept_total", "counter",
+	         "DANE refreshes that failed and kept the old result.", d->stale_kept);
+	prom_u64(f, "mtastsd_dane_jobs_total", "counter",
+	         "DANE jobs started (MX, address and TLSA lookups of one domain).", d->jobs);
+	prom_u64(f, "mtastsd_dane_dns_queries_total", "counter", "DNS queries sent by DANE.",
+	         d->queries);
+	prom_u64(f, "mtastsd_dane_timeouts_total", "counter",
+	         "DANE lookups answered tempfail because their timeout passed.", d->timeouts);
+	prom_u64(f, "mtastsd_dane_cache_evictions_total", "counter",
+	         "DANE cache entries dropped for room.", d->evictions);
+}
+
+/* The Valkey/Redis tier. mtastsd_valkey_enabled always (resolver on); the rest only with
+ * cache.backend = "redis", so that an alert on mtastsd_valkey_up == 0 never fires for a
+ * host that has no shared tier. */
+static void
+prom_valkey(FILE *f, const struct admin_facts *fa)
+{
+	static const char *const states[] = {"connected", "connecting", "down"};
+	const struct cache_redis_counters *c = fa->shared;
+	size_t i;
+
+	prom_u64(f, "mtastsd_valkey_enabled", "gauge",
+	         "1 when the shared Valkey/Redis cache tier is configured (cache.backend).",
+	         c != NULL ? 1 : 0);
+	if (c == NULL)
+		return;
+	prom_u64(f, "mtastsd_valkey_up", "gauge",
+	         "1 when the connection to Valkey/Redis is established and commands are sent.",
+	         strcmp(fa->shared_state, "connected") == 0 ? 1 : 0);
+	prom_head(f, "mtastsd_valkey_state", "gauge",
+	          "1 for the current state of the Valkey/Redis connection.");
+	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		fprintf(f, "mtastsd_valkey_state{state=\"%s\"} %d\n", states[i],
+		        strcmp(fa->shared_state, states[i]) == 0 ? 1 : 0);
+	prom_head(f, "mtastsd_valkey_commands_total", "counter",
+	          "Valkey/Redis commands and connection failures, by result (error includes "
+	          "connection losses; timeout: past cache.redis.command_timeout).");
+	fprintf(f,
+	        "mtastsd_valkey_commands_total{result=\"hit\"} %llu\n"
+	        "mtastsd_valkey_commands_total{result=\"miss\"} %llu\n"
+	        "mtastsd_valkey_commands_total{result=\"error\"} %llu\n"
+	        "mtastsd_valkey_commands_total{result=\"timeout\"} %llu\n",
+	        (unsigned long long)c->hits, (unsigned long long)c->misses,
+	        (unsigned long long)c->errors, (unsigned long long)c->timeouts);
+	prom_u64(f, "mtastsd_valkey_corrupt_values_total", "counter",
+	         "Values read that did not decode (counted as misses too; overwritten later).",
+	         c->corrupt);
+	prom_u64(f, "mtastsd_valkey_unavailable_total", "counter",
+	         "Cache operations not sent because the tier was down (served as misses).",
+	         c->unavailable);
+	prom_head(f, "mtastsd_valkey_writes_total", "counter",
+	          "Policy writes, by result (older: refused, the stored policy was newer).");
+	fprintf(f,
+	        "mtastsd_valkey_writes_total{result=\"stored\"} %llu\n"
+	        "mtastsd_valkey_writes_total{result=\"older\"} %llu\n",
+	        (unsigned long long)c->writes, (unsigned long long)c->writes_older);
+	prom_head(f, "mtastsd_valkey_fetch_locks_total", "counter",
+	          "Fetch lock attempts, by result (busy: another host holds it).");
+	fprintf(f,
+	        "mtastsd_valkey_fetch_locks_total{result=\"taken\"} %llu\n"
+	        "mtastsd_valkey_fetch_locks_total{result=\"busy\"} %llu\n",
+	        (unsigned long long)c->locks_taken, (unsigned long long)c->locks_busy);
+	prom_u64(f, "mtastsd_valkey_outages_total", "counter",
+	         "Transitions from up to down (and a failed first connection).", c->outages);
+	prom_head(f, "mtastsd_valkey_connects_total", "counter",
+	          "Connection attempts to Valkey/Redis, by result.");
+	fprintf(f,
+	        "mtastsd_valkey_connects_total{result=\"success\"} %llu\n"
+	        "mtastsd_valkey_connects_total{result=\"failure\"} %llu\n",
+	        (unsigned long long)c->connects, (unsigned long long)c->connect_failures);
+	prom_head(f, "mtastsd_valkey_sentinel_queries_total", "counter",
+	          "Sentinel queries for the primary's address answered, by result.");
+	fprintf(f,
+	        "mtastsd_valkey_sentinel_queries_total{result=\"success\"} %llu\n"
+	        "mtastsd_valkey_sentinel_queries_total{result=\"failure\"} %llu\n",
+	        (unsigned long long)(c->sentinel_queries - c->sentinel_failures),
+	        (unsigned long long)c->sentinel_failures);
+}
+
 char *
 admin_render_metrics(struct admin *a, const struct admin_facts *f)
 {
@@ -538,6 +769,8 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 	        "_mta-sts TXT queries finished, by result.", kv, n);
 	prom_u64(o.f, "mtastsd_policy_stale_kept_total", "counter",
 	         "Discovery failures that kept a valid cached policy.", p->stale_kept);
+	prom_decisions(o.f, f);
+	prom_valkey(o.f, f);
 	return out_close(&o);
 }
 
@@ -590,6 +823,63 @@ html_row_u64(FILE *f, const char *name, uint64_t v)
 	html_esc(f, name);
 	fprintf(f, "</th><td class=\"num\" id=\"c-%s\">%llu</td></tr>\n", name,
 	        (unsigned long long)v);
+}
+
+/* Who decided the replies (DANE first, then MTA-STS), with the DANE verdicts beside. */
+static void
+html_decisions(FILE *f, const struct admin_facts *fa)
+{
+	size_t i;
+
+	if (fa->lk == NULL || fa->dane == NULL)
+		return;
+	fputs("<h2>DANE and MTA-STS</h2>\n<table id=\"decisions\"><thead><tr><th>Reply decided "
+	      "by</th><th>Replies</th></tr></thead><tbody>\n",
+	      f);
+	for (i = 0; i < LOOKUP_SRC_COUNT; i++) {
+		char name[32];
+
+		(void)snprintf(name, sizeof(name), "decided_%s",
+		               lookup_source_name((enum lookup_source)i));
+		html_row_u64(f, name, fa->lk->source[i]);
+	}
+	html_row_u64(f, "dane_lookups", fa->dane->lookups);
+	for (i = 0; i < DANE_VERDICT_COUNT; i++) {
+		char name[32];
+
+		(void)snprintf(name, sizeof(name), "dane_verdict_%s",
+		               dane_verdict_name((enum dane_verdict)i));
+		html_row_u64(f, name, fa->dane->answers[i]);
+	}
+	html_row_u64(f, "dane_cache_hits", fa->dane->cache_hits + fa->dane->stale_served);
+	html_row_u64(f, "dane_timeouts", fa->dane->timeouts);
+	fputs("</tbody></table>\n", f);
+}
+
+static void
+html_valkey(FILE *f, struct admin *a, const struct admin_facts *fa)
+{
+	const char *state = admin_shared_state(fa);
+	const struct cache_redis_counters *c = fa->shared;
+	const char *cls = c == NULL                         ? "meta"
+	                  : strcmp(state, "connected") == 0 ? "ok"
+	                  : strcmp(state, "down") == 0      ? "bad"
+	                                                    : "warn";
+
+	fputs("<h2>Shared cache (Valkey/Redis)</h2>\n<table id=\"valkey\"><tbody>\n", f);
+	fprintf(f, "<tr><th>state</th><td class=\"%s\" id=\"valkey-state\">%s</td></tr>\n", cls,
+	        state);
+	if (c != NULL) {
+		fputs("<tr><th>address</th><td><code>", f);
+		html_esc(f, a->cfg != NULL ? a->cfg->cache.redis_address : NULL);
+		fputs("</code></td></tr>\n", f);
+		html_row_u64(f, "valkey_hits", c->hits);
+		html_row_u64(f, "valkey_misses", c->misses);
+		html_row_u64(f, "valkey_errors", c->errors);
+		html_row_u64(f, "valkey_timeouts", c->timeouts);
+		html_row_u64(f, "valkey_outages", c->outages);
+	}
+	fputs("</tbody></table>\n", f);
 }
 
 static const char admin_css[] =
@@ -682,6 +972,8 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 		                     p->fetch_too_large + p->fetch_content_type + p->fetch_other);
 		html_row_u64(o.f, "connections_open", s->open);
 		fputs("</tbody></table>\n", o.f);
+		html_decisions(o.f, f);
+		html_valkey(o.f, a, f);
 
 		fputs("<h2>Recent failures</h2>\n", o.f);
 		if (f->n_failures == 0) {

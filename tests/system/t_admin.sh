@@ -6,22 +6,13 @@
 # resolver, a publisher for pub1.test (certificate valid 30 days) and pub2.test (10 days),
 # and the admin endpoint on 127.0.0.1 with a bearer token. After real lookups through the
 # socketmap (Postfix's postmap), /status, /metrics, /policies/<d>, POST /cache/purge and /
-# are checked value by value (python3 json); then the token rules, methods, reload counters
-# and config digest, a unix-socket admin listener, and the refusal of a public address
-# without a token.
+# are checked value by value (python3 json), including which source decided each reply
+# (DANE runs first but never applies in this lab: no AD bit) and the DANE counters; then the
+# token rules, methods, reload counters and config digest; the Valkey/Redis tier with a
+# redis-server of our own (state, counters, mtastsd_valkey_up 1, then 0 once redis-server
+# stops, then 1 again after a restart); a unix-socket admin listener, and the refusal of a
+# public address without a token.
 . "$(dirname "$0")/lib.sh"
-
-# lib.sh's check_match pipes printf into grep -q: under pipefail a SIGPIPE (grep exiting
-# on an early match of a long text) fails the check. A here-string has no pipe.
-check_match() {
-	LIB_CHECKS=$((LIB_CHECKS + 1))
-	if grep -Eq -- "$2" <<<"$3"; then
-		say "ok   $1"
-	else
-		say "FAIL $1: expected to match /$2/, got [$3]"
-		LIB_FAILS=$((LIB_FAILS + 1))
-	fi
-}
 
 for tool in curl python3 ldns-testns postmap certtool sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -144,8 +135,24 @@ check "status: fetches ok / http_error" "2 1" \
 	"$(jq_py "$T/status.json" '"%d %d" % (j["resolver"]["fetches"]["ok"], j["resolver"]["fetches"]["http_error"])')"
 check "status: DNS answers ok / nxdomain" "3 1" \
 	"$(jq_py "$T/status.json" '"%d %d" % (j["resolver"]["dns"]["ok"], j["resolver"]["dns"]["nxdomain"])')"
-check "status: memory backend, no Valkey" "memory None" \
+check "status: memory backend, Valkey tier disabled" "memory {'state': 'disabled'}" \
 	"$(jq_py "$T/status.json" '"%s %s" % (j["resolver"]["cache"]["backend"], j["resolver"]["valkey"])')"
+# DANE runs first for every lookup (zone dane on by default) but never applies here:
+# ldns-testns sets no AD bit and answers NXDOMAIN to MX queries. MTA-STS decides the two
+# enforce.test replies; the other three (testing mode, no TXT, fetch 404) are decided by
+# nothing that applies.
+check "status: decided_by (2 sts, 3 none)" "dane-only=0 dane=0 dane-tempfail=0 sts=2 none=3" \
+	"$(jq_py "$T/status.json" '" ".join("%s=%d" % kv for kv in j["resolver"]["decided_by"].items())')"
+check "status: decided_by adds up to the lookups" 5 \
+	"$(jq_py "$T/status.json" 'sum(j["resolver"]["decided_by"].values())')"
+check "status: DANE lookups / checked / overridden" "5 5 0" \
+	"$(jq_py "$T/status.json" '"%d %d %d" % (j["resolver"]["dane"]["lookups"], j["resolver"]["dane"]["checked"], j["resolver"]["dane"]["sts_overridden"])')"
+check "status: DANE verdicts (all none)" "none=5 dane=0 dane-only=0 tempfail=0 canceled=0" \
+	"$(jq_py "$T/status.json" '" ".join("%s=%d" % kv for kv in j["resolver"]["dane"]["verdicts"].items())')"
+# enforce.test twice: the second DANE lookup is answered from the DANE cache. Each of the
+# 4 jobs sends one MX query, and its NXDOMAIN answer ends the job.
+check "status: DANE cache hits / misses / jobs / queries" "1 4 4 4" \
+	"$(jq_py "$T/status.json" '"%d %d %d %d" % (j["resolver"]["dane"]["cache_hits"], j["resolver"]["dane"]["cache_misses"], j["resolver"]["dane"]["jobs"], j["resolver"]["dane"]["queries"])')"
 check "status: last errors name fail.test" "fail.test tempfail" \
 	"$(jq_py "$T/status.json" '" ".join("%s %s" % (e["domain"], e["state"]) for e in j["resolver"]["last_errors"])')"
 check_match "status: last error text" 'HTTP|status' "$(jq_py "$T/status.json" "$R[\"last_errors\"][0][\"error\"]")"
@@ -181,6 +188,16 @@ check "metrics: certificate expiry pub1" "$exp1" \
 	"$(m 'mtastsd_certificate_expiry_timestamp_seconds\{domain="pub1.test"\}')"
 check "metrics: certificate expiry pub2" "$exp2" \
 	"$(m 'mtastsd_certificate_expiry_timestamp_seconds\{domain="pub2.test"\}')"
+check "metrics: replies decided by sts" 2 "$(m 'mtastsd_socketmap_replies_decided_total\{source="sts"\}')"
+check "metrics: replies decided by none" 3 "$(m 'mtastsd_socketmap_replies_decided_total\{source="none"\}')"
+check "metrics: replies decided by dane / dane-only / dane-tempfail" "0 0 0" \
+	"$(m 'mtastsd_socketmap_replies_decided_total\{source="dane"\}') $(m 'mtastsd_socketmap_replies_decided_total\{source="dane-only"\}') $(m 'mtastsd_socketmap_replies_decided_total\{source="dane-tempfail"\}')"
+check "metrics: DANE lookups with outcome none" 5 "$(m 'mtastsd_dane_lookups_total\{outcome="none"\}')"
+check "metrics: DANE lookups with outcome dane-only" 0 "$(m 'mtastsd_dane_lookups_total\{outcome="dane-only"\}')"
+check "metrics: DANE fresh cache hits" 1 "$(m 'mtastsd_dane_cache_hits_total\{kind="fresh"\}')"
+check "metrics: Valkey not configured" 0 "$(m mtastsd_valkey_enabled)"
+check "metrics: no mtastsd_valkey_up without a Valkey tier" 0 \
+	"$(grep -c '^mtastsd_valkey_up' "$T/metrics.txt" || true)"
 check_match "metrics: uptime" '^[0-9]+$' "$(m mtastsd_uptime_seconds)"
 check "metrics: published modes" 'enforce testing' \
 	"$(grep -E '^mtastsd_published_policy_mode' "$T/metrics.txt" | sed 's/.*mode="\([a-z]*\)".*/\1/' | xargs)"
@@ -222,6 +239,10 @@ check_match "page: pub1.test with its mode" '<td class="domain">pub1.test</td><t
 	"$(cat "$T/page.html")"
 check_match "page: pub2.test days left" 'class="num warn days">9<' "$(cat "$T/page.html")"
 check_match "page: lookups counter" 'id="c-lookups">5<' "$(cat "$T/page.html")"
+check_match "page: replies decided by sts" 'id="c-decided_sts">2<' "$(cat "$T/page.html")"
+check_match "page: replies decided by none" 'id="c-decided_none">3<' "$(cat "$T/page.html")"
+check_match "page: DANE verdict none" 'id="c-dane_verdict_none">5<' "$(cat "$T/page.html")"
+check_match "page: Valkey tier disabled" 'id="valkey-state">disabled<' "$(cat "$T/page.html")"
 check_match "page: recent failure fail.test" '<td class="domain">fail.test</td><td>tempfail' \
 	"$(cat "$T/page.html")"
 check "page: no external references" 0 \
@@ -305,6 +326,130 @@ for i in $(seq 1 100); do
 done
 check "SIGTERM: exited" dead "$(alive mtastsd)"
 check "SIGTERM: admin listener closed" 000 "$(code GET /status -H "$AUTH" 2>/dev/null || true)"
+
+# ---- the Valkey/Redis tier: a redis-server of our own on loopback
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	R=$(free_port tcp)
+	SM2=$(free_port tcp)
+	ADM2=$(free_port tcp)
+	CMD_TIMEOUT_MS=300
+	URL2="http://127.0.0.1:$ADM2"
+	redis_start() {
+		start_bg "$1" redis-server --port "$R" --bind 127.0.0.1 --save '' --appendonly no
+		wait_tcp "$R"
+		for i in $(seq 1 50); do
+			[ "$(redis-cli -p "$R" ping 2>/dev/null)" = PONG ] && return 0
+			sleep 0.1
+		done
+		die "redis-server on $R does not answer PING"
+	}
+	# up2: the mtastsd_valkey_up sample of the redis-backed daemon
+	up2() { curl -sS --max-time 5 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_up" {print $2}'; }
+	# st2 EXPR: a python expression over the valkey object v of its /status
+	st2() {
+		curl -sS --max-time 5 "$URL2/status" >"$T/st2.json"
+		jq_py "$T/st2.json" "(lambda v: $1)(j['resolver']['valkey'])"
+	}
+	redis_start redis
+	RES_NEGATIVE_TTL=10m resolver_conf "$T/redis.conf" "$SM2" "$DNS" "$HTTPS"
+	sed -i '/^admin = /d' "$T/redis.conf"
+	cat >>"$T/redis.conf" <<EOC
+admin = { listen = "127.0.0.1:$ADM2"; };
+cache = {
+	backend = "redis";
+	redis = {
+		address = "127.0.0.1:$R";
+		prefix = "tadmin";
+		command_timeout = "${CMD_TIMEOUT_MS}ms";
+		connect_timeout = "500ms";
+	};
+};
+EOC
+	mtastsd_start rd "$T/redis.conf" "$SM2"
+	wait_tcp "$ADM2"
+	for i in $(seq 1 50); do
+		grep -q 'cache.redis: connected' "$T/rd.log" && break
+		sleep 0.1
+	done
+	check "valkey: /status state connected" "connected True 127.0.0.1:$R" \
+		"$(st2 '"%s %s %s" % (v["state"], v["up"], v["address"])')"
+	check "valkey: cache backend redis" redis "$(jq_py "$T/st2.json" 'j["resolver"]["cache"]["backend"]')"
+	check "valkey: mtastsd_valkey_up 1" 1 "$(up2)"
+	check "valkey: mtastsd_valkey_enabled 1" 1 \
+		"$(curl -sS --max-time 5 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_enabled" {print $2}')"
+	check_match "valkey: the page shows connected" 'id="valkey-state">connected<' \
+		"$(curl -sS --max-time 5 "$URL2/")"
+	# enforce.test, not in redis yet: the shared read misses, the lock script reads it again
+	# (miss) and takes the fetch lock, the policy is fetched and written.
+	n0=$(fetch_count www mta-sts.enforce.test)
+	check "valkey: lookup enforce.test" "$(pm_ok "$ENF")" "$(pm "$SM2" postfix enforce.test)"
+	check "valkey: enforce.test fetched once" $((n0 + 1)) "$(fetch_count www mta-sts.enforce.test)"
+	for i in $(seq 1 50); do
+		[ "$(st2 'v["writes"]')" = 1 ] && break
+		sleep 0.1
+	done
+	check "valkey: policy written to redis" 1 "$(redis-cli -p "$R" exists tadmin:v1:sts:enforce.test)"
+	check "valkey: hits misses writes locks_taken after the first lookup" "0 2 1 1" \
+		"$(st2 '"%d %d %d %d" % (v["hits"], v["misses"], v["writes"], v["locks_taken"])')"
+	# Out of the memory cache: the next lookup is answered from redis (a hit, no fetch).
+	check "valkey: purge enforce.test from memory" 1 \
+		"$(curl -sS --max-time 5 -X POST "$URL2/cache/purge?domain=enforce.test" | python3 -c 'import json,sys; print(json.load(sys.stdin)["purged"])')"
+	check "valkey: lookup enforce.test from redis" "$(pm_ok "$ENF")" "$(pm "$SM2" postfix enforce.test)"
+	check "valkey: no second fetch" $((n0 + 1)) "$(fetch_count www mta-sts.enforce.test)"
+	check "valkey: hits misses errors timeouts" "1 2 0 0" \
+		"$(st2 '"%d %d %d %d" % (v["hits"], v["misses"], v["errors"], v["timeouts"])')"
+	curl -sS --max-time 5 "$URL2/metrics" >"$T/metrics2.txt"
+	m2() { grep -E "^$1 " "$T/metrics2.txt" | awk '{print $2}'; }
+	check "valkey: commands hit / miss / error / timeout" "1 2 0 0" \
+		"$(m2 'mtastsd_valkey_commands_total\{result="hit"\}') $(m2 'mtastsd_valkey_commands_total\{result="miss"\}') $(m2 'mtastsd_valkey_commands_total\{result="error"\}') $(m2 'mtastsd_valkey_commands_total\{result="timeout"\}')"
+	check "valkey: state gauge" "1 0 0" \
+		"$(m2 'mtastsd_valkey_state\{state="connected"\}') $(m2 'mtastsd_valkey_state\{state="connecting"\}') $(m2 'mtastsd_valkey_state\{state="down"\}')"
+	check "valkey: one successful connect" 1 "$(m2 'mtastsd_valkey_connects_total\{result="success"\}')"
+	check_match "valkey: page counters" 'id="c-valkey_hits">1<' "$(curl -sS --max-time 5 "$URL2/")"
+
+	# redis-server stops: the connection closes, the gauge drops to 0 at once; at the
+	# latest when a command times out (command_timeout) and the next attempt fails
+	# (reconnect backoff, at most 2000 ms, cache_redis.h).
+	stop_bg redis
+	t0=$(date +%s%N)
+	up=1
+	for i in $(seq 1 100); do
+		up=$(up2)
+		[ "$up" = 0 ] && break
+		sleep 0.05
+	done
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	check "valkey: mtastsd_valkey_up 0 after redis-server stopped" 0 "$up"
+	say "valkey: gauge 0 after $ms ms"
+	check "valkey: within command_timeout + max backoff ($ms ms)" 1 \
+		"$((ms <= CMD_TIMEOUT_MS + 2000))"
+	check_match "valkey: /status state down or connecting, not up" '^(down|connecting) False [1-9]' \
+		"$(st2 '"%s %s %d" % (v["state"], v["up"], v["errors"])')"
+	check "valkey: one outage" 1 "$(st2 'v["outages"]')"
+	check_match "valkey: the page shows the state" 'id="valkey-state">(down|connecting)<' \
+		"$(curl -sS --max-time 5 "$URL2/")"
+	# Lookups go on without it: testing.test is discovered directly (its read, lock and
+	# write are not sent).
+	check "valkey down: lookup testing.test" "$(pm_notfound)" "$(pm "$SM2" postfix testing.test)"
+	check "valkey down: operations not sent" 3 "$(st2 'v["unavailable"]')"
+	check "valkey down: metric of operations not sent" 3 \
+		"$(curl -sS --max-time 5 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_unavailable_total" {print $2}')"
+
+	# redis-server back: reconnected within the backoff.
+	redis_start redis2
+	up=0
+	for i in $(seq 1 100); do
+		up=$(up2)
+		[ "$up" = 1 ] && break
+		sleep 0.05
+	done
+	check "valkey: mtastsd_valkey_up 1 again after redis-server restarted" 1 "$up"
+	check "valkey: connected again, 2 connects" "connected 2" "$(st2 '"%s %d" % (v["state"], v["connects"])')"
+	stop_bg rd
+	stop_bg redis2
+else
+	say "SKIP valkey checks: redis-server/redis-cli not installed"
+fi
 
 # ---- a unix-socket admin listener, no token, resolver off
 cat >"$T/unix.conf" <<EOC
