@@ -8,18 +8,6 @@
 # unit's systemd-analyze exposure is the one docs/operations.md records.
 . "$(dirname "$0")/lib.sh"
 
-# lib.sh's check_match pipes printf into grep -q: under pipefail a SIGPIPE (grep exiting
-# on an early match of a long text) fails the check. A here-string has no pipe.
-check_match() {
-	LIB_CHECKS=$((LIB_CHECKS + 1))
-	if grep -Eq -- "$2" <<<"$3"; then
-		say "ok   $1"
-	else
-		say "FAIL $1: expected to match /$2/, got [$3]"
-		LIB_FAILS=$((LIB_FAILS + 1))
-	fi
-}
-
 command -v cmake >/dev/null || die "cmake is not installed"
 [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "no build tree at $BUILD_DIR"
 
