@@ -313,7 +313,7 @@ crd_ev_cleanup(void *privdata)
 		                          : (ac->errstr != NULL && ac->errstr[0] != '\0'
 		                                     ? ac->errstr
 		                                     : "connection closed");
-		char reason[sizeof(rc->errbuf)];
+		char reason[sizeof(rc->errbuf) + 16]; /* "sentinel: " + errbuf */
 
 		(void)snprintf(reason, sizeof(reason), "%s%s", ac == rc->sac ? "sentinel: " : "",
 		               why);

@@ -332,6 +332,8 @@ fetch_verify_cause(unsigned status)
 		return "certificate does not name the host";
 	if (status & GNUTLS_CERT_INSECURE_ALGORITHM)
 		return "certificate uses an insecure algorithm";
+	if (status & GNUTLS_CERT_PURPOSE_MISMATCH)
+		return "certificate is not for TLS server authentication";
 	return NULL;
 }
 
@@ -456,6 +458,12 @@ fetch_verified_add(struct fetcher *f, const uint8_t *digest, gnutls_x509_crt_t l
  * same fetcher, i.e. the same trust anchors) is not parsed and verified again until the
  * earliest notAfter in it or FETCH_VERIFIED_TTL_S; the host name is checked every time.
  * 0, or ERR_FETCH_TLS with info.detail. */
+/* The chain must be fit for TLS server authentication (extended key usage, RFC 5280
+ * section 4.2.1.12); a certificate limited to other purposes is refused. */
+static gnutls_typed_vdata_st fetch_vdata_server[] = {
+        {.type = GNUTLS_DT_KEY_PURPOSE_OID, .data = (unsigned char *)GNUTLS_KP_TLS_WWW_SERVER},
+};
+
 static int
 fetch_verify_peer(struct fetch_req *rq)
 {
@@ -503,8 +511,8 @@ fetch_verify_peer(struct fetch_req *rq)
 			}
 		}
 		if (f->trust == NULL ||
-		    gnutls_x509_trust_list_verify_crt2(f->trust, crts, ncrt, NULL, 0, 0, &status,
-		                                       NULL) < 0 ||
+		    gnutls_x509_trust_list_verify_crt2(f->trust, crts, ncrt, fetch_vdata_server, 1,
+		                                       0, &status, NULL) < 0 ||
 		    status != 0) {
 			cause = fetch_verify_cause(status);
 			(void)snprintf(rq->info.detail, sizeof(rq->info.detail),

@@ -349,12 +349,6 @@ is_up(void *arg)
 }
 
 static int
-is_down(void *arg)
-{
-	return cache_redis_state(arg) == CACHE_REDIS_DOWN;
-}
-
-static int
 failed_once(void *arg)
 {
 	return cache_redis_counters(arg)->connect_failures >= 1;

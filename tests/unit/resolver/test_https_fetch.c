@@ -64,6 +64,7 @@ static const struct {
         {"tls11.test", NULL},
         {"expired.test", NULL},
         {"cnonly.test", NULL},
+        {"clientonly.test", NULL},
         {"chained.test", NULL},
 };
 
@@ -169,7 +170,8 @@ make_ca(const char *stem)
 /* A server certificate with CN stem, the given template lines (dns_name...) and validity
  * (NULL: valid from now for 2 days). */
 static int
-make_cert2(const char *stem, const char *ca, const char *names, const char *validity)
+make_cert_purpose(const char *stem, const char *ca, const char *names, const char *validity,
+                  const char *purpose)
 {
 	char *key = xasprintf("%s/%s.key", tmpdir, stem),
 	     *pem = xasprintf("%s/%s.pem", tmpdir, stem);
@@ -191,8 +193,8 @@ make_cert2(const char *stem, const char *ca, const char *names, const char *vali
 	                "--outfile",
 	                pem,
 	                NULL};
-	char *text = xasprintf("cn = \"%s\"\n%stls_www_server\nsigning_key\nencryption_key\n%s",
-	                       stem, names, validity != NULL ? validity : "expiration_days = 2\n");
+	char *text = xasprintf("cn = \"%s\"\n%s%s\nsigning_key\nencryption_key\n%s", stem, names,
+	                       purpose, validity != NULL ? validity : "expiration_days = 2\n");
 	int r;
 
 	r = write_file(tmpl, text);
@@ -207,6 +209,12 @@ make_cert2(const char *stem, const char *ca, const char *names, const char *vali
 	free(cakey);
 	free(capem);
 	return r;
+}
+
+static int
+make_cert2(const char *stem, const char *ca, const char *names, const char *validity)
+{
+	return make_cert_purpose(stem, ca, names, validity, "tls_www_server");
 }
 
 static int
@@ -277,6 +285,7 @@ start_fake(const char *priority, unsigned *ret_port)
 	char *good_pem = tpath("good.pem"), *good_key = tpath("good.key"), *doc = tpath("doc");
 	char *exp_pem = tpath("expired.pem"), *exp_key = tpath("expired.key");
 	char *cn_pem = tpath("mta-sts.cnonly.test.pem"), *cn_key = tpath("mta-sts.cnonly.test.key");
+	char *cl_pem = tpath("clientonly.pem"), *cl_key = tpath("clientonly.key");
 	char *ch_pem = tpath("chained.full.pem"), *ch_key = tpath("chained.key");
 	char *argv[40], buf[256];
 	size_t have = 0, k = 0;
@@ -304,6 +313,10 @@ start_fake(const char *priority, unsigned *ret_port)
 	argv[k++] = cn_pem;
 	argv[k++] = "--key";
 	argv[k++] = cn_key;
+	argv[k++] = "--cert";
+	argv[k++] = cl_pem;
+	argv[k++] = "--key";
+	argv[k++] = cl_key;
 	argv[k++] = "--cert";
 	argv[k++] = ch_pem;
 	argv[k++] = "--key";
@@ -355,6 +368,8 @@ start_fake(const char *priority, unsigned *ret_port)
 	free(exp_key);
 	free(cn_pem);
 	free(cn_key);
+	free(cl_pem);
+	free(cl_key);
 	free(ch_pem);
 	free(ch_key);
 	free(doc);
@@ -424,7 +439,10 @@ group_setup(void **state)
 	    make_cert2("expired", "ca", "dns_name = \"mta-sts.expired.test\"\n",
 	               "activation_date = \"2020-01-01 00:00:00 UTC\"\n"
 	               "expiration_date = \"2020-06-01 00:00:00 UTC\"\n") < 0 ||
-	    make_cert("mta-sts.cnonly.test", "ca", "") < 0 || make_ca2("inter", "ca") < 0 ||
+	    make_cert("mta-sts.cnonly.test", "ca", "") < 0 ||
+	    make_cert_purpose("clientonly", "ca", "dns_name = \"mta-sts.clientonly.test\"\n", NULL,
+	                      "tls_www_client") < 0 ||
+	    make_ca2("inter", "ca") < 0 ||
 	    make_cert("chained", "inter", "dns_name = \"mta-sts.chained.test\"\n") < 0 ||
 	    make_chain() < 0 || make_docroot() < 0) {
 		fprintf(stderr, "cannot make the test CA (certtool, package gnutls-bin)\n");
@@ -780,6 +798,21 @@ test_expired_certificate(void **state)
 	              "CAfile: %s CRLfile: none",
 	              ca_pem);
 	assert_int_equal(count_lines("mta-sts.expired.test"), 0);
+}
+
+/* A certificate whose extended key usage does not include TLS server authentication
+ * (RFC 5280 section 4.2.1.12) is refused, even with the right name and CA. */
+static void
+test_client_only_certificate(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+
+	base_cfg(&cfg);
+	fetch_one(&cfg, "clientonly.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TLS);
+	assert_non_null(strstr(res.detail, "certificate is not for TLS server authentication"));
+	assert_int_equal(count_lines("mta-sts.clientonly.test"), 0);
 }
 
 static void
@@ -1170,6 +1203,7 @@ main(void)
 	        cmocka_unit_test(test_unknown_ca),
 	        cmocka_unit_test(test_expired_certificate),
 	        cmocka_unit_test(test_cn_only_certificate),
+	        cmocka_unit_test(test_client_only_certificate),
 	        cmocka_unit_test(test_intermediate_chain),
 	        cmocka_unit_test(test_system_trust),
 	        cmocka_unit_test(test_large_ca_bundle),
