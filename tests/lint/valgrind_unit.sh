@@ -23,7 +23,10 @@ if [ $# -lt 1 ]; then
 	exit 2
 fi
 build=$(cd "$1" && pwd)
-corpus=${2:-}
+corpus=""
+if [ $# -ge 2 ]; then
+	corpus=$(cd "$2" && pwd)
+fi
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v valgrind >/dev/null 2>&1; then
 	echo "valgrind_unit.sh: valgrind not installed, skipping (apt-get install valgrind)"
@@ -46,7 +49,9 @@ run() { # name, then the command
 	shift
 	n=$((n + 1))
 	# shellcheck disable=SC2086
-	if $vg --log-file="$logs/$name.vg" "$@" >"$logs/$name.out" 2>&1; then
+	# A per-executable bound, so one hang cannot eat the whole ctest TIMEOUT.
+	if timeout --kill-after=10 "${VALGRIND_TIMEOUT:-600}" \
+		$vg --log-file="$logs/$name.vg" "$@" >"$logs/$name.out" 2>&1; then
 		echo "ok    $name"
 	else
 		echo "FAIL  $name (exit $?)"
