@@ -37,7 +37,7 @@
 /* RFC 8461 section 3.3: after a failed fetch, wait >= 5 minutes before retrying (seconds). */
 #define FETCH_RETRY_MIN_S 300
 
-/* Text a peer controls is cut to this many bytes in logs (STYLE.md section 7). */
+/* Text a peer controls is cut to this many bytes in logs (docs/style.md section 7). */
 #define LOG_PEER_TEXT_MAX 200
 
 /* Resolver socketmap server (resolver/sm_server.c). Input read but not yet decoded, per

@@ -1,5 +1,5 @@
 /*
- * common/loop.h - the event loop interface (STYLE.md section 9); backend loop_sdevent.c
+ * common/loop.h - the event loop interface (docs/style.md section 9); backend loop_sdevent.c
  *
  * Interface: loop_new/free/run/exit, loop_io_*, loop_timer_*, loop_defer, loop_signal_add,
  *            loop_now_ms, loop_wall_s, loop_watchdog_enable

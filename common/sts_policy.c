@@ -4,7 +4,7 @@
  * Interface: sts_policy_parse(), sts_policy_validate(), sts_policy_serialize(),
  *            sts_policy_dup(), sts_policy_free(), sts_mode_name(), sts_mode_parse()
  * Rules:     RFC 8461 section 3.2 ABNF; "strict on meaning, tolerant of noise"
- *            (RFC-NOTES.md section 4). Every decision, with its source, is listed in
+ *            (docs/rfc-notes.md section 4). Every decision, with its source, is listed in
  *            docs/policy-parsing.md. In short: version, mode, max_age and every mx line are
  *            parsed exactly as the ABNF says; a BOM, blank lines, lone CRs before a line end,
  *            '#' comment lines, malformed extension lines and max_age with more than 10

@@ -1,7 +1,7 @@
 /*
  * common/sts_policy.h - the MTA-STS policy file: parse, validate, serialise (no I/O)
  *
- * RFC 8461 section 3.2, with the tolerance of ../shared/RFC-NOTES.md section 4 and
+ * RFC 8461 section 3.2, with the tolerance of docs/rfc-notes.md section 4 and
  * docs/policy-parsing.md: strict on meaning (version, mode, max_age, every mx), tolerant of
  * noise that cannot change meaning (BOM, blank lines, lone CR, '#' comments, malformed
  * extension lines, max_age leading zeros beyond 10 digits).

@@ -3,7 +3,7 @@
  *                  purge, a small HTML status page (docs/operations.md)
  *
  * A second libmicrohttpd daemon, separate from the publisher's public listeners, in external
- * epoll mode on the main loop (STYLE.md section 9, option A): MHD's epoll fd is watched with
+ * epoll mode on the main loop (docs/style.md section 9, option A): MHD's epoll fd is watched with
  * loop_io_add(), a loop timer follows MHD_get_timeout(), MHD_run() runs after each event.
  * It listens on cfg admin.listen: a loopback TCP address (default 127.0.0.1:8462) or a unix
  * socket. A non-loopback TCP address is refused unless admin.token is set.

@@ -27,7 +27,7 @@
 #include "res.h"
 #include "sm_server.h"
 
-/* Limits of the admin endpoint (STYLE.md section 6). */
+/* Limits of the admin endpoint (docs/style.md section 6). */
 /* Concurrent admin connections; monitoring scrapes and a browser need a handful. */
 #define ADMIN_MAX_CONNECTIONS 32
 /* Idle admin connections are closed after this long (seconds). */

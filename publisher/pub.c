@@ -3,7 +3,7 @@
  *
  * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records()
  *            (pub.h); pub_snap_acquire(), pub_snap_unref(), pub_snap_find_host() (pub_int.h)
- * Design:    STYLE.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
+ * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
  *            daemon with its own polling thread on a socket we bind ourselves. What they
  *            serve (policies, certificates, ACME webroot, Cache-Control) is one immutable,
  *            reference-counted struct pub_snap. The main loop builds a new snapshot on

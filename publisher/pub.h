@@ -7,7 +7,7 @@
  * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records(),
  *            pub_info_get()/pub_info_free() (pub_info.c, for the admin endpoint)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
- *            immutable snapshots swapped by the main loop (STYLE.md section 9, option B).
+ *            immutable snapshots swapped by the main loop (docs/style.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
  * Errors:    0, -errno or ERR_*; a reload error keeps the old state serving.
  */

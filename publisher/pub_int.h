@@ -29,7 +29,7 @@
 #include "cfg.h"
 #include "loop.h"
 
-/* Limits of the publisher (STYLE.md section 6). */
+/* Limits of the publisher (docs/style.md section 6). */
 /* Per-connection memory of libmicrohttpd: request line + headers must fit (bytes). A
  * policy request is ~200 bytes; larger requests get 414/431 from libmicrohttpd. */
 #define PUB_CONN_MEMORY_MAX (16 * 1024)

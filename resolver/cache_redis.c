@@ -3,7 +3,7 @@
  *
  * Interface: see cache_redis.h
  * Design:    one hiredis 0.14 async context for the primary, driven by our loop through the
- *            five ev hooks (STYLE.md section 9). Each context gets a small struct crd_io
+ *            five ev hooks (docs/style.md section 9). Each context gets a small struct crd_io
  *            (fd, events registered); the io callback calls redisAsyncHandleRead/Write and
  *            survives the context being freed inside them (hiredis calls our cleanup hook
  *            from there). Connection: [Sentinel query] -> connect -> AUTH [user] pass ->

@@ -43,7 +43,7 @@
 #include "cfg.h"
 #include "loop.h"
 
-/* Limits (STYLE.md section 6; candidates for common/limits.h). */
+/* Limits (docs/style.md section 6; candidates for common/limits.h). */
 /* MX hosts examined per domain. Postfix tries at most smtp_mx_address_limit (5) addresses;
  * domains with more hosts than this get at most DANE_MAY (Postfix then decides per host). */
 #define DANE_MX_MAX 16

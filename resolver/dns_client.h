@@ -31,7 +31,7 @@
 struct dns_client;
 struct dns_query;
 
-/* Limits of the DNS client (STYLE.md section 6; candidates for common/limits.h). */
+/* Limits of the DNS client (docs/style.md section 6; candidates for common/limits.h). */
 /* glibc reads 3 nameservers (MAXNS); we keep a few more from the config. */
 #define DNS_SERVERS_MAX 8
 /* RFC 1035 section 4.2.2: a TCP message is at most 65535 bytes; UDP receive buffer too. */

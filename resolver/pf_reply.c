@@ -6,7 +6,7 @@
  * Errors:    ERR_POLICY_NO_MX for an enforce policy without a usable pattern; never logs
  *            (the caller decides and logs once).
  *
- * Reply hygiene (RFC-NOTES section 9): patterns lower-cased, in policy order, duplicates
+ * Reply hygiene (docs/rfc-notes.md section 9): patterns lower-cased, in policy order, duplicates
  * removed, "*.x" written ".x" in match=, IP literals dropped, never an empty match=;
  * mx_host_pattern keeps the "*." form; policy_string lines containing '{' or '}' are dropped
  * because they would break Postfix's { name = value } grouping.

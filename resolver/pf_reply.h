@@ -1,7 +1,7 @@
 /*
  * resolver/pf_reply.h - MTA-STS policy -> Postfix TLS policy reply (no I/O)
  *
- * The mapping of ../shared/RFC-NOTES.md section 9 and docs/socketmap.md:
+ * The mapping of docs/rfc-notes.md section 9 and docs/socketmap.md:
  * enforce -> "secure match=<patterns>" [servername=hostname] [Postfix 3.10 TLSRPT
  * attributes]; testing -> NOTFOUND unless the zone has strict_testing; none -> NOTFOUND.
  *

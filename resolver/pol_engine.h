@@ -2,7 +2,7 @@
  * resolver/pol_engine.h - per-domain MTA-STS policy state machine
  *
  * cache -> TXT "_mta-sts.<domain>" -> HTTPS fetch -> sts_policy_parse -> cache, with the
- * rules of RFC 8461 sections 3.1, 3.3, 5.1, 10.2 (../shared/RFC-NOTES.md section 5):
+ * rules of RFC 8461 sections 3.1, 3.3, 5.1, 10.2 (docs/rfc-notes.md section 5):
  * a valid cached policy is answered at once; its TXT id is re-checked in the background
  * after recheck_interval (re-fetch when it changed); it is re-fetched before it expires
  * (refresh_before, jitter, refresh_concurrency), so a body is never older than max_age;

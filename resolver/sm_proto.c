@@ -4,7 +4,7 @@
  * Interface: sm_request_parse(), sm_reply_encode(), sm_status_name()
  * Threads:   any (no state).    Ownership: see sm_proto.h.
  * Errors:    a bad key is not an error of the protocol: it gets NOTFOUND (RFC 8461
- *            section 3.4, RFC-NOTES section 8); only a payload without "<name> <key>" form
+ *            section 3.4, docs/rfc-notes.md section 8); only a payload without "<name> <key>" form
  *            is refused (PERM).
  */
 #include <errno.h>
