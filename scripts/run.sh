@@ -4,7 +4,7 @@
 # in-memory cache, admin endpoint on 127.0.0.1:8462. Stop it with Ctrl-C.
 set -eu
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$(nproc)"
 exec ./build/daemon/mtastsd -f "$@"

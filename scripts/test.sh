@@ -3,7 +3,7 @@
 # every test (unit, system, fuzz-corpus replay) in both builds. Any failure fails the script.
 set -eu
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+bash scripts/install-deps.sh test
 
 echo "== format check (clang-format)"
 files=$(git ls-files '*.c' '*.h' 2>/dev/null || find common resolver publisher daemon tests bench -name '*.[ch]')
