@@ -1155,6 +1155,7 @@ cfg_table_defaults(const struct cfg_key *tab, void *base)
 static void
 cfg_zone_default(struct cfg_resolver *r)
 {
+	free(r->zones); /* "zones = ();" left an empty array (found by fuzz_cfg) */
 	r->zones = xcalloc(1, sizeof(struct cfg_zone));
 	r->n_zones = 1;
 	cfg_table_defaults(cfg_keys_zone, &r->zones[0]);
