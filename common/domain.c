@@ -42,6 +42,28 @@ ip_literal_n(const char *s, size_t len)
 {
 	char buf[INET6_ADDRSTRLEN + 8];
 	unsigned char addr[sizeof(struct in6_addr)];
+	size_t i;
+
+	/* Fast path for the common case, a host name: an IPv4 literal has only digits and
+	 * dots, an IPv6 one has a ':' and only hex digits, dots and colons, and a bracketed
+	 * one starts with '['. Anything else cannot be an address, without inet_pton(). */
+	if (len > 0 && s[0] != '[') {
+		int colon = 0, v4 = 1, v6 = 1;
+
+		for (i = 0; i < len && (v4 || v6); i++) {
+			unsigned char c = (unsigned char)s[i];
+
+			if (c == ':')
+				colon = 1;
+			else if (!is_digit(c) && c != '.')
+				v4 = 0;
+			if (c != ':' && c != '.' && !is_digit(c) &&
+			    !((c | 0x20) >= 'a' && (c | 0x20) <= 'f'))
+				v6 = 0;
+		}
+		if (!v4 && !(v6 && colon))
+			return 0;
+	}
 
 	if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
 		s++;
