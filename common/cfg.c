@@ -16,12 +16,14 @@
 #include <ctype.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +44,10 @@
 #define CFG_ZONE_NAME_MAX   64
 #define CFG_KEY_PATH_MAX    256
 #define CFG_DURATION_MAX_MS (3660ULL * 86400 * 1000) /* overflow guard: 10 years */
+/* Certificate names listed in an error message (the publisher keeps up to 100). */
+#define CFG_CERT_NAMES_SHOWN 8
+/* The text of a line quoted in an error message (bytes). */
+#define CFG_LINE_SHOWN 120
 
 #define SEC(x)  ((uint64_t)(x)*1000)
 #define MIN(x)  ((uint64_t)(x)*60 * 1000)
@@ -1513,6 +1519,165 @@ cfg_finish_zones(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *roo
 	return 0;
 }
 
+/* ---- publisher certificates: the checks the publisher makes when it loads them ---- */
+
+/* RFC 6125 section 6.4.3, as the publisher matches SNI (publisher/pub_tls.c): the exact
+ * name, or "*." as the complete left-most label. */
+static int
+cfg_cert_name_match(const char *pattern, const char *host)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, host) == 0)
+		return 1;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return 0;
+	dot = strchr(host, '.');
+	if (dot == NULL || dot == host)
+		return 0;
+	return strcasecmp(pattern + 1, dot) == 0;
+}
+
+/* 1 when crt names host: its SAN dNSNames, or its CN when it has none (as the publisher
+ * does). The names go to names_out ("a, b, c"). */
+static int
+cfg_cert_names(gnutls_x509_crt_t crt, const char *host, char *names_out, size_t names_len)
+{
+	char buf[256];
+	size_t size, len = 0;
+	unsigned i, n = 0;
+	int type, covers = 0;
+
+	names_out[0] = '\0';
+	for (i = 0;; i++) {
+		size = sizeof(buf) - 1;
+		type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ||
+		    (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER))
+			break;
+		if (type != GNUTLS_SAN_DNSNAME)
+			continue;
+		buf[size] = '\0';
+		covers |= cfg_cert_name_match(buf, host);
+		if (n++ < CFG_CERT_NAMES_SHOWN && len < names_len)
+			len += (size_t)snprintf(names_out + len, names_len - len, "%s%s",
+			                        len > 0 ? ", " : "", buf);
+	}
+	if (n > CFG_CERT_NAMES_SHOWN && len < names_len)
+		(void)snprintf(names_out + len, names_len - len, " and %u more",
+		               n - CFG_CERT_NAMES_SHOWN);
+	if (n > 0)
+		return covers;
+	size = sizeof(buf) - 1;
+	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) != 0)
+		return 0;
+	buf[size] = '\0';
+	(void)snprintf(names_out, names_len, "%s (subject CN, no subjectAltName)", buf);
+	return cfg_cert_name_match(buf, host);
+}
+
+/* 1 when data holds a PEM private key (any of the types GnuTLS imports). */
+static int
+cfg_pem_has_key(const gnutls_datum_t *data)
+{
+	gnutls_x509_privkey_t key;
+	int r;
+
+	if (gnutls_x509_privkey_init(&key) < 0)
+		return 0;
+	r = gnutls_x509_privkey_import2(key, data, GNUTLS_X509_FMT_PEM, NULL, 0);
+	gnutls_x509_privkey_deinit(key);
+	return r >= 0;
+}
+
+/* cert and key of publisher.domains[i] load as a pair, as the publisher loads them
+ * (gnutls_certificate_set_x509_key_mem2), and the certificate names mta-sts.<domain>. */
+static int
+cfg_finish_domain_cert(struct cfg_ctx *ctx, const struct cfg_domain *d, size_t i,
+                       const config_setting_t *e)
+{
+	const config_setting_t *cs = cfg_lookup(e, "cert"), *ks = cfg_lookup(e, "key");
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_datum_t cd = {NULL, 0}, kd = {NULL, 0};
+	gnutls_x509_crt_t *crts = NULL;
+	char ckey[CFG_KEY_PATH_MAX], kkey[CFG_KEY_PATH_MAX], names[512], host[DOMAIN_BUF + 8];
+	struct stat cst, kst;
+	unsigned n_crts = 0, j;
+	int r, ret = -1;
+
+	(void)snprintf(ckey, sizeof(ckey), "publisher.domains[%zu].cert", i);
+	(void)snprintf(kkey, sizeof(kkey), "publisher.domains[%zu].key", i);
+	(void)snprintf(host, sizeof(host), "mta-sts.%s", d->domain);
+	r = gnutls_load_file(d->cert_file, &cd);
+	if (r < 0) {
+		cfg_error(ctx, cs, ckey, "cannot read certificate file '%s': %s", d->cert_file,
+		          gnutls_strerror(r));
+		goto out;
+	}
+	r = gnutls_load_file(d->key_file, &kd);
+	if (r < 0) {
+		cfg_error(ctx, ks, kkey, "cannot read key file '%s': %s", d->key_file,
+		          gnutls_strerror(r));
+		goto out;
+	}
+	r = gnutls_x509_crt_list_import2(&crts, &n_crts, &cd, GNUTLS_X509_FMT_PEM, 0);
+	if (r < 0 || n_crts == 0) {
+		cfg_error(ctx, cs, ckey, "certificate file '%s' holds no PEM certificate (%s)",
+		          d->cert_file, r < 0 ? gnutls_strerror(r) : "none found");
+		goto out;
+	}
+	if (strcmp(d->cert_file, d->key_file) == 0 ||
+	    (stat(d->cert_file, &cst) == 0 && stat(d->key_file, &kst) == 0 &&
+	     cst.st_dev == kst.st_dev && cst.st_ino == kst.st_ino)) {
+		/* a combined PEM file (certificate chain and key) is fine; the certificate
+		 * file named twice is not */
+		if (!cfg_pem_has_key(&kd)) {
+			cfg_error(ctx, ks, kkey,
+			          "'%s' is the certificate file (cert) and holds no private key; "
+			          "key must name the private key file",
+			          d->key_file);
+			goto out;
+		}
+	} else if (kd.size == 0 || !cfg_pem_has_key(&kd)) {
+		cfg_error(ctx, ks, kkey, "key file '%s' is empty or not PEM", d->key_file);
+		goto out;
+	}
+	r = gnutls_certificate_allocate_credentials(&cred);
+	if (r < 0) {
+		cfg_error(ctx, ks, kkey, "%s", gnutls_strerror(r));
+		goto out;
+	}
+	r = gnutls_certificate_set_x509_key_mem2(cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+		cfg_error(ctx, ks, kkey, "private key does not match certificate %s", d->cert_file);
+		goto out;
+	}
+	if (r < 0) {
+		cfg_error(ctx, ks, kkey, "certificate %s with key %s refused: %s", d->cert_file,
+		          d->key_file, gnutls_strerror(r));
+		goto out;
+	}
+	if (!cfg_cert_names(crts[0], host, names, sizeof(names))) {
+		cfg_error(ctx, cs, ckey,
+		          "certificate %s does not name %s (it names %s); senders would refuse "
+		          "it",
+		          d->cert_file, host, names[0] != '\0' ? names : "nothing");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (cred != NULL)
+		gnutls_certificate_free_credentials(cred);
+	for (j = 0; j < n_crts; j++)
+		gnutls_x509_crt_deinit(crts[j]);
+	gnutls_free(crts);
+	if (kd.data != NULL)
+		gnutls_memset(kd.data, 0, kd.size);
+	gnutls_free(kd.data);
+	gnutls_free(cd.data);
+	return ret;
+}
+
 static int
 cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
 {
@@ -1531,6 +1696,10 @@ cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_set
 		                 d->domain, err_str(r));
 	free(d->domain);
 	d->domain = xstrdup(out);
+	if (strncmp(d->domain, "mta-sts.", 8) == 0 && strchr(d->domain + 8, '.') != NULL)
+		return cfg_error(ctx, cfg_lookup(e, "domain"), key,
+		                 "domain is the Policy Domain (%s), not the policy host name",
+		                 d->domain + 8);
 	for (j = 0; j < i; j++) {
 		if (strcmp(c->publisher.domains[j].domain, d->domain) == 0)
 			return cfg_error(ctx, cfg_lookup(e, "domain"), key,
@@ -1579,7 +1748,38 @@ cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_set
 		return cfg_error(ctx, at, key, "%s",
 		                 perr.reason[0] != '\0' ? perr.reason : err_str(r));
 	}
+	return cfg_finish_domain_cert(ctx, d, i, e);
+}
+
+/* 1 when host is 127.0.0.0/8 or ::1 (what the admin endpoint calls loopback). */
+static int
+cfg_host_is_loopback(const char *host)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
 	return 0;
+}
+
+/* The daemon refuses to start an admin endpoint that anyone on the network could reach
+ * without a token (daemon/admin.c): so does the check. */
+static int
+cfg_finish_admin(struct cfg_ctx *ctx, const struct cfg *c, const config_setting_t *root)
+{
+	const struct cfg_admin *a = &c->admin;
+
+	if (!a->enabled || a->listen.path != NULL || a->listen.host == NULL || a->token != NULL)
+		return 0;
+	if (cfg_host_is_loopback(a->listen.host))
+		return 0;
+	return cfg_error(ctx, cfg_lookup(cfg_lookup(root, "admin"), "listen"), "admin.listen",
+	                 "%s is not a loopback address and admin.token is unset: refusing to "
+	                 "expose the admin endpoint",
+	                 a->listen.address != NULL ? a->listen.address : a->listen.host);
 }
 
 static int
@@ -1599,7 +1799,160 @@ cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 	if (c->cache.n_sentinels > 0 && c->cache.sentinel_master == NULL)
 		return cfg_error(ctx, cfg_lookup(rs, "sentinels"), "cache.redis.master_name",
 		                 "required when cache.redis.sentinels is set");
-	return 0;
+	return cfg_finish_admin(ctx, c, root);
+}
+
+/* ---- libconfig's own errors ---- */
+
+/* Line lineno (from 1) of file without its line end, or NULL. Owned. */
+static char *
+cfg_file_line(const char *file, int lineno)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	FILE *f;
+	int i = 0;
+
+	f = fopen(file, "re");
+	if (f == NULL)
+		return NULL;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		if (++i < lineno)
+			continue;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		(void)fclose(f);
+		return line;
+	}
+	free(line);
+	(void)fclose(f);
+	return NULL;
+}
+
+static int
+cfg_name_start(char c)
+{
+	return isalpha((unsigned char)c) || c == '*';
+}
+
+static int
+cfg_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '*';
+}
+
+/* The setting a "duplicate setting name" error is about: the settings ("name =" or
+ * "name :") written on that line, outside strings and comments. A name written twice on the
+ * line wins, else the only one. Returns the count of names found (0 = none), and the pick in
+ * out (or "'a', 'b'" when the line sets several). */
+static size_t
+cfg_dup_name(const char *line, char *out, size_t outlen)
+{
+	const char *names[8];
+	size_t lens[8], n = 0, i, j, len = 0;
+	const char *p = line, *q;
+
+	while (*p != '\0' && n < sizeof(names) / sizeof(names[0])) {
+		if (*p == '"') {
+			for (p++; *p != '\0' && *p != '"'; p++)
+				if (*p == '\\' && p[1] != '\0')
+					p++;
+			if (*p == '"')
+				p++;
+			continue;
+		}
+		if (*p == '#' || (p[0] == '/' && p[1] == '/'))
+			break;
+		if (p[0] == '/' && p[1] == '*') {
+			q = strstr(p + 2, "*/");
+			if (q == NULL)
+				break;
+			p = q + 2;
+			continue;
+		}
+		if (!cfg_name_start(*p) || (p > line && cfg_name_char(p[-1]))) {
+			p++;
+			continue;
+		}
+		for (q = p; cfg_name_char(*q); q++)
+			;
+		names[n] = p;
+		lens[n] = (size_t)(q - p);
+		p = q;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '=' || *q == ':')
+			n++;
+	}
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (lens[i] == lens[j] && memcmp(names[i], names[j], lens[i]) == 0) {
+				(void)snprintf(out, outlen, "'%.*s'", (int)lens[i], names[i]);
+				return 1;
+			}
+	for (i = 0; i < n && len < outlen; i++)
+		len += (size_t)snprintf(out + len, outlen - len, "%s'%.*s'", i ? ", " : "",
+		                        (int)lens[i], names[i]);
+	return n;
+}
+
+/* errbuf for a libconfig parse error: "file:line: reason", made specific where libconfig
+ * gives only the line (a duplicate setting, a missing @include file). */
+static void
+cfg_parse_error(const config_t *conf, const char *path, const char *dir, char *errbuf,
+                size_t errlen)
+{
+	const char *file = config_error_file(conf) != NULL ? config_error_file(conf) : path;
+	const char *text = config_error_text(conf) != NULL ? config_error_text(conf) : "";
+	int line = config_error_line(conf);
+	char *src = NULL, names[256], *inc, *end, *incpath;
+
+	if (strcmp(text, "duplicate setting name") == 0)
+		src = cfg_file_line(file, line);
+	if (src != NULL) {
+		size_t n = cfg_dup_name(src, names, sizeof(names));
+
+		if (n == 1)
+			(void)snprintf(errbuf, errlen,
+			               "%s:%d: duplicate setting %s (a key may be set once in "
+			               "its group)",
+			               file, line, names);
+		else if (n > 1)
+			(void)snprintf(errbuf, errlen,
+			               "%s:%d: duplicate setting: one of %s is set twice in its "
+			               "group",
+			               file, line, names);
+		else
+			(void)snprintf(errbuf, errlen,
+			               "%s:%d: duplicate setting (syntax error): '%.*s'", file,
+			               line, CFG_LINE_SHOWN, src);
+		free(src);
+		return;
+	}
+	if (strcmp(text, "cannot open include file") == 0)
+		src = cfg_file_line(file, line);
+	inc = src != NULL ? strstr(src, "@include") : NULL;
+	if (inc != NULL && (inc = strchr(inc, '"')) != NULL &&
+	    (end = strchr(inc + 1, '"')) != NULL) {
+		*end = '\0';
+		inc++;
+		incpath =
+		        inc[0] == '/' || dir == NULL ? xstrdup(inc) : xasprintf("%s/%s", dir, inc);
+		errno = 0;
+		if (access(incpath, R_OK) < 0)
+			(void)snprintf(errbuf, errlen, "%s:%d: cannot open include file '%s': %s",
+			               file, line, incpath, strerror(errno));
+		else
+			(void)snprintf(errbuf, errlen, "%s:%d: cannot open include file '%s'", file,
+			               line, incpath);
+		free(incpath);
+		free(src);
+		return;
+	}
+	free(src);
+	(void)snprintf(errbuf, errlen, "%s:%d: %s", file, line, text);
 }
 
 /* ---- public ---- */
@@ -1647,10 +2000,8 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 			(void)snprintf(errbuf, errlen, "%s: cannot read: %s", path,
 			               strerror(errno != 0 ? errno : EIO));
 		else
-			(void)snprintf(errbuf, errlen, "%s:%d: %s",
-			               config_error_file(&conf) != NULL ? config_error_file(&conf)
-			                                                : path,
-			               config_error_line(&conf), config_error_text(&conf));
+			cfg_parse_error(&conf, path, ctx.dir != NULL ? ctx.dir : ".", errbuf,
+			                errlen);
 		goto fail;
 	}
 	c = xcalloc(1, sizeof(*c));

@@ -301,27 +301,52 @@ cert_same_files(const struct pub_cert *a, const struct pub_cert *b)
 	       memcmp(a->key_data, b->key_data, a->key_len) == 0;
 }
 
-static void
-cert_check_names(const struct pub_dom *d, const struct pub_cert *c, time_t now)
+/* Every domain of s served from c's files must be named by c (RFC 8461 section 3.3): the
+ * SNI choice (pub_tls_pick()) gives mta-sts.<domain> exactly that domain's certificate.
+ * common/cfg.c makes the same check when the configuration is loaded. */
+static int
+cert_check_names(const struct pub_snap *s, const struct pub_cert *c, char *errbuf, size_t errlen)
 {
-	if (!pub_cert_covers(c, d->host))
-		log_dom_warn(d->domain,
-		             "certificate %s does not name %s; senders will not accept the "
-		             "policy, serving it anyway",
-		             c->cert_file, d->host);
+	char names[256];
+	size_t i, j, len;
+
+	for (i = 0; i < s->n_doms; i++) {
+		const struct pub_dom *d = &s->doms[i];
+
+		if (strcmp(d->cert_file, c->cert_file) != 0 ||
+		    strcmp(d->key_file, c->key_file) != 0 || pub_cert_covers(c, d->host))
+			continue;
+		names[0] = '\0';
+		for (j = 0, len = 0; j < c->n_names && j < 8 && len < sizeof(names); j++)
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+			                        j > 0 ? ", " : "", c->names[j]);
+		(void)snprintf(errbuf, errlen,
+		               "certificate %s does not name %s (it names %s%s); senders would "
+		               "refuse it",
+		               c->cert_file, d->host, c->n_names > 0 ? names : "nothing",
+		               c->n_names > 8 ? ", ..." : "");
+		return ERR_CONFIG;
+	}
+	return 0;
+}
+
+static void
+cert_check_expiry(const struct pub_dom *d, const struct pub_cert *c, time_t now)
+{
 	if (c->not_after != (time_t)-1 && c->not_after < now)
 		log_dom_warn(d->domain, "certificate %s has expired, serving it anyway",
 		             c->cert_file);
 }
 
-/* Fill s->certs and every dom's cert. A certificate that fails to load is replaced by the
- * one old had for the same files (logged); without one the build fails. *ret_changed is set
- * when anything differs from old. */
+/* Fill s->certs and every dom's cert. A certificate that fails to load (or does not name
+ * a domain it serves) is replaced by the one old had for the same files (logged); without
+ * one the build fails with -errno or ERR_CONFIG. *ret_changed is set when anything differs
+ * from old. */
 static int
 snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed)
 {
 	struct pub_cert *c, *prev;
-	char errbuf[512];
+	char errbuf[768];
 	struct pub_dom *d;
 	time_t now = time(NULL);
 	int changed = 0, r;
@@ -337,22 +362,41 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 		prev = snap_cert_find(old, d->cert_file, d->key_file);
 		errbuf[0] = '\0';
 		r = pub_cert_load(d->cert_file, d->key_file, &c, errbuf, sizeof(errbuf));
+		if (r == 0) {
+			r = cert_check_names(s, c, errbuf, sizeof(errbuf));
+			if (r < 0)
+				pub_cert_unref(c);
+		}
 		if (r < 0 && prev == NULL) {
 			log_dom_err(d->domain, "%s", errbuf);
 			return r;
 		}
 		if (r < 0) {
 			log_dom_err(d->domain, "%s; keeping the certificate loaded before", errbuf);
+			prev->reload_failed = 1;
 			c = pub_cert_ref(prev);
 		} else if (prev != NULL && cert_same_files(prev, c)) {
 			pub_cert_unref(c);
 			c = pub_cert_ref(prev);
+			if (prev->reload_failed) {
+				prev->reload_failed = 0;
+				log_dom_notice(d->domain,
+				               "certificate %s and key %s load again (recovered); "
+				               "the certificate loaded before stays in service",
+				               d->cert_file, d->key_file);
+			}
 		} else {
 			changed = 1;
-			if (prev != NULL)
+			if (prev != NULL && prev->reload_failed)
+				log_dom_notice(
+				        d->domain,
+				        "certificate %s loaded (replaced; recovered from the "
+				        "failed reload)",
+				        d->cert_file);
+			else if (prev != NULL)
 				log_dom_notice(d->domain, "certificate %s loaded (replaced)",
 				               d->cert_file);
-			cert_check_names(d, c, now);
+			cert_check_expiry(d, c, now);
 		}
 		s->certs[s->n_certs++] = c;
 		d->cert = c;
@@ -628,6 +672,51 @@ pub_priority_of(const struct cfg_publisher *p)
 
 /* ---- lifecycle ---- */
 
+static const struct pub_dom *
+snap_find_domain(const struct pub_snap *s, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < s->n_doms; i++)
+		if (strcmp(s->doms[i].domain, domain) == 0)
+			return &s->doms[i];
+	return NULL;
+}
+
+/* One line per domain whose policy id is new (every domain at startup, old == NULL) or
+ * changed, with the TXT record to publish (RFC 8461 section 3.1: the id must change
+ * whenever the policy does, or senders keep their cached copy); one per domain removed. */
+static void
+pub_log_ids(const struct pub_snap *old, const struct pub_snap *s)
+{
+	const struct pub_dom *d, *o;
+	size_t i;
+
+	for (i = 0; i < s->n_doms; i++) {
+		d = &s->doms[i];
+		o = snap_find_domain(old, d->domain);
+		if (old == NULL)
+			log_dom_notice(d->domain,
+			               "publishing policy id %s (certificate %s); publish _mta-sts "
+			               "TXT \"v=STSv1; id=%s\"",
+			               d->id, d->cert_file, d->id);
+		else if (o == NULL)
+			log_dom_notice(
+			        d->domain,
+			        "added, policy id %s; publish _mta-sts TXT \"v=STSv1; id=%s\"",
+			        d->id, d->id);
+		else if (strcmp(o->id, d->id) != 0)
+			log_dom_notice(d->domain,
+			               "policy id changed from %s to %s; publish _mta-sts TXT "
+			               "\"v=STSv1; id=%s\"",
+			               o->id, d->id, d->id);
+	}
+	for (i = 0; old != NULL && i < old->n_doms; i++)
+		if (snap_find_domain(s, old->doms[i].domain) == NULL)
+			log_dom_notice(old->doms[i].domain,
+			               "removed, its policy is no longer served");
+}
+
 /* MHD threads per HTTPS listener: the online CPUs, 1 to PUB_THREADS_MAX. */
 static unsigned
 pub_threads_default(void)
@@ -670,7 +759,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		log_err("publisher.tls_priority '%s': %s at '%s'", pub_priority_of(p),
 		        gnutls_strerror(r), errpos != NULL ? errpos : "");
 		snap_free(s);
-		return -EINVAL;
+		return ERR_CONFIG;
 	}
 	gnutls_priority_deinit(prio);
 
@@ -726,9 +815,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		}
 	}
 	watch_setup(pub);
-	for (i = 0; i < s->n_doms; i++)
-		log_dom_info(s->doms[i].domain, "publishing policy id %s (certificate %s)",
-		             s->doms[i].id, s->doms[i].cert_file);
+	pub_log_ids(NULL, s);
 	*ret_pub = pub;
 	return 0;
 fail:
@@ -747,9 +834,9 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 	if (pub == NULL)
 		return 0;
 	if (p->n_domains == 0) {
-		log_err("publisher: reload: no domain left; stopping the publisher needs a "
-		        "restart, keeping the old policies");
-		return -EINVAL;
+		log_err("publisher: a reload cannot remove every domain; restart to stop "
+		        "publishing (keeping the old policies)");
+		return ERR_CONFIG;
 	}
 	r = snap_from_cfg(cfg, &s);
 	if (r < 0) {
@@ -769,6 +856,7 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 	free(sig);
 	if (strcmp(pub_priority_of(p), pub->tls_priority) != 0)
 		log_warn("publisher: tls_priority change requires a restart, ignoring");
+	pub_log_ids(pub->snap, s);
 	snap_publish(pub, s);
 	watch_setup(pub);
 	log_notice("publisher: reloaded, %zu domains", s->n_doms);

@@ -17,6 +17,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +38,10 @@ static const char http_body_414[] = "uri too long\n";
 static const char http_body_301[] = "moved permanently\n";
 static const char http_body_413[] = "request body not allowed\n";
 
-/* *req_ctx of a request whose first handler call has been seen. */
+/* *req_ctx of a request whose first handler call has been seen, and of a request whose
+ * body arrived although its headers announced none (answered 413 once it is complete). */
 static char http_seen;
+static char http_body;
 
 static enum MHD_Result
 http_reply(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
@@ -71,29 +74,159 @@ http_method_ok(const char *method)
 	       strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
 }
 
+/* 1 when the headers announce a request body: Transfer-Encoding (any), or a Content-Length
+ * other than 0 (RFC 9112 section 6.3). */
+static int
+http_has_body(struct MHD_Connection *conn)
+{
+	const char *cl;
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) !=
+	    NULL)
+		return 1;
+	cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl == NULL)
+		return 0;
+	while (*cl == '0')
+		cl++;
+	return *cl != '\0';
+}
+
 enum http_phase {
 	HTTP_WAIT,   /* return MHD_YES and wait for the rest of the request */
 	HTTP_ANSWER, /* answer now */
-	HTTP_BODY,   /* a GET or HEAD with a body: refuse it */
+	HTTP_BODY,   /* a GET or HEAD with a body: refuse it with 413 now */
 };
 
-/* libmicrohttpd closes the connection after a response queued on the first handler call
- * (before the request is complete), so GET and HEAD wait for the second call to keep
- * the connection alive. Other methods are answered at once: their body is never read. */
+/*
+ * libmicrohttpd 0.9.75 calls the handler once when the headers are in (the "first call"),
+ * then once per piece of body (*upload_data_size != 0), then once more when the request is
+ * complete (*upload_data_size == 0).
+ * - A response queued on the first call is sent at once and the connection is closed, the
+ *   body (if any) unread. So methods other than GET and HEAD are answered there (405), and
+ *   so is a GET or HEAD whose headers announce a body (413).
+ * - A response cannot be queued while the body is being read: MHD_queue_response() fails
+ *   and the connection is closed with no reply at all. So body pieces are only discarded.
+ * - GET and HEAD without a body wait for the final call, which keeps the connection alive.
+ *   Should a body arrive anyway, the final call answers 413.
+ */
 static enum http_phase
 http_phase(struct MHD_Connection *conn, const char *method, size_t *upload_data_size,
            void **req_ctx)
 {
-	(void)conn;
 	if (*req_ctx == NULL) {
 		*req_ctx = &http_seen;
-		return http_method_ok(method) ? HTTP_WAIT : HTTP_ANSWER;
+		if (!http_method_ok(method))
+			return HTTP_ANSWER;
+		return http_has_body(conn) ? HTTP_BODY : HTTP_WAIT;
 	}
 	if (*upload_data_size != 0) {
 		*upload_data_size = 0;
-		return HTTP_BODY;
+		*req_ctx = &http_body;
+		return HTTP_WAIT;
 	}
-	return HTTP_ANSWER;
+	return *req_ctx == &http_body ? HTTP_BODY : HTTP_ANSWER;
+}
+
+struct http_host_scan {
+	unsigned n;           /* Host headers seen */
+	int bad;              /* a Host value with a NUL or another control character */
+	const char *host;     /* the (last) Host value */
+	const char *host_key; /* its name, where its line starts */
+	const char *next_key; /* second pass: the header line after the Host line, if any */
+};
+
+static enum MHD_Result
+http_host_scan_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                   const char *value, size_t value_size)
+{
+	struct http_host_scan *h = cls;
+	size_t i;
+
+	(void)kind;
+	if (key_size != sizeof(MHD_HTTP_HEADER_HOST) - 1 ||
+	    strncasecmp(key, MHD_HTTP_HEADER_HOST, key_size) != 0)
+		return MHD_YES;
+	h->n++;
+	h->host = value;
+	h->host_key = key;
+	if (value == NULL || strlen(value) != value_size)
+		h->bad = 1;
+	for (i = 0; value != NULL && i < value_size; i++)
+		if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] == 0x7f)
+			h->bad = 1;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+http_host_next_key(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                   const char *value, size_t value_size)
+{
+	struct http_host_scan *h = cls;
+
+	(void)kind;
+	(void)key_size;
+	(void)value;
+	(void)value_size;
+	if ((uintptr_t)key > (uintptr_t)h->host_key &&
+	    (h->next_key == NULL || (uintptr_t)key < (uintptr_t)h->next_key))
+		h->next_key = key;
+	return MHD_YES;
+}
+
+/*
+ * A NUL inside the Host value. libmicrohttpd 0.9.75 splits header lines at CR or LF only,
+ * in place in its read buffer (each line terminator byte becomes a NUL), and measures values
+ * with strlen(): "Host: mta-sts.example.com<NUL>junk" reaches us as "mta-sts.example.com".
+ * What lies between the end of the value and the next header line tells: the one or two
+ * terminator bytes (CRLF, or a bare LF, RFC 9112 section 2.2), or more when the client sent
+ * a NUL. When the Host line is the last one, only the byte after the terminator is known to
+ * be inside the header block (the empty line follows): a NUL there, anything else means a
+ * NUL and more text inside the value.
+ */
+static int
+http_host_has_nul(struct MHD_Connection *conn, struct http_host_scan *h)
+{
+	const char *end = h->host + strlen(h->host);
+	uintptr_t gap;
+
+	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_host_next_key, h);
+	if (h->next_key == NULL || (uintptr_t)h->next_key <= (uintptr_t)end)
+		return end[1] != '\0';
+	gap = (uintptr_t)h->next_key - (uintptr_t)end;
+	return gap > 2 || (gap == 2 && end[1] != '\0');
+}
+
+/* The Host header: 0 and *ret_host (NULL when there is none), or -1 when the request must
+ * get 400: more than one Host header (RFC 9112 section 3.2), or a value with a NUL or
+ * another control character (RFC 9110 section 5.5). */
+static int
+http_host(struct MHD_Connection *conn, const char **ret_host)
+{
+	struct http_host_scan h = {.n = 0};
+
+	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_host_scan_one, &h);
+	if (h.n > 1 || h.bad)
+		return -1;
+	if (h.host != NULL && http_host_has_nul(conn, &h))
+		return -1;
+	*ret_host = h.host;
+	return 0;
+}
+
+static enum MHD_Result
+http_bad_request(struct MHD_Connection *conn)
+{
+	return http_reply(conn, MHD_HTTP_BAD_REQUEST, http_body_400, sizeof(http_body_400) - 1,
+	                  NULL, NULL, NULL, NULL);
+}
+
+static enum MHD_Result
+http_body_refused(struct MHD_Connection *conn)
+{
+	return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, http_body_413,
+	                  sizeof(http_body_413) - 1, MHD_HTTP_HEADER_CONNECTION, "close", NULL,
+	                  NULL);
 }
 
 size_t
@@ -187,7 +320,7 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	struct pub *pub = cls;
 	const struct pub_dom *d;
 	struct pub_snap *s;
-	const char *host, *name = NULL;
+	const char *host = NULL, *name = NULL;
 	enum MHD_Result ret;
 	size_t len;
 
@@ -197,13 +330,14 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	case HTTP_WAIT:
 		return MHD_YES;
 	case HTTP_BODY:
-		return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, http_body_413,
-		                  sizeof(http_body_413) - 1, NULL, NULL, NULL, NULL);
+		atomic_fetch_add(&pub->n_requests, 1);
+		return http_body_refused(conn);
 	default:
 		break;
 	}
 	atomic_fetch_add(&pub->n_requests, 1);
-	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (http_host(conn, &host) < 0)
+		return http_bad_request(conn);
 	len = pub_http_host_name(host, &name);
 	s = pub_snap_acquire(pub);
 	d = len > 0 ? pub_snap_find_host(s, name, len) : NULL;
@@ -399,17 +533,15 @@ http_loc_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *va
 }
 
 static enum MHD_Result
-http_redirect(struct pub *pub, struct MHD_Connection *conn, const char *url)
+http_redirect(struct pub *pub, struct MHD_Connection *conn, const char *url, const char *host)
 {
 	struct http_loc l = {.len = 0};
-	const char *host, *name = NULL;
+	const char *name = NULL;
 	size_t len;
 
-	host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
 	len = pub_http_host_name(host, &name);
 	if (len == 0 || url[0] != '/')
-		return http_reply(conn, MHD_HTTP_BAD_REQUEST, http_body_400,
-		                  sizeof(http_body_400) - 1, NULL, NULL, NULL, NULL);
+		return http_bad_request(conn);
 	http_loc_put(&l, "https://", 8);
 	http_loc_put(&l, name, len);
 	http_loc_encode(&l, url, 1);
@@ -429,6 +561,7 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 {
 	struct pub *pub = cls;
 	struct pub_snap *s;
+	const char *host = NULL;
 	enum MHD_Result ret;
 
 	(void)version;
@@ -437,18 +570,20 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 	case HTTP_WAIT:
 		return MHD_YES;
 	case HTTP_BODY:
-		return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, http_body_413,
-		                  sizeof(http_body_413) - 1, NULL, NULL, NULL, NULL);
+		atomic_fetch_add(&pub->n_requests, 1);
+		return http_body_refused(conn);
 	default:
 		break;
 	}
 	atomic_fetch_add(&pub->n_requests, 1);
+	if (http_host(conn, &host) < 0)
+		return http_bad_request(conn);
 	s = pub_snap_acquire(pub);
 	if (s->acme_webroot != NULL &&
 	    strncmp(url, HTTP_ACME_PREFIX, sizeof(HTTP_ACME_PREFIX) - 1) == 0)
 		ret = http_acme(pub, conn, method, s, url + sizeof(HTTP_ACME_PREFIX) - 1);
 	else
-		ret = http_redirect(pub, conn, url);
+		ret = http_redirect(pub, conn, url, host);
 	pub_snap_unref(s);
 	return ret;
 }

@@ -4,7 +4,8 @@
  * Interface: struct pub, struct pub_snap, struct pub_dom, struct pub_cert;
  *            pub_snap_acquire/unref, pub_cert_load/ref/unref/covers, pub_tls_pick,
  *            pub_tls_retrieve_cert, pub_http_* handlers and connection notifications.
- * Threads:   struct pub_snap and struct pub_cert are immutable once published; the MHD
+ * Threads:   struct pub_snap and struct pub_cert are immutable once published (but for
+ *            pub_cert.reload_failed, which only the main loop touches); the MHD
  *            threads reach them only through pub_snap_acquire() and drop them with
  *            pub_snap_unref(). Reference counts are C11 atomics; the pointer to the
  *            current snapshot is guarded by pub->snap_lock (held for a pointer copy and an
@@ -75,6 +76,9 @@ struct pub_cert {
 	char **names; /* SAN dNSNames (or the CN without SAN), lower-case */
 	size_t n_names;
 	time_t not_after;
+	/* Main loop only (the MHD threads never read it): a reload of these files failed
+	 * and this certificate stayed in service; the next good load logs the recovery. */
+	int reload_failed;
 };
 
 /* One published domain. */
@@ -137,8 +141,8 @@ const struct pub_dom *pub_snap_find_host(const struct pub_snap *s, const char *h
 
 /* pub_tls.c */
 /* Load cert_file (PEM chain) and key_file (PEM key); refuse a key that does not match.
- * Returns 0 and *ret_cert (one reference), or -errno / a negative GnuTLS code with a
- * reason in errbuf. */
+ * Returns 0 and *ret_cert (one reference), or -errno (unreadable file) / ERR_CONFIG (empty
+ * or not PEM, key mismatch) with a reason naming the files in errbuf. */
 int pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret_cert,
                   char *errbuf, size_t errlen);
 struct pub_cert *pub_cert_ref(struct pub_cert *c);

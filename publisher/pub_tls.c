@@ -10,9 +10,11 @@
  * Threads:   pub_cert_load() runs on the main loop; pub_tls_retrieve_cert() runs in the
  *            MHD thread during a handshake and reads only the snapshot that the connection
  *            holds a reference on (pub_http_notify_connection()).
- * Ownership: a struct pub_cert is immutable once loaded and freed by its last unref.
- * Errors:    pub_cert_load() returns -errno or a GnuTLS error code with the reason in
- *            errbuf; it never logs.
+ * Ownership: a struct pub_cert is immutable once loaded (reload_failed aside, main loop
+ *            only) and freed by its last unref.
+ * Errors:    pub_cert_load() returns -errno (a file cannot be read) or ERR_CONFIG (a file
+ *            is empty, not PEM, or the key does not match the certificate) with the
+ *            reason, naming the files, in errbuf; it never logs.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 
 #include <gnutls/x509.h>
 
+#include "err.h"
 #include "pub_int.h"
 #include "xalloc.h"
 
@@ -158,12 +161,20 @@ pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret
 	c->cert_file = xstrdup(cert_file);
 	c->key_file = xstrdup(key_file);
 	r = tls_read_file(cert_file, &c->cert_data, &c->cert_len);
+	if (r == -ENODATA) {
+		snprintf(errbuf, errlen, "certificate file %s is empty", cert_file);
+		goto fail;
+	}
 	if (r < 0) {
 		snprintf(errbuf, errlen, "cannot read certificate file %s: %s", cert_file,
 		         strerror(-r));
 		goto fail;
 	}
 	r = tls_read_file(key_file, &c->key_data, &c->key_len);
+	if (r == -ENODATA) {
+		snprintf(errbuf, errlen, "key file %s is empty or not PEM", key_file);
+		goto fail;
+	}
 	if (r < 0) {
 		snprintf(errbuf, errlen, "cannot read key file %s: %s", key_file, strerror(-r));
 		goto fail;
@@ -173,50 +184,61 @@ pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret
 	kd.data = (unsigned char *)c->key_data;
 	kd.size = (unsigned)c->key_len;
 
-	/* GnuTLS checks here that the key belongs to the leaf certificate. */
-	r = gnutls_certificate_allocate_credentials(&cred);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
-		goto fail;
-	}
-	r = gnutls_certificate_set_x509_key_mem2(cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "certificate %s with key %s refused: %s", cert_file,
-		         key_file, gnutls_strerror(r));
-		goto fail;
-	}
-
+	/* Each file on its own first, so the message can say which one is wrong. */
 	n = PUB_CERT_CHAIN_MAX;
 	r = gnutls_pcert_list_import_x509_raw(c->pcert, &n, &cd, GNUTLS_X509_FMT_PEM, 0);
-	if (r < 0) {
-		snprintf(errbuf, errlen, "certificate chain %s: %s", cert_file, gnutls_strerror(r));
+	if (r < 0 || n == 0) {
+		snprintf(errbuf, errlen, "certificate file %s holds no PEM certificate chain: %s",
+		         cert_file, r < 0 ? gnutls_strerror(r) : "none found");
+		r = ERR_CONFIG;
 		goto fail;
 	}
 	c->n_pcert = n;
-	if (n == 0) {
-		r = -ENODATA;
-		snprintf(errbuf, errlen, "no certificate in %s", cert_file);
-		goto fail;
-	}
 	r = gnutls_privkey_init(&c->key);
 	if (r < 0) {
 		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		r = -ENOMEM;
 		goto fail;
 	}
 	r = gnutls_privkey_import_x509_raw(c->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "key %s: %s", key_file, gnutls_strerror(r));
+		snprintf(errbuf, errlen, "key file %s is empty or not PEM: %s", key_file,
+		         gnutls_strerror(r));
+		r = ERR_CONFIG;
+		goto fail;
+	}
+
+	/* GnuTLS checks here that the key belongs to the leaf certificate. */
+	r = gnutls_certificate_allocate_credentials(&cred);
+	if (r < 0) {
+		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = gnutls_certificate_set_x509_key_mem2(cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
+	if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
+		snprintf(errbuf, errlen, "key %s does not match certificate %s, refused", key_file,
+		         cert_file);
+		r = ERR_CONFIG;
+		goto fail;
+	}
+	if (r < 0) {
+		snprintf(errbuf, errlen, "certificate %s with key %s refused: %s", cert_file,
+		         key_file, gnutls_strerror(r));
+		r = ERR_CONFIG;
 		goto fail;
 	}
 
 	r = gnutls_x509_crt_init(&crt);
 	if (r < 0) {
 		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		r = -ENOMEM;
 		goto fail;
 	}
 	r = gnutls_x509_crt_import(crt, &c->pcert[0].cert, GNUTLS_X509_FMT_DER);
 	if (r < 0) {
 		snprintf(errbuf, errlen, "certificate %s: %s", cert_file, gnutls_strerror(r));
+		r = ERR_CONFIG;
 		goto fail;
 	}
 	tls_cert_names(c, crt);

@@ -3,11 +3,14 @@
 #
 # Three domains (plus a fourth sharing a certificate) on one HTTPS listener, each with its
 # own certificate made by a test CA at run time. Checks: policy body and headers with curl,
-# HEAD/404/405, SNI certificate choice and the no-SNI fallback (openssl s_client,
+# HEAD/404/405, GET/HEAD with a body -> 413 and Host header abuse -> 400 (both listeners, raw
+# requests), SNI certificate choice and the no-SNI fallback (openssl s_client,
 # gnutls-cli), TLS 1.1 refused, port 80 (ACME token, 301, traversal attempts),
 # `mtastsd dns-records`, certificate reload through inotify (plain files and the Let's
 # Encrypt symlink layout; an open keep-alive connection survives; broken replacements are
-# refused), SIGHUP policy reload, and Debian's mta-sts-query accepting the policy inside a
+# refused and named, the recovery logged), the policy id lines at startup and on SIGHUP, a
+# reload that would remove every domain, a start with a key that does not match, and
+# Debian's mta-sts-query accepting the policy inside a
 # network namespace with its own DNS server (dnsmasq) on 127.0.0.1:53.
 
 . "$(dirname "$0")/lib.sh"
@@ -99,6 +102,19 @@ BODY4="version: STSv1${CRLF}
 mode: none${CRLF}
 max_age: 86400${CRLF}"
 
+# ---- policy ids at startup ----------------------------------------------------------------
+
+"$MTASTSD" -c "$T/pub.conf" dns-records >"$T/dns0.txt" 2>/dev/null
+rec_id() { sed -n "s/^_mta-sts\.$1\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$2"; }
+for i in 1 2 3 4; do
+	id=$(rec_id "d$i.test" "$T/dns0.txt")
+	check "startup: d$i policy id logged once, with its TXT record" 1 \
+		"$(grep -cF "domain 'd$i.test': publishing policy id $id (certificate " "$T/pub.log" || true)"
+	check_match "startup: d$i TXT record to publish" \
+		"domain 'd$i.test': publishing policy id $id .*; publish _mta-sts TXT \"v=STSv1; id=$id\"\$" \
+		"$(grep -F "domain 'd$i.test': publishing policy id" "$T/pub.log")"
+done
+
 # ---- HTTPS: policies --------------------------------------------------------------------
 
 # fetch DOMAIN [CURL ARGS...]: GET the policy of DOMAIN with certificate verification; the
@@ -146,6 +162,82 @@ body=$(curl -sS --max-time 10 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P
 check "Host header selects the policy (d2 via d1's SNI)" "$(printf '%s' "$BODY2" | tr -d '\r')" "$body"
 big=$(head -c 20000 /dev/zero | tr '\0' a)
 check "oversized header refused" 431 "$("${c[@]}" -w '%{http_code}' -H "X-Big: $big" "$u/.well-known/mta-sts.txt")"
+
+# ---- requests with a body, Host header abuse (both listeners) ----------------------------
+
+# raw_status PORT tls|plain PRINTF-REQUEST: send the bytes (printf escapes, \x00 allowed) and
+# print the status code of the answer, or "none" when the server closed without one.
+cat >"$T/raw.py" <<'PY'
+import socket, ssl, sys
+port, mode, ca, req = int(sys.argv[1]), sys.argv[2], sys.argv[3], bytes.fromhex(sys.argv[4])
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+if mode == "tls":
+    ctx = ssl.create_default_context(cafile=ca)
+    s = ctx.wrap_socket(s, server_hostname="mta-sts.d1.test")
+s.sendall(req)
+data = b""
+try:
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+except (OSError, ssl.SSLError):
+    pass
+parts = data.split(b" ", 2)
+print(parts[1].decode() if data.startswith(b"HTTP/") and len(parts) > 1 else "none")
+PY
+raw_status() {
+	python3 "$T/raw.py" "$1" "$2" "$T/ca.pem" "$(printf "$3" | od -An -v -tx1 | tr -d ' \n')" 2>/dev/null ||
+		echo error
+}
+REQ='GET /.well-known/mta-sts.txt HTTP/1.1\r\n'
+HEADREQ='HEAD /.well-known/mta-sts.txt HTTP/1.1\r\n'
+for lst in "$P tls https" "$H plain http"; do
+	set -- $lst
+	port=$1 mode=$2 name=$3
+	# what the same request gets without the abuse: 200 on https, 301 on http
+	okc=200
+	[ "$mode" = plain ] && okc=301
+	check "$name: GET with Content-Length body: 413" 413 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nContent-Length: 3\r\n\r\nabc")"
+	check "$name: HEAD with Content-Length body: 413" 413 \
+		"$(raw_status "$port" "$mode" "${HEADREQ}Host: mta-sts.d1.test\r\nContent-Length: 3\r\n\r\nabc")"
+	check "$name: GET with a chunked body: 413" 413 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")"
+	check "$name: GET with an announced body not sent yet: 413" 413 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nContent-Length: 100\r\n\r\n")"
+	check "$name: GET with Content-Length: 0 is no body" "$okc" \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")"
+	check "$name: two Host headers: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nHost: mta-sts.d2.test\r\nConnection: close\r\n\r\n")"
+	check "$name: two Host headers, same value: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}host: mta-sts.d1.test\r\nHOST: mta-sts.d1.test\r\nConnection: close\r\n\r\n")"
+	check "$name: NUL in Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\x00.evil\r\nConnection: close\r\n\r\n")"
+	check "$name: NUL in Host (last header): 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Connection: close\r\nHost: mta-sts.d1.test\x00x\r\n\r\n")"
+	check "$name: trailing NUL in Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\x00\r\nConnection: close\r\n\r\n")"
+	check "$name: control character in Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\x01\r\nConnection: close\r\n\r\n")"
+	check "$name: DEL in Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.\x7fd1.test\r\nConnection: close\r\n\r\n")"
+	check "$name: tab in Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\t\r\nConnection: close\r\n\r\n")"
+	check "$name: bare LF line ends are fine" "$okc" \
+		"$(raw_status "$port" "$mode" 'GET /.well-known/mta-sts.txt HTTP/1.1\nHost: mta-sts.d1.test\nConnection: close\n\n')"
+	check "$name: plain request is fine" "$okc" \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nConnection: close\r\n\r\n")"
+done
+set --
+# The user's report: curl sending a body with GET got "Empty reply from server".
+check "curl -X GET -d abc (https): 413" 413 "$("${c[@]}" -w '%{http_code}' -X GET -d abc "$u/.well-known/mta-sts.txt")"
+check "curl -X GET -d abc (http): 413" 413 \
+	"$(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -X GET -d abc -H 'Host: mta-sts.d1.test' "http://127.0.0.1:$H/.well-known/mta-sts.txt")"
+check "curl -X GET -d abc: body says why" "request body not allowed" \
+	"$(curl -sS --max-time 10 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P:127.0.0.1" -X GET -d abc "$u/.well-known/mta-sts.txt")"
+check "policy still served after the refusals" 200 "$(fetch d1.test)"
 
 # ---- HTTPS: SNI -------------------------------------------------------------------------
 
@@ -310,26 +402,57 @@ wait_fp mta-sts.d1.test "$FP1NEW" || rc=1
 check "d1 renewed (symlinks): new certificate served" 0 "$rc"
 check "d1 renewed: no-SNI fallback follows" "$FP1NEW" "$(served_fp -)"
 
-# Broken replacements of d3: a key that does not match, then a certificate that is not one.
+# Broken replacements of d3, each refused with a line naming what is wrong while the old
+# certificate stays in service; then the good files again: a recovery line.
+# wait_line FIXED: wait (at most 10 s) for a new pub.log line containing FIXED; prints it.
+wait_line() {
+	local i
+	for i in $(seq 1 50); do
+		if [ "$(grep -cF -- "$1" "$T/pub.log" || true)" -gt "${2:-0}" ]; then
+			grep -F -- "$1" "$T/pub.log" | tail -n1
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "(no line with: $1)"
+}
+# replace FILE CONTENT-FILE: atomic replacement, as certbot does.
+replace() { cp "$2" "$1.tmp" && mv "$1.tmp" "$1"; }
+KEEP="; keeping the certificate loaded before"
 cp "$T/d3/privkey.pem" "$T/d3.key.good"
-cp "$T/d2new.key" "$T/d3/privkey.pem.tmp"
-mv "$T/d3/privkey.pem.tmp" "$T/d3/privkey.pem"
-for i in $(seq 1 50); do grep -q "d3.test.*refused" "$T/pub.log" && break; sleep 0.2; done
-check_match "mismatched key: refused with a log line" "refused" "$(grep 'd3.test' "$T/pub.log" | grep refused | head -n1)"
+replace "$T/d3/privkey.pem" "$T/d2new.key"
+check "mismatched key: refused, naming both files" \
+	"mtastsd: error: domain 'd3.test': key $T/d3/privkey.pem does not match certificate $T/d3/fullchain.pem, refused$KEEP" \
+	"$(wait_line "does not match certificate $T/d3/fullchain.pem")"
 check "mismatched key: old d3 certificate still served" "$FP3" "$(served_fp mta-sts.d3.test)"
 check "mismatched key: d3 policy still served" 200 "$(fetch d3.test)"
-cp "$T/d3.key.good" "$T/d3/privkey.pem"
-echo "not a certificate" >"$T/d3/fullchain.pem.tmp"
-mv "$T/d3/fullchain.pem.tmp" "$T/d3/fullchain.pem"
-n=$(grep -c "keeping the certificate loaded before" "$T/pub.log" || true)
-for i in $(seq 1 50); do
-	[ "$(grep -c "keeping the certificate loaded before" "$T/pub.log" || true)" -gt "$n" ] && break
-	sleep 0.2
-done
-check_match "garbage certificate: refused" "d3.test.*keeping the certificate loaded before" \
-	"$(grep "keeping the certificate loaded before" "$T/pub.log" | tail -n1)"
+: >"$T/empty"
+replace "$T/d3/privkey.pem" "$T/empty"
+check "empty key file: refused, not 'No data available'" \
+	"mtastsd: error: domain 'd3.test': key file $T/d3/privkey.pem is empty or not PEM$KEEP" \
+	"$(wait_line "key file $T/d3/privkey.pem is empty")"
+make_cert other www.other.test
+replace "$T/d3/privkey.pem" "$T/other.key"
+replace "$T/d3/fullchain.pem" "$T/other.fullchain.pem"
+check "certificate for other names: refused, names listed" \
+	"mtastsd: error: domain 'd3.test': certificate $T/d3/fullchain.pem does not name mta-sts.d3.test (it names www.other.test); senders would refuse it$KEEP" \
+	"$(wait_line "does not name mta-sts.d3.test")"
+check "certificate for other names: old d3 certificate still served" "$FP3" "$(served_fp mta-sts.d3.test)"
+replace "$T/d3/privkey.pem" "$T/d3.key.good"
+echo "not a certificate" >"$T/garbage.pem"
+n=$(grep -c "holds no PEM certificate chain" "$T/pub.log" || true)
+replace "$T/d3/fullchain.pem" "$T/garbage.pem"
+check_match "garbage certificate: refused" \
+	"d3.test': certificate file $T/d3/fullchain.pem holds no PEM certificate chain: .*$KEEP" \
+	"$(wait_line "holds no PEM certificate chain" "$n")"
 check "garbage certificate: old d3 certificate still served" "$FP3" "$(served_fp mta-sts.d3.test)"
-cp "$T/d3.fullchain.pem" "$T/d3/fullchain.pem"
+check "no raw errno text for broken certificates" 0 \
+	"$(grep -cE 'No data available|Device not a stream' "$T/pub.log" || true)"
+replace "$T/d3/fullchain.pem" "$T/d3.fullchain.pem"
+check "fixed certificate: recovery logged" \
+	"mtastsd: notice: domain 'd3.test': certificate $T/d3/fullchain.pem and key $T/d3/privkey.pem load again (recovered); the certificate loaded before stays in service" \
+	"$(wait_line "load again (recovered)")"
+check "fixed certificate: d3 served" "$FP3" "$(served_fp mta-sts.d3.test)"
 check "daemon alive after broken certificates" alive "$(alive pub)"
 
 # ---- SIGHUP: policy change --------------------------------------------------------------
@@ -349,8 +472,47 @@ check_match "SIGHUP: d2 id changed with the policy" '^[a-z0-9]{32}$' "$ID2B"
 check "SIGHUP: d1 id unchanged" "$ID1" \
 	"$(sed -n 's/^_mta-sts\.d1\.test\. 3600 IN TXT "v=STSv1; id=\([A-Za-z0-9]*\)"$/\1/p' "$T/dns3.txt")"
 check "SIGHUP: d2 keeps the reloaded certificate" "$FP2NEW" "$(served_fp mta-sts.d2.test)"
+check "SIGHUP: d2 id change logged with the TXT record to publish" \
+	"mtastsd: notice: domain 'd2.test': policy id changed from $ID2 to $ID2B; publish _mta-sts TXT \"v=STSv1; id=$ID2B\"" \
+	"$(wait_line "domain 'd2.test': policy id changed")"
+check "SIGHUP: no id line for unchanged domains" 1 "$(grep -c 'policy id changed' "$T/pub.log" || true)"
+
+# A reload that would remove every domain is refused with a reason, not an errno text.
+cat >"$T/nodomains.conf" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s"; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+EOC
+cp "$T/pub.conf" "$T/pub.conf.good"
+cp "$T/nodomains.conf" "$T/pub.conf"
+kill -HUP "$(cat "$T/pub.pid")"
+check "reload without domains: refused with the reason" \
+	"mtastsd: error: publisher: a reload cannot remove every domain; restart to stop publishing (keeping the old policies)" \
+	"$(wait_line "cannot remove every domain")"
+check "reload without domains: no raw errno text" 0 "$(grep -c 'Invalid argument' "$T/pub.log" || true)"
+check "reload without domains: policies still served" 200 "$(fetch d1.test)"
+cp "$T/pub.conf.good" "$T/pub.conf"
 stop_bg pub
 check "no sanitizer report from the daemon" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
+
+# A key that does not match its certificate: -n and the daemon both refuse, naming the files.
+sed "s|key = \"$T/d2/privkey.pem\"|key = \"$T/d1.key\"|" "$T/pub.conf" >"$T/badkey.conf"
+grep -q "$T/d1.key" "$T/badkey.conf" || die "badkey.conf: substitution failed"
+set +e
+"$MTASTSD" -n -c "$T/badkey.conf" >"$T/badkey-n.log" 2>&1
+rc=$?
+"$MTASTSD" -f -c "$T/badkey.conf" >"$T/badkey-run.log" 2>&1
+rc2=$?
+set -e
+check "-n with a mismatched key: exit 1" 1 "$rc"
+check_match "-n with a mismatched key: file:line: key: reason" \
+	"badkey.conf:[0-9]+: publisher.domains\[1\].key: private key does not match certificate $T/d2/fullchain.pem" \
+	"$(cat "$T/badkey-n.log")"
+check "daemon with a mismatched key: exit 1" 1 "$rc2"
+check_match "daemon with a mismatched key: says what is wrong" \
+	"private key does not match certificate $T/d2/fullchain.pem" "$(cat "$T/badkey-run.log")"
+check "daemon with a mismatched key: no raw errno text" 0 \
+	"$(grep -c 'Device not a stream' "$T/badkey-run.log" || true)"
 
 # ---- mta-sts-query (postfix-mta-sts-resolver) in a network namespace --------------------
 

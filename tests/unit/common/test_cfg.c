@@ -457,6 +457,99 @@ test_listen_group_unknown_key(void **state)
 	assert_null(c);
 }
 
+/* libconfig reports a duplicate setting by line only: the message names the setting. */
+static void
+test_duplicate_setting_named(void **state)
+{
+	char err[1024], path[64], want[1024];
+	struct cfg *c = NULL;
+
+	(void)state;
+	/* both on one line */
+	assert_int_equal(load_text("resolver = {\n zones = ( { name = \"a\"; tlsrpt = true; name = "
+	                           "\"b\"; } );\n};\n",
+	                           &c, err, sizeof(err), path),
+	                 ERR_CONFIG);
+	(void)snprintf(want, sizeof(want),
+	               "%s:2: duplicate setting 'name' (a key may be set once in its group)", path);
+	assert_string_equal(err, want);
+	/* a line that sets two keys, one of them a second time */
+	assert_int_equal(
+	        load_text("resolver = {\n dns_timeout = 1;\n dns_attempts = 2; dns_timeout "
+	                  "= 3; # dns_attempts = 4;\n};\n",
+	                  &c, err, sizeof(err), path),
+	        ERR_CONFIG);
+	(void)snprintf(want, sizeof(want),
+	               "%s:3: duplicate setting: one of 'dns_attempts', 'dns_timeout' is set twice "
+	               "in its group",
+	               path);
+	assert_string_equal(err, want);
+	/* names inside strings and comments do not count; ':' works like '=' */
+	assert_int_equal(
+	        load_text("admin = {\n token = \"x = 1\";\n token : \"a\"; /* token = 2 */\n};\n",
+	                  &c, err, sizeof(err), path),
+	        ERR_CONFIG);
+	(void)snprintf(want, sizeof(want),
+	               "%s:3: duplicate setting 'token' (a key may be set once in its group)",
+	               path);
+	assert_string_equal(err, want);
+	assert_null(c);
+}
+
+/* A combined PEM file (certificate chain and key) may be both cert and key. */
+static void
+test_combined_pem(void **state)
+{
+	char err[1024] = "";
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_int_equal(load_text("publisher = { domains = ( { domain = \"example.com\"; mode = "
+	                           "\"none\"; cert = \"" CFG_DIR
+	                           "/dummy-combined.pem\"; key = \"" CFG_DIR
+	                           "/dummy-combined.pem\"; } ); };\n",
+	                           &c, err, sizeof(err), NULL),
+	                 0);
+	assert_string_equal(err, "");
+	assert_non_null(c);
+	assert_string_equal(c->publisher.domains[0].key_file, CFG_DIR "/dummy-combined.pem");
+	cfg_free(c);
+}
+
+/* The admin endpoint without a token is fine on loopback (127/8, ::1), a unix socket, or
+ * when disabled; a token allows any address. */
+static void
+test_admin_token_rule(void **state)
+{
+	static const char *const ok[] = {
+	        "admin = { listen = \"127.0.0.2:8462\"; };\n",
+	        "admin = { listen = \"[::1]:8462\"; };\n",
+	        "admin = { listen = { path = \"/run/mtastsd/admin.sock\"; }; };\n",
+	        "admin = { enabled = false; listen = \"0.0.0.0:8462\"; };\n",
+	        "admin = { listen = \"0.0.0.0:8462\"; token = \"t\"; };\n",
+	};
+	char err[1024], path[64], want[1024];
+	struct cfg *c = NULL;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		err[0] = '\0';
+		if (load_text(ok[i], &c, err, sizeof(err), NULL) != 0)
+			fail_msg("'%s' refused: %s", ok[i], err);
+		c = cfg_free(c);
+	}
+	assert_int_equal(
+	        load_text("admin = {\n listen = \"[::]:8462\";\n};\n", &c, err, sizeof(err), path),
+	        ERR_CONFIG);
+	(void)snprintf(want, sizeof(want),
+	               "%s:2: admin.listen: [::]:8462 is not a loopback address and admin.token is "
+	               "unset: refusing to expose the admin endpoint",
+	               path);
+	assert_string_equal(err, want);
+	assert_null(c);
+}
+
 /* ---- the broken fixtures ---- */
 
 struct bad_case {
@@ -513,8 +606,26 @@ static const struct bad_case bad_cases[] = {
          "bad value 'memcached': expected one of \"memory\", \"redis\", \"valkey\""},
         {"bad-sentinels-no-master.conf", 5, "cache.redis.master_name",
          "required when cache.redis.sentinels is set"},
+        /* what the daemon would refuse at startup, -n refuses too */
+        {"bad-key-mismatch.conf", 9, "publisher.domains[0].key",
+         "private key does not match certificate " CFG_DIR "/dummy-cert.pem"},
+        {"bad-cert-same-file.conf", 9, "publisher.domains[0].key",
+         "'" CFG_DIR "/dummy-cert.pem' is the certificate file (cert) and holds no private key"},
+        {"bad-key-empty.conf", 9, "publisher.domains[0].key",
+         "key file '" CFG_DIR "/empty-key.pem' is empty or not PEM"},
+        {"bad-cert-names.conf", 8, "publisher.domains[0].cert",
+         "certificate " CFG_DIR "/dummy-cert.pem does not name mta-sts.example.net (it names "
+         "mta-sts.example.com, mta-sts.xn--bcher-kva.example)"},
+        {"bad-domain-policy-host.conf", 5, "publisher.domains[0].domain",
+         "domain is the Policy Domain (example.org), not the policy host name"},
+        {"bad-admin-token.conf", 3, "admin.listen",
+         "0.0.0.0:8462 is not a loopback address and admin.token is unset: refusing to expose "
+         "the admin endpoint"},
         /* libconfig's own syntax errors name file:line but no key */
         {"bad-syntax.conf", 4, NULL, "syntax error"},
+        {"bad-duplicate-key.conf", 4, NULL, "duplicate setting 'dns_timeout'"},
+        {"bad-include-missing.conf", 3, NULL,
+         "cannot open include file '" CFG_DIR "/no-such-include.conf': No such file or directory"},
 };
 
 static void
@@ -589,6 +700,9 @@ main(void)
 	        cmocka_unit_test(test_seconds_only),
 	        cmocka_unit_test(test_missing_file),
 	        cmocka_unit_test(test_listen_group_unknown_key),
+	        cmocka_unit_test(test_duplicate_setting_named),
+	        cmocka_unit_test(test_combined_pem),
+	        cmocka_unit_test(test_admin_token_rule),
 	        cmocka_unit_test(test_bad_configs),
 	        cmocka_unit_test(test_bad_fixtures_listed),
 	};
