@@ -2,8 +2,8 @@
 # tests/system/t_cli.sh - the mtastsd command line and the daemon lifecycle without network
 #
 # -n on the example and on every tests/unit/data/cfg/bad-*.conf (each names the file:line and
-# key written in its "# expect:" first line), --help/--version, usage errors (exit 2), the
-# `check` placeholder (exit 1), and a daemon with nothing to serve: SIGHUP with a broken and
+# key written in its "# expect:" first line), --help/--version, usage errors (exit 2),
+# `check` without publisher domains (exit 1), and a daemon with nothing to serve: SIGHUP with a broken and
 # a good config, SIGTERM -> exit 0, sd_notify READY/RELOADING/STOPPING on a NOTIFY_SOCKET,
 # and, when run as root, the root refusal and the drop to process.user (from /proc).
 . "$(dirname "$0")/lib.sh"
