@@ -48,6 +48,10 @@
 #define CFG_CERT_NAMES_SHOWN 8
 /* The text of a line quoted in an error message (bytes). */
 #define CFG_LINE_SHOWN 120
+/* @include checks: nesting depth libconfig 1.5 allows (scanner.l MAX_INCLUDE_DEPTH) and
+ * the largest config file we scan for @include lines (bytes). */
+#define CFG_INCLUDE_DEPTH_MAX 10
+#define CFG_FILE_SCAN_MAX     (4 * 1024 * 1024)
 
 #define SEC(x)  ((uint64_t)(x)*1000)
 #define MIN(x)  ((uint64_t)(x)*60 * 1000)
@@ -1970,6 +1974,78 @@ cfg_defaults(void)
 	return c;
 }
 
+/* libconfig 1.5 calls exit(2) from its scanner when an @include names something that is not
+ * a readable regular file (a directory, for one), which would end the daemon on SIGHUP. So
+ * every @include line is checked here first, recursively: it must name a regular file we
+ * can open. Returns 0, or -1 with "file:line: @include: reason" in errbuf. */
+static int
+cfg_check_includes(const char *file, const char *dir, int depth, char *errbuf, size_t errlen)
+{
+	char line[1024], target[PATH_MAX];
+	unsigned lineno = 0;
+	size_t total = 0;
+	struct stat st;
+	FILE *fp;
+	int r = 0;
+
+	fp = fopen(file, "re");
+	if (fp == NULL)
+		return 0; /* config_read_file() reports unreadable files itself */
+	while (r == 0 && fgets(line, sizeof(line), fp) != NULL) {
+		const char *p = line, *q;
+		size_t n;
+
+		lineno++;
+		total += strlen(line);
+		if (total > CFG_FILE_SCAN_MAX)
+			break;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncmp(p, "@include", 8) != 0)
+			continue;
+		p += 8;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
+			continue; /* libconfig reports the syntax error */
+		n = (size_t)(q - p - 1);
+		if (p[1] == '/')
+			r = snprintf(target, sizeof(target), "%.*s", (int)n, p + 1);
+		else
+			r = snprintf(target, sizeof(target), "%s/%.*s", dir, (int)n, p + 1);
+		if (r < 0 || (size_t)r >= sizeof(target)) {
+			(void)snprintf(errbuf, errlen, "%s:%u: @include: path too long", file,
+			               lineno);
+			r = -1;
+			break;
+		}
+		r = 0;
+		if (depth >= CFG_INCLUDE_DEPTH_MAX) {
+			(void)snprintf(errbuf, errlen, "%s:%u: @include: nested more than %d deep",
+			               file, lineno, CFG_INCLUDE_DEPTH_MAX);
+			r = -1;
+		} else if (stat(target, &st) < 0) {
+			(void)snprintf(errbuf, errlen,
+			               "%s:%u: @include: cannot open include file '%s': %s", file,
+			               lineno, target, strerror(errno));
+			r = -1;
+		} else if (!S_ISREG(st.st_mode)) {
+			(void)snprintf(errbuf, errlen,
+			               "%s:%u: @include: '%s' is not a regular file", file, lineno,
+			               target);
+			r = -1;
+		} else if (access(target, R_OK) < 0) {
+			(void)snprintf(errbuf, errlen, "%s:%u: @include: cannot read '%s': %s",
+			               file, lineno, target, strerror(errno));
+			r = -1;
+		} else {
+			r = cfg_check_includes(target, dir, depth + 1, errbuf, errlen);
+		}
+	}
+	(void)fclose(fp);
+	return r;
+}
+
 int
 cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 {
@@ -1994,6 +2070,8 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 		}
 	}
 	config_set_include_dir(&conf, ctx.dir != NULL ? ctx.dir : ".");
+	if (cfg_check_includes(path, ctx.dir != NULL ? ctx.dir : ".", 0, errbuf, errlen) < 0)
+		goto fail;
 	errno = 0;
 	if (config_read_file(&conf, path) != CONFIG_TRUE) {
 		if (config_error_type(&conf) == CONFIG_ERR_FILE_IO)

@@ -626,6 +626,8 @@ static const struct bad_case bad_cases[] = {
         {"bad-duplicate-key.conf", 4, NULL, "duplicate setting 'dns_timeout'"},
         {"bad-include-missing.conf", 3, NULL,
          "cannot open include file '" CFG_DIR "/no-such-include.conf': No such file or directory"},
+        /* libconfig 1.5 exit(2)s on an @include of a directory: refused before it reads */
+        {"bad-include-dir.conf", 3, NULL, "'" CFG_DIR "/.' is not a regular file"},
 };
 
 static void
