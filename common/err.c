@@ -63,6 +63,8 @@ err_str(int code)
 		return "malformed DNS answer";
 	case ERR_DNS_REFUSED:
 		return "DNS query refused";
+	case ERR_DNS_UNREACHABLE:
+		return "DNS server unreachable";
 	case ERR_FETCH_CONNECT:
 		return "cannot connect to policy host";
 	case ERR_FETCH_TLS:

@@ -38,6 +38,7 @@ enum err_code {
 	ERR_DNS_TIMEOUT = -1063,
 	ERR_DNS_MALFORMED = -1064,
 	ERR_DNS_REFUSED = -1065,
+	ERR_DNS_UNREACHABLE = -1066, /* no server reachable: connection refused, no route */
 	/* HTTPS fetch, RFC 8461 section 3.3 */
 	ERR_FETCH_CONNECT = -1080,
 	ERR_FETCH_TLS = -1081,

@@ -11,8 +11,11 @@
  *            per-try timeout. Tries rotate over the servers: try i goes to server
  *            i % n_servers, dns_attempts rounds in total.
  *            SERVFAIL, REFUSED and undecodable replies move on to the next server when
- *            there is more than one; the last such error is reported when every try failed,
- *            ERR_DNS_TIMEOUT when no server answered at all.
+ *            there is more than one; the last such error is reported when every try failed.
+ *            When no server answered at all: ERR_DNS_UNREACHABLE when every try failed at
+ *            the network level (ICMP port unreachable = ECONNREFUSED on the connected UDP
+ *            socket, no route, ...; dns_query_detail() names the server and the error),
+ *            otherwise (at least one try timed out) ERR_DNS_TIMEOUT.
  * Threads:   main loop only.
  * Ownership: the client owns its queries; a query is freed right after its callback.
  *            User callbacks run only from loop callbacks (io, timer), or at once from
@@ -37,6 +40,9 @@
 #include "err.h"
 #include "log.h"
 #include "xalloc.h"
+
+/* "addr%scope@port" (dns_server_text()). */
+#define DNS_SERVER_TEXT_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + 8)
 
 struct dns_server {
 	struct sockaddr_storage sa;
@@ -75,7 +81,12 @@ struct dns_query {
 	size_t wirelen;
 	unsigned try;
 	unsigned max_tries;
-	int last_err; /* rcode error of a failed try; 0 = only timeouts so far */
+	int last_err;                /* rcode error of a failed try; 0 = only timeouts so far */
+	unsigned n_timeouts;         /* tries that timed out */
+	unsigned n_lost;             /* tries lost to a network error (refused, unreachable) */
+	int net_errno;               /* the last such error (errno value) ... */
+	size_t net_server;           /* ... and the index of the server it came from */
+	char detail[DNS_DETAIL_MAX]; /* dns_query_detail(), filled when finishing */
 	enum dns_phase phase;
 	int fd;
 	struct loop_timer timer;
@@ -302,6 +313,69 @@ dns_close_socket(struct dns_query *q)
 	q->tlen = q->texp = 0;
 }
 
+/* "127.0.0.1@5353", "::1@53", "fe80::1%eth0@53": the dns_servers syntax. */
+static void
+dns_server_text(const struct dns_server *s, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
+	unsigned port = 0;
+
+	host[0] = '\0';
+	if (s->sa.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&s->sa;
+
+		(void)inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+		(void)snprintf(buf, len, "%s@%u", host, port);
+		return;
+	}
+	if (s->sa.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&s->sa;
+
+		(void)inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+		if (in6->sin6_scope_id != 0 && if_indextoname(in6->sin6_scope_id, ifname) != NULL)
+			(void)snprintf(buf, len, "%s%%%s@%u", host, ifname, port);
+		else
+			(void)snprintf(buf, len, "%s@%u", host, port);
+		return;
+	}
+	(void)snprintf(buf, len, "?");
+}
+
+/* Record a try lost to a network error (errno value e) on the current try's server. */
+static void
+dns_note_lost(struct dns_query *q, int e)
+{
+	q->n_lost++;
+	q->net_errno = e;
+	q->net_server = (q->try - 1) % q->c->n_servers;
+}
+
+/* The error of a query that used every try without a usable answer. */
+static int
+dns_final_err(struct dns_query *q)
+{
+	char srv[DNS_SERVER_TEXT_MAX], why[64];
+
+	if (q->last_err != 0)
+		return q->last_err;
+	if (q->n_lost == 0 || q->n_timeouts > 0)
+		return ERR_DNS_TIMEOUT;
+	dns_server_text(&q->c->servers[q->net_server], srv, sizeof(srv));
+	(void)snprintf(why, sizeof(why), "%s", strerror(q->net_errno));
+	if (why[0] >= 'A' && why[0] <= 'Z' && why[1] >= 'a' && why[1] <= 'z')
+		why[0] = (char)(why[0] - 'A' + 'a'); /* "Connection refused" -> "connection..." */
+	(void)snprintf(q->detail, sizeof(q->detail), "%s (%s)", srv, why);
+	return ERR_DNS_UNREACHABLE;
+}
+
+const char *
+dns_query_detail(const struct dns_query *q)
+{
+	return q != NULL ? q->detail : "";
+}
+
 /* Unlink, release and call back. Nothing touches the client after done() returns. */
 static void
 dns_finish(struct dns_query *q, int err, const ldns_pkt *pkt, int ad)
@@ -421,7 +495,11 @@ dns_try_failed(struct dns_query *q, int err)
 static void
 dns_try_lost(struct dns_query *q, int r)
 {
-	log_debug("dns: try %u: %s, trying again", q->try, strerror(-r));
+	char srv[DNS_SERVER_TEXT_MAX];
+
+	dns_note_lost(q, -r);
+	dns_server_text(&q->c->servers[q->net_server], srv, sizeof(srv));
+	log_debug("dns: try %u to %s: %s, trying again", q->try, srv, strerror(-r));
 	dns_close_socket(q);
 	dns_try_next(q);
 }
@@ -523,6 +601,7 @@ dns_timeout(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct dns_query *q = arg;
 
+	q->n_timeouts++;
 	dns_close_socket(q);
 	dns_try_next(q);
 }
@@ -633,7 +712,7 @@ dns_try_next(struct dns_query *q)
 
 	for (;;) {
 		if (q->try >= q->max_tries) {
-			dns_finish(q, q->last_err != 0 ? q->last_err : ERR_DNS_TIMEOUT, NULL, 0);
+			dns_finish(q, dns_final_err(q), NULL, 0);
 			return;
 		}
 		s = &q->c->servers[q->try % q->c->n_servers];
@@ -641,16 +720,24 @@ dns_try_next(struct dns_query *q)
 		fd = dns_socket_for(s, SOCK_DGRAM);
 		if (fd < 0) {
 			log_warn("dns: cannot open a socket: %s, trying again", strerror(-fd));
+			dns_note_lost(q, -fd);
 			continue;
 		}
 		if (connect(fd, (const struct sockaddr *)&s->sa, s->salen) < 0 ||
 		    send(fd, q->wire, q->wirelen, 0) < 0) {
-			log_debug("dns: send: %s, trying again", strerror(errno));
+			int e = errno;
+			char srv[DNS_SERVER_TEXT_MAX];
+
+			dns_server_text(s, srv, sizeof(srv));
+			log_debug("dns: try %u to %s: send: %s, trying again", q->try, srv,
+			          strerror(e));
+			dns_note_lost(q, e);
 			(void)close(fd);
 			continue;
 		}
 		r = loop_io_add(q->c->loop, fd, LOOP_READ, dns_udp_io, q);
 		if (r < 0) {
+			dns_note_lost(q, -r);
 			(void)close(fd);
 			continue;
 		}

@@ -13,13 +13,16 @@
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
  * Errors:    callback err: 0 (answer has records of the type, CNAMEs followed in the
  *            packet), ERR_DNS_NXDOMAIN, ERR_DNS_NODATA, ERR_DNS_SERVFAIL, ERR_DNS_REFUSED,
- *            ERR_DNS_TIMEOUT, ERR_DNS_MALFORMED, -ECANCELED. Exactly once per query.
+ *            ERR_DNS_TIMEOUT, ERR_DNS_UNREACHABLE (every try refused or unroutable, with
+ *            dns_query_detail()), ERR_DNS_MALFORMED, -ECANCELED. Exactly once per query.
  */
 #ifndef MTASTSD_DNS_CLIENT_H
 #define MTASTSD_DNS_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <ldns/ldns.h>
@@ -48,6 +51,8 @@ struct dns_query;
 #define DNS_ATTEMPTS_DEFAULT   2
 #define DNS_ATTEMPTS_MAX       5
 #define DNS_RESOLV_CONF        "/etc/resolv.conf"
+/* dns_query_detail(): an IPv6 address with scope and port, and an errno text. */
+#define DNS_DETAIL_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + 96)
 
 enum {
 	DNS_FLAG_DO = 1u << 0, /* request DNSSEC records (EDNS0 DO bit) */
@@ -74,6 +79,11 @@ struct dns_query *dns_query_start(struct dns_client *c, const char *name, uint16
                                   unsigned flags, dns_done_fn *done, void *arg);
 /* The callback runs at once with -ECANCELED. */
 void dns_query_cancel(struct dns_query *q);
+/* Why the query failed, beyond its error code, "" when there is nothing to add. With
+ * ERR_DNS_UNREACHABLE: the server and the network error of the last try, e.g.
+ * "127.0.0.1@5353 (connection refused)". q is the handle of the query whose callback is
+ * running; valid only during that callback. */
+const char *dns_query_detail(const struct dns_query *q);
 
 /* TXT records of the answer section owned by qname (or by the CNAME target chain),
  * character-strings joined: *ret_rrs (owned array, free with dns_txt_free) and *ret_n.

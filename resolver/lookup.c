@@ -32,7 +32,6 @@
 #include "xalloc.h"
 
 #define LOOKUP_TEXT_MAX (DANE_REASON_MAX + 32)
-#define LOOKUP_CANCELED "lookup canceled, server shutting down"
 
 struct lookup {
 	struct pol_engine *engine;

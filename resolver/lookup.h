@@ -35,6 +35,9 @@ struct lookup;
 struct lookup_req;
 struct json_object;
 
+/* The TEMP text of a lookup cut off by shutdown (docs/socketmap.md). */
+#define LOOKUP_CANCELED "lookup canceled, server shutting down"
+
 /* Which source decided a reply. */
 enum lookup_source {
 	LOOKUP_SRC_DANE_ONLY = 0, /* OK dane-only */

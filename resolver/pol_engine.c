@@ -491,6 +491,8 @@ pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
 	char id[STS_ID_MAX + 1];
 	int r;
 
+	if (err == ERR_DNS_UNREACHABLE && job->dq != NULL)
+		(void)snprintf(job->detail, sizeof(job->detail), "%s", dns_query_detail(job->dq));
 	job->dq = NULL;
 	switch (err) {
 	case -ECANCELED:
@@ -513,6 +515,10 @@ pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
 		return;
 	case ERR_DNS_TIMEOUT:
 		e->ctr.dns_timeout++;
+		pol_fail(job, CACHE_TEMPFAIL, err);
+		return;
+	case ERR_DNS_UNREACHABLE: /* the server refused (ICMP port unreachable) or no route */
+		e->ctr.dns_other++;
 		pol_fail(job, CACHE_TEMPFAIL, err);
 		return;
 	default:

@@ -43,6 +43,7 @@ struct res {
 	/* res_shutdown() */
 	struct loop_timer shut_timer;
 	uint64_t shut_deadline_ms;
+	int shut_canceled; /* the deadline passed: waiting lookups were answered TEMP */
 	void (*shut_done)(void *arg);
 	void *shut_arg;
 };
@@ -138,10 +139,27 @@ res_shutdown_check(struct loop *loop, struct loop_timer *t, void *arg)
 		                 res);
 		return;
 	}
+	if (busy > 0 && !res->shut_canceled) {
+		/* docs/socketmap.md: a lookup cut off by shutdown is answered TEMP, so that
+		 * Postfix defers instead of seeing the connection drop. */
+		log_notice("resolver: shutdown timeout, answering %zu connections still waiting "
+		           "for an answer TEMP \"%s\"",
+		           busy, LOOKUP_CANCELED);
+		res->shut_canceled = 1;
+		sm_server_cancel(res->srv);
+		busy = sm_server_busy(res->srv);
+		if (busy > 0) {
+			/* Replies a slow reader has not taken yet: a bounded wait for them. */
+			res->shut_deadline_ms = loop_now_ms(loop) + RES_SHUTDOWN_FLUSH_MS;
+			loop_timer_start(loop, &res->shut_timer, RES_SHUTDOWN_POLL_MS,
+			                 res_shutdown_check, res);
+			return;
+		}
+	}
 	if (busy > 0)
-		log_notice("resolver: shutdown timeout, %zu connections still waiting for an "
-		           "answer will be closed",
-		           busy);
+		log_notice("resolver: %zu connections did not read their replies within %d ms, "
+		           "closing them",
+		           busy, RES_SHUTDOWN_FLUSH_MS);
 	res->shut_done = NULL;
 	if (done != NULL)
 		done(res->shut_arg);
@@ -154,6 +172,7 @@ res_shutdown(struct res *res, uint64_t timeout_ms, void (*done)(void *arg), void
 		sm_server_stop_accepting(res->srv);
 	res->shut_done = done;
 	res->shut_arg = arg;
+	res->shut_canceled = 0;
 	res->shut_deadline_ms = loop_now_ms(res->loop) + timeout_ms;
 	loop_timer_start(res->loop, &res->shut_timer, 0, res_shutdown_check, res);
 }

@@ -27,8 +27,14 @@ int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
  * cfg may be freed; or the error of rebuilding the DNS client / HTTPS fetcher from the new
  * cfg (logged), in which case nothing changed and the old cfg must stay alive. */
 int res_reload(struct res *res, const struct cfg *cfg);
-/* Stop accepting; call done(arg) once every in-flight lookup has been answered or
- * timeout_ms passed. */
+/* After the shutdown timeout, replies not yet taken by a slow reader get at most this long
+ * to be written before their connections close (ms). */
+#define RES_SHUTDOWN_FLUSH_MS 1000
+
+/* Stop accepting; call done(arg) once every in-flight lookup has been answered. When
+ * timeout_ms passes first, every lookup still waiting (and every request queued behind it)
+ * is answered TEMP "lookup canceled, server shutting down" (sm_server_cancel()); done(arg)
+ * runs once those replies are written, or RES_SHUTDOWN_FLUSH_MS later at most. */
 void res_shutdown(struct res *res, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
 struct res *res_free(struct res *res);
 

@@ -17,6 +17,11 @@
  * buffer is full or replies pile up (SM_CONN_OUTBUF_MAX). After EOF from the peer the
  * requests already received are still answered, then the connection closes. A malformed
  * netstring is logged; the replies before it are flushed, then the connection closes.
+ *
+ * Shutdown (sm_server_cancel(), at the end of process.shutdown_timeout): every lookup still
+ * in flight is canceled and answered TEMP "lookup canceled, server shutting down"; so is
+ * every request already received behind it and any request decoded later, in order.
+ * Reading stops; each connection closes once its replies are written.
  */
 #include <errno.h>
 #include <grp.h>
@@ -78,6 +83,7 @@ struct sm_server {
 	size_t n_ls;
 	int accepting; /* listeners registered for READ */
 	int stopped;   /* sm_server_stop_accepting() was called */
+	int canceling; /* sm_server_cancel() was called: no new lookups, no more reading */
 	struct loop_timer pause_timer;
 	struct sm_conn *conns;
 	size_t n_conns;
@@ -399,6 +405,13 @@ sm_conn_request(struct sm_conn *c, const char *payload, size_t len)
 		sm_conn_queue(c, SM_NOTFOUND, NULL);
 		return;
 	}
+	if (srv->canceling) {
+		/* Shutting down: what would start a lookup is answered like a canceled one. */
+		if (log_verbosity() >= 1)
+			log_debug("socketmap %s: shutting down, answering TEMP", c->peer);
+		sm_conn_queue(c, SM_TEMP, LOOKUP_CANCELED);
+		return;
+	}
 	c->zone = *req.zone;
 	c->zone.name = NULL;
 	memcpy(c->domain, req.domain, sizeof(c->domain));
@@ -453,20 +466,34 @@ sm_conn_process(struct sm_conn *c)
 static void
 sm_conn_update(struct sm_conn *c)
 {
+	int no_more_input = c->eof || c->srv->canceling;
 	unsigned ev = 0;
 
-	if (sm_conn_flush(c) < 0) {
-		sm_conn_free(c);
-		return;
+	for (;;) {
+		if (sm_conn_flush(c) < 0) {
+			sm_conn_free(c);
+			return;
+		}
+		/* All written while requests wait in the staging buffer (processing stopped at
+		 * SM_CONN_OUTBUF_MAX): decode more now. Bounded by the staging buffer. */
+		if (c->out_len == 0 && !c->closing && !c->pending && c->in_off < c->in_len) {
+			size_t before = c->in_len - c->in_off;
+
+			sm_conn_process(c);
+			if (c->out_len > 0 || c->in_len - c->in_off < before)
+				continue;
+		}
+		break;
 	}
 	if (c->out_len == 0) {
-		/* Done: framing error, or EOF with every complete request answered. */
-		if (c->closing || (c->eof && !c->pending)) {
+		/* Done: framing error, or EOF (or shutdown) with every complete request
+		 * answered. */
+		if (c->closing || (no_more_input && !c->pending && c->in_off == c->in_len)) {
 			sm_conn_free(c);
 			return;
 		}
 	}
-	if (!c->eof && !c->closing && c->in_len < SM_CONN_INBUF_MAX)
+	if (!no_more_input && !c->closing && c->in_len < SM_CONN_INBUF_MAX)
 		ev |= LOOP_READ;
 	if (c->out_len > c->out_off)
 		ev |= LOOP_WRITE;
@@ -693,6 +720,37 @@ sm_server_stop_accepting(struct sm_server *srv)
 	srv->stopped = 1;
 }
 
+/* One connection at shutdown: take what the peer already sent, cancel the lookup in flight
+ * (its TEMP reply is queued by sm_conn_lookup_done()), answer the queued requests, write. */
+static void
+sm_conn_cancel(struct sm_conn *c)
+{
+	if (!c->eof && !c->closing)
+		sm_conn_read(c); /* one non-blocking read, bounded by the staging buffer */
+	c->dispatching = 1;      /* queue the reply only; processing follows below */
+	if (c->w != NULL) {
+		struct lookup_req *w = c->w;
+
+		c->w = NULL;
+		lookup_cancel(w);
+	}
+	c->dispatching = 0;
+	sm_conn_process(c);
+	sm_conn_update(c); /* may free c */
+}
+
+void
+sm_server_cancel(struct sm_server *srv)
+{
+	struct sm_conn *c, *next;
+
+	srv->canceling = 1;
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		sm_conn_cancel(c);
+	}
+}
+
 size_t
 sm_server_busy(const struct sm_server *srv)
 {
@@ -711,6 +769,8 @@ sm_server_free(struct sm_server *srv)
 	if (srv == NULL)
 		return NULL;
 	sm_server_stop_accepting(srv);
+	/* Lookups still in flight get their TEMP reply (best effort, non-blocking write). */
+	sm_server_cancel(srv);
 	while (srv->conns != NULL)
 		sm_conn_free(srv->conns);
 	srv->lk = lookup_free(srv->lk);

@@ -8,9 +8,8 @@
  * in a bounded input buffer), buffered writes. docs/socketmap.md has the protocol.
  *
  * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
- *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port(),
- *            sm_server_set_dane(), sm_server_lookup_counters()
- * Threads:   main loop only.
+ *            sm_server_cancel(), sm_server_busy(), sm_server_free(), sm_server_counters(),
+ * sm_server_port(), sm_server_set_dane(), sm_server_lookup_counters() Threads:   main loop only.
  * Ownership: the server owns its listeners, connections and its lookup module (lookup.h);
  *            it borrows the engine, the DANE module and the cfg (until sm_server_reload()).
  * Errors:    sm_server_new() returns listen errors (-errno) to the caller, having logged
@@ -50,9 +49,15 @@ int sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_
 void sm_server_reload(struct sm_server *srv, const struct cfg_resolver *cfg);
 /* Close the listeners (unix socket paths are removed); open connections go on. */
 void sm_server_stop_accepting(struct sm_server *srv);
+/* Shutdown timeout: every lookup in flight is canceled and answered TEMP "lookup canceled,
+ * server shutting down" (LOOKUP_CANCELED), and so is every request received behind it or
+ * later, in order; reading stops; each connection closes once its replies are written
+ * (sm_server_busy() counts those still writing). Idempotent. */
+void sm_server_cancel(struct sm_server *srv);
 /* Connections with a lookup in flight or replies not yet written. */
 size_t sm_server_busy(const struct sm_server *srv);
-/* Closes every connection (their lookups are canceled) and listener. Returns NULL. */
+/* Cancels like sm_server_cancel() (replies written as far as the sockets take them without
+ * waiting), then closes every connection and listener. Returns NULL. */
 struct sm_server *sm_server_free(struct sm_server *srv);
 
 const struct sm_counters *sm_server_counters(const struct sm_server *srv);

@@ -22,7 +22,8 @@ testns_entry _mta-sts.broken.test NOERROR '"v=STSv1; id=brk1"' >"$T/extra.testns
 testns_start dns "$DNS" "$SYSDATA/resolver/lab.testns" "$T/extra.testns"
 fake_https_start www "$HTTPS" www "$WWW"
 resolver_conf "$T/mtastsd.conf" 1 "$DNS" "$HTTPS" # the socketmap port is not used
-# The same lab, but its DNS server does not answer at all.
+# The same lab, but nothing listens on its DNS server's port (the kernel answers ICMP port
+# unreachable).
 DEAD=$(free_port both)
 resolver_conf "$T/deaddns.conf" 1 "$DEAD" "$HTTPS"
 
@@ -112,5 +113,14 @@ id="brk1"
 exit=3' "$(qj "$T/mtastsd.conf" broken.test result id)"
 check "query with the DNS server down: exit 3" 'result="tempfail"
 exit=3' "$(qj "$T/deaddns.conf" enforce.test result)"
+# Nothing listens on the DNS port: ICMP port unreachable (ECONNREFUSED), reported as such
+# (not as a timeout), naming the server; still a temporary failure.
+check "query with the DNS server down: the reason names the refusing server" \
+	"error=\"DNS server unreachable\"
+detail=\"127.0.0.1@$DEAD (connection refused)\"
+exit=3" "$(qj "$T/deaddns.conf" enforce.test error detail)"
+check "query with the DNS server down (text): reason line" \
+	"reason:  DNS server unreachable: 127.0.0.1@$DEAD (connection refused)" \
+	"$(q "$T/deaddns.conf" enforce.test | grep '^reason:')"
 
 finish

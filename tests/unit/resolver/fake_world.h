@@ -235,6 +235,13 @@ dns_query_cancel(struct dns_query *q)
 	fw_op_cancel((struct fw_op *)(void *)q);
 }
 
+const char *
+dns_query_detail(const struct dns_query *q)
+{
+	(void)q;
+	return "";
+}
+
 int
 dns_answer_txt(const ldns_pkt *answer, const char *qname, struct txt_rr **ret_rrs, size_t *ret_n)
 {
