@@ -1,0 +1,130 @@
+#!/bin/bash
+# t_fd_exhaustion.sh - issue 9 "File descriptors exhausted (low RLIMIT_NOFILE): accepts pause
+# and resume; nothing crashes". mtastsd runs under `prlimit --nofile=64:64`; 100 socketmap
+# clients connect and each sends a request. Expected (resolver/sm_server.c, SM_ACCEPT_PAUSE_MS):
+# accept(2) fails with EMFILE, the daemon logs it and pauses its listeners for 1 s instead of
+# spinning (CPU time over 2 s stays low), the connections it has keep being answered, the
+# clients it could not take wait in the kernel backlog, and once connections close it accepts
+# and answers them, and a new `postmap -q` works. Loopback only.
+. "$(dirname "$0")/lib.sh"
+
+LOAD="python3 $SRC_DIR/tests/system/hostile/smload.py"
+NOFILE=64
+NCLIENTS=100
+HZ=$(getconf CLK_TCK)
+
+DNS=$(free_port both)
+HTTPS=$(free_port tcp)
+SM=$(free_port tcp)
+WWW=$T/www
+make_ca
+make_cert www mta-sts.enforce.test mta-sts.fresh1.test mta-sts.fresh2.test
+policy_put "$WWW" enforce.test "$(policy_enforce mail.enforce.test '*.mx.enforce.test')"
+: >"$T/extra.testns"
+for i in 1 2; do
+	policy_put "$WWW" "fresh$i.test" "$(policy_enforce "mx.fresh$i.test")"
+	testns_entry "_mta-sts.fresh$i.test" NOERROR "\"v=STSv1; id=f$i\"" >>"$T/extra.testns"
+done
+testns_start dns "$DNS" "$SYSDATA/resolver/lab.testns" "$T/extra.testns"
+fake_https_start www "$HTTPS" www "$WWW"
+RES_VERBOSITY=1 resolver_conf "$T/mtastsd.conf" "$SM" "$DNS" "$HTTPS" \
+	'max_connections = 1000; idle_timeout = "60s";'
+start_bg mtastsd prlimit --nofile=$NOFILE:$NOFILE "$MTASTSD" -f -c "$T/mtastsd.conf"
+wait_tcp "$SM"
+PID=$(cat "$T/mtastsd.pid")
+check "RLIMIT_NOFILE of the daemon" "$NOFILE" \
+	"$(awk '/^Max open files/ { print $4 }' "/proc/$PID/limits")"
+
+ENFV='secure match=mail.enforce.test:.mx.enforce.test servername=hostname'
+ENF="OK $ENFV"
+check "enforce.test before" "$(pm_ok "$ENFV")" "$(pm "$SM" postfix enforce.test)"
+say "     daemon descriptors at rest: $(find "/proc/$PID/fd" -mindepth 1 | wc -l)"
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+# wait_key FILE KEY SECONDS [N]: wait until smload printed KEY= N times (default 1)
+wait_key() {
+	local i n
+	for i in $(seq 1 $(($3 * 10))); do
+		n=$(grep -c "^$2=" "$1" || true)
+		[ "$n" -ge "${4:-1}" ] && return 0
+		sleep 0.1
+	done
+	die "no $2= (${4:-1} times) in $1 after $3 s"
+}
+# val FILE KEY: the latest value of KEY
+val() { sed -n "s/^$2=//p" "$1" | tail -n1; }
+
+# The clients: a control fifo keeps smload waiting between steps.
+mkfifo "$T/ctl"
+exec 7<>"$T/ctl"
+$LOAD hold "$SM" "$NCLIENTS" 'postfix enforce.test' "$ENF" <"$T/ctl" >"$T/hold.out" 2>"$T/hold.log" &
+HOLD=$!
+echo "$HOLD" >>"$T/pids"
+wait_key "$T/hold.out" hold_waiting 30
+cat "$T/hold.out" >&2
+answered=$(val "$T/hold.out" hold_answered)
+waiting=$(val "$T/hold.out" hold_waiting)
+check "exhausted: every accepted client answered right" "$answered" \
+	"$(val "$T/hold.out" hold_answered_ok)"
+check "exhausted: no client closed by the daemon" 0 "$(val "$T/hold.out" hold_closed)"
+check_match "exhausted: some clients accepted ($answered)" '^[1-9][0-9]*$' "$answered"
+check_match "exhausted: the rest wait for accept ($waiting)" '^[1-9][0-9]*$' "$waiting"
+check "exhausted: every client either answered or waiting" "$NCLIENTS" $((answered + waiting))
+check_match "exhausted: EMFILE logged" 'accept: Too many open files, pausing' "$(cat "$T/mtastsd.log")"
+
+# No spinning: CPU time over 2 s while descriptors stay exhausted.
+c0=$(cpu_ticks)
+l0=$(grep -c 'accept: Too many open files' "$T/mtastsd.log" || true)
+sleep 2
+c1=$(cpu_ticks)
+l1=$(grep -c 'accept: Too many open files' "$T/mtastsd.log" || true)
+used_ms=$(((c1 - c0) * 1000 / HZ))
+say "     CPU over 2 s while exhausted: $used_ms ms; EMFILE log lines: $((l1 - l0))"
+if [ "$used_ms" -le 300 ]; then check "exhausted: no spinning (CPU <= 300 ms in 2 s)" yes yes; else
+	check "exhausted: no spinning (CPU <= 300 ms in 2 s)" "<= 300 ms" "$used_ms ms"; fi
+if [ $((l1 - l0)) -le 4 ]; then check "exhausted: EMFILE logged at most ~once a second" yes yes; else
+	check "exhausted: EMFILE logged at most ~once a second" "<= 4 lines in 2 s" "$((l1 - l0)) lines"; fi
+check "exhausted: mtastsd alive" alive "$(alive mtastsd)"
+
+# The connections it has keep working: a cached answer on each, then an uncached domain
+# (its DNS socket may not open: a defined reply, never a crash or a hang; docs/dane.md: a
+# failed MX lookup answers "TEMP DANE: MX lookup failed: ...", Postfix retries later).
+echo again >&7
+wait_key "$T/hold.out" again_ok 20
+check "exhausted: held connections answer again" "$(val "$T/hold.out" again_n)" \
+	"$(val "$T/hold.out" again_ok)"
+echo "again postfix_fresh1.test NOTFOUND_ OK_secure_match=mx.fresh1.test_servername=hostname TEMP_DANE:_MX_lookup_failed:_*" >&7
+wait_key "$T/hold.out" again_ok 20 2
+check "exhausted: an uncached lookup gets a defined reply on every held connection" \
+	"$(val "$T/hold.out" again_n)" "$(val "$T/hold.out" again_ok)"
+say "     uncached lookup while exhausted: $(val "$T/hold.out" again_first)"
+check "exhausted: mtastsd alive after the uncached lookup" alive "$(alive mtastsd)"
+
+# Close the held connections: the waiting clients are accepted and answered.
+echo close >&7
+wait_key "$T/hold.out" resume_ms 30
+cat "$T/hold.out" >&2
+check "resumed: every waiting client answered right" "$waiting" \
+	"$(val "$T/hold.out" resume_answered_ok)"
+ms=$(val "$T/hold.out" resume_ms)
+if [ "${ms:-99999}" -lt 5000 ]; then check "resumed: within 5 s" yes yes; else
+	check "resumed: within 5 s" "< 5000 ms" "$ms ms"; fi
+echo quit >&7
+wait_key "$T/hold.out" hold_done 20
+exec 7>&-
+
+t0=$(date +%s%N)
+check "resumed: postmap works" "$(pm_ok "$ENFV")" "$(pm "$SM" postfix enforce.test)"
+el=$((($(date +%s%N) - t0) / 1000000))
+if [ "$el" -lt 1000 ]; then check "resumed: postmap within 1 s" yes yes; else
+	check "resumed: postmap within 1 s" "< 1000 ms" "$el ms"; fi
+sleep 1.2 # tempfail_ttl (1 s) of a failure cached while exhausted
+check "resumed: the domain looked up while exhausted resolves" \
+	"$(pm_ok 'secure match=mx.fresh1.test servername=hostname')" "$(pm "$SM" postfix fresh1.test)"
+check "resumed: a new domain resolves" \
+	"$(pm_ok 'secure match=mx.fresh2.test servername=hostname')" "$(pm "$SM" postfix fresh2.test)"
+check "mtastsd alive" alive "$(alive mtastsd)"
+stop_bg mtastsd
+check "no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/mtastsd.log" || true)"
+check "clean shutdown" 1 "$(grep -c 'shutdown complete' "$T/mtastsd.log" || true)"
+finish

@@ -1,0 +1,242 @@
+#!/bin/bash
+# t_hostile_publisher.sh - issue 9 "Faults and hostile peers", publisher clients, on a
+# loopback HTTPS listener with test certificates: 2000 idle TCP connections (below
+# publisher.max_connections: a normal fetch still works meanwhile, and connection_timeout
+# closes them), slowloris headers (one byte per 200 ms: closed by connection_timeout),
+# a huge URL, huge headers and a header flood (414/431 or close, docs/publisher.md),
+# requests without SNI (the first domain's certificate, the Host header picks the policy),
+# TLS garbage (closed, no HTTP reply), a ClientHello then silence (closed by
+# connection_timeout). After each: a normal `curl --cacert --resolve` fetch returns the
+# policy, the daemon is alive, VmRSS is back near its baseline (plain builds). Last, a second
+# daemon with max_connections = 50 holds at most 50 connections under 200 idle ones and
+# serves a fetch again once they close. Clients: tests/system/hostile/pubload.py.
+. "$(dirname "$0")/lib.sh"
+
+for tool in curl python3 certtool; do
+	command -v "$tool" >/dev/null || die "$tool is not installed"
+done
+LOAD="python3 $SRC_DIR/tests/system/hostile/pubload.py"
+NIDLE=2000
+TIMEOUT_S=3
+RSS_SLACK_KB=8192
+ASAN_BUILD=0
+if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
+	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
+	ASAN_BUILD=1
+fi
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 8192 ]; then
+	ulimit -Hn 8192 || die "cannot raise the hard RLIMIT_NOFILE to 8192"
+fi
+ulimit -n 8192
+
+P=$(free_port tcp)
+P2=$(free_port tcp)
+make_ca
+make_cert d1 mta-sts.d1.test
+make_cert d2 mta-sts.d2.test
+
+# pub_conf FILE PORT MAX_CONNECTIONS TIMEOUT
+pub_conf() {
+	cat >"$1" <<EOC
+process = { allow_root = true; verbosity = 0; shutdown_timeout = "1s"; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+publisher = {
+	listen = [ "127.0.0.1:$2" ];
+	http_listen = [ ];
+	max_connections = $3;
+	connection_timeout = "$4";
+	domains = (
+		{ domain = "d1.test"; mode = "enforce"; max_age = 604800; mx = [ "mail.d1.test" ];
+		  cert = "$T/d1.fullchain.pem"; key = "$T/d1.key"; },
+		{ domain = "d2.test"; mode = "testing"; max_age = 86400; mx = [ "mx.d2.test" ];
+		  cert = "$T/d2.fullchain.pem"; key = "$T/d2.key"; }
+	);
+};
+EOC
+}
+pub_conf "$T/pub.conf" "$P" 4096 "${TIMEOUT_S}s"
+start_bg pub "$MTASTSD" -f -c "$T/pub.conf"
+wait_tcp "$P"
+PID=$(cat "$T/pub.pid")
+
+CR=$'\r'
+BODY1="version: STSv1${CR}
+mode: enforce${CR}
+mx: mail.d1.test${CR}
+max_age: 604800${CR}"
+BODY2_FLAT='version: STSv1|mode: testing|mx: mx.d2.test|max_age: 86400|'
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status" 2>/dev/null || echo 0; }
+val() { sed -n "s/^$2=//p" "$1" | tail -n1; }
+# fetch [PORT]: the d1 policy with verification; prints "<status> <body>"
+fetch() {
+	local body
+	body=$(curl -sS --max-time 5 --cacert "$T/ca.pem" \
+		--resolve "mta-sts.d1.test:${1:-$P}:127.0.0.1" -w ' %{http_code}' \
+		"https://mta-sts.d1.test:${1:-$P}/.well-known/mta-sts.txt" 2>"$T/curl.err") || true
+	printf '%s' "$body"
+}
+GOOD="$BODY1
+ 200"
+# healthy CASE: a normal fetch works within 2 s, alive, VmRSS near the baseline.
+healthy() {
+	local t0 r el rss i
+	t0=$(now_ms)
+	r=$(fetch)
+	el=$(($(now_ms) - t0))
+	check "$1: a normal fetch returns the policy" "$GOOD" "$r"
+	if [ "$el" -lt 2000 ]; then check "$1: ... within 2 s" yes yes; else
+		check "$1: ... within 2 s" "< 2000 ms" "$el ms"; fi
+	check "$1: mtastsd alive" alive "$(alive pub)"
+	check "$1: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
+	if [ "$ASAN_BUILD" = 1 ]; then
+		say "     VmRSS after $1: $(rss_kb) kB (baseline $BASE_RSS kB; not checked under ASan)"
+		return 0
+	fi
+	for i in $(seq 1 50); do
+		rss=$(rss_kb)
+		[ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ] && break
+		sleep 0.1
+	done
+	say "     VmRSS after $1: $rss kB (baseline $BASE_RSS kB)"
+	if [ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ]; then
+		check "$1: VmRSS back near baseline" yes yes
+	else
+		check "$1: VmRSS back near baseline" "<= $((BASE_RSS + RSS_SLACK_KB)) kB" "$rss kB"
+	fi
+}
+
+# ---- warm-up, baseline -----------------------------------------------------------------
+check "fetch before" "$GOOD" "$(fetch)"
+for i in $(seq 1 20); do fetch >/dev/null; done
+$LOAD idle "$P" 200 $((TIMEOUT_S + 4)) >"$T/warm.out"
+check "warm-up: 200 idle connections closed by the daemon" 200 "$(val "$T/warm.out" idle_closed)"
+sleep 1
+BASE_RSS=$(rss_kb)
+say "     baseline VmRSS: $BASE_RSS kB"
+
+# ---- 1. slowloris: headers one byte per 200 ms ---------------------------------------------
+$LOAD slowloris "$P" mta-sts.d1.test $((TIMEOUT_S * 4)) >"$T/slow.out"
+cat "$T/slow.out" >&2
+check "slowloris: connection closed" closed "$(val "$T/slow.out" slow_result)"
+ms=$(val "$T/slow.out" slow_ms)
+if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
+	check "slowloris: closed within connection_timeout + 3 s" yes yes
+else
+	check "slowloris: closed within connection_timeout + 3 s" "<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
+fi
+healthy slowloris
+
+# ---- 2. huge URL, huge headers, header flood ----------------------------------------------
+$LOAD big "$P" mta-sts.d1.test url >"$T/big.out"
+check_match "huge URL: 414 or closed" '^(414|closed)$' "$(val "$T/big.out" big_status)"
+$LOAD big "$P" mta-sts.d1.test header >"$T/big.out"
+check_match "huge header: 431 or closed" '^(431|closed)$' "$(val "$T/big.out" big_status)"
+$LOAD big "$P" mta-sts.d1.test flood >"$T/big.out"
+cat "$T/big.out" >&2
+check_match "header flood: 431 or closed" '^(431|closed)$' "$(val "$T/big.out" big_status)"
+check "header flood: the connection is closed" 1 "$(val "$T/big.out" big_closed)"
+healthy "huge requests"
+
+# ---- 3. no SNI: the first domain's certificate; Host picks the policy ---------------------
+$LOAD nosni "$P" "$T/ca.pem" mta-sts.d2.test >"$T/nosni.out"
+cat "$T/nosni.out" >&2
+check "no SNI: the fallback certificate is d1's" mta-sts.d1.test "$(val "$T/nosni.out" nosni_cert)"
+check "no SNI: it verifies against the test CA" 1 "$(val "$T/nosni.out" nosni_verified)"
+check "no SNI: Host mta-sts.d2.test gets 200" 200 "$(val "$T/nosni.out" nosni_status)"
+check "no SNI: ... and d2's policy" "$BODY2_FLAT" "$(val "$T/nosni.out" nosni_body)"
+healthy "no SNI"
+
+# ---- 4. TLS garbage ------------------------------------------------------------------------
+$LOAD garbage "$P" 100 4096 7 >"$T/garbage.out"
+cat "$T/garbage.out" >&2
+check "garbage: 100 connections closed" 100 "$(val "$T/garbage.out" garbage_closed)"
+check "garbage: no HTTP reply" 0 "$(val "$T/garbage.out" garbage_http)"
+ms=$(val "$T/garbage.out" garbage_ms)
+if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
+	check "garbage: closed within connection_timeout + 3 s" yes yes
+else
+	check "garbage: closed within connection_timeout + 3 s" "<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
+fi
+healthy "TLS garbage"
+
+# ---- 5. a ClientHello, then silence ---------------------------------------------------------
+$LOAD hello "$P" mta-sts.d1.test $((TIMEOUT_S * 4)) >"$T/hello.out"
+cat "$T/hello.out" >&2
+check "ClientHello then silence: closed" closed "$(val "$T/hello.out" hello_result)"
+ms=$(val "$T/hello.out" hello_ms)
+if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
+	check "ClientHello then silence: closed within connection_timeout + 3 s" yes yes
+else
+	check "ClientHello then silence: closed within connection_timeout + 3 s" \
+		"<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
+fi
+healthy "ClientHello then silence"
+# ---- 6. 2000 idle TCP connections (below max_connections = 4096) -------------------------
+# (last on this daemon: the other cases' VmRSS checks then do not depend on what it leaves)
+$LOAD idle "$P" "$NIDLE" $((TIMEOUT_S + 12)) >"$T/idle.out" &
+idlepid=$!
+for i in $(seq 1 300); do
+	grep -q '^idle_connected=' "$T/idle.out" && break
+	sleep 0.1
+done
+check "idle: $NIDLE connections established" "$NIDLE" "$(val "$T/idle.out" idle_connected)"
+socks() { find "/proc/$1/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l; }
+held=$(socks "$PID")
+say "     idle: the daemon holds $held sockets"
+if [ "$held" -ge "$NIDLE" ]; then check "idle: the daemon accepted all $NIDLE" yes yes; else
+	check "idle: the daemon accepted all $NIDLE" ">= $NIDLE sockets" "$held"; fi
+t0=$(now_ms)
+r=$(fetch)
+el=$(($(now_ms) - t0))
+check "idle: a fetch works while they are open" "$GOOD" "$r"
+if [ "$el" -lt 2000 ]; then check "idle: ... within 2 s" yes yes; else
+	check "idle: ... within 2 s" "< 2000 ms" "$el ms"; fi
+wait "$idlepid"
+cat "$T/idle.out" >&2
+check "idle: all closed by connection_timeout" "$NIDLE" "$(val "$T/idle.out" idle_closed)"
+ms=$(val "$T/idle.out" idle_last_close_ms)
+if [ "${ms:-99999}" -le $(((TIMEOUT_S + 5) * 1000)) ]; then
+	check "idle: the last closed within connection_timeout + 5 s" yes yes
+else
+	check "idle: the last closed within connection_timeout + 5 s" "<= $(((TIMEOUT_S + 5) * 1000)) ms" "$ms ms"
+fi
+check "idle: the daemon holds no client socket afterwards" 1 "$(socks "$PID")"
+healthy idle
+
+stop_bg pub
+check "no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
+
+# ---- 7. at the limit: max_connections = 50, 200 idle connections ----------------------------
+pub_conf "$T/pub2.conf" "$P2" 50 30s
+start_bg pub2 "$MTASTSD" -f -c "$T/pub2.conf"
+wait_tcp "$P2"
+PID2=$(cat "$T/pub2.pid")
+socks() { find "/proc/$PID2/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l; }
+check "limit: fetch before" "$GOOD" "$(fetch "$P2")"
+s0=$(socks)
+$LOAD idle "$P2" 200 6 >"$T/idle2.out" &
+idlepid=$!
+maxs=0
+for i in $(seq 1 40); do
+	s=$(socks "$PID2")
+	[ "$s" -gt "$maxs" ] && maxs=$s
+	sleep 0.1
+done
+say "     limit: daemon sockets at rest $s0, at most $maxs under 200 idle connections"
+if [ $((maxs - s0)) -le 50 ]; then check "limit: at most max_connections (50) connections held" yes yes
+else check "limit: at most max_connections (50) connections held" "<= 50" "$((maxs - s0))"; fi
+if [ $((maxs - s0)) -ge 40 ]; then check "limit: the daemon did take connections up to near its limit" yes yes
+else check "limit: the daemon did take connections up to near its limit" ">= 40" "$((maxs - s0))"; fi
+check "limit: mtastsd alive" alive "$(alive pub2)"
+wait "$idlepid" # the clients close them after 6 s
+t0=$(now_ms)
+r=$(fetch "$P2")
+check "limit: a fetch works once they close" "$GOOD" "$r"
+el=$(($(now_ms) - t0))
+if [ "$el" -lt 2000 ]; then check "limit: ... within 2 s" yes yes; else
+	check "limit: ... within 2 s" "< 2000 ms" "$el ms"; fi
+stop_bg pub2
+check "limit: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub2.log" || true)"
+finish
