@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 #include <systemd/sd-event.h>
 
 #include "log.h"
@@ -19,9 +20,10 @@
 #include "xalloc.h"
 
 struct loop_io {
-	sd_event_source *src;
-	loop_io_fn *fn;
+	loop_io_fn *fn; /* NULL when the fd is not registered */
 	void *arg;
+	uint32_t gen; /* bumped on every add and del: stale events are dropped */
+	int in_set;   /* in the inner epoll set (not while its events are 0) */
 };
 
 struct loop_deferred {
@@ -41,6 +43,8 @@ struct loop_sig {
 struct loop {
 	sd_event *ev;
 	struct loop_io *io; /* indexed by fd */
+	int epfd;           /* inner epoll set holding every io fd, one sd-event source */
+	sd_event_source *ep_src;
 	size_t nio;
 	sd_event_source *defer_src;
 	struct loop_deferred *dq_head, *dq_tail;
@@ -59,20 +63,36 @@ loop_epoll_events(unsigned events)
 	return e;
 }
 
+/* The io fds live in one inner epoll set, watched by sd-event as a single source. One wake
+ * drains up to LOOP_IO_BATCH ready fds: sd-event dispatches one source per iteration and
+ * polls again in between, which made thousands of ready connections (a burst of closes)
+ * cost O(n^2) polls. */
+#define LOOP_IO_BATCH 256
+
 static int
 loop_io_cb(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct loop *loop = userdata;
-	unsigned ev = 0;
+	struct epoll_event evs[LOOP_IO_BATCH];
+	int n, i;
 
-	if (revents & (EPOLLIN | EPOLLRDHUP))
-		ev |= LOOP_READ;
-	if (revents & EPOLLOUT)
-		ev |= LOOP_WRITE;
-	if (revents & (EPOLLERR | EPOLLHUP))
-		ev |= LOOP_ERROR | LOOP_READ;
-	if ((size_t)fd < loop->nio && loop->io[fd].fn != NULL)
-		loop->io[fd].fn(loop, fd, ev, loop->io[fd].arg);
+	n = epoll_wait(loop->epfd, evs, LOOP_IO_BATCH, 0);
+	for (i = 0; i < n; i++) {
+		int efd = (int)(evs[i].data.u64 & 0xffffffffu);
+		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32), re = evs[i].events;
+		unsigned ev = 0;
+
+		if (efd < 0 || (size_t)efd >= loop->nio || loop->io[efd].fn == NULL ||
+		    loop->io[efd].gen != gen)
+			continue; /* removed (or replaced) by an earlier callback of this batch */
+		if (re & (EPOLLIN | EPOLLRDHUP))
+			ev |= LOOP_READ;
+		if (re & EPOLLOUT)
+			ev |= LOOP_WRITE;
+		if (re & (EPOLLERR | EPOLLHUP))
+			ev |= LOOP_ERROR | LOOP_READ;
+		loop->io[efd].fn(loop, efd, ev, loop->io[efd].arg);
+	}
 	return 0;
 }
 
@@ -101,16 +121,28 @@ loop_new(struct loop **ret_loop)
 	struct loop *loop = xcalloc(1, sizeof(*loop));
 	int r;
 
+	loop->epfd = -1;
 	r = sd_event_new(&loop->ev);
 	if (r < 0)
 		goto fail;
 	r = sd_event_add_defer(loop->ev, &loop->defer_src, loop_defer_cb, loop);
 	if (r < 0)
 		goto fail;
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = sd_event_add_io(loop->ev, &loop->ep_src, loop->epfd, EPOLLIN, loop_io_cb, loop);
+	if (r < 0)
+		goto fail;
 	(void)sd_event_source_set_enabled(loop->defer_src, SD_EVENT_OFF);
 	*ret_loop = loop;
 	return 0;
 fail:
+	loop->ep_src = sd_event_source_unref(loop->ep_src);
+	if (loop->epfd >= 0)
+		(void)close(loop->epfd);
 	loop->defer_src = sd_event_source_unref(loop->defer_src);
 	loop->ev = sd_event_unref(loop->ev);
 	free(loop);
@@ -122,13 +154,12 @@ loop_free(struct loop *loop)
 {
 	struct loop_deferred *d;
 	struct loop_sig *s;
-	size_t i;
 
 	if (loop == NULL)
 		return NULL;
-	for (i = 0; i < loop->nio; i++)
-		loop->io[i].src = sd_event_source_disable_unref(loop->io[i].src);
 	free(loop->io);
+	(void)sd_event_source_disable_unref(loop->ep_src);
+	(void)close(loop->epfd);
 	while ((d = loop->dq_head) != NULL) {
 		loop->dq_head = d->next;
 		free(d);
@@ -156,6 +187,31 @@ loop_exit(struct loop *loop, int code)
 	(void)sd_event_exit(loop->ev, code);
 }
 
+/* Put fd's interest into the inner epoll set. Events 0 takes the fd out of the set
+ * entirely, since epoll reports EPOLLHUP/EPOLLERR even with no events requested, and a
+ * paused connection whose peer hung up would otherwise wake the loop forever. */
+static int
+loop_io_apply(struct loop *loop, int fd, unsigned events)
+{
+	struct loop_io *io = &loop->io[fd];
+	struct epoll_event ev = {0};
+	int op;
+
+	if (events == 0) {
+		if (io->in_set)
+			(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+		io->in_set = 0;
+		return 0;
+	}
+	ev.events = loop_epoll_events(events);
+	ev.data.u64 = ((uint64_t)io->gen << 32) | (uint32_t)fd;
+	op = io->in_set ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (epoll_ctl(loop->epfd, op, fd, &ev) < 0)
+		return -errno;
+	io->in_set = 1;
+	return 0;
+}
+
 int
 loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_fn *fn, void *arg)
 {
@@ -169,44 +225,38 @@ loop_io_add(struct loop *loop, int fd, unsigned events, loop_io_fn *fn, void *ar
 		memset(loop->io + loop->nio, 0, (n - loop->nio) * sizeof(*loop->io));
 		loop->nio = n;
 	}
-	if (loop->io[fd].src != NULL)
+	if (loop->io[fd].fn != NULL)
 		return -EEXIST;
-	r = sd_event_add_io(loop->ev, &loop->io[fd].src, fd, loop_epoll_events(events), loop_io_cb,
-	                    loop);
+	loop->io[fd].gen++;
+	loop->io[fd].in_set = 0;
+	r = loop_io_apply(loop, fd, events);
 	if (r < 0)
 		return r;
 	loop->io[fd].fn = fn;
 	loop->io[fd].arg = arg;
-	if (events == 0)
-		(void)sd_event_source_set_enabled(loop->io[fd].src, SD_EVENT_OFF);
 	return 0;
 }
 
 int
 loop_io_mod(struct loop *loop, int fd, unsigned events)
 {
-	sd_event_source *s;
-	int r;
-
-	if (fd < 0 || (size_t)fd >= loop->nio || loop->io[fd].src == NULL)
+	if (fd < 0 || (size_t)fd >= loop->nio || loop->io[fd].fn == NULL)
 		return -ENOENT;
-	s = loop->io[fd].src;
-	if (events == 0)
-		return sd_event_source_set_enabled(s, SD_EVENT_OFF);
-	r = sd_event_source_set_io_events(s, loop_epoll_events(events));
-	if (r < 0)
-		return r;
-	return sd_event_source_set_enabled(s, SD_EVENT_ON);
+	return loop_io_apply(loop, fd, events);
 }
 
 void
 loop_io_del(struct loop *loop, int fd)
 {
-	if (fd < 0 || (size_t)fd >= loop->nio)
+	if (fd < 0 || (size_t)fd >= loop->nio || loop->io[fd].fn == NULL)
 		return;
-	loop->io[fd].src = sd_event_source_disable_unref(loop->io[fd].src);
+	/* ENOENT/EBADF when the caller closed the fd first: the kernel dropped it already */
+	if (loop->io[fd].in_set)
+		(void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+	loop->io[fd].in_set = 0;
 	loop->io[fd].fn = NULL;
 	loop->io[fd].arg = NULL;
+	loop->io[fd].gen++;
 }
 
 static int
