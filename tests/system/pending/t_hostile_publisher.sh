@@ -10,7 +10,7 @@
 # policy, the daemon is alive, VmRSS is back near its baseline (plain builds). Last, a second
 # daemon with max_connections = 50 holds at most 50 connections under 200 idle ones and
 # serves a fetch again once they close. Clients: tests/system/hostile/pubload.py.
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib.sh"
 
 for tool in curl python3 certtool; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
