@@ -50,7 +50,7 @@ static unsigned silent_port;
 /* ---- ldns-testns and the silent server (as in test_dns_client.c) ---------------------- */
 
 static int
-start_testns(void)
+start_testns_once(void)
 {
 	char buf[512];
 	size_t have = 0;
@@ -91,6 +91,25 @@ start_testns(void)
 		}
 	}
 	return testns_port > 0 ? 0 : -1;
+}
+
+/* ldns-testns -r picks a random port and now and then fails with "bind(): Invalid
+ * argument" and exits: start it again (bounded), as test_dns_client.c does. */
+static int
+start_testns(void)
+{
+	int i, status;
+
+	for (i = 0; i < 5; i++) {
+		if (start_testns_once() == 0)
+			return 0;
+		if (testns_pid > 0) {
+			(void)kill(testns_pid, SIGTERM);
+			(void)waitpid(testns_pid, &status, 0);
+		}
+		testns_pid = -1;
+	}
+	return -1;
 }
 
 static void
