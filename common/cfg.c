@@ -2100,6 +2100,41 @@ fail:
 	return r;
 }
 
+int
+cfg_listen_sockaddr(const struct cfg_listen *l, const char *default_host,
+                    struct sockaddr_storage *ret_ss, socklen_t *ret_len, char *host, size_t hostsz)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ret_ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ret_ss;
+	const char *h = l->host != NULL && l->host[0] != '\0' ? l->host : default_host;
+	char buf[INET6_ADDRSTRLEN + 2];
+	size_t len = strlen(h);
+
+	if (len >= 2 && h[0] == '[' && h[len - 1] == ']') {
+		h++;
+		len -= 2;
+	}
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, h, len);
+	buf[len] = '\0';
+	memset(ret_ss, 0, sizeof(*ret_ss));
+	if (inet_pton(AF_INET, buf, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(l->port);
+		*ret_len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, buf, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(l->port);
+		*ret_len = sizeof(*in6);
+	} else {
+		return -EINVAL;
+	}
+	if (host != NULL && hostsz > 0)
+		(void)snprintf(host, hostsz, "%s", buf);
+	return 0;
+}
+
 const struct cfg_zone *
 cfg_zone_find(const struct cfg_resolver *r, const char *name, size_t namelen)
 {

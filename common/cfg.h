@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "sts_policy.h"
@@ -148,6 +149,14 @@ int cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen
 /* The embedded defaults (used when no config file exists). Never fails. */
 struct cfg *cfg_defaults(void);
 struct cfg *cfg_free(struct cfg *c);
+/* The socket address of a TCP listener: l->host ("127.0.0.1", "::1" or "[::1]"; NULL or
+ * empty means default_host) and l->port. Fills *ret_ss and *ret_len, and the host without
+ * brackets into host (hostsz bytes, may be NULL). Returns 0, or -EINVAL when the host is
+ * not a numeric IPv4 or IPv6 address. */
+int cfg_listen_sockaddr(const struct cfg_listen *l, const char *default_host,
+                        struct sockaddr_storage *ret_ss, socklen_t *ret_len, char *host,
+                        size_t hostsz);
+
 /* The zone for a socketmap name; the default zone when none has that name. Never NULL. */
 const struct cfg_zone *cfg_zone_find(const struct cfg_resolver *r, const char *name,
                                      size_t namelen);

@@ -102,28 +102,10 @@ admin_bind_tcp(struct admin *a, const struct cfg_listen *l, int has_token, int *
 	struct sockaddr_storage ss;
 	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	char host[INET6_ADDRSTRLEN + 2];
 	socklen_t sl;
-	size_t len;
 	int fd, one = 1, r;
 
-	memset(&ss, 0, sizeof(ss));
-	(void)snprintf(host, sizeof(host), "%s",
-	               l->host != NULL && l->host[0] != '\0' ? l->host : "127.0.0.1");
-	len = strlen(host);
-	if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
-		memmove(host, host + 1, len - 2);
-		host[len - 2] = '\0';
-	}
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(l->port);
-		sl = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(l->port);
-		sl = sizeof(*in6);
-	} else {
+	if (cfg_listen_sockaddr(l, "127.0.0.1", &ss, &sl, NULL, 0) < 0) {
 		log_err("admin.listen %s: not a numeric address", a->listen_name);
 		return -EINVAL;
 	}

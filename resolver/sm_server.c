@@ -148,31 +148,15 @@ sm_listen_tcp(struct sm_listener *l, const struct cfg_listen *cl)
 {
 	union {
 		struct sockaddr sa;
-		struct sockaddr_in in4;
-		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
 	} a;
 	char host[64];
 	socklen_t alen;
-	size_t hl;
 	int fd, one = 1, r;
 
-	memset(&a, 0, sizeof(a));
-	(void)snprintf(host, sizeof(host), "%s", cl->host != NULL ? cl->host : "127.0.0.1");
-	hl = strlen(host);
-	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-		memmove(host, host + 1, hl - 2);
-		host[hl - 2] = '\0';
-	}
-	if (inet_pton(AF_INET, host, &a.in4.sin_addr) == 1) {
-		a.in4.sin_family = AF_INET;
-		a.in4.sin_port = htons(cl->port);
-		alen = sizeof(a.in4);
-	} else if (inet_pton(AF_INET6, host, &a.in6.sin6_addr) == 1) {
-		a.in6.sin6_family = AF_INET6;
-		a.in6.sin6_port = htons(cl->port);
-		alen = sizeof(a.in6);
-	} else {
-		log_err("socketmap: listen address '%s' is not an IP address", host);
+	if (cfg_listen_sockaddr(cl, "127.0.0.1", &a.ss, &alen, host, sizeof(host)) < 0) {
+		log_err("socketmap: listen address '%s' is not an IP address",
+		        cl->host != NULL ? cl->host : "");
 		return -EINVAL;
 	}
 	(void)snprintf(l->name, sizeof(l->name), a.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
