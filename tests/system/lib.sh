@@ -299,7 +299,8 @@ fetch_count() {
 # resolver on 127.0.0.1:SMPORT, DNS from ldns-testns on DNSPORT, every policy fetch sent to
 # fake_https on HTTPSPORT and verified with $T/ca.pem; zones "postfix" (default) and
 # "strict" (strict_testing). EXTRA: more lines for the resolver group (override defaults:
-# RES_FETCH_TIMEOUT, RES_RECHECK, RES_NEGATIVE_TTL, RES_TEMPFAIL_TTL, RES_ZONE_TIMEOUT).
+# RES_FETCH_TIMEOUT, RES_RECHECK, RES_NEGATIVE_TTL, RES_TEMPFAIL_TTL, RES_ZONE_TIMEOUT,
+# RES_DNS_TIMEOUT).
 resolver_conf() {
 	cat >"$1" <<EOC
 process = {
@@ -310,7 +311,7 @@ process = {
 resolver = {
 	listen = [ "127.0.0.1:$2" ];
 	dns_servers = [ "127.0.0.1@$3" ];
-	dns_timeout = "1s";
+	dns_timeout = "${RES_DNS_TIMEOUT:-1s}";
 	dns_attempts = 1;
 	ca_file = "$T/ca.pem";
 	connect_to = "127.0.0.1:$4";
