@@ -39,90 +39,14 @@
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/../../system/data/dane/unit.testns"
-#define WAIT_MS     5000
-#define ANS_MAX     16
+#include "testns.h"
+#define WAIT_MS 5000
+#define ANS_MAX 16
 
-static pid_t testns_pid = -1;
-static unsigned testns_port;
 static int silent_fd = -1;
 static unsigned silent_port;
 
 /* ---- ldns-testns and the silent server (as in test_dns_client.c) ---------------------- */
-
-static int
-start_testns_once(void)
-{
-	char buf[512];
-	size_t have = 0;
-	int pfd[2], i;
-	struct pollfd p;
-	ssize_t n;
-	char *s;
-
-	testns_port = 0;
-	if (pipe(pfd) < 0)
-		return -1;
-	testns_pid = fork();
-	if (testns_pid < 0)
-		return -1;
-	if (testns_pid == 0) {
-		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-		(void)dup2(pfd[1], 1);
-		(void)close(pfd[0]);
-		(void)close(pfd[1]);
-		execlp("ldns-testns", "ldns-testns", "-r", TESTNS_DATA, (char *)NULL);
-		_exit(127);
-	}
-	(void)close(pfd[1]);
-	for (i = 0; i < 50 && have < sizeof(buf) - 1; i++) {
-		p.fd = pfd[0];
-		p.events = POLLIN;
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		s = strstr(buf, "Listening on port ");
-		if (s != NULL && strchr(s, '\n') != NULL) {
-			testns_port = (unsigned)strtoul(s + 18, NULL, 10);
-			break;
-		}
-	}
-	return testns_port > 0 ? 0 : -1;
-}
-
-/* ldns-testns -r picks a random port and now and then fails with "bind(): Invalid
- * argument" and exits: start it again (bounded), as test_dns_client.c does. */
-static int
-start_testns(void)
-{
-	int i, status;
-
-	for (i = 0; i < 5; i++) {
-		if (start_testns_once() == 0)
-			return 0;
-		if (testns_pid > 0) {
-			(void)kill(testns_pid, SIGTERM);
-			(void)waitpid(testns_pid, &status, 0);
-		}
-		testns_pid = -1;
-	}
-	return -1;
-}
-
-static void
-stop_testns(void)
-{
-	int status;
-
-	if (testns_pid > 0) {
-		(void)kill(testns_pid, SIGTERM);
-		(void)waitpid(testns_pid, &status, 0);
-		testns_pid = -1;
-	}
-}
 
 static int
 bind_udp(unsigned *ret_port)
@@ -149,7 +73,7 @@ static int
 group_setup(void **state)
 {
 	log_set_verbosity(getenv("DANE_VERBOSE") != NULL ? 2 : 0);
-	if (start_testns() < 0) {
+	if (testns_start() < 0) {
 		fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
 		return -1;
 	}
@@ -160,7 +84,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	stop_testns();
+	testns_stop();
 	if (silent_fd >= 0)
 		(void)close(silent_fd);
 	return 0;
@@ -893,7 +817,7 @@ s_kept_3(struct t *t)
 static void
 s_kept_2(struct t *t)
 {
-	stop_testns();
+	testns_stop();
 	t_ask(t, "short.test", 0); /* stale answer, refresh times out */
 	assert_true(t->a[1].stale);
 	t_ask(t, "never.test", 0); /* waits, then TEMP */
@@ -924,7 +848,7 @@ test_refresh_failure_keeps(void **state)
 	t_new(&T, testns_port, &o);
 	t_run(&T, s_kept_1);
 	t_free(&T);
-	assert_int_equal(start_testns(), 0);
+	assert_int_equal(testns_start(), 0);
 }
 
 /* AD trust: only when every resolver is on loopback (nothing is sent in this test). */

@@ -30,11 +30,10 @@
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/dns/client.testns"
-#define GUARD_MS    10000
-#define TXT_KEEP    4
+#include "testns.h"
+#define GUARD_MS 10000
+#define TXT_KEEP 4
 
-static pid_t testns_pid = -1;
-static unsigned testns_port;
 static int silent_fd = -1;
 static unsigned silent_port;
 
@@ -53,56 +52,6 @@ struct result {
 };
 
 /* ---- helpers ---------------------------------------------------------------------- */
-
-static int
-start_testns(void)
-{
-	char buf[512];
-	size_t have = 0;
-	int pfd[2], i;
-	struct pollfd p;
-	ssize_t n;
-	char *s;
-
-	if (pipe(pfd) < 0)
-		return -1;
-	testns_pid = fork();
-	if (testns_pid < 0)
-		return -1;
-	if (testns_pid == 0) {
-		/* Never outlive the test, even when it dies on a failed assertion. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-		(void)dup2(pfd[1], 1);
-		(void)close(pfd[0]);
-		(void)close(pfd[1]);
-		execlp("ldns-testns", "ldns-testns", "-r", TESTNS_DATA, (char *)NULL);
-		_exit(127);
-	}
-	(void)close(pfd[1]);
-	/* Bounded wait for "Listening on port N". */
-	for (i = 0; i < 50 && have < sizeof(buf) - 1; i++) {
-		p.fd = pfd[0];
-		p.events = POLLIN;
-		if (poll(&p, 1, 100) <= 0)
-			continue;
-		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		buf[have] = '\0';
-		s = strstr(buf, "Listening on port ");
-		if (s != NULL && strchr(s, '\n') != NULL) {
-			testns_port = (unsigned)strtoul(s + 18, NULL, 10);
-			break;
-		}
-	}
-	/* Keep the pipe open so ldns-testns never gets SIGPIPE on its stdout. */
-	if (testns_port == 0) {
-		(void)close(pfd[0]);
-		return -1;
-	}
-	return 0;
-}
 
 static int
 bind_udp(unsigned *ret_port)
@@ -129,19 +78,7 @@ bind_udp(unsigned *ret_port)
 static int
 group_setup(void **state)
 {
-	int i, status;
-
-	/* ldns-testns -r picks a random port and now and then fails with "bind(): Invalid
-	 * argument" and exits: start it again (bounded). */
-	for (i = 0; i < 5 && start_testns() < 0; i++) {
-		if (testns_pid > 0) {
-			(void)kill(testns_pid, SIGTERM);
-			(void)waitpid(testns_pid, &status, 0);
-		}
-		testns_pid = -1;
-		testns_port = 0;
-	}
-	if (testns_port == 0) {
+	if (testns_start() < 0) {
 		fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
 		return -1;
 	}
@@ -152,12 +89,7 @@ group_setup(void **state)
 static int
 group_teardown(void **state)
 {
-	int status;
-
-	if (testns_pid > 0) {
-		(void)kill(testns_pid, SIGTERM);
-		(void)waitpid(testns_pid, &status, 0);
-	}
+	testns_stop();
 	if (silent_fd >= 0)
 		(void)close(silent_fd);
 	return 0;
