@@ -14,7 +14,7 @@
  *            PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption:
  *            one random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS
  *            rotates the keys it derives from it), enabled on each TLS session in
- *            pub_http_notify_connection() before its handshake, as libmicrohttpd 0.9.75
+ *            pub_http_notify_tls() before its handshake, as libmicrohttpd 0.9.75
  *            has no option for it. Restarting the daemon invalidates the tickets.
  * Threads:   everything here runs on the main loop except pub_snap_acquire()/unref(),
  *            which the MHD threads call too.
@@ -593,7 +593,8 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_HTTPS_PRIORITIES,
 		                       pub->tls_priority, MHD_OPTION_HTTPS_CERT_CALLBACK,
 		                       pub_tls_retrieve_cert, MHD_OPTION_NOTIFY_CONNECTION,
-		                       pub_http_notify_connection, pub, MHD_OPTION_END);
+		                       pub_http_notify_tls, pub, MHD_OPTION_NOTIFY_COMPLETED,
+		                       pub_http_request_completed, pub, MHD_OPTION_END);
 	else
 		mhd = MHD_start_daemon(flags, 0, NULL, NULL, pub_http_plain_access, pub,
 		                       MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
@@ -601,7 +602,9 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 		                       pub_http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
 		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_END);
+		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_NOTIFY_CONNECTION,
+		                       pub_http_notify_plain, pub, MHD_OPTION_NOTIFY_COMPLETED,
+		                       pub_http_request_completed, pub, MHD_OPTION_END);
 	if (mhd == NULL) {
 		log_err("publisher.%s %s: cannot start the HTTP%s server", what,
 		        l->address != NULL ? l->address : "?", tls ? "S" : "");
@@ -746,6 +749,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	pub->loop = loop;
 	pub->inotify_fd = -1;
 	(void)pthread_mutex_init(&pub->snap_lock, NULL);
+	(void)pthread_mutex_init(&pub->conn_lock, NULL);
 	pub->snap = s;
 	pub->tls_priority = xstrdup(pub_priority_of(p));
 	pub->threads = pub_threads_default();
@@ -794,6 +798,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		}
 	}
 	watch_setup(pub);
+	pub_conn_start(pub);
 	pub_log_ids(NULL, s);
 	*ret_pub = pub;
 	return 0;
@@ -855,6 +860,7 @@ pub_free(struct pub *pub)
 		free(pub->listeners[i].address);
 	}
 	free(pub->listeners);
+	pub_conn_stop(pub);
 	loop_timer_stop(pub->loop, &pub->reload_timer);
 	if (pub->inotify_fd >= 0) {
 		loop_io_del(pub->loop, pub->inotify_fd);
@@ -862,6 +868,7 @@ pub_free(struct pub *pub)
 	}
 	pub_snap_unref(pub->snap);
 	(void)pthread_mutex_destroy(&pub->snap_lock);
+	(void)pthread_mutex_destroy(&pub->conn_lock);
 	free(pub->tls_priority);
 	free(pub->listen_sig);
 	if (pub->ticket_key.data != NULL) {

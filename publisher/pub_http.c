@@ -2,7 +2,7 @@
  * publisher/pub_http.c - libmicrohttpd access handlers of the publisher
  *
  * Interface: pub_http_policy_access() (HTTPS listeners), pub_http_plain_access() (port 80),
- *            pub_http_notify_connection(), pub_http_host_name()
+ *            pub_http_unescape(), pub_http_host_name()
  * Rules:     RFC 8461 section 3.3: GET /.well-known/mta-sts.txt on mta-sts.<domain> -> 200
  *            text/plain with the canonical policy; HEAD gets the same headers. Other paths
  *            and unknown hosts 404, other methods 405 with Allow. Port 80: 301 to https,
@@ -10,8 +10,8 @@
  *            the webroot, token [A-Za-z0-9_-]+ only.
  * Threads:   runs in the MHD threads; reads the current snapshot through
  *            pub_snap_acquire()/pub_snap_unref() and writes only atomic counters.
- * Ownership: responses copy what they send; nothing outlives a handler call except the
- *            per-connection snapshot reference taken in pub_http_notify_connection().
+ * Ownership: responses copy what they send; nothing outlives a handler call (the
+ *            per-connection state is pub_conn.c's).
  * Errors:    every failure becomes an HTTP status; nothing is logged per request.
  */
 #include <ctype.h>
@@ -354,27 +354,6 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	}
 	pub_snap_unref(s);
 	return ret;
-}
-
-void
-pub_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                           enum MHD_ConnectionNotificationCode code)
-{
-	struct pub *pub = cls;
-	const union MHD_ConnectionInfo *ci;
-
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		*socket_ctx = pub_snap_acquire(pub);
-		/* The TLS session exists, its handshake has not started: session tickets
-		 * (resumption) must be enabled now. Failure only costs full handshakes. */
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-		if (pub->ticket_key.data != NULL && ci != NULL && ci->tls_session != NULL)
-			(void)gnutls_session_ticket_enable_server((gnutls_session_t)ci->tls_session,
-			                                          &pub->ticket_key);
-	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
-		pub_snap_unref(*socket_ctx);
-		*socket_ctx = NULL;
-	}
 }
 
 /* ---- port 80 ---- */

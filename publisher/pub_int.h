@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <gnutls/abstract.h>
@@ -81,6 +82,16 @@ struct pub_cert {
 	int reload_failed;
 };
 
+/* One live connection (the MHD socket context), in pub->conns. */
+struct pub_conn {
+	struct pub_conn *prev, *next; /* guarded by pub->conn_lock */
+	struct pub_snap *snap;        /* HTTPS only: the snapshot of the handshake, one ref */
+	int fd;                       /* -1: unknown, never cut */
+	ino_t ino;                    /* the socket's inode, checked before shutdown(2) */
+	int cut;                      /* shut down by the sweep (conn_lock) */
+	atomic_llong deadline_ms;     /* CLOCK_MONOTONIC_COARSE ms: a request must end by then */
+};
+
 /* One published domain. */
 struct pub_dom {
 	char *domain; /* "example.com" */
@@ -125,7 +136,14 @@ struct pub {
 	/* certificate file watching */
 	int inotify_fd;
 	struct loop_timer reload_timer;
+	/* live connections of every listener (pub_conn.c) */
+	pthread_mutex_t conn_lock;
+	struct pub_conn *conns;
+	size_t n_conns;
+	size_t n_conns_peak; /* high-water mark since the last malloc_trim() */
+	struct loop_timer sweep_timer;
 	/* counters, read by the admin endpoint some day */
+	atomic_ulong n_conn_deadline; /* connections cut by the request deadline */
 	atomic_ulong n_requests;
 	atomic_ulong n_policy_served;
 	atomic_ulong n_not_found;
@@ -159,6 +177,23 @@ int pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca
                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
                           gnutls_privkey_t *privkey);
 
+/* pub_conn.c */
+/* MHD_OPTION_NOTIFY_CONNECTION of HTTPS (tls) and HTTP (plain) listeners, cls = struct pub:
+ * registers the connection (struct pub_conn, the socket context) with its deadline; an
+ * HTTPS connection also holds one snapshot reference, used by the certificate callback
+ * during the handshake and kept until the connection closes. */
+void pub_http_notify_tls(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                         enum MHD_ConnectionNotificationCode code);
+void pub_http_notify_plain(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                           enum MHD_ConnectionNotificationCode code);
+/* MHD_OPTION_NOTIFY_COMPLETED, cls = struct pub: a finished request gives the connection
+ * a new deadline (keep-alive). */
+void pub_http_request_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
+                                enum MHD_RequestTerminationCode toe);
+/* Main loop: start / stop the deadline sweep (every PUB_SWEEP_MS). */
+void pub_conn_start(struct pub *pub);
+void pub_conn_stop(struct pub *pub);
+
 /* pub_http.c */
 enum MHD_Result pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url,
                                        const char *method, const char *version,
@@ -168,10 +203,6 @@ enum MHD_Result pub_http_plain_access(void *cls, struct MHD_Connection *conn, co
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **req_ctx);
-/* MHD_OPTION_NOTIFY_CONNECTION: one snapshot reference per connection, used by the TLS
- * certificate callback during the handshake and kept until the connection closes. */
-void pub_http_notify_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                                enum MHD_ConnectionNotificationCode code);
 /* MHD_OPTION_UNESCAPE_CALLBACK: decodes %HH in place except %00, which stays literal (so
  * "token%00.x" can never become "token"). Returns the new length. */
 size_t pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s);

@@ -9,7 +9,7 @@
  *            string given to libmicrohttpd (pub.c).
  * Threads:   pub_cert_load() runs on the main loop; pub_tls_retrieve_cert() runs in the
  *            MHD thread during a handshake and reads only the snapshot that the connection
- *            holds a reference on (pub_http_notify_connection()).
+ *            holds a reference on (pub_http_notify_tls()).
  * Ownership: a struct pub_cert is immutable once loaded (reload_failed aside, main loop
  *            only) and freed by its last unref.
  * Errors:    pub_cert_load() returns -errno (a file cannot be read) or ERR_CONFIG (a file
@@ -326,7 +326,7 @@ pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn
 {
 	struct MHD_Connection *conn;
 	const union MHD_ConnectionInfo *ci;
-	const struct pub_snap *s;
+	const struct pub_conn *pc;
 	const struct pub_cert *c;
 	char name[DOMAIN_NAME_MAX + 2];
 	size_t len = sizeof(name);
@@ -343,7 +343,7 @@ pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	if (ci == NULL || ci->socket_context == NULL)
 		return -1;
-	s = ci->socket_context;
+	pc = ci->socket_context;
 	if (gnutls_server_name_get(session, name, &len, &type, 0) == GNUTLS_E_SUCCESS &&
 	    type == GNUTLS_NAME_DNS && len > 0 && len < sizeof(name)) {
 		name[len] = '\0';
@@ -351,7 +351,7 @@ pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn
 			name[len - 1] = '\0';
 		sni = name;
 	}
-	c = pub_tls_pick(s, sni);
+	c = pub_tls_pick(pc->snap, sni);
 	if (c == NULL)
 		return -1;
 	/* GnuTLS only reads these; they live as long as the connection's snapshot. */

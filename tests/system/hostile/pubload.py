@@ -9,6 +9,9 @@ Each mode is bounded in connections and time and prints "key=value" lines.
                            the server closed (idle_closed) and when the last one closed.
   slowloris PORT HOST SECONDS   TLS (SNI HOST), then a request whose headers come one byte
                            per 200 ms for up to SECONDS: slow_result=closed|open, slow_ms.
+  slowmany PORT HOST N SECONDS  N slowloris clients at once (threads), each for up to
+                           SECONDS: slowmany_ready (handshakes done, printed first),
+                           slowmany_closed (closed by the server), slowmany_last_ms.
   big PORT HOST KIND       KIND url (20 KiB URL), header (20 KiB header), flood (up to 4 MiB of
                            headers): big_status=<HTTP status>|closed, big_sent=<bytes>.
   nosni PORT CAFILE HOST   TLS without SNI: nosni_cert=<SAN names of the certificate served>,
@@ -109,9 +112,10 @@ def mode_idle(a):
         s.close()
 
 
-def mode_slowloris(a):
-    port, host, secs = int(a[0]), a[1], float(a[2])
-    s = tls(port, host)
+def slowloris(port, host, secs, s=None):
+    """Drip a request's headers one byte per 200 ms: returns (result, ms, bytes sent)."""
+    if s is None:
+        s = tls(port, host)
     req = ("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: %s\r\nUser-Agent: slowloris\r\n"
            "X-Slow: " % host).encode()
     s.sendall(req[:20])
@@ -137,8 +141,39 @@ def mode_slowloris(a):
         except (OSError, ssl.SSLError):
             res = "closed"
             break
-    emit(slow_result=res, slow_ms=int((time.monotonic() - t0) * 1000), slow_bytes=20 + i)
     s.close()
+    return res, int((time.monotonic() - t0) * 1000), 20 + i
+
+
+def mode_slowloris(a):
+    res, ms, sent = slowloris(int(a[0]), a[1], float(a[2]))
+    emit(slow_result=res, slow_ms=ms, slow_bytes=sent)
+
+
+def mode_slowmany(a):
+    import threading
+    port, host, n, secs = int(a[0]), a[1], int(a[2]), float(a[3])
+    socks, results = [], []
+    for _ in range(n):
+        try:
+            socks.append(tls(port, host))
+        except (OSError, ssl.SSLError):
+            break
+    emit(slowmany_ready=len(socks))
+    t0 = time.monotonic()
+
+    def run(s):
+        results.append(slowloris(port, host, secs, s))
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in socks]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(secs + 10)
+    closed = [r for r in results if r[0] == "closed"]
+    emit(slowmany_closed=len(closed),
+         slowmany_last_ms=max([r[1] for r in closed], default=0),
+         slowmany_total_ms=int((time.monotonic() - t0) * 1000))
 
 
 def status_of(buf):
@@ -238,7 +273,8 @@ def mode_hello(a):
     s.close()
 
 
-MODES = {"idle": mode_idle, "slowloris": mode_slowloris, "big": mode_big, "nosni": mode_nosni,
+MODES = {"idle": mode_idle, "slowloris": mode_slowloris, "slowmany": mode_slowmany,
+         "big": mode_big, "nosni": mode_nosni,
          "garbage": mode_garbage, "hello": mode_hello}
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in MODES:

@@ -10,7 +10,7 @@
 # policy, the daemon is alive, VmRSS is back near its baseline (plain builds). Last, a second
 # daemon with max_connections = 50 holds at most 50 connections under 200 idle ones and
 # serves a fetch again once they close. Clients: tests/system/hostile/pubload.py.
-. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 for tool in curl python3 certtool; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
@@ -239,4 +239,37 @@ if [ "$el" -lt 2000 ]; then check "limit: ... within 2 s" yes yes; else
 	check "limit: ... within 2 s" "< 2000 ms" "$el ms"; fi
 stop_bg pub2
 check "limit: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub2.log" || true)"
+
+# ---- 8. slowloris on every slot: max_connections = 50, 50 clients dripping headers ---------
+# libmicrohttpd's own timeout restarts on every byte; the request deadline must free them.
+P3=$(free_port tcp)
+pub_conf "$T/pub3.conf" "$P3" 50 "${TIMEOUT_S}s"
+start_bg pub3 "$MTASTSD" -f -c "$T/pub3.conf"
+wait_tcp "$P3"
+$LOAD slowmany "$P3" mta-sts.d1.test 50 $((TIMEOUT_S * 5)) >"$T/slowmany.out" &
+slowpid=$!
+for i in $(seq 1 100); do
+	grep -q '^slowmany_ready=' "$T/slowmany.out" && break
+	sleep 0.1
+done
+check "slowloris x50: all 50 handshakes done (every slot taken)" 50 \
+	"$(val "$T/slowmany.out" slowmany_ready)"
+r=$(curl -sS --max-time 1 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P3:127.0.0.1" \
+	-w ' %{http_code}' "https://mta-sts.d1.test:$P3/.well-known/mta-sts.txt" 2>/dev/null || true)
+check "slowloris x50: no slot left for a fetch meanwhile (curl gets no reply)" " 000" "$r"
+wait "$slowpid"
+cat "$T/slowmany.out" >&2
+check "slowloris x50: the daemon closed all 50" 50 "$(val "$T/slowmany.out" slowmany_closed)"
+ms=$(val "$T/slowmany.out" slowmany_last_ms)
+if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
+	check "slowloris x50: the last closed within connection_timeout + 3 s" yes yes
+else
+	check "slowloris x50: the last closed within connection_timeout + 3 s" \
+		"<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
+fi
+check "slowloris x50: a fetch works afterwards" "$GOOD" "$(fetch "$P3")"
+check "slowloris x50: the cut is logged" 1 \
+	"$(grep -c 'closed 50 connections that sent no complete request' "$T/pub3.log" || true)"
+stop_bg pub3
+check "slowloris x50: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub3.log" || true)"
 finish
