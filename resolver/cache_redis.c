@@ -43,10 +43,11 @@
  * fetched_at, now. A stored policy that parses (header, body length) is kept when it is
  * newer than the policy written, or when a negative entry is written while it is still
  * unexpired. A fetched_at more than 300 s in the future is taken as garbage. Anything that
- * does not parse is overwritten. Returns 1 written, 0 refused. */
+ * does not parse is overwritten, and so is a key of another type (GET fails WRONGTYPE; SET
+ * replaces any type). Returns 1 written, 0 refused. */
 static const char crd_put_lua[] =
-        "local old = redis.call('GET', KEYS[1])\n"
-        "if old and string.sub(old, 1, 16) == 'mtastsd-cache 1\\n' then\n"
+        "local old = redis.pcall('GET', KEYS[1])\n"
+        "if type(old) == 'string' and string.sub(old, 1, 16) == 'mtastsd-cache 1\\n' then\n"
         "  local k = string.match(old, '\\nkind ([%a-]+)\\n')\n"
         "  local fa = tonumber(string.match(old, '\\nfetched_at (%d+)\\n'))\n"
         "  local ea = tonumber(string.match(old, '\\nexpires_at (%d+)\\n'))\n"
@@ -65,20 +66,31 @@ static const char crd_put_lua[] =
         "return 1\n";
 
 /* Read the value and take the lock. KEYS: value key, lock key; ARGV: token, ttl ms.
- * Returns {value or nil, 1 acquired / 0 busy}. */
+ * Returns {value or nil, 1 acquired / 0 busy}, or {nil, got, 1} when the value key holds
+ * another type than a string. A lock key that is not ours and is of another type, or has no
+ * TTL (we always set one), was not written by mtastsd: it is taken over, or no node would
+ * ever fetch that domain again. */
 static const char crd_lock_lua[] =
-        "local v = redis.call('GET', KEYS[1])\n"
+        "local v = redis.pcall('GET', KEYS[1])\n"
+        "local wrong = type(v) == 'table'\n"
         "local got = 0\n"
         "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
         "  got = 1\n"
-        "elseif redis.call('GET', KEYS[2]) == ARGV[1] then\n"
-        "  redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
-        "  got = 1\n"
+        "else\n"
+        "  local l = redis.pcall('GET', KEYS[2])\n"
+        "  if l == ARGV[1] then\n"
+        "    redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
+        "    got = 1\n"
+        "  elseif type(l) == 'table' or redis.call('PTTL', KEYS[2]) == -1 then\n"
+        "    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
+        "    got = 1\n"
+        "  end\n"
         "end\n"
+        "if wrong then return {false, got, 1} end\n"
         "return {v, got}\n";
 
 /* Delete the lock only while it holds our token. KEYS[1] lock key; ARGV[1] token. */
-static const char crd_unlock_lua[] = "if redis.call('GET', KEYS[1]) == ARGV[1] then\n"
+static const char crd_unlock_lua[] = "if redis.pcall('GET', KEYS[1]) == ARGV[1] then\n"
                                      "  return redis.call('DEL', KEYS[1])\n"
                                      "end\n"
                                      "return 0\n";
@@ -728,6 +740,26 @@ crd_decode(struct cache_redis *rc, const char *dom, const char *data, size_t len
 	return ERR_CACHE_DECODE;
 }
 
+/* The value key holds another type than a string (a hash, a list...): counted and logged as
+ * a corrupt value; the next write replaces it. */
+static void
+crd_wrong_type(struct cache_redis *rc, const char *dom, struct cache_redis_result *res)
+{
+	uint64_t now = loop_now_ms(rc->loop);
+
+	res->status = ERR_CACHE_DECODE;
+	rc->ctr.corrupt++;
+	rc->ctr.misses++;
+	if (!rc->corrupt_logged || now - rc->corrupt_log_ms >= CRD_CORRUPT_LOG_INTERVAL_MS) {
+		rc->corrupt_logged = 1;
+		rc->corrupt_log_ms = now;
+		log_dom_warn(dom, "shared cache key holds another type than a string "
+		                  "(WRONGTYPE): ignoring it, the next write replaces it");
+	} else {
+		log_dom_debug(dom, "shared cache key of the wrong type, ignoring it");
+	}
+}
+
 /* Fill res from a value element (string or nil). */
 static void
 crd_value(struct cache_redis *rc, const char *dom, const redisReply *v,
@@ -769,7 +801,11 @@ crd_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 	memset(&e, 0, sizeof(e));
 	loop_timer_stop(rc->loop, &rq->timer);
 	memcpy(dom, rq->dom, sizeof(dom));
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && rq->op == CRD_GET &&
+	    strncmp(reply->str, "WRONGTYPE", 9) == 0) {
+		crd_wrong_type(rc, dom, &res);
+		reply = NULL;
+	} else if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
 		rc->ctr.errors++;
 		log_dom_debug(dom, "shared cache: error reply: %.*s", 200, reply->str);
 		if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rc->ac) {
@@ -789,11 +825,15 @@ crd_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 			break;
 		case CRD_LOCK:
 		case CRD_POLL:
-			if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+			if (reply->type != REDIS_REPLY_ARRAY ||
+			    (reply->elements != 2 && reply->elements != 3)) {
 				rc->ctr.errors++;
 				break;
 			}
-			crd_value(rc, dom, reply->element[0], &res, &e);
+			if (reply->elements == 3)
+				crd_wrong_type(rc, dom, &res);
+			else
+				crd_value(rc, dom, reply->element[0], &res, &e);
 			if (rq->op == CRD_LOCK) {
 				res.lock_acquired =
 				        reply->element[1]->type == REDIS_REPLY_INTEGER &&

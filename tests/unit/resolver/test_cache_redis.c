@@ -605,6 +605,76 @@ fleet_lock(void **state)
 	b = cache_redis_free(b);
 }
 
+/* Keys of other types than strings (someone else's data under our prefix, or a broken
+ * script): a defined reply (ERR_CACHE_DECODE, counted corrupt), never a stuck domain. */
+static void
+wrong_types(void **state)
+{
+	struct cache_redis *rc = open_tier(&lab.cfg);
+	time_t now = time(NULL);
+	struct got g;
+
+	(void)state;
+	/* a hash at the value key: GET answers WRONGTYPE */
+	cmd_ok("HSET t:v1:sts:hash.example field %s", "value");
+	get_sync(rc, "hash.example", &g);
+	assert_int_equal(g.status, ERR_CACHE_DECODE);
+	assert_int_equal(cache_redis_counters(rc)->corrupt, 1);
+	assert_int_equal(cache_redis_counters(rc)->errors, 0);
+	/* the next write replaces it */
+	put_policy(rc, "hash.example", "mail.hash.example", now, now);
+	get_sync(rc, "hash.example", &g);
+	assert_int_equal(g.status, 0);
+	assert_string_equal(g.e.policy->mx[0], "mail.hash.example");
+	got_clear(&g);
+	assert_int_equal(cache_redis_counters(rc)->writes, 1);
+
+	/* a list at the value key, read through the lock script: corrupt, lock taken */
+	cmd_ok("RPUSH t:v1:sts:list.example %s", "item");
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_lock(rc, "list.example", 5000, got_fn, &g));
+	run_until(&g.done, NULL, NULL, 2000);
+	assert_int_equal(g.status, ERR_CACHE_DECODE);
+	assert_int_equal(g.lock_acquired, 1);
+	assert_int_equal(cache_redis_counters(rc)->corrupt, 2);
+	/* ... and polled: MGET gives nil for it, the lock is ours */
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_poll(rc, "list.example", got_fn, &g));
+	run_until(&g.done, NULL, NULL, 2000);
+	assert_int_equal(g.status, -ENOENT);
+	assert_int_equal(g.lock_present, 1);
+
+	/* a set at the lock key, and a string lock without TTL: not mtastsd's, taken over
+	 * (with a TTL), or that domain would never be fetched by any node again */
+	cmd_ok("SADD t:v1:lock:setlock.example %s", "member");
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_lock(rc, "setlock.example", 5000, got_fn, &g));
+	run_until(&g.done, NULL, NULL, 2000);
+	assert_int_equal(g.status, -ENOENT);
+	assert_int_equal(g.lock_acquired, 1);
+	assert_true(cmd_int("PTTL %s", "t:v1:lock:setlock.example") > 4000);
+	cmd_ok("SET t:v1:lock:forever.example %s", "someone");
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_lock(rc, "forever.example", 5000, got_fn, &g));
+	run_until(&g.done, NULL, NULL, 2000);
+	assert_int_equal(g.lock_acquired, 1);
+	assert_true(cmd_int("PTTL %s", "t:v1:lock:forever.example") > 4000);
+	/* a lock of another node with a TTL stays busy */
+	cmd_ok("SET t:v1:lock:busy.example %s PX 5000", "other-node");
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_lock(rc, "busy.example", 5000, got_fn, &g));
+	run_until(&g.done, NULL, NULL, 2000);
+	assert_int_equal(g.lock_acquired, 0);
+	/* unlock of a wrong-typed lock key: refused, no error */
+	cmd_ok("HSET t:v1:lock:hash2.example field %s", "value");
+	assert_int_equal(cache_redis_unlock(rc, "hash2.example"), 0);
+	flush(rc);
+	assert_int_equal(cmd_int("EXISTS %s", "t:v1:lock:hash2.example"), 1);
+	assert_int_equal(cache_redis_counters(rc)->errors, 0);
+	assert_int_equal(cache_redis_state(rc), CACHE_REDIS_UP);
+	rc = cache_redis_free(rc);
+}
+
 static void
 cancel_once(void **state)
 {
@@ -736,6 +806,7 @@ main(void)
 	                                        loop_teardown),
 	        cmocka_unit_test_setup_teardown(corrupt_values, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(fleet_lock, loop_setup, loop_teardown),
+	        cmocka_unit_test_setup_teardown(wrong_types, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(cancel_once, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(acl_auth_and_select, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(server_absent, loop_setup, loop_teardown),

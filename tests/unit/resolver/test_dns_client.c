@@ -273,6 +273,34 @@ test_tc_retries_tcp(void **state)
 	assert_string_equal(res.txt[0], "v=STSv1; id=viatcp;");
 }
 
+/* About 54 KB over TCP after TC: all 200 RRs, in order, none cut. */
+static void
+test_huge_answer_over_tcp(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.huge.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.txt_err, 0);
+	assert_int_equal(res.n_txt, 200);
+	assert_string_equal(res.txt[0], "v=STSv1; id=huge1;");
+	assert_int_equal(strlen(res.txt[1]), 250);
+	assert_memory_equal(res.txt[1], "001xxx", 6);
+	assert_memory_equal(res.txt[3], "003xxx", 6);
+}
+
+/* One RR whose joined strings exceed STS_TXT_MAX: the answer arrives, the RRset is refused. */
+static void
+test_rr_over_txt_max(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.longrr.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.txt_err, ERR_DNS_MALFORMED);
+	assert_int_equal(res.n_txt, 0);
+}
+
 static void
 test_wrong_id_ignored(void **state)
 {
@@ -693,6 +721,8 @@ main(void)
 	        cmocka_unit_test(test_refused),
 	        cmocka_unit_test(test_notimp_malformed),
 	        cmocka_unit_test(test_tc_retries_tcp),
+	        cmocka_unit_test(test_huge_answer_over_tcp),
+	        cmocka_unit_test(test_rr_over_txt_max),
 	        cmocka_unit_test(test_wrong_id_ignored),
 	        cmocka_unit_test(test_wrong_question_ignored),
 	        cmocka_unit_test(test_ad_on_loopback),
