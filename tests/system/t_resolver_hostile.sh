@@ -5,7 +5,9 @@
 # picked by SNI). Expected: NOTFOUND (RFC 8461 3.3: fetch failed and nothing cached = no
 # policy), within the expected time, no retry while the failure is cached, and a fresh good
 # domain still resolves right after each case. Slow cases run in the background while a
-# good domain is looked up, to show one stuck fetch does not stall the others.
+# good domain is looked up, to show one stuck fetch does not stall the others. Last, VmRSS
+# is back within RSS_SLACK_KB of its value after the first lookup (plain builds: the
+# sanitizer allocator keeps freed memory).
 . "$(dirname "$0")/lib.sh"
 
 DNS=$(free_port both)
@@ -16,6 +18,12 @@ FETCH_TIMEOUT_MS=2000
 FAST_MS=1500          # failures that need no timeout: well below fetch_timeout
 SLOW_MIN_MS=1500      # a timeout case cannot end before fetch_timeout (minus slack)
 SLOW_MAX_MS=4500      # ... and must end soon after it (fetch_timeout + DNS + slack)
+RSS_SLACK_KB=4096
+ASAN_BUILD=0
+if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
+	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
+	ASAN_BUILD=1
+fi
 
 HTTP_CASES="redirect:redirect e404:404 e500:500 html:content-type=text/html
 	octet:content-type=application/octet-stream noctype:no-content-type oversize:oversize
@@ -97,6 +105,9 @@ good() {
 check "enforce.test before" \
 	"$(pm_ok 'secure match=mail.enforce.test:.mx.enforce.test servername=hostname')" \
 	"$(pm "$SM" postfix enforce.test)"
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$(cat "$T/mtastsd.pid")/status" 2>/dev/null || echo 0; }
+BASE_RSS=$(rss_kb)
+say "     VmRSS after the first lookup: $BASE_RSS kB"
 
 # Failures without any timeout: NOTFOUND fast; a second lookup is answered from the cached
 # failure (no second fetch); then a fresh good domain still works.
@@ -166,4 +177,13 @@ check "enforce.test after" \
 	"$(pm_ok 'secure match=mail.enforce.test:.mx.enforce.test servername=hostname')" \
 	"$(pm "$SM" postfix enforce.test)"
 check "mtastsd still running" alive "$(alive mtastsd)"
+rss=$(rss_kb)
+say "     VmRSS after every hostile case: $rss kB (baseline $BASE_RSS kB)"
+if [ "$ASAN_BUILD" = 1 ]; then
+	say "     (VmRSS not checked under ASan)"
+elif [ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ]; then
+	check "VmRSS back near the baseline" yes yes
+else
+	check "VmRSS back near the baseline" "<= $((BASE_RSS + RSS_SLACK_KB)) kB" "$rss kB"
+fi
 finish
