@@ -312,6 +312,27 @@ http_not_allowed(struct MHD_Connection *conn)
 	                  sizeof(http_body_405) - 1, MHD_HTTP_HEADER_ALLOW, HTTP_ALLOW, NULL, NULL);
 }
 
+unsigned
+pub_http_route(const struct pub_snap *s, const char *host, const char *method, const char *url,
+               const struct pub_dom **ret_dom)
+{
+	const struct pub_dom *d = NULL;
+	const char *name = NULL;
+	size_t len = host != NULL ? pub_http_host_name(host, &name) : 0;
+
+	*ret_dom = NULL;
+	if (len > 0)
+		d = pub_snap_find_host(s, name, len);
+	if (d == NULL)
+		return MHD_HTTP_NOT_FOUND;
+	if (!http_method_ok(method))
+		return MHD_HTTP_METHOD_NOT_ALLOWED;
+	if (strcmp(url, HTTP_POLICY_PATH) != 0)
+		return MHD_HTTP_NOT_FOUND;
+	*ret_dom = d;
+	return MHD_HTTP_OK;
+}
+
 enum MHD_Result
 pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                        const char *version, const char *upload_data, size_t *upload_data_size,
@@ -320,9 +341,8 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	struct pub *pub = cls;
 	const struct pub_dom *d;
 	struct pub_snap *s;
-	const char *host = NULL, *name = NULL;
+	const char *host = NULL;
 	enum MHD_Result ret;
-	size_t len;
 
 	(void)version;
 	(void)upload_data;
@@ -338,19 +358,19 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	atomic_fetch_add(&pub->n_requests, 1);
 	if (http_host(conn, &host) < 0)
 		return http_bad_request(conn);
-	len = pub_http_host_name(host, &name);
 	s = pub_snap_acquire(pub);
-	d = len > 0 ? pub_snap_find_host(s, name, len) : NULL;
-	if (d == NULL)
-		ret = http_not_found(pub, conn);
-	else if (!http_method_ok(method))
-		ret = http_not_allowed(conn);
-	else if (strcmp(url, HTTP_POLICY_PATH) != 0)
-		ret = http_not_found(pub, conn);
-	else {
+	switch (pub_http_route(s, host, method, url, &d)) {
+	case MHD_HTTP_OK:
 		atomic_fetch_add(&pub->n_policy_served, 1);
 		ret = http_reply(conn, MHD_HTTP_OK, d->body, d->body_len,
 		                 MHD_HTTP_HEADER_CACHE_CONTROL, s->cache_control, NULL, NULL);
+		break;
+	case MHD_HTTP_METHOD_NOT_ALLOWED:
+		ret = http_not_allowed(conn);
+		break;
+	default:
+		ret = http_not_found(pub, conn);
+		break;
 	}
 	pub_snap_unref(s);
 	return ret;

@@ -206,6 +206,12 @@ enum MHD_Result pub_http_plain_access(void *cls, struct MHD_Connection *conn, co
 /* MHD_OPTION_UNESCAPE_CALLBACK: decodes %HH in place except %00, which stays literal (so
  * "token%00.x" can never become "token"). Returns the new length. */
 size_t pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
+/* Routing of a complete request on an HTTPS listener (RFC 8461 section 3.3): host is the
+ * Host header value (NULL: none), url the unescaped path. Returns 200 with *ret_dom (in s)
+ * for GET or HEAD of /.well-known/mta-sts.txt on "mta-sts.<domain>" of a published domain;
+ * 404 for any other host or path; 405 for another method on a published host. */
+unsigned pub_http_route(const struct pub_snap *s, const char *host, const char *method,
+                        const char *url, const struct pub_dom **ret_dom);
 /* Strip ":port" and one trailing dot from a Host header value; returns the name length, or
  * 0 when the value is not a plausible host name. */
 size_t pub_http_host_name(const char *host, const char **ret_name);

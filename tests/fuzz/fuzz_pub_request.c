@@ -1,18 +1,22 @@
 /*
  * tests/fuzz/fuzz_pub_request.c - libFuzzer target for the publisher's request inputs
  *
- * Input:      "<Host header>\n<request target>" (no LF: both are the whole input); NUL
- *             bytes end the C strings early, as they do in libmicrohttpd.
+ * Input:      "<Host header>\n<request target>[\n<method>]" (no LF: both are the whole
+ *             input; no second LF: method GET); NUL bytes end the C strings early, as they
+ *             do in libmicrohttpd.
  * Covered:    pub_http_host_name() (Host -> name, ":port" and one trailing dot removed),
  *             pub_snap_find_host() on a two-domain snapshot, pub_http_unescape() (the
- *             MHD_OPTION_UNESCAPE_CALLBACK for the path and arguments).
- * Not covered: the method/path routing inside pub_http_policy_access(), which needs a live
- *             struct MHD_Connection (no pure function for it yet; see docs/fuzzing.md).
+ *             MHD_OPTION_UNESCAPE_CALLBACK for the path and arguments), and
+ *             pub_http_route() on the unescaped path (what pub_http_policy_access() answers
+ *             once the request is in).
  * Invariants: a host name is a prefix of the header, 1..253 bytes, no leading dot, of
  *             LDH/underscore characters (or a bracketed IPv6 literal); a found domain's
  *             host equals that name case-insensitively; unescaping never grows the string,
  *             never yields an embedded NUL (%00 stays literal), and leaves a string
- *             without '%' unchanged.
+ *             without '%' unchanged; the route is 200, 404 or 405; 200 only for GET or HEAD
+ *             of exactly /.well-known/mta-sts.txt on a published host, with that domain;
+ *             405 only for another method on a published host; a published host with GET
+ *             and the policy path is always 200.
  */
 #include <string.h>
 #include <strings.h>
@@ -20,14 +24,15 @@
 #include "fuzz.h"
 #include "pub_int.h"
 
+static struct pub_dom doms[2] = {
+        {.domain = "example.com", .host = "mta-sts.example.com"},
+        {.domain = "xn--bcher-kva.example", .host = "mta-sts.xn--bcher-kva.example"},
+};
+static struct pub_snap snap = {.doms = doms, .n_doms = 2};
+
 static void
 check_host(const char *host)
 {
-	static struct pub_dom doms[2] = {
-	        {.domain = "example.com", .host = "mta-sts.example.com"},
-	        {.domain = "xn--bcher-kva.example", .host = "mta-sts.xn--bcher-kva.example"},
-	};
-	static struct pub_snap snap = {.doms = doms, .n_doms = 2};
 	const struct pub_dom *d;
 	const char *name = NULL;
 	size_t len, i;
@@ -66,25 +71,57 @@ check_unescape(const char *target)
 	free(s);
 }
 
+static void
+check_route(const char *host, const char *path, const char *method)
+{
+	const struct pub_dom *d = NULL, *found = NULL;
+	const char *name = NULL;
+	size_t len = pub_http_host_name(host, &name);
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	int policy_path = strcmp(path, "/.well-known/mta-sts.txt") == 0;
+	unsigned st;
+
+	if (len > 0)
+		found = pub_snap_find_host(&snap, name, len);
+	st = pub_http_route(&snap, host, method, path, &d);
+	FUZZ_CHECK(st == 200 || st == 404 || st == 405);
+	FUZZ_CHECK((st == 200) == (found != NULL && get && policy_path));
+	FUZZ_CHECK((st == 405) == (found != NULL && !get));
+	FUZZ_CHECK(st == 200 ? d == found : d == NULL);
+	FUZZ_CHECK(pub_http_route(&snap, NULL, method, path, &d) == 404 && d == NULL);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *lf = memchr(data, '\n', size);
 	size_t hlen = lf != NULL ? (size_t)(lf - data) : size;
 	const uint8_t *t = lf != NULL ? lf + 1 : data;
-	size_t tlen = lf != NULL ? size - hlen - 1 : size;
-	char *host = malloc(hlen + 1), *target = malloc(tlen + 1);
+	size_t rest = lf != NULL ? size - hlen - 1 : size;
+	const uint8_t *lf2 = memchr(t, '\n', rest);
+	size_t tlen = lf2 != NULL ? (size_t)(lf2 - t) : rest;
+	size_t mlen = lf2 != NULL ? rest - tlen - 1 : 3;
+	char *host = malloc(hlen + 1), *target = malloc(tlen + 1), *method = malloc(mlen + 1);
 
-	FUZZ_CHECK(host != NULL && target != NULL);
+	FUZZ_CHECK(host != NULL && target != NULL && method != NULL);
 	if (hlen > 0)
 		memcpy(host, data, hlen);
 	host[hlen] = '\0';
 	if (tlen > 0)
 		memcpy(target, t, tlen);
 	target[tlen] = '\0';
+	if (lf2 != NULL && mlen > 0)
+		memcpy(method, lf2 + 1, mlen);
+	else if (lf2 == NULL)
+		memcpy(method, "GET", 3);
+	method[mlen] = '\0';
 	check_host(host);
 	check_unescape(target);
+	/* libmicrohttpd hands the handler the unescaped path */
+	(void)pub_http_unescape(NULL, NULL, target);
+	check_route(host, target, method);
 	free(host);
 	free(target);
+	free(method);
 	return 0;
 }

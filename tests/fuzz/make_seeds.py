@@ -294,7 +294,7 @@ for name, data in {
 }.items():
     seed("sm_proto", name, data)
 
-# pub_request: "<Host>\n<request target>".
+# pub_request: "<Host>\n<request target>[\n<method>]" (no method line: GET).
 for name, data in {
     "policy": "mta-sts.example.com\n/.well-known/mta-sts.txt",
     "port-dot-case": "MTA-STS.Example.COM.:443\n/.well-known/mta-sts.txt?x=1",
@@ -312,6 +312,13 @@ for name, data in {
     "long-host": "a" * 260 + "\n/",
     "underscore": "_x.example.com\n/",
     "dots": "..\n/",
+    "head": "mta-sts.example.com\n/.well-known/mta-sts.txt\nHEAD",
+    "post": "mta-sts.example.com\n/.well-known/mta-sts.txt\nPOST",
+    "get-lower": "mta-sts.example.com\n/.well-known/mta-sts.txt\nget",
+    "post-unknown-host": "mta-sts.other.example\n/.well-known/mta-sts.txt\nPOST",
+    "pct-path": "mta-sts.example.com\n/.well-known/mta-sts%2etxt\nGET",
+    "trailing-slash": "mta-sts.example.com\n/.well-known/mta-sts.txt/\nGET",
+    "empty-method": "mta-sts.example.com\n/.well-known/mta-sts.txt\n",
 }.items():
     seed("pub_request", name, data)
 
