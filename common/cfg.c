@@ -30,7 +30,7 @@
 #include "cfg.h"
 #include "domain.h"
 #include "err.h"
-#include "limits.h"
+#include "mtasts_limits.h"
 #include "log.h"
 #include "sts_policy.h"
 #include "xalloc.h"

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "mtasts_limits.h"
 
 /* Room for any normalised name plus NUL. */
 #define DOMAIN_BUF (DOMAIN_NAME_MAX + 1)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "mtasts_limits.h"
 #include "log.h"
 
 static enum log_target log_target_cur = LOG_TARGET_STDERR;
@@ -68,6 +68,9 @@ log_prio_name(int prio)
 		return "debug";
 	}
 }
+
+static void log_vmsg(int prio, const char *prefix, const char *fmt, va_list ap)
+        __attribute__((format(printf, 3, 0)));
 
 static void
 log_vmsg(int prio, const char *prefix, const char *fmt, va_list ap)

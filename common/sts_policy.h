@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "mtasts_limits.h"
 
 enum sts_mode {
 	STS_MODE_NONE = 0,

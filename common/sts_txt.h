@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "mtasts_limits.h"
 
 struct txt_rr {
 	const char *data; /* bytes of one RR, character-strings joined */

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "limits.h"
+#include "mtasts_limits.h"
 #include "sts_policy.h"
 
 enum cache_kind {

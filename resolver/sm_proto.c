@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "err.h"
-#include "limits.h"
+#include "mtasts_limits.h"
 #include "log.h"
 #include "netstring.h"
 #include "sm_proto.h"

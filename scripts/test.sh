@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install what is needed, then build twice (plain with -Werror, and with ASan+UBSan) and run
-# every test (unit, system, fuzz-corpus replay) in both builds. Any failure fails the script.
+# every test (unit, system, fuzz-corpus replay) in both builds. Before them, a clang -Werror
+# build with the libFuzzer targets (-DFUZZ=ON) checks that the code and the fuzzers compile
+# under clang too and replays the fuzz corpora through them. Any failure fails the script.
 set -eu
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh test
@@ -11,6 +13,11 @@ files=$(git ls-files '*.c' '*.h' 2>/dev/null || find common resolver publisher d
 clang-format --dry-run -Werror $files
 
 jobs=$(nproc)
+echo "== clang build (-Werror, libFuzzer targets; fuzz corpora replayed)"
+CC=clang cmake -S . -B build-clang -DWERROR=ON -DFUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build build-clang -j"$jobs"
+ctest --test-dir build-clang --output-on-failure -j"$jobs" -L fuzz
+
 echo "== plain build"
 cmake -S . -B build -DWERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$jobs"

@@ -14,7 +14,7 @@
 
 #include "err.h"
 #include "fuzz.h"
-#include "limits.h"
+#include "mtasts_limits.h"
 #include "netstring.h"
 
 /* Records of one decoding run: a running hash of the payloads, their count, the end. */

@@ -18,7 +18,7 @@
 #include "domain.h"
 #include "err.h"
 #include "fuzz.h"
-#include "limits.h"
+#include "mtasts_limits.h"
 #include "netstring.h"
 #include "sm_proto.h"
 

@@ -410,7 +410,8 @@ main(int argc, char **argv)
 	sigset_t set;
 	int sig = 0;
 
-	for (i = 1; i < (unsigned)argc; i++) {
+	/* options come in pairs: "--name value" */
+	for (i = 1; i < (unsigned)argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < (unsigned)argc ? argv[i + 1] : NULL;
 		if (v == NULL)
 			fake_usage();
@@ -434,7 +435,6 @@ main(int argc, char **argv)
 			priority = v;
 		else
 			fake_usage();
-		i++;
 	}
 	if (docroot == NULL || n_cert_paths == 0 || n_cert_paths != n_key_paths || port > 65535)
 		fake_usage();

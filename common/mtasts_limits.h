@@ -1,11 +1,9 @@
 /*
- * common/limits.h - every size, count and time limit of mtastsd, with its source
+ * common/mtasts_limits.h - every size, count and time limit of mtastsd, with its source
  *
- * Interface: constants only.
+ * Interface: constants only. (Not "limits.h": that name shadowed the system header for
+ * every file built with -I common.)
  */
-/* This file shadows the system <limits.h> for every file built with -I common: pull the
- * system header in too, so INT_MAX and friends stay defined (ldns/OpenSSL headers need them). */
-#include_next <limits.h>
 
 #ifndef MTASTSD_LIMITS_H
 #define MTASTSD_LIMITS_H
