@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <ftw.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -20,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1041,6 +1044,82 @@ test_connect_refused(void **state)
 	assert_int_equal(res.status, 0);
 }
 
+/* A listening socket on 127.0.0.1 that nobody accepts from: the kernel completes the TCP
+ * handshake and queues the ClientHello, no TLS byte ever comes back. Returns the fd. */
+static int
+tarpit_listen(unsigned *ret_port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 8), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+	*ret_port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* TLS handshake stall: the fetch ends with ERR_FETCH_TIMEOUT at fetch_timeout. */
+static void
+test_tls_handshake_stall(void **state)
+{
+	struct cfg_resolver cfg;
+	struct result res = {0};
+	char ct[64];
+	unsigned port = 0;
+	int fd = tarpit_listen(&port);
+
+	(void)snprintf(ct, sizeof(ct), "127.0.0.1:%u", port);
+	base_cfg(&cfg);
+	cfg.connect_to = ct;
+	cfg.fetch_timeout_ms = 1500;
+	fetch_one(&cfg, "ok.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TIMEOUT);
+	assert_int_equal(res.status, 0);
+	assert_true(res.elapsed_ms >= 1400);
+	assert_true(res.elapsed_ms < 5000);
+	(void)close(fd);
+}
+
+/* A server that answers the ClientHello with plain HTTP: ERR_FETCH_TLS, at once. */
+static void
+test_not_tls_server(void **state)
+{
+	static const char reply[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n";
+	struct cfg_resolver cfg;
+	struct result res = {0};
+	char ct[64], buf[512];
+	unsigned port = 0;
+	int fd = tarpit_listen(&port), status = 0;
+	pid_t pid;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int c = accept(fd, NULL, NULL);
+
+		if (c >= 0) {
+			(void)read(c, buf, sizeof(buf));
+			(void)write(c, reply, sizeof(reply) - 1);
+			(void)sleep(2);
+		}
+		_exit(0);
+	}
+	(void)snprintf(ct, sizeof(ct), "127.0.0.1:%u", port);
+	base_cfg(&cfg);
+	cfg.connect_to = ct;
+	cfg.fetch_timeout_ms = 3000;
+	fetch_one(&cfg, "ok.test", &res);
+	assert_int_equal(res.err, ERR_FETCH_TLS);
+	assert_int_equal(res.status, 0);
+	assert_true(res.elapsed_ms < 2000);
+	(void)close(fd);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+}
+
 static void
 test_concurrency_bound(void **state)
 {
@@ -1211,6 +1290,8 @@ main(void)
 	        cmocka_unit_test(test_verified_chain_cache),
 	        cmocka_unit_test(test_tls11_only_server),
 	        cmocka_unit_test(test_connect_refused),
+	        cmocka_unit_test(test_tls_handshake_stall),
+	        cmocka_unit_test(test_not_tls_server),
 	        cmocka_unit_test(test_concurrency_bound),
 	        cmocka_unit_test(test_cancel),
 	        cmocka_unit_test(test_callbacks_may_start_and_free),
