@@ -448,7 +448,8 @@ EOC
 	stop_bg rd
 	stop_bg redis2
 else
-	say "SKIP valkey checks: redis-server/redis-cli not installed"
+	# tests/deps-debian.txt installs redis-server: a missing one is a broken setup, not a pass
+	check "valkey checks: redis-server and redis-cli installed" yes no
 fi
 
 # ---- a unix-socket admin listener, no token, resolver off
