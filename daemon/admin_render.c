@@ -283,6 +283,8 @@ admin_json_publisher(const struct admin_facts *f)
 	jadd(o, "not_found", ju64(f->pub->not_found));
 	jadd(o, "redirects", ju64(f->pub->redirects));
 	jadd(o, "acme_served", ju64(f->pub->acme_served));
+	jadd(o, "connections", ju64(f->pub->connections));
+	jadd(o, "connections_timed_out", ju64(f->pub->connections_timed_out));
 	return o;
 }
 
@@ -700,6 +702,13 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 	        (unsigned long long)f->pub->redirects, (unsigned long long)f->pub->acme_served);
 	prom_u64(o.f, "mtastsd_publisher_requests_total", "counter",
 	         "HTTP requests received by the policy publisher.", f->pub->requests);
+	prom_u64(o.f, "mtastsd_publisher_connections", "gauge",
+	         "Open connections of the publisher's HTTPS and HTTP listeners.",
+	         f->pub->connections);
+	prom_u64(o.f, "mtastsd_publisher_connections_timed_out_total", "counter",
+	         "Publisher connections closed because no complete request arrived within "
+	         "publisher.connection_timeout (slow or idle clients).",
+	         f->pub->connections_timed_out);
 	prom_head(o.f, "mtastsd_certificate_expiry_timestamp_seconds", "gauge",
 	          "notAfter of the certificate served for mta-sts.<domain>, Unix time.");
 	for (i = 0; i < f->pub->n_domains; i++) {

@@ -74,6 +74,10 @@ pub_info_get(struct pub *pub)
 	info->not_found = atomic_load(&pub->n_not_found);
 	info->redirects = atomic_load(&pub->n_redirects);
 	info->acme_served = atomic_load(&pub->n_acme_served);
+	info->connections_timed_out = atomic_load(&pub->n_conn_deadline);
+	(void)pthread_mutex_lock(&pub->conn_lock);
+	info->connections = pub->n_conns;
+	(void)pthread_mutex_unlock(&pub->conn_lock);
 	return info;
 }
 

@@ -142,7 +142,7 @@ struct pub {
 	size_t n_conns;
 	size_t n_conns_peak; /* high-water mark since the last malloc_trim() */
 	struct loop_timer sweep_timer;
-	/* counters, read by the admin endpoint some day */
+	/* counters, read by the admin endpoint (pub_info.c) */
 	atomic_ulong n_conn_deadline; /* connections cut by the request deadline */
 	atomic_ulong n_requests;
 	atomic_ulong n_policy_served;

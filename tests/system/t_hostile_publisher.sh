@@ -243,7 +243,12 @@ check "limit: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub2.log" || tru
 # ---- 8. slowloris on every slot: max_connections = 50, 50 clients dripping headers ---------
 # libmicrohttpd's own timeout restarts on every byte; the request deadline must free them.
 P3=$(free_port tcp)
+ADM3=$(free_port tcp)
 pub_conf "$T/pub3.conf" "$P3" 50 "${TIMEOUT_S}s"
+sed -i "s|^admin = { enabled = false; };|admin = { listen = \"127.0.0.1:$ADM3\"; };|" "$T/pub3.conf"
+metric() {
+	curl -sS --max-time 5 "http://127.0.0.1:$ADM3/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
 start_bg pub3 "$MTASTSD" -f -c "$T/pub3.conf"
 wait_tcp "$P3"
 $LOAD slowmany "$P3" mta-sts.d1.test 50 $((TIMEOUT_S * 5)) >"$T/slowmany.out" &
@@ -254,6 +259,7 @@ for i in $(seq 1 100); do
 done
 check "slowloris x50: all 50 handshakes done (every slot taken)" 50 \
 	"$(val "$T/slowmany.out" slowmany_ready)"
+check "slowloris x50: metrics show 50 open connections" 50 "$(metric mtastsd_publisher_connections)"
 r=$(curl -sS --max-time 1 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P3:127.0.0.1" \
 	-w ' %{http_code}' "https://mta-sts.d1.test:$P3/.well-known/mta-sts.txt" 2>/dev/null || true)
 check "slowloris x50: no slot left for a fetch meanwhile (curl gets no reply)" " 000" "$r"
@@ -270,6 +276,9 @@ fi
 check "slowloris x50: a fetch works afterwards" "$GOOD" "$(fetch "$P3")"
 check "slowloris x50: the cut is logged" 1 \
 	"$(grep -c 'closed 50 connections that sent no complete request' "$T/pub3.log" || true)"
+check "slowloris x50: metrics count 50 timed out" 50 \
+	"$(metric mtastsd_publisher_connections_timed_out_total)"
+check "slowloris x50: metrics show 0 open connections" 0 "$(metric mtastsd_publisher_connections)"
 stop_bg pub3
 check "slowloris x50: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub3.log" || true)"
 finish
