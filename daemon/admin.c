@@ -118,6 +118,7 @@ admin_bind_tcp(struct admin *a, const struct cfg_listen *l, int has_token, int *
 		}
 		log_warn("admin.listen %s is not a loopback address; requests need the token",
 		         a->listen_name);
+		a->exposed = 1;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
@@ -515,6 +516,35 @@ fail:
 	return r;
 }
 
+/* A reloaded admin.token: applied at once (no restart), but never removed from a listener
+ * that is not on loopback. */
+static void
+admin_token_reload(struct admin *a, const char *token)
+{
+	unsigned char md[sizeof(a->token_sha256)];
+	int has = token != NULL && token[0] != '\0';
+
+	if (has && gnutls_hash_fast(GNUTLS_DIG_SHA256, token, strlen(token), md) < 0) {
+		log_err("admin: cannot hash the new admin.token, keeping the old one");
+		return;
+	}
+	if (has == a->has_token && (!has || memcmp(md, a->token_sha256, sizeof(md)) == 0))
+		return;
+	if (!has && a->exposed) {
+		log_err("admin: admin.token cannot be removed while admin.listen %s is not a "
+		        "loopback address; keeping the old token",
+		        a->listen_name);
+		return;
+	}
+	a->has_token = has;
+	if (has)
+		memcpy(a->token_sha256, md, sizeof(md));
+	else
+		memset(a->token_sha256, 0, sizeof(a->token_sha256));
+	log_notice("admin: admin.token %s", !has ? "removed: requests need no token"
+	                                         : "changed: requests need the new bearer token");
+}
+
 void
 admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub *pub)
 {
@@ -522,6 +552,8 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 		return;
 	if (cfg != a->cfg)
 		admin_hash_file(cfg != NULL ? cfg->path : NULL, a->cfg_sha256);
+	if (cfg != a->cfg && cfg != NULL && a->cfg != NULL)
+		admin_token_reload(a, cfg->admin.token);
 	a->cfg = cfg;
 	a->res = res;
 	a->pub = pub;

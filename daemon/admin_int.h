@@ -54,6 +54,7 @@ struct admin {
 	uint16_t port;
 	int has_token;
 	unsigned char token_sha256[32];
+	int exposed; /* TCP listener on a non-loopback address: a token is mandatory */
 	/* what we report on (admin_update) */
 	const struct cfg *cfg;
 	struct res *res;

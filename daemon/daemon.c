@@ -246,7 +246,6 @@ daemon_log_restart_keys(const struct cfg *o, const struct cfg *n, int pub_runnin
 	         daemon_str_changed(o->cache.sentinel_master, n->cache.sentinel_master)},
 	        {"admin.enabled", o->admin.enabled != n->admin.enabled},
 	        {"admin.listen", daemon_listen_changed(&o->admin.listen, 1, &n->admin.listen, 1)},
-	        {"admin.token", daemon_str_changed(o->admin.token, n->admin.token)},
 	};
 	size_t i;
 

@@ -318,6 +318,21 @@ check "failed reload: counted" "1 1 False" \
 check "metrics: failed reload gauge" 0 \
 	"$(get /metrics | grep -E '^mtastsd_config_last_reload_successful ' | awk '{print $2}')"
 
+# ---- admin.token is applied by a reload (no restart)
+TOKEN2='n3w-token_after_reload'
+sed "s|token = \"$TOKEN\"|token = \"$TOKEN2\"|" "$T/good.conf" >"$T/mtastsd.conf"
+grep -q "$TOKEN2" "$T/mtastsd.conf" || die "the token was not replaced in the config"
+kill -HUP "$(cat "$T/mtastsd.pid")"
+for i in $(seq 1 50); do
+	grep -q 'admin.token changed' "$T/mtastsd.log" && break
+	sleep 0.1
+done
+check "token reload: logged" 1 "$(grep -c 'admin: admin.token changed' "$T/mtastsd.log" || true)"
+check "token reload: the old token is refused" 401 "$(code GET /status -H "$AUTH")"
+check "token reload: the new token is accepted" 200 \
+	"$(code GET /status -H "Authorization: Bearer $TOKEN2")"
+AUTH="Authorization: Bearer $TOKEN2"
+
 # ---- shutdown closes the admin listener and exits 0
 kill -TERM "$(cat "$T/mtastsd.pid")"
 for i in $(seq 1 100); do
