@@ -32,6 +32,7 @@
 #include "loop.h"
 #include "pub.h"
 #include "pub_int.h"
+#include "../testutil.h"
 #include "xalloc.h"
 
 #define HOST "mta-sts.resume.test"
@@ -43,57 +44,6 @@ static struct cfg *cfg;
 static struct pub *pub;
 
 static int
-run_cmd(char *const argv[])
-{
-	int status = 0, devnull;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0) {
-			(void)dup2(devnull, 1);
-			(void)dup2(devnull, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static int
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (fp == NULL)
-		return -1;
-	fputs(text, fp);
-	return fclose(fp) == 0 ? 0 : -1;
-}
-
-/* A free loopback port (bound then released). */
-static unsigned
-free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	unsigned p = 0;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-		p = ntohs(sa.sin_port);
-	if (fd >= 0)
-		(void)close(fd);
-	return p;
-}
-
-static int
 rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -103,17 +53,6 @@ static int
 group_setup(void **state)
 {
 	char key[300], pem[300], tmpl[300], conf[300], errbuf[512], *text;
-	char *gen[] = {"certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key,
-	               NULL};
-	char *self[] = {"certtool",
-	                "--generate-self-signed",
-	                "--load-privkey",
-	                key,
-	                "--template",
-	                tmpl,
-	                "--outfile",
-	                pem,
-	                NULL};
 	int r;
 
 	if (mkdtemp(tmpdir) == NULL)
@@ -122,20 +61,21 @@ group_setup(void **state)
 	(void)snprintf(pem, sizeof(pem), "%s/cert.pem", tmpdir);
 	(void)snprintf(tmpl, sizeof(tmpl), "%s/cert.tmpl", tmpdir);
 	(void)snprintf(conf, sizeof(conf), "%s/mtastsd.conf", tmpdir);
-	if (write_file(tmpl, "cn = \"" HOST "\"\ndns_name = \"" HOST "\"\ntls_www_server\n"
-	                     "signing_key\nexpiration_days = 2\n") < 0 ||
-	    run_cmd(gen) < 0 || run_cmd(self) < 0) {
+	if (tu_certtool(key, pem, tmpl,
+	                "cn = \"" HOST "\"\ndns_name = \"" HOST "\"\ntls_www_server\n"
+	                "signing_key\nexpiration_days = 2\n",
+	                NULL, NULL) < 0) {
 		fprintf(stderr,
 		        "cannot make the test certificate (certtool, package gnutls-bin)\n");
 		return -1;
 	}
-	port = free_port();
+	port = tu_free_tcp_port();
 	text = xasprintf("publisher = {\n listen = [ \"127.0.0.1:%u\" ];\n http_listen = [ ];\n"
 	                 " domains = ( { domain = \"resume.test\"; mode = \"enforce\";\n"
 	                 "  max_age = 86400; mx = [ \"mail.resume.test\" ];\n"
 	                 "  cert = \"%s\"; key = \"%s\"; } );\n};\n",
 	                 port, pem, key);
-	r = write_file(conf, text);
+	r = tu_write_file(conf, text);
 	free(text);
 	if (r < 0 || cfg_load(conf, &cfg, errbuf, sizeof(errbuf)) < 0) {
 		fprintf(stderr, "config: %s\n", errbuf);

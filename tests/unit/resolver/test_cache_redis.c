@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "../testutil.h"
 #include "cache_redis.h"
 #include "err.h"
 #include "log.h"
@@ -123,19 +124,14 @@ struct lab {
 
 static struct lab lab;
 
-static int
+/* A free loopback port; fails the test when there is none. */
+static unsigned
 free_port(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+	unsigned p = tu_free_tcp_port();
 
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	port = ntohs(sa.sin_port);
-	close(fd);
-	return port;
+	assert_true(p > 0);
+	return p;
 }
 
 static redisReply *

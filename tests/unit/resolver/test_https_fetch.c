@@ -34,6 +34,7 @@
 #include "err.h"
 #include "https_fetch.h"
 #include "loop.h"
+#include "../testutil.h"
 #include "xalloc.h"
 
 #define FAKE_HTTPS TOOLS_DIR "/fake_https"
@@ -73,89 +74,34 @@ static const struct {
 
 /* ---- process and file helpers ----------------------------------------------------- */
 
-static int
-run_cmd(char *const argv[])
-{
-	int status = 0, devnull;
-	pid_t pid;
-
-	pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		devnull = open("/dev/null", O_WRONLY);
-		if (devnull >= 0) {
-			(void)dup2(devnull, 1);
-			(void)dup2(devnull, 2);
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &status, 0) < 0)
-		return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
-}
-
-static int
-write_file(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "w");
-
-	if (fp == NULL)
-		return -1;
-	fputs(text, fp);
-	return fclose(fp) == 0 ? 0 : -1;
-}
-
 static char *
 tpath(const char *name)
 {
 	return xasprintf("%s/%s", tmpdir, name);
 }
 
+/* "<tmpdir>/<stem>.<ext>", owned */
+static char *
+tpath2(const char *stem, const char *ext)
+{
+	return xasprintf("%s/%s.%s", tmpdir, stem, ext);
+}
+
 /* A CA certificate: self-signed when issuer is NULL, else an intermediate signed by it. */
 static int
 make_ca2(const char *stem, const char *issuer)
 {
-	char *key = xasprintf("%s/%s.key", tmpdir, stem),
-	     *pem = xasprintf("%s/%s.pem", tmpdir, stem);
-	char *tmpl = xasprintf("%s/%s.tmpl", tmpdir, stem);
-	char *ikey = xasprintf("%s/%s.key", tmpdir, issuer != NULL ? issuer : stem),
-	     *ipem = xasprintf("%s/%s.pem", tmpdir, issuer != NULL ? issuer : stem);
-	char *gen[] = {"certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key,
-	               NULL};
-	char *self[] = {"certtool",
-	                "--generate-self-signed",
-	                "--load-privkey",
-	                key,
-	                "--template",
-	                tmpl,
-	                "--outfile",
-	                pem,
-	                NULL};
-	char *sign[] = {"certtool",
-	                "--generate-certificate",
-	                "--load-privkey",
-	                key,
-	                "--load-ca-certificate",
-	                ipem,
-	                "--load-ca-privkey",
-	                ikey,
-	                "--template",
-	                tmpl,
-	                "--outfile",
-	                pem,
-	                NULL};
+	char *key = tpath2(stem, "key"), *pem = tpath2(stem, "pem"), *tmpl = tpath2(stem, "tmpl");
+	char *ikey = issuer != NULL ? tpath2(issuer, "key") : NULL,
+	     *ipem = issuer != NULL ? tpath2(issuer, "pem") : NULL;
 	int r;
 
-	r = write_file(tmpl, issuer != NULL ? "cn = \"mtastsd test intermediate CA\"\nca\n"
-	                                      "cert_signing_key\nexpiration_days = 2\n"
-	                                    : "cn = \"mtastsd test CA\"\nca\ncert_signing_key\n"
-	                                      "expiration_days = 2\n");
-	if (r == 0)
-		r = run_cmd(gen);
-	if (r == 0)
-		r = run_cmd(issuer != NULL ? sign : self);
+	r = tu_certtool(key, pem, tmpl,
+	                issuer != NULL ? "cn = \"mtastsd test intermediate CA\"\nca\n"
+	                                 "cert_signing_key\nexpiration_days = 2\n"
+	                               : "cn = \"mtastsd test CA\"\nca\ncert_signing_key\n"
+	                                 "expiration_days = 2\n",
+	                ipem, ikey);
 	free(key);
 	free(pem);
 	free(tmpl);
@@ -176,35 +122,13 @@ static int
 make_cert_purpose(const char *stem, const char *ca, const char *names, const char *validity,
                   const char *purpose)
 {
-	char *key = xasprintf("%s/%s.key", tmpdir, stem),
-	     *pem = xasprintf("%s/%s.pem", tmpdir, stem);
-	char *tmpl = xasprintf("%s/%s.tmpl", tmpdir, stem);
-	char *cakey = xasprintf("%s/%s.key", tmpdir, ca),
-	     *capem = xasprintf("%s/%s.pem", tmpdir, ca);
-	char *gen[] = {"certtool", "--generate-privkey", "--key-type=ecdsa", "--outfile", key,
-	               NULL};
-	char *sign[] = {"certtool",
-	                "--generate-certificate",
-	                "--load-privkey",
-	                key,
-	                "--load-ca-certificate",
-	                capem,
-	                "--load-ca-privkey",
-	                cakey,
-	                "--template",
-	                tmpl,
-	                "--outfile",
-	                pem,
-	                NULL};
+	char *key = tpath2(stem, "key"), *pem = tpath2(stem, "pem"), *tmpl = tpath2(stem, "tmpl");
+	char *cakey = tpath2(ca, "key"), *capem = tpath2(ca, "pem");
 	char *text = xasprintf("cn = \"%s\"\n%s%s\nsigning_key\nencryption_key\n%s", stem, names,
 	                       purpose, validity != NULL ? validity : "expiration_days = 2\n");
 	int r;
 
-	r = write_file(tmpl, text);
-	if (r == 0)
-		r = run_cmd(gen);
-	if (r == 0)
-		r = run_cmd(sign);
+	r = tu_certtool(key, pem, tmpl, text, capem, cakey);
 	free(text);
 	free(key);
 	free(pem);
@@ -266,12 +190,12 @@ make_docroot(void)
 			r = -1;
 		p = xasprintf("%s/mta-sts.txt", dir);
 		if (r == 0)
-			r = write_file(p, POLICY);
+			r = tu_write_file(p, POLICY);
 		free(p);
 		if (r == 0 && hosts[i].behaviour != NULL) {
 			char *b = xasprintf("%s\n", hosts[i].behaviour);
 			p = xasprintf("%s/behaviour", dir);
-			r = write_file(p, b);
+			r = tu_write_file(p, b);
 			free(p);
 			free(b);
 		}

@@ -1,0 +1,112 @@
+/*
+ * tests/unit/testutil.h - helpers shared by the unit tests that run programs, write files,
+ *                         need a loopback port or a test certificate
+ *
+ * Interface: tu_run_quiet(), tu_write_file(), tu_free_tcp_port(), tu_certtool().
+ * Ownership: the caller owns every path; nothing is kept here.
+ * Errors:    0 or -1 (tu_free_tcp_port(): 0 when no port could be had).
+ * Header-only (static inline): each test program includes what it uses.
+ */
+#ifndef MTASTSD_TEST_TESTUTIL_H
+#define MTASTSD_TEST_TESTUTIL_H
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Run argv (PATH lookup) with stdout and stderr on /dev/null; 0 when it exits 0. */
+static inline int
+tu_run_quiet(char *const argv[])
+{
+	int status = 0, devnull;
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0) {
+			(void)dup2(devnull, 1);
+			(void)dup2(devnull, 2);
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &status, 0) < 0)
+		return -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* Create or truncate path with text. */
+static inline int
+tu_write_file(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+	int r;
+
+	if (fp == NULL)
+		return -1;
+	r = fputs(text, fp) < 0 ? -1 : 0;
+	return fclose(fp) == 0 ? r : -1;
+}
+
+/* A free TCP port on 127.0.0.1 (bound, then released), 0 when none could be had. */
+static inline unsigned
+tu_free_tcp_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unsigned p = 0;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		p = ntohs(sa.sin_port);
+	if (fd >= 0)
+		(void)close(fd);
+	return p;
+}
+
+/* certtool (gnutls-bin): a new ECDSA key in key, then a certificate in pem from the
+ * template text tmpl_text (written to tmpl), signed by ca_pem/ca_key, or self-signed when
+ * ca_pem is NULL. */
+static inline int
+tu_certtool(const char *key, const char *pem, const char *tmpl, const char *tmpl_text,
+            const char *ca_pem, const char *ca_key)
+{
+	char *gen[] = {"certtool",  "--generate-privkey", "--key-type=ecdsa",
+	               "--outfile", (char *)key,          NULL};
+	char *self[] = {"certtool",
+	                "--generate-self-signed",
+	                "--load-privkey",
+	                (char *)key,
+	                "--template",
+	                (char *)tmpl,
+	                "--outfile",
+	                (char *)pem,
+	                NULL};
+	char *sign[] = {"certtool",
+	                "--generate-certificate",
+	                "--load-privkey",
+	                (char *)key,
+	                "--load-ca-certificate",
+	                (char *)ca_pem,
+	                "--load-ca-privkey",
+	                (char *)ca_key,
+	                "--template",
+	                (char *)tmpl,
+	                "--outfile",
+	                (char *)pem,
+	                NULL};
+
+	if (tu_write_file(tmpl, tmpl_text) < 0 || tu_run_quiet(gen) < 0)
+		return -1;
+	return tu_run_quiet(ca_pem != NULL ? sign : self);
+}
+
+#endif
