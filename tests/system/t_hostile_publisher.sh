@@ -1,6 +1,6 @@
 #!/bin/bash
 # t_hostile_publisher.sh - issue 9 "Faults and hostile peers", publisher clients, on a
-# loopback HTTPS listener with test certificates: 2000 idle TCP connections (below
+# loopback HTTPS listener with test certificates: 5000 idle TCP connections (below
 # publisher.max_connections: a normal fetch still works meanwhile, and connection_timeout
 # closes them), slowloris headers (one byte per 200 ms: closed by connection_timeout),
 # a huge URL, huge headers and a header flood (414/431 or close, docs/publisher.md),
@@ -16,7 +16,7 @@ for tool in curl python3 certtool; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 LOAD="python3 $SRC_DIR/tests/system/hostile/pubload.py"
-NIDLE=2000
+NIDLE=5000
 TIMEOUT_S=3
 RSS_SLACK_KB=8192
 ASAN_BUILD=0
@@ -24,10 +24,11 @@ if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
 	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
 	ASAN_BUILD=1
 fi
-if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 8192 ]; then
-	ulimit -Hn 8192 || die "cannot raise the hard RLIMIT_NOFILE to 8192"
+# 5000 client sockets plus 5000 daemon sockets: raise our own limit (root may raise the hard one).
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 16384 ]; then
+	ulimit -Hn 16384 || die "cannot raise the hard RLIMIT_NOFILE to 16384"
 fi
-ulimit -n 8192
+ulimit -n 16384
 
 P=$(free_port tcp)
 P2=$(free_port tcp)
@@ -55,7 +56,7 @@ publisher = {
 };
 EOC
 }
-pub_conf "$T/pub.conf" "$P" 4096 "${TIMEOUT_S}s"
+pub_conf "$T/pub.conf" "$P" 8192 "${TIMEOUT_S}s"
 start_bg pub "$MTASTSD" -f -c "$T/pub.conf"
 wait_tcp "$P"
 PID=$(cat "$T/pub.pid")
@@ -173,7 +174,7 @@ else
 		"<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
 fi
 healthy "ClientHello then silence"
-# ---- 6. 2000 idle TCP connections (below max_connections = 4096) -------------------------
+# ---- 6. 5000 idle TCP connections (below max_connections = 8192) -------------------------
 # (last on this daemon: the other cases' VmRSS checks then do not depend on what it leaves)
 $LOAD idle "$P" "$NIDLE" $((TIMEOUT_S + 12)) >"$T/idle.out" &
 idlepid=$!
