@@ -495,10 +495,16 @@ out_open(struct admin_out *o)
 		die("admin: open_memstream: out of memory");
 }
 
+/* The one check of the whole render: the (void) casts on the fprintf/fputs/fputc calls
+ * above rely on it. A memstream write fails only when it cannot grow its buffer, so a
+ * failure is out of memory and dies like xmalloc() (STYLE.md section 5) instead of serving
+ * a truncated body. */
 static char *
 out_close(struct admin_out *o)
 {
-	if (fclose(o->f) != 0 || o->buf == NULL)
+	int failed = ferror(o->f);
+
+	if (fclose(o->f) != 0 || failed || o->buf == NULL)
 		die("admin: cannot build a response: out of memory");
 	return o->buf;
 }
@@ -508,7 +514,7 @@ out_close(struct admin_out *o)
 static void
 prom_head(FILE *f, const char *name, const char *type, const char *help)
 {
-	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	(void)fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* A label value: backslash, double quote and newline escaped. */
@@ -517,11 +523,11 @@ prom_label(FILE *f, const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
-			fprintf(f, "\\%c", *s);
+			(void)fprintf(f, "\\%c", *s);
 		else if (*s == '\n')
-			fputs("\\n", f);
+			(void)fputs("\\n", f);
 		else
-			fputc(*s, f);
+			(void)fputc(*s, f);
 	}
 }
 
@@ -529,7 +535,7 @@ static void
 prom_u64(FILE *f, const char *name, const char *type, const char *help, uint64_t v)
 {
 	prom_head(f, name, type, help);
-	fprintf(f, "%s %llu\n", name, (unsigned long long)v);
+	(void)fprintf(f, "%s %llu\n", name, (unsigned long long)v);
 }
 
 static void
@@ -540,8 +546,8 @@ prom_kv(FILE *f, const char *name, const char *label, const char *help, const st
 
 	prom_head(f, name, "counter", help);
 	for (i = 0; i < n; i++)
-		fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, kv[i].name,
-		        (unsigned long long)kv[i].value);
+		(void)fprintf(f, "%s{%s=\"%s\"} %llu\n", name, label, kv[i].name,
+		              (unsigned long long)kv[i].value);
 }
 
 /* DANE first, then MTA-STS: who decided each reply, and the DANE module's own work. */
@@ -556,7 +562,8 @@ prom_decisions(FILE *f, const struct admin_facts *fa)
 		          "Socketmap replies by the source that decided them (DANE first, then "
 		          "MTA-STS; none: neither applies).");
 		for (i = 0; i < LOOKUP_SRC_COUNT; i++)
-			fprintf(f, "mtastsd_socketmap_replies_decided_total{source=\"%s\"} %llu\n",
+			(void)fprintf(
+			        f, "mtastsd_socketmap_replies_decided_total{source=\"%s\"} %llu\n",
 			        lookup_source_name((enum lookup_source)i),
 			        (unsigned long long)fa->lk->source[i]);
 		prom_u64(f, "mtastsd_dane_checked_lookups_total", "counter",
@@ -570,14 +577,15 @@ prom_decisions(FILE *f, const struct admin_facts *fa)
 		return;
 	prom_head(f, "mtastsd_dane_lookups_total", "counter", "DANE lookups answered, by verdict.");
 	for (i = 0; i < DANE_VERDICT_COUNT; i++)
-		fprintf(f, "mtastsd_dane_lookups_total{outcome=\"%s\"} %llu\n",
-		        dane_verdict_name((enum dane_verdict)i), (unsigned long long)d->answers[i]);
+		(void)fprintf(f, "mtastsd_dane_lookups_total{outcome=\"%s\"} %llu\n",
+		              dane_verdict_name((enum dane_verdict)i),
+		              (unsigned long long)d->answers[i]);
 	prom_head(f, "mtastsd_dane_cache_hits_total", "counter",
 	          "DANE lookups answered from the DANE cache, by freshness.");
-	fprintf(f, "mtastsd_dane_cache_hits_total{kind=\"fresh\"} %llu\n",
-	        (unsigned long long)d->cache_hits);
-	fprintf(f, "mtastsd_dane_cache_hits_total{kind=\"stale\"} %llu\n",
-	        (unsigned long long)d->stale_served);
+	(void)fprintf(f, "mtastsd_dane_cache_hits_total{kind=\"fresh\"} %llu\n",
+	              (unsigned long long)d->cache_hits);
+	(void)fprintf(f, "mtastsd_dane_cache_hits_total{kind=\"stale\"} %llu\n",
+	              (unsigned long long)d->stale_served);
 	prom_u64(f, "mtastsd_dane_cache_misses_total", "counter",
 	         "DANE lookups that had to wait for DNS answers.", d->cache_misses);
 	prom_u64(f, "mtastsd_dane_lookups_coalesced_total", "counter",
@@ -615,18 +623,18 @@ prom_valkey(FILE *f, const struct admin_facts *fa)
 	prom_head(f, "mtastsd_valkey_state", "gauge",
 	          "1 for the current state of the Valkey/Redis connection.");
 	for (i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-		fprintf(f, "mtastsd_valkey_state{state=\"%s\"} %d\n", states[i],
-		        strcmp(fa->shared_state, states[i]) == 0 ? 1 : 0);
+		(void)fprintf(f, "mtastsd_valkey_state{state=\"%s\"} %d\n", states[i],
+		              strcmp(fa->shared_state, states[i]) == 0 ? 1 : 0);
 	prom_head(f, "mtastsd_valkey_commands_total", "counter",
 	          "Valkey/Redis commands and connection failures, by result (error includes "
 	          "connection losses; timeout: past cache.redis.command_timeout).");
-	fprintf(f,
-	        "mtastsd_valkey_commands_total{result=\"hit\"} %llu\n"
-	        "mtastsd_valkey_commands_total{result=\"miss\"} %llu\n"
-	        "mtastsd_valkey_commands_total{result=\"error\"} %llu\n"
-	        "mtastsd_valkey_commands_total{result=\"timeout\"} %llu\n",
-	        (unsigned long long)c->hits, (unsigned long long)c->misses,
-	        (unsigned long long)c->errors, (unsigned long long)c->timeouts);
+	(void)fprintf(f,
+	              "mtastsd_valkey_commands_total{result=\"hit\"} %llu\n"
+	              "mtastsd_valkey_commands_total{result=\"miss\"} %llu\n"
+	              "mtastsd_valkey_commands_total{result=\"error\"} %llu\n"
+	              "mtastsd_valkey_commands_total{result=\"timeout\"} %llu\n",
+	              (unsigned long long)c->hits, (unsigned long long)c->misses,
+	              (unsigned long long)c->errors, (unsigned long long)c->timeouts);
 	prom_u64(f, "mtastsd_valkey_corrupt_values_total", "counter",
 	         "Values read that did not decode (counted as misses too; overwritten later).",
 	         c->corrupt);
@@ -635,31 +643,31 @@ prom_valkey(FILE *f, const struct admin_facts *fa)
 	         c->unavailable);
 	prom_head(f, "mtastsd_valkey_writes_total", "counter",
 	          "Policy writes, by result (older: refused, the stored policy was newer).");
-	fprintf(f,
-	        "mtastsd_valkey_writes_total{result=\"stored\"} %llu\n"
-	        "mtastsd_valkey_writes_total{result=\"older\"} %llu\n",
-	        (unsigned long long)c->writes, (unsigned long long)c->writes_older);
+	(void)fprintf(f,
+	              "mtastsd_valkey_writes_total{result=\"stored\"} %llu\n"
+	              "mtastsd_valkey_writes_total{result=\"older\"} %llu\n",
+	              (unsigned long long)c->writes, (unsigned long long)c->writes_older);
 	prom_head(f, "mtastsd_valkey_fetch_locks_total", "counter",
 	          "Fetch lock attempts, by result (busy: another host holds it).");
-	fprintf(f,
-	        "mtastsd_valkey_fetch_locks_total{result=\"taken\"} %llu\n"
-	        "mtastsd_valkey_fetch_locks_total{result=\"busy\"} %llu\n",
-	        (unsigned long long)c->locks_taken, (unsigned long long)c->locks_busy);
+	(void)fprintf(f,
+	              "mtastsd_valkey_fetch_locks_total{result=\"taken\"} %llu\n"
+	              "mtastsd_valkey_fetch_locks_total{result=\"busy\"} %llu\n",
+	              (unsigned long long)c->locks_taken, (unsigned long long)c->locks_busy);
 	prom_u64(f, "mtastsd_valkey_outages_total", "counter",
 	         "Transitions from up to down (and a failed first connection).", c->outages);
 	prom_head(f, "mtastsd_valkey_connects_total", "counter",
 	          "Connection attempts to Valkey/Redis, by result.");
-	fprintf(f,
-	        "mtastsd_valkey_connects_total{result=\"success\"} %llu\n"
-	        "mtastsd_valkey_connects_total{result=\"failure\"} %llu\n",
-	        (unsigned long long)c->connects, (unsigned long long)c->connect_failures);
+	(void)fprintf(f,
+	              "mtastsd_valkey_connects_total{result=\"success\"} %llu\n"
+	              "mtastsd_valkey_connects_total{result=\"failure\"} %llu\n",
+	              (unsigned long long)c->connects, (unsigned long long)c->connect_failures);
 	prom_head(f, "mtastsd_valkey_sentinel_queries_total", "counter",
 	          "Sentinel queries for the primary's address answered, by result.");
-	fprintf(f,
-	        "mtastsd_valkey_sentinel_queries_total{result=\"success\"} %llu\n"
-	        "mtastsd_valkey_sentinel_queries_total{result=\"failure\"} %llu\n",
-	        (unsigned long long)(c->sentinel_queries - c->sentinel_failures),
-	        (unsigned long long)c->sentinel_failures);
+	(void)fprintf(f,
+	              "mtastsd_valkey_sentinel_queries_total{result=\"success\"} %llu\n"
+	              "mtastsd_valkey_sentinel_queries_total{result=\"failure\"} %llu\n",
+	              (unsigned long long)(c->sentinel_queries - c->sentinel_failures),
+	              (unsigned long long)c->sentinel_failures);
 }
 
 char *
@@ -673,17 +681,17 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 
 	out_open(&o);
 	prom_head(o.f, "mtastsd_build_info", "gauge", "Version of the running mtastsd.");
-	fprintf(o.f, "mtastsd_build_info{version=\"%s\"} 1\n", MTASTSD_VERSION);
+	(void)fprintf(o.f, "mtastsd_build_info{version=\"%s\"} 1\n", MTASTSD_VERSION);
 	prom_u64(o.f, "mtastsd_start_time_seconds", "gauge",
 	         "Start time of the process since the Unix epoch.", (uint64_t)a->start_wall);
 	prom_u64(o.f, "mtastsd_uptime_seconds", "gauge", "Seconds since the daemon started.",
 	         f->uptime_s);
 	prom_head(o.f, "mtastsd_config_reloads_total", "counter",
 	          "Configuration reloads (SIGHUP) by result.");
-	fprintf(o.f, "mtastsd_config_reloads_total{result=\"success\"} %llu\n",
-	        (unsigned long long)a->reloads_ok);
-	fprintf(o.f, "mtastsd_config_reloads_total{result=\"failure\"} %llu\n",
-	        (unsigned long long)a->reloads_failed);
+	(void)fprintf(o.f, "mtastsd_config_reloads_total{result=\"success\"} %llu\n",
+	              (unsigned long long)a->reloads_ok);
+	(void)fprintf(o.f, "mtastsd_config_reloads_total{result=\"failure\"} %llu\n",
+	              (unsigned long long)a->reloads_failed);
 	prom_u64(o.f, "mtastsd_config_last_reload_successful", "gauge",
 	         "1 when the last reload was applied (or none was tried), 0 when it failed.",
 	         a->last_reload == 0 || a->last_reload_ok ? 1 : 0);
@@ -693,13 +701,14 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 	         f->pub->n_domains);
 	prom_head(o.f, "mtastsd_publisher_responses_total", "counter",
 	          "HTTP responses of the policy publisher by type.");
-	fprintf(o.f,
-	        "mtastsd_publisher_responses_total{type=\"policy\"} %llu\n"
-	        "mtastsd_publisher_responses_total{type=\"not_found\"} %llu\n"
-	        "mtastsd_publisher_responses_total{type=\"redirect\"} %llu\n"
-	        "mtastsd_publisher_responses_total{type=\"acme\"} %llu\n",
-	        (unsigned long long)f->pub->policies_served, (unsigned long long)f->pub->not_found,
-	        (unsigned long long)f->pub->redirects, (unsigned long long)f->pub->acme_served);
+	(void)fprintf(o.f,
+	              "mtastsd_publisher_responses_total{type=\"policy\"} %llu\n"
+	              "mtastsd_publisher_responses_total{type=\"not_found\"} %llu\n"
+	              "mtastsd_publisher_responses_total{type=\"redirect\"} %llu\n"
+	              "mtastsd_publisher_responses_total{type=\"acme\"} %llu\n",
+	              (unsigned long long)f->pub->policies_served,
+	              (unsigned long long)f->pub->not_found, (unsigned long long)f->pub->redirects,
+	              (unsigned long long)f->pub->acme_served);
 	prom_u64(o.f, "mtastsd_publisher_requests_total", "counter",
 	         "HTTP requests received by the policy publisher.", f->pub->requests);
 	prom_u64(o.f, "mtastsd_publisher_connections", "gauge",
@@ -716,16 +725,16 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 
 		if (d->cert_not_after <= 0)
 			continue;
-		fputs("mtastsd_certificate_expiry_timestamp_seconds{domain=\"", o.f);
+		(void)fputs("mtastsd_certificate_expiry_timestamp_seconds{domain=\"", o.f);
 		prom_label(o.f, d->domain);
-		fprintf(o.f, "\"} %lld\n", (long long)d->cert_not_after);
+		(void)fprintf(o.f, "\"} %lld\n", (long long)d->cert_not_after);
 	}
 	prom_head(o.f, "mtastsd_published_policy_mode", "gauge",
 	          "1 for the mode of each published policy.");
 	for (i = 0; i < f->pub->n_domains; i++) {
-		fputs("mtastsd_published_policy_mode{domain=\"", o.f);
+		(void)fputs("mtastsd_published_policy_mode{domain=\"", o.f);
 		prom_label(o.f, f->pub->domains[i].domain);
-		fprintf(o.f, "\",mode=\"%s\"} 1\n", sts_mode_name(f->pub->domains[i].mode));
+		(void)fprintf(o.f, "\",mode=\"%s\"} 1\n", sts_mode_name(f->pub->domains[i].mode));
 	}
 
 	/* resolver */
@@ -738,8 +747,8 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 	prom_head(o.f, "mtastsd_socketmap_replies_total", "counter",
 	          "Socketmap replies sent, by reply type.");
 	for (i = 0; i < SM_STATUS_COUNT; i++)
-		fprintf(o.f, "mtastsd_socketmap_replies_total{type=\"%s\"} %llu\n",
-		        admin_reply_names[i], (unsigned long long)s->replies[i]);
+		(void)fprintf(o.f, "mtastsd_socketmap_replies_total{type=\"%s\"} %llu\n",
+		              admin_reply_names[i], (unsigned long long)s->replies[i]);
 	prom_u64(o.f, "mtastsd_socketmap_connections", "gauge", "Socketmap connections open.",
 	         s->open);
 	prom_u64(o.f, "mtastsd_socketmap_connections_accepted_total", "counter",
@@ -752,14 +761,15 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 	prom_head(o.f, "mtastsd_policy_lookup_results_total", "counter",
 	          "Policy engine answers by result.");
 	for (i = 0; i < POL_STATUS_COUNT; i++)
-		fprintf(o.f, "mtastsd_policy_lookup_results_total{result=\"%s\"} %llu\n",
-		        pol_status_name((enum pol_status)i), (unsigned long long)p->answers[i]);
+		(void)fprintf(o.f, "mtastsd_policy_lookup_results_total{result=\"%s\"} %llu\n",
+		              pol_status_name((enum pol_status)i),
+		              (unsigned long long)p->answers[i]);
 	prom_head(o.f, "mtastsd_cache_hits_total", "counter",
 	          "Lookups answered from the cache, by cached state.");
-	fprintf(o.f, "mtastsd_cache_hits_total{kind=\"policy\"} %llu\n",
-	        (unsigned long long)p->cache_hits);
-	fprintf(o.f, "mtastsd_cache_hits_total{kind=\"negative\"} %llu\n",
-	        (unsigned long long)p->cache_negative_hits);
+	(void)fprintf(o.f, "mtastsd_cache_hits_total{kind=\"policy\"} %llu\n",
+	              (unsigned long long)p->cache_hits);
+	(void)fprintf(o.f, "mtastsd_cache_hits_total{kind=\"negative\"} %llu\n",
+	              (unsigned long long)p->cache_negative_hits);
 	prom_u64(o.f, "mtastsd_cache_misses_total", "counter",
 	         "Lookups that had to wait for a discovery.", p->cache_misses);
 	prom_u64(o.f, "mtastsd_cache_entries", "gauge", "Entries in the in-memory policy cache.",
@@ -791,22 +801,22 @@ html_esc(FILE *f, const char *s)
 	for (; s != NULL && *s != '\0'; s++) {
 		switch (*s) {
 		case '&':
-			fputs("&amp;", f);
+			(void)fputs("&amp;", f);
 			break;
 		case '<':
-			fputs("&lt;", f);
+			(void)fputs("&lt;", f);
 			break;
 		case '>':
-			fputs("&gt;", f);
+			(void)fputs("&gt;", f);
 			break;
 		case '"':
-			fputs("&quot;", f);
+			(void)fputs("&quot;", f);
 			break;
 		case '\'':
-			fputs("&#39;", f);
+			(void)fputs("&#39;", f);
 			break;
 		default:
-			fputc(*s, f);
+			(void)fputc(*s, f);
 		}
 	}
 }
@@ -819,19 +829,19 @@ html_time(FILE *f, time_t t)
 
 	if (t <= 0 || gmtime_r(&t, &tm) == NULL ||
 	    strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0) {
-		fputs("-", f);
+		(void)fputs("-", f);
 		return;
 	}
-	fputs(buf, f);
+	(void)fputs(buf, f);
 }
 
 static void
 html_row_u64(FILE *f, const char *name, uint64_t v)
 {
-	fprintf(f, "<tr><th>");
+	(void)fprintf(f, "<tr><th>");
 	html_esc(f, name);
-	fprintf(f, "</th><td class=\"num\" id=\"c-%s\">%llu</td></tr>\n", name,
-	        (unsigned long long)v);
+	(void)fprintf(f, "</th><td class=\"num\" id=\"c-%s\">%llu</td></tr>\n", name,
+	              (unsigned long long)v);
 }
 
 /* Who decided the replies (DANE first, then MTA-STS), with the DANE verdicts beside. */
@@ -842,9 +852,10 @@ html_decisions(FILE *f, const struct admin_facts *fa)
 
 	if (fa->lk == NULL || fa->dane == NULL)
 		return;
-	fputs("<h2>DANE and MTA-STS</h2>\n<table id=\"decisions\"><thead><tr><th>Reply decided "
-	      "by</th><th>Replies</th></tr></thead><tbody>\n",
-	      f);
+	(void)fputs(
+	        "<h2>DANE and MTA-STS</h2>\n<table id=\"decisions\"><thead><tr><th>Reply decided "
+	        "by</th><th>Replies</th></tr></thead><tbody>\n",
+	        f);
 	for (i = 0; i < LOOKUP_SRC_COUNT; i++) {
 		char name[32];
 
@@ -862,7 +873,7 @@ html_decisions(FILE *f, const struct admin_facts *fa)
 	}
 	html_row_u64(f, "dane_cache_hits", fa->dane->cache_hits + fa->dane->stale_served);
 	html_row_u64(f, "dane_timeouts", fa->dane->timeouts);
-	fputs("</tbody></table>\n", f);
+	(void)fputs("</tbody></table>\n", f);
 }
 
 static void
@@ -875,20 +886,20 @@ html_valkey(FILE *f, struct admin *a, const struct admin_facts *fa)
 	                  : strcmp(state, "down") == 0      ? "bad"
 	                                                    : "warn";
 
-	fputs("<h2>Shared cache (Valkey/Redis)</h2>\n<table id=\"valkey\"><tbody>\n", f);
-	fprintf(f, "<tr><th>state</th><td class=\"%s\" id=\"valkey-state\">%s</td></tr>\n", cls,
-	        state);
+	(void)fputs("<h2>Shared cache (Valkey/Redis)</h2>\n<table id=\"valkey\"><tbody>\n", f);
+	(void)fprintf(f, "<tr><th>state</th><td class=\"%s\" id=\"valkey-state\">%s</td></tr>\n",
+	              cls, state);
 	if (c != NULL) {
-		fputs("<tr><th>address</th><td><code>", f);
+		(void)fputs("<tr><th>address</th><td><code>", f);
 		html_esc(f, a->cfg != NULL ? a->cfg->cache.redis_address : NULL);
-		fputs("</code></td></tr>\n", f);
+		(void)fputs("</code></td></tr>\n", f);
 		html_row_u64(f, "valkey_hits", c->hits);
 		html_row_u64(f, "valkey_misses", c->misses);
 		html_row_u64(f, "valkey_errors", c->errors);
 		html_row_u64(f, "valkey_timeouts", c->timeouts);
 		html_row_u64(f, "valkey_outages", c->outages);
 	}
-	fputs("</tbody></table>\n", f);
+	(void)fputs("</tbody></table>\n", f);
 }
 
 static const char admin_css[] =
@@ -911,28 +922,28 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 	size_t i;
 
 	out_open(&o);
-	fprintf(o.f,
-	        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-	        "<meta name=\"viewport\" content=\"width=device-width\">"
-	        "<title>mtastsd status</title><style>%s</style></head><body>\n"
-	        "<h1>mtastsd %s</h1>\n<p class=\"meta\">up <span id=\"uptime\">%llu</span> s"
-	        " &middot; started ",
-	        admin_css, MTASTSD_VERSION, (unsigned long long)f->uptime_s);
+	(void)fprintf(o.f,
+	              "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	              "<meta name=\"viewport\" content=\"width=device-width\">"
+	              "<title>mtastsd status</title><style>%s</style></head><body>\n"
+	              "<h1>mtastsd %s</h1>\n<p class=\"meta\">up <span id=\"uptime\">%llu</span> s"
+	              " &middot; started ",
+	              admin_css, MTASTSD_VERSION, (unsigned long long)f->uptime_s);
 	html_time(o.f, a->start_wall);
-	fputs(" &middot; config <code>", o.f);
+	(void)fputs(" &middot; config <code>", o.f);
 	html_esc(o.f, a->cfg != NULL && a->cfg->path != NULL ? a->cfg->path : "(defaults)");
-	fputs("</code> sha256 <code>", o.f);
+	(void)fputs("</code> sha256 <code>", o.f);
 	html_esc(o.f, a->cfg_sha256[0] != '\0' ? a->cfg_sha256 : "-");
-	fputs("</code></p>\n", o.f);
+	(void)fputs("</code></p>\n", o.f);
 
-	fputs("<h2>Published domains</h2>\n", o.f);
+	(void)fputs("<h2>Published domains</h2>\n", o.f);
 	if (f->pub->n_domains == 0) {
-		fputs("<p id=\"no-domains\">The publisher serves no domain.</p>\n", o.f);
+		(void)fputs("<p id=\"no-domains\">The publisher serves no domain.</p>\n", o.f);
 	} else {
-		fputs("<table id=\"domains\"><thead><tr><th>Domain</th><th>Mode</th>"
-		      "<th>Policy id</th><th>Certificate expires</th><th>Days left</th></tr>"
-		      "</thead><tbody>\n",
-		      o.f);
+		(void)fputs("<table id=\"domains\"><thead><tr><th>Domain</th><th>Mode</th>"
+		            "<th>Policy id</th><th>Certificate expires</th><th>Days left</th></tr>"
+		            "</thead><tbody>\n",
+		            o.f);
 		for (i = 0; i < f->pub->n_domains; i++) {
 			const struct pub_info_domain *d = &f->pub->domains[i];
 			long days = admin_days_left(d->cert_not_after, f->now);
@@ -941,30 +952,32 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 			                  : days < 21            ? "warn"
 			                                         : "ok";
 
-			fputs("<tr><td class=\"domain\">", o.f);
+			(void)fputs("<tr><td class=\"domain\">", o.f);
 			html_esc(o.f, d->domain);
-			fprintf(o.f, "</td><td class=\"mode-%s\">%s</td><td><code>",
-			        sts_mode_name(d->mode), sts_mode_name(d->mode));
+			(void)fprintf(o.f, "</td><td class=\"mode-%s\">%s</td><td><code>",
+			              sts_mode_name(d->mode), sts_mode_name(d->mode));
 			html_esc(o.f, d->id);
-			fputs("</code></td><td>", o.f);
+			(void)fputs("</code></td><td>", o.f);
 			html_time(o.f, d->cert_not_after);
 			if (d->cert_not_after > 0)
-				fprintf(o.f, "</td><td class=\"num %s days\">%ld</td></tr>\n", cls,
-				        days);
+				(void)fprintf(o.f, "</td><td class=\"num %s days\">%ld</td></tr>\n",
+				              cls, days);
 			else
-				fprintf(o.f, "</td><td class=\"num %s days\">-</td></tr>\n", cls);
+				(void)fprintf(o.f, "</td><td class=\"num %s days\">-</td></tr>\n",
+				              cls);
 		}
-		fputs("</tbody></table>\n", o.f);
+		(void)fputs("</tbody></table>\n", o.f);
 	}
 
-	fputs("<h2>Resolver</h2>\n", o.f);
+	(void)fputs("<h2>Resolver</h2>\n", o.f);
 	if (p == NULL || s == NULL) {
-		fputs("<p id=\"resolver-off\">The resolver is disabled.</p>\n", o.f);
+		(void)fputs("<p id=\"resolver-off\">The resolver is disabled.</p>\n", o.f);
 	} else {
-		fputs("<table id=\"resolver\"><tbody>\n", o.f);
+		(void)fputs("<table id=\"resolver\"><tbody>\n", o.f);
 		html_row_u64(o.f, "lookups", p->lookups);
 		html_row_u64(o.f, "cache_entries", f->cache_entries);
-		fprintf(o.f,
+		(void)fprintf(
+		        o.f,
 		        "<tr><th>cache_hit_rate</th><td class=\"num\" id=\"c-cache_hit_rate\">"
 		        "%.1f%%</td></tr>\n",
 		        f->hit_rate * 100.0);
@@ -980,33 +993,35 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 		                     p->fetch_tls + p->fetch_connect + p->fetch_timeout +
 		                     p->fetch_too_large + p->fetch_content_type + p->fetch_other);
 		html_row_u64(o.f, "connections_open", s->open);
-		fputs("</tbody></table>\n", o.f);
+		(void)fputs("</tbody></table>\n", o.f);
 		html_decisions(o.f, f);
 		html_valkey(o.f, a, f);
 
-		fputs("<h2>Recent failures</h2>\n", o.f);
+		(void)fputs("<h2>Recent failures</h2>\n", o.f);
 		if (f->n_failures == 0) {
-			fputs("<p id=\"no-failures\">None in the cache.</p>\n", o.f);
+			(void)fputs("<p id=\"no-failures\">None in the cache.</p>\n", o.f);
 		} else {
-			fputs("<table id=\"failures\"><thead><tr><th>Domain</th><th>State</th>"
-			      "<th>Error</th><th>When</th></tr></thead><tbody>\n",
-			      o.f);
+			(void)fputs(
+			        "<table id=\"failures\"><thead><tr><th>Domain</th><th>State</th>"
+			        "<th>Error</th><th>When</th></tr></thead><tbody>\n",
+			        o.f);
 			for (i = 0; i < f->n_failures; i++) {
 				const struct admin_failure *fl = &f->failures[i];
 
-				fputs("<tr class=\"bad\"><td class=\"domain\">", o.f);
+				(void)fputs("<tr class=\"bad\"><td class=\"domain\">", o.f);
 				html_esc(o.f, fl->domain);
-				fprintf(o.f, "</td><td>%s</td><td>", admin_kind_name(fl->kind));
+				(void)fprintf(o.f, "</td><td>%s</td><td>",
+				              admin_kind_name(fl->kind));
 				html_esc(o.f, err_str(fl->err));
-				fputs("</td><td>", o.f);
+				(void)fputs("</td><td>", o.f);
 				html_time(o.f, fl->at);
-				fputs("</td></tr>\n", o.f);
+				(void)fputs("</td></tr>\n", o.f);
 			}
-			fputs("</tbody></table>\n", o.f);
+			(void)fputs("</tbody></table>\n", o.f);
 		}
 	}
-	fputs("<p class=\"meta\">JSON: <a href=\"/status\">/status</a> &middot; Prometheus: "
-	      "<a href=\"/metrics\">/metrics</a></p>\n</body></html>\n",
-	      o.f);
+	(void)fputs("<p class=\"meta\">JSON: <a href=\"/status\">/status</a> &middot; Prometheus: "
+	            "<a href=\"/metrics\">/metrics</a></p>\n</body></html>\n",
+	            o.f);
 	return out_close(&o);
 }

@@ -598,14 +598,14 @@ check_select(const struct cfg *cfg, const char *domain, const struct cfg_domain 
 
 	*ret_one = NULL;
 	if (p->n_domains == 0) {
-		fprintf(stderr, "mtastsd: check: no publisher.domains configured\n");
+		(void)fprintf(stderr, "mtastsd: check: no publisher.domains configured\n");
 		return 0;
 	}
 	if (domain == NULL)
 		return p->n_domains;
 	r = domain_normalize(domain, norm);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: check: '%s': %s\n", domain, err_str(r));
+		(void)fprintf(stderr, "mtastsd: check: '%s': %s\n", domain, err_str(r));
 		return 0;
 	}
 	for (i = 0; i < p->n_domains; i++) {
@@ -614,7 +614,7 @@ check_select(const struct cfg *cfg, const char *domain, const struct cfg_domain 
 			return 1;
 		}
 	}
-	fprintf(stderr, "mtastsd: check: %s is not in publisher.domains\n", norm);
+	(void)fprintf(stderr, "mtastsd: check: %s is not in publisher.domains\n", norm);
 	return 0;
 }
 
@@ -633,17 +633,18 @@ check_run(const struct cfg *cfg, const char *domain, FILE *out)
 		return 1;
 	r = loop_new(&ck.loop);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: check: cannot create the event loop: %s\n", err_str(r));
+		(void)fprintf(stderr, "mtastsd: check: cannot create the event loop: %s\n",
+		              err_str(r));
 		return 1;
 	}
 	r = dns_client_new(ck.loop, rc, &ck.dns);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: check: DNS client: %s\n", err_str(r));
+		(void)fprintf(stderr, "mtastsd: check: DNS client: %s\n", err_str(r));
 		goto out;
 	}
 	r = fetcher_new(ck.loop, rc, &ck.fetcher);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: check: HTTPS fetcher: %s\n", err_str(r));
+		(void)fprintf(stderr, "mtastsd: check: HTTPS fetcher: %s\n", err_str(r));
 		goto out;
 	}
 	ck.now = time(NULL);
@@ -683,12 +684,12 @@ check_run(const struct cfg *cfg, const char *domain, FILE *out)
 				          "no verdict (internal error)");
 			if (!res->ok)
 				n_failed++;
-			fprintf(out, "%s %s: %s\n", res->ok ? "ok  " : "FAIL", doms[i].d->domain,
-			        res->msg);
+			(void)fprintf(out, "%s %s: %s\n", res->ok ? "ok  " : "FAIL",
+			              doms[i].d->domain, res->msg);
 		}
 	}
-	fprintf(out, "summary: %zu domain%s, %zu checks, %zu failed\n", n, n == 1 ? "" : "s",
-	        n_checks, n_failed);
+	(void)fprintf(out, "summary: %zu domain%s, %zu checks, %zu failed\n", n, n == 1 ? "" : "s",
+	              n_checks, n_failed);
 	code = n_failed == 0 ? 0 : 1;
 out:
 	if (doms != NULL) {

@@ -32,17 +32,18 @@
 static void
 main_usage_short(FILE *out)
 {
-	fprintf(out, "usage: mtastsd [-c FILE] [-f] [-n] [-v]... [--version] [--help]\n"
-	             "       mtastsd [-c FILE] query DOMAIN [--json]\n"
-	             "       mtastsd [-c FILE] dns-records\n"
-	             "       mtastsd [-c FILE] check [DOMAIN]\n");
+	(void)fprintf(out, "usage: mtastsd [-c FILE] [-f] [-n] [-v]... [--version] [--help]\n"
+	                   "       mtastsd [-c FILE] query DOMAIN [--json]\n"
+	                   "       mtastsd [-c FILE] dns-records\n"
+	                   "       mtastsd [-c FILE] check [DOMAIN]\n");
 }
 
 static void
 main_usage(FILE *out)
 {
 	main_usage_short(out);
-	fprintf(out,
+	(void)fprintf(
+	        out,
 	        "\n"
 	        "MTA-STS (RFC 8461) daemon: publishes this host's policies over HTTPS and answers\n"
 	        "Postfix TLS policy lookups (socketmap) for other domains.\n"
@@ -105,14 +106,15 @@ main_query(struct cfg *cfg, int argc, char **argv)
 		if (strcmp(argv[i], "--json") == 0) {
 			json = 1;
 		} else if (argv[i][0] == '-' || domain != NULL) {
-			fprintf(stderr, "mtastsd: query: unexpected argument '%s'\n", argv[i]);
+			(void)fprintf(stderr, "mtastsd: query: unexpected argument '%s'\n",
+			              argv[i]);
 			return EXIT_USAGE;
 		} else {
 			domain = argv[i];
 		}
 	}
 	if (domain == NULL) {
-		fprintf(stderr, "mtastsd: query: missing DOMAIN\n");
+		(void)fprintf(stderr, "mtastsd: query: missing DOMAIN\n");
 		return EXIT_USAGE;
 	}
 	return res_query_cli(cfg, domain, json);
@@ -127,16 +129,16 @@ main_command(const char *path, int argc, char **argv)
 
 	if (strcmp(cmd, "query") != 0 && strcmp(cmd, "dns-records") != 0 &&
 	    strcmp(cmd, "check") != 0) {
-		fprintf(stderr, "mtastsd: unknown command '%s'\n", cmd);
+		(void)fprintf(stderr, "mtastsd: unknown command '%s'\n", cmd);
 		main_usage_short(stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "dns-records") == 0 && argc > 1) {
-		fprintf(stderr, "mtastsd: dns-records: unexpected argument '%s'\n", argv[1]);
+		(void)fprintf(stderr, "mtastsd: dns-records: unexpected argument '%s'\n", argv[1]);
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "check") == 0 && argc > 2) {
-		fprintf(stderr, "mtastsd: check: unexpected argument '%s'\n", argv[2]);
+		(void)fprintf(stderr, "mtastsd: check: unexpected argument '%s'\n", argv[2]);
 		return EXIT_USAGE;
 	}
 	if (main_load(path, 1, &cfg, &used, &optional) != 0)
@@ -146,12 +148,16 @@ main_command(const char *path, int argc, char **argv)
 	} else if (strcmp(cmd, "dns-records") == 0) {
 		code = pub_dns_records(cfg, stdout);
 		if (code != 0 && cfg->publisher.n_domains == 0)
-			fprintf(stderr, "mtastsd: dns-records: no publisher.domains configured\n");
+			(void)fprintf(stderr,
+			              "mtastsd: dns-records: no publisher.domains configured\n");
 	} else {
 		code = check_run(cfg, argc > 1 ? argv[1] : NULL, stdout);
 	}
 	(void)cfg_free(cfg);
-	if (fflush(stdout) != 0)
+	/* The commands' (void)-cast writes to stdout are checked here, once: a write error
+	 * (full disk, closed pipe) fails the command. ferror() also catches a failed write of
+	 * an earlier, already flushed buffer, which fflush() alone does not report. */
+	if (fflush(stdout) != 0 || ferror(stdout))
 		code = code == 0 ? 1 : code;
 	return code;
 }
@@ -198,18 +204,19 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			if (optopt != 0 && optopt != '?')
-				fprintf(stderr, "mtastsd: %s option -%c\n",
-				        optopt == 'c' ? "missing argument for" : "unknown", optopt);
+				(void)fprintf(stderr, "mtastsd: %s option -%c\n",
+				              optopt == 'c' ? "missing argument for" : "unknown",
+				              optopt);
 			else
-				fprintf(stderr, "mtastsd: unknown or malformed option '%s'\n",
-				        argv[optind - 1]);
+				(void)fprintf(stderr, "mtastsd: unknown or malformed option '%s'\n",
+				              argv[optind - 1]);
 			main_usage_short(stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		if (check || foreground) {
-			fprintf(stderr, "mtastsd: -n and -f do not apply to commands\n");
+			(void)fprintf(stderr, "mtastsd: -n and -f do not apply to commands\n");
 			main_usage_short(stderr);
 			return EXIT_USAGE;
 		}
@@ -243,6 +250,7 @@ main(int argc, char **argv)
 	code = daemon_run(cfg, &opts);
 out:
 	if (code != 0 && target == LOG_TARGET_SYSLOG && isatty(STDERR_FILENO))
-		fprintf(stderr, "mtastsd: startup failed, see the system log (or run with -f)\n");
+		(void)fprintf(stderr,
+		              "mtastsd: startup failed, see the system log (or run with -f)\n");
 	return code;
 }

@@ -104,17 +104,17 @@ pub_dns_records(const struct cfg *cfg, FILE *out)
 	for (i = 0; i < p->n_domains; i++) {
 		d = &p->domains[i];
 		id = pub_policy_id(d);
-		fprintf(out,
-		        "; %s: mta-sts.%s must resolve (A/AAAA or CNAME) to this publisher, "
-		        "policy mode %s\n",
-		        d->domain, d->domain, sts_mode_name(d->policy.mode));
-		fprintf(out, "_mta-sts.%s. %d IN TXT \"v=STSv1; id=%s\"\n", d->domain, PUB_DNS_TTL,
-		        id);
+		(void)fprintf(out,
+		              "; %s: mta-sts.%s must resolve (A/AAAA or CNAME) to this publisher, "
+		              "policy mode %s\n",
+		              d->domain, d->domain, sts_mode_name(d->policy.mode));
+		(void)fprintf(out, "_mta-sts.%s. %d IN TXT \"v=STSv1; id=%s\"\n", d->domain,
+		              PUB_DNS_TTL, id);
 		if (d->tlsrpt_rua != NULL) {
-			fprintf(out, "_smtp._tls.%s. %d IN TXT \"v=TLSRPTv1; rua=", d->domain,
-			        PUB_DNS_TTL);
+			(void)fprintf(out, "_smtp._tls.%s. %d IN TXT \"v=TLSRPTv1; rua=", d->domain,
+			              PUB_DNS_TTL);
 			pub_put_quoted(out, d->tlsrpt_rua);
-			fprintf(out, "\"\n");
+			(void)fprintf(out, "\"\n");
 		}
 		free(id);
 	}

@@ -162,21 +162,22 @@ pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret
 	c->key_file = xstrdup(key_file);
 	r = tls_read_file(cert_file, &c->cert_data, &c->cert_len);
 	if (r == -ENODATA) {
-		snprintf(errbuf, errlen, "certificate file %s is empty", cert_file);
+		(void)snprintf(errbuf, errlen, "certificate file %s is empty", cert_file);
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(errbuf, errlen, "cannot read certificate file %s: %s", cert_file,
-		         strerror(-r));
+		(void)snprintf(errbuf, errlen, "cannot read certificate file %s: %s", cert_file,
+		               strerror(-r));
 		goto fail;
 	}
 	r = tls_read_file(key_file, &c->key_data, &c->key_len);
 	if (r == -ENODATA) {
-		snprintf(errbuf, errlen, "key file %s is empty or not PEM", key_file);
+		(void)snprintf(errbuf, errlen, "key file %s is empty or not PEM", key_file);
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(errbuf, errlen, "cannot read key file %s: %s", key_file, strerror(-r));
+		(void)snprintf(errbuf, errlen, "cannot read key file %s: %s", key_file,
+		               strerror(-r));
 		goto fail;
 	}
 	cd.data = (unsigned char *)c->cert_data;
@@ -188,22 +189,23 @@ pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret
 	n = PUB_CERT_CHAIN_MAX;
 	r = gnutls_pcert_list_import_x509_raw(c->pcert, &n, &cd, GNUTLS_X509_FMT_PEM, 0);
 	if (r < 0 || n == 0) {
-		snprintf(errbuf, errlen, "certificate file %s holds no PEM certificate chain: %s",
-		         cert_file, r < 0 ? gnutls_strerror(r) : "none found");
+		(void)snprintf(errbuf, errlen,
+		               "certificate file %s holds no PEM certificate chain: %s", cert_file,
+		               r < 0 ? gnutls_strerror(r) : "none found");
 		r = ERR_CONFIG;
 		goto fail;
 	}
 	c->n_pcert = n;
 	r = gnutls_privkey_init(&c->key);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		(void)snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
 		r = -ENOMEM;
 		goto fail;
 	}
 	r = gnutls_privkey_import_x509_raw(c->key, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "key file %s is empty or not PEM: %s", key_file,
-		         gnutls_strerror(r));
+		(void)snprintf(errbuf, errlen, "key file %s is empty or not PEM: %s", key_file,
+		               gnutls_strerror(r));
 		r = ERR_CONFIG;
 		goto fail;
 	}
@@ -211,33 +213,33 @@ pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert **ret
 	/* GnuTLS checks here that the key belongs to the leaf certificate. */
 	r = gnutls_certificate_allocate_credentials(&cred);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		(void)snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
 		r = -ENOMEM;
 		goto fail;
 	}
 	r = gnutls_certificate_set_x509_key_mem2(cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
 	if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-		snprintf(errbuf, errlen, "key %s does not match certificate %s, refused", key_file,
-		         cert_file);
+		(void)snprintf(errbuf, errlen, "key %s does not match certificate %s, refused",
+		               key_file, cert_file);
 		r = ERR_CONFIG;
 		goto fail;
 	}
 	if (r < 0) {
-		snprintf(errbuf, errlen, "certificate %s with key %s refused: %s", cert_file,
-		         key_file, gnutls_strerror(r));
+		(void)snprintf(errbuf, errlen, "certificate %s with key %s refused: %s", cert_file,
+		               key_file, gnutls_strerror(r));
 		r = ERR_CONFIG;
 		goto fail;
 	}
 
 	r = gnutls_x509_crt_init(&crt);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
+		(void)snprintf(errbuf, errlen, "%s", gnutls_strerror(r));
 		r = -ENOMEM;
 		goto fail;
 	}
 	r = gnutls_x509_crt_import(crt, &c->pcert[0].cert, GNUTLS_X509_FMT_DER);
 	if (r < 0) {
-		snprintf(errbuf, errlen, "certificate %s: %s", cert_file, gnutls_strerror(r));
+		(void)snprintf(errbuf, errlen, "certificate %s: %s", cert_file, gnutls_strerror(r));
 		r = ERR_CONFIG;
 		goto fail;
 	}

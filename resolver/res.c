@@ -354,19 +354,20 @@ res_query_cli(const struct cfg *cfg, const char *domain, int json)
 
 	r = domain_from_nexthop(domain, strlen(domain), dom);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: query: '%s': %s\n", domain, err_str(r));
+		(void)fprintf(stderr, "mtastsd: query: '%s': %s\n", domain, err_str(r));
 		return (r == ERR_DOMAIN_IP_LITERAL || r == ERR_DOMAIN_PARENT_PROBE) ? 2 : 1;
 	}
 	z = cfg_zone_find(rc, zname, strlen(zname));
 	r = loop_new(&q.loop);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: query: cannot create the event loop: %s\n", err_str(r));
+		(void)fprintf(stderr, "mtastsd: query: cannot create the event loop: %s\n",
+		              err_str(r));
 		return 1;
 	}
 	cache = cache_mem_new(1);
 	r = pol_engine_new(q.loop, rc, cache, &e);
 	if (r < 0) {
-		fprintf(stderr, "mtastsd: query: %s\n", err_str(r));
+		(void)fprintf(stderr, "mtastsd: query: %s\n", err_str(r));
 		rc_exit = 1;
 		goto out;
 	}
@@ -379,14 +380,14 @@ res_query_cli(const struct cfg *cfg, const char *domain, int json)
 	if (!q.answered || lookup_cli_pending(q.dane))
 		(void)loop_run(q.loop);
 	if (!q.answered) {
-		fprintf(stderr, "mtastsd: query: the event loop stopped without an answer\n");
+		(void)fprintf(stderr, "mtastsd: query: the event loop stopped without an answer\n");
 		rc_exit = 3;
 		goto out;
 	}
 	r = pf_reply_decide(q.status == POL_POLICY ? q.policy : NULL, dom, z, &st, &data);
 	if (r < 0)
-		fprintf(stderr, "mtastsd: query: policy has no usable mx pattern (%s)\n",
-		        err_str(r));
+		(void)fprintf(stderr, "mtastsd: query: policy has no usable mx pattern (%s)\n",
+		              err_str(r));
 	lookup_cli_override(q.dane, &st, &data, &dane_exit); /* DANE first */
 	reply = xasprintf("%s %s", sm_status_name(st), data != NULL ? data : "");
 	res_cli_print(dom, &q, z->name != NULL ? z->name : "", reply, json);
