@@ -14,6 +14,9 @@
  *            for the replies), hiredis completes every pending command with a NULL reply,
  *            which we report as ERR_CACHE_UNAVAILABLE, and we reconnect with backoff.
  *            Commands are only sent while UP; otherwise reads return NULL at once.
+ *            Sentinel mode: while UP, a third context asks a Sentinel for the primary every
+ *            CACHE_REDIS_SENTINEL_CHECK_MS; another answer drops the connection (a failover
+ *            that left the old primary reachable, still a master for a while).
  * Threads:   main loop only.
  * Ownership: requests are freed after hiredis calls back (reply or NULL); a canceled
  *            request stays allocated until then, with no user callback.
@@ -148,11 +151,13 @@ struct cache_redis {
 	enum cache_redis_state state;
 	redisAsyncContext *ac;       /* the primary */
 	redisAsyncContext *sac;      /* a Sentinel being asked */
+	redisAsyncContext *wac;      /* the Sentinel watched while up (kept open) */
 	char cur[CRD_HOST_MAX + 16]; /* "ip:port" of the primary in use, for logs */
 	char cur_host[CRD_HOST_MAX];
 	int cur_port;
 	struct loop_timer conn_timer;      /* connect + handshake deadline */
 	struct loop_timer reconnect_timer; /* backoff */
+	struct loop_timer watch_timer;     /* next Sentinel check, or its deadline */
 	uint64_t backoff_ms;
 	int in_outage, ever_up, freeing;
 	uint64_t outage_start_ms;
@@ -167,6 +172,8 @@ struct cache_redis {
 };
 
 static void crd_connect(struct cache_redis *rc);
+static void crd_watch_close(struct cache_redis *rc);
+static void crd_watch_arm(struct cache_redis *rc);
 
 /* ---- pure helpers ---- */
 
@@ -319,6 +326,8 @@ crd_ev_cleanup(void *privdata)
 		io->dead = 1;
 	else
 		free(io);
+	if (ac == rc->wac)
+		rc->wac = NULL; /* closed between two checks: the next one reconnects */
 	if (ac == rc->ac || ac == rc->sac) {
 		const char *why = rc->errbuf[0] != '\0'
 		                          ? rc->errbuf
@@ -388,6 +397,7 @@ crd_lost(struct cache_redis *rc, const char *why, int was_up)
 	uint64_t now = loop_now_ms(rc->loop);
 
 	loop_timer_stop(rc->loop, &rc->conn_timer);
+	crd_watch_close(rc);
 	if (!was_up)
 		rc->ctr.connect_failures++;
 	rc->state = CACHE_REDIS_DOWN;
@@ -420,6 +430,7 @@ crd_drop(struct cache_redis *rc, const char *why)
 	rc->ac = NULL;
 	rc->sac = NULL;
 	rc->state = CACHE_REDIS_DOWN;
+	crd_watch_close(rc);
 	if (sac != NULL)
 		redisAsyncFree(sac);
 	if (ac != NULL)
@@ -462,6 +473,7 @@ crd_up(struct cache_redis *rc)
 		         rc->prefix);
 	}
 	rc->ever_up = 1;
+	crd_watch_arm(rc);
 }
 
 /* Handshake replies: privdata names the step. */
@@ -519,28 +531,40 @@ crd_on_disconnect(const redisAsyncContext *ac, int status)
 		                                                           : "connection lost");
 }
 
-/* A new context to host:port (or a unix path); NULL when it failed at once (logged via
- * crd_lost). */
+/* A new context to host:port (or a unix path); NULL when it failed at once, with the reason
+ * in why. */
+static redisAsyncContext *
+crd_open_ctx(struct cache_redis *rc, const char *host, int port, int is_unix, char *why,
+             size_t whysize)
+{
+	redisAsyncContext *ac;
+
+	ac = is_unix ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, port);
+	if (ac == NULL) {
+		(void)snprintf(why, whysize, "cannot allocate a connection");
+		return NULL;
+	}
+	if (ac->err != 0) {
+		(void)snprintf(why, whysize, "%s", ac->errstr);
+		redisAsyncFree(ac);
+		return NULL;
+	}
+	crd_attach(rc, ac);
+	(void)redisAsyncSetConnectCallback(ac, crd_on_connect); /* arms the write event */
+	(void)redisAsyncSetDisconnectCallback(ac, crd_on_disconnect);
+	return ac;
+}
+
+/* crd_open_ctx(), a failure logged and handled via crd_lost. */
 static redisAsyncContext *
 crd_open(struct cache_redis *rc, const char *host, int port, int is_unix)
 {
 	redisAsyncContext *ac;
 	char why[300];
 
-	ac = is_unix ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, port);
-	if (ac == NULL) {
-		crd_lost(rc, "cannot allocate a connection", 0);
-		return NULL;
-	}
-	if (ac->err != 0) {
-		(void)snprintf(why, sizeof(why), "%s", ac->errstr);
-		redisAsyncFree(ac);
+	ac = crd_open_ctx(rc, host, port, is_unix, why, sizeof(why));
+	if (ac == NULL)
 		crd_lost(rc, why, 0);
-		return NULL;
-	}
-	crd_attach(rc, ac);
-	(void)redisAsyncSetConnectCallback(ac, crd_on_connect); /* arms the write event */
-	(void)redisAsyncSetDisconnectCallback(ac, crd_on_disconnect);
 	return ac;
 }
 
@@ -601,50 +625,191 @@ crd_connect_primary(struct cache_redis *rc, const char *host, int port, int is_u
 		crd_drop(rc, "cannot queue the handshake");
 }
 
+/* A SENTINEL get-master-addr-by-name reply -> host, port. Returns NULL, or what is wrong. */
+static const char *
+crd_sentinel_parse(const redisReply *reply, char *host, size_t hostsize, int *ret_port)
+{
+	long port;
+	char *end;
+
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[1]->type != REDIS_REPLY_STRING || reply->element[0]->len >= hostsize)
+		return "Sentinel does not know the master name";
+	memcpy(host, reply->element[0]->str, reply->element[0]->len);
+	host[reply->element[0]->len] = '\0';
+	port = strtol(reply->element[1]->str, &end, 10);
+	if (*end != '\0' || port < 1 || port > 65535)
+		return "Sentinel answered a bad port";
+	*ret_port = (int)port;
+	return NULL;
+}
+
+/* The master a Sentinel named is host:port: log a change (a failover) and remember it. */
+static void
+crd_sentinel_names(struct cache_redis *rc, const char *host, int port)
+{
+	if (strcmp(rc->cur_host, host) == 0 && rc->cur_port == port)
+		return;
+	if (rc->cur_host[0] != '\0')
+		log_notice("cache.redis: Sentinel %s names %s:%d as master \"%s\" (was %s), "
+		           "following it",
+		           rc->sentinels[rc->sentinel_idx % rc->n_sentinels], host, port,
+		           rc->master, rc->cur);
+	(void)snprintf(rc->cur_host, sizeof(rc->cur_host), "%s", host);
+	rc->cur_port = port;
+}
+
 static void
 crd_sentinel_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
 	struct cache_redis *rc = ac->data;
 	redisReply *reply = r;
 	char host[CRD_HOST_MAX];
-	long port;
-	char *end;
+	const char *bad;
+	int port;
 
 	(void)privdata;
 	if (reply == NULL || ac != rc->sac)
 		return;
 	rc->ctr.sentinel_queries++;
-	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    reply->element[1]->type != REDIS_REPLY_STRING ||
-	    reply->element[0]->len >= sizeof(host)) {
+	bad = crd_sentinel_parse(reply, host, sizeof(host), &port);
+	if (bad != NULL) {
 		rc->ctr.sentinel_failures++;
 		rc->sentinel_idx++;
-		crd_drop(rc, "Sentinel does not know the master name");
-		return;
-	}
-	memcpy(host, reply->element[0]->str, reply->element[0]->len);
-	host[reply->element[0]->len] = '\0';
-	port = strtol(reply->element[1]->str, &end, 10);
-	if (*end != '\0' || port < 1 || port > 65535) {
-		rc->ctr.sentinel_failures++;
-		rc->sentinel_idx++;
-		crd_drop(rc, "Sentinel answered a bad port");
+		crd_drop(rc, bad);
 		return;
 	}
 	/* Done with this Sentinel (freed after this callback returns). */
 	rc->sac = NULL;
 	redisAsyncFree(ac);
-	if (strcmp(rc->cur_host, host) != 0 || rc->cur_port != (int)port) {
-		if (rc->cur_host[0] != '\0')
-			log_notice("cache.redis: Sentinel %s names %s:%ld as master \"%s\" (was "
-			           "%s), following it",
-			           rc->sentinels[rc->sentinel_idx % rc->n_sentinels], host, port,
-			           rc->master, rc->cur);
-		(void)snprintf(rc->cur_host, sizeof(rc->cur_host), "%s", host);
-		rc->cur_port = (int)port;
+	crd_sentinel_names(rc, host, port);
+	crd_connect_primary(rc, host, port, 0);
+}
+
+/* ---- Sentinel watch ----
+ * A failover does not always close our connection to the old primary: the Sentinel
+ * reconfigures (and disconnects the clients of) a demoted primary only when it sees it
+ * again, about ten seconds later after SENTINEL FAILOVER, or when a stopped or partitioned
+ * one comes back. Meanwhile it still says "master" and accepts our writes, which its
+ * resynchronisation then discards. So while up, the Sentinels are asked every
+ * CACHE_REDIS_SENTINEL_CHECK_MS on a connection kept open for it; when they name another
+ * primary, the connection is dropped and the usual path connects to the new one. A Sentinel
+ * that fails a check costs nothing but a debug line: the next check asks the next one. */
+
+static void
+crd_watch_close(struct cache_redis *rc)
+{
+	redisAsyncContext *wac = rc->wac;
+
+	loop_timer_stop(rc->loop, &rc->watch_timer);
+	rc->wac = NULL;
+	if (wac != NULL)
+		redisAsyncFree(wac); /* its pending check completes with NULL: ignored */
+}
+
+static void crd_watch_tick(struct loop *loop, struct loop_timer *t, void *arg);
+
+/* Schedule the next check (Sentinel mode, while up). */
+static void
+crd_watch_arm(struct cache_redis *rc)
+{
+	if (rc->n_sentinels > 0 && rc->state == CACHE_REDIS_UP && !rc->freeing)
+		loop_timer_start(rc->loop, &rc->watch_timer, CACHE_REDIS_SENTINEL_CHECK_MS,
+		                 crd_watch_tick, rc);
+}
+
+/* A check failed: close the watch connection (when not already going away), ask the next
+ * Sentinel next time. */
+static void
+crd_watch_failed(struct cache_redis *rc, const char *why)
+{
+	rc->ctr.sentinel_failures++;
+	log_debug("cache.redis: Sentinel %s: %s; still using %s, next check in %d ms",
+	          rc->sentinels[rc->sentinel_idx % rc->n_sentinels], why, rc->cur,
+	          CACHE_REDIS_SENTINEL_CHECK_MS);
+	rc->sentinel_idx++;
+	crd_watch_close(rc);
+	crd_watch_arm(rc);
+}
+
+static void
+crd_watch_deadline(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct cache_redis *rc = arg;
+	char why[96];
+
+	(void)snprintf(why, sizeof(why), "no answer within command_timeout %" PRIu64 " ms",
+	               rc->command_timeout_ms);
+	crd_watch_failed(rc, why);
+}
+
+static void
+crd_watch_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+	struct cache_redis *rc = ac->data;
+	redisReply *reply = r;
+	char host[CRD_HOST_MAX], why[CRD_HOST_MAX + 64];
+	const char *bad;
+	int port;
+
+	(void)privdata;
+	if (ac != rc->wac)
+		return; /* closed by us: deadline, drop, shutdown */
+	loop_timer_stop(rc->loop, &rc->watch_timer);
+	if (reply == NULL) {
+		rc->wac = NULL; /* hiredis is freeing it */
+		crd_watch_failed(rc, ac->errstr != NULL && ac->errstr[0] != '\0'
+		                             ? ac->errstr
+		                             : "connection lost");
+		return;
 	}
-	crd_connect_primary(rc, host, (int)port, 0);
+	rc->ctr.sentinel_queries++;
+	bad = crd_sentinel_parse(reply, host, sizeof(host), &port);
+	if (bad != NULL) {
+		crd_watch_failed(rc, bad);
+		return;
+	}
+	if (strcmp(rc->cur_host, host) == 0 && rc->cur_port == port) {
+		crd_watch_arm(rc);
+		return;
+	}
+	crd_sentinel_names(rc, host, port);
+	(void)snprintf(why, sizeof(why), "Sentinel names %s:%d as the master now", host, port);
+	crd_drop(rc, why); /* reconnects through the Sentinels, to the new primary */
+}
+
+static void
+crd_watch_tick(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct cache_redis *rc = arg;
+	const char *argv[3] = {"SENTINEL", "get-master-addr-by-name", rc->master};
+	size_t argvlen[3] = {8, 23, strlen(rc->master)};
+	char why[300];
+
+	if (rc->state != CACHE_REDIS_UP)
+		return;
+	if (rc->wac == NULL) {
+		const char *s = rc->sentinels[rc->sentinel_idx % rc->n_sentinels];
+		char host[CRD_HOST_MAX];
+		int port, is_unix;
+
+		if (cache_redis_address_parse(s, host, sizeof(host), &port, &is_unix) < 0) {
+			crd_watch_failed(rc, "bad Sentinel address");
+			return;
+		}
+		rc->wac = crd_open_ctx(rc, host, port, is_unix, why, sizeof(why));
+		if (rc->wac == NULL) {
+			crd_watch_failed(rc, why);
+			return;
+		}
+	}
+	if (redisAsyncCommandArgv(rc->wac, crd_watch_cb, NULL, 3, argv, argvlen) != REDIS_OK) {
+		crd_watch_failed(rc, "cannot queue the query");
+		return;
+	}
+	loop_timer_start(rc->loop, &rc->watch_timer, rc->command_timeout_ms, crd_watch_deadline,
+	                 rc);
 }
 
 static void

@@ -4,7 +4,8 @@
  * hiredis 0.14 asynchronous API driven by our event loop. Every command has its own
  * deadline (cfg cache.redis.command_timeout): when one passes, the connection is dropped
  * with redisAsyncFree(), every pending command completes as "unavailable" (a miss), and the
- * connection is re-established with backoff. Optional Sentinel discovery of the primary.
+ * connection is re-established with backoff. Optional Sentinel discovery of the primary,
+ * re-checked every CACHE_REDIS_SENTINEL_CHECK_MS while up so that a failover is followed.
  *
  * Keys:  <prefix>:v1:sts:<domain>   value = cache_entry_encode(), TTL until expiry (+ slack)
  *        <prefix>:v1:lock:<domain>  fetch lock, SET NX PX, value = this process's token
@@ -47,6 +48,10 @@
 #define CACHE_REDIS_PENDING_MAX 10000
 /* Entries re-written per recovery when Redis comes back after an outage. */
 #define CACHE_REDIS_RESYNC_MAX 10000
+/* Sentinel mode, while up: the Sentinels are asked for the primary this often (ms), on a
+ * connection kept open for it. Another answer (a failover the old primary does not show
+ * yet: it still says "master" for ~10 s) drops the connection and follows the new one. */
+#define CACHE_REDIS_SENTINEL_CHECK_MS 1000
 
 struct cache_redis;
 struct cache_redis_req;
