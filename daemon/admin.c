@@ -214,15 +214,33 @@ admin_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
 	admin_kick(arg);
 }
 
-/* Let MHD do its work, then sleep until its next deadline. */
+static unsigned
+admin_conns(struct admin *a)
+{
+	const union MHD_DaemonInfo *info =
+	        MHD_get_daemon_info(a->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
+
+/* Let MHD do its work, then sleep until its next deadline.
+ * At ADMIN_MAX_CONNECTIONS libmicrohttpd 0.9.75 takes the listening socket out of its epoll
+ * set, and puts it back only at the start of its next MHD_run() after a connection went.
+ * When the connections that went were the last ones, nothing would ever wake us for that
+ * run (no timeout, nothing in the epoll set) and the endpoint stayed deaf for good: so a
+ * run that closed connections is followed by one more. */
 static void
 admin_kick(struct admin *a)
 {
 	MHD_UNSIGNED_LONG_LONG ms = 0;
+	unsigned before;
 
 	if (a->mhd == NULL)
 		return;
+	before = admin_conns(a);
 	(void)MHD_run(a->mhd);
+	if (admin_conns(a) < before)
+		(void)MHD_run(a->mhd);
 	if (MHD_get_timeout(a->mhd, &ms) == MHD_YES)
 		loop_timer_start(a->loop, &a->timer, (uint64_t)ms, admin_timer_cb, a);
 	else

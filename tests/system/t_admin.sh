@@ -318,6 +318,42 @@ check "failed reload: counted" "1 1 False" \
 check "metrics: failed reload gauge" 0 \
 	"$(get /metrics | grep -E '^mtastsd_config_last_reload_successful ' | awk '{print $2}')"
 
+# ---- at its connection limit (ADMIN_MAX_CONNECTIONS = 32), the admin endpoint recovers once
+# they go: a) 32 clients that close by themselves after 1 s, b) 32 idle clients held past the
+# 10 s idle timeout (libmicrohttpd stops watching the listener at the limit and only watches
+# it again on its next run: the loop must give it that run).
+python3 - "$ADM" 32 1 <<'EOP' >"$T/adm_limit_a.out"
+import socket, sys, time
+port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(n)]
+time.sleep(hold)
+for s in socks:
+    s.close()
+print("closed", len(socks))
+EOP
+check "limit a: 32 clients opened and closed" "closed 32" "$(cat "$T/adm_limit_a.out")"
+check "limit a: /status answers right after they close" 200 "$(code GET /status -H "$AUTH")"
+python3 - "$ADM" 32 12 <<'EOP' >"$T/adm_limit_b.out"
+import socket, sys, time
+port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(n)]
+end = time.monotonic() + hold
+closed = 0
+for s in socks:
+    s.settimeout(max(0.01, end - time.monotonic()))
+    try:
+        if s.recv(1) == b"":
+            closed += 1
+    except OSError:
+        pass
+print("closed by the daemon", closed)
+for s in socks:
+    s.close()
+EOP
+check "limit b: the daemon closed the 32 idle clients (10 s idle timeout)" \
+	"closed by the daemon 32" "$(cat "$T/adm_limit_b.out")"
+check "limit b: /status answers afterwards" 200 "$(code GET /status -H "$AUTH")"
+
 # ---- admin.token is applied by a reload (no restart)
 TOKEN2='n3w-token_after_reload'
 sed "s|token = \"$TOKEN\"|token = \"$TOKEN2\"|" "$T/good.conf" >"$T/mtastsd.conf"
