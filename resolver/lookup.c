@@ -20,9 +20,11 @@
  * TEMP) answers at once and cancels the MTA-STS wait (the engine's discovery goes on).
  */
 #include <json-c/json.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "domain.h"
 #include "err.h"
@@ -37,7 +39,40 @@ struct lookup {
 	struct pol_engine *engine;
 	struct lookup_dane dane; /* dane.dane NULL: MTA-STS only */
 	struct lookup_counters ctr;
+	int64_t temp_log_ms;     /* last DANE TEMP warning (CLOCK_MONOTONIC_COARSE ms) */
+	unsigned long temp_hush; /* DANE TEMP replies since then, logged at debug only */
 };
+
+/* DANE TEMP warnings: at most one per this many ms (the others at debug level). */
+#define LOOKUP_TEMP_LOG_INTERVAL_MS 1000
+
+/* A DANE TEMP reply makes Postfix defer the mail: say so at warning level, rate-limited. */
+static void
+lookup_log_dane_temp(struct lookup *lk, const char *domain, const char *reason)
+{
+	struct timespec ts;
+	int64_t now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (lk->temp_log_ms != 0 && now - lk->temp_log_ms < LOOKUP_TEMP_LOG_INTERVAL_MS) {
+		lk->temp_hush++;
+		log_dom_debug(domain, "DANE decides: TEMP (%s)", reason);
+		return;
+	}
+	if (lk->temp_hush > 0)
+		log_dom_warn(domain,
+		             "DANE lookup failed (%s): answering TEMP, Postfix defers mail to this "
+		             "domain (%lu more TEMP replies for DANE since the last such line)",
+		             reason, lk->temp_hush);
+	else
+		log_dom_warn(domain,
+		             "DANE lookup failed (%s): answering TEMP, Postfix defers mail to this "
+		             "domain",
+		             reason);
+	lk->temp_log_ms = now;
+	lk->temp_hush = 0;
+}
 
 struct lookup_req {
 	struct lookup *lk;
@@ -232,8 +267,8 @@ lookup_finish(struct lookup_req *req)
 	if (log_verbosity() >= 1 &&
 	    (rep.source == LOOKUP_SRC_DANE_ONLY || rep.source == LOOKUP_SRC_DANE))
 		log_dom_debug(req->domain, "DANE decides: OK %s (%s)", rep.data, req->dreason);
-	else if (log_verbosity() >= 1 && rep.source == LOOKUP_SRC_DANE_TEMP)
-		log_dom_debug(req->domain, "DANE decides: TEMP (%s)", req->dreason);
+	else if (rep.source == LOOKUP_SRC_DANE_TEMP)
+		lookup_log_dane_temp(lk, req->domain, req->dreason);
 	req->done(&rep, req->arg);
 	if (!req->starting) {
 		free(req->sts_data);

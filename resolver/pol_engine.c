@@ -375,7 +375,7 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 			log_dom_warn(
 			        job->domain,
 			        "temporary failure discovering the MTA-STS policy (%s%s%s), no "
-			        "cached policy: answering NOTFOUND, retrying in %lld s",
+			        "cached policy: no MTA-STS policy applies, retrying in %lld s",
 			        err_str(err), sep, job->detail, (long long)ttl);
 		}
 		if (!job->from_shared)

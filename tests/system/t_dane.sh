@@ -174,6 +174,9 @@ check_match "bogus.test: TLSA SERVFAIL: postmap lookup error, no value" \
 check_match "bogus.test: raw reply is TEMP with the reason" \
 	'^REPLY TEMP DANE: TLSA lookup of _25._tcp.mx.bogus.test failed: ' \
 	"$(python3 "$SRC_DIR/tests/system/smraw.py" --expect 1 "$SMA" '18:postfix bogus.test,' | head -n 1)"
+check_match "bogus.test: the TEMP is logged as a warning (Postfix defers the mail)" \
+	"domain 'bogus.test': DANE lookup failed \\(TLSA lookup of _25\\._tcp\\.mx\\.bogus\\.test failed.*answering TEMP, Postfix defers mail to this domain" \
+	"$(grep 'warning' "$T/A.log")"
 check "bogus.test via map nodane (dane = false): MTA-STS" \
 	"$(pm_ok 'secure match=mx.bogus.test servername=hostname')" "$(pm "$SMA" nodane bogus.test)"
 check "alldane.test via map nodane (dane = false): MTA-STS" \
