@@ -433,18 +433,19 @@ sm_conn_process(struct sm_conn *c)
 	c->dispatching = 1;
 	while (!c->closing && !c->pending && c->out_len - c->out_off < SM_CONN_OUTBUF_MAX &&
 	       c->in_off < c->in_len) {
-		size_t used = 0;
+		size_t used = 0, start = c->in_off;
 		int r = netstring_dec_feed(&c->dec, c->in + c->in_off, c->in_len - c->in_off,
 		                           &used);
 
 		c->in_off += used;
 		if (r < 0) {
+			/* Quote the input from where this netstring (or this read of it) began:
+			 * the decoder has consumed the bad digits already. */
 			c->srv->ctr.protocol_errors++;
-			log_warn("socketmap %s: %s near '%s', closing the connection", c->peer,
+			log_warn("socketmap %s: %s in '%s', closing the connection", c->peer,
 			         err_str(r),
-			         log_printable(safe, sizeof(safe), c->in + c->in_off,
-			                       c->in_len - c->in_off > 32 ? 32
-			                                                  : c->in_len - c->in_off));
+			         log_printable(safe, sizeof(safe), c->in + start,
+			                       c->in_len - start > 32 ? 32 : c->in_len - start));
 			c->closing = 1;
 			break;
 		}

@@ -148,6 +148,11 @@ EOT
 out=$($RAW --timeout 3 --expect 1 "$SM" "10000:postfix $big,<eof>" | tr '\n' ' ')
 check "framing: 10000-byte request answered" "REPLY $NF CLOSED " "$out"
 check_match "framing: errors logged" 'closing the connection' "$(cat "$T/mtastsd.log")"
+# the log quotes the bad netstring from its first byte (it quoted what followed the digits)
+check_match "framing: the log quotes an over-long length from its start" \
+	"netstring longer than the limit in '10001:', closing" "$(cat "$T/mtastsd.log")"
+check_match "framing: the log quotes a leading zero from its start" \
+	"malformed netstring in '020:postfix enforce.test,', closing" "$(cat "$T/mtastsd.log")"
 healthy garbage
 
 # ---- 3. clients that go away mid-request, mid-reply, with a lookup in flight ---------------
