@@ -6,7 +6,9 @@
  *            default, minimum and maximum (Postfix CONFIG_*_TABLE). The same tables fill
  *            the defaults, drive parsing and validation, and free the result. What a table
  *            cannot say (duplicate domains, the policy of a published domain, the default
- *            zone) is checked afterwards in cfg_finish().
+ *            zone) is checked afterwards in cfg_finish(). Before libconfig parses,
+ *            cfg_pre_file() reads the file and its @includes (regular files, CFG_FILE_MAX
+ *            bytes in all) and refuses integer literals libconfig 1.5 would wrap.
  * Threads:   any; no global state.
  * Ownership: the struct cfg and everything it points to belong to the caller (cfg_free()).
  * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
@@ -15,6 +17,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <libconfig.h>
@@ -48,10 +51,11 @@
 #define CFG_CERT_NAMES_SHOWN 8
 /* The text of a line quoted in an error message (bytes). */
 #define CFG_LINE_SHOWN 120
-/* @include checks: nesting depth libconfig 1.5 allows (scanner.l MAX_INCLUDE_DEPTH) and
- * the largest config file we scan for @include lines (bytes). */
+/* @include checks: nesting depth libconfig 1.5 allows (scanner.l MAX_INCLUDE_DEPTH). The
+ * bytes read, main file and includes together, are bounded by CFG_FILE_MAX. */
 #define CFG_INCLUDE_DEPTH_MAX 10
-#define CFG_FILE_SCAN_MAX     (4 * 1024 * 1024)
+/* An out-of-range integer quoted in an error message (bytes). */
+#define CFG_NUMBER_SHOWN 40
 
 #define SEC(x)  ((uint64_t)(x)*1000)
 #define MIN(x)  ((uint64_t)(x)*60 * 1000)
@@ -1974,82 +1978,399 @@ cfg_defaults(void)
 	return c;
 }
 
-/* libconfig 1.5 calls exit(2) from its scanner when an @include names something that is not
- * a readable regular file (a directory, for one), which would end the daemon on SIGHUP. So
- * every @include line is checked here first, recursively: it must name a regular file we
- * can open. Returns 0, or -1 with "file:line: @include: reason" in errbuf. */
+/* ---- the pre-read: what libconfig 1.5 would get wrong, checked on the text first ---- */
+
+/*
+ * cfg_load() reads the file, and every file it @includes, before libconfig does, and
+ * refuses three things libconfig 1.5 handles badly:
+ *  - anything but a regular file, and more than CFG_FILE_MAX bytes in all: libconfig reads
+ *    /dev/zero or a FIFO forever;
+ *  - an @include of something that is not a readable regular file: libconfig 1.5 calls
+ *    exit(2) from its scanner (a directory, for one), which would end the daemon on SIGHUP;
+ *  - an integer literal its type cannot hold: libconfig 1.5 converts one without an L suffix
+ *    with atoi() or strtoul() into an int (scanner.l), so 4294967297 reads as 1 and
+ *    99999999999 as 1215752191, and one with an L suffix with atoll() (saturating) or
+ *    strtoull() (wrapping).
+ * The scanner below follows libconfig 1.5's (lib/scanner.l) where it matters: comments
+ * (# and // to the line end, non-nesting block comments), strings (backslash escapes, may
+ * span lines), "@include" at the start of a line, names ([A-Za-z*][-A-Za-z0-9_*]*, so the
+ * digits in "a-1" are not a number) and the longest match among its float, integer and
+ * hex rules ("1e10" and "1.5" are floats). It checks tokens only: syntax is libconfig's.
+ */
+
+struct cfg_pre {
+	const char *dir; /* libconfig's include directory */
+	size_t total;    /* bytes read so far: the main file and every included file */
+	char *errbuf;
+	size_t errlen;
+};
+
+static int cfg_pre_file(struct cfg_pre *pre, const char *file, const char *from, unsigned from_line,
+                        int depth);
+
 static int
-cfg_check_includes(const char *file, const char *dir, int depth, char *errbuf, size_t errlen)
+cfg_is_digit(char c)
 {
-	char line[1024], target[PATH_MAX];
-	unsigned lineno = 0;
-	size_t total = 0;
-	struct stat st;
-	FILE *fp;
-	int r = 0;
+	return c >= '0' && c <= '9';
+}
 
-	fp = fopen(file, "re");
-	if (fp == NULL)
-		return 0; /* config_read_file() reports unreadable files itself */
-	while (r == 0 && fgets(line, sizeof(line), fp) != NULL) {
-		const char *p = line, *q;
-		size_t n;
+static int
+cfg_is_xdigit(char c)
+{
+	return cfg_is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
-		lineno++;
-		total += strlen(line);
-		if (total > CFG_FILE_SCAN_MAX)
-			break;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncmp(p, "@include", 8) != 0)
-			continue;
-		p += 8;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (*p != '"' || (q = strchr(p + 1, '"')) == NULL)
-			continue; /* libconfig reports the syntax error */
-		n = (size_t)(q - p - 1);
-		if (p[1] == '/')
-			r = snprintf(target, sizeof(target), "%.*s", (int)n, p + 1);
+static const char *
+cfg_skip_digits(const char *p, const char *end)
+{
+	while (p < end && cfg_is_digit(*p))
+		p++;
+	return p;
+}
+
+/* An exponent ([eE][-+]?[0-9]+) at p: its end, or p when there is none. */
+static const char *
+cfg_skip_exponent(const char *p, const char *end)
+{
+	const char *q = p;
+
+	if (q >= end || (*q != 'e' && *q != 'E'))
+		return p;
+	q++;
+	if (q < end && (*q == '+' || *q == '-'))
+		q++;
+	if (q >= end || !cfg_is_digit(*q))
+		return p;
+	return cfg_skip_digits(q, end);
+}
+
+/* 1 when the digits [p, end) in base 10 or 16 exceed limit. */
+static int
+cfg_digits_exceed(const char *p, const char *end, unsigned base, unsigned long long limit)
+{
+	unsigned long long v = 0;
+
+	for (; p < end; p++) {
+		unsigned d = cfg_is_digit(*p) ? (unsigned)(*p - '0')
+		                              : (unsigned)((*p | 0x20) - 'a') + 10;
+
+		if (v > (limit - d) / base)
+			return 1;
+		v = v * base + d;
+	}
+	return 0;
+}
+
+/* The number token at p (p is a digit, '.', or a sign before a digit or '.'), as
+ * libconfig 1.5 scans it. Returns its length; *ret_why is set when it is an integer that
+ * libconfig cannot hold (NULL otherwise). */
+static size_t
+cfg_pre_number(const char *p, const char *end, const char **ret_why)
+{
+	const char *q = p, *digits, *dend, *f, *r;
+	size_t len_int = 0, len_float = 0;
+	unsigned long long limit;
+	int neg = 0, l64 = 0, hex = 0;
+
+	*ret_why = NULL;
+	if (*q == '+' || *q == '-') {
+		neg = *q == '-';
+		q++;
+	}
+	if (q == p && end - q > 2 && q[0] == '0' && (q[1] == 'x' || q[1] == 'X') &&
+	    cfg_is_xdigit(q[2])) {
+		/* {hex} / {hex64}: no sign; nothing longer can match here */
+		hex = 1;
+		digits = q + 2;
+		for (dend = digits; dend < end && cfg_is_xdigit(*dend);)
+			dend++;
+	} else {
+		digits = q;
+		dend = cfg_skip_digits(q, end);
+		/* {float}: digits, '.', digits, exponent; or digits and an exponent */
+		if (dend < end && *dend == '.')
+			f = cfg_skip_exponent(cfg_skip_digits(dend + 1, end), end);
 		else
-			r = snprintf(target, sizeof(target), "%s/%.*s", dir, (int)n, p + 1);
-		if (r < 0 || (size_t)r >= sizeof(target)) {
-			(void)snprintf(errbuf, errlen, "%s:%u: @include: path too long", file,
-			               lineno);
-			r = -1;
-			break;
+			f = dend > digits ? cfg_skip_exponent(dend, end) : dend;
+		if (f != dend)
+			len_float = (size_t)(f - p);
+		if (dend == digits)
+			return len_float > 0 ? len_float : 1;
+	}
+	r = dend;
+	if (r < end && *r == 'L') {
+		/* {integer64} / {hex64} */
+		l64 = 1;
+		r++;
+		if (r < end && *r == 'L')
+			r++;
+	}
+	len_int = (size_t)(r - p);
+	if (len_float > len_int)
+		return len_float;
+	if (hex)
+		limit = l64 ? (unsigned long long)LLONG_MAX : (unsigned long long)INT_MAX;
+	else if (l64)
+		limit = (unsigned long long)LLONG_MAX + (neg ? 1 : 0);
+	else
+		limit = (unsigned long long)INT_MAX + (neg ? 1 : 0);
+	if (cfg_digits_exceed(digits, dend, hex ? 16 : 10, limit)) {
+		if (l64)
+			*ret_why = neg ? "below minimum -9223372036854775808: libconfig reads an "
+			                 "integer with an L suffix as 64 bits and cannot hold it"
+			               : "above maximum 9223372036854775807: libconfig reads an "
+			                 "integer with an L suffix as 64 bits and cannot hold it";
+		else
+			*ret_why = neg ? "below minimum -2147483648: libconfig reads an integer "
+			                 "without an L suffix as 32 bits and would wrap it"
+			               : "above maximum 2147483647: libconfig reads an integer "
+			                 "without an L suffix as 32 bits and would wrap it";
+	}
+	return len_int;
+}
+
+static int
+cfg_is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || cfg_is_digit(c) || c == '-' ||
+	       c == '_' || c == '*';
+}
+
+/* An @include line starting at p (libconfig: ^[ \t]*@include[ \t]+\"): the opening quote of
+ * its path, or NULL. */
+static const char *
+cfg_pre_include_at(const char *p, const char *end)
+{
+	const char *q = p;
+
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	if ((size_t)(end - q) < 9 || memcmp(q, "@include", 8) != 0)
+		return NULL;
+	q += 8;
+	if (*q != ' ' && *q != '\t')
+		return NULL;
+	while (q < end && (*q == ' ' || *q == '\t'))
+		q++;
+	return q < end && *q == '"' ? q : NULL;
+}
+
+/* The @include whose path is [path, path + n), on line lineno of file. */
+static int
+cfg_pre_include(struct cfg_pre *pre, const char *file, unsigned lineno, const char *path, size_t n,
+                int depth)
+{
+	char target[PATH_MAX];
+	int r;
+
+	if (path[0] == '/')
+		r = snprintf(target, sizeof(target), "%.*s", (int)n, path);
+	else
+		r = snprintf(target, sizeof(target), "%s/%.*s", pre->dir, (int)n, path);
+	if (r < 0 || (size_t)r >= sizeof(target)) {
+		(void)snprintf(pre->errbuf, pre->errlen, "%s:%u: @include: path too long", file,
+		               lineno);
+		return -1;
+	}
+	if (depth >= CFG_INCLUDE_DEPTH_MAX) {
+		(void)snprintf(pre->errbuf, pre->errlen,
+		               "%s:%u: @include: nested more than %d deep", file, lineno,
+		               CFG_INCLUDE_DEPTH_MAX);
+		return -1;
+	}
+	return cfg_pre_file(pre, target, file, lineno, depth + 1);
+}
+
+/* Scan the text of file (len bytes at buf, NUL-terminated) for @include lines and integers
+ * libconfig cannot hold. Returns 0, or -1 with "file:line: reason" in errbuf. */
+static int
+cfg_pre_scan(struct cfg_pre *pre, const char *file, const char *buf, size_t len, int depth)
+{
+	const char *p = buf, *end = buf + len, *q, *why;
+	unsigned lineno = 1;
+	size_t n;
+
+	while (p < end) {
+		if (p == buf || p[-1] == '\n') {
+			q = cfg_pre_include_at(p, end);
+			if (q != NULL) {
+				p = memchr(q + 1, '"', (size_t)(end - q - 1));
+				if (p == NULL)
+					return 0; /* libconfig reports the syntax error */
+				if (cfg_pre_include(pre, file, lineno, q + 1, (size_t)(p - q - 1),
+				                    depth) < 0)
+					return -1;
+				p++;
+				continue;
+			}
 		}
-		r = 0;
-		if (depth >= CFG_INCLUDE_DEPTH_MAX) {
-			(void)snprintf(errbuf, errlen, "%s:%u: @include: nested more than %d deep",
-			               file, lineno, CFG_INCLUDE_DEPTH_MAX);
-			r = -1;
-		} else if (stat(target, &st) < 0) {
-			(void)snprintf(errbuf, errlen,
-			               "%s:%u: @include: cannot open include file '%s': %s", file,
-			               lineno, target, strerror(errno));
-			r = -1;
-		} else if (!S_ISREG(st.st_mode)) {
-			(void)snprintf(errbuf, errlen,
-			               "%s:%u: @include: '%s' is not a regular file", file, lineno,
-			               target);
-			r = -1;
-		} else if (access(target, R_OK) < 0) {
-			(void)snprintf(errbuf, errlen, "%s:%u: @include: cannot read '%s': %s",
-			               file, lineno, target, strerror(errno));
-			r = -1;
+		if (*p == '\n') {
+			lineno++;
+			p++;
+		} else if (*p == '#' || (*p == '/' && p + 1 < end && p[1] == '/')) {
+			while (p < end && *p != '\n')
+				p++;
+		} else if (*p == '/' && p + 1 < end && p[1] == '*') {
+			for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++)
+				if (*p == '\n')
+					lineno++;
+			p = p < end ? p + 2 : end;
+		} else if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++) {
+				if (*p == '\\' && p + 1 < end)
+					p++;
+				if (*p == '\n')
+					lineno++;
+			}
+			if (p < end)
+				p++;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '*') {
+			while (p < end && cfg_is_name_char(*p))
+				p++;
+		} else if (cfg_is_digit(*p) || *p == '.' ||
+		           ((*p == '+' || *p == '-') && p + 1 < end &&
+		            (cfg_is_digit(p[1]) || p[1] == '.'))) {
+			n = cfg_pre_number(p, end, &why);
+			if (why != NULL) {
+				(void)snprintf(pre->errbuf, pre->errlen, "%s:%u: integer %.*s%s %s",
+				               file, lineno,
+				               (int)(n > CFG_NUMBER_SHOWN ? CFG_NUMBER_SHOWN : n),
+				               p, n > CFG_NUMBER_SHOWN ? "..." : "", why);
+				return -1;
+			}
+			p += n;
 		} else {
-			r = cfg_check_includes(target, dir, depth + 1, errbuf, errlen);
+			p++;
 		}
 	}
-	(void)fclose(fp);
+	return 0;
+}
+
+static const char *
+cfg_file_type(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a file";
+}
+
+/* Read file, a regular file of at most CFG_FILE_MAX - pre->total bytes, whole, and scan it.
+ * from and from_line name the @include line that names it (from NULL: the main file).
+ * Returns 0, or -1 with errbuf set. The main file's absence or unreadability is left to
+ * config_read_file() (0), which reports it. */
+static int
+cfg_pre_file(struct cfg_pre *pre, const char *file, const char *from, unsigned from_line, int depth)
+{
+	size_t room = CFG_FILE_MAX - pre->total, len = 0, cap = 0;
+	struct stat st;
+	char *buf = NULL;
+	int fd, r, e = 0;
+
+	if (stat(file, &st) < 0) {
+		if (from == NULL)
+			return 0;
+		(void)snprintf(pre->errbuf, pre->errlen,
+		               "%s:%u: @include: cannot open include file '%s': %s", from,
+		               from_line, file, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode))
+		goto notreg;
+	if ((unsigned long long)st.st_size > room)
+		goto toolarge;
+	fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (from == NULL)
+			return 0;
+		(void)snprintf(pre->errbuf, pre->errlen, "%s:%u: @include: cannot read '%s': %s",
+		               from, from_line, file, strerror(errno));
+		return -1;
+	}
+	/* It may have changed since stat(); and a regular file in /proc says size 0. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		goto notreg;
+	}
+	for (;;) {
+		ssize_t got;
+
+		if (len == cap) {
+			if (cap > room) {
+				(void)close(fd);
+				free(buf);
+				goto toolarge;
+			}
+			cap = cap == 0 ? (size_t)st.st_size + 1 : 2 * cap;
+			if (cap < 4096)
+				cap = 4096;
+			if (cap > room + 1)
+				cap = room + 1;
+			buf = xrealloc(buf, cap + 1);
+		}
+		got = read(fd, buf + len, cap - len);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			e = got < 0 ? errno : 0;
+			break;
+		}
+		len += (size_t)got;
+	}
+	(void)close(fd);
+	if (e != 0) {
+		free(buf);
+		if (from == NULL)
+			(void)snprintf(pre->errbuf, pre->errlen, "%s: cannot read: %s", file,
+			               strerror(e));
+		else
+			(void)snprintf(pre->errbuf, pre->errlen,
+			               "%s:%u: @include: cannot read '%s': %s", from, from_line,
+			               file, strerror(e));
+		return -1;
+	}
+	if (len > room) {
+		free(buf);
+		goto toolarge;
+	}
+	buf[len] = '\0';
+	pre->total += len;
+	r = cfg_pre_scan(pre, file, buf, len, depth);
+	free(buf);
 	return r;
+notreg:
+	if (from == NULL)
+		(void)snprintf(pre->errbuf, pre->errlen, "%s: cannot read: not a regular file (%s)",
+		               file, cfg_file_type(st.st_mode));
+	else
+		(void)snprintf(pre->errbuf, pre->errlen,
+		               "%s:%u: @include: '%s' is not a regular file", from, from_line,
+		               file);
+	return -1;
+toolarge:
+	if (from == NULL)
+		(void)snprintf(pre->errbuf, pre->errlen, "%s: too large (more than %d bytes)", file,
+		               CFG_FILE_MAX);
+	else
+		(void)snprintf(pre->errbuf, pre->errlen,
+		               "%s:%u: @include: '%s' makes the configuration too large (more than "
+		               "%d bytes with its included files)",
+		               from, from_line, file, CFG_FILE_MAX);
+	return -1;
 }
 
 int
 cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 {
 	struct cfg_ctx ctx = {.file = path, .errbuf = errbuf, .errlen = errlen};
+	struct cfg_pre pre = {.errbuf = errbuf, .errlen = errlen};
 	struct cfg *c = NULL;
 	const char *slash;
 	config_t conf;
@@ -2070,7 +2391,8 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 		}
 	}
 	config_set_include_dir(&conf, ctx.dir != NULL ? ctx.dir : ".");
-	if (cfg_check_includes(path, ctx.dir != NULL ? ctx.dir : ".", 0, errbuf, errlen) < 0)
+	pre.dir = ctx.dir != NULL ? ctx.dir : ".";
+	if (cfg_pre_file(&pre, path, NULL, 0, 0) < 0)
 		goto fail;
 	errno = 0;
 	if (config_read_file(&conf, path) != CONFIG_TRUE) {

@@ -35,6 +35,12 @@
 /* RFC 8461 section 3.3: after a failed fetch, wait >= 5 minutes before retrying (seconds). */
 #define FETCH_RETRY_MIN_S 300
 
+/* Configuration text (common/cfg.c): the main file and every file it @includes, together,
+ * are read whole before libconfig parses them (bytes). Our bound, no RFC: the annotated
+ * etc/mtastsd.conf is about 6 KiB, and 1024 published domains (the most a file may list)
+ * take about 300 KiB. A larger file, a device or a FIFO is refused, never read. */
+#define CFG_FILE_MAX (4 * 1024 * 1024)
+
 /* Text a peer controls is cut to this many bytes in logs (docs/style.md section 7). */
 #define LOG_PEER_TEXT_MAX 200
 

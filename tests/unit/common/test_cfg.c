@@ -12,12 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cfg.h"
 #include "err.h"
+#include "mtasts_limits.h"
 
 #define CFG_DIR      TEST_DATA_DIR "/cfg"
 #define EXAMPLE_CONF TEST_DATA_DIR "/../../../etc/mtastsd.conf"
@@ -550,6 +552,216 @@ test_admin_token_rule(void **state)
 	assert_null(c);
 }
 
+/* ---- integers libconfig 1.5 cannot hold (it wraps them silently) ---- */
+
+#define WRAP32 "libconfig reads an integer without an L suffix as 32 bits and would wrap it"
+#define HOLD64 "libconfig reads an integer with an L suffix as 64 bits and cannot hold it"
+
+static void
+test_integer_range(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg; /* after "PATH:" */
+	} bad[] = {
+	        /* the trial: read as 1, 1215752191, -1, 2 s and 0 */
+	        {"resolver = {\n max_connections = 4294967297;\n};\n",
+	         "2: integer 4294967297 above maximum 2147483647: " WRAP32},
+	        {"resolver = {\n max_connections = 99999999999;\n};\n",
+	         "2: integer 99999999999 above maximum 2147483647: " WRAP32},
+	        {"resolver = {\n max_connections = 9223372036854775807;\n};\n",
+	         "2: integer 9223372036854775807 above maximum 2147483647: " WRAP32},
+	        {"resolver = {\n dns_timeout = 4294967298;\n};\n",
+	         "2: integer 4294967298 above maximum 2147483647: " WRAP32},
+	        {"process = { verbosity = 4294967296; };\n",
+	         "1: integer 4294967296 above maximum 2147483647: " WRAP32},
+	        /* the edges, signs and hex */
+	        {"resolver = { max_connections = 2147483648; };\n",
+	         "1: integer 2147483648 above maximum 2147483647: " WRAP32},
+	        {"resolver = { max_connections = +2147483648; };\n",
+	         "1: integer +2147483648 above maximum 2147483647: " WRAP32},
+	        {"resolver = { max_connections = -2147483649; };\n",
+	         "1: integer -2147483649 below minimum -2147483648: " WRAP32},
+	        {"resolver = { max_connections = 0x80000000; };\n",
+	         "1: integer 0x80000000 above maximum 2147483647: " WRAP32},
+	        {"resolver = { max_connections = 0XFFFFFFFF; };\n",
+	         "1: integer 0XFFFFFFFF above maximum 2147483647: " WRAP32},
+	        {"resolver = { max_connections = 0x0000100000001; };\n",
+	         "1: integer 0x0000100000001 above maximum 2147483647: " WRAP32},
+	        /* with the L suffix: 64 bits, no more */
+	        {"resolver = { max_connections = 9223372036854775808L; };\n",
+	         "1: integer 9223372036854775808L above maximum 9223372036854775807: " HOLD64},
+	        {"resolver = { max_connections = -9223372036854775809LL; };\n",
+	         "1: integer -9223372036854775809LL below minimum -9223372036854775808: " HOLD64},
+	        {"resolver = { max_connections = 0x8000000000000000L; };\n",
+	         "1: integer 0x8000000000000000L above maximum 9223372036854775807: " HOLD64},
+	        /* a long literal is cut in the message */
+	        {"resolver = { max_connections = 123456789012345678901234567890123456789012345; "
+	         "};\n",
+	         "1: integer 1234567890123456789012345678901234567890... above maximum "
+	         "2147483647: " WRAP32},
+	        /* in a list, a group in a list, and after strings and comments over lines */
+	        {"resolver = { dns_servers = [ \"1.2.3.4\" ]; zones = ( { name = \"a\"; },\n"
+	         " { name = \"b\"; timeout = 4294967297; } ); };\n",
+	         "2: integer 4294967297 above maximum 2147483647: " WRAP32},
+	        {"/* 99999999999\n 99999999999 */ # 99999999999\n// 99999999999\n"
+	         "admin = { token = \"a\\\"99999999999\n99999999999\\\\\"; };\n"
+	         "resolver = { max_connections = 2147483648; };\n",
+	         "6: integer 2147483648 above maximum 2147483647: " WRAP32},
+	        /* not integers: floats go to the key's own type check */
+	        {"resolver = {\n refresh_before = 1e10;\n};\n",
+	         "2: resolver.refresh_before: expected a duration (integer seconds or a string "
+	         "such as \"30s\"), got a float"},
+	        {"resolver = {\n refresh_before = 99999999999.5;\n};\n",
+	         "2: resolver.refresh_before: expected a duration (integer seconds or a string "
+	         "such as \"30s\"), got a float"},
+	        /* digits in a name are part of the name */
+	        {"a-99999999999 = 1;\n", "1: a-99999999999: unknown key"},
+	        /* values that fit go to the key's range check, as written */
+	        {"resolver = {\n max_connections = 2147483647;\n};\n",
+	         "2: resolver.max_connections: value 2147483647 above maximum 65536"},
+	        {"resolver = {\n max_connections = 4294967297L;\n};\n",
+	         "2: resolver.max_connections: value 4294967297 above maximum 65536"},
+	        {"resolver = {\n max_connections = -2147483648;\n};\n",
+	         "2: resolver.max_connections: value -2147483648 below minimum 1"},
+	        {"resolver = {\n dns_timeout = 4294967298L;\n};\n",
+	         "2: resolver.dns_timeout: value 4294967298 above maximum 30s"},
+	};
+	static const struct {
+		const char *text;
+		unsigned max_connections;
+		const char *token;
+	} ok[] = {
+	        {"resolver = { max_connections = 5L; };\n", 5, NULL},
+	        {"resolver = { max_connections = 65536LL; };\n", 65536, NULL},
+	        {"resolver = { max_connections = 0x10; };\n", 16, NULL},
+	        {"resolver = { max_connections = 0x10L; };\n", 16, NULL},
+	        {"resolver = { max_connections = +00000000000000000000000042; };\n", 42, NULL},
+	        /* numbers in strings, adjacent strings and comments are not integers */
+	        {"admin = { token = \"99999999999\"; }; # 99999999999\n", 1024, "99999999999"},
+	        {"admin = { token = \"1\" \"99999999999\"; }; // 4294967297\n", 1024,
+	         "199999999999"},
+	        {"/* 4294967297 */ admin = { token = \"x\\\\\"; /* \" 4294967297 */ };\n", 1024,
+	         "x\\"},
+	};
+	char err[1024], path[32], want[1024];
+	struct cfg *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(bad[i].text, &c, err, sizeof(err), path) != ERR_CONFIG)
+			fail_msg("'%s' accepted", bad[i].text);
+		assert_null(c);
+		(void)snprintf(want, sizeof(want), "%s:%s", path, bad[i].msg);
+		if (strcmp(err, want) != 0)
+			fail_msg("'%s':\n got '%s'\nwant '%s'", bad[i].text, err, want);
+	}
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(ok[i].text, &c, err, sizeof(err), NULL) != 0)
+			fail_msg("'%s' refused: %s", ok[i].text, err);
+		assert_int_equal(c->resolver.max_connections, ok[i].max_connections);
+		if (ok[i].token != NULL)
+			assert_string_equal(c->admin.token, ok[i].token);
+		cfg_free(c);
+	}
+}
+
+/* libconfig reads included files too: their integers are checked where they are written. */
+static void
+test_integer_range_include(void **state)
+{
+	struct cfg *c = NULL;
+	char err[1024];
+
+	(void)state;
+	assert_int_equal(cfg_load(CFG_DIR "/inc-int-range.conf", &c, err, sizeof(err)), ERR_CONFIG);
+	assert_null(c);
+	assert_string_equal(err, CFG_DIR "/inc-int-range-part.conf:3: integer 4294967298 above "
+	                                 "maximum 2147483647: " WRAP32);
+}
+
+/* ---- the file itself: a regular file of bounded size ---- */
+
+/* Write text to dir/name; returns the path in out. */
+static void
+write_file(const char *dir, const char *name, const char *text, char *out, size_t outlen)
+{
+	FILE *f;
+
+	(void)snprintf(out, outlen, "%s/%s", dir, name);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_file_kind(void **state)
+{
+	char dir[] = "/tmp/test_cfg_dir.XXXXXX", fifo[256], big[256], mid[256], conf[256],
+	     link[256], text[600], err[1024], want[1024];
+	struct cfg *c = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	/* /dev/zero and a FIFO were read forever; a directory, /dev/null too are refused */
+	assert_int_equal(cfg_load("/dev/zero", &c, err, sizeof(err)), ERR_CONFIG);
+	assert_string_equal(err, "/dev/zero: cannot read: not a regular file (a character device)");
+	assert_int_equal(cfg_load("/dev/null", &c, err, sizeof(err)), ERR_CONFIG);
+	assert_string_equal(err, "/dev/null: cannot read: not a regular file (a character device)");
+	(void)snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(cfg_load(fifo, &c, err, sizeof(err)), ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s: cannot read: not a regular file (a FIFO)", fifo);
+	assert_string_equal(err, want);
+	assert_int_equal(cfg_load(dir, &c, err, sizeof(err)), ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s: cannot read: not a regular file (a directory)",
+	               dir);
+	assert_string_equal(err, want);
+	/* ... and so is an @include of a FIFO (libconfig would block on it) */
+	write_file(dir, "inc-fifo.conf", "process = { verbosity = 1; };\n@include \"fifo\"\n", conf,
+	           sizeof(conf));
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s:2: @include: '%s' is not a regular file", conf,
+	               fifo);
+	assert_string_equal(err, want);
+	/* a symbolic link to a regular file is followed */
+	(void)snprintf(link, sizeof(link), "%s/link.conf", dir);
+	assert_int_equal(symlink(CFG_DIR "/good-empty.conf", link), 0);
+	assert_int_equal(cfg_load(link, &c, err, sizeof(err)), 0);
+	c = cfg_free(c);
+	/* at most CFG_FILE_MAX bytes, the main file and its included files together */
+	write_file(dir, "big.conf", "", big, sizeof(big));
+	assert_int_equal(truncate(big, CFG_FILE_MAX + 1), 0);
+	assert_int_equal(cfg_load(big, &c, err, sizeof(err)), ERR_CONFIG);
+	(void)snprintf(want, sizeof(want), "%s: too large (more than %d bytes)", big, CFG_FILE_MAX);
+	assert_string_equal(err, want);
+	write_file(dir, "mid.conf", "", mid, sizeof(mid));
+	assert_int_equal(truncate(mid, CFG_FILE_MAX / 2), 0);
+	(void)snprintf(text, sizeof(text), "@include \"%s\"\n@include \"%s\"\n", mid, mid);
+	write_file(dir, "twice.conf", text, conf, sizeof(conf));
+	assert_int_equal(cfg_load(conf, &c, err, sizeof(err)), ERR_CONFIG);
+	(void)snprintf(want, sizeof(want),
+	               "%s:2: @include: '%s' makes the configuration too large (more than %d bytes "
+	               "with its included files)",
+	               conf, mid, CFG_FILE_MAX);
+	assert_string_equal(err, want);
+	assert_null(c);
+	(void)unlink(conf);
+	(void)unlink(mid);
+	(void)unlink(big);
+	(void)unlink(link);
+	(void)snprintf(conf, sizeof(conf), "%s/inc-fifo.conf", dir);
+	(void)unlink(conf);
+	(void)unlink(fifo);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- the broken fixtures ---- */
 
 struct bad_case {
@@ -628,6 +840,10 @@ static const struct bad_case bad_cases[] = {
          "cannot open include file '" CFG_DIR "/no-such-include.conf': No such file or directory"},
         /* libconfig 1.5 exit(2)s on an @include of a directory: refused before it reads */
         {"bad-include-dir.conf", 3, NULL, "'" CFG_DIR "/.' is not a regular file"},
+        /* libconfig 1.5 reads an integer without an L suffix as 32 bits: refused before */
+        {"bad-int-range.conf", 7, NULL,
+         "integer 4294967297 above maximum 2147483647: libconfig reads an integer without an "
+         "L suffix as 32 bits and would wrap it"},
 };
 
 static void
@@ -705,6 +921,9 @@ main(void)
 	        cmocka_unit_test(test_duplicate_setting_named),
 	        cmocka_unit_test(test_combined_pem),
 	        cmocka_unit_test(test_admin_token_rule),
+	        cmocka_unit_test(test_integer_range),
+	        cmocka_unit_test(test_integer_range_include),
+	        cmocka_unit_test(test_file_kind),
 	        cmocka_unit_test(test_bad_configs),
 	        cmocka_unit_test(test_bad_fixtures_listed),
 	};
