@@ -6,9 +6,10 @@
  *            default, minimum and maximum (Postfix CONFIG_*_TABLE). The same tables fill
  *            the defaults, drive parsing and validation, and free the result. What a table
  *            cannot say (duplicate domains, the policy of a published domain, the default
- *            zone) is checked afterwards in cfg_finish(). Before libconfig parses,
- *            cfg_pre_file() reads the file and its @includes (regular files, CFG_FILE_MAX
- *            bytes in all) and refuses integer literals libconfig 1.5 would wrap.
+ *            zone) is checked afterwards in cfg_finish(), as is what spans keys (two
+ *            listeners on one address and port). Before libconfig parses, cfg_pre_file()
+ *            reads the file and its @includes (regular files, CFG_FILE_MAX bytes in all)
+ *            and refuses integer literals libconfig 1.5 would wrap.
  * Threads:   any; no global state.
  * Ownership: the struct cfg and everything it points to belong to the caller (cfg_free()).
  * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
@@ -1790,6 +1791,127 @@ cfg_finish_admin(struct cfg_ctx *ctx, const struct cfg *c, const config_setting_
 	                 a->listen.address != NULL ? a->listen.address : a->listen.host);
 }
 
+/* ---- listeners of this process: no two may bind the same place ---- */
+
+/* One active listener, for the clash check. */
+struct cfg_bind {
+	char key[CFG_KEY_PATH_MAX];
+	const struct cfg_listen *l;
+	const config_setting_t *s; /* where it is written; NULL = the built-in default */
+	int family;                /* AF_INET, AF_INET6, or AF_UNIX for a path */
+	unsigned char addr[16];
+	int wildcard; /* 0.0.0.0 or :: */
+};
+
+/* Add the n listeners of key (list setting ls, NULL when absent) to v. */
+static void
+cfg_binds_add(struct cfg_bind *v, size_t *np, const char *key, const struct cfg_listen *l, size_t n,
+              const config_setting_t *ls)
+{
+	static const unsigned char zero[16];
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct cfg_bind *b = &v[*np];
+		int listed =
+		        ls != NULL && (config_setting_is_array(ls) || config_setting_is_list(ls));
+
+		memset(b, 0, sizeof(*b));
+		if (listed || (ls == NULL && n > 1))
+			cfg_index(b->key, key, i);
+		else
+			(void)snprintf(b->key, sizeof(b->key), "%s", key);
+		b->l = &l[i];
+		b->s = listed ? config_setting_get_elem(ls, (unsigned)i) : ls;
+		if (l[i].path != NULL) {
+			b->family = AF_UNIX;
+		} else if (cfg_listen_sockaddr(&l[i], "0.0.0.0", &ss, &sl, NULL, 0) == 0) {
+			b->family = ss.ss_family;
+			if (ss.ss_family == AF_INET)
+				memcpy(b->addr, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+			else
+				memcpy(b->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+			b->wildcard = memcmp(b->addr, zero, sizeof(b->addr)) == 0;
+		} else {
+			continue; /* not reached: the parser accepts numeric addresses only */
+		}
+		(*np)++;
+	}
+}
+
+/* An error at a when a and b would bind the same place; 0 when they would not. */
+static int
+cfg_bind_check(struct cfg_ctx *ctx, const struct cfg_bind *a, const struct cfg_bind *b)
+{
+	const char *dflt = b->s == NULL ? ", the default" : "";
+
+	if (a->family != b->family)
+		return 0;
+	if (a->family == AF_UNIX) {
+		if (strcmp(a->l->path, b->l->path) != 0)
+			return 0;
+		return cfg_error(ctx, a->s, a->key,
+		                 "unix socket %s is also %s%s: two listeners cannot share a socket "
+		                 "path",
+		                 a->l->path, b->key, b->s == NULL ? " (the default)" : "");
+	}
+	if (a->l->port != b->l->port)
+		return 0;
+	if (memcmp(a->addr, b->addr, sizeof(a->addr)) == 0)
+		return cfg_error(ctx, a->s, a->key,
+		                 "%s is also %s (%s%s): two listeners cannot bind the same address "
+		                 "and port",
+		                 a->l->address, b->key, b->l->address, dflt);
+	if (a->wildcard || b->wildcard)
+		return cfg_error(
+		        ctx, a->s, a->key,
+		        "%s overlaps %s (%s%s): a wildcard address takes the port on every "
+		        "local address of its family, so both cannot bind",
+		        a->l->address, b->key, b->l->address, dflt);
+	return 0;
+}
+
+/* Two listeners of the running process on one address and port, or one unix socket path,
+ * fail at start ("Address already in use"; a second unix socket would replace the first).
+ * Every socket sets IPV6_V6ONLY, so IPv4 and IPv6 never overlap; a wildcard address
+ * (0.0.0.0, [::]) takes its port on every address of its family (Linux refuses the second
+ * bind even with SO_REUSEADDR). The publisher's listeners count when it runs (domains not
+ * empty), the resolver's and admin's when enabled. */
+static int
+cfg_finish_listeners(struct cfg_ctx *ctx, const struct cfg *c, const config_setting_t *root)
+{
+	struct cfg_bind v[3 * CFG_LISTEN_MAX + 1];
+	const config_setting_t *rs = cfg_lookup(root, "resolver");
+	const config_setting_t *ps = cfg_lookup(root, "publisher");
+	size_t n = 0, i, j;
+
+	if (c->resolver.enabled)
+		cfg_binds_add(v, &n, "resolver.listen", c->resolver.listen, c->resolver.n_listen,
+		              cfg_lookup(rs, "listen"));
+	if (c->publisher.n_domains > 0) {
+		cfg_binds_add(v, &n, "publisher.listen", c->publisher.listen, c->publisher.n_listen,
+		              cfg_lookup(ps, "listen"));
+		cfg_binds_add(v, &n, "publisher.http_listen", c->publisher.http_listen,
+		              c->publisher.n_http_listen, cfg_lookup(ps, "http_listen"));
+	}
+	if (c->admin.enabled)
+		cfg_binds_add(v, &n, "admin.listen", &c->admin.listen, 1,
+		              cfg_lookup(cfg_lookup(root, "admin"), "listen"));
+	for (j = 1; j < n; j++) {
+		for (i = 0; i < j; i++) {
+			/* reported where it is written: the later one of the two, unless only
+			 * the earlier one is in the file */
+			int later = v[j].s != NULL || v[i].s == NULL;
+
+			if (cfg_bind_check(ctx, later ? &v[j] : &v[i], later ? &v[i] : &v[j]) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
 static int
 cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 {
@@ -1807,7 +1929,9 @@ cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 	if (c->cache.n_sentinels > 0 && c->cache.sentinel_master == NULL)
 		return cfg_error(ctx, cfg_lookup(rs, "sentinels"), "cache.redis.master_name",
 		                 "required when cache.redis.sentinels is set");
-	return cfg_finish_admin(ctx, c, root);
+	if (cfg_finish_admin(ctx, c, root) < 0)
+		return -1;
+	return cfg_finish_listeners(ctx, c, root);
 }
 
 /* ---- libconfig's own errors ---- */

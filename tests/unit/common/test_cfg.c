@@ -762,6 +762,97 @@ test_file_kind(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* ---- listeners: two of this process never bind the same address and port ---- */
+
+#define DOMAIN_NONE                                                                                \
+	"domains = ( { domain = \"example.com\"; mode = \"none\"; cert = \"" CFG_DIR               \
+	"/dummy-combined.pem\"; key = \"" CFG_DIR "/dummy-combined.pem\"; } );"
+#define SAME "two listeners cannot bind the same address and port"
+#define WILD                                                                                       \
+	"a wildcard address takes the port on every local address of its family, so both "         \
+	"cannot bind"
+
+static void
+test_listen_clash(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg; /* after "PATH:" */
+	} bad[] = {
+	        /* the trial: the publisher on the resolver's (default) address */
+	        {"publisher = {\n listen = \"127.0.0.1:8461\";\n http_listen = ( );\n " DOMAIN_NONE
+	         "\n};\n",
+	         "2: publisher.listen: 127.0.0.1:8461 is also resolver.listen (127.0.0.1:8461, the "
+	         "default): " SAME},
+	        {"publisher = {\n http_listen = ( \"127.0.0.1:80\", \"127.0.0.1:8462\" );\n"
+	         " " DOMAIN_NONE "\n};\n",
+	         "2: publisher.http_listen[1]: 127.0.0.1:8462 is also admin.listen "
+	         "(127.0.0.1:8462, "
+	         "the default): " SAME},
+	        /* both written: reported at the later key (resolver, publisher, admin) */
+	        {"admin = { listen = \"127.0.0.1:8462\"; };\nresolver = {\n listen = ( "
+	         "\"127.0.0.1:1\",\n \"127.0.0.1:8462\" );\n};\n",
+	         "1: admin.listen: 127.0.0.1:8462 is also resolver.listen[1] "
+	         "(127.0.0.1:8462): " SAME},
+	        /* the same address written two ways, in one list */
+	        {"resolver = {\n listen = ( \"[::1]:1\",\n \"[0:0::1]:1\" );\n};\n",
+	         "3: resolver.listen[1]: [0:0::1]:1 is also resolver.listen[0] ([::1]:1): " SAME},
+	        /* a wildcard address holds the port on every address */
+	        {"resolver = {\n listen = \"0.0.0.0:8462\";\n};\n",
+	         "2: resolver.listen: 0.0.0.0:8462 overlaps admin.listen (127.0.0.1:8462, the "
+	         "default): " WILD},
+	        {"publisher = {\n listen = ( \"[::]:443\", \"[2001:db8::1]:443\" );\n " DOMAIN_NONE
+	         "\n};\n",
+	         "2: publisher.listen[1]: [2001:db8::1]:443 overlaps publisher.listen[0] "
+	         "([::]:443): " WILD},
+	        {"publisher = {\n listen = \"127.0.0.1:80\";\n " DOMAIN_NONE "\n};\n",
+	         "2: publisher.listen: 127.0.0.1:80 overlaps publisher.http_listen[0] (0.0.0.0:80, "
+	         "the default): " WILD},
+	        /* one unix socket path, written both ways */
+	        {"resolver = {\n listen = ( { path = \"/run/m/s\"; } );\n};\n"
+	         "admin = {\n listen = \"unix:/run/m/s\";\n};\n",
+	         "5: admin.listen: unix socket /run/m/s is also resolver.listen[0]: two listeners "
+	         "cannot share a socket path"},
+	};
+	static const char *const ok[] = {
+	        /* the publisher runs only with domains; disabled parts bind nothing */
+	        "publisher = { listen = \"127.0.0.1:8461\"; };\n",
+	        "admin = { enabled = false; };\nresolver = { listen = \"127.0.0.1:8462\"; };\n",
+	        "resolver = { enabled = false; listen = \"0.0.0.0:8462\"; };\n",
+	        /* IPv6 sockets are IPV6_V6ONLY: the default 0.0.0.0:443 and [::]:443 coexist */
+	        "publisher = { " DOMAIN_NONE " };\n",
+	        /* other address, other port, other path */
+	        "admin = { listen = \"127.0.0.2:8461\"; };\n",
+	        "resolver = { listen = ( \"127.0.0.1:8461\", \"[::1]:8461\", \"127.0.0.1:8463\" ); "
+	        "};\n",
+	        "resolver = { listen = \"unix:/run/m/a\"; };\nadmin = { listen = "
+	        "\"unix:/run/m/b\"; "
+	        "};\n",
+	};
+	char err[1024], path[32], want[1024];
+	struct cfg *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(bad[i].text, &c, err, sizeof(err), path) != ERR_CONFIG)
+			fail_msg("'%s' accepted", bad[i].text);
+		assert_null(c);
+		(void)snprintf(want, sizeof(want), "%s:%s", path, bad[i].msg);
+		if (strcmp(err, want) != 0)
+			fail_msg("'%s':\n got '%s'\nwant '%s'", bad[i].text, err, want);
+	}
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(ok[i], &c, err, sizeof(err), NULL) != 0)
+			fail_msg("'%s' refused: %s", ok[i], err);
+		cfg_free(c);
+	}
+}
+
 /* ---- the broken fixtures ---- */
 
 struct bad_case {
@@ -844,6 +935,9 @@ static const struct bad_case bad_cases[] = {
         {"bad-int-range.conf", 7, NULL,
          "integer 4294967297 above maximum 2147483647: libconfig reads an integer without an "
          "L suffix as 32 bits and would wrap it"},
+        {"bad-listen-clash.conf", 4, "publisher.listen",
+         "127.0.0.1:8461 is also resolver.listen (127.0.0.1:8461, the default): two listeners "
+         "cannot bind the same address and port"},
 };
 
 static void
@@ -924,6 +1018,7 @@ main(void)
 	        cmocka_unit_test(test_integer_range),
 	        cmocka_unit_test(test_integer_range_include),
 	        cmocka_unit_test(test_file_kind),
+	        cmocka_unit_test(test_listen_clash),
 	        cmocka_unit_test(test_bad_configs),
 	        cmocka_unit_test(test_bad_fixtures_listed),
 	};
