@@ -1095,18 +1095,66 @@ cfg_check_redis_address(struct cfg_ctx *ctx, const config_setting_t *s, const ch
 	return cfg_check_hostport(ctx, s, key, v);
 }
 
+/* publisher.tls_priority: a string GnuTLS accepts (as the publisher loads it) whose TLS
+ * versions are 1.2 and 1.3 only. RFC 8461 section 7.2: senders require TLS 1.2 or later, so
+ * a priority without them serves no sender, and SSL 3.0, TLS 1.0 and 1.1 are refused
+ * rather than warned about (common/ does not log; docs/config.md). DTLS versions in the
+ * list are ignored: the publisher speaks TLS over TCP only. */
 static int
 cfg_check_priority(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
 {
+	char old[64] = "", fix[96] = "";
+	size_t old_len = 0, fix_len = 0;
 	gnutls_priority_t prio;
 	const char *errpos = NULL;
-	int r;
+	const unsigned *list = NULL;
+	int r, n, i, modern = 0;
 
 	r = gnutls_priority_init(&prio, v, &errpos);
 	if (r < 0)
 		return cfg_error(ctx, s, key, "bad GnuTLS priority string at '%s': %s",
 		                 errpos != NULL ? errpos : v, gnutls_strerror(r));
+	n = gnutls_priority_protocol_list(prio, &list);
+	if (n < 0) {
+		gnutls_priority_deinit(prio);
+		return cfg_error(ctx, s, key, "GnuTLS priority string '%s': no TLS versions: %s", v,
+		                 gnutls_strerror(n));
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = gnutls_protocol_get_name((gnutls_protocol_t)list[i]);
+
+		switch (list[i]) {
+		case GNUTLS_TLS1_2:
+		case GNUTLS_TLS1_3:
+			modern++;
+			break;
+		case GNUTLS_SSL3:
+		case GNUTLS_TLS1_0:
+		case GNUTLS_TLS1_1:
+			old_len += (size_t)snprintf(old + old_len, sizeof(old) - old_len, "%s%s",
+			                            old_len > 0 ? ", " : "",
+			                            name != NULL ? name : "?");
+			fix_len += (size_t)snprintf(fix + fix_len, sizeof(fix) - fix_len,
+			                            ":-VERS-%s", name != NULL ? name : "?");
+			break;
+		default:
+			break; /* DTLS: not used over TCP */
+		}
+		if (old_len >= sizeof(old) || fix_len >= sizeof(fix))
+			break;
+	}
 	gnutls_priority_deinit(prio);
+	if (modern == 0)
+		return cfg_error(
+		        ctx, s, key,
+		        "'%s' enables neither TLS 1.2 nor TLS 1.3: senders require TLS 1.2 "
+		        "or later (RFC 8461 section 7.2)",
+		        v);
+	if (old_len > 0)
+		return cfg_error(ctx, s, key,
+		                 "'%s' also enables %s: the publisher allows TLS 1.2 and 1.3 only "
+		                 "(RFC 8461 section 7.2); append \"%s\"",
+		                 v, old, fix);
 	return 0;
 }
 

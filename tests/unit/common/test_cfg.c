@@ -240,7 +240,7 @@ test_full(void **state)
 	assert_int_equal(p->n_listen, 1);
 	assert_string_equal(p->listen[0].address, "0.0.0.0:8443");
 	assert_int_equal(p->n_http_listen, 0);
-	assert_string_equal(p->tls_priority, "NORMAL");
+	assert_string_equal(p->tls_priority, "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0");
 	assert_int_equal(p->cache_control_max_age_s, 3600);
 	assert_string_equal(p->acme_webroot, CFG_DIR "/.");
 	assert_int_equal(p->max_connections, 5);
@@ -853,6 +853,63 @@ test_listen_clash(void **state)
 	}
 }
 
+/* ---- publisher.tls_priority: TLS 1.2 and 1.3 only (RFC 8461 section 7.2) ---- */
+
+static void
+test_tls_priority(void **state)
+{
+	static const struct {
+		const char *prio;
+		const char *reason;
+	} bad[] = {
+	        {"NORMAL:-VERS-ALL:+VERS-TLS1.0",
+	         "'NORMAL:-VERS-ALL:+VERS-TLS1.0' enables neither TLS 1.2 nor TLS 1.3: senders "
+	         "require TLS 1.2 or later (RFC 8461 section 7.2)"},
+	        {"NORMAL:-VERS-TLS-ALL",
+	         "'NORMAL:-VERS-TLS-ALL' enables neither TLS 1.2 nor TLS 1.3: senders require TLS "
+	         "1.2 or later (RFC 8461 section 7.2)"},
+	        {"NORMAL",
+	         "'NORMAL' also enables TLS1.1, TLS1.0: the publisher allows TLS 1.2 and 1.3 only "
+	         "(RFC 8461 section 7.2); append \":-VERS-TLS1.1:-VERS-TLS1.0\""},
+	        {"NORMAL:-VERS-ALL:+VERS-TLS1.2:+VERS-TLS1.1",
+	         "'NORMAL:-VERS-ALL:+VERS-TLS1.2:+VERS-TLS1.1' also enables TLS1.1: the publisher "
+	         "allows TLS 1.2 and 1.3 only (RFC 8461 section 7.2); append \":-VERS-TLS1.1\""},
+	        {"NORMAL:-VERS-ALL",
+	         "bad GnuTLS priority string at 'NORMAL:-VERS-ALL': No or insufficient priorities "
+	         "were set."},
+	};
+	static const char *const ok[] = {
+	        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+	        "NORMAL:-VERS-ALL:+VERS-TLS1.3",
+	        "NORMAL:-VERS-TLS1.1:-VERS-TLS1.0",
+	        "SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE",
+	};
+	char text[256], err[1024], path[32], want[1024];
+	struct cfg *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(text, sizeof(text), "publisher = {\n tls_priority = \"%s\";\n};\n",
+		               bad[i].prio);
+		c = NULL;
+		assert_int_equal(load_text(text, &c, err, sizeof(err), path), ERR_CONFIG);
+		assert_null(c);
+		(void)snprintf(want, sizeof(want), "%s:2: publisher.tls_priority: %s", path,
+		               bad[i].reason);
+		assert_string_equal(err, want);
+	}
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		(void)snprintf(text, sizeof(text), "publisher = { tls_priority = \"%s\"; };\n",
+		               ok[i]);
+		c = NULL;
+		if (load_text(text, &c, err, sizeof(err), NULL) != 0)
+			fail_msg("'%s' refused: %s", ok[i], err);
+		assert_string_equal(c->publisher.tls_priority, ok[i]);
+		cfg_free(c);
+	}
+}
+
 /* ---- the broken fixtures ---- */
 
 struct bad_case {
@@ -938,6 +995,9 @@ static const struct bad_case bad_cases[] = {
         {"bad-listen-clash.conf", 4, "publisher.listen",
          "127.0.0.1:8461 is also resolver.listen (127.0.0.1:8461, the default): two listeners "
          "cannot bind the same address and port"},
+        {"bad-tls-priority.conf", 3, "publisher.tls_priority",
+         "'NORMAL:-VERS-ALL:+VERS-TLS1.0' enables neither TLS 1.2 nor TLS 1.3: senders require "
+         "TLS 1.2 or later (RFC 8461 section 7.2)"},
 };
 
 static void
@@ -1019,6 +1079,7 @@ main(void)
 	        cmocka_unit_test(test_integer_range_include),
 	        cmocka_unit_test(test_file_kind),
 	        cmocka_unit_test(test_listen_clash),
+	        cmocka_unit_test(test_tls_priority),
 	        cmocka_unit_test(test_bad_configs),
 	        cmocka_unit_test(test_bad_fixtures_listed),
 	};
