@@ -7,7 +7,9 @@
  *            text/plain with the canonical policy; HEAD gets the same headers. Other paths
  *            and unknown hosts 404, other methods 405 with Allow. Port 80: 301 to https,
  *            except /.well-known/acme-challenge/<token> (RFC 8555 section 8.3), served from
- *            the webroot, token [A-Za-z0-9_-]+ only.
+ *            the webroot, token [A-Za-z0-9_-]+ only. Both listeners: 400 for an HTTP/1.1
+ *            request without Host, two Host headers, control characters or a NUL in Host,
+ *            or whitespace before a field name's colon (RFC 9112 sections 3.2 and 5.1).
  * Threads:   runs in the MHD threads; reads the current snapshot through
  *            pub_snap_acquire()/pub_snap_unref() and writes only atomic counters.
  * Ownership: responses copy what they send; nothing outlives a handler call (the
@@ -130,29 +132,47 @@ http_phase(struct MHD_Connection *conn, const char *method, size_t *upload_data_
 
 struct http_host_scan {
 	unsigned n;           /* Host headers seen */
-	int bad;              /* a Host value with a NUL or another control character */
+	int bad;              /* a Host value with a NUL or another control character, or a
+	                       * field name with whitespace in it */
 	const char *host;     /* the (last) Host value */
 	const char *host_key; /* its name, where its line starts */
 	const char *next_key; /* second pass: the header line after the Host line, if any */
 };
 
+static int
+http_is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Every header field: a name with SP or HTAB in it ("Host : x", which libmicrohttpd 0.9.75
+ * hands over as the name "Host ") is refused (RFC 9112 section 5.1: 400). Host fields are
+ * counted and their values checked for control characters; trailing OWS (RFC 9110 section
+ * 5.5) is not part of the value, and libmicrohttpd has already removed the leading OWS. */
 static enum MHD_Result
 http_host_scan_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
                    const char *value, size_t value_size)
 {
 	struct http_host_scan *h = cls;
-	size_t i;
+	size_t i, n;
 
 	(void)kind;
+	for (i = 0; i < key_size; i++)
+		if (http_is_ows(key[i]))
+			h->bad = 1;
 	if (key_size != sizeof(MHD_HTTP_HEADER_HOST) - 1 ||
 	    strncasecmp(key, MHD_HTTP_HEADER_HOST, key_size) != 0)
 		return MHD_YES;
 	h->n++;
 	h->host = value;
 	h->host_key = key;
-	if (value == NULL || strlen(value) != value_size)
+	if (value == NULL || strlen(value) != value_size) {
 		h->bad = 1;
-	for (i = 0; value != NULL && i < value_size; i++)
+		return MHD_YES;
+	}
+	for (n = value_size; n > 0 && http_is_ows(value[n - 1]); n--)
+		;
+	for (i = 0; i < n; i++)
 		if ((unsigned char)value[i] < 0x20 || (unsigned char)value[i] == 0x7f)
 			h->bad = 1;
 	return MHD_YES;
@@ -198,15 +218,20 @@ http_host_has_nul(struct MHD_Connection *conn, struct http_host_scan *h)
 }
 
 /* The Host header: 0 and *ret_host (NULL when there is none), or -1 when the request must
- * get 400: more than one Host header (RFC 9112 section 3.2), or a value with a NUL or
- * another control character (RFC 9110 section 5.5). */
+ * get 400 (RFC 9112 section 3.2): an HTTP/1.1 request without Host (HTTP/1.0 needs none:
+ * *ret_host is then NULL), more than one Host header, or a value with a NUL or another
+ * control character (RFC 9110 section 5.5); also any field name with whitespace before
+ * its colon (RFC 9112 section 5.1). version is the request's ("HTTP/1.1"); libmicrohttpd
+ * 0.9.75 answers 505 itself to anything but HTTP/1.x. */
 static int
-http_host(struct MHD_Connection *conn, const char **ret_host)
+http_host(struct MHD_Connection *conn, const char *version, const char **ret_host)
 {
 	struct http_host_scan h = {.n = 0};
 
 	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_host_scan_one, &h);
 	if (h.n > 1 || h.bad)
+		return -1;
+	if (h.n == 0 && (version == NULL || strcmp(version, MHD_HTTP_VERSION_1_0) != 0))
 		return -1;
 	if (h.host != NULL && http_host_has_nul(conn, &h))
 		return -1;
@@ -259,36 +284,42 @@ pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
 size_t
 pub_http_host_name(const char *host, const char **ret_name)
 {
-	const char *end, *p;
+	const char *end, *p, *rb;
 	size_t len;
 
 	if (host == NULL)
 		return 0;
+	/* Trailing OWS is not part of the value (RFC 9110 section 5.5); libmicrohttpd 0.9.75
+	 * strips the leading OWS but keeps the trailing. */
+	end = host + strlen(host);
+	while (end > host && http_is_ows(end[-1]))
+		end--;
 	if (host[0] == '[') {
 		/* IPv6 literal: "[2001:db8::1]" with an optional ":port". */
-		end = strchr(host, ']');
-		if (end == NULL || end == host + 1)
+		rb = memchr(host, ']', (size_t)(end - host));
+		if (rb == NULL || rb == host + 1)
 			return 0;
-		for (p = host + 1; p < end; p++)
+		for (p = host + 1; p < rb; p++)
 			if (!isxdigit((unsigned char)*p) && *p != ':' && *p != '.')
 				return 0;
-		p = end + 1;
+		p = rb + 1;
 		len = (size_t)(p - host);
 	} else {
-		for (p = host; *p != '\0' && *p != ':'; p++)
+		for (p = host; p < end && *p != ':'; p++)
 			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
 				return 0;
 		len = (size_t)(p - host);
 		if (len > 1 && host[len - 1] == '.')
 			len--;
 	}
-	if (*p == ':') {
-		if (p[1] == '\0' || strlen(p + 1) > 5)
+	if (p < end && *p == ':') {
+		p++;
+		if (p == end || end - p > 5)
 			return 0;
-		for (p++; *p != '\0'; p++)
+		for (; p < end; p++)
 			if (!isdigit((unsigned char)*p))
 				return 0;
-	} else if (*p != '\0') {
+	} else if (p != end) {
 		return 0;
 	}
 	if (len == 0 || len > DOMAIN_NAME_MAX || host[0] == '.')
@@ -344,7 +375,6 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	const char *host = NULL;
 	enum MHD_Result ret;
 
-	(void)version;
 	(void)upload_data;
 	switch (http_phase(conn, method, upload_data_size, req_ctx)) {
 	case HTTP_WAIT:
@@ -356,7 +386,7 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 		break;
 	}
 	atomic_fetch_add(&pub->n_requests, 1);
-	if (http_host(conn, &host) < 0)
+	if (http_host(conn, version, &host) < 0)
 		return http_bad_request(conn);
 	s = pub_snap_acquire(pub);
 	switch (pub_http_route(s, host, method, url, &d)) {
@@ -563,7 +593,6 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 	const char *host = NULL;
 	enum MHD_Result ret;
 
-	(void)version;
 	(void)upload_data;
 	switch (http_phase(conn, method, upload_data_size, req_ctx)) {
 	case HTTP_WAIT:
@@ -575,7 +604,7 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 		break;
 	}
 	atomic_fetch_add(&pub->n_requests, 1);
-	if (http_host(conn, &host) < 0)
+	if (http_host(conn, version, &host) < 0)
 		return http_bad_request(conn);
 	s = pub_snap_acquire(pub);
 	if (s->acme_webroot != NULL &&

@@ -212,8 +212,9 @@ size_t pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
  * 404 for any other host or path; 405 for another method on a published host. */
 unsigned pub_http_route(const struct pub_snap *s, const char *host, const char *method,
                         const char *url, const struct pub_dom **ret_dom);
-/* Strip ":port" and one trailing dot from a Host header value; returns the name length, or
- * 0 when the value is not a plausible host name. */
+/* Strip trailing SP/HTAB (OWS, RFC 9110 section 5.5), ":port" and one trailing dot from a
+ * Host header value; returns the name length (*ret_name = host: the name is a prefix of the
+ * value), or 0 when the value is not a plausible host name. */
 size_t pub_http_host_name(const char *host, const char **ret_name);
 
 #endif

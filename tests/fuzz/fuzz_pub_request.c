@@ -4,14 +4,18 @@
  * Input:      "<Host header>\n<request target>[\n<method>]" (no LF: both are the whole
  *             input; no second LF: method GET); NUL bytes end the C strings early, as they
  *             do in libmicrohttpd.
- * Covered:    pub_http_host_name() (Host -> name, ":port" and one trailing dot removed),
+ * Covered:    pub_http_host_name() (Host -> name; trailing SP/HTAB, ":port" and one
+ *             trailing dot removed),
  *             pub_snap_find_host() on a two-domain snapshot, pub_http_unescape() (the
  *             MHD_OPTION_UNESCAPE_CALLBACK for the path and arguments), and
  *             pub_http_route() on the unescaped path (what pub_http_policy_access() answers
  *             once the request is in).
  * Invariants: a host name is a prefix of the header, 1..253 bytes, no leading dot, of
  *             LDH/underscore characters (or a bracketed IPv6 literal); a found domain's
- *             host equals that name case-insensitively; unescaping never grows the string,
+ *             host equals that name case-insensitively; trailing SP/HTAB (OWS, RFC 9110
+ *             section 5.5) changes neither the name nor the route, and a value that starts
+ *             with SP/HTAB has no name (libmicrohttpd strips the leading OWS before we see
+ *             it); unescaping never grows the string,
  *             never yields an embedded NUL (%00 stays literal), and leaves a string
  *             without '%' unchanged; the route is 200, 404 or 405; 200 only for GET or HEAD
  *             of exactly /.well-known/mta-sts.txt on a published host, with that domain;
@@ -30,14 +34,35 @@ static struct pub_dom doms[2] = {
 };
 static struct pub_snap snap = {.doms = doms, .n_doms = 2};
 
+/* host with trailing OWS appended (owned) */
+static char *
+with_ows(const char *host)
+{
+	static const char ows[] = " \t ";
+	size_t n = strlen(host);
+	char *s = malloc(n + sizeof(ows));
+
+	FUZZ_CHECK(s != NULL);
+	memcpy(s, host, n);
+	memcpy(s + n, ows, sizeof(ows));
+	return s;
+}
+
 static void
 check_host(const char *host)
 {
 	const struct pub_dom *d;
-	const char *name = NULL;
-	size_t len, i;
+	const char *name = NULL, *name2 = NULL;
+	char *host2 = with_ows(host);
+	size_t len, len2, i;
 
 	len = pub_http_host_name(host, &name);
+	len2 = pub_http_host_name(host2, &name2);
+	FUZZ_CHECK(len2 == len);
+	FUZZ_CHECK(len == 0 || name2 == host2);
+	free(host2);
+	if (host[0] == ' ' || host[0] == '\t')
+		FUZZ_CHECK(len == 0);
 	if (len == 0)
 		return;
 	FUZZ_CHECK(name == host);
@@ -79,6 +104,7 @@ check_route(const char *host, const char *path, const char *method)
 	size_t len = pub_http_host_name(host, &name);
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 	int policy_path = strcmp(path, "/.well-known/mta-sts.txt") == 0;
+	char *host2;
 	unsigned st;
 
 	if (len > 0)
@@ -88,6 +114,10 @@ check_route(const char *host, const char *path, const char *method)
 	FUZZ_CHECK((st == 200) == (found != NULL && get && policy_path));
 	FUZZ_CHECK((st == 405) == (found != NULL && !get));
 	FUZZ_CHECK(st == 200 ? d == found : d == NULL);
+	host2 = with_ows(host);
+	FUZZ_CHECK(pub_http_route(&snap, host2, method, path, &d) == st);
+	FUZZ_CHECK(st == 200 ? d == found : d == NULL);
+	free(host2);
 	FUZZ_CHECK(pub_http_route(&snap, NULL, method, path, &d) == 404 && d == NULL);
 }
 

@@ -319,6 +319,9 @@ for name, data in {
     "pct-path": "mta-sts.example.com\n/.well-known/mta-sts%2etxt\nGET",
     "trailing-slash": "mta-sts.example.com\n/.well-known/mta-sts.txt/\nGET",
     "empty-method": "mta-sts.example.com\n/.well-known/mta-sts.txt\n",
+    "trailing-ows": "mta-sts.example.com:443 \t\n/.well-known/mta-sts.txt",
+    "leading-ows": " mta-sts.example.com\n/.well-known/mta-sts.txt",
+    "inner-space": "mta-sts.example.com :443\n/.well-known/mta-sts.txt",
 }.items():
     seed("pub_request", name, data)
 

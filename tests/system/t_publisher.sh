@@ -4,7 +4,9 @@
 # Three domains (plus a fourth sharing a certificate) on one HTTPS listener, each with its
 # own certificate made by a test CA at run time. Checks: policy body and headers with curl,
 # HEAD/404/405, GET/HEAD with a body -> 413 and Host header abuse -> 400 (both listeners, raw
-# requests), SNI certificate choice and the no-SNI fallback (openssl s_client,
+# requests: two Host headers, control characters, HTTP/1.1 without Host, whitespace before a
+# field's colon), OWS around the Host value ignored, HTTP/1.0 without Host, SNI certificate
+# choice and the no-SNI fallback (openssl s_client,
 # gnutls-cli), TLS 1.1 refused, port 80 (ACME token, 301, traversal attempts),
 # `mtastsd dns-records`, certificate reload through inotify (plain files and the Let's
 # Encrypt symlink layout; an open keep-alive connection survives; broken replacements are
@@ -223,14 +225,66 @@ for lst in "$P tls https" "$H plain http"; do
 		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\x01\r\nConnection: close\r\n\r\n")"
 	check "$name: DEL in Host: 400" 400 \
 		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.\x7fd1.test\r\nConnection: close\r\n\r\n")"
-	check "$name: tab in Host: 400" 400 \
+	check "$name: tab inside Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.\td1.test\r\nConnection: close\r\n\r\n")"
+	# Optional whitespace around a field value is not part of it (RFC 9110 section 5.5):
+	# libmicrohttpd strips the leading OWS, pub_http_host_name() the trailing.
+	check "$name: trailing space in Host is ignored" "$okc" \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test \r\nConnection: close\r\n\r\n")"
+	check "$name: trailing tab in Host is ignored" "$okc" \
 		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\t\r\nConnection: close\r\n\r\n")"
+	check "$name: trailing OWS after a port in Host (last header) is ignored" "$okc" \
+		"$(raw_status "$port" "$mode" "${REQ}Connection: close\r\nHost: mta-sts.d1.test:$port \t \r\n\r\n")"
+	check "$name: leading OWS in Host is ignored" "$okc" \
+		"$(raw_status "$port" "$mode" "${REQ}Host: \t mta-sts.d1.test\r\nConnection: close\r\n\r\n")"
+	# RFC 9112 section 3.2: an HTTP/1.1 request without Host gets 400 (any method, any path).
+	check "$name: HTTP/1.1 without Host: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Connection: close\r\n\r\n")"
+	check "$name: HTTP/1.1 POST without Host: 400" 400 \
+		"$(raw_status "$port" "$mode" 'POST /.well-known/mta-sts.txt HTTP/1.1\r\nConnection: close\r\n\r\n')"
+	check "$name: HTTP/1.1 ACME path without Host: 400" 400 \
+		"$(raw_status "$port" "$mode" 'GET /.well-known/acme-challenge/tok_EN-123 HTTP/1.1\r\nConnection: close\r\n\r\n')"
+	# RFC 9112 section 5.1: whitespace between a field name and its colon gets 400.
+	check "$name: 'Host :' (space before the colon): 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host : mta-sts.d1.test\r\nConnection: close\r\n\r\n")"
+	check "$name: 'Host<TAB>:' (tab before the colon): 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host\t: mta-sts.d1.test\r\nConnection: close\r\n\r\n")"
+	check "$name: another field with a space before its colon: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nX-Any : 1\r\nConnection: close\r\n\r\n")"
 	check "$name: bare LF line ends are fine" "$okc" \
 		"$(raw_status "$port" "$mode" 'GET /.well-known/mta-sts.txt HTTP/1.1\nHost: mta-sts.d1.test\nConnection: close\n\n')"
 	check "$name: plain request is fine" "$okc" \
 		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nConnection: close\r\n\r\n")"
 done
 set --
+# HTTP/1.0 needs no Host (RFC 1945): port 443 answers 404 (no policy without a host), port 80
+# serves an ACME token and answers 400 to anything else (no host to redirect to).
+REQ10='GET /.well-known/mta-sts.txt HTTP/1.0\r\n'
+check "https: HTTP/1.0 without Host: 404" 404 "$(raw_status "$P" tls "${REQ10}\r\n")"
+check "https: HTTP/1.0 with Host: 200" 200 "$(raw_status "$P" tls "${REQ10}Host: mta-sts.d1.test \r\n\r\n")"
+check "http: HTTP/1.0 without Host: 400" 400 "$(raw_status "$H" plain "${REQ10}\r\n")"
+check "http: HTTP/1.0 ACME token without Host: 200" 200 \
+	"$(raw_status "$H" plain 'GET /.well-known/acme-challenge/tok_EN-123 HTTP/1.0\r\n\r\n')"
+check "https: HTTP/1.1 without Host, curl: 400" 400 \
+	"$("${c[@]}" -w '%{http_code}' -H 'Host:' "$u/.well-known/mta-sts.txt")"
+check "https: trailing space in Host, the user's case: the d2 policy" \
+	"$(printf '%s' "$BODY2" | tr -d '\r')" \
+	"$(printf 'GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.d2.test \r\nConnection: close\r\n\r\n' |
+		timeout 10 openssl s_client -quiet -connect "127.0.0.1:$P" -servername mta-sts.d2.test 2>/dev/null |
+		python3 -c 'import sys; print(sys.stdin.buffer.read().split(b"\r\n\r\n", 1)[-1].decode().replace("\r", ""), end="")')"
+check "http: trailing tab in Host: Location without it (nor the port)" "Location: https://mta-sts.d2.test/.well-known/mta-sts.txt" \
+	"$(printf 'GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.d2.test:80\t\r\nConnection: close\r\n\r\n' |
+		python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s.sendall(sys.stdin.buffer.read())
+d = b""
+while True:
+    c = s.recv(4096)
+    if not c:
+        break
+    d += c
+print([l for l in d.decode().split("\r\n") if l.startswith("Location:")][0])' "$H")"
 # The user's report: curl sending a body with GET got "Empty reply from server".
 check "curl -X GET -d abc (https): 413" 413 "$("${c[@]}" -w '%{http_code}' -X GET -d abc "$u/.well-known/mta-sts.txt")"
 check "curl -X GET -d abc (http): 413" 413 \
