@@ -715,8 +715,9 @@ admin_render_metrics(struct admin *a, const struct admin_facts *f)
 	         "Open connections of the publisher's HTTPS and HTTP listeners.",
 	         f->pub->connections);
 	prom_u64(o.f, "mtastsd_publisher_connections_timed_out_total", "counter",
-	         "Publisher connections closed because no complete request arrived within "
-	         "publisher.connection_timeout (slow or idle clients).",
+	         "Publisher connections closed by publisher.connection_timeout, counted once "
+	         "each at close: cut by the request deadline (no complete request in time) "
+	         "or closed at or after that deadline (idle timeout: idle or silent clients).",
 	         f->pub->connections_timed_out);
 	prom_head(o.f, "mtastsd_certificate_expiry_timestamp_seconds", "gauge",
 	          "notAfter of the certificate served for mta-sts.<domain>, Unix time.");

@@ -12,6 +12,16 @@
  *            loop sweeps the connections once per PUB_SWEEP_MS and shuts down the socket of
  *            every overdue one with shutdown(2); the connection's MHD thread then reads EOF
  *            and closes it the usual way (no request callback runs for it).
+ *            pub->n_conn_deadline (connections_timed_out) is counted when a connection
+ *            closes (MHD_CONNECTION_NOTIFY_CLOSED), once per connection: one the sweep cut,
+ *            or one closed at or after its deadline. The latter are mostly closed by
+ *            libmicrohttpd's own idle timeout, which is the same connection_timeout and
+ *            often fires before the sweep comes round (an idle TCP connection, a TLS
+ *            handshake then silence, an idle keep-alive connection). Our clock is
+ *            CLOCK_MONOTONIC_COARSE, which libmicrohttpd prefers too, and the deadline is
+ *            set in the STARTED and COMPLETED notifications, after libmicrohttpd has noted
+ *            the connection's activity, so its idle close does not come before the deadline
+ *            (t_hostile_publisher.sh counts 20 idle connections as 20).
  *            The same sweep calls malloc_trim(0) after a burst of connections has drained:
  *            the MHD threads' malloc arenas keep freed TLS sessions and connection pools
  *            otherwise.
@@ -54,6 +64,8 @@ conn_notify(struct pub *pub, int tls, struct MHD_Connection *conn, void **socket
 	const union MHD_ConnectionInfo *ci;
 	struct pub_conn *c;
 	struct stat st;
+	int64_t now;
+	int timed_out;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		c = xcalloc(1, sizeof(*c));
@@ -89,7 +101,9 @@ conn_notify(struct pub *pub, int tls, struct MHD_Connection *conn, void **socket
 		*socket_ctx = NULL;
 		if (c == NULL)
 			return;
+		now = conn_now_ms();
 		(void)pthread_mutex_lock(&pub->conn_lock);
+		timed_out = c->cut || now >= atomic_load(&c->deadline_ms);
 		if (c->prev != NULL)
 			c->prev->next = c->next;
 		else
@@ -98,6 +112,8 @@ conn_notify(struct pub *pub, int tls, struct MHD_Connection *conn, void **socket
 			c->next->prev = c->prev;
 		pub->n_conns--;
 		(void)pthread_mutex_unlock(&pub->conn_lock);
+		if (timed_out)
+			atomic_fetch_add(&pub->n_conn_deadline, 1);
 		pub_snap_unref(c->snap);
 		free(c);
 	}
@@ -162,12 +178,11 @@ pub_conn_sweep(struct loop *loop, struct loop_timer *t, void *arg)
 		pub->n_conns_peak = pub->n_conns;
 	}
 	(void)pthread_mutex_unlock(&pub->conn_lock);
-	if (cut > 0) {
-		atomic_fetch_add(&pub->n_conn_deadline, cut);
+	/* n_conn_deadline counts these when they close (conn_notify()). */
+	if (cut > 0)
 		log_info("publisher: closed %lu connection%s that sent no complete request "
 		         "within connection_timeout (%us)",
 		         cut, cut == 1 ? "" : "s", pub->timeout_s);
-	}
 	if (trim)
 		(void)malloc_trim(0);
 	loop_timer_start(loop, &pub->sweep_timer, PUB_SWEEP_MS, pub_conn_sweep, pub);

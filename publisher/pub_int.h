@@ -143,7 +143,9 @@ struct pub {
 	size_t n_conns_peak; /* high-water mark since the last malloc_trim() */
 	struct loop_timer sweep_timer;
 	/* counters, read by the admin endpoint (pub_info.c) */
-	atomic_ulong n_conn_deadline; /* connections cut by the request deadline */
+	/* connections closed by connection_timeout: cut by the deadline sweep, or closed at or
+	 * after their deadline (libmicrohttpd's idle timeout); counted once each, at close */
+	atomic_ulong n_conn_deadline;
 	atomic_ulong n_requests;
 	atomic_ulong n_policy_served;
 	atomic_ulong n_not_found;
