@@ -620,36 +620,49 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	return 0;
 }
 
-static char *
-pub_listen_sig(const struct cfg_publisher *p)
-{
-	char *sig = xstrdup(""), *next;
-	size_t i;
-
-	for (i = 0; i < p->n_listen; i++) {
-		next = xasprintf("%s s %s %u;", sig, p->listen[i].host ? p->listen[i].host : "",
-		                 (unsigned)p->listen[i].port);
-		free(sig);
-		sig = next;
-	}
-	for (i = 0; i < p->n_http_listen; i++) {
-		next = xasprintf("%s h %s %u;", sig,
-		                 p->http_listen[i].host ? p->http_listen[i].host : "",
-		                 (unsigned)p->http_listen[i].port);
-		free(sig);
-		sig = next;
-	}
-	next = xasprintf("%s %u %llu", sig, p->max_connections,
-	                 (unsigned long long)p->connection_timeout_ms);
-	free(sig);
-	return next;
-}
-
 static const char *
 pub_priority_of(const struct cfg_publisher *p)
 {
 	return p->tls_priority != NULL && p->tls_priority[0] != '\0' ? p->tls_priority
 	                                                             : PUB_TLS_PRIORITY_DEFAULT;
+}
+
+static unsigned
+pub_max_connections_of(const struct cfg_publisher *p)
+{
+	return p->max_connections ? p->max_connections : PUB_MAX_CONNECTIONS_DEFAULT;
+}
+
+/* connection_timeout in whole seconds (rounded up), as libmicrohttpd takes it. */
+static unsigned
+pub_timeout_s_of(const struct cfg_publisher *p)
+{
+	uint64_t ms =
+	        p->connection_timeout_ms ? p->connection_timeout_ms : PUB_CONN_TIMEOUT_DEFAULT_MS;
+
+	return (unsigned)((ms + 999) / 1000);
+}
+
+/* The publisher keys that only a restart applies, each logged when it changed, in the
+ * daemon's words (daemon_log_restart_keys(), docs/config.md). publisher.listen and
+ * publisher.http_listen are the daemon's to log; values are compared as the listeners use
+ * them (defaults applied, the timeout in seconds). */
+static void
+pub_log_restart_keys(const struct pub *pub, const struct cfg_publisher *p)
+{
+	struct {
+		const char *key;
+		int changed;
+	} keys[] = {
+	        {"publisher.max_connections", pub_max_connections_of(p) != pub->max_connections},
+	        {"publisher.connection_timeout", pub_timeout_s_of(p) != pub->timeout_s},
+	        {"publisher.tls_priority", strcmp(pub_priority_of(p), pub->tls_priority) != 0},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys[i].changed)
+			log_warn("reload: %s changed: requires restart, ignoring", keys[i].key);
 }
 
 /* ---- lifecycle ---- */
@@ -759,13 +772,8 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		pub->ticket_key.data = NULL;
 		pub->ticket_key.size = 0;
 	}
-	pub->max_connections =
-	        p->max_connections ? p->max_connections : PUB_MAX_CONNECTIONS_DEFAULT;
-	pub->timeout_s = (unsigned)(((p->connection_timeout_ms ? p->connection_timeout_ms
-	                                                       : PUB_CONN_TIMEOUT_DEFAULT_MS) +
-	                             999) /
-	                            1000);
-	pub->listen_sig = pub_listen_sig(p);
+	pub->max_connections = pub_max_connections_of(p);
+	pub->timeout_s = pub_timeout_s_of(p);
 
 	if (p->n_listen == 0) {
 		for (i = 0; i < sizeof(default_listen) / sizeof(default_listen[0]); i++) {
@@ -812,7 +820,6 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 {
 	const struct cfg_publisher *p = &cfg->publisher;
 	struct pub_snap *s;
-	char *sig;
 	int changed, r;
 
 	if (pub == NULL)
@@ -833,13 +840,7 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 		snap_free(s);
 		return r;
 	}
-	sig = pub_listen_sig(p);
-	if (strcmp(sig, pub->listen_sig) != 0)
-		log_warn("publisher: listen, http_listen, max_connections and "
-		         "connection_timeout changes require a restart, ignoring");
-	free(sig);
-	if (strcmp(pub_priority_of(p), pub->tls_priority) != 0)
-		log_warn("publisher: tls_priority change requires a restart, ignoring");
+	pub_log_restart_keys(pub, p);
 	pub_log_ids(pub->snap, s);
 	snap_publish(pub, s);
 	watch_setup(pub);
@@ -870,7 +871,6 @@ pub_free(struct pub *pub)
 	(void)pthread_mutex_destroy(&pub->snap_lock);
 	(void)pthread_mutex_destroy(&pub->conn_lock);
 	free(pub->tls_priority);
-	free(pub->listen_sig);
 	if (pub->ticket_key.data != NULL) {
 		gnutls_memset(pub->ticket_key.data, 0, pub->ticket_key.size);
 		gnutls_free(pub->ticket_key.data);

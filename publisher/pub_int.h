@@ -132,7 +132,6 @@ struct pub {
 	gnutls_datum_t ticket_key; /* session ticket key (TLS 1.2 tickets, TLS 1.3 PSK) */
 	unsigned max_connections;
 	unsigned timeout_s;
-	char *listen_sig; /* listen addresses as text, to detect restart-only changes */
 	/* certificate file watching */
 	int inotify_fd;
 	struct loop_timer reload_timer;

@@ -10,8 +10,9 @@
 # gnutls-cli), TLS 1.1 refused, port 80 (ACME token, 301, traversal attempts),
 # `mtastsd dns-records`, certificate reload through inotify (plain files and the Let's
 # Encrypt symlink layout; an open keep-alive connection survives; broken replacements are
-# refused and named, the recovery logged), the policy id lines at startup and on SIGHUP, a
-# reload that would remove every domain, a start with a key that does not match, and
+# refused and named, the recovery logged), the policy id lines at startup and on SIGHUP, the
+# restart-only key changed on SIGHUP (one line naming it), a reload that would remove every
+# domain, a start with a key that does not match, and
 # Debian's mta-sts-query accepting the policy inside a
 # network namespace with its own DNS server (dnsmasq) on 127.0.0.1:53.
 
@@ -51,7 +52,7 @@ printf 'tok_EN-123.thumbprint' >"$T/webroot/.well-known/acme-challenge/tok_EN-12
 echo "secret" >"$T/secret"
 ln -s "$T/secret" "$T/webroot/.well-known/acme-challenge/link"
 
-# pub_conf FILE LISTEN HTTP_LISTEN D2MODE
+# pub_conf FILE LISTEN HTTP_LISTEN D2MODE [CONNECTION_TIMEOUT]
 pub_conf() {
 	cat >"$1" <<EOC
 process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s"; };
@@ -62,7 +63,7 @@ publisher = {
 	http_listen = [ $3 ];
 	acme_webroot = "$T/webroot";
 	cache_control_max_age = 3600;
-	connection_timeout = "30s";
+	connection_timeout = "${5:-30s}";
 	domains = (
 		{ domain = "d1.test"; mode = "enforce"; max_age = 604800;
 		  mx = [ "mail.d1.test", "*.mx.d1.test" ];
@@ -511,7 +512,8 @@ check "daemon alive after broken certificates" alive "$(alive pub)"
 
 # ---- SIGHUP: policy change --------------------------------------------------------------
 
-pub_conf "$T/pub.conf" "\"127.0.0.1:$P\"" "\"127.0.0.1:$H\"" testing
+# connection_timeout changes too: it needs a restart, and only that key is named.
+pub_conf "$T/pub.conf" "\"127.0.0.1:$P\"" "\"127.0.0.1:$H\"" testing 31s
 kill -HUP "$(cat "$T/pub.pid")"
 for i in $(seq 1 50); do
 	fetch d2.test >/dev/null
@@ -530,6 +532,10 @@ check "SIGHUP: d2 id change logged with the TXT record to publish" \
 	"mtastsd: notice: domain 'd2.test': policy id changed from $ID2 to $ID2B; publish _mta-sts TXT \"v=STSv1; id=$ID2B\"" \
 	"$(wait_line "domain 'd2.test': policy id changed")"
 check "SIGHUP: no id line for unchanged domains" 1 "$(grep -c 'policy id changed' "$T/pub.log" || true)"
+check "SIGHUP: connection_timeout change logged once, as requiring a restart" 1 \
+	"$(grep -cxF 'mtastsd: warning: reload: publisher.connection_timeout changed: requires restart, ignoring' "$T/pub.log" || true)"
+check "SIGHUP: no restart line for the keys that did not change" "" \
+	"$(grep -E 'requires? (a )?restart' "$T/pub.log" | grep -v 'reload: publisher.connection_timeout changed: requires restart, ignoring$' || true)"
 
 # A reload that would remove every domain is refused with a reason, not an errno text.
 cat >"$T/nodomains.conf" <<EOC
