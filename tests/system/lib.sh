@@ -81,13 +81,23 @@ finish() {
 	exit 0
 }
 
-# free_port [tcp|udp|both]: a port on 127.0.0.1 that nothing listens on right now.
+# free_port [tcp|udp|both]: a port on 127.0.0.1 that nothing listens on right now, below the
+# ephemeral range (client sockets never take it before it is bound).
 free_port() {
 	python3 - "${1:-both}" <<'PY'
 import random, socket, sys
 kind = sys.argv[1]
+# Below the kernel's ephemeral range: a port picked now and bound later must not be taken
+# meanwhile by the local end of some client connection (t_hostile_* open thousands).
+try:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        eph_low = int(f.read().split()[0])
+except (OSError, ValueError, IndexError):
+    eph_low = 32768
+hi = max(eph_low - 1, 2048)
+lo = max(1024, hi - 12000)
 for _ in range(200):
-    p = random.randint(20000, 60000)
+    p = random.randint(lo, hi)
     ok = True
     for t in ([socket.SOCK_STREAM] if kind == "tcp" else [socket.SOCK_DGRAM] if kind == "udp"
               else [socket.SOCK_STREAM, socket.SOCK_DGRAM]):
