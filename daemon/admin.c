@@ -453,11 +453,81 @@ static void
 admin_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
                 enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
-	(void)conn;
+	struct admin *a = cls;
+	const union MHD_ConnectionInfo *ci;
+
 	(void)toe;
 	free(*req_ctx);
 	*req_ctx = NULL;
+	/* keep-alive: the next request gets a full ADMIN_CONN_TIMEOUT_S */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci != NULL && ci->socket_context != NULL)
+		((struct admin_conn *)ci->socket_context)->deadline_ms =
+		        loop_now_ms(a->loop) + ADMIN_CONN_TIMEOUT_S * 1000u;
+}
+
+/* Once a second while connections are open: shut down the socket of each connection whose
+ * request is not complete by its deadline; MHD then reads EOF and closes it. Everything
+ * here runs on the main loop, as MHD does (external mode): a connection leaves the list in
+ * MHD_CONNECTION_NOTIFY_CLOSED, before MHD closes its socket. */
+static void
+admin_sweep(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct admin *a = arg;
+	struct admin_conn *c;
+	uint64_t now = loop_now_ms(loop);
+	unsigned cut = 0;
+
+	(void)t;
+	for (c = a->conns; c != NULL; c = c->next) {
+		if (c->cut || c->fd < 0 || c->deadline_ms > now)
+			continue;
+		if (shutdown(c->fd, SHUT_RDWR) == 0) {
+			c->cut = 1;
+			cut++;
+		}
+	}
+	if (cut > 0) {
+		a->conns_cut += cut;
+		log_info("admin: closed %u connection%s that sent no complete request within %u s",
+		         cut, cut == 1 ? "" : "s", (unsigned)ADMIN_CONN_TIMEOUT_S);
+		admin_kick(a);
+	}
+	if (a->conns != NULL)
+		loop_timer_start(loop, &a->sweep, ADMIN_SWEEP_MS, admin_sweep, a);
+}
+
+static void
+admin_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+             enum MHD_ConnectionNotificationCode code)
+{
+	struct admin *a = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct admin_conn *c;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		c = xcalloc(1, sizeof(*c));
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c->fd = ci != NULL ? ci->connect_fd : -1;
+		c->deadline_ms = loop_now_ms(a->loop) + ADMIN_CONN_TIMEOUT_S * 1000u;
+		c->next = a->conns;
+		if (c->next != NULL)
+			c->next->prev = c;
+		a->conns = c;
+		*socket_ctx = c;
+		if (!loop_timer_armed(&a->sweep))
+			loop_timer_start(a->loop, &a->sweep, ADMIN_SWEEP_MS, admin_sweep, a);
+	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_ctx != NULL) {
+		c = *socket_ctx;
+		*socket_ctx = NULL;
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			a->conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		free(c);
+	}
 }
 
 /* ---- lifecycle ---- */
@@ -504,7 +574,8 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	                          (unsigned)ADMIN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
 	                          (unsigned)ADMIN_CONN_TIMEOUT_S,
 	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_CONN_MEMORY_MAX,
-	                          MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a, MHD_OPTION_END);
+	                          MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a,
+	                          MHD_OPTION_NOTIFY_CONNECTION, admin_notify, a, MHD_OPTION_END);
 	if (a->mhd == NULL) {
 		log_err("admin: cannot start the HTTP server on %s", a->listen_name);
 		(void)close(fd);
@@ -611,6 +682,7 @@ admin_free(struct admin *a)
 	if (a == NULL)
 		return NULL;
 	loop_timer_stop(a->loop, &a->timer);
+	loop_timer_stop(a->loop, &a->sweep);
 	if (a->epoll_fd >= 0)
 		loop_io_del(a->loop, a->epoll_fd);
 	if (a->mhd != NULL)

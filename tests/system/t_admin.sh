@@ -353,6 +353,41 @@ EOP
 check "limit b: the daemon closed the 32 idle clients (10 s idle timeout)" \
 	"closed by the daemon 32" "$(cat "$T/adm_limit_b.out")"
 check "limit b: /status answers afterwards" 200 "$(code GET /status -H "$AUTH")"
+# c) 32 clients dripping a request one byte a second: the idle timeout never fires, the
+# request deadline (10 s from accept) cuts them and frees the slots
+python3 - "$ADM" 32 16 <<'EOP' >"$T/adm_limit_c.out" &
+import socket, sys, time
+port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(n)]
+req = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 1000
+t0 = time.monotonic()
+cut, i = {}, 0
+while time.monotonic() - t0 < secs and len(cut) < n:
+    for k, s in enumerate(socks):
+        if k in cut:
+            continue
+        try:
+            s.send(req[i:i + 1])
+        except OSError:
+            cut[k] = time.monotonic() - t0
+    i += 1
+    time.sleep(1)
+print("cut %d last %.0f" % (len(cut), max(cut.values(), default=0)))
+for s in socks:
+    s.close()
+EOP
+drip=$!
+sleep 5
+check "limit c: slots held by dripping clients: /status gets none" 000 \
+	"$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' -H "$AUTH" "$URL/status" 2>/dev/null || true)"
+wait "$drip"
+read -r _ ncut _ last <"$T/adm_limit_c.out"
+check "limit c: the daemon cut all 32 dripping clients" 32 "$ncut"
+if [ "${last:-99}" -le 13 ]; then check "limit c: ... within 13 s (deadline 10 s)" yes yes
+else check "limit c: ... within 13 s (deadline 10 s)" "<= 13 s" "$last s"; fi
+check "limit c: /status answers afterwards" 200 "$(code GET /status -H "$AUTH")"
+check_match "limit c: the cut is logged" 'admin: closed [0-9]+ connections? that sent no complete request within 10 s' \
+	"$(cat "$T/mtastsd.log")"
 
 # ---- admin.token is applied by a reload (no restart)
 TOKEN2='n3w-token_after_reload'
