@@ -9,7 +9,8 @@
  *            zone) is checked afterwards in cfg_finish(), as is what spans keys (two
  *            listeners on one address and port). Before libconfig parses, cfg_pre_file()
  *            reads the file and its @includes (regular files, CFG_FILE_MAX bytes in all)
- *            and refuses integer literals libconfig 1.5 would wrap.
+ *            and refuses integer literals libconfig 1.5 would wrap and strings, comments
+ *            or @include paths never closed (libconfig would drop the rest of the file).
  * Threads:   any; no global state.
  * Ownership: the struct cfg and everything it points to belong to the caller (cfg_free()).
  * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
@@ -652,6 +653,23 @@ cfg_listen_from_text(const char *text, struct cfg_listen *l, const char **why)
 	return 0;
 }
 
+/* 1 when l is an IPv4-mapped IPv6 address ([::ffff:a.b.c.d]:port), with "a.b.c.d:port" in
+ * out; 0 otherwise. Every IPv6 listener sets IPV6_V6ONLY, and Linux refuses to bind such a
+ * socket to a mapped address (EINVAL), so the loader refuses it and names the IPv4 form. */
+static int
+cfg_listen_v4mapped(const struct cfg_listen *l, char *out, size_t outlen)
+{
+	struct in6_addr a;
+	char v4[INET_ADDRSTRLEN];
+
+	if (l->host == NULL || inet_pton(AF_INET6, l->host, &a) != 1 || !IN6_IS_ADDR_V4MAPPED(&a))
+		return 0;
+	if (inet_ntop(AF_INET, &a.s6_addr[12], v4, sizeof(v4)) == NULL)
+		return 0;
+	(void)snprintf(out, outlen, "%s:%u", v4, (unsigned)l->port);
+	return 1;
+}
+
 static int cfg_parse_string(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
                             const char **ret);
 
@@ -668,6 +686,13 @@ cfg_parse_listen_one(struct cfg_ctx *ctx, const config_setting_t *s, const char 
 		v = config_setting_get_string(s);
 		if (cfg_listen_from_text(v, l, &why) < 0)
 			return cfg_error(ctx, s, key, "bad listen address '%s': %s", v, why);
+		if (cfg_listen_v4mapped(l, sub, sizeof(sub))) {
+			cfg_listen_clear(l);
+			return cfg_error(ctx, s, key,
+			                 "%s is an IPv4-mapped IPv6 address, which an IPv6-only "
+			                 "socket cannot bind: write %s",
+			                 v, sub);
+		}
 		return 0;
 	}
 	if (config_setting_type(s) != CONFIG_TYPE_GROUP)
@@ -1889,6 +1914,59 @@ cfg_binds_add(struct cfg_bind *v, size_t *np, const char *key, const struct cfg_
 	}
 }
 
+/* The absolute path, normalised without looking at the file system (the socket does not
+ * exist yet, and a symbolic link is not followed): repeated '/' collapsed, "." components
+ * dropped, ".." removing the component before it ("/.." is "/"), no trailing '/'. Owned. */
+static char *
+cfg_path_normalise(const char *path)
+{
+	char *out = xmalloc(strlen(path) + 2);
+	const char *p = path, *q;
+	size_t o = 1, n;
+
+	out[0] = '/';
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		for (q = p; *q != '\0' && *q != '/';)
+			q++;
+		n = (size_t)(q - p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (o > 1 && out[o - 1] != '/')
+				o--;
+			if (o > 1)
+				o--;
+		} else if (n != 1 || p[0] != '.') {
+			if (o > 1)
+				out[o++] = '/';
+			memcpy(out + o, p, n);
+			o += n;
+		}
+		p = q;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* 1 when unix socket paths a and b (absolute: the parser requires it) name one file. */
+static int
+cfg_same_socket_path(const char *a, const char *b)
+{
+	char *na, *nb;
+	int same;
+
+	if (strcmp(a, b) == 0)
+		return 1;
+	na = cfg_path_normalise(a);
+	nb = cfg_path_normalise(b);
+	same = strcmp(na, nb) == 0;
+	free(na);
+	free(nb);
+	return same;
+}
+
 /* An error at a when a and b would bind the same place; 0 when they would not. */
 static int
 cfg_bind_check(struct cfg_ctx *ctx, const struct cfg_bind *a, const struct cfg_bind *b)
@@ -1898,8 +1976,13 @@ cfg_bind_check(struct cfg_ctx *ctx, const struct cfg_bind *a, const struct cfg_b
 	if (a->family != b->family)
 		return 0;
 	if (a->family == AF_UNIX) {
-		if (strcmp(a->l->path, b->l->path) != 0)
+		if (!cfg_same_socket_path(a->l->path, b->l->path))
 			return 0;
+		if (strcmp(a->l->path, b->l->path) != 0)
+			return cfg_error(ctx, a->s, a->key,
+			                 "unix socket %s is also %s (%s%s): two listeners cannot "
+			                 "share a socket path",
+			                 a->l->path, b->key, b->l->path, dflt);
 		return cfg_error(ctx, a->s, a->key,
 		                 "unix socket %s is also %s%s: two listeners cannot share a socket "
 		                 "path",
@@ -2154,7 +2237,7 @@ cfg_defaults(void)
 
 /*
  * cfg_load() reads the file, and every file it @includes, before libconfig does, and
- * refuses three things libconfig 1.5 handles badly:
+ * refuses what libconfig 1.5 handles badly:
  *  - anything but a regular file, and more than CFG_FILE_MAX bytes in all: libconfig reads
  *    /dev/zero or a FIFO forever;
  *  - an @include of something that is not a readable regular file: libconfig 1.5 calls
@@ -2163,6 +2246,10 @@ cfg_defaults(void)
  *    with atoi() or strtoul() into an int (scanner.l), so 4294967297 reads as 1 and
  *    99999999999 as 1215752191, and one with an L suffix with atoll() (saturating) or
  *    strtoull() (wrapping).
+ *  - a string, block comment or @include path that is never closed: libconfig 1.5 ends
+ *    the input there without an error, so the rest of the file would be silently dropped.
+ *    An @include path must also end on its line (libconfig would read on to the next '"'
+ *    and try to include "name\nmore text").
  * The scanner below follows libconfig 1.5's (lib/scanner.l) where it matters: comments
  * (# and // to the line end, non-nesting block comments), strings (backslash escapes, may
  * span lines), "@include" at the start of a line, names ([A-Za-z*][-A-Za-z0-9_*]*, so the
@@ -2353,22 +2440,30 @@ cfg_pre_include(struct cfg_pre *pre, const char *file, unsigned lineno, const ch
 	return cfg_pre_file(pre, target, file, lineno, depth + 1);
 }
 
-/* Scan the text of file (len bytes at buf, NUL-terminated) for @include lines and integers
- * libconfig cannot hold. Returns 0, or -1 with "file:line: reason" in errbuf. */
+/* Scan the text of file (len bytes at buf, NUL-terminated) for @include lines, integers
+ * libconfig cannot hold, and strings and comments never closed (named at the line where
+ * they start). Returns 0, or -1 with "file:line: reason" in errbuf. */
 static int
 cfg_pre_scan(struct cfg_pre *pre, const char *file, const char *buf, size_t len, int depth)
 {
 	const char *p = buf, *end = buf + len, *q, *why;
-	unsigned lineno = 1;
+	unsigned lineno = 1, start = 0;
 	size_t n;
 
 	while (p < end) {
 		if (p == buf || p[-1] == '\n') {
 			q = cfg_pre_include_at(p, end);
 			if (q != NULL) {
-				p = memchr(q + 1, '"', (size_t)(end - q - 1));
-				if (p == NULL)
-					return 0; /* libconfig reports the syntax error */
+				/* the path (libconfig: \\ and \" escapes) must end on its line */
+				for (p = q + 1; p < end && *p != '"' && *p != '\n'; p++)
+					if (*p == '\\' && p + 1 < end && p[1] != '\n')
+						p++;
+				if (p == end || *p != '"') {
+					(void)snprintf(pre->errbuf, pre->errlen,
+					               "%s:%u: @include: unterminated string", file,
+					               lineno);
+					return -1;
+				}
 				if (cfg_pre_include(pre, file, lineno, q + 1, (size_t)(p - q - 1),
 				                    depth) < 0)
 					return -1;
@@ -2383,19 +2478,31 @@ cfg_pre_scan(struct cfg_pre *pre, const char *file, const char *buf, size_t len,
 			while (p < end && *p != '\n')
 				p++;
 		} else if (*p == '/' && p + 1 < end && p[1] == '*') {
+			start = lineno;
 			for (p += 2; p < end && !(*p == '*' && p + 1 < end && p[1] == '/'); p++)
 				if (*p == '\n')
 					lineno++;
-			p = p < end ? p + 2 : end;
+			if (p == end) {
+				(void)snprintf(pre->errbuf, pre->errlen,
+				               "%s:%u: unterminated /* comment (it starts here)",
+				               file, start);
+				return -1;
+			}
+			p += 2;
 		} else if (*p == '"') {
+			start = lineno;
 			for (p++; p < end && *p != '"'; p++) {
 				if (*p == '\\' && p + 1 < end)
 					p++;
 				if (*p == '\n')
 					lineno++;
 			}
-			if (p < end)
-				p++;
+			if (p == end) {
+				(void)snprintf(pre->errbuf, pre->errlen,
+				               "%s:%u: unterminated string", file, start);
+				return -1;
+			}
+			p++;
 		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '*') {
 			while (p < end && cfg_is_name_char(*p))
 				p++;

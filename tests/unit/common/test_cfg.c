@@ -813,6 +813,35 @@ test_listen_clash(void **state)
 	         "admin = {\n listen = \"unix:/run/m/s\";\n};\n",
 	         "5: admin.listen: unix socket /run/m/s is also resolver.listen[0]: two listeners "
 	         "cannot share a socket path"},
+	        /* the trial: one path written differently is one socket (compared normalised) */
+	        {"resolver = { listen = [ \"unix:/tmp/tw/s1\" ]; };\nadmin = { listen = "
+	         "\"unix:/tmp/tw//s1\"; };\n",
+	         "2: admin.listen: unix socket /tmp/tw//s1 is also resolver.listen[0] "
+	         "(/tmp/tw/s1): "
+	         "two listeners cannot share a socket path"},
+	        {"resolver = { listen = [ \"unix:/tmp/tw/s1\" ]; };\nadmin = { listen = "
+	         "\"unix:/tmp/tw/./s1\"; };\n",
+	         "2: admin.listen: unix socket /tmp/tw/./s1 is also resolver.listen[0] "
+	         "(/tmp/tw/s1): "
+	         "two listeners cannot share a socket path"},
+	        {"resolver = { listen = [ \"unix:/tmp/tw/s1\" ]; };\nadmin = { listen = "
+	         "\"unix:/tmp/../tmp/tw/s1\"; };\n",
+	         "2: admin.listen: unix socket /tmp/../tmp/tw/s1 is also resolver.listen[0] "
+	         "(/tmp/tw/s1): two listeners cannot share a socket path"},
+	        {"resolver = { listen = [ \"unix:/tmp/tw/s1\" ]; };\nadmin = { listen = "
+	         "\"unix:/tmp/tw/s1/\"; };\n",
+	         "2: admin.listen: unix socket /tmp/tw/s1/ is also resolver.listen[0] "
+	         "(/tmp/tw/s1): "
+	         "two listeners cannot share a socket path"},
+	        {"resolver = {\n listen = ( \"unix:/run/m/s\",\n { path = "
+	         "\"//run/x/../../../run/m/s/"
+	         "\"; } );\n};\n",
+	         "3: resolver.listen[1]: unix socket //run/x/../../../run/m/s/ is also "
+	         "resolver.listen[0] (/run/m/s): two listeners cannot share a socket path"},
+	        /* relative paths are refused, so every path compared is absolute */
+	        {"admin = { listen = \"unix:tw/s1\"; };\n",
+	         "1: admin.listen: bad listen address 'unix:tw/s1': unix socket path must be "
+	         "absolute"},
 	};
 	static const char *const ok[] = {
 	        /* the publisher runs only with domains; disabled parts bind nothing */
@@ -827,6 +856,13 @@ test_listen_clash(void **state)
 	        "};\n",
 	        "resolver = { listen = \"unix:/run/m/a\"; };\nadmin = { listen = "
 	        "\"unix:/run/m/b\"; "
+	        "};\n",
+	        /* ".." removes one component; names are compared whole */
+	        "resolver = { listen = \"unix:/tmp/tw/s1\"; };\nadmin = { listen = "
+	        "\"unix:/tmp/tw/x/../../s1\"; };\n",
+	        "resolver = { listen = \"unix:/tmp/tw/s1\"; };\nadmin = { listen = "
+	        "\"unix:/tmp/tw/s1./\"; };\n",
+	        "resolver = { listen = \"unix:/s1\"; };\nadmin = { listen = \"unix:/../s1/..\"; "
 	        "};\n",
 	};
 	char err[1024], path[32], want[1024];
@@ -851,6 +887,146 @@ test_listen_clash(void **state)
 			fail_msg("'%s' refused: %s", ok[i], err);
 		cfg_free(c);
 	}
+}
+
+/* ---- listeners: an IPv4-mapped IPv6 address cannot be bound (IPV6_V6ONLY) ---- */
+
+#define MAPPED "is an IPv4-mapped IPv6 address, which an IPv6-only socket cannot bind: write "
+
+static void
+test_listen_v4mapped(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg; /* after "PATH:" */
+	} bad[] = {
+	        /* the trial; every listen key is checked, used or not */
+	        {"resolver = {\n listen = [ \"[::ffff:127.0.0.1]:9011\" ];\n};\n",
+	         "2: resolver.listen[0]: [::ffff:127.0.0.1]:9011 " MAPPED "127.0.0.1:9011"},
+	        {"publisher = {\n listen = \"[::ffff:192.0.2.1]:443\";\n};\n",
+	         "2: publisher.listen: [::ffff:192.0.2.1]:443 " MAPPED "192.0.2.1:443"},
+	        {"publisher = {\n http_listen = ( \"0.0.0.0:80\",\n \"[::ffff:c000:201]:80\" "
+	         ");\n};\n",
+	         "3: publisher.http_listen[1]: [::ffff:c000:201]:80 " MAPPED "192.0.2.1:80"},
+	        {"admin = {\n listen = \"[0:0:0:0:0:FFFF:7f00:1]:8462\";\n};\n",
+	         "2: admin.listen: [0:0:0:0:0:FFFF:7f00:1]:8462 " MAPPED "127.0.0.1:8462"},
+	};
+	static const char *const ok[] = {
+	        "resolver = { listen = ( \"[::1]:9011\", \"127.0.0.1:9011\" ); };\n",
+	        "admin = { listen = \"[::1]:8462\"; };\n",
+	        /* a NAT64 prefix is not a mapped address */
+	        "publisher = { listen = \"[64:ff9b::c000:201]:443\"; };\n",
+	};
+	char err[1024], path[32], want[1024];
+	struct cfg *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(bad[i].text, &c, err, sizeof(err), path) != ERR_CONFIG)
+			fail_msg("'%s' accepted", bad[i].text);
+		assert_null(c);
+		(void)snprintf(want, sizeof(want), "%s:%s", path, bad[i].msg);
+		if (strcmp(err, want) != 0)
+			fail_msg("'%s':\n got '%s'\nwant '%s'", bad[i].text, err, want);
+	}
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(ok[i], &c, err, sizeof(err), NULL) != 0)
+			fail_msg("'%s' refused: %s", ok[i], err);
+		cfg_free(c);
+	}
+}
+
+/* ---- the pre-read: a string, comment or @include path never closed ---- */
+
+/* libconfig 1.5 ends the input at an unterminated string or block comment without an
+ * error, so the rest of the file was silently dropped: refused where it starts. */
+static void
+test_unterminated(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *msg; /* after "PATH:" */
+	} bad[] = {
+	        {"resolver = {\n /* open\n max_connections = 10;\n};\n",
+	         "2: unterminated /* comment (it starts here)"},
+	        {"process = { verbosity = 1; }; /* a */ /* b\n",
+	         "1: unterminated /* comment (it starts here)"},
+	        /* a slash right after the opening mark does not close the comment */
+	        {"process = { verbosity = 1; };\n/*/\n",
+	         "2: unterminated /* comment (it starts here)"},
+	        {"cache = { redis = { password = \"a\nb\"; prefix = \"x; }; };\n",
+	         "2: unterminated string"},
+	        /* an escaped quote does not end a string, a backslash at the end does not either */
+	        {"admin = {\n token = \"abc\\\"; };\n", "2: unterminated string"},
+	        {"admin = {\n token = \"abc\\", "2: unterminated string"},
+	        /* the trial: the @include path is not closed on its line */
+	        {"process = { verbosity = 1; };\n@include \"bad.inc\nresolver = { max_connections "
+	         "= "
+	         "10; };\n",
+	         "2: @include: unterminated string"},
+	        {"  @include \"bad.inc\nadmin = { token = \"x\"; };\n",
+	         "1: @include: unterminated string"},
+	};
+	static const char *const ok[] = {
+	        "/* a comment\n   over \"lines\" # // */ admin = { enabled = true; };\n",
+	        "# an unclosed \" or /* in a line comment\n// and \" /* here\nadmin = { enabled = "
+	        "true; };\n",
+	        "/**/ /***/ /* ** / */\nadmin = { enabled = true; };\n",
+	};
+	char err[1024], path[32], want[1024];
+	struct cfg *c;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(bad[i].text, &c, err, sizeof(err), path) != ERR_CONFIG)
+			fail_msg("'%s' accepted", bad[i].text);
+		assert_null(c);
+		(void)snprintf(want, sizeof(want), "%s:%s", path, bad[i].msg);
+		if (strcmp(err, want) != 0)
+			fail_msg("'%s':\n got '%s'\nwant '%s'", bad[i].text, err, want);
+	}
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		c = NULL;
+		err[0] = '\0';
+		if (load_text(ok[i], &c, err, sizeof(err), NULL) != 0)
+			fail_msg("'%s' refused: %s", ok[i], err);
+		cfg_free(c);
+	}
+	/* a string may span lines and hold quotes, comment marks and '#' */
+	c = NULL;
+	assert_int_equal(load_text("cache = {\n redis = {\n  password = \"two\nlines \\\"q\\\" /* "
+	                           "// # \";\n  prefix = \"p\";\n };\n};\n",
+	                           &c, err, sizeof(err), NULL),
+	                 0);
+	assert_string_equal(c->cache.redis_password, "two\nlines \"q\" /* // # ");
+	assert_string_equal(c->cache.redis_prefix, "p");
+	c = cfg_free(c);
+	/* the fixtures: exact messages, and one in an included file names that file */
+	assert_int_equal(cfg_load(CFG_DIR "/bad-unterminated-comment.conf", &c, err, sizeof(err)),
+	                 ERR_CONFIG);
+	assert_string_equal(err, CFG_DIR
+	                    "/bad-unterminated-comment.conf:5: unterminated /* comment (it starts "
+	                    "here)");
+	assert_int_equal(cfg_load(CFG_DIR "/bad-unterminated-string.conf", &c, err, sizeof(err)),
+	                 ERR_CONFIG);
+	assert_string_equal(err, CFG_DIR "/bad-unterminated-string.conf:6: unterminated string");
+	assert_int_equal(cfg_load(CFG_DIR "/bad-include-unterminated.conf", &c, err, sizeof(err)),
+	                 ERR_CONFIG);
+	assert_string_equal(err, CFG_DIR
+	                    "/bad-include-unterminated.conf:3: @include: unterminated string");
+	assert_int_equal(cfg_load(CFG_DIR "/inc-unterminated.conf", &c, err, sizeof(err)),
+	                 ERR_CONFIG);
+	assert_string_equal(err, CFG_DIR "/inc-unterminated-part.conf:2: unterminated /* comment "
+	                                 "(it starts here)");
+	assert_null(c);
 }
 
 /* ---- publisher.tls_priority: TLS 1.2 and 1.3 only (RFC 8461 section 7.2) ---- */
@@ -995,6 +1171,10 @@ static const struct bad_case bad_cases[] = {
         {"bad-listen-clash.conf", 4, "publisher.listen",
          "127.0.0.1:8461 is also resolver.listen (127.0.0.1:8461, the default): two listeners "
          "cannot bind the same address and port"},
+        /* strings, comments and @include paths never closed: refused where they start */
+        {"bad-unterminated-comment.conf", 5, NULL, "unterminated /* comment (it starts here)"},
+        {"bad-unterminated-string.conf", 6, NULL, "unterminated string"},
+        {"bad-include-unterminated.conf", 3, NULL, "@include: unterminated string"},
         {"bad-tls-priority.conf", 3, "publisher.tls_priority",
          "'NORMAL:-VERS-ALL:+VERS-TLS1.0' enables neither TLS 1.2 nor TLS 1.3: senders require "
          "TLS 1.2 or later (RFC 8461 section 7.2)"},
@@ -1079,6 +1259,8 @@ main(void)
 	        cmocka_unit_test(test_integer_range_include),
 	        cmocka_unit_test(test_file_kind),
 	        cmocka_unit_test(test_listen_clash),
+	        cmocka_unit_test(test_listen_v4mapped),
+	        cmocka_unit_test(test_unterminated),
 	        cmocka_unit_test(test_tls_priority),
 	        cmocka_unit_test(test_bad_configs),
 	        cmocka_unit_test(test_bad_fixtures_listed),
