@@ -974,8 +974,8 @@ test_unterminated(void **state)
 	};
 	static const char *const ok[] = {
 	        "/* a comment\n   over \"lines\" # // */ admin = { enabled = true; };\n",
-	        "# an unclosed \" or /* in a line comment\n// and \" /* here\nadmin = { enabled = "
-	        "true; };\n",
+	        ("# an unclosed \" or /* in a line comment\n// and \" /* here\nadmin = { enabled = "
+	         "true; };\n"),
 	        "/**/ /***/ /* ** / */\nadmin = { enabled = true; };\n",
 	};
 	char err[1024], path[32], want[1024];
