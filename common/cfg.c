@@ -599,6 +599,10 @@ cfg_listen_from_text(const char *text, struct cfg_listen *l, const char **why)
 			*why = "unix socket path must be absolute";
 			return -1;
 		}
+		if (strlen(text + 5) > 107) { /* sizeof(sun_path) - 1 on Linux */
+			*why = "unix socket path longer than 107 bytes";
+			return -1;
+		}
 		l->path = xstrdup(text + 5);
 		l->mode = 0660;
 		return 0;
@@ -2018,6 +2022,28 @@ cfg_finish_listeners(struct cfg_ctx *ctx, const struct cfg *c, const config_sett
 	const config_setting_t *ps = cfg_lookup(root, "publisher");
 	size_t n = 0, i, j;
 
+	/* senders fetch policies over HTTPS on TCP: the publisher binds no unix socket */
+	for (i = 0; i < c->publisher.n_listen + c->publisher.n_http_listen; i++) {
+		int http = i >= c->publisher.n_listen;
+		size_t k = http ? i - c->publisher.n_listen : i;
+		const struct cfg_listen *l =
+		        http ? &c->publisher.http_listen[k] : &c->publisher.listen[k];
+		const config_setting_t *ls = cfg_lookup(ps, http ? "http_listen" : "listen");
+		char key[48];
+
+		if (l->path == NULL)
+			continue;
+		(void)snprintf(key, sizeof(key), "publisher.%s[%zu]",
+		               http ? "http_listen" : "listen", k);
+		return cfg_error(ctx,
+		                 ls != NULL && config_setting_get_elem(ls, (unsigned)k) != NULL
+		                         ? config_setting_get_elem(ls, (unsigned)k)
+		                         : ls,
+		                 key,
+		                 "unix:%s: the publisher listens on TCP only (senders fetch the "
+		                 "policy over HTTPS)",
+		                 l->path);
+	}
 	if (c->resolver.enabled)
 		cfg_binds_add(v, &n, "resolver.listen", c->resolver.listen, c->resolver.n_listen,
 		              cfg_lookup(rs, "listen"));

@@ -1171,6 +1171,15 @@ static const struct bad_case bad_cases[] = {
         {"bad-listen-clash.conf", 4, "publisher.listen",
          "127.0.0.1:8461 is also resolver.listen (127.0.0.1:8461, the default): two listeners "
          "cannot bind the same address and port"},
+        /* "unix:PATH" gets the same length check as { path = ...; } */
+        {"bad-unix-path-long.conf", 2, "resolver.listen[0]",
+         "bad listen address 'unix:/ssssssssssssssssssssssssssssssssssssssssssssssssssssssss"
+         "ssssssssssssssssssssssssssssssssssssssssssssssssssss': unix socket path longer than "
+         "107 bytes"},
+        /* the publisher cannot bind a unix socket: refused by -n, not at start */
+        {"bad-publisher-unix.conf", 5, "publisher.http_listen[1]",
+         "unix:/run/mtastsd/http.sock: the publisher listens on TCP only (senders fetch the "
+         "policy over HTTPS)"},
         /* strings, comments and @include paths never closed: refused where they start */
         {"bad-unterminated-comment.conf", 5, NULL, "unterminated /* comment (it starts here)"},
         {"bad-unterminated-string.conf", 6, NULL, "unterminated string"},
