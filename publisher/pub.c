@@ -757,6 +757,16 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		return ERR_CONFIG;
 	}
 	gnutls_priority_deinit(prio);
+	for (i = 0; i < s->n_doms; i++) {
+		char errbuf[512];
+
+		if (pub_tls_selftest(pub_priority_of(p), s->doms[i].cert, s->doms[i].host, errbuf,
+		                     sizeof(errbuf)) < 0) {
+			log_dom_err(s->doms[i].domain, "%s", errbuf);
+			snap_free(s);
+			return ERR_CONFIG;
+		}
+	}
 
 	pub = xcalloc(1, sizeof(*pub));
 	pub->loop = loop;

@@ -56,6 +56,8 @@
 /* Default GnuTLS priority: TLS 1.2 and 1.3 only (RFC 8461 section 7.2), server order. */
 #define PUB_TLS_PRIORITY_DEFAULT                                                                   \
 	"SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
+/* What the start-up self-test's client offers: a sender's TLS 1.2/1.3 defaults. */
+#define PUB_SELFTEST_CLIENT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 /* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
  * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
 #define PUB_THREADS_MAX 8
@@ -172,6 +174,13 @@ int pub_cert_covers(const struct pub_cert *c, const char *host);
  * certificate whose SAN covers name, else the first domain's certificate. name may be
  * NULL (no SNI). Never NULL when the snapshot has a domain. */
 const struct pub_cert *pub_tls_pick(const struct pub_snap *s, const char *name);
+/* Start-up self-test: a client offering what senders offer (TLS 1.2 and 1.3, GnuTLS
+ * defaults) completes an in-memory handshake (socketpair) with a server using priority and
+ * certificate c, SNI host. A priority string that parses but leaves no common key exchange,
+ * group or signature would otherwise fail every sender's handshake, logged nowhere.
+ * Returns 0, or ERR_CONFIG with the GnuTLS reason in errbuf (or -errno). */
+int pub_tls_selftest(const char *priority, const struct pub_cert *c, const char *host, char *errbuf,
+                     size_t errlen);
 /* gnutls_certificate_retrieve_function2 given to MHD_OPTION_HTTPS_CERT_CALLBACK. */
 int pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,

@@ -611,4 +611,28 @@ check_match "mta-sts-query d3.test: max_age" "'max_age': 1209600\}" "$out"
 stop_bg nspub
 check "no sanitizer report from the namespace daemon" 0 "$(grep -c 'Sanitizer' "$T/nspub.log" || true)"
 
+# ---- a tls_priority that parses, allows TLS 1.2, but leaves no key exchange: every sender's
+# handshake would fail and nothing would say why. The start-up self-test refuses it.
+PST=$(free_port tcp)
+cat >"$T/nokx.conf" <<EOC
+process = { allow_root = true; verbosity = 0; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+publisher = {
+	listen = "127.0.0.1:$PST";
+	http_listen = ( );
+	tls_priority = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:-GROUP-ALL";
+	domains = ( { domain = "d1.test"; mode = "enforce"; max_age = 86400; mx = [ "mail.d1.test" ];
+		      cert = "$T/d1.fullchain.pem"; key = "$T/d1.key"; } );
+};
+EOC
+check "self-test: -n accepts the priority (it names TLS 1.2)" 0 \
+	"$("$MTASTSD" -n -c "$T/nokx.conf" >/dev/null 2>&1 && echo 0 || echo $?)"
+rc=0
+timeout 10 "$MTASTSD" -f -c "$T/nokx.conf" >"$T/nokx.log" 2>&1 || rc=$?
+check "self-test: the daemon refuses to start (exit 1)" 1 "$rc"
+check_match "self-test: the reason is logged" \
+	"domain 'd1.test': no TLS 1.2/1.3 client can complete a handshake with publisher.tls_priority 'NORMAL:-VERS-ALL:\\+VERS-TLS1.2:-KX-ALL:-GROUP-ALL' and the certificate .*d1.fullchain.pem: " \
+	"$(cat "$T/nokx.log")"
+
 finish
