@@ -14,6 +14,16 @@ set -o pipefail
 : "${MTASTSD:=$BUILD_DIR/daemon/mtastsd}"
 : "${TOOLS_DIR:=$BUILD_DIR/tests}"
 SYSDATA="$SRC_DIR/tests/system/data"
+# ASAN_BUILD: 1 when $MTASTSD is built with the sanitizers. Their allocator keeps freed
+# memory (quarantine, size-class regions), so VmRSS says nothing about the daemon there and
+# the tests check their VmRSS bounds in plain builds only.
+ASAN_BUILD=0
+if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
+	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
+	ASAN_BUILD=1
+fi
+# vmrss_kb PID: the VmRSS of PID in kB, 0 when it is gone.
+vmrss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mtastsd-test.XXXXXX")
 : >"$T/pids"

@@ -22,11 +22,6 @@ LOAD="python3 $SRC_DIR/tests/system/hostile/pubload.py"
 NIDLE=5000
 TIMEOUT_S=3
 RSS_SLACK_KB=8192
-ASAN_BUILD=0
-if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
-	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
-	ASAN_BUILD=1
-fi
 # 5000 client sockets plus 5000 daemon sockets: raise our own limit (root may raise the hard one).
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 16384 ]; then
 	ulimit -Hn 16384 || die "cannot raise the hard RLIMIT_NOFILE to 16384"
@@ -71,7 +66,7 @@ mx: mail.d1.test${CR}
 max_age: 604800${CR}"
 BODY2_FLAT='version: STSv1|mode: testing|mx: mx.d2.test|max_age: 86400|'
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status" 2>/dev/null || echo 0; }
+rss_kb() { vmrss_kb "$PID"; }
 val() { sed -n "s/^$2=//p" "$1" | tail -n1; }
 # fetch [PORT]: the d1 policy with verification; prints "<status> <body>"
 fetch() {

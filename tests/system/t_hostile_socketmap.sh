@@ -12,13 +12,7 @@
 LOAD="python3 $SRC_DIR/tests/system/hostile/smload.py"
 RAW="python3 $SRC_DIR/tests/system/smraw.py"
 NCONN=5000
-# The sanitizer allocator keeps freed memory (quarantine, size-class regions): VmRSS says
-# nothing about the daemon there, so the VmRSS bound is checked in plain builds only.
-ASAN_BUILD=0
-if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
-	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
-	ASAN_BUILD=1
-fi
+# VmRSS bounds are checked in plain builds only (ASAN_BUILD, lib.sh).
 RSS_SLACK_KB=8192
 
 # 5000 client sockets plus 5000 daemon sockets: raise our own limit (root may raise the hard one).
@@ -53,7 +47,7 @@ ENFV='secure match=mail.enforce.test:.mx.enforce.test servername=hostname'
 ENF="OK $ENFV"
 NF='NOTFOUND '
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$PID/status" 2>/dev/null || echo 0; }
+rss_kb() { vmrss_kb "$PID"; }
 # val FILE KEY: the value of KEY=... in an smload output file
 val() { sed -n "s/^$2=//p" "$1" | head -n1; }
 

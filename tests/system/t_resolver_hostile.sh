@@ -19,11 +19,6 @@ FAST_MS=1500          # failures that need no timeout: well below fetch_timeout
 SLOW_MIN_MS=1500      # a timeout case cannot end before fetch_timeout (minus slack)
 SLOW_MAX_MS=4500      # ... and must end soon after it (fetch_timeout + DNS + slack)
 RSS_SLACK_KB=4096
-ASAN_BUILD=0
-if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
-	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
-	ASAN_BUILD=1
-fi
 
 HTTP_CASES="redirect:redirect e404:404 e500:500 html:content-type=text/html
 	octet:content-type=application/octet-stream noctype:no-content-type oversize:oversize
@@ -105,7 +100,7 @@ good() {
 check "enforce.test before" \
 	"$(pm_ok 'secure match=mail.enforce.test:.mx.enforce.test servername=hostname')" \
 	"$(pm "$SM" postfix enforce.test)"
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$(cat "$T/mtastsd.pid")/status" 2>/dev/null || echo 0; }
+rss_kb() { vmrss_kb "$(cat "$T/mtastsd.pid")"; }
 BASE_RSS=$(rss_kb)
 say "     VmRSS after the first lookup: $BASE_RSS kB"
 
