@@ -757,12 +757,20 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		return ERR_CONFIG;
 	}
 	gnutls_priority_deinit(prio);
-	for (i = 0; i < s->n_doms; i++) {
+	/* one handshake per certificate (domains may share one), named by its first domain */
+	for (i = 0; i < s->n_certs; i++) {
+		const struct pub_dom *d = NULL;
 		char errbuf[512];
+		size_t k;
 
-		if (pub_tls_selftest(pub_priority_of(p), s->doms[i].cert, s->doms[i].host, errbuf,
-		                     sizeof(errbuf)) < 0) {
-			log_dom_err(s->doms[i].domain, "%s", errbuf);
+		for (k = 0; k < s->n_doms && d == NULL; k++)
+			if (s->doms[k].cert == s->certs[i])
+				d = &s->doms[k];
+		if (d == NULL)
+			continue;
+		if (pub_tls_selftest(pub_priority_of(p), d->cert, d->host, errbuf, sizeof(errbuf)) <
+		    0) {
+			log_dom_err(d->domain, "%s", errbuf);
 			snap_free(s);
 			return ERR_CONFIG;
 		}
