@@ -1607,23 +1607,6 @@ cfg_finish_zones(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *roo
 
 /* ---- publisher certificates: the checks the publisher makes when it loads them ---- */
 
-/* RFC 6125 section 6.4.3, as the publisher matches SNI (publisher/pub_tls.c): the exact
- * name, or "*." as the complete left-most label. */
-static int
-cfg_cert_name_match(const char *pattern, const char *host)
-{
-	const char *dot;
-
-	if (strcasecmp(pattern, host) == 0)
-		return 1;
-	if (pattern[0] != '*' || pattern[1] != '.')
-		return 0;
-	dot = strchr(host, '.');
-	if (dot == NULL || dot == host)
-		return 0;
-	return strcasecmp(pattern + 1, dot) == 0;
-}
-
 /* 1 when crt names host: its SAN dNSNames, or its CN when it has none (as the publisher
  * does). The names go to names_out ("a, b, c"). */
 static int
@@ -1644,7 +1627,7 @@ cfg_cert_names(gnutls_x509_crt_t crt, const char *host, char *names_out, size_t 
 		if (type != GNUTLS_SAN_DNSNAME)
 			continue;
 		buf[size] = '\0';
-		covers |= cfg_cert_name_match(buf, host);
+		covers |= domain_cert_name_match(buf, host);
 		if (n++ < CFG_CERT_NAMES_SHOWN && len < names_len)
 			len += (size_t)snprintf(names_out + len, names_len - len, "%s%s",
 			                        len > 0 ? ", " : "", buf);
@@ -1659,7 +1642,7 @@ cfg_cert_names(gnutls_x509_crt_t crt, const char *host, char *names_out, size_t 
 		return 0;
 	buf[size] = '\0';
 	(void)snprintf(names_out, names_len, "%s (subject CN, no subjectAltName)", buf);
-	return cfg_cert_name_match(buf, host);
+	return domain_cert_name_match(buf, host);
 }
 
 /* 1 when data holds a PEM private key (any of the types GnuTLS imports). */

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <idn2.h>
 
@@ -258,4 +259,19 @@ domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF])
 	memcpy(tmp, name, len);
 	tmp[len] = '\0';
 	return domain_normalize(tmp, out);
+}
+
+int
+domain_cert_name_match(const char *pattern, const char *host)
+{
+	const char *dot;
+
+	if (strcasecmp(pattern, host) == 0)
+		return 1;
+	if (pattern[0] != '*' || pattern[1] != '.')
+		return 0;
+	dot = strchr(host, '.');
+	if (dot == NULL || dot == host)
+		return 0;
+	return strcasecmp(pattern + 1, dot) == 0;
 }

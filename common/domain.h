@@ -5,7 +5,7 @@
  * labels, letter or digit at both ends), RFC 5891 IDNA2008 U-label -> A-label via libidn2.
  *
  * Interface: domain_normalize(), domain_validate(), domain_is_ip_literal(),
- *            domain_from_nexthop()
+ *            domain_from_nexthop(), domain_cert_name_match()
  * Errors:    a distinct ERR_DOMAIN_* for each kind of bad name (see err.h).
  */
 #ifndef MTASTSD_DOMAIN_H
@@ -32,6 +32,13 @@ int domain_validate(const char *s, size_t len);
 
 /* 1 when s is an IPv4 or IPv6 address (optionally in [brackets], "[ipv6:...]"), else 0. */
 int domain_is_ip_literal(const char *s);
+
+/* 1 when a certificate name (a SAN dNSName, or the CN) covers host, as RFC 6125 section
+ * 6.4.3 allows: the same name, case-insensitively, or "*." as the complete left-most label
+ * ("*.example.com" covers "mta-sts.example.com", not "example.com" nor "a.b.example.com").
+ * Both NUL-terminated; no IDN conversion. The publisher's SNI choice and the config
+ * loader's certificate check use this one rule. */
+int domain_cert_name_match(const char *pattern, const char *host);
 
 /* Turn a Postfix next-hop key ("example.com", "[mx.example.com]:587", "example.com:25",
  * "EXAMPLE.com.", UTF-8 names) into the Policy Domain (RFC 8461 section 3.4):

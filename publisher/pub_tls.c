@@ -29,6 +29,7 @@
 
 #include <gnutls/x509.h>
 
+#include "domain.h"
 #include "err.h"
 #include "pub_int.h"
 #include "xalloc.h"
@@ -276,29 +277,13 @@ pub_cert_unref(struct pub_cert *c)
 		tls_cert_free(c);
 }
 
-static int
-tls_name_match(const char *pattern, const char *host)
-{
-	const char *dot;
-
-	if (strcasecmp(pattern, host) == 0)
-		return 1;
-	/* RFC 6125 section 6.4.3: "*." as the complete left-most label only. */
-	if (pattern[0] != '*' || pattern[1] != '.')
-		return 0;
-	dot = strchr(host, '.');
-	if (dot == NULL || dot == host)
-		return 0;
-	return strcasecmp(pattern + 1, dot) == 0;
-}
-
 int
 pub_cert_covers(const struct pub_cert *c, const char *host)
 {
 	size_t i;
 
 	for (i = 0; i < c->n_names; i++)
-		if (tls_name_match(c->names[i], host))
+		if (domain_cert_name_match(c->names[i], host))
 			return 1;
 	return 0;
 }

@@ -246,6 +246,23 @@ test_nexthop(void **state)
 	assert_int_equal(domain_from_nexthop("example\0.com", 12, out), ERR_DOMAIN_CHAR);
 }
 
+/* RFC 6125 section 6.4.3 as the publisher and the config loader match certificate names. */
+static void
+test_cert_name_match(void **state)
+{
+	(void)state;
+	assert_int_equal(domain_cert_name_match("mta-sts.example.com", "mta-sts.example.com"), 1);
+	assert_int_equal(domain_cert_name_match("MTA-STS.Example.COM", "mta-sts.example.com"), 1);
+	assert_int_equal(domain_cert_name_match("*.example.com", "mta-sts.example.com"), 1);
+	assert_int_equal(domain_cert_name_match("*.EXAMPLE.com", "mta-sts.example.com"), 1);
+	assert_int_equal(domain_cert_name_match("*.example.com", "example.com"), 0);
+	assert_int_equal(domain_cert_name_match("*.example.com", "a.b.example.com"), 0);
+	assert_int_equal(domain_cert_name_match("*.example.com", ".example.com"), 0);
+	assert_int_equal(domain_cert_name_match("mta*.example.com", "mta-sts.example.com"), 0);
+	assert_int_equal(domain_cert_name_match("*", "localhost"), 0);
+	assert_int_equal(domain_cert_name_match("example.com", "mta-sts.example.com"), 0);
+}
+
 int
 main(void)
 {
@@ -253,7 +270,7 @@ main(void)
 	        cmocka_unit_test(test_normalize_basic),   cmocka_unit_test(test_normalize_errors),
 	        cmocka_unit_test(test_normalize_lengths), cmocka_unit_test(test_normalize_idn),
 	        cmocka_unit_test(test_ip_literal),        cmocka_unit_test(test_validate),
-	        cmocka_unit_test(test_nexthop),
+	        cmocka_unit_test(test_nexthop),           cmocka_unit_test(test_cert_name_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
