@@ -24,6 +24,27 @@ if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
 fi
 # vmrss_kb PID: the VmRSS of PID in kB, 0 when it is gone.
 vmrss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+# check_rss_back CASE PID BASE_KB SLACK_KB: VmRSS of PID comes back to at most BASE + SLACK
+# within 5 s (polled every 100 ms). Reported only, not checked, in sanitizer builds.
+check_rss_back() {
+	local rss i
+	if [ "$ASAN_BUILD" = 1 ]; then
+		say "     VmRSS after $1: $(vmrss_kb "$2") kB (baseline $3 kB; not checked: the ASan" \
+			"allocator keeps freed memory, LeakSanitizer checks leaks at exit)"
+		return 0
+	fi
+	for i in $(seq 1 50); do
+		rss=$(vmrss_kb "$2")
+		[ "$rss" -le $(($3 + $4)) ] && break
+		sleep 0.1
+	done
+	say "     VmRSS after $1: $rss kB (baseline $3 kB)"
+	if [ "$rss" -le $(($3 + $4)) ]; then
+		check "$1: VmRSS back near baseline" yes yes
+	else
+		check "$1: VmRSS back near baseline" "<= $(($3 + $4)) kB" "$rss kB"
+	fi
+}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mtastsd-test.XXXXXX")
 : >"$T/pids"

@@ -80,7 +80,7 @@ GOOD="$BODY1
  200"
 # healthy CASE: a normal fetch works within 2 s, alive, VmRSS near the baseline.
 healthy() {
-	local t0 r el rss i
+	local t0 r el
 	t0=$(now_ms)
 	r=$(fetch)
 	el=$(($(now_ms) - t0))
@@ -89,21 +89,7 @@ healthy() {
 		check "$1: ... within 2 s" "< 2000 ms" "$el ms"; fi
 	check "$1: mtastsd alive" alive "$(alive pub)"
 	check "$1: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
-	if [ "$ASAN_BUILD" = 1 ]; then
-		say "     VmRSS after $1: $(rss_kb) kB (baseline $BASE_RSS kB; not checked under ASan)"
-		return 0
-	fi
-	for i in $(seq 1 50); do
-		rss=$(rss_kb)
-		[ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ] && break
-		sleep 0.1
-	done
-	say "     VmRSS after $1: $rss kB (baseline $BASE_RSS kB)"
-	if [ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ]; then
-		check "$1: VmRSS back near baseline" yes yes
-	else
-		check "$1: VmRSS back near baseline" "<= $((BASE_RSS + RSS_SLACK_KB)) kB" "$rss kB"
-	fi
+	check_rss_back "$1" "$PID" "$BASE_RSS" "$RSS_SLACK_KB"
 }
 
 # ---- warm-up, baseline -----------------------------------------------------------------

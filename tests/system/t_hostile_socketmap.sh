@@ -55,7 +55,7 @@ val() { sed -n "s/^$2=//p" "$1" | head -n1; }
 # no sanitizer report, and VmRSS is back within RSS_SLACK_KB of the baseline (polled 5 s).
 fresh=0
 healthy() {
-	local t0 r el rss i
+	local t0 r el
 	t0=$(now_ms)
 	r=$(pm "$SM" postfix enforce.test)
 	el=$(($(now_ms) - t0))
@@ -69,22 +69,7 @@ healthy() {
 		"$(pm_ok "secure match=mx.fresh$fresh.test servername=hostname")" "$r"
 	check "$1: mtastsd alive" alive "$(alive mtastsd)"
 	check "$1: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/mtastsd.log" || true)"
-	if [ "$ASAN_BUILD" = 1 ]; then
-		say "     VmRSS after $1: $(rss_kb) kB (baseline $BASE_RSS kB; not checked: the ASan" \
-			"allocator keeps freed memory, LeakSanitizer checks leaks at exit)"
-		return 0
-	fi
-	for i in $(seq 1 50); do
-		rss=$(rss_kb)
-		[ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ] && break
-		sleep 0.1
-	done
-	say "     VmRSS after $1: $rss kB (baseline $BASE_RSS kB)"
-	if [ "$rss" -le $((BASE_RSS + RSS_SLACK_KB)) ]; then
-		check "$1: VmRSS back near baseline" yes yes
-	else
-		check "$1: VmRSS back near baseline" "<= $((BASE_RSS + RSS_SLACK_KB)) kB" "$rss kB"
-	fi
+	check_rss_back "$1" "$PID" "$BASE_RSS" "$RSS_SLACK_KB"
 }
 
 # ---- warm-up, baseline ---------------------------------------------------------------------
