@@ -14,17 +14,17 @@ clang-format --dry-run -Werror $files
 
 jobs=$(nproc)
 echo "== clang build (-Werror, libFuzzer targets; fuzz corpora replayed)"
-CC=clang cmake -S . -B build-clang -DWERROR=ON -DFUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+CC=clang cmake -S . -B build-clang -DWERROR=ON -DFUZZ=ON -DMTASTSD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build-clang -j"$jobs"
 ctest --test-dir build-clang --output-on-failure -j"$jobs" -L fuzz
 
 echo "== plain build"
-cmake -S . -B build -DWERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -DWERROR=ON -DMTASTSD_TESTS=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" --timeout 300
 
 echo "== ASan+UBSan build"
-cmake -S . -B build-asan -DWERROR=ON -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+cmake -S . -B build-asan -DWERROR=ON -DMTASTSD_TESTS=ON -DSANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 300
