@@ -1,14 +1,14 @@
 /*
- * daemon/main.c - mtastsd entry point: command line, configuration, subcommands
+ * daemon/main.c - mtastsd entry point: daemon options, configuration, verb dispatch
  *
  * Usage:     mtastsd [-c FILE] [-f] [-n] [-v]... [--version] [--help]
- *            mtastsd [-c FILE] query DOMAIN [--json]
- *            mtastsd [-c FILE] dns-records
- *            mtastsd [-c FILE] check [DOMAIN]
+ *            mtastsd [-c FILE] VERB [OPERAND]... [--json] [--help]   (main_verbs[] below)
  * Config:    -c FILE must exist. Without -c, CFG_DEFAULT_PATH is read when it exists, else
  *            the embedded defaults (cfg_defaults()) are used, with a notice.
- * Exit:      0 success, 1 error (config, startup, failed command), 2 usage.
- *            `query` returns res_query_cli()'s codes.
+ * Verbs:     one row each in main_verbs[]; the handlers live in cli/cli_<verb>.c, which
+ *            share cli.h's parser, usage printer, exit codes and --json output.
+ * Exit:      enum cli_exit (cli.h): 0 success, 1 error (config, startup, failed command),
+ *            2 usage; `query` also 2 no policy, 3 temporary failure.
  * Process:   mtastsd never forks; a service manager (systemd Type=notify) runs it in the
  *            background. -f only chooses plain stderr logging (log_target_auto()).
  */
@@ -20,22 +20,42 @@
 #include <unistd.h>
 
 #include "cfg.h"
-#include "check.h"
+#include "cli.h"
 #include "daemon.h"
 #include "err.h"
 #include "log.h"
-#include "pub.h"
-#include "res.h"
 
-#define EXIT_USAGE 2
+/* The verbs: `mtastsd [-c FILE] <name> <operands>`. A new verb is a file cli/cli_<verb>.c
+ * and a row here (docs/architecture.md). */
+static const struct cli_verb main_verbs[] = {
+        {.name = "query",
+         .operands = "DOMAIN",
+         .min_operands = 1,
+         .max_operands = 1,
+         .flags = CLI_JSON,
+         .help = "discover DOMAIN's MTA-STS policy as the resolver would\n"
+                 "(exit 0 policy, 2 no policy, 3 temporary failure)",
+         .run = cli_query},
+        {.name = "dns-records",
+         .operands = "",
+         .help = "print the DNS records the published domains need",
+         .run = cli_dns_records},
+        {.name = "check",
+         .operands = "[DOMAIN]",
+         .max_operands = 1,
+         .help = "check published domains from the outside",
+         .run = cli_check},
+};
+#define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))
 
 static void
 main_usage_short(FILE *out)
 {
-	(void)fprintf(out, "usage: mtastsd [-c FILE] [-f] [-n] [-v]... [--version] [--help]\n"
-	                   "       mtastsd [-c FILE] query DOMAIN [--json]\n"
-	                   "       mtastsd [-c FILE] dns-records\n"
-	                   "       mtastsd [-c FILE] check [DOMAIN]\n");
+	size_t i;
+
+	(void)fprintf(out, "usage: mtastsd [-c FILE] [-f] [-n] [-v]... [--version] [--help]\n");
+	for (i = 0; i < MAIN_N_VERBS; i++)
+		cli_usage(out, "       ", &main_verbs[i]);
 }
 
 static void
@@ -60,12 +80,9 @@ main_usage(FILE *out)
 	        "      --version      print the version and exit\n"
 	        "  -h, --help         print this help and exit\n"
 	        "\n"
-	        "Commands:\n"
-	        "  query DOMAIN [--json]  discover DOMAIN's MTA-STS policy as the resolver would\n"
-	        "                         (exit 0 policy, 2 no policy, 3 temporary failure)\n"
-	        "  dns-records            print the DNS records the published domains need\n"
-	        "  check [DOMAIN]         check published domains from the outside\n",
+	        "Commands:\n",
 	        CFG_DEFAULT_PATH);
+	cli_help_commands(out, main_verbs, MAIN_N_VERBS);
 }
 
 /* Load the configuration per the -c rules. Returns 0 and sets *ret_cfg, or 1 (printed). */
@@ -97,69 +114,32 @@ main_load(const char *path, int quiet_defaults, struct cfg **ret_cfg, const char
 	return 0;
 }
 
+/* `mtastsd [-c FILE] VERB ...`: argv[0] is the verb. Returns the exit code. */
 static int
-main_query(struct cfg *cfg, int argc, char **argv)
+main_verb(const char *path, int argc, char **argv)
 {
-	const char *domain = NULL;
-	int i, json = 0;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0) {
-			json = 1;
-		} else if (argv[i][0] == '-' || domain != NULL) {
-			(void)fprintf(stderr, "mtastsd: query: unexpected argument '%s'\n",
-			              argv[i]);
-			return EXIT_USAGE;
-		} else {
-			domain = argv[i];
-		}
-	}
-	if (domain == NULL) {
-		(void)fprintf(stderr, "mtastsd: query: missing DOMAIN\n");
-		return EXIT_USAGE;
-	}
-	return res_query_cli(cfg, domain, json);
-}
-
-static int
-main_command(const char *path, int argc, char **argv)
-{
-	const char *cmd = argv[0], *used;
+	const struct cli_verb *v = NULL;
+	const char *used;
 	struct cfg *cfg = NULL;
+	struct cli_args a;
 	int optional, code;
+	size_t i;
 
-	if (strcmp(cmd, "query") != 0 && strcmp(cmd, "dns-records") != 0 &&
-	    strcmp(cmd, "check") != 0) {
-		(void)fprintf(stderr, "mtastsd: unknown command '%s'\n", cmd);
+	for (i = 0; i < MAIN_N_VERBS && v == NULL; i++)
+		if (strcmp(argv[0], main_verbs[i].name) == 0)
+			v = &main_verbs[i];
+	if (v == NULL) {
+		(void)fprintf(stderr, "mtastsd: unknown command '%s'\n", argv[0]);
 		main_usage_short(stderr);
-		return EXIT_USAGE;
+		return CLI_EXIT_USAGE;
 	}
-	if (strcmp(cmd, "dns-records") == 0 && argc > 1) {
-		(void)fprintf(stderr, "mtastsd: dns-records: unexpected argument '%s'\n", argv[1]);
-		return EXIT_USAGE;
-	}
-	if (strcmp(cmd, "check") == 0 && argc > 2) {
-		(void)fprintf(stderr, "mtastsd: check: unexpected argument '%s'\n", argv[2]);
-		return EXIT_USAGE;
-	}
+	if (cli_parse(v, argc, argv, &a, &code) != 0)
+		return code; /* --help, or a usage error (printed) */
 	if (main_load(path, 1, &cfg, &used, &optional) != 0)
-		return 1;
-	if (strcmp(cmd, "query") == 0) {
-		code = main_query(cfg, argc, argv);
-	} else if (strcmp(cmd, "dns-records") == 0) {
-		code = pub_dns_records(cfg, stdout);
-		if (code != 0 && cfg->publisher.n_domains == 0)
-			(void)fprintf(stderr,
-			              "mtastsd: dns-records: no publisher.domains configured\n");
-	} else {
-		code = check_run(cfg, argc > 1 ? argv[1] : NULL, stdout);
-	}
+		return CLI_EXIT_FAIL;
+	a.cfg = cfg;
+	code = cli_run(&a);
 	(void)cfg_free(cfg);
-	/* The commands' (void)-cast writes to stdout are checked here, once: a write error
-	 * (full disk, closed pipe) fails the command. ferror() also catches a failed write of
-	 * an earlier, already flushed buffer, which fflush() alone does not report. */
-	if (fflush(stdout) != 0 || ferror(stdout))
-		code = code == 0 ? 1 : code;
 	return code;
 }
 
@@ -212,18 +192,18 @@ main(int argc, char **argv)
 				(void)fprintf(stderr, "mtastsd: unknown or malformed option '%s'\n",
 				              argv[optind - 1]);
 			main_usage_short(stderr);
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
 		if (check || foreground) {
 			(void)fprintf(stderr, "mtastsd: -n and -f do not apply to commands\n");
 			main_usage_short(stderr);
-			return EXIT_USAGE;
+			return CLI_EXIT_USAGE;
 		}
 		log_open("mtastsd", LOG_TARGET_STDERR);
 		log_set_verbosity(verbose);
-		return main_command(path, argc - optind, argv + optind);
+		return main_verb(path, argc - optind, argv + optind);
 	}
 	if (check) {
 		log_open("mtastsd", LOG_TARGET_STDERR);

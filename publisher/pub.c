@@ -1,7 +1,7 @@
 /*
- * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, DNS records
+ * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, policy id
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records()
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id()
  *            (pub.h); pub_snap_acquire(), pub_snap_unref(), pub_snap_find_host() (pub_int.h)
  * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
  *            daemon with its own polling thread on a socket we bind ourselves. What they
@@ -79,46 +79,6 @@ pub_policy_id(const struct cfg_domain *d)
 	}
 	id[n] = '\0';
 	return id;
-}
-
-/* ---- DNS records ---- */
-
-static void
-pub_put_quoted(FILE *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			(void)fputc('\\', out);
-		(void)fputc(*s, out);
-	}
-}
-
-int
-pub_dns_records(const struct cfg *cfg, FILE *out)
-{
-	const struct cfg_publisher *p = &cfg->publisher;
-	const struct cfg_domain *d;
-	size_t i;
-	char *id;
-
-	for (i = 0; i < p->n_domains; i++) {
-		d = &p->domains[i];
-		id = pub_policy_id(d);
-		(void)fprintf(out,
-		              "; %s: mta-sts.%s must resolve (A/AAAA or CNAME) to this publisher, "
-		              "policy mode %s\n",
-		              d->domain, d->domain, sts_mode_name(d->policy.mode));
-		(void)fprintf(out, "_mta-sts.%s. %d IN TXT \"v=STSv1; id=%s\"\n", d->domain,
-		              PUB_DNS_TTL, id);
-		if (d->tlsrpt_rua != NULL) {
-			(void)fprintf(out, "_smtp._tls.%s. %d IN TXT \"v=TLSRPTv1; rua=", d->domain,
-			              PUB_DNS_TTL);
-			pub_put_quoted(out, d->tlsrpt_rua);
-			(void)fprintf(out, "\"\n");
-		}
-		free(id);
-	}
-	return p->n_domains > 0 ? 0 : 1;
 }
 
 /* ---- snapshots ---- */

@@ -4,8 +4,9 @@
  * Serves https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 section 3.2) for every
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(), pub_dns_records(),
- *            pub_info_get()/pub_info_free() (pub_info.c, for the admin endpoint)
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(),
+ *            pub_info_get()/pub_info_free() (pub_info.c, for the admin endpoint),
+ *            pub_dns_records()/pub_dns_records_free() (pub_dns.c, for `mtastsd dns-records`)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
  *            immutable snapshots swapped by the main loop (docs/style.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
@@ -13,8 +14,6 @@
  */
 #ifndef MTASTSD_PUB_H
 #define MTASTSD_PUB_H
-
-#include <stdio.h>
 
 #include "cfg.h"
 #include "loop.h"
@@ -31,10 +30,6 @@ struct pub *pub_free(struct pub *pub);
 /* The policy id of d: d->id when set, else derived from the canonical policy text
  * (a hash, ALPHA/DIGIT, 1..32 chars). Returns an owned string. */
 char *pub_policy_id(const struct cfg_domain *d);
-
-/* `mtastsd dns-records`: zone-file lines (_mta-sts TXT, _smtp._tls TXT) for every
- * configured domain. Returns 0, or 1 when there is no domain. */
-int pub_dns_records(const struct cfg *cfg, FILE *out);
 
 /* ---- admin endpoint (pub_info.c) ---- */
 #include <stdint.h>
@@ -60,5 +55,31 @@ struct pub_info {
  * reloaded by the file watcher show up). Owned: free with pub_info_free(). */
 struct pub_info *pub_info_get(struct pub *pub);
 struct pub_info *pub_info_free(struct pub_info *info);
+
+/* ---- the DNS records of the published domains (pub_dns.c) ---- */
+
+/* The TXT records one published domain needs: _mta-sts (RFC 8461 section 3.1) and, with
+ * tlsrpt_rua configured, _smtp._tls (RFC 8460 section 3). Texts are the unquoted record
+ * data; owner names are absolute (trailing dot). */
+struct pub_dns_domain {
+	const char *domain; /* "example.com"; borrowed from the cfg */
+	enum sts_mode mode; /* mode of the configured policy */
+	char *policy_host;  /* "mta-sts.example.com": needs A/AAAA (or CNAME) to this host */
+	char *sts_owner;    /* "_mta-sts.example.com." */
+	char *sts_text;     /* "v=STSv1; id=<pub_policy_id()>" */
+	char *tlsrpt_owner; /* "_smtp._tls.example.com.", NULL without tlsrpt_rua */
+	char *tlsrpt_text;  /* "v=TLSRPTv1; rua=<tlsrpt_rua>", NULL without tlsrpt_rua */
+};
+struct pub_dns_records {
+	uint32_t ttl_s; /* suggested TTL of every record (seconds) */
+	size_t n_domains;
+	struct pub_dns_domain *domains; /* configuration order */
+};
+/* The records of every domain in cfg->publisher.domains (n_domains 0 when there is none).
+ * Never fails. Owned by the caller (free with pub_dns_records_free()); borrows the domain
+ * names from cfg, which must outlive it. */
+struct pub_dns_records *pub_dns_records(const struct cfg *cfg);
+/* Returns NULL; NULL is a no-op. */
+struct pub_dns_records *pub_dns_records_free(struct pub_dns_records *r);
 
 #endif

@@ -61,7 +61,7 @@
 /* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
  * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
 #define PUB_THREADS_MAX 8
-/* Zone-file TTL of the records printed by pub_dns_records() (seconds). */
+/* Suggested TTL of the records pub_dns_records() lists (seconds). */
 #define PUB_DNS_TTL 3600
 
 /* One loaded certificate chain with its key, shared between snapshots. */

@@ -2,9 +2,8 @@
  * resolver/lookup.c - one socketmap lookup: DANE first, then MTA-STS (RFC 8461 section 2)
  *
  * Interface: lookup_new(), lookup_set_dane(), lookup_free(), lookup_start(),
- *            lookup_cancel(), lookup_counters(), lookup_combine(), lookup_source_name(),
- *            lookup_cli_start(), lookup_cli_pending(), lookup_cli_override(),
- *            lookup_cli_print(), lookup_cli_free()
+ *            lookup_cancel(), lookup_counters(), lookup_combine(), lookup_source_name()
+ *            (the one-shot lookup_cli_*() are in lookup_cli.c)
  * Threads:   main loop only.
  * Ownership: requests are owned here until their callback has run; the engine and the DANE
  *            module are borrowed.
@@ -19,7 +18,6 @@
  * until the other one is in, except that a DANE verdict that decides (dane-only, dane,
  * TEMP) answers at once and cancels the MTA-STS wait (the engine's discovery goes on).
  */
-#include <json-c/json.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,7 +11,7 @@
  * Interface: lookup_new(), lookup_set_dane(), lookup_free(), lookup_start(),
  *            lookup_cancel(), lookup_counters(), lookup_combine(), lookup_source_name(),
  *            lookup_cli_start(), lookup_cli_pending(), lookup_cli_override(),
- *            lookup_cli_print(), lookup_cli_free() (lookup_cli.c)
+ *            lookup_cli_take(), lookup_cli_result_clear(), lookup_cli_free() (lookup_cli.c)
  * Threads:   main loop only.
  * Ownership: struct lookup borrows the engine and the DANE module; a request is owned by
  *            the module until its callback has run. Reply strings are borrowed, valid only
@@ -33,7 +33,6 @@
 
 struct lookup;
 struct lookup_req;
-struct json_object;
 
 /* The TEMP text of a lookup cut off by shutdown (docs/socketmap.md). */
 #define LOOKUP_CANCELED "lookup canceled, server shutting down"
@@ -101,8 +100,15 @@ const char *lookup_source_name(enum lookup_source s);
 void lookup_combine(enum dane_verdict v, const char *reason, enum sm_status sts_st,
                     const char *sts_data, char *buf, size_t bufsz, struct lookup_reply *out);
 
-/* ---- `mtastsd query`: the DANE half, next to res_query_cli()'s MTA-STS half ---- */
+/* ---- one-shot query (res_query.c): the DANE half, next to the engine's MTA-STS half ---- */
 struct lookup_cli;
+/* What the one-shot DANE lookup found. */
+struct lookup_cli_result {
+	enum dane_verdict verdict;
+	char reason[DANE_REASON_MAX];
+	int ad_trusted;         /* the resolvers are on loopback (AD bit used) */
+	struct dane_findings f; /* deep copy (hosts and their names owned) */
+};
 /* Start the DANE lookup on loop when zone z has dane on; NULL otherwise (every other
  * lookup_cli_* call accepts NULL and does nothing). Its answer calls loop_exit() when
  * *sts_answered is set by then (the MTA-STS half exits the loop itself only when
@@ -112,13 +118,16 @@ struct lookup_cli *lookup_cli_start(struct loop *loop, const struct cfg_resolver
                                     uint64_t timeout_ms, const int *sts_answered);
 /* Whether the DANE answer is still to come. */
 int lookup_cli_pending(const struct lookup_cli *lc);
-/* When DANE decides, replace *st / *data (owned) with its reply, and *rc_exit: 0 for
- * dane-only/dane, 3 for TEMP. */
-void lookup_cli_override(const struct lookup_cli *lc, enum sm_status *st, char **data,
-                         int *rc_exit);
-/* The findings: into the JSON object o ("dane" member), or as text lines on stdout when o
- * is NULL (only when DANE applies, failed, or the MX RRset is signed). */
-void lookup_cli_print(const struct lookup_cli *lc, struct json_object *o);
+/* When DANE decides, replace *st / *data (owned) with its reply and return 1; otherwise
+ * return 0 and leave them (the MTA-STS reply stands). */
+int lookup_cli_override(const struct lookup_cli *lc, enum sm_status *st, char **data);
+/* Move the answer into *out (its hosts then belong to *out: lookup_cli_result_clear()).
+ * Returns 1, or 0 with *out untouched when lc is NULL or the answer is still to come. */
+int lookup_cli_take(struct lookup_cli *lc, struct lookup_cli_result *out);
+/* Free what *r owns and zero it. */
+void lookup_cli_result_clear(struct lookup_cli_result *r);
+/* Cancels a pending DANE lookup (its callback does not touch the loop then) and frees the
+ * DANE module: call it before the loop is freed. Returns NULL. */
 struct lookup_cli *lookup_cli_free(struct lookup_cli *lc);
 
 #endif

@@ -1,8 +1,8 @@
 /*
  * resolver/res.c - the resolver half: wiring of cache, policy engine (DNS + fetch) and the
- *                  socketmap server; lifecycle; the `mtastsd query` CLI
+ *                  socketmap server; lifecycle
  *
- * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli(),
+ * Interface: res_new(), res_reload(), res_shutdown(), res_free(),
  *            res_engine_counters(), res_server_counters(), res_cache_entries(),
  *            res_shared_counters(), res_shared_state(), res_lookup_counters(),
  *            res_dane_counters()
@@ -14,7 +14,6 @@
  *            been logged; runtime errors stay inside the engine and the server.
  */
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,11 +21,8 @@
 #include "cache_mem.h"
 #include "cache_redis.h"
 #include "dane.h"
-#include "domain.h"
-#include "err.h"
 #include "log.h"
 #include "lookup.h"
-#include "pf_reply.h"
 #include "pol_engine.h"
 #include "res.h"
 #include "sm_server.h"
@@ -238,169 +234,4 @@ const char *
 res_shared_state(const struct res *res)
 {
 	return res->shared != NULL ? cache_redis_state_name(cache_redis_state(res->shared)) : NULL;
-}
-
-/* ---- mtastsd query DOMAIN [--json] ---- */
-
-struct res_cli {
-	struct loop *loop;
-	int answered;
-	enum pol_status status;
-	struct sts_policy *policy;
-	char id[STS_ID_MAX + 1];
-	int err;
-	char detail[256];
-	struct lookup_cli *dane; /* the DANE half (lookup_cli.c); NULL when the zone has it off */
-};
-
-static void
-res_cli_done(const struct pol_answer *a, void *arg)
-{
-	struct res_cli *q = arg;
-
-	q->answered = 1;
-	q->status = a->status;
-	q->policy = a->policy != NULL ? sts_policy_dup(a->policy) : NULL;
-	(void)snprintf(q->id, sizeof(q->id), "%s", a->id != NULL ? a->id : "");
-	(void)snprintf(q->detail, sizeof(q->detail), "%s", a->detail != NULL ? a->detail : "");
-	q->err = a->err;
-	if (!lookup_cli_pending(q->dane))
-		loop_exit(q->loop, 0);
-}
-
-static const char *
-res_cli_result(enum pol_status st)
-{
-	switch (st) {
-	case POL_POLICY:
-		return "policy";
-	case POL_NO_POLICY:
-		return "no-policy";
-	default:
-		return "tempfail";
-	}
-}
-
-static void
-res_cli_print(const char *dom, const struct res_cli *q, const char *zone, const char *reply,
-              int json)
-{
-	const struct sts_policy *p = q->policy;
-	size_t i;
-
-	if (json) {
-		json_object *o = json_object_new_object(), *mx;
-
-		json_object_object_add(o, "domain", json_object_new_string(dom));
-		json_object_object_add(o, "result",
-		                       json_object_new_string(res_cli_result(q->status)));
-		json_object_object_add(o, "id",
-		                       q->id[0] != '\0' ? json_object_new_string(q->id) : NULL);
-		if (p != NULL) {
-			json_object_object_add(o, "mode",
-			                       json_object_new_string(sts_mode_name(p->mode)));
-			json_object_object_add(o, "max_age", json_object_new_int64(p->max_age_s));
-			mx = json_object_new_array();
-			for (i = 0; i < p->n_mx; i++)
-				json_object_array_add(mx, json_object_new_string(p->mx[i]));
-			json_object_object_add(o, "mx", mx);
-		}
-		if (q->err != 0) {
-			json_object_object_add(o, "error", json_object_new_string(err_str(q->err)));
-			json_object_object_add(o, "error_code", json_object_new_int(q->err));
-		}
-		if (q->detail[0] != '\0')
-			json_object_object_add(o, "detail", json_object_new_string(q->detail));
-		lookup_cli_print(q->dane, o);
-		json_object_object_add(o, "zone", json_object_new_string(zone));
-		json_object_object_add(o, "reply", json_object_new_string(reply));
-		printf("%s\n",
-		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-		                                                 JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(o);
-		return;
-	}
-	printf("domain:  %s\n", dom);
-	printf("result:  %s\n", res_cli_result(q->status));
-	if (q->id[0] != '\0')
-		printf("txt id:  %s\n", q->id);
-	if (p != NULL) {
-		printf("mode:    %s\n", sts_mode_name(p->mode));
-		printf("max_age: %u\n", (unsigned)p->max_age_s);
-		for (i = 0; i < p->n_mx; i++)
-			printf("mx:      %s\n", p->mx[i]);
-	}
-	if (q->status != POL_POLICY || q->err != 0)
-		printf("reason:  %s%s%s\n", err_str(q->err), q->detail[0] != '\0' ? ": " : "",
-		       q->detail);
-	lookup_cli_print(q->dane, NULL);
-	printf("reply:   %s  (zone '%s')\n", reply, zone);
-}
-
-int
-res_query_cli(const struct cfg *cfg, const char *domain, int json)
-{
-	const struct cfg_resolver *rc = &cfg->resolver;
-	const struct cfg_zone *z;
-	struct res_cli q = {0};
-	struct cache_mem *cache = NULL;
-	struct pol_engine *e = NULL;
-	struct pol_waiter *w = NULL;
-	char dom[DOMAIN_BUF], *data = NULL, *reply;
-	const char *zname = rc->default_zone != NULL ? rc->default_zone : "";
-	enum sm_status st;
-	uint64_t guard_ms;
-	int r, rc_exit, dane_exit = -1;
-
-	r = domain_from_nexthop(domain, strlen(domain), dom);
-	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: query: '%s': %s\n", domain, err_str(r));
-		return (r == ERR_DOMAIN_IP_LITERAL || r == ERR_DOMAIN_PARENT_PROBE) ? 2 : 1;
-	}
-	z = cfg_zone_find(rc, zname, strlen(zname));
-	r = loop_new(&q.loop);
-	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: query: cannot create the event loop: %s\n",
-		              err_str(r));
-		return 1;
-	}
-	cache = cache_mem_new(1);
-	r = pol_engine_new(q.loop, rc, cache, &e);
-	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: query: %s\n", err_str(r));
-		rc_exit = 1;
-		goto out;
-	}
-	/* The engine's DNS and fetch timeouts bound the discovery; this guard only catches a
-	 * stuck run: every DNS try of every server, then the whole fetch, plus a second. */
-	guard_ms = (rc->dns_timeout_ms + 1) * (rc->dns_attempts + 1) * (rc->n_dns_servers + 3) +
-	           rc->fetch_timeout_ms + 1000;
-	q.dane = lookup_cli_start(q.loop, rc, z, dom, guard_ms, &q.answered);
-	pol_lookup(e, dom, guard_ms, res_cli_done, &q, &w);
-	if (!q.answered || lookup_cli_pending(q.dane))
-		(void)loop_run(q.loop);
-	if (!q.answered) {
-		(void)fprintf(stderr, "mtastsd: query: the event loop stopped without an answer\n");
-		rc_exit = 3;
-		goto out;
-	}
-	r = pf_reply_decide(q.status == POL_POLICY ? q.policy : NULL, dom, z, &st, &data);
-	if (r < 0)
-		(void)fprintf(stderr, "mtastsd: query: policy has no usable mx pattern (%s)\n",
-		              err_str(r));
-	lookup_cli_override(q.dane, &st, &data, &dane_exit); /* DANE first */
-	reply = xasprintf("%s %s", sm_status_name(st), data != NULL ? data : "");
-	res_cli_print(dom, &q, z->name != NULL ? z->name : "", reply, json);
-	free(reply);
-	free(data);
-	rc_exit = q.status == POL_POLICY ? 0 : q.status == POL_NO_POLICY ? 2 : 3;
-	if (dane_exit >= 0)
-		rc_exit = dane_exit;
-out:
-	q.dane = lookup_cli_free(q.dane);
-	e = pol_engine_free(e);
-	cache = cache_mem_free(cache);
-	sts_policy_free(q.policy);
-	q.loop = loop_free(q.loop);
-	return rc_exit;
 }

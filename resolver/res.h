@@ -1,9 +1,10 @@
 /*
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
- * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_query_cli();
+ * Interface: res_new(), res_reload(), res_shutdown(), res_free();
  *            for the admin endpoint res_*_counters(), res_cache_entries(), res_cache_mem(),
- *            res_cache_lookup(), res_cache_purge(), res_cache_visit() (res_admin.c)
+ *            res_cache_lookup(), res_cache_purge(), res_cache_visit() (res_admin.c);
+ *            one discovery outside the daemon: res_query.h
  * Threads:   main loop only.
  * Ownership: struct res borrows cfg until res_reload() hands it a new one or res_free();
  *            the caller keeps the cfg alive that long.
@@ -76,10 +77,5 @@ long res_cache_purge(struct res *res, const char *domain);
  * fn returns non-zero to stop. Nothing happens when the resolver is disabled. */
 void res_cache_visit(const struct res *res, size_t max,
                      int (*fn)(const char *dom, const struct cache_entry *e, void *arg), void *arg);
-
-/* `mtastsd query DOMAIN [--json]`: one discovery as the daemon would do it, printed on
- * stdout. Returns the process exit code: 0 policy found, 2 no policy, 3 temporary failure,
- * 1 usage/config error. */
-int res_query_cli(const struct cfg *cfg, const char *domain, int json);
 
 #endif

@@ -2,7 +2,7 @@
 # tests/lint/banned_calls.sh - no blocking or unsafe calls in event-loop code (STYLE.md s.9)
 #
 # Usage: banned_calls.sh [SRC_DIR]     (default: the repository containing this script)
-# Scans common/ resolver/ publisher/ daemon/ (*.c, *.h) for calls to the banned functions
+# Scans common/ resolver/ publisher/ cli/ daemon/ (*.c, *.h) for calls to the banned functions
 # below, ignoring comments and string literals, and prints file:line: name for each.
 # A line may opt out with a comment naming the reason: /* banned-ok: startup only, ... */
 # Exit: 0 clean, 1 at least one banned call.
@@ -13,7 +13,7 @@ cd "$src"
 banned='sprintf strcpy strcat strtok atoi gets sleep usleep system getaddrinfo gethostbyname
 redisCommand curl_easy_perform ldns_resolver_query ldns_resolver_send'
 
-files=$(find common resolver publisher daemon -name '*.[ch]' 2>/dev/null | sort)
+files=$(find common resolver publisher cli daemon -name '*.[ch]' 2>/dev/null | sort)
 [ -n "$files" ] || { echo "banned_calls: no sources under $src"; exit 1; }
 
 # shellcheck disable=SC2086

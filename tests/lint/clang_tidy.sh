@@ -3,7 +3,7 @@
 #
 # Usage: clang_tidy.sh SRC_DIR BUILD_DIR
 #   BUILD_DIR must hold compile_commands.json (CMAKE_EXPORT_COMPILE_COMMANDS is on).
-# Runs on every .c file of common/ resolver/ publisher/ daemon/; any warning fails.
+# Runs on every .c file of common/ resolver/ publisher/ cli/ daemon/; any warning fails.
 # Exit 77 (ctest: skipped) when clang-tidy is not installed.
 #
 # Checks: bugprone-* and cert-*, minus the ones below (each with its reason). The list is
@@ -52,7 +52,7 @@ checks="$checks,-bugprone-branch-clone,-bugprone-sizeof-expression"
 config="{Checks: '$checks', WarningsAsErrors: '*'}"
 
 cd "$src"
-files=$(find common resolver publisher daemon -name '*.c' | sort)
+files=$(find common resolver publisher cli daemon -name '*.c' | sort)
 jobs=$(nproc 2>/dev/null || echo 1)
 "$tidy" --version | head -2
 out=$(mktemp)

@@ -2,7 +2,7 @@
 # tests/lint/cppcheck.sh - cppcheck on the daemon sources (STYLE.md section 11)
 #
 # Usage: cppcheck.sh [SRC_DIR]     (default: the repository containing this script)
-# Checks common/ resolver/ publisher/ daemon/ with --enable=warning,portability; any finding
+# Checks common/ resolver/ publisher/ cli/ daemon/ with --enable=warning,portability; any finding
 # fails. Exit 77 (ctest: skipped) when cppcheck is not installed.
 #
 # Suppressions (each one with its reason; keep this list short):
@@ -23,7 +23,7 @@ cppcheck --version
 cppcheck --enable=warning,portability --error-exitcode=1 --inline-suppr --quiet \
 	--std=c11 --language=c -j"$jobs" \
 	-D_GNU_SOURCE -DMTASTSD_VERSION='"0"' -DMTASTSD_SYSCONFDIR='"/etc"' \
-	-I common -I resolver -I publisher -I daemon \
+	-I common -I resolver -I publisher -I cli -I daemon \
 	--suppress=missingIncludeSystem \
-	common resolver publisher daemon
+	common resolver publisher cli daemon
 echo "cppcheck.sh: clean"

@@ -2,7 +2,8 @@
  * tests/unit/publisher/test_pub_id.c - policy id derivation and DNS record lines
  *
  * Covers: pub_policy_id() (stable, ALPHA/DIGIT, 32 chars, explicit override, changes with
- *         every policy field), pub_dns_records() (zone-file lines, TLSRPT only when set).
+ *         every policy field), pub_dns_records() (owner names and texts, TLSRPT only when
+ *         set; the zone-file lines are tests/unit/cli/test_cli.c's).
  */
 #include <ctype.h>
 #include <setjmp.h>
@@ -134,58 +135,51 @@ test_id_explicit(void **state)
 	free(id);
 }
 
-static char *
-records_of(struct cfg *c, int *ret)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
-
-	f = open_memstream(&buf, &len);
-	assert_non_null(f);
-	*ret = pub_dns_records(c, f);
-	fclose(f);
-	return buf;
-}
-
 static void
 test_dns_records(void **state)
 {
 	struct cfg_domain d[2];
+	struct pub_dns_records *r;
 	struct cfg c;
-	char *out, *id;
-	char line[256];
-	int r;
+	char text[64];
+	char *id;
 
 	(void)state;
 	memset(&c, 0, sizeof(c));
-	out = records_of(&c, &r);
-	assert_int_equal(r, 1);
-	assert_string_equal(out, "");
-	free(out);
+	r = pub_dns_records(&c);
+	assert_int_equal(r->n_domains, 0);
+	r = pub_dns_records_free(r);
+	assert_null(r);
 
 	dom_init(&d[0]);
 	dom_init(&d[1]);
 	d[0].tlsrpt_rua = "mailto:tlsrpt@example.com";
 	d[1].domain = "example.org";
 	d[1].id = "abc123";
+	d[1].policy.mode = STS_MODE_TESTING;
 	c.publisher.n_domains = 2;
 	c.publisher.domains = d;
-	out = records_of(&c, &r);
-	assert_int_equal(r, 0);
+	r = pub_dns_records(&c);
+	assert_int_equal(r->ttl_s, 3600);
+	assert_int_equal(r->n_domains, 2);
 	id = pub_policy_id(&d[0]);
-	snprintf(line, sizeof(line), "\n_mta-sts.example.com. 3600 IN TXT \"v=STSv1; id=%s\"\n",
-	         id);
-	assert_non_null(strstr(out, line));
-	assert_non_null(strstr(out, "\n_smtp._tls.example.com. 3600 IN TXT \"v=TLSRPTv1; "
-	                            "rua=mailto:tlsrpt@example.com\"\n"));
-	assert_non_null(
-	        strstr(out, "\n_mta-sts.example.org. 3600 IN TXT \"v=STSv1; id=abc123\"\n"));
-	assert_null(strstr(out, "_smtp._tls.example.org"));
-	assert_non_null(strstr(out, "; example.com: mta-sts.example.com must resolve"));
-	assert_non_null(strstr(out, "; example.org: mta-sts.example.org must resolve"));
+	snprintf(text, sizeof(text), "v=STSv1; id=%s", id);
+	assert_string_equal(r->domains[0].domain, "example.com");
+	assert_int_equal(r->domains[0].mode, STS_MODE_ENFORCE);
+	assert_string_equal(r->domains[0].policy_host, "mta-sts.example.com");
+	assert_string_equal(r->domains[0].sts_owner, "_mta-sts.example.com.");
+	assert_string_equal(r->domains[0].sts_text, text);
+	assert_string_equal(r->domains[0].tlsrpt_owner, "_smtp._tls.example.com.");
+	assert_string_equal(r->domains[0].tlsrpt_text, "v=TLSRPTv1; rua=mailto:tlsrpt@example.com");
+	assert_string_equal(r->domains[1].domain, "example.org");
+	assert_int_equal(r->domains[1].mode, STS_MODE_TESTING);
+	assert_string_equal(r->domains[1].sts_owner, "_mta-sts.example.org.");
+	assert_string_equal(r->domains[1].sts_text, "v=STSv1; id=abc123");
+	assert_null(r->domains[1].tlsrpt_owner);
+	assert_null(r->domains[1].tlsrpt_text);
 	free(id);
-	free(out);
+	(void)pub_dns_records_free(r);
+	assert_null(pub_dns_records_free(NULL));
 }
 
 int

@@ -1,7 +1,7 @@
 /*
- * daemon/check.c - `mtastsd check [DOMAIN]`: published domains seen from the outside
+ * cli/check.c - the checks of `mtastsd check [DOMAIN]`: published domains seen from outside
  *
- * Interface: check_run() (check.h)
+ * Interface: check_run(), check_report_free() (check.h)
  * Design:    a private event loop with one DNS client and one fetcher built from
  *            cfg->resolver (the resolver's own discovery code, so the check sees what a
  *            sending MTA running mtastsd would see). For every domain four operations run
@@ -10,9 +10,10 @@
  *            (the fetch gives two: policy and certificate); the loop ends with the last
  *            answer. A guard timer derived from the DNS and fetch timeouts stops the loop
  *            early; freeing the DNS client and the fetcher then cancels what is left, and
- *            those callbacks record "no answer". Results are printed in configuration order.
+ *            those callbacks record "no answer". The report keeps configuration order;
+ *            cli_check.c prints it.
  * Threads:   main thread only.
- * Ownership: each domain's results are owned strings, printed and freed by check_run().
+ * Ownership: each result's message is an owned string in the report (check_report_free()).
  * Errors:    see check.h. Peer-controlled text (TXT data) is made printable and cut.
  */
 #include <errno.h>
@@ -45,20 +46,6 @@
 /* Guard slack on top of the DNS and fetch timeouts. */
 #define CHECK_GUARD_SLACK_MS 1000
 
-enum check_kind {
-	CHECK_TXT,
-	CHECK_POLICY,
-	CHECK_CERT,
-	CHECK_MX,
-	CHECK_TLSRPT,
-	CHECK_N,
-};
-
-struct check_result {
-	int ok;
-	char *msg; /* NULL until the check has a verdict */
-};
-
 struct check;
 
 struct check_dom {
@@ -67,7 +54,7 @@ struct check_dom {
 	char *id; /* the current policy id (pub_policy_id) */
 	char *txt_name;
 	char *tlsrpt_name;
-	struct check_result res[CHECK_N];
+	struct check_result *res; /* [CHECK_N], in the report; msg NULL until a verdict */
 };
 
 struct check {
@@ -587,9 +574,11 @@ check_start_dom(struct check *ck, struct check_dom *cd)
 		check_set(cd, CHECK_TLSRPT, 0, "cannot query %s", cd->tlsrpt_name);
 }
 
-/* The configured domains to check: all, or the one named. Returns how many (0: printed). */
+/* The configured domains to check: all, or the one named. Returns how many, or 0 with the
+ * reason in errbuf. */
 static size_t
-check_select(const struct cfg *cfg, const char *domain, const struct cfg_domain **ret_one)
+check_select(const struct cfg *cfg, const char *domain, const struct cfg_domain **ret_one,
+             char *errbuf, size_t errsize)
 {
 	const struct cfg_publisher *p = &cfg->publisher;
 	char norm[DOMAIN_BUF];
@@ -598,14 +587,14 @@ check_select(const struct cfg *cfg, const char *domain, const struct cfg_domain 
 
 	*ret_one = NULL;
 	if (p->n_domains == 0) {
-		(void)fprintf(stderr, "mtastsd: check: no publisher.domains configured\n");
+		(void)snprintf(errbuf, errsize, "no publisher.domains configured");
 		return 0;
 	}
 	if (domain == NULL)
 		return p->n_domains;
 	r = domain_normalize(domain, norm);
 	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: check: '%s': %s\n", domain, err_str(r));
+		(void)snprintf(errbuf, errsize, "'%s': %s", domain, err_str(r));
 		return 0;
 	}
 	for (i = 0; i < p->n_domains; i++) {
@@ -614,37 +603,38 @@ check_select(const struct cfg *cfg, const char *domain, const struct cfg_domain 
 			return 1;
 		}
 	}
-	(void)fprintf(stderr, "mtastsd: check: %s is not in publisher.domains\n", norm);
+	(void)snprintf(errbuf, errsize, "%s is not in publisher.domains", norm);
 	return 0;
 }
 
 int
-check_run(const struct cfg *cfg, const char *domain, FILE *out)
+check_run(const struct cfg *cfg, const char *domain, struct check_report **ret_report, char *errbuf,
+          size_t errsize)
 {
 	const struct cfg_resolver *rc = &cfg->resolver;
 	const struct cfg_domain *one;
 	struct check ck = {.guard = LOOP_TIMER_INIT};
+	struct check_report *rep = NULL;
 	struct check_dom *doms = NULL;
-	size_t n, i, n_checks = 0, n_failed = 0;
-	int r, k, code = 1;
+	size_t n, i;
+	int r, k;
 
-	n = check_select(cfg, domain, &one);
+	n = check_select(cfg, domain, &one, errbuf, errsize);
 	if (n == 0)
-		return 1;
+		return -ENOENT;
 	r = loop_new(&ck.loop);
 	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: check: cannot create the event loop: %s\n",
-		              err_str(r));
-		return 1;
+		(void)snprintf(errbuf, errsize, "cannot create the event loop: %s", err_str(r));
+		return r;
 	}
 	r = dns_client_new(ck.loop, rc, &ck.dns);
 	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: check: DNS client: %s\n", err_str(r));
+		(void)snprintf(errbuf, errsize, "DNS client: %s", err_str(r));
 		goto out;
 	}
 	r = fetcher_new(ck.loop, rc, &ck.fetcher);
 	if (r < 0) {
-		(void)fprintf(stderr, "mtastsd: check: HTTPS fetcher: %s\n", err_str(r));
+		(void)snprintf(errbuf, errsize, "HTTPS fetcher: %s", err_str(r));
 		goto out;
 	}
 	ck.now = time(NULL);
@@ -656,6 +646,9 @@ check_run(const struct cfg *cfg, const char *domain, FILE *out)
 	                       1) +
 	              (rc->fetch_timeout_ms > 0 ? rc->fetch_timeout_ms : FETCH_TIMEOUT_DEFAULT_MS) +
 	              CHECK_GUARD_SLACK_MS;
+	rep = xcalloc(1, sizeof(*rep));
+	rep->n_domains = n;
+	rep->domains = xcalloc(n, sizeof(*rep->domains));
 	doms = xcalloc(n, sizeof(*doms));
 	for (i = 0; i < n; i++) {
 		doms[i].ck = &ck;
@@ -663,6 +656,8 @@ check_run(const struct cfg *cfg, const char *domain, FILE *out)
 		doms[i].id = pub_policy_id(doms[i].d);
 		doms[i].txt_name = xasprintf("_mta-sts.%s", doms[i].d->domain);
 		doms[i].tlsrpt_name = xasprintf("_smtp._tls.%s", doms[i].d->domain);
+		doms[i].res = rep->domains[i].res;
+		rep->domains[i].domain = doms[i].d->domain;
 		check_start_dom(&ck, &doms[i]);
 	}
 	if (ck.pending > 0) {
@@ -674,28 +669,16 @@ check_run(const struct cfg *cfg, const char *domain, FILE *out)
 	/* Cancels whatever the guard left pending; those callbacks record "no answer". */
 	ck.fetcher = fetcher_free(ck.fetcher);
 	ck.dns = dns_client_free(ck.dns);
-	for (i = 0; i < n; i++) {
-		for (k = 0; k < CHECK_N; k++) {
-			struct check_result *res = &doms[i].res[k];
-
-			n_checks++;
-			if (res->msg == NULL)
+	for (i = 0; i < n; i++)
+		for (k = 0; k < CHECK_N; k++)
+			if (doms[i].res[k].msg == NULL)
 				check_set(&doms[i], (enum check_kind)k, 0,
 				          "no verdict (internal error)");
-			if (!res->ok)
-				n_failed++;
-			(void)fprintf(out, "%s %s: %s\n", res->ok ? "ok  " : "FAIL",
-			              doms[i].d->domain, res->msg);
-		}
-	}
-	(void)fprintf(out, "summary: %zu domain%s, %zu checks, %zu failed\n", n, n == 1 ? "" : "s",
-	              n_checks, n_failed);
-	code = n_failed == 0 ? 0 : 1;
+	*ret_report = rep;
+	r = 0;
 out:
 	if (doms != NULL) {
 		for (i = 0; i < n; i++) {
-			for (k = 0; k < CHECK_N; k++)
-				free(doms[i].res[k].msg);
 			free(doms[i].id);
 			free(doms[i].txt_name);
 			free(doms[i].tlsrpt_name);
@@ -705,5 +688,21 @@ out:
 	ck.fetcher = fetcher_free(ck.fetcher);
 	ck.dns = dns_client_free(ck.dns);
 	ck.loop = loop_free(ck.loop);
-	return code;
+	return r;
+}
+
+struct check_report *
+check_report_free(struct check_report *rep)
+{
+	size_t i;
+	int k;
+
+	if (rep == NULL)
+		return NULL;
+	for (i = 0; i < rep->n_domains; i++)
+		for (k = 0; k < CHECK_N; k++)
+			free(rep->domains[i].res[k].msg);
+	free(rep->domains);
+	free(rep);
+	return NULL;
 }
