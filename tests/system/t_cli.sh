@@ -2,7 +2,8 @@
 # tests/system/t_cli.sh - the mtastsd command line and the daemon lifecycle without network
 #
 # -n on the example and on every tests/unit/data/cfg/bad-*.conf (each names the file:line and
-# key written in its "# expect:" first line), --help/--version, usage errors (exit 2),
+# key written in its "# expect:" first line), --help/--version, VERB --help, usage errors
+# (exit 2, the verb's usage line on stderr),
 # `check` without publisher domains (exit 1), and a daemon with nothing to serve: SIGHUP with a broken and
 # a good config, SIGTERM -> exit 0, sd_notify READY/RELOADING/STOPPING on a NOTIFY_SOCKET,
 # and, when run as root, the root refusal and the drop to process.user (from /proc).
@@ -50,6 +51,12 @@ run "$MTASTSD" --help
 check "--help exits 0" 0 "$RC"
 check_match "--help prints usage" '^usage: mtastsd \[-c FILE\]' "$OUT"
 check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
+check "--help lists the verbs (cli/, main_verbs[])" "Commands:
+  query DOMAIN [--json]  discover DOMAIN's MTA-STS policy as the resolver would
+                         (exit 0 policy, 2 no policy, 3 temporary failure)
+  dns-records            print the DNS records the published domains need
+  check [DOMAIN]         check published domains from the outside" \
+	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"
 run "$MTASTSD" --version
@@ -69,8 +76,22 @@ check "unknown command exits 2" 2 "$RC"
 check_match "unknown command named" "unknown command 'frobnicate'" "$ERR"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" query
 check "query without DOMAIN exits 2" 2 "$RC"
+check "query without DOMAIN: message and the verb's usage" "mtastsd: query: missing DOMAIN
+usage: mtastsd [-c FILE] query DOMAIN [--json]" "$ERR"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records extra
 check "dns-records with an argument exits 2" 2 "$RC"
+check_match "dns-records: unexpected argument named" "unexpected argument 'extra'" "$ERR"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check --json
+check "check --json exits 2 (only query has JSON output)" 2 "$RC"
+# A usage error is found before the configuration is read.
+run "$MTASTSD" -c "$T/missing.conf" query
+check "query without DOMAIN, missing config: usage first" 2 "$RC"
+run "$MTASTSD" query --help
+check "query --help exits 0" 0 "$RC"
+check "query --help prints its usage and help" "usage: mtastsd [-c FILE] query DOMAIN [--json]
+
+discover DOMAIN's MTA-STS policy as the resolver would
+(exit 0 policy, 2 no policy, 3 temporary failure)" "$OUT"
 
 # ---- check without publisher.domains (t_check.sh tests the real thing) ----
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check
