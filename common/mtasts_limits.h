@@ -62,8 +62,13 @@
  * runs this often (ms) and looks at most this many entries per run. */
 #define POL_SWEEP_INTERVAL_MS 30000
 #define POL_SWEEP_SCAN_MAX    20000
-/* Hash buckets for in-flight discoveries (power of two). */
-#define POL_JOB_BUCKETS 1024
+/* Lookups waiting and jobs in flight, per engine (pol_engine, dane; common/coalesce.h). A
+ * waiting lookup holds a socketmap connection (resolver.max_connections <= 65536, one
+ * request in flight each) or a CLI query; jobs are those lookups' plus background work
+ * (refresh_concurrency <= 1024, DANE serve-stale refreshes). Beyond these a lookup is
+ * answered at once as if its timeout had passed. */
+#define RES_WAITERS_MAX (2 * 65536)
+#define RES_JOBS_MAX    (2 * 65536)
 /* "_mta-sts." + a domain name + NUL. */
 #define POL_QNAME_MAX (sizeof("_mta-sts.") + DOMAIN_NAME_MAX)
 

@@ -1,9 +1,9 @@
 /*
  * resolver/cache_mem.h - bounded in-memory LRU of cache entries keyed by Policy Domain
  *
- * Hash map (chained, grows by doubling) + doubly linked recency list: get, put and delete
- * are O(1) (amortised for growth). At most max_entries entries; a put beyond that evicts
- * the least recently used entry.
+ * On common/lru.h (hash table + recency list): get, put and delete are O(1) (amortised
+ * for growth). At most max_entries entries; a put beyond that evicts the least recently
+ * used entry.
  *
  * Interface: cache_mem_new/free, cache_mem_get, cache_mem_peek, cache_mem_put,
  *            cache_mem_delete, cache_mem_purge_expired, cache_mem_clear, cache_mem_count,

@@ -7,7 +7,8 @@
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
  *            dane_opts_default()
  * Threads:   main loop only.
- * Ownership: the module owns its DNS client, cache entries, jobs and waiters.
+ * Ownership: the module owns its DNS client, cache entries (common/lru.h), jobs and
+ *            waiters (common/coalesce.h; a waiter is coalesce's while it waits).
  * Errors:    none reach the caller: DNS failures are findings, and dane_decide() turns them
  *            into a verdict. The job logs its verdict once (verbosity 1).
  *
@@ -15,7 +16,8 @@
  * host at once (RFC 7672 section 2.2 asks for TLSA only at hosts whose addresses are secure:
  * the TLSA answer of an insecure host is never looked at, so its failure cannot defer mail);
  * when every answer is in, dane_decide() and the cache entry gets the result. Waiters of the
- * entry are answered in order. docs/dane.md has the decision table.
+ * job are answered in order. An entry is pinned in the cache (never evicted) while a job for
+ * it runs or answers. docs/dane.md has the decision table.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,11 +26,13 @@
 
 #include <ldns/ldns.h>
 
+#include "coalesce.h"
 #include "dane.h"
 #include "dns_client.h"
 #include "domain.h"
 #include "err.h"
 #include "log.h"
+#include "lru.h"
 #include "xalloc.h"
 
 #define DANE_NO_HOST ((size_t)-1)
@@ -49,31 +53,24 @@ struct dane_q {
 };
 
 struct dane_entry {
-	struct dane_entry *hnext;         /* hash chain */
-	struct dane_entry *lprev, *lnext; /* LRU list, most recently used first */
+	struct lru_node node; /* in d->cache under domain; pinned while its job runs */
 	char domain[DOMAIN_BUF];
 	int have; /* a result is stored */
 	enum dane_verdict verdict;
 	char reason[DANE_REASON_MAX];
 	struct dane_findings f;
 	uint64_t expires_ms;
-	struct dane_job *job;          /* in flight, or NULL */
-	struct dane_waiter *waiters;   /* waiting for the job, in arrival order */
-	struct dane_waiter *waiters_t; /* tail */
 };
 
 struct dane_waiter {
-	struct dane_waiter *prev, *next;
+	struct coalesce_waiter cw;
 	struct dane *d;
-	struct dane_entry *e;
-	struct loop_timer timer;
-	uint64_t timeout_ms;
 	dane_done_fn *done;
 	void *arg;
 };
 
 struct dane_job {
-	struct dane_job *prev, *next;
+	struct coalesce_job cj; /* in d->jobs under e->domain */
 	struct dane *d;
 	struct dane_entry *e;
 	struct loop_timer kick;
@@ -91,12 +88,13 @@ struct dane {
 	struct dane_opts opts;
 	int temp_from_cfg; /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
 	int trusted;
-	struct dane_entry **buckets; /* DANE_BUCKETS */
-	struct dane_entry *lru_head, *lru_tail;
-	size_t n_entries;
-	struct dane_job *jobs;
+	struct lru *cache;     /* struct dane_entry, opts.max_entries (0: no bound) */
+	struct coalesce *jobs; /* struct dane_job by domain, and their waiters */
 	struct dane_counters ctr;
 };
+
+#define DANE_ENTRY(n) LRU_ENTRY(n, struct dane_entry, node)
+#define DANE_JOB(cj)  COALESCE_ENTRY(cj, struct dane_job, cj)
 
 static void dane_job_kick(struct loop *loop, struct loop_timer *t, void *arg);
 
@@ -493,103 +491,40 @@ dane_host_classify(struct dane_host *h, const struct dane_q *q)
 
 /* ---- cache ---- */
 
-static size_t
-dane_hash(const char *s)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 16777619u;
-	}
-	return h & (DANE_BUCKETS - 1);
-}
-
 static struct dane_entry *
 dane_entry_find(struct dane *d, const char *domain)
 {
-	struct dane_entry *e;
+	struct lru_node *n = lru_find(d->cache, domain, strlen(domain));
 
-	for (e = d->buckets[dane_hash(domain)]; e != NULL; e = e->hnext)
-		if (strcmp(e->domain, domain) == 0)
-			return e;
-	return NULL;
+	return n != NULL ? DANE_ENTRY(n) : NULL;
 }
 
+/* Free an entry already out of the cache. */
 static void
-dane_lru_unlink(struct dane *d, struct dane_entry *e)
+dane_entry_free(struct dane_entry *e)
 {
-	if (e->lprev == NULL && d->lru_head != e)
-		return; /* not in the list (a new entry) */
-	if (e->lprev != NULL)
-		e->lprev->lnext = e->lnext;
-	else
-		d->lru_head = e->lnext;
-	if (e->lnext != NULL)
-		e->lnext->lprev = e->lprev;
-	else
-		d->lru_tail = e->lprev;
-	e->lprev = e->lnext = NULL;
-}
-
-static void
-dane_lru_front(struct dane *d, struct dane_entry *e)
-{
-	dane_lru_unlink(d, e);
-	e->lnext = d->lru_head;
-	if (d->lru_head != NULL)
-		d->lru_head->lprev = e;
-	d->lru_head = e;
-	if (d->lru_tail == NULL)
-		d->lru_tail = e;
-}
-
-/* Remove an entry without job or waiters. */
-static void
-dane_entry_free(struct dane *d, struct dane_entry *e)
-{
-	struct dane_entry **pp = &d->buckets[dane_hash(e->domain)];
-
-	while (*pp != NULL && *pp != e)
-		pp = &(*pp)->hnext;
-	if (*pp == e)
-		*pp = e->hnext;
-	dane_lru_unlink(d, e);
 	dane_findings_free(&e->f);
 	free(e);
-	d->n_entries--;
 }
 
-/* Make room: drop least recently used entries that nobody waits for. */
+/* lru.h made room: e had no job (it would be pinned). */
 static void
-dane_evict(struct dane *d, size_t want)
+dane_entry_evict(struct lru_node *n, void *arg)
 {
-	struct dane_entry *e = d->lru_tail, *prev;
+	struct dane *d = arg;
 
-	while (e != NULL && d->n_entries > want) {
-		prev = e->lprev;
-		if (e->job == NULL && e->waiters == NULL) {
-			dane_entry_free(d, e);
-			d->ctr.evictions++;
-		}
-		e = prev;
-	}
+	d->ctr.evictions++;
+	dane_entry_free(DANE_ENTRY(n));
 }
 
+/* A new entry for domain (shorter than DOMAIN_BUF), the most recently used; may evict. */
 static struct dane_entry *
 dane_entry_new(struct dane *d, const char *domain)
 {
-	struct dane_entry *e;
-	size_t b = dane_hash(domain);
+	struct dane_entry *e = xcalloc(1, sizeof(*e));
 
-	if (d->opts.max_entries > 0 && d->n_entries >= d->opts.max_entries)
-		dane_evict(d, d->opts.max_entries - 1);
-	e = xcalloc(1, sizeof(*e));
 	(void)snprintf(e->domain, sizeof(e->domain), "%s", domain);
-	e->hnext = d->buckets[b];
-	d->buckets[b] = e;
-	d->n_entries++;
-	dane_lru_front(d, e);
+	(void)lru_insert(d->cache, &e->node, e->domain, strlen(e->domain));
 	return e;
 }
 
@@ -612,73 +547,47 @@ dane_answer(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v, 
 	done(&r, arg);
 }
 
+/* coalesce answers a waiter: with its job's entry (result), its timeout, or its cancel. */
 static void
-dane_waiter_unlink(struct dane_waiter *w)
+dane_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coalesce_why why,
+                   const void *result, void *arg)
 {
-	struct dane_entry *e = w->e;
-
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else
-		e->waiters = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
-	else
-		e->waiters_t = w->prev;
-	w->prev = w->next = NULL;
-	loop_timer_stop(w->d->loop, &w->timer);
-}
-
-static void
-dane_waiter_timeout(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	struct dane_waiter *w = arg;
-	struct dane *d = w->d;
+	struct dane *d = arg;
+	struct dane_waiter *w = COALESCE_ENTRY(cw, struct dane_waiter, cw);
+	const struct dane_entry *e = result;
 	char reason[DANE_REASON_MAX];
 
-	dane_waiter_unlink(w);
-	d->ctr.timeouts++;
-	(void)snprintf(reason, sizeof(reason), "DANE lookup not finished after %llu ms",
-	               (unsigned long long)w->timeout_ms);
-	dane_answer(d, w->done, w->arg, DANE_TEMP, reason, NULL, 0, 0);
+	switch (why) {
+	case COALESCE_DONE:
+		dane_answer(d, w->done, w->arg, e->verdict, e->reason, &e->f, 0, 0);
+		break;
+	case COALESCE_TIMEOUT:
+		d->ctr.timeouts++;
+		(void)snprintf(reason, sizeof(reason), "DANE lookup not finished after %llu ms",
+		               (unsigned long long)cw->timeout_ms);
+		dane_answer(d, w->done, w->arg, DANE_TEMP, reason, NULL, 0, 0);
+		break;
+	case COALESCE_CANCELED:
+		dane_answer(d, w->done, w->arg, DANE_CANCELED, "lookup canceled", NULL, 0, 0);
+		break;
+	}
 	free(w);
 }
 
 void
 dane_lookup_cancel(struct dane_waiter *w)
 {
-	struct dane *d = w->d;
-
-	dane_waiter_unlink(w);
-	dane_answer(d, w->done, w->arg, DANE_CANCELED, "lookup canceled", NULL, 0, 0);
-	free(w);
-}
-
-/* Answer every waiter of e with its stored result. */
-static void
-dane_entry_answer_all(struct dane *d, struct dane_entry *e)
-{
-	struct dane_waiter *w;
-
-	while ((w = e->waiters) != NULL) {
-		dane_waiter_unlink(w);
-		dane_answer(d, w->done, w->arg, e->verdict, e->reason, &e->f, 0, 0);
-		free(w);
-	}
+	coalesce_cancel_waiter(w->d->jobs, &w->cw);
 }
 
 /* ---- jobs ---- */
 
-static void
-dane_job_unlink(struct dane *d, struct dane_job *job)
+static struct dane_job *
+dane_job_find(const struct dane *d, const struct dane_entry *e)
 {
-	if (job->prev != NULL)
-		job->prev->next = job->next;
-	else
-		d->jobs = job->next;
-	if (job->next != NULL)
-		job->next->prev = job->prev;
-	job->prev = job->next = NULL;
+	struct coalesce_job *cj = coalesce_find(d->jobs, e->domain);
+
+	return cj != NULL ? DANE_JOB(cj) : NULL;
 }
 
 /* Cancel the job's queries (their callbacks see -ECANCELED and do nothing). */
@@ -733,8 +642,6 @@ dane_job_finish(struct dane_job *job)
 		(void)snprintf(reason + n, sizeof(reason) - n,
 		               " (AD bit ignored: resolver not on loopback)");
 	}
-	dane_job_unlink(d, job);
-	e->job = NULL;
 	if (v == DANE_TEMP && job->f.mx_err != 0 && !dane_err_negative(job->f.mx_err) && e->have &&
 	    e->verdict != DANE_TEMP && now < e->expires_ms + d->opts.stale_max_ms) {
 		/* Not knowing is no evidence: keep what we knew, and try again later. */
@@ -757,9 +664,11 @@ dane_job_finish(struct dane_job *job)
 			              reason,
 			              (unsigned long long)((e->expires_ms - now + 999) / 1000));
 	}
+	lru_touch(d->cache, &e->node);
+	/* e stays pinned while its waiters are answered (they may look up other domains). */
+	(void)coalesce_complete(d->jobs, &job->cj, e);
+	lru_unpin(&e->node);
 	dane_job_free(job);
-	dane_lru_front(d, e);
-	dane_entry_answer_all(d, e);
 }
 
 static void
@@ -891,20 +800,22 @@ dane_job_reset(struct dane_job *job)
 	loop_timer_start(job->d->loop, &job->kick, 0, dane_job_kick, job);
 }
 
-static void
+/* A job for e, started (e is pinned until it ends); NULL when the job table is full. */
+static struct dane_job *
 dane_job_start(struct dane *d, struct dane_entry *e)
 {
 	struct dane_job *job = xcalloc(1, sizeof(*job));
 
 	job->d = d;
 	job->e = e;
-	e->job = job;
-	job->next = d->jobs;
-	if (job->next != NULL)
-		job->next->prev = job;
-	d->jobs = job;
+	if (coalesce_add(d->jobs, &job->cj, e->domain) < 0) {
+		free(job);
+		return NULL;
+	}
+	lru_pin(&e->node);
 	d->ctr.jobs++;
 	dane_job_reset(job);
+	return job;
 }
 
 /* ---- lookups ---- */
@@ -913,51 +824,54 @@ void
 dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done, void *arg,
             struct dane_waiter **ret_w)
 {
-	struct dane_entry *e = dane_entry_find(d, domain);
+	struct dane_entry *e;
 	uint64_t now = loop_now_ms(d->loop);
+	struct dane_job *job;
 	struct dane_waiter *w;
 
 	*ret_w = NULL;
 	d->ctr.lookups++;
+	if (strnlen(domain, DOMAIN_BUF) >= DOMAIN_BUF) {
+		dane_answer(d, done, arg, DANE_TEMP, "domain name too long", NULL, 0, 0);
+		return;
+	}
+	e = dane_entry_find(d, domain);
 	if (e != NULL && e->have && now < e->expires_ms) {
 		d->ctr.cache_hits++;
-		dane_lru_front(d, e);
+		lru_touch(d->cache, &e->node);
 		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 0);
 		return;
 	}
 	if (e != NULL && e->have && e->verdict != DANE_TEMP &&
 	    now < e->expires_ms + d->opts.stale_max_ms) {
 		d->ctr.stale_served++;
-		dane_lru_front(d, e);
-		if (e->job == NULL)
-			dane_job_start(d, e);
+		lru_touch(d->cache, &e->node);
+		if (dane_job_find(d, e) == NULL)
+			(void)dane_job_start(d, e); /* table full: the next lookup tries again */
 		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 1);
 		return;
 	}
 	if (e == NULL)
 		e = dane_entry_new(d, domain);
 	else
-		dane_lru_front(d, e);
-	if (e->job != NULL) {
+		lru_touch(d->cache, &e->node);
+	job = dane_job_find(d, e);
+	if (job != NULL) {
 		d->ctr.coalesced++;
 	} else {
 		d->ctr.cache_misses++;
-		dane_job_start(d, e);
+		job = dane_job_start(d, e);
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->d = d;
-	w->e = e;
 	w->done = done;
 	w->arg = arg;
-	w->timeout_ms = timeout_ms;
-	w->prev = e->waiters_t;
-	if (e->waiters_t != NULL)
-		e->waiters_t->next = w;
-	else
-		e->waiters = w;
-	e->waiters_t = w;
-	if (timeout_ms > 0)
-		loop_timer_start(d->loop, &w->timer, timeout_ms, dane_waiter_timeout, w);
+	if (job == NULL || coalesce_wait(d->jobs, &job->cj, &w->cw, timeout_ms) < 0) {
+		/* Limits (RES_JOBS_MAX, RES_WAITERS_MAX): no waiting, as after a timeout. */
+		free(w);
+		dane_answer(d, done, arg, DANE_TEMP, "too many DANE lookups in flight", NULL, 0, 0);
+		return;
+	}
 	*ret_w = w;
 }
 
@@ -1011,7 +925,8 @@ dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_op
 		return r;
 	}
 	d->trusted = dns_client_servers_loopback(d->dns);
-	d->buckets = xcalloc(DANE_BUCKETS, sizeof(*d->buckets));
+	d->cache = lru_new(d->opts.max_entries, dane_entry_evict, d);
+	d->jobs = coalesce_new(loop, RES_JOBS_MAX, RES_WAITERS_MAX, dane_waiter_answer, d);
 	dane_log_trust(d);
 	*ret_d = d;
 	return 0;
@@ -1034,8 +949,8 @@ int
 dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 {
 	struct dns_client *dns, *old = d->dns;
-	struct dane_job *job;
-	struct dane_entry *e, *prev;
+	struct coalesce_job *cj;
+	struct lru_node *n, *newer;
 	int r, same = dane_servers_same(d->cfg, cfg);
 
 	r = dns_client_new(d->loop, cfg, &dns);
@@ -1046,20 +961,20 @@ dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 		return r;
 	}
 	/* Stop every query on the old client; the jobs start again on the new one. */
-	for (job = d->jobs; job != NULL; job = job->next)
-		dane_job_stop_queries(job);
+	for (cj = coalesce_first(d->jobs); cj != NULL; cj = coalesce_next(cj))
+		dane_job_stop_queries(DANE_JOB(cj));
 	d->dns = dns;
 	d->cfg = cfg;
 	d->trusted = dns_client_servers_loopback(dns);
 	dane_apply_opts(d, cfg, &d->opts);
-	for (job = d->jobs; job != NULL; job = job->next)
-		dane_job_reset(job);
+	for (cj = coalesce_first(d->jobs); cj != NULL; cj = coalesce_next(cj))
+		dane_job_reset(DANE_JOB(cj));
 	dns_client_free(old);
-	if (!same) {
-		for (e = d->lru_tail; e != NULL; e = prev) {
-			prev = e->lprev;
-			if (e->job == NULL && e->waiters == NULL)
-				dane_entry_free(d, e);
+	for (n = lru_oldest(d->cache); !same && n != NULL; n = newer) {
+		newer = lru_newer(n);
+		if (n->pins == 0) { /* no job */
+			lru_remove(d->cache, n);
+			dane_entry_free(DANE_ENTRY(n));
 		}
 	}
 	dane_log_trust(d);
@@ -1069,26 +984,24 @@ dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 struct dane *
 dane_free(struct dane *d)
 {
-	struct dane_entry *e;
+	struct coalesce_job *cj;
+	struct lru_node *n;
 
 	if (d == NULL)
 		return NULL;
-	while (d->jobs != NULL) {
-		struct dane_job *job = d->jobs;
+	while ((cj = coalesce_first(d->jobs)) != NULL) {
+		struct dane_job *job = DANE_JOB(cj);
 
-		dane_job_unlink(d, job);
-		job->e->job = NULL;
+		dane_job_stop_queries(job);
+		(void)coalesce_cancel(d->jobs, cj); /* waiters: DANE_CANCELED */
+		lru_unpin(&job->e->node);
 		dane_job_free(job);
 	}
-	while ((e = d->lru_head) != NULL) {
-		struct dane_waiter *w;
-
-		while ((w = e->waiters) != NULL)
-			dane_lookup_cancel(w);
-		dane_entry_free(d, e);
-	}
+	while ((n = lru_pop_oldest(d->cache)) != NULL)
+		dane_entry_free(DANE_ENTRY(n));
 	d->dns = dns_client_free(d->dns);
-	free(d->buckets);
+	d->jobs = coalesce_free(d->jobs);
+	d->cache = lru_free(d->cache);
 	free(d);
 	return NULL;
 }
@@ -1102,18 +1015,13 @@ dane_counters(const struct dane *d)
 size_t
 dane_cache_entries(const struct dane *d)
 {
-	return d->n_entries;
+	return lru_count(d->cache);
 }
 
 size_t
 dane_jobs_in_flight(const struct dane *d)
 {
-	const struct dane_job *job;
-	size_t n = 0;
-
-	for (job = d->jobs; job != NULL; job = job->next)
-		n++;
-	return n;
+	return coalesce_jobs(d->jobs);
 }
 
 int

@@ -57,8 +57,6 @@
 #define DANE_STALE_MAX_MS (86400ull * 1000)
 /* Default bound of the cache (cache.max_entries overrides it). */
 #define DANE_CACHE_MAX 100000
-/* Hash buckets of the cache (a power of two). */
-#define DANE_BUCKETS 16384
 /* Text of a verdict's reason. */
 #define DANE_REASON_MAX 200
 
@@ -154,9 +152,10 @@ int dane_reload(struct dane *d, const struct cfg_resolver *cfg);
 struct dane *dane_free(struct dane *d);
 
 /* Look up domain (normalised). done(result, arg) runs exactly once: before dane_lookup()
- * returns for a cached result (*ret_w NULL then), otherwise later (*ret_w is the handle
- * until then). timeout_ms > 0: answer DANE_TEMP after that long (the job goes on and fills
- * the cache); 0: wait for the job (bounded by the DNS timeouts). */
+ * returns for a cached result, or DANE_TEMP for a name of DOMAIN_BUF bytes or more or
+ * beyond RES_JOBS_MAX/RES_WAITERS_MAX (*ret_w NULL then), otherwise later (*ret_w is the
+ * handle until then). timeout_ms > 0: answer DANE_TEMP after that long (the job goes on
+ * and fills the cache); 0: wait for the job (bounded by the DNS timeouts). */
 void dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done,
                  void *arg, struct dane_waiter **ret_w);
 /* done() runs at once with DANE_CANCELED; the job goes on for the cache. */

@@ -38,6 +38,7 @@
 #include "err.h"
 #include "https_fetch.h"
 #include "log.h"
+#include "lru.h"
 #include "xalloc.h"
 
 /* Chains verified against the trust list, remembered per fetcher (bench lab: 50 policy
@@ -47,11 +48,11 @@
 #define FETCH_VERIFIED_TTL_S 3600
 
 struct fetch_verified {
+	struct lru_node node;   /* in the fetcher's LRU, keyed by digest */
 	uint8_t digest[32];     /* SHA-256 of the chain as sent */
-	gnutls_x509_crt_t leaf; /* parsed leaf (host name checks); NULL = free slot */
+	gnutls_x509_crt_t leaf; /* parsed leaf (host name checks) */
 	time_t until;           /* wall clock: earliest notAfter in the chain, or TTL */
 	int has_dns_san;
-	uint64_t used; /* LRU tick */
 };
 
 enum fetch_state {
@@ -96,8 +97,7 @@ struct fetcher {
 	char *connect_to;
 	gnutls_x509_trust_list_t trust; /* NULL until the first fetch (fetch_trust_load) */
 	int trust_loaded;
-	struct fetch_verified verified[FETCH_VERIFIED_MAX]; /* chains verified with trust */
-	uint64_t verified_tick;
+	struct lru *verified; /* struct fetch_verified: chains verified with trust */
 	unsigned n_active;
 	struct fetch_list queued, active, done;
 	int dispatching;
@@ -413,41 +413,45 @@ fetch_chain_digest(const gnutls_datum_t *peers, unsigned n, uint8_t *ret_digest)
 	return 0;
 }
 
+static void
+fetch_verified_free(struct lru_node *n, void *arg)
+{
+	struct fetch_verified *v = LRU_ENTRY(n, struct fetch_verified, node);
+
+	gnutls_x509_crt_deinit(v->leaf);
+	free(v);
+}
+
 /* A chain verified before, byte for byte, still within its validity and the TTL. */
 static struct fetch_verified *
 fetch_verified_find(struct fetcher *f, const uint8_t *digest, time_t now)
 {
-	unsigned i;
+	struct lru_node *n = lru_find(f->verified, digest, 32);
+	struct fetch_verified *v = n != NULL ? LRU_ENTRY(n, struct fetch_verified, node) : NULL;
 
-	for (i = 0; i < FETCH_VERIFIED_MAX; i++) {
-		struct fetch_verified *v = &f->verified[i];
-
-		if (v->leaf != NULL && now < v->until &&
-		    memcmp(v->digest, digest, sizeof(v->digest)) == 0) {
-			v->used = ++f->verified_tick;
-			return v;
-		}
-	}
-	return NULL;
+	if (v == NULL || now >= v->until)
+		return NULL;
+	lru_touch(f->verified, n);
+	return v;
 }
 
-/* Remember a verified chain; takes the leaf. The least recently used slot goes. */
+/* Remember a verified chain; takes the leaf. The least recently used one goes (lru.h),
+ * and an expired one with the same digest is replaced. */
 static struct fetch_verified *
 fetch_verified_add(struct fetcher *f, const uint8_t *digest, gnutls_x509_crt_t leaf, time_t until)
 {
-	struct fetch_verified *v = &f->verified[0];
-	unsigned i;
+	struct lru_node *old = lru_find(f->verified, digest, 32);
+	struct fetch_verified *v = xcalloc(1, sizeof(*v));
 
-	for (i = 1; i < FETCH_VERIFIED_MAX && v->leaf != NULL; i++)
-		if (f->verified[i].leaf == NULL || f->verified[i].used < v->used)
-			v = &f->verified[i];
-	if (v->leaf != NULL)
-		gnutls_x509_crt_deinit(v->leaf);
+	if (old != NULL) {
+		lru_remove(f->verified, old);
+		fetch_verified_free(old, NULL);
+	}
 	memcpy(v->digest, digest, sizeof(v->digest));
 	v->leaf = leaf;
 	v->until = until;
 	v->has_dns_san = fetch_crt_has_dns_san(leaf);
-	v->used = ++f->verified_tick;
+	(void)lru_insert(f->verified, &v->node, v->digest, sizeof(v->digest));
 	return v;
 }
 
@@ -757,16 +761,16 @@ fetch_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
 static void
 fetcher_destroy(struct fetcher *f)
 {
-	unsigned i;
+	struct lru_node *n;
 
 	loop_timer_stop(f->loop, &f->curl_timer);
 	loop_timer_stop(f->loop, &f->dispatch_timer);
 	if (f->multi != NULL)
 		(void)curl_multi_cleanup(f->multi); /* closes cached connections (socket cb) */
 	loop_timer_stop(f->loop, &f->curl_timer);
-	for (i = 0; i < FETCH_VERIFIED_MAX; i++)
-		if (f->verified[i].leaf != NULL)
-			gnutls_x509_crt_deinit(f->verified[i].leaf);
+	while ((n = lru_pop_oldest(f->verified)) != NULL)
+		fetch_verified_free(n, NULL);
+	lru_free(f->verified);
 	if (f->trust != NULL)
 		gnutls_x509_trust_list_deinit(f->trust, 1);
 	free(f->ca_file);
@@ -805,6 +809,7 @@ fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **
 	}
 	f = xcalloc(1, sizeof(*f));
 	f->loop = loop;
+	f->verified = lru_new(FETCH_VERIFIED_MAX, fetch_verified_free, NULL);
 	f->timeout_ms =
 	        cfg->fetch_timeout_ms > 0 ? cfg->fetch_timeout_ms : FETCH_TIMEOUT_DEFAULT_MS;
 	f->max_body = cfg->fetch_max_body > 0 && cfg->fetch_max_body <= STS_POLICY_BODY_MAX

@@ -3,10 +3,10 @@
  *
  * Interface: see pol_engine.h
  * Threads:   main loop only.
- * Ownership: a discovery (struct pol_job) is in the job table from its start until it
- *            completes; it owns its waiters list links, its DNS query or fetch handle and a
- *            zero-delay timer used to report a failure to start. A waiter belongs to the job
- *            it waits on and is freed right after its callback.
+ * Ownership: a discovery (struct pol_job) is in the job table (common/coalesce.h) from
+ *            its start until it completes; it owns its DNS query or fetch handle and a
+ *            zero-delay timer used to report a failure to start. A waiter is coalesce's
+ *            while it waits and is freed right after its callback.
  * Errors:    none reach the caller; every DNS/HTTPS outcome is classified (no policy vs
  *            temporary failure), counted and logged once per discovery with what happens
  *            next.
@@ -23,11 +23,13 @@
 #include <string.h>
 
 #include "cache_redis.h"
+#include "coalesce.h"
 #include "dns_client.h"
 #include "domain.h"
 #include "err.h"
 #include "https_fetch.h"
 #include "log.h"
+#include "lru.h"
 #include "pol_engine.h"
 #include "sts_txt.h"
 #include "xalloc.h"
@@ -42,17 +44,15 @@ enum pol_job_state {
 };
 
 struct pol_waiter {
-	struct pol_waiter *prev, *next;
-	struct pol_job *job;
+	struct coalesce_waiter cw;
+	struct pol_engine *e;
 	pol_done_fn *done;
 	void *arg;
-	struct loop_timer timer;
 };
 
 struct pol_job {
-	struct pol_job *hnext;
+	struct coalesce_job cj; /* in e->jobs under domain */
 	struct pol_engine *e;
-	uint64_t hash;
 	char domain[DOMAIN_BUF];
 	char qname[POL_QNAME_MAX];
 	enum pol_job_state state;
@@ -73,8 +73,9 @@ struct pol_job {
 	int fail_err;
 	char id[STS_ID_MAX + 1];
 	char detail[256];
-	struct pol_waiter *waiters;
 };
+
+#define POL_JOB(cj) COALESCE_ENTRY(cj, struct pol_job, cj)
 
 struct pol_engine {
 	struct loop *loop;
@@ -85,8 +86,8 @@ struct pol_engine {
 	uint64_t wait_max_ms;       /* longest wait for another host's fetch */
 	struct dns_client *dns;
 	struct fetcher *fetcher;
-	struct pol_job *jobs[POL_JOB_BUCKETS];
-	size_t n_jobs, n_background, n_waiters;
+	struct coalesce *jobs; /* discoveries in flight by domain, and their waiters */
+	size_t n_background;
 	struct loop_timer sweep_timer;
 	struct pol_counters ctr;
 };
@@ -114,18 +115,6 @@ pol_status_name(enum pol_status s)
 	return "unknown";
 }
 
-static uint64_t
-pol_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static time_t
 pol_ms_to_s(uint64_t ms)
 {
@@ -141,46 +130,28 @@ pol_now(const struct pol_engine *e)
 /* ---- job table ---- */
 
 static struct pol_job *
-pol_job_find(const struct pol_engine *e, const char *domain, uint64_t h)
+pol_job_find(const struct pol_engine *e, const char *domain)
 {
-	struct pol_job *j = e->jobs[h & (POL_JOB_BUCKETS - 1)];
+	struct coalesce_job *cj = coalesce_find(e->jobs, domain);
 
-	for (; j != NULL; j = j->hnext)
-		if (j->hash == h && strcmp(j->domain, domain) == 0)
-			return j;
-	return NULL;
+	return cj != NULL ? POL_JOB(cj) : NULL;
 }
 
-static void
-pol_job_unlink(struct pol_engine *e, struct pol_job *job)
-{
-	struct pol_job **pp = &e->jobs[job->hash & (POL_JOB_BUCKETS - 1)];
-
-	while (*pp != NULL && *pp != job)
-		pp = &(*pp)->hnext;
-	if (*pp == job) {
-		*pp = job->hnext;
-		e->n_jobs--;
-		if (job->background)
-			e->n_background--;
-	}
-}
-
+/* A new discovery of domain, started; NULL when the job table is full. */
 static struct pol_job *
-pol_job_new(struct pol_engine *e, const char *domain, uint64_t h, int background, int force)
+pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 {
 	struct pol_job *job = xcalloc(1, sizeof(*job));
-	size_t b = h & (POL_JOB_BUCKETS - 1);
 
 	job->e = e;
-	job->hash = h;
 	(void)snprintf(job->domain, sizeof(job->domain), "%s", domain);
 	(void)snprintf(job->qname, sizeof(job->qname), "_mta-sts.%s", domain);
 	job->background = background;
 	job->force = force;
-	job->hnext = e->jobs[b];
-	e->jobs[b] = job;
-	e->n_jobs++;
+	if (coalesce_add(e->jobs, &job->cj, job->domain) < 0) {
+		free(job);
+		return NULL;
+	}
 	if (background)
 		e->n_background++;
 	e->ctr.discoveries++;
@@ -191,25 +162,32 @@ pol_job_new(struct pol_engine *e, const char *domain, uint64_t h, int background
 /* ---- answering ---- */
 
 static void
-pol_waiter_unlink(struct pol_waiter *w)
-{
-	struct pol_job *job = w->job;
-
-	if (w->prev != NULL)
-		w->prev->next = w->next;
-	else if (job != NULL)
-		job->waiters = w->next;
-	if (w->next != NULL)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
-	w->job = NULL;
-}
-
-static void
 pol_answer_one(struct pol_engine *e, pol_done_fn *done, void *arg, const struct pol_answer *a)
 {
 	e->ctr.answers[a->status]++;
 	done(a, arg);
+}
+
+/* coalesce answers a waiter: with the job's pol_answer, or its timeout, or its cancel. */
+static void
+pol_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coalesce_why why,
+                  const void *result, void *arg)
+{
+	struct pol_engine *e = arg;
+	struct pol_waiter *w = COALESCE_ENTRY(cw, struct pol_waiter, cw);
+	pol_done_fn *done = w->done;
+	void *warg = w->arg;
+	struct pol_answer a = {.status = POL_CANCELED, .id = "", .err = -ECANCELED, .detail = ""};
+
+	if (why == COALESCE_TIMEOUT) {
+		log_dom_info(POL_JOB(cj)->domain,
+		             "no answer within the lookup timeout, answering NOTFOUND; discovery "
+		             "continues and fills the cache");
+		a.status = POL_TIMEOUT;
+		a.err = -ETIMEDOUT;
+	}
+	free(w);
+	pol_answer_one(e, done, warg, why == COALESCE_DONE ? result : &a);
 }
 
 /* Complete job: remove it from the table, answer every waiter with a, free it. */
@@ -217,24 +195,15 @@ static void
 pol_job_complete(struct pol_job *job, const struct pol_answer *a)
 {
 	struct pol_engine *e = job->e;
-	struct pol_waiter *w;
 
-	pol_job_unlink(e, job);
+	if (job->background)
+		e->n_background--;
 	loop_timer_stop(e->loop, &job->fail_timer);
 	loop_timer_stop(e->loop, &job->wait_timer);
 	if (job->lock_held && e->shared != NULL)
 		(void)cache_redis_unlock(e->shared, job->domain);
 	job->lock_held = 0;
-	while ((w = job->waiters) != NULL) {
-		pol_done_fn *done = w->done;
-		void *arg = w->arg;
-
-		pol_waiter_unlink(w);
-		loop_timer_stop(e->loop, &w->timer);
-		free(w);
-		e->n_waiters--;
-		pol_answer_one(e, done, arg, a);
-	}
+	(void)coalesce_complete(e->jobs, &job->cj, a);
 	free(job);
 }
 
@@ -855,7 +824,8 @@ pol_refresh_at(const struct pol_engine *e, const char *domain, const struct cach
 
 	if (before > life / 2)
 		before = life / 2;
-	return ce->expires_at - before - (time_t)(pol_hash(domain) % (uint64_t)(before / 8 + 1));
+	return ce->expires_at - before -
+	       (time_t)(lru_hash(domain, strlen(domain)) % (uint64_t)(before / 8 + 1));
 }
 
 /* Start background work for a valid cached policy if due. Returns 0, or -EBUSY when the
@@ -864,16 +834,16 @@ static int
 pol_background(struct pol_engine *e, const char *domain, const struct cache_entry *ce, time_t now,
                int recheck)
 {
-	uint64_t h = pol_hash(domain);
 	int refresh, check;
 
-	if (pol_job_find(e, domain, h) != NULL || now < ce->retry_after)
+	if (pol_job_find(e, domain) != NULL || now < ce->retry_after)
 		return 0;
 	refresh = now >= pol_refresh_at(e, domain, ce);
 	check = recheck && now - ce->last_check >= pol_ms_to_s(e->cfg->recheck_interval_ms);
 	if (!refresh && !check)
 		return 0;
-	if (e->n_background >= e->cfg->refresh_concurrency) {
+	if (e->n_background >= e->cfg->refresh_concurrency ||
+	    pol_job_new(e, domain, 1, refresh) == NULL) {
 		e->ctr.background_deferred++;
 		return -EBUSY;
 	}
@@ -883,7 +853,6 @@ pol_background(struct pol_engine *e, const char *domain, const struct cache_entr
 		e->ctr.background_rechecks++;
 	log_dom_debug(domain, "%s policy id %s in the background",
 	              refresh ? "refreshing" : "re-checking the TXT id of", ce->id);
-	(void)pol_job_new(e, domain, h, 1, refresh);
 	return 0;
 }
 
@@ -919,32 +888,12 @@ pol_sweep(struct loop *loop, struct loop_timer *t, void *arg)
 
 /* ---- lookups ---- */
 
-static void
-pol_waiter_timeout(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	struct pol_waiter *w = arg;
-	struct pol_job *job = w->job;
-	struct pol_engine *e = job->e;
-	pol_done_fn *done = w->done;
-	void *warg = w->arg;
-	struct pol_answer a = {.status = POL_TIMEOUT, .id = "", .err = -ETIMEDOUT, .detail = ""};
-
-	log_dom_info(job->domain,
-	             "no answer within the lookup timeout, answering NOTFOUND; discovery "
-	             "continues and fills the cache");
-	pol_waiter_unlink(w);
-	free(w);
-	e->n_waiters--;
-	pol_answer_one(e, done, warg, &a);
-}
-
 void
 pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_done_fn *done,
            void *arg, struct pol_waiter **ret_w)
 {
 	time_t now = pol_now(e);
 	struct cache_entry *ce = cache_mem_get(e->cache, domain);
-	uint64_t h;
 	struct pol_job *job;
 	struct pol_waiter *w;
 
@@ -967,39 +916,35 @@ pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_do
 		return;
 	}
 	e->ctr.cache_misses++;
-	h = pol_hash(domain);
-	job = pol_job_find(e, domain, h);
+	job = pol_job_find(e, domain);
 	if (job != NULL)
 		e->ctr.coalesced++;
 	else
-		job = pol_job_new(e, domain, h, 0, 1);
+		job = pol_job_new(e, domain, 0, 1);
 	w = xcalloc(1, sizeof(*w));
-	w->job = job;
+	w->e = e;
 	w->done = done;
 	w->arg = arg;
-	w->next = job->waiters;
-	if (w->next != NULL)
-		w->next->prev = w;
-	job->waiters = w;
-	e->n_waiters++;
-	if (timeout_ms > 0)
-		loop_timer_start(e->loop, &w->timer, timeout_ms, pol_waiter_timeout, w);
+	if (job == NULL || coalesce_wait(e->jobs, &job->cj, &w->cw, timeout_ms) < 0) {
+		/* Limits (RES_JOBS_MAX, RES_WAITERS_MAX): no waiting, as after a timeout. */
+		struct pol_answer full = {.status = POL_TEMPFAIL,
+		                          .id = "",
+		                          .err = -ENOSPC,
+		                          .detail = "too many lookups in flight"};
+
+		free(w);
+		log_dom_warn(domain, "%zu lookups waiting for %zu discoveries, answering NOTFOUND",
+		             coalesce_waiters(e->jobs), coalesce_jobs(e->jobs));
+		pol_answer_one(e, done, arg, &full);
+		return;
+	}
 	*ret_w = w;
 }
 
 void
 pol_lookup_cancel(struct pol_waiter *w)
 {
-	struct pol_engine *e = w->job->e;
-	pol_done_fn *done = w->done;
-	void *arg = w->arg;
-	struct pol_answer a = {.status = POL_CANCELED, .id = "", .err = -ECANCELED, .detail = ""};
-
-	loop_timer_stop(e->loop, &w->timer);
-	pol_waiter_unlink(w);
-	free(w);
-	e->n_waiters--;
-	pol_answer_one(e, done, arg, &a);
+	coalesce_cancel_waiter(w->e->jobs, &w->cw);
 }
 
 /* ---- lifecycle ---- */
@@ -1043,6 +988,7 @@ pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_m
 		free(e);
 		return r;
 	}
+	e->jobs = coalesce_new(loop, RES_JOBS_MAX, RES_WAITERS_MAX, pol_waiter_answer, e);
 	loop_timer_start(loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
 	*ret_e = e;
 	return 0;
@@ -1052,20 +998,16 @@ pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_m
 static void
 pol_jobs_abort(struct pol_engine *e, int restart)
 {
-	size_t b;
+	struct coalesce_job *cj, *next;
 
-	for (b = 0; b < POL_JOB_BUCKETS; b++) {
-		struct pol_job *job, *next;
-
-		if (!restart) {
-			while (e->jobs[b] != NULL)
-				pol_job_abort(e->jobs[b], 0);
-			continue;
-		}
-		for (job = e->jobs[b]; job != NULL; job = next) {
-			next = job->hnext;
-			pol_job_abort(job, 1);
-		}
+	if (!restart) {
+		while ((cj = coalesce_first(e->jobs)) != NULL)
+			pol_job_abort(POL_JOB(cj), 0);
+		return;
+	}
+	for (cj = coalesce_first(e->jobs); cj != NULL; cj = next) {
+		next = coalesce_next(cj);
+		pol_job_abort(POL_JOB(cj), 1);
 	}
 }
 
@@ -1164,6 +1106,7 @@ pol_engine_free(struct pol_engine *e)
 	pol_engine_set_shared(e, NULL);
 	e->dns = dns_client_free(e->dns);
 	e->fetcher = fetcher_free(e->fetcher);
+	e->jobs = coalesce_free(e->jobs);
 	free(e);
 	return NULL;
 }
@@ -1177,11 +1120,11 @@ pol_engine_counters(const struct pol_engine *e)
 size_t
 pol_engine_waiters(const struct pol_engine *e)
 {
-	return e->n_waiters;
+	return coalesce_waiters(e->jobs);
 }
 
 size_t
 pol_engine_jobs(const struct pol_engine *e)
 {
-	return e->n_jobs;
+	return coalesce_jobs(e->jobs);
 }

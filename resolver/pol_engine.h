@@ -111,9 +111,10 @@ int pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg);
 struct pol_engine *pol_engine_free(struct pol_engine *e);
 
 /* Look up domain (a normalised Policy Domain). done(answer, arg) runs exactly once: possibly
- * before pol_lookup() returns (cache hit: then *ret_w is NULL), otherwise later with *ret_w
- * the handle until then. timeout_ms 0 = wait for the discovery however long it takes (its
- * own DNS and fetch timeouts bound it). */
+ * before pol_lookup() returns (cache hit, or POL_TEMPFAIL with -ENOSPC beyond RES_JOBS_MAX
+ * or RES_WAITERS_MAX: then *ret_w is NULL), otherwise later with *ret_w the handle until
+ * then. timeout_ms 0 = wait for the discovery however long it takes (its own DNS and
+ * fetch timeouts bound it). */
 void pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_done_fn *done,
                 void *arg, struct pol_waiter **ret_w);
 /* done() runs at once with POL_CANCELED; the discovery goes on for the cache. */
