@@ -154,8 +154,14 @@ cli_query(const struct cli_args *a)
 			return CLI_EXIT_NO_POLICY;
 		return r == -ETIMEDOUT ? CLI_EXIT_TEMP : CLI_EXIT_FAIL;
 	}
-	if (q->reply_err < 0)
+	if (q->reply_err == ERR_POLICY_NO_MX)
 		cli_error(a, "policy has no usable mx pattern (%s)", err_str(q->reply_err));
+	else if (q->reply_flags & PF_REPLY_TOO_LONG)
+		cli_error(a, "even the plain reply is over Postfix's socketmap limit: TEMP");
+	else if (q->reply_flags & PF_REPLY_TLSRPT_DROPPED)
+		cli_error(a,
+		          "the reply leaves out the TLSRPT attributes to fit Postfix's socketmap "
+		          "limit");
 	if (a->json)
 		cli_query_json(a, q);
 	else

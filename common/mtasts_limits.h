@@ -18,8 +18,15 @@
 #define STS_MAX_AGE_MAX 31557600u
 /* RFC 8461 section 3.1: the policy id is 1 to 32 ALPHA/DIGIT. */
 #define STS_ID_MAX 32
-/* Our bound on mx lines in one policy (no RFC limit; real policies have a handful). */
-#define STS_MX_MAX 64
+/* Our bound on distinct mx patterns in one policy (no RFC limit; real policies have a
+ * handful). The shortest mx line is 7 bytes ("mx:a.b" and a LF), so no body within
+ * STS_POLICY_BODY_MAX can reach it: a large but valid policy is never refused for its
+ * count (issue 22: a refused enforce policy is no protection at all). */
+#define STS_MX_MAX (STS_POLICY_BODY_MAX / 7 + 1)
+/* The canonical text of a policy (sts_policy_serialize(): "mx: " and CRLF per pattern) can be
+ * longer than the body it was parsed from (at most 9/7 of it plus the fixed fields); this
+ * bounds the text that sts_policy_parse_canonical() takes back from a cache (bytes). */
+#define STS_POLICY_CANON_MAX (2 * STS_POLICY_BODY_MAX)
 /* Our bound on extension fields kept from one policy. */
 #define STS_EXT_MAX 32
 /* Bound on the TXT RRset text we look at (bytes, all character-strings of one RR joined). */
@@ -73,7 +80,7 @@
 #define POL_QNAME_MAX (sizeof("_mta-sts.") + DOMAIN_NAME_MAX)
 
 /* Cache value (resolver/cache.c, docs/cache.md): header lines + one canonical policy (bytes). */
-#define CACHE_VALUE_MAX (STS_POLICY_BODY_MAX + 1024)
+#define CACHE_VALUE_MAX (STS_POLICY_CANON_MAX + 1024)
 
 /* res_shutdown(): how often in-flight lookups are checked while draining (ms). */
 #define RES_SHUTDOWN_POLL_MS 50

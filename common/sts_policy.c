@@ -1,14 +1,16 @@
 /*
  * common/sts_policy.c - the MTA-STS policy file: parse, validate, serialise (no I/O)
  *
- * Interface: sts_policy_parse(), sts_policy_validate(), sts_policy_serialize(),
- *            sts_policy_dup(), sts_policy_free(), sts_mode_name(), sts_mode_parse()
+ * Interface: sts_policy_parse(), sts_policy_parse_canonical(), sts_policy_validate(),
+ *            sts_policy_serialize(), sts_policy_dup(), sts_policy_free(), sts_mx_dedup(),
+ *            sts_mode_name(), sts_mode_parse()
  * Rules:     RFC 8461 section 3.2 ABNF; "strict on meaning, tolerant of noise"
  *            (docs/rfc-notes.md section 4). Every decision, with its source, is listed in
  *            docs/policy-parsing.md. In short: version, mode, max_age and every mx line are
  *            parsed exactly as the ABNF says; a BOM, blank lines, lone CRs before a line end,
- *            '#' comment lines, malformed extension lines and max_age with more than 10
- *            digits (leading zeros) are accepted and recorded in policy->tolerated.
+ *            '#' comment lines, malformed extension lines (control bytes, NUL included),
+ *            IP-address mx patterns (dropped) and max_age with more than 10 digits
+ *            (leading zeros) are accepted and recorded in policy->tolerated.
  * Limits:    STS_POLICY_BODY_MAX bytes, STS_MX_MAX distinct mx patterns, STS_EXT_MAX
  *            distinct extension names (limits.h) -> ERR_POLICY_TOO_LARGE.
  * Ownership: a parsed or duplicated policy belongs to the caller (sts_policy_free()).
@@ -36,6 +38,7 @@ struct parse_state {
 	struct sts_parse_error *err;
 	unsigned line;
 	int have_version, have_mode, have_max_age;
+	size_t mx_cap; /* allocated slots of p->mx (grown geometrically) */
 };
 
 static int
@@ -184,6 +187,8 @@ parse_max_age(struct parse_state *st, const char *v, size_t len)
 	return 0;
 }
 
+/* An mx pattern is kept as written (lower-cased); repeats are removed once the whole body is
+ * read (sts_mx_dedup()), so a body of many mx lines costs O(n log n), not O(n^2). */
 static int
 add_mx(struct parse_state *st, const char *v, size_t len)
 {
@@ -196,6 +201,14 @@ add_mx(struct parse_state *st, const char *v, size_t len)
 	if (len == 0)
 		return fail(st->err, ERR_POLICY_MX, st->line, "mx is empty");
 	r = mx_pattern_check(v, len);
+	if (r == ERR_DOMAIN_IP_LITERAL) {
+		/* "mx: 192.0.2.1" is a Domain by the ABNF (all-numeric labels), yet no MX host
+		 * certificate can ever match it: drop the pattern, keep the policy (issue 22;
+		 * docs/policy-parsing.md). A policy left without patterns fails below. */
+		p->tolerated |= STS_TOLERATED_IP_MX;
+		p->n_mx_dropped++;
+		return 0;
+	}
 	if (r < 0)
 		return fail(st->err, ERR_POLICY_MX, st->line, "mx pattern '%s': %s",
 		            quote(q, sizeof(q), v, len), err_str(r));
@@ -203,20 +216,58 @@ add_mx(struct parse_state *st, const char *v, size_t len)
 	for (i = 0; i < len; i++)
 		if (pat[i] >= 'A' && pat[i] <= 'Z')
 			pat[i] = (char)(pat[i] - 'A' + 'a');
-	for (i = 0; i < p->n_mx; i++) {
-		if (strcmp(p->mx[i], pat) == 0) {
-			free(pat); /* duplicate pattern: same meaning, keep the first */
-			return 0;
-		}
+	if (p->n_mx == st->mx_cap) {
+		st->mx_cap = st->mx_cap == 0 ? 8 : st->mx_cap * 2;
+		p->mx = xrealloc(p->mx, st->mx_cap * sizeof(*p->mx));
 	}
-	if (p->n_mx >= STS_MX_MAX) {
-		free(pat);
-		return fail(st->err, ERR_POLICY_TOO_LARGE, st->line,
-		            "more than %d distinct mx patterns", STS_MX_MAX);
-	}
-	p->mx = xrealloc(p->mx, (p->n_mx + 1) * sizeof(*p->mx));
 	p->mx[p->n_mx++] = pat;
 	return 0;
+}
+
+struct mx_ix {
+	const char *s;
+	size_t pos;
+};
+
+static int
+mx_ix_cmp(const void *a, const void *b)
+{
+	const struct mx_ix *x = a, *y = b;
+	int c = strcmp(x->s, y->s);
+
+	if (c != 0)
+		return c;
+	return (x->pos > y->pos) - (x->pos < y->pos);
+}
+
+size_t
+sts_mx_dedup(char **mx, size_t n)
+{
+	struct mx_ix *ix;
+	size_t i, j;
+
+	if (n < 2)
+		return n;
+	ix = xmalloc(n * sizeof(*ix));
+	for (i = 0; i < n; i++) {
+		ix[i].s = mx[i];
+		ix[i].pos = i;
+	}
+	/* sorted by text, then position: the first of each run is the earliest copy */
+	qsort(ix, n, sizeof(*ix), mx_ix_cmp);
+	for (i = 1, j = 0; i < n; i++) {
+		if (strcmp(ix[i].s, ix[j].s) == 0) { /* ix[j]: the kept first of this run */
+			free(mx[ix[i].pos]);
+			mx[ix[i].pos] = NULL;
+		} else {
+			j = i;
+		}
+	}
+	free(ix);
+	for (i = 0, j = 0; i < n; i++)
+		if (mx[i] != NULL)
+			mx[j++] = mx[i];
+	return j;
 }
 
 static int
@@ -323,35 +374,27 @@ parse_line(struct parse_state *st, const char *s, size_t len)
 	return add_ext(st, s, nlen, v, vlen);
 }
 
-int
-sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
-                 struct sts_parse_error *err)
+static int
+policy_parse(const char *body, size_t len, size_t max, struct sts_policy **ret_policy,
+             struct sts_parse_error *err)
 {
 	struct parse_state st = {.err = err, .line = 0};
-	const char *nul, *end, *s;
+	const char *end, *s;
 	int r;
 
 	if (err != NULL) {
 		err->line = 0;
 		err->reason[0] = '\0';
 	}
-	if (len > STS_POLICY_BODY_MAX)
-		return fail(err, ERR_POLICY_TOO_LARGE, 0, "body of %zu bytes is over %d", len,
-		            STS_POLICY_BODY_MAX);
-	if (len == 0)
+	if (len > max)
+		return fail(err, ERR_POLICY_TOO_LARGE, 0, "body of %zu bytes is over %zu", len,
+		            max);
+	if (len == 0 || body == NULL)
 		return fail(err, ERR_POLICY_SYNTAX, 0, "empty policy body");
 	st.p = xcalloc(1, sizeof(*st.p));
-	nul = memchr(body, '\0', len);
-	if (nul != NULL) {
-		unsigned line = 1;
-
-		for (s = body; s < nul; s++)
-			if (*s == '\n')
-				line++;
-		r = fail(err, ERR_POLICY_ENCODING, line, "NUL byte at offset %zu",
-		         (size_t)(nul - body));
-		goto fail;
-	}
+	/* No C-string handling of the body: a NUL is a byte like any other control character.
+	 * In a known field it makes the value invalid (strict); in an extension field it is
+	 * noise (tolerated, the field dropped), never a place to cut the body. */
 	s = body;
 	end = body + len;
 	if (len >= 3 && memcmp(body, "\xef\xbb\xbf", 3) == 0) {
@@ -393,9 +436,20 @@ sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
 		r = fail(err, ERR_POLICY_MAX_AGE, 0, "no max_age field");
 		goto fail;
 	}
+	st.p->n_mx = sts_mx_dedup(st.p->mx, st.p->n_mx);
+	if (st.p->n_mx > STS_MX_MAX) {
+		r = fail(err, ERR_POLICY_TOO_LARGE, 0, "%zu distinct mx patterns, at most %d",
+		         st.p->n_mx, STS_MX_MAX);
+		goto fail;
+	}
 	if (st.p->mode != STS_MODE_NONE && st.p->n_mx == 0) {
-		r = fail(err, ERR_POLICY_NO_MX, 0, "mode %s without any mx",
-		         sts_mode_name(st.p->mode));
+		if (st.p->n_mx_dropped > 0)
+			r = fail(err, ERR_POLICY_NO_MX, 0,
+			         "mode %s with only IP-address mx patterns (%zu dropped)",
+			         sts_mode_name(st.p->mode), st.p->n_mx_dropped);
+		else
+			r = fail(err, ERR_POLICY_NO_MX, 0, "mode %s without any mx",
+			         sts_mode_name(st.p->mode));
 		goto fail;
 	}
 	*ret_policy = st.p;
@@ -403,6 +457,20 @@ sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
 fail:
 	(void)sts_policy_free(st.p);
 	return r;
+}
+
+int
+sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
+                 struct sts_parse_error *err)
+{
+	return policy_parse(body, len, STS_POLICY_BODY_MAX, ret_policy, err);
+}
+
+int
+sts_policy_parse_canonical(const char *text, size_t len, struct sts_policy **ret_policy,
+                           struct sts_parse_error *err)
+{
+	return policy_parse(text, len, STS_POLICY_CANON_MAX, ret_policy, err);
 }
 
 int
@@ -519,6 +587,7 @@ sts_policy_dup(const struct sts_policy *p)
 	d->mode = p->mode;
 	d->max_age_s = p->max_age_s;
 	d->tolerated = p->tolerated;
+	d->n_mx_dropped = p->n_mx_dropped;
 	if (p->n_mx > 0) {
 		d->mx = xcalloc(p->n_mx, sizeof(*d->mx));
 		for (i = 0; i < p->n_mx; i++)

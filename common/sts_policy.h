@@ -4,9 +4,11 @@
  * RFC 8461 section 3.2, with the tolerance of docs/rfc-notes.md section 4 and
  * docs/policy-parsing.md: strict on meaning (version, mode, max_age, every mx), tolerant of
  * noise that cannot change meaning (BOM, blank lines, lone CR, '#' comments, malformed
- * extension lines, max_age leading zeros beyond 10 digits).
+ * extension lines, IP-address mx patterns (dropped: they can match no certificate), max_age
+ * leading zeros beyond 10 digits).
  *
- * Interface: sts_policy_parse(), sts_policy_free(), sts_policy_serialize(), sts_mode_name()
+ * Interface: sts_policy_parse(), sts_policy_parse_canonical(), sts_policy_free(),
+ *            sts_policy_serialize(), sts_mx_dedup(), sts_mode_name()
  * Ownership: a parsed policy is owned by the caller; free with sts_policy_free().
  * Errors:    ERR_POLICY_* with the 1-based line number and a reason in struct sts_parse_error.
  */
@@ -38,6 +40,7 @@ struct sts_policy {
 	size_t n_ext;
 	struct sts_ext *ext; /* extension fields kept in order (first of each name) */
 	unsigned tolerated;  /* STS_TOLERATED_* bits: noise that was accepted */
+	size_t n_mx_dropped; /* IP-address mx patterns dropped (STS_TOLERATED_IP_MX) */
 };
 
 enum {
@@ -47,6 +50,7 @@ enum {
 	STS_TOLERATED_COMMENT = 1u << 3,
 	STS_TOLERATED_BAD_EXTENSION = 1u << 4,
 	STS_TOLERATED_LONG_MAX_AGE = 1u << 5,
+	STS_TOLERATED_IP_MX = 1u << 6, /* "mx: 192.0.2.1" and the like, dropped */
 };
 
 struct sts_parse_error {
@@ -58,6 +62,16 @@ struct sts_parse_error {
  * On failure returns an ERR_POLICY_* code and fills *err (when err != NULL). */
 int sts_policy_parse(const char *body, size_t len, struct sts_policy **ret_policy,
                      struct sts_parse_error *err);
+
+/* The same for text written by sts_policy_serialize() (a cache's copy), which may be longer
+ * than the body it came from: up to STS_POLICY_CANON_MAX bytes. */
+int sts_policy_parse_canonical(const char *text, size_t len, struct sts_policy **ret_policy,
+                               struct sts_parse_error *err);
+
+/* Remove repeated patterns from mx[0..n) in place, keeping the first of each in its position
+ * (exact byte comparison: lower-case first). Frees the repeats; returns the new count.
+ * O(n log n). */
+size_t sts_mx_dedup(char **mx, size_t n);
 
 /* Validate a policy built in code (publisher config) with the parser's rules.
  * Returns 0 or ERR_POLICY_* with *err filled. */

@@ -166,14 +166,14 @@ cache_entry_decode(const char *data, size_t len, struct cache_entry *e)
 	    cache_rd_num(&rd, "last_check", 0, CACHE_TIME_MAX, &lc) < 0 ||
 	    cache_rd_num(&rd, "retry_after", 0, CACHE_TIME_MAX, &ra) < 0 ||
 	    cache_rd_num(&rd, "last_error", -1000000, 0, &le) < 0 ||
-	    cache_rd_num(&rd, "body", 0, STS_POLICY_BODY_MAX, &blen) < 0)
+	    cache_rd_num(&rd, "body", 0, STS_POLICY_CANON_MAX, &blen) < 0)
 		return ERR_CACHE_DECODE;
 	if ((long long)(rd.end - rd.p) != blen)
 		return ERR_CACHE_DECODE;
 	if ((t.kind == CACHE_POLICY) != (blen > 0))
 		return ERR_CACHE_DECODE;
 	if (t.kind == CACHE_POLICY) {
-		r = sts_policy_parse(rd.p, (size_t)blen, &t.policy, NULL);
+		r = sts_policy_parse_canonical(rd.p, (size_t)blen, &t.policy, NULL);
 		if (r < 0)
 			return ERR_CACHE_DECODE;
 	}

@@ -39,20 +39,55 @@ struct lookup {
 	struct lookup_counters ctr;
 	int64_t temp_log_ms;     /* last DANE TEMP warning (CLOCK_MONOTONIC_COARSE ms) */
 	unsigned long temp_hush; /* DANE TEMP replies since then, logged at debug only */
+	int64_t size_log_ms;     /* last reply-size warning (same clock) */
 };
 
 /* DANE TEMP warnings: at most one per this many ms (the others at debug level). */
 #define LOOKUP_TEMP_LOG_INTERVAL_MS 1000
 
+static int64_t
+lookup_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reply that had to shrink (or could not) to fit Postfix's limit: counted always, a
+ * warning at most once per LOOKUP_TEMP_LOG_INTERVAL_MS (debug otherwise). */
+static void
+lookup_note_size(struct lookup *lk, const char *domain, const char *id, unsigned flags)
+{
+	int64_t now = lookup_now_ms();
+	int loud = lk->size_log_ms == 0 || now - lk->size_log_ms >= LOOKUP_TEMP_LOG_INTERVAL_MS;
+	int level = loud ? LOG_WARNING : LOG_DEBUG;
+
+	if (flags & PF_REPLY_TLSRPT_DROPPED)
+		lk->ctr.reply_tlsrpt_dropped++;
+	if (flags & PF_REPLY_TOO_LONG) {
+		lk->ctr.reply_too_long++;
+		log_dom(level, domain,
+		        "policy id %s: even the plain 'secure match=' reply is over Postfix's "
+		        "%d-byte "
+		        "socketmap limit: answering TEMP (Postfix defers the mail)",
+		        id, SOCKETMAP_REPLY_MAX);
+	} else if (flags & PF_REPLY_TLSRPT_DROPPED) {
+		log_dom(level, domain,
+		        "policy id %s: reply with the TLSRPT attributes is over Postfix's %d-byte "
+		        "socketmap limit: answering without them",
+		        id, SOCKETMAP_REPLY_MAX);
+	}
+	if (loud)
+		lk->size_log_ms = now;
+}
+
 /* A DANE TEMP reply makes Postfix defer the mail: say so at warning level, rate-limited. */
 static void
 lookup_log_dane_temp(struct lookup *lk, const char *domain, const char *reason)
 {
-	struct timespec ts;
-	int64_t now;
+	int64_t now = lookup_now_ms();
 
-	(void)clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	if (lk->temp_log_ms != 0 && now - lk->temp_log_ms < LOOKUP_TEMP_LOG_INTERVAL_MS) {
 		lk->temp_hush++;
 		log_dom_debug(domain, "DANE decides: TEMP (%s)", reason);
@@ -197,6 +232,7 @@ lookup_copy(char *dst, size_t dstsz, const char *src)
 static void
 lookup_sts_reply(struct lookup_req *req, const struct pol_answer *a)
 {
+	unsigned flags = 0;
 	int r;
 
 	req->sts_st = SM_NOTFOUND;
@@ -204,8 +240,10 @@ lookup_sts_reply(struct lookup_req *req, const struct pol_answer *a)
 	switch (a->status) {
 	case POL_POLICY:
 		r = pf_reply_decide(a->policy, req->domain, &req->zone, &req->sts_st,
-		                    &req->sts_data);
-		if (r < 0) {
+		                    &req->sts_data, &flags);
+		if (flags != 0)
+			lookup_note_size(req->lk, req->domain, a->id, flags);
+		if (r == ERR_POLICY_NO_MX) {
 			req->invalid_policy = 1;
 			log_dom_warn(req->domain,
 			             "policy id %s has no usable mx pattern (%s), treated as no "

@@ -62,6 +62,8 @@ struct lookup_counters {
 	uint64_t dane_checked;             /* lookups that ran DANE (zone dane on) */
 	uint64_t sts_overridden;           /* DANE decided while MTA-STS had a policy reply */
 	uint64_t canceled;
+	uint64_t reply_tlsrpt_dropped; /* replies sent without the TLSRPT attributes to fit */
+	uint64_t reply_too_long;       /* enforce replies over Postfix's limit: TEMP */
 };
 
 /* The DANE module and its entry points (dane_lookup, dane_lookup_cancel), passed in rather

@@ -3,8 +3,9 @@
  *
  * Interface: pf_reply_build(), pf_reply_decide()
  * Threads:   any (no state).    Ownership: see pf_reply.h.
- * Errors:    ERR_POLICY_NO_MX for an enforce policy without a usable pattern; never logs
- *            (the caller decides and logs once).
+ * Errors:    ERR_POLICY_NO_MX for an enforce policy without a usable pattern,
+ *            ERR_POLICY_TOO_LARGE when even the plain reply is over Postfix's limit; never
+ *            logs (the caller decides, logs once and counts: ret_flags says what happened).
  *
  * Reply hygiene (docs/rfc-notes.md section 9): patterns lower-cased, in policy order, duplicates
  * removed, "*.x" written ".x" in match=, IP literals dropped, never an empty match=;
@@ -20,8 +21,8 @@
 #include "pf_reply.h"
 #include "xalloc.h"
 
-/* A growable string; its size is bounded by the policy (STS_MX_MAX patterns of
- * DOMAIN_NAME_MAX bytes, one canonical body) and checked by sm_reply_encode(). */
+/* A growable string; its size is bounded by the policy (at most STS_MX_MAX patterns, one
+ * canonical body) and checked against PF_REPLY_DATA_MAX. */
 struct pf_str {
 	char *s;
 	size_t len, size;
@@ -46,16 +47,16 @@ pf_str_add(struct pf_str *b, const char *s)
 }
 
 /* The usable patterns of p, lower-cased, de-duplicated, in policy order, RFC form ("*.x").
- * Returns the count; out[] points into the owned copies. */
+ * Returns the count; *ret_out is an owned array of owned copies (pf_patterns_free()). */
 static size_t
-pf_patterns(const struct sts_policy *p, char **out)
+pf_patterns(const struct sts_policy *p, char ***ret_out)
 {
+	char **out = p->n_mx > 0 ? xcalloc(p->n_mx, sizeof(*out)) : NULL;
 	size_t i, j, n = 0;
 
-	for (i = 0; i < p->n_mx && n < STS_MX_MAX; i++) {
+	for (i = 0; i < p->n_mx; i++) {
 		const char *m = p->mx[i], *host = m;
 		char *low;
-		int dup = 0;
 
 		if (m == NULL || m[0] == '\0')
 			continue;
@@ -68,19 +69,20 @@ pf_patterns(const struct sts_policy *p, char **out)
 		low = xstrdup(m);
 		for (j = 0; low[j] != '\0'; j++)
 			low[j] = (char)tolower((unsigned char)low[j]);
-		for (j = 0; j < n; j++) {
-			if (strcmp(out[j], low) == 0) {
-				dup = 1;
-				break;
-			}
-		}
-		if (dup) {
-			free(low);
-			continue;
-		}
 		out[n++] = low;
 	}
-	return n;
+	*ret_out = out;
+	return sts_mx_dedup(out, n);
+}
+
+static void
+pf_patterns_free(char **pat, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(pat[i]);
+	free(pat);
 }
 
 static void
@@ -106,22 +108,14 @@ pf_policy_strings(struct pf_str *b, const struct sts_policy *p)
 	free(text);
 }
 
-int
-pf_reply_build(const struct sts_policy *p, const char *domain, const struct cfg_zone *z,
-               char **ret_data)
+/* "secure match=..." [servername=hostname] [the TLSRPT attributes, all of them or none]. */
+static char *
+pf_reply_text(const struct sts_policy *p, const char *domain, const struct cfg_zone *z, char **pat,
+              size_t n, int tlsrpt)
 {
-	char *pat[STS_MX_MAX];
 	struct pf_str b = {0};
-	size_t i, n;
+	size_t i;
 
-	*ret_data = NULL;
-	if (p->mode == STS_MODE_NONE)
-		return 0;
-	if (p->mode == STS_MODE_TESTING && !z->strict_testing)
-		return 0;
-	n = pf_patterns(p, pat);
-	if (n == 0)
-		return ERR_POLICY_NO_MX;
 	pf_str_add(&b, "secure match=");
 	for (i = 0; i < n; i++) {
 		if (i > 0)
@@ -130,7 +124,7 @@ pf_reply_build(const struct sts_policy *p, const char *domain, const struct cfg_
 	}
 	if (z->require_sni)
 		pf_str_add(&b, " servername=hostname");
-	if (z->tlsrpt) {
+	if (tlsrpt) {
 		pf_str_add(&b, " policy_type=sts policy_domain=");
 		pf_str_add(&b, domain);
 		for (i = 0; i < n; i++) {
@@ -139,24 +133,67 @@ pf_reply_build(const struct sts_policy *p, const char *domain, const struct cfg_
 		}
 		pf_policy_strings(&b, p);
 	}
-	for (i = 0; i < n; i++)
-		free(pat[i]);
-	*ret_data = b.s;
+	return b.s;
+}
+
+int
+pf_reply_build(const struct sts_policy *p, const char *domain, const struct cfg_zone *z,
+               char **ret_data, unsigned *ret_flags)
+{
+	char **pat = NULL, *text;
+	size_t n;
+
+	*ret_data = NULL;
+	if (ret_flags != NULL)
+		*ret_flags = 0;
+	if (p->mode == STS_MODE_NONE)
+		return 0;
+	if (p->mode == STS_MODE_TESTING && !z->strict_testing)
+		return 0;
+	n = pf_patterns(p, &pat);
+	if (n == 0) {
+		pf_patterns_free(pat, n);
+		return ERR_POLICY_NO_MX;
+	}
+	text = pf_reply_text(p, domain, z, pat, n, z->tlsrpt);
+	if (z->tlsrpt && strlen(text) > PF_REPLY_DATA_MAX) {
+		/* Postfix 3.10.0-3.10.5 crash on policy_type=sts without policy_string and
+		 * mx_host_pattern: the TLSRPT attributes go all together, never some of them */
+		free(text);
+		text = pf_reply_text(p, domain, z, pat, n, 0);
+		if (ret_flags != NULL)
+			*ret_flags |= PF_REPLY_TLSRPT_DROPPED;
+	}
+	pf_patterns_free(pat, n);
+	if (strlen(text) > PF_REPLY_DATA_MAX) {
+		free(text);
+		if (ret_flags != NULL)
+			*ret_flags |= PF_REPLY_TOO_LONG;
+		return ERR_POLICY_TOO_LARGE;
+	}
+	*ret_data = text;
 	return 0;
 }
 
 int
 pf_reply_decide(const struct sts_policy *p, const char *domain, const struct cfg_zone *z,
-                enum sm_status *ret_status, char **ret_data)
+                enum sm_status *ret_status, char **ret_data, unsigned *ret_flags)
 {
 	int r;
 
 	*ret_status = SM_NOTFOUND;
 	*ret_data = NULL;
+	if (ret_flags != NULL)
+		*ret_flags = 0;
 	if (p == NULL)
 		return 0;
-	r = pf_reply_build(p, domain, z, ret_data);
+	r = pf_reply_build(p, domain, z, ret_data, ret_flags);
 	if (r == 0 && *ret_data != NULL)
 		*ret_status = SM_OK;
+	else if (r == ERR_POLICY_TOO_LARGE) {
+		/* never NOTFOUND for an enforce policy: Postfix defers and retries */
+		*ret_status = SM_TEMP;
+		*ret_data = xstrdup(PF_REPLY_TOO_LONG_TEXT);
+	}
 	return r;
 }

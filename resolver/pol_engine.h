@@ -78,6 +78,7 @@ struct pol_counters {
 	uint64_t txt_none, txt_multiple, txt_syntax; /* no usable STSv1 record */
 	uint64_t txt_unchanged, txt_changed;         /* id compared with a valid cached policy */
 	uint64_t fetch_started, fetch_ok, fetch_invalid_policy;
+	uint64_t policy_ip_mx_dropped; /* fetched policies with IP-address mx patterns dropped */
 	uint64_t fetch_http, fetch_redirect, fetch_tls, fetch_connect, fetch_timeout;
 	uint64_t fetch_too_large, fetch_content_type, fetch_other;
 	uint64_t outcome_no_policy; /* discoveries that ended in "no policy" */

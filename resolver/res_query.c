@@ -95,7 +95,7 @@ res_query_run(const struct cfg *cfg, const char *domain, struct res_query **ret_
 		goto out;
 	}
 	q->reply_err = pf_reply_decide(q->status == POL_POLICY ? q->policy : NULL, q->domain, z,
-	                               &q->reply_status, &data);
+	                               &q->reply_status, &data, &q->reply_flags);
 	q->dane_decided = lookup_cli_override(run.lc, &q->reply_status, &data); /* DANE first */
 	q->dane_ran = lookup_cli_take(run.lc, &q->dane);
 	q->reply = xasprintf("%s %s", sm_status_name(q->reply_status), data != NULL ? data : "");

@@ -26,6 +26,7 @@
 #include "domain.h"
 #include "lookup.h"
 #include "mtasts_limits.h"
+#include "pf_reply.h"
 #include "pol_engine.h"
 #include "sm_proto.h"
 #include "sts_policy.h"
@@ -44,10 +45,12 @@ struct res_query {
 	struct lookup_cli_result dane; /* verdict, reason and findings (owned) */
 	/* The socketmap reply Postfix would get. */
 	enum sm_status reply_status;
-	char *reply;      /* status word and data: "OK secure match=...", "NOTFOUND "; owned */
-	int dane_decided; /* the reply is DANE's (dane-only, dane, or TEMP) */
-	int reply_err;    /* an enforce policy without a usable mx pattern (ERR_*, answered
-	                   * NOTFOUND as the server does), else 0 */
+	char *reply;          /* status word and data: "OK secure match=...", "NOTFOUND "; owned */
+	int dane_decided;     /* the reply is DANE's (dane-only, dane, or TEMP) */
+	int reply_err;        /* ERR_POLICY_NO_MX: an enforce policy without a usable mx pattern
+	                       * (answered NOTFOUND as the server does); ERR_POLICY_TOO_LARGE: the
+	                       * reply does not fit Postfix's limit (TEMP); else 0 */
+	unsigned reply_flags; /* PF_REPLY_* (pf_reply.h): what the reply left out to fit */
 };
 
 /* One discovery of domain (a Postfix next hop: name, "[literal]", ...) for cfg's default

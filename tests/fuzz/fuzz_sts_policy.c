@@ -75,7 +75,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	text = sts_policy_serialize(p);
 	FUZZ_CHECK(text != NULL);
-	r = sts_policy_parse(text, strlen(text), &q, &err);
+	r = sts_policy_parse_canonical(text, strlen(text), &q, &err);
 	if (r != 0)
 		fprintf(stderr, "re-parse of the canonical text failed (%d, line %u: %s):\n%s\n", r,
 		        err.line, err.reason, text);

@@ -383,11 +383,24 @@ test_mx_patterns(void **state)
 	struct sts_parse_error e;
 
 #define MXE(v) "version: STSv1\nmode: enforce\nmx: " v "\nmax_age: 1\n"
-	expect_err(MXE("192.0.2.1"), ERR_POLICY_MX, 3);
-	expect_err(MXE("[192.0.2.1]"), ERR_POLICY_MX, 3);
-	expect_err(MXE("2001:db8::25"), ERR_POLICY_MX, 3);
-	expect_err(MXE("[IPv6:2001:db8::25]"), ERR_POLICY_MX, 3);
-	expect_err(MXE("*.192.0.2.1"), ERR_POLICY_MX, 3);
+	/* IP-address patterns can match no certificate: dropped (issue 22), and a policy left
+	 * with none stays invalid, never an empty match= */
+	expect_err(MXE("192.0.2.1"), ERR_POLICY_NO_MX, 0);
+	expect_err(MXE("[192.0.2.1]"), ERR_POLICY_NO_MX, 0);
+	expect_err(MXE("2001:db8::25"), ERR_POLICY_NO_MX, 0);
+	expect_err(MXE("[IPv6:2001:db8::25]"), ERR_POLICY_NO_MX, 0);
+	expect_err(MXE("*.192.0.2.1"), ERR_POLICY_NO_MX, 0);
+	assert_int_equal(parse_str(MXE("192.0.2.1"), &p, &e), ERR_POLICY_NO_MX);
+	assert_non_null(strstr(e.reason, "only IP-address mx patterns (1 dropped)"));
+	b = "version: STSv1\nmode: enforce\nmx: 192.0.2.1\nmx: mail.example.com\n"
+	    "mx: [IPv6:2001:db8::25]\nmx: *.example.net\nmx: mail.123\nmax_age: 86400\n";
+	p = parse_ok(b, strlen(b));
+	assert_int_equal(p->n_mx, 2);
+	assert_string_equal(p->mx[0], "mail.example.com");
+	assert_string_equal(p->mx[1], "*.example.net");
+	assert_int_equal(p->n_mx_dropped, 3);
+	assert_int_equal(p->tolerated, STS_TOLERATED_IP_MX);
+	sts_policy_free(p);
 	expect_err(MXE("mail.example.com."), ERR_POLICY_MX, 3); /* trailing dot */
 	expect_err(MXE("*.example.com."), ERR_POLICY_MX, 3);
 	expect_err(MXE("*"), ERR_POLICY_MX, 3);
@@ -403,8 +416,14 @@ test_mx_patterns(void **state)
 	expect_err(MXE("mail.example.com,mx2.example.com"), ERR_POLICY_MX, 3);
 	expect_err(MXE("https://mail.example.com/"), ERR_POLICY_MX, 3);
 	expect_err(MXE("mail.example.com:25"), ERR_POLICY_MX, 3);
-	/* even in mode none an mx line must be valid: strict on meaning */
-	expect_err("version: STSv1\nmode: none\nmx: 10.0.0.1\nmax_age: 1\n", ERR_POLICY_MX, 3);
+	/* even in mode none an mx line must be valid: strict on meaning (an IP is dropped) */
+	expect_err("version: STSv1\nmode: none\nmx: mail.example.com:25\nmax_age: 1\n",
+	           ERR_POLICY_MX, 3);
+	b = "version: STSv1\nmode: none\nmx: 10.0.0.1\nmax_age: 1\n";
+	p = parse_ok(b, strlen(b));
+	assert_int_equal(p->n_mx, 0);
+	assert_int_equal(p->n_mx_dropped, 1);
+	sts_policy_free(p);
 	b = "version: STSv1\nmode: enforce\nmx: *.Example.NET\nmx: MAIL.example.com \t\n"
 	    "mx:xn--bcher-kva.example\nmax_age: 1\n";
 	p = parse_ok(b, strlen(b));
@@ -459,14 +478,29 @@ test_hostile(void **state)
 	char *body, *o;
 	const char tail[] = "max_age: 86400\n";
 
-	/* NUL anywhere: encoding error, with its line */
+	/* NUL: no C-string handling of the body. In a known field it is an invalid value, with
+	 * its line; in an extension field it is noise (the field is dropped, the policy
+	 * stands, and nothing after the NUL is lost) */
 	{
 		const char b[] =
 		        "version: STSv1\nmode: enforce\nmx: a.example\0.evil\nmax_age: 1\n";
+		const char m[] = "version: STSv1\nmode: enforce\0\nmx: a.example\nmax_age: 1\n";
+		const char x[] = "version: STSv1\nmode: enforce\nnote: a\0b\x01\x1b[31m\x7f\n"
+		                 "mx: a.example\nmx: b.example\nmax_age: 86400\n";
 
-		assert_int_equal(sts_policy_parse(b, sizeof(b) - 1, &p, &e), ERR_POLICY_ENCODING);
+		assert_int_equal(sts_policy_parse(b, sizeof(b) - 1, &p, &e), ERR_POLICY_MX);
 		assert_int_equal(e.line, 3);
-		assert_int_equal(sts_policy_parse("\0", 1, &p, NULL), ERR_POLICY_ENCODING);
+		assert_int_equal(sts_policy_parse(m, sizeof(m) - 1, &p, &e), ERR_POLICY_MODE);
+		assert_int_equal(e.line, 2);
+		assert_int_equal(sts_policy_parse("\0", 1, &p, NULL), ERR_POLICY_SYNTAX);
+		p = parse_ok(x, sizeof(x) - 1);
+		assert_int_equal(p->tolerated, STS_TOLERATED_BAD_EXTENSION);
+		assert_int_equal(p->mode, STS_MODE_ENFORCE);
+		assert_int_equal(p->n_mx, 2);
+		assert_string_equal(p->mx[1], "b.example");
+		assert_int_equal(p->max_age_s, 86400);
+		assert_int_equal(p->n_ext, 0);
+		sts_policy_free(p);
 	}
 	/* exactly 64 KiB is accepted (comment padding), one byte more is not */
 	n = STS_POLICY_BODY_MAX;
@@ -538,17 +572,45 @@ test_limits(void **state)
 	struct sts_policy *p;
 	char *b;
 
-	b = many("mx: mx", ".example.com\n", 1, STS_MX_MAX, "version: STSv1\nmode: enforce\n",
+	/* a body within 64 KiB is never refused for its count of mx lines (issue 22): 2500
+	 * distinct patterns, 60 KB; its canonical text is longer than the body and still
+	 * parses back (the cache's copy) */
+	b = many("mx: mx", ".example.com\n", 1, 2500, "version: STSv1\nmode: enforce\n",
 	         "max_age: 1\n");
+	assert_true(strlen(b) <= STS_POLICY_BODY_MAX);
 	p = parse_ok(b, strlen(b));
-	assert_int_equal(p->n_mx, STS_MX_MAX);
-	assert_string_equal(p->mx[STS_MX_MAX - 1], "mx63.example.com");
+	assert_int_equal(p->n_mx, 2500);
+	assert_string_equal(p->mx[2499], "mx2499.example.com");
+	{
+		char *canon = sts_policy_serialize(p);
+		struct sts_policy *q = NULL;
+
+		assert_int_equal(sts_policy_parse_canonical(canon, strlen(canon), &q, &e), 0);
+		assert_int_equal(q->n_mx, 2500);
+		sts_policy_free(q);
+		free(canon);
+	}
 	sts_policy_free(p);
 	free(b);
-	b = many("mx: mx", ".example.com\n", 1, STS_MX_MAX + 1, "version: STSv1\nmode: enforce\n",
+	/* the count bound itself, reachable only through the longer canonical text */
+	b = many("mx:", ".x\n", 1, STS_MX_MAX + 1, "version:STSv1\nmode:enforce\n", "max_age:1\n");
+	assert_true(strlen(b) <= STS_POLICY_CANON_MAX);
+	assert_int_equal(sts_policy_parse_canonical(b, strlen(b), &p, &e), ERR_POLICY_TOO_LARGE);
+	assert_int_equal(e.line, 0);
+	free(b);
+	/* repeats of many patterns in any order: each kept once, at its first position */
+	b = many("mx: m", ".example.com\n", 1, 2000, "version: STSv1\nmode: enforce\n",
 	         "max_age: 1\n");
-	assert_int_equal(parse_str(b, &p, &e), ERR_POLICY_TOO_LARGE);
-	assert_int_equal(e.line, 2 + STS_MX_MAX + 1);
+	{
+		char *b2 = xasprintf("%s%s", b, "mx: M1999.example.com\nmx: m0.EXAMPLE.com\n");
+
+		p = parse_ok(b2, strlen(b2));
+		assert_int_equal(p->n_mx, 2000);
+		assert_string_equal(p->mx[0], "m0.example.com");
+		assert_string_equal(p->mx[1999], "m1999.example.com");
+		sts_policy_free(p);
+		free(b2);
+	}
 	free(b);
 	/* thousands of copies of one pattern are one pattern */
 	b = many("mx: mx.example.com", "\n", 0, 3000, "version: STSv1\nmode: enforce\n",

@@ -305,7 +305,7 @@ pipeline(struct loop *loop, struct pol_engine *e, const struct cfg_resolver *rc,
 	}
 	assert_int_equal(run->done, 1);
 	(void)pf_reply_decide(run->a.status == POL_POLICY ? run->policy : NULL, req.domain,
-	                      req.zone, &st, &data);
+	                      req.zone, &st, &data, NULL);
 	out = xasprintf("%s %s", sm_status_name(st), data != NULL ? data : "");
 	free(data);
 	return out;
@@ -421,7 +421,7 @@ build(const char *mode, const char *mx, int strict, int sni, int tlsrpt, int wan
 	struct sts_policy *p = policy(mode, mx);
 	char *data = NULL;
 
-	assert_int_equal(pf_reply_build(p, "example.com", &z, &data), want_r);
+	assert_int_equal(pf_reply_build(p, "example.com", &z, &data, NULL), want_r);
 	if (want == NULL)
 		assert_null(data);
 	else
@@ -459,7 +459,7 @@ build_dedup_and_case(void **state)
 	p->mx[3] = xstrdup("*.Example.NET");
 	p->mx[4] = xstrdup("*.example.net");
 	p->n_mx = 5;
-	assert_int_equal(pf_reply_build(p, "example.com", &z, &data), 0);
+	assert_int_equal(pf_reply_build(p, "example.com", &z, &data, NULL), 0);
 	assert_string_equal(data, "secure match=mail.example.com:.example.net servername=hostname");
 	free(data);
 	sts_policy_free(p);
@@ -474,7 +474,7 @@ build_no_usable_pattern(void **state)
 
 	free(p->mx[0]);
 	p->mx[0] = xstrdup("[192.0.2.1]");
-	assert_int_equal(pf_reply_build(p, "example.com", &z, &data), ERR_POLICY_NO_MX);
+	assert_int_equal(pf_reply_build(p, "example.com", &z, &data, NULL), ERR_POLICY_NO_MX);
 	assert_null(data);
 	sts_policy_free(p);
 }
@@ -506,6 +506,87 @@ build_tlsrpt(void **state)
 	      "604800 }");
 }
 
+/* A policy body of n mx lines "mx: <prefix><i>.example.com" (fetched size: under 64 KiB). */
+static struct sts_policy *
+big_policy(size_t n, const char *prefix)
+{
+	size_t cap = 64 + n * 96, i;
+	char *text = xmalloc(cap), *o = text;
+	struct sts_policy *p = NULL;
+
+	o += snprintf(o, cap, "version: STSv1\nmode: enforce\n");
+	for (i = 0; i < n; i++)
+		o += snprintf(o, cap - (size_t)(o - text), "mx: %s%zu.example.com\n", prefix, i);
+	(void)snprintf(o, cap - (size_t)(o - text), "max_age: 604800\n");
+	assert_true(strlen(text) <= STS_POLICY_BODY_MAX);
+	assert_int_equal(sts_policy_parse(text, strlen(text), &p, NULL), 0);
+	free(text);
+	return p;
+}
+
+/* Issue 22: a large valid enforce policy in a tlsrpt zone. The reply with the TLSRPT
+ * attributes would be about three times the policy, over Postfix's 100000 bytes: it is sent
+ * without any of them (never some), as a plain secure match= with every pattern. */
+static void
+build_too_long_drops_tlsrpt(void **state)
+{
+	struct cfg_zone z = {.require_sni = 1, .tlsrpt = 1};
+	struct sts_policy *p = big_policy(1200, "mx-host-with-a-longish-name-");
+	enum sm_status st = SM_NOTFOUND;
+	unsigned flags = 0;
+	char *data = NULL;
+
+	assert_int_equal(pf_reply_decide(p, "example.com", &z, &st, &data, &flags), 0);
+	assert_int_equal(st, SM_OK);
+	assert_int_equal(flags, PF_REPLY_TLSRPT_DROPPED);
+	assert_true(strlen(data) <= PF_REPLY_DATA_MAX);
+	assert_true(strlen(data) > 50000);
+	assert_true(strncmp(data, "secure match=mx-host-with-a-longish-name-0.example.com:", 55) ==
+	            0);
+	assert_non_null(strstr(data, ":mx-host-with-a-longish-name-1199.example.com servername="
+	                             "hostname"));
+	assert_null(strstr(data, "policy_type"));
+	assert_null(strstr(data, "mx_host_pattern"));
+	assert_null(strstr(data, "policy_string"));
+	free(data);
+	/* a small policy in the same zone keeps its attributes */
+	sts_policy_free(p);
+	p = big_policy(3, "mx");
+	assert_int_equal(pf_reply_decide(p, "example.com", &z, &st, &data, &flags), 0);
+	assert_int_equal(flags, 0);
+	assert_non_null(strstr(data, "policy_type=sts"));
+	free(data);
+	sts_policy_free(p);
+}
+
+/* When not even the plain reply fits (only a policy built in code can get there: a fetched
+ * body is at most 64 KiB), the answer is TEMP, never NOTFOUND. */
+static void
+build_plain_too_long_is_temp(void **state)
+{
+	struct cfg_zone z = {.require_sni = 1, .tlsrpt = 1};
+	struct sts_policy *p = big_policy(1, "mx");
+	enum sm_status st = SM_NOTFOUND;
+	unsigned flags = 0;
+	char *data = NULL;
+	size_t i, n = 2000;
+
+	free(p->mx[0]);
+	p->mx = xrealloc(p->mx, n * sizeof(*p->mx));
+	for (i = 0; i < n; i++)
+		p->mx[i] = xasprintf("a-rather-long-mx-host-name-number-%04zu.mail.example.com", i);
+	p->n_mx = n;
+	assert_int_equal(pf_reply_build(p, "example.com", &z, &data, &flags), ERR_POLICY_TOO_LARGE);
+	assert_null(data);
+	assert_int_equal(flags, PF_REPLY_TLSRPT_DROPPED | PF_REPLY_TOO_LONG);
+	assert_int_equal(pf_reply_decide(p, "example.com", &z, &st, &data, &flags),
+	                 ERR_POLICY_TOO_LARGE);
+	assert_int_equal(st, SM_TEMP);
+	assert_string_equal(data, PF_REPLY_TOO_LONG_TEXT);
+	free(data);
+	sts_policy_free(p);
+}
+
 static void
 decide_null_is_notfound(void **state)
 {
@@ -513,7 +594,7 @@ decide_null_is_notfound(void **state)
 	enum sm_status st = SM_OK;
 	char *data = (char *)1;
 
-	assert_int_equal(pf_reply_decide(NULL, "example.com", &z, &st, &data), 0);
+	assert_int_equal(pf_reply_decide(NULL, "example.com", &z, &st, &data, NULL), 0);
 	assert_int_equal(st, SM_NOTFOUND);
 	assert_null(data);
 }
@@ -797,6 +878,8 @@ main(void)
 	        cmocka_unit_test(build_testing_none),
 	        cmocka_unit_test(build_tlsrpt),
 	        cmocka_unit_test(decide_null_is_notfound),
+	        cmocka_unit_test(build_too_long_drops_tlsrpt),
+	        cmocka_unit_test(build_plain_too_long_is_temp),
 	        cmocka_unit_test(engine_coalesces),
 	        cmocka_unit_test(engine_changed_id_failed_fetch_keeps_policy),
 	        cmocka_unit_test(engine_timeout_then_cache_fills),
