@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,9 +158,21 @@ dns_parse_addr(const char *host, uint16_t port, struct sockaddr_storage *ss, soc
 	in6->sin6_family = AF_INET6;
 	in6->sin6_port = htons(port);
 	if (pct != NULL) {
+		/* as glibc's resolv.conf parser: an interface name, else a decimal index
+		 * ("fe80::53%eth0", "fe80::53%2") */
 		in6->sin6_scope_id = if_nametoindex(pct);
-		if (in6->sin6_scope_id == 0)
-			return -EINVAL;
+		if (in6->sin6_scope_id == 0) {
+			char *end;
+			unsigned long v;
+
+			if (*pct < '0' || *pct > '9')
+				return -EINVAL;
+			errno = 0;
+			v = strtoul(pct, &end, 10);
+			if (errno != 0 || *end != '\0' || v == 0 || v > UINT32_MAX)
+				return -EINVAL;
+			in6->sin6_scope_id = (uint32_t)v;
+		}
 	}
 	*len = sizeof(*in6);
 	return 0;
@@ -276,15 +289,35 @@ dns_client_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_cli
 			return -EINVAL;
 		}
 	} else {
-		if (dns_resolv_conf_read(DNS_RESOLV_CONF, &list, &n) < 0)
-			n = 0;
+		int r = dns_resolv_conf_read(DNS_RESOLV_CONF, &list, &n);
+
 		for (i = 0; i < n; i++) {
 			dns_client_add_server(c, list[i]);
 			free(list[i]);
 		}
 		free(list);
-		if (c->n_servers == 0)
+		if (c->n_servers == 0) {
+			/* glibc's fallback too; said loudly, since nothing may answer there */
+			if (r < 0)
+				log_err("dns: cannot read %s (%s) and resolver.dns_servers is not "
+				        "set: "
+				        "using 127.0.0.1, every lookup fails unless a resolver "
+				        "runs there",
+				        DNS_RESOLV_CONF, strerror(-r));
+			else if (n > 0)
+				log_err("dns: none of the %zu nameserver lines of %s is usable "
+				        "(see the "
+				        "warnings above): using 127.0.0.1, every lookup fails "
+				        "unless a "
+				        "resolver runs there; set resolver.dns_servers",
+				        n, DNS_RESOLV_CONF);
+			else
+				log_warn("dns: %s has no nameserver line and resolver.dns_servers "
+				         "is "
+				         "not set: using 127.0.0.1",
+				         DNS_RESOLV_CONF);
 			dns_client_add_server(c, "127.0.0.1");
+		}
 	}
 	c->all_loopback = 1;
 	for (i = 0; i < c->n_servers; i++)
@@ -336,6 +369,9 @@ dns_server_text(const struct dns_server *s, char *buf, size_t len)
 		port = ntohs(in6->sin6_port);
 		if (in6->sin6_scope_id != 0 && if_indextoname(in6->sin6_scope_id, ifname) != NULL)
 			(void)snprintf(buf, len, "%s%%%s@%u", host, ifname, port);
+		else if (in6->sin6_scope_id != 0)
+			(void)snprintf(buf, len, "%s%%%u@%u", host, (unsigned)in6->sin6_scope_id,
+			               port);
 		else
 			(void)snprintf(buf, len, "%s@%u", host, port);
 		return;

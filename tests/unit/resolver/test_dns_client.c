@@ -7,6 +7,7 @@
  * the real answer. Every case asserts the exact error code and the decoded data.
  */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -654,6 +655,22 @@ test_server_parse(void **state)
 	assert_int_equal(dns_server_parse("[::1", &ss, &len), -EINVAL);
 	assert_int_equal(dns_server_parse("[::1]x", &ss, &len), -EINVAL);
 	assert_int_equal(dns_server_parse("127.0.0.1@53x", &ss, &len), -EINVAL);
+	/* IPv6 scope as glibc takes it from resolv.conf: an interface name or a number
+	 * (issue 22: "nameserver fe80::53%1" was ignored) */
+	assert_int_equal(dns_server_parse("fe80::53%1", &ss, &len), 0);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(in6->sin6_scope_id, 1);
+	assert_int_equal(ntohs(in6->sin6_port), 53);
+	assert_int_equal(dns_server_parse("[fe80::53%2]:5353", &ss, &len), 0);
+	assert_int_equal(in6->sin6_scope_id, 2);
+	assert_int_equal(ntohs(in6->sin6_port), 5353);
+	assert_int_equal(dns_server_parse("fe80::53%lo", &ss, &len), 0);
+	assert_int_equal(in6->sin6_scope_id, if_nametoindex("lo"));
+	assert_int_equal(dns_server_parse("fe80::53%0", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("fe80::53%", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("fe80::53%4294967296", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("fe80::53%1x", &ss, &len), -EINVAL);
+	assert_int_equal(dns_server_parse("fe80::53%no-such-if0", &ss, &len), -EINVAL);
 }
 
 static void
