@@ -637,6 +637,7 @@ check_run(const struct cfg *cfg, const char *domain, struct check_report **ret_r
 		(void)snprintf(errbuf, errsize, "HTTPS fetcher: %s", err_str(r));
 		goto out;
 	}
+	fetcher_use_dns(ck.fetcher, ck.dns); /* the policy host as the resolver finds it */
 	ck.now = time(NULL);
 	/* Every DNS try of every server (the queries run in parallel), then the whole fetch
 	 * (which runs alongside), plus slack: only a stuck run reaches this. */

@@ -79,6 +79,10 @@ err_str(int code)
 		return "policy fetch timed out";
 	case ERR_FETCH_CONTENT_TYPE:
 		return "policy served with a Content-Type other than text/plain";
+	case ERR_FETCH_HOST_UNKNOWN:
+		return "policy host has no address (NXDOMAIN or no A/AAAA)";
+	case ERR_FETCH_HOST_DNS:
+		return "policy host lookup failed";
 	case ERR_NETSTRING_FORMAT:
 		return "malformed netstring";
 	case ERR_NETSTRING_TOO_LONG:

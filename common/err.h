@@ -47,6 +47,8 @@ enum err_code {
 	ERR_FETCH_TOO_LARGE = -1084, /* body over 64 KiB */
 	ERR_FETCH_TIMEOUT = -1085,
 	ERR_FETCH_CONTENT_TYPE = -1086, /* not text/plain */
+	ERR_FETCH_HOST_UNKNOWN = -1087, /* mta-sts.<domain>: NXDOMAIN or no address */
+	ERR_FETCH_HOST_DNS = -1088,     /* mta-sts.<domain>: lookup failed (SERVFAIL, timeout) */
 	/* netstring / socketmap */
 	ERR_NETSTRING_FORMAT = -1100, /* bad length digits, missing ':' or ',' */
 	ERR_NETSTRING_TOO_LONG = -1101,

@@ -478,6 +478,39 @@ dns_count_type(const ldns_pkt *pkt, const ldns_rdf *owner, uint16_t rrtype)
 	return n;
 }
 
+size_t
+dns_answer_addrs(const ldns_pkt *answer, uint16_t rrtype, dns_addr_text *out, size_t max)
+{
+	const ldns_rr *qr;
+	const ldns_rr_list *an;
+	const ldns_rdf *owner;
+	size_t i, n = 0;
+	int af = rrtype == LDNS_RR_TYPE_AAAA ? AF_INET6 : AF_INET;
+	size_t alen = rrtype == LDNS_RR_TYPE_AAAA ? 16 : 4;
+
+	if (answer == NULL || (rrtype != LDNS_RR_TYPE_A && rrtype != LDNS_RR_TYPE_AAAA))
+		return 0;
+	qr = ldns_rr_list_rr(ldns_pkt_question(answer), 0);
+	an = ldns_pkt_answer(answer);
+	if (qr == NULL || an == NULL)
+		return 0;
+	owner = dns_cname_target(answer, ldns_rr_owner(qr), rrtype);
+	for (i = 0; i < ldns_rr_list_rr_count(an) && n < max; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		const ldns_rdf *rd;
+
+		if (ldns_rr_get_type(rr) != rrtype || ldns_rr_get_class(rr) != LDNS_RR_CLASS_IN ||
+		    ldns_rr_rd_count(rr) < 1 || ldns_dname_compare(ldns_rr_owner(rr), owner) != 0)
+			continue;
+		rd = ldns_rr_rdf(rr, 0);
+		if (ldns_rdf_size(rd) != alen)
+			continue; /* never trust a length */
+		if (inet_ntop(af, ldns_rdf_data(rd), out[n], sizeof(out[n])) != NULL)
+			n++;
+	}
+	return n;
+}
+
 /* 1 when the datagram answers our question, 0 when it is to be ignored. */
 static int
 dns_reply_matches(const struct dns_query *q, const ldns_pkt *pkt)

@@ -7,7 +7,7 @@
  * Servers come from the config (resolver.dns_servers) or /etc/resolv.conf.
  *
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
- *            dns_answer_txt(), dns_txt_free(), dns_client_servers_loopback(),
+ *            dns_answer_txt(), dns_answer_addrs(), dns_txt_free(), dns_client_servers_loopback(),
  *            dns_server_parse(), dns_resolv_conf_read()
  * Threads:   main loop only.
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
@@ -91,6 +91,12 @@ const char *dns_query_detail(const struct dns_query *q);
  * Returns 0 or ERR_DNS_MALFORMED. */
 int dns_answer_txt(const ldns_pkt *answer, const char *qname, struct txt_rr **ret_rrs,
                    size_t *ret_n);
+/* Textual form of an address from dns_answer_addrs(): an IPv6 address, NUL-terminated. */
+typedef char dns_addr_text[INET6_ADDRSTRLEN];
+/* The A or AAAA (rrtype) addresses of the question's name in answer, after the CNAME chain
+ * inside the packet (at most DNS_CNAME_MAX links), as text into out[0..max). Returns how
+ * many were written (0 when none; never more than max). */
+size_t dns_answer_addrs(const ldns_pkt *answer, uint16_t rrtype, dns_addr_text *out, size_t max);
 void dns_txt_free(struct txt_rr *rrs, size_t n);
 
 /* Whether the server list is all on loopback (AD is trusted only then). */

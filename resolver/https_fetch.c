@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "dns_client.h"
 #include "err.h"
 #include "https_fetch.h"
 #include "log.h"
@@ -55,7 +56,11 @@ struct fetch_verified {
 	int has_dns_san;
 };
 
+/* Addresses of the policy host handed to libcurl (CURLOPT_RESOLVE), per family. */
+#define FETCH_ADDRS_MAX 8
+
 enum fetch_state {
+	FETCH_RESOLVING, /* A and AAAA of mta-sts.<domain> asked through the dns_client */
 	FETCH_QUEUED,
 	FETCH_ACTIVE,
 	FETCH_DONE, /* finished, callback pending in the dispatch list */
@@ -73,6 +78,12 @@ struct fetch_req {
 	char *url;
 	CURL *easy;
 	struct curl_slist *connect_to;
+	struct curl_slist *resolve; /* "mta-sts.<domain>:443:<addresses>" */
+	struct dns_query *dq[2];    /* A, AAAA while FETCH_RESOLVING */
+	int dns_err[2];
+	int canceling; /* fetch_cancel() is canceling dq[] */
+	dns_addr_text addrs[2 * FETCH_ADDRS_MAX];
+	size_t n_addrs;
 	fetch_done_fn *done;
 	void *arg;
 	uint64_t start_ms;
@@ -95,11 +106,12 @@ struct fetcher {
 	unsigned concurrency;
 	char *ca_file;
 	char *connect_to;
+	struct dns_client *dns;         /* borrowed: resolves policy hosts; NULL = libcurl does */
 	gnutls_x509_trust_list_t trust; /* NULL until the first fetch (fetch_trust_load) */
 	int trust_loaded;
 	struct lru *verified; /* struct fetch_verified: chains verified with trust */
 	unsigned n_active;
-	struct fetch_list queued, active, done;
+	struct fetch_list resolving, queued, active, done;
 	int dispatching;
 	int freeing;
 	int free_pending;
@@ -141,6 +153,8 @@ static struct fetch_list *
 fetch_list_of(struct fetcher *f, struct fetch_req *rq)
 {
 	switch (rq->state) {
+	case FETCH_RESOLVING:
+		return &f->resolving;
 	case FETCH_QUEUED:
 		return &f->queued;
 	case FETCH_ACTIVE:
@@ -156,6 +170,7 @@ fetch_req_free(struct fetch_req *rq)
 	if (rq->easy != NULL)
 		curl_easy_cleanup(rq->easy);
 	curl_slist_free_all(rq->connect_to);
+	curl_slist_free_all(rq->resolve);
 	free(rq->domain);
 	free(rq->url);
 	free(rq->body);
@@ -880,6 +895,121 @@ fetch_req_setup(struct fetcher *f, struct fetch_req *rq)
 	return ok ? 0 : -EINVAL;
 }
 
+void
+fetcher_use_dns(struct fetcher *f, struct dns_client *dns)
+{
+	f->dns = dns;
+}
+
+/* ---- the policy host's addresses, from our own DNS client (RFC 8461 section 3.3: the
+ * host is mta-sts.<domain>; resolved like the TXT record, with resolver.dns_servers) ---- */
+
+/* Both lookups have answered: hand the addresses to libcurl and queue the transfer, or
+ * finish with the lookup's failure. Never inside a curl callback (a DNS callback). */
+static void
+fetch_resolved(struct fetch_req *rq)
+{
+	struct fetcher *f = rq->f;
+	uint64_t elapsed = loop_now_ms(f->loop) - rq->start_ms;
+	char *entry, *o;
+	size_t i, cap;
+
+	fetch_list_del(&f->resolving, rq);
+	if (rq->n_addrs == 0) {
+		int gone = 1; /* NXDOMAIN/NODATA for both: the host does not exist */
+
+		for (i = 0; i < 2; i++)
+			if (rq->dns_err[i] != ERR_DNS_NXDOMAIN && rq->dns_err[i] != ERR_DNS_NODATA)
+				gone = 0;
+		rq->err = gone ? ERR_FETCH_HOST_UNKNOWN : ERR_FETCH_HOST_DNS;
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+		               "mta-sts.%s: A: %s, AAAA: %s", rq->domain, err_str(rq->dns_err[0]),
+		               err_str(rq->dns_err[1]));
+	} else if (elapsed >= f->timeout_ms) {
+		rq->err = ERR_FETCH_TIMEOUT;
+		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+		               "resolving mta-sts.%s took the whole fetch timeout", rq->domain);
+	} else {
+		/* HOST:PORT:ADDR[,ADDR]...; IPv6 in brackets (CURLOPT_RESOLVE(3)) */
+		cap = strlen(rq->domain) + 32 + rq->n_addrs * (INET6_ADDRSTRLEN + 3);
+		entry = xmalloc(cap);
+		o = entry + snprintf(entry, cap, "mta-sts.%s:443:", rq->domain);
+		for (i = 0; i < rq->n_addrs; i++)
+			o += snprintf(o, cap - (size_t)(o - entry),
+			              strchr(rq->addrs[i], ':') != NULL ? "%s[%s]" : "%s%s",
+			              i > 0 ? "," : "", rq->addrs[i]);
+		rq->resolve = curl_slist_append(NULL, entry);
+		free(entry);
+		if (rq->resolve == NULL ||
+		    curl_easy_setopt(rq->easy, CURLOPT_RESOLVE, rq->resolve) != CURLE_OK ||
+		    curl_easy_setopt(rq->easy, CURLOPT_TIMEOUT_MS,
+		                     (long)(f->timeout_ms - elapsed)) != CURLE_OK) {
+			rq->err = ERR_FETCH_CONNECT;
+			(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+			               "cannot hand the addresses of mta-sts.%s to libcurl",
+			               rq->domain);
+		} else {
+			rq->state = FETCH_QUEUED;
+			fetch_list_add(&f->queued, rq);
+			fetch_promote(f);
+			return;
+		}
+	}
+	rq->info.elapsed_ms = elapsed;
+	rq->state = FETCH_DONE;
+	fetch_list_add(&f->done, rq);
+	fetch_promote(f); /* arms the dispatch timer */
+}
+
+static void
+fetch_dns_result(struct fetch_req *rq, int idx, int err, const ldns_pkt *answer)
+{
+	rq->dq[idx] = NULL;
+	if (rq->canceling)
+		return; /* fetch_cancel() reports the request itself */
+	rq->dns_err[idx] = err == -ECANCELED ? ERR_DNS_TIMEOUT : err; /* client freed first */
+	if (err == 0)
+		rq->n_addrs +=
+		        dns_answer_addrs(answer, idx == 0 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA,
+		                         rq->addrs + rq->n_addrs, FETCH_ADDRS_MAX);
+	if (rq->dq[0] == NULL && rq->dq[1] == NULL)
+		fetch_resolved(rq);
+}
+
+static void
+fetch_dns_a_done(int err, const ldns_pkt *answer, int ad, void *arg)
+{
+	(void)ad;
+	fetch_dns_result(arg, 0, err, answer);
+}
+
+static void
+fetch_dns_aaaa_done(int err, const ldns_pkt *answer, int ad, void *arg)
+{
+	(void)ad;
+	fetch_dns_result(arg, 1, err, answer);
+}
+
+/* Ask for A and AAAA of mta-sts.<domain>; 0, or -EINVAL when the name is refused. */
+static int
+fetch_resolve_start(struct fetcher *f, struct fetch_req *rq)
+{
+	char host[DOMAIN_NAME_MAX + 16];
+
+	(void)snprintf(host, sizeof(host), "mta-sts.%s", rq->domain);
+	rq->state = FETCH_RESOLVING;
+	fetch_list_add(&f->resolving, rq);
+	rq->dq[0] = dns_query_start(f->dns, host, LDNS_RR_TYPE_A, 0, fetch_dns_a_done, rq);
+	rq->dq[1] = dns_query_start(f->dns, host, LDNS_RR_TYPE_AAAA, 0, fetch_dns_aaaa_done, rq);
+	if (rq->dq[0] != NULL && rq->dq[1] != NULL)
+		return 0;
+	rq->canceling = 1;
+	dns_query_cancel(rq->dq[0]);
+	dns_query_cancel(rq->dq[1]);
+	fetch_list_del(&f->resolving, rq);
+	return -EINVAL;
+}
+
 struct fetch_req *
 fetch_start(struct fetcher *f, const char *domain, fetch_done_fn *done, void *arg)
 {
@@ -903,6 +1033,13 @@ fetch_start(struct fetcher *f, const char *domain, fetch_done_fn *done, void *ar
 		fetch_req_free(rq);
 		return NULL;
 	}
+	if (f->dns != NULL && f->connect_to == NULL) {
+		if (fetch_resolve_start(f, rq) < 0) {
+			fetch_req_free(rq);
+			return NULL;
+		}
+		return rq;
+	}
 	rq->state = FETCH_QUEUED;
 	fetch_list_add(&f->queued, rq);
 	/* Starting it here is safe: we are not inside a curl callback. done() runs later
@@ -920,6 +1057,11 @@ fetch_cancel(struct fetch_req *rq)
 		return;
 	f = rq->f;
 	fetch_list_del(fetch_list_of(f, rq), rq);
+	if (rq->state == FETCH_RESOLVING) {
+		rq->canceling = 1;
+		dns_query_cancel(rq->dq[0]);
+		dns_query_cancel(rq->dq[1]);
+	}
 	if (rq->state == FETCH_ACTIVE) {
 		(void)curl_multi_remove_handle(f->multi, rq->easy);
 		f->n_active--;
@@ -943,7 +1085,8 @@ fetcher_free(struct fetcher *f)
 	for (;;) {
 		rq = f->done.head != NULL     ? f->done.head
 		     : f->active.head != NULL ? f->active.head
-		                              : f->queued.head;
+		     : f->queued.head != NULL ? f->queued.head
+		                              : f->resolving.head;
 		if (rq == NULL)
 			break;
 		fetch_cancel(rq);

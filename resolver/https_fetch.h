@@ -13,7 +13,9 @@
  * Ownership: body and info passed to fetch_done_fn are valid only during the callback.
  * Errors:    callback err: 0, ERR_FETCH_CONNECT, ERR_FETCH_TLS, ERR_FETCH_HTTP,
  *            ERR_FETCH_REDIRECT, ERR_FETCH_TOO_LARGE, ERR_FETCH_TIMEOUT,
- *            ERR_FETCH_CONTENT_TYPE, -ECANCELED. Exactly once per fetch.
+ *            ERR_FETCH_CONTENT_TYPE, ERR_FETCH_HOST_UNKNOWN (NXDOMAIN/NODATA for the policy
+ *            host), ERR_FETCH_HOST_DNS (its lookup failed: SERVFAIL, timeout...),
+ *            -ECANCELED. Exactly once per fetch.
  */
 #ifndef MTASTSD_HTTPS_FETCH_H
 #define MTASTSD_HTTPS_FETCH_H
@@ -51,6 +53,14 @@ typedef void fetch_done_fn(int err, const char *body, size_t len, const struct f
 int fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f);
 /* Cancels every pending fetch (callbacks run with -ECANCELED). Returns NULL. */
 struct fetcher *fetcher_free(struct fetcher *f);
+
+struct dns_client;
+/* Resolve policy hosts (A and AAAA of mta-sts.<domain>) with dns (borrowed; it must outlive
+ * the fetches, or be replaced by NULL first) and hand the addresses to libcurl
+ * (CURLOPT_RESOLVE): the TLS name and the certificate checks stay mta-sts.<domain>. Without
+ * it (NULL, the default) libcurl resolves through the system resolver. resolver.connect_to
+ * (test lab) overrides both. Lookups count against fetch_timeout. */
+void fetcher_use_dns(struct fetcher *f, struct dns_client *dns);
 
 /* Fetch the policy of domain (normalised A-label Policy Domain). Requests beyond
  * fetch_concurrency wait in a FIFO queue. Returns the handle (valid until done() runs), or

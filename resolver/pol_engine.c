@@ -391,6 +391,12 @@ pol_count_fetch_err(struct pol_counters *c, int err)
 	case ERR_FETCH_CONTENT_TYPE:
 		c->fetch_content_type++;
 		break;
+	case ERR_FETCH_HOST_UNKNOWN:
+		c->fetch_host_unknown++;
+		break;
+	case ERR_FETCH_HOST_DNS:
+		c->fetch_host_dns++;
+		break;
 	default:
 		c->fetch_other++;
 		break;
@@ -976,6 +982,7 @@ pol_clients_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_cl
 		dns_client_free(dns);
 		return r;
 	}
+	fetcher_use_dns(f, dns); /* the policy host is resolved like the TXT record */
 	*ret_dns = dns;
 	*ret_f = f;
 	return 0;
@@ -1099,8 +1106,8 @@ pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 	/* Jobs cancel their query/fetch on the old clients and start again on the new ones;
 	 * a restarted job only uses the new clients, so the old ones are idle afterwards. */
 	pol_jobs_abort(e, 1);
+	fetcher_free(old_f); /* first: its fetches may still be resolving with old_dns */
 	dns_client_free(old_dns);
-	fetcher_free(old_f);
 	return 0;
 }
 
@@ -1112,8 +1119,8 @@ pol_engine_free(struct pol_engine *e)
 	loop_timer_stop(e->loop, &e->sweep_timer);
 	pol_jobs_abort(e, 0);
 	pol_engine_set_shared(e, NULL);
+	e->fetcher = fetcher_free(e->fetcher); /* before the DNS client it borrows */
 	e->dns = dns_client_free(e->dns);
-	e->fetcher = fetcher_free(e->fetcher);
 	e->jobs = coalesce_free(e->jobs);
 	free(e);
 	return NULL;

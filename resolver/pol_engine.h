@@ -81,10 +81,11 @@ struct pol_counters {
 	uint64_t policy_ip_mx_dropped; /* fetched policies with IP-address mx patterns dropped */
 	uint64_t fetch_http, fetch_redirect, fetch_tls, fetch_connect, fetch_timeout;
 	uint64_t fetch_too_large, fetch_content_type, fetch_other;
-	uint64_t outcome_no_policy; /* discoveries that ended in "no policy" */
-	uint64_t outcome_tempfail;  /* discoveries that ended in a temporary failure */
-	uint64_t stale_kept;        /* failures that kept a valid cached policy */
-	uint64_t policies_stored;   /* successful fetches stored */
+	uint64_t fetch_host_unknown, fetch_host_dns; /* policy host lookup: gone / failed */
+	uint64_t outcome_no_policy;                  /* discoveries that ended in "no policy" */
+	uint64_t outcome_tempfail; /* discoveries that ended in a temporary failure */
+	uint64_t stale_kept;       /* failures that kept a valid cached policy */
+	uint64_t policies_stored;  /* successful fetches stored */
 	/* the shared cache tier (Valkey/Redis; all 0 without one) */
 	uint64_t shared_hits;          /* policies taken from the shared cache */
 	uint64_t shared_negative_hits; /* no-policy / tempfail outcomes taken from it */
