@@ -22,13 +22,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "admin_int.h"
 #include "err.h"
+#include "listen.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -83,6 +82,14 @@ out:
 
 /* ---- listener ---- */
 
+/* A TCP listener without a host binds loopback; a unix socket defaults to owner-only. */
+#define ADMIN_DEFAULT_HOST "127.0.0.1"
+static const struct listen_opts admin_listen_opts = {
+        .default_host = ADMIN_DEFAULT_HOST,
+        .backlog = ADMIN_LISTEN_BACKLOG,
+        .default_mode = 0600,
+};
+
 static int
 admin_is_loopback(const struct sockaddr_storage *ss)
 {
@@ -96,101 +103,27 @@ admin_is_loopback(const struct sockaddr_storage *ss)
 	return 0;
 }
 
+/* Before binding a TCP listener: an address off loopback needs the token. A host that is
+ * not a numeric address is listen_open()'s to report. */
 static int
-admin_bind_tcp(struct admin *a, const struct cfg_listen *l, int has_token, int *ret_fd)
+admin_check_exposed(struct admin *a, const struct cfg_listen *l)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	socklen_t sl;
-	int fd, one = 1, r;
 
-	if (cfg_listen_sockaddr(l, "127.0.0.1", &ss, &sl, NULL, 0) < 0) {
-		log_err("admin.listen %s: not a numeric address", a->listen_name);
-		return -EINVAL;
+	if (l->path != NULL || cfg_listen_sockaddr(l, ADMIN_DEFAULT_HOST, &ss, &sl, NULL, 0) < 0 ||
+	    admin_is_loopback(&ss))
+		return 0;
+	if (!a->has_token) {
+		log_err("admin.listen %s is not a loopback address and admin.token is unset: "
+		        "refusing to expose the admin endpoint",
+		        a->listen_name);
+		return -EPERM;
 	}
-	if (!admin_is_loopback(&ss)) {
-		if (!has_token) {
-			log_err("admin.listen %s is not a loopback address and admin.token is "
-			        "unset: refusing to expose the admin endpoint",
-			        a->listen_name);
-			return -EPERM;
-		}
-		log_warn("admin.listen %s is not a loopback address; requests need the token",
-		         a->listen_name);
-		a->exposed = 1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	if (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	if (listen(fd, ADMIN_LISTEN_BACKLOG) < 0)
-		goto fail;
-	sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		a->port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
-	*ret_fd = fd;
+	log_warn("admin.listen %s is not a loopback address; requests need the token",
+	         a->listen_name);
+	a->exposed = 1;
 	return 0;
-fail:
-	r = -errno;
-	log_err("admin: cannot listen on %s: %s", a->listen_name, strerror(errno));
-	if (fd >= 0)
-		(void)close(fd);
-	return r;
-}
-
-static int
-admin_bind_unix(struct admin *a, const struct cfg_listen *l, int *ret_fd)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	mode_t old_mask;
-	int fd = -1, r;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(l->path) >= sizeof(sun.sun_path)) {
-		log_err("admin: unix socket path '%s' is too long", l->path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sun.sun_path, l->path, strlen(l->path) + 1);
-	/* A stale socket from an earlier run is replaced; anything else is left alone. */
-	if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(l->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	/* Created owner-only, so the socket is never reachable with a wider mode than asked
-	 * for between bind() and chmod(). */
-	old_mask = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	(void)umask(old_mask);
-	if (r < 0)
-		goto fail;
-	a->unix_path = xstrdup(l->path);
-	if (chmod(l->path, l->mode != 0 ? l->mode : 0600) < 0)
-		goto fail;
-	if (listen(fd, ADMIN_LISTEN_BACKLOG) < 0)
-		goto fail;
-	*ret_fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	log_err("admin: cannot listen on %s: %s", a->listen_name, strerror(errno));
-	if (fd >= 0)
-		(void)close(fd);
-	if (a->unix_path != NULL) {
-		(void)unlink(a->unix_path);
-		free(a->unix_path);
-		a->unix_path = NULL;
-	}
-	return r;
 }
 
 /* ---- MHD on the loop ---- */
@@ -538,6 +471,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	const struct cfg_admin *c = &cfg->admin;
 	const union MHD_DaemonInfo *info;
 	struct admin *a;
+	char errbuf[512];
 	int fd = -1, r;
 
 	*ret_admin = NULL;
@@ -548,6 +482,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	a = xcalloc(1, sizeof(*a));
 	a->loop = loop;
 	a->epoll_fd = -1;
+	a->ls = (struct listen_sock)LISTEN_SOCK_INIT;
 	a->start_ms = loop_now_ms(loop);
 	a->start_wall = loop_wall_s(loop);
 	if (c->token != NULL && c->token[0] != '\0') {
@@ -559,15 +494,20 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 			goto fail;
 		}
 	}
-	if (c->listen.path != NULL) {
+	if (c->listen.path != NULL)
 		a->listen_name = xasprintf("unix:%s", c->listen.path);
-		r = admin_bind_unix(a, &c->listen, &fd);
-	} else {
+	else
 		a->listen_name = xstrdup(c->listen.address != NULL ? c->listen.address : "?");
-		r = admin_bind_tcp(a, &c->listen, a->has_token, &fd);
-	}
+	r = admin_check_exposed(a, &c->listen);
 	if (r < 0)
 		goto fail;
+	r = listen_open(&c->listen, &admin_listen_opts, &a->ls, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_err("admin: %s", errbuf);
+		goto fail;
+	}
+	a->port = a->ls.port;
+	fd = listen_take_fd(&a->ls);
 	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, admin_access, a,
 	                          MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, NULL,
 	                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
@@ -687,10 +627,7 @@ admin_free(struct admin *a)
 		loop_io_del(a->loop, a->epoll_fd);
 	if (a->mhd != NULL)
 		MHD_stop_daemon(a->mhd);
-	if (a->unix_path != NULL) {
-		(void)unlink(a->unix_path);
-		free(a->unix_path);
-	}
+	listen_close(&a->ls); /* removes the unix socket */
 	free(a->listen_name);
 	free(a);
 	return NULL;

@@ -20,6 +20,7 @@
 #include "cfg.h"
 #include "dane.h"
 #include "domain.h"
+#include "listen.h"
 #include "loop.h"
 #include "lookup.h"
 #include "pol_engine.h"
@@ -60,7 +61,7 @@ struct admin {
 	int epoll_fd;            /* MHD's, watched on the loop */
 	struct loop_timer timer; /* MHD_get_timeout() */
 	int quiesced;            /* 1 after admin_stop_accepting() closed the listener */
-	char *unix_path;         /* unix socket to remove at the end, NULL for TCP */
+	struct listen_sock ls;   /* the fd goes to MHD; a unix socket file is removed at the end */
 	char *listen_name;       /* "127.0.0.1:8462" or "unix:/run/mtastsd/admin.sock" */
 	uint16_t port;
 	int has_token;

@@ -22,22 +22,20 @@
  * Errors:    startup errors are returned (and logged once here); a reload error or a
  *            certificate that fails to load keeps the old snapshot serving.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
 
 #include "err.h"
+#include "listen.h"
 #include "log.h"
 #include "pub.h"
 #include "pub_int.h"
@@ -529,36 +527,11 @@ pub_mhd_log(void *cls, const char *fmt, va_list ap)
 		log_debug("publisher: libmicrohttpd: %s", buf);
 }
 
-static int
-pub_bind(const struct cfg_listen *l, int *ret_fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, one = 1, r;
-
-	if (l->path != NULL)
-		return -EAFNOSUPPORT;
-	if (cfg_listen_sockaddr(l, "0.0.0.0", &ss, &sl, NULL, 0) < 0)
-		return -EINVAL;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	if (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	if (listen(fd, PUB_LISTEN_BACKLOG) < 0)
-		goto fail;
-	*ret_fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	(void)close(fd);
-	return r;
-}
+/* Listeners on an address without a host take every IPv4 address (no unix sockets). */
+static const struct listen_opts pub_listen_opts = {
+        .default_host = "0.0.0.0",
+        .backlog = PUB_LISTEN_BACKLOG,
+};
 
 static int
 pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
@@ -566,20 +539,27 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	const char *what = tls ? "listen" : "http_listen";
 	struct pub_listener *pl;
 	struct MHD_Daemon *mhd;
+	struct listen_sock ls;
+	char errbuf[512];
 	unsigned flags;
 	int fd = -1, r;
 
-	r = pub_bind(l, &fd);
-	if (r == -EAFNOSUPPORT && l->path == NULL) {
+	if (l->path != NULL) {
+		/* not reached: the config loader refuses unix sockets here */
+		log_err("publisher.%s unix:%s: the publisher listens on TCP only", what, l->path);
+		return -EAFNOSUPPORT;
+	}
+	r = listen_open(l, &pub_listen_opts, &ls, errbuf, sizeof(errbuf));
+	if (r == -EAFNOSUPPORT) {
 		log_warn("publisher.%s %s: IPv6 is not available, skipping", what,
 		         l->address != NULL ? l->address : "?");
 		return 0;
 	}
 	if (r < 0) {
-		log_err("publisher.%s %s: %s", what, l->address != NULL ? l->address : "?",
-		        r == -EINVAL ? "not a numeric address" : strerror(-r));
+		log_err("publisher.%s: %s", what, errbuf);
 		return r;
 	}
+	fd = listen_take_fd(&ls);
 	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	if (tls)
 		mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, pub_http_policy_access,
