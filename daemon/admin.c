@@ -27,6 +27,7 @@
 #include "admin.h"
 #include "admin_int.h"
 #include "err.h"
+#include "httpd.h"
 #include "listen.h"
 #include "log.h"
 #include "xalloc.h"
@@ -178,24 +179,6 @@ admin_kick(struct admin *a)
 		loop_timer_start(a->loop, &a->timer, (uint64_t)ms, admin_timer_cb, a);
 	else
 		loop_timer_stop(a->loop, &a->timer);
-}
-
-static void admin_mhd_log(void *cls, const char *fmt, va_list ap)
-        __attribute__((format(printf, 2, 0)));
-
-static void
-admin_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t n;
-
-	(void)cls;
-	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	if (log_verbosity() >= 2)
-		log_debug("admin: libmicrohttpd: %s", buf);
 }
 
 /* ---- requests ---- */
@@ -382,85 +365,16 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 	return admin_get(a, conn, url);
 }
 
+/* The request's state (the glue has renewed the connection's deadline). */
 static void
-admin_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
+admin_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
                 enum MHD_RequestTerminationCode toe)
 {
-	struct admin *a = cls;
-	const union MHD_ConnectionInfo *ci;
-
+	(void)arg;
+	(void)conn;
 	(void)toe;
 	free(*req_ctx);
 	*req_ctx = NULL;
-	/* keep-alive: the next request gets a full ADMIN_CONN_TIMEOUT_S */
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci != NULL && ci->socket_context != NULL)
-		((struct admin_conn *)ci->socket_context)->deadline_ms =
-		        loop_now_ms(a->loop) + ADMIN_CONN_TIMEOUT_S * 1000u;
-}
-
-/* Once a second while connections are open: shut down the socket of each connection whose
- * request is not complete by its deadline; MHD then reads EOF and closes it. Everything
- * here runs on the main loop, as MHD does (external mode): a connection leaves the list in
- * MHD_CONNECTION_NOTIFY_CLOSED, before MHD closes its socket. */
-static void
-admin_sweep(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	struct admin *a = arg;
-	struct admin_conn *c;
-	uint64_t now = loop_now_ms(loop);
-	unsigned cut = 0;
-
-	(void)t;
-	for (c = a->conns; c != NULL; c = c->next) {
-		if (c->cut || c->fd < 0 || c->deadline_ms > now)
-			continue;
-		if (shutdown(c->fd, SHUT_RDWR) == 0) {
-			c->cut = 1;
-			cut++;
-		}
-	}
-	if (cut > 0) {
-		a->conns_cut += cut;
-		log_info("admin: closed %u connection%s that sent no complete request within %u s",
-		         cut, cut == 1 ? "" : "s", (unsigned)ADMIN_CONN_TIMEOUT_S);
-		admin_kick(a);
-	}
-	if (a->conns != NULL)
-		loop_timer_start(loop, &a->sweep, ADMIN_SWEEP_MS, admin_sweep, a);
-}
-
-static void
-admin_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-             enum MHD_ConnectionNotificationCode code)
-{
-	struct admin *a = cls;
-	const union MHD_ConnectionInfo *ci;
-	struct admin_conn *c;
-
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		c = xcalloc(1, sizeof(*c));
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		c->fd = ci != NULL ? ci->connect_fd : -1;
-		c->deadline_ms = loop_now_ms(a->loop) + ADMIN_CONN_TIMEOUT_S * 1000u;
-		c->next = a->conns;
-		if (c->next != NULL)
-			c->next->prev = c;
-		a->conns = c;
-		*socket_ctx = c;
-		if (!loop_timer_armed(&a->sweep))
-			loop_timer_start(a->loop, &a->sweep, ADMIN_SWEEP_MS, admin_sweep, a);
-	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_ctx != NULL) {
-		c = *socket_ctx;
-		*socket_ctx = NULL;
-		if (c->prev != NULL)
-			c->prev->next = c->next;
-		else
-			a->conns = c->next;
-		if (c->next != NULL)
-			c->next->prev = c->prev;
-		free(c);
-	}
 }
 
 /* ---- lifecycle ---- */
@@ -471,8 +385,8 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	const struct cfg_admin *c = &cfg->admin;
 	const union MHD_DaemonInfo *info;
 	struct admin *a;
-	char errbuf[512];
-	int fd = -1, r;
+	char errbuf[512], deadline[32];
+	int r;
 
 	*ret_admin = NULL;
 	if (!c->enabled) {
@@ -507,18 +421,24 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 		goto fail;
 	}
 	a->port = a->ls.port;
-	fd = listen_take_fd(&a->ls);
-	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, admin_access, a,
-	                          MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, NULL,
-	                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	                          (unsigned)ADMIN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	                          (unsigned)ADMIN_CONN_TIMEOUT_S,
-	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_CONN_MEMORY_MAX,
-	                          MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a,
-	                          MHD_OPTION_NOTIFY_CONNECTION, admin_notify, a, MHD_OPTION_END);
+	(void)snprintf(deadline, sizeof(deadline), "%u s", (unsigned)ADMIN_CONN_TIMEOUT_S);
+	a->httpd = httpd_new(loop, &(struct httpd_cfg){
+	                                   .name = "admin",
+	                                   .deadline_name = deadline,
+	                                   .timeout_s = ADMIN_CONN_TIMEOUT_S,
+	                                   .max_connections = ADMIN_MAX_CONNECTIONS,
+	                                   .conn_memory_max = ADMIN_CONN_MEMORY_MAX,
+	                           });
+	a->mhd = httpd_start(a->httpd, listen_take_fd(&a->ls),
+	                     &(struct httpd_server){
+	                             .flags = MHD_USE_EPOLL,
+	                             .access = admin_access,
+	                             .access_cls = a,
+	                             .completed = admin_completed,
+	                             .arg = a,
+	                     },
+	                     a->listen_name);
 	if (a->mhd == NULL) {
-		log_err("admin: cannot start the HTTP server on %s", a->listen_name);
-		(void)close(fd);
 		r = -EIO;
 		goto fail;
 	}
@@ -622,12 +542,11 @@ admin_free(struct admin *a)
 	if (a == NULL)
 		return NULL;
 	loop_timer_stop(a->loop, &a->timer);
-	loop_timer_stop(a->loop, &a->sweep);
 	if (a->epoll_fd >= 0)
 		loop_io_del(a->loop, a->epoll_fd);
-	if (a->mhd != NULL)
-		MHD_stop_daemon(a->mhd);
-	listen_close(&a->ls); /* removes the unix socket */
+	a->mhd = NULL;
+	a->httpd = httpd_free(a->httpd); /* stops the MHD daemon */
+	listen_close(&a->ls);            /* and removes the unix socket */
 	free(a->listen_name);
 	free(a);
 	return NULL;
