@@ -60,9 +60,11 @@ struct httpd {
 	int threaded; /* a daemon has its own threads: the sweep runs until httpd_free() */
 	struct loop_timer sweep;
 	pthread_mutex_t lock;
-	LIST_HEAD(httpd_conns, httpd_conn) conns; /* guarded by lock */
-	size_t n_conns;                /* guarded by lock */
-	size_t n_conns_peak;           /* high-water mark since the last malloc_trim() (lock) */
+	/* guarded by lock: the live connections, how many, and their high-water mark since
+	 * the last malloc_trim() */
+	LIST_HEAD(httpd_conns, httpd_conn) conns;
+	size_t n_conns;
+	size_t n_conns_peak;
 	atomic_ulong n_timed_out;
 	atomic_ulong n_cut;
 };
