@@ -22,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "admin_int.h"
 #include "err.h"
+#include "httpd.h"
+#include "listen.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -83,6 +83,14 @@ out:
 
 /* ---- listener ---- */
 
+/* A TCP listener without a host binds loopback; a unix socket defaults to owner-only. */
+#define ADMIN_DEFAULT_HOST "127.0.0.1"
+static const struct listen_opts admin_listen_opts = {
+        .default_host = ADMIN_DEFAULT_HOST,
+        .backlog = ADMIN_LISTEN_BACKLOG,
+        .default_mode = 0600,
+};
+
 static int
 admin_is_loopback(const struct sockaddr_storage *ss)
 {
@@ -96,101 +104,27 @@ admin_is_loopback(const struct sockaddr_storage *ss)
 	return 0;
 }
 
+/* Before binding a TCP listener: an address off loopback needs the token. A host that is
+ * not a numeric address is listen_open()'s to report. */
 static int
-admin_bind_tcp(struct admin *a, const struct cfg_listen *l, int has_token, int *ret_fd)
+admin_check_exposed(struct admin *a, const struct cfg_listen *l)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *in4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
 	socklen_t sl;
-	int fd, one = 1, r;
 
-	if (cfg_listen_sockaddr(l, "127.0.0.1", &ss, &sl, NULL, 0) < 0) {
-		log_err("admin.listen %s: not a numeric address", a->listen_name);
-		return -EINVAL;
+	if (l->path != NULL || cfg_listen_sockaddr(l, ADMIN_DEFAULT_HOST, &ss, &sl, NULL, 0) < 0 ||
+	    admin_is_loopback(&ss))
+		return 0;
+	if (!a->has_token) {
+		log_err("admin.listen %s is not a loopback address and admin.token is unset: "
+		        "refusing to expose the admin endpoint",
+		        a->listen_name);
+		return -EPERM;
 	}
-	if (!admin_is_loopback(&ss)) {
-		if (!has_token) {
-			log_err("admin.listen %s is not a loopback address and admin.token is "
-			        "unset: refusing to expose the admin endpoint",
-			        a->listen_name);
-			return -EPERM;
-		}
-		log_warn("admin.listen %s is not a loopback address; requests need the token",
-		         a->listen_name);
-		a->exposed = 1;
-	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		goto fail;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	if (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	if (listen(fd, ADMIN_LISTEN_BACKLOG) < 0)
-		goto fail;
-	sl = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-		a->port = ntohs(ss.ss_family == AF_INET ? in4->sin_port : in6->sin6_port);
-	*ret_fd = fd;
+	log_warn("admin.listen %s is not a loopback address; requests need the token",
+	         a->listen_name);
+	a->exposed = 1;
 	return 0;
-fail:
-	r = -errno;
-	log_err("admin: cannot listen on %s: %s", a->listen_name, strerror(errno));
-	if (fd >= 0)
-		(void)close(fd);
-	return r;
-}
-
-static int
-admin_bind_unix(struct admin *a, const struct cfg_listen *l, int *ret_fd)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	mode_t old_mask;
-	int fd = -1, r;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(l->path) >= sizeof(sun.sun_path)) {
-		log_err("admin: unix socket path '%s' is too long", l->path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sun.sun_path, l->path, strlen(l->path) + 1);
-	/* A stale socket from an earlier run is replaced; anything else is left alone. */
-	if (lstat(l->path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(l->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	/* Created owner-only, so the socket is never reachable with a wider mode than asked
-	 * for between bind() and chmod(). */
-	old_mask = umask(0177);
-	r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
-	(void)umask(old_mask);
-	if (r < 0)
-		goto fail;
-	a->unix_path = xstrdup(l->path);
-	if (chmod(l->path, l->mode != 0 ? l->mode : 0600) < 0)
-		goto fail;
-	if (listen(fd, ADMIN_LISTEN_BACKLOG) < 0)
-		goto fail;
-	*ret_fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	log_err("admin: cannot listen on %s: %s", a->listen_name, strerror(errno));
-	if (fd >= 0)
-		(void)close(fd);
-	if (a->unix_path != NULL) {
-		(void)unlink(a->unix_path);
-		free(a->unix_path);
-		a->unix_path = NULL;
-	}
-	return r;
 }
 
 /* ---- MHD on the loop ---- */
@@ -245,24 +179,6 @@ admin_kick(struct admin *a)
 		loop_timer_start(a->loop, &a->timer, (uint64_t)ms, admin_timer_cb, a);
 	else
 		loop_timer_stop(a->loop, &a->timer);
-}
-
-static void admin_mhd_log(void *cls, const char *fmt, va_list ap)
-        __attribute__((format(printf, 2, 0)));
-
-static void
-admin_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t n;
-
-	(void)cls;
-	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	if (log_verbosity() >= 2)
-		log_debug("admin: libmicrohttpd: %s", buf);
 }
 
 /* ---- requests ---- */
@@ -449,85 +365,16 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 	return admin_get(a, conn, url);
 }
 
+/* The request's state (the glue has renewed the connection's deadline). */
 static void
-admin_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
+admin_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
                 enum MHD_RequestTerminationCode toe)
 {
-	struct admin *a = cls;
-	const union MHD_ConnectionInfo *ci;
-
+	(void)arg;
+	(void)conn;
 	(void)toe;
 	free(*req_ctx);
 	*req_ctx = NULL;
-	/* keep-alive: the next request gets a full ADMIN_CONN_TIMEOUT_S */
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci != NULL && ci->socket_context != NULL)
-		((struct admin_conn *)ci->socket_context)->deadline_ms =
-		        loop_now_ms(a->loop) + ADMIN_CONN_TIMEOUT_S * 1000u;
-}
-
-/* Once a second while connections are open: shut down the socket of each connection whose
- * request is not complete by its deadline; MHD then reads EOF and closes it. Everything
- * here runs on the main loop, as MHD does (external mode): a connection leaves the list in
- * MHD_CONNECTION_NOTIFY_CLOSED, before MHD closes its socket. */
-static void
-admin_sweep(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	struct admin *a = arg;
-	struct admin_conn *c;
-	uint64_t now = loop_now_ms(loop);
-	unsigned cut = 0;
-
-	(void)t;
-	for (c = a->conns; c != NULL; c = c->next) {
-		if (c->cut || c->fd < 0 || c->deadline_ms > now)
-			continue;
-		if (shutdown(c->fd, SHUT_RDWR) == 0) {
-			c->cut = 1;
-			cut++;
-		}
-	}
-	if (cut > 0) {
-		a->conns_cut += cut;
-		log_info("admin: closed %u connection%s that sent no complete request within %u s",
-		         cut, cut == 1 ? "" : "s", (unsigned)ADMIN_CONN_TIMEOUT_S);
-		admin_kick(a);
-	}
-	if (a->conns != NULL)
-		loop_timer_start(loop, &a->sweep, ADMIN_SWEEP_MS, admin_sweep, a);
-}
-
-static void
-admin_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-             enum MHD_ConnectionNotificationCode code)
-{
-	struct admin *a = cls;
-	const union MHD_ConnectionInfo *ci;
-	struct admin_conn *c;
-
-	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		c = xcalloc(1, sizeof(*c));
-		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-		c->fd = ci != NULL ? ci->connect_fd : -1;
-		c->deadline_ms = loop_now_ms(a->loop) + ADMIN_CONN_TIMEOUT_S * 1000u;
-		c->next = a->conns;
-		if (c->next != NULL)
-			c->next->prev = c;
-		a->conns = c;
-		*socket_ctx = c;
-		if (!loop_timer_armed(&a->sweep))
-			loop_timer_start(a->loop, &a->sweep, ADMIN_SWEEP_MS, admin_sweep, a);
-	} else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_ctx != NULL) {
-		c = *socket_ctx;
-		*socket_ctx = NULL;
-		if (c->prev != NULL)
-			c->prev->next = c->next;
-		else
-			a->conns = c->next;
-		if (c->next != NULL)
-			c->next->prev = c->prev;
-		free(c);
-	}
 }
 
 /* ---- lifecycle ---- */
@@ -538,7 +385,8 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	const struct cfg_admin *c = &cfg->admin;
 	const union MHD_DaemonInfo *info;
 	struct admin *a;
-	int fd = -1, r;
+	char errbuf[512], deadline[32];
+	int r;
 
 	*ret_admin = NULL;
 	if (!c->enabled) {
@@ -548,6 +396,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	a = xcalloc(1, sizeof(*a));
 	a->loop = loop;
 	a->epoll_fd = -1;
+	a->ls = (struct listen_sock)LISTEN_SOCK_INIT;
 	a->start_ms = loop_now_ms(loop);
 	a->start_wall = loop_wall_s(loop);
 	if (c->token != NULL && c->token[0] != '\0') {
@@ -559,26 +408,37 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 			goto fail;
 		}
 	}
-	if (c->listen.path != NULL) {
+	if (c->listen.path != NULL)
 		a->listen_name = xasprintf("unix:%s", c->listen.path);
-		r = admin_bind_unix(a, &c->listen, &fd);
-	} else {
+	else
 		a->listen_name = xstrdup(c->listen.address != NULL ? c->listen.address : "?");
-		r = admin_bind_tcp(a, &c->listen, a->has_token, &fd);
-	}
+	r = admin_check_exposed(a, &c->listen);
 	if (r < 0)
 		goto fail;
-	a->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL, admin_access, a,
-	                          MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, NULL,
-	                          MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	                          (unsigned)ADMIN_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-	                          (unsigned)ADMIN_CONN_TIMEOUT_S,
-	                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_CONN_MEMORY_MAX,
-	                          MHD_OPTION_NOTIFY_COMPLETED, admin_completed, a,
-	                          MHD_OPTION_NOTIFY_CONNECTION, admin_notify, a, MHD_OPTION_END);
+	r = listen_open(&c->listen, &admin_listen_opts, &a->ls, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_err("admin: %s", errbuf);
+		goto fail;
+	}
+	a->port = a->ls.port;
+	(void)snprintf(deadline, sizeof(deadline), "%u s", (unsigned)ADMIN_CONN_TIMEOUT_S);
+	a->httpd = httpd_new(loop, &(struct httpd_cfg){
+	                                   .name = "admin",
+	                                   .deadline_name = deadline,
+	                                   .timeout_s = ADMIN_CONN_TIMEOUT_S,
+	                                   .max_connections = ADMIN_MAX_CONNECTIONS,
+	                                   .conn_memory_max = ADMIN_CONN_MEMORY_MAX,
+	                           });
+	a->mhd = httpd_start(a->httpd, listen_take_fd(&a->ls),
+	                     &(struct httpd_server){
+	                             .flags = MHD_USE_EPOLL,
+	                             .access = admin_access,
+	                             .access_cls = a,
+	                             .completed = admin_completed,
+	                             .arg = a,
+	                     },
+	                     a->listen_name);
 	if (a->mhd == NULL) {
-		log_err("admin: cannot start the HTTP server on %s", a->listen_name);
-		(void)close(fd);
 		r = -EIO;
 		goto fail;
 	}
@@ -682,15 +542,11 @@ admin_free(struct admin *a)
 	if (a == NULL)
 		return NULL;
 	loop_timer_stop(a->loop, &a->timer);
-	loop_timer_stop(a->loop, &a->sweep);
 	if (a->epoll_fd >= 0)
 		loop_io_del(a->loop, a->epoll_fd);
-	if (a->mhd != NULL)
-		MHD_stop_daemon(a->mhd);
-	if (a->unix_path != NULL) {
-		(void)unlink(a->unix_path);
-		free(a->unix_path);
-	}
+	a->mhd = NULL;
+	a->httpd = httpd_free(a->httpd); /* stops the MHD daemon */
+	listen_close(&a->ls);            /* and removes the unix socket */
 	free(a->listen_name);
 	free(a);
 	return NULL;

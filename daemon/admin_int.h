@@ -20,6 +20,8 @@
 #include "cfg.h"
 #include "dane.h"
 #include "domain.h"
+#include "httpd.h"
+#include "listen.h"
 #include "loop.h"
 #include "lookup.h"
 #include "pol_engine.h"
@@ -31,10 +33,8 @@
 /* Concurrent admin connections; monitoring scrapes and a browser need a handful. */
 #define ADMIN_MAX_CONNECTIONS 32
 /* Idle admin connections are closed after this long (seconds); it is also the deadline of
- * each request, from accept or from the end of the previous one (admin.c admin_sweep). */
+ * each request, from accept or from the end of the previous one (common/httpd.c). */
 #define ADMIN_CONN_TIMEOUT_S 10
-/* Period of the deadline sweep (ms). */
-#define ADMIN_SWEEP_MS 1000
 /* Request line + headers of one admin request (bytes). */
 #define ADMIN_CONN_MEMORY_MAX (16 * 1024)
 /* A POST body is read and ignored up to this size; larger requests get 413 (bytes). */
@@ -46,31 +46,19 @@
 /* listen(2) backlog. */
 #define ADMIN_LISTEN_BACKLOG 64
 
-/* One open admin connection (the MHD socket context). */
-struct admin_conn {
-	struct admin_conn *prev, *next;
-	int fd;               /* -1: unknown, never cut */
-	uint64_t deadline_ms; /* loop_now_ms(): the request must be complete by then */
-	int cut;              /* shut down by admin_sweep() */
-};
-
 struct admin {
 	struct loop *loop;
-	struct MHD_Daemon *mhd;
+	struct httpd *httpd;     /* the MHD daemon, its request deadline and accounting */
+	struct MHD_Daemon *mhd;  /* borrowed from httpd */
 	int epoll_fd;            /* MHD's, watched on the loop */
 	struct loop_timer timer; /* MHD_get_timeout() */
 	int quiesced;            /* 1 after admin_stop_accepting() closed the listener */
-	char *unix_path;         /* unix socket to remove at the end, NULL for TCP */
+	struct listen_sock ls;   /* the fd goes to MHD; a unix socket file is removed at the end */
 	char *listen_name;       /* "127.0.0.1:8462" or "unix:/run/mtastsd/admin.sock" */
 	uint16_t port;
 	int has_token;
 	unsigned char token_sha256[32];
 	int exposed; /* TCP listener on a non-loopback address: a token is mandatory */
-	/* open connections and their request deadline (MHD's timeout restarts on every
-	 * byte, so a client dripping a request would hold its slot for ever) */
-	struct admin_conn *conns;
-	struct loop_timer sweep;
-	uint64_t conns_cut;
 	/* what we report on (admin_update) */
 	const struct cfg *cfg;
 	struct res *res;

@@ -4,7 +4,8 @@
  * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id()
  *            (pub.h); pub_snap_acquire(), pub_snap_unref(), pub_snap_find_host() (pub_int.h)
  * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
- *            daemon with its own polling thread on a socket we bind ourselves. What they
+ *            daemon with its own polling thread on a socket bound by common/listen.c, run
+ *            by common/httpd.c (logger, request deadline, connection counters). What they
  *            serve (policies, certificates, ACME webroot, Cache-Control) is one immutable,
  *            reference-counted struct pub_snap. The main loop builds a new snapshot on
  *            SIGHUP (pub_reload()) or when a certificate file changes (inotify, debounced),
@@ -14,7 +15,7 @@
  *            PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption:
  *            one random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS
  *            rotates the keys it derives from it), enabled on each TLS session in
- *            pub_http_notify_tls() before its handshake, as libmicrohttpd 0.9.75
+ *            pub_tls_conn_opened() before its handshake, as libmicrohttpd 0.9.75
  *            has no option for it. Restarting the daemon invalidates the tickets.
  * Threads:   everything here runs on the main loop except pub_snap_acquire()/unref(),
  *            which the MHD threads call too.
@@ -22,22 +23,20 @@
  * Errors:    startup errors are returned (and logged once here); a reload error or a
  *            certificate that fails to load keeps the old snapshot serving.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
 
 #include "err.h"
+#include "httpd.h"
+#include "listen.h"
 #include "log.h"
 #include "pub.h"
 #include "pub_int.h"
@@ -471,112 +470,54 @@ pub_inotify_ready(struct loop *loop, int fd, unsigned events, void *arg)
 
 /* ---- listeners ---- */
 
-static void pub_mhd_log(void *cls, const char *fmt, va_list ap)
-        __attribute__((format(printf, 2, 0)));
-
-static void
-pub_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[512];
-	size_t n;
-
-	(void)cls;
-	(void)vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-		buf[--n] = '\0';
-	if (log_verbosity() >= 2)
-		log_debug("publisher: libmicrohttpd: %s", buf);
-}
-
-static int
-pub_bind(const struct cfg_listen *l, int *ret_fd)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd, one = 1, r;
-
-	if (l->path != NULL)
-		return -EAFNOSUPPORT;
-	if (cfg_listen_sockaddr(l, "0.0.0.0", &ss, &sl, NULL, 0) < 0)
-		return -EINVAL;
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
-		goto fail;
-	if (ss.ss_family == AF_INET6 &&
-	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-		goto fail;
-	if (listen(fd, PUB_LISTEN_BACKLOG) < 0)
-		goto fail;
-	*ret_fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	(void)close(fd);
-	return r;
-}
+/* Listeners on an address without a host take every IPv4 address (no unix sockets). */
+static const struct listen_opts pub_listen_opts = {
+        .default_host = "0.0.0.0",
+        .backlog = PUB_LISTEN_BACKLOG,
+};
 
 static int
 pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 {
 	const char *what = tls ? "listen" : "http_listen";
-	struct pub_listener *pl;
-	struct MHD_Daemon *mhd;
-	unsigned flags;
-	int fd = -1, r;
+	const char *addr = l->address != NULL ? l->address : "?";
+	struct httpd_server srv = {
+	        .flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+	        .access = pub_http_plain_access,
+	        .access_cls = pub,
+	        .unescape = pub_http_unescape,
+	};
+	struct listen_sock ls;
+	char errbuf[512];
+	int r;
 
-	r = pub_bind(l, &fd);
-	if (r == -EAFNOSUPPORT && l->path == NULL) {
-		log_warn("publisher.%s %s: IPv6 is not available, skipping", what,
-		         l->address != NULL ? l->address : "?");
+	if (l->path != NULL) {
+		/* not reached: the config loader refuses unix sockets here */
+		log_err("publisher.%s unix:%s: the publisher listens on TCP only", what, l->path);
+		return -EAFNOSUPPORT;
+	}
+	r = listen_open(l, &pub_listen_opts, &ls, errbuf, sizeof(errbuf));
+	if (r == -EAFNOSUPPORT) {
+		log_warn("publisher.%s %s: IPv6 is not available, skipping", what, addr);
 		return 0;
 	}
 	if (r < 0) {
-		log_err("publisher.%s %s: %s", what, l->address != NULL ? l->address : "?",
-		        r == -EINVAL ? "not a numeric address" : strerror(-r));
+		log_err("publisher.%s: %s", what, errbuf);
 		return r;
 	}
-	flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	if (tls)
-		mhd = MHD_start_daemon(flags | MHD_USE_TLS, 0, NULL, NULL, pub_http_policy_access,
-		                       pub, MHD_OPTION_THREAD_POOL_SIZE,
-		                       (unsigned)(pub->threads > 1 ? pub->threads : 0),
-		                       MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
-		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_UNESCAPE_CALLBACK,
-		                       pub_http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_HTTPS_PRIORITIES,
-		                       pub->tls_priority, MHD_OPTION_HTTPS_CERT_CALLBACK,
-		                       pub_tls_retrieve_cert, MHD_OPTION_NOTIFY_CONNECTION,
-		                       pub_http_notify_tls, pub, MHD_OPTION_NOTIFY_COMPLETED,
-		                       pub_http_request_completed, pub, MHD_OPTION_END);
-	else
-		mhd = MHD_start_daemon(flags, 0, NULL, NULL, pub_http_plain_access, pub,
-		                       MHD_OPTION_EXTERNAL_LOGGER, pub_mhd_log, NULL,
-		                       MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_UNESCAPE_CALLBACK,
-		                       pub_http_unescape, NULL, MHD_OPTION_CONNECTION_LIMIT,
-		                       pub->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-		                       pub->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		                       (size_t)PUB_CONN_MEMORY_MAX, MHD_OPTION_NOTIFY_CONNECTION,
-		                       pub_http_notify_plain, pub, MHD_OPTION_NOTIFY_COMPLETED,
-		                       pub_http_request_completed, pub, MHD_OPTION_END);
-	if (mhd == NULL) {
-		log_err("publisher.%s %s: cannot start the HTTP%s server", what,
-		        l->address != NULL ? l->address : "?", tls ? "S" : "");
-		(void)close(fd);
-		return -EIO;
+	if (tls) {
+		srv.flags |= MHD_USE_TLS;
+		srv.threads = pub->threads;
+		srv.access = pub_http_policy_access;
+		srv.tls_priority = pub->tls_priority;
+		srv.tls_cert = pub_tls_retrieve_cert;
+		srv.opened = pub_tls_conn_opened;
+		srv.closed = pub_tls_conn_closed;
+		srv.arg = pub;
 	}
-	pub->listeners = xrealloc(pub->listeners, (pub->n_listeners + 1) * sizeof(*pl));
-	pl = &pub->listeners[pub->n_listeners++];
-	pl->mhd = mhd;
-	pl->tls = tls;
-	pl->address = xstrdup(l->address != NULL ? l->address : "?");
-	log_info("publisher: listening on %s (%s)", pl->address, tls ? "https" : "http");
+	if (httpd_start(pub->httpd, listen_take_fd(&ls), &srv, addr) == NULL)
+		return -EIO;
+	log_info("publisher: listening on %s (%s)", addr, tls ? "https" : "http");
 	return 0;
 }
 
@@ -695,6 +636,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	const char *errpos = NULL;
 	struct pub_snap *s = NULL;
 	struct pub *pub;
+	char deadline[64];
 	int changed, r;
 	size_t i;
 
@@ -740,7 +682,6 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	pub->loop = loop;
 	pub->inotify_fd = -1;
 	(void)pthread_mutex_init(&pub->snap_lock, NULL);
-	(void)pthread_mutex_init(&pub->conn_lock, NULL);
 	pub->snap = s;
 	pub->tls_priority = xstrdup(pub_priority_of(p));
 	pub->threads = pub_threads_default();
@@ -752,6 +693,14 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	}
 	pub->max_connections = pub_max_connections_of(p);
 	pub->timeout_s = pub_timeout_s_of(p);
+	(void)snprintf(deadline, sizeof(deadline), "connection_timeout (%us)", pub->timeout_s);
+	pub->httpd = httpd_new(loop, &(struct httpd_cfg){
+	                                     .name = "publisher",
+	                                     .deadline_name = deadline,
+	                                     .timeout_s = pub->timeout_s,
+	                                     .max_connections = pub->max_connections,
+	                                     .conn_memory_max = PUB_CONN_MEMORY_MAX,
+	                             });
 
 	if (p->n_listen == 0) {
 		for (i = 0; i < sizeof(default_listen) / sizeof(default_listen[0]); i++) {
@@ -784,7 +733,6 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		}
 	}
 	watch_setup(pub);
-	pub_conn_start(pub);
 	pub_log_ids(NULL, s);
 	*ret_pub = pub;
 	return 0;
@@ -829,17 +777,10 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 struct pub *
 pub_free(struct pub *pub)
 {
-	size_t i;
-
 	if (pub == NULL)
 		return NULL;
 	/* Stop the servers first: their threads hold snapshot references. */
-	for (i = 0; i < pub->n_listeners; i++) {
-		MHD_stop_daemon(pub->listeners[i].mhd);
-		free(pub->listeners[i].address);
-	}
-	free(pub->listeners);
-	pub_conn_stop(pub);
+	pub->httpd = httpd_free(pub->httpd);
 	loop_timer_stop(pub->loop, &pub->reload_timer);
 	if (pub->inotify_fd >= 0) {
 		loop_io_del(pub->loop, pub->inotify_fd);
@@ -847,7 +788,6 @@ pub_free(struct pub *pub)
 	}
 	pub_snap_unref(pub->snap);
 	(void)pthread_mutex_destroy(&pub->snap_lock);
-	(void)pthread_mutex_destroy(&pub->conn_lock);
 	free(pub->tls_priority);
 	if (pub->ticket_key.data != NULL) {
 		gnutls_memset(pub->ticket_key.data, 0, pub->ticket_key.size);

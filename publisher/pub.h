@@ -49,7 +49,7 @@ struct pub_info {
 	uint64_t requests, policies_served, not_found, redirects, acme_served;
 	uint64_t connections;           /* open now, every listener */
 	uint64_t connections_timed_out; /* closed by connection_timeout: cut by the deadline
-	                                 * sweep or closed after the deadline (pub_conn.c) */
+	                                 * sweep or closed after the deadline (httpd.c) */
 };
 /* A copy of what the publisher serves right now (the current snapshot, so certificates
  * reloaded by the file watcher show up). Owned: free with pub_info_free(). */

@@ -13,7 +13,7 @@
  * Threads:   runs in the MHD threads; reads the current snapshot through
  *            pub_snap_acquire()/pub_snap_unref() and writes only atomic counters.
  * Ownership: responses copy what they send; nothing outlives a handler call (the
- *            per-connection state is pub_conn.c's).
+ *            per-connection state is common/httpd.c's).
  * Errors:    every failure becomes an HTTP status; nothing is logged per request.
  */
 #include <ctype.h>

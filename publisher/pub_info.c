@@ -47,6 +47,7 @@ struct pub_info *
 pub_info_get(struct pub *pub)
 {
 	struct pub_info *info = xcalloc(1, sizeof(*info));
+	struct httpd_counters hc;
 	struct pub_snap *s;
 	size_t i;
 
@@ -74,10 +75,9 @@ pub_info_get(struct pub *pub)
 	info->not_found = atomic_load(&pub->n_not_found);
 	info->redirects = atomic_load(&pub->n_redirects);
 	info->acme_served = atomic_load(&pub->n_acme_served);
-	info->connections_timed_out = atomic_load(&pub->n_conn_deadline);
-	(void)pthread_mutex_lock(&pub->conn_lock);
-	info->connections = pub->n_conns;
-	(void)pthread_mutex_unlock(&pub->conn_lock);
+	httpd_counters(pub->httpd, &hc);
+	info->connections_timed_out = hc.timed_out;
+	info->connections = hc.open;
 	return info;
 }
 

@@ -3,7 +3,8 @@
  *
  * Interface: struct pub, struct pub_snap, struct pub_dom, struct pub_cert;
  *            pub_snap_acquire/unref, pub_cert_load/ref/unref/covers, pub_tls_pick,
- *            pub_tls_retrieve_cert, pub_http_* handlers and connection notifications.
+ *            pub_tls_conn_opened/closed (HTTPS connection hooks), pub_tls_retrieve_cert,
+ *            pub_http_* handlers.
  * Threads:   struct pub_snap and struct pub_cert are immutable once published (but for
  *            pub_cert.reload_failed, which only the main loop touches); the MHD
  *            threads reach them only through pub_snap_acquire() and drop them with
@@ -29,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "cfg.h"
+#include "httpd.h"
 #include "loop.h"
 
 /* Limits of the publisher (docs/style.md section 6). */
@@ -84,16 +86,6 @@ struct pub_cert {
 	int reload_failed;
 };
 
-/* One live connection (the MHD socket context), in pub->conns. */
-struct pub_conn {
-	struct pub_conn *prev, *next; /* guarded by pub->conn_lock */
-	struct pub_snap *snap;        /* HTTPS only: the snapshot of the handshake, one ref */
-	int fd;                       /* -1: unknown, never cut */
-	ino_t ino;                    /* the socket's inode, checked before shutdown(2) */
-	int cut;                      /* shut down by the sweep (conn_lock) */
-	atomic_llong deadline_ms;     /* CLOCK_MONOTONIC_COARSE ms: a request must end by then */
-};
-
 /* One published domain. */
 struct pub_dom {
 	char *domain; /* "example.com" */
@@ -117,18 +109,13 @@ struct pub_snap {
 	char *acme_webroot;     /* NULL = no ACME serving */
 };
 
-struct pub_listener {
-	struct MHD_Daemon *mhd;
-	int tls;
-	char *address;
-};
-
 struct pub {
 	struct loop *loop;
 	pthread_mutex_t snap_lock;
 	struct pub_snap *snap; /* current snapshot, guarded by snap_lock */
-	struct pub_listener *listeners;
-	size_t n_listeners;
+	/* every HTTPS and HTTP listener's MHD daemon, their live connections with the request
+	 * deadline (connection_timeout) and the connection counters */
+	struct httpd *httpd;
 	char *tls_priority;
 	unsigned threads;          /* MHD_OPTION_THREAD_POOL_SIZE of HTTPS listeners */
 	gnutls_datum_t ticket_key; /* session ticket key (TLS 1.2 tickets, TLS 1.3 PSK) */
@@ -137,16 +124,8 @@ struct pub {
 	/* certificate file watching */
 	int inotify_fd;
 	struct loop_timer reload_timer;
-	/* live connections of every listener (pub_conn.c) */
-	pthread_mutex_t conn_lock;
-	struct pub_conn *conns;
-	size_t n_conns;
-	size_t n_conns_peak; /* high-water mark since the last malloc_trim() */
-	struct loop_timer sweep_timer;
-	/* counters, read by the admin endpoint (pub_info.c) */
-	/* connections closed by connection_timeout: cut by the deadline sweep, or closed at or
-	 * after their deadline (libmicrohttpd's idle timeout); counted once each, at close */
-	atomic_ulong n_conn_deadline;
+	/* counters, read by the admin endpoint (pub_info.c); the connection counters are
+	 * httpd's */
 	atomic_ulong n_requests;
 	atomic_ulong n_policy_served;
 	atomic_ulong n_not_found;
@@ -181,28 +160,18 @@ const struct pub_cert *pub_tls_pick(const struct pub_snap *s, const char *name);
  * Returns 0, or ERR_CONFIG with the GnuTLS reason in errbuf (or -errno). */
 int pub_tls_selftest(const char *priority, const struct pub_cert *c, const char *host, char *errbuf,
                      size_t errlen);
-/* gnutls_certificate_retrieve_function2 given to MHD_OPTION_HTTPS_CERT_CALLBACK. */
+/* The opened and closed hooks of HTTPS listeners (httpd.h), arg = struct pub: a new
+ * connection holds one snapshot reference (its httpd_conn_data()), used by the certificate
+ * callback during the handshake and kept until the connection closes; its TLS session gets
+ * session tickets (resumption) before the handshake starts. */
+void pub_tls_conn_opened(void *arg, struct MHD_Connection *conn, void **data);
+void pub_tls_conn_closed(void *arg, struct MHD_Connection *conn, void *data);
+/* gnutls_certificate_retrieve_function2 given to MHD_OPTION_HTTPS_CERT_CALLBACK: the
+ * certificate for the SNI name, from the connection's snapshot. */
 int pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
                           gnutls_privkey_t *privkey);
-
-/* pub_conn.c */
-/* MHD_OPTION_NOTIFY_CONNECTION of HTTPS (tls) and HTTP (plain) listeners, cls = struct pub:
- * registers the connection (struct pub_conn, the socket context) with its deadline; an
- * HTTPS connection also holds one snapshot reference, used by the certificate callback
- * during the handshake and kept until the connection closes. */
-void pub_http_notify_tls(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                         enum MHD_ConnectionNotificationCode code);
-void pub_http_notify_plain(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-                           enum MHD_ConnectionNotificationCode code);
-/* MHD_OPTION_NOTIFY_COMPLETED, cls = struct pub: a finished request gives the connection
- * a new deadline (keep-alive). */
-void pub_http_request_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
-                                enum MHD_RequestTerminationCode toe);
-/* Main loop: start / stop the deadline sweep (every PUB_SWEEP_MS). */
-void pub_conn_start(struct pub *pub);
-void pub_conn_stop(struct pub *pub);
 
 /* pub_http.c */
 enum MHD_Result pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url,

@@ -2,14 +2,14 @@
  * publisher/pub_tls.c - GnuTLS credentials of the publisher; SNI certificate choice
  *
  * Interface: pub_cert_load(), pub_cert_ref(), pub_cert_unref(), pub_cert_covers(),
- *            pub_tls_pick(), pub_tls_retrieve_cert()
+ *            pub_tls_pick(), pub_tls_conn_opened/closed(), pub_tls_retrieve_cert()
  * Rules:     RFC 8461 section 3.3 and 7.1: the certificate must name mta-sts.<domain>;
  *            SNI picks the chain, a missing or unknown SNI gets the first domain's chain
  *            (a receiving MTA MUST NOT require SNI). TLS >= 1.2 comes from the priority
  *            string given to libmicrohttpd (pub.c).
  * Threads:   pub_cert_load() runs on the main loop; pub_tls_retrieve_cert() runs in the
  *            MHD thread during a handshake and reads only the snapshot that the connection
- *            holds a reference on (pub_http_notify_tls()).
+ *            holds a reference on (pub_tls_conn_opened()).
  * Ownership: a struct pub_cert is immutable once loaded (reload_failed aside, main loop
  *            only) and freed by its last unref.
  * Errors:    pub_cert_load() returns -errno (a file cannot be read) or ERR_CONFIG (a file
@@ -306,6 +306,29 @@ pub_tls_pick(const struct pub_snap *s, const char *name)
 	return s->doms[0].cert;
 }
 
+void
+pub_tls_conn_opened(void *arg, struct MHD_Connection *conn, void **data)
+{
+	struct pub *pub = arg;
+	const union MHD_ConnectionInfo *ci;
+
+	*data = pub_snap_acquire(pub);
+	/* The TLS session exists, its handshake has not started: session tickets
+	 * (resumption) must be enabled now. Failure only costs full handshakes. */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (pub->ticket_key.data != NULL && ci != NULL && ci->tls_session != NULL)
+		(void)gnutls_session_ticket_enable_server((gnutls_session_t)ci->tls_session,
+		                                          &pub->ticket_key);
+}
+
+void
+pub_tls_conn_closed(void *arg, struct MHD_Connection *conn, void *data)
+{
+	(void)arg;
+	(void)conn;
+	pub_snap_unref(data);
+}
+
 int
 pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, int nreqs,
                       const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
@@ -313,8 +336,7 @@ pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn
                       gnutls_privkey_t *privkey)
 {
 	struct MHD_Connection *conn;
-	const union MHD_ConnectionInfo *ci;
-	const struct pub_conn *pc;
+	const struct pub_snap *snap;
 	const struct pub_cert *c;
 	char name[DOMAIN_NAME_MAX + 2];
 	size_t len = sizeof(name);
@@ -328,10 +350,9 @@ pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn
 	conn = gnutls_session_get_ptr(session);
 	if (conn == NULL)
 		return -1;
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	if (ci == NULL || ci->socket_context == NULL)
+	snap = httpd_conn_data(conn);
+	if (snap == NULL)
 		return -1;
-	pc = ci->socket_context;
 	if (gnutls_server_name_get(session, name, &len, &type, 0) == GNUTLS_E_SUCCESS &&
 	    type == GNUTLS_NAME_DNS && len > 0 && len < sizeof(name)) {
 		name[len] = '\0';
@@ -339,7 +360,7 @@ pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn
 			name[len - 1] = '\0';
 		sni = name;
 	}
-	c = pub_tls_pick(pc->snap, sni);
+	c = pub_tls_pick(snap, sni);
 	if (c == NULL)
 		return -1;
 	/* GnuTLS only reads these; they live as long as the connection's snapshot. */

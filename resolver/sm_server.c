@@ -25,33 +25,28 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <grp.h>
 #include <netinet/in.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <arpa/inet.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "log.h"
+#include "listen.h"
 #include "lookup.h"
 #include "netstring.h"
 #include "sm_server.h"
 #include "xalloc.h"
 
 /* Text naming a listener or peer in logs: "unix:" + a sun_path, or "[v6]:port". */
-#define SM_NAME_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
+#define SM_NAME_MAX LISTEN_NAME_MAX
 
 struct sm_listener {
 	struct sm_server *srv;
-	int fd;
-	char *path; /* unix socket path to remove at close, NULL for TCP */
-	char name[SM_NAME_MAX];
+	struct listen_sock sock;
 };
 
 struct sm_conn {
@@ -103,6 +98,13 @@ static void sm_conn_update(struct sm_conn *c);
 static void sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg);
 static void sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg);
 
+/* Listeners on an address without a host bind loopback; unix sockets default to 0660. */
+static const struct listen_opts sm_listen_opts = {
+        .default_host = "127.0.0.1",
+        .backlog = SM_LISTEN_BACKLOG,
+        .default_mode = 0660,
+};
+
 /* Note activity for the idle timeout (idle_timeout_ms 0 disables it). The timer is armed
  * lazily: activity only records the time, and the timer, when it fires early, re-arms for
  * the rest. Re-arming a timer on every request cost 15 % of a cached lookup. */
@@ -127,8 +129,8 @@ sm_listeners_enable(struct sm_server *srv, int on)
 	if (srv->stopped || srv->accepting == on)
 		return;
 	for (i = 0; i < srv->n_ls; i++)
-		if (srv->ls[i].fd >= 0)
-			(void)loop_io_mod(srv->loop, srv->ls[i].fd, on ? LOOP_READ : 0);
+		if (srv->ls[i].sock.fd >= 0)
+			(void)loop_io_mod(srv->loop, srv->ls[i].sock.fd, on ? LOOP_READ : 0);
 	srv->accepting = on;
 	if (!on)
 		srv->ctr.accept_paused++;
@@ -143,107 +145,6 @@ sm_pause_done(struct loop *loop, struct loop_timer *t, void *arg)
 		sm_listeners_enable(srv, 1);
 }
 
-static int
-sm_listen_tcp(struct sm_listener *l, const struct cfg_listen *cl)
-{
-	union {
-		struct sockaddr sa;
-		struct sockaddr_storage ss;
-	} a;
-	char host[64];
-	socklen_t alen;
-	int fd, one = 1, r;
-
-	if (cfg_listen_sockaddr(cl, "127.0.0.1", &a.ss, &alen, host, sizeof(host)) < 0) {
-		log_err("socketmap: listen address '%s' is not an IP address",
-		        cl->host != NULL ? cl->host : "");
-		return -EINVAL;
-	}
-	(void)snprintf(l->name, sizeof(l->name), a.sa.sa_family == AF_INET6 ? "[%s]:%u" : "%s:%u",
-	               host, (unsigned)cl->port);
-	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (a.sa.sa_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, &a.sa, alen) < 0 || listen(fd, SM_LISTEN_BACKLOG) < 0)
-		goto fail;
-	l->fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	log_err("socketmap: cannot listen on %s: %s", l->name, strerror(errno));
-	if (fd >= 0)
-		(void)close(fd);
-	return r;
-}
-
-static int
-sm_listen_unix(struct sm_listener *l, const struct cfg_listen *cl)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
-	int fd = -1, r;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	(void)snprintf(l->name, sizeof(l->name), "unix:%s", cl->path);
-	if (strlen(cl->path) >= sizeof(sun.sun_path)) {
-		log_err("socketmap: unix socket path '%s' is too long", cl->path);
-		return -ENAMETOOLONG;
-	}
-	memcpy(sun.sun_path, cl->path, strlen(cl->path) + 1);
-	if (cl->owner != NULL) {
-		struct passwd *pw = getpwnam(cl->owner);
-
-		if (pw == NULL) {
-			log_err("socketmap: %s: unknown owner '%s'", l->name, cl->owner);
-			return -ENOENT;
-		}
-		uid = pw->pw_uid;
-	}
-	if (cl->group != NULL) {
-		struct group *gr = getgrnam(cl->group);
-
-		if (gr == NULL) {
-			log_err("socketmap: %s: unknown group '%s'", l->name, cl->group);
-			return -ENOENT;
-		}
-		gid = gr->gr_gid;
-	}
-	/* A stale socket from an earlier run is replaced; anything else is left alone. */
-	if (lstat(cl->path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(cl->path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto fail;
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		goto fail;
-	l->path = xstrdup(cl->path);
-	if (chmod(cl->path, cl->mode != 0 ? cl->mode : 0660) < 0)
-		goto fail;
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(cl->path, uid, gid) < 0)
-		goto fail;
-	if (listen(fd, SM_LISTEN_BACKLOG) < 0)
-		goto fail;
-	l->fd = fd;
-	return 0;
-fail:
-	r = -errno;
-	log_err("socketmap: cannot listen on %s: %s", l->name, strerror(errno));
-	if (fd >= 0)
-		(void)close(fd);
-	if (l->path != NULL) {
-		(void)unlink(l->path);
-		free(l->path);
-		l->path = NULL;
-	}
-	return r;
-}
-
 static void
 sm_listeners_close(struct sm_server *srv)
 {
@@ -252,16 +153,9 @@ sm_listeners_close(struct sm_server *srv)
 	for (i = 0; i < srv->n_ls; i++) {
 		struct sm_listener *l = &srv->ls[i];
 
-		if (l->fd >= 0) {
-			loop_io_del(srv->loop, l->fd);
-			(void)close(l->fd);
-			l->fd = -1;
-		}
-		if (l->path != NULL) {
-			(void)unlink(l->path);
-			free(l->path);
-			l->path = NULL;
-		}
+		if (l->sock.fd >= 0)
+			loop_io_del(srv->loop, l->sock.fd);
+		listen_close(&l->sock);
 	}
 	srv->accepting = 0;
 }
@@ -610,8 +504,8 @@ sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg)
 		if (cfd < 0) {
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				log_warn("socketmap %s: accept: %s, pausing for %d ms", l->name,
-				         strerror(errno), SM_ACCEPT_PAUSE_MS);
+				log_warn("socketmap %s: accept: %s, pausing for %d ms",
+				         l->sock.name, strerror(errno), SM_ACCEPT_PAUSE_MS);
 				sm_listeners_enable(srv, 0);
 				loop_timer_start(loop, &srv->pause_timer, SM_ACCEPT_PAUSE_MS,
 				                 sm_pause_done, srv);
@@ -623,11 +517,11 @@ sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg)
 		c->fd = cfd;
 		c->in = xmalloc(SM_CONN_INBUF_MAX);
 		netstring_dec_init(&c->dec, SOCKETMAP_QUERY_MAX);
-		sm_peer_name(c->peer, sizeof(c->peer), &ss, l->name);
+		sm_peer_name(c->peer, sizeof(c->peer), &ss, l->sock.name);
 		r = loop_io_add(loop, cfd, LOOP_READ, sm_conn_io, c);
 		if (r < 0) {
-			log_warn("socketmap %s: cannot watch a connection: %s, closing", l->name,
-			         err_str(r));
+			log_warn("socketmap %s: cannot watch a connection: %s, closing",
+			         l->sock.name, err_str(r));
 			netstring_dec_free(&c->dec);
 			free(c->in);
 			free(c);
@@ -664,22 +558,22 @@ sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_engi
 	srv->n_ls = cfg->n_listen;
 	srv->ls = xcalloc(srv->n_ls > 0 ? srv->n_ls : 1, sizeof(*srv->ls));
 	for (i = 0; i < srv->n_ls; i++)
-		srv->ls[i].fd = -1;
+		srv->ls[i].sock = (struct listen_sock)LISTEN_SOCK_INIT;
 	for (i = 0; i < srv->n_ls && r == 0; i++) {
 		struct sm_listener *l = &srv->ls[i];
+		char errbuf[512];
 
 		l->srv = srv;
-		if (cfg->listen[i].path != NULL)
-			r = sm_listen_unix(l, &cfg->listen[i]);
-		else
-			r = sm_listen_tcp(l, &cfg->listen[i]);
-		if (r == 0) {
-			r = loop_io_add(loop, l->fd, LOOP_READ, sm_accept_cb, l);
-			if (r < 0)
-				log_err("socketmap: cannot watch %s: %s", l->name, err_str(r));
+		r = listen_open(&cfg->listen[i], &sm_listen_opts, &l->sock, errbuf, sizeof(errbuf));
+		if (r < 0) {
+			log_err("socketmap: %s", errbuf);
+			break;
 		}
-		if (r == 0)
-			log_info("socketmap: listening on %s", l->name);
+		r = loop_io_add(loop, l->sock.fd, LOOP_READ, sm_accept_cb, l);
+		if (r < 0)
+			log_err("socketmap: cannot watch %s: %s", l->sock.name, err_str(r));
+		else
+			log_info("socketmap: listening on %s", l->sock.name);
 	}
 	if (r < 0) {
 		sm_listeners_close(srv);
@@ -810,16 +704,7 @@ sm_server_lookup_counters(const struct sm_server *srv)
 uint16_t
 sm_server_port(const struct sm_server *srv, size_t idx)
 {
-	struct sockaddr_storage ss;
-	socklen_t slen = sizeof(ss);
-
-	if (idx >= srv->n_ls || srv->ls[idx].fd < 0 || srv->ls[idx].path != NULL)
+	if (idx >= srv->n_ls || srv->ls[idx].sock.fd < 0)
 		return 0;
-	if (getsockname(srv->ls[idx].fd, (struct sockaddr *)&ss, &slen) < 0)
-		return 0;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return 0;
+	return srv->ls[idx].sock.port;
 }

@@ -1,0 +1,282 @@
+/*
+ * tests/unit/common/test_httpd.c - the libmicrohttpd glue (common/httpd.c) on a real loop
+ *
+ * Covers: a daemon with its own thread on a listen.c socket answers a request; the opened,
+ * completed and closed hooks run once each, and httpd_conn_data() returns what opened set;
+ * a client that drips its request a byte at a time (the idle timeout never fires) is cut by
+ * the request deadline (timeout_s after accept) and counted once as cut and timed out; the
+ * open-connection count goes back to 0.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "httpd.h"
+#include "listen.h"
+#include "loop.h"
+
+/* What the hooks saw (they run on the MHD thread). */
+static atomic_int n_opened, n_closed, n_completed, n_data_seen;
+static int hook_data; /* the address the opened hook hands out */
+
+static void
+hook_opened(void *arg, struct MHD_Connection *conn, void **data)
+{
+	(void)arg;
+	(void)conn;
+	assert_null(*data);
+	*data = &hook_data;
+	atomic_fetch_add(&n_opened, 1);
+}
+
+static void
+hook_closed(void *arg, struct MHD_Connection *conn, void *data)
+{
+	(void)arg;
+	(void)conn;
+	if (data == &hook_data)
+		atomic_fetch_add(&n_closed, 1);
+}
+
+static void
+hook_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
+               enum MHD_RequestTerminationCode toe)
+{
+	(void)arg;
+	(void)conn;
+	(void)req_ctx;
+	(void)toe;
+	atomic_fetch_add(&n_completed, 1);
+}
+
+static enum MHD_Result
+access_ok(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size, void **req_ctx)
+{
+	static const char body[] = "ok\n";
+	struct MHD_Response *rsp;
+	enum MHD_Result ret;
+
+	(void)cls;
+	(void)url;
+	(void)method;
+	(void)version;
+	(void)upload_data;
+	(void)upload_data_size;
+	(void)req_ctx;
+	if (httpd_conn_data(conn) == &hook_data)
+		atomic_fetch_add(&n_data_seen, 1);
+	rsp = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+	                                      MHD_RESPMEM_PERSISTENT);
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, rsp);
+	MHD_destroy_response(rsp);
+	return ret;
+}
+
+struct world {
+	struct loop *loop;
+	struct httpd *h;
+	uint16_t port;
+};
+
+static int
+setup(void **state)
+{
+	static struct world w;
+	struct cfg_listen cl = {.host = "127.0.0.1", .port = 0};
+	struct listen_opts o = {.default_host = "127.0.0.1", .backlog = 16};
+	struct listen_sock ls = LISTEN_SOCK_INIT;
+	char errbuf[256];
+
+	if (loop_new(&w.loop) < 0 || listen_open(&cl, &o, &ls, errbuf, sizeof(errbuf)) < 0)
+		return -1;
+	w.port = ls.port;
+	w.h = httpd_new(w.loop, &(struct httpd_cfg){.name = "test",
+	                                            .deadline_name = "1 s",
+	                                            .timeout_s = 1,
+	                                            .max_connections = 8,
+	                                            .conn_memory_max = 16 * 1024});
+	if (httpd_start(w.h, listen_take_fd(&ls),
+	                &(struct httpd_server){
+	                        .flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+	                        .access = access_ok,
+	                        .opened = hook_opened,
+	                        .closed = hook_closed,
+	                        .completed = hook_completed,
+	                },
+	                "127.0.0.1") == NULL)
+		return -1;
+	*state = &w;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct world *w = *state;
+
+	w->h = httpd_free(w->h);
+	w->loop = loop_free(w->loop);
+	return 0;
+}
+
+static int
+client_connect(uint16_t port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Wait (up to 3 s) until *v == want. */
+static void
+wait_for(atomic_int *v, int want)
+{
+	int i;
+
+	for (i = 0; i < 300 && atomic_load(v) != want; i++)
+		(void)poll(NULL, 0, 10);
+	assert_int_equal(atomic_load(v), want);
+}
+
+static void
+test_request_and_hooks(void **state)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct world *w = *state;
+	struct httpd_counters hc;
+	char buf[512];
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	atomic_store(&n_opened, 0);
+	atomic_store(&n_closed, 0);
+	atomic_store(&n_completed, 0);
+	atomic_store(&n_data_seen, 0);
+	fd = client_connect(w->port);
+	assert_int_equal(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+	while (len < sizeof(buf) - 1) {
+		n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	(void)close(fd);
+	assert_true(strncmp(buf, "HTTP/1.1 200", 12) == 0);
+	assert_non_null(strstr(buf, "\r\n\r\nok\n"));
+	wait_for(&n_closed, 1);
+	assert_int_equal(atomic_load(&n_opened), 1);
+	assert_int_equal(atomic_load(&n_completed), 1);
+	assert_int_equal(atomic_load(&n_data_seen), 1);
+	httpd_counters(w->h, &hc);
+	assert_int_equal(hc.open, 0);
+	assert_int_equal(hc.timed_out, 0);
+	assert_int_equal(hc.cut, 0);
+}
+
+/* ---- slowloris: one byte every 300 ms, from a loop timer ---- */
+
+struct drip {
+	int fd;
+	size_t sent;
+	int64_t start_ms, cut_ms;
+	struct loop_timer tick, guard;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+drip_tick(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	static const char req[] =
+	        "GET / HTTP/1.1\r\nHost: x\r\nX-Drip: aaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	struct drip *d = arg;
+	char c;
+	ssize_t n = recv(d->fd, &c, 1, MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
+	    send(d->fd, req + d->sent % (sizeof(req) - 1), 1, MSG_NOSIGNAL) < 0) {
+		d->cut_ms = now_ms();
+		loop_exit(loop, 0);
+		return;
+	}
+	d->sent++;
+	loop_timer_start(loop, t, 300, drip_tick, d);
+}
+
+static void
+drip_guard(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	loop_exit(loop, 1);
+}
+
+static void
+test_deadline_cuts_slow_client(void **state)
+{
+	struct world *w = *state;
+	struct drip d = {.fd = -1};
+	struct httpd_counters hc;
+	int i;
+
+	d.fd = client_connect(w->port);
+	d.start_ms = now_ms();
+	loop_timer_start(w->loop, &d.tick, 300, drip_tick, &d);
+	loop_timer_start(w->loop, &d.guard, 5000, drip_guard, &d);
+	assert_int_equal(loop_run(w->loop), 0);
+	loop_timer_stop(w->loop, &d.tick);
+	loop_timer_stop(w->loop, &d.guard);
+	(void)close(d.fd);
+	/* deadline 1 s after accept, swept once a second: cut after 1 to 2.x s */
+	assert_true(d.sent >= 3);
+	assert_true(d.cut_ms - d.start_ms >= 900);
+	assert_true(d.cut_ms - d.start_ms <= 3000);
+	for (i = 0; i < 300; i++) {
+		httpd_counters(w->h, &hc);
+		if (hc.open == 0)
+			break;
+		(void)poll(NULL, 0, 10);
+	}
+	assert_int_equal(hc.open, 0);
+	assert_int_equal(hc.cut, 1);
+	assert_int_equal(hc.timed_out, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_request_and_hooks),
+	        cmocka_unit_test(test_deadline_cuts_slow_client),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
