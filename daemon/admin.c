@@ -26,6 +26,7 @@
 
 #include "admin.h"
 #include "admin_int.h"
+#include "domain.h"
 #include "err.h"
 #include "httpd.h"
 #include "listen.h"
@@ -257,7 +258,7 @@ admin_purge(struct admin *a, struct MHD_Connection *conn)
 	long n;
 	char *body;
 
-	if (a->res == NULL || res_cache_mem(a->res) == NULL)
+	if (!res_enabled(a->res))
 		return admin_error(conn, MHD_HTTP_CONFLICT, "the resolver is disabled");
 	if (dom != NULL && domain_normalize(dom, norm) < 0)
 		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
@@ -289,7 +290,7 @@ admin_get(struct admin *a, struct MHD_Connection *conn, const char *url)
 	if (strcmp(url, "/policies") == 0 || strcmp(url, pol_prefix) == 0)
 		return admin_error(conn, MHD_HTTP_NOT_FOUND, "use /policies/<domain>");
 	if (strncmp(url, pol_prefix, sizeof(pol_prefix) - 1) == 0) {
-		if (a->res == NULL || res_cache_mem(a->res) == NULL)
+		if (!res_enabled(a->res))
 			return admin_error(conn, MHD_HTTP_NOT_FOUND, "the resolver is disabled");
 		if (domain_normalize(url + sizeof(pol_prefix) - 1, norm) < 0)
 			return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
@@ -298,21 +299,20 @@ admin_get(struct admin *a, struct MHD_Connection *conn, const char *url)
 			return admin_error(conn, MHD_HTTP_NOT_FOUND, "not cached");
 		return admin_send(conn, MHD_HTTP_OK, "application/json", body);
 	}
-	if (strcmp(url, "/") != 0 && strcmp(url, "/status") != 0 && strcmp(url, "/metrics") != 0)
+	if (strcmp(url, "/metrics") == 0)
+		return admin_send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+		                  admin_render_metrics(a));
+	if (strcmp(url, "/") != 0 && strcmp(url, "/status") != 0)
 		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not found");
 	admin_facts_collect(a, &f);
 	if (strcmp(url, "/") == 0)
 		body = admin_render_html(a, &f);
-	else if (strcmp(url, "/status") == 0)
-		body = admin_render_status(a, &f);
 	else
-		body = admin_render_metrics(a, &f);
+		body = admin_render_status(a, &f);
 	admin_facts_free(&f);
 	if (strcmp(url, "/") == 0)
 		return admin_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", body);
-	if (strcmp(url, "/status") == 0)
-		return admin_send(conn, MHD_HTTP_OK, "application/json", body);
-	return admin_send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
+	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
 }
 
 static enum MHD_Result
@@ -377,6 +377,75 @@ admin_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
 	*req_ctx = NULL;
 }
 
+/* ---- metrics of the admin endpoint and the daemon ---- */
+
+static uint64_t
+admin_stats_one(const void *obj)
+{
+	return 1;
+}
+
+static uint64_t
+admin_stats_start(const void *obj)
+{
+	return (uint64_t)((const struct admin *)obj)->start_wall;
+}
+
+static uint64_t
+admin_stats_uptime(const void *obj)
+{
+	const struct admin *a = obj;
+
+	return (loop_now_ms(a->loop) - a->start_ms) / 1000;
+}
+
+static uint64_t
+admin_stats_reload_ok(const void *obj)
+{
+	const struct admin *a = obj;
+
+	return a->last_reload == 0 || a->last_reload_ok;
+}
+
+static uint64_t
+admin_stats_resolver(const void *obj)
+{
+	return res_enabled(((const struct admin *)obj)->res);
+}
+
+static const struct stats_field admin_version[] = {
+        {MTASTSD_VERSION, .get = admin_stats_one},
+};
+
+static const struct stats_field admin_reloads[] = {
+        {"success", "reloads", .off = offsetof(struct admin, reloads_ok)},
+        {"failure", "reload_failures", .off = offsetof(struct admin, reloads_failed)},
+};
+
+/* JSON paths relative to the top object of /status. */
+static const struct stats_metric admin_stats[] = {
+        {"mtastsd_build_info", STATS_GAUGE, "Version of the running mtastsd.", .label = "version",
+         .fields = admin_version, .n = STATS_COUNT(admin_version)},
+        {"mtastsd_start_time_seconds", STATS_GAUGE,
+         "Start time of the process since the Unix epoch.", .json = "started_at",
+         .get = admin_stats_start},
+        {"mtastsd_uptime_seconds", STATS_GAUGE, "Seconds since the daemon started.",
+         .json = "uptime_seconds", .get = admin_stats_uptime},
+        {"mtastsd_config_reloads_total", STATS_COUNTER, "Configuration reloads (SIGHUP) by result.",
+         .json = "config", .label = "result", .fields = admin_reloads,
+         .n = STATS_COUNT(admin_reloads)},
+        {"mtastsd_config_last_reload_successful", STATS_GAUGE,
+         "1 when the last reload was applied (or none was tried), 0 when it failed.",
+         .get = admin_stats_reload_ok},
+};
+
+/* Registered first in the resolver's registry, so that it is there when the resolver is
+ * off (/status shows "enabled" itself). */
+static const struct stats_metric admin_res_stats[] = {
+        {"mtastsd_resolver_enabled", STATS_GAUGE, "1 when the socketmap resolver runs.",
+         .get = admin_stats_resolver},
+};
+
 /* ---- lifecycle ---- */
 
 int
@@ -399,6 +468,10 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	a->ls = (struct listen_sock)LISTEN_SOCK_INIT;
 	a->start_ms = loop_now_ms(loop);
 	a->start_wall = loop_wall_s(loop);
+	a->stats = stats_new();
+	stats_add(a->stats, admin_stats, STATS_COUNT(admin_stats), a);
+	a->stats_pub = stats_new();
+	a->stats_res = stats_new();
 	if (c->token != NULL && c->token[0] != '\0') {
 		a->has_token = 1;
 		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, c->token, strlen(c->token),
@@ -506,6 +579,11 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 	a->cfg = cfg;
 	a->res = res;
 	a->pub = pub;
+	stats_clear(a->stats_pub);
+	pub_stats_add(pub, a->stats_pub);
+	stats_clear(a->stats_res);
+	stats_add(a->stats_res, admin_res_stats, 1, a);
+	res_stats_add(res, a->stats_res);
 }
 
 void
@@ -548,6 +626,9 @@ admin_free(struct admin *a)
 	a->httpd = httpd_free(a->httpd); /* stops the MHD daemon */
 	listen_close(&a->ls);            /* and removes the unix socket */
 	free(a->listen_name);
+	a->stats = stats_free(a->stats);
+	a->stats_pub = stats_free(a->stats_pub);
+	a->stats_res = stats_free(a->stats_res);
 	free(a);
 	return NULL;
 }

@@ -5,6 +5,9 @@
  * Threads:   main loop only.
  * Ownership: every admin_render_*() returns an owned NUL-terminated buffer (free()).
  * Not installed: private to daemon/.
+ *
+ * The admin endpoint sees the resolver and the publisher only through their public headers
+ * (res.h, pub.h) and the metrics they register in its registries (stats.h).
  */
 #ifndef MTASTSD_ADMIN_INT_H
 #define MTASTSD_ADMIN_INT_H
@@ -15,19 +18,13 @@
 
 #include <microhttpd.h>
 
-#include "cache.h"
-#include "cache_redis.h"
 #include "cfg.h"
-#include "dane.h"
-#include "domain.h"
 #include "httpd.h"
 #include "listen.h"
 #include "loop.h"
-#include "lookup.h"
-#include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
-#include "sm_server.h"
+#include "stats.h"
 
 /* Limits of the admin endpoint (docs/style.md section 6). */
 /* Concurrent admin connections; monitoring scrapes and a browser need a handful. */
@@ -63,6 +60,9 @@ struct admin {
 	const struct cfg *cfg;
 	struct res *res;
 	struct pub *pub;
+	/* metrics: our own (admin.c), the publisher's and the resolver's (re-registered by
+	 * admin_update()); each is the JSON of its object in /status */
+	struct stats *stats, *stats_pub, *stats_res;
 	char cfg_sha256[65]; /* hex, "" when there is no file or it cannot be read */
 	uint64_t start_ms;
 	time_t start_wall;
@@ -72,44 +72,24 @@ struct admin {
 	uint64_t http_requests, http_unauthorized;
 };
 
-struct admin_failure {
-	char domain[DOMAIN_BUF];
-	enum cache_kind kind;
-	int err;   /* ERR_* of the last failure */
-	time_t at; /* wall clock of the last check */
-};
-
-/* Everything the renderers show, gathered once per request. */
+/* What the renderers show besides the metrics, gathered once per request. */
 struct admin_facts {
 	time_t now;
-	uint64_t uptime_s;
 	struct pub_info *pub; /* never NULL; no domains when the publisher is off */
-	int pub_running;
-	int res_enabled;
-	const struct pol_counters *pol;   /* NULL when the resolver is off */
-	const struct sm_counters *sm;     /* NULL when the resolver is off */
-	const struct lookup_counters *lk; /* which source decided; NULL when the resolver is off */
-	const struct dane_counters *dane; /* NULL when the resolver is off */
-	/* The Valkey/Redis tier: NULL (both) unless cache.backend = "redis". */
-	const struct cache_redis_counters *shared;
-	const char *shared_state; /* "connected", "connecting", "down" */
-	size_t cache_entries, cache_max;
-	double hit_rate; /* (hits + negative hits) / lookups, 0 without lookups */
 	size_t n_failures;
-	struct admin_failure failures[ADMIN_FAILURES_MAX];
+	struct res_failure failures[ADMIN_FAILURES_MAX];
 };
 
 void admin_facts_collect(struct admin *a, struct admin_facts *f);
 void admin_facts_free(struct admin_facts *f);
 
 char *admin_render_status(struct admin *a, const struct admin_facts *f);
-char *admin_render_metrics(struct admin *a, const struct admin_facts *f);
+char *admin_render_metrics(struct admin *a);
 char *admin_render_html(struct admin *a, const struct admin_facts *f);
 /* JSON for the cache entry of dom (normalised); NULL when nothing is cached. */
 char *admin_render_policy(struct admin *a, const char *dom);
 
 /* Whole days from now until t (negative when t has passed). */
 long admin_days_left(time_t t, time_t now);
-const char *admin_kind_name(enum cache_kind k);
 
 #endif

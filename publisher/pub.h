@@ -5,8 +5,9 @@
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
  * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(),
- *            pub_info_get()/pub_info_free() (pub_info.c, for the admin endpoint),
- *            pub_dns_records()/pub_dns_records_free() (pub_dns.c, for `mtastsd dns-records`)
+ *            pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin
+ *            endpoint), pub_dns_records()/pub_dns_records_free() (pub_dns.c, for
+ *            `mtastsd dns-records`)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
  *            immutable snapshots swapped by the main loop (docs/style.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
@@ -46,15 +47,19 @@ struct pub_info_domain {
 struct pub_info {
 	size_t n_domains;
 	struct pub_info_domain *domains;
-	uint64_t requests, policies_served, not_found, redirects, acme_served;
-	uint64_t connections;           /* open now, every listener */
-	uint64_t connections_timed_out; /* closed by connection_timeout: cut by the deadline
-	                                 * sweep or closed after the deadline (httpd.c) */
 };
 /* A copy of what the publisher serves right now (the current snapshot, so certificates
- * reloaded by the file watcher show up). Owned: free with pub_info_free(). */
+ * reloaded by the file watcher show up); no domain when pub is NULL. Owned: free with
+ * pub_info_free(). */
 struct pub_info *pub_info_get(struct pub *pub);
 struct pub_info *pub_info_free(struct pub_info *info);
+struct stats;
+/* Register the publisher's metrics in st (domains, responses by type, requests,
+ * connections, certificate expiry and policy mode per domain), JSON paths relative to the
+ * publisher's object; read from the MHD threads' atomic counters and the current snapshot
+ * when a walker runs. pub may be NULL (publisher off): the same metrics, all 0 and no
+ * per-domain sample. st borrows pub until it is cleared or freed. */
+void pub_stats_add(const struct pub *pub, struct stats *st);
 
 /* ---- the DNS records of the published domains (pub_dns.c) ---- */
 

@@ -1,7 +1,8 @@
 /*
  * resolver/cache.c - the versioned text encoding of a cache entry (docs/cache.md)
  *
- * Interface: cache_entry_encode(), cache_entry_decode(), cache_entry_clear()
+ * Interface: cache_kind_name(), cache_entry_encode(), cache_entry_decode(),
+ *            cache_entry_clear()
  * Threads:   any (no state).
  * Ownership: encode returns an owned string; decode fills a caller-owned entry whose policy
  *            the caller releases with cache_entry_clear().
@@ -34,7 +35,7 @@
  * keeps time_t arithmetic (expires_at + TTLs) clear of overflow. */
 #define CACHE_TIME_MAX ((long long)1 << 40)
 
-static const char *
+const char *
 cache_kind_name(enum cache_kind k)
 {
 	switch (k) {
@@ -45,7 +46,7 @@ cache_kind_name(enum cache_kind k)
 	case CACHE_TEMPFAIL:
 		return "tempfail";
 	}
-	return "tempfail";
+	return "unknown";
 }
 
 char *

@@ -4,8 +4,9 @@
  * The in-memory LRU (cache_mem.c) is always the first tier; a shared Valkey/Redis tier
  * (cache_redis.c, docs/cache.md) may sit behind it.
  *
- * Interface: struct cache_entry, cache_entry_encode/decode (the versioned value encoding
- *            shared with Valkey), the memory tier API in cache_mem.h
+ * Interface: struct cache_entry, cache_kind_name(), cache_entry_encode/decode (the
+ *            versioned value encoding shared with Valkey), the memory tier API in
+ *            cache_mem.h
  * Ownership: entries returned by the memory tier are borrowed until the next call that
  *            modifies the cache.
  */
@@ -36,6 +37,10 @@ struct cache_entry {
 	time_t retry_after;        /* no background re-check/re-fetch before this (wall), 0 = any */
 };
 
+/* The name of kind k, the same in the encoding, in /status and on the admin page:
+ * "policy", "no-policy", "tempfail"; "unknown" for a value outside the enum (encoded, it
+ * is a value no reader accepts, i.e. a miss). Static string. */
+const char *cache_kind_name(enum cache_kind k);
 /* Versioned text encoding (docs/cache.md), e.g. for Valkey. Returns an owned string. */
 char *cache_entry_encode(const struct cache_entry *e);
 /* Decode; returns 0 or ERR_CACHE_DECODE. On success *e holds an owned policy. */

@@ -40,6 +40,7 @@
 #include "domain.h"
 #include "err.h"
 #include "log.h"
+#include "stats.h"
 #include "xalloc.h"
 
 /* Newer-wins write. KEYS[1] value key; ARGV: value, ttl ms, 1 = policy / 0 = negative,
@@ -1311,6 +1312,101 @@ const struct cache_redis_counters *
 cache_redis_counters(const struct cache_redis *rc)
 {
 	return &rc->ctr;
+}
+
+static uint64_t
+crd_stats_up(const void *obj)
+{
+	return ((const struct cache_redis *)obj)->state == CACHE_REDIS_UP;
+}
+
+/* 1 for the current state, 0 for the two others. */
+static void
+crd_stats_state(const void *obj, struct stats_emit *e)
+{
+	static const enum cache_redis_state order[] = {CACHE_REDIS_UP, CACHE_REDIS_CONNECTING,
+	                                               CACHE_REDIS_DOWN};
+	const struct cache_redis *rc = obj;
+	size_t i;
+
+	for (i = 0; i < STATS_COUNT(order); i++)
+		stats_emit(e, cache_redis_state_name(order[i]), NULL, rc->state == order[i]);
+}
+
+static uint64_t
+crd_stats_sentinel_ok(const void *obj)
+{
+	const struct cache_redis *rc = obj;
+
+	return rc->ctr.sentinel_queries - rc->ctr.sentinel_failures;
+}
+
+#define CRD_CTR(f) offsetof(struct cache_redis, ctr.f)
+
+static const struct stats_field crd_commands[] = {
+        {"hit", "hits", .off = CRD_CTR(hits)},
+        {"miss", "misses", .off = CRD_CTR(misses)},
+        {"error", "errors", .off = CRD_CTR(errors)},
+        {"timeout", "timeouts", .off = CRD_CTR(timeouts)},
+};
+static const struct stats_field crd_writes[] = {
+        {"stored", "writes", .off = CRD_CTR(writes)},
+        {"older", "writes_older", .off = CRD_CTR(writes_older)},
+};
+static const struct stats_field crd_locks[] = {
+        {"taken", "locks_taken", .off = CRD_CTR(locks_taken)},
+        {"busy", "locks_busy", .off = CRD_CTR(locks_busy)},
+};
+static const struct stats_field crd_connects[] = {
+        {"success", "connects", .off = CRD_CTR(connects)},
+        {"failure", "connect_failures", .off = CRD_CTR(connect_failures)},
+};
+/* /status has the queries (all) and the failures */
+static const struct stats_field crd_sentinel[] = {
+        {"success", NULL, .get = crd_stats_sentinel_ok},
+        {"failure", "sentinel_failures", .off = CRD_CTR(sentinel_failures)},
+};
+
+static const struct stats_metric crd_stats[] = {
+        {"mtastsd_valkey_up", STATS_GAUGE,
+         "1 when the connection to Valkey/Redis is established and commands are sent.",
+         .json = "valkey.up", .flags = STATS_JSON_BOOL, .get = crd_stats_up},
+        {"mtastsd_valkey_state", STATS_GAUGE,
+         "1 for the current state of the Valkey/Redis connection.", .label = "state",
+         .each = crd_stats_state},
+        {"mtastsd_valkey_commands_total", STATS_COUNTER,
+         "Valkey/Redis commands and connection failures, by result (error includes "
+         "connection losses; timeout: past cache.redis.command_timeout).",
+         .json = "valkey", .label = "result", .fields = crd_commands,
+         .n = STATS_COUNT(crd_commands)},
+        {"mtastsd_valkey_corrupt_values_total", STATS_COUNTER,
+         "Values read that did not decode (counted as misses too; overwritten later).",
+         .json = "valkey.corrupt", .off = CRD_CTR(corrupt)},
+        {"mtastsd_valkey_unavailable_total", STATS_COUNTER,
+         "Cache operations not sent because the tier was down (served as misses).",
+         .json = "valkey.unavailable", .off = CRD_CTR(unavailable)},
+        {"mtastsd_valkey_writes_total", STATS_COUNTER,
+         "Policy writes, by result (older: refused, the stored policy was newer).",
+         .json = "valkey", .label = "result", .fields = crd_writes, .n = STATS_COUNT(crd_writes)},
+        {"mtastsd_valkey_fetch_locks_total", STATS_COUNTER,
+         "Fetch lock attempts, by result (busy: another host holds it).", .json = "valkey",
+         .label = "result", .fields = crd_locks, .n = STATS_COUNT(crd_locks)},
+        {"mtastsd_valkey_outages_total", STATS_COUNTER,
+         "Transitions from up to down (and a failed first connection).", .json = "valkey.outages",
+         .off = CRD_CTR(outages)},
+        {"mtastsd_valkey_connects_total", STATS_COUNTER,
+         "Connection attempts to Valkey/Redis, by result.", .json = "valkey", .label = "result",
+         .fields = crd_connects, .n = STATS_COUNT(crd_connects)},
+        {.json = "valkey.sentinel_queries", .off = CRD_CTR(sentinel_queries)},
+        {"mtastsd_valkey_sentinel_queries_total", STATS_COUNTER,
+         "Sentinel queries for the primary's address answered, by result.", .json = "valkey",
+         .label = "result", .fields = crd_sentinel, .n = STATS_COUNT(crd_sentinel)},
+};
+
+void
+cache_redis_stats_add(const struct cache_redis *rc, struct stats *st)
+{
+	stats_add(st, crd_stats, STATS_COUNT(crd_stats), rc);
 }
 
 uint64_t

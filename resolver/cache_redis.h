@@ -12,8 +12,8 @@
  *
  * Interface: cache_redis_new/free, cache_redis_get, cache_redis_lock, cache_redis_poll,
  *            cache_redis_put, cache_redis_unlock, cache_redis_cancel, cache_redis_state,
- *            cache_redis_counters, cache_redis_on_up, cache_redis_key, cache_redis_ttl_ms,
- *            cache_redis_address_parse, cache_redis_state_name
+ *            cache_redis_counters, cache_redis_stats_add, cache_redis_on_up, cache_redis_key,
+ *            cache_redis_ttl_ms, cache_redis_address_parse, cache_redis_state_name
  * Threads:   main loop only.
  * Ownership: the tier copies everything it needs from the cfg (which may be freed after a
  *            reload); results handed to callbacks are valid only during the callback.
@@ -129,6 +129,11 @@ int cache_redis_unlock(struct cache_redis *rc, const char *dom);
 enum cache_redis_state cache_redis_state(const struct cache_redis *rc);
 const char *cache_redis_state_name(enum cache_redis_state s);
 const struct cache_redis_counters *cache_redis_counters(const struct cache_redis *rc);
+struct stats;
+/* Register the Valkey/Redis metrics (up, state, commands, writes, locks, connections,
+ * Sentinel) in st, JSON paths relative to the resolver's object ("valkey.*"); st borrows rc
+ * until it is cleared or freed. */
+void cache_redis_stats_add(const struct cache_redis *rc, struct stats *st);
 uint64_t cache_redis_command_timeout_ms(const struct cache_redis *rc);
 void cache_redis_on_up(struct cache_redis *rc, cache_redis_up_fn *fn, void *arg);
 

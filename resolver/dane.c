@@ -2,7 +2,7 @@
  * resolver/dane.c - DANE (RFC 7672) applicability of a destination domain, cached
  *
  * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
- *            dane_counters(), dane_cache_entries(), dane_jobs_in_flight(),
+ *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
  *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
  *            dane_opts_default()
@@ -33,6 +33,7 @@
 #include "err.h"
 #include "log.h"
 #include "lru.h"
+#include "stats.h"
 #include "xalloc.h"
 
 #define DANE_NO_HOST ((size_t)-1)
@@ -1010,6 +1011,55 @@ const struct dane_counters *
 dane_counters(const struct dane *d)
 {
 	return &d->ctr;
+}
+
+static const char *
+dane_verdict_label(size_t i)
+{
+	return dane_verdict_name((enum dane_verdict)i);
+}
+
+#define DANE_CTR(f) offsetof(struct dane_counters, f)
+
+static const struct stats_field dane_cache_hits[] = {
+        {"fresh", "cache_hits", .off = DANE_CTR(cache_hits)},
+        {"stale", "stale_served", .off = DANE_CTR(stale_served)},
+};
+
+static const struct stats_metric dane_stats[] = {
+        {.json = "dane.lookups", .off = DANE_CTR(lookups)},
+        {"mtastsd_dane_lookups_total", STATS_COUNTER, "DANE lookups answered, by verdict.",
+         .json = "dane.verdicts", .label = "outcome", .off = DANE_CTR(answers),
+         .n = DANE_VERDICT_COUNT, .label_of = dane_verdict_label},
+        {"mtastsd_dane_cache_hits_total", STATS_COUNTER,
+         "DANE lookups answered from the DANE cache, by freshness.", .json = "dane",
+         .label = "kind", .fields = dane_cache_hits, .n = STATS_COUNT(dane_cache_hits)},
+        {"mtastsd_dane_cache_misses_total", STATS_COUNTER,
+         "DANE lookups that had to wait for DNS answers.", .json = "dane.cache_misses",
+         .off = DANE_CTR(cache_misses)},
+        {"mtastsd_dane_lookups_coalesced_total", STATS_COUNTER,
+         "DANE lookups that joined a job already in flight.", .json = "dane.coalesced",
+         .off = DANE_CTR(coalesced)},
+        {"mtastsd_dane_stale_kept_total", STATS_COUNTER,
+         "DANE refreshes that failed and kept the old result.", .json = "dane.stale_kept",
+         .off = DANE_CTR(stale_kept)},
+        {"mtastsd_dane_jobs_total", STATS_COUNTER,
+         "DANE jobs started (MX, address and TLSA lookups of one domain).", .json = "dane.jobs",
+         .off = DANE_CTR(jobs)},
+        {"mtastsd_dane_dns_queries_total", STATS_COUNTER, "DNS queries sent by DANE.",
+         .json = "dane.queries", .off = DANE_CTR(queries)},
+        {"mtastsd_dane_timeouts_total", STATS_COUNTER,
+         "DANE lookups answered tempfail because their timeout passed.", .json = "dane.timeouts",
+         .off = DANE_CTR(timeouts)},
+        {"mtastsd_dane_cache_evictions_total", STATS_COUNTER,
+         "DANE cache entries dropped for room.", .json = "dane.evictions",
+         .off = DANE_CTR(evictions)},
+};
+
+void
+dane_stats_add(const struct dane *d, struct stats *st)
+{
+	stats_add(st, dane_stats, STATS_COUNT(dane_stats), &d->ctr);
 }
 
 size_t

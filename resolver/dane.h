@@ -24,7 +24,7 @@
  * its expiry); a refresh whose MX lookup fails keeps the previous result.
  *
  * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
- *            dane_counters(), dane_cache_entries(), dane_jobs_in_flight(),
+ *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
  *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
  *            dane_opts_default()
@@ -162,6 +162,10 @@ void dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_d
 void dane_lookup_cancel(struct dane_waiter *w);
 
 const struct dane_counters *dane_counters(const struct dane *d);
+struct stats;
+/* Register the DANE metrics (verdicts, cache, jobs, queries, timeouts) in st, JSON paths
+ * relative to the resolver's object ("dane.*"); st borrows d until it is cleared or freed. */
+void dane_stats_add(const struct dane *d, struct stats *st);
 size_t dane_cache_entries(const struct dane *d);
 /* Jobs in flight (lookups being resolved, including background refreshes). */
 size_t dane_jobs_in_flight(const struct dane *d);

@@ -2,8 +2,8 @@
  * resolver/lookup.c - one socketmap lookup: DANE first, then MTA-STS (RFC 8461 section 2)
  *
  * Interface: lookup_new(), lookup_set_dane(), lookup_free(), lookup_start(),
- *            lookup_cancel(), lookup_counters(), lookup_combine(), lookup_source_name()
- *            (the one-shot lookup_cli_*() are in lookup_cli.c)
+ *            lookup_cancel(), lookup_counters(), lookup_stats_add(), lookup_combine(),
+ *            lookup_source_name() (the one-shot lookup_cli_*() are in lookup_cli.c)
  * Threads:   main loop only.
  * Ownership: requests are owned here until their callback has run; the engine and the DANE
  *            module are borrowed.
@@ -29,6 +29,7 @@
 #include "log.h"
 #include "lookup.h"
 #include "pf_reply.h"
+#include "stats.h"
 #include "xalloc.h"
 
 #define LOOKUP_TEXT_MAX (DANE_REASON_MAX + 32)
@@ -213,6 +214,39 @@ const struct lookup_counters *
 lookup_counters(const struct lookup *lk)
 {
 	return &lk->ctr;
+}
+
+static const char *
+lookup_source_label(size_t i)
+{
+	return lookup_source_name((enum lookup_source)i);
+}
+
+static const struct stats_metric lookup_stats[] = {
+        {"mtastsd_socketmap_replies_decided_total", STATS_COUNTER,
+         "Socketmap replies by the source that decided them (DANE first, then MTA-STS; none: "
+         "neither applies).",
+         .json = "decided_by", .label = "source", .off = offsetof(struct lookup_counters, source),
+         .n = LOOKUP_SRC_COUNT, .label_of = lookup_source_label},
+        {"mtastsd_dane_checked_lookups_total", STATS_COUNTER,
+         "Socketmap lookups that ran DANE (their zone has dane on).", .json = "dane.checked",
+         .off = offsetof(struct lookup_counters, dane_checked)},
+        {"mtastsd_dane_sts_overridden_total", STATS_COUNTER,
+         "Replies where DANE decided while MTA-STS had a policy reply.",
+         .json = "dane.sts_overridden", .off = offsetof(struct lookup_counters, sts_overridden)},
+        {"mtastsd_socketmap_reply_tlsrpt_dropped_total", STATS_COUNTER,
+         "MTA-STS replies sent without the TLSRPT attributes to fit Postfix's 100000 bytes.",
+         .json = "reply_size.tlsrpt_dropped",
+         .off = offsetof(struct lookup_counters, reply_tlsrpt_dropped)},
+        {"mtastsd_socketmap_reply_too_long_total", STATS_COUNTER,
+         "Enforce policies whose plain reply is over Postfix's 100000 bytes: answered TEMP.",
+         .json = "reply_size.too_long", .off = offsetof(struct lookup_counters, reply_too_long)},
+};
+
+void
+lookup_stats_add(const struct lookup_counters *c, struct stats *st)
+{
+	stats_add(st, lookup_stats, STATS_COUNT(lookup_stats), c);
 }
 
 /* The MTA-STS reply for an engine answer (the mapping of docs/socketmap.md). */

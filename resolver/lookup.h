@@ -9,9 +9,10 @@
  * cache). docs/dane.md has the decision table.
  *
  * Interface: lookup_new(), lookup_set_dane(), lookup_free(), lookup_start(),
- *            lookup_cancel(), lookup_counters(), lookup_combine(), lookup_source_name(),
- *            lookup_cli_start(), lookup_cli_pending(), lookup_cli_override(),
- *            lookup_cli_take(), lookup_cli_result_clear(), lookup_cli_free() (lookup_cli.c)
+ *            lookup_cancel(), lookup_counters(), lookup_stats_add(), lookup_combine(),
+ *            lookup_source_name(), lookup_cli_start(), lookup_cli_pending(),
+ *            lookup_cli_override(), lookup_cli_take(), lookup_cli_result_clear(),
+ *            lookup_cli_free() (lookup_cli.c)
  * Threads:   main loop only.
  * Ownership: struct lookup borrows the engine and the DANE module; a request is owned by
  *            the module until its callback has run. Reply strings are borrowed, valid only
@@ -95,6 +96,11 @@ void lookup_start(struct lookup *lk, const char *domain, const struct cfg_zone *
 void lookup_cancel(struct lookup_req *r);
 
 const struct lookup_counters *lookup_counters(const struct lookup *lk);
+struct stats;
+/* Register the decision metrics (replies by deciding source, DANE checked/overridden) of
+ * the counters c (lookup_counters(), sm_server_lookup_counters()) in st, JSON paths
+ * relative to the resolver's object; st borrows c until it is cleared or freed. */
+void lookup_stats_add(const struct lookup_counters *c, struct stats *st);
 const char *lookup_source_name(enum lookup_source s);
 
 /* The decision (no I/O): DANE verdict v with its reason, and the MTA-STS reply sts_st /

@@ -31,6 +31,7 @@
 #include "log.h"
 #include "lru.h"
 #include "pol_engine.h"
+#include "stats.h"
 #include "sts_txt.h"
 #include "xalloc.h"
 
@@ -1130,6 +1131,83 @@ const struct pol_counters *
 pol_engine_counters(const struct pol_engine *e)
 {
 	return &e->ctr;
+}
+
+static const char *
+pol_status_label(size_t i)
+{
+	return pol_status_name((enum pol_status)i);
+}
+
+#define POL_CTR(f) offsetof(struct pol_counters, f)
+
+static const struct stats_field pol_cache_hits[] = {
+        {"policy", "hits", .off = POL_CTR(cache_hits)},
+        {"negative", "negative_hits", .off = POL_CTR(cache_negative_hits)},
+};
+
+static const struct stats_field pol_fetches[] = {
+        {"ok", "ok", .off = POL_CTR(fetch_ok)},
+        {"invalid_policy", "invalid_policy", .off = POL_CTR(fetch_invalid_policy)},
+        {"http_error", "http_error", .off = POL_CTR(fetch_http)},
+        {"redirect", "redirect", .off = POL_CTR(fetch_redirect)},
+        {"tls_error", "tls_error", .off = POL_CTR(fetch_tls)},
+        {"connect_error", "connect_error", .off = POL_CTR(fetch_connect)},
+        {"timeout", "timeout", .off = POL_CTR(fetch_timeout)},
+        {"too_large", "too_large", .off = POL_CTR(fetch_too_large)},
+        {"content_type", "content_type", .off = POL_CTR(fetch_content_type)},
+        {"other", "other", .off = POL_CTR(fetch_other)},
+        {"host_unknown", "host_unknown", .off = POL_CTR(fetch_host_unknown)},
+        {"host_dns_error", "host_dns_error", .off = POL_CTR(fetch_host_dns)},
+};
+
+static const struct stats_field pol_dns[] = {
+        {"ok", "ok", .off = POL_CTR(dns_ok)},
+        {"nxdomain", "nxdomain", .off = POL_CTR(dns_nxdomain)},
+        {"nodata", "nodata", .off = POL_CTR(dns_nodata)},
+        {"servfail", "servfail", .off = POL_CTR(dns_servfail)},
+        {"timeout", "timeout", .off = POL_CTR(dns_timeout)},
+        {"other", "other", .off = POL_CTR(dns_other)},
+};
+
+static const struct stats_metric pol_stats[] = {
+        {"mtastsd_policy_lookups_total", STATS_COUNTER,
+         "Policy lookups handed to the policy engine.", .json = "lookups", .off = POL_CTR(lookups)},
+        {"mtastsd_policy_lookup_results_total", STATS_COUNTER, "Policy engine answers by result.",
+         .json = "answers", .label = "result", .off = POL_CTR(answers), .n = POL_STATUS_COUNT,
+         .label_of = pol_status_label},
+        {"mtastsd_cache_hits_total", STATS_COUNTER,
+         "Lookups answered from the cache, by cached state.", .json = "cache", .label = "kind",
+         .fields = pol_cache_hits, .n = STATS_COUNT(pol_cache_hits)},
+        {"mtastsd_cache_misses_total", STATS_COUNTER, "Lookups that had to wait for a discovery.",
+         .json = "cache.misses", .off = POL_CTR(cache_misses)},
+        {"mtastsd_policy_discoveries_total", STATS_COUNTER,
+         "Policy discoveries started (foreground and background).", .json = "discoveries.started",
+         .off = POL_CTR(discoveries)},
+        {"mtastsd_policy_lookups_coalesced_total", STATS_COUNTER,
+         "Lookups that joined a discovery already in flight.", .json = "discoveries.coalesced",
+         .off = POL_CTR(coalesced)},
+        {.json = "discoveries.no_policy", .off = POL_CTR(outcome_no_policy)},
+        {.json = "discoveries.tempfail", .off = POL_CTR(outcome_tempfail)},
+        {"mtastsd_policy_fetches_total", STATS_COUNTER,
+         "HTTPS policy fetches finished, by outcome.", .json = "fetches", .label = "outcome",
+         .fields = pol_fetches, .n = STATS_COUNT(pol_fetches)},
+        {"mtastsd_dns_txt_queries_total", STATS_COUNTER,
+         "_mta-sts TXT queries finished, by result.", .json = "dns", .label = "result",
+         .fields = pol_dns, .n = STATS_COUNT(pol_dns)},
+        {"mtastsd_policy_stale_kept_total", STATS_COUNTER,
+         "Discovery failures that kept a valid cached policy.", .json = "discoveries.stale_kept",
+         .off = POL_CTR(stale_kept)},
+        {.json = "discoveries.policies_stored", .off = POL_CTR(policies_stored)},
+        {"mtastsd_policy_ip_mx_dropped_total", STATS_COUNTER,
+         "Fetched policies with IP-address mx patterns, dropped (the name patterns apply).",
+         .json = "discoveries.policy_ip_mx_dropped", .off = POL_CTR(policy_ip_mx_dropped)},
+};
+
+void
+pol_engine_stats_add(const struct pol_engine *e, struct stats *st)
+{
+	stats_add(st, pol_stats, STATS_COUNT(pol_stats), &e->ctr);
 }
 
 size_t

@@ -12,7 +12,7 @@
  * cache). docs/socketmap.md lists what each state answers.
  *
  * Interface: pol_engine_new/reload/free, pol_engine_set_shared, pol_lookup, pol_lookup_cancel,
- *            pol_engine_counters,
+ *            pol_engine_counters, pol_engine_stats_add,
  *            pol_engine_pending, pol_status_name
  * Threads:   main loop only.
  * Ownership: the engine owns its DNS client and fetcher (built from the cfg), borrows the
@@ -123,6 +123,11 @@ void pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, p
 void pol_lookup_cancel(struct pol_waiter *w);
 
 const struct pol_counters *pol_engine_counters(const struct pol_engine *e);
+struct stats;
+/* Register the engine's metrics (lookups, answers, cache hits, discoveries, fetch and TXT
+ * outcomes) in st, JSON paths relative to the resolver's object; st borrows e until it is
+ * cleared or freed. */
+void pol_engine_stats_add(const struct pol_engine *e, struct stats *st);
 /* Waiting lookups and discoveries in flight. */
 size_t pol_engine_waiters(const struct pol_engine *e);
 size_t pol_engine_jobs(const struct pol_engine *e);

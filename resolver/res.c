@@ -2,10 +2,8 @@
  * resolver/res.c - the resolver half: wiring of cache, policy engine (DNS + fetch) and the
  *                  socketmap server; lifecycle
  *
- * Interface: res_new(), res_reload(), res_shutdown(), res_free(),
- *            res_engine_counters(), res_server_counters(), res_cache_entries(),
- *            res_shared_counters(), res_shared_state(), res_lookup_counters(),
- *            res_dane_counters()
+ * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_enabled(),
+ *            res_stats_add(), res_engine_counters(), res_cache_entries(), res_shared_state()
  * Threads:   main loop only.
  * Ownership: struct res owns the caches (memory, and the shared Valkey/Redis tier when
  *            cache.backend = "redis"), the engine (which owns the DNS client and the
@@ -26,6 +24,7 @@
 #include "pol_engine.h"
 #include "res.h"
 #include "sm_server.h"
+#include "stats.h"
 #include "xalloc.h"
 
 struct res {
@@ -188,28 +187,16 @@ res_free(struct res *res)
 	return NULL;
 }
 
+int
+res_enabled(const struct res *res)
+{
+	return res != NULL && res->engine != NULL;
+}
+
 const struct pol_counters *
 res_engine_counters(const struct res *res)
 {
 	return res->engine != NULL ? pol_engine_counters(res->engine) : NULL;
-}
-
-const struct sm_counters *
-res_server_counters(const struct res *res)
-{
-	return res->srv != NULL ? sm_server_counters(res->srv) : NULL;
-}
-
-const struct lookup_counters *
-res_lookup_counters(const struct res *res)
-{
-	return res->srv != NULL ? sm_server_lookup_counters(res->srv) : NULL;
-}
-
-const struct dane_counters *
-res_dane_counters(const struct res *res)
-{
-	return res->dane != NULL ? dane_counters(res->dane) : NULL;
 }
 
 size_t
@@ -224,14 +211,53 @@ res_cache_mem(const struct res *res)
 	return res->cache;
 }
 
-const struct cache_redis_counters *
-res_shared_counters(const struct res *res)
-{
-	return res->shared != NULL ? cache_redis_counters(res->shared) : NULL;
-}
-
 const char *
 res_shared_state(const struct res *res)
 {
 	return res->shared != NULL ? cache_redis_state_name(cache_redis_state(res->shared)) : NULL;
+}
+
+/* ---- metrics ---- */
+
+static uint64_t
+res_stats_entries(const void *obj)
+{
+	return res_cache_entries(obj);
+}
+
+static uint64_t
+res_stats_max_entries(const void *obj)
+{
+	return ((const struct res *)obj)->cfg->cache.max_entries;
+}
+
+static uint64_t
+res_stats_shared(const void *obj)
+{
+	return ((const struct res *)obj)->shared != NULL;
+}
+
+static const struct stats_metric res_stats[] = {
+        {"mtastsd_cache_entries", STATS_GAUGE, "Entries in the in-memory policy cache.",
+         .json = "cache.entries", .get = res_stats_entries},
+        {"mtastsd_cache_max_entries", STATS_GAUGE,
+         "Bound of the in-memory policy cache (cache.max_entries).", .json = "cache.max_entries",
+         .get = res_stats_max_entries},
+        {"mtastsd_valkey_enabled", STATS_GAUGE,
+         "1 when the shared Valkey/Redis cache tier is configured (cache.backend).",
+         .get = res_stats_shared},
+};
+
+void
+res_stats_add(const struct res *res, struct stats *st)
+{
+	if (!res_enabled(res))
+		return;
+	sm_server_stats_add(res->srv, st);
+	pol_engine_stats_add(res->engine, st);
+	lookup_stats_add(sm_server_lookup_counters(res->srv), st);
+	dane_stats_add(res->dane, st);
+	stats_add(st, res_stats, STATS_COUNT(res_stats), res);
+	if (res->shared != NULL)
+		cache_redis_stats_add(res->shared, st);
 }

@@ -2,8 +2,9 @@
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
  * Interface: res_new(), res_reload(), res_shutdown(), res_free();
- *            for the admin endpoint res_*_counters(), res_cache_entries(), res_cache_mem(),
- *            res_cache_lookup(), res_cache_purge(), res_cache_visit() (res_admin.c);
+ *            for the admin endpoint res_enabled(), res_stats_add(), res_engine_counters(),
+ *            res_cache_entries(), res_shared_state(), res_cache_mem(), res_cache_lookup(),
+ *            res_cache_purge(), res_cache_failures() (res_admin.c);
  *            one discovery outside the daemon: res_query.h
  * Threads:   main loop only.
  * Ownership: struct res borrows cfg until res_reload() hands it a new one or res_free();
@@ -15,8 +16,10 @@
 #define MTASTSD_RES_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "cfg.h"
+#include "domain.h"
 #include "loop.h"
 
 struct res;
@@ -39,43 +42,61 @@ int res_reload(struct res *res, const struct cfg *cfg);
 void res_shutdown(struct res *res, uint64_t timeout_ms, void (*done)(void *arg), void *arg);
 struct res *res_free(struct res *res);
 
+/* 1 when the resolver runs (res not NULL and resolver.enabled). */
+int res_enabled(const struct res *res);
+struct stats;
+/* Register every resolver metric in st, in this order: socketmap server, policy engine,
+ * lookup decisions, DANE, the caches (entries, bound, Valkey tier configured) and, with
+ * cache.backend = "redis", the Valkey/Redis tier. JSON paths are relative to the
+ * resolver's object in /status. Nothing when the resolver is disabled. st borrows res and
+ * its parts until it is cleared or freed (before res_free()). */
+void res_stats_add(const struct res *res, struct stats *st);
 struct pol_counters;
-struct sm_counters;
-struct lookup_counters;
-struct dane_counters;
-/* Counters for the admin endpoint, borrowed until res_free(); NULL when the resolver is
- * disabled (resolver.enabled = false). */
+/* The policy engine's counters, borrowed until res_free(); NULL when the resolver is
+ * disabled (for the daemon's status line). */
 const struct pol_counters *res_engine_counters(const struct res *res);
-const struct sm_counters *res_server_counters(const struct res *res);
-/* Which source decided each socketmap reply: dane-only, dane, dane-tempfail, sts, none
- * (lookup.h); and the DANE module's own counters (dane.h). NULL when the resolver is
- * disabled. */
-const struct lookup_counters *res_lookup_counters(const struct res *res);
-const struct dane_counters *res_dane_counters(const struct res *res);
 /* Entries in the in-memory policy cache. */
 size_t res_cache_entries(const struct res *res);
-struct cache_redis_counters;
-/* The shared cache tier (cache.backend = "redis"): its counters (borrowed until res_free())
- * and state "connected", "connecting" or "down"; both NULL with the memory backend. */
-const struct cache_redis_counters *res_shared_counters(const struct res *res);
+/* The shared cache tier (cache.backend = "redis"): state "connected", "connecting" or
+ * "down" (static strings); NULL with the memory backend. */
 const char *res_shared_state(const struct res *res);
 
 /* ---- admin endpoint (res_admin.c) ---- */
 struct cache_mem;
-struct cache_entry;
 /* The in-memory cache (borrowed until res_free()); NULL when the resolver is disabled. */
 struct cache_mem *res_cache_mem(const struct res *res);
-/* What the cache holds for domain (normalised here: case, trailing dot, IDN). Returns the
- * entry, borrowed until the next resolver event; NULL when not cached or when domain is not
- * a valid name. */
-const struct cache_entry *res_cache_lookup(const struct res *res, const char *domain);
+
+/* One cache entry as the admin endpoint shows it. */
+struct res_cache_info {
+	const char *state;               /* "policy", "no-policy", "tempfail" (static) */
+	const char *id;                  /* policy id from the TXT record, "" when unknown */
+	time_t fetched_at;               /* wall clock of the last successful fetch, 0: never */
+	time_t expires_at;               /* end of the policy's max_age or of the negative TTL */
+	time_t last_check;               /* wall clock of the last TXT id check, 0: never */
+	time_t retry_after;              /* no background work before this, 0: any time */
+	int last_error;                  /* ERR_* of the last failure, 0: none */
+	const struct sts_policy *policy; /* the cached policy (state "policy"), else NULL */
+};
+/* What the cache holds for domain (normalised here: case, trailing dot, IDN). Returns 0
+ * and *ret, whose strings and policy are borrowed until the next resolver event; or
+ * -ENOENT when it is not cached, the name is not valid or the resolver is disabled. */
+int res_cache_lookup(const struct res *res, const char *domain, struct res_cache_info *ret);
 /* Remove domain's entry, or every entry when domain is NULL. Returns how many entries were
  * removed (0 or 1 for one domain), or ERR_DOMAIN_* for an invalid name. Discoveries in
  * flight are not canceled; they store their result when they finish. */
 long res_cache_purge(struct res *res, const char *domain);
-/* Visit cache entries (least recently used first, at most max) without changing recency;
- * fn returns non-zero to stop. Nothing happens when the resolver is disabled. */
-void res_cache_visit(const struct res *res, size_t max,
-                     int (*fn)(const char *dom, const struct cache_entry *e, void *arg), void *arg);
+
+/* A recent failure found in the cache. */
+struct res_failure {
+	char domain[DOMAIN_BUF];
+	const char *state; /* the entry's kind, as res_cache_info.state */
+	int err;           /* ERR_* of the last failure */
+	time_t at;         /* wall clock of the last check */
+};
+/* The newest failures in the cache, newest first: at most max of them written to out,
+ * after looking at no more than scan entries (least recently used first). A domain without
+ * any MTA-STS record (NXDOMAIN, no data, no STSv1 TXT) is the normal case, not a failure.
+ * Returns how many were written; 0 when the resolver is disabled. */
+size_t res_cache_failures(const struct res *res, size_t scan, struct res_failure *out, size_t max);
 
 #endif

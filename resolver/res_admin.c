@@ -1,27 +1,45 @@
 /*
  * resolver/res_admin.c - what the admin endpoint may see and do in the resolver's cache
  *
- * Interface: res_cache_lookup(), res_cache_purge(), res_cache_visit() (res.h)
+ * Interface: res_cache_lookup(), res_cache_purge(), res_cache_failures() (res.h)
  * Threads:   main loop only.
- * Ownership: entries are borrowed from the in-memory cache (cache_mem.h) until the next
- *            resolver event; nothing here allocates.
+ * Ownership: what res_cache_lookup() returns is borrowed from the in-memory cache
+ *            (cache_mem.h) until the next resolver event; nothing here allocates.
  * Errors:    an invalid domain name is ERR_DOMAIN_* (purge) or "not cached" (lookup).
  */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "cache_mem.h"
 #include "domain.h"
+#include "err.h"
 #include "res.h"
 
-const struct cache_entry *
-res_cache_lookup(const struct res *res, const char *domain)
+int
+res_cache_lookup(const struct res *res, const char *domain, struct res_cache_info *ret)
 {
-	struct cache_mem *c = res_cache_mem(res);
+	struct cache_mem *c = res != NULL ? res_cache_mem(res) : NULL;
+	const struct cache_entry *e;
 	char dom[DOMAIN_BUF];
 
 	if (c == NULL || domain == NULL || domain_normalize(domain, dom) < 0)
-		return NULL;
-	return cache_mem_peek(c, dom);
+		return -ENOENT;
+	e = cache_mem_peek(c, dom);
+	if (e == NULL)
+		return -ENOENT;
+	*ret = (struct res_cache_info){
+	        .state = cache_kind_name(e->kind),
+	        .id = e->id,
+	        .fetched_at = e->fetched_at,
+	        .expires_at = e->expires_at,
+	        .last_check = e->last_check,
+	        .retry_after = e->retry_after,
+	        .last_error = e->last_error,
+	        .policy = e->kind == CACHE_POLICY ? e->policy : NULL,
+	};
+	return 0;
 }
 
 long
@@ -45,12 +63,51 @@ res_cache_purge(struct res *res, const char *domain)
 	return cache_mem_delete(c, dom) == 0 ? 1 : 0;
 }
 
-void
-res_cache_visit(const struct res *res, size_t max,
-                int (*fn)(const char *dom, const struct cache_entry *e, void *arg), void *arg)
-{
-	struct cache_mem *c = res_cache_mem(res);
+struct res_failures {
+	struct res_failure *out;
+	size_t n, max;
+};
 
-	if (c != NULL)
-		cache_mem_foreach(c, max, fn, arg);
+static int
+res_failure_visit(const char *dom, const struct cache_entry *e, void *arg)
+{
+	struct res_failures *f = arg;
+	struct res_failure *slot;
+	size_t i, n;
+
+	if (e->last_error == 0 && e->kind != CACHE_TEMPFAIL)
+		return 0;
+	/* A domain without any MTA-STS record is the normal case, not a failure. */
+	if (e->kind == CACHE_NO_POLICY &&
+	    (e->last_error == ERR_DNS_NXDOMAIN || e->last_error == ERR_DNS_NODATA ||
+	     e->last_error == ERR_TXT_NONE))
+		return 0;
+	/* Keep the max newest, sorted newest first (insertion into a tiny array). */
+	n = f->n;
+	for (i = 0; i < n; i++)
+		if (e->last_check > f->out[i].at)
+			break;
+	if (i >= f->max)
+		return 0;
+	if (n == f->max)
+		n--;
+	memmove(&f->out[i + 1], &f->out[i], (n - i) * sizeof(f->out[0]));
+	slot = &f->out[i];
+	(void)snprintf(slot->domain, sizeof(slot->domain), "%s", dom);
+	slot->state = cache_kind_name(e->kind);
+	slot->err = e->last_error != 0 ? e->last_error : ERR_CACHE_UNAVAILABLE;
+	slot->at = e->last_check;
+	f->n = n + 1;
+	return 0;
+}
+
+size_t
+res_cache_failures(const struct res *res, size_t scan, struct res_failure *out, size_t max)
+{
+	struct cache_mem *c = res != NULL ? res_cache_mem(res) : NULL;
+	struct res_failures f = {.out = out, .max = max};
+
+	if (c != NULL && max > 0)
+		cache_mem_foreach(c, scan, res_failure_visit, &f);
+	return f.n;
 }

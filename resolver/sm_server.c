@@ -3,7 +3,7 @@
  *
  * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
  *            sm_server_busy(), sm_server_free(), sm_server_counters(), sm_server_port(),
- *            sm_server_set_dane(), sm_server_lookup_counters()
+ *            sm_server_set_dane(), sm_server_lookup_counters(), sm_server_stats_add()
  * Protocol:  netstring "<map> <domain>" -> "OK <policy>" | "NOTFOUND " | "TEMP <why>" |
  *            "PERM <why>" (sm_proto.c, lookup.c: DANE first then pf_reply.c,
  *            docs/socketmap.md, docs/dane.md)
@@ -39,6 +39,7 @@
 #include "lookup.h"
 #include "netstring.h"
 #include "sm_server.h"
+#include "stats.h"
 #include "xalloc.h"
 
 /* Text naming a listener or peer in logs: "unix:" + a sun_path, or "[v6]:port". */
@@ -687,6 +688,42 @@ const struct sm_counters *
 sm_server_counters(const struct sm_server *srv)
 {
 	return &srv->ctr;
+}
+
+/* Label values of the reply types (enum sm_status) in the metrics. */
+static const char *const sm_reply_labels[SM_STATUS_COUNT] = {
+        [SM_OK] = "ok",           [SM_NOTFOUND] = "notfound", [SM_TEMP] = "temp",
+        [SM_TIMEOUT] = "timeout", [SM_PERM] = "perm",
+};
+
+static const char *
+sm_reply_label(size_t i)
+{
+	return sm_reply_labels[i];
+}
+
+#define SM_CTR(f) offsetof(struct sm_counters, f)
+
+static const struct stats_metric sm_stats[] = {
+        {"mtastsd_socketmap_requests_total", STATS_COUNTER, "Socketmap requests decoded.",
+         .json = "requests", .off = SM_CTR(requests)},
+        {"mtastsd_socketmap_replies_total", STATS_COUNTER, "Socketmap replies sent, by reply type.",
+         .json = "replies", .label = "type", .off = SM_CTR(replies), .n = SM_STATUS_COUNT,
+         .label_of = sm_reply_label},
+        {"mtastsd_socketmap_connections", STATS_GAUGE, "Socketmap connections open.",
+         .json = "connections.open", .off = SM_CTR(open)},
+        {"mtastsd_socketmap_connections_accepted_total", STATS_COUNTER,
+         "Socketmap connections accepted.", .json = "connections.accepted",
+         .off = SM_CTR(accepted)},
+        {"mtastsd_socketmap_protocol_errors_total", STATS_COUNTER,
+         "Malformed or over-long socketmap requests (connection closed).",
+         .json = "connections.protocol_errors", .off = SM_CTR(protocol_errors)},
+};
+
+void
+sm_server_stats_add(const struct sm_server *srv, struct stats *st)
+{
+	stats_add(st, sm_stats, STATS_COUNT(sm_stats), &srv->ctr);
 }
 
 void

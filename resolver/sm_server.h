@@ -9,7 +9,9 @@
  *
  * Interface: sm_server_new(), sm_server_reload(), sm_server_stop_accepting(),
  *            sm_server_cancel(), sm_server_busy(), sm_server_free(), sm_server_counters(),
- * sm_server_port(), sm_server_set_dane(), sm_server_lookup_counters() Threads:   main loop only.
+ *            sm_server_stats_add(), sm_server_port(), sm_server_set_dane(),
+ *            sm_server_lookup_counters()
+ * Threads:   main loop only.
  * Ownership: the server owns its listeners, connections and its lookup module (lookup.h);
  *            it borrows the engine, the DANE module and the cfg (until sm_server_reload()).
  * Errors:    sm_server_new() returns listen errors (-errno) to the caller, having logged
@@ -61,6 +63,10 @@ size_t sm_server_busy(const struct sm_server *srv);
 struct sm_server *sm_server_free(struct sm_server *srv);
 
 const struct sm_counters *sm_server_counters(const struct sm_server *srv);
+struct stats;
+/* Register the socketmap metrics (requests, replies by type, connections) in st, JSON
+ * paths relative to the resolver's object; st borrows srv until it is cleared or freed. */
+void sm_server_stats_add(const struct sm_server *srv, struct stats *st);
 /* The local port of TCP listener number idx (in cfg order, unix sockets count too),
  * 0 when it is not a bound TCP listener. For tests that listen on port 0. */
 uint16_t sm_server_port(const struct sm_server *srv, size_t idx);
