@@ -673,6 +673,56 @@ test_server_parse(void **state)
 	assert_int_equal(dns_server_parse("fe80::53%no-such-if0", &ss, &len), -EINVAL);
 }
 
+/* An answer packet for qname/qtype with the given RRs (zone-file form). */
+static ldns_pkt *
+answer_pkt(const char *qname, ldns_rr_type qtype, const char *const *rrs, size_t n)
+{
+	ldns_pkt *p = NULL;
+	ldns_rr *rr;
+	size_t i;
+
+	assert_int_equal(ldns_pkt_query_new_frm_str(&p, qname, qtype, LDNS_RR_CLASS_IN, 0),
+	                 LDNS_STATUS_OK);
+	ldns_pkt_set_qr(p, 1);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(ldns_rr_new_frm_str(&rr, rrs[i], 0, NULL, NULL), LDNS_STATUS_OK);
+		ldns_pkt_push_rr(p, LDNS_SECTION_ANSWER, rr);
+	}
+	return p;
+}
+
+/* dns_answer_addrs(): the policy host's addresses (issue 22 part 5), after the CNAME chain,
+ * other owners and types ignored, bounded by max. */
+static void
+test_answer_addrs(void **state)
+{
+	static const char *const a[] = {
+	        "mta-sts.x.test. 60 IN CNAME policy.hoster.test.",
+	        "policy.hoster.test. 60 IN A 192.0.2.10",
+	        "elsewhere.test. 60 IN A 192.0.2.99", /* not on the chain */
+	        "policy.hoster.test. 60 IN A 192.0.2.11",
+	        "policy.hoster.test. 60 IN TXT \"not an address\"",
+	};
+	static const char *const aaaa[] = {"mta-sts.x.test. 60 IN AAAA 2001:db8::25"};
+	dns_addr_text out[4];
+	ldns_pkt *p;
+
+	(void)state;
+	p = answer_pkt("mta-sts.x.test.", LDNS_RR_TYPE_A, a, 5);
+	assert_int_equal(dns_answer_addrs(p, LDNS_RR_TYPE_A, out, 4), 2);
+	assert_string_equal(out[0], "192.0.2.10");
+	assert_string_equal(out[1], "192.0.2.11");
+	assert_int_equal(dns_answer_addrs(p, LDNS_RR_TYPE_A, out, 1), 1); /* bounded */
+	assert_int_equal(dns_answer_addrs(p, LDNS_RR_TYPE_AAAA, out, 4), 0);
+	ldns_pkt_free(p);
+	p = answer_pkt("mta-sts.x.test.", LDNS_RR_TYPE_AAAA, aaaa, 1);
+	assert_int_equal(dns_answer_addrs(p, LDNS_RR_TYPE_AAAA, out, 4), 1);
+	assert_string_equal(out[0], "2001:db8::25");
+	assert_int_equal(dns_answer_addrs(p, LDNS_RR_TYPE_TXT, out, 4), 0);
+	ldns_pkt_free(p);
+	assert_int_equal(dns_answer_addrs(NULL, LDNS_RR_TYPE_A, out, 4), 0);
+}
+
 static void
 test_resolv_conf(void **state)
 {
@@ -755,6 +805,7 @@ main(void)
 	        cmocka_unit_test(test_invalid_name),
 	        cmocka_unit_test(test_server_parse),
 	        cmocka_unit_test(test_resolv_conf),
+	        cmocka_unit_test(test_answer_addrs),
 	        cmocka_unit_test(test_loopback_flag),
 	};
 
