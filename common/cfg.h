@@ -12,6 +12,7 @@
  *            Modules receive const pointers into it and never call libconfig.
  * Errors:    cfg_load() returns 0 or ERR_CONFIG with the message (file:line: key: reason)
  *            in errbuf.
+ * Parts:     cfg.c and the files named in cfg_int.h (private to common/).
  */
 #ifndef MTASTSD_CFG_H
 #define MTASTSD_CFG_H
