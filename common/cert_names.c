@@ -3,9 +3,8 @@
  *
  * Interface: cert_names() (cert_names.h)
  * Design:    the one reader of subjectAltName dNSNames: the publisher's SNI choice
- *            (pub_tls.c) and the resolver's fetch (https_fetch.c: a DNS-ID is required)
- *            call it; the config loader's certificate check joins them when it moves to
- *            the publisher.
+ *            (pub_tls.c), its certificate check (pub_check.c) and the resolver's fetch
+ *            (https_fetch.c: a DNS-ID is required) all call it.
  * Threads:   any; no state.
  */
 #include <gnutls/gnutls.h>

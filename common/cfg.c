@@ -7,20 +7,17 @@
  *            fill the defaults, drive parsing and validation, and free the result. What
  *            a table cannot say (duplicate domains, the policy of a published domain, the
  *            default zone) is checked afterwards in cfg_finish(), as is what spans keys
- *            (cfg_listen.c: two listeners on one address and port), and so are the
- *            certificate files of the published domains, loaded as the publisher loads
- *            them. The parts: cfg_int.h.
+ *            (cfg_listen.c: two listeners on one address and port). The parts: cfg_int.h.
+ *            Certificate files are checked by the publisher after loading
+ *            (pub_check_certs()), not here.
  * Threads:   any; no global state.
  * Ownership: the struct cfg and everything it points to belong to the caller (cfg_free()).
  * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
  *            being the full dotted path ("resolver.zones[0].timeout").
  */
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cfg.h"
 #include "cfg_int.h"
@@ -35,8 +32,6 @@
 #define CFG_SENTINELS_MAX   16
 #define CFG_ZONES_MAX       64
 #define CFG_DOMAINS_MAX     1024
-/* Certificate names listed in an error message (the publisher keeps up to 100). */
-#define CFG_CERT_NAMES_SHOWN 8
 
 static const struct cfg_enum cfg_mode_names[] = {
         {"none", STS_MODE_NONE},
@@ -259,6 +254,7 @@ cfg_free(struct cfg *c)
 		free(p->ext);
 	}
 	cfg_table_free(cfg_keys_root, c);
+	cfg_where_free(c);
 	free(c->path);
 	free(c);
 	return NULL;
@@ -336,148 +332,6 @@ cfg_finish_zones(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *roo
 	return 0;
 }
 
-/* ---- publisher certificates: the checks the publisher makes when it loads them ---- */
-
-/* 1 when crt names host: its SAN dNSNames, or its CN when it has none (as the publisher
- * does). The names go to names_out ("a, b, c"). */
-static int
-cfg_cert_names(gnutls_x509_crt_t crt, const char *host, char *names_out, size_t names_len)
-{
-	char buf[256];
-	size_t size, len = 0;
-	unsigned i, n = 0;
-	int type, covers = 0;
-
-	names_out[0] = '\0';
-	for (i = 0;; i++) {
-		size = sizeof(buf) - 1;
-		type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE ||
-		    (type < 0 && type != GNUTLS_E_SHORT_MEMORY_BUFFER))
-			break;
-		if (type != GNUTLS_SAN_DNSNAME)
-			continue;
-		buf[size] = '\0';
-		covers |= domain_cert_name_match(buf, host);
-		if (n++ < CFG_CERT_NAMES_SHOWN && len < names_len)
-			len += (size_t)snprintf(names_out + len, names_len - len, "%s%s",
-			                        len > 0 ? ", " : "", buf);
-	}
-	if (n > CFG_CERT_NAMES_SHOWN && len < names_len)
-		(void)snprintf(names_out + len, names_len - len, " and %u more",
-		               n - CFG_CERT_NAMES_SHOWN);
-	if (n > 0)
-		return covers;
-	size = sizeof(buf) - 1;
-	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) != 0)
-		return 0;
-	buf[size] = '\0';
-	(void)snprintf(names_out, names_len, "%s (subject CN, no subjectAltName)", buf);
-	return domain_cert_name_match(buf, host);
-}
-
-/* 1 when data holds a PEM private key (any of the types GnuTLS imports). */
-static int
-cfg_pem_has_key(const gnutls_datum_t *data)
-{
-	gnutls_x509_privkey_t key;
-	int r;
-
-	if (gnutls_x509_privkey_init(&key) < 0)
-		return 0;
-	r = gnutls_x509_privkey_import2(key, data, GNUTLS_X509_FMT_PEM, NULL, 0);
-	gnutls_x509_privkey_deinit(key);
-	return r >= 0;
-}
-
-/* cert and key of publisher.domains[i] load as a pair, as the publisher loads them
- * (gnutls_certificate_set_x509_key_mem2), and the certificate names mta-sts.<domain>. */
-static int
-cfg_finish_domain_cert(struct cfg_ctx *ctx, const struct cfg_domain *d, size_t i,
-                       const config_setting_t *e)
-{
-	const config_setting_t *cs = cfg_lookup(e, "cert"), *ks = cfg_lookup(e, "key");
-	gnutls_certificate_credentials_t cred = NULL;
-	gnutls_datum_t cd = {NULL, 0}, kd = {NULL, 0};
-	gnutls_x509_crt_t *crts = NULL;
-	char ckey[CFG_KEY_PATH_MAX], kkey[CFG_KEY_PATH_MAX], names[512], host[DOMAIN_BUF + 8];
-	struct stat cst, kst;
-	unsigned n_crts = 0, j;
-	int r, ret = -1;
-
-	(void)snprintf(ckey, sizeof(ckey), "publisher.domains[%zu].cert", i);
-	(void)snprintf(kkey, sizeof(kkey), "publisher.domains[%zu].key", i);
-	(void)snprintf(host, sizeof(host), "mta-sts.%s", d->domain);
-	r = gnutls_load_file(d->cert_file, &cd);
-	if (r < 0) {
-		cfg_error(ctx, cs, ckey, "cannot read certificate file '%s': %s", d->cert_file,
-		          gnutls_strerror(r));
-		goto out;
-	}
-	r = gnutls_load_file(d->key_file, &kd);
-	if (r < 0) {
-		cfg_error(ctx, ks, kkey, "cannot read key file '%s': %s", d->key_file,
-		          gnutls_strerror(r));
-		goto out;
-	}
-	r = gnutls_x509_crt_list_import2(&crts, &n_crts, &cd, GNUTLS_X509_FMT_PEM, 0);
-	if (r < 0 || n_crts == 0) {
-		cfg_error(ctx, cs, ckey, "certificate file '%s' holds no PEM certificate (%s)",
-		          d->cert_file, r < 0 ? gnutls_strerror(r) : "none found");
-		goto out;
-	}
-	if (strcmp(d->cert_file, d->key_file) == 0 ||
-	    (stat(d->cert_file, &cst) == 0 && stat(d->key_file, &kst) == 0 &&
-	     cst.st_dev == kst.st_dev && cst.st_ino == kst.st_ino)) {
-		/* a combined PEM file (certificate chain and key) is fine; the certificate
-		 * file named twice is not */
-		if (!cfg_pem_has_key(&kd)) {
-			cfg_error(ctx, ks, kkey,
-			          "'%s' is the certificate file (cert) and holds no private key; "
-			          "key must name the private key file",
-			          d->key_file);
-			goto out;
-		}
-	} else if (kd.size == 0 || !cfg_pem_has_key(&kd)) {
-		cfg_error(ctx, ks, kkey, "key file '%s' is empty or not PEM", d->key_file);
-		goto out;
-	}
-	r = gnutls_certificate_allocate_credentials(&cred);
-	if (r < 0) {
-		cfg_error(ctx, ks, kkey, "%s", gnutls_strerror(r));
-		goto out;
-	}
-	r = gnutls_certificate_set_x509_key_mem2(cred, &cd, &kd, GNUTLS_X509_FMT_PEM, NULL, 0);
-	if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH) {
-		cfg_error(ctx, ks, kkey, "private key does not match certificate %s", d->cert_file);
-		goto out;
-	}
-	if (r < 0) {
-		cfg_error(ctx, ks, kkey, "certificate %s with key %s refused: %s", d->cert_file,
-		          d->key_file, gnutls_strerror(r));
-		goto out;
-	}
-	if (!cfg_cert_names(crts[0], host, names, sizeof(names))) {
-		cfg_error(ctx, cs, ckey,
-		          "certificate %s does not name %s (it names %s); senders would refuse "
-		          "it",
-		          d->cert_file, host, names[0] != '\0' ? names : "nothing");
-		goto out;
-	}
-	ret = 0;
-out:
-	if (cred != NULL)
-		gnutls_certificate_free_credentials(cred);
-	for (j = 0; j < n_crts; j++)
-		gnutls_x509_crt_deinit(crts[j]);
-	gnutls_free(crts);
-	if (kd.data != NULL)
-		gnutls_memset(kd.data, 0, kd.size);
-	gnutls_free(kd.data);
-	gnutls_free(cd.data);
-	return ret;
-}
-
 static int
 cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
 {
@@ -548,7 +402,7 @@ cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_set
 		return cfg_error(ctx, at, key, "%s",
 		                 perr.reason[0] != '\0' ? perr.reason : err_str(r));
 	}
-	return cfg_finish_domain_cert(ctx, d, i, e);
+	return 0;
 }
 
 static int
@@ -614,6 +468,7 @@ cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
 	if (cfg_libconfig_read(&conf, path, ctx.dir != NULL ? ctx.dir : ".", errbuf, errlen) < 0)
 		goto fail;
 	c = xcalloc(1, sizeof(*c));
+	ctx.cfg = c;
 	cfg_table_defaults(cfg_keys_root, c);
 	if (cfg_parse_group(&ctx, config_root_setting(&conf), "", cfg_keys_root, c) < 0)
 		goto fail;

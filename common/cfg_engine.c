@@ -2,10 +2,11 @@
  * common/cfg_engine.c - the config loader's table walkers: defaults, parsing, freeing
  *
  * Interface: cfg_table_defaults(), cfg_parse_group(), cfg_table_free(), cfg_error() and
- *            the key path helpers (cfg_int.h)
+ *            the key path helpers (cfg_int.h); cfg_key_error() (cfg.h)
  * Design:    one struct cfg_key per key (name, kind, offset, default, minimum, maximum,
  *            flags; Postfix CONFIG_*_TABLE) drives everything here; cfg_value.c parses the
- *            single values, cfg_listen.c the listeners.
+ *            single values, cfg_listen.c the listeners. A path key records where it is
+ *            written (struct cfg_where) so that checks made after loading can name file:line.
  * Threads:   any; no global state.
  * Ownership: the walkers fill and free what base points to; tables are static.
  * Errors:    0, or -1 with "file:line: key: reason" in ctx->errbuf (cfg_error()).
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "cfg_int.h"
+#include "err.h"
 #include "xalloc.h"
 
 /* ---- errors ---- */
@@ -94,6 +96,70 @@ cfg_index(char *out, const char *parent, size_t i)
 
 	if (n < 0)
 		out[0] = '\0';
+}
+
+/* ---- where path keys are written ---- */
+
+/* "file:line" of s, as cfg_error() names it; "file" when libconfig gives no line. Owned. */
+static char *
+cfg_where_text(const struct cfg_ctx *ctx, const config_setting_t *s)
+{
+	const char *file = ctx->file;
+	unsigned line = config_setting_source_line(s);
+
+	if (config_setting_source_file(s) != NULL)
+		file = config_setting_source_file(s);
+	return line > 0 ? xasprintf("%s:%u", file, line) : xstrdup(file);
+}
+
+static void
+cfg_where_add(struct cfg_ctx *ctx, const config_setting_t *s, const char *key)
+{
+	struct cfg *c = ctx->cfg;
+	struct cfg_where *w;
+
+	if (c == NULL)
+		return;
+	c->where = xrealloc(c->where, (c->n_where + 1) * sizeof(*c->where));
+	w = &c->where[c->n_where++];
+	w->key = xstrdup(key);
+	w->at = cfg_where_text(ctx, s);
+}
+
+void
+cfg_where_free(struct cfg *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_where; i++) {
+		free(c->where[i].key);
+		free(c->where[i].at);
+	}
+	free(c->where);
+	c->where = NULL;
+	c->n_where = 0;
+}
+
+int
+cfg_key_error(const struct cfg *c, const char *key, char *errbuf, size_t errlen, const char *fmt,
+              ...)
+{
+	const char *at = c->path != NULL ? c->path : "(embedded defaults)";
+	char reason[512];
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	for (i = 0; i < c->n_where; i++) {
+		if (strcmp(c->where[i].key, key) == 0) {
+			at = c->where[i].at;
+			break;
+		}
+	}
+	(void)snprintf(errbuf, errlen, "%s: %s: %s", at, key, reason);
+	return ERR_CONFIG;
 }
 
 /* ---- freeing, by table ---- */
@@ -368,6 +434,7 @@ cfg_parse_key(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
 			return -1;
 		free(*dst);
 		*dst = p;
+		cfg_where_add(ctx, s, key);
 		return 0;
 	}
 	case CFG_K_ENUM: {

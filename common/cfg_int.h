@@ -85,6 +85,13 @@ struct cfg_ctx {
 	char *dir; /* directory of file, for relative paths */
 	char *errbuf;
 	size_t errlen;
+	struct cfg *cfg; /* the config being built: where its path keys are written goes here */
+};
+
+/* Where a path key is written, kept for the checks made after loading (cfg_key_error()). */
+struct cfg_where {
+	char *key; /* "publisher.domains[0].cert" */
+	char *at;  /* "file:line", or "file" when libconfig gives no line */
 };
 
 /* Field access by offset. */
@@ -110,6 +117,7 @@ void cfg_table_free(const struct cfg_key *tab, void *base);
  * out-of-range values and missing required keys are errors. */
 int cfg_parse_group(struct cfg_ctx *ctx, const config_setting_t *g, const char *key,
                     const struct cfg_key *tab, void *base);
+void cfg_where_free(struct cfg *c);
 
 /* ---- cfg_value.c ---- */
 

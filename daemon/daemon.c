@@ -255,6 +255,24 @@ daemon_log_restart_keys(const struct cfg *o, const struct cfg *n, int pub_runnin
 	}
 }
 
+int
+daemon_cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
+{
+	struct cfg *c = NULL;
+	int r;
+
+	r = cfg_load(path, &c, errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = pub_check_certs(c, errbuf, errlen);
+	if (r < 0) {
+		(void)cfg_free(c);
+		return r;
+	}
+	*ret_cfg = c;
+	return 0;
+}
+
 /* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
 static int
 daemon_reload(struct daemon *d)
@@ -268,7 +286,7 @@ daemon_reload(struct daemon *d)
 		log_notice("reload: no configuration file %s, keeping the embedded defaults", path);
 		return 1;
 	}
-	r = cfg_load(path, &nc, errbuf, sizeof(errbuf));
+	r = daemon_cfg_load(path, &nc, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		log_err("reload failed: %s; keeping the old configuration", errbuf);
 		return 0;
