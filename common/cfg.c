@@ -1,15 +1,15 @@
 /*
  * common/cfg.c - the configuration: libconfig file -> validated, immutable struct cfg
  *
- * Interface: cfg_load(), cfg_defaults(), cfg_free(), cfg_zone_find()
+ * Interface: cfg_load(), cfg_defaults(), cfg_free(), cfg_zone_find(), cfg_restart_changes()
  * Design:    one key table per group (cfg_keys_*) gives each key its name, type, offset,
  *            default, minimum, maximum and flags (Postfix CONFIG_*_TABLE). The same tables
- *            fill the defaults, drive parsing and validation, and free the result. What
- *            a table cannot say (duplicate domains, the policy of a published domain, the
- *            default zone) is checked afterwards in cfg_finish(), as is what spans keys
- *            (cfg_listen.c: two listeners on one address and port). The parts: cfg_int.h.
- *            Certificate files are checked by the publisher after loading
- *            (pub_check_certs()), not here.
+ *            fill the defaults, drive parsing and validation, free the result and say which
+ *            keys a reload cannot apply (CFG_F_RESTART). What a table cannot say (duplicate
+ *            domains, the policy of a published domain, the default zone) is checked
+ *            afterwards in cfg_finish(), as is what spans keys (cfg_listen.c: two listeners
+ *            on one address and port). The parts: cfg_int.h. Certificate files are checked
+ *            by the publisher after loading (pub_check_certs()), not here.
  * Threads:   any; no global state.
  * Ownership: the struct cfg and everything it points to belong to the caller (cfg_free()).
  * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
@@ -48,27 +48,33 @@ static const struct cfg_enum cfg_backend_names[] = {
 };
 
 /*
- * The key tables: one line per key, giving name, field, default, minimum, maximum.
- * S is the struct the offsets are relative to: struct cfg for the sections, the element
- * struct for lists of groups. Durations are in ms (SEC(), MIN(), HOUR(), DAY()).
+ * The key tables: one line per key, giving name, field, default, minimum, maximum and
+ * flags. S is the struct the offsets are relative to: struct cfg for the sections, the
+ * element struct for lists of groups. Durations are in ms (SEC(), MIN(), HOUR(), DAY()).
+ * Flags: REQ the key must be present; RST a reload does not apply it, and logs
+ * "reload: KEY changed: requires restart, ignoring" when it changed (daemon_reload(),
+ * docs/config.md). resolver.listen needs a restart too, and the socketmap server logs
+ * that in its own words (sm_server_reload()).
  */
-#define K_BOOL(S, n, f, d)                                                                         \
+#define K_BOOL(S, n, f, d, fl)                                                                     \
 	{                                                                                          \
-		.name = n, .kind = CFG_K_BOOL, .off = offsetof(S, f), .def = d, .max = 1           \
+		.name = n, .kind = CFG_K_BOOL, .off = offsetof(S, f), .def = d, .max = 1,          \
+		.flags = fl                                                                        \
 	}
-#define K_UINT(S, n, f, d, lo, hi)                                                                 \
+#define K_UINT(S, n, f, d, lo, hi, fl)                                                             \
 	{                                                                                          \
 		.name = n, .kind = CFG_K_UINT, .off = offsetof(S, f), .def = d, .min = lo,         \
-		.max = hi                                                                          \
+		.max = hi, .flags = fl                                                             \
 	}
-#define K_SIZE(S, n, f, d, lo, hi)                                                                 \
+#define K_SIZE(S, n, f, d, lo, hi, fl)                                                             \
 	{                                                                                          \
 		.name = n, .kind = CFG_K_SIZE, .off = offsetof(S, f), .def = d, .min = lo,         \
-		.max = hi                                                                          \
+		.max = hi, .flags = fl                                                             \
 	}
-#define K_MS(S, n, f, d, lo, hi)                                                                   \
+#define K_MS(S, n, f, d, lo, hi, fl)                                                               \
 	{                                                                                          \
-		.name = n, .kind = CFG_K_MS, .off = offsetof(S, f), .def = d, .min = lo, .max = hi \
+		.name = n, .kind = CFG_K_MS, .off = offsetof(S, f), .def = d, .min = lo,           \
+		.max = hi, .flags = fl                                                             \
 	}
 #define K_SEC32(S, n, f, d, lo, hi)                                                                \
 	{                                                                                          \
@@ -89,19 +95,20 @@ static const struct cfg_enum cfg_backend_names[] = {
 		.name = n, .kind = CFG_K_ENUM, .off = offsetof(S, f), .def = d, .names = nm,       \
 		.flags = fl                                                                        \
 	}
-#define K_STRLIST(S, n, f, nf, hi, chk)                                                            \
+#define K_STRLIST(S, n, f, nf, hi, chk, fl)                                                        \
 	{                                                                                          \
 		.name = n, .kind = CFG_K_STRLIST, .off = offsetof(S, f), .off_n = offsetof(S, nf), \
-		.max = hi, .check = chk                                                            \
+		.max = hi, .check = chk, .flags = fl                                               \
 	}
-#define K_LISTENS(n, f, nf, lo, hi, sd)                                                            \
+#define K_LISTENS(n, f, nf, lo, hi, sd, fl)                                                        \
 	{                                                                                          \
 		.name = n, .kind = CFG_K_LISTENS, .off = offsetof(struct cfg, f),                  \
-		.off_n = offsetof(struct cfg, nf), .min = lo, .max = hi, .sdef = sd                \
+		.off_n = offsetof(struct cfg, nf), .min = lo, .max = hi, .sdef = sd, .flags = fl   \
 	}
-#define K_LISTEN(n, f, sd)                                                                         \
+#define K_LISTEN(n, f, sd, fl)                                                                     \
 	{                                                                                          \
-		.name = n, .kind = CFG_K_LISTEN, .off = offsetof(struct cfg, f), .sdef = sd        \
+		.name = n, .kind = CFG_K_LISTEN, .off = offsetof(struct cfg, f), .sdef = sd,       \
+		.flags = fl                                                                        \
 	}
 #define K_GROUP(n, tab)                                                                            \
 	{                                                                                          \
@@ -121,48 +128,49 @@ static const struct cfg_enum cfg_backend_names[] = {
 #define Z   struct cfg_zone
 #define D   struct cfg_domain
 #define REQ CFG_F_REQUIRED
+#define RST CFG_F_RESTART
 
 static const struct cfg_key cfg_keys_process[] = {
-        K_STR(P, "user", process.user, NULL, 0, cfg_check_name),
-        K_STR(P, "group", process.group, NULL, 0, cfg_check_name),
-        K_BOOL(P, "allow_root", process.allow_root, 0),
-        K_UINT(P, "verbosity", process.verbosity, 0, 0, 3),
-        K_MS(P, "shutdown_timeout", process.shutdown_timeout_ms, SEC(10), 0, MIN(5)),
+        K_STR(P, "user", process.user, NULL, RST, cfg_check_name),
+        K_STR(P, "group", process.group, NULL, RST, cfg_check_name),
+        K_BOOL(P, "allow_root", process.allow_root, 0, RST),
+        K_UINT(P, "verbosity", process.verbosity, 0, 0, 3, 0),
+        K_MS(P, "shutdown_timeout", process.shutdown_timeout_ms, SEC(10), 0, MIN(5), 0),
         K_END,
 };
 
 static const struct cfg_key cfg_keys_zone[] = {
         K_STR(Z, "name", name, NULL, REQ, cfg_check_zone_name),
-        K_BOOL(Z, "strict_testing", strict_testing, 0),
-        K_MS(Z, "timeout", timeout_ms, SEC(5), 100, SEC(60)),
-        K_BOOL(Z, "require_sni", require_sni, 1),
-        K_BOOL(Z, "tlsrpt", tlsrpt, 0),
-        K_BOOL(Z, "dane", dane, 1),
+        K_BOOL(Z, "strict_testing", strict_testing, 0, 0),
+        K_MS(Z, "timeout", timeout_ms, SEC(5), 100, SEC(60), 0),
+        K_BOOL(Z, "require_sni", require_sni, 1, 0),
+        K_BOOL(Z, "tlsrpt", tlsrpt, 0, 0),
+        K_BOOL(Z, "dane", dane, 1, 0),
         K_END,
 };
 
 static const struct cfg_key cfg_keys_resolver[] = {
-        K_BOOL(P, "enabled", resolver.enabled, 1),
-        K_LISTENS("listen", resolver.listen, resolver.n_listen, 1, CFG_LISTEN_MAX,
-                  "127.0.0.1:8461"),
-        K_UINT(P, "max_connections", resolver.max_connections, 1024, 1, 65536),
-        K_MS(P, "idle_timeout", resolver.idle_timeout_ms, SEC(60), SEC(1), DAY(1)),
+        K_BOOL(P, "enabled", resolver.enabled, 1, RST),
+        K_LISTENS("listen", resolver.listen, resolver.n_listen, 1, CFG_LISTEN_MAX, "127.0.0.1:8461",
+                  0),
+        K_UINT(P, "max_connections", resolver.max_connections, 1024, 1, 65536, 0),
+        K_MS(P, "idle_timeout", resolver.idle_timeout_ms, SEC(60), SEC(1), DAY(1), 0),
         K_STRLIST(P, "dns_servers", resolver.dns_servers, resolver.n_dns_servers,
-                  CFG_DNS_SERVERS_MAX, cfg_check_dns_server),
-        K_MS(P, "dns_timeout", resolver.dns_timeout_ms, SEC(2), 100, SEC(30)),
-        K_UINT(P, "dns_attempts", resolver.dns_attempts, 2, 1, 10),
+                  CFG_DNS_SERVERS_MAX, cfg_check_dns_server, 0),
+        K_MS(P, "dns_timeout", resolver.dns_timeout_ms, SEC(2), 100, SEC(30), 0),
+        K_UINT(P, "dns_attempts", resolver.dns_attempts, 2, 1, 10, 0),
         K_MS(P, "fetch_timeout", resolver.fetch_timeout_ms, FETCH_TIMEOUT_DEFAULT_MS, SEC(1),
-             MIN(5)),
+             MIN(5), 0),
         K_SIZE(P, "fetch_max_body", resolver.fetch_max_body, STS_POLICY_BODY_MAX, 512,
-               STS_POLICY_BODY_MAX),
-        K_UINT(P, "fetch_concurrency", resolver.fetch_concurrency, 64, 1, 4096),
+               STS_POLICY_BODY_MAX, 0),
+        K_UINT(P, "fetch_concurrency", resolver.fetch_concurrency, 64, 1, 4096, 0),
         K_PATH(P, "ca_file", resolver.ca_file, CFG_F_READABLE),
         K_STR(P, "connect_to", resolver.connect_to, NULL, 0, cfg_check_hostport),
-        K_MS(P, "recheck_interval", resolver.recheck_interval_ms, HOUR(1), SEC(1), DAY(7)),
-        K_MS(P, "negative_ttl", resolver.negative_ttl_ms, MIN(5), SEC(1), DAY(1)),
-        K_MS(P, "tempfail_ttl", resolver.tempfail_ttl_ms, MIN(1), SEC(1), HOUR(1)),
-        K_MS(P, "refresh_before", resolver.refresh_before_ms, DAY(1), 0, DAY(30)),
-        K_UINT(P, "refresh_concurrency", resolver.refresh_concurrency, 16, 1, 1024),
+        K_MS(P, "recheck_interval", resolver.recheck_interval_ms, HOUR(1), SEC(1), DAY(7), 0),
+        K_MS(P, "negative_ttl", resolver.negative_ttl_ms, MIN(5), SEC(1), DAY(1), 0),
+        K_MS(P, "tempfail_ttl", resolver.tempfail_ttl_ms, MIN(1), SEC(1), HOUR(1), 0),
+        K_MS(P, "refresh_before", resolver.refresh_before_ms, DAY(1), 0, DAY(30), 0),
+        K_UINT(P, "refresh_concurrency", resolver.refresh_concurrency, 16, 1, 1024, 0),
         K_STR(P, "default_zone", resolver.default_zone, NULL, 0, cfg_check_zone_name),
         K_GROUPS("zones", resolver.zones, resolver.n_zones, CFG_ZONES_MAX, cfg_keys_zone, Z),
         K_END,
@@ -172,7 +180,7 @@ static const struct cfg_key cfg_keys_domain[] = {
         K_STR(D, "domain", domain, NULL, REQ, NULL),
         K_ENUM(D, "mode", policy.mode, 0, cfg_mode_names, REQ),
         K_SEC32(D, "max_age", policy.max_age_s, DAY(7), MIN(1), SEC(STS_MAX_AGE_MAX)),
-        K_STRLIST(D, "mx", policy.mx, policy.n_mx, STS_MX_MAX, NULL),
+        K_STRLIST(D, "mx", policy.mx, policy.n_mx, STS_MX_MAX, NULL, 0),
         K_STR(D, "id", id, NULL, 0, cfg_check_id),
         K_PATH(D, "cert", cert_file, REQ | CFG_F_READABLE),
         K_PATH(D, "key", key_file, REQ | CFG_F_READABLE),
@@ -180,47 +188,50 @@ static const struct cfg_key cfg_keys_domain[] = {
         K_END,
 };
 
+/* publisher.domains needs a restart only when the publisher is not running (none at start):
+ * the daemon says so itself. */
 static const struct cfg_key cfg_keys_publisher[] = {
         K_LISTENS("listen", publisher.listen, publisher.n_listen, 1, CFG_LISTEN_MAX,
-                  "0.0.0.0:443 [::]:443"),
+                  "0.0.0.0:443 [::]:443", RST),
         K_LISTENS("http_listen", publisher.http_listen, publisher.n_http_listen, 0, CFG_LISTEN_MAX,
-                  "0.0.0.0:80 [::]:80"),
+                  "0.0.0.0:80 [::]:80", RST),
         K_STR(P, "tls_priority", publisher.tls_priority,
-              "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, cfg_check_priority),
+              "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", RST, cfg_check_priority),
         K_SEC32(P, "cache_control_max_age", publisher.cache_control_max_age_s, DAY(1), 0,
                 SEC(STS_MAX_AGE_MAX)),
         K_PATH(P, "acme_webroot", publisher.acme_webroot, CFG_F_DIR),
-        K_UINT(P, "max_connections", publisher.max_connections, 1024, 1, 65536),
-        K_MS(P, "connection_timeout", publisher.connection_timeout_ms, SEC(30), SEC(1), HOUR(1)),
+        K_UINT(P, "max_connections", publisher.max_connections, 1024, 1, 65536, RST),
+        K_MS(P, "connection_timeout", publisher.connection_timeout_ms, SEC(30), SEC(1), HOUR(1),
+             RST),
         K_GROUPS("domains", publisher.domains, publisher.n_domains, CFG_DOMAINS_MAX,
                  cfg_keys_domain, D),
         K_END,
 };
 
 static const struct cfg_key cfg_keys_redis[] = {
-        K_STR(P, "address", cache.redis_address, "127.0.0.1:6379", 0, cfg_check_redis_address),
-        K_UINT(P, "db", cache.redis_db, 0, 0, 1023),
-        K_STR(P, "username", cache.redis_username, NULL, 0, NULL),
-        K_STR(P, "password", cache.redis_password, NULL, 0, NULL),
-        K_STR(P, "prefix", cache.redis_prefix, "mtastsd", 0, NULL),
-        K_MS(P, "connect_timeout", cache.redis_connect_timeout_ms, SEC(2), 10, SEC(60)),
-        K_MS(P, "command_timeout", cache.redis_command_timeout_ms, 500, 10, SEC(60)),
+        K_STR(P, "address", cache.redis_address, "127.0.0.1:6379", RST, cfg_check_redis_address),
+        K_UINT(P, "db", cache.redis_db, 0, 0, 1023, RST),
+        K_STR(P, "username", cache.redis_username, NULL, RST, NULL),
+        K_STR(P, "password", cache.redis_password, NULL, RST, NULL),
+        K_STR(P, "prefix", cache.redis_prefix, "mtastsd", RST, NULL),
+        K_MS(P, "connect_timeout", cache.redis_connect_timeout_ms, SEC(2), 10, SEC(60), 0),
+        K_MS(P, "command_timeout", cache.redis_command_timeout_ms, 500, 10, SEC(60), 0),
         K_STRLIST(P, "sentinels", cache.sentinels, cache.n_sentinels, CFG_SENTINELS_MAX,
-                  cfg_check_hostport),
-        K_STR(P, "master_name", cache.sentinel_master, NULL, 0, NULL),
+                  cfg_check_hostport, RST),
+        K_STR(P, "master_name", cache.sentinel_master, NULL, RST, NULL),
         K_END,
 };
 
 static const struct cfg_key cfg_keys_cache[] = {
-        K_ENUM(P, "backend", cache.backend, CFG_CACHE_MEMORY, cfg_backend_names, 0),
-        K_SIZE(P, "max_entries", cache.max_entries, 100000, 1, 10000000),
+        K_ENUM(P, "backend", cache.backend, CFG_CACHE_MEMORY, cfg_backend_names, RST),
+        K_SIZE(P, "max_entries", cache.max_entries, 100000, 1, 10000000, RST),
         K_GROUP("redis", cfg_keys_redis),
         K_END,
 };
 
 static const struct cfg_key cfg_keys_admin[] = {
-        K_BOOL(P, "enabled", admin.enabled, 1),
-        K_LISTEN("listen", admin.listen, "127.0.0.1:8462"),
+        K_BOOL(P, "enabled", admin.enabled, 1, RST),
+        K_LISTEN("listen", admin.listen, "127.0.0.1:8462", RST),
         K_STR(P, "token", admin.token, NULL, 0, NULL),
         K_END,
 };
@@ -235,6 +246,7 @@ static const struct cfg_key cfg_keys_root[] = {
 #undef Z
 #undef D
 #undef REQ
+#undef RST
 
 struct cfg *
 cfg_free(struct cfg *c)
@@ -497,4 +509,10 @@ cfg_zone_find(const struct cfg_resolver *r, const char *name, size_t namelen)
 			return &r->zones[i];
 	}
 	return &r->zones[0];
+}
+
+size_t
+cfg_restart_changes(const struct cfg *a, const struct cfg *b, cfg_key_fn *fn, void *arg)
+{
+	return cfg_table_restart_changes(cfg_keys_root, "", a, b, fn, arg);
 }

@@ -8,7 +8,7 @@
  * errors naming file:line and the key.
  *
  * Interface: cfg_load(), cfg_defaults(), cfg_free(), cfg_zone_find(), cfg_listen_sockaddr(),
- *            cfg_key_error()
+ *            cfg_restart_changes(), cfg_key_error()
  * Ownership: a struct cfg is immutable once returned; the caller frees it with cfg_free().
  *            Modules receive const pointers into it and never call libconfig.
  * Errors:    cfg_load() returns 0 or ERR_CONFIG with the message (file:line: key: reason)
@@ -164,6 +164,15 @@ struct cfg *cfg_free(struct cfg *c);
 int cfg_listen_sockaddr(const struct cfg_listen *l, const char *default_host,
                         struct sockaddr_storage *ret_ss, socklen_t *ret_len, char *host,
                         size_t hostsz);
+
+/* A key's dotted name ("cache.redis.address"), valid only during the call. */
+typedef void cfg_key_fn(const char *key, void *arg);
+
+/* Calls fn, in key table order, with the name of each key that a reload cannot apply
+ * (listeners, the user, the cache backend, ...: docs/config.md) and whose value differs
+ * between old and new. publisher.domains is not among them: it needs a restart only when
+ * the publisher is not running, which the caller knows. Returns the count of calls. */
+size_t cfg_restart_changes(const struct cfg *old, const struct cfg *new, cfg_key_fn *fn, void *arg);
 
 /* A check made after loading (the publisher's certificate check) reports an error about a
  * path key as cfg_load() would: errbuf = "file:line: key: reason", file:line being where

@@ -1,8 +1,9 @@
 /*
  * common/cfg_engine.c - the config loader's table walkers: defaults, parsing, freeing
  *
- * Interface: cfg_table_defaults(), cfg_parse_group(), cfg_table_free(), cfg_error() and
- *            the key path helpers (cfg_int.h); cfg_key_error() (cfg.h)
+ * Interface: cfg_table_defaults(), cfg_parse_group(), cfg_table_free(),
+ *            cfg_table_restart_changes(), cfg_error() and the key path helpers (cfg_int.h);
+ *            cfg_key_error() (cfg.h)
  * Design:    one struct cfg_key per key (name, kind, offset, default, minimum, maximum,
  *            flags; Postfix CONFIG_*_TABLE) drives everything here; cfg_value.c parses the
  *            single values, cfg_listen.c the listeners. A path key records where it is
@@ -508,6 +509,88 @@ cfg_parse_group(struct cfg_ctx *ctx, const config_setting_t *g, const char *key,
 		}
 	}
 	return 0;
+}
+
+/* ---- comparing, by table: the restart-only keys ---- */
+
+int
+cfg_str_same(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+/* 1 when key k holds the same value in a and b (K_GROUP and K_GROUPLIST: not compared). */
+static int
+cfg_key_same(const struct cfg_key *k, const void *a, const void *b)
+{
+	size_t i, na, nb;
+
+	switch (k->kind) {
+	case CFG_K_BOOL:
+	case CFG_K_ENUM:
+		return *FIELD(a, k->off, const int) == *FIELD(b, k->off, const int);
+	case CFG_K_UINT:
+		return *FIELD(a, k->off, const unsigned) == *FIELD(b, k->off, const unsigned);
+	case CFG_K_SIZE:
+		return *FIELD(a, k->off, const size_t) == *FIELD(b, k->off, const size_t);
+	case CFG_K_MS:
+		return *FIELD(a, k->off, const uint64_t) == *FIELD(b, k->off, const uint64_t);
+	case CFG_K_SEC32:
+		return *FIELD(a, k->off, const uint32_t) == *FIELD(b, k->off, const uint32_t);
+	case CFG_K_STR:
+	case CFG_K_PATH:
+		return cfg_str_same(*FIELD(a, k->off, char *const), *FIELD(b, k->off, char *const));
+	case CFG_K_STRLIST: {
+		char **va = *FIELD(a, k->off, char **const), **vb = *FIELD(b, k->off, char **const);
+
+		na = *FIELD(a, k->off_n, const size_t);
+		nb = *FIELD(b, k->off_n, const size_t);
+		for (i = 0; na == nb && i < na; i++)
+			if (strcmp(va[i], vb[i]) != 0)
+				return 0;
+		return na == nb;
+	}
+	case CFG_K_LISTENS: {
+		const struct cfg_listen *la = *FIELD(a, k->off, struct cfg_listen *const);
+		const struct cfg_listen *lb = *FIELD(b, k->off, struct cfg_listen *const);
+
+		na = *FIELD(a, k->off_n, const size_t);
+		nb = *FIELD(b, k->off_n, const size_t);
+		for (i = 0; na == nb && i < na; i++)
+			if (!cfg_listen_same(&la[i], &lb[i]))
+				return 0;
+		return na == nb;
+	}
+	case CFG_K_LISTEN:
+		return cfg_listen_same(FIELD(a, k->off, const struct cfg_listen),
+		                       FIELD(b, k->off, const struct cfg_listen));
+	case CFG_K_GROUP:
+	case CFG_K_GROUPLIST:
+		break;
+	}
+	return 1;
+}
+
+size_t
+cfg_table_restart_changes(const struct cfg_key *tab, const char *parent, const void *a,
+                          const void *b, cfg_key_fn *fn, void *arg)
+{
+	char key[CFG_KEY_PATH_MAX];
+	const struct cfg_key *k;
+	size_t n = 0;
+
+	for (k = tab; k->name != NULL; k++) {
+		cfg_join(key, parent, k->name);
+		if (k->kind == CFG_K_GROUP) {
+			n += cfg_table_restart_changes(k->sub, key, a, b, fn, arg);
+		} else if ((k->flags & CFG_F_RESTART) && !cfg_key_same(k, a, b)) {
+			fn(key, arg);
+			n++;
+		}
+	}
+	return n;
 }
 
 /* ---- libconfig settings ---- */

@@ -1,8 +1,8 @@
 /*
  * common/cfg_int.h - the config loader's insides, shared by its parts (not installed)
  *
- * Parts:     cfg.c          the key tables, cfg_load(), the cross-key checks
- *            cfg_engine.c   the table walkers: defaults, parsing, freeing; the
+ * Parts:     cfg.c          the key tables, cfg_load(), the cross-key checks, restart keys
+ *            cfg_engine.c   the table walkers: defaults, parsing, freeing, comparing; the
  *                           error text ("file:line: key: reason")
  *            cfg_value.c    one value: strings, integers, durations, paths, and the checks
  *                           of string values named in the tables
@@ -53,6 +53,8 @@ enum {
 	CFG_F_REQUIRED = 1u << 0, /* must be present */
 	CFG_F_READABLE = 1u << 1, /* CFG_K_PATH: a file we can read */
 	CFG_F_DIR = 1u << 2,      /* CFG_K_PATH: a directory */
+	CFG_F_RESTART = 1u << 3,  /* a reload does not apply it (cfg_restart_changes()); not on
+	                           * CFG_K_GROUP or CFG_K_GROUPLIST keys */
 };
 
 struct cfg_ctx;
@@ -117,7 +119,14 @@ void cfg_table_free(const struct cfg_key *tab, void *base);
  * out-of-range values and missing required keys are errors. */
 int cfg_parse_group(struct cfg_ctx *ctx, const config_setting_t *g, const char *key,
                     const struct cfg_key *tab, void *base);
+/* Calls fn with the dotted name of each CFG_F_RESTART key of tab (under parent, "" at the
+ * root; K_GROUP sub-tables included) whose value differs between a and b. Returns the
+ * count. */
+size_t cfg_table_restart_changes(const struct cfg_key *tab, const char *parent, const void *a,
+                                 const void *b, cfg_key_fn *fn, void *arg);
 void cfg_where_free(struct cfg *c);
+/* 1 when a and b are both NULL or the same string. */
+int cfg_str_same(const char *a, const char *b);
 
 /* ---- cfg_value.c ---- */
 
@@ -155,6 +164,8 @@ int cfg_parse_listen_one(struct cfg_ctx *ctx, const config_setting_t *s, const c
 /* A list of listeners (or one), duplicates refused; replaces the list of k in base. */
 int cfg_parse_listens(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
                       const struct cfg_key *k, void *base);
+/* 1 when a and b listen on the same thing, as written (address or path, mode, owner, group). */
+int cfg_listen_same(const struct cfg_listen *a, const struct cfg_listen *b);
 /* A non-loopback admin listener without a token is refused. */
 int cfg_finish_admin(struct cfg_ctx *ctx, const struct cfg *c, const config_setting_t *root);
 /* No two listeners of the process may bind the same place. */

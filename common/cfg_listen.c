@@ -3,7 +3,7 @@
  *
  * Interface: cfg_listen_sockaddr() (cfg.h); cfg_parse_listen_one(), cfg_parse_listens(),
  *            cfg_listen_default(), cfg_listens_default(), cfg_listen_clear(),
- *            cfg_finish_admin(), cfg_finish_listeners() (cfg_int.h)
+ *            cfg_listen_same(), cfg_finish_admin(), cfg_finish_listeners() (cfg_int.h)
  * Design:    a listener is written "IPv4:port", "[IPv6]:port", "unix:/path" or as a group
  *            { path; mode; owner; group; }. Numeric addresses only (no DNS at load time); an
  *            IPv4-mapped IPv6 address is refused (every IPv6 socket is IPV6_V6ONLY). After
@@ -248,6 +248,14 @@ cfg_listen_default(const char *sdef, struct cfg_listen *l)
 
 	if (cfg_listen_from_text(sdef, l, &why) < 0)
 		die("cfg: bad built-in listen default '%s': %s", sdef, why);
+}
+
+int
+cfg_listen_same(const struct cfg_listen *a, const struct cfg_listen *b)
+{
+	return cfg_str_same(a->address, b->address) && cfg_str_same(a->path, b->path) &&
+	       a->mode == b->mode && cfg_str_same(a->owner, b->owner) &&
+	       cfg_str_same(a->group, b->group);
 }
 
 /* ---- lists of listeners ---- */

@@ -1209,6 +1209,54 @@ test_bad_configs(void **state)
 	}
 }
 
+/* ---- restart-only keys ---- */
+
+static void
+append_key(const char *key, void *arg)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	(void)snprintf(out + len, 512 - len, "%s%s", len > 0 ? " " : "", key);
+}
+
+/* The CFG_F_RESTART keys that differ, in table order; keys a reload applies (and
+ * resolver.listen, which the socketmap server reports itself) are not named. */
+static void
+test_restart_changes(void **state)
+{
+	static const char changed[] =
+	        "process = { user = \"mtastsd\"; verbosity = 2; };\n"
+	        "resolver = { listen = \"127.0.0.1:9461\"; dns_timeout = \"3s\"; };\n"
+	        "publisher = { listen = \"127.0.0.1:8443\"; tls_priority = "
+	        "\"NORMAL:-VERS-ALL:+VERS-TLS1.3\"; connection_timeout = \"31s\"; };\n"
+	        "cache = { redis = { address = \"127.0.0.1:6380\"; command_timeout = \"1s\"; "
+	        "sentinels = [ \"127.0.0.1:26379\" ]; master_name = \"m\"; }; };\n"
+	        "admin = { listen = \"127.0.0.1:9462\"; token = \"t\"; };\n";
+	struct cfg *a = NULL, *b = NULL;
+	char err[1024], keys[512] = "";
+
+	(void)state;
+	assert_int_equal(load_text("", &a, err, sizeof(err), NULL), 0);
+	assert_int_equal(load_text(changed, &b, err, sizeof(err), NULL), 0);
+	assert_int_equal(cfg_restart_changes(a, a, append_key, keys), 0);
+	assert_string_equal(keys, "");
+	assert_int_equal(cfg_restart_changes(a, b, append_key, keys), 8);
+	assert_string_equal(keys, "process.user publisher.listen publisher.tls_priority "
+	                          "publisher.connection_timeout cache.redis.address "
+	                          "cache.redis.sentinels cache.redis.master_name admin.listen");
+	cfg_free(b);
+	/* the same value written another way is no change */
+	b = NULL;
+	assert_int_equal(load_text("publisher = { connection_timeout = \"30000ms\"; };\n", &b, err,
+	                           sizeof(err), NULL),
+	                 0);
+	keys[0] = '\0';
+	assert_int_equal(cfg_restart_changes(a, b, append_key, keys), 0);
+	cfg_free(b);
+	cfg_free(a);
+}
+
 /* Fixtures whose certificate files the publisher refuses (pub_check_certs(), tested with
  * their messages in tests/unit/publisher/test_pub_check.c): the loader reads no
  * certificate, so it accepts them, and keeps where cert and key are written. */
@@ -1313,6 +1361,7 @@ main(void)
 	        cmocka_unit_test(test_tls_priority),
 	        cmocka_unit_test(test_bad_configs),
 	        cmocka_unit_test(test_cert_fixtures_load),
+	        cmocka_unit_test(test_restart_changes),
 	        cmocka_unit_test(test_bad_fixtures_listed),
 	};
 
