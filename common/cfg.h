@@ -7,11 +7,14 @@
  * "5m", "2h", "7d"); sizes in bytes. Unknown keys, wrong types and out-of-range values are
  * errors naming file:line and the key.
  *
- * Interface: cfg_load(), cfg_defaults(), cfg_free(), cfg_zone_find()
+ * Interface: cfg_load(), cfg_defaults(), cfg_free(), cfg_zone_find(), cfg_listen_sockaddr(),
+ *            cfg_restart_changes(), cfg_key_error()
  * Ownership: a struct cfg is immutable once returned; the caller frees it with cfg_free().
  *            Modules receive const pointers into it and never call libconfig.
  * Errors:    cfg_load() returns 0 or ERR_CONFIG with the message (file:line: key: reason)
- *            in errbuf.
+ *            in errbuf. The loader reads no certificate: the publisher checks the files
+ *            after loading (pub_check_certs()) and names file:line with cfg_key_error().
+ * Parts:     cfg.c and the files named in cfg_int.h (private to common/).
  */
 #ifndef MTASTSD_CFG_H
 #define MTASTSD_CFG_H
@@ -134,6 +137,8 @@ struct cfg_admin {
 	char *token;              /* bearer token, NULL = none */
 };
 
+struct cfg_where;
+
 struct cfg {
 	char *path; /* file loaded, NULL for the embedded defaults */
 	struct cfg_process process;
@@ -141,6 +146,9 @@ struct cfg {
 	struct cfg_publisher publisher;
 	struct cfg_cache cache;
 	struct cfg_admin admin;
+	/* private (cfg_key_error()): where each path key is written in the file */
+	struct cfg_where *where;
+	size_t n_where;
 };
 
 /* Load and validate path. On success *ret_cfg is set and 0 returned; otherwise ERR_CONFIG
@@ -156,6 +164,22 @@ struct cfg *cfg_free(struct cfg *c);
 int cfg_listen_sockaddr(const struct cfg_listen *l, const char *default_host,
                         struct sockaddr_storage *ret_ss, socklen_t *ret_len, char *host,
                         size_t hostsz);
+
+/* A key's dotted name ("cache.redis.address"), valid only during the call. */
+typedef void cfg_key_fn(const char *key, void *arg);
+
+/* Calls fn, in key table order, with the name of each key that a reload cannot apply
+ * (listeners, the user, the cache backend, ...: docs/config.md) and whose value differs
+ * between old and new. publisher.domains is not among them: it needs a restart only when
+ * the publisher is not running, which the caller knows. Returns the count of calls. */
+size_t cfg_restart_changes(const struct cfg *old, const struct cfg *new, cfg_key_fn *fn, void *arg);
+
+/* A check made after loading (the publisher's certificate check) reports an error about a
+ * path key as cfg_load() would: errbuf = "file:line: key: reason", file:line being where
+ * key ("publisher.domains[0].cert") is written, or "file: key: reason" when it is not in
+ * the file. Returns ERR_CONFIG. */
+int cfg_key_error(const struct cfg *c, const char *key, char *errbuf, size_t errlen,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The zone for a socketmap name; the default zone when none has that name. Never NULL. */
 const struct cfg_zone *cfg_zone_find(const struct cfg_resolver *r, const char *name,

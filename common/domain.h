@@ -36,8 +36,8 @@ int domain_is_ip_literal(const char *s);
 /* 1 when a certificate name (a SAN dNSName, or the CN) covers host, as RFC 6125 section
  * 6.4.3 allows: the same name, case-insensitively, or "*." as the complete left-most label
  * ("*.example.com" covers "mta-sts.example.com", not "example.com" nor "a.b.example.com").
- * Both NUL-terminated; no IDN conversion. The publisher's SNI choice and the config
- * loader's certificate check use this one rule. */
+ * Both NUL-terminated; no IDN conversion. The publisher's SNI choice and its certificate
+ * check (pub_check_certs()) use this one rule. */
 int domain_cert_name_match(const char *pattern, const char *host);
 
 /* Turn a Postfix next-hop key ("example.com", "[mx.example.com]:587", "example.com:25",

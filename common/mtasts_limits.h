@@ -11,6 +11,9 @@
 /* RFC 1035 section 2.3.4 / RFC 5321: a label is at most 63 octets, a name 253 (text form). */
 #define DOMAIN_LABEL_MAX 63
 #define DOMAIN_NAME_MAX  253
+/* subjectAltName entries looked at in one certificate (common/cert_names.c). Our bound, no
+ * RFC: Let's Encrypt issues at most 100 names per certificate. */
+#define CERT_SAN_MAX 1024
 
 /* RFC 8461 section 3.3: policy bodies SHOULD stay under 64 KiB; we refuse larger (bytes). */
 #define STS_POLICY_BODY_MAX (64 * 1024)

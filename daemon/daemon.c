@@ -169,90 +169,39 @@ daemon_priv_drop(struct daemon *d)
 
 /* ---- reload ---- */
 
-static int
-daemon_str_changed(const char *a, const char *b)
+static void
+daemon_log_restart_key(const char *key, void *arg)
 {
-	if (a == NULL || b == NULL)
-		return a != b;
-	return strcmp(a, b) != 0;
+	(void)arg;
+	log_warn("reload: %s changed: requires restart, ignoring", key);
 }
 
-static int
-daemon_listen_changed(const struct cfg_listen *a, size_t na, const struct cfg_listen *b, size_t nb)
-{
-	size_t i;
-
-	if (na != nb)
-		return 1;
-	for (i = 0; i < na; i++) {
-		if (daemon_str_changed(a[i].address, b[i].address) ||
-		    daemon_str_changed(a[i].path, b[i].path) || a[i].mode != b[i].mode ||
-		    daemon_str_changed(a[i].owner, b[i].owner) ||
-		    daemon_str_changed(a[i].group, b[i].group))
-			return 1;
-	}
-	return 0;
-}
-
-static int
-daemon_strlist_changed(char **a, size_t na, char **b, size_t nb)
-{
-	size_t i;
-
-	if (na != nb)
-		return 1;
-	for (i = 0; i < na; i++) {
-		if (strcmp(a[i], b[i]) != 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Log every changed key that only a restart applies (docs/config.md). The resolver logs
- * its own listeners (res.h). */
+/* Log every changed key that only a restart applies (the key tables say which,
+ * docs/config.md). The resolver logs its own listeners (res.h). */
 static void
 daemon_log_restart_keys(const struct cfg *o, const struct cfg *n, int pub_running)
 {
-	struct {
-		const char *key;
-		int changed;
-	} keys[] = {
-	        {"process.user", daemon_str_changed(o->process.user, n->process.user)},
-	        {"process.group", daemon_str_changed(o->process.group, n->process.group)},
-	        {"process.allow_root", o->process.allow_root != n->process.allow_root},
-	        {"resolver.enabled", o->resolver.enabled != n->resolver.enabled},
-	        {"publisher.listen",
-	         daemon_listen_changed(o->publisher.listen, o->publisher.n_listen,
-	                               n->publisher.listen, n->publisher.n_listen)},
-	        {"publisher.http_listen",
-	         daemon_listen_changed(o->publisher.http_listen, o->publisher.n_http_listen,
-	                               n->publisher.http_listen, n->publisher.n_http_listen)},
-	        {"publisher.domains", !pub_running && n->publisher.n_domains > 0},
-	        {"cache.backend", o->cache.backend != n->cache.backend},
-	        {"cache.max_entries", o->cache.max_entries != n->cache.max_entries},
-	        {"cache.redis.address",
-	         daemon_str_changed(o->cache.redis_address, n->cache.redis_address)},
-	        {"cache.redis.db", o->cache.redis_db != n->cache.redis_db},
-	        {"cache.redis.username",
-	         daemon_str_changed(o->cache.redis_username, n->cache.redis_username)},
-	        {"cache.redis.password",
-	         daemon_str_changed(o->cache.redis_password, n->cache.redis_password)},
-	        {"cache.redis.prefix",
-	         daemon_str_changed(o->cache.redis_prefix, n->cache.redis_prefix)},
-	        {"cache.redis.sentinels",
-	         daemon_strlist_changed(o->cache.sentinels, o->cache.n_sentinels,
-	                                n->cache.sentinels, n->cache.n_sentinels)},
-	        {"cache.redis.master_name",
-	         daemon_str_changed(o->cache.sentinel_master, n->cache.sentinel_master)},
-	        {"admin.enabled", o->admin.enabled != n->admin.enabled},
-	        {"admin.listen", daemon_listen_changed(&o->admin.listen, 1, &n->admin.listen, 1)},
-	};
-	size_t i;
+	(void)cfg_restart_changes(o, n, daemon_log_restart_key, NULL);
+	if (!pub_running && n->publisher.n_domains > 0)
+		daemon_log_restart_key("publisher.domains", NULL);
+}
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (keys[i].changed)
-			log_warn("reload: %s changed: requires restart, ignoring", keys[i].key);
+int
+daemon_cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen)
+{
+	struct cfg *c = NULL;
+	int r;
+
+	r = cfg_load(path, &c, errbuf, errlen);
+	if (r < 0)
+		return r;
+	r = pub_check_certs(c, errbuf, errlen);
+	if (r < 0) {
+		(void)cfg_free(c);
+		return r;
 	}
+	*ret_cfg = c;
+	return 0;
 }
 
 /* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
@@ -268,7 +217,7 @@ daemon_reload(struct daemon *d)
 		log_notice("reload: no configuration file %s, keeping the embedded defaults", path);
 		return 1;
 	}
-	r = cfg_load(path, &nc, errbuf, sizeof(errbuf));
+	r = daemon_cfg_load(path, &nc, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		log_err("reload failed: %s; keeping the old configuration", errbuf);
 		return 0;

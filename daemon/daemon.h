@@ -1,7 +1,7 @@
 /*
  * daemon/daemon.h - the running daemon: ordered start, SIGHUP reload, SIGTERM shutdown
  *
- * Interface: daemon_run()
+ * Interface: daemon_run(), daemon_cfg_load(), daemon_verbosity()
  * Threads:   main thread; runs the event loop until shutdown.
  * Ownership: daemon_run() takes the config and frees it (and any reloaded one) on return.
  * Errors:    startup errors are logged once and turn into exit status 1; reload errors are
@@ -22,6 +22,11 @@ struct daemon_opts {
  * SIGTERM/SIGINT. Takes ownership of cfg. Returns the process exit status: 0 after a clean
  * shutdown, 1 when startup failed. */
 int daemon_run(struct cfg *cfg, const struct daemon_opts *opts);
+
+/* Load path as the daemon runs it: cfg_load(), then the publisher's certificate check
+ * (pub_check_certs()). For -n, the start, the commands and every reload. Returns 0 with
+ * *ret_cfg set (owned), or ERR_CONFIG with "file:line: key: reason" in errbuf. */
+int daemon_cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen);
 
 /* The verbosity to use: process.verbosity + extra, at most 3. */
 int daemon_verbosity(const struct cfg *cfg, int extra);

@@ -105,7 +105,7 @@ main_load(const char *path, int quiet_defaults, struct cfg **ret_cfg, const char
 			return 0;
 		}
 	}
-	r = cfg_load(path, ret_cfg, errbuf, sizeof(errbuf));
+	r = daemon_cfg_load(path, ret_cfg, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		log_err("%s", errbuf);
 		return 1;

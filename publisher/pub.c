@@ -544,28 +544,6 @@ pub_timeout_s_of(const struct cfg_publisher *p)
 	return (unsigned)((ms + 999) / 1000);
 }
 
-/* The publisher keys that only a restart applies, each logged when it changed, in the
- * daemon's words (daemon_log_restart_keys(), docs/config.md). publisher.listen and
- * publisher.http_listen are the daemon's to log; values are compared as the listeners use
- * them (defaults applied, the timeout in seconds). */
-static void
-pub_log_restart_keys(const struct pub *pub, const struct cfg_publisher *p)
-{
-	struct {
-		const char *key;
-		int changed;
-	} keys[] = {
-	        {"publisher.max_connections", pub_max_connections_of(p) != pub->max_connections},
-	        {"publisher.connection_timeout", pub_timeout_s_of(p) != pub->timeout_s},
-	        {"publisher.tls_priority", strcmp(pub_priority_of(p), pub->tls_priority) != 0},
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (keys[i].changed)
-			log_warn("reload: %s changed: requires restart, ignoring", keys[i].key);
-}
-
 /* ---- lifecycle ---- */
 
 static const struct pub_dom *
@@ -766,7 +744,6 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 		snap_free(s);
 		return r;
 	}
-	pub_log_restart_keys(pub, p);
 	pub_log_ids(pub->snap, s);
 	snap_publish(pub, s);
 	watch_setup(pub);

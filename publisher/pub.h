@@ -5,9 +5,9 @@
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
  * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(),
- *            pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin
- *            endpoint), pub_dns_records()/pub_dns_records_free() (pub_dns.c, for
- *            `mtastsd dns-records`)
+ *            pub_check_certs() (pub_check.c), pub_info_get()/pub_info_free(),
+ *            pub_stats_add() (pub_info.c, for the admin endpoint),
+ *            pub_dns_records()/pub_dns_records_free() (pub_dns.c, for `mtastsd dns-records`)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
  *            immutable snapshots swapped by the main loop (docs/style.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
@@ -27,6 +27,13 @@ int pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub);
 /* Swap in new policies and certificates as one step; on error keep the old ones. */
 int pub_reload(struct pub *pub, const struct cfg *cfg);
 struct pub *pub_free(struct pub *pub);
+
+/* The certificate check of a loaded configuration (mtastsd -n, start, commands, reload;
+ * the loader reads no certificate). For every publisher.domains[] entry: cert and key load
+ * as a pair as the publisher loads them (a combined PEM file may be both), and the
+ * certificate names mta-sts.<domain> (RFC 8461 section 3.3). Returns 0, or ERR_CONFIG with
+ * "file:line: publisher.domains[N].cert: reason" (or .key) in errbuf. Never logs. */
+int pub_check_certs(const struct cfg *cfg, char *errbuf, size_t errlen);
 
 /* The policy id of d: d->id when set, else derived from the canonical policy text
  * (a hash, ALPHA/DIGIT, 1..32 chars). Returns an owned string. */

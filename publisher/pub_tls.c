@@ -29,6 +29,7 @@
 
 #include <gnutls/x509.h>
 
+#include "cert_names.h"
 #include "domain.h"
 #include "err.h"
 #include "pub_int.h"
@@ -88,42 +89,25 @@ tls_lower(char *s)
 		*s = (char)tolower((unsigned char)*s);
 }
 
+/* cert_names() callback: keep name, lower-case, up to PUB_CERT_NAMES_MAX. */
+static int
+tls_cert_name(const char *name, int from_cn, void *arg)
+{
+	struct pub_cert *c = arg;
+
+	(void)from_cn;
+	c->names = xrealloc(c->names, (c->n_names + 1) * sizeof(*c->names));
+	c->names[c->n_names] = xstrdup(name);
+	tls_lower(c->names[c->n_names]);
+	c->n_names++;
+	return c->n_names >= PUB_CERT_NAMES_MAX;
+}
+
+/* The SAN dNSNames of crt, or its CN when it has none. */
 static void
 tls_cert_names(struct pub_cert *c, gnutls_x509_crt_t crt)
 {
-	char buf[256];
-	size_t size;
-	unsigned i;
-	int type;
-
-	for (i = 0; c->n_names < PUB_CERT_NAMES_MAX; i++) {
-		size = sizeof(buf) - 1;
-		type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf, &size, NULL);
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (type == GNUTLS_E_SHORT_MEMORY_BUFFER)
-			continue;
-		if (type < 0)
-			break;
-		if (type != GNUTLS_SAN_DNSNAME)
-			continue;
-		buf[size] = '\0';
-		c->names = xrealloc(c->names, (c->n_names + 1) * sizeof(*c->names));
-		c->names[c->n_names] = xstrdup(buf);
-		tls_lower(c->names[c->n_names]);
-		c->n_names++;
-	}
-	if (c->n_names > 0)
-		return;
-	size = sizeof(buf) - 1;
-	if (gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0, 0, buf, &size) ==
-	    0) {
-		buf[size] = '\0';
-		c->names = xmalloc(sizeof(*c->names));
-		c->names[0] = xstrdup(buf);
-		tls_lower(c->names[0]);
-		c->n_names = 1;
-	}
+	(void)cert_names(crt, CERT_NAMES_CN_FALLBACK, tls_cert_name, c);
 }
 
 static void

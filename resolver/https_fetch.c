@@ -35,6 +35,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "cert_names.h"
 #include "dns_client.h"
 #include "err.h"
 #include "https_fetch.h"
@@ -117,9 +118,8 @@ struct fetcher {
 	int free_pending;
 };
 
-/* Certificates of the peer's chain looked at (leaf first); subjectAltNames scanned. */
+/* Certificates of the peer's chain looked at (leaf first). */
 #define FETCH_CHAIN_MAX 16
-#define FETCH_SAN_MAX   64
 
 static int fetch_curl_initialised;
 
@@ -390,20 +390,7 @@ fetch_trust_load(struct fetcher *f)
 static int
 fetch_crt_has_dns_san(gnutls_x509_crt_t crt)
 {
-	unsigned i;
-	int r;
-
-	for (i = 0; i < FETCH_SAN_MAX; i++) {
-		char name[256];
-		size_t len = sizeof(name);
-
-		r = gnutls_x509_crt_get_subject_alt_name(crt, i, name, &len, NULL);
-		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (r == GNUTLS_SAN_DNSNAME)
-			return 1;
-	}
-	return 0;
+	return cert_names(crt, 0, NULL, NULL) > 0;
 }
 
 /* Digest of the peer's chain as sent (each certificate's length, then its DER). */

@@ -1142,16 +1142,6 @@ static const struct bad_case bad_cases[] = {
          "bad value 'memcached': expected one of \"memory\", \"redis\", \"valkey\""},
         {"bad-sentinels-no-master.conf", 5, "cache.redis.master_name",
          "required when cache.redis.sentinels is set"},
-        /* what the daemon would refuse at startup, -n refuses too */
-        {"bad-key-mismatch.conf", 9, "publisher.domains[0].key",
-         "private key does not match certificate " CFG_DIR "/dummy-cert.pem"},
-        {"bad-cert-same-file.conf", 9, "publisher.domains[0].key",
-         "'" CFG_DIR "/dummy-cert.pem' is the certificate file (cert) and holds no private key"},
-        {"bad-key-empty.conf", 9, "publisher.domains[0].key",
-         "key file '" CFG_DIR "/empty-key.pem' is empty or not PEM"},
-        {"bad-cert-names.conf", 8, "publisher.domains[0].cert",
-         "certificate " CFG_DIR "/dummy-cert.pem does not name mta-sts.example.net (it names "
-         "mta-sts.example.com, mta-sts.xn--bcher-kva.example)"},
         {"bad-domain-policy-host.conf", 5, "publisher.domains[0].domain",
          "domain is the Policy Domain (example.org), not the policy host name"},
         {"bad-admin-token.conf", 3, "admin.listen",
@@ -1219,12 +1209,113 @@ test_bad_configs(void **state)
 	}
 }
 
-/* Every bad-*.conf fixture is in the table above (so none is silently untested). */
+/* ---- restart-only keys ---- */
+
+static void
+append_key(const char *key, void *arg)
+{
+	char *out = arg;
+	size_t len = strlen(out);
+
+	(void)snprintf(out + len, 512 - len, "%s%s", len > 0 ? " " : "", key);
+}
+
+/* The CFG_F_RESTART keys that differ, in table order; keys a reload applies (and
+ * resolver.listen, which the socketmap server reports itself) are not named. */
+static void
+test_restart_changes(void **state)
+{
+	static const char changed[] =
+	        "process = { user = \"mtastsd\"; verbosity = 2; };\n"
+	        "resolver = { listen = \"127.0.0.1:9461\"; dns_timeout = \"3s\"; };\n"
+	        "publisher = { listen = \"127.0.0.1:8443\"; tls_priority = "
+	        "\"NORMAL:-VERS-ALL:+VERS-TLS1.3\"; connection_timeout = \"31s\"; };\n"
+	        "cache = { redis = { address = \"127.0.0.1:6380\"; command_timeout = \"1s\"; "
+	        "sentinels = [ \"127.0.0.1:26379\" ]; master_name = \"m\"; }; };\n"
+	        "admin = { listen = \"127.0.0.1:9462\"; token = \"t\"; };\n";
+	struct cfg *a = NULL, *b = NULL;
+	char err[1024], keys[512] = "";
+
+	(void)state;
+	assert_int_equal(load_text("", &a, err, sizeof(err), NULL), 0);
+	assert_int_equal(load_text(changed, &b, err, sizeof(err), NULL), 0);
+	assert_int_equal(cfg_restart_changes(a, a, append_key, keys), 0);
+	assert_string_equal(keys, "");
+	assert_int_equal(cfg_restart_changes(a, b, append_key, keys), 8);
+	assert_string_equal(keys, "process.user publisher.listen publisher.tls_priority "
+	                          "publisher.connection_timeout cache.redis.address "
+	                          "cache.redis.sentinels cache.redis.master_name admin.listen");
+	cfg_free(b);
+	/* the same value written another way is no change */
+	b = NULL;
+	assert_int_equal(load_text("publisher = { connection_timeout = \"30000ms\"; };\n", &b, err,
+	                           sizeof(err), NULL),
+	                 0);
+	keys[0] = '\0';
+	assert_int_equal(cfg_restart_changes(a, b, append_key, keys), 0);
+	cfg_free(b);
+	cfg_free(a);
+}
+
+/* Fixtures whose certificate files the publisher refuses (pub_check_certs(), tested with
+ * their messages in tests/unit/publisher/test_pub_check.c): the loader reads no
+ * certificate, so it accepts them, and keeps where cert and key are written. */
+static const char *const cert_fixtures[] = {
+        "bad-key-mismatch.conf",
+        "bad-cert-same-file.conf",
+        "bad-key-empty.conf",
+        "bad-cert-names.conf",
+};
+
+static void
+test_cert_fixtures_load(void **state)
+{
+	char path[512], want[1024], err[1024];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cert_fixtures) / sizeof(cert_fixtures[0]); i++) {
+		struct cfg *c;
+
+		(void)snprintf(path, sizeof(path), "%s/%s", CFG_DIR, cert_fixtures[i]);
+		c = load_ok(path);
+		assert_int_equal(c->publisher.n_domains, 1);
+		assert_int_equal(
+		        cfg_key_error(c, "publisher.domains[0].key", err, sizeof(err), "why %d", 1),
+		        ERR_CONFIG);
+		(void)snprintf(want, sizeof(want), "%s:9: publisher.domains[0].key: why 1", path);
+		assert_string_equal(err, want);
+		cfg_key_error(c, "publisher.domains[0].cert", err, sizeof(err), "why");
+		(void)snprintf(want, sizeof(want), "%s:8: publisher.domains[0].cert: why", path);
+		assert_string_equal(err, want);
+		/* a key not written in the file: the file alone */
+		cfg_key_error(c, "resolver.ca_file", err, sizeof(err), "why");
+		(void)snprintf(want, sizeof(want), "%s: resolver.ca_file: why", path);
+		assert_string_equal(err, want);
+		cfg_free(c);
+	}
+}
+
+/* Every bad-*.conf fixture is in one of the tables above (so none is silently untested). */
+static int
+fixture_listed(const char *file)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+		if (strcmp(bad_cases[i].file, file) == 0)
+			return 1;
+	for (i = 0; i < sizeof(cert_fixtures) / sizeof(cert_fixtures[0]); i++)
+		if (strcmp(cert_fixtures[i], file) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 test_bad_fixtures_listed(void **state)
 {
 	char cmd[512], line[512];
-	size_t i, found = 0;
+	size_t found = 0;
 	FILE *p;
 
 	(void)state;
@@ -1235,16 +1326,13 @@ test_bad_fixtures_listed(void **state)
 		line[strcspn(line, "\n")] = '\0';
 		if (strncmp(line, "bad-", 4) != 0)
 			continue;
-		for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
-			if (strcmp(bad_cases[i].file, line) == 0)
-				break;
-		}
-		if (i == sizeof(bad_cases) / sizeof(bad_cases[0]))
-			fail_msg("fixture %s has no entry in bad_cases", line);
+		if (!fixture_listed(line))
+			fail_msg("fixture %s has no entry in bad_cases or cert_fixtures", line);
 		found++;
 	}
 	assert_int_equal(pclose(p), 0);
-	assert_int_equal(found, sizeof(bad_cases) / sizeof(bad_cases[0]));
+	assert_int_equal(found, sizeof(bad_cases) / sizeof(bad_cases[0]) +
+	                                sizeof(cert_fixtures) / sizeof(cert_fixtures[0]));
 }
 
 int
@@ -1272,6 +1360,8 @@ main(void)
 	        cmocka_unit_test(test_unterminated),
 	        cmocka_unit_test(test_tls_priority),
 	        cmocka_unit_test(test_bad_configs),
+	        cmocka_unit_test(test_cert_fixtures_load),
+	        cmocka_unit_test(test_restart_changes),
 	        cmocka_unit_test(test_bad_fixtures_listed),
 	};
 
