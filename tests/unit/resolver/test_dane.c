@@ -39,6 +39,7 @@
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/../../system/data/dane/unit.testns"
+#include "../testutil.h"
 #include "testns.h"
 #define WAIT_MS 5000
 #define ANS_MAX 16
@@ -1013,7 +1014,10 @@ main(void)
 	        cmocka_unit_test(test_lookup_combines),
 	        cmocka_unit_test(test_refresh_failure_keeps),
 	};
+	int r = tu_need_cmd("test_dane", "ldns-testns", "ldnsutils");
 
+	if (r != 0)
+		return r;
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -30,6 +30,7 @@
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/dns/client.testns"
+#include "../testutil.h"
 #include "testns.h"
 #define GUARD_MS 10000
 #define TXT_KEEP 4
@@ -740,7 +741,10 @@ main(void)
 	        cmocka_unit_test(test_resolv_conf),
 	        cmocka_unit_test(test_loopback_flag),
 	};
+	int r = tu_need_cmd("test_dns_client", "ldns-testns", "ldnsutils");
 
+	if (r != 0)
+		return r;
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1221,6 +1221,9 @@ main(void)
 	        cmocka_unit_test(test_callbacks_may_start_and_free),
 	        cmocka_unit_test(test_invalid_domain),
 	};
+	int r = tu_need_cmd("test_https_fetch", "certtool", "gnutls-bin");
 
+	if (r != 0)
+		return r;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
