@@ -8,6 +8,8 @@
 # and, when run as root, the root refusal and the drop to process.user (from /proc).
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3
+
 unset JOURNAL_STREAM NOTIFY_SOCKET
 CFGDATA="$SRC_DIR/tests/unit/data/cfg"
 
@@ -191,7 +193,8 @@ check "daemon with a missing -c file exits 1" 1 "$RC"
 check_match "daemon names the missing file" "$T/missing.conf: cannot read" "$ERR"
 
 # ---- root: refusal and privilege drop ----
-if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+if have_root "root refusal and privilege drop"; then
+	id nobody >/dev/null 2>&1 || die "no user nobody (Debian's base system has one)"
 	cat >"$T/root.conf" <<EOF
 resolver = { enabled = false; };
 admin = { enabled = false; };
@@ -227,8 +230,6 @@ EOF
 	run "$MTASTSD" -f -c "$T/baduser.conf"
 	check "unknown process.user exits 1" 1 "$RC"
 	check_match "unknown user named" "process.user: unknown user 'no-such-user-mtastsd'" "$ERR"
-else
-	say "skip root checks (not root, or no user nobody)"
 fi
 
 finish

@@ -8,6 +8,8 @@
 # and answers them, and a new `postmap -q` works. Loopback only.
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 prlimit certtool ldns-testns postmap
+
 LOAD="python3 $SRC_DIR/tests/system/hostile/smload.py"
 NOFILE=64
 NCLIENTS=100

@@ -12,9 +12,7 @@
 # request sent before the signal, refuses new connections, and exits 0.
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl python3 ldns-testns postmap certtool; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+need_cmd curl python3 ldns-testns postmap certtool
 unset JOURNAL_STREAM NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
 
 DNS=$(free_port both)
@@ -26,7 +24,8 @@ NSLOW=8   # connections whose second lookup waits on a slow policy fetch
 NCONN=40  # connections in the load run
 
 AS_ROOT=0
-if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+if have_root "the drop to process.user nobody"; then
+	id nobody >/dev/null 2>&1 || die "no user nobody (Debian's base system has one)"
 	AS_ROOT=1
 	# nobody must reach the CA file, the config (SIGHUP) and the notify socket.
 	chmod 0755 "$T"
@@ -114,8 +113,6 @@ if [ "$AS_ROOT" = 1 ]; then
 	check_match "no effective capabilities" '^CapEff:[[:space:]]*0+$' \
 		"$(printf '%s\n' "$st" | grep '^CapEff:')"
 	check_match "drop logged" 'running as user nobody' "$(cat "$T/mtastsd.log")"
-else
-	say "skip the privilege drop checks (not root, or no user nobody)"
 fi
 ENF='secure match=mail.enforce.test servername=hostname'
 check "socketmap answers after the drop" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"

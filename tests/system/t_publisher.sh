@@ -18,9 +18,7 @@
 
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl openssl gnutls-cli gnutls-serv certtool python3; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+need_cmd curl openssl gnutls-cli gnutls-serv certtool python3
 
 P=$(free_port tcp)
 H=$(free_port tcp)
@@ -343,7 +341,8 @@ if [ "$(tls_try "$G" TLS1.1)" = ok ]; then
 	check "TLS 1.1 refused" refused "$(tls_try "$P" TLS1.1)"
 	check "TLS 1.0 refused" refused "$(tls_try "$P" TLS1.0)"
 else
-	say "skip TLS 1.1 check: this gnutls-cli cannot negotiate TLS 1.1 even with gnutls-serv"
+	part_unavailable "TLS 1.1/1.0 refused: this gnutls-cli cannot negotiate TLS 1.1 even with" \
+		"gnutls-serv (the positive control)"
 fi
 stop_bg gserv
 
@@ -576,40 +575,37 @@ check "daemon with a mismatched key: no raw errno text" 0 \
 
 # ---- mta-sts-query (postfix-mta-sts-resolver) in a network namespace --------------------
 
-if ! command -v mta-sts-query >/dev/null || ! command -v dnsmasq >/dev/null; then
-	say "skip mta-sts-query: mta-sts-query or dnsmasq missing"
-	finish
+if have_cmd "mta-sts-query in a network namespace" mta-sts-query dnsmasq ip &&
+	have_root "mta-sts-query in a network namespace (ip netns)"; then
+	pub_conf "$T/ns.conf" '"127.0.0.1:443"' "" enforce
+	"$MTASTSD" -c "$T/ns.conf" dns-records >"$T/nsdns.txt"
+	netns_setup "mtastsd-pub-$$"
+	dns_args=()
+	for d in d1 d2 d3; do
+		id=$(sed -n "s/^_mta-sts\.$d\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")
+		dns_args+=("--txt-record=_mta-sts.$d.test,v=STSv1; id=$id" "--address=/mta-sts.$d.test/127.0.0.1")
+	done
+	start_bg dnsmasq ip netns exec "$LIB_NETNS" dnsmasq --keep-in-foreground --no-resolv \
+		--no-hosts --conf-file=/dev/null --listen-address=127.0.0.1 --bind-interfaces --port=53 \
+		--user=root --pid-file= "${dns_args[@]}"
+	start_bg nspub ip netns exec "$LIB_NETNS" "$MTASTSD" -f -c "$T/ns.conf"
+	wait_for "$LIVE_S" netns_exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/443' 2>/dev/null ||
+		die "the daemon in the namespace does not listen on 127.0.0.1:443"
+	for i in 1 2 3; do
+		out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query "d$i.test" 2>"$T/msq.err" || true)
+		id=$(sed -n "s/^_mta-sts\.d$i\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")
+		check_match "mta-sts-query d$i.test: VALID with our id" "STSFetchResult.VALID.*'$id'" "$out"
+	done
+	out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d1.test 2>/dev/null || true)
+	check_match "mta-sts-query d1.test: mode" "'mode': 'enforce'" "$out"
+	check_match "mta-sts-query d1.test: mx" "'mx': \['mail.d1.test', '\*.mx.d1.test'\]" "$out"
+	check_match "mta-sts-query d1.test: max_age" "'max_age': 604800\}" "$out"
+	out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d3.test 2>/dev/null || true)
+	check_match "mta-sts-query d3.test: mx" "'mx': \['mx1.d3.test', 'mx2.d3.test'\]" "$out"
+	check_match "mta-sts-query d3.test: max_age" "'max_age': 1209600\}" "$out"
+	stop_bg nspub
+	check "no sanitizer report from the namespace daemon" 0 "$(grep -c 'Sanitizer' "$T/nspub.log" || true)"
 fi
-pub_conf "$T/ns.conf" '"127.0.0.1:443"' "" enforce
-"$MTASTSD" -c "$T/ns.conf" dns-records >"$T/nsdns.txt"
-netns_setup "mtastsd-pub-$$"
-dns_args=()
-for d in d1 d2 d3; do
-	id=$(sed -n "s/^_mta-sts\.$d\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")
-	dns_args+=("--txt-record=_mta-sts.$d.test,v=STSv1; id=$id" "--address=/mta-sts.$d.test/127.0.0.1")
-done
-start_bg dnsmasq ip netns exec "$LIB_NETNS" dnsmasq --keep-in-foreground --no-resolv \
-	--no-hosts --conf-file=/dev/null --listen-address=127.0.0.1 --bind-interfaces --port=53 \
-	--user=root --pid-file= "${dns_args[@]}"
-start_bg nspub ip netns exec "$LIB_NETNS" "$MTASTSD" -f -c "$T/ns.conf"
-for i in $(seq 1 50); do
-	netns_exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/443' 2>/dev/null && break
-	sleep 0.2
-done
-for i in 1 2 3; do
-	out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query "d$i.test" 2>"$T/msq.err" || true)
-	id=$(sed -n "s/^_mta-sts\.d$i\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")
-	check_match "mta-sts-query d$i.test: VALID with our id" "STSFetchResult.VALID.*'$id'" "$out"
-done
-out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d1.test 2>/dev/null || true)
-check_match "mta-sts-query d1.test: mode" "'mode': 'enforce'" "$out"
-check_match "mta-sts-query d1.test: mx" "'mx': \['mail.d1.test', '\*.mx.d1.test'\]" "$out"
-check_match "mta-sts-query d1.test: max_age" "'max_age': 604800\}" "$out"
-out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query d3.test 2>/dev/null || true)
-check_match "mta-sts-query d3.test: mx" "'mx': \['mx1.d3.test', 'mx2.d3.test'\]" "$out"
-check_match "mta-sts-query d3.test: max_age" "'max_age': 1209600\}" "$out"
-stop_bg nspub
-check "no sanitizer report from the namespace daemon" 0 "$(grep -c 'Sanitizer' "$T/nspub.log" || true)"
 
 # ---- a tls_priority that parses, allows TLS 1.2, but leaves no key exchange: every sender's
 # handshake would fail and nothing would say why. The start-up self-test refuses it.

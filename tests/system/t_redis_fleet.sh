@@ -10,7 +10,7 @@
 #  6. redis-server stalled (SIGSTOP): replies still arrive within the command timeout.
 . "$(dirname "$0")/lib.sh"
 
-command -v redis-server >/dev/null || die "redis-server is not installed (tests/deps-debian.txt)"
+need_cmd redis-server redis-cli python3 certtool ldns-testns
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)

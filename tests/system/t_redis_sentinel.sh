@@ -18,10 +18,7 @@
 #  The daemon is alive at the end, and its log has no sanitizer report.
 . "$(dirname "$0")/lib.sh"
 
-# tests/deps-debian.txt installs both: a missing one is a broken setup, not a pass
-for c in redis-server redis-sentinel redis-cli; do
-	command -v "$c" >/dev/null || die "$c is not installed (tests/deps-debian.txt)"
-done
+need_cmd redis-server redis-sentinel redis-cli postmap certtool ldns-testns
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)

@@ -4,6 +4,8 @@
 # (counted in ldns-testns -v output); all 100 replies are right.
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)

@@ -10,6 +10,8 @@
 # sanitizer allocator keeps freed memory).
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns postmap
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)

@@ -7,6 +7,8 @@
 # certificate for all mta-sts.* names, mtastsd with zones "postfix" (default) and "strict".
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns postmap
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)

@@ -13,6 +13,8 @@
 # the idle connection gets EOF and no reply; the daemon exits 0 within shutdown_timeout + 2 s.
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)

@@ -14,6 +14,8 @@
 #   "A OR B"           either
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)
