@@ -315,9 +315,10 @@ start_testns() {
 }
 
 # sm_query PORT MAP KEY: one socketmap lookup through Postfix's own client; prints the
-# value and returns postmap's status (0 found, 1 not found, other = lookup error).
+# value and returns postmap's status (0 found, 1 not found, 124 no answer within LIVE_S,
+# other = lookup error).
 sm_query() {
-	postmap -q "$3" "socketmap:inet:127.0.0.1:$1:$2"
+	timeout "$LIVE_S" postmap -q "$3" "socketmap:inet:127.0.0.1:$1:$2"
 }
 
 # netns_setup NAME: a network namespace with lo up; `netns_exec CMD...` runs in it, with
@@ -370,10 +371,12 @@ testns_start() {
 }
 
 # pm PORT MAP KEY: one postmap -q lookup; prints "rc=<status> out=[<stdout>] err=[<stderr>]"
-# (NOTFOUND: rc=1 and both empty; a TEMP/PERM reply: rc=1 with a warning on stderr).
+# (NOTFOUND: rc=1 and both empty; a TEMP/PERM reply: rc=1 with a warning on stderr; no
+# answer within LIVE_S: rc=124).
 pm() {
 	local rc=0 out
-	out=$(postmap -q "$3" "socketmap:inet:127.0.0.1:$1:$2" 2>"$T/pm.err") || rc=$?
+	out=$(timeout "$LIVE_S" postmap -q "$3" "socketmap:inet:127.0.0.1:$1:$2" 2>"$T/pm.err") ||
+		rc=$?
 	printf 'rc=%s out=[%s] err=[%s]' "$rc" "$out" "$(cat "$T/pm.err")"
 }
 # pm_ok VALUE / pm_notfound: the pm output expected for a found value / for NOTFOUND.
