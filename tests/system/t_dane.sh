@@ -125,8 +125,8 @@ fake_https_start www "$HTTPS" www "$WWW"
 
 # ---- mtastsd: A with the resolver on loopback, N with it on 192.0.2.53 --------------------
 ZONES='zones = (
-		{ name = "postfix"; timeout = "5s"; },
-		{ name = "nodane"; dane = false; timeout = "5s"; }
+		{ name = "postfix"; timeout = "30s"; },
+		{ name = "nodane"; dane = false; timeout = "30s"; }
 	);
 	default_zone = "postfix";'
 resolver_conf "$T/A.conf" "$SMA" "$UB" "$HTTPS"
