@@ -245,15 +245,15 @@ start_bg() {
 	echo $! >"$T/$name.pid"
 }
 
-# stop_bg NAME: SIGTERM the process started as NAME and wait (at most 10 s) for it.
+# stop_bg NAME: SIGTERM the process started as NAME and wait (at most LIVE_S: a sanitizer
+# build's exit can take a while on a loaded machine) for it; SIGKILL after that.
+pid_gone() { ! kill -0 "$1" 2>/dev/null; }
 stop_bg() {
-	local pid i
+	local pid
 	pid=$(cat "$T/$1.pid")
 	kill "$pid" 2>/dev/null || return 0
-	for i in $(seq 1 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
+	wait_for "$LIVE_S" pid_gone "$pid" && return 0
+	say "     $1 (pid $pid) still runs $LIVE_S s after SIGTERM: SIGKILL"
 	kill -9 "$pid" 2>/dev/null || true
 }
 

@@ -171,7 +171,7 @@ check "oversized header refused" 431 "$("${c[@]}" -w '%{http_code}' -H "X-Big: $
 cat >"$T/raw.py" <<'PY'
 import socket, ssl, sys
 port, mode, ca, req = int(sys.argv[1]), sys.argv[2], sys.argv[3], bytes.fromhex(sys.argv[4])
-s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s = socket.create_connection(("127.0.0.1", port), timeout=60)
 if mode == "tls":
     ctx = ssl.create_default_context(cafile=ca)
     s = ctx.wrap_socket(s, server_hostname="mta-sts.d1.test")
@@ -275,7 +275,7 @@ check "http: trailing tab in Host: Location without it (nor the port)" "Location
 	"$(printf 'GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.d2.test:80\t\r\nConnection: close\r\n\r\n' |
 		python3 -c '
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
 s.sendall(sys.stdin.buffer.read())
 d = b""
 while True:

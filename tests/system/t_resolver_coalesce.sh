@@ -39,7 +39,7 @@ burst() {
 import socket, sys, threading
 port, n, req = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
 frame = str(len(req)).encode() + b":" + req + b","
-socks = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(n)]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(n)]
 barrier = threading.Barrier(n)
 out = [None] * n
 def run(i):
