@@ -475,7 +475,7 @@ static void
 base_cfg(struct cfg_resolver *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->fetch_timeout_ms = 5000;
+	cfg->fetch_timeout_ms = NO_TIMEOUT; /* the tests of timeouts set their own */
 	cfg->fetch_max_body = 65536;
 	cfg->fetch_concurrency = 4;
 	cfg->ca_file = ca_pem;
@@ -641,7 +641,6 @@ test_oversize_chunked(void **state)
 	struct result res = {0};
 
 	base_cfg(&cfg);
-	cfg.fetch_timeout_ms = NO_TIMEOUT;
 	fetch_one(&cfg, "chunked.test", &res);
 	assert_int_equal(res.err, ERR_FETCH_TOO_LARGE);
 	assert_int_equal(res.status, 200);
