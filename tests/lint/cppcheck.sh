@@ -2,8 +2,8 @@
 # tests/lint/cppcheck.sh - cppcheck on the daemon sources (STYLE.md section 11)
 #
 # Usage: cppcheck.sh [SRC_DIR]     (default: the repository containing this script)
-# Checks common/ resolver/ publisher/ cli/ daemon/ with --enable=warning,portability; any finding
-# fails. Exit 77 (ctest: skipped) when cppcheck is not installed.
+# Checks common/ resolver/ publisher/ cli/ daemon/ with --enable=warning,portability; any
+# finding fails. Exit 77 (ctest: skipped) when cppcheck is not installed, 1 under CI (CI=true).
 #
 # Suppressions (each one with its reason; keep this list short):
 #   missingIncludeSystem  we do not give cppcheck the system/library include paths (it
@@ -14,7 +14,12 @@ set -eu
 src=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$src"
 if ! command -v cppcheck >/dev/null 2>&1; then
-	echo "cppcheck.sh: cppcheck not installed, skipping (apt-get install cppcheck)"
+	# Under CI (CI=true) the test command has installed it: missing is a failure there.
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: cppcheck.sh: cppcheck not installed (package cppcheck; CI=true: fails instead of skipping)"
+		exit 1
+	fi
+	echo "SKIP: cppcheck.sh: cppcheck not installed (apt-get install cppcheck)"
 	exit 77
 fi
 jobs=$(nproc 2>/dev/null || echo 1)

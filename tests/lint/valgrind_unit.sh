@@ -8,7 +8,8 @@
 # (uninitialised reads that ASan cannot see). Any memcheck error or definite/indirect leak
 # fails; the first lines of each failing log are printed.
 # Plain (non-sanitizer) builds only: valgrind cannot run ASan binaries, so a sanitizer
-# build, or a missing valgrind, exits 77 (ctest: skipped).
+# build, or a missing valgrind, exits 77 (ctest: skipped); a missing valgrind fails under CI
+# (CI=true), where the test command has installed it.
 # Suppressions: tests/lint/valgrind.supp (library noise only, each entry explained there).
 # Skipped executables (VALGRIND_SKIP, space-separated, overridable from the environment):
 # tests whose assertions race wall-clock deadlines against a forked server or helper
@@ -29,11 +30,16 @@ if [ $# -ge 2 ]; then
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v valgrind >/dev/null 2>&1; then
-	echo "valgrind_unit.sh: valgrind not installed, skipping (apt-get install valgrind)"
+	# Under CI (CI=true) the test command has installed it: missing is a failure there.
+	if [ "${CI:-}" = true ]; then
+		echo "FAIL: valgrind_unit.sh: valgrind not installed (package valgrind; CI=true: fails instead of skipping)"
+		exit 1
+	fi
+	echo "SKIP: valgrind_unit.sh: valgrind not installed (apt-get install valgrind)"
 	exit 77
 fi
 if grep -qE '^SANITIZE:BOOL=ON|^FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
-	echo "valgrind_unit.sh: $build is a sanitizer build, skipping"
+	echo "SKIP: valgrind_unit.sh: $build is a sanitizer build (valgrind cannot run it)"
 	exit 77
 fi
 logs=$(mktemp -d)

@@ -7,9 +7,10 @@ REQUEST is written as in tests/vectors/socketmap.tsv: backslash escapes (\\\\ \\
 \\xHH) and the pseudo-tokens <pause> (flush, wait 200 ms, continue) and <eof> (half-close
 the write side, keep reading). The client opens one fresh TCP connection, writes the byte
 stream, then reads netstring replies for up to --timeout seconds (default 5, the documented
-time) after the last byte, or until the server closes. With --expect N it stops reading
---grace seconds (default 0.5) after the N-th reply, to keep the tests fast; extra replies or
-a close within that grace period are still seen.
+time; the system tests pass their liveness bound, LIVE_S) after the last byte, or until the
+server closes. With --expect N it stops reading --grace seconds (default 0.5) after the N-th
+reply, to keep the tests fast; extra replies or a close within that grace period are still
+seen.
 
 Output, one line each, in order:
   REPLY <payload>   one complete netstring reply (payload escaped like the vectors)
@@ -126,7 +127,7 @@ def main():
 
     parts = decode(a.request)
     try:
-        s = socket.create_connection((a.host, a.port), timeout=5)
+        s = socket.create_connection((a.host, a.port), timeout=max(a.timeout, 5))
     except OSError as e:
         print("ERROR connect: %s" % e)
         return 2

@@ -14,9 +14,7 @@
 # public address without a token.
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl python3 ldns-testns postmap certtool sha256sum; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+need_cmd curl python3 ldns-testns postmap certtool sha256sum
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
@@ -70,13 +68,13 @@ AUTH="Authorization: Bearer $TOKEN"
 get() {
 	local p=$1
 	shift
-	curl -sS --max-time 5 -H "$AUTH" "$@" "$URL$p"
+	curl -sS --max-time "$LIVE_S" -H "$AUTH" "$@" "$URL$p"
 }
 # code METHOD PATH [CURL-ARGS...]: the HTTP status only.
 code() {
 	local m=$1 p=$2
 	shift 2
-	curl -sS --max-time 5 -o /dev/null -w '%{http_code}' -X "$m" "$@" "$URL$p"
+	curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code}' -X "$m" "$@" "$URL$p"
 }
 # jq_py FILE EXPR: evaluate a python expression over the JSON document j in FILE.
 jq_py() {
@@ -292,10 +290,7 @@ check "the publisher serves its policy" 200 \
 old_sha=$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)
 echo '# changed' >>"$T/mtastsd.conf"
 kill -HUP "$(cat "$T/mtastsd.pid")"
-for i in $(seq 1 50); do
-	grep -q 'configuration reloaded' "$T/mtastsd.log" && break
-	sleep 0.1
-done
+wait_log mtastsd 'configuration reloaded' || true
 get /status >"$T/status2.json"
 check "reload: digest follows the file" "$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)" \
 	"$(jq_py "$T/status2.json" 'j["config"]["sha256"]')"
@@ -306,10 +301,7 @@ good_sha=$(sha256sum "$T/mtastsd.conf" | cut -d' ' -f1)
 cp "$T/mtastsd.conf" "$T/good.conf"
 echo 'resolver = { dns_timeout = "1ms"; };' >>"$T/mtastsd.conf"
 kill -HUP "$(cat "$T/mtastsd.pid")"
-for i in $(seq 1 50); do
-	grep -q 'reload failed' "$T/mtastsd.log" && break
-	sleep 0.1
-done
+wait_log mtastsd 'reload failed' || true
 get /status >"$T/status3.json"
 check "failed reload: digest of the config in use" "$good_sha" \
 	"$(jq_py "$T/status3.json" 'j["config"]["sha256"]')"
@@ -321,11 +313,12 @@ check "metrics: failed reload gauge" 0 \
 # ---- at its connection limit (ADMIN_MAX_CONNECTIONS = 32), the admin endpoint recovers once
 # they go: a) 32 clients that close by themselves after 1 s, b) 32 idle clients held past the
 # 10 s idle timeout (libmicrohttpd stops watching the listener at the limit and only watches
-# it again on its next run: the loop must give it that run).
+# it again on its next run: the loop must give it that run). The clients wait up to LIVE_S
+# past the daemon's deadlines: they check that the daemon acts, not how fast.
 python3 - "$ADM" 32 1 <<'EOP' >"$T/adm_limit_a.out"
 import socket, sys, time
 port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(n)]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(n)]
 time.sleep(hold)
 for s in socks:
     s.close()
@@ -333,10 +326,10 @@ print("closed", len(socks))
 EOP
 check "limit a: 32 clients opened and closed" "closed 32" "$(cat "$T/adm_limit_a.out")"
 check "limit a: /status answers right after they close" 200 "$(code GET /status -H "$AUTH")"
-python3 - "$ADM" 32 12 <<'EOP' >"$T/adm_limit_b.out"
+python3 - "$ADM" 32 $((10 + LIVE_S)) <<'EOP' >"$T/adm_limit_b.out"
 import socket, sys, time
 port, n, hold = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(n)]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(n)]
 end = time.monotonic() + hold
 closed = 0
 for s in socks:
@@ -354,14 +347,19 @@ check "limit b: the daemon closed the 32 idle clients (10 s idle timeout)" \
 	"closed by the daemon 32" "$(cat "$T/adm_limit_b.out")"
 check "limit b: /status answers afterwards" 200 "$(code GET /status -H "$AUTH")"
 # c) 32 clients dripping a request one byte a second: the idle timeout never fires, the
-# request deadline (10 s from accept) cuts them and frees the slots
-python3 - "$ADM" 32 16 <<'EOP' >"$T/adm_limit_c.out" &
-import socket, sys, time
-port, n, secs = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
-socks = [socket.create_connection(("127.0.0.1", port), timeout=3) for _ in range(n)]
-req = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 1000
+# request deadline (10 s from accept) cuts them and frees the slots. Right after they
+# connect, a 33rd client sends a whole /status request: no reply for 1 s (every slot is
+# held, and the deadline is 10 s away), then its reply once the drippers are cut.
+python3 - "$ADM" 32 $((10 + LIVE_S)) "$AUTH" <<'EOP' >"$T/adm_limit_c.out"
+import select, socket, sys, time
+port, n, secs, auth = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
 t0 = time.monotonic()
-cut, i = {}, 0
+socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(n)]
+probe = socket.create_connection(("127.0.0.1", port), timeout=60)
+probe.sendall(("GET /status HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n"
+               % auth).encode())
+req = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 1000
+cut, i, early, reply, probe_open = {}, 0, None, b"", True
 while time.monotonic() - t0 < secs and len(cut) < n:
     for k, s in enumerate(socks):
         if k in cut:
@@ -371,20 +369,32 @@ while time.monotonic() - t0 < secs and len(cut) < n:
         except OSError:
             cut[k] = time.monotonic() - t0
     i += 1
-    time.sleep(1)
+    # the drip's pace, one byte a second, waiting for the probe's reply meanwhile
+    r = select.select([probe], [], [], 1)[0] if probe_open else time.sleep(1)
+    if early is None:
+        early = "reply" if r else "none"
+    if r:
+        d = probe.recv(65536)
+        reply += d
+        probe_open = bool(d)
+probe.settimeout(60)
+while probe_open:
+    d = probe.recv(65536)
+    reply += d
+    probe_open = bool(d)
 print("cut %d last %.0f" % (len(cut), max(cut.values(), default=0)))
+print("probe_first_second=%s" % early)
+print("probe_status=%s" % (reply.split(b" ")[1].decode() if reply.startswith(b"HTTP/") else "none"))
 for s in socks:
     s.close()
 EOP
-drip=$!
-sleep 5
-check "limit c: slots held by dripping clients: /status gets none" 000 \
-	"$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' -H "$AUTH" "$URL/status" 2>/dev/null || true)"
-wait "$drip"
 read -r _ ncut _ last <"$T/adm_limit_c.out"
+say "     limit c: the last dripping client was cut after $last s"
+check "limit c: slots held by dripping clients: /status gets none" none \
+	"$(sed -n 's/^probe_first_second=//p' "$T/adm_limit_c.out")"
 check "limit c: the daemon cut all 32 dripping clients" 32 "$ncut"
-if [ "${last:-99}" -le 13 ]; then check "limit c: ... within 13 s (deadline 10 s)" yes yes
-else check "limit c: ... within 13 s (deadline 10 s)" "<= 13 s" "$last s"; fi
+check "limit c: the waiting /status request is answered once they are cut" 200 \
+	"$(sed -n 's/^probe_status=//p' "$T/adm_limit_c.out")"
 check "limit c: /status answers afterwards" 200 "$(code GET /status -H "$AUTH")"
 check_match "limit c: the cut is logged" 'admin: closed [0-9]+ connections? that sent no complete request within 10 s' \
 	"$(cat "$T/mtastsd.log")"
@@ -394,10 +404,7 @@ TOKEN2='n3w-token_after_reload'
 sed "s|token = \"$TOKEN\"|token = \"$TOKEN2\"|" "$T/good.conf" >"$T/mtastsd.conf"
 grep -q "$TOKEN2" "$T/mtastsd.conf" || die "the token was not replaced in the config"
 kill -HUP "$(cat "$T/mtastsd.pid")"
-for i in $(seq 1 50); do
-	grep -q 'admin.token changed' "$T/mtastsd.log" && break
-	sleep 0.1
-done
+wait_log mtastsd 'admin.token changed' || true
 check "token reload: logged" 1 "$(grep -c 'admin: admin.token changed' "$T/mtastsd.log" || true)"
 check "token reload: the old token is refused" 401 "$(code GET /status -H "$AUTH")"
 check "token reload: the new token is accepted" 200 \
@@ -406,34 +413,29 @@ AUTH="Authorization: Bearer $TOKEN2"
 
 # ---- shutdown closes the admin listener and exits 0
 kill -TERM "$(cat "$T/mtastsd.pid")"
-for i in $(seq 1 100); do
-	[ "$(alive mtastsd)" = dead ] && break
-	sleep 0.1
-done
+is_dead() { [ "$(alive "$1")" = dead ]; }
+wait_for "$LIVE_S" is_dead mtastsd || true
 check "SIGTERM: exited" dead "$(alive mtastsd)"
 check "SIGTERM: admin listener closed" 000 "$(code GET /status -H "$AUTH" 2>/dev/null || true)"
 
 # ---- the Valkey/Redis tier: a redis-server of our own on loopback
-if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+if have_cmd "the Valkey/Redis tier checks" redis-server redis-cli; then
 	R=$(free_port tcp)
 	SM2=$(free_port tcp)
 	ADM2=$(free_port tcp)
 	CMD_TIMEOUT_MS=300
 	URL2="http://127.0.0.1:$ADM2"
+	pong() { [ "$(redis-cli -p "$R" ping 2>/dev/null)" = PONG ]; }
 	redis_start() {
 		start_bg "$1" redis-server --port "$R" --bind 127.0.0.1 --save '' --appendonly no
 		wait_tcp "$R"
-		for i in $(seq 1 50); do
-			[ "$(redis-cli -p "$R" ping 2>/dev/null)" = PONG ] && return 0
-			sleep 0.1
-		done
-		die "redis-server on $R does not answer PING"
+		wait_for "$LIVE_S" pong || die "redis-server on $R does not answer PING"
 	}
 	# up2: the mtastsd_valkey_up sample of the redis-backed daemon
-	up2() { curl -sS --max-time 5 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_up" {print $2}'; }
+	up2() { curl -sS --max-time "$LIVE_S" "$URL2/metrics" | awk '$1 == "mtastsd_valkey_up" {print $2}'; }
 	# st2 EXPR: a python expression over the valkey object v of its /status
 	st2() {
-		curl -sS --max-time 5 "$URL2/status" >"$T/st2.json"
+		curl -sS --max-time "$LIVE_S" "$URL2/status" >"$T/st2.json"
 		jq_py "$T/st2.json" "(lambda v: $1)(j['resolver']['valkey'])"
 	}
 	redis_start redis
@@ -453,89 +455,67 @@ cache = {
 EOC
 	mtastsd_start rd "$T/redis.conf" "$SM2"
 	wait_tcp "$ADM2"
-	for i in $(seq 1 50); do
-		grep -q 'cache.redis: connected' "$T/rd.log" && break
-		sleep 0.1
-	done
+	wait_log rd 'cache.redis: connected' || true
 	check "valkey: /status state connected" "connected True 127.0.0.1:$R" \
 		"$(st2 '"%s %s %s" % (v["state"], v["up"], v["address"])')"
 	check "valkey: cache backend redis" redis "$(jq_py "$T/st2.json" 'j["resolver"]["cache"]["backend"]')"
 	check "valkey: mtastsd_valkey_up 1" 1 "$(up2)"
 	check "valkey: mtastsd_valkey_enabled 1" 1 \
-		"$(curl -sS --max-time 5 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_enabled" {print $2}')"
+		"$(curl -sS --max-time "$LIVE_S" "$URL2/metrics" | awk '$1 == "mtastsd_valkey_enabled" {print $2}')"
 	check_match "valkey: the page shows connected" 'id="valkey-state">connected<' \
-		"$(curl -sS --max-time 5 "$URL2/")"
+		"$(curl -sS --max-time "$LIVE_S" "$URL2/")"
 	# enforce.test, not in redis yet: the shared read misses, the lock script reads it again
 	# (miss) and takes the fetch lock, the policy is fetched and written.
 	n0=$(fetch_count www mta-sts.enforce.test)
 	check "valkey: lookup enforce.test" "$(pm_ok "$ENF")" "$(pm "$SM2" postfix enforce.test)"
 	check "valkey: enforce.test fetched once" $((n0 + 1)) "$(fetch_count www mta-sts.enforce.test)"
-	for i in $(seq 1 50); do
-		[ "$(st2 'v["writes"]')" = 1 ] && break
-		sleep 0.1
-	done
+	written() { [ "$(st2 'v["writes"]')" = 1 ]; }
+	wait_for "$LIVE_S" written || true
 	check "valkey: policy written to redis" 1 "$(redis-cli -p "$R" exists tadmin:v1:sts:enforce.test)"
 	check "valkey: hits misses writes locks_taken after the first lookup" "0 2 1 1" \
 		"$(st2 '"%d %d %d %d" % (v["hits"], v["misses"], v["writes"], v["locks_taken"])')"
 	# Out of the memory cache: the next lookup is answered from redis (a hit, no fetch).
 	check "valkey: purge enforce.test from memory" 1 \
-		"$(curl -sS --max-time 5 -X POST "$URL2/cache/purge?domain=enforce.test" | python3 -c 'import json,sys; print(json.load(sys.stdin)["purged"])')"
+		"$(curl -sS --max-time "$LIVE_S" -X POST "$URL2/cache/purge?domain=enforce.test" | python3 -c 'import json,sys; print(json.load(sys.stdin)["purged"])')"
 	check "valkey: lookup enforce.test from redis" "$(pm_ok "$ENF")" "$(pm "$SM2" postfix enforce.test)"
 	check "valkey: no second fetch" $((n0 + 1)) "$(fetch_count www mta-sts.enforce.test)"
 	check "valkey: hits misses errors timeouts" "1 2 0 0" \
 		"$(st2 '"%d %d %d %d" % (v["hits"], v["misses"], v["errors"], v["timeouts"])')"
-	curl -sS --max-time 5 "$URL2/metrics" >"$T/metrics2.txt"
+	curl -sS --max-time "$LIVE_S" "$URL2/metrics" >"$T/metrics2.txt"
 	m2() { grep -E "^$1 " "$T/metrics2.txt" | awk '{print $2}'; }
 	check "valkey: commands hit / miss / error / timeout" "1 2 0 0" \
 		"$(m2 'mtastsd_valkey_commands_total\{result="hit"\}') $(m2 'mtastsd_valkey_commands_total\{result="miss"\}') $(m2 'mtastsd_valkey_commands_total\{result="error"\}') $(m2 'mtastsd_valkey_commands_total\{result="timeout"\}')"
 	check "valkey: state gauge" "1 0 0" \
 		"$(m2 'mtastsd_valkey_state\{state="connected"\}') $(m2 'mtastsd_valkey_state\{state="connecting"\}') $(m2 'mtastsd_valkey_state\{state="down"\}')"
 	check "valkey: one successful connect" 1 "$(m2 'mtastsd_valkey_connects_total\{result="success"\}')"
-	check_match "valkey: page counters" 'id="c-valkey_hits">1<' "$(curl -sS --max-time 5 "$URL2/")"
+	check_match "valkey: page counters" 'id="c-valkey_hits">1<' "$(curl -sS --max-time "$LIVE_S" "$URL2/")"
 
 	# redis-server stops: the connection closes, the gauge drops to 0 at once; at the
 	# latest when a command times out (command_timeout) and the next attempt fails
-	# (reconnect backoff, at most 2000 ms, cache_redis.h).
+	# (reconnect backoff, at most 2000 ms, cache_redis.h). Polled (LIVE_S).
 	stop_bg redis
-	t0=$(date +%s%N)
-	up=1
-	for i in $(seq 1 100); do
-		up=$(up2)
-		[ "$up" = 0 ] && break
-		sleep 0.05
-	done
-	ms=$((($(date +%s%N) - t0) / 1000000))
-	check "valkey: mtastsd_valkey_up 0 after redis-server stopped" 0 "$up"
-	say "valkey: gauge 0 after $ms ms"
-	check "valkey: within command_timeout + max backoff ($ms ms)" 1 \
-		"$((ms <= CMD_TIMEOUT_MS + 2000))"
+	up_is() { [ "$(up2)" = "$1" ]; }
+	wait_for "$LIVE_S" up_is 0 || true
+	check "valkey: mtastsd_valkey_up 0 after redis-server stopped" 0 "$(up2)"
 	check_match "valkey: /status state down or connecting, not up" '^(down|connecting) False [1-9]' \
 		"$(st2 '"%s %s %d" % (v["state"], v["up"], v["errors"])')"
 	check "valkey: one outage" 1 "$(st2 'v["outages"]')"
 	check_match "valkey: the page shows the state" 'id="valkey-state">(down|connecting)<' \
-		"$(curl -sS --max-time 5 "$URL2/")"
+		"$(curl -sS --max-time "$LIVE_S" "$URL2/")"
 	# Lookups go on without it: testing.test is discovered directly (its read, lock and
 	# write are not sent).
 	check "valkey down: lookup testing.test" "$(pm_notfound)" "$(pm "$SM2" postfix testing.test)"
 	check "valkey down: operations not sent" 3 "$(st2 'v["unavailable"]')"
 	check "valkey down: metric of operations not sent" 3 \
-		"$(curl -sS --max-time 5 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_unavailable_total" {print $2}')"
+		"$(curl -sS --max-time "$LIVE_S" "$URL2/metrics" | awk '$1 == "mtastsd_valkey_unavailable_total" {print $2}')"
 
-	# redis-server back: reconnected within the backoff.
+	# redis-server back: reconnected after the backoff (polled, LIVE_S).
 	redis_start redis2
-	up=0
-	for i in $(seq 1 100); do
-		up=$(up2)
-		[ "$up" = 1 ] && break
-		sleep 0.05
-	done
-	check "valkey: mtastsd_valkey_up 1 again after redis-server restarted" 1 "$up"
+	wait_for "$LIVE_S" up_is 1 || true
+	check "valkey: mtastsd_valkey_up 1 again after redis-server restarted" 1 "$(up2)"
 	check "valkey: connected again, 2 connects" "connected 2" "$(st2 '"%s %d" % (v["state"], v["connects"])')"
 	stop_bg rd
 	stop_bg redis2
-else
-	# tests/deps-debian.txt installs redis-server: a missing one is a broken setup, not a pass
-	check "valkey checks: redis-server and redis-cli installed" yes no
 fi
 
 # ---- a unix-socket admin listener, no token, resolver off
@@ -545,13 +525,13 @@ resolver = { enabled = false; };
 admin = { listen = { path = "$T/admin.sock"; mode = "0600"; }; };
 EOC
 start_bg unixd "$MTASTSD" -f -c "$T/unix.conf"
-for i in $(seq 1 50); do grep -q 'admin: listening on unix:' "$T/unixd.log" && break; sleep 0.1; done
+wait_log unixd 'admin: listening on unix:' || true
 check "unix socket mode 0600" 600 "$(stat -c %a "$T/admin.sock")"
-curl -sS --max-time 5 --unix-socket "$T/admin.sock" http://localhost/status >"$T/ustatus.json"
+curl -sS --max-time "$LIVE_S" --unix-socket "$T/admin.sock" http://localhost/status >"$T/ustatus.json"
 check "unix socket: /status, resolver off, publisher off" "False False 0" \
 	"$(jq_py "$T/ustatus.json" '"%s %s %d" % (j["resolver"]["enabled"], j["publisher"]["running"], len(j["publisher"]["domains"]))')"
 check_match "unix socket: metrics say the resolver is off" '^mtastsd_resolver_enabled 0$' \
-	"$(curl -sS --max-time 5 --unix-socket "$T/admin.sock" http://localhost/metrics)"
+	"$(curl -sS --max-time "$LIVE_S" --unix-socket "$T/admin.sock" http://localhost/metrics)"
 check "unix socket: purge with the resolver off -> 409" 409 \
 	"$(curl -sS -o /dev/null -w '%{http_code}' -X POST --unix-socket "$T/admin.sock" http://localhost/cache/purge)"
 stop_bg unixd

@@ -10,9 +10,7 @@
 # component updates, sync and QUIC are off, and the page has no external asset.
 . "$(dirname "$0")/lib.sh"
 
-for tool in chromium curl python3 ldns-testns postmap certtool; do
-	command -v "$tool" >/dev/null || die "$tool is not installed (tests/deps-debian.txt)"
-done
+need_cmd chromium curl python3 ldns-testns postmap certtool
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)

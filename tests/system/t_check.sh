@@ -15,9 +15,7 @@
 #   expired.test           certificate expired    wrongname.test certificate for another name
 . "$(dirname "$0")/lib.sh"
 
-for tool in certtool ldns-testns openssl python3; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+need_cmd certtool ldns-testns openssl python3
 
 P=$(free_port tcp)
 DNS=$(free_port both)

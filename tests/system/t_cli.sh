@@ -9,6 +9,8 @@
 # and, when run as root, the root refusal and the drop to process.user (from /proc).
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3
+
 unset JOURNAL_STREAM NOTIFY_SOCKET
 CFGDATA="$SRC_DIR/tests/unit/data/cfg"
 
@@ -22,24 +24,18 @@ run() {
 	ERR=$(cat "$T/err")
 }
 
-# wait_log NAME ERE [SECONDS]: wait until $T/NAME.log has a line matching ERE.
-wait_log() {
-	local i
-	for i in $(seq 1 $((${3:-10} * 10))); do
-		grep -Eqs -- "$2" "$T/$1.log" && return 0
-		sleep 0.1
-	done
-	die "no /$2/ in $1.log after ${3:-10}s"
+# expect_log NAME ERE: wait (LIVE_S) until $T/NAME.log has a line matching ERE, else fail.
+expect_log() {
+	wait_log "$1" "$2" || die "no /$2/ in $1.log after $LIVE_S s"
 }
 
-# wait_exit NAME: wait (at most 15 s) for the process started as NAME; sets EXIT_RC.
+# wait_exit NAME: wait (at most LIVE_S) for the process started as NAME; sets EXIT_RC.
+running() { kill -0 "$1" 2>/dev/null; }
+stopped() { ! running "$1"; }
 wait_exit() {
-	local pid i
+	local pid
 	pid=$(cat "$T/$1.pid")
-	for i in $(seq 1 150); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	wait_for "$LIVE_S" stopped "$pid" || true
 	set +e
 	wait "$pid"
 	EXIT_RC=$?
@@ -150,7 +146,7 @@ python3 - "$T/notify.sock" "$T/notify.txt" <<'PY' &
 import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
-s.settimeout(60)
+s.settimeout(300)
 with open(sys.argv[2], "a", buffering=1) as out:
     try:
         while True:
@@ -162,31 +158,28 @@ with open(sys.argv[2], "a", buffering=1) as out:
         pass
 PY
 echo $! >>"$T/pids"
-for i in $(seq 1 50); do
-	[ -S "$T/notify.sock" ] && break
-	sleep 0.1
-done
+wait_for "$LIVE_S" test -S "$T/notify.sock" || die "the notify listener did not start"
 
 start_bg idle env NOTIFY_SOCKET="$T/notify.sock" "$MTASTSD" -f -c "$T/run.conf"
-wait_log idle 'mtastsd .* started'
+expect_log idle 'mtastsd .* started'
 check "idle daemon runs" alive "$(alive idle)"
-for i in $(seq 1 50); do grep -q 'READY=1' "$T/notify.txt" 2>/dev/null && break; sleep 0.1; done
+wait_for "$LIVE_S" grep -qs 'READY=1' "$T/notify.txt" || true
 check_match "sd_notify READY=1 with STATUS" 'READY=1 STATUS=resolver off, publisher off' \
 	"$(cat "$T/notify.txt" 2>/dev/null)"
 
 # SIGHUP with a broken file: logged with file:line, old config kept, still running.
 cp "$CFGDATA/bad-duration-min.conf" "$T/run.conf"
 kill -HUP "$(cat "$T/idle.pid")"
-wait_log idle 'reload failed: .*run.conf:3: resolver.dns_timeout: .*keeping the old configuration'
+expect_log idle 'reload failed: .*run.conf:3: resolver.dns_timeout: .*keeping the old configuration'
 check "broken reload keeps the daemon running" alive "$(alive idle)"
-for i in $(seq 1 50); do grep -q 'RELOADING=1' "$T/notify.txt" && break; sleep 0.1; done
+wait_for "$LIVE_S" grep -qs 'RELOADING=1' "$T/notify.txt" || true
 check_match "sd_notify RELOADING=1" 'RELOADING=1 .*MONOTONIC_USEC=[0-9]+' "$(cat "$T/notify.txt")"
 
 # SIGHUP with a good file that changes a restart-only key.
 sed 's/verbosity = 1/verbosity = 2/' "$T/idle.conf" >"$T/run.conf"
 printf 'publisher = { listen = "127.0.0.1:8443"; };\n' >>"$T/run.conf"
 kill -HUP "$(cat "$T/idle.pid")"
-wait_log idle "configuration reloaded from $T/run.conf"
+expect_log idle "configuration reloaded from $T/run.conf"
 check_match "restart-only key named" 'publisher.listen changed: requires restart, ignoring' \
 	"$(cat "$T/idle.log")"
 check "good reload keeps the daemon running" alive "$(alive idle)"
@@ -195,13 +188,13 @@ kill -TERM "$(cat "$T/idle.pid")"
 wait_exit idle
 check "SIGTERM exits 0" 0 "$EXIT_RC"
 check_match "shutdown logged" 'shutdown complete' "$(cat "$T/idle.log")"
-for i in $(seq 1 50); do grep -q 'STOPPING=1' "$T/notify.txt" && break; sleep 0.1; done
+wait_for "$LIVE_S" grep -qs 'STOPPING=1' "$T/notify.txt" || true
 check_match "sd_notify STOPPING=1" 'STOPPING=1' "$(cat "$T/notify.txt")"
 
 # SIGINT too.
 cp "$T/idle.conf" "$T/run.conf"
 start_bg idle2 "$MTASTSD" -f -c "$T/run.conf"
-wait_log idle2 'mtastsd .* started'
+expect_log idle2 'mtastsd .* started'
 kill -INT "$(cat "$T/idle2.pid")"
 wait_exit idle2
 check "SIGINT exits 0" 0 "$EXIT_RC"
@@ -212,7 +205,8 @@ check "daemon with a missing -c file exits 1" 1 "$RC"
 check_match "daemon names the missing file" "$T/missing.conf: cannot read" "$ERR"
 
 # ---- root: refusal and privilege drop ----
-if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+if have_root "root refusal and privilege drop"; then
+	id nobody >/dev/null 2>&1 || die "no user nobody (Debian's base system has one)"
 	cat >"$T/root.conf" <<EOF
 resolver = { enabled = false; };
 admin = { enabled = false; };
@@ -227,7 +221,7 @@ resolver = { enabled = false; };
 admin = { enabled = false; };
 EOF
 	start_bg drop "$MTASTSD" -f -c "$T/drop.conf"
-	wait_log drop 'mtastsd .* started'
+	expect_log drop 'mtastsd .* started'
 	uid=$(id -u nobody)
 	gid=$(id -g nobody)
 	st=$(cat "/proc/$(cat "$T/drop.pid")/status")
@@ -248,8 +242,6 @@ EOF
 	run "$MTASTSD" -f -c "$T/baduser.conf"
 	check "unknown process.user exits 1" 1 "$RC"
 	check_match "unknown user named" "process.user: unknown user 'no-such-user-mtastsd'" "$ERR"
-else
-	say "skip root checks (not root, or no user nobody)"
 fi
 
 finish

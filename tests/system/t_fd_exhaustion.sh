@@ -3,10 +3,13 @@
 # and resume; nothing crashes". mtastsd runs under `prlimit --nofile=64:64`; 100 socketmap
 # clients connect and each sends a request. Expected (resolver/sm_server.c, SM_ACCEPT_PAUSE_MS):
 # accept(2) fails with EMFILE, the daemon logs it and pauses its listeners for 1 s instead of
-# spinning (CPU time over 2 s stays low), the connections it has keep being answered, the
-# clients it could not take wait in the kernel backlog, and once connections close it accepts
-# and answers them, and a new `postmap -q` works. Loopback only.
+# spinning (its CPU time over 2 s stays a small part of them, the EMFILE lines about one a
+# second), the connections it has keep being answered, the clients it could not take wait
+# in the kernel backlog, and once connections close it accepts and answers them, and a new
+# `postmap -q` works. Waits are liveness bounds (LIVE_S), not speed checks. Loopback only.
 . "$(dirname "$0")/lib.sh"
+
+need_cmd python3 prlimit certtool ldns-testns postmap
 
 LOAD="python3 $SRC_DIR/tests/system/hostile/smload.py"
 NOFILE=64
@@ -41,16 +44,17 @@ check "enforce.test before" "$(pm_ok "$ENFV")" "$(pm "$SM" postfix enforce.test)
 say "     daemon descriptors at rest: $(find "/proc/$PID/fd" -mindepth 1 | wc -l)"
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
-# wait_key FILE KEY SECONDS [N]: wait until smload printed KEY= N times (default 1)
-wait_key() {
-	local i n
-	for i in $(seq 1 $(($3 * 10))); do
-		n=$(grep -c "^$2=" "$1" || true)
-		[ "$n" -ge "${4:-1}" ] && return 0
-		sleep 0.1
-	done
-	die "no $2= (${4:-1} times) in $1 after $3 s"
+# wait_key FILE KEY [N]: wait (LIVE_S) until smload printed KEY= N times (default 1)
+key_printed() {
+	local n
+	n=$(grep -sc "^$2=" "$1" || true)
+	[ "${n:-0}" -ge "$3" ]
 }
+wait_key() {
+	wait_for "$LIVE_S" key_printed "$1" "$2" "${3:-1}" ||
+		die "no $2= (${3:-1} times) in $1 after $LIVE_S s"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # val FILE KEY: the latest value of KEY
 val() { sed -n "s/^$2=//p" "$1" | tail -n1; }
 
@@ -60,7 +64,7 @@ exec 7<>"$T/ctl"
 $LOAD hold "$SM" "$NCLIENTS" 'postfix enforce.test' "$ENF" <"$T/ctl" >"$T/hold.out" 2>"$T/hold.log" &
 HOLD=$!
 echo "$HOLD" >>"$T/pids"
-wait_key "$T/hold.out" hold_waiting 30
+wait_key "$T/hold.out" hold_waiting
 cat "$T/hold.out" >&2
 answered=$(val "$T/hold.out" hold_answered)
 waiting=$(val "$T/hold.out" hold_waiting)
@@ -68,33 +72,47 @@ check "exhausted: every accepted client answered right" "$answered" \
 	"$(val "$T/hold.out" hold_answered_ok)"
 check "exhausted: no client closed by the daemon" 0 "$(val "$T/hold.out" hold_closed)"
 check_match "exhausted: some clients accepted ($answered)" '^[1-9][0-9]*$' "$answered"
+check "exhausted: at most RLIMIT_NOFILE ($NOFILE) accepted" yes \
+	"$([ "$answered" -le "$NOFILE" ] && echo yes || echo "no: $answered")"
 check_match "exhausted: the rest wait for accept ($waiting)" '^[1-9][0-9]*$' "$waiting"
 check "exhausted: every client either answered or waiting" "$NCLIENTS" $((answered + waiting))
 check_match "exhausted: EMFILE logged" 'accept: Too many open files, pausing' "$(cat "$T/mtastsd.log")"
 
-# No spinning: CPU time over 2 s while descriptors stay exhausted.
+# No spinning, while descriptors stay exhausted: over about 2 s (measured), the daemon uses
+# a small part of the time on the CPU (a paused listener costs nearly nothing; spinning on
+# accept would take all the CPU it gets), and logs EMFILE about once a second. Both bounds
+# are relative to the interval measured: a loaded machine can only lower the two counts.
+w0=$(now_ms)
 c0=$(cpu_ticks)
 l0=$(grep -c 'accept: Too many open files' "$T/mtastsd.log" || true)
 sleep 2
 c1=$(cpu_ticks)
 l1=$(grep -c 'accept: Too many open files' "$T/mtastsd.log" || true)
+wall_ms=$(($(now_ms) - w0))
 used_ms=$(((c1 - c0) * 1000 / HZ))
-say "     CPU over 2 s while exhausted: $used_ms ms; EMFILE log lines: $((l1 - l0))"
-if [ "$used_ms" -le 300 ]; then check "exhausted: no spinning (CPU <= 300 ms in 2 s)" yes yes; else
-	check "exhausted: no spinning (CPU <= 300 ms in 2 s)" "<= 300 ms" "$used_ms ms"; fi
-if [ $((l1 - l0)) -le 4 ]; then check "exhausted: EMFILE logged at most ~once a second" yes yes; else
-	check "exhausted: EMFILE logged at most ~once a second" "<= 4 lines in 2 s" "$((l1 - l0)) lines"; fi
+say "     CPU over $wall_ms ms while exhausted: $used_ms ms; EMFILE log lines: $((l1 - l0))"
+if [ $((used_ms * 100)) -le $((wall_ms * 15)) ]; then
+	check "exhausted: no spinning (CPU <= 15% of the interval)" yes yes
+else
+	check "exhausted: no spinning (CPU <= 15% of the interval)" "<= $((wall_ms * 15 / 100)) ms" "$used_ms ms"
+fi
+if [ $((l1 - l0)) -le $((wall_ms / 1000 + 2)) ]; then
+	check "exhausted: EMFILE logged at most ~once a second" yes yes
+else
+	check "exhausted: EMFILE logged at most ~once a second" "<= $((wall_ms / 1000 + 2)) lines in $wall_ms ms" \
+		"$((l1 - l0)) lines"
+fi
 check "exhausted: mtastsd alive" alive "$(alive mtastsd)"
 
 # The connections it has keep working: a cached answer on each, then an uncached domain
 # (its DNS socket may not open: a defined reply, never a crash or a hang; docs/dane.md: a
 # failed MX lookup answers "TEMP DANE: MX lookup failed: ...", Postfix retries later).
 echo again >&7
-wait_key "$T/hold.out" again_ok 20
+wait_key "$T/hold.out" again_ok
 check "exhausted: held connections answer again" "$(val "$T/hold.out" again_n)" \
 	"$(val "$T/hold.out" again_ok)"
 echo "again postfix_fresh1.test NOTFOUND_ OK_secure_match=mx.fresh1.test_servername=hostname TEMP_DANE:_MX_lookup_failed:_*" >&7
-wait_key "$T/hold.out" again_ok 20 2
+wait_key "$T/hold.out" again_ok 2
 check "exhausted: an uncached lookup gets a defined reply on every held connection" \
 	"$(val "$T/hold.out" again_n)" "$(val "$T/hold.out" again_ok)"
 say "     uncached lookup while exhausted: $(val "$T/hold.out" again_first)"
@@ -102,25 +120,21 @@ check "exhausted: mtastsd alive after the uncached lookup" alive "$(alive mtasts
 
 # Close the held connections: the waiting clients are accepted and answered.
 echo close >&7
-wait_key "$T/hold.out" resume_ms 30
+wait_key "$T/hold.out" resume_ms
 cat "$T/hold.out" >&2
 check "resumed: every waiting client answered right" "$waiting" \
 	"$(val "$T/hold.out" resume_answered_ok)"
-ms=$(val "$T/hold.out" resume_ms)
-if [ "${ms:-99999}" -lt 5000 ]; then check "resumed: within 5 s" yes yes; else
-	check "resumed: within 5 s" "< 5000 ms" "$ms ms"; fi
 echo quit >&7
-wait_key "$T/hold.out" hold_done 20
+wait_key "$T/hold.out" hold_done
 exec 7>&-
 
-t0=$(date +%s%N)
 check "resumed: postmap works" "$(pm_ok "$ENFV")" "$(pm "$SM" postfix enforce.test)"
-el=$((($(date +%s%N) - t0) / 1000000))
-if [ "$el" -lt 1000 ]; then check "resumed: postmap within 1 s" yes yes; else
-	check "resumed: postmap within 1 s" "< 1000 ms" "$el ms"; fi
-sleep 1.2 # tempfail_ttl (1 s) of a failure cached while exhausted
-check "resumed: the domain looked up while exhausted resolves" \
-	"$(pm_ok 'secure match=mx.fresh1.test servername=hostname')" "$(pm "$SM" postfix fresh1.test)"
+# fresh1.test: a failure cached while exhausted answers NOTFOUND until its tempfail_ttl (1 s)
+# has passed; then a lookup discovers it again.
+FRESH1=$(pm_ok 'secure match=mx.fresh1.test servername=hostname')
+fresh1_ok() { [ "$(pm "$SM" postfix fresh1.test)" = "$FRESH1" ]; }
+wait_for "$LIVE_S" fresh1_ok || true
+check "resumed: the domain looked up while exhausted resolves" "$FRESH1" "$(pm "$SM" postfix fresh1.test)"
 check "resumed: a new domain resolves" \
 	"$(pm_ok 'secure match=mx.fresh2.test servername=hostname')" "$(pm "$SM" postfix fresh2.test)"
 check "mtastsd alive" alive "$(alive mtastsd)"

@@ -1,35 +1,40 @@
 #!/bin/bash
 # t_hostile_publisher.sh - issue 9 "Faults and hostile peers", publisher clients, on a
-# loopback HTTPS listener with test certificates: 5000 idle TCP connections (below
-# publisher.max_connections: a normal fetch still works meanwhile, and connection_timeout
-# closes them), slowloris headers (one byte per 200 ms: closed by connection_timeout),
-# a huge URL, huge headers and a header flood (414/431 or close, docs/publisher.md),
-# requests without SNI (the first domain's certificate, the Host header picks the policy),
-# TLS garbage (closed, no HTTP reply), a ClientHello then silence (closed by
-# connection_timeout). After each: a normal `curl --cacert --resolve` fetch returns the
-# policy, the daemon is alive, VmRSS is back near its baseline (plain builds). Last, a second
-# daemon with max_connections = 50 holds at most 50 connections under 200 idle ones and
-# serves a fetch again once they close; a third, with an admin listener, counts idle and
+# loopback HTTPS listener with test certificates: slowloris headers (one byte per 200 ms:
+# closed by connection_timeout), a huge URL, huge headers and a header flood (414/431 or
+# close, docs/publisher.md), requests without SNI (the first domain's certificate, the Host
+# header picks the policy), TLS garbage (closed, no HTTP reply), a ClientHello then silence
+# (closed by connection_timeout); then, on a daemon of their own whose connection_timeout
+# (IDLE_TIMEOUT_S) is far longer than connecting them can take, 5000 idle TCP connections
+# (below publisher.max_connections: all held at once, a normal fetch still works meanwhile,
+# and connection_timeout closes them). After each: a normal `curl --cacert --resolve` fetch
+# returns the policy, the daemon is alive, VmRSS is back near its baseline (plain builds).
+# Last, a daemon with max_connections = 50 holds at most 50 connections under 200 idle ones
+# and serves a fetch again once they close; another, with an admin listener, counts idle and
 # silent-handshake connections closed by libmicrohttpd's idle timeout and 50 slowloris
 # clients cut by the deadline sweep in mtastsd_publisher_connections_timed_out_total.
-# Clients: tests/system/hostile/pubload.py.
+# Clients: tests/system/hostile/pubload.py. No check depends on speed: a client waits (up to
+# LIVE_S, lib.sh) for the daemon to close it and the check is that it did; the deadlines of
+# the daemons are long enough that a slow machine cannot make a client miss its window.
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl python3 certtool; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+need_cmd curl python3 certtool
 LOAD="python3 $SRC_DIR/tests/system/hostile/pubload.py"
 NIDLE=5000
-TIMEOUT_S=3
+TIMEOUT_S=3       # connection_timeout of the daemon of sections 1-5
+IDLE_TIMEOUT_S=30 # ... of section 6 (5000 connects take about 1 s, 3-5 s on a loaded machine)
+T3=20             # ... of section 8 (50 TLS handshakes and two probes before the first cut)
 RSS_SLACK_KB=8192
 # 5000 client sockets plus 5000 daemon sockets: raise our own limit (root may raise the hard one).
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 16384 ]; then
-	ulimit -Hn 16384 || die "cannot raise the hard RLIMIT_NOFILE to 16384"
+	ulimit -Hn 16384 2>/dev/null ||
+		unavailable "cannot raise the hard RLIMIT_NOFILE to 16384 (root can)"
 fi
 ulimit -n 16384
 
 P=$(free_port tcp)
 P2=$(free_port tcp)
+P6=$(free_port tcp)
 make_ca
 make_cert d1 mta-sts.d1.test
 make_cert d2 mta-sts.d2.test
@@ -65,52 +70,43 @@ mode: enforce${CR}
 mx: mail.d1.test${CR}
 max_age: 604800${CR}"
 BODY2_FLAT='version: STSv1|mode: testing|mx: mx.d2.test|max_age: 86400|'
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 rss_kb() { vmrss_kb "$PID"; }
 val() { sed -n "s/^$2=//p" "$1" | tail -n1; }
 # fetch [PORT]: the d1 policy with verification; prints "<status> <body>"
 fetch() {
 	local body
-	body=$(curl -sS --max-time 5 --cacert "$T/ca.pem" \
+	body=$(curl -sS --max-time "$LIVE_S" --cacert "$T/ca.pem" \
 		--resolve "mta-sts.d1.test:${1:-$P}:127.0.0.1" -w ' %{http_code}' \
 		"https://mta-sts.d1.test:${1:-$P}/.well-known/mta-sts.txt" 2>"$T/curl.err") || true
 	printf '%s' "$body"
 }
 GOOD="$BODY1
  200"
-# healthy CASE: a normal fetch works within 2 s, alive, VmRSS near the baseline.
+# healthy CASE [NAME]: a normal fetch works (fetch: within LIVE_S), the daemon started as
+# NAME (default pub, on $P) is alive, VmRSS of $PID near $BASE_RSS.
 healthy() {
-	local t0 r el
-	t0=$(now_ms)
+	local r
 	r=$(fetch)
-	el=$(($(now_ms) - t0))
 	check "$1: a normal fetch returns the policy" "$GOOD" "$r"
-	if [ "$el" -lt 2000 ]; then check "$1: ... within 2 s" yes yes; else
-		check "$1: ... within 2 s" "< 2000 ms" "$el ms"; fi
-	check "$1: mtastsd alive" alive "$(alive pub)"
-	check "$1: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
+	check "$1: mtastsd alive" alive "$(alive "${2:-pub}")"
+	check "$1: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/${2:-pub}.log" || true)"
 	check_rss_back "$1" "$PID" "$BASE_RSS" "$RSS_SLACK_KB"
 }
 
 # ---- warm-up, baseline -----------------------------------------------------------------
 check "fetch before" "$GOOD" "$(fetch)"
 for i in $(seq 1 20); do fetch >/dev/null; done
-$LOAD idle "$P" 200 $((TIMEOUT_S + 4)) >"$T/warm.out"
+$LOAD idle "$P" 200 $((TIMEOUT_S + LIVE_S)) >"$T/warm.out"
 check "warm-up: 200 idle connections closed by the daemon" 200 "$(val "$T/warm.out" idle_closed)"
 sleep 1
 BASE_RSS=$(rss_kb)
 say "     baseline VmRSS: $BASE_RSS kB"
 
 # ---- 1. slowloris: headers one byte per 200 ms ---------------------------------------------
-$LOAD slowloris "$P" mta-sts.d1.test $((TIMEOUT_S * 4)) >"$T/slow.out"
+# (the client drips for up to TIMEOUT_S + LIVE_S: only a missing deadline keeps it open)
+$LOAD slowloris "$P" mta-sts.d1.test $((TIMEOUT_S + LIVE_S)) >"$T/slow.out"
 cat "$T/slow.out" >&2
-check "slowloris: connection closed" closed "$(val "$T/slow.out" slow_result)"
-ms=$(val "$T/slow.out" slow_ms)
-if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
-	check "slowloris: closed within connection_timeout + 3 s" yes yes
-else
-	check "slowloris: closed within connection_timeout + 3 s" "<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
-fi
+check "slowloris: connection closed by the daemon" closed "$(val "$T/slow.out" slow_result)"
 healthy slowloris
 
 # ---- 2. huge URL, huge headers, header flood ----------------------------------------------
@@ -138,60 +134,54 @@ $LOAD garbage "$P" 100 4096 7 >"$T/garbage.out"
 cat "$T/garbage.out" >&2
 check "garbage: 100 connections closed" 100 "$(val "$T/garbage.out" garbage_closed)"
 check "garbage: no HTTP reply" 0 "$(val "$T/garbage.out" garbage_http)"
-ms=$(val "$T/garbage.out" garbage_ms)
-if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
-	check "garbage: closed within connection_timeout + 3 s" yes yes
-else
-	check "garbage: closed within connection_timeout + 3 s" "<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
-fi
 healthy "TLS garbage"
 
 # ---- 5. a ClientHello, then silence ---------------------------------------------------------
-$LOAD hello "$P" mta-sts.d1.test $((TIMEOUT_S * 4)) >"$T/hello.out"
+$LOAD hello "$P" mta-sts.d1.test $((TIMEOUT_S + LIVE_S)) >"$T/hello.out"
 cat "$T/hello.out" >&2
-check "ClientHello then silence: closed" closed "$(val "$T/hello.out" hello_result)"
-ms=$(val "$T/hello.out" hello_ms)
-if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
-	check "ClientHello then silence: closed within connection_timeout + 3 s" yes yes
-else
-	check "ClientHello then silence: closed within connection_timeout + 3 s" \
-		"<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
-fi
+check "ClientHello then silence: closed by the daemon" closed "$(val "$T/hello.out" hello_result)"
 healthy "ClientHello then silence"
+stop_bg pub
+check "no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
+
 # ---- 6. 5000 idle TCP connections (below max_connections = 8192) -------------------------
-# (last on this daemon: the other cases' VmRSS checks then do not depend on what it leaves)
-$LOAD idle "$P" "$NIDLE" $((TIMEOUT_S + 12)) >"$T/idle.out" &
+# On a daemon of its own with connection_timeout IDLE_TIMEOUT_S: the first connections must
+# not reach their deadline before the last ones are connected, however slow the machine.
+pub_conf "$T/pub6.conf" "$P6" 8192 "${IDLE_TIMEOUT_S}s"
+start_bg pub6 "$MTASTSD" -f -c "$T/pub6.conf"
+wait_tcp "$P6"
+P=$P6 # fetch and healthy now talk to this daemon
+PID=$(cat "$T/pub6.pid")
+check "idle daemon: fetch before" "$GOOD" "$(fetch)"
+for i in $(seq 1 20); do fetch >/dev/null; done
+$LOAD idle "$P" 200 0 >"$T/warm6.out" # connected, then closed by the client at once
+sleep 1
+BASE_RSS=$(rss_kb)
+say "     idle daemon: baseline VmRSS: $BASE_RSS kB"
+$LOAD idle "$P" "$NIDLE" $((IDLE_TIMEOUT_S + LIVE_S)) >"$T/idle.out" &
 idlepid=$!
-for i in $(seq 1 300); do
-	grep -q '^idle_connected=' "$T/idle.out" && break
-	sleep 0.1
-done
+wait_for "$LIVE_S" grep -q '^idle_connected=' "$T/idle.out" || true
 check "idle: $NIDLE connections established" "$NIDLE" "$(val "$T/idle.out" idle_connected)"
 socks() { find "/proc/$1/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l; }
+# the kernel completes the connections; the daemon accepts them a moment later
+holds_at_least() { [ "$(socks "$PID")" -ge "$1" ]; }
+wait_for "$LIVE_S" holds_at_least "$NIDLE" || true
 held=$(socks "$PID")
 say "     idle: the daemon holds $held sockets"
 if [ "$held" -ge "$NIDLE" ]; then check "idle: the daemon accepted all $NIDLE" yes yes; else
 	check "idle: the daemon accepted all $NIDLE" ">= $NIDLE sockets" "$held"; fi
-t0=$(now_ms)
-r=$(fetch)
-el=$(($(now_ms) - t0))
-check "idle: a fetch works while they are open" "$GOOD" "$r"
-if [ "$el" -lt 2000 ]; then check "idle: ... within 2 s" yes yes; else
-	check "idle: ... within 2 s" "< 2000 ms" "$el ms"; fi
+check "idle: a fetch works while they are open" "$GOOD" "$(fetch)"
 wait "$idlepid"
 cat "$T/idle.out" >&2
 check "idle: all closed by connection_timeout" "$NIDLE" "$(val "$T/idle.out" idle_closed)"
-ms=$(val "$T/idle.out" idle_last_close_ms)
-if [ "${ms:-99999}" -le $(((TIMEOUT_S + 5) * 1000)) ]; then
-	check "idle: the last closed within connection_timeout + 5 s" yes yes
-else
-	check "idle: the last closed within connection_timeout + 5 s" "<= $(((TIMEOUT_S + 5) * 1000)) ms" "$ms ms"
-fi
+# (the client sees EOF when the daemon shuts a connection down; it closes it just after)
+holds_only_listener() { [ "$(socks "$PID")" = 1 ]; }
+wait_for "$LIVE_S" holds_only_listener || true
 check "idle: the daemon holds no client socket afterwards" 1 "$(socks "$PID")"
-healthy idle
+healthy idle pub6
 
-stop_bg pub
-check "no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
+stop_bg pub6
+check "idle daemon: no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pub6.log" || true)"
 
 # ---- 7. at the limit: max_connections = 50, 200 idle connections ----------------------------
 pub_conf "$T/pub2.conf" "$P2" 50 30s
@@ -204,53 +194,51 @@ wait_tcp "$P2"
 # the deadline sweep comes round, and connections_timed_out must count them all the same.
 P3=$(free_port tcp)
 ADM3=$(free_port tcp)
-pub_conf "$T/pub3.conf" "$P3" 50 "${TIMEOUT_S}s"
+pub_conf "$T/pub3.conf" "$P3" 50 "${T3}s"
 sed -i "s|^admin = { enabled = false; };|admin = { listen = \"127.0.0.1:$ADM3\"; };|" "$T/pub3.conf"
 metric() {
-	curl -sS --max-time 5 "http://127.0.0.1:$ADM3/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+	curl -sS --max-time "$LIVE_S" "http://127.0.0.1:$ADM3/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
-# metric_is NAME VALUE: the metric, once it is VALUE or after 3 s (a connection is counted when
-# libmicrohttpd has closed it, a moment after the client sees EOF).
+# metric_is NAME VALUE: the metric, once it is VALUE or after LIVE_S (a connection is
+# counted when libmicrohttpd has closed it, a moment after the client sees EOF).
+metric_is_now() { [ "$(metric "$1")" = "$2" ]; }
 metric_is() {
-	local i v
-	for i in $(seq 1 30); do
-		v=$(metric "$1")
-		[ "$v" = "$2" ] && break
-		sleep 0.1
-	done
-	echo "$v"
+	wait_for "$LIVE_S" metric_is_now "$1" "$2" || true
+	metric "$1"
 }
 start_bg pub3 "$MTASTSD" -f -c "$T/pub3.conf"
 wait_tcp "$P3"
-$LOAD idle "$P3" 20 $((TIMEOUT_S + 4)) >"$T/idle3.out" &
+$LOAD idle "$P3" 20 $((T3 + LIVE_S)) >"$T/idle3.out" &
 idle3pid=$!
-$LOAD hello "$P3" mta-sts.d1.test $((TIMEOUT_S * 4)) >"$T/hello3.out" &
+$LOAD hello "$P3" mta-sts.d1.test $((T3 + LIVE_S)) >"$T/hello3.out" &
 hello3pid=$!
 PID2=$(cat "$T/pub2.pid")
-socks() { find "/proc/$PID2/fd" -mindepth 1 -lname 'socket:*' 2>/dev/null | wc -l; }
 check "limit: fetch before" "$GOOD" "$(fetch "$P2")"
-s0=$(socks)
-$LOAD idle "$P2" 200 6 >"$T/idle2.out" &
+s0=$(socks "$PID2")
+# 200 idle clients, held until killed below (connection_timeout 30 s: the daemon keeps them)
+$LOAD idle "$P2" 200 $((30 + LIVE_S)) >"$T/idle2.out" &
 idlepid=$!
+# Sample the daemon's sockets for at least 4 s, and until it holds 40 clients (near its
+# limit): it never holds more than max_connections.
 maxs=0
-for i in $(seq 1 40); do
+n=0
+sample_limit() {
+	local s
 	s=$(socks "$PID2")
 	[ "$s" -gt "$maxs" ] && maxs=$s
-	sleep 0.1
-done
-say "     limit: daemon sockets at rest $s0, at most $maxs under 200 idle connections"
+	n=$((n + 1))
+	[ "$n" -ge 40 ] && [ $((maxs - s0)) -ge 40 ]
+}
+wait_for "$LIVE_S" sample_limit || true
+say "     limit: daemon sockets at rest $s0, at most $maxs under 200 idle connections ($n samples)"
 if [ $((maxs - s0)) -le 50 ]; then check "limit: at most max_connections (50) connections held" yes yes
 else check "limit: at most max_connections (50) connections held" "<= 50" "$((maxs - s0))"; fi
 if [ $((maxs - s0)) -ge 40 ]; then check "limit: the daemon did take connections up to near its limit" yes yes
 else check "limit: the daemon did take connections up to near its limit" ">= 40" "$((maxs - s0))"; fi
 check "limit: mtastsd alive" alive "$(alive pub2)"
-wait "$idlepid" # the clients close them after 6 s
-t0=$(now_ms)
-r=$(fetch "$P2")
-check "limit: a fetch works once they close" "$GOOD" "$r"
-el=$(($(now_ms) - t0))
-if [ "$el" -lt 2000 ]; then check "limit: ... within 2 s" yes yes; else
-	check "limit: ... within 2 s" "< 2000 ms" "$el ms"; fi
+kill "$idlepid"
+wait "$idlepid" || true # the 200 clients are gone
+check "limit: a fetch works once they close" "$GOOD" "$(fetch "$P2")"
 stop_bg pub2
 check "limit: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub2.log" || true)"
 
@@ -263,39 +251,30 @@ check "idle x20 + ClientHello: metrics count 21 timed out" 21 \
 check "idle x20 + ClientHello: metrics show 0 open connections" 0 \
 	"$(metric_is mtastsd_publisher_connections 0)"
 # 50 clients dripping headers: libmicrohttpd's own timeout restarts on every byte; the
-# request deadline must free them.
+# request deadline (connection_timeout T3, from accept) must free them. Until then every
+# slot is taken: T3 leaves far more time than the 50 handshakes and the probes below need.
 log0=$(wc -l <"$T/pub3.log")
-$LOAD slowmany "$P3" mta-sts.d1.test 50 $((TIMEOUT_S * 5)) >"$T/slowmany.out" &
+$LOAD slowmany "$P3" mta-sts.d1.test 50 $((T3 + LIVE_S)) >"$T/slowmany.out" &
 slowpid=$!
-for i in $(seq 1 100); do
-	grep -q '^slowmany_ready=' "$T/slowmany.out" && break
-	sleep 0.1
-done
+wait_for "$LIVE_S" grep -q '^slowmany_ready=' "$T/slowmany.out" || true
 check "slowloris x50: all 50 handshakes done (every slot taken)" 50 \
 	"$(val "$T/slowmany.out" slowmany_ready)"
-check "slowloris x50: metrics show 50 open connections" 50 "$(metric mtastsd_publisher_connections)"
+check "slowloris x50: metrics show 50 open connections" 50 "$(metric_is mtastsd_publisher_connections 50)"
 r=$(curl -sS --max-time 1 --cacert "$T/ca.pem" --resolve "mta-sts.d1.test:$P3:127.0.0.1" \
 	-w ' %{http_code}' "https://mta-sts.d1.test:$P3/.well-known/mta-sts.txt" 2>/dev/null || true)
-check "slowloris x50: no slot left for a fetch meanwhile (curl gets no reply)" " 000" "$r"
+check "slowloris x50: no slot left for a fetch meanwhile (curl gets no reply in 1 s)" " 000" "$r"
 wait "$slowpid"
 cat "$T/slowmany.out" >&2
 check "slowloris x50: the daemon closed all 50" 50 "$(val "$T/slowmany.out" slowmany_closed)"
-ms=$(val "$T/slowmany.out" slowmany_last_ms)
-if [ "${ms:-99999}" -le $(((TIMEOUT_S + 3) * 1000)) ]; then
-	check "slowloris x50: the last closed within connection_timeout + 3 s" yes yes
-else
-	check "slowloris x50: the last closed within connection_timeout + 3 s" \
-		"<= $(((TIMEOUT_S + 3) * 1000)) ms" "$ms ms"
-fi
 check "slowloris x50: a fetch works afterwards" "$GOOD" "$(fetch "$P3")"
 # One line per sweep that cut connections: the 50 handshakes may straddle two sweeps.
 check "slowloris x50: the cuts are logged, 50 in all" 50 \
 	"$(tail -n +$((log0 + 1)) "$T/pub3.log" |
-		sed -n 's/.*publisher: closed \([0-9]*\) connections* that sent no complete request within connection_timeout (3s)$/\1/p' |
+		sed -n "s/.*publisher: closed \([0-9]*\) connections* that sent no complete request within connection_timeout (${T3}s)\$/\1/p" |
 		awk '{ n += $1 } END { print n + 0 }')"
 check "slowloris x50: metrics count 50 more timed out (71)" 71 \
 	"$(metric_is mtastsd_publisher_connections_timed_out_total 71)"
-check "slowloris x50: metrics show 0 open connections" 0 "$(metric mtastsd_publisher_connections)"
+check "slowloris x50: metrics show 0 open connections" 0 "$(metric_is mtastsd_publisher_connections 0)"
 stop_bg pub3
 check "slowloris x50: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/pub3.log" || true)"
 finish

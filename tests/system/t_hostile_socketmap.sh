@@ -3,11 +3,14 @@
 # connections at once (at resolver.max_connections = 5000, then one more: accepts pause
 # until a slot frees), slow writers, garbage, oversize and malformed lengths, clients that
 # disconnect mid-request / mid-reply / with a lookup in flight, and a pipeline of 5000
-# requests in one write. After each case: a fresh `postmap -q` answers correctly within
-# 1 s, the daemon is alive, and VmRSS comes back within RSS_SLACK_KB of the baseline taken
-# after warm-up. Clients: tests/system/hostile/smload.py and smraw.py (bounded in count and
-# time). Loopback only.
+# requests in one write. After each case: a fresh `postmap -q` answers correctly (within the
+# liveness bound LIVE_S, lib.sh), the daemon is alive, and VmRSS comes back within
+# RSS_SLACK_KB of the baseline taken after warm-up. No check depends on speed: "not held up"
+# is an ordering (a lookup answered while slow clients are still mid-request). Clients:
+# tests/system/hostile/smload.py and smraw.py (bounded in count and time). Loopback only.
 . "$(dirname "$0")/lib.sh"
+
+need_cmd python3 certtool ldns-testns postmap
 
 LOAD="python3 $SRC_DIR/tests/system/hostile/smload.py"
 RAW="python3 $SRC_DIR/tests/system/smraw.py"
@@ -17,7 +20,8 @@ RSS_SLACK_KB=8192
 
 # 5000 client sockets plus 5000 daemon sockets: raise our own limit (root may raise the hard one).
 if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 16384 ]; then
-	ulimit -Hn 16384 || die "cannot raise the hard RLIMIT_NOFILE to 16384"
+	ulimit -Hn 16384 2>/dev/null ||
+		unavailable "cannot raise the hard RLIMIT_NOFILE to 16384 (root can)"
 fi
 ulimit -n 16384
 
@@ -46,22 +50,17 @@ PID=$(cat "$T/mtastsd.pid")
 ENFV='secure match=mail.enforce.test:.mx.enforce.test servername=hostname'
 ENF="OK $ENFV"
 NF='NOTFOUND '
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
 rss_kb() { vmrss_kb "$PID"; }
 # val FILE KEY: the value of KEY=... in an smload output file
 val() { sed -n "s/^$2=//p" "$1" | head -n1; }
 
-# healthy CASE: a fresh postmap lookup answers right within 1 s, the daemon is alive,
-# no sanitizer report, and VmRSS is back within RSS_SLACK_KB of the baseline (polled 5 s).
+# healthy CASE: a fresh postmap lookup answers right (pm: within LIVE_S), the daemon is
+# alive, no sanitizer report, and VmRSS is back within RSS_SLACK_KB of the baseline (polled).
 fresh=0
 healthy() {
-	local t0 r el
-	t0=$(now_ms)
+	local r
 	r=$(pm "$SM" postfix enforce.test)
-	el=$(($(now_ms) - t0))
 	check "$1: postmap answers after it" "$(pm_ok "$ENFV")" "$r"
-	if [ "$el" -lt 1000 ]; then check "$1: postmap within 1 s" yes yes; else
-		check "$1: postmap within 1 s" "< 1000 ms" "$el ms"; fi
 	# and a domain never looked up before: DNS + fetch still work
 	fresh=$((fresh + 1))
 	r=$(pm "$SM" postfix "fresh$fresh.test")
@@ -84,18 +83,16 @@ sleep 1
 BASE_RSS=$(rss_kb)
 say "     baseline VmRSS: $BASE_RSS kB"
 
-# ---- 1. slow writers: one byte per 100 ms -------------------------------------------------
-t0=$(now_ms)
-$LOAD slow "$SM" 20 'postfix enforce.test' "$ENF" 0.1 >"$T/slow.out" &
+# ---- 1. slow writers: one byte per 500 ms (24-byte requests: 12 s each) -------------------
+$LOAD slow "$SM" 20 'postfix enforce.test' "$ENF" 0.5 >"$T/slow.out" &
 slowpid=$!
-sleep 1
-# while 20 clients drip, another client is not held up
-tp=$(now_ms)
+wait_for "$LIVE_S" grep -q '^slow_started=' "$T/slow.out" || die "slow: the clients did not start"
+# while 20 clients drip, another client is not held up: answered before any of them has
+# even finished writing its request (an ordering, not a time limit)
 r=$(pm "$SM" postfix enforce.test)
 check "slow: postmap answers during the drip" "$(pm_ok "$ENFV")" "$r"
-el=$(($(now_ms) - tp))
-if [ "$el" -lt 1000 ]; then check "slow: ... within 1 s" yes yes; else
-	check "slow: ... within 1 s" "< 1000 ms" "$el ms"; fi
+check "slow: ... while every drip-fed request is still incomplete" "" \
+	"$(grep '^slow_first_written=' "$T/slow.out" || true)"
 wait "$slowpid"
 cat "$T/slow.out" >&2
 check "slow: 20 drip-fed requests answered right" 20 "$(val "$T/slow.out" slow_ok)"
@@ -109,7 +106,7 @@ check "garbage: no reply byte" 0 "$(val "$T/garbage.out" garbage_reply_bytes)"
 # smraw cases: REQUEST -> expected output
 big=$(printf 'a%.0s' $(seq 1 9992))
 while IFS='|' read -r name req want; do
-	out=$($RAW --timeout 3 "$SM" -- "$req" | tr '\n' ' ')
+	out=$($RAW --timeout "$LIVE_S" "$SM" -- "$req" | tr '\n' ' ')
 	check "framing: $name" "$want" "$out"
 done <<EOT
 length over 10000|10001:|CLOSED 
@@ -124,7 +121,7 @@ good request then garbage|20:postfix enforce.test,xyz|REPLY $ENF CLOSED
 good request then oversize|20:postfix enforce.test,12345678:|REPLY $ENF CLOSED 
 EOT
 # exactly 10000 bytes is allowed (the key is not a domain: NOTFOUND)
-out=$($RAW --timeout 3 --expect 1 "$SM" "10000:postfix $big,<eof>" | tr '\n' ' ')
+out=$($RAW --timeout "$LIVE_S" --expect 1 "$SM" "10000:postfix $big,<eof>" | tr '\n' ' ')
 check "framing: 10000-byte request answered" "REPLY $NF CLOSED " "$out"
 check_match "framing: errors logged" 'closing the connection' "$(cat "$T/mtastsd.log")"
 # the log quotes the bad netstring from its first byte (it quoted what followed the digits)
@@ -140,12 +137,14 @@ for mode in mid-request rst unread unread-rst; do
 	check "disconnect $mode: 200 clients done" 200 "$(val "$T/disc.out" disconnect_done)"
 	healthy "disconnect $mode"
 done
-# slow.test's fetch takes 1.5 s: 20 clients ask and leave while the lookup runs
+# slow.test's fetch takes 1.5 s: 20 clients ask and leave while the lookup runs. The
+# discovery they abandoned goes on: the next lookup gets its result (from the cache, or by
+# joining it while it still runs), and no second fetch is made.
 $LOAD disconnect "$SM" 20 'postfix slow.test' pending >"$T/disc.out"
 check "disconnect pending: 20 clients done" 20 "$(val "$T/disc.out" disconnect_done)"
-sleep 2.5
-check "disconnect pending: the abandoned discovery still filled the cache" \
+check "disconnect pending: the abandoned discovery answers the next lookup" \
 	"$(pm_ok 'secure match=mail.slow.test servername=hostname')" "$(pm "$SM" postfix slow.test)"
+check "disconnect pending: ... with its own fetch, the only one" 1 "$(fetch_count www mta-sts.slow.test)"
 healthy "disconnect pending"
 
 # ---- 4. 5000 pipelined requests in one write -------------------------------------------
@@ -170,9 +169,6 @@ check "burst: connection $((NCONN + 1)) not served while $NCONN are open" none \
 	"$(val "$T/burst.out" extra_before_close)"
 check "burst: connection $((NCONN + 1)) answered once a slot frees" ok \
 	"$(val "$T/burst.out" extra_after_close)"
-ms=$(val "$T/burst.out" extra_after_ms)
-if [ "${ms:-99999}" -lt 3000 ]; then check "burst: ... within 3 s" yes yes; else
-	check "burst: ... within 3 s" "< 3000 ms" "$ms ms"; fi
 check "burst: held connections still answer a second request" \
 	"$(val "$T/burst.out" again_n)" "$(val "$T/burst.out" again_ok)"
 check_match "burst: the pause is logged" 'max_connections\), not accepting until one closes' \

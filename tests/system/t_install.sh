@@ -8,7 +8,7 @@
 # unit's systemd-analyze exposure is the one docs/operations.md records.
 . "$(dirname "$0")/lib.sh"
 
-command -v cmake >/dev/null || die "cmake is not installed"
+need_cmd cmake
 [ -f "$BUILD_DIR/CMakeCache.txt" ] || die "no build tree at $BUILD_DIR"
 
 cache() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_DIR/CMakeCache.txt"; }
@@ -56,18 +56,16 @@ check "unit: Type=notify" "Type=notify" "$(grep '^Type=' "$unit")"
 check "unit: dedicated user" "User=mtastsd" "$(grep '^User=' "$unit")"
 check "sysusers creates that user" 'u mtastsd' "$(grep -o '^u mtastsd' "$sysu")"
 
-if command -v systemd-analyze >/dev/null; then
+if have_cmd "unit exposure (systemd-analyze security)" systemd-analyze; then
 	exp=$(systemd-analyze security --offline=yes "$unit" 2>&1 |
 		sed -n 's/.*Overall exposure level for mtastsd.service: \([0-9.]*\).*/\1/p')
 	doc=$(sed -n 's/.*Overall exposure level.*: \*\*\([0-9.]*\)\*\*.*/\1/p' "$SRC_DIR/docs/operations.md")
 	check_match "systemd-analyze exposure measured" '^[0-9]+\.[0-9]$' "$exp"
 	check "exposure as recorded in docs/operations.md" "$doc" "$exp"
 	check_match "exposure at most 2.0" '^(0\.[0-9]|1\.[0-9]|2\.0)$' "$exp"
-else
-	say "skip systemd-analyze (not installed)"
 fi
 
-if command -v groff >/dev/null; then
+if have_cmd "man page rendering" groff col; then
 	for m in "$man8" "$man5"; do
 		w=$(groff -man -Tutf8 -ww -z "$m" 2>&1 || true)
 		check "$(basename "$m") renders without warnings" "" "$w"
@@ -76,8 +74,6 @@ if command -v groff >/dev/null; then
 		"$(groff -man -Tutf8 "$man8" 2>/dev/null | col -bx | tr -s ' ')"
 	check_match "mtastsd.conf(5) lists the admin token" 'Authorization: Bearer' \
 		"$(groff -man -Tutf8 "$man5" 2>/dev/null | col -bx)"
-else
-	say "skip man page rendering (no groff)"
 fi
 
 finish

@@ -9,12 +9,12 @@
 # and a new lookup is answered), a good one applies; sd_notify READY=1, RELOADING=1,
 # periodic STATUS= lines with counts, WATCHDOG=1 and STOPPING=1; and SIGTERM in the middle of
 # a load run (40 connections, 8 of them waiting on slow policy fetches) loses no reply to a
-# request sent before the signal, refuses new connections, and exits 0.
+# request sent before the signal, refuses new connections, and exits 0. No check depends on
+# speed: SIGTERM comes once every connection has sent its requests (not after a fixed 1.5 s),
+# the slow fetches take 5 s against timeouts of 30 s, and waits are liveness bounds (LIVE_S).
 . "$(dirname "$0")/lib.sh"
 
-for tool in curl python3 ldns-testns postmap certtool; do
-	command -v "$tool" >/dev/null || die "$tool is not installed"
-done
+need_cmd curl python3 ldns-testns postmap certtool
 unset JOURNAL_STREAM NOTIFY_SOCKET WATCHDOG_USEC WATCHDOG_PID
 
 DNS=$(free_port both)
@@ -26,7 +26,8 @@ NSLOW=8   # connections whose second lookup waits on a slow policy fetch
 NCONN=40  # connections in the load run
 
 AS_ROOT=0
-if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+if have_root "the drop to process.user nobody"; then
+	id nobody >/dev/null 2>&1 || die "no user nobody (Debian's base system has one)"
 	AS_ROOT=1
 	# nobody must reach the CA file, the config (SIGHUP) and the notify socket.
 	chmod 0755 "$T"
@@ -45,7 +46,7 @@ policy_put "$WWW" fresh.test "$(policy_enforce mail.fresh.test)"
 	testns_entry _mta-sts.testing.test NOERROR '"v=STSv1; id=t1"'
 	testns_entry _mta-sts.fresh.test NOERROR '"v=STSv1; id=f1"'
 	for i in $(seq 1 $NSLOW); do
-		policy_put "$WWW" "slow$i.test" "$(policy_enforce "mail.slow$i.test")" slow=2500
+		policy_put "$WWW" "slow$i.test" "$(policy_enforce "mail.slow$i.test")" slow=5000
 		testns_entry "_mta-sts.slow$i.test" NOERROR '"v=STSv1; id=s1"'
 	done
 } >"$T/lab.testns"
@@ -53,12 +54,12 @@ testns_start dns "$DNS" "$T/lab.testns"
 fake_https_start www "$HTTPS" www "$WWW"
 chmod 0644 "$T/ca.pem"
 
-# ops_conf FILE: the lab config, run as nobody when root, admin on loopback, 8 s to drain.
+# ops_conf FILE: the lab config, run as nobody when root, admin on loopback, 30 s to drain.
 ops_conf() {
-	# Generous fetch and lookup timeouts: the slow policies (2.5 s) must not time out even
-	# on a loaded test machine.
-	RES_FETCH_TIMEOUT=10s RES_ZONE_TIMEOUT=10s resolver_conf "$1" "$SM" "$DNS" "$HTTPS"
-	sed -i '/^admin = /d; s/shutdown_timeout = "1s"/shutdown_timeout = "8s"/' "$1"
+	# Generous fetch, lookup and drain timeouts: the slow policies (5 s) must not time out
+	# even on a loaded test machine.
+	RES_FETCH_TIMEOUT=30s RES_ZONE_TIMEOUT=30s resolver_conf "$1" "$SM" "$DNS" "$HTTPS"
+	sed -i '/^admin = /d; s/shutdown_timeout = "1s"/shutdown_timeout = "30s"/' "$1"
 	if [ "$AS_ROOT" = 1 ]; then
 		sed -i 's/allow_root = true;/user = "nobody";/' "$1"
 	fi
@@ -75,7 +76,7 @@ import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 os.chmod(sys.argv[1], 0o666)
-s.settimeout(120)
+s.settimeout(300)
 with open(sys.argv[2], "a", buffering=1) as out:
     try:
         while True:
@@ -87,11 +88,7 @@ with open(sys.argv[2], "a", buffering=1) as out:
         pass
 PY
 echo $! >>"$T/pids"
-for i in $(seq 1 50); do
-	[ -S "$T/notify.sock" ] && break
-	sleep 0.1
-done
-[ -S "$T/notify.sock" ] || die "the notify listener did not start"
+wait_for "$LIVE_S" test -S "$T/notify.sock" || die "the notify listener did not start"
 
 start_bg mtastsd env NOTIFY_SOCKET="$T/notify.sock" WATCHDOG_USEC=1000000 \
 	"$MTASTSD" -f -c "$T/mtastsd.conf"
@@ -114,8 +111,6 @@ if [ "$AS_ROOT" = 1 ]; then
 	check_match "no effective capabilities" '^CapEff:[[:space:]]*0+$' \
 		"$(printf '%s\n' "$st" | grep '^CapEff:')"
 	check_match "drop logged" 'running as user nobody' "$(cat "$T/mtastsd.log")"
-else
-	say "skip the privilege drop checks (not root, or no user nobody)"
 fi
 ENF='secure match=mail.enforce.test servername=hostname'
 check "socketmap answers after the drop" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"
@@ -132,10 +127,7 @@ sed 's/{ name = "strict"; strict_testing = true; timeout = "[^"]*"; }/{ name = "
 grep -q '"other"' "$T/nostrict.conf" || die "could not derive nostrict.conf"
 { cat "$T/nostrict.conf"; echo 'resolver = { listen = [ "127.0.0.1:1" ]; };'; } >"$T/mtastsd.conf"
 kill -HUP "$PID"
-for i in $(seq 1 50); do
-	grep -q 'reload failed' "$T/mtastsd.log" && break
-	sleep 0.1
-done
+wait_log mtastsd 'reload failed' || true
 check_match "broken reload logged, old config kept" \
 	'reload failed: .*mtastsd.conf:[0-9]+: .*keeping the old configuration' "$(cat "$T/mtastsd.log")"
 check "broken reload: still running" alive "$(alive mtastsd)"
@@ -150,20 +142,17 @@ check "broken reload: counted by the admin endpoint" "1 0" \
 # A good reload (read as nobody) applies: strict is gone, testing.test is NOTFOUND there.
 cp "$T/nostrict.conf" "$T/mtastsd.conf"
 kill -HUP "$PID"
-for i in $(seq 1 50); do
-	grep -q 'configuration reloaded' "$T/mtastsd.log" && break
-	sleep 0.1
-done
+wait_log mtastsd 'configuration reloaded' || true
 check_match "good reload applied" "configuration reloaded from $T/mtastsd.conf" "$(cat "$T/mtastsd.log")"
 check "good reload: strict zone gone" "$(pm_notfound)" "$(pm "$SM" strict testing.test)"
 
 # ---- sd_notify: periodic STATUS= (every 10 s) and WATCHDOG=1
-# Wait for a periodic STATUS= line sent after the lookups above (at most 12 s).
+# Wait for a periodic STATUS= line sent after the lookups above (LIVE_S).
 nlines=$(wc -l <"$T/notify.txt")
-for i in $(seq 1 120); do
-	tail -n +$((nlines + 1)) "$T/notify.txt" | grep -Eq '^[0-9.]+ STATUS=resolver serving.*lookups' && break
-	sleep 0.1
-done
+new_status() {
+	tail -n +$((nlines + 1)) "$T/notify.txt" | grep -Eq '^[0-9.]+ STATUS=resolver serving.*lookups'
+}
+wait_for "$LIVE_S" new_status || true
 notify=$(cat "$T/notify.txt")
 check_match "READY=1 with counts" 'READY=1 STATUS=resolver serving, publisher off \(0 domains\); 0 lookups, cache 0 entries' "$notify"
 check_match "RELOADING=1 with MONOTONIC_USEC" 'RELOADING=1 STATUS=reloading MONOTONIC_USEC=[0-9]+' "$notify"
@@ -174,17 +163,22 @@ check_match "periodic STATUS= line with lookups and cache entries" \
 	"$(grep -E '^[0-9.]+ STATUS=resolver' "$T/notify.txt" | tail -1)"
 check_match "periodic STATUS= counts are real (5 lookups, 3 cached)" \
 	'; 5 lookups, cache 3 entries$' "$(grep -E '^[0-9.]+ STATUS=resolver' "$T/notify.txt" | tail -1)"
+# WatchdogSec 1 s: sd-event pings every 0.5-0.75 s. Checked: the pings keep coming, at
+# least one per 7 s on average (10 times the expected interval: a loaded machine delays
+# them, it does not stop them), and at least two.
 nwd=$(grep -c '^[0-9.]* WATCHDOG=1$' "$T/notify.txt" || true)
 secs=$(($(date +%s) - T0))
-check_match "WATCHDOG=1 at least once per WatchdogSec/2 ($nwd in ${secs}s)" '^ok$' \
-	"$([ "$nwd" -ge "$secs" ] && echo ok || echo "only $nwd")"
+say "     WATCHDOG=1: $nwd in ${secs} s"
+check_match "WATCHDOG=1 keeps coming ($nwd in ${secs}s)" '^ok$' \
+	"$([ "$nwd" -ge 2 ] && [ $((nwd * 7)) -ge "$secs" ] && echo ok || echo "only $nwd")"
 
 # ---- SIGTERM during a load run
-python3 - "$SM" "$PID" "$NSLOW" "$NCONN" >"$T/load.txt" 2>"$T/load.log" <<'PY'
+python3 - "$SM" "$PID" "$NSLOW" "$NCONN" "$LIVE_S" >"$T/load.txt" 2>"$T/load.log" <<'PY'
 import os, signal, socket, sys, threading, time
-port, pid, nslow, nconn = (int(a) for a in sys.argv[1:5])
+port, pid, nslow, nconn, live = (int(a) for a in sys.argv[1:6])
 lock = threading.Lock()
 sent = []          # (t_sent, domain, reply or None, t_reply)
+nsent = [0] * nconn  # requests sent per connection
 killed = threading.Event()
 kill_time = [None]
 
@@ -205,7 +199,7 @@ def read_ns(sock, buf):
         buf += d
 
 def worker(i):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s = socket.create_connection(("127.0.0.1", port), timeout=live)
     buf = b""
     k = 0
     while not killed.is_set():
@@ -215,6 +209,7 @@ def worker(i):
         rec = [time.monotonic(), dom, None, None]
         with lock:
             sent.append(rec)
+            nsent[i] += 1
         try:
             reply, buf = read_ns(s, buf)
         except OSError:
@@ -227,13 +222,20 @@ def worker(i):
 threads = [threading.Thread(target=worker, args=(i,)) for i in range(nconn)]
 for t in threads:
     t.start()
-time.sleep(1.5)
+# SIGTERM once every connection has sent two requests (the second one of the first nslow
+# waits on a 5 s fetch): bounded, not a fixed delay.
+end = time.monotonic() + live
+while time.monotonic() < end:
+    with lock:
+        if min(nsent) >= 2:
+            break
+    time.sleep(0.01)
 kill_time[0] = time.monotonic()
 os.kill(pid, signal.SIGTERM)
 killed.set()
-# The listener closes as soon as the loop handles the signal; poll (bounded, 5 s).
+# The listener closes as soon as the loop handles the signal; poll (bounded, LIVE_S).
 refused = "no"
-for _ in range(50):
+for _ in range(live * 10):
     time.sleep(0.1)
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -241,7 +243,7 @@ for _ in range(50):
         refused = "yes"
         break
 for t in threads:
-    t.join(30)
+    t.join(live)
 kt = kill_time[0]
 before = [r for r in sent if r[0] < kt]
 lost = [r for r in before if r[2] is None]
@@ -264,7 +266,7 @@ check_match "load: requests sent before SIGTERM (at least 2 per connection)" "^[
 check "load: at least 2 requests per connection before SIGTERM" yes "$([ "$(v before)" -ge $((2 * NCONN)) ] && echo yes || echo "no: $(v before)")"
 check "load: no reply lost for a request sent before SIGTERM" 0 "$(v lost)"
 check "load: every reply is the right policy" 0 "$(v wrong)"
-check "load: lookups waiting on slow fetches were in flight at SIGTERM" "$NSLOW" \
+check "load: lookups waiting on slow fetches were in flight at SIGTERM, then answered" "$NSLOW" \
 	"$(v slow_answered_after)"
 check "load: new connections refused after SIGTERM" yes "$(v new_connection_refused)"
 
@@ -274,10 +276,7 @@ rc=$?
 set -e
 check "SIGTERM: exit status 0" 0 "$rc"
 check_match "SIGTERM: drained and logged" 'shutdown complete' "$(cat "$T/mtastsd.log")"
-for i in $(seq 1 30); do
-	grep -q 'STOPPING=1' "$T/notify.txt" && break
-	sleep 0.1
-done
+wait_for "$LIVE_S" grep -q 'STOPPING=1' "$T/notify.txt" || true
 check_match "sd_notify STOPPING=1" 'STOPPING=1' "$(cat "$T/notify.txt")"
 
 finish

@@ -5,6 +5,8 @@
 # discovery on its own.
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 WWW=$T/www

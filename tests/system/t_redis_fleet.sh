@@ -7,15 +7,19 @@
 #  4. a corrupt value is ignored (logged) and overwritten by the next write;
 #  5. redis-server stopped during a load run: zero failed or wrong replies; restarted: both
 #     reconnect, write back what they learnt and write new outcomes again;
-#  6. redis-server stalled (SIGSTOP): replies still arrive within the command timeout.
+#  6. redis-server stalled (SIGSTOP): replies still arrive, after the command timeout and
+#     not by the zone timeout; a cached answer sends nothing to the shared tier.
+# No check depends on speed: the lab's timeouts leave seconds of room, waits are liveness
+# bounds (LIVE_S), and the load run is stopped once it has made lookups during the outage.
 . "$(dirname "$0")/lib.sh"
 
-command -v redis-server >/dev/null || die "redis-server is not installed (tests/deps-debian.txt)"
+need_cmd redis-server redis-cli python3 certtool ldns-testns
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SMA=$(free_port tcp)
 SMB=$(free_port tcp)
+ADMA=$(free_port tcp)
 R=$(free_port tcp)
 WWW=$T/www
 CMD_TIMEOUT_MS=300
@@ -25,15 +29,11 @@ rcli() { redis-cli -p "$R" "$@"; }
 # val_head KEY: the first three lines of a value, joined with '|' (no grep -q on long text:
 # under pipefail an early grep exit can fail the pipeline with SIGPIPE)
 val_head() { rcli get "$1" | sed -n '1,3p' | paste -sd'|'; }
+pong() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
 redis_start() {
 	start_bg "$1" redis-server --port "$R" --bind 127.0.0.1 --save '' --appendonly no
 	wait_tcp "$R"
-	local i
-	for i in $(seq 1 50); do
-		[ "$(rcli ping 2>/dev/null)" = PONG ] && return 0
-		sleep 0.1
-	done
-	die "redis-server on $R does not answer PING"
+	wait_for "$LIVE_S" pong || die "redis-server on $R does not answer PING"
 }
 # enf DOMAIN: the socketmap payload for an enforce policy with mx mail.DOMAIN
 enf() { printf 'OK secure match=mail.%s servername=hostname' "$1"; }
@@ -49,7 +49,7 @@ timed_smq() {
 	python3 - "$1" "postfix $2" <<'PY'
 import socket, sys, time
 t0 = time.monotonic()
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=60)
 req = sys.argv[2].encode()
 s.sendall(str(len(req)).encode() + b":" + req + b",")
 buf = b""
@@ -65,15 +65,21 @@ while True:
         break
 PY
 }
-# wait_log NAME ERE [SECONDS]: wait until $T/NAME.log has a line matching ERE
-wait_log() {
-	local i
-	for i in $(seq 1 $((${3:-10} * 10))); do
-		grep -Eq -- "$2" "$T/$1.log" && return 0
-		sleep 0.1
-	done
-	return 1
+# ma SAMPLE...: the sum of these samples (name{labels}) of A's admin /metrics
+ma() {
+	curl -sS --max-time "$LIVE_S" "http://127.0.0.1:$ADMA/metrics" |
+		awk -v names="$*" 'BEGIN { split(names, a, " "); for (i in a) want[a[i]] = 1 }
+			$1 in want { n += $2 } END { print n + 0 }'
 }
+# shared-cache operations of A: reads answered, operations not sent (tier down), writes,
+# lock attempts (not the reconnect attempts, which go on by themselves while it is down)
+VK_OPS='mtastsd_valkey_commands_total{result="hit"} mtastsd_valkey_commands_total{result="miss"}
+	mtastsd_valkey_unavailable_total mtastsd_valkey_writes_total{result="stored"}
+	mtastsd_valkey_writes_total{result="older"} mtastsd_valkey_fetch_locks_total{result="taken"}
+	mtastsd_valkey_fetch_locks_total{result="busy"}'
+HITS='mtastsd_cache_hits_total{kind="policy"}'
+# zone_timeouts: lookups of A and B answered by their zone timeout (none expected)
+zone_timeouts() { cat "$T/A.log" "$T/B.log" | grep -c 'no answer within the lookup timeout' || true; }
 
 make_ca
 names=(a.test coal.test lockdead.test corrupt.test n1.test n2.test s1.test)
@@ -92,11 +98,17 @@ testns_start dns "$DNS" "$T/fleet.testns"
 fake_https_start www "$HTTPS" www "$WWW"
 redis_start redis
 
-export RES_NEGATIVE_TTL=3s
+# fetch_timeout 20 s: the fleet lock's TTL (fetch_timeout + 2 x command_timeout + 1 s) and
+# so the time a host waits for another's lock; zone timeout 30 s, above it; no background
+# re-checks during the test (they would write to the shared tier at times of their own).
+export RES_NEGATIVE_TTL=30s RES_FETCH_TIMEOUT=20s RES_ZONE_TIMEOUT=30s RES_RECHECK=1h
 for h in A B; do
 	port=$SMA
 	[ "$h" = B ] && port=$SMB
 	resolver_conf "$T/$h.conf" "$port" "$DNS" "$HTTPS"
+	if [ "$h" = A ]; then
+		sed -i "s|^admin = { enabled = false; };|admin = { listen = \"127.0.0.1:$ADMA\"; };|" "$T/A.conf"
+	fi
 	cat >>"$T/$h.conf" <<EOC
 cache = {
 	backend = "redis";
@@ -110,6 +122,7 @@ cache = {
 EOC
 	mtastsd_start "$h" "$T/$h.conf" "$port"
 done
+wait_tcp "$ADMA"
 wait_log A 'cache.redis: connected' || die "A did not connect to redis"
 wait_log B 'cache.redis: connected' || die "B did not connect to redis"
 
@@ -129,7 +142,7 @@ check "B logged the shared-cache hit" 0 $?
 check "A: nopol.test NOTFOUND" "NOTFOUND " "$(smq "$SMA" nopol.test)"
 check "no-policy entry shared" "mtastsd-cache 1|kind no-policy|id -" "$(val_head fleet:v1:sts:nopol.test)"
 nttl=$(rcli pttl fleet:v1:sts:nopol.test)
-check "no-policy key has the short negative TTL (<= 3 s: $nttl ms)" 1 "$((nttl > 0 && nttl <= 3000))"
+check "no-policy key has the negative TTL (<= 30 s: $nttl ms)" 1 "$((nttl > 0 && nttl <= 30000))"
 check "B: nopol.test NOTFOUND" "NOTFOUND " "$(smq "$SMB" nopol.test)"
 
 # ---- 2. 50 concurrent lookups over A and B, one fetch --------------------------------------
@@ -137,7 +150,7 @@ python3 - "$SMA" "$SMB" 50 "postfix coal.test" >"$T/burst.out" <<'PY'
 import socket, sys, threading
 pa, pb, n, req = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4].encode()
 frame = str(len(req)).encode() + b":" + req + b","
-socks = [socket.create_connection(("127.0.0.1", pa if i % 2 else pb), timeout=20)
+socks = [socket.create_connection(("127.0.0.1", pa if i % 2 else pb), timeout=60)
          for i in range(n)]
 barrier = threading.Barrier(n)
 out = [None] * n
@@ -171,15 +184,20 @@ grep -Eq "domain 'coal.test': another host is fetching the policy" "$T/A.log" "$
 check "one host waited for the other's fetch" 0 $?
 
 # ---- 3. a dead lock holder blocks no one past the lock TTL ---------------------------------
-rcli set fleet:v1:lock:lockdead.test "deadhost:1:0" px 2000 >/dev/null
-out=$(timed_smq "$SMA" lockdead.test)
-ms=${out%% *}
-check "lock of a dead host: answer right" "$(enf lockdead.test)" "${out#* }"
-grep -q "domain 'lockdead.test': another host is fetching the policy" "$T/A.log"
-check "lock of a dead host: A waited for it" 0 $?
-# (the client's start-up eats part of the 2 s lock TTL on a loaded machine: loose bounds)
-check "lock of a dead host: answered after the lock expired, within the zone timeout ($ms ms)" \
-	1 "$((ms >= 300 && ms < 5000))"
+# The dead host's lock has a long TTL while A's lookup arrives and starts waiting; then its
+# TTL is cut to 500 ms (instead of waiting for it to run out): A then takes the lock itself.
+rcli set fleet:v1:lock:lockdead.test "deadhost:1:0" px 60000 >/dev/null
+timed_smq "$SMA" lockdead.test >"$T/lockdead.out" &
+lockpid=$!
+rc=0
+wait_log A "domain 'lockdead.test': another host is fetching the policy" || rc=$?
+check "lock of a dead host: A waits for it" 0 "$rc"
+check "lock of a dead host: no fetch while it holds the lock" 0 "$(fetch_count www mta-sts.lockdead.test)"
+rcli pexpire fleet:v1:lock:lockdead.test 500 >/dev/null
+wait "$lockpid"
+out=$(cat "$T/lockdead.out")
+say "lock of a dead host: answered after ${out%% *} ms"
+check "lock of a dead host: answer right, after the lock expired" "$(enf lockdead.test)" "${out#* }"
 check "lock of a dead host: lock expired" 0 "$(rcli exists fleet:v1:lock:lockdead.test)"
 check "lock of a dead host: one fetch" 1 "$(fetch_count www mta-sts.lockdead.test)"
 
@@ -195,10 +213,14 @@ check "corrupt value overwritten" "mtastsd-cache 1|kind policy|id corrupt1" "$(v
 
 # ---- 5. redis-server stopped during a load run, then restarted -----------------------------
 cat >"$T/load.py" <<'PY'
-# load.py PORTA PORTB SECONDS NDOMAINS: 4 persistent socketmap clients (2 per daemon) ask for
-# l<k>.test in a shuffled order until SECONDS pass; prints "total failed wrong maxms".
-import random, socket, sys, threading, time
-pa, pb, secs, nd = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+# load.py PORTA PORTB STOPFILE NDOMAINS PROGRESSFILE: 4 persistent socketmap clients (2 per
+# daemon) ask for l<k>.test in a shuffled order until STOPFILE exists (at most 300 s),
+# writing the number of lookups made to PROGRESSFILE as they go; prints "total failed wrong
+# maxms".
+import os, random, socket, sys, threading, time
+pa, pb, stop, nd, progress = (int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]),
+                              sys.argv[5])
+hard_end = time.time() + 300
 lock = threading.Lock()
 st = {"total": 0, "failed": 0, "wrong": 0, "maxms": 0}
 bad = []
@@ -216,9 +238,8 @@ def ask(s, dom):
             return buf[c + 1:c + 1 + int(buf[:c])].decode()
 def run(port, seed):
     rnd = random.Random(seed)
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    end = time.time() + secs
-    while time.time() < end:
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    while not os.path.exists(stop) and time.time() < hard_end:
         k = rnd.randint(1, nd)
         dom = "l%d.test" % k
         want = "OK secure match=mail.%s servername=hostname" % dom
@@ -227,7 +248,7 @@ def run(port, seed):
             got = ask(s, dom)
         except Exception as e:
             got = "ERROR %s" % e
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s = socket.create_connection(("127.0.0.1", port), timeout=60)
         ms = int((time.time() - t0) * 1000)
         with lock:
             st["total"] += 1
@@ -241,19 +262,30 @@ def run(port, seed):
         time.sleep(0.002)
 ts = [threading.Thread(target=run, args=(p, i)) for i, p in enumerate([pa, pa, pb, pb])]
 for t in ts: t.start()
-for t in ts: t.join()
+while any(t.is_alive() for t in ts):
+    with lock:
+        n = st["total"]
+    with open(progress + ".tmp", "w") as f:
+        f.write("%d\n" % n)
+    os.replace(progress + ".tmp", progress)
+    time.sleep(0.1)
 print(st["total"], st["failed"], st["wrong"], st["maxms"])
 for b in bad[:10]:
     print("bad:", b, file=sys.stderr)
 PY
-python3 "$T/load.py" "$SMA" "$SMB" 6 "$NLOAD" >"$T/load.out" 2>"$T/load.err" &
+# lookups LEAST: 0 once the load run has made at least LEAST lookups
+lookups() { [ "$(cat "$T/load.n" 2>/dev/null || echo 0)" -ge "$1" ]; }
+python3 "$T/load.py" "$SMA" "$SMB" "$T/load.stop" "$NLOAD" "$T/load.n" >"$T/load.out" 2>"$T/load.err" &
 loadpid=$!
-sleep 1.5
+wait_for "$LIVE_S" lookups 20 || die "load client made no lookups: $(cat "$T/load.err")"
 stop_bg redis
+n_stop=$(cat "$T/load.n")
+wait_for "$LIVE_S" lookups $((n_stop + 20)) || true # lookups while redis is down
+touch "$T/load.stop"
 wait "$loadpid" || die "load client failed: $(cat "$T/load.err")"
 read -r total failed wrong maxms <"$T/load.out"
-say "load run: $total lookups, max latency $maxms ms; $(cat "$T/load.err")"
-check "load run: lookups made ($total)" 1 "$((total >= 20))"
+say "load run: $total lookups ($n_stop before redis stopped), max latency $maxms ms; $(cat "$T/load.err")"
+check "load run: lookups made while redis was down" 1 "$((total >= n_stop + 20))"
 check "load run with redis stopped: zero failed replies" 0 "$failed"
 check "load run with redis stopped: zero wrong replies" 0 "$wrong"
 for n in $(seq 1 "$NLOAD"); do
@@ -269,62 +301,70 @@ check "B logged the outage once" 1 "$(grep -c 'warning: cache.redis: .* unavaila
 check "redis down: A answers n1.test" "$(enf n1.test)" "$(smq "$SMA" n1.test)"
 
 redis_start redis2
-wait_log A 'cache.redis: .* reachable again' 10
-check "A reconnected" 0 $?
-wait_log B 'cache.redis: .* reachable again' 10
-check "B reconnected" 0 $?
+rc=0
+wait_log A 'cache.redis: .* reachable again' || rc=$?
+check "A reconnected" 0 "$rc"
+rc=0
+wait_log B 'cache.redis: .* reachable again' || rc=$?
+check "B reconnected" 0 "$rc"
 check "A logged the recovery once" 1 "$(grep -c 'reachable again' "$T/A.log")"
-# what the hosts learnt while redis was away is written back (newer wins there)
-sleep 0.5
-check "A wrote n1.test back after the restart" "mtastsd-cache 1|kind policy|id n11" "$(val_head fleet:v1:sts:n1.test)"
+# what the hosts learnt while redis was away is written back (newer wins there; polled)
+val_is() { [ "$(val_head "$1")" = "$2" ]; }
+N1="mtastsd-cache 1|kind policy|id n11"
+wait_for "$LIVE_S" val_is fleet:v1:sts:n1.test "$N1" || true
+check "A wrote n1.test back after the restart" "$N1" "$(val_head fleet:v1:sts:n1.test)"
 # every load domain A or B learnt (fetched, or taken from redis before it stopped)
 known=$(grep -ohE "domain 'l[0-9]+\.test': policy id [a-z0-9]+ (fetched|taken from the shared cache)" \
 	"$T/A.log" "$T/B.log" | cut -d"'" -f2 | sort -u | wc -l)
 say "load domains known to A or B: $known of $NLOAD"
+written_back() { [ "$(rcli --scan --pattern 'fleet:v1:sts:l[0-9]*.test' | wc -l)" -ge "$known" ]; }
+wait_for "$LIVE_S" written_back || true
 check "load domains written back by A and B" "$known" \
 	"$(rcli --scan --pattern 'fleet:v1:sts:l[0-9]*.test' | wc -l)"
 # and new outcomes are written again, by both
 check "after restart: B answers n2.test" "$(enf n2.test)" "$(smq "$SMB" n2.test)"
-sleep 0.2
-check "B wrote n2.test" "mtastsd-cache 1|kind policy|id n21" "$(val_head fleet:v1:sts:n2.test)"
+N2="mtastsd-cache 1|kind policy|id n21"
+wait_for "$LIVE_S" val_is fleet:v1:sts:n2.test "$N2" || true
+check "B wrote n2.test" "$N2" "$(val_head fleet:v1:sts:n2.test)"
 check "after restart: A answers a fresh nopol lookup from memory or redis" "NOTFOUND " \
 	"$(smq "$SMA" nopol.test)"
 
 # ---- 6. redis stalled with SIGSTOP ---------------------------------------------------------
-# Uncached names without a policy (NXDOMAIN): the discovery is one fast DNS query, so the
-# reply time is the shared-cache wait plus little else.
+# Uncached names without a policy (NXDOMAIN): the discovery is one fast DNS query after the
+# shared-cache read, which must end at the command timeout (not before), with the lookup
+# answered then, not by the zone timeout (30 s).
 kill -STOP "$(cat "$T/redis2.pid")"
+z0=$(zone_timeouts)
 out=$(timed_smq "$SMA" x1.nx.test)
 ms=${out%% *}
 check "stalled redis: A answers x1.nx.test" "NOTFOUND " "${out#* }"
 say "stalled redis: first uncached lookup took $ms ms (command timeout $CMD_TIMEOUT_MS ms)"
-check "stalled redis: waited for the command timeout, not longer ($ms ms)" 1 \
-	"$((ms >= CMD_TIMEOUT_MS - 20 && ms <= CMD_TIMEOUT_MS + 400))"
-worst=0
+check "stalled redis: waited for the command timeout ($ms ms)" 1 "$((ms >= CMD_TIMEOUT_MS - 20))"
 for d in x2.nx.test x3.nx.test x4.nx.test; do
 	for p in "$SMB" "$SMA"; do
 		out=$(timed_smq "$p" "$d")
 		[ "${out#* }" = "NOTFOUND " ] || die "stalled redis: $d via $p: ${out#* }"
-		[ "${out%% *}" -gt "$worst" ] && worst=${out%% *}
+		say "stalled redis: $d via $p took ${out%% *} ms"
 	done
 done
-say "stalled redis: worst of 6 more uncached lookups $worst ms"
-check "stalled redis: every reply within the command timeout + 400 ms ($worst ms)" 1 \
-	"$((worst <= CMD_TIMEOUT_MS + 400))"
+check "stalled redis: no lookup answered by the zone timeout" "$z0" "$(zone_timeouts)"
 out=$(timed_smq "$SMB" s1.test)
 check "stalled redis: B fetches s1.test directly" "$(enf s1.test)" "${out#* }"
-say "stalled redis: uncached policy lookup took ${out%% *} ms"
+# A cached answer comes from memory: nothing is sent to (or queued for) the shared tier.
+ops0=$(ma $VK_OPS)
+hits0=$(ma "$HITS")
 out=$(timed_smq "$SMA" a.test)
 check "stalled redis: cached answer right" "$(enf a.test)" "${out#* }"
-check "stalled redis: cached answer at once (${out%% *} ms)" 1 "$((${out%% *} < 200))"
+check "stalled redis: cached answer from memory (a cache hit)" $((hits0 + 1)) "$(ma "$HITS")"
+check "stalled redis: ... with no shared-cache operation" "$ops0" "$(ma $VK_OPS)"
 grep -q 'took longer than command_timeout' "$T/A.log"
 check "stalled redis: timeout logged by A" 0 $?
 kill -CONT "$(cat "$T/redis2.pid")"
-for i in $(seq 1 100); do
+back_twice() {
 	[ "$(grep -c 'reachable again' "$T/B.log")" -ge 2 ] &&
-		[ "$(grep -c 'reachable again' "$T/A.log")" -ge 2 ] && break
-	sleep 0.1
-done
+		[ "$(grep -c 'reachable again' "$T/A.log")" -ge 2 ]
+}
+wait_for "$LIVE_S" back_twice || true
 check "B back after SIGCONT" 2 "$(grep -c 'reachable again' "$T/B.log")"
 check "A back after SIGCONT" 2 "$(grep -c 'reachable again' "$T/A.log")"
 

@@ -4,6 +4,8 @@
 # (counted in ldns-testns -v output); all 100 replies are right.
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)
@@ -37,7 +39,7 @@ burst() {
 import socket, sys, threading
 port, n, req = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode()
 frame = str(len(req)).encode() + b":" + req + b","
-socks = [socket.create_connection(("127.0.0.1", port), timeout=20) for _ in range(n)]
+socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(n)]
 barrier = threading.Barrier(n)
 out = [None] * n
 def run(i):

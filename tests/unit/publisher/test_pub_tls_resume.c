@@ -222,6 +222,9 @@ main(void)
 	        cmocka_unit_test(test_resume_tls12),
 	        cmocka_unit_test(test_worker_pool),
 	};
+	int r = tu_need_cmd("test_pub_tls_resume", "certtool", "gnutls-bin");
 
+	if (r != 0)
+		return r;
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -2,8 +2,8 @@
  * tests/unit/resolver/test_cache_redis.c - the shared cache tier (resolver/cache_redis.c)
  *
  * Pure helpers (key schema, TTLs, addresses), then the tier against a real redis-server on
- * loopback started by this test (skipped when redis-server is not installed): values round
- * trip, newer data wins, negative entries never hide a valid policy, corrupt values are
+ * loopback started by this test (without redis-server: skipped, or failed under CI): values
+ * round trip, newer data wins, negative entries never hide a valid policy, corrupt values are
  * ignored and replaced, the fleet lock (tokens, renewal, unlock by owner only), per-command
  * deadlines with a SIGSTOPped server (every read completes as "unavailable", reconnect
  * after SIGCONT), cancel, ACL AUTH with a username and SELECT.
@@ -33,6 +33,11 @@
 #include "err.h"
 #include "log.h"
 #include "loop.h"
+
+/* Liveness bound of run_until() and of the checks' own redis client: far above what a
+ * loopback command or a command_timeout takes, so a loaded machine never cuts a wait short
+ * (each returns as soon as what it waits for happened). */
+#define RUN_MS 30000
 
 /* ---- pure helpers ---- */
 
@@ -172,7 +177,7 @@ static int
 lab_setup(void **state)
 {
 	char port[16];
-	struct timeval tv = {1, 0};
+	struct timeval tv = {RUN_MS / 1000, 0}; /* the sync client of the checks */
 	int i;
 
 	(void)state;
@@ -192,7 +197,7 @@ lab_setup(void **state)
 		_exit(127);
 	}
 	assert_true(lab.pid > 0);
-	for (i = 0; i < 100; i++) {
+	for (i = 0; i < RUN_MS / 50; i++) { /* until redis-server answers PING */
 		lab.sync = redisConnectWithTimeout("127.0.0.1", lab.port, tv);
 		if (lab.sync != NULL && lab.sync->err == 0) {
 			redisReply *r = redisCommand(lab.sync, "PING");
@@ -362,7 +367,7 @@ open_tier(const struct cfg_cache *cfg)
 	struct cache_redis *rc = NULL;
 
 	assert_int_equal(cache_redis_new(lab.loop, cfg, &rc), 0);
-	run_until(NULL, is_up, rc, 3000);
+	run_until(NULL, is_up, rc, RUN_MS);
 	assert_int_equal(cache_redis_state(rc), CACHE_REDIS_UP);
 	return rc;
 }
@@ -415,7 +420,7 @@ get_sync(struct cache_redis *rc, const char *dom, struct got *g)
 	memset(g, 0, sizeof(*g));
 	assert_non_null(cache_redis_get(rc, dom, got_fn, g));
 	assert_int_equal(g->done, 0); /* never inside the call */
-	run_until(&g->done, NULL, NULL, 2000);
+	run_until(&g->done, NULL, NULL, RUN_MS);
 	assert_int_equal(g->calls, 1);
 }
 
@@ -556,7 +561,7 @@ fleet_lock(void **state)
 	(void)state;
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(a, "lk.example", 5000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.status, -ENOENT); /* no value yet */
 	assert_int_equal(g.lock_acquired, 1);
 	pttl = cmd_int("PTTL %s", "t:v1:lock:lk.example");
@@ -565,19 +570,19 @@ fleet_lock(void **state)
 	/* another host: busy */
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(b, "lk.example", 5000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.lock_acquired, 0);
 	/* the holder again (a restarted job): acquired, TTL renewed */
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(a, "lk.example", 9000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.lock_acquired, 1);
 	assert_true(cmd_int("PTTL %s", "t:v1:lock:lk.example") > 8000);
 
 	/* a waiter polls: lock present */
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_poll(b, "lk.example", got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.status, -ENOENT);
 	assert_int_equal(g.lock_present, 1);
 	/* only the owner's unlock removes it */
@@ -590,7 +595,7 @@ fleet_lock(void **state)
 	assert_int_equal(cmd_int("EXISTS %s", "t:v1:lock:lk.example"), 0);
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_poll(b, "lk.example", got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.status, 0);
 	assert_int_equal(g.lock_present, 0);
 	assert_string_equal(g.e.policy->mx[0], "mail.lk.example");
@@ -629,14 +634,14 @@ wrong_types(void **state)
 	cmd_ok("RPUSH t:v1:sts:list.example %s", "item");
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(rc, "list.example", 5000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.status, ERR_CACHE_DECODE);
 	assert_int_equal(g.lock_acquired, 1);
 	assert_int_equal(cache_redis_counters(rc)->corrupt, 2);
 	/* ... and polled: MGET gives nil for it, the lock is ours */
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_poll(rc, "list.example", got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.status, -ENOENT);
 	assert_int_equal(g.lock_present, 1);
 
@@ -645,21 +650,21 @@ wrong_types(void **state)
 	cmd_ok("SADD t:v1:lock:setlock.example %s", "member");
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(rc, "setlock.example", 5000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.status, -ENOENT);
 	assert_int_equal(g.lock_acquired, 1);
 	assert_true(cmd_int("PTTL %s", "t:v1:lock:setlock.example") > 4000);
 	cmd_ok("SET t:v1:lock:forever.example %s", "someone");
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(rc, "forever.example", 5000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.lock_acquired, 1);
 	assert_true(cmd_int("PTTL %s", "t:v1:lock:forever.example") > 4000);
 	/* a lock of another node with a TTL stays busy */
 	cmd_ok("SET t:v1:lock:busy.example %s PX 5000", "other-node");
 	memset(&g, 0, sizeof(g));
 	assert_non_null(cache_redis_lock(rc, "busy.example", 5000, got_fn, &g));
-	run_until(&g.done, NULL, NULL, 2000);
+	run_until(&g.done, NULL, NULL, RUN_MS);
 	assert_int_equal(g.lock_acquired, 0);
 	/* unlock of a wrong-typed lock key: refused, no error */
 	cmd_ok("HSET t:v1:lock:hash2.example field %s", "value");
@@ -701,13 +706,14 @@ stalled_server(void **state)
 	t0 = loop_now_ms(lab.loop);
 	assert_non_null(cache_redis_get(rc, "stall.example", got_fn, &g1));
 	assert_non_null(cache_redis_lock(rc, "stall.example", 1000, got_fn, &g2));
-	run_until(&g2.done, NULL, NULL, 3000);
-	/* both complete as unavailable, at the command deadline (200 ms) */
+	run_until(&g2.done, NULL, NULL, RUN_MS);
+	/* both complete as unavailable, at the command deadline (200 ms: not before it; what
+	 * ends them is the deadline, counted as a timeout) */
 	assert_int_equal(g1.calls, 1);
 	assert_int_equal(g2.calls, 1);
 	assert_int_equal(g1.status, ERR_CACHE_UNAVAILABLE);
 	assert_int_equal(g2.status, ERR_CACHE_UNAVAILABLE);
-	assert_true(g1.at_ms - t0 >= 190 && g1.at_ms - t0 < 600);
+	assert_true(g1.at_ms - t0 >= 190);
 	assert_int_equal(cache_redis_counters(rc)->timeouts, 1);
 	assert_int_equal(cache_redis_counters(rc)->outages, 1);
 	assert_int_not_equal(cache_redis_state(rc), CACHE_REDIS_UP);
@@ -720,12 +726,12 @@ stalled_server(void **state)
 	                 ERR_CACHE_UNAVAILABLE);
 	assert_int_equal(cache_redis_counters(rc)->connect_failures, 0);
 	/* reconnect attempts time out (the kernel accepts, the server does not answer) */
-	run_until(NULL, failed_once, rc, 3000);
+	run_until(NULL, failed_once, rc, RUN_MS);
 	assert_true(cache_redis_counters(rc)->connect_failures >= 1);
 	assert_int_not_equal(cache_redis_state(rc), CACHE_REDIS_UP);
 	assert_int_equal(cache_redis_counters(rc)->outages, 1); /* logged and counted once */
 	assert_int_equal(kill(lab.pid, SIGCONT), 0);
-	run_until(NULL, is_up, rc, 5000);
+	run_until(NULL, is_up, rc, RUN_MS);
 	assert_int_equal(cache_redis_state(rc), CACHE_REDIS_UP);
 	get_sync(rc, "stall.example", &g1);
 	assert_int_equal(g1.status, -ENOENT);
@@ -744,7 +750,7 @@ server_absent(void **state)
 	(void)snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
 	cfg.redis_address = addr;
 	assert_int_equal(cache_redis_new(lab.loop, &cfg, &rc), 0); /* not a startup error */
-	run_until(NULL, failed_twice, rc, 3000);                   /* retried with backoff */
+	run_until(NULL, failed_twice, rc, RUN_MS);                 /* retried with backoff */
 	assert_int_equal(cache_redis_state(rc), CACHE_REDIS_DOWN);
 	assert_null(cache_redis_get(rc, "x.example", got_fn, &g));
 	assert_int_equal(cache_redis_counters(rc)->outages, 1);
@@ -779,10 +785,11 @@ acl_auth_and_select(void **state)
 	cmd_ok("SELECT %s", "0");
 	rc = cache_redis_free(rc);
 
-	/* a wrong password: never up, retried with backoff, nothing sent */
+	/* a wrong password: never up, retried with backoff, nothing sent (run until the first
+	 * attempt has failed, not for a fixed 400 ms) */
 	cfg.redis_password = "wrong";
 	assert_int_equal(cache_redis_new(lab.loop, &cfg, &rc), 0);
-	run_until(NULL, NULL, NULL, 400);
+	run_until(NULL, failed_once, rc, RUN_MS);
 	assert_int_not_equal(cache_redis_state(rc), CACHE_REDIS_UP);
 	assert_int_equal(cache_redis_counters(rc)->connects, 0);
 	assert_true(cache_redis_counters(rc)->connect_failures >= 1);
@@ -808,14 +815,14 @@ main(void)
 	        cmocka_unit_test_setup_teardown(server_absent, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(stalled_server, loop_setup, loop_teardown),
 	};
-	int r;
+	int r, skip;
 
 	log_open("test_cache_redis", LOG_TARGET_STDERR);
 	log_set_verbosity(getenv("CACHE_REDIS_VERBOSE") != NULL ? 2 : 0);
 	r = cmocka_run_group_tests_name("cache_redis pure", pure, NULL, NULL);
-	if (system("command -v redis-server >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "redis-server not installed: live tests skipped\n");
-		return r;
-	}
+	/* Without redis-server the live half cannot run: skipped (failed under CI). */
+	skip = tu_need_cmd("test_cache_redis", "redis-server", "redis-server");
+	if (skip != 0)
+		return r != 0 ? r : skip;
 	return r | cmocka_run_group_tests_name("cache_redis live", live, lab_setup, lab_teardown);
 }

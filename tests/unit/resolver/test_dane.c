@@ -39,8 +39,11 @@
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/../../system/data/dane/unit.testns"
+#include "../testutil.h"
 #include "testns.h"
-#define WAIT_MS 5000
+/* Liveness bound of each step (it runs as soon as its condition holds) and the lookup
+ * timeout of lookup.c's test: far above what a loopback query takes. */
+#define WAIT_MS 30000
 #define ANS_MAX 16
 
 static int silent_fd = -1;
@@ -648,7 +651,7 @@ static void
 s_expiry_3(struct t *t)
 {
 	assert_int_equal(dane_counters(t->d)->jobs, 3); /* short.test twice, ad.test once */
-	/* ad.test (TTL 120 s, at most 5 s here) is still fresh */
+	/* ad.test (TTL 120 s, at most 60 s here) is still fresh */
 	t_ask(t, "ad.test", 0);
 	assert_true(t->a[t->n - 1].cached);
 	t_done(t);
@@ -675,7 +678,7 @@ test_expiry(void **state)
 	struct dane_opts o = dane_opts_default();
 
 	o.ttl_min_ms = 0;
-	o.ttl_max_ms = 5000;
+	o.ttl_max_ms = 60000;
 	o.stale_max_ms = 0;
 	t_new(&T, testns_port, &o);
 	t_run(&T, s_expiry_1);
@@ -938,7 +941,7 @@ test_lookup_combines(void **state)
 	struct lookup *lk;
 	struct lookup_dane ld;
 	struct lookup_req *rq;
-	struct cfg_zone on = {.timeout_ms = 3000, .dane = 1, .require_sni = 1};
+	struct cfg_zone on = {.timeout_ms = WAIT_MS, .dane = 1, .require_sni = 1};
 	struct cfg_zone off = on;
 	struct loop_timer guard = LOOP_TIMER_INIT;
 	const struct lookup_counters *c;
@@ -964,7 +967,7 @@ test_lookup_combines(void **state)
 	assert_int_equal(L[6].called, 1);
 	assert_int_equal(L[6].st, SM_TEMP);
 	l_n--; /* not one of the six the loop waits for */
-	loop_timer_start(t.loop, &guard, 10000, l_guard, NULL);
+	loop_timer_start(t.loop, &guard, 2 * WAIT_MS, l_guard, NULL);
 	assert_int_equal(loop_run(t.loop), 0);
 	loop_timer_stop(t.loop, &guard);
 	assert_int_equal(L[0].st, SM_OK);
@@ -1013,7 +1016,10 @@ main(void)
 	        cmocka_unit_test(test_lookup_combines),
 	        cmocka_unit_test(test_refresh_failure_keeps),
 	};
+	int r = tu_need_cmd("test_dane", "ldns-testns", "ldnsutils");
 
+	if (r != 0)
+		return r;
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
