@@ -10,8 +10,8 @@
 #    says the policy host has no address.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || { say "skip: needs root for ip netns"; exit 0; }
-command -v ldns-testns >/dev/null || { say "skip: ldns-testns missing"; exit 0; }
+need_root "ip netns"
+need_cmd ldns-testns postmap ip
 
 netns_setup "mtastsd-ph-$$"
 echo "nameserver 127.0.0.2" >"/etc/netns/$LIB_NETNS/resolv.conf" # nothing there
@@ -58,10 +58,10 @@ resolver_conf "$T/mtastsd.conf" "$SM" "$DNS" 443
 sed -i '/connect_to/d' "$T/mtastsd.conf"
 grep -q connect_to "$T/mtastsd.conf" && die "connect_to still in the config"
 start_bg mtastsd netns_exec "$MTASTSD" -f -c "$T/mtastsd.conf"
-# wait_ns HOST PORT: something accepts on HOST:PORT inside the namespace (10 s at most)
+# wait_ns HOST PORT: something accepts on HOST:PORT inside the namespace (LIVE_S at most)
 wait_ns() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((LIVE_S * 10))); do
 		netns_exec bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
 		sleep 0.1
 	done

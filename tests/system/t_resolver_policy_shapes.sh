@@ -9,6 +9,7 @@
 #  - ctl.test: an extension field carrying control bytes and a NUL: the policy stands;
 #  - onlyip.test: only IP-address mx lines: no usable pattern, never an empty match=.
 . "$(dirname "$0")/lib.sh"
+need_cmd ldns-testns postmap
 
 DNS=$(free_port both)
 HTTPS=$(free_port tcp)
@@ -39,7 +40,7 @@ testns_start dns "$DNS" "$T/lab.testns"
 fake_https_start www "$HTTPS" www "$WWW"
 resolver_conf "$T/mtastsd.conf" "$SM" "$DNS" "$HTTPS"
 # a third zone, "tlsrpt", with the Postfix 3.10 TLSRPT attributes on
-sed -i 's/^\t\t{ name = "strict";/\t\t{ name = "tlsrpt"; tlsrpt = true; timeout = "5s"; },\n&/' \
+sed -i 's/^\t\t{ name = "strict";/\t\t{ name = "tlsrpt"; tlsrpt = true; timeout = "30s"; },\n&/' \
 	"$T/mtastsd.conf"
 grep -q 'name = "tlsrpt"' "$T/mtastsd.conf" || die "the tlsrpt zone is not in the config"
 mtastsd_start mtastsd "$T/mtastsd.conf" "$SM"

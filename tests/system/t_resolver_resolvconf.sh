@@ -10,8 +10,8 @@
 #    to 127.0.0.1 (as glibc).
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || { say "skip: needs root for ip netns"; exit 0; }
-command -v ldns-testns >/dev/null || { say "skip: ldns-testns missing"; exit 0; }
+need_root "ip netns"
+need_cmd ldns-testns postmap ip
 
 netns_setup "mtastsd-rc-$$"
 # nodad: usable at once (no duplicate address detection on a fresh address)
@@ -31,10 +31,10 @@ policy_put "$WWW" enforce.test "$(policy_enforce mail.enforce.test)"
 start_bg dns netns_exec ldns-testns -6 -p 53 "$T/dns.testns"
 start_bg www netns_exec "$TOOLS_DIR/fake_https" --port "$HTTPS" --cert "$T/www.fullchain.pem" \
 	--key "$T/www.key" --docroot "$WWW" --count-file "$T/www.count"
-# wait_ns PORT: something accepts on PORT inside the namespace (10 s at most)
+# wait_ns PORT HOST: something accepts on HOST:PORT inside the namespace (LIVE_S at most)
 wait_ns() {
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((LIVE_S * 10))); do
 		netns_exec bash -c "exec 3<>/dev/tcp/$2/$1" 2>/dev/null && return 0
 		sleep 0.1
 	done
