@@ -141,6 +141,8 @@ admin_json_publisher(struct admin *a, const struct admin_facts *f)
 		struct json_object *j = json_object_new_object();
 
 		jadd(j, "domain", jstr(d->domain));
+		jadd(j, "published", json_object_new_boolean(d->cert_error == NULL));
+		jadd(j, "certificate_error", d->cert_error != NULL ? jstr(d->cert_error) : NULL);
 		jadd(j, "policy_id", jstr(d->id));
 		jadd(j, "mode", jstr(sts_mode_name(d->mode)));
 		jadd(j, "certificate_expiry", jtime(d->cert_not_after));
@@ -479,6 +481,14 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 			else
 				(void)fprintf(o.f, "</td><td class=\"num %s days\">-</td></tr>\n",
 				              cls);
+			if (d->cert_error != NULL) {
+				(void)fputs(
+				        "<tr class=\"cert-error\"><td colspan=\"5\" class=\"bad\">"
+				        "Not published: ",
+				        o.f);
+				html_esc(o.f, d->cert_error);
+				(void)fputs("</td></tr>\n", o.f);
+			}
 		}
 		(void)fputs("</tbody></table>\n", o.f);
 	}

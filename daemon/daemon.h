@@ -23,10 +23,20 @@ struct daemon_opts {
  * shutdown, 1 when startup failed. */
 int daemon_run(struct cfg *cfg, const struct daemon_opts *opts);
 
-/* Load path as the daemon runs it: cfg_load(), then the publisher's certificate check
- * (pub_check_certs()). For -n, the start, the commands and every reload. Returns 0 with
- * *ret_cfg set (owned), or ERR_CONFIG with "file:line: key: reason" in errbuf. */
-int daemon_cfg_load(const char *path, struct cfg **ret_cfg, char *errbuf, size_t errlen);
+/* daemon_cfg_load() flags. */
+enum {
+	/* Also refuse a publisher certificate or key that does not load or does not name its
+	 * mta-sts.<domain> (pub_check_certs()): for -n (ExecReload runs it first) and the
+	 * commands. Without it (the start and SIGHUP) such a domain is left unpublished by the
+	 * publisher, logged, and the rest runs: a web certificate never takes the resolver,
+	 * and with it Postfix's TLS policy service, down (issue 15). */
+	DAEMON_CFG_CERTS_STRICT = 1u << 0,
+};
+/* Load path as the daemon runs it: cfg_load(), then with DAEMON_CFG_CERTS_STRICT the
+ * publisher's certificate check. Returns 0 with *ret_cfg set (owned), or ERR_CONFIG with
+ * "file:line: key: reason" in errbuf. */
+int daemon_cfg_load(const char *path, unsigned flags, struct cfg **ret_cfg, char *errbuf,
+                    size_t errlen);
 
 /* The verbosity to use: process.verbosity + extra, at most 3. */
 int daemon_verbosity(const struct cfg *cfg, int extra);

@@ -85,10 +85,11 @@ main_usage(FILE *out)
 	cli_help_commands(out, main_verbs, MAIN_N_VERBS);
 }
 
-/* Load the configuration per the -c rules. Returns 0 and sets *ret_cfg, or 1 (printed). */
+/* Load the configuration per the -c rules (flags: daemon_cfg_load()). Returns 0 and sets
+ * *ret_cfg, or 1 (printed). */
 static int
-main_load(const char *path, int quiet_defaults, struct cfg **ret_cfg, const char **ret_path,
-          int *ret_optional)
+main_load(const char *path, int quiet_defaults, unsigned flags, struct cfg **ret_cfg,
+          const char **ret_path, int *ret_optional)
 {
 	char errbuf[1024];
 	int r;
@@ -105,7 +106,7 @@ main_load(const char *path, int quiet_defaults, struct cfg **ret_cfg, const char
 			return 0;
 		}
 	}
-	r = daemon_cfg_load(path, ret_cfg, errbuf, sizeof(errbuf));
+	r = daemon_cfg_load(path, flags, ret_cfg, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		log_err("%s", errbuf);
 		return 1;
@@ -135,7 +136,7 @@ main_verb(const char *path, int argc, char **argv)
 	}
 	if (cli_parse(v, argc, argv, &a, &code) != 0)
 		return code; /* --help, or a usage error (printed) */
-	if (main_load(path, 1, &cfg, &used, &optional) != 0)
+	if (main_load(path, 1, DAEMON_CFG_CERTS_STRICT, &cfg, &used, &optional) != 0)
 		return CLI_EXIT_FAIL;
 	a.cfg = cfg;
 	code = cli_run(&a);
@@ -207,7 +208,7 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		log_open("mtastsd", LOG_TARGET_STDERR);
-		if (main_load(path, 1, &cfg, &used, &optional) != 0)
+		if (main_load(path, 1, DAEMON_CFG_CERTS_STRICT, &cfg, &used, &optional) != 0)
 			return 1;
 		if (cfg->path != NULL)
 			printf("mtastsd: configuration %s is valid\n", cfg->path);
@@ -221,7 +222,7 @@ main(int argc, char **argv)
 	target = log_target_auto(foreground);
 	log_open("mtastsd", target);
 	log_set_verbosity(verbose);
-	if (main_load(path, 0, &cfg, &used, &optional) != 0) {
+	if (main_load(path, 0, 0, &cfg, &used, &optional) != 0) {
 		code = 1;
 		goto out;
 	}

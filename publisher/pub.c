@@ -94,6 +94,7 @@ snap_free(struct pub_snap *s)
 		free(s->doms[i].id);
 		free(s->doms[i].cert_file);
 		free(s->doms[i].key_file);
+		free(s->doms[i].cert_error);
 	}
 	free(s->doms);
 	for (i = 0; i < s->n_certs; i++)
@@ -299,8 +300,9 @@ cert_check_expiry(const struct pub_dom *d, const struct pub_cert *c, time_t now)
 
 /* Fill s->certs and every dom's cert. A certificate that fails to load (or does not name
  * a domain it serves) is replaced by the one old had for the same files (logged); without
- * one the build fails with -errno or ERR_CONFIG. *ret_changed is set when anything differs
- * from old. */
+ * one that domain is not published (cert NULL, cert_error says why, logged as an error):
+ * one bad certificate never takes the other domains or the resolver down (issue 15).
+ * *ret_changed is set when anything differs from old. Returns 0. */
 static int
 snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed)
 {
@@ -327,8 +329,13 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 				pub_cert_unref(c);
 		}
 		if (r < 0 && prev == NULL) {
-			log_dom_err(d->domain, "%s", errbuf);
-			return r;
+			log_dom_err(d->domain,
+			            "%s; mta-sts.%s is not published until this is fixed (the "
+			            "other domains and the resolver run; fix the files and reload)",
+			            errbuf, d->domain);
+			d->cert_error = xstrdup(errbuf[0] != '\0' ? errbuf : err_str(r));
+			changed = 1;
+			continue;
 		}
 		if (r < 0) {
 			log_dom_err(d->domain, "%s; keeping the certificate loaded before", errbuf);
@@ -629,6 +636,10 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		snap_free(s);
 		return r;
 	}
+	if (s->n_certs == 0)
+		log_err("publisher: no certificate of the %zu domains loads: nothing is published "
+		        "(the resolver runs); see the errors above",
+		        s->n_doms);
 	r = gnutls_priority_init(&prio, pub_priority_of(p), &errpos);
 	if (r < 0) {
 		log_err("publisher.tls_priority '%s': %s at '%s'", pub_priority_of(p),

@@ -50,6 +50,8 @@ struct pub_info_domain {
 	char *id;              /* policy id served */
 	enum sts_mode mode;    /* mode of the policy served */
 	time_t cert_not_after; /* notAfter of the certificate for mta-sts.<domain>, 0 unknown */
+	char *cert_error;      /* NULL when published; else why its certificate did not load
+	                        * (the domain is not served, the others are) */
 };
 struct pub_info {
 	size_t n_domains;

@@ -68,6 +68,7 @@ pub_info_get(struct pub *pub)
 			                          : STS_MODE_NONE;
 			o->cert_not_after =
 			        d->cert != NULL && d->cert->not_after > 0 ? d->cert->not_after : 0;
+			o->cert_error = d->cert_error != NULL ? xstrdup(d->cert_error) : NULL;
 		}
 		pub_snap_unref(s);
 	}
@@ -84,6 +85,7 @@ pub_info_free(struct pub_info *info)
 	for (i = 0; i < info->n_domains; i++) {
 		free(info->domains[i].domain);
 		free(info->domains[i].id);
+		free(info->domains[i].cert_error);
 	}
 	free(info->domains);
 	free(info);
@@ -149,6 +151,20 @@ pub_stats_each_domain(const void *obj, struct stats_emit *e, int mode)
 	pub_snap_unref(s);
 }
 
+/* 1 per domain served now, 0 per domain whose certificate did not load. */
+static void
+pub_stats_published(const void *obj, struct stats_emit *e)
+{
+	struct pub_snap *s = pub_snap_acquire((struct pub *)obj);
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < s->n_doms; i++)
+		stats_emit(e, s->doms[i].domain, NULL, s->doms[i].cert != NULL ? 1 : 0);
+	pub_snap_unref(s);
+}
+
 static void
 pub_stats_expiry(const void *obj, struct stats_emit *e)
 {
@@ -191,6 +207,10 @@ static const struct stats_metric pub_stats[] = {
          .each = pub_stats_expiry},
         {"mtastsd_published_policy_mode", STATS_GAUGE, "1 for the mode of each published policy.",
          .label = "domain", .label2 = "mode", .each = pub_stats_mode},
+        {"mtastsd_publisher_domain_published", STATS_GAUGE,
+         "1 for each configured domain served now, 0 when its certificate or key did not load "
+         "(the domain is not published; the log and /status say why).",
+         .label = "domain", .each = pub_stats_published},
 };
 
 void

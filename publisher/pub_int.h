@@ -95,7 +95,9 @@ struct pub_dom {
 	char *id; /* policy id (explicit or derived) */
 	char *cert_file;
 	char *key_file;
-	struct pub_cert *cert; /* borrowed from the snapshot's certs[] */
+	struct pub_cert *cert; /* borrowed from the snapshot's certs[]; NULL: not published */
+	char *cert_error;      /* why cert is NULL (files unreadable, key mismatch, names):
+	                        * the domain is not published, the others are (issue 15) */
 };
 
 /* What the MHD threads read: immutable after pub_snap_publish(). */

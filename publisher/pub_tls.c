@@ -280,14 +280,27 @@ pub_tls_pick(const struct pub_snap *s, const char *name)
 	if (s->n_doms == 0)
 		return NULL;
 	if (name != NULL && name[0] != '\0') {
-		for (i = 0; i < s->n_doms; i++)
-			if (strcasecmp(s->doms[i].host, name) == 0)
+		int ours = 0;
+
+		for (i = 0; i < s->n_doms; i++) {
+			if (strcasecmp(s->doms[i].host, name) != 0)
+				continue;
+			if (s->doms[i].cert != NULL)
 				return s->doms[i].cert;
+			ours = 1; /* its certificate did not load */
+		}
 		for (i = 0; i < s->n_certs; i++)
 			if (pub_cert_covers(s->certs[i], name))
 				return s->certs[i];
+		if (ours)
+			return NULL; /* not published: no handshake rather than a wrong name */
 	}
-	return s->doms[0].cert;
+	/* no SNI, or a name we do not serve: the first domain's (a domain whose certificate
+	 * did not load has none: the first one that has) */
+	for (i = 0; i < s->n_doms; i++)
+		if (s->doms[i].cert != NULL)
+			return s->doms[i].cert;
+	return NULL;
 }
 
 void
