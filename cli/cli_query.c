@@ -57,6 +57,8 @@ cli_query_dane_json(const struct lookup_cli_result *d)
 	                       json_object_new_string(dane_verdict_name(d->verdict)));
 	json_object_object_add(dj, "reason", json_object_new_string(d->reason));
 	json_object_object_add(dj, "ad_trusted", json_object_new_boolean(d->ad_trusted));
+	json_object_object_add(dj, "relay", json_object_new_boolean(d->f.relay));
+	json_object_object_add(dj, "port", json_object_new_int(d->f.port));
 	json_object_object_add(dj, "mx_secure", json_object_new_boolean(d->f.mx_secure));
 	json_object_object_add(dj, "implicit_mx", json_object_new_boolean(d->f.implicit_mx));
 	for (i = 0; i < d->f.n_hosts; i++) {
@@ -132,9 +134,16 @@ cli_query_text(const struct cli_args *a, const struct res_query *q)
 		for (i = 0; i < q->dane.f.n_hosts; i++) {
 			const struct dane_host *h = &q->dane.f.hosts[i];
 
-			(void)fprintf(out, "dane mx: %s pref %u: %s, %u TLSA, %u usable\n", h->name,
-			              (unsigned)h->pref, dane_host_state_name(h->state), h->n_tlsa,
-			              h->n_usable);
+			if (q->dane.f.relay)
+				(void)fprintf(
+				        out, "dane relay: %s port %u: %s, %u TLSA, %u usable\n",
+				        h->name, (unsigned)q->dane.f.port,
+				        dane_host_state_name(h->state), h->n_tlsa, h->n_usable);
+			else
+				(void)fprintf(out, "dane mx: %s pref %u: %s, %u TLSA, %u usable\n",
+				              h->name, (unsigned)h->pref,
+				              dane_host_state_name(h->state), h->n_tlsa,
+				              h->n_usable);
 		}
 	}
 	(void)fprintf(out, "reply:   %s  (zone '%s')\n", q->reply, q->zone);

@@ -2,7 +2,7 @@
  * common/domain.c - domain name normalisation and validation (no I/O)
  *
  * Interface: domain_normalize(), domain_validate(), domain_is_ip_literal(),
- *            domain_from_nexthop()
+ *            domain_from_nexthop(), domain_nexthop_parse(), domain_cert_name_match()
  * Rules:     RFC 1035 section 2.3.4 (label <= 63, name <= 253 octets in text form),
  *            RFC 5321 section 4.1.2 Domain (labels of letters, digits and hyphens, a letter
  *            or digit at both ends), RFC 5891 IDNA2008 via libidn2 (UTS #46 non-transitional
@@ -214,12 +214,42 @@ is_port(const char *s, size_t len)
 	return 1;
 }
 
+/* The port of a Postfix service s[0..len) (is_port() true): digits 1..65535, or a service
+ * name Postfix mail delivery uses; 0 for anything else (docs/socketmap.md). */
+static uint16_t
+nexthop_port(const char *s, size_t len)
+{
+	static const struct {
+		const char *name;
+		uint16_t port;
+	} names[] = {
+	        {"smtp", 25},   {"submission", 587}, {"submissions", 465},
+	        {"smtps", 465}, {"lmtp", 24},
+	};
+	unsigned long v = 0;
+	size_t i;
+
+	for (i = 0; i < len && is_digit((unsigned char)s[i]); i++) {
+		v = v * 10 + (unsigned long)(s[i] - '0');
+		if (v > 65535)
+			return 0;
+	}
+	if (i == len)
+		return (uint16_t)v; /* 0 stays 0: no such port */
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == len && strncasecmp(names[i].name, s, len) == 0)
+			return names[i].port;
+	return 0;
+}
+
 int
-domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF])
+domain_nexthop_parse(const char *key, size_t keylen, char out[DOMAIN_BUF],
+                     struct domain_nexthop *ret_nh)
 {
 	char tmp[DOMAIN_INPUT_MAX + 1];
-	const char *name = key;
-	size_t len = keylen;
+	const char *name = key, *port = NULL;
+	size_t len = keylen, portlen = 0;
+	int relay = 0, r;
 
 	if (keylen == 0)
 		return ERR_DOMAIN_EMPTY;
@@ -240,6 +270,11 @@ domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF])
 			return ERR_DOMAIN_IP_LITERAL;
 		name = key + 1;
 		len = (size_t)(close - key) - 1;
+		relay = 1;
+		if (rest > 0) {
+			port = close + 2;
+			portlen = rest - 1;
+		}
 	} else {
 		const char *colon;
 
@@ -252,13 +287,27 @@ domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF])
 			len = (size_t)(colon - key);
 			if (!is_port(colon + 1, keylen - len - 1))
 				return ERR_DOMAIN_CHAR;
+			port = colon + 1;
+			portlen = keylen - len - 1;
 		}
 	}
 	if (len == 0)
 		return ERR_DOMAIN_EMPTY;
 	memcpy(tmp, name, len);
 	tmp[len] = '\0';
-	return domain_normalize(tmp, out);
+	r = domain_normalize(tmp, out);
+	if (r == 0 && ret_nh != NULL) {
+		ret_nh->relay = relay;
+		ret_nh->port =
+		        port != NULL ? nexthop_port(port, portlen) : DOMAIN_NEXTHOP_PORT_DEFAULT;
+	}
+	return r;
+}
+
+int
+domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF])
+{
+	return domain_nexthop_parse(key, keylen, out, NULL);
 }
 
 int

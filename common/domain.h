@@ -5,13 +5,14 @@
  * labels, letter or digit at both ends), RFC 5891 IDNA2008 U-label -> A-label via libidn2.
  *
  * Interface: domain_normalize(), domain_validate(), domain_is_ip_literal(),
- *            domain_from_nexthop(), domain_cert_name_match()
+ *            domain_from_nexthop(), domain_nexthop_parse(), domain_cert_name_match()
  * Errors:    a distinct ERR_DOMAIN_* for each kind of bad name (see err.h).
  */
 #ifndef MTASTSD_DOMAIN_H
 #define MTASTSD_DOMAIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "mtasts_limits.h"
 
@@ -45,5 +46,27 @@ int domain_cert_name_match(const char *pattern, const char *host);
  * strips brackets and ":port", then domain_normalize(). Extra errors:
  * ERR_DOMAIN_PARENT_PROBE for ".example.com", ERR_DOMAIN_IP_LITERAL for "[192.0.2.1]". */
 int domain_from_nexthop(const char *key, size_t keylen, char out[DOMAIN_BUF]);
+
+/* The port of a next hop without ":port": SMTP's well-known port, the one of every MX. */
+#define DOMAIN_NEXTHOP_PORT_DEFAULT 25
+
+/* How Postfix reaches a next hop, beyond its Policy Domain (RFC 7672 section 2.2). */
+struct domain_nexthop {
+	/* 1 for "[host]" and "[host]:port": Postfix does no MX lookup and connects to the
+	 * host's own addresses (RFC 7672 section 2.2.2, non-MX destination); 0 for "domain"
+	 * and "domain:port" (the MX RRset of domain, RFC 7672 section 2.2.1). */
+	int relay;
+	/* TCP port of the SMTP connections (the "_port._tcp" of the TLSA names, RFC 7672
+	 * section 3): ":port" in digits (1..65535) or one of the service names smtp (25),
+	 * submission (587), submissions and smtps (465), lmtp (24); 25 without ":port"; 0 for
+	 * any other service name or number (Postfix maps it through /etc/services, which this
+	 * pure function does not read). */
+	uint16_t port;
+};
+
+/* domain_from_nexthop(), and on success (return 0) also what the key says about the
+ * connection into *ret_nh (not written on error). */
+int domain_nexthop_parse(const char *key, size_t keylen, char out[DOMAIN_BUF],
+                         struct domain_nexthop *ret_nh);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * resolver/dane.c - DANE (RFC 7672) applicability of a destination domain, cached
+ * resolver/dane.c - DANE (RFC 7672) applicability of a next hop (domain or relay), cached
  *
  * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
  *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
@@ -12,12 +12,15 @@
  * Errors:    none reach the caller: DNS failures are findings, and dane_decide() turns them
  *            into a verdict. The job logs its verdict once (verbosity 1).
  *
- * A job: a zero-delay kick, the MX query; then A, AAAA and TLSA (_25._tcp.<host>) for every
- * host at once (RFC 7672 section 2.2 asks for TLSA only at hosts whose addresses are secure:
- * the TLSA answer of an insecure host is never looked at, so its failure cannot defer mail);
- * when every answer is in, dane_decide() and the cache entry gets the result. Waiters of the
- * job are answered in order. An entry is pinned in the cache (never evicted) while a job for
- * it runs or answers. docs/dane.md has the decision table.
+ * A job: a zero-delay kick, the MX query (none for a relay: its one host is the relay);
+ * then A, AAAA and TLSA (_<port>._tcp.<host>) for every host at once (RFC 7672 section 2.2
+ * asks for TLSA only at hosts whose addresses are secure: the TLSA answer of an insecure
+ * host is never looked at, so its failure cannot defer mail); when every answer is in,
+ * dane_decide() and the cache entry gets the result. Waiters of the job are answered in
+ * order. An entry is pinned in the cache (never evicted) while a job for it runs or
+ * answers. The cache and job key is the next hop as Postfix names it ("example.com",
+ * "example.com:2525", "[relay.example]", "[relay.example]:587"). docs/dane.md has the
+ * decision table.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,8 +40,10 @@
 #include "xalloc.h"
 
 #define DANE_NO_HOST ((size_t)-1)
-/* "_25._tcp." + a host name */
-#define DANE_TLSA_QNAME_MAX (sizeof("_25._tcp.") + DOMAIN_NAME_MAX)
+/* "_<port>._tcp." + a host name */
+#define DANE_TLSA_QNAME_MAX (sizeof("_65535._tcp.") + DOMAIN_NAME_MAX)
+/* A cache key: "[" + a name + "]:65535" */
+#define DANE_KEY_BUF (DOMAIN_BUF + sizeof("[]:65535"))
 
 enum { DANE_Q_A = 0, DANE_Q_AAAA = 1, DANE_Q_TLSA = 2, DANE_Q_PER_HOST = 3 };
 
@@ -54,13 +59,19 @@ struct dane_q {
 };
 
 struct dane_entry {
-	struct lru_node node; /* in d->cache under domain; pinned while its job runs */
-	char domain[DOMAIN_BUF];
-	int have; /* a result is stored */
+	struct lru_node node;    /* in d->cache under key; pinned while its job runs */
+	char key[DANE_KEY_BUF];  /* the next hop: "domain[:port]" or "[host][:port]" */
+	char domain[DOMAIN_BUF]; /* the domain (MX destination) or the relay host */
+	int relay;               /* "[host]": no MX lookup (RFC 7672 section 2.2.2) */
+	uint16_t port;           /* TLSA names _<port>._tcp.<host> */
+	int have;                /* a result is stored */
 	enum dane_verdict verdict;
 	char reason[DANE_REASON_MAX];
 	struct dane_findings f;
-	uint64_t expires_ms;
+	uint64_t expires_ms;     /* fresh until then */
+	uint64_t stale_until_ms; /* served stale / kept through a failed refresh until then at
+	                          * most: the records' own TTL, at most opts.stale_max_ms past
+	                          * expires_ms */
 };
 
 struct dane_waiter {
@@ -71,7 +82,7 @@ struct dane_waiter {
 };
 
 struct dane_job {
-	struct coalesce_job cj; /* in d->jobs under e->domain */
+	struct coalesce_job cj; /* in d->jobs under e->key */
 	struct dane *d;
 	struct dane_entry *e;
 	struct loop_timer kick;
@@ -90,7 +101,7 @@ struct dane {
 	int temp_from_cfg; /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
 	int trusted;
 	struct lru *cache;     /* struct dane_entry, opts.max_entries (0: no bound) */
-	struct coalesce *jobs; /* struct dane_job by domain, and their waiters */
+	struct coalesce *jobs; /* struct dane_job by next hop (key), and their waiters */
 	struct dane_counters ctr;
 };
 
@@ -146,6 +157,10 @@ dane_verdict_name(enum dane_verdict v)
 		return "tempfail";
 	case DANE_CANCELED:
 		return "canceled";
+	case DANE_MAY_UNLESS_STS:
+		return "dane-unless-sts";
+	case DANE_TEMP_UNLESS_STS:
+		return "tempfail-unless-sts";
 	}
 	return "?";
 }
@@ -178,23 +193,40 @@ dane_err_negative(int err)
 	return err == ERR_DNS_NXDOMAIN || err == ERR_DNS_NODATA;
 }
 
+/* A failure verdict: short-lived, never served stale nor kept. */
+static int
+dane_verdict_temp(enum dane_verdict v)
+{
+	return v == DANE_TEMP || v == DANE_TEMP_UNLESS_STS;
+}
+
 enum dane_verdict
 dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz)
 {
 	size_t i, usable = 0, unusable = 0, no_addr = 0, considered;
 	const struct dane_host *tlsa_fail = NULL, *addr_fail = NULL;
+	/* The hosts are the destination's for sure: a secure MX RRset, or a relay the local
+	 * configuration names (RFC 7672 section 2.2.2). An insecure MX RRset proves nothing
+	 * about them (RFC 7672 section 2.2.1): its TLSA records decide only where no MTA-STS
+	 * policy does. */
+	int authentic = f->relay || f->mx_secure;
+	const char *kind = f->relay ? "relay" : "MX";
 
-	if (f->mx_err != 0 && !dane_err_negative(f->mx_err)) {
-		(void)snprintf(reason, reasonsz, "MX lookup failed: %s", err_str(f->mx_err));
-		return DANE_TEMP;
-	}
-	if (f->mx_err == ERR_DNS_NXDOMAIN) {
-		(void)snprintf(reason, reasonsz, "the domain does not exist (NXDOMAIN)");
-		return DANE_NONE;
-	}
-	if (f->null_mx) {
-		(void)snprintf(reason, reasonsz, "null MX (RFC 7505): the domain takes no mail");
-		return DANE_NONE;
+	if (!f->relay) {
+		if (f->mx_err != 0 && !dane_err_negative(f->mx_err)) {
+			(void)snprintf(reason, reasonsz, "MX lookup failed: %s",
+			               err_str(f->mx_err));
+			return DANE_TEMP;
+		}
+		if (f->mx_err == ERR_DNS_NXDOMAIN) {
+			(void)snprintf(reason, reasonsz, "the domain does not exist (NXDOMAIN)");
+			return DANE_NONE;
+		}
+		if (f->null_mx) {
+			(void)snprintf(reason, reasonsz,
+			               "null MX (RFC 7505): the domain takes no mail");
+			return DANE_NONE;
+		}
 	}
 	for (i = 0; i < f->n_hosts; i++) {
 		const struct dane_host *h = &f->hosts[i];
@@ -222,20 +254,44 @@ dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz)
 			break;
 		}
 	}
-	/* A failure on a secure chain: DANE may apply, we cannot tell. Never fall back. */
+	/* A failure on a secure chain: DANE may apply, we cannot tell. Never fall back, except
+	 * to an MTA-STS policy when the MX RRset itself is insecure. */
 	if (tlsa_fail != NULL) {
-		(void)snprintf(reason, reasonsz, "TLSA lookup of _25._tcp.%s failed: %s",
-		               tlsa_fail->name, err_str(tlsa_fail->err));
-		return DANE_TEMP;
+		(void)snprintf(reason, reasonsz, "TLSA lookup of _%u._tcp.%s failed: %s",
+		               (unsigned)f->port, tlsa_fail->name, err_str(tlsa_fail->err));
+		return authentic ? DANE_TEMP : DANE_TEMP_UNLESS_STS;
 	}
-	if (f->mx_secure && addr_fail != NULL) {
-		(void)snprintf(reason, reasonsz, "address lookup of MX host %s failed: %s",
+	if (authentic && addr_fail != NULL) {
+		(void)snprintf(reason, reasonsz, "address lookup of %s host %s failed: %s", kind,
 		               addr_fail->name, err_str(addr_fail->err));
 		return DANE_TEMP;
 	}
 	considered = f->n_hosts - no_addr;
 	if (considered == 0) {
-		(void)snprintf(reason, reasonsz, "no MX host has an address");
+		(void)snprintf(reason, reasonsz, "no %s host has an address", kind);
+		return DANE_NONE;
+	}
+	if (f->relay) {
+		const struct dane_host *h = &f->hosts[0];
+
+		if (usable == considered) {
+			(void)snprintf(reason, reasonsz,
+			               "relay (no MX lookup): %s has usable TLSA records at "
+			               "_%u._tcp",
+			               h->name, (unsigned)f->port);
+			return DANE_ONLY;
+		}
+		if (unusable > 0) {
+			(void)snprintf(
+			        reason, reasonsz,
+			        "relay (no MX lookup): %s has TLSA records at _%u._tcp, none "
+			        "usable",
+			        h->name, (unsigned)f->port);
+			return DANE_MAY;
+		}
+		(void)snprintf(reason, reasonsz,
+		               "relay (no MX lookup): %s not secure with TLSA records at _%u._tcp",
+		               h->name, (unsigned)f->port);
 		return DANE_NONE;
 	}
 	if (f->mx_secure && usable == considered && f->n_hosts_total <= DANE_MX_MAX) {
@@ -245,12 +301,14 @@ dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz)
 		return DANE_ONLY;
 	}
 	if (usable + unusable > 0) {
-		if (!f->mx_secure)
+		if (!f->mx_secure) {
 			(void)snprintf(reason, reasonsz,
 			               "MX RRset insecure, %zu of %zu MX hosts secure with TLSA "
-			               "records",
+			               "records: used only where no MTA-STS policy applies",
 			               usable + unusable, considered);
-		else if (unusable > 0 && usable == 0)
+			return DANE_MAY_UNLESS_STS;
+		}
+		if (unusable > 0 && usable == 0)
 			(void)snprintf(reason, reasonsz,
 			               "MX RRset secure, TLSA records present but none usable "
 			               "(%zu of %zu MX hosts)",
@@ -493,9 +551,9 @@ dane_host_classify(struct dane_host *h, const struct dane_q *q)
 /* ---- cache ---- */
 
 static struct dane_entry *
-dane_entry_find(struct dane *d, const char *domain)
+dane_entry_find(struct dane *d, const char *key)
 {
-	struct lru_node *n = lru_find(d->cache, domain, strlen(domain));
+	struct lru_node *n = lru_find(d->cache, key, strlen(key));
 
 	return n != NULL ? DANE_ENTRY(n) : NULL;
 }
@@ -518,14 +576,29 @@ dane_entry_evict(struct lru_node *n, void *arg)
 	dane_entry_free(DANE_ENTRY(n));
 }
 
-/* A new entry for domain (shorter than DOMAIN_BUF), the most recently used; may evict. */
+/* The cache key of a next hop: the form Postfix gives it, port 25 left out. */
+static void
+dane_key(char key[DANE_KEY_BUF], const char *domain, int relay, uint16_t port)
+{
+	char p[sizeof(":65535")] = "";
+
+	if (port != DOMAIN_NEXTHOP_PORT_DEFAULT)
+		(void)snprintf(p, sizeof(p), ":%u", (unsigned)port);
+	(void)snprintf(key, DANE_KEY_BUF, relay ? "[%s]%s" : "%s%s", domain, p);
+}
+
+/* A new entry for key, the next hop domain (shorter than DOMAIN_BUF) reached as relay and
+ * port say; the most recently used; may evict. */
 static struct dane_entry *
-dane_entry_new(struct dane *d, const char *domain)
+dane_entry_new(struct dane *d, const char *key, const char *domain, int relay, uint16_t port)
 {
 	struct dane_entry *e = xcalloc(1, sizeof(*e));
 
+	(void)snprintf(e->key, sizeof(e->key), "%s", key);
 	(void)snprintf(e->domain, sizeof(e->domain), "%s", domain);
-	(void)lru_insert(d->cache, &e->node, e->domain, strlen(e->domain));
+	e->relay = relay;
+	e->port = port;
+	(void)lru_insert(d->cache, &e->node, e->key, strlen(e->key));
 	return e;
 }
 
@@ -586,7 +659,7 @@ dane_lookup_cancel(struct dane_waiter *w)
 static struct dane_job *
 dane_job_find(const struct dane *d, const struct dane_entry *e)
 {
-	struct coalesce_job *cj = coalesce_find(d->jobs, e->domain);
+	struct coalesce_job *cj = coalesce_find(d->jobs, e->key);
 
 	return cj != NULL ? DANE_JOB(cj) : NULL;
 }
@@ -644,24 +717,34 @@ dane_job_finish(struct dane_job *job)
 		               " (AD bit ignored: resolver not on loopback)");
 	}
 	if (v == DANE_TEMP && job->f.mx_err != 0 && !dane_err_negative(job->f.mx_err) && e->have &&
-	    e->verdict != DANE_TEMP && now < e->expires_ms + d->opts.stale_max_ms) {
-		/* Not knowing is no evidence: keep what we knew, and try again later. */
+	    !dane_verdict_temp(e->verdict) && now < e->stale_until_ms) {
+		/* Not knowing is no evidence: keep what we knew, and try again later; but never
+		 * past the TTLs of the records it came from. */
 		d->ctr.stale_kept++;
-		log_dom_info(e->domain,
-		             "DANE refresh failed (%s), keeping the previous result '%s'", reason,
-		             dane_verdict_name(e->verdict));
+		log_dom_info(e->key,
+		             "DANE refresh failed (%s), keeping the previous result '%s' for at "
+		             "most %llu s more (bounded by its records' TTLs)",
+		             reason, dane_verdict_name(e->verdict),
+		             (unsigned long long)((e->stale_until_ms - now + 999) / 1000));
 		e->expires_ms = now + d->opts.temp_ttl_ms;
+		if (e->expires_ms > e->stale_until_ms)
+			e->expires_ms = e->stale_until_ms;
 	} else {
+		uint64_t records_ms = (uint64_t)job->f.ttl_s * 1000;
+
 		dane_findings_free(&e->f);
 		e->f = job->f;
 		memset(&job->f, 0, sizeof(job->f));
 		e->verdict = v;
 		(void)snprintf(e->reason, sizeof(e->reason), "%s", reason);
 		e->have = 1;
-		e->expires_ms = now + (v == DANE_TEMP ? d->opts.temp_ttl_ms
-		                                      : dane_ttl_ms(&d->opts, e->f.ttl_s));
+		e->expires_ms = now + (dane_verdict_temp(v) ? d->opts.temp_ttl_ms
+		                                            : dane_ttl_ms(&d->opts, e->f.ttl_s));
+		e->stale_until_ms = e->expires_ms + d->opts.stale_max_ms;
+		if (now + records_ms < e->stale_until_ms)
+			e->stale_until_ms = now + records_ms;
 		if (log_verbosity() >= 1)
-			log_dom_debug(e->domain, "DANE %s: %s (kept %llu s)", dane_verdict_name(v),
+			log_dom_debug(e->key, "DANE %s: %s (kept %llu s)", dane_verdict_name(v),
 			              reason,
 			              (unsigned long long)((e->expires_ms - now + 999) / 1000));
 	}
@@ -693,8 +776,8 @@ dane_q_start(struct dane_job *job, struct dane_q *dq, const char *name, uint16_t
 	dq->type = type;
 	dq->q = dns_query_start(job->d->dns, name, type, DNS_FLAG_DO, dane_q_done, dq);
 	if (dq->q == NULL) {
-		/* Not a valid DNS name (too long with the _25._tcp prefix, or bad characters
-		 * from the MX RRset): no such records can exist. */
+		/* Not a valid DNS name (too long with the _<port>._tcp prefix, or bad
+		 * characters from the MX RRset): no such records can exist. */
 		dq->err = type == LDNS_RR_TYPE_TLSA ? ERR_DNS_NODATA : ERR_DNS_NXDOMAIN;
 		return;
 	}
@@ -715,7 +798,8 @@ dane_job_hosts(struct dane_job *job)
 		char tlsa[DANE_TLSA_QNAME_MAX];
 
 		q[DANE_Q_A].host = q[DANE_Q_AAAA].host = q[DANE_Q_TLSA].host = i;
-		(void)snprintf(tlsa, sizeof(tlsa), "_25._tcp.%s", f->hosts[i].name);
+		(void)snprintf(tlsa, sizeof(tlsa), "_%u._tcp.%s", (unsigned)f->port,
+		               f->hosts[i].name);
 		dane_q_start(job, &q[DANE_Q_A], f->hosts[i].name, LDNS_RR_TYPE_A);
 		dane_q_start(job, &q[DANE_Q_AAAA], f->hosts[i].name, LDNS_RR_TYPE_AAAA);
 		dane_q_start(job, &q[DANE_Q_TLSA], tlsa, LDNS_RR_TYPE_TLSA);
@@ -778,7 +862,19 @@ static void
 dane_job_kick(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct dane_job *job = arg;
+	struct dane_findings *f = &job->f;
 
+	f->relay = job->e->relay;
+	f->port = job->e->port;
+	if (f->relay) {
+		/* RFC 7672 section 2.2.2: a non-MX destination, no MX lookup (Postfix does
+		 * none for "[host]"): the one host is the relay itself. */
+		f->hosts = xcalloc(1, sizeof(*f->hosts));
+		f->hosts[0].name = xstrdup(job->e->domain);
+		f->n_hosts = f->n_hosts_total = 1;
+		dane_job_hosts(job);
+		return;
+	}
 	job->mx.host = DANE_NO_HOST;
 	dane_q_start(job, &job->mx, job->e->domain, LDNS_RR_TYPE_MX);
 	if (job->mx.q == NULL) {
@@ -809,7 +905,7 @@ dane_job_start(struct dane *d, struct dane_entry *e)
 
 	job->d = d;
 	job->e = e;
-	if (coalesce_add(d->jobs, &job->cj, e->domain) < 0) {
+	if (coalesce_add(d->jobs, &job->cj, e->key) < 0) {
 		free(job);
 		return NULL;
 	}
@@ -822,13 +918,16 @@ dane_job_start(struct dane *d, struct dane_entry *e)
 /* ---- lookups ---- */
 
 void
-dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done, void *arg,
-            struct dane_waiter **ret_w)
+dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
+            uint64_t timeout_ms, dane_done_fn *done, void *arg, struct dane_waiter **ret_w)
 {
 	struct dane_entry *e;
 	uint64_t now = loop_now_ms(d->loop);
 	struct dane_job *job;
 	struct dane_waiter *w;
+	char key[DANE_KEY_BUF];
+	int relay = nh != NULL && nh->relay;
+	uint16_t port = nh != NULL ? nh->port : DOMAIN_NEXTHOP_PORT_DEFAULT;
 
 	*ret_w = NULL;
 	d->ctr.lookups++;
@@ -836,15 +935,23 @@ dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_f
 		dane_answer(d, done, arg, DANE_TEMP, "domain name too long", NULL, 0, 0);
 		return;
 	}
-	e = dane_entry_find(d, domain);
+	if (port == 0) {
+		/* A service name Postfix maps through /etc/services: no TLSA name to ask. */
+		dane_answer(d, done, arg, DANE_NONE,
+		            "next-hop port is a service name mtastsd does not map: TLSA not looked "
+		            "up",
+		            NULL, 0, 0);
+		return;
+	}
+	dane_key(key, domain, relay, port);
+	e = dane_entry_find(d, key);
 	if (e != NULL && e->have && now < e->expires_ms) {
 		d->ctr.cache_hits++;
 		lru_touch(d->cache, &e->node);
 		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 0);
 		return;
 	}
-	if (e != NULL && e->have && e->verdict != DANE_TEMP &&
-	    now < e->expires_ms + d->opts.stale_max_ms) {
+	if (e != NULL && e->have && !dane_verdict_temp(e->verdict) && now < e->stale_until_ms) {
 		d->ctr.stale_served++;
 		lru_touch(d->cache, &e->node);
 		if (dane_job_find(d, e) == NULL)
@@ -853,7 +960,7 @@ dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_f
 		return;
 	}
 	if (e == NULL)
-		e = dane_entry_new(d, domain);
+		e = dane_entry_new(d, key, domain, relay, port);
 	else
 		lru_touch(d->cache, &e->node);
 	job = dane_job_find(d, e);

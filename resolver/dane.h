@@ -1,27 +1,40 @@
 /*
- * resolver/dane.h - does DANE (RFC 7672) protect mail to a domain? "DANE first" (RFC 8461 s2)
+ * resolver/dane.h - does DANE (RFC 7672) protect mail to a next hop? "DANE first" (RFC 8461 s2)
  *
- * For a destination domain: the MX RRset (DO bit), then for every MX host (the domain
- * itself when it has no MX, RFC 5321 section 5.1) its A and AAAA RRsets and the TLSA RRset
- * at _25._tcp.<host>, all through the configured resolver with the DO bit. The AD bit counts
- * only when every configured resolver is on loopback (dns_client.h): the validating resolver
- * must run on this host, as Postfix's DANE support requires (docs/dane.md). The findings
- * give a verdict (dane_decide(), no I/O):
+ * For a destination domain (a next hop "domain" or "domain:port", RFC 7672 section 2.2.1):
+ * the MX RRset, then for every MX host (the domain itself when it has no MX, RFC 5321
+ * section 5.1) its A and AAAA RRsets and the TLSA RRset at _<port>._tcp.<host> (port 25
+ * unless the next hop names one). For a relay ("[host]" or "[host]:port", RFC 7672 section
+ * 2.2.2, a non-MX destination) no MX lookup: the host itself, its addresses and the TLSA
+ * RRset at _<port>._tcp.<host>; the name comes from the local configuration, so it counts as
+ * a secure MX RRset would. Every query goes through the configured resolver with the DO
+ * bit. The AD bit counts only when every configured resolver is on loopback (dns_client.h):
+ * the validating resolver must run on this host, as Postfix's DANE support requires
+ * (docs/dane.md). The findings give a verdict (dane_decide(), no I/O):
  *
- *   DANE_ONLY  MX RRset secure, every MX host with an address has a secure, usable TLSA RRset
- *              (usage 2 or 3, selector 0/1, matching type 0/1/2: RFC 7672 section 3.1)
- *   DANE_MAY   some host has a secure TLSA RRset (usable or not) but not all do, or the MX
- *              RRset is insecure while an MX host is secure with TLSA records
+ *   DANE_ONLY  MX RRset secure (or a relay), every host with an address has a secure, usable
+ *              TLSA RRset (usage 2 or 3, selector 0/1, matching type 0/1/2: RFC 7672 s3.1)
+ *   DANE_MAY   MX RRset secure (or a relay), some host has a secure TLSA RRset (usable or
+ *              not) but not all have usable ones
+ *   DANE_MAY_UNLESS_STS   MX RRset insecure, some MX host secure with TLSA records: "dane"
+ *              only where no MTA-STS policy applies. An insecure MX RRset authenticates
+ *              nothing about which hosts are the domain's (RFC 7672 section 2.2.1): anyone on
+ *              the path can forge one naming a host of theirs with TLSA records of theirs.
  *   DANE_TEMP  a lookup failed (SERVFAIL, timeout) where DANE could apply: the TLSA RRset of
- *              a host with secure addresses, any host of a secure MX RRset, or the MX RRset
- *              itself (whether DANE applies is then unknown). Never a fallback to MTA-STS.
+ *              a host with secure addresses of a secure MX RRset or relay, the addresses of
+ *              any host of a secure MX RRset or of the relay, or the MX RRset itself (whether
+ *              DANE applies is then unknown). Never a fallback to MTA-STS.
+ *   DANE_TEMP_UNLESS_STS  MX RRset insecure, the TLSA lookup of a host with secure addresses
+ *              failed: TEMP only where no MTA-STS policy applies (as DANE_MAY_UNLESS_STS)
  *   DANE_NONE  DANE does not apply (insecure, no TLSA, NXDOMAIN, null MX): MTA-STS decides
  *
- * Results are cached per domain with their own lifetime: the smallest TTL of the answers
- * used (negative answers: the SOA rule of RFC 2308), bounded by opts ttl_min/ttl_max; DANE_TEMP
- * for opts temp_ttl. Concurrent lookups of a domain share one job. An expired result is still
- * answered at once while a refresh runs (RFC 8767 serve-stale, at most opts stale_max past
- * its expiry); a refresh whose MX lookup fails keeps the previous result.
+ * Results are cached per next hop ("domain", "domain:port", "[host]", "[host]:port") with
+ * their own lifetime: the smallest TTL of the answers used (negative answers: the SOA rule
+ * of RFC 2308), bounded by opts ttl_min/ttl_max; DANE_TEMP for opts temp_ttl. Concurrent
+ * lookups of a next hop share one job. An expired result is still answered at once while a
+ * refresh runs, and a refresh whose MX lookup fails keeps the previous result, but only
+ * while the records it came from are within their TTL (RFC 8767 serve-stale, bounded by the
+ * records' own TTLs and by opts stale_max past the expiry).
  *
  * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
  *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
@@ -41,6 +54,7 @@
 #include <stdint.h>
 
 #include "cfg.h"
+#include "domain.h"
 #include "loop.h"
 
 /* Limits (docs/style.md section 6; candidates for common/limits.h). */
@@ -53,7 +67,9 @@
 #define DANE_TTL_MAX_MS (3600 * 1000)
 /* A DANE_TEMP result: resolver.tempfail_ttl, at most this long (Postfix retries anyway). */
 #define DANE_TEMP_TTL_MAX_MS (60 * 1000)
-/* RFC 8767 section 5: serve stale data at most 1 to 3 days past its expiry; we take 1 day. */
+/* RFC 8767 section 5: serve stale data at most 1 to 3 days past its expiry; we take 1 day as
+ * an upper bound. The records' own TTLs bound it first: a result is never served, nor kept
+ * through a failed refresh, once the smallest TTL of the records it came from has run out. */
 #define DANE_STALE_MAX_MS (86400ull * 1000)
 /* Default bound of the cache (cache.max_entries overrides it). */
 #define DANE_CACHE_MAX 100000
@@ -69,8 +85,12 @@ enum dane_verdict {
 	DANE_ONLY = 2,     /* reply "dane-only" */
 	DANE_TEMP = 3,     /* reply TEMP: could not tell, where DANE could apply */
 	DANE_CANCELED = 4, /* dane_lookup_cancel() or shutdown */
+	/* MX RRset insecure (RFC 7672 section 2.2.1): an MTA-STS policy that applies (an
+	 * enforce policy, fresh or cached) decides; only without one these reply "dane" / TEMP */
+	DANE_MAY_UNLESS_STS = 5,
+	DANE_TEMP_UNLESS_STS = 6,
 };
-#define DANE_VERDICT_COUNT 5
+#define DANE_VERDICT_COUNT 7
 
 enum dane_host_state {
 	DANE_HOST_USABLE = 0,    /* secure addresses, secure TLSA RRset with a usable record */
@@ -92,8 +112,10 @@ struct dane_host {
 };
 
 struct dane_findings {
+	int relay;       /* a "[host]" next hop: no MX lookup, the one host is the relay itself */
+	uint16_t port;   /* TCP port of the connections: the TLSA names are _<port>._tcp.<host> */
 	int mx_err;      /* 0, ERR_DNS_NODATA (implicit MX), ERR_DNS_NXDOMAIN, or the failure */
-	int mx_secure;   /* the MX answer (or its denial) had a trusted AD bit */
+	int mx_secure;   /* the MX answer (or its denial) had a trusted AD bit; 0 for a relay */
 	int implicit_mx; /* no MX RRset: the domain itself is the host (RFC 5321 5.1) */
 	int null_mx;     /* "MX 0 ." (RFC 7505): the domain accepts no mail */
 	size_t n_hosts;  /* hosts examined (at most DANE_MX_MAX) */
@@ -151,13 +173,15 @@ int dane_reload(struct dane *d, const struct cfg_resolver *cfg);
 /* Waiters get DANE_CANCELED, jobs stop. Returns NULL. */
 struct dane *dane_free(struct dane *d);
 
-/* Look up domain (normalised). done(result, arg) runs exactly once: before dane_lookup()
- * returns for a cached result, or DANE_TEMP for a name of DOMAIN_BUF bytes or more or
- * beyond RES_JOBS_MAX/RES_WAITERS_MAX (*ret_w NULL then), otherwise later (*ret_w is the
- * handle until then). timeout_ms > 0: answer DANE_TEMP after that long (the job goes on
- * and fills the cache); 0: wait for the job (bounded by the DNS timeouts). */
-void dane_lookup(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done,
-                 void *arg, struct dane_waiter **ret_w);
+/* Look up the next hop domain (normalised) reached as nh says (domain_nexthop_parse(); NULL:
+ * through the MX RRset on port 25). done(result, arg) runs exactly once: before
+ * dane_lookup() returns for a cached result, DANE_NONE for a port nh could not name (0),
+ * or DANE_TEMP for a name of DOMAIN_BUF bytes or more or beyond RES_JOBS_MAX/
+ * RES_WAITERS_MAX (*ret_w NULL then), otherwise later (*ret_w is the handle until then).
+ * timeout_ms > 0: answer DANE_TEMP after that long (the job goes on and fills the cache);
+ * 0: wait for the job (bounded by the DNS timeouts). */
+void dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
+                 uint64_t timeout_ms, dane_done_fn *done, void *arg, struct dane_waiter **ret_w);
 /* done() runs at once with DANE_CANCELED; the job goes on for the cache. */
 void dane_lookup_cancel(struct dane_waiter *w);
 

@@ -16,7 +16,10 @@
  *
  * A request starts DANE (zone dane on) and then MTA-STS; whichever answers first is kept
  * until the other one is in, except that a DANE verdict that decides (dane-only, dane,
- * TEMP) answers at once and cancels the MTA-STS wait (the engine's discovery goes on).
+ * TEMP) answers at once and cancels the MTA-STS wait (the engine's discovery goes on). The
+ * verdicts of an insecure MX RRset (dane-unless-sts, tempfail-unless-sts) wait for MTA-STS:
+ * its policy, when one applies, decides instead of TLSA records whose hosts an attacker on
+ * the path may have named (lookup_combine()).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -111,7 +114,8 @@ lookup_log_dane_temp(struct lookup *lk, const char *domain, const char *reason)
 struct lookup_req {
 	struct lookup *lk;
 	char domain[DOMAIN_BUF];
-	struct cfg_zone zone; /* copy (name not kept) */
+	struct domain_nexthop nh; /* how Postfix reaches it (the DANE half follows it) */
+	struct cfg_zone zone;     /* copy (name not kept) */
 	lookup_done_fn *done;
 	void *arg;
 	/* MTA-STS half */
@@ -149,11 +153,35 @@ lookup_source_name(enum lookup_source s)
 	return "?";
 }
 
+/* Whether DANE verdict v answers at once, whatever MTA-STS finds. */
+static int
+lookup_dane_decisive(enum dane_verdict v)
+{
+	switch (v) {
+	case DANE_ONLY:
+	case DANE_MAY:
+	case DANE_TEMP:
+	case DANE_CANCELED:
+		return 1;
+	case DANE_NONE:
+	case DANE_MAY_UNLESS_STS:
+	case DANE_TEMP_UNLESS_STS:
+		break;
+	}
+	return 0;
+}
+
 void
 lookup_combine(enum dane_verdict v, const char *reason, enum sm_status sts_st, const char *sts_data,
                char *buf, size_t bufsz, struct lookup_reply *out)
 {
 	out->invalid_policy = 0;
+	/* An insecure MX RRset (RFC 7672 section 2.2.1): an MTA-STS policy that applies (its
+	 * reply is not NOTFOUND) decides; its TLSA records count only without one. */
+	if (v == DANE_MAY_UNLESS_STS)
+		v = sts_st == SM_NOTFOUND ? DANE_MAY : DANE_NONE;
+	else if (v == DANE_TEMP_UNLESS_STS)
+		v = sts_st == SM_NOTFOUND ? DANE_TEMP : DANE_NONE;
 	switch (v) {
 	case DANE_ONLY:
 		out->status = SM_OK;
@@ -177,6 +205,8 @@ lookup_combine(enum dane_verdict v, const char *reason, enum sm_status sts_st, c
 		out->source = LOOKUP_SRC_NONE;
 		return;
 	case DANE_NONE:
+	case DANE_MAY_UNLESS_STS:
+	case DANE_TEMP_UNLESS_STS:
 		break;
 	}
 	out->status = sts_st;
@@ -234,6 +264,11 @@ static const struct stats_metric lookup_stats[] = {
         {"mtastsd_dane_sts_overridden_total", STATS_COUNTER,
          "Replies where DANE decided while MTA-STS had a policy reply.",
          .json = "dane.sts_overridden", .off = offsetof(struct lookup_counters, sts_overridden)},
+        {"mtastsd_dane_insecure_mx_sts_kept_total", STATS_COUNTER,
+         "Replies where the MTA-STS policy decided although MX hosts had TLSA records, as the "
+         "MX RRset was not DNSSEC-secure (RFC 7672 section 2.2.1).",
+         .json = "dane.insecure_mx_sts_kept",
+         .off = offsetof(struct lookup_counters, sts_over_insecure_mx)},
         {"mtastsd_socketmap_reply_tlsrpt_dropped_total", STATS_COUNTER,
          "MTA-STS replies sent without the TLSRPT attributes to fit Postfix's 100000 bytes.",
          .json = "reply_size.tlsrpt_dropped",
@@ -332,6 +367,15 @@ lookup_finish(struct lookup_req *req)
 			rep.invalid_policy = req->invalid_policy;
 		else if (req->sts_st == SM_OK)
 			lk->ctr.sts_overridden++;
+		if ((req->dv == DANE_MAY_UNLESS_STS || req->dv == DANE_TEMP_UNLESS_STS) &&
+		    req->sts_st != SM_NOTFOUND) {
+			lk->ctr.sts_over_insecure_mx++;
+			if (log_verbosity() >= 1)
+				log_dom_debug(req->domain,
+				              "MTA-STS policy decides, not DANE: %s (RFC 7672 "
+				              "section 2.2.1)",
+				              req->dreason);
+		}
 	}
 	lk->ctr.source[rep.source]++;
 	if (log_verbosity() >= 1 &&
@@ -371,13 +415,13 @@ lookup_dane_done(const struct dane_result *r, void *arg)
 		return;
 	req->dv = r->verdict;
 	lookup_copy(req->dreason, sizeof(req->dreason), r->reason);
-	if (req->dv != DANE_NONE || (req->sts_started && !req->sts_pending))
+	if (lookup_dane_decisive(req->dv) || (req->sts_started && !req->sts_pending))
 		lookup_finish(req);
 }
 
 void
-lookup_start(struct lookup *lk, const char *domain, const struct cfg_zone *z, lookup_done_fn *done,
-             void *arg, struct lookup_req **ret_r)
+lookup_start(struct lookup *lk, const char *domain, const struct domain_nexthop *nh,
+             const struct cfg_zone *z, lookup_done_fn *done, void *arg, struct lookup_req **ret_r)
 {
 	struct lookup_req *req = xcalloc(1, sizeof(*req));
 	struct dane_waiter *dw = NULL;
@@ -386,6 +430,8 @@ lookup_start(struct lookup *lk, const char *domain, const struct cfg_zone *z, lo
 	*ret_r = NULL;
 	req->lk = lk;
 	lookup_copy(req->domain, sizeof(req->domain), domain);
+	req->nh.relay = nh != NULL && nh->relay;
+	req->nh.port = nh != NULL ? nh->port : DOMAIN_NEXTHOP_PORT_DEFAULT;
 	req->zone = *z;
 	req->zone.name = NULL;
 	req->done = done;
@@ -396,8 +442,8 @@ lookup_start(struct lookup *lk, const char *domain, const struct cfg_zone *z, lo
 	if (lk->dane.dane != NULL && z->dane) {
 		lk->ctr.dane_checked++;
 		req->dane_pending = 1;
-		lk->dane.start(lk->dane.dane, req->domain, z->timeout_ms, lookup_dane_done, req,
-		               &dw);
+		lk->dane.start(lk->dane.dane, req->domain, &req->nh, z->timeout_ms,
+		               lookup_dane_done, req, &dw);
 		if (req->dane_pending)
 			req->dw = dw;
 	}

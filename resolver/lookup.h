@@ -2,11 +2,14 @@
  * resolver/lookup.h - one socketmap lookup: DANE first, then MTA-STS (RFC 8461 section 2)
  *
  * When the request's zone has `dane` on and a DANE module is attached, the DANE lookup
- * (dane.h) and the MTA-STS lookup (pol_engine.h) run in parallel. DANE decides when it
- * applies: "OK dane-only", "OK dane", or "TEMP <reason>" for a failure where DANE could
- * apply (never a fallback to MTA-STS). Otherwise the MTA-STS reply stands (pf_reply.h). An
- * answer from DANE that decides does not wait for MTA-STS (its discovery goes on for the
- * cache). docs/dane.md has the decision table.
+ * (dane.h) of the next hop and the MTA-STS lookup (pol_engine.h) of its Policy Domain run
+ * in parallel. DANE decides when it applies: "OK dane-only", "OK dane", or "TEMP <reason>"
+ * for a failure where DANE could apply (never a fallback to MTA-STS). An answer from DANE
+ * that decides does not wait for MTA-STS (its discovery goes on for the cache). Where the
+ * MX RRset is insecure (DANE_MAY_UNLESS_STS, DANE_TEMP_UNLESS_STS) DANE applies only when
+ * no MTA-STS policy does: an enforce policy, fresh or cached, decides (RFC 7672 section
+ * 2.2.1: an insecure MX RRset authenticates no host). Otherwise the MTA-STS reply stands
+ * (pf_reply.h). docs/dane.md has the decision table.
  *
  * Interface: lookup_new(), lookup_set_dane(), lookup_free(), lookup_start(),
  *            lookup_cancel(), lookup_counters(), lookup_stats_add(), lookup_combine(),
@@ -62,6 +65,8 @@ struct lookup_counters {
 	uint64_t source[LOOKUP_SRC_COUNT]; /* replies by enum lookup_source */
 	uint64_t dane_checked;             /* lookups that ran DANE (zone dane on) */
 	uint64_t sts_overridden;           /* DANE decided while MTA-STS had a policy reply */
+	uint64_t sts_over_insecure_mx;     /* MTA-STS decided although MX hosts had TLSA records,
+	                                    * the MX RRset being insecure (*_UNLESS_STS) */
 	uint64_t canceled;
 	uint64_t reply_tlsrpt_dropped; /* replies sent without the TLSRPT attributes to fit */
 	uint64_t reply_too_long;       /* enforce replies over Postfix's limit: TEMP */
@@ -72,8 +77,9 @@ struct lookup_counters {
  * socketmap server with a fake one (tests/unit/resolver/fake_world.h) still link. */
 struct lookup_dane {
 	struct dane *dane;
-	void (*start)(struct dane *d, const char *domain, uint64_t timeout_ms, dane_done_fn *done,
-	              void *arg, struct dane_waiter **ret_w);
+	void (*start)(struct dane *d, const char *domain, const struct domain_nexthop *nh,
+	              uint64_t timeout_ms, dane_done_fn *done, void *arg,
+	              struct dane_waiter **ret_w);
 	void (*cancel)(struct dane_waiter *w);
 };
 
@@ -87,11 +93,15 @@ void lookup_set_dane(struct lookup *lk, const struct lookup_dane *dane);
 /* Requests still running must have been canceled. Returns NULL. */
 struct lookup *lookup_free(struct lookup *lk);
 
-/* Look up domain (normalised) for zone z (copied). done(reply, arg) runs exactly once:
- * possibly before lookup_start() returns (*ret_r NULL then), otherwise later with *ret_r
- * the handle until then. Both halves wait at most z->timeout_ms. */
-void lookup_start(struct lookup *lk, const char *domain, const struct cfg_zone *z,
-                  lookup_done_fn *done, void *arg, struct lookup_req **ret_r);
+/* Look up domain (normalised: the Policy Domain of the next hop) for zone z (copied); nh
+ * (copied; NULL: "domain", MX on port 25) says how Postfix reaches it, which the DANE half
+ * follows ("[host]:port": the relay itself, RFC 7672 section 2.2.2); the MTA-STS half looks
+ * up domain either way. done(reply, arg) runs exactly once: possibly before lookup_start()
+ * returns (*ret_r NULL then), otherwise later with *ret_r the handle until then. Both
+ * halves wait at most z->timeout_ms. */
+void lookup_start(struct lookup *lk, const char *domain, const struct domain_nexthop *nh,
+                  const struct cfg_zone *z, lookup_done_fn *done, void *arg,
+                  struct lookup_req **ret_r);
 /* done() runs at once with TEMP "lookup canceled, server shutting down". */
 void lookup_cancel(struct lookup_req *r);
 
@@ -104,7 +114,10 @@ void lookup_stats_add(const struct lookup_counters *c, struct stats *st);
 const char *lookup_source_name(enum lookup_source s);
 
 /* The decision (no I/O): DANE verdict v with its reason, and the MTA-STS reply sts_st /
- * sts_data. Fills out (out->data points into sts_data or into buf, of size bufsz). */
+ * sts_data. DANE_ONLY, DANE_MAY, DANE_TEMP decide; DANE_MAY_UNLESS_STS and
+ * DANE_TEMP_UNLESS_STS decide only when sts_st is SM_NOTFOUND (no MTA-STS policy applies);
+ * otherwise the MTA-STS reply stands. Fills out (out->data points into sts_data or into
+ * buf, of size bufsz). */
 void lookup_combine(enum dane_verdict v, const char *reason, enum sm_status sts_st,
                     const char *sts_data, char *buf, size_t bufsz, struct lookup_reply *out);
 
@@ -117,13 +130,15 @@ struct lookup_cli_result {
 	int ad_trusted;         /* the resolvers are on loopback (AD bit used) */
 	struct dane_findings f; /* deep copy (hosts and their names owned) */
 };
-/* Start the DANE lookup on loop when zone z has dane on; NULL otherwise (every other
- * lookup_cli_* call accepts NULL and does nothing). Its answer calls loop_exit() when
- * *sts_answered is set by then (the MTA-STS half exits the loop itself only when
- * lookup_cli_pending() is 0): one loop_run() waits for both halves. */
+/* Start the DANE lookup of domain reached as nh says (dane_lookup()) on loop when zone z
+ * has dane on; NULL otherwise (every other lookup_cli_* call accepts NULL and does
+ * nothing). Its answer calls loop_exit() when *sts_answered is set by then (the MTA-STS
+ * half exits the loop itself only when lookup_cli_pending() is 0): one loop_run() waits
+ * for both halves. */
 struct lookup_cli *lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc,
                                     const struct cfg_zone *z, const char *domain,
-                                    uint64_t timeout_ms, const int *sts_answered);
+                                    const struct domain_nexthop *nh, uint64_t timeout_ms,
+                                    const int *sts_answered);
 /* Whether the DANE answer is still to come. */
 int lookup_cli_pending(const struct lookup_cli *lc);
 /* When DANE decides, replace *st / *data (owned) with its reply and return 1; otherwise

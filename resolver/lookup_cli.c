@@ -60,7 +60,8 @@ lookup_cli_done(const struct dane_result *r, void *arg)
 
 struct lookup_cli *
 lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc, const struct cfg_zone *z,
-                 const char *domain, uint64_t timeout_ms, const int *sts_answered)
+                 const char *domain, const struct domain_nexthop *nh, uint64_t timeout_ms,
+                 const int *sts_answered)
 {
 	struct lookup_cli *lc;
 	struct dane_waiter *w = NULL;
@@ -77,7 +78,7 @@ lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc, const struct 
 		               "cannot create the DNS client");
 		return lc;
 	}
-	dane_lookup(lc->dane, domain, timeout_ms, lookup_cli_done, lc, &w);
+	dane_lookup(lc->dane, domain, nh, timeout_ms, lookup_cli_done, lc, &w);
 	if (!lc->answered)
 		lc->w = w;
 	return lc;

@@ -59,7 +59,7 @@ sm_request_parse(const struct cfg_resolver *cfg, const char *payload, size_t len
 		req->key_err = ERR_DOMAIN_CHAR;
 		return req->key_err;
 	}
-	r = domain_from_nexthop(sp + 1, keylen, req->domain);
+	r = domain_nexthop_parse(sp + 1, keylen, req->domain, &req->nexthop);
 	if (r < 0) {
 		req->domain[0] = '\0';
 		req->key_err = r < ERR_BASE ? r : ERR_DOMAIN_CHAR;

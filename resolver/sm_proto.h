@@ -31,6 +31,9 @@ struct sm_request {
 	const struct cfg_zone *zone; /* borrowed from the cfg given to sm_request_parse() */
 	char domain[DOMAIN_BUF];     /* Policy Domain; valid only when parse returned 0 */
 	int key_err;                 /* why the key has no policy (ERR_DOMAIN_*), 0 if valid */
+	/* How Postfix connects: "[host]:port" (relay) or "domain" (MX), and the port; the
+	 * DANE half needs it. Valid only when parse returned 0. */
+	struct domain_nexthop nexthop;
 };
 
 /* Parse one request payload[0..len) (bytes, need not be NUL-terminated).

@@ -65,6 +65,8 @@ struct sm_conn {
 	int pending;          /* a lookup was started and has not answered yet */
 	struct cfg_zone zone; /* copy of the request's zone (name not kept) */
 	char domain[DOMAIN_BUF];
+	/* "[host]:port" or "domain": how Postfix connects, for the DANE half */
+	struct domain_nexthop nexthop;
 	int eof;         /* peer finished sending */
 	int closing;     /* close once the queued replies are written */
 	int dispatching; /* inside sm_conn_process() */
@@ -311,8 +313,9 @@ sm_conn_request(struct sm_conn *c, const char *payload, size_t len)
 	c->zone = *req.zone;
 	c->zone.name = NULL;
 	memcpy(c->domain, req.domain, sizeof(c->domain));
+	c->nexthop = req.nexthop;
 	c->pending = 1;
-	lookup_start(srv->lk, c->domain, &c->zone, sm_conn_lookup_done, c, &w);
+	lookup_start(srv->lk, c->domain, &c->nexthop, &c->zone, sm_conn_lookup_done, c, &w);
 	if (c->pending)
 		c->w = w;
 }

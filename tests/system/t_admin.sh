@@ -145,7 +145,7 @@ check "status: decided_by adds up to the lookups" 5 \
 	"$(jq_py "$T/status.json" 'sum(j["resolver"]["decided_by"].values())')"
 check "status: DANE lookups / checked / overridden" "5 5 0" \
 	"$(jq_py "$T/status.json" '"%d %d %d" % (j["resolver"]["dane"]["lookups"], j["resolver"]["dane"]["checked"], j["resolver"]["dane"]["sts_overridden"])')"
-check "status: DANE verdicts (all none)" "none=5 dane=0 dane-only=0 tempfail=0 canceled=0" \
+check "status: DANE verdicts (all none)" "none=5 dane=0 dane-only=0 tempfail=0 canceled=0 dane-unless-sts=0 tempfail-unless-sts=0" \
 	"$(jq_py "$T/status.json" '" ".join("%s=%d" % kv for kv in j["resolver"]["dane"]["verdicts"].items())')"
 # enforce.test twice: the second DANE lookup is answered from the DANE cache. Each of the
 # 4 jobs sends one MX query, and its NXDOMAIN answer ends the job.

@@ -1,12 +1,15 @@
 #!/bin/bash
-# t_dane.sh - issue 7 "DANE first": never let an MTA-STS answer override DANE (RFC 8461 s2).
+# t_dane.sh - issue 7 "DANE first": never let an MTA-STS answer override DANE (RFC 8461 s2);
+# issue 15: DANE never replaces an MTA-STS policy on an unauthenticated (insecure) MX answer;
+# issue 22 part 6: a relay "[host]:port" is not an MX destination (RFC 7672 section 2.2.2).
 #
 # Lab, all real parts, in a private network namespace (unshare -n) so that nsd can serve
 # on 127.0.0.1:53 and a non-loopback address (192.0.2.53, TEST-NET-1 on the namespace's
 # own lo) exists for the "resolver not on loopback" case:
 #   nsd        the signed zone test. (tests/system/data/dane/test.zone, signed here with
-#              fresh ldns-keygen keys; _25._tcp.mx.bogus.test broken after signing) and the
-#              unsigned plain.test. (insecure delegation), on 127.0.0.1:53
+#              fresh ldns-keygen keys; _25._tcp.mx.bogus.test and the MX and AAAA RRsets of
+#              relay.test, relaysts.test broken after signing) and the unsigned plain.test.
+#              (insecure delegation), on 127.0.0.1:53
 #   unbound    validating resolver (trust anchor = the DS of test.), stub-zone test. ->
 #              nsd, listening on 127.0.0.1:$UB and 192.0.2.53:$UB
 #   fake_https the MTA-STS policies (one certificate for every mta-sts.* name)
@@ -47,6 +50,15 @@ cp "$DATA/test.zone" "$DATA/plain.test.zone" "$T/"
 grep -q 'TLSA	3 1 1 b0b0dd11' "$T/test.zone.signed" || die "bogus TLSA record not in the signed zone"
 # The signature of this RRset no longer matches: the resolver says SERVFAIL.
 sed -i 's/TLSA	3 1 1 b0b0dd11/TLSA	3 1 1 c0c0dd11/' "$T/test.zone.signed"
+# The relays' zones answer A but fail MX and AAAA (postfix-tlspol issue 189): break those.
+grep -q '^relay\.test\.	300	IN	MX	10 relay\.test\.$' "$T/test.zone.signed" ||
+	die "relay.test MX not in the signed zone"
+sed -i -e 's/^\(relay\.test\.	300	IN	MX	10\) relay\.test\.$/\1 forged.test./' \
+	-e 's/^\(relay\.test\.	300	IN	AAAA\)	::1$/\1	::2/' \
+	-e 's/^\(relaysts\.test\.	300	IN	MX	10\) relaysts\.test\.$/\1 forged.test./' \
+	"$T/test.zone.signed"
+grep -c 'forged\.test\.$\|AAAA	::2$' "$T/test.zone.signed" | grep -qx 3 ||
+	die "relay RRsets not broken"
 
 cat >"$T/nsd.conf" <<EOF
 server:
@@ -108,9 +120,16 @@ check_match "unbound validates alldane.test MX (AD)" 'flags: qr rd ra ad' \
 	"$(drill -p "$UB" -D @127.0.0.1 MX alldane.test)"
 check_match "unbound: bogus TLSA is SERVFAIL" 'rcode: SERVFAIL' \
 	"$(drill -p "$UB" -D @127.0.0.1 TLSA _25._tcp.mx.bogus.test)"
+check_match "unbound: relay.test MX is SERVFAIL" 'rcode: SERVFAIL' \
+	"$(drill -p "$UB" -D @127.0.0.1 MX relay.test)"
+check_match "unbound: relay.test AAAA is SERVFAIL" 'rcode: SERVFAIL' \
+	"$(drill -p "$UB" -D @127.0.0.1 AAAA relay.test)"
+check_match "unbound: relay.test A validates (AD)" 'flags: qr rd ra ad' \
+	"$(drill -p "$UB" -D @127.0.0.1 A relay.test)"
 
 # ---- MTA-STS policies ---------------------------------------------------------------------
-STS_DOMAINS="alldane.test bogus.test notlsa.test sts.plain.test hosted.plain.test fake.plain.test"
+STS_DOMAINS="alldane.test bogus.test notlsa.test sts.plain.test hosted.plain.test fake.plain.test
+	victim.plain.test relaysts.test"
 make_ca
 names=()
 for d in $STS_DOMAINS; do names+=("mta-sts.$d"); done
@@ -121,6 +140,8 @@ policy_put "$WWW" notlsa.test "$(policy_enforce mx.notlsa.test)"
 policy_put "$WWW" sts.plain.test "$(policy_enforce mx.sts.plain.test)"
 policy_put "$WWW" hosted.plain.test "$(policy_enforce mx1.alldane.test)"
 policy_put "$WWW" fake.plain.test "$(policy_enforce mx.fake.plain.test)"
+policy_put "$WWW" victim.plain.test "$(policy_enforce mx.victim.plain.test)"
+policy_put "$WWW" relaysts.test "$(policy_enforce relaysts.test)"
 fake_https_start www "$HTTPS" www "$WWW"
 
 # ---- mtastsd: A with the resolver on loopback, N with it on 192.0.2.53 --------------------
@@ -159,8 +180,11 @@ check "nomx.test: implicit MX with TLSA: dane-only" "$(pm_ok dane-only)" \
 check "sts.plain.test: unsigned with MTA-STS" \
 	"$(pm_ok 'secure match=mx.sts.plain.test servername=hostname')" \
 	"$(pm "$SMA" postfix sts.plain.test)"
-check "hosted.plain.test: unsigned, MX host signed with TLSA: dane" "$(pm_ok dane)" \
+check "hosted.plain.test: unsigned, MX host signed with TLSA, enforce policy: MTA-STS" \
+	"$(pm_ok 'secure match=mx1.alldane.test servername=hostname')" \
 	"$(pm "$SMA" postfix hosted.plain.test)"
+check "hostednp.plain.test: the same without a policy: dane" "$(pm_ok dane)" \
+	"$(pm "$SMA" postfix hostednp.plain.test)"
 check "fake.plain.test: TLSA in an unsigned zone: MTA-STS" \
 	"$(pm_ok 'secure match=mx.fake.plain.test servername=hostname')" \
 	"$(pm "$SMA" postfix fake.plain.test)"
@@ -188,6 +212,64 @@ check "bogus.test via map nodane (dane = false): MTA-STS" \
 check "alldane.test via map nodane (dane = false): MTA-STS" \
 	"$(pm_ok 'secure match=mx1.alldane.test:mx2.alldane.test servername=hostname')" \
 	"$(pm "$SMA" nodane alldane.test)"
+
+# ---- issue 15: an insecure MX answer never replaces an MTA-STS policy ----------------------
+# victim.plain.test (unsigned) has an enforce policy for its own MX host. A lookup through the
+# map nodane caches that policy (MTA-STS alone: no MX query, so no resolver holds the MX
+# RRset yet). Then the MX RRset names mx.attacker.test, a host in a signed zone with TLSA
+# records, as an attacker on the path could make it: the reply stays the policy's.
+check_match "victim.plain.test: its MX RRset names its own host" 'MX	10 mx\.victim\.plain\.test\.' \
+	"$(drill -p 53 @127.0.0.1 MX victim.plain.test)"
+check "victim.plain.test: enforce policy (map nodane, now cached)" \
+	"$(pm_ok 'secure match=mx.victim.plain.test servername=hostname')" \
+	"$(pm "$SMA" nodane victim.plain.test)"
+sed -i 's/^\(victim			MX	10\) mx\.victim\.plain\.test\.$/\1 mx.attacker.test./' \
+	"$T/plain.test.zone"
+grep -q 'MX	10 mx\.attacker\.test\.$' "$T/plain.test.zone" || die "victim MX not switched"
+touch -d '+2 seconds' "$T/plain.test.zone" # a new mtime, even within the same second
+kill -HUP "$(cat "$T/nsd.pid")"
+for i in $(seq 1 100); do
+	drill -p 53 @127.0.0.1 MX victim.plain.test | grep -q 'mx\.attacker\.test\.$' && break
+	sleep 0.1
+done
+check_match "victim.plain.test: the MX RRset now names the attacker's host, without AD" \
+	'flags: qr rd ra ;.*MX	10 mx\.attacker\.test\.' \
+	"$(drill -p "$UB" -D @127.0.0.1 MX victim.plain.test | tr '\n' ' ')"
+check_match "mx.attacker.test: its TLSA RRset validates (AD)" 'flags: qr rd ra ad' \
+	"$(drill -p "$UB" -D @127.0.0.1 TLSA _25._tcp.mx.attacker.test)"
+check "victim.plain.test after the switch: the cached policy, not dane" \
+	"$(pm_ok 'secure match=mx.victim.plain.test servername=hostname')" \
+	"$(pm "$SMA" postfix victim.plain.test)"
+check "A logged that the policy decided over the insecure MX RRset" 1 \
+	"$(grep -c "domain 'victim.plain.test': MTA-STS policy decides, not DANE: MX RRset insecure" "$T/A.log")"
+q=$("$MTASTSD" -c "$T/A.conf" query victim.plain.test --json 2>>"$T/query.log") && qrc=0 || qrc=$?
+check "query victim.plain.test (fresh policy): exit 0" 0 "$qrc"
+check "query victim.plain.test: DANE only unless MTA-STS, the policy replies" \
+	'dane-unless-sts False mx.attacker.test:secure, usable TLSA OK secure match=mx.victim.plain.test servername=hostname' \
+	"$(printf '%s' "$q" | python3 -c '
+import json, sys
+o = json.load(sys.stdin)
+d = o["dane"]
+print(d["verdict"], d["mx_secure"], ",".join("%s:%s" % (h["name"], h["state"]) for h in d["hosts"]), o["reply"])' 2>&1)"
+
+# ---- issue 22 part 6: a relay [host]:port is not an MX destination ------------------------
+# relay.test and relaysts.test answer A but fail MX (and relay.test AAAA): Postfix connects
+# to a relay's own addresses, so those failures must not defer its mail.
+check "[relay.test]:587: MX and AAAA fail, A and _587._tcp TLSA secure: dane-only" \
+	"$(pm_ok dane-only)" "$(pm "$SMA" postfix '[relay.test]:587')"
+check "[relaysts.test]:587: MX fails, no TLSA: the host domain's MTA-STS policy, no TEMP" \
+	"$(pm_ok 'secure match=relaysts.test servername=hostname')" \
+	"$(pm "$SMA" postfix '[relaysts.test]:587')"
+check "[relay.test] (port 25): no TLSA at _25._tcp.relay.test, no policy: NOTFOUND" "$NF" \
+	"$(pm "$SMA" postfix '[relay.test]')"
+check_match "relay.test as a domain (MX destination): the MX lookup fails: TEMP" \
+	'^rc=[1-9][0-9]* out=\[\] err=\[postmap: warning: .* temporary error: DANE: MX lookup failed' \
+	"$(pm "$SMA" postfix relay.test)"
+q=$("$MTASTSD" -c "$T/A.conf" query '[relay.test]:587' 2>>"$T/query.log") && qrc=0 || qrc=$?
+check "query [relay.test]:587: exit 0" 0 "$qrc"
+check_match "query [relay.test]:587: DANE relay line" \
+	'dane relay: relay\.test port 587: secure, usable TLSA, 1 TLSA, 1 usable' "$q"
+check_match "query [relay.test]:587: reply" "reply:   OK dane-only  \\(zone 'postfix'\\)" "$q"
 
 # ---- resolver not on loopback: its AD bit is ignored, DANE never applies -----------------
 # (grep the logs directly: check_match's printf | grep -q may die of SIGPIPE on long text)

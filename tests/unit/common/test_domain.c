@@ -246,6 +246,58 @@ test_nexthop(void **state)
 	assert_int_equal(domain_from_nexthop("example\0.com", 12, out), ERR_DOMAIN_CHAR);
 }
 
+/* What a next hop says about the connection, for the DANE half (issue 22 part 6). */
+static void
+expect_conn(const char *key, const char *want, int relay, unsigned port)
+{
+	char out[DOMAIN_BUF];
+	struct domain_nexthop nh = {.relay = -1, .port = 1};
+	int r = domain_nexthop_parse(key, strlen(key), out, &nh);
+
+	if (r != 0)
+		fail_msg("domain_nexthop_parse('%s') = %d (%s)", key, r, err_str(r));
+	assert_string_equal(out, want);
+	if (nh.relay != relay || nh.port != port)
+		fail_msg("domain_nexthop_parse('%s'): relay %d port %u, want relay %d port %u", key,
+		         nh.relay, (unsigned)nh.port, relay, port);
+}
+
+static void
+test_nexthop_connection(void **state)
+{
+	char out[DOMAIN_BUF];
+	struct domain_nexthop nh = {.relay = 7, .port = 7};
+
+	expect_conn("example.com", "example.com", 0, 25);
+	expect_conn("example.com:25", "example.com", 0, 25);
+	expect_conn("example.com:2525", "example.com", 0, 2525);
+	expect_conn("[mx.example.com]", "mx.example.com", 1, 25);
+	expect_conn("[mx.example.com]:587", "mx.example.com", 1, 587);
+	expect_conn("[smtp.sendgrid.net]:587", "smtp.sendgrid.net", 1, 587);
+	expect_conn("[MX.Example.com.]:submission", "mx.example.com", 1, 587);
+	expect_conn("[mx.example.com]:SMTP", "mx.example.com", 1, 25);
+	expect_conn("[mx.example.com]:submissions", "mx.example.com", 1, 465);
+	expect_conn("[mx.example.com]:smtps", "mx.example.com", 1, 465);
+	expect_conn("[mx.example.com]:lmtp", "mx.example.com", 1, 24);
+	expect_conn("[mx.example.com]:65535", "mx.example.com", 1, 65535);
+	/* no port this function can name: 0 (the DANE half then looks up no TLSA name) */
+	expect_conn("[mx.example.com]:x-mail", "mx.example.com", 1, 0);
+	expect_conn("[mx.example.com]:0", "mx.example.com", 1, 0);
+	expect_conn("[mx.example.com]:65536", "mx.example.com", 1, 0);
+	expect_conn("example.com:99999999999999999999", "example.com", 0, 0);
+	/* errors leave *ret_nh alone */
+	assert_int_equal(domain_nexthop_parse("[192.0.2.1]:25", 14, out, &nh),
+	                 ERR_DOMAIN_IP_LITERAL);
+	assert_int_equal(domain_nexthop_parse(".example.com", 12, out, &nh),
+	                 ERR_DOMAIN_PARENT_PROBE);
+	assert_int_equal(domain_nexthop_parse("[mx.example.com", 15, out, &nh), ERR_DOMAIN_CHAR);
+	assert_int_equal(nh.relay, 7);
+	assert_int_equal(nh.port, 7);
+	/* NULL: domain_from_nexthop() */
+	assert_int_equal(domain_nexthop_parse("[mx.example.com]:587", 20, out, NULL), 0);
+	assert_string_equal(out, "mx.example.com");
+}
+
 /* RFC 6125 section 6.4.3 as the publisher and the config loader match certificate names. */
 static void
 test_cert_name_match(void **state)
@@ -267,10 +319,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_normalize_basic),   cmocka_unit_test(test_normalize_errors),
-	        cmocka_unit_test(test_normalize_lengths), cmocka_unit_test(test_normalize_idn),
-	        cmocka_unit_test(test_ip_literal),        cmocka_unit_test(test_validate),
-	        cmocka_unit_test(test_nexthop),           cmocka_unit_test(test_cert_name_match),
+	        cmocka_unit_test(test_normalize_basic),
+	        cmocka_unit_test(test_normalize_errors),
+	        cmocka_unit_test(test_normalize_lengths),
+	        cmocka_unit_test(test_normalize_idn),
+	        cmocka_unit_test(test_ip_literal),
+	        cmocka_unit_test(test_validate),
+	        cmocka_unit_test(test_nexthop),
+	        cmocka_unit_test(test_cert_name_match),
+	        cmocka_unit_test(test_nexthop_connection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,8 @@
 /*
  * tests/unit/resolver/test_dane.c - DANE first (issue 7): decision table, TLSA usability,
- * lifetimes, the DANE module against its real DNS client, and the lookup combination
+ * lifetimes, the DANE module against its real DNS client, and the lookup combination;
+ * an insecure MX RRset never replaces an MTA-STS policy (issue 15), relays "[host]:port"
+ * are non-MX destinations (issue 22 part 6)
  *
  * Pure parts: dane_tlsa_usable(), dane_ttl_ms(), dane_decide(), lookup_combine().
  * Module: ldns-testns serves tests/system/data/dane/unit.testns on a random loopback port
@@ -29,13 +31,16 @@
 #include <cmocka.h>
 
 #include "cache_mem.h"
+#include "cache.h"
 #include "cfg.h"
 #include "dane.h"
+#include "domain.h"
 #include "err.h"
 #include "log.h"
 #include "lookup.h"
 #include "loop.h"
 #include "pol_engine.h"
+#include "sts_policy.h"
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/../../system/data/dane/unit.testns"
@@ -100,7 +105,8 @@ struct ans {
 	enum dane_verdict v;
 	char reason[DANE_REASON_MAX];
 	int cached, stale, ad_trusted, have_f;
-	int mx_secure, implicit_mx, null_mx;
+	int mx_secure, implicit_mx, null_mx, relay;
+	unsigned port;
 	size_t n_hosts;
 	enum dane_host_state st[4];
 	char host[4][64];
@@ -156,6 +162,20 @@ t_new(struct t *t, unsigned port, const struct dane_opts *opts)
 	assert_int_equal(dane_new(t->loop, &t->cfg->resolver, &t->opts, &t->d), 0);
 }
 
+/* t_new() with lifetimes for timing cases: no minimum, at most ttl_max_ms, served stale at
+ * most stale_max_ms past expiry, temp_ttl_ms for TEMP (0: resolver.tempfail_ttl, 1 s). */
+static void
+t_new_short(struct t *t, uint64_t ttl_max_ms, uint64_t stale_max_ms, uint64_t temp_ttl_ms)
+{
+	struct dane_opts o = dane_opts_default();
+
+	o.ttl_min_ms = 0;
+	o.ttl_max_ms = ttl_max_ms;
+	o.stale_max_ms = stale_max_ms;
+	o.temp_ttl_ms = temp_ttl_ms;
+	t_new(t, testns_port, &o);
+}
+
 static void
 t_free(struct t *t)
 {
@@ -185,6 +205,8 @@ on_answer(const struct dane_result *r, void *arg)
 		a->mx_secure = r->f->mx_secure;
 		a->implicit_mx = r->f->implicit_mx;
 		a->null_mx = r->f->null_mx;
+		a->relay = r->f->relay;
+		a->port = r->f->port;
 		a->n_hosts = r->f->n_hosts;
 		a->ttl_s = r->f->ttl_s;
 		for (i = 0; i < r->f->n_hosts && i < 4; i++) {
@@ -194,16 +216,20 @@ on_answer(const struct dane_result *r, void *arg)
 	}
 }
 
-/* Ask for domain; returns the answer slot. The waiter handle is kept in t->w. */
+/* Ask for the next hop key (as Postfix sends it: "domain", "[host]:587"); returns the
+ * answer slot. The waiter handle is kept in t->w. */
 static struct ans *
-t_ask(struct t *t, const char *domain, uint64_t timeout_ms)
+t_ask(struct t *t, const char *key, uint64_t timeout_ms)
 {
+	char domain[DOMAIN_BUF];
+	struct domain_nexthop nh;
 	struct ans *a;
 
 	assert_true(t->n < ANS_MAX);
+	assert_int_equal(domain_nexthop_parse(key, strlen(key), domain, &nh), 0);
 	a = &t->a[t->n++];
 	t->w = NULL;
-	dane_lookup(t->d, domain, timeout_ms, on_answer, a, &t->w);
+	dane_lookup(t->d, domain, &nh, timeout_ms, on_answer, a, &t->w);
 	return a;
 }
 
@@ -317,6 +343,7 @@ findings(int mx_err, int mx_secure, const char *states)
 
 	memset(&f, 0, sizeof(f));
 	memset(hosts_buf, 0, sizeof(hosts_buf));
+	f.port = 25;
 	f.mx_err = mx_err;
 	f.mx_secure = mx_secure;
 	f.hosts = hosts_buf;
@@ -404,19 +431,68 @@ test_decide_table(void **state)
 	                       "(SERVFAIL)");
 	assert_int_equal(decide(0, 1, "nA", r), DANE_TEMP);
 	assert_string_equal(r, "address lookup of MX host mx2.example failed: DNS timeout");
-	assert_int_equal(decide(0, 0, "iT", r), DANE_TEMP); /* the host's addresses are secure */
-	/* Insecure MX RRset: at most "dane" */
-	assert_int_equal(decide(0, 0, "UU", r), DANE_MAY);
-	assert_string_equal(r, "MX RRset insecure, 2 of 2 MX hosts secure with TLSA records");
-	assert_int_equal(decide(0, 0, "u", r), DANE_MAY);
+	/* Insecure MX RRset (issue 15): its hosts are whatever the answer named, so their TLSA
+	 * records and failures count only where no MTA-STS policy applies. */
+	assert_int_equal(decide(0, 0, "iT", r), DANE_TEMP_UNLESS_STS);
+	assert_string_equal(r, "TLSA lookup of _25._tcp.mx2.example failed: DNS server failure "
+	                       "(SERVFAIL)");
+	assert_int_equal(decide(0, 0, "UU", r), DANE_MAY_UNLESS_STS);
+	assert_string_equal(r, "MX RRset insecure, 2 of 2 MX hosts secure with TLSA records: used "
+	                       "only where no MTA-STS policy applies");
+	assert_int_equal(decide(0, 0, "u", r), DANE_MAY_UNLESS_STS);
+	assert_int_equal(decide(ERR_DNS_NODATA, 0, "U", r), DANE_MAY_UNLESS_STS); /* implicit */
 	assert_int_equal(decide(0, 0, "ii", r), DANE_NONE);
 	assert_string_equal(r, "MX RRset insecure and no MX host secure with TLSA records");
 	assert_int_equal(decide(0, 0, "iA", r), DANE_NONE); /* unknown host of an insecure RRset */
-	assert_int_equal(decide(0, 0, "UA", r), DANE_MAY);
+	assert_int_equal(decide(0, 0, "UA", r), DANE_MAY_UNLESS_STS);
 	/* More hosts than examined: never dane-only */
 	f = findings(0, 1, "UU");
 	f.n_hosts_total = DANE_MX_MAX + 1;
 	assert_int_equal(dane_decide(&f, r, sizeof(r)), DANE_MAY);
+	/* The port of the next hop names the TLSA RRset */
+	f = findings(0, 1, "T");
+	f.port = 2525;
+	assert_int_equal(dane_decide(&f, r, sizeof(r)), DANE_TEMP);
+	assert_string_equal(r, "TLSA lookup of _2525._tcp.mx1.example failed: DNS server failure "
+	                       "(SERVFAIL)");
+}
+
+/* A relay "[host]:port" (issue 22 part 6, RFC 7672 section 2.2.2): no MX RRset, the host is
+ * the one the local configuration names, so it is as trusted as a secure MX RRset. */
+static enum dane_verdict
+decide_relay(const char *state, char *reason)
+{
+	struct dane_findings f = findings(ERR_DNS_SERVFAIL, 0, state); /* no MX lookup: unused */
+
+	f.relay = 1;
+	f.port = 587;
+	hosts_buf[0].name = "relay.example";
+	return dane_decide(&f, reason, DANE_REASON_MAX);
+}
+
+static void
+test_decide_relay(void **state)
+{
+	char r[DANE_REASON_MAX];
+
+	assert_int_equal(decide_relay("U", r), DANE_ONLY);
+	assert_string_equal(r, "relay (no MX lookup): relay.example has usable TLSA records at "
+	                       "_587._tcp");
+	assert_int_equal(decide_relay("u", r), DANE_MAY);
+	assert_string_equal(r, "relay (no MX lookup): relay.example has TLSA records at _587._tcp, "
+	                       "none usable");
+	assert_int_equal(decide_relay("n", r), DANE_NONE);
+	assert_string_equal(r,
+	                    "relay (no MX lookup): relay.example not secure with TLSA records at "
+	                    "_587._tcp");
+	assert_int_equal(decide_relay("i", r), DANE_NONE);
+	assert_int_equal(decide_relay("a", r), DANE_NONE);
+	assert_string_equal(r, "no relay host has an address");
+	assert_int_equal(decide_relay("T", r), DANE_TEMP);
+	assert_string_equal(r, "TLSA lookup of _587._tcp.relay.example failed: DNS server failure "
+	                       "(SERVFAIL)");
+	assert_int_equal(decide_relay("A", r), DANE_TEMP);
+	assert_string_equal(r, "address lookup of relay host relay.example failed: DNS timeout");
 }
 
 static void
@@ -450,6 +526,33 @@ test_combine(void **state)
 	lookup_combine(DANE_CANCELED, "x", SM_OK, sts, buf, sizeof(buf), &rep);
 	assert_int_equal(rep.status, SM_TEMP);
 	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
+	/* Insecure MX RRset: an MTA-STS policy that applies decides (issue 15) ... */
+	lookup_combine(DANE_MAY_UNLESS_STS, "x", SM_OK, sts, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_OK);
+	assert_string_equal(rep.data, sts);
+	assert_int_equal(rep.source, LOOKUP_SRC_STS);
+	lookup_combine(DANE_TEMP_UNLESS_STS, "TLSA lookup of _25._tcp.mx failed", SM_OK, sts, buf,
+	               sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_OK);
+	assert_string_equal(rep.data, sts);
+	assert_int_equal(rep.source, LOOKUP_SRC_STS);
+	/* (an enforce policy too long for Postfix stays the MTA-STS TEMP) */
+	lookup_combine(DANE_MAY_UNLESS_STS, "x", SM_TEMP, "MTA-STS policy reply over the limit",
+	               buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_TEMP);
+	assert_string_equal(rep.data, "MTA-STS policy reply over the limit");
+	/* ... and only without one, its hosts' TLSA records do. */
+	lookup_combine(DANE_MAY_UNLESS_STS, "x", SM_NOTFOUND, NULL, buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_OK);
+	assert_string_equal(rep.data, "dane");
+	assert_int_equal(rep.source, LOOKUP_SRC_DANE);
+	lookup_combine(DANE_TEMP_UNLESS_STS, "TLSA lookup of _25._tcp.mx failed", SM_NOTFOUND, NULL,
+	               buf, sizeof(buf), &rep);
+	assert_int_equal(rep.status, SM_TEMP);
+	assert_string_equal(rep.data, "DANE: TLSA lookup of _25._tcp.mx failed");
+	assert_int_equal(rep.source, LOOKUP_SRC_DANE_TEMP);
+	assert_string_equal(dane_verdict_name(DANE_MAY_UNLESS_STS), "dane-unless-sts");
+	assert_string_equal(dane_verdict_name(DANE_TEMP_UNLESS_STS), "tempfail-unless-sts");
 	assert_string_equal(lookup_source_name(LOOKUP_SRC_DANE_ONLY), "dane-only");
 	assert_string_equal(lookup_source_name(LOOKUP_SRC_STS), "sts");
 	assert_string_equal(lookup_source_name(LOOKUP_SRC_NONE), "none");
@@ -458,6 +561,57 @@ test_combine(void **state)
 /* ---- the module on ldns-testns ---------------------------------------------------------- */
 
 static struct t T;
+
+/* The start many cases share: ask for one key, and wait_ms after its answer run a step
+ * (t_run_after()). first_ms is the loop time just after that answer. */
+static const char *first_key;
+static uint64_t first_wait_ms, first_ms;
+static t_step_fn *first_then;
+
+static void
+s_first_answered(struct t *t)
+{
+	first_ms = loop_now_ms(t->loop);
+	t_when(t, first_wait_ms, NULL, first_then);
+}
+
+static void
+s_first(struct t *t)
+{
+	t_ask(t, first_key, 0);
+	t_when(t, 0, NULL, s_first_answered);
+}
+
+/* Ask for every key at once and run the loop until all are answered. */
+static const char *const *batch_keys;
+static size_t batch_n;
+
+static void
+s_batch(struct t *t)
+{
+	size_t i;
+
+	for (i = 0; i < batch_n; i++)
+		t_ask(t, batch_keys[i], 0);
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+t_run_keys(struct t *t, const char *const *keys, size_t n)
+{
+	batch_keys = keys;
+	batch_n = n;
+	t_run(t, s_batch);
+}
+
+static void
+t_run_after(struct t *t, const char *key, uint64_t wait_ms, t_step_fn *then)
+{
+	first_key = key;
+	first_wait_ms = wait_ms;
+	first_then = then;
+	t_run(t, s_first);
+}
 
 static void
 s_dane_only_1(struct t *t)
@@ -539,29 +693,20 @@ test_coalesce(void **state)
 }
 
 static void
-s_verdicts_1(struct t *t)
-{
-	t_ask(t, "insec.test", 0);
-	t_ask(t, "fail.test", 0);
-	t_ask(t, "addrfail.test", 0);
-	t_ask(t, "cname.test", 0);
-	t_ask(t, "nomx.test", 0);
-	t_ask(t, "nullmx.test", 0);
-	t_ask(t, "plain.test", 0);
-	t_ask(t, "nothing.test", 0);
-	t_when(t, 0, NULL, t_done);
-}
-
-static void
 test_verdicts(void **state)
 {
+	static const char *const keys[] = {
+	        "insec.test", "fail.test",   "addrfail.test", "cname.test",
+	        "nomx.test",  "nullmx.test", "plain.test",    "nothing.test",
+	};
+
 	t_new(&T, testns_port, NULL);
-	t_run(&T, s_verdicts_1);
-	/* insec.test: MX RRset without AD, its host secure with TLSA */
-	assert_int_equal(T.a[0].v, DANE_MAY);
+	t_run_keys(&T, keys, sizeof(keys) / sizeof(keys[0]));
+	/* insec.test: MX RRset without AD, its host secure with TLSA: only without MTA-STS */
+	assert_int_equal(T.a[0].v, DANE_MAY_UNLESS_STS);
 	assert_false(T.a[0].mx_secure);
-	assert_string_equal(T.a[0].reason,
-	                    "MX RRset insecure, 1 of 1 MX hosts secure with TLSA records");
+	assert_string_equal(T.a[0].reason, "MX RRset insecure, 1 of 1 MX hosts secure with TLSA "
+	                                   "records: used only where no MTA-STS policy applies");
 	/* fail.test: TLSA SERVFAIL at a secure host */
 	assert_int_equal(T.a[1].v, DANE_TEMP);
 	assert_int_equal(T.a[1].st[0], DANE_HOST_TLSA_FAIL);
@@ -588,6 +733,68 @@ test_verdicts(void **state)
 	assert_int_equal(T.a[7].v, DANE_NONE);
 	assert_string_equal(T.a[7].reason, "the domain does not exist (NXDOMAIN)");
 	assert_int_equal(dane_counters(T.d)->answers[DANE_TEMP], 2);
+	t_free(&T);
+}
+
+/* Relays (issue 22 part 6): "[host]:port" looks at the host itself, never at its MX RRset;
+ * the TLSA RRset is the one of the port. relay.test answers A (secure) but fails MX and
+ * AAAA; plainrelay.test the same, unsigned. */
+static void
+test_relay(void **state)
+{
+	static const char *const keys[] = {
+	        "[relay.test]:587",
+	        "[plainrelay.test]:587",
+	        "relay.test",               /* the MX destination: needs its MX RRset */
+	        "[relay.test]",             /* port 25: _25._tcp.relay.test, none */
+	        "ad.test:2525",             /* MX destination on port 2525 */
+	        "[RELAY.test.]:submission", /* same next hop as the first */
+	};
+	struct ans *a;
+
+	t_new(&T, testns_port, NULL);
+	t_run_keys(&T, keys, sizeof(keys) / sizeof(keys[0]));
+	/* [relay.test]:587: dane-only from the A record and _587._tcp; the failing MX and AAAA
+	 * lookups do not matter (Postfix does neither for a relay it reaches over IPv4). */
+	assert_int_equal(T.a[0].v, DANE_ONLY);
+	assert_string_equal(T.a[0].reason, "relay (no MX lookup): relay.test has usable TLSA "
+	                                   "records at _587._tcp");
+	assert_true(T.a[0].relay);
+	assert_int_equal(T.a[0].port, 587);
+	assert_int_equal(T.a[0].n_hosts, 1);
+	assert_string_equal(T.a[0].host[0], "relay.test");
+	assert_int_equal(T.a[0].st[0], DANE_HOST_USABLE);
+	/* [plainrelay.test]:587: unsigned: DANE does not apply, and the failures are no TEMP. */
+	assert_int_equal(T.a[1].v, DANE_NONE);
+	assert_int_equal(T.a[1].st[0], DANE_HOST_INSECURE);
+	/* relay.test as an MX destination: its MX lookup fails: TEMP. */
+	assert_int_equal(T.a[2].v, DANE_TEMP);
+	assert_string_equal(T.a[2].reason, "MX lookup failed: DNS server failure (SERVFAIL)");
+	assert_false(T.a[2].relay);
+	/* [relay.test] on port 25: no TLSA RRset there. */
+	assert_int_equal(T.a[3].v, DANE_NONE);
+	assert_int_equal(T.a[3].port, 25);
+	assert_int_equal(T.a[3].st[0], DANE_HOST_NO_TLSA);
+	/* ad.test:2525: its MX hosts have TLSA records for port 25 only. */
+	assert_int_equal(T.a[4].v, DANE_NONE);
+	assert_int_equal(T.a[4].port, 2525);
+	assert_string_equal(T.a[4].reason,
+	                    "MX RRset secure and no MX host secure with TLSA records");
+	/* "[RELAY.test.]:submission" is "[relay.test]:587": the same job. */
+	assert_int_equal(T.a[5].v, DANE_ONLY);
+	assert_int_equal(dane_counters(T.d)->coalesced, 1);
+	/* 5 next hops, 5 jobs. Queries: A, AAAA and TLSA of each relay (no MX query), the MX
+	 * query alone of relay.test, MX + 2 x 3 of ad.test:2525. */
+	assert_int_equal(dane_counters(T.d)->jobs, 5);
+	assert_int_equal(dane_counters(T.d)->queries, 3 + 3 + 1 + 3 + 7);
+	assert_int_equal(dane_cache_entries(T.d), 5);
+	/* A service name Postfix maps through /etc/services: answered at once, no lookup. */
+	a = t_ask(&T, "[relay.test]:x-mail", 0);
+	assert_null(T.w);
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_NONE);
+	assert_false(a->have_f);
+	assert_int_equal(dane_cache_entries(T.d), 5);
 	t_free(&T);
 }
 
@@ -630,7 +837,7 @@ test_eviction(void **state)
 	o.max_entries = 2;
 	t_new(&T, testns_port, &o);
 	t_run(&T, s_evict_1);
-	assert_int_equal(T.a[5].v, DANE_MAY);
+	assert_int_equal(T.a[5].v, DANE_MAY_UNLESS_STS);
 	assert_int_equal(dane_cache_entries(T.d), 2);
 	t_free(&T);
 }
@@ -675,12 +882,7 @@ s_expiry_1(struct t *t)
 static void
 test_expiry(void **state)
 {
-	struct dane_opts o = dane_opts_default();
-
-	o.ttl_min_ms = 0;
-	o.ttl_max_ms = 60000;
-	o.stale_max_ms = 0;
-	t_new(&T, testns_port, &o);
+	t_new_short(&T, 60000, 0, 0);
 	t_run(&T, s_expiry_1);
 	assert_int_equal(T.a[0].v, DANE_ONLY);
 	assert_int_equal(T.a[0].ttl_s, 1);
@@ -689,7 +891,9 @@ test_expiry(void **state)
 	t_free(&T);
 }
 
-/* Serve-stale: an expired result answers at once while a refresh runs. */
+/* Serve-stale: an expired result answers at once while a refresh runs, as long as the
+ * records it came from are within their TTL: ad.test's records live 120 s, its result 1 s
+ * here (ttl_max). */
 static int
 c_jobs_idle(struct t *t)
 {
@@ -699,12 +903,12 @@ c_jobs_idle(struct t *t)
 static void
 s_stale_3(struct t *t)
 {
-	struct ans *a = t_ask(t, "short.test", 0);
+	struct ans *a = t_ask(t, "ad.test", 0);
 
 	assert_null(t->w);
 	assert_true(a->cached);
 	assert_int_equal(a->v, DANE_ONLY);
-	/* Refreshed (fresh for its 1 s TTL); on a slow machine that second may have passed
+	/* Refreshed (fresh for its 1 s lifetime); on a slow machine that second may have passed
 	 * already, and then the answer is stale again with the next refresh started. */
 	if (a->stale)
 		assert_int_equal(dane_counters(t->d)->jobs, 3);
@@ -716,7 +920,7 @@ s_stale_3(struct t *t)
 static void
 s_stale_2(struct t *t)
 {
-	t_ask(t, "short.test", 0);
+	t_ask(t, "ad.test", 0);
 	assert_null(t->w); /* answered at once */
 	assert_int_equal(t->a[1].v, DANE_ONLY);
 	assert_true(t->a[1].stale);
@@ -727,27 +931,35 @@ s_stale_2(struct t *t)
 }
 
 static void
-s_stale_wait(struct t *t)
-{
-	t_when(t, 1100, NULL, s_stale_2);
-}
-
-static void
-s_stale_1(struct t *t)
-{
-	t_ask(t, "short.test", 0);
-	t_when(t, 0, NULL, s_stale_wait);
-}
-
-static void
 test_serve_stale(void **state)
 {
-	struct dane_opts o = dane_opts_default();
+	t_new_short(&T, 1000, 60000, 0);
+	t_run_after(&T, "ad.test", 1100, s_stale_2);
+	t_free(&T);
+}
 
-	o.ttl_min_ms = 0;
-	o.stale_max_ms = 60000;
-	t_new(&T, testns_port, &o);
-	t_run(&T, s_stale_1);
+/* ... but never once the records' TTL has run out: short.test's records live 1 s, and 1.1 s
+ * later its result is not served stale (a fixed window, here 60 s, would have). */
+static void
+s_stale_ttl_2(struct t *t)
+{
+	struct ans *a = t_ask(t, "short.test", 0);
+
+	assert_non_null(t->w); /* waits for a new job */
+	assert_int_equal(a->called, 0);
+	assert_int_equal(dane_counters(t->d)->stale_served, 0);
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+test_stale_bounded_by_ttl(void **state)
+{
+	t_new_short(&T, DANE_TTL_MAX_MS, 60000, 0);
+	t_run_after(&T, "short.test", 1100, s_stale_ttl_2);
+	assert_int_equal(T.a[1].v, DANE_ONLY);
+	assert_false(T.a[1].cached);
+	assert_false(T.a[1].stale);
+	assert_int_equal(dane_counters(T.d)->jobs, 2);
 	t_free(&T);
 }
 
@@ -810,7 +1022,7 @@ s_kept_3(struct t *t)
 	/* ldns-testns is stopped: its port refuses (ERR_DNS_UNREACHABLE, not a timeout). */
 	assert_string_equal(t->a[2].reason, "MX lookup failed: DNS server unreachable");
 	/* The kept result is answered as fresh for the tempfail lifetime. */
-	a = t_ask(t, "short.test", 0);
+	a = t_ask(t, "ad.test", 0);
 	assert_int_equal(a->called, 1);
 	assert_int_equal(a->v, DANE_ONLY);
 	assert_false(a->stale);
@@ -821,35 +1033,85 @@ static void
 s_kept_2(struct t *t)
 {
 	testns_stop();
-	t_ask(t, "short.test", 0); /* stale answer, refresh times out */
+	t_ask(t, "ad.test", 0); /* stale answer, refresh fails */
 	assert_true(t->a[1].stale);
 	t_ask(t, "never.test", 0); /* waits, then TEMP */
 	t_when(t, 0, c_stale_kept, s_kept_3);
 }
 
 static void
-s_kept_wait(struct t *t)
-{
-	t_when(t, 1100, NULL, s_kept_2);
-}
-
-static void
-s_kept_1(struct t *t)
-{
-	t_ask(t, "short.test", 0);
-	t_when(t, 0, NULL, s_kept_wait);
-}
-
-static void
 test_refresh_failure_keeps(void **state)
 {
-	struct dane_opts o = dane_opts_default();
+	/* ad.test's records live 120 s, its result 1 s; a kept result stays fresh 5 s after
+	 * the failure. */
+	t_new_short(&T, 1000, 60000, 5000);
+	t_run_after(&T, "ad.test", 1100, s_kept_2);
+	t_free(&T);
+	assert_int_equal(testns_start(), 0);
+}
 
-	o.ttl_min_ms = 0;
-	o.stale_max_ms = 60000;
-	o.temp_ttl_ms = 5000; /* the kept result stays fresh this long after the failure */
-	t_new(&T, testns_port, &o);
-	t_run(&T, s_kept_1);
+/* A result kept through failed refreshes lives no longer than the records it came from
+ * (issue 15): mid.test's records have TTL 3 s, its result 1 s (ttl_max). At 1.1 s the
+ * refresh fails and the result is kept, but only until those 3 s are over; then the MX
+ * failure is TEMP, as for a domain never seen. */
+static int
+c_kept_once(struct t *t)
+{
+	return dane_counters(t->d)->stale_kept == 1 && t_all_answered(t);
+}
+
+static void
+s_bound_4(struct t *t)
+{
+	struct ans *a = &t->a[t->n - 1];
+
+	assert_int_equal(a->v, DANE_TEMP);
+	assert_string_equal(a->reason, "MX lookup failed: DNS server unreachable");
+	assert_false(a->cached);
+	assert_int_equal(dane_counters(t->d)->stale_kept, 1);
+	t_done(t);
+}
+
+static void
+s_bound_3(struct t *t)
+{
+	struct ans *a = t_ask(t, "mid.test", 0);
+
+	assert_non_null(t->w); /* neither fresh nor stale: waits for the job */
+	assert_int_equal(a->called, 0);
+	t_when(t, 0, NULL, s_bound_4);
+}
+
+static void
+s_bound_kept(struct t *t)
+{
+	struct ans *a = t_ask(t, "mid.test", 0);
+	uint64_t now = loop_now_ms(t->loop), end = first_ms + 3100;
+
+	/* Kept: answered at once (for the tempfail lifetime, cut at the records' TTL). */
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_ONLY);
+	assert_false(a->stale);
+	/* Past the records' 3 s (temp_ttl alone, 5 s, would still keep it). */
+	t_when(t, now < end ? end - now : 0, NULL, s_bound_3);
+}
+
+static void
+s_bound_2(struct t *t)
+{
+	testns_stop();
+	t_ask(t, "mid.test", 0); /* stale answer, refresh fails: kept */
+	assert_true(t->a[1].stale);
+	t_when(t, 0, c_kept_once, s_bound_kept);
+}
+
+static void
+test_keep_bounded_by_ttl(void **state)
+{
+	t_new_short(&T, 1000, 60000, 5000);
+	t_run_after(&T, "mid.test", 1100, s_bound_2);
+	assert_int_equal(T.a[0].v, DANE_ONLY);
+	assert_int_equal(T.a[0].ttl_s, 3);
 	t_free(&T);
 	assert_int_equal(testns_start(), 0);
 }
@@ -932,44 +1194,77 @@ l_guard(struct loop *loop, struct loop_timer *t, void *arg)
 	loop_exit(loop, 1);
 }
 
+/* A DANE module and a policy engine (memory cache) on the lab server, and lookup.c. */
+struct lt {
+	struct t t;
+	struct cache_mem *cache;
+	struct pol_engine *e;
+	struct lookup *lk;
+};
+
+static void
+lt_new(struct lt *x)
+{
+	struct lookup_dane ld;
+
+	t_new(&x->t, testns_port, NULL);
+	l_loop = x->t.loop;
+	l_n = 0;
+	memset(L, 0, sizeof(L));
+	x->cache = cache_mem_new(100);
+	x->e = NULL;
+	assert_int_equal(pol_engine_new(x->t.loop, &x->t.cfg->resolver, x->cache, &x->e), 0);
+	ld = lookup_dane_of(x->t.d);
+	x->lk = lookup_new(x->e, &ld);
+}
+
+/* Until six lookups have answered (l_done()), at most 2 * WAIT_MS (a liveness bound). */
+static void
+lt_run(struct lt *x)
+{
+	struct loop_timer guard = LOOP_TIMER_INIT;
+
+	loop_timer_start(x->t.loop, &guard, 2 * WAIT_MS, l_guard, NULL);
+	assert_int_equal(loop_run(x->t.loop), 0);
+	loop_timer_stop(x->t.loop, &guard);
+}
+
+static void
+lt_free(struct lt *x)
+{
+	x->lk = lookup_free(x->lk);
+	x->e = pol_engine_free(x->e);
+	cache_mem_free(x->cache);
+	t_free(&x->t);
+}
+
 static void
 test_lookup_combines(void **state)
 {
-	struct t t;
-	struct cache_mem *cache = cache_mem_new(100);
-	struct pol_engine *e = NULL;
+	struct lt x;
 	struct lookup *lk;
-	struct lookup_dane ld;
 	struct lookup_req *rq;
 	struct cfg_zone on = {.timeout_ms = WAIT_MS, .dane = 1, .require_sni = 1};
 	struct cfg_zone off = on;
-	struct loop_timer guard = LOOP_TIMER_INIT;
 	const struct lookup_counters *c;
 
 	off.dane = 0;
-	t_new(&t, testns_port, NULL);
-	l_loop = t.loop;
-	l_n = 0;
-	memset(L, 0, sizeof(L));
-	assert_int_equal(pol_engine_new(t.loop, &t.cfg->resolver, cache, &e), 0);
-	ld = lookup_dane_of(t.d);
-	lk = lookup_new(e, &ld);
-	lookup_start(lk, "ad.test", &on, l_done, &L[0], &rq);
-	lookup_start(lk, "ad.test", &off, l_done, &L[1], &rq);
-	lookup_start(lk, "insec.test", &on, l_done, &L[2], &rq);
-	lookup_start(lk, "fail.test", &on, l_done, &L[3], &rq);
-	lookup_start(lk, "plain.test", &on, l_done, &L[4], &rq);
-	lookup_start(lk, "nothing.test", &on, l_done, &L[5], &rq);
+	lt_new(&x);
+	lk = x.lk;
+	lookup_start(lk, "ad.test", NULL, &on, l_done, &L[0], &rq);
+	lookup_start(lk, "ad.test", NULL, &off, l_done, &L[1], &rq);
+	lookup_start(lk, "insec.test", NULL, &on, l_done, &L[2], &rq);
+	lookup_start(lk, "fail.test", NULL, &on, l_done, &L[3], &rq);
+	lookup_start(lk, "plain.test", NULL, &on, l_done, &L[4], &rq);
+	lookup_start(lk, "nothing.test", NULL, &on, l_done, &L[5], &rq);
 	/* Canceled before anything answered: TEMP at once, exactly once. */
-	lookup_start(lk, "nomx.test", &on, l_done, &L[6], &rq);
+	lookup_start(lk, "nomx.test", NULL, &on, l_done, &L[6], &rq);
 	assert_non_null(rq);
 	lookup_cancel(rq);
 	assert_int_equal(L[6].called, 1);
 	assert_int_equal(L[6].st, SM_TEMP);
 	l_n--; /* not one of the six the loop waits for */
-	loop_timer_start(t.loop, &guard, 2 * WAIT_MS, l_guard, NULL);
-	assert_int_equal(loop_run(t.loop), 0);
-	loop_timer_stop(t.loop, &guard);
+	lt_run(&x);
 	assert_int_equal(L[0].st, SM_OK);
 	assert_string_equal(L[0].data, "dane-only");
 	assert_int_equal(L[0].src, LOOKUP_SRC_DANE_ONLY);
@@ -991,10 +1286,74 @@ test_lookup_combines(void **state)
 	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 1);
 	assert_int_equal(c->source[LOOKUP_SRC_NONE], 4);
 	assert_int_equal(c->canceled, 1);
-	lk = lookup_free(lk);
-	e = pol_engine_free(e);
-	cache_mem_free(cache);
-	t_free(&t);
+	lt_free(&x);
+}
+
+/* Issue 15 through lookup.c: an insecure MX RRset never replaces an MTA-STS policy. The
+ * policy cache holds an enforce policy for insec.test (MX RRset without AD, its host
+ * mx1.ad.test secure with TLSA) and for insecfail.test (its host's TLSA lookup fails), as
+ * after an earlier discovery; a secure MX RRset (ad.test) still wins over its policy. */
+static void
+cache_policy(struct cache_mem *cache, struct loop *loop, const char *domain, const char *mx)
+{
+	char body[256];
+	struct cache_entry ce = {.kind = CACHE_POLICY};
+	time_t now = loop_wall_s(loop);
+
+	(void)snprintf(body, sizeof(body),
+	               "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 604800\n", mx);
+	assert_int_equal(sts_policy_parse(body, strlen(body), &ce.policy, NULL), 0);
+	(void)snprintf(ce.id, sizeof(ce.id), "id1");
+	ce.fetched_at = ce.last_check = now;
+	ce.expires_at = now + 604800;
+	cache_mem_put(cache, domain, &ce);
+}
+
+static void
+test_lookup_insecure_mx_keeps_sts(void **state)
+{
+	struct lt x;
+	struct lookup *lk;
+	struct lookup_req *rq;
+	struct cfg_zone on = {.timeout_ms = WAIT_MS, .dane = 1, .require_sni = 1};
+	struct domain_nexthop relay = {.relay = 1, .port = 587};
+	const struct lookup_counters *c;
+
+	lt_new(&x);
+	lk = x.lk;
+	cache_policy(x.cache, x.t.loop, "insec.test", "mail.insec.test");
+	cache_policy(x.cache, x.t.loop, "insecfail.test", "mail.insecfail.test");
+	cache_policy(x.cache, x.t.loop, "ad.test", "mx1.ad.test");
+	lookup_start(lk, "insec.test", NULL, &on, l_done, &L[0], &rq);
+	lookup_start(lk, "insecfail.test", NULL, &on, l_done, &L[1], &rq);
+	lookup_start(lk, "ad.test", NULL, &on, l_done, &L[2], &rq);
+	lookup_start(lk, "relay.test", &relay, &on, l_done, &L[3], &rq);
+	lookup_start(lk, "insecfail.test", NULL, &on, l_done, &L[4], &rq); /* joins its job */
+	lookup_start(lk, "plainrelay.test", &relay, &on, l_done, &L[5], &rq);
+	lt_run(&x);
+	/* insec.test: the cached policy, not "dane" from the host the MX answer named */
+	assert_int_equal(L[0].st, SM_OK);
+	assert_string_equal(L[0].data, "secure match=mail.insec.test servername=hostname");
+	assert_int_equal(L[0].src, LOOKUP_SRC_STS);
+	/* insecfail.test: the cached policy, not TEMP from that host's failing TLSA lookup */
+	assert_int_equal(L[1].st, SM_OK);
+	assert_string_equal(L[1].data, "secure match=mail.insecfail.test servername=hostname");
+	assert_int_equal(L[4].st, SM_OK);
+	/* ad.test: secure MX RRset, usable TLSA everywhere: DANE first, as before */
+	assert_int_equal(L[2].st, SM_OK);
+	assert_string_equal(L[2].data, "dane-only");
+	/* [relay.test]:587 (MX lookup would fail): dane-only from the host; no policy cached */
+	assert_int_equal(L[3].st, SM_OK);
+	assert_string_equal(L[3].data, "dane-only");
+	/* [plainrelay.test]:587: no DANE, no policy: NOTFOUND, never TEMP */
+	assert_int_equal(L[5].st, SM_NOTFOUND);
+	c = lookup_counters(lk);
+	assert_int_equal(c->sts_over_insecure_mx, 3);
+	assert_int_equal(c->sts_overridden, 1); /* ad.test */
+	assert_int_equal(c->source[LOOKUP_SRC_STS], 3);
+	assert_int_equal(c->source[LOOKUP_SRC_DANE_ONLY], 2);
+	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 0);
+	lt_free(&x);
 }
 
 int
@@ -1004,17 +1363,22 @@ main(void)
 	        cmocka_unit_test(test_tlsa_usable),
 	        cmocka_unit_test(test_ttl_bounds),
 	        cmocka_unit_test(test_decide_table),
+	        cmocka_unit_test(test_decide_relay),
 	        cmocka_unit_test(test_combine),
 	        cmocka_unit_test(test_ad_trust),
 	        cmocka_unit_test(test_dane_only_and_cache),
 	        cmocka_unit_test(test_coalesce),
 	        cmocka_unit_test(test_verdicts),
+	        cmocka_unit_test(test_relay),
 	        cmocka_unit_test(test_eviction),
 	        cmocka_unit_test(test_expiry),
 	        cmocka_unit_test(test_serve_stale),
+	        cmocka_unit_test(test_stale_bounded_by_ttl),
 	        cmocka_unit_test(test_silent_resolver),
 	        cmocka_unit_test(test_lookup_combines),
+	        cmocka_unit_test(test_lookup_insecure_mx_keeps_sts),
 	        cmocka_unit_test(test_refresh_failure_keeps),
+	        cmocka_unit_test(test_keep_bounded_by_ttl),
 	};
 	int r = tu_need_cmd("test_dane", "ldns-testns", "ldnsutils");
 

@@ -96,6 +96,19 @@ request_keys(void **state)
 	PARSE(c, " example.com", 0, "example.com");
 	/* a NUL inside the key is not a name */
 	parse_one(c, "postfix exa\0mple.com", 20, ERR_DOMAIN_CHAR, NULL);
+	/* the connection reaches the DANE half: relay and port (issue 22 part 6) */
+	{
+		struct sm_request req;
+
+		assert_int_equal(
+		        sm_request_parse(&c->resolver, "postfix [relay.example]:587", 27, &req), 0);
+		assert_true(req.nexthop.relay);
+		assert_int_equal(req.nexthop.port, 587);
+		assert_int_equal(sm_request_parse(&c->resolver, "postfix example.com", 19, &req),
+		                 0);
+		assert_false(req.nexthop.relay);
+		assert_int_equal(req.nexthop.port, 25);
+	}
 	/* invalid characters */
 	{
 		struct sm_request req;
