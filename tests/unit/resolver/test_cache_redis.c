@@ -220,8 +220,11 @@ lab_setup(void **state)
 	lab.cfg.backend = CFG_CACHE_REDIS;
 	lab.cfg.redis_address = strdup(port);
 	lab.cfg.redis_prefix = "t";
-	lab.cfg.redis_connect_timeout_ms = 500;
-	lab.cfg.redis_command_timeout_ms = 200;
+	/* far above a loopback round trip, also under valgrind on a loaded machine (a 200 ms
+	 * command_timeout here once failed roundtrip_and_newer_wins in a loaded CI-style run);
+	 * stalled_server sets its own short command_timeout, which it is about */
+	lab.cfg.redis_connect_timeout_ms = 10000;
+	lab.cfg.redis_command_timeout_ms = 10000;
 	return 0;
 }
 
@@ -697,11 +700,14 @@ cancel_once(void **state)
 static void
 stalled_server(void **state)
 {
-	struct cache_redis *rc = open_tier(&lab.cfg);
+	struct cfg_cache cfg = lab.cfg;
+	struct cache_redis *rc;
 	struct got g1 = {0}, g2 = {0};
 	uint64_t t0;
 
 	(void)state;
+	cfg.redis_command_timeout_ms = 200; /* the deadline this test is about */
+	rc = open_tier(&cfg);
 	assert_int_equal(kill(lab.pid, SIGSTOP), 0);
 	t0 = loop_now_ms(lab.loop);
 	assert_non_null(cache_redis_get(rc, "stall.example", got_fn, &g1));
