@@ -1,14 +1,14 @@
 /*
- * tests/unit/resolver/test_dane.c - DANE first (issue 7): decision table, TLSA usability,
- * lifetimes, the DANE module against its real DNS client, and the lookup combination
+ * tests/unit/resolver/test_dane.c - DANE first (issue 7, resolver/dane.c): decision table,
+ * TLSA usability, lifetimes, the DANE module against its real DNS client
  *
- * Pure parts: dane_tlsa_usable(), dane_ttl_ms(), dane_decide(), lookup_combine().
+ * Pure parts: dane_tlsa_usable(), dane_ttl_ms(), dane_decide().
  * Module: ldns-testns serves tests/system/data/dane/unit.testns on a random loopback port
  * (the AD bits are set there as a validating resolver on loopback would); a UDP socket the
  * test binds and never reads plays the resolver that does not answer. Each case runs one
  * loop; its steps are chained by a polling timer (bounded: 5 s past the step's delay).
  * AD trust: dane_new() with server lists off loopback (nothing is ever sent to them).
- * Lookup: lookup_start() with a real policy engine on the same ldns-testns.
+ * How lookup.c combines DANE with MTA-STS is tested in test_lookup.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,14 +28,11 @@
 
 #include <cmocka.h>
 
-#include "cache_mem.h"
 #include "cfg.h"
 #include "dane.h"
 #include "err.h"
 #include "log.h"
-#include "lookup.h"
 #include "loop.h"
-#include "pol_engine.h"
 #include "xalloc.h"
 
 #define TESTNS_DATA TEST_DATA_DIR "/../../system/data/dane/unit.testns"
@@ -73,10 +70,8 @@ static int
 group_setup(void **state)
 {
 	log_set_verbosity(getenv("DANE_VERBOSE") != NULL ? 2 : 0);
-	if (testns_start() < 0) {
-		fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
+	if (testns_start() < 0)
 		return -1;
-	}
 	silent_fd = bind_udp(&silent_port);
 	return silent_fd < 0 ? -1 : 0;
 }
@@ -110,9 +105,6 @@ typedef void t_step_fn(struct t *t);
 
 struct t {
 	struct cfg *cfg;
-	char *server;
-	char **saved_servers;
-	size_t saved_n;
 	struct loop *loop;
 	struct dane *d;
 	struct dane_opts opts;
@@ -127,27 +119,10 @@ struct t {
 };
 
 static void
-t_cfg(struct t *t, unsigned port)
-{
-	char buf[64];
-
-	t->cfg = cfg_defaults();
-	(void)snprintf(buf, sizeof(buf), "127.0.0.1@%u", port);
-	t->server = xstrdup(buf);
-	t->saved_servers = t->cfg->resolver.dns_servers;
-	t->saved_n = t->cfg->resolver.n_dns_servers;
-	t->cfg->resolver.dns_servers = &t->server;
-	t->cfg->resolver.n_dns_servers = 1;
-	t->cfg->resolver.dns_timeout_ms = 300;
-	t->cfg->resolver.dns_attempts = 1;
-	t->cfg->resolver.tempfail_ttl_ms = 1000;
-}
-
-static void
 t_new(struct t *t, unsigned port, const struct dane_opts *opts)
 {
 	memset(t, 0, sizeof(*t));
-	t_cfg(t, port);
+	t->cfg = testns_cfg(port);
 	t->opts = opts != NULL ? *opts : dane_opts_default();
 	assert_int_equal(loop_new(&t->loop), 0);
 	assert_int_equal(dane_new(t->loop, &t->cfg->resolver, &t->opts, &t->d), 0);
@@ -159,10 +134,7 @@ t_free(struct t *t)
 	loop_timer_stop(t->loop, &t->timer);
 	t->d = dane_free(t->d);
 	t->loop = loop_free(t->loop);
-	t->cfg->resolver.dns_servers = t->saved_servers;
-	t->cfg->resolver.n_dns_servers = t->saved_n;
 	t->cfg = cfg_free(t->cfg);
-	free(t->server);
 }
 
 static void
@@ -414,42 +386,6 @@ test_decide_table(void **state)
 	f = findings(0, 1, "UU");
 	f.n_hosts_total = DANE_MX_MAX + 1;
 	assert_int_equal(dane_decide(&f, r, sizeof(r)), DANE_MAY);
-}
-
-static void
-test_combine(void **state)
-{
-	char buf[256];
-	struct lookup_reply rep;
-	const char *sts = "secure match=mx.example servername=hostname";
-
-	lookup_combine(DANE_ONLY, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, "dane-only");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE_ONLY);
-	lookup_combine(DANE_MAY, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, "dane");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE);
-	lookup_combine(DANE_TEMP, "TLSA lookup of _25._tcp.mx failed", SM_OK, sts, buf, sizeof(buf),
-	               &rep);
-	assert_int_equal(rep.status, SM_TEMP);
-	assert_string_equal(rep.data, "DANE: TLSA lookup of _25._tcp.mx failed");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE_TEMP);
-	lookup_combine(DANE_NONE, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, sts);
-	assert_int_equal(rep.source, LOOKUP_SRC_STS);
-	lookup_combine(DANE_NONE, "x", SM_NOTFOUND, NULL, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_NOTFOUND);
-	assert_null(rep.data);
-	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
-	lookup_combine(DANE_CANCELED, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_TEMP);
-	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
-	assert_string_equal(lookup_source_name(LOOKUP_SRC_DANE_ONLY), "dane-only");
-	assert_string_equal(lookup_source_name(LOOKUP_SRC_STS), "sts");
-	assert_string_equal(lookup_source_name(LOOKUP_SRC_NONE), "none");
 }
 
 /* ---- the module on ldns-testns ---------------------------------------------------------- */
@@ -897,103 +833,6 @@ test_ad_trust(void **state)
 	assert_false(trusted_with(mapped, 1));
 }
 
-/* ---- lookup.c with a real policy engine on the same server ------------------------------ */
-
-struct lres {
-	int called;
-	enum sm_status st;
-	char data[512];
-	enum lookup_source src;
-};
-
-static struct lres L[8];
-static int l_n;
-static struct loop *l_loop;
-
-static void
-l_done(const struct lookup_reply *r, void *arg)
-{
-	struct lres *x = arg;
-
-	x->called++;
-	x->st = r->status;
-	(void)snprintf(x->data, sizeof(x->data), "%s", r->data != NULL ? r->data : "");
-	x->src = r->source;
-	if (++l_n == 6)
-		loop_exit(l_loop, 0);
-}
-
-static void
-l_guard(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	loop_exit(loop, 1);
-}
-
-static void
-test_lookup_combines(void **state)
-{
-	struct t t;
-	struct cache_mem *cache = cache_mem_new(100);
-	struct pol_engine *e = NULL;
-	struct lookup *lk;
-	struct lookup_dane ld;
-	struct lookup_req *rq;
-	struct cfg_zone on = {.timeout_ms = 3000, .dane = 1, .require_sni = 1};
-	struct cfg_zone off = on;
-	struct loop_timer guard = LOOP_TIMER_INIT;
-	const struct lookup_counters *c;
-
-	off.dane = 0;
-	t_new(&t, testns_port, NULL);
-	l_loop = t.loop;
-	l_n = 0;
-	memset(L, 0, sizeof(L));
-	assert_int_equal(pol_engine_new(t.loop, &t.cfg->resolver, cache, &e), 0);
-	ld = lookup_dane_of(t.d);
-	lk = lookup_new(e, &ld);
-	lookup_start(lk, "ad.test", &on, l_done, &L[0], &rq);
-	lookup_start(lk, "ad.test", &off, l_done, &L[1], &rq);
-	lookup_start(lk, "insec.test", &on, l_done, &L[2], &rq);
-	lookup_start(lk, "fail.test", &on, l_done, &L[3], &rq);
-	lookup_start(lk, "plain.test", &on, l_done, &L[4], &rq);
-	lookup_start(lk, "nothing.test", &on, l_done, &L[5], &rq);
-	/* Canceled before anything answered: TEMP at once, exactly once. */
-	lookup_start(lk, "nomx.test", &on, l_done, &L[6], &rq);
-	assert_non_null(rq);
-	lookup_cancel(rq);
-	assert_int_equal(L[6].called, 1);
-	assert_int_equal(L[6].st, SM_TEMP);
-	l_n--; /* not one of the six the loop waits for */
-	loop_timer_start(t.loop, &guard, 10000, l_guard, NULL);
-	assert_int_equal(loop_run(t.loop), 0);
-	loop_timer_stop(t.loop, &guard);
-	assert_int_equal(L[0].st, SM_OK);
-	assert_string_equal(L[0].data, "dane-only");
-	assert_int_equal(L[0].src, LOOKUP_SRC_DANE_ONLY);
-	assert_int_equal(L[1].st, SM_NOTFOUND); /* zone dane off: MTA-STS alone, no policy */
-	assert_int_equal(L[1].src, LOOKUP_SRC_NONE);
-	assert_int_equal(L[2].st, SM_OK);
-	assert_string_equal(L[2].data, "dane");
-	assert_int_equal(L[3].st, SM_TEMP);
-	assert_string_equal(L[3].data, "DANE: TLSA lookup of _25._tcp.mx.fail.test failed: DNS "
-	                               "server failure (SERVFAIL)");
-	assert_int_equal(L[3].src, LOOKUP_SRC_DANE_TEMP);
-	assert_int_equal(L[4].st, SM_NOTFOUND);
-	assert_int_equal(L[5].st, SM_NOTFOUND);
-	c = lookup_counters(lk);
-	assert_int_equal(c->lookups, 7);
-	assert_int_equal(c->dane_checked, 6);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE_ONLY], 1);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE], 1);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 1);
-	assert_int_equal(c->source[LOOKUP_SRC_NONE], 4);
-	assert_int_equal(c->canceled, 1);
-	lk = lookup_free(lk);
-	e = pol_engine_free(e);
-	cache_mem_free(cache);
-	t_free(&t);
-}
-
 int
 main(void)
 {
@@ -1001,7 +840,6 @@ main(void)
 	        cmocka_unit_test(test_tlsa_usable),
 	        cmocka_unit_test(test_ttl_bounds),
 	        cmocka_unit_test(test_decide_table),
-	        cmocka_unit_test(test_combine),
 	        cmocka_unit_test(test_ad_trust),
 	        cmocka_unit_test(test_dane_only_and_cache),
 	        cmocka_unit_test(test_coalesce),
@@ -1010,7 +848,6 @@ main(void)
 	        cmocka_unit_test(test_expiry),
 	        cmocka_unit_test(test_serve_stale),
 	        cmocka_unit_test(test_silent_resolver),
-	        cmocka_unit_test(test_lookup_combines),
 	        cmocka_unit_test(test_refresh_failure_keeps),
 	};
 
