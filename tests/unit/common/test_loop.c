@@ -93,6 +93,9 @@ teardown(void **state)
 	return 0;
 }
 
+/* A case with its own fake loop L (wall clock WALL0) and a clean event record. */
+#define ON_FAKE_LOOP(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
 static void
 test_order_and_times(void **state)
 {
@@ -355,13 +358,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_order_and_times, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_rearm, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_stop, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_armed_from_callback, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_free_from_callback, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_run_until_exit, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_io_and_defer, setup, teardown),
+	        ON_FAKE_LOOP(test_order_and_times),
+	        ON_FAKE_LOOP(test_rearm),
+	        ON_FAKE_LOOP(test_stop),
+	        ON_FAKE_LOOP(test_armed_from_callback),
+	        ON_FAKE_LOOP(test_free_from_callback),
+	        ON_FAKE_LOOP(test_run_until_exit),
+	        ON_FAKE_LOOP(test_io_and_defer),
 	        cmocka_unit_test(test_wall_now),
 	};
 

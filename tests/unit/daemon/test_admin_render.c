@@ -335,14 +335,21 @@ golden(const char *name, char *got)
 	free(path);
 }
 
+/* A body that needs the facts (publisher domains, failures) gathered per request. */
 static void
-test_status_json(void **state)
+golden_with_facts(const char *name, char *(*render)(struct admin *, const struct admin_facts *))
 {
 	struct admin_facts f;
 
 	admin_facts_collect(W.admin, &f);
-	golden("status.json", admin_render_status(W.admin, &f));
+	golden(name, render(W.admin, &f));
 	admin_facts_free(&f);
+}
+
+static void
+test_status_json(void **state)
+{
+	golden_with_facts("status.json", admin_render_status);
 }
 
 static void
@@ -354,11 +361,7 @@ test_metrics_prometheus(void **state)
 static void
 test_status_page_html(void **state)
 {
-	struct admin_facts f;
-
-	admin_facts_collect(W.admin, &f);
-	golden("status.html", admin_render_html(W.admin, &f));
-	admin_facts_free(&f);
+	golden_with_facts("status.html", admin_render_html);
 }
 
 static void
