@@ -1,10 +1,12 @@
 /*
- * common/loop_sdevent.c - loop.h on libsystemd's sd-event
+ * common/loop_sdevent.c - loop.h on libsystemd's sd-event, and its fake clock for tests
  *
  * Interface: see loop.h
  * Threads:   main loop only.
  * Ownership: io sources are kept in an fd-indexed table; a fired timer drops its source
- *            before calling back, so a request may free itself from its own timer.
+ *            before calling back, so a request may free itself from its own timer. On a
+ *            fake loop (loop->fake) timers are nodes of a list sorted by due time instead of
+ *            sd-event sources; io, deferred calls and signals are the same sd-event sources.
  * Errors:    -errno from sd-event.
  */
 #include <errno.h>
@@ -40,10 +42,27 @@ struct loop_sig {
 	struct loop_sig *next;
 };
 
+/* A timer of a fake loop: t->impl points here while it is armed. */
+struct loop_fake_timer {
+	struct loop_fake_timer *next;
+	uint64_t due_ms;
+	struct loop_timer *t;
+};
+
+/* The virtual clock of a fake loop (loop.h, "the fake clock"). */
+struct loop_fake {
+	uint64_t now_ms;
+	time_t wall0_s;                 /* the wall clock at LOOP_FAKE_START_MS */
+	struct loop_fake_timer *timers; /* sorted by due_ms, then by arming order */
+	int exit_requested;
+	int exit_code;
+};
+
 struct loop {
 	sd_event *ev;
-	struct loop_io *io; /* indexed by fd */
-	int epfd;           /* inner epoll set holding every io fd, one sd-event source */
+	struct loop_fake *fake; /* NULL: a real loop */
+	struct loop_io *io;     /* indexed by fd */
+	int epfd;               /* inner epoll set holding every io fd, one sd-event source */
 	sd_event_source *ep_src;
 	size_t nio;
 	sd_event_source *defer_src;
@@ -171,6 +190,17 @@ loop_free(struct loop *loop)
 	}
 	(void)sd_event_source_disable_unref(loop->defer_src);
 	(void)sd_event_unref(loop->ev);
+	if (loop->fake != NULL) {
+		struct loop_fake_timer *ft;
+
+		/* Timers left armed (a bug of the caller): their owners may be gone already,
+		 * so only the nodes are freed. */
+		while ((ft = loop->fake->timers) != NULL) {
+			loop->fake->timers = ft->next;
+			free(ft);
+		}
+		free(loop->fake);
+	}
 	free(loop);
 	return NULL;
 }
@@ -178,12 +208,19 @@ loop_free(struct loop *loop)
 int
 loop_run(struct loop *loop)
 {
+	if (loop->fake != NULL)
+		return -EOPNOTSUPP;
 	return sd_event_loop(loop->ev);
 }
 
 void
 loop_exit(struct loop *loop, int code)
 {
+	if (loop->fake != NULL) {
+		loop->fake->exit_requested = 1;
+		loop->fake->exit_code = code;
+		return;
+	}
 	(void)sd_event_exit(loop->ev, code);
 }
 
@@ -270,6 +307,9 @@ loop_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static void loop_fake_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms);
+static void loop_fake_timer_stop(struct loop_timer *t);
+
 void
 loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_timer_fn *fn, void *arg)
 {
@@ -278,6 +318,10 @@ loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_time
 
 	t->fn = fn;
 	t->arg = arg;
+	if (loop->fake != NULL) {
+		loop_fake_timer_start(loop, t, ms);
+		return;
+	}
 	t->loop = loop;
 	(void)sd_event_now(loop->ev, CLOCK_MONOTONIC, &now);
 	if (t->impl != NULL) {
@@ -303,6 +347,11 @@ loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_time
 void
 loop_timer_stop(struct loop *loop, struct loop_timer *t)
 {
+	/* An armed timer names its loop (t->loop): that says what t->impl is. */
+	if (t->impl != NULL && t->loop != NULL && t->loop->fake != NULL) {
+		loop_fake_timer_stop(t);
+		return;
+	}
 	t->impl = sd_event_source_disable_unref(t->impl);
 }
 
@@ -368,6 +417,8 @@ loop_now_ms(const struct loop *loop)
 {
 	uint64_t now = 0;
 
+	if (loop->fake != NULL)
+		return loop->fake->now_ms;
 	(void)sd_event_now(loop->ev, CLOCK_MONOTONIC, &now);
 	return now / 1000;
 }
@@ -377,6 +428,9 @@ loop_wall_s(const struct loop *loop)
 {
 	uint64_t now = 0;
 
+	if (loop->fake != NULL)
+		return loop->fake->wall0_s +
+		       (time_t)((loop->fake->now_ms - LOOP_FAKE_START_MS) / 1000);
 	if (sd_event_now(loop->ev, CLOCK_REALTIME, &now) < 0)
 		return time(NULL);
 	return (time_t)(now / 1000000);
@@ -386,4 +440,160 @@ int
 loop_watchdog_enable(struct loop *loop)
 {
 	return sd_event_set_watchdog(loop->ev, 1);
+}
+
+/* ---- the fake clock (loop.h) ---- */
+
+/* Dispatches in a row without the clock moving before a fake loop gives up: io that stays
+ * ready whatever its callback does, or a timer re-armed at 0 ms for ever, would otherwise
+ * hang the test instead of failing it. */
+#define LOOP_FAKE_SPIN_MAX 1000000ul
+
+int
+loop_new_fake(time_t wall_s, struct loop **ret_loop)
+{
+	struct loop *loop;
+	int r;
+
+	r = loop_new(&loop);
+	if (r < 0)
+		return r;
+	loop->fake = xcalloc(1, sizeof(*loop->fake));
+	loop->fake->now_ms = LOOP_FAKE_START_MS;
+	loop->fake->wall0_s = wall_s != 0 ? wall_s : time(NULL);
+	*ret_loop = loop;
+	return 0;
+}
+
+/* The virtual time ms from now (saturating). */
+static uint64_t
+loop_fake_at(const struct loop_fake *f, uint64_t ms)
+{
+	return ms > UINT64_MAX - f->now_ms ? UINT64_MAX : f->now_ms + ms;
+}
+
+static void
+loop_fake_unlink(struct loop_fake *f, struct loop_fake_timer *ft)
+{
+	struct loop_fake_timer **pp = &f->timers;
+
+	while (*pp != NULL && *pp != ft)
+		pp = &(*pp)->next;
+	if (*pp == ft)
+		*pp = ft->next;
+}
+
+static void
+loop_fake_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms)
+{
+	struct loop_fake *f = loop->fake;
+	struct loop_fake_timer *ft = t->impl, **pp;
+
+	if (ft != NULL)
+		loop_fake_unlink(t->loop->fake, ft); /* re-armed: moved */
+	else
+		ft = xcalloc(1, sizeof(*ft));
+	ft->t = t;
+	ft->due_ms = loop_fake_at(f, ms);
+	/* After every timer due at the same time or earlier: arming order breaks ties. */
+	for (pp = &f->timers; *pp != NULL && (*pp)->due_ms <= ft->due_ms; pp = &(*pp)->next)
+		;
+	ft->next = *pp;
+	*pp = ft;
+	t->impl = ft;
+	t->loop = loop;
+}
+
+static void
+loop_fake_timer_stop(struct loop_timer *t)
+{
+	struct loop_fake_timer *ft = t->impl;
+
+	loop_fake_unlink(t->loop->fake, ft);
+	free(ft);
+	t->impl = NULL;
+}
+
+/* Dispatch every io, deferred call and signal that is ready, without waiting. With
+ * stop_on_exit, stop as soon as loop_exit() was called. */
+static void
+loop_fake_settle(struct loop *loop, int stop_on_exit)
+{
+	unsigned long n;
+	int r;
+
+	for (n = 0; !(stop_on_exit && loop->fake->exit_requested); n++) {
+		if (n == LOOP_FAKE_SPIN_MAX)
+			die("fake loop: io stays ready after %lu dispatches", n);
+		r = sd_event_run(loop->ev, 0);
+		if (r < 0)
+			die("fake loop: sd_event_run: %s", strerror(-r));
+		if (r == 0)
+			return;
+	}
+}
+
+/* Fire the timers due up to target in order, settling io after each; the clock ends at
+ * target. With stop_on_exit, returns 1 as soon as loop_exit() was called (the clock stays
+ * at the time of that callback). *fired counts the timer callbacks. */
+static int
+loop_fake_until(struct loop *loop, uint64_t target, int stop_on_exit, unsigned long *fired)
+{
+	struct loop_fake *f = loop->fake;
+	struct loop_fake_timer *ft;
+	struct loop_timer *t;
+	unsigned long same = 0;
+
+	loop_fake_settle(loop, stop_on_exit);
+	for (;;) {
+		if (stop_on_exit && f->exit_requested)
+			return 1;
+		ft = f->timers;
+		if (ft == NULL || ft->due_ms > target)
+			break;
+		same = ft->due_ms > f->now_ms ? 0 : same + 1;
+		if (same == LOOP_FAKE_SPIN_MAX)
+			die("fake loop: timers keep firing at %llu ms",
+			    (unsigned long long)f->now_ms);
+		if (ft->due_ms > f->now_ms)
+			f->now_ms = ft->due_ms;
+		/* As a real timer: disarmed before its callback, which may free t. */
+		t = ft->t;
+		f->timers = ft->next;
+		free(ft);
+		t->impl = NULL;
+		(*fired)++;
+		t->fn(t->loop, t, t->arg);
+		if (!(stop_on_exit && f->exit_requested))
+			loop_fake_settle(loop, stop_on_exit);
+	}
+	if (target > f->now_ms)
+		f->now_ms = target;
+	return 0;
+}
+
+unsigned long
+loop_fake_advance(struct loop *loop, uint64_t ms)
+{
+	unsigned long fired = 0;
+
+	if (loop->fake == NULL)
+		die("loop_fake_advance() on a real loop");
+	(void)loop_fake_until(loop, loop_fake_at(loop->fake, ms), 0, &fired);
+	return fired;
+}
+
+int
+loop_fake_run(struct loop *loop, uint64_t max_ms)
+{
+	struct loop_fake *f = loop->fake;
+	unsigned long fired = 0;
+
+	if (f == NULL)
+		die("loop_fake_run() on a real loop");
+	f->exit_requested = 0;
+	if (!loop_fake_until(loop, loop_fake_at(f, max_ms), 1, &fired))
+		return -ETIMEDOUT;
+	f->exit_requested = 0;
+	return f->exit_code;
 }

@@ -12,12 +12,10 @@
 # (CI=true), where the test command has installed it.
 # Suppressions: tests/lint/valgrind.supp (library noise only, each entry explained there).
 # Skipped executables (VALGRIND_SKIP, space-separated, overridable from the environment):
-# tests whose assertions race wall-clock deadlines against a forked server or helper
-# process (socketmap server with 150 ms lookups and 2 s idle timeouts; fake_https with
-# fetch timeouts). Under memcheck's 20-50x slowdown they fail on timing, not on memory,
-# and the forked children _exit() without freeing (reported as leaks). They run under
-# ASan+UBSan in the sanitizer build instead. To bring them back, the tests need a time
-# scale from the environment (docs/static-analysis.md).
+# tests whose assertions race wall-clock deadlines against a helper process (fake_https
+# with fetch timeouts). Under memcheck's 20-50x slowdown they fail on timing, not on
+# memory. They run under ASan+UBSan in the sanitizer build instead. Tests on the fake clock
+# (loop_new_fake(), e.g. test_sm_server) have no such race (docs/static-analysis.md).
 set -eu
 if [ $# -lt 1 ]; then
 	echo "usage: $0 BUILD_DIR [CORPUS_DIR]" >&2
@@ -48,7 +46,7 @@ vg="valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kind
 --show-leak-kinds=definite,indirect --track-origins=yes --suppressions=$here/valgrind.supp"
 failed=""
 n=0
-skip=" ${VALGRIND_SKIP-test_sm_proto test_https_fetch} "
+skip=" ${VALGRIND_SKIP-test_https_fetch} "
 
 run() { # name, then the command
 	local name=$1

@@ -8,8 +8,9 @@
  * for the same key, another job started, waiting on the job being answered refused),
  * limits (max_jobs, max_waiters, key length), walks, and no answer after the fact (the
  * loop runs on after every case: stopped timers stay silent).
- * Each case runs a real loop (common/loop_sdevent.c); timeouts are short and every ordering
- * the assertions depend on is caused, not raced (the next step starts from the answer).
+ * Each case runs a fake loop (loop_new_fake()): the waiters' timeouts are virtual, fire in
+ * the order of their due times, and cost no real time; every ordering the assertions depend
+ * on is caused, not raced (the next step starts from the answer).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -26,6 +27,8 @@
 #include "loop.h"
 
 #define W_MAX 16
+/* Virtual time a run() may take before the case fails (ms). */
+#define RUN_MAX_MS 10000
 
 struct tjob {
 	struct coalesce_job cj;
@@ -76,7 +79,7 @@ static int
 setup(void **state)
 {
 	memset(&T, 0, sizeof(T));
-	assert_int_equal(loop_new(&T.loop), 0);
+	assert_int_equal(loop_new_fake(0, &T.loop), 0);
 	T.c = coalesce_new(T.loop, 3, 8, answer_cb, &T);
 	return 0;
 }
@@ -117,14 +120,14 @@ stop_cb(struct loop *loop, struct loop_timer *t, void *arg)
 	loop_exit(loop, 0);
 }
 
-/* Run the loop until loop_exit(), or for ms when ms > 0. Once per case: an sd-event loop
- * that has exited does not run again. */
+/* Run the loop until loop_exit(), or for ms when ms > 0, in virtual time (at most
+ * RUN_MAX_MS). */
 static void
 run(uint64_t ms)
 {
 	if (ms > 0)
 		loop_timer_start(T.loop, &T.stop, ms, stop_cb, NULL);
-	assert_int_equal(loop_run(T.loop), 0);
+	assert_int_equal(loop_fake_run(T.loop, RUN_MAX_MS), 0);
 }
 
 /* ---- exactly once ---- */

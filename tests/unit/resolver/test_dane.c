@@ -1,16 +1,14 @@
 /*
- * tests/unit/resolver/test_dane.c - DANE first (issue 7): decision table, TLSA usability,
- * lifetimes, the DANE module against its real DNS client, and the lookup combination;
- * an insecure MX RRset never replaces an MTA-STS policy (issue 15), relays "[host]:port"
- * are non-MX destinations (issue 22 part 6)
+ * tests/unit/resolver/test_dane.c - DANE first (issue 7, resolver/dane.c): decision table,
+ * TLSA usability, lifetimes, the DANE module against its real DNS client
  *
- * Pure parts: dane_tlsa_usable(), dane_ttl_ms(), dane_decide(), lookup_combine().
+ * Pure parts: dane_tlsa_usable(), dane_ttl_ms(), dane_decide().
  * Module: ldns-testns serves tests/system/data/dane/unit.testns on a random loopback port
  * (the AD bits are set there as a validating resolver on loopback would); a UDP socket the
  * test binds and never reads plays the resolver that does not answer. Each case runs one
  * loop; its steps are chained by a polling timer (bounded: 5 s past the step's delay).
  * AD trust: dane_new() with server lists off loopback (nothing is ever sent to them).
- * Lookup: lookup_start() with a real policy engine on the same ldns-testns.
+ * How lookup.c combines DANE with MTA-STS is tested in test_lookup.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -119,9 +117,6 @@ typedef void t_step_fn(struct t *t);
 
 struct t {
 	struct cfg *cfg;
-	char *server;
-	char **saved_servers;
-	size_t saved_n;
 	struct loop *loop;
 	struct dane *d;
 	struct dane_opts opts;
@@ -136,27 +131,10 @@ struct t {
 };
 
 static void
-t_cfg(struct t *t, unsigned port)
-{
-	char buf[64];
-
-	t->cfg = cfg_defaults();
-	(void)snprintf(buf, sizeof(buf), "127.0.0.1@%u", port);
-	t->server = xstrdup(buf);
-	t->saved_servers = t->cfg->resolver.dns_servers;
-	t->saved_n = t->cfg->resolver.n_dns_servers;
-	t->cfg->resolver.dns_servers = &t->server;
-	t->cfg->resolver.n_dns_servers = 1;
-	t->cfg->resolver.dns_timeout_ms = 300;
-	t->cfg->resolver.dns_attempts = 1;
-	t->cfg->resolver.tempfail_ttl_ms = 1000;
-}
-
-static void
 t_new(struct t *t, unsigned port, const struct dane_opts *opts)
 {
 	memset(t, 0, sizeof(*t));
-	t_cfg(t, port);
+	t->cfg = testns_cfg(port);
 	t->opts = opts != NULL ? *opts : dane_opts_default();
 	assert_int_equal(loop_new(&t->loop), 0);
 	assert_int_equal(dane_new(t->loop, &t->cfg->resolver, &t->opts, &t->d), 0);
@@ -182,10 +160,7 @@ t_free(struct t *t)
 	loop_timer_stop(t->loop, &t->timer);
 	t->d = dane_free(t->d);
 	t->loop = loop_free(t->loop);
-	t->cfg->resolver.dns_servers = t->saved_servers;
-	t->cfg->resolver.n_dns_servers = t->saved_n;
 	t->cfg = cfg_free(t->cfg);
-	free(t->server);
 }
 
 static void
@@ -493,69 +468,6 @@ test_decide_relay(void **state)
 	                       "(SERVFAIL)");
 	assert_int_equal(decide_relay("A", r), DANE_TEMP);
 	assert_string_equal(r, "address lookup of relay host relay.example failed: DNS timeout");
-}
-
-static void
-test_combine(void **state)
-{
-	char buf[256];
-	struct lookup_reply rep;
-	const char *sts = "secure match=mx.example servername=hostname";
-
-	lookup_combine(DANE_ONLY, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, "dane-only");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE_ONLY);
-	lookup_combine(DANE_MAY, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, "dane");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE);
-	lookup_combine(DANE_TEMP, "TLSA lookup of _25._tcp.mx failed", SM_OK, sts, buf, sizeof(buf),
-	               &rep);
-	assert_int_equal(rep.status, SM_TEMP);
-	assert_string_equal(rep.data, "DANE: TLSA lookup of _25._tcp.mx failed");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE_TEMP);
-	lookup_combine(DANE_NONE, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, sts);
-	assert_int_equal(rep.source, LOOKUP_SRC_STS);
-	lookup_combine(DANE_NONE, "x", SM_NOTFOUND, NULL, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_NOTFOUND);
-	assert_null(rep.data);
-	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
-	lookup_combine(DANE_CANCELED, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_TEMP);
-	assert_int_equal(rep.source, LOOKUP_SRC_NONE);
-	/* Insecure MX RRset: an MTA-STS policy that applies decides (issue 15) ... */
-	lookup_combine(DANE_MAY_UNLESS_STS, "x", SM_OK, sts, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, sts);
-	assert_int_equal(rep.source, LOOKUP_SRC_STS);
-	lookup_combine(DANE_TEMP_UNLESS_STS, "TLSA lookup of _25._tcp.mx failed", SM_OK, sts, buf,
-	               sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, sts);
-	assert_int_equal(rep.source, LOOKUP_SRC_STS);
-	/* (an enforce policy too long for Postfix stays the MTA-STS TEMP) */
-	lookup_combine(DANE_MAY_UNLESS_STS, "x", SM_TEMP, "MTA-STS policy reply over the limit",
-	               buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_TEMP);
-	assert_string_equal(rep.data, "MTA-STS policy reply over the limit");
-	/* ... and only without one, its hosts' TLSA records do. */
-	lookup_combine(DANE_MAY_UNLESS_STS, "x", SM_NOTFOUND, NULL, buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_OK);
-	assert_string_equal(rep.data, "dane");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE);
-	lookup_combine(DANE_TEMP_UNLESS_STS, "TLSA lookup of _25._tcp.mx failed", SM_NOTFOUND, NULL,
-	               buf, sizeof(buf), &rep);
-	assert_int_equal(rep.status, SM_TEMP);
-	assert_string_equal(rep.data, "DANE: TLSA lookup of _25._tcp.mx failed");
-	assert_int_equal(rep.source, LOOKUP_SRC_DANE_TEMP);
-	assert_string_equal(dane_verdict_name(DANE_MAY_UNLESS_STS), "dane-unless-sts");
-	assert_string_equal(dane_verdict_name(DANE_TEMP_UNLESS_STS), "tempfail-unless-sts");
-	assert_string_equal(lookup_source_name(LOOKUP_SRC_DANE_ONLY), "dane-only");
-	assert_string_equal(lookup_source_name(LOOKUP_SRC_STS), "sts");
-	assert_string_equal(lookup_source_name(LOOKUP_SRC_NONE), "none");
 }
 
 /* ---- the module on ldns-testns ---------------------------------------------------------- */
@@ -1162,200 +1074,6 @@ test_ad_trust(void **state)
 	assert_false(trusted_with(mapped, 1));
 }
 
-/* ---- lookup.c with a real policy engine on the same server ------------------------------ */
-
-struct lres {
-	int called;
-	enum sm_status st;
-	char data[512];
-	enum lookup_source src;
-};
-
-static struct lres L[8];
-static int l_n;
-static struct loop *l_loop;
-
-static void
-l_done(const struct lookup_reply *r, void *arg)
-{
-	struct lres *x = arg;
-
-	x->called++;
-	x->st = r->status;
-	(void)snprintf(x->data, sizeof(x->data), "%s", r->data != NULL ? r->data : "");
-	x->src = r->source;
-	if (++l_n == 6)
-		loop_exit(l_loop, 0);
-}
-
-static void
-l_guard(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	loop_exit(loop, 1);
-}
-
-/* A DANE module and a policy engine (memory cache) on the lab server, and lookup.c. */
-struct lt {
-	struct t t;
-	struct cache_mem *cache;
-	struct pol_engine *e;
-	struct lookup *lk;
-};
-
-static void
-lt_new(struct lt *x)
-{
-	struct lookup_dane ld;
-
-	t_new(&x->t, testns_port, NULL);
-	l_loop = x->t.loop;
-	l_n = 0;
-	memset(L, 0, sizeof(L));
-	x->cache = cache_mem_new(100);
-	x->e = NULL;
-	assert_int_equal(pol_engine_new(x->t.loop, &x->t.cfg->resolver, x->cache, &x->e), 0);
-	ld = lookup_dane_of(x->t.d);
-	x->lk = lookup_new(x->e, &ld);
-}
-
-/* Until six lookups have answered (l_done()), at most 2 * WAIT_MS (a liveness bound). */
-static void
-lt_run(struct lt *x)
-{
-	struct loop_timer guard = LOOP_TIMER_INIT;
-
-	loop_timer_start(x->t.loop, &guard, 2 * WAIT_MS, l_guard, NULL);
-	assert_int_equal(loop_run(x->t.loop), 0);
-	loop_timer_stop(x->t.loop, &guard);
-}
-
-static void
-lt_free(struct lt *x)
-{
-	x->lk = lookup_free(x->lk);
-	x->e = pol_engine_free(x->e);
-	cache_mem_free(x->cache);
-	t_free(&x->t);
-}
-
-static void
-test_lookup_combines(void **state)
-{
-	struct lt x;
-	struct lookup *lk;
-	struct lookup_req *rq;
-	struct cfg_zone on = {.timeout_ms = WAIT_MS, .dane = 1, .require_sni = 1};
-	struct cfg_zone off = on;
-	const struct lookup_counters *c;
-
-	off.dane = 0;
-	lt_new(&x);
-	lk = x.lk;
-	lookup_start(lk, "ad.test", NULL, &on, l_done, &L[0], &rq);
-	lookup_start(lk, "ad.test", NULL, &off, l_done, &L[1], &rq);
-	lookup_start(lk, "insec.test", NULL, &on, l_done, &L[2], &rq);
-	lookup_start(lk, "fail.test", NULL, &on, l_done, &L[3], &rq);
-	lookup_start(lk, "plain.test", NULL, &on, l_done, &L[4], &rq);
-	lookup_start(lk, "nothing.test", NULL, &on, l_done, &L[5], &rq);
-	/* Canceled before anything answered: TEMP at once, exactly once. */
-	lookup_start(lk, "nomx.test", NULL, &on, l_done, &L[6], &rq);
-	assert_non_null(rq);
-	lookup_cancel(rq);
-	assert_int_equal(L[6].called, 1);
-	assert_int_equal(L[6].st, SM_TEMP);
-	l_n--; /* not one of the six the loop waits for */
-	lt_run(&x);
-	assert_int_equal(L[0].st, SM_OK);
-	assert_string_equal(L[0].data, "dane-only");
-	assert_int_equal(L[0].src, LOOKUP_SRC_DANE_ONLY);
-	assert_int_equal(L[1].st, SM_NOTFOUND); /* zone dane off: MTA-STS alone, no policy */
-	assert_int_equal(L[1].src, LOOKUP_SRC_NONE);
-	assert_int_equal(L[2].st, SM_OK);
-	assert_string_equal(L[2].data, "dane");
-	assert_int_equal(L[3].st, SM_TEMP);
-	assert_string_equal(L[3].data, "DANE: TLSA lookup of _25._tcp.mx.fail.test failed: DNS "
-	                               "server failure (SERVFAIL)");
-	assert_int_equal(L[3].src, LOOKUP_SRC_DANE_TEMP);
-	assert_int_equal(L[4].st, SM_NOTFOUND);
-	assert_int_equal(L[5].st, SM_NOTFOUND);
-	c = lookup_counters(lk);
-	assert_int_equal(c->lookups, 7);
-	assert_int_equal(c->dane_checked, 6);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE_ONLY], 1);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE], 1);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 1);
-	assert_int_equal(c->source[LOOKUP_SRC_NONE], 4);
-	assert_int_equal(c->canceled, 1);
-	lt_free(&x);
-}
-
-/* Issue 15 through lookup.c: an insecure MX RRset never replaces an MTA-STS policy. The
- * policy cache holds an enforce policy for insec.test (MX RRset without AD, its host
- * mx1.ad.test secure with TLSA) and for insecfail.test (its host's TLSA lookup fails), as
- * after an earlier discovery; a secure MX RRset (ad.test) still wins over its policy. */
-static void
-cache_policy(struct cache_mem *cache, struct loop *loop, const char *domain, const char *mx)
-{
-	char body[256];
-	struct cache_entry ce = {.kind = CACHE_POLICY};
-	time_t now = loop_wall_s(loop);
-
-	(void)snprintf(body, sizeof(body),
-	               "version: STSv1\nmode: enforce\nmx: %s\nmax_age: 604800\n", mx);
-	assert_int_equal(sts_policy_parse(body, strlen(body), &ce.policy, NULL), 0);
-	(void)snprintf(ce.id, sizeof(ce.id), "id1");
-	ce.fetched_at = ce.last_check = now;
-	ce.expires_at = now + 604800;
-	cache_mem_put(cache, domain, &ce);
-}
-
-static void
-test_lookup_insecure_mx_keeps_sts(void **state)
-{
-	struct lt x;
-	struct lookup *lk;
-	struct lookup_req *rq;
-	struct cfg_zone on = {.timeout_ms = WAIT_MS, .dane = 1, .require_sni = 1};
-	struct domain_nexthop relay = {.relay = 1, .port = 587};
-	const struct lookup_counters *c;
-
-	lt_new(&x);
-	lk = x.lk;
-	cache_policy(x.cache, x.t.loop, "insec.test", "mail.insec.test");
-	cache_policy(x.cache, x.t.loop, "insecfail.test", "mail.insecfail.test");
-	cache_policy(x.cache, x.t.loop, "ad.test", "mx1.ad.test");
-	lookup_start(lk, "insec.test", NULL, &on, l_done, &L[0], &rq);
-	lookup_start(lk, "insecfail.test", NULL, &on, l_done, &L[1], &rq);
-	lookup_start(lk, "ad.test", NULL, &on, l_done, &L[2], &rq);
-	lookup_start(lk, "relay.test", &relay, &on, l_done, &L[3], &rq);
-	lookup_start(lk, "insecfail.test", NULL, &on, l_done, &L[4], &rq); /* joins its job */
-	lookup_start(lk, "plainrelay.test", &relay, &on, l_done, &L[5], &rq);
-	lt_run(&x);
-	/* insec.test: the cached policy, not "dane" from the host the MX answer named */
-	assert_int_equal(L[0].st, SM_OK);
-	assert_string_equal(L[0].data, "secure match=mail.insec.test servername=hostname");
-	assert_int_equal(L[0].src, LOOKUP_SRC_STS);
-	/* insecfail.test: the cached policy, not TEMP from that host's failing TLSA lookup */
-	assert_int_equal(L[1].st, SM_OK);
-	assert_string_equal(L[1].data, "secure match=mail.insecfail.test servername=hostname");
-	assert_int_equal(L[4].st, SM_OK);
-	/* ad.test: secure MX RRset, usable TLSA everywhere: DANE first, as before */
-	assert_int_equal(L[2].st, SM_OK);
-	assert_string_equal(L[2].data, "dane-only");
-	/* [relay.test]:587 (MX lookup would fail): dane-only from the host; no policy cached */
-	assert_int_equal(L[3].st, SM_OK);
-	assert_string_equal(L[3].data, "dane-only");
-	/* [plainrelay.test]:587: no DANE, no policy: NOTFOUND, never TEMP */
-	assert_int_equal(L[5].st, SM_NOTFOUND);
-	c = lookup_counters(lk);
-	assert_int_equal(c->sts_over_insecure_mx, 3);
-	assert_int_equal(c->sts_overridden, 1); /* ad.test */
-	assert_int_equal(c->source[LOOKUP_SRC_STS], 3);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE_ONLY], 2);
-	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 0);
-	lt_free(&x);
-}
-
 int
 main(void)
 {
@@ -1364,7 +1082,6 @@ main(void)
 	        cmocka_unit_test(test_ttl_bounds),
 	        cmocka_unit_test(test_decide_table),
 	        cmocka_unit_test(test_decide_relay),
-	        cmocka_unit_test(test_combine),
 	        cmocka_unit_test(test_ad_trust),
 	        cmocka_unit_test(test_dane_only_and_cache),
 	        cmocka_unit_test(test_coalesce),
@@ -1375,8 +1092,6 @@ main(void)
 	        cmocka_unit_test(test_serve_stale),
 	        cmocka_unit_test(test_stale_bounded_by_ttl),
 	        cmocka_unit_test(test_silent_resolver),
-	        cmocka_unit_test(test_lookup_combines),
-	        cmocka_unit_test(test_lookup_insecure_mx_keeps_sts),
 	        cmocka_unit_test(test_refresh_failure_keeps),
 	        cmocka_unit_test(test_keep_bounded_by_ttl),
 	};

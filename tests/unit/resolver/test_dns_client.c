@@ -83,10 +83,8 @@ bind_udp(unsigned *ret_port)
 static int
 group_setup(void **state)
 {
-	if (testns_start() < 0) {
-		fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
+	if (testns_start() < 0)
 		return -1;
-	}
 	silent_fd = bind_udp(&silent_port);
 	return silent_fd < 0 ? -1 : 0;
 }

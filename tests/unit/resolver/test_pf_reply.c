@@ -1,15 +1,15 @@
 /*
- * tests/unit/resolver/test_pf_reply.c - Postfix TLS policy replies
+ * tests/unit/resolver/test_pf_reply.c - Postfix TLS policy replies (resolver/pf_reply.c)
  *
- * 1. Every row of tests/vectors/postfix_policy_reply.tsv runs through the real pipeline:
- *    sm_request_parse() -> pol_engine (fake DNS/HTTPS world of the row, cache seeded when
- *    the row says so) -> pf_reply_decide(), and the reply payload is compared with the
- *    README rules (first word and level equal, match= as a set, other name=value as a
- *    multiset, { policy_string = ... } in order). The row count is asserted.
+ * 1. Every row of tests/vectors/postfix_policy_reply.tsv runs through the real pipeline
+ *    (pipeline.h): sm_request_parse() -> pol_engine (fake DNS/HTTPS world of the row, cache
+ *    seeded when the row says so, fake clock) -> pf_reply_decide(), and the reply payload
+ *    is compared with the README rules (first word and level equal, match= as a set, other
+ *    name=value as a multiset, { policy_string = ... } in order). The row count is asserted.
  * 2. pf_reply_build() directly: ordering, de-duplication, case, IP literals, TLSRPT
  *    attributes, strict_testing, none.
- * 3. Engine behaviour the replies depend on: coalescing, cached policy kept through a
- *    failed fetch after an id change, lookup timeout, negative caching.
+ * The engine's own behaviour (coalescing, stale policies, timeouts, negative caching) is
+ * tested in test_pol_engine.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,15 +28,10 @@
 #include "fake_world.h"
 #include "log.h"
 #include "pf_reply.h"
+#include "pipeline.h"
 #include "pol_engine.h"
 #include "sm_proto.h"
 #include "sts_policy.h"
-
-/* Liveness bound of every loop run and the lookup (zone) timeout of the tests that do not
- * test timeouts: far above anything here takes, so a loaded machine never turns an answer
- * into a timeout. Runs end on a condition, not after a fixed time. */
-#define GUARD_MS  60000
-#define LOOKUP_MS 30000
 
 /* ---- reply comparison (tests/vectors/README.md) ---- */
 
@@ -254,86 +249,6 @@ paren_field(const char *s, const char *name, char *out, size_t outsz)
 	return 1;
 }
 
-struct run {
-	struct loop *loop;
-	int running; /* loop_exit() only from inside loop_run(): sd-event stays finished */
-	int done;
-	struct pol_answer a;
-	struct sts_policy *policy;
-	char id[STS_ID_MAX + 1];
-};
-
-static void
-run_done(const struct pol_answer *a, void *arg)
-{
-	struct run *r = arg;
-
-	r->done++;
-	r->a = *a;
-	r->policy = a->policy != NULL ? sts_policy_dup(a->policy) : NULL;
-	(void)snprintf(r->id, sizeof(r->id), "%s", a->id != NULL ? a->id : "");
-	if (r->running)
-		loop_exit(r->loop, 0);
-}
-
-static void
-guard_fire(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	loop_exit(loop, 1);
-}
-
-/* One lookup through sm_proto + engine + pf_reply; returns the owned reply payload. */
-static char *
-pipeline(struct loop *loop, struct pol_engine *e, const struct cfg_resolver *rc, const char *map,
-         const char *key, struct run *run)
-{
-	struct sm_request req;
-	struct pol_waiter *w = NULL;
-	struct loop_timer guard = LOOP_TIMER_INIT;
-	char *payload = xasprintf("%s %s", map, key), *data = NULL, *out;
-	enum sm_status st;
-	int r;
-
-	memset(run, 0, sizeof(*run));
-	run->loop = loop;
-	r = sm_request_parse(rc, payload, strlen(payload), &req);
-	free(payload);
-	if (r < 0)
-		return xstrdup(r == -EINVAL ? "PERM malformed" : "NOTFOUND ");
-	pol_lookup(e, req.domain, req.zone->timeout_ms, run_done, run, &w);
-	if (run->done == 0) {
-		run->running = 1;
-		loop_timer_start(loop, &guard, GUARD_MS, guard_fire, NULL);
-		assert_int_equal(loop_run(loop), 0);
-		loop_timer_stop(loop, &guard);
-	}
-	assert_int_equal(run->done, 1);
-	(void)pf_reply_decide(run->a.status == POL_POLICY ? run->policy : NULL, req.domain,
-	                      req.zone, &st, &data, NULL);
-	out = xasprintf("%s %s", sm_status_name(st), data != NULL ? data : "");
-	free(data);
-	return out;
-}
-
-static void
-run_free(struct run *r)
-{
-	r->policy = sts_policy_free(r->policy);
-}
-
-static struct cfg *
-test_cfg(void)
-{
-	struct cfg *c = cfg_defaults();
-	size_t i;
-
-	assert_non_null(c);
-	assert_true(c->resolver.n_zones >= 1);
-	for (i = 0; i < c->resolver.n_zones; i++)
-		c->resolver.zones[i].timeout_ms = LOOKUP_MS;
-	return c;
-}
-
 static void
 vectors_postfix_policy_reply(void **state)
 {
@@ -357,7 +272,7 @@ vectors_postfix_policy_reply(void **state)
 		z->strict_testing = st.strict_testing;
 		z->require_sni = st.require_sni;
 		z->tlsrpt = st.tlsrpt;
-		assert_int_equal(loop_new(&loop), 0);
+		assert_int_equal(loop_new_fake(PIPELINE_WALL_S, &loop), 0);
 		assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
 		fw_reset();
 		if (domain_from_nexthop(st.key, strlen(st.key), dom) == 0) {
@@ -397,10 +312,7 @@ vectors_postfix_policy_reply(void **state)
 		checked++;
 		free(reply);
 		run_free(&run);
-		e = pol_engine_free(e);
-		cache = cache_mem_free(cache);
-		loop = loop_free(loop);
-		c = cfg_free(c);
+		engine_teardown(e, cache, loop, c);
 	}
 	assert_int_equal(checked, 11);
 	fw_reset();
@@ -408,17 +320,6 @@ vectors_postfix_policy_reply(void **state)
 }
 
 /* ---- pf_reply_build() directly ---- */
-
-static struct sts_policy *
-policy(const char *mode, const char *mx_csv)
-{
-	char *text = fw_policy_text(mode, mx_csv, 604800);
-	struct sts_policy *p = NULL;
-
-	assert_int_equal(sts_policy_parse(text, strlen(text), &p, NULL), 0);
-	free(text);
-	return p;
-}
 
 static void
 build(const char *mode, const char *mx, int strict, int sni, int tlsrpt, int want_r,
@@ -606,304 +507,6 @@ decide_null_is_notfound(void **state)
 	assert_null(data);
 }
 
-/* ---- engine behaviour behind the replies ---- */
-
-struct multi {
-	struct loop *loop;
-	unsigned done, policies, want;
-	enum pol_status last;
-};
-
-static void
-multi_done(const struct pol_answer *a, void *arg)
-{
-	struct multi *m = arg;
-
-	m->done++;
-	m->last = a->status;
-	if (a->status == POL_POLICY)
-		m->policies++;
-	if (m->want > 0 && m->done == m->want)
-		loop_exit(m->loop, 0);
-}
-
-/* Run the loop until the engine has no job left and, when m is not NULL, m->done reached
- * min_done (polled every 5 ms), at most GUARD_MS. An sd-event loop runs only once: this is
- * the loop's run. Returns loop_run()'s status (1: the guard fired). */
-struct idle_wait {
-	struct pol_engine *e;
-	const struct multi *m;
-	unsigned min_done;
-};
-
-static void
-idle_poll(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	const struct idle_wait *iw = arg;
-
-	if (pol_engine_jobs(iw->e) == 0 && (iw->m == NULL || iw->m->done >= iw->min_done)) {
-		loop_exit(loop, 0);
-		return;
-	}
-	loop_timer_start(loop, t, 5, idle_poll, arg);
-}
-
-static int
-run_until_idle(struct loop *loop, struct pol_engine *e, const struct multi *m, unsigned min_done)
-{
-	struct idle_wait iw = {.e = e, .m = m, .min_done = min_done};
-	struct loop_timer poll = LOOP_TIMER_INIT, guard = LOOP_TIMER_INIT;
-	int r;
-
-	loop_timer_start(loop, &poll, 5, idle_poll, &iw);
-	loop_timer_start(loop, &guard, GUARD_MS, guard_fire, NULL);
-	r = loop_run(loop);
-	loop_timer_stop(loop, &poll);
-	loop_timer_stop(loop, &guard);
-	return r;
-}
-
-static void
-engine_coalesces(void **state)
-{
-	struct cfg *c = test_cfg();
-	struct cache_mem *cache = cache_mem_new(16);
-	struct loop *loop;
-	struct pol_engine *e;
-	struct multi m = {0};
-	struct loop_timer guard = LOOP_TIMER_INIT;
-	char *body = fw_policy_text("enforce", "mail.example.com", 86400);
-	unsigned i;
-
-	assert_int_equal(loop_new(&loop), 0);
-	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
-	fw_reset();
-	fw_add("example.com", "v=STSv1; id=abc;", 0, body, 0)->delay_ms = 20;
-	m.loop = loop;
-	m.want = 100;
-	for (i = 0; i < 100; i++) {
-		struct pol_waiter *w;
-
-		pol_lookup(e, "example.com", LOOKUP_MS, multi_done, &m, &w);
-		assert_non_null(w);
-	}
-	assert_int_equal(pol_engine_jobs(e), 1);
-	assert_int_equal(pol_engine_waiters(e), 100);
-	loop_timer_start(loop, &guard, GUARD_MS, guard_fire, NULL);
-	assert_int_equal(loop_run(loop), 0);
-	loop_timer_stop(loop, &guard);
-	assert_int_equal(m.done, 100);
-	assert_int_equal(m.policies, 100);
-	assert_int_equal(fw_queries, 1);
-	assert_int_equal(fw_fetches, 1);
-	assert_int_equal(pol_engine_counters(e)->coalesced, 99);
-	assert_int_equal(pol_engine_counters(e)->fetch_ok, 1);
-	/* A later lookup is a cache hit, answered before pol_lookup returns. */
-	m.want = 0;
-	{
-		struct pol_waiter *w = (struct pol_waiter *)1;
-
-		pol_lookup(e, "example.com", LOOKUP_MS, multi_done, &m, &w);
-		assert_null(w);
-	}
-	assert_int_equal(m.done, 101);
-	assert_int_equal(pol_engine_counters(e)->cache_hits, 1);
-	free(body);
-	e = pol_engine_free(e);
-	cache = cache_mem_free(cache);
-	loop = loop_free(loop);
-	c = cfg_free(c);
-	fw_reset();
-}
-
-static void
-engine_changed_id_failed_fetch_keeps_policy(void **state)
-{
-	struct cfg *c = test_cfg();
-	struct cache_mem *cache = cache_mem_new(16);
-	struct loop *loop;
-	struct pol_engine *e;
-	struct run run;
-	char *reply;
-	const struct cache_entry *ce;
-	struct cache_entry seed = {.kind = CACHE_POLICY};
-	time_t now;
-
-	assert_int_equal(loop_new(&loop), 0);
-	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
-	fw_reset();
-	now = loop_wall_s(loop);
-	seed.policy = policy("enforce", "mail.example.com");
-	(void)snprintf(seed.id, sizeof(seed.id), "old1");
-	seed.fetched_at = now - 7200;
-	seed.expires_at = now + 86400;
-	seed.last_check = now - 7200; /* older than recheck_interval (1 h default) */
-	cache_mem_put(cache, "example.com", &seed);
-	fw_add("example.com", "v=STSv1; id=new2;", 0, NULL, ERR_FETCH_HTTP);
-	/* Answered at once from the cache; a background re-check starts. */
-	reply = pipeline(loop, e, &c->resolver, "postfix", "example.com", &run);
-	assert_string_equal(reply, "OK secure match=mail.example.com servername=hostname");
-	assert_int_equal(run.a.cached, 1);
-	free(reply);
-	run_free(&run);
-	assert_int_equal(pol_engine_jobs(e), 1);
-	assert_int_equal(pol_engine_counters(e)->background_rechecks, 1);
-	/* Let the re-check see id new2 and the fetch fail. */
-	assert_int_equal(run_until_idle(loop, e, NULL, 0), 0);
-	assert_int_equal(pol_engine_jobs(e), 0);
-	assert_int_equal(fw_fetches, 1);
-	assert_int_equal(pol_engine_counters(e)->txt_changed, 1);
-	assert_int_equal(pol_engine_counters(e)->stale_kept, 1);
-	ce = cache_mem_peek(cache, "example.com");
-	assert_non_null(ce);
-	assert_int_equal(ce->kind, CACHE_POLICY);
-	assert_string_equal(ce->id, "old1");
-	assert_int_equal(ce->last_error, ERR_FETCH_HTTP);
-	assert_true(ce->retry_after > now);
-	/* Still served, and no new background work before retry_after. */
-	reply = pipeline(loop, e, &c->resolver, "postfix", "example.com", &run);
-	assert_string_equal(reply, "OK secure match=mail.example.com servername=hostname");
-	assert_int_equal(pol_engine_jobs(e), 0);
-	free(reply);
-	run_free(&run);
-	e = pol_engine_free(e);
-	cache = cache_mem_free(cache);
-	loop = loop_free(loop);
-	c = cfg_free(c);
-	fw_reset();
-}
-
-static void
-engine_timeout_then_cache_fills(void **state)
-{
-	struct cfg *c = test_cfg();
-	struct cache_mem *cache = cache_mem_new(16);
-	struct loop *loop;
-	struct pol_engine *e;
-	struct multi m = {0};
-	struct pol_waiter *w;
-	char *body = fw_policy_text("enforce", "mail.slow.example", 86400);
-
-	assert_int_equal(loop_new(&loop), 0);
-	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
-	fw_reset();
-	fw_add("slow.example", "v=STSv1; id=s1;", 0, body, 0)->delay_ms = 150;
-	m.loop = loop;
-	m.want = 0; /* the loop runs once (sd-event cannot restart): until the job is done */
-	pol_lookup(e, "slow.example", 50, multi_done, &m, &w);
-	assert_non_null(w);
-	assert_int_equal(run_until_idle(loop, e, &m, 1), 0);
-	/* Answered once, by the 50 ms timeout (its timer is due before the discovery's 150 ms
-	 * steps); the discovery still filled the cache. */
-	assert_int_equal(m.done, 1);
-	assert_int_equal(m.last, POL_TIMEOUT);
-	assert_int_equal(pol_engine_counters(e)->answers[POL_TIMEOUT], 1);
-	assert_int_equal(pol_engine_jobs(e), 0);
-	assert_non_null(cache_mem_peek(cache, "slow.example"));
-	assert_int_equal(cache_mem_peek(cache, "slow.example")->kind, CACHE_POLICY);
-	pol_lookup(e, "slow.example", 50, multi_done, &m, &w);
-	assert_null(w);
-	assert_int_equal(m.done, 2);
-	assert_int_equal(m.last, POL_POLICY);
-	free(body);
-	e = pol_engine_free(e);
-	cache = cache_mem_free(cache);
-	loop = loop_free(loop);
-	c = cfg_free(c);
-	fw_reset();
-}
-
-/* One lookup on a fresh loop and engine over a shared cache (an sd-event loop cannot run
- * again after loop_exit(), so every run that waits gets its own). Returns the reply. */
-static char *
-one_shot(struct cfg *c, struct cache_mem *cache, const char *key, struct run *run)
-{
-	struct loop *loop;
-	struct pol_engine *e;
-	char *reply;
-
-	assert_int_equal(loop_new(&loop), 0);
-	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
-	reply = pipeline(loop, e, &c->resolver, "postfix", key, run);
-	e = pol_engine_free(e);
-	loop = loop_free(loop);
-	return reply;
-}
-
-static void
-engine_negative_and_tempfail_cached(void **state)
-{
-	struct cfg *c = test_cfg();
-	struct cache_mem *cache = cache_mem_new(16);
-	struct run run;
-	char *reply;
-
-	fw_reset();
-	fw_add("fail.example", NULL, ERR_DNS_SERVFAIL, NULL, 0);
-	reply = one_shot(c, cache, "nopolicy.example", &run);
-	assert_string_equal(reply, "NOTFOUND ");
-	assert_int_equal(run.a.status, POL_NO_POLICY);
-	assert_int_equal(run.a.err, ERR_DNS_NXDOMAIN);
-	free(reply);
-	reply = one_shot(c, cache, "fail.example", &run);
-	assert_string_equal(reply, "NOTFOUND ");
-	assert_int_equal(run.a.status, POL_TEMPFAIL);
-	assert_int_equal(run.a.err, ERR_DNS_SERVFAIL);
-	free(reply);
-	assert_int_equal(cache_mem_peek(cache, "nopolicy.example")->kind, CACHE_NO_POLICY);
-	assert_int_equal(cache_mem_peek(cache, "fail.example")->kind, CACHE_TEMPFAIL);
-	/* Both answered from the cache now, without DNS; key normalised first. */
-	reply = one_shot(c, cache, "fail.example", &run);
-	assert_int_equal(run.a.cached, 1);
-	assert_int_equal(run.a.status, POL_TEMPFAIL);
-	free(reply);
-	reply = one_shot(c, cache, "NoPolicy.Example.", &run);
-	assert_int_equal(run.a.cached, 1);
-	assert_int_equal(run.a.status, POL_NO_POLICY);
-	assert_string_equal(reply, "NOTFOUND ");
-	free(reply);
-	assert_int_equal(fw_queries, 2);
-	/* Keys without a policy never reach the engine. */
-	reply = one_shot(c, cache, ".example.com", &run);
-	assert_string_equal(reply, "NOTFOUND ");
-	assert_int_equal(run.done, 0);
-	free(reply);
-	assert_int_equal(fw_queries, 2);
-	cache = cache_mem_free(cache);
-	c = cfg_free(c);
-	fw_reset();
-}
-
-static void
-engine_cancel_on_free(void **state)
-{
-	struct cfg *c = test_cfg();
-	struct cache_mem *cache = cache_mem_new(16);
-	struct loop *loop;
-	struct pol_engine *e;
-	struct multi m = {0};
-	struct pol_waiter *w;
-
-	assert_int_equal(loop_new(&loop), 0);
-	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
-	fw_reset();
-	fw_add("x.example", "v=STSv1; id=x;", 0, NULL, ERR_FETCH_TIMEOUT)->delay_ms = 1000;
-	m.loop = loop;
-	m.want = 99;
-	pol_lookup(e, "x.example", 0, multi_done, &m, &w);
-	pol_lookup(e, "x.example", 0, multi_done, &m, &w);
-	pol_lookup_cancel(w);
-	assert_int_equal(m.done, 1);
-	assert_int_equal(m.last, POL_CANCELED);
-	e = pol_engine_free(e);
-	assert_int_equal(m.done, 2);
-	assert_int_equal(m.last, POL_CANCELED);
-	cache = cache_mem_free(cache);
-	loop = loop_free(loop);
-	c = cfg_free(c);
-	fw_reset();
-}
-
 int
 main(void)
 {
@@ -917,11 +520,6 @@ main(void)
 	        cmocka_unit_test(decide_null_is_notfound),
 	        cmocka_unit_test(build_too_long_drops_tlsrpt),
 	        cmocka_unit_test(build_plain_too_long_is_temp),
-	        cmocka_unit_test(engine_coalesces),
-	        cmocka_unit_test(engine_changed_id_failed_fetch_keeps_policy),
-	        cmocka_unit_test(engine_timeout_then_cache_fills),
-	        cmocka_unit_test(engine_negative_and_tempfail_cached),
-	        cmocka_unit_test(engine_cancel_on_free),
 	};
 
 	log_open("test_pf_reply", LOG_TARGET_STDERR);

@@ -2,9 +2,11 @@
  * tests/unit/resolver/testns.h - start and stop ldns-testns for the resolver unit tests
  *
  * Interface: testns_start(), testns_stop(); the server's pid and port in testns_pid and
- *            testns_port. Define TESTNS_DATA (the answer file) before including.
+ *            testns_port; testns_cfg(), a config that asks it. Define TESTNS_DATA (the
+ *            answer file) before including.
  * Ownership: one server per test program; the child never outlives the test
  *            (PR_SET_PDEATHSIG), and its stdout pipe stays open so it never gets SIGPIPE.
+ *            testns_cfg() returns an owned cfg (cfg_free()).
  * Errors:    testns_start() returns 0 or -1 (ldns-testns missing or never listening).
  */
 #ifndef MTASTSD_TEST_TESTNS_H
@@ -12,11 +14,15 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "cfg.h"
+#include "xalloc.h"
 
 #ifndef TESTNS_DATA
 #error "define TESTNS_DATA before including testns.h"
@@ -87,7 +93,7 @@ testns_start_once(void)
 }
 
 /* ldns-testns -r picks a random port and now and then fails with "bind(): Invalid
- * argument" and exits: start it again (bounded). */
+ * argument" and exits: start it again (bounded). Says so on stderr when it gives up. */
 static int
 testns_start(void)
 {
@@ -98,7 +104,30 @@ testns_start(void)
 			return 0;
 		testns_stop();
 	}
+	fprintf(stderr, "cannot start ldns-testns (package ldnsutils)\n");
 	return -1;
+}
+
+/* The built-in config, its resolver asking only 127.0.0.1@port (ldns-testns, or a server
+ * that never answers): 300 ms per try, one try, failures cached for 1 s. (inline: not
+ * every includer uses it.) */
+static inline struct cfg *
+testns_cfg(unsigned port)
+{
+	struct cfg *c = cfg_defaults();
+	struct cfg_resolver *r = &c->resolver;
+	size_t i;
+
+	for (i = 0; i < r->n_dns_servers; i++)
+		free(r->dns_servers[i]);
+	free(r->dns_servers);
+	r->dns_servers = xcalloc(1, sizeof(*r->dns_servers));
+	r->dns_servers[0] = xasprintf("127.0.0.1@%u", port);
+	r->n_dns_servers = 1;
+	r->dns_timeout_ms = 300;
+	r->dns_attempts = 1;
+	r->tempfail_ttl_ms = 1000;
+	return c;
 }
 
 #endif
