@@ -1,7 +1,8 @@
 /*
  * daemon/admin_render.c - admin endpoint bodies: /status JSON, /metrics, /policies, HTML
  *
- * Interface: admin_facts_collect/free, admin_render_status/metrics/html/policy (admin_int.h)
+ * Interface: admin_facts_collect/free, admin_render_status/metrics/html/policy
+ *            (admin_render.h); admin_days_left() (admin_int.h)
  * Threads:   main loop only.
  * Ownership: every render returns an owned NUL-terminated string (free()).
  * Errors:    none; allocation failure dies (xalloc, json-c failures are treated the same).
