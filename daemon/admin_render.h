@@ -10,7 +10,7 @@
  *
  * Interface: struct admin_facts, admin_facts_collect(), admin_facts_free(),
  *            admin_render_status(), admin_render_metrics(), admin_render_html(),
- *            admin_render_policy() (admin_render.c)
+ *            admin_render_policy(), admin_cfg_sha256() (admin_render.c)
  * Threads:   main loop only.
  * Ownership: a from admin_new() (admin.h), borrowed. admin_facts_collect() fills f with
  *            owned data that admin_facts_free() releases (f itself is the caller's). Every
@@ -47,5 +47,8 @@ char *admin_render_metrics(struct admin *a);
 char *admin_render_html(struct admin *a, const struct admin_facts *f);
 /* JSON for the cache entry of dom (normalised); NULL when nothing is cached. */
 char *admin_render_policy(struct admin *a, const char *dom);
+/* The config digest the bodies show: hex SHA-256 of the config file, "" when there is no
+ * file or it cannot be read (borrowed from a, until its next admin_update()). */
+const char *admin_cfg_sha256(const struct admin *a);
 
 #endif
