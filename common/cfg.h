@@ -14,7 +14,7 @@
  * Errors:    cfg_load() returns 0 or ERR_CONFIG with the message (file:line: key: reason)
  *            in errbuf. The loader reads no certificate: the publisher checks the files
  *            after loading (pub_check_certs()) and names file:line with cfg_key_error().
- * Parts:     cfg.c and the files named in cfg_int.h (private to common/).
+ * Parts:     cfg.c and the files named in internal/cfg_int.h (private to common/).
  */
 #ifndef MTASTSD_CFG_H
 #define MTASTSD_CFG_H

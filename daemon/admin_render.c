@@ -1,7 +1,8 @@
 /*
  * daemon/admin_render.c - admin endpoint bodies: /status JSON, /metrics, /policies, HTML
  *
- * Interface: admin_facts_collect/free, admin_render_status/metrics/html/policy (admin_int.h)
+ * Interface: admin_facts_collect/free, admin_render_status/metrics/html/policy,
+ *            admin_cfg_sha256() (admin_render.h); admin_days_left() (admin_int.h)
  * Threads:   main loop only.
  * Ownership: every render returns an owned NUL-terminated string (free()).
  * Errors:    none; allocation failure dies (xalloc, json-c failures are treated the same).
@@ -23,6 +24,12 @@
 #include "log.h"
 #include "sts_policy.h"
 #include "xalloc.h"
+
+const char *
+admin_cfg_sha256(const struct admin *a)
+{
+	return a->cfg_sha256;
+}
 
 long
 admin_days_left(time_t t, time_t now)

@@ -1,8 +1,9 @@
 /*
  * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, policy id
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id()
- *            (pub.h); pub_snap_acquire(), pub_snap_unref(), pub_snap_find_host() (pub_int.h)
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id()
+ *            (pub.h); pub_snap_find_host() (pub_route.h); pub_snap_acquire(),
+ *            pub_snap_unref() (pub_int.h)
  * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
  *            daemon with its own polling thread on a socket bound by common/listen.c, run
  *            by common/httpd.c (logger, request deadline, connection counters). What they
@@ -783,4 +784,10 @@ pub_free(struct pub *pub)
 	}
 	free(pub);
 	return NULL;
+}
+
+unsigned
+pub_threads(const struct pub *pub)
+{
+	return pub->threads;
 }

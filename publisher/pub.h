@@ -4,7 +4,7 @@
  * Serves https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 section 3.2) for every
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_policy_id(),
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id(),
  *            pub_check_certs() (pub_check.c), pub_info_get()/pub_info_free(),
  *            pub_stats_add() (pub_info.c, for the admin endpoint),
  *            pub_dns_records()/pub_dns_records_free() (pub_dns.c, for `mtastsd dns-records`)
@@ -27,6 +27,11 @@ int pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub);
 /* Swap in new policies and certificates as one step; on error keep the old ones. */
 int pub_reload(struct pub *pub, const struct cfg *cfg);
 struct pub *pub_free(struct pub *pub);
+/* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
+ * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
+#define PUB_THREADS_MAX 8
+/* The MHD threads each HTTPS listener of pub runs, 1..PUB_THREADS_MAX (for logs and tests). */
+unsigned pub_threads(const struct pub *pub);
 
 /* The certificate check of a loaded configuration (mtastsd -n, start, commands, reload;
  * the loader reads no certificate). For every publisher.domains[] entry: cert and key load

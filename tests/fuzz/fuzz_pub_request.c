@@ -26,7 +26,8 @@
 #include <strings.h>
 
 #include "fuzz.h"
-#include "pub_int.h"
+#include "mtasts_limits.h"
+#include "pub_route.h"
 
 static struct pub_dom doms[2] = {
         {.domain = "example.com", .host = "mta-sts.example.com"},

@@ -24,11 +24,16 @@ if ! command -v cppcheck >/dev/null 2>&1; then
 fi
 jobs=$(nproc 2>/dev/null || echo 1)
 cppcheck --version
-# The compile definitions mirror CMakeLists.txt (add_compile_definitions).
+# The compile definitions mirror CMakeLists.txt (add_compile_definitions); each library's
+# internal/ is its private include directory (docs/architecture.md, Layering).
+internal=$(find common resolver publisher cli daemon -maxdepth 1 -type d -name internal \
+	-printf '-I %p ')
+# shellcheck disable=SC2086
 cppcheck --enable=warning,portability --error-exitcode=1 --inline-suppr --quiet \
 	--std=c11 --language=c -j"$jobs" \
 	-D_GNU_SOURCE -DMTASTSD_VERSION='"0"' -DMTASTSD_SYSCONFDIR='"/etc"' \
 	-I common -I resolver -I publisher -I cli -I daemon \
+	$internal \
 	--suppress=missingIncludeSystem \
 	common resolver publisher cli daemon
 echo "cppcheck.sh: clean"

@@ -45,7 +45,7 @@
 
 #include "../testutil.h"
 #include "admin.h"
-#include "admin_int.h"
+#include "admin_render.h"
 #include "cache.h"
 #include "cache_mem.h"
 #include "cfg.h"
@@ -307,7 +307,7 @@ static void
 golden(const char *name, char *got)
 {
 	const char *update = getenv("UPDATE_GOLDEN");
-	const char *sha = W.admin->cfg_sha256;
+	const char *sha = admin_cfg_sha256(W.admin);
 	char *path = xasprintf("%s/admin/%s", TEST_DATA_DIR, name), *want, *out;
 	size_t i;
 

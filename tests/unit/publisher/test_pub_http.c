@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "pub_int.h"
+#include "pub_route.h"
 
 static void
 assert_host(const char *in, const char *want)

@@ -31,7 +31,6 @@
 #include "cfg.h"
 #include "loop.h"
 #include "pub.h"
-#include "pub_int.h"
 #include "../testutil.h"
 #include "xalloc.h"
 
@@ -203,7 +202,7 @@ test_worker_pool(void **state)
 	gnutls_datum_t data[6];
 	int i;
 
-	assert_int_equal(pub->threads, want);
+	assert_int_equal(pub_threads(pub), want);
 	/* Connections in a row and interleaved, all served. */
 	memset(data, 0, sizeof(data));
 	for (i = 0; i < 6; i++)

@@ -1,10 +1,12 @@
 /*
- * daemon/admin_int.h - admin endpoint internals shared by admin.c and admin_render.c
+ * daemon/internal/admin_int.h - admin endpoint internals shared by admin.c and admin_render.c
  *
- * Interface: struct admin, struct admin_facts, admin_facts_collect/free, admin_render_*
+ * Interface: struct admin, admin_days_left(); the facts and the renderers
+ *            (struct admin_facts, admin_facts_collect/free, admin_render_*) are in the
+ *            public admin_render.h.
  * Threads:   main loop only.
- * Ownership: every admin_render_*() returns an owned NUL-terminated buffer (free()).
- * Not installed: private to daemon/.
+ * Not installed: private to daemon/ (its PRIVATE include directory: no other target can
+ *            include it).
  *
  * The admin endpoint sees the resolver and the publisher only through their public headers
  * (res.h, pub.h) and the metrics they register in its registries (stats.h).
@@ -18,6 +20,7 @@
 
 #include <microhttpd.h>
 
+#include "admin_render.h"
 #include "cfg.h"
 #include "httpd.h"
 #include "listen.h"
@@ -36,8 +39,6 @@
 #define ADMIN_CONN_MEMORY_MAX (16 * 1024)
 /* A POST body is read and ignored up to this size; larger requests get 413 (bytes). */
 #define ADMIN_POST_BODY_MAX 4096
-/* Recent failures listed in /status and on the page (newest first). */
-#define ADMIN_FAILURES_MAX 20
 /* Cache entries scanned for recent failures per request (the cache may hold 100000). */
 #define ADMIN_SCAN_MAX 200000
 /* listen(2) backlog. */
@@ -71,23 +72,6 @@ struct admin {
 	int last_reload_ok;
 	uint64_t http_requests, http_unauthorized;
 };
-
-/* What the renderers show besides the metrics, gathered once per request. */
-struct admin_facts {
-	time_t now;
-	struct pub_info *pub; /* never NULL; no domains when the publisher is off */
-	size_t n_failures;
-	struct res_failure failures[ADMIN_FAILURES_MAX];
-};
-
-void admin_facts_collect(struct admin *a, struct admin_facts *f);
-void admin_facts_free(struct admin_facts *f);
-
-char *admin_render_status(struct admin *a, const struct admin_facts *f);
-char *admin_render_metrics(struct admin *a);
-char *admin_render_html(struct admin *a, const struct admin_facts *f);
-/* JSON for the cache entry of dom (normalised); NULL when nothing is cached. */
-char *admin_render_policy(struct admin *a, const char *dom);
 
 /* Whole days from now until t (negative when t has passed). */
 long admin_days_left(time_t t, time_t now);

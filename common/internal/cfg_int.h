@@ -1,5 +1,5 @@
 /*
- * common/cfg_int.h - the config loader's insides, shared by its parts (not installed)
+ * common/internal/cfg_int.h - the config loader's insides, shared by its parts (private)
  *
  * Parts:     cfg.c          the key tables, cfg_load(), the cross-key checks, restart keys
  *            cfg_engine.c   the table walkers: defaults, parsing, freeing, comparing; the
@@ -12,6 +12,8 @@
  * Threads:   any; no global state.
  * Errors:    functions taking a struct cfg_ctx return 0, or -1 with ctx->errbuf set by
  *            cfg_error(): "file:line: key: reason", the key being the full dotted path.
+ * Not installed: private to common/ (its PRIVATE include directory: no other target can
+ *            include it).
  */
 #ifndef MTASTSD_CFG_INT_H
 #define MTASTSD_CFG_INT_H

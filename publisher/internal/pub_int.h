@@ -1,10 +1,11 @@
 /*
- * publisher/pub_int.h - publisher internals shared by pub.c, pub_http.c and pub_tls.c
+ * publisher/internal/pub_int.h - publisher internals shared by pub.c, pub_http.c and pub_tls.c
  *
- * Interface: struct pub, struct pub_snap, struct pub_dom, struct pub_cert;
- *            pub_snap_acquire/unref, pub_cert_load/ref/unref/covers, pub_tls_pick,
+ * Interface: struct pub; pub_snap_acquire/unref, pub_cert_load/ref/unref,
  *            pub_tls_conn_opened/closed (HTTPS connection hooks), pub_tls_retrieve_cert,
- *            pub_http_* handlers.
+ *            pub_http_*_access handlers. The snapshot structs and the I/O-free routing
+ *            (pub_snap_find_host, pub_cert_covers, pub_tls_pick, pub_http_route,
+ *            pub_http_host_name, pub_http_unescape) are in the public pub_route.h.
  * Threads:   struct pub_snap and struct pub_cert are immutable once published (but for
  *            pub_cert.reload_failed, which only the main loop touches); the MHD
  *            threads reach them only through pub_snap_acquire() and drop them with
@@ -13,7 +14,8 @@
  *            increment only).
  * Ownership: a snapshot holds one reference on every certificate it lists; the last
  *            pub_snap_unref() (main loop or MHD thread) frees it.
- * Not installed: private to publisher/.
+ * Not installed: private to publisher/ (its PRIVATE include directory: no other target
+ *            can include it).
  */
 #ifndef MTASTSD_PUB_INT_H
 #define MTASTSD_PUB_INT_H
@@ -32,6 +34,7 @@
 #include "cfg.h"
 #include "httpd.h"
 #include "loop.h"
+#include "pub_route.h"
 
 /* Limits of the publisher (docs/style.md section 6). */
 /* Per-connection memory of libmicrohttpd: request line + headers must fit (bytes). A
@@ -44,8 +47,6 @@
 #define PUB_LISTEN_BACKLOG 511
 /* A certificate or key file larger than this is refused (bytes); real chains are < 16 KiB. */
 #define PUB_CERT_FILE_MAX (256 * 1024)
-/* Certificates in one chain file (leaf + intermediates). */
-#define PUB_CERT_CHAIN_MAX 16
 /* SAN dNSNames kept per certificate (Let's Encrypt allows 100 per certificate). */
 #define PUB_CERT_NAMES_MAX 100
 /* Debounce of inotify events before certificates are reloaded (ms): certbot replaces
@@ -60,56 +61,8 @@
 	"SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"
 /* What the start-up self-test's client offers: a sender's TLS 1.2/1.3 defaults. */
 #define PUB_SELFTEST_CLIENT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-/* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
- * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
-#define PUB_THREADS_MAX 8
 /* Suggested TTL of the records pub_dns_records() lists (seconds). */
 #define PUB_DNS_TTL 3600
-
-/* One loaded certificate chain with its key, shared between snapshots. */
-struct pub_cert {
-	atomic_uint refs;
-	char *cert_file;
-	char *key_file;
-	char *cert_data; /* file contents, to tell whether a reload changed anything */
-	size_t cert_len;
-	char *key_data;
-	size_t key_len;
-	gnutls_pcert_st pcert[PUB_CERT_CHAIN_MAX];
-	unsigned n_pcert;
-	gnutls_privkey_t key;
-	char **names; /* SAN dNSNames (or the CN without SAN), lower-case */
-	size_t n_names;
-	time_t not_after;
-	/* Main loop only (the MHD threads never read it): a reload of these files failed
-	 * and this certificate stayed in service; the next good load logs the recovery. */
-	int reload_failed;
-};
-
-/* One published domain. */
-struct pub_dom {
-	char *domain; /* "example.com" */
-	char *host;   /* "mta-sts.example.com" */
-	char *body;   /* canonical policy text */
-	size_t body_len;
-	char *id; /* policy id (explicit or derived) */
-	char *cert_file;
-	char *key_file;
-	struct pub_cert *cert; /* borrowed from the snapshot's certs[]; NULL: not published */
-	char *cert_error;      /* why cert is NULL (files unreadable, key mismatch, names):
-	                        * the domain is not published, the others are (issue 15) */
-};
-
-/* What the MHD threads read: immutable after pub_snap_publish(). */
-struct pub_snap {
-	atomic_uint refs;
-	struct pub_dom *doms;
-	size_t n_doms;
-	struct pub_cert **certs; /* unique (cert_file, key_file) pairs, one ref each */
-	size_t n_certs;
-	char cache_control[32]; /* "max-age=86400" */
-	char *acme_webroot;     /* NULL = no ACME serving */
-};
 
 struct pub {
 	struct loop *loop;
@@ -138,8 +91,6 @@ struct pub {
 /* pub.c */
 struct pub_snap *pub_snap_acquire(struct pub *pub);
 void pub_snap_unref(struct pub_snap *s);
-const struct pub_dom *pub_snap_find_host(const struct pub_snap *s, const char *host,
-                                         size_t host_len);
 
 /* pub_tls.c */
 /* Load cert_file (PEM chain) and key_file (PEM key); refuse a key that does not match.
@@ -149,12 +100,6 @@ int pub_cert_load(const char *cert_file, const char *key_file, struct pub_cert *
                   char *errbuf, size_t errlen);
 struct pub_cert *pub_cert_ref(struct pub_cert *c);
 void pub_cert_unref(struct pub_cert *c);
-/* 1 when the certificate names host (exact or "*." wildcard of the left-most label). */
-int pub_cert_covers(const struct pub_cert *c, const char *host);
-/* SNI choice: the certificate of the domain whose "mta-sts.<domain>" is name, else a
- * certificate whose SAN covers name, else the first domain's certificate. name may be
- * NULL (no SNI). Never NULL when the snapshot has a domain. */
-const struct pub_cert *pub_tls_pick(const struct pub_snap *s, const char *name);
 /* Start-up self-test: a client offering what senders offer (TLS 1.2 and 1.3, GnuTLS
  * defaults) completes an in-memory handshake (socketpair) with a server using priority and
  * certificate c, SNI host. A priority string that parses but leaves no common key exchange,
@@ -184,18 +129,5 @@ enum MHD_Result pub_http_plain_access(void *cls, struct MHD_Connection *conn, co
                                       const char *method, const char *version,
                                       const char *upload_data, size_t *upload_data_size,
                                       void **req_ctx);
-/* MHD_OPTION_UNESCAPE_CALLBACK: decodes %HH in place except %00, which stays literal (so
- * "token%00.x" can never become "token"). Returns the new length. */
-size_t pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
-/* Routing of a complete request on an HTTPS listener (RFC 8461 section 3.3): host is the
- * Host header value (NULL: none), url the unescaped path. Returns 200 with *ret_dom (in s)
- * for GET or HEAD of /.well-known/mta-sts.txt on "mta-sts.<domain>" of a published domain;
- * 404 for any other host or path; 405 for another method on a published host. */
-unsigned pub_http_route(const struct pub_snap *s, const char *host, const char *method,
-                        const char *url, const struct pub_dom **ret_dom);
-/* Strip trailing SP/HTAB (OWS, RFC 9110 section 5.5), ":port" and one trailing dot from a
- * Host header value; returns the name length (*ret_name = host: the name is a prefix of the
- * value), or 0 when the value is not a plausible host name. */
-size_t pub_http_host_name(const char *host, const char **ret_name);
 
 #endif
