@@ -35,6 +35,8 @@ struct cache_entry {
 	time_t last_check;         /* wall clock of the last TXT id check */
 	int last_error;            /* ERR_* of the last failure, 0 if none */
 	time_t retry_after;        /* no background re-check/re-fetch before this (wall), 0 = any */
+	time_t last_used; /* wall clock of the last lookup answered from this policy, 0 = none
+	                     since it was cached (memory only: never encoded) */
 };
 
 /* The name of kind k, the same in the encoding, in /status and on the admin page:
