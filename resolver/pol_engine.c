@@ -1156,17 +1156,21 @@ pol_jobs_abort(struct pol_engine *e, int restart)
 	}
 }
 
-/* Lock TTL and the longest wait for another host's fetch, from the cfg: the lock covers a
- * whole fetch plus the writes; a waiter gives up at the longest zone timeout (its lookups
- * have been answered by then) or when the lock would have expired, whichever is first. */
+/* From the cfg: the TTLs shared entries are held to; the lock TTL and the longest wait for
+ * another host's fetch: the lock covers a whole fetch plus the writes; a waiter gives up at the
+ * longest zone timeout (its lookups have been answered by then) or when the lock would have
+ * expired, whichever is first. */
 static void
 pol_shared_timing(struct pol_engine *e)
 {
+	struct cache_trust trust = {pol_ms_to_s(e->cfg->negative_ttl_ms),
+	                            pol_ms_to_s(e->cfg->tempfail_ttl_ms)};
 	uint64_t zmax = 0;
 	size_t i;
 
 	if (e->shared == NULL)
 		return;
+	cache_redis_set_trust(e->shared, &trust); /* shared entries live no longer than ours */
 	e->lock_ttl_ms = e->cfg->fetch_timeout_ms + 2 * cache_redis_command_timeout_ms(e->shared) +
 	                 POL_LOCK_MARGIN_MS;
 	for (i = 0; i < e->cfg->n_zones; i++)
