@@ -907,11 +907,11 @@ crd_log_ok(struct cache_redis *rc)
 static int
 crd_bound(struct cache_redis *rc, const char *dom, struct cache_entry *e)
 {
+	time_t now = loop_wall_s(rc->loop);
 	char why[128];
 	int clamped = 0;
 
-	if (cache_entry_bound(e, loop_wall_s(rc->loop), &rc->trust, &clamped, why, sizeof(why)) <
-	    0) {
+	if (cache_entry_bound(e, now, &rc->trust, &clamped, why, sizeof(why)) < 0) {
 		rc->ctr.untrusted++;
 		rc->ctr.corrupt++;
 		cache_entry_clear(e);
@@ -927,13 +927,19 @@ crd_bound(struct cache_redis *rc, const char *dom, struct cache_entry *e)
 	}
 	if (clamped) {
 		rc->ctr.clamped++;
-		if (crd_log_ok(rc))
+		if (!crd_log_ok(rc))
+			log_dom_debug(dom, "shared cache entry held to the local rules (%s)", why);
+		else if (e->expires_at > now)
 			log_dom_notice(dom,
 			               "%s entry in the shared cache held to the local rules (%s): "
-			               "using it until %lld",
-			               cache_kind_name(e->kind), why, (long long)e->expires_at);
+			               "it applies for %lld s more",
+			               cache_kind_name(e->kind), why,
+			               (long long)(e->expires_at - now));
 		else
-			log_dom_debug(dom, "shared cache entry held to the local rules (%s)", why);
+			log_dom_notice(dom,
+			               "%s entry in the shared cache held to the local rules (%s): "
+			               "expired, a fresh discovery replaces it",
+			               cache_kind_name(e->kind), why);
 	}
 	return 0;
 }
