@@ -21,8 +21,8 @@
 #include "xalloc.h"
 
 enum cm_class {
-	CM_POLICY = 0,
-	CM_NEGATIVE = 1,
+	CM_POLICY = CACHE_MEM_POLICIES,
+	CM_NEGATIVE = CACHE_MEM_NEGATIVE,
 };
 #define CM_CLASSES 2
 
@@ -197,33 +197,27 @@ cache_mem_count(const struct cache_mem *c)
 }
 
 size_t
-cache_mem_count_negative(const struct cache_mem *c)
-{
-	return lru_count(c->lru[CM_NEGATIVE]);
-}
-
-size_t
 cache_mem_max(const struct cache_mem *c)
 {
 	return lru_max(c->lru[CM_POLICY]);
 }
 
+static void
+cache_mem_bound(struct cache_mem *c, enum cm_class k, size_t max_entries)
+{
+	lru_set_max(c->lru[k], max_entries > 0 ? max_entries : 1);
+}
+
 void
 cache_mem_set_max(struct cache_mem *c, size_t max_entries)
 {
-	lru_set_max(c->lru[CM_POLICY], max_entries > 0 ? max_entries : 1);
-}
-
-size_t
-cache_mem_max_negative(const struct cache_mem *c)
-{
-	return lru_max(c->lru[CM_NEGATIVE]);
+	cache_mem_bound(c, CM_POLICY, max_entries);
 }
 
 void
 cache_mem_set_max_negative(struct cache_mem *c, size_t max_entries)
 {
-	lru_set_max(c->lru[CM_NEGATIVE], max_entries > 0 ? max_entries : 1);
+	cache_mem_bound(c, CM_NEGATIVE, max_entries);
 }
 
 uint64_t
@@ -232,10 +226,16 @@ cache_mem_evictions(const struct cache_mem *c)
 	return lru_evictions(c->lru[CM_POLICY]);
 }
 
-uint64_t
-cache_mem_evictions_negative(const struct cache_mem *c)
+void
+cache_mem_sizes(const struct cache_mem *c, struct cache_mem_sizes *ret)
 {
-	return lru_evictions(c->lru[CM_NEGATIVE]);
+	size_t i;
+
+	for (i = 0; i < CM_CLASSES; i++) {
+		ret->count[i] = lru_count(c->lru[i]);
+		ret->max[i] = lru_max(c->lru[i]);
+		ret->evictions[i] = lru_evictions(c->lru[i]);
+	}
 }
 
 /* Visit up to max entries, policies first, each LRU oldest first (recent: newest first). */

@@ -12,9 +12,8 @@
  *
  * Interface: cache_mem_new/free, cache_mem_get, cache_mem_peek, cache_mem_put,
  *            cache_mem_delete, cache_mem_purge_expired, cache_mem_clear, cache_mem_count,
- *            cache_mem_count_negative, cache_mem_set_max, cache_mem_max,
- *            cache_mem_set_max_negative, cache_mem_max_negative, cache_mem_foreach,
- *            cache_mem_foreach_recent, cache_mem_evictions, cache_mem_evictions_negative
+ *            cache_mem_set_max, cache_mem_max, cache_mem_set_max_negative, cache_mem_sizes,
+ *            cache_mem_foreach, cache_mem_foreach_recent, cache_mem_evictions
  * Threads:   main loop only.
  * Ownership: the cache owns its entries and their policies. Pointers returned by get/peek
  *            are borrowed until the next call that modifies the cache.
@@ -52,19 +51,26 @@ int cache_mem_delete(struct cache_mem *c, const char *dom);
 size_t cache_mem_purge_expired(struct cache_mem *c, time_t now);
 /* Remove everything. */
 void cache_mem_clear(struct cache_mem *c);
-/* Entries of both kinds; negative (no-policy and tempfail) entries alone. */
+/* Entries of both kinds. */
 size_t cache_mem_count(const struct cache_mem *c);
-size_t cache_mem_count_negative(const struct cache_mem *c);
 /* The policy bound (cfg cache.max_entries). Changing it (reload) evicts least recently
  * used policies down to it. */
 size_t cache_mem_max(const struct cache_mem *c);
 void cache_mem_set_max(struct cache_mem *c, size_t max_entries);
 /* The bound of negative entries (cfg cache.max_negative_entries); the same on a change. */
-size_t cache_mem_max_negative(const struct cache_mem *c);
 void cache_mem_set_max_negative(struct cache_mem *c, size_t max_entries);
-/* Policies / negative entries evicted for space since creation. */
+/* Policies evicted for space since creation. */
 uint64_t cache_mem_evictions(const struct cache_mem *c);
-uint64_t cache_mem_evictions_negative(const struct cache_mem *c);
+
+/* Each LRU's numbers, indexed by CACHE_MEM_POLICIES / CACHE_MEM_NEGATIVE. */
+#define CACHE_MEM_POLICIES 0
+#define CACHE_MEM_NEGATIVE 1
+struct cache_mem_sizes {
+	uint64_t count[2];     /* entries now */
+	uint64_t max[2];       /* bound */
+	uint64_t evictions[2]; /* evicted for space since creation */
+};
+void cache_mem_sizes(const struct cache_mem *c, struct cache_mem_sizes *ret);
 
 /* Visit the policies, then the negative entries, each from least to most recently used, at
  * most max entries in all, without changing recency. fn must not modify the cache; return

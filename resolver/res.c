@@ -117,8 +117,7 @@ res_reload(struct res *res, const struct cfg *cfg)
 	sm_server_reload(res->srv, &cfg->resolver);
 	if (cfg->cache.max_entries != cache_mem_max(res->cache))
 		cache_mem_set_max(res->cache, cfg->cache.max_entries);
-	if (cfg->cache.max_negative_entries != cache_mem_max_negative(res->cache))
-		cache_mem_set_max_negative(res->cache, cfg->cache.max_negative_entries);
+	cache_mem_set_max_negative(res->cache, cfg->cache.max_negative_entries);
 	if (cfg->cache.backend != res->cfg->cache.backend)
 		log_notice("resolver: cache.backend changed: requires restart, ignoring");
 	res->cfg = cfg;
@@ -234,40 +233,31 @@ res_stats_max_entries(const void *obj)
 	return ((const struct res *)obj)->cfg->cache.max_entries;
 }
 
+/* The in-memory cache by kind: negative entries, evictions of each kind. */
 static uint64_t
 res_stats_negative(const void *obj)
 {
 	const struct res *res = obj;
+	struct cache_mem_sizes z;
 
-	return res->cache != NULL ? cache_mem_count_negative(res->cache) : 0;
+	if (res->cache == NULL)
+		return 0;
+	cache_mem_sizes(res->cache, &z);
+	return z.count[CACHE_MEM_NEGATIVE];
 }
 
-static uint64_t
-res_stats_max_negative(const void *obj)
-{
-	return ((const struct res *)obj)->cfg->cache.max_negative_entries;
-}
-
-static uint64_t
-res_stats_evicted_policies(const void *obj)
+static void
+res_stats_evictions(const void *obj, struct stats_emit *e)
 {
 	const struct res *res = obj;
+	struct cache_mem_sizes z;
 
-	return res->cache != NULL ? cache_mem_evictions(res->cache) : 0;
+	if (res->cache == NULL)
+		return;
+	cache_mem_sizes(res->cache, &z);
+	stats_emit(e, "policy", NULL, z.evictions[CACHE_MEM_POLICIES]);
+	stats_emit(e, "negative", NULL, z.evictions[CACHE_MEM_NEGATIVE]);
 }
-
-static uint64_t
-res_stats_evicted_negative(const void *obj)
-{
-	const struct res *res = obj;
-
-	return res->cache != NULL ? cache_mem_evictions_negative(res->cache) : 0;
-}
-
-static const struct stats_field res_evictions[] = {
-        {"policy", "policy", .get = res_stats_evicted_policies},
-        {"negative", "negative", .get = res_stats_evicted_negative},
-};
 
 static uint64_t
 res_stats_shared(const void *obj)
@@ -283,16 +273,12 @@ static const struct stats_metric res_stats[] = {
          .json = "cache.max_entries", .get = res_stats_max_entries},
         {"mtastsd_cache_negative_entries", STATS_GAUGE,
          "No-policy and tempfail entries in the in-memory cache (included in "
-         "mtastsd_cache_entries).",
+         "mtastsd_cache_entries; bound cache.max_negative_entries).",
          .json = "cache.negative_entries", .get = res_stats_negative},
-        {"mtastsd_cache_max_negative_entries", STATS_GAUGE,
-         "Bound of the no-policy and tempfail entries (cache.max_negative_entries).",
-         .json = "cache.max_negative_entries", .get = res_stats_max_negative},
         {"mtastsd_cache_evictions_total", STATS_COUNTER,
          "Entries evicted from the in-memory cache for room, by kind (a negative entry only "
          "ever evicts a negative entry).",
-         .json = "cache.evictions", .label = "kind", .fields = res_evictions,
-         .n = STATS_COUNT(res_evictions)},
+         .json = "cache.evictions", .label = "kind", .each = res_stats_evictions},
         {"mtastsd_valkey_enabled", STATS_GAUGE,
          "1 when the shared Valkey/Redis cache tier is configured (cache.backend).",
          .get = res_stats_shared},

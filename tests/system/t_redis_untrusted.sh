@@ -14,11 +14,8 @@
 
 command -v redis-server >/dev/null || die "redis-server is not installed (tests/deps-debian.txt)"
 
-DNS=$(free_port both)
-HTTPS=$(free_port tcp)
-SM=$(free_port tcp)
+lab_ports
 R=$(free_port tcp)
-WWW=$T/www
 NEG_S=2
 LIVE_S=60 # liveness bound of the waits
 FOREVER=$(((1 << 40) - 1))
@@ -39,14 +36,8 @@ stored() {
 	rcli get "u:v1:sts:$1" | awk '/^kind /{k=$2} /^id /{i=$2} /^mode: /{m=$2} END{printf "%s|%s|%s", k, i, m}' | tr -d '\r'
 }
 
-make_ca
-make_cert www $(for d in $DOMS; do printf 'mta-sts.%s ' "$d"; done)
-for d in $DOMS; do
-	policy_put "$WWW" "$d" "$(policy_enforce "mail.$d")"
-	testns_entry "_mta-sts.$d" NOERROR "\"v=STSv1; id=${d%%.*}1\""
-done >"$T/lab.testns"
-testns_start dns "$DNS" "$T/lab.testns"
-fake_https_start www "$HTTPS" www "$WWW"
+# shellcheck disable=SC2086 # DOMS: one word per domain
+lab_enforce 1 $DOMS
 start_bg redis redis-server --port "$R" --bind 127.0.0.1 --save '' --appendonly no
 wait_tcp "$R"
 for i in $(seq 1 $((LIVE_S * 10))); do

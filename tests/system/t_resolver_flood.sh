@@ -10,21 +10,12 @@
 # the first names of the flood evicted them all.
 . "$(dirname "$0")/lib.sh"
 
-DNS=$(free_port both)
-HTTPS=$(free_port tcp)
-SM=$(free_port tcp)
-WWW=$T/www
+lab_ports
 NAMES=3000
 DOMS="p1.test p2.test p3.test p4.test p5.test"
 
-make_ca
-make_cert www $(for d in $DOMS; do printf 'mta-sts.%s ' "$d"; done)
-for d in $DOMS; do
-	policy_put "$WWW" "$d" "$(policy_enforce "mail.$d")"
-	testns_entry "_mta-sts.$d" NOERROR "\"v=STSv1; id=${d%%.*}\""
-done >"$T/pol.testns"
-testns_start dns "$DNS" "$T/pol.testns"
-fake_https_start www "$HTTPS" www "$WWW"
+# shellcheck disable=SC2086 # DOMS: one word per domain
+lab_enforce 1 $DOMS
 resolver_conf "$T/mtastsd.conf" "$SM" "$DNS" "$HTTPS"
 cat >>"$T/mtastsd.conf" <<EOC
 cache = {

@@ -12,10 +12,7 @@
 #    found it answers the cached policy, secure (RFC 8461 section 5.1).
 . "$(dirname "$0")/lib.sh"
 
-DNS=$(free_port both)
-HTTPS=$(free_port tcp)
-SM=$(free_port tcp)
-WWW=$T/www
+lab_ports
 RECHECK_S=4
 LIVE_S=60 # liveness bound of the waits (the pass runs every second)
 export RES_RECHECK=${RECHECK_S}s

@@ -20,6 +20,18 @@
 #include "cache_mem.h"
 #include "err.h"
 
+/* One number of the LRU of kind k (CACHE_MEM_POLICIES or CACHE_MEM_NEGATIVE). */
+#define SIZE(c, field, k) sizes_of(c).field[k]
+
+static struct cache_mem_sizes
+sizes_of(const struct cache_mem *c)
+{
+	struct cache_mem_sizes z;
+
+	cache_mem_sizes(c, &z);
+	return z;
+}
+
 static struct sts_policy *
 mkpolicy(void)
 {
@@ -64,7 +76,7 @@ lru_eviction_order(void **state)
 	put(c, "e.example", CACHE_POLICY, 100);
 	assert_null(cache_mem_peek(c, "c.example"));
 	assert_int_equal(cache_mem_evictions(c), 2);
-	assert_int_equal(cache_mem_evictions_negative(c), 0);
+	assert_int_equal(SIZE(c, evictions, CACHE_MEM_NEGATIVE), 0);
 	c = cache_mem_free(c);
 	assert_null(c);
 }
@@ -80,7 +92,7 @@ negative_never_evicts_policy(void **state)
 
 	cache_mem_set_max_negative(c, 2);
 	assert_int_equal(cache_mem_max(c), 3);
-	assert_int_equal(cache_mem_max_negative(c), 2);
+	assert_int_equal(SIZE(c, max, CACHE_MEM_NEGATIVE), 2);
 	put(c, "p1.example", CACHE_POLICY, 100);
 	put(c, "p2.example", CACHE_POLICY, 100);
 	for (i = 0; i < 1000; i++) {
@@ -90,12 +102,12 @@ negative_never_evicts_policy(void **state)
 	assert_non_null(cache_mem_peek(c, "p1.example"));
 	assert_non_null(cache_mem_peek(c, "p2.example"));
 	assert_int_equal(cache_mem_count(c), 4);
-	assert_int_equal(cache_mem_count_negative(c), 2);
+	assert_int_equal(SIZE(c, count, CACHE_MEM_NEGATIVE), 2);
 	assert_non_null(cache_mem_peek(c, "n999.example"));
 	assert_non_null(cache_mem_peek(c, "n998.example"));
 	assert_null(cache_mem_peek(c, "n997.example"));
 	assert_int_equal(cache_mem_evictions(c), 0);
-	assert_int_equal(cache_mem_evictions_negative(c), 998);
+	assert_int_equal(SIZE(c, evictions, CACHE_MEM_NEGATIVE), 998);
 	/* Policies fill their own budget: the least recently used policy goes, never a
 	 * negative entry. */
 	put(c, "p3.example", CACHE_POLICY, 100);
@@ -104,7 +116,7 @@ negative_never_evicts_policy(void **state)
 	assert_null(cache_mem_peek(c, "p2.example"));
 	assert_non_null(cache_mem_peek(c, "p1.example"));
 	assert_int_equal(cache_mem_evictions(c), 1);
-	assert_int_equal(cache_mem_count_negative(c), 2);
+	assert_int_equal(SIZE(c, count, CACHE_MEM_NEGATIVE), 2);
 	/* A kind change moves the entry: a policy that became "no policy" (it expired, then
 	 * discovery found none) counts against the negative bound, and the reverse. */
 	put(c, "p1.example", CACHE_NO_POLICY, 100);
@@ -113,7 +125,7 @@ negative_never_evicts_policy(void **state)
 	assert_int_equal(cache_mem_count(c), 4);
 	put(c, "n999.example", CACHE_POLICY, 100);
 	assert_int_equal(cache_mem_peek(c, "n999.example")->kind, CACHE_POLICY);
-	assert_int_equal(cache_mem_count_negative(c), 1);
+	assert_int_equal(SIZE(c, count, CACHE_MEM_NEGATIVE), 1);
 	assert_int_equal(cache_mem_count(c), 4);
 	/* Shrinking the negative bound leaves the policies alone. */
 	cache_mem_set_max_negative(c, 1);
@@ -198,7 +210,7 @@ foreach_lru_order_and_stop(void **state)
 	char out[64] = "";
 
 	assert_int_equal(cache_mem_max(c), 1);
-	assert_int_equal(cache_mem_max_negative(c), 1);
+	assert_int_equal(SIZE(c, max, CACHE_MEM_NEGATIVE), 1);
 	cache_mem_set_max(c, 8);
 	cache_mem_set_max_negative(c, 8);
 	put(c, "a", CACHE_NO_POLICY, 1);

@@ -88,27 +88,18 @@ bench_close(struct bench *b)
 	fw_reset();
 }
 
-static struct sts_policy *
-mkpolicy(const char *mode, const char *mx_csv)
-{
-	char *text = fw_policy_text(mode, mx_csv, 604800);
-	struct sts_policy *p = NULL;
-
-	assert_int_equal(sts_policy_parse(text, strlen(text), &p, NULL), 0);
-	free(text);
-	return p;
-}
-
 /* Cache an enforce policy for dom under id, fetched and last checked age_s seconds ago,
  * last used at last_used (0: never since it was cached). */
 static void
 seed(struct bench *b, const char *dom, const char *id, time_t age_s, time_t last_used)
 {
 	struct cache_entry ce = {.kind = CACHE_POLICY};
-	char mx[300];
+	char mx[300], *text;
 
 	(void)snprintf(mx, sizeof(mx), "mail.%s", dom);
-	ce.policy = mkpolicy("enforce", mx);
+	text = fw_policy_text("enforce", mx, 604800);
+	assert_int_equal(sts_policy_parse(text, strlen(text), &ce.policy, NULL), 0);
+	free(text);
 	(void)snprintf(ce.id, sizeof(ce.id), "%s", id);
 	ce.fetched_at = b->now - age_s;
 	ce.expires_at = b->now + 86400;
@@ -627,6 +618,7 @@ flood_run(size_t max_policies, size_t max_negative)
 {
 	struct bench b;
 	struct flood f = {.b = &b};
+	struct cache_mem_sizes z;
 	struct rec r = {0};
 	char dom[64];
 	size_t i;
@@ -642,10 +634,11 @@ flood_run(size_t max_policies, size_t max_negative)
 	run_until(&b, flood_over, &f);
 	assert_int_equal(f.no_policy, FLOOD_NAMES);
 	assert_int_equal(fw_queries, FLOOD_NAMES);
-	assert_int_equal(cache_mem_count_negative(b.cache), max_negative);
-	assert_int_equal(cache_mem_count(b.cache), max_negative + FLOOD_POLICIES);
-	assert_int_equal(cache_mem_evictions(b.cache), 0);
-	assert_int_equal(cache_mem_evictions_negative(b.cache), FLOOD_NAMES - max_negative);
+	cache_mem_sizes(b.cache, &z);
+	assert_int_equal(z.count[CACHE_MEM_POLICIES], FLOOD_POLICIES);
+	assert_int_equal(z.count[CACHE_MEM_NEGATIVE], max_negative);
+	assert_int_equal(z.evictions[CACHE_MEM_POLICIES], 0);
+	assert_int_equal(z.evictions[CACHE_MEM_NEGATIVE], FLOOD_NAMES - max_negative);
 	/* Every policy: answered from the cache, no DNS query. */
 	for (i = 0; i < FLOOD_POLICIES; i++) {
 		char want[128];
