@@ -225,6 +225,7 @@ static const struct cfg_key cfg_keys_redis[] = {
 static const struct cfg_key cfg_keys_cache[] = {
         K_ENUM(P, "backend", cache.backend, CFG_CACHE_MEMORY, cfg_backend_names, RST),
         K_SIZE(P, "max_entries", cache.max_entries, 100000, 1, 10000000, RST),
+        K_SIZE(P, "max_negative_entries", cache.max_negative_entries, 100000, 1, 10000000, 0),
         K_GROUP("redis", cfg_keys_redis),
         K_END,
 };

@@ -117,7 +117,8 @@ enum cfg_cache_backend {
 
 struct cfg_cache {
 	enum cfg_cache_backend backend; /* "memory" (default) or "redis" */
-	size_t max_entries;             /* in-memory LRU bound, default 100000 */
+	size_t max_entries;             /* in-memory policies, default 100000 */
+	size_t max_negative_entries;    /* in-memory no-policy/tempfail entries, default 100000 */
 	/* Valkey/Redis */
 	char *redis_address; /* "127.0.0.1:6379" or "unix:/path" */
 	unsigned redis_db;

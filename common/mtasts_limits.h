@@ -72,6 +72,10 @@
  * runs this often (ms) and looks at most this many entries per run. */
 #define POL_SWEEP_INTERVAL_MS 30000
 #define POL_SWEEP_SCAN_MAX    20000
+/* Proactive TXT re-checks of recently used policies (issue 22): the pass runs every quarter
+ * of resolver.recheck_interval, at least this often apart (ms) and at most
+ * POL_SWEEP_INTERVAL_MS; it looks at the POL_SWEEP_SCAN_MAX most recently used policies. */
+#define POL_RECHECK_TICK_MIN_MS 1000
 /* Lookups waiting and jobs in flight, per engine (pol_engine, dane; common/coalesce.h). A
  * waiting lookup holds a socketmap connection (resolver.max_connections <= 65536, one
  * request in flight each) or a CLI query; jobs are those lookups' plus background work

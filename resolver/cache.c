@@ -2,7 +2,7 @@
  * resolver/cache.c - the versioned text encoding of a cache entry (docs/cache.md)
  *
  * Interface: cache_kind_name(), cache_entry_encode(), cache_entry_decode(),
- *            cache_entry_clear()
+ *            cache_entry_bound(), cache_entry_clear()
  * Threads:   any (no state).
  * Ownership: encode returns an owned string; decode fills a caller-owned entry whose policy
  *            the caller releases with cache_entry_clear().
@@ -184,6 +184,63 @@ cache_entry_decode(const char *data, size_t len, struct cache_entry *e)
 	t.retry_after = (time_t)ra;
 	t.last_error = (int)le;
 	*e = t;
+	return 0;
+}
+
+/* Lower *field to limit when it is above; note the first lowering in why. */
+static void
+cache_bound_lower(time_t *field, time_t limit, const char *name, int *clamped, char *why,
+                  size_t whysize)
+{
+	if (*field <= limit)
+		return;
+	if (!*clamped && why != NULL)
+		(void)snprintf(why, whysize, "%s %lld s past what it proves", name,
+		               (long long)(*field - limit));
+	*field = limit;
+	*clamped = 1;
+}
+
+int
+cache_entry_bound(struct cache_entry *e, time_t now, const struct cache_trust *t, int *ret_clamped,
+                  char *why, size_t whysize)
+{
+	time_t ttl, base, max_age, when = 0;
+	const char *what = NULL;
+	int clamped = 0;
+
+	if (why != NULL && whysize > 0)
+		why[0] = '\0';
+	if (e->fetched_at > now + CACHE_CLOCK_SKEW_S) {
+		what = "fetched_at";
+		when = e->fetched_at;
+	} else if (e->last_check > now + CACHE_CLOCK_SKEW_S) {
+		what = "last_check";
+		when = e->last_check;
+	}
+	if (what != NULL) {
+		if (why != NULL)
+			(void)snprintf(why, whysize, "%s %lld s in the future", what,
+			               (long long)(when - now));
+		return ERR_CACHE_DECODE;
+	}
+	if (e->kind == CACHE_POLICY && e->policy != NULL) {
+		max_age = (time_t)e->policy->max_age_s;
+		if (max_age > (time_t)STS_MAX_AGE_MAX)
+			max_age = (time_t)STS_MAX_AGE_MAX;
+		base = e->fetched_at < now ? e->fetched_at : now;
+		cache_bound_lower(&e->expires_at, base + max_age, "expires_at", &clamped, why,
+		                  whysize);
+	} else {
+		ttl = e->kind == CACHE_NO_POLICY ? t->negative_ttl_s : t->tempfail_ttl_s;
+		base = e->last_check < now ? e->last_check : now;
+		cache_bound_lower(&e->expires_at, base + ttl, "expires_at", &clamped, why, whysize);
+	}
+	cache_bound_lower(&e->last_check, now, "last_check", &clamped, why, whysize);
+	cache_bound_lower(&e->retry_after, e->last_check + t->tempfail_ttl_s, "retry_after",
+	                  &clamped, why, whysize);
+	if (ret_clamped != NULL)
+		*ret_clamped = clamped;
 	return 0;
 }
 

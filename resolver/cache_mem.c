@@ -1,13 +1,16 @@
 /*
- * resolver/cache_mem.c - bounded in-memory LRU of cache entries keyed by Policy Domain
+ * resolver/cache_mem.c - bounded in-memory cache of cache entries keyed by Policy Domain
  *
  * Interface: see cache_mem.h
  * Threads:   main loop only.    Ownership: the cache owns nodes, names and policies.
  * Errors:    none (xalloc dies on OOM).
  *
  * Layout: each node carries its name inline and a common/lru.h node (hash chain and
- * recency links). The bound (cfg cache.max_entries) caps memory: a put into a full cache
- * evicts the least recently used entry (lru.h calls cache_mem_evict()).
+ * recency links), linked in one of two LRUs by the entry's kind: CM_POLICY (bound
+ * cache.max_entries) or CM_NEGATIVE (no-policy and tempfail, bound
+ * cache.max_negative_entries). A put into a full LRU evicts that LRU's least recently used
+ * entry (lru.h calls cache_mem_evict()); the other LRU is never touched, which is what keeps
+ * a flood of negative entries from evicting policies (docs/cache.md).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,6 +20,12 @@
 #include "lru.h"
 #include "xalloc.h"
 
+enum cm_class {
+	CM_POLICY = CACHE_MEM_POLICIES,
+	CM_NEGATIVE = CACHE_MEM_NEGATIVE,
+};
+#define CM_CLASSES 2
+
 struct cache_node {
 	struct lru_node node;
 	struct cache_entry e;
@@ -24,10 +33,16 @@ struct cache_node {
 };
 
 struct cache_mem {
-	struct lru *lru;
+	struct lru *lru[CM_CLASSES];
 };
 
 #define CACHE_NODE(n) LRU_ENTRY(n, struct cache_node, node)
+
+static enum cm_class
+cache_mem_class(enum cache_kind k)
+{
+	return k == CACHE_POLICY ? CM_POLICY : CM_NEGATIVE;
+}
 
 static void
 cache_mem_node_free(struct cache_node *n)
@@ -46,35 +61,52 @@ struct cache_mem *
 cache_mem_new(size_t max_entries)
 {
 	struct cache_mem *c = xcalloc(1, sizeof(*c));
+	size_t i;
 
-	c->lru = lru_new(max_entries > 0 ? max_entries : 1, cache_mem_evict, c);
+	for (i = 0; i < CM_CLASSES; i++)
+		c->lru[i] = lru_new(max_entries > 0 ? max_entries : 1, cache_mem_evict, c);
 	return c;
 }
 
+/* dom's node and the class of the LRU it is in; NULL when absent. */
 static struct cache_node *
-cache_mem_find(const struct cache_mem *c, const char *dom)
+cache_mem_find(const struct cache_mem *c, const char *dom, enum cm_class *ret_class)
 {
-	struct lru_node *n = lru_find(c->lru, dom, strlen(dom));
+	size_t len = strlen(dom), i;
+	struct lru_node *n;
 
-	return n != NULL ? CACHE_NODE(n) : NULL;
+	for (i = 0; i < CM_CLASSES; i++) {
+		n = lru_find(c->lru[i], dom, len);
+		if (n != NULL) {
+			if (ret_class != NULL)
+				*ret_class = (enum cm_class)i;
+			return CACHE_NODE(n);
+		}
+	}
+	return NULL;
 }
 
 void
 cache_mem_clear(struct cache_mem *c)
 {
 	struct lru_node *n;
+	size_t i;
 
-	while ((n = lru_pop_oldest(c->lru)) != NULL)
-		cache_mem_node_free(CACHE_NODE(n));
+	for (i = 0; i < CM_CLASSES; i++)
+		while ((n = lru_pop_oldest(c->lru[i])) != NULL)
+			cache_mem_node_free(CACHE_NODE(n));
 }
 
 struct cache_mem *
 cache_mem_free(struct cache_mem *c)
 {
+	size_t i;
+
 	if (c == NULL)
 		return NULL;
 	cache_mem_clear(c);
-	lru_free(c->lru);
+	for (i = 0; i < CM_CLASSES; i++)
+		lru_free(c->lru[i]);
 	free(c);
 	return NULL;
 }
@@ -82,18 +114,19 @@ cache_mem_free(struct cache_mem *c)
 struct cache_entry *
 cache_mem_get(struct cache_mem *c, const char *dom)
 {
-	struct cache_node *n = cache_mem_find(c, dom);
+	enum cm_class k = CM_POLICY;
+	struct cache_node *n = cache_mem_find(c, dom, &k);
 
 	if (n == NULL)
 		return NULL;
-	lru_touch(c->lru, &n->node);
+	lru_touch(c->lru[k], &n->node);
 	return &n->e;
 }
 
 const struct cache_entry *
 cache_mem_peek(const struct cache_mem *c, const char *dom)
 {
-	struct cache_node *n = cache_mem_find(c, dom);
+	struct cache_node *n = cache_mem_find(c, dom, NULL);
 
 	return n != NULL ? &n->e : NULL;
 }
@@ -101,31 +134,39 @@ cache_mem_peek(const struct cache_mem *c, const char *dom)
 void
 cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e)
 {
-	struct cache_node *n = cache_mem_find(c, dom);
+	enum cm_class old = CM_POLICY, want = cache_mem_class(e->kind);
+	struct cache_node *n = cache_mem_find(c, dom, &old);
 	size_t len;
 
 	if (n != NULL) {
 		if (n->e.policy != e->policy)
 			sts_policy_free(n->e.policy);
 		n->e = *e;
-		lru_touch(c->lru, &n->node);
+		if (old == want) {
+			lru_touch(c->lru[want], &n->node);
+			return;
+		}
+		/* The kind changed: into the other LRU (which may evict one of its own). */
+		lru_remove(c->lru[old], &n->node);
+		(void)lru_insert(c->lru[want], &n->node, n->dom, strlen(n->dom));
 		return;
 	}
 	len = strlen(dom);
 	n = xcalloc(1, sizeof(*n) + len + 1);
 	memcpy(n->dom, dom, len + 1);
 	n->e = *e;
-	(void)lru_insert(c->lru, &n->node, n->dom, len); /* absent: cannot fail */
+	(void)lru_insert(c->lru[want], &n->node, n->dom, len); /* absent: cannot fail */
 }
 
 int
 cache_mem_delete(struct cache_mem *c, const char *dom)
 {
-	struct cache_node *n = cache_mem_find(c, dom);
+	enum cm_class k = CM_POLICY;
+	struct cache_node *n = cache_mem_find(c, dom, &k);
 
 	if (n == NULL)
 		return -ENOENT;
-	lru_remove(c->lru, &n->node);
+	lru_remove(c->lru[k], &n->node);
 	cache_mem_node_free(n);
 	return 0;
 }
@@ -133,15 +174,17 @@ cache_mem_delete(struct cache_mem *c, const char *dom)
 size_t
 cache_mem_purge_expired(struct cache_mem *c, time_t now)
 {
-	struct lru_node *n = lru_oldest(c->lru), *newer;
-	size_t purged = 0;
+	struct lru_node *n, *newer;
+	size_t purged = 0, i;
 
-	for (; n != NULL; n = newer) {
-		newer = lru_newer(n);
-		if (CACHE_NODE(n)->e.expires_at <= now) {
-			lru_remove(c->lru, n);
-			cache_mem_node_free(CACHE_NODE(n));
-			purged++;
+	for (i = 0; i < CM_CLASSES; i++) {
+		for (n = lru_oldest(c->lru[i]); n != NULL; n = newer) {
+			newer = lru_newer(n);
+			if (CACHE_NODE(n)->e.expires_at <= now) {
+				lru_remove(c->lru[i], n);
+				cache_mem_node_free(CACHE_NODE(n));
+				purged++;
+			}
 		}
 	}
 	return purged;
@@ -150,45 +193,74 @@ cache_mem_purge_expired(struct cache_mem *c, time_t now)
 size_t
 cache_mem_count(const struct cache_mem *c)
 {
-	return lru_count(c->lru);
+	return lru_count(c->lru[CM_POLICY]) + lru_count(c->lru[CM_NEGATIVE]);
 }
 
 size_t
 cache_mem_max(const struct cache_mem *c)
 {
-	return lru_max(c->lru);
+	return lru_max(c->lru[CM_POLICY]);
+}
+
+static void
+cache_mem_bound(struct cache_mem *c, enum cm_class k, size_t max_entries)
+{
+	lru_set_max(c->lru[k], max_entries > 0 ? max_entries : 1);
 }
 
 void
 cache_mem_set_max(struct cache_mem *c, size_t max_entries)
 {
-	lru_set_max(c->lru, max_entries > 0 ? max_entries : 1);
+	cache_mem_bound(c, CM_POLICY, max_entries);
+}
+
+void
+cache_mem_set_max_negative(struct cache_mem *c, size_t max_entries)
+{
+	cache_mem_bound(c, CM_NEGATIVE, max_entries);
 }
 
 uint64_t
 cache_mem_evictions(const struct cache_mem *c)
 {
-	return lru_evictions(c->lru);
+	return lru_evictions(c->lru[CM_POLICY]);
+}
+
+void
+cache_mem_sizes(const struct cache_mem *c, struct cache_mem_sizes *ret)
+{
+	size_t i;
+
+	for (i = 0; i < CM_CLASSES; i++) {
+		ret->count[i] = lru_count(c->lru[i]);
+		ret->max[i] = lru_max(c->lru[i]);
+		ret->evictions[i] = lru_evictions(c->lru[i]);
+	}
+}
+
+/* Visit up to max entries, policies first, each LRU oldest first (recent: newest first). */
+static void
+cache_mem_walk(const struct cache_mem *c, size_t max, int recent, cache_mem_visit_fn *fn, void *arg)
+{
+	const struct lru_node *n;
+	size_t seen = 0, i;
+
+	for (i = 0; i < CM_CLASSES; i++) {
+		n = recent ? lru_newest(c->lru[i]) : lru_oldest(c->lru[i]);
+		for (; n != NULL && seen < max; n = recent ? lru_older(n) : lru_newer(n), seen++)
+			if (fn(CACHE_NODE(n)->dom, &CACHE_NODE(n)->e, arg) != 0)
+				return;
+	}
 }
 
 void
 cache_mem_foreach(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn, void *arg)
 {
-	const struct lru_node *n;
-	size_t seen = 0;
-
-	for (n = lru_oldest(c->lru); n != NULL && seen < max; n = lru_newer(n), seen++)
-		if (fn(CACHE_NODE(n)->dom, &CACHE_NODE(n)->e, arg) != 0)
-			break;
+	cache_mem_walk(c, max, 0, fn, arg);
 }
 
 void
 cache_mem_foreach_recent(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn, void *arg)
 {
-	const struct lru_node *n;
-	size_t seen = 0;
-
-	for (n = lru_newest(c->lru); n != NULL && seen < max; n = lru_older(n), seen++)
-		if (fn(CACHE_NODE(n)->dom, &CACHE_NODE(n)->e, arg) != 0)
-			break;
+	cache_mem_walk(c, max, 1, fn, arg);
 }

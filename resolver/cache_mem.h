@@ -1,14 +1,19 @@
 /*
- * resolver/cache_mem.h - bounded in-memory LRU of cache entries keyed by Policy Domain
+ * resolver/cache_mem.h - bounded in-memory cache of cache entries keyed by Policy Domain
  *
- * On common/lru.h (hash table + recency list): get, put and delete are O(1) (amortised
- * for growth). At most max_entries entries; a put beyond that evicts the least recently
- * used entry.
+ * Two LRUs on common/lru.h (hash table + recency list): one for policies (kind
+ * CACHE_POLICY), one for "no policy" and "tempfail" entries; a domain is in at most one of
+ * them. get, put and delete are O(1) (amortised for growth). Each LRU has its own bound
+ * and evicts only its own least recently used entry, so no number of negative entries can
+ * push a policy out (issue 15: a flood of lookups of distinct non-existent names would
+ * otherwise evict every policy, and with it the protection of those domains). A policy
+ * leaves only when it expires (cache_mem_purge_expired), is replaced or deleted, or when
+ * the policy bound itself is full (then the least recently used policy goes).
  *
  * Interface: cache_mem_new/free, cache_mem_get, cache_mem_peek, cache_mem_put,
  *            cache_mem_delete, cache_mem_purge_expired, cache_mem_clear, cache_mem_count,
- *            cache_mem_set_max, cache_mem_foreach, cache_mem_foreach_recent,
- *            cache_mem_evictions
+ *            cache_mem_set_max, cache_mem_max, cache_mem_set_max_negative, cache_mem_sizes,
+ *            cache_mem_foreach, cache_mem_foreach_recent, cache_mem_evictions
  * Threads:   main loop only.
  * Ownership: the cache owns its entries and their policies. Pointers returned by get/peek
  *            are borrowed until the next call that modifies the cache.
@@ -25,36 +30,54 @@
 
 struct cache_mem;
 
-/* max_entries >= 1 (0 is treated as 1). */
+/* At most max_entries policies and at most max_entries negative entries (either >= 1; 0
+ * is treated as 1); cache_mem_set_max_negative() sets the second bound apart. */
 struct cache_mem *cache_mem_new(size_t max_entries);
 struct cache_mem *cache_mem_free(struct cache_mem *c);
 
-/* Look up dom and mark it most recently used. NULL when absent. */
+/* Look up dom and mark it most recently used (within its kind). NULL when absent. */
 struct cache_entry *cache_mem_get(struct cache_mem *c, const char *dom);
 /* Look up without touching recency. */
 const struct cache_entry *cache_mem_peek(const struct cache_mem *c, const char *dom);
 /* Insert or replace dom's entry, taking ownership of e->policy (e is copied; the caller must
- * not free e->policy afterwards). The entry becomes most recently used; when the cache is
- * full the least recently used other entry is evicted. */
+ * not free e->policy afterwards). The entry becomes the most recently used of its kind (a
+ * policy replaced by a negative entry, or the reverse, moves to the other LRU). When that
+ * LRU is full, its least recently used other entry is evicted: a negative entry only ever
+ * evicts a negative entry. */
 void cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e);
 /* Remove dom's entry. Returns 0 or -ENOENT. */
 int cache_mem_delete(struct cache_mem *c, const char *dom);
-/* Remove every entry with expires_at <= now. Returns how many. */
+/* Remove every entry (of both kinds) with expires_at <= now. Returns how many. */
 size_t cache_mem_purge_expired(struct cache_mem *c, time_t now);
 /* Remove everything. */
 void cache_mem_clear(struct cache_mem *c);
+/* Entries of both kinds. */
 size_t cache_mem_count(const struct cache_mem *c);
+/* The policy bound (cfg cache.max_entries). Changing it (reload) evicts least recently
+ * used policies down to it. */
 size_t cache_mem_max(const struct cache_mem *c);
-/* Change the bound (reload); evicts least recently used entries down to it. */
 void cache_mem_set_max(struct cache_mem *c, size_t max_entries);
-/* Entries evicted for space since creation. */
+/* The bound of negative entries (cfg cache.max_negative_entries); the same on a change. */
+void cache_mem_set_max_negative(struct cache_mem *c, size_t max_entries);
+/* Policies evicted for space since creation. */
 uint64_t cache_mem_evictions(const struct cache_mem *c);
 
-/* Visit entries from least to most recently used, at most max of them, without changing
- * recency. fn must not modify the cache; return non-zero from fn to stop. */
+/* Each LRU's numbers, indexed by CACHE_MEM_POLICIES / CACHE_MEM_NEGATIVE. */
+#define CACHE_MEM_POLICIES 0
+#define CACHE_MEM_NEGATIVE 1
+struct cache_mem_sizes {
+	uint64_t count[2];     /* entries now */
+	uint64_t max[2];       /* bound */
+	uint64_t evictions[2]; /* evicted for space since creation */
+};
+void cache_mem_sizes(const struct cache_mem *c, struct cache_mem_sizes *ret);
+
+/* Visit the policies, then the negative entries, each from least to most recently used, at
+ * most max entries in all, without changing recency. fn must not modify the cache; return
+ * non-zero from fn to stop. */
 typedef int cache_mem_visit_fn(const char *dom, const struct cache_entry *e, void *arg);
 void cache_mem_foreach(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn, void *arg);
-/* The same, from the most recently used entry down. */
+/* The same, each from the most recently used entry down (policies first). */
 void cache_mem_foreach_recent(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn,
                               void *arg);
 

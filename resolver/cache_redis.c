@@ -46,9 +46,12 @@
 /* Newer-wins write. KEYS[1] value key; ARGV: value, ttl ms, 1 = policy / 0 = negative,
  * fetched_at, now. A stored policy that parses (header, body length) is kept when it is
  * newer than the policy written, or when a negative entry is written while it is still
- * unexpired. A fetched_at more than 300 s in the future is taken as garbage. Anything that
- * does not parse is overwritten, and so is a key of another type (GET fails WRONGTYPE; SET
- * replaces any type). Returns 1 written, 0 refused. */
+ * unexpired. A fetched_at more than 300 s (CACHE_CLOCK_SKEW_S) in the future is taken as
+ * garbage, and the stored expiry counts only up to fetched_at + the body's max_age (at most
+ * STS_MAX_AGE_MAX), as readers hold it (cache_entry_bound()): a value claiming more is
+ * replaced by a fresh discovery. Anything that does not parse is overwritten, and so is a
+ * key of another type (GET fails WRONGTYPE; SET replaces any type). Returns 1 written, 0
+ * refused. */
 static const char crd_put_lua[] =
         "local old = redis.pcall('GET', KEYS[1])\n"
         "if type(old) == 'string' and string.sub(old, 1, 16) == 'mtastsd-cache 1\\n' then\n"
@@ -57,7 +60,11 @@ static const char crd_put_lua[] =
         "  local ea = tonumber(string.match(old, '\\nexpires_at (%d+)\\n'))\n"
         "  local _, hend, blen = string.find(old, '\\nbody (%d+)\\n')\n"
         "  local now = tonumber(ARGV[5])\n"
-        "  if k == 'policy' and fa and ea and hend and #old - hend == tonumber(blen)\n"
+        "  local ma = tonumber(string.match(old, '\\nmax_age: (%d+)\\r?\\n'))\n"
+        "  if fa and ea and ma and ea > fa + math.min(ma, 31557600) then\n"
+        "    ea = fa + math.min(ma, 31557600)\n"
+        "  end\n"
+        "  if k == 'policy' and fa and ea and ma and hend and #old - hend == tonumber(blen)\n"
         "     and fa <= now + 300 then\n"
         "    if ARGV[3] == '1' then\n"
         "      if fa > tonumber(ARGV[4]) then return 0 end\n"
@@ -167,6 +174,7 @@ struct cache_redis {
 	size_t n_pending;
 	uint64_t corrupt_log_ms;
 	int corrupt_logged;
+	struct cache_trust trust; /* what values read are held to */
 	cache_redis_up_fn *up_fn;
 	void *up_arg;
 	struct cache_redis_counters ctr;
@@ -880,21 +888,75 @@ crd_req_timeout(struct loop *loop, struct loop_timer *t, void *arg)
 	crd_drop(rc, why); /* rq completes (NULL reply) and is freed in there */
 }
 
-/* Decode a stored value. Returns 0, or ERR_CACHE_DECODE (logged, rate-limited). */
+/* Whether a warning about a value may be logged now (at most one a second, the rest at
+ * debug level). */
+static int
+crd_log_ok(struct cache_redis *rc)
+{
+	uint64_t now = loop_now_ms(rc->loop);
+
+	if (rc->corrupt_logged && now - rc->corrupt_log_ms < CRD_CORRUPT_LOG_INTERVAL_MS)
+		return 0;
+	rc->corrupt_logged = 1;
+	rc->corrupt_log_ms = now;
+	return 1;
+}
+
+/* Hold a decoded value to what it can prove (cache_entry_bound()). Returns 0 (used,
+ * perhaps lowered), or ERR_CACHE_DECODE (refused: e cleared; logged, counted). */
+static int
+crd_bound(struct cache_redis *rc, const char *dom, struct cache_entry *e)
+{
+	time_t now = loop_wall_s(rc->loop);
+	char why[128];
+	int clamped = 0;
+
+	if (cache_entry_bound(e, now, &rc->trust, &clamped, why, sizeof(why)) < 0) {
+		rc->ctr.untrusted++;
+		rc->ctr.corrupt++;
+		cache_entry_clear(e);
+		if (crd_log_ok(rc))
+			log_dom_warn(dom,
+			             "untrusted value in the shared cache (%s): ignoring it, a "
+			             "fresh discovery replaces it",
+			             why);
+		else
+			log_dom_debug(dom, "untrusted value in the shared cache (%s), ignoring it",
+			              why);
+		return ERR_CACHE_DECODE;
+	}
+	if (clamped) {
+		rc->ctr.clamped++;
+		if (!crd_log_ok(rc))
+			log_dom_debug(dom, "shared cache entry held to the local rules (%s)", why);
+		else if (e->expires_at > now)
+			log_dom_notice(dom,
+			               "%s entry in the shared cache held to the local rules (%s): "
+			               "it applies for %lld s more",
+			               cache_kind_name(e->kind), why,
+			               (long long)(e->expires_at - now));
+		else
+			log_dom_notice(dom,
+			               "%s entry in the shared cache held to the local rules (%s): "
+			               "expired, a fresh discovery replaces it",
+			               cache_kind_name(e->kind), why);
+	}
+	return 0;
+}
+
+/* Decode a stored value and hold it to the local rules. Returns 0, or ERR_CACHE_DECODE
+ * (logged, rate-limited). */
 static int
 crd_decode(struct cache_redis *rc, const char *dom, const char *data, size_t len,
            struct cache_entry *e)
 {
-	uint64_t now = loop_now_ms(rc->loop);
 	char shown[64];
 
 	if (cache_entry_decode(data, len, e) == 0)
-		return 0;
+		return crd_bound(rc, dom, e);
 	rc->ctr.corrupt++;
 	(void)log_printable(shown, sizeof(shown), data, len < 40 ? len : 40);
-	if (!rc->corrupt_logged || now - rc->corrupt_log_ms >= CRD_CORRUPT_LOG_INTERVAL_MS) {
-		rc->corrupt_logged = 1;
-		rc->corrupt_log_ms = now;
+	if (crd_log_ok(rc)) {
 		log_dom_warn(dom,
 		             "corrupt value in the shared cache (%zu bytes, starting \"%s\"): "
 		             "ignoring it, the next write replaces it",
@@ -911,14 +973,10 @@ crd_decode(struct cache_redis *rc, const char *dom, const char *data, size_t len
 static void
 crd_wrong_type(struct cache_redis *rc, const char *dom, struct cache_redis_result *res)
 {
-	uint64_t now = loop_now_ms(rc->loop);
-
 	res->status = ERR_CACHE_DECODE;
 	rc->ctr.corrupt++;
 	rc->ctr.misses++;
-	if (!rc->corrupt_logged || now - rc->corrupt_log_ms >= CRD_CORRUPT_LOG_INTERVAL_MS) {
-		rc->corrupt_logged = 1;
-		rc->corrupt_log_ms = now;
+	if (crd_log_ok(rc)) {
 		log_dom_warn(dom, "shared cache key holds another type than a string "
 		                  "(WRONGTYPE): ignoring it, the next write replaces it");
 	} else {
@@ -1222,6 +1280,8 @@ cache_redis_new(struct loop *loop, const struct cfg_cache *cfg, struct cache_red
 	size_t i;
 
 	rc->loop = loop;
+	rc->trust.negative_ttl_s = CACHE_REDIS_TRUST_NEGATIVE_TTL_S;
+	rc->trust.tempfail_ttl_s = CACHE_REDIS_TRUST_TEMPFAIL_TTL_S;
 	rc->address = xstrdup(cfg->redis_address != NULL ? cfg->redis_address : "127.0.0.1:6379");
 	if (strlen(prefix) > CACHE_REDIS_PREFIX_MAX) {
 		log_err("cache.redis.prefix: longer than %d bytes", CACHE_REDIS_PREFIX_MAX);
@@ -1380,8 +1440,17 @@ static const struct stats_metric crd_stats[] = {
          .json = "valkey", .label = "result", .fields = crd_commands,
          .n = STATS_COUNT(crd_commands)},
         {"mtastsd_valkey_corrupt_values_total", STATS_COUNTER,
-         "Values read that did not decode (counted as misses too; overwritten later).",
+         "Values read that did not decode or claimed what they cannot prove (counted as "
+         "misses too; overwritten later).",
          .json = "valkey.corrupt", .off = CRD_CTR(corrupt)},
+        {"mtastsd_valkey_untrusted_values_total", STATS_COUNTER,
+         "Values read and refused: fetched_at or last_check in the future (also in "
+         "mtastsd_valkey_corrupt_values_total).",
+         .json = "valkey.untrusted", .off = CRD_CTR(untrusted)},
+        {"mtastsd_valkey_clamped_values_total", STATS_COUNTER,
+         "Values read and used with their expiry lowered to what they prove (a policy: "
+         "fetched_at + max_age; no-policy, tempfail: last_check + the local TTL).",
+         .json = "valkey.clamped", .off = CRD_CTR(clamped)},
         {"mtastsd_valkey_unavailable_total", STATS_COUNTER,
          "Cache operations not sent because the tier was down (served as misses).",
          .json = "valkey.unavailable", .off = CRD_CTR(unavailable)},
@@ -1420,4 +1489,10 @@ cache_redis_on_up(struct cache_redis *rc, cache_redis_up_fn *fn, void *arg)
 {
 	rc->up_fn = fn;
 	rc->up_arg = arg;
+}
+
+void
+cache_redis_set_trust(struct cache_redis *rc, const struct cache_trust *t)
+{
+	rc->trust = *t;
 }

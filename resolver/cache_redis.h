@@ -12,7 +12,8 @@
  *
  * Interface: cache_redis_new/free, cache_redis_get, cache_redis_lock, cache_redis_poll,
  *            cache_redis_put, cache_redis_unlock, cache_redis_cancel, cache_redis_state,
- *            cache_redis_counters, cache_redis_stats_add, cache_redis_on_up, cache_redis_key,
+ *            cache_redis_counters, cache_redis_stats_add, cache_redis_on_up,
+ *            cache_redis_set_trust, cache_redis_key,
  *            cache_redis_ttl_ms, cache_redis_address_parse, cache_redis_state_name
  * Threads:   main loop only.
  * Ownership: the tier copies everything it needs from the cfg (which may be freed after a
@@ -20,7 +21,8 @@
  * Errors:    a runtime Redis problem never reaches a caller as an error: reads complete with
  *            ERR_CACHE_UNAVAILABLE (down, error reply, timeout) and the caller proceeds as
  *            on a miss; writes are fire-and-forget. Outages and recoveries are logged once
- *            each and counted.
+ *            each and counted. A value read is trusted no further than it can prove
+ *            (cache_entry_bound(), issue 15 part 4): lowered, or refused as a miss.
  */
 #ifndef MTASTSD_CACHE_REDIS_H
 #define MTASTSD_CACHE_REDIS_H
@@ -41,6 +43,10 @@
 #define CACHE_REDIS_TTL_SLACK_S 60
 /* Negative entries are written with at least this TTL (ms). */
 #define CACHE_REDIS_TTL_MIN_MS 1000
+/* Until cache_redis_set_trust() is called, values read are held to the longest
+ * resolver.negative_ttl and resolver.tempfail_ttl the configuration allows (s). */
+#define CACHE_REDIS_TRUST_NEGATIVE_TTL_S 86400
+#define CACHE_REDIS_TRUST_TEMPFAIL_TTL_S 3600
 /* Key buffer: prefix (bounded below) + ":v1:lock:" + a domain. */
 #define CACHE_REDIS_PREFIX_MAX 128
 #define CACHE_REDIS_KEY_MAX    (CACHE_REDIS_PREFIX_MAX + 16 + 254)
@@ -71,6 +77,8 @@ struct cache_redis_counters {
 	uint64_t hits;         /* reads that found a valid value */
 	uint64_t misses;       /* reads that found no value */
 	uint64_t corrupt;      /* values that did not decode (ignored, later overwritten) */
+	uint64_t untrusted;    /* values refused by cache_entry_bound() (also in corrupt) */
+	uint64_t clamped;      /* values used with an expiry (or check time) lowered */
 	uint64_t errors;       /* error replies, failed sends, connection losses */
 	uint64_t timeouts;     /* commands past their deadline (each drops the connection) */
 	uint64_t unavailable;  /* operations not sent because the tier was down */
@@ -85,9 +93,11 @@ struct cache_redis_counters {
 
 /* The outcome of a read (get, lock, poll). */
 struct cache_redis_result {
-	/* 0: entry holds a decoded, valid value; -ENOENT: no value; ERR_CACHE_DECODE: a value
-	 * that did not decode (logged, treat as a miss); ERR_CACHE_UNAVAILABLE: down, error or
-	 * timeout (treat as a miss); -ECANCELED: cache_redis_cancel() or shutdown. */
+	/* 0: entry holds a decoded, valid value, held to cache_entry_bound() (it may be
+	 * expired: the caller checks); -ENOENT: no value; ERR_CACHE_DECODE: a value that did
+	 * not decode or claims what it cannot prove (logged, treat as a miss);
+	 * ERR_CACHE_UNAVAILABLE: down, error or timeout (treat as a miss); -ECANCELED:
+	 * cache_redis_cancel() or shutdown. */
 	int status;
 	struct cache_entry *entry; /* status 0 only; the callback may take entry->policy */
 	int lock_acquired;         /* cache_redis_lock(): this process holds the lock now */
@@ -136,6 +146,9 @@ struct stats;
 void cache_redis_stats_add(const struct cache_redis *rc, struct stats *st);
 uint64_t cache_redis_command_timeout_ms(const struct cache_redis *rc);
 void cache_redis_on_up(struct cache_redis *rc, cache_redis_up_fn *fn, void *arg);
+/* The local TTLs values read are held to (cache_entry_bound()); copied. The policy engine
+ * sets them from its cfg, and again on reload. */
+void cache_redis_set_trust(struct cache_redis *rc, const struct cache_trust *t);
 
 /* ---- pure helpers (no I/O), exposed for tests ---- */
 

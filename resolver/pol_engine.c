@@ -60,6 +60,7 @@ struct pol_job {
 	int background; /* counted in e->n_background */
 	int force;      /* fetch even when the TXT id equals the cached one (refresh) */
 	int restarting; /* a cancel is a reload: start again on the new clients */
+	int id_changed; /* the TXT id differs from the valid cached policy's: fetching it */
 	struct dns_query *dq;
 	struct fetch_req *fr;
 	struct cache_redis_req *rq; /* shared cache read in flight */
@@ -90,6 +91,7 @@ struct pol_engine {
 	struct coalesce *jobs; /* discoveries in flight by domain, and their waiters */
 	size_t n_background;
 	struct loop_timer sweep_timer;
+	struct loop_timer recheck_timer; /* proactive TXT re-checks of recently used policies */
 	struct pol_counters ctr;
 };
 
@@ -162,6 +164,17 @@ pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 
 /* ---- answering ---- */
 
+/* The valid (unexpired) cached policy of domain, or NULL. */
+static const struct cache_entry *
+pol_valid_policy(struct pol_engine *e, const char *domain, time_t now)
+{
+	const struct cache_entry *ce = cache_mem_peek(e->cache, domain);
+
+	if (ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at)
+		return ce;
+	return NULL;
+}
+
 static void
 pol_answer_one(struct pol_engine *e, pol_done_fn *done, void *arg, const struct pol_answer *a)
 {
@@ -179,16 +192,37 @@ pol_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coal
 	pol_done_fn *done = w->done;
 	void *warg = w->arg;
 	struct pol_answer a = {.status = POL_CANCELED, .id = "", .err = -ECANCELED, .detail = ""};
+	const struct cache_entry *ce;
+	struct sts_policy *p = NULL;
+	char id[STS_ID_MAX + 1];
 
-	if (why == COALESCE_TIMEOUT) {
-		log_dom_info(POL_JOB(cj)->domain,
-		             "no answer within the lookup timeout, answering NOTFOUND; discovery "
-		             "continues and fills the cache");
-		a.status = POL_TIMEOUT;
-		a.err = -ETIMEDOUT;
-	}
 	free(w);
+	if (why == COALESCE_TIMEOUT) {
+		a.err = -ETIMEDOUT;
+		ce = pol_valid_policy(e, POL_JOB(cj)->domain, pol_now(e));
+		if (ce != NULL) {
+			/* A re-check or a new id's fetch ran out of the lookup's time: the
+			 * cached policy applies (RFC 8461 section 5.1), never "no policy". */
+			e->ctr.recheck_timeout_cached++;
+			log_dom_info(POL_JOB(cj)->domain,
+			             "policy re-check not finished within the lookup timeout, "
+			             "answering cached policy id %s; the discovery continues",
+			             ce->id);
+			p = sts_policy_dup(ce->policy); /* the callback may change the cache */
+			(void)snprintf(id, sizeof(id), "%s", ce->id);
+			a.status = POL_POLICY;
+			a.policy = p;
+			a.id = id;
+			a.cached = 1;
+		} else {
+			log_dom_info(POL_JOB(cj)->domain,
+			             "no answer within the lookup timeout, answering NOTFOUND; "
+			             "discovery continues and fills the cache");
+			a.status = POL_TIMEOUT;
+		}
+	}
 	pol_answer_one(e, done, warg, why == COALESCE_DONE ? result : &a);
+	sts_policy_free(p);
 }
 
 /* Complete job: remove it from the table, answer every waiter with a, free it. */
@@ -230,16 +264,6 @@ pol_job_complete_policy(struct pol_job *job, const struct cache_entry *ce, int e
 	sts_policy_free(p);
 }
 
-static const struct cache_entry *
-pol_valid_policy(struct pol_engine *e, const char *domain, time_t now)
-{
-	const struct cache_entry *ce = cache_mem_peek(e->cache, domain);
-
-	if (ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at)
-		return ce;
-	return NULL;
-}
-
 /* ---- outcomes ---- */
 
 /* Write an entry to the shared cache (newer wins there), fire-and-forget. */
@@ -270,6 +294,8 @@ pol_store_policy(struct pol_job *job, struct sts_policy *p)
 	int changed = old == NULL || old->kind != CACHE_POLICY || strcmp(old->id, job->id) != 0;
 
 	(void)snprintf(ce.id, sizeof(ce.id), "%s", job->id);
+	if (old != NULL)
+		ce.last_used = old->last_used; /* still the same domain's traffic */
 	if (changed)
 		log_dom_info(job->domain,
 		             "policy id %s fetched: mode %s, max_age %" PRIu32 ", %zu mx, applied "
@@ -531,11 +557,13 @@ pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
 	ce = pol_valid_policy(e, job->domain, pol_now(e));
 	if (ce != NULL) {
 		if (strcmp(ce->id, id) == 0) {
-			e->ctr.txt_unchanged++;
-			if (!job->force) {
-				struct cache_entry *m = cache_mem_get(e->cache, job->domain);
+			struct cache_entry *m = cache_mem_get(e->cache, job->domain);
 
-				m->last_check = pol_now(e);
+			e->ctr.txt_unchanged++;
+			/* Checked now, also before a refresh's fetch: lookups arriving during
+			 * that fetch are answered from the cache at once. */
+			m->last_check = pol_now(e);
+			if (!job->force) {
 				m->retry_after = 0;
 				m->last_error = 0;
 				log_dom_debug(job->domain, "TXT id %s unchanged, keeping policy",
@@ -544,6 +572,7 @@ pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
 				return;
 			}
 		} else {
+			job->id_changed = 1; /* lookups now wait for the new policy */
 			e->ctr.txt_changed++;
 			log_dom_info(job->domain,
 			             "TXT id changed from %s to %s, fetching the policy", ce->id,
@@ -619,9 +648,12 @@ pol_shared_take(struct pol_job *job, struct cache_entry *se)
 
 	job->from_shared = 1;
 	if (se->kind == CACHE_POLICY) {
+		const struct cache_entry *old = cache_mem_peek(e->cache, job->domain);
+
 		e->ctr.shared_hits++;
 		ce = *se;
 		se->policy = NULL;
+		ce.last_used = old != NULL ? old->last_used : 0;
 		log_dom_debug(job->domain,
 		              "policy id %s taken from the shared cache (fetched %lld s ago, "
 		              "expires in %lld s)",
@@ -794,7 +826,10 @@ pol_job_start(struct pol_job *job)
 	struct pol_engine *e = job->e;
 
 	job->detail[0] = '\0';
-	if (e->shared != NULL && !job->background && !job->shared_checked) {
+	/* A first lookup reads the shared cache before any DNS; a re-check of a valid cached
+	 * policy goes to its TXT record, which only DNS can tell. */
+	if (e->shared != NULL && !job->background && !job->shared_checked &&
+	    pol_valid_policy(e, job->domain, pol_now(e)) == NULL) {
 		job->shared_checked = 1;
 		job->rq = cache_redis_get(e->shared, job->domain, pol_shared_get_done, job);
 		if (job->rq != NULL) {
@@ -843,18 +878,27 @@ pol_refresh_at(const struct pol_engine *e, const char *domain, const struct cach
 	       (time_t)(lru_hash(domain, strlen(domain)) % (uint64_t)(before / 8 + 1));
 }
 
-/* Start background work for a valid cached policy if due. Returns 0, or -EBUSY when the
- * concurrency bound postponed it. */
+/* Whether the TXT id of a valid cached policy is due for its re-check at now. */
+static int
+pol_recheck_due(const struct pol_engine *e, const struct cache_entry *ce, time_t now)
+{
+	return now >= ce->retry_after &&
+	       now - ce->last_check >= pol_ms_to_s(e->cfg->recheck_interval_ms);
+}
+
+/* Start background work for a valid cached policy if due: a refresh, or with recheck a TXT
+ * re-check due within ahead_s seconds. Returns 0, or -EBUSY when the concurrency bound
+ * postponed it. */
 static int
 pol_background(struct pol_engine *e, const char *domain, const struct cache_entry *ce, time_t now,
-               int recheck)
+               int recheck, time_t ahead_s)
 {
 	int refresh, check;
 
 	if (pol_job_find(e, domain) != NULL || now < ce->retry_after)
 		return 0;
 	refresh = now >= pol_refresh_at(e, domain, ce);
-	check = recheck && now - ce->last_check >= pol_ms_to_s(e->cfg->recheck_interval_ms);
+	check = recheck && pol_recheck_due(e, ce, now + ahead_s);
 	if (!refresh && !check)
 		return 0;
 	if (e->n_background >= e->cfg->refresh_concurrency ||
@@ -883,7 +927,7 @@ pol_sweep_visit(const char *dom, const struct cache_entry *ce, void *arg)
 
 	if (ce->kind != CACHE_POLICY || ce->policy == NULL || s->now >= ce->expires_at)
 		return 0;
-	return pol_background(s->e, dom, ce, s->now, 0) == -EBUSY;
+	return pol_background(s->e, dom, ce, s->now, 0, 0) == -EBUSY;
 }
 
 static void
@@ -901,7 +945,86 @@ pol_sweep(struct loop *loop, struct loop_timer *t, void *arg)
 	loop_timer_start(e->loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
 }
 
+/* The period of the proactive re-check pass (ms): a quarter of recheck_interval, between
+ * POL_RECHECK_TICK_MIN_MS and POL_SWEEP_INTERVAL_MS. */
+static uint64_t
+pol_recheck_tick_ms(const struct pol_engine *e)
+{
+	uint64_t t = e->cfg->recheck_interval_ms / 4;
+
+	if (t < POL_RECHECK_TICK_MIN_MS)
+		t = POL_RECHECK_TICK_MIN_MS;
+	return t < POL_SWEEP_INTERVAL_MS ? t : POL_SWEEP_INTERVAL_MS;
+}
+
+struct pol_recheck_pass {
+	struct pol_engine *e;
+	time_t now, ahead_s, interval_s;
+};
+
+static int
+pol_recheck_visit(const char *dom, const struct cache_entry *ce, void *arg)
+{
+	struct pol_recheck_pass *rp = arg;
+
+	if (ce->kind != CACHE_POLICY)
+		return 1; /* the policies come first: the rest are negative entries */
+	if (ce->policy == NULL || rp->now >= ce->expires_at || ce->last_used == 0 ||
+	    rp->now - ce->last_used >= rp->interval_s)
+		return 0;
+	return pol_background(rp->e, dom, ce, rp->now, 1, rp->ahead_s) == -EBUSY;
+}
+
+/* Proactive re-checks (issue 22): the TXT id of each policy looked up within the last
+ * recheck_interval is re-checked in the background before its re-check falls due (up to
+ * one tick early), so that a busy domain's lookups never have to wait for it. */
+static void
+pol_recheck_tick(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_engine *e = arg;
+	uint64_t tick_ms = pol_recheck_tick_ms(e);
+	struct pol_recheck_pass rp = {e, pol_now(e), pol_ms_to_s(tick_ms),
+	                              pol_ms_to_s(e->cfg->recheck_interval_ms)};
+
+	cache_mem_foreach_recent(e->cache, POL_SWEEP_SCAN_MAX, pol_recheck_visit, &rp);
+	loop_timer_start(e->loop, &e->recheck_timer, tick_ms, pol_recheck_tick, e);
+}
+
 /* ---- lookups ---- */
+
+/* A lookup of a valid cached policy whose answer may be about to change: its TXT re-check
+ * is due, or the discovery in flight (job, or NULL) saw a new id. It waits for that
+ * discovery (started here when none runs), at most timeout_ms: the new policy, the
+ * unchanged one, or at the timeout or any failure the cached policy answers (RFC 8461
+ * section 5.1). Returns 0 when it waits (*ret_w set), -ENOSPC when it cannot (limits): the
+ * caller answers from the cache at once. */
+static int
+pol_lookup_wait(struct pol_engine *e, const char *domain, struct pol_job *job, uint64_t timeout_ms,
+                pol_done_fn *done, void *arg, struct pol_waiter **ret_w)
+{
+	struct pol_waiter *w;
+
+	if (job == NULL) {
+		job = pol_job_new(e, domain, 0, 0);
+		if (job == NULL)
+			return -ENOSPC;
+		e->ctr.lookup_rechecks++;
+		log_dom_debug(domain, "TXT re-check due, the lookup waits for it");
+	} else {
+		e->ctr.coalesced++;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->e = e;
+	w->done = done;
+	w->arg = arg;
+	if (coalesce_wait(e->jobs, &job->cj, &w->cw, timeout_ms) < 0) {
+		free(w);
+		return -ENOSPC;
+	}
+	e->ctr.recheck_waits++;
+	*ret_w = w;
+	return 0;
+}
 
 void
 pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_done_fn *done,
@@ -919,10 +1042,15 @@ pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_do
 		        .id = ce->id, .err = ce->last_error, .detail = "", .cached = 1};
 
 		if (ce->kind == CACHE_POLICY && ce->policy != NULL) {
+			ce->last_used = now;
+			job = pol_job_find(e, domain);
+			if (((job != NULL && job->id_changed) || pol_recheck_due(e, ce, now)) &&
+			    pol_lookup_wait(e, domain, job, timeout_ms, done, arg, ret_w) == 0)
+				return;
 			e->ctr.cache_hits++;
 			a.status = POL_POLICY;
 			a.policy = ce->policy;
-			(void)pol_background(e, domain, ce, now, 1);
+			(void)pol_background(e, domain, ce, now, 0, 0);
 		} else {
 			e->ctr.cache_negative_hits++;
 			a.status = ce->kind == CACHE_NO_POLICY ? POL_NO_POLICY : POL_TEMPFAIL;
@@ -1006,6 +1134,7 @@ pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_m
 	}
 	e->jobs = coalesce_new(loop, RES_JOBS_MAX, RES_WAITERS_MAX, pol_waiter_answer, e);
 	loop_timer_start(loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
+	loop_timer_start(loop, &e->recheck_timer, pol_recheck_tick_ms(e), pol_recheck_tick, e);
 	*ret_e = e;
 	return 0;
 }
@@ -1027,17 +1156,21 @@ pol_jobs_abort(struct pol_engine *e, int restart)
 	}
 }
 
-/* Lock TTL and the longest wait for another host's fetch, from the cfg: the lock covers a
- * whole fetch plus the writes; a waiter gives up at the longest zone timeout (its lookups
- * have been answered by then) or when the lock would have expired, whichever is first. */
+/* From the cfg: the TTLs shared entries are held to; the lock TTL and the longest wait for
+ * another host's fetch: the lock covers a whole fetch plus the writes; a waiter gives up at the
+ * longest zone timeout (its lookups have been answered by then) or when the lock would have
+ * expired, whichever is first. */
 static void
 pol_shared_timing(struct pol_engine *e)
 {
+	struct cache_trust trust = {pol_ms_to_s(e->cfg->negative_ttl_ms),
+	                            pol_ms_to_s(e->cfg->tempfail_ttl_ms)};
 	uint64_t zmax = 0;
 	size_t i;
 
 	if (e->shared == NULL)
 		return;
+	cache_redis_set_trust(e->shared, &trust); /* shared entries live no longer than ours */
 	e->lock_ttl_ms = e->cfg->fetch_timeout_ms + 2 * cache_redis_command_timeout_ms(e->shared) +
 	                 POL_LOCK_MARGIN_MS;
 	for (i = 0; i < e->cfg->n_zones; i++)
@@ -1118,6 +1251,7 @@ pol_engine_free(struct pol_engine *e)
 	if (e == NULL)
 		return NULL;
 	loop_timer_stop(e->loop, &e->sweep_timer);
+	loop_timer_stop(e->loop, &e->recheck_timer);
 	pol_jobs_abort(e, 0);
 	pol_engine_set_shared(e, NULL);
 	e->fetcher = fetcher_free(e->fetcher); /* before the DNS client it borrows */
@@ -1170,6 +1304,11 @@ static const struct stats_field pol_dns[] = {
         {"other", "other", .off = POL_CTR(dns_other)},
 };
 
+static const struct stats_field pol_rechecks[] = {
+        {"proactive", "proactive", .off = POL_CTR(background_rechecks)},
+        {"lookup", "lookup", .off = POL_CTR(lookup_rechecks)},
+};
+
 static const struct stats_metric pol_stats[] = {
         {"mtastsd_policy_lookups_total", STATS_COUNTER,
          "Policy lookups handed to the policy engine.", .json = "lookups", .off = POL_CTR(lookups)},
@@ -1199,6 +1338,16 @@ static const struct stats_metric pol_stats[] = {
          "Discovery failures that kept a valid cached policy.", .json = "discoveries.stale_kept",
          .off = POL_CTR(stale_kept)},
         {.json = "discoveries.policies_stored", .off = POL_CTR(policies_stored)},
+        {"mtastsd_policy_rechecks_total", STATS_COUNTER,
+         "TXT id re-checks of cached policies, by who started them: the proactive pass "
+         "(recently used policies) or a lookup that found one due.",
+         .json = "rechecks", .label = "by", .fields = pol_rechecks, .n = STATS_COUNT(pol_rechecks)},
+        {"mtastsd_policy_recheck_waits_total", STATS_COUNTER,
+         "Lookups of a cached policy that waited for its TXT re-check or its new id's fetch.",
+         .json = "rechecks.waits", .off = POL_CTR(recheck_waits)},
+        {"mtastsd_policy_recheck_timeouts_total", STATS_COUNTER,
+         "Of those, lookups answered with the cached policy at their timeout.",
+         .json = "rechecks.timeouts_cached", .off = POL_CTR(recheck_timeout_cached)},
         {"mtastsd_policy_ip_mx_dropped_total", STATS_COUNTER,
          "Fetched policies with IP-address mx patterns, dropped (the name patterns apply).",
          .json = "discoveries.policy_ip_mx_dropped", .off = POL_CTR(policy_ip_mx_dropped)},

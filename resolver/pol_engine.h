@@ -3,9 +3,15 @@
  *
  * cache -> TXT "_mta-sts.<domain>" -> HTTPS fetch -> sts_policy_parse -> cache, with the
  * rules of RFC 8461 sections 3.1, 3.3, 5.1, 10.2 (docs/rfc-notes.md section 5):
- * a valid cached policy is answered at once; its TXT id is re-checked in the background
- * after recheck_interval (re-fetch when it changed); it is re-fetched before it expires
- * (refresh_before, jitter, refresh_concurrency), so a body is never older than max_age;
+ * a valid cached policy is answered at once while its TXT id was checked within
+ * recheck_interval. The id of a policy looked up within the last recheck_interval is
+ * re-checked in the background before that runs out (a pass every quarter of it); a
+ * lookup that still finds the re-check due, or finds a new id's policy being fetched, waits
+ * for it within its timeout and is answered with the new policy (section 8.3: a lowered
+ * policy applies from that lookup on), or with the cached one when the id is unchanged,
+ * the fetch fails or the time runs out (section 5.1: never "no policy"; docs/cache.md).
+ * A policy is re-fetched before it expires (refresh_before, jitter, refresh_concurrency),
+ * so a body is never older than max_age;
  * DNS or HTTPS failures keep a cached policy until it expires; "no policy" is cached for
  * negative_ttl, temporary failures for tempfail_ttl; concurrent lookups of a domain share
  * one discovery; a first lookup waits at most its timeout (discovery continues and fills the
@@ -71,7 +77,10 @@ struct pol_counters {
 	uint64_t cache_misses;              /* had to wait for a discovery */
 	uint64_t coalesced;                 /* lookups that joined a discovery in flight */
 	uint64_t discoveries;               /* jobs started (foreground + background) */
-	uint64_t background_rechecks;       /* TXT id re-checks of a cached policy */
+	uint64_t background_rechecks;       /* TXT id re-checks of a cached policy, proactive */
+	uint64_t lookup_rechecks;           /* TXT id re-checks started by a lookup (due) */
+	uint64_t recheck_waits;             /* lookups that waited for a re-check or new id */
+	uint64_t recheck_timeout_cached;    /* ... and got the cached policy at their timeout */
 	uint64_t background_refreshes;      /* re-fetches before expiry */
 	uint64_t background_deferred;       /* background work postponed (concurrency full) */
 	uint64_t dns_ok, dns_nxdomain, dns_nodata, dns_servfail, dns_timeout, dns_other;
@@ -116,7 +125,8 @@ struct pol_engine *pol_engine_free(struct pol_engine *e);
  * before pol_lookup() returns (cache hit, or POL_TEMPFAIL with -ENOSPC beyond RES_JOBS_MAX
  * or RES_WAITERS_MAX: then *ret_w is NULL), otherwise later with *ret_w the handle until
  * then. timeout_ms 0 = wait for the discovery however long it takes (its own DNS and
- * fetch timeouts bound it). */
+ * fetch timeouts bound it). When timeout_ms passes first, the answer is the valid cached
+ * policy if there is one (cached = 1, err -ETIMEDOUT), else POL_TIMEOUT. */
 void pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_done_fn *done,
                 void *arg, struct pol_waiter **ret_w);
 /* done() runs at once with POL_CANCELED; the discovery goes on for the cache. */

@@ -74,6 +74,7 @@ res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 		return 0;
 	}
 	res->cache = cache_mem_new(cfg->cache.max_entries);
+	cache_mem_set_max_negative(res->cache, cfg->cache.max_negative_entries);
 	r = pol_engine_new(loop, &cfg->resolver, res->cache, &res->engine);
 	if (r < 0)
 		goto fail;
@@ -116,6 +117,7 @@ res_reload(struct res *res, const struct cfg *cfg)
 	sm_server_reload(res->srv, &cfg->resolver);
 	if (cfg->cache.max_entries != cache_mem_max(res->cache))
 		cache_mem_set_max(res->cache, cfg->cache.max_entries);
+	cache_mem_set_max_negative(res->cache, cfg->cache.max_negative_entries);
 	if (cfg->cache.backend != res->cfg->cache.backend)
 		log_notice("resolver: cache.backend changed: requires restart, ignoring");
 	res->cfg = cfg;
@@ -231,6 +233,32 @@ res_stats_max_entries(const void *obj)
 	return ((const struct res *)obj)->cfg->cache.max_entries;
 }
 
+/* The in-memory cache by kind: negative entries, evictions of each kind. */
+static uint64_t
+res_stats_negative(const void *obj)
+{
+	const struct res *res = obj;
+	struct cache_mem_sizes z;
+
+	if (res->cache == NULL)
+		return 0;
+	cache_mem_sizes(res->cache, &z);
+	return z.count[CACHE_MEM_NEGATIVE];
+}
+
+static void
+res_stats_evictions(const void *obj, struct stats_emit *e)
+{
+	const struct res *res = obj;
+	struct cache_mem_sizes z;
+
+	if (res->cache == NULL)
+		return;
+	cache_mem_sizes(res->cache, &z);
+	stats_emit(e, "policy", NULL, z.evictions[CACHE_MEM_POLICIES]);
+	stats_emit(e, "negative", NULL, z.evictions[CACHE_MEM_NEGATIVE]);
+}
+
 static uint64_t
 res_stats_shared(const void *obj)
 {
@@ -241,8 +269,16 @@ static const struct stats_metric res_stats[] = {
         {"mtastsd_cache_entries", STATS_GAUGE, "Entries in the in-memory policy cache.",
          .json = "cache.entries", .get = res_stats_entries},
         {"mtastsd_cache_max_entries", STATS_GAUGE,
-         "Bound of the in-memory policy cache (cache.max_entries).", .json = "cache.max_entries",
-         .get = res_stats_max_entries},
+         "Bound of the policies in the in-memory cache (cache.max_entries).",
+         .json = "cache.max_entries", .get = res_stats_max_entries},
+        {"mtastsd_cache_negative_entries", STATS_GAUGE,
+         "No-policy and tempfail entries in the in-memory cache (included in "
+         "mtastsd_cache_entries; bound cache.max_negative_entries).",
+         .json = "cache.negative_entries", .get = res_stats_negative},
+        {"mtastsd_cache_evictions_total", STATS_COUNTER,
+         "Entries evicted from the in-memory cache for room, by kind (a negative entry only "
+         "ever evicts a negative entry).",
+         .json = "cache.evictions", .label = "kind", .each = res_stats_evictions},
         {"mtastsd_valkey_enabled", STATS_GAUGE,
          "1 when the shared Valkey/Redis cache tier is configured (cache.backend).",
          .get = res_stats_shared},

@@ -402,6 +402,32 @@ policy_enforce() {
 	printf 'max_age: 604800\\n'
 }
 
+# lab_ports: free loopback ports for a resolver lab, DNS (UDP and TCP), HTTPS and SM (the
+# socketmap), and WWW, the policy root of fake_https.
+lab_ports() {
+	DNS=$(free_port both)
+	HTTPS=$(free_port tcp)
+	SM=$(free_port tcp)
+	WWW=$T/www
+}
+
+# lab_enforce SUFFIX DOMAIN...: a lab where each DOMAIN publishes an enforce policy with mx
+# mail.DOMAIN under the TXT id <first label of DOMAIN>SUFFIX: the test CA, one certificate
+# for every mta-sts.DOMAIN, ldns-testns "dns" on $DNS and fake_https "www" on $HTTPS
+# serving $WWW (both variables set by the caller).
+lab_enforce() {
+	local suffix=$1 d
+	shift
+	make_ca
+	make_cert www $(for d in "$@"; do printf 'mta-sts.%s ' "$d"; done)
+	for d in "$@"; do
+		policy_put "$WWW" "$d" "$(policy_enforce "mail.$d")"
+		testns_entry "_mta-sts.$d" NOERROR "\"v=STSv1; id=${d%%.*}$suffix\""
+	done >"$T/lab_enforce.testns"
+	testns_start dns "$DNS" "$T/lab_enforce.testns"
+	fake_https_start www "$HTTPS" www "$WWW"
+}
+
 # fake_https_start NAME PORT CERTNAME DOCROOT [ARGS...]: the test HTTPS server on
 # 127.0.0.1:PORT with $T/CERTNAME.fullchain.pem / $T/CERTNAME.key, requests counted in
 # $T/NAME.count (one line per policy request).

@@ -33,6 +33,7 @@ struct fw_domain {
 	int fetch_err; /* 0 or ERR_FETCH_* */
 	char *body;    /* owned */
 	uint64_t delay_ms;
+	uint64_t fetch_delay_ms; /* added to delay_ms for the fetch only (a stalled host) */
 };
 
 static struct fw_domain fw_world[FW_DOMAINS_MAX];
@@ -163,7 +164,9 @@ fw_op_new(struct loop *loop, const char *name, int is_fetch, void *arg)
 	d = fw_find(is_fetch ? name : name + strlen("_mta-sts."));
 	op->next = fw_ops;
 	fw_ops = op;
-	loop_timer_start(loop, &op->t, d != NULL ? d->delay_ms : 0, fw_op_fire, op);
+	loop_timer_start(loop, &op->t,
+	                 d != NULL ? d->delay_ms + (is_fetch ? d->fetch_delay_ms : 0) : 0,
+	                 fw_op_fire, op);
 	return op;
 }
 

@@ -3,7 +3,8 @@
  *
  * Round trips of every kind, the exact version-1 text, and corrupt values rejected:
  * truncation at every byte, wrong version, unknown kind, bad numbers, bad id, body length
- * mismatch, trailing bytes, an invalid policy body.
+ * mismatch, trailing bytes, an invalid policy body. cache_entry_bound() (issue 15 part 4):
+ * the rules a shared value is held to, each with real numbers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -174,6 +175,87 @@ corrupt_rejected(void **state)
 	free(v);
 }
 
+/* What a value from the shared tier may claim. now = 1700000000, the local negative_ttl
+ * 300 s and tempfail_ttl 60 s; the policy's max_age is 604800. */
+static void
+bound_rules(void **state)
+{
+	static const struct {
+		const char *name;
+		enum cache_kind kind;
+		long long fetched_at, expires_at, last_check, retry_after;
+		int want_r, want_clamped;
+		long long want_expires, want_last_check, want_retry;
+	} cases[] = {
+	        /* honest values pass untouched */
+	        {"honest policy", CACHE_POLICY, -100, 604700, -100, 0, 0, 0, 604700, -100, 0},
+	        {"honest no-policy", CACHE_NO_POLICY, 0, 290, -10, 0, 0, 0, 290, -10, 0},
+	        {"honest tempfail", CACHE_TEMPFAIL, 0, 50, -10, 0, 0, 0, 50, -10, 0},
+	        {"skew allowed", CACHE_POLICY, 300, 300, 300, 0, 0, 1, 300, 0, 0},
+	        /* a policy expires no later than fetched_at + max_age */
+	        {"policy expiry 2^40", CACHE_POLICY, -100, (1LL << 40) - 1700000000, -100, 0, 0, 1,
+	         604700, -100, 0},
+	        {"policy fetched 8 days ago", CACHE_POLICY, -8 * 86400, 86400, -8 * 86400, 0, 0, 1,
+	         604800 - 8 * 86400, -8 * 86400, 0},
+	        /* negative entries: no later than last_check (at most now) + the local TTL */
+	        {"no-policy expiry 2^40", CACHE_NO_POLICY, 0, (1LL << 40) - 1700000000, -10, 0, 0,
+	         1, 290, -10, 0},
+	        {"no-policy never rewritten", CACHE_NO_POLICY, 0, 86400, -1000, 0, 0, 1, -700,
+	         -1000, 0},
+	        {"tempfail a day", CACHE_TEMPFAIL, 0, 86400, 0, 0, 0, 1, 60, 0, 0},
+	        {"tempfail last_check 0", CACHE_TEMPFAIL, 0, 86400, -1700000000, 0, 0, 1,
+	         -1700000000 + 60, -1700000000, 0},
+	        /* retry_after no later than last_check + tempfail_ttl */
+	        {"retry_after 2^40", CACHE_POLICY, -100, 604700, -100, (1LL << 40) - 1700000000, 0,
+	         1, 604700, -100, -40},
+	        /* the future is refused (a miss) */
+	        {"fetched_at +301", CACHE_POLICY, 301, 604800, 0, 0, ERR_CACHE_DECODE, 0, 0, 0, 0},
+	        {"fetched_at +1 year", CACHE_NO_POLICY, 31557600, 31557900, 0, 0, ERR_CACHE_DECODE,
+	         0, 0, 0, 0},
+	        {"last_check +1 day", CACHE_TEMPFAIL, 0, 60, 86400, 0, ERR_CACHE_DECODE, 0, 0, 0,
+	         0},
+	};
+	const time_t now = 1700000000;
+	const struct cache_trust t = {.negative_ttl_s = 300, .tempfail_ttl_s = 60};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct cache_entry e;
+		char why[128] = "x";
+		int clamped = -1, r;
+
+		print_message("case: %s\n", cases[i].name);
+		if (cases[i].kind == CACHE_POLICY) {
+			make_policy_entry(&e);
+		} else {
+			memset(&e, 0, sizeof(e));
+			e.kind = cases[i].kind;
+		}
+		e.fetched_at = now + (time_t)cases[i].fetched_at;
+		e.expires_at = now + (time_t)cases[i].expires_at;
+		e.last_check = now + (time_t)cases[i].last_check;
+		e.retry_after = cases[i].retry_after != 0 ? now + (time_t)cases[i].retry_after : 0;
+		r = cache_entry_bound(&e, now, &t, &clamped, why, sizeof(why));
+		assert_int_equal(r, cases[i].want_r);
+		if (r == 0) {
+			assert_int_equal(clamped, cases[i].want_clamped);
+			assert_int_equal(e.expires_at, now + (time_t)cases[i].want_expires);
+			assert_int_equal(e.last_check, now + (time_t)cases[i].want_last_check);
+			assert_int_equal(e.retry_after, cases[i].want_retry != 0
+			                                        ? now + (time_t)cases[i].want_retry
+			                                        : 0);
+			if (!clamped)
+				assert_string_equal(why, "");
+			else
+				assert_non_null(strstr(why, "past what it proves"));
+		} else {
+			assert_non_null(strstr(why, "in the future"));
+		}
+		cache_entry_clear(&e);
+	}
+}
+
 int
 main(void)
 {
@@ -181,6 +263,7 @@ main(void)
 	        cmocka_unit_test(round_trip_policy),
 	        cmocka_unit_test(round_trip_negative),
 	        cmocka_unit_test(corrupt_rejected),
+	        cmocka_unit_test(bound_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,7 +6,9 @@
  * round trip, newer data wins, negative entries never hide a valid policy, corrupt values are
  * ignored and replaced, the fleet lock (tokens, renewal, unlock by owner only), per-command
  * deadlines with a SIGSTOPped server (every read completes as "unavailable", reconnect
- * after SIGCONT), cancel, ACL AUTH with a username and SELECT.
+ * after SIGCONT), cancel, ACL AUTH with a username and SELECT. Hand-written hostile values
+ * (issue 15 part 4): held to what they prove, refused when from the future, replaced by
+ * the next honest write.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -679,6 +681,103 @@ wrong_types(void **state)
 	rc = cache_redis_free(rc);
 }
 
+/* Write a hand-made version-1 value for dom (times relative to now, body a policy text
+ * with LF line ends, or NULL). */
+static void
+set_raw(const char *dom, const char *kind, time_t now, long long fa, long long ea, long long lc,
+        long long ra, const char *body)
+{
+	char key[128], val[1024];
+
+	(void)snprintf(key, sizeof(key), "t:v1:sts:%s", dom);
+	(void)snprintf(val, sizeof(val),
+	               "mtastsd-cache 1\nkind %s\nid evil1\nfetched_at %lld\nexpires_at %lld\n"
+	               "last_check %lld\nretry_after %lld\nlast_error 0\nbody %zu\n%s",
+	               kind, (long long)now + fa, (long long)now + ea, (long long)now + lc,
+	               ra != 0 ? (long long)now + ra : 0LL, body != NULL ? strlen(body) : 0,
+	               body != NULL ? body : "");
+	freeReplyObject(cmd("SET %s %s", key, val));
+}
+
+/* Read dom and check the status of the read. */
+static void
+get_status(struct cache_redis *rc, const char *dom, int want, struct got *g)
+{
+	get_sync(rc, dom, g);
+	assert_int_equal(g->status, want);
+}
+
+/* Issue 15 part 4: a value is trusted no further than it can prove. */
+static void
+untrusted_values(void **state)
+{
+	static const char none[] = "version: STSv1\nmode: none\nmax_age: 86400\n";
+	const struct cache_trust trust = {.negative_ttl_s = 300, .tempfail_ttl_s = 60};
+	const long long forever = (1LL << 40) - 1;
+	struct cache_redis *rc = open_tier(&lab.cfg);
+	struct cache_entry honest = {0};
+	time_t now = time(NULL);
+	struct got g;
+
+	(void)state;
+	cache_redis_set_trust(rc, &trust);
+	/* fetched a day in the future: refused, a miss; an honest write replaces it */
+	set_raw("future.example", "policy", now, 86400, 2 * 86400, 0, 0, none);
+	get_status(rc, "future.example", ERR_CACHE_DECODE, &g);
+	assert_int_equal(cache_redis_counters(rc)->untrusted, 1);
+	put_policy(rc, "future.example", "mail.future.example", now, now);
+	get_status(rc, "future.example", 0, &g);
+	assert_int_equal(g.e.policy->mode, STS_MODE_ENFORCE);
+	assert_int_equal(g.e.fetched_at, now);
+	got_clear(&g);
+
+	/* a policy claiming to live until 2^40: until fetched_at + max_age */
+	set_raw("forever.example", "policy", now, -100, forever - now, -100, 0, none);
+	get_status(rc, "forever.example", 0, &g);
+	assert_int_equal(g.e.expires_at, now - 100 + 86400);
+	assert_int_equal(cache_redis_counters(rc)->clamped, 1);
+	got_clear(&g);
+
+	/* fetched two days ago with max_age one day: expired, whatever it says; a fresh
+	 * "no policy" replaces it (the write script holds it to the same rule) */
+	set_raw("stale.example", "policy", now, -2 * 86400, forever - now, -2 * 86400,
+	        forever - now, none);
+	get_status(rc, "stale.example", 0, &g);
+	assert_int_equal(g.e.expires_at, now - 86400);
+	assert_int_equal(g.e.retry_after, now - 2 * 86400 + 60);
+	got_clear(&g);
+	honest.kind = CACHE_NO_POLICY;
+	honest.last_check = now;
+	honest.expires_at = now + 300;
+	assert_int_equal(cache_redis_put(rc, "stale.example", &honest, now), 0);
+	get_sync(rc, "stale.example", &g); /* after the write, on the same connection */
+	assert_int_equal(g.e.kind, CACHE_NO_POLICY);
+	assert_int_equal(cache_redis_counters(rc)->writes_older, 0);
+	got_clear(&g);
+
+	/* negative entries past the local TTLs: no later than last_check + negative_ttl /
+	 * tempfail_ttl */
+	set_raw("neg.example", "no-policy", now, 0, forever - now, 0, 0, NULL);
+	get_status(rc, "neg.example", 0, &g);
+	assert_int_equal(g.e.expires_at, now + 300);
+	got_clear(&g);
+	set_raw("tf.example", "tempfail", now, 0, forever - now, -now, 0, NULL);
+	get_status(rc, "tf.example", 0, &g);
+	assert_int_equal(g.e.expires_at, 60); /* last_check 0: long expired */
+	got_clear(&g);
+	/* a last_check in the future: refused */
+	set_raw("lc.example", "no-policy", now, 0, 300, 3600, 0, NULL);
+	get_status(rc, "lc.example", ERR_CACHE_DECODE, &g);
+	assert_int_equal(cache_redis_counters(rc)->untrusted, 2);
+	/* and an honest policy replaces a negative entry */
+	put_policy(rc, "neg.example", "mail.neg.example", now, now);
+	get_sync(rc, "neg.example", &g);
+	assert_int_equal(g.e.kind, CACHE_POLICY);
+	got_clear(&g);
+	assert_int_equal(cache_redis_counters(rc)->clamped, 4);
+	rc = cache_redis_free(rc);
+}
+
 static void
 cancel_once(void **state)
 {
@@ -816,6 +915,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(corrupt_values, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(fleet_lock, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(wrong_types, loop_setup, loop_teardown),
+	        cmocka_unit_test_setup_teardown(untrusted_values, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(cancel_once, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(acl_auth_and_select, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(server_absent, loop_setup, loop_teardown),
