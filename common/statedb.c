@@ -11,6 +11,7 @@
  * always bound, never pasted into SQL text.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,30 +137,10 @@ statedb_script(sqlite3 *db, const char *sql)
 	return SQLITE_OK;
 }
 
-/* One integer from a constant one-row query ("PRAGMA user_version"). */
+/* The first column of a constant one-row query ("PRAGMA user_version"): as an integer into
+ * *ret_int, or as text into buf (len bytes) when buf is not NULL. */
 static int
-statedb_int(sqlite3 *db, const char *sql, long long *ret)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = SQLITE_MISMATCH;
-	}
-	(void)sqlite3_finalize(st);
-	return rc;
-}
-
-/* One text value from a constant one-row query into buf ("PRAGMA journal_mode=WAL"). */
-static int
-statedb_text(sqlite3 *db, const char *sql, char *buf, size_t len)
+statedb_value(sqlite3 *db, const char *sql, long long *ret_int, char *buf, size_t len)
 {
 	sqlite3_stmt *st = NULL;
 	const unsigned char *t;
@@ -169,9 +150,12 @@ statedb_text(sqlite3 *db, const char *sql, char *buf, size_t len)
 	if (rc != SQLITE_OK)
 		return rc;
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	if (rc == SQLITE_ROW && buf != NULL) {
 		t = sqlite3_column_text(st, 0);
 		(void)snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_ROW) {
+		*ret_int = sqlite3_column_int64(st, 0);
 		rc = SQLITE_OK;
 	} else if (rc == SQLITE_DONE) {
 		rc = SQLITE_MISMATCH;
@@ -229,9 +213,9 @@ statedb_identify(struct statedb *db, char *errbuf, size_t errlen)
 	long long app = 0, ver = 0, tables = 0;
 	int rc;
 
-	if ((rc = statedb_int(db->db, "PRAGMA application_id", &app)) != SQLITE_OK ||
-	    (rc = statedb_int(db->db, "PRAGMA user_version", &ver)) != SQLITE_OK ||
-	    (rc = statedb_int(db->db, "SELECT count(*) FROM sqlite_master", &tables)) !=
+	if ((rc = statedb_value(db->db, "PRAGMA application_id", &app, NULL, 0)) != SQLITE_OK ||
+	    (rc = statedb_value(db->db, "PRAGMA user_version", &ver, NULL, 0)) != SQLITE_OK ||
+	    (rc = statedb_value(db->db, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0)) !=
 	            SQLITE_OK) {
 		statedb_seterr(errbuf, errlen, "reading the header", sqlite3_errmsg(db->db));
 		return statedb_code(rc);
@@ -265,7 +249,7 @@ statedb_setup(struct statedb *db, char *errbuf, size_t errlen)
 	r = statedb_identify(db, errbuf, errlen);
 	if (r < 0)
 		return r;
-	rc = statedb_text(db->db, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
+	rc = statedb_value(db->db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode));
 	if (rc != SQLITE_OK || strcmp(mode, "wal") != 0) {
 		statedb_seterr(errbuf, errlen, "switching to WAL mode",
 		               rc != SQLITE_OK ? sqlite3_errmsg(db->db) : mode);
@@ -273,7 +257,7 @@ statedb_setup(struct statedb *db, char *errbuf, size_t errlen)
 	}
 	rc = statedb_script(db->db, "PRAGMA synchronous = NORMAL");
 	if (rc == SQLITE_OK)
-		rc = statedb_text(db->db, "PRAGMA quick_check", check, sizeof(check));
+		rc = statedb_value(db->db, "PRAGMA quick_check", NULL, check, sizeof(check));
 	if (rc != SQLITE_OK || strcmp(check, "ok") != 0) {
 		statedb_seterr(errbuf, errlen, "quick_check",
 		               rc != SQLITE_OK ? sqlite3_errmsg(db->db) : check);
@@ -313,11 +297,21 @@ int
 statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen)
 {
 	struct statedb *db = xcalloc(1, sizeof(*db));
-	int rc, r;
+	int rc, r, fd;
 
 	if (errlen > 0)
 		errbuf[0] = '\0';
 	db->path = xstrdup(path);
+	/* Created here, mode 0600, so that SQLite (which gives its -wal and -shm files the
+	 * main file's mode) never makes it readable by others, whatever the umask: later
+	 * tables (ACME) hold secrets. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		statedb_seterr(errbuf, errlen, "opening", strerror(errno));
+		r = ERR_STATEDB_IO;
+		goto fail;
+	}
+	(void)close(fd);
 	rc = sqlite3_open_v2(path, &db->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);
@@ -415,24 +409,27 @@ statedb_errmsg(const struct statedb *db)
 
 /* ---- transactions ---- */
 
+/* BEGIN or COMMIT; in_tx is whether a transaction is open after it succeeded. */
+static int
+statedb_tx(struct statedb *db, enum statedb_stmt s, int in_tx)
+{
+	int r = statedb_run(db, db->st[s]);
+
+	if (r == 0)
+		db->in_tx = in_tx;
+	return r;
+}
+
 int
 statedb_begin(struct statedb *db)
 {
-	int r = statedb_run(db, db->st[ST_BEGIN]);
-
-	if (r == 0)
-		db->in_tx = 1;
-	return r;
+	return statedb_tx(db, ST_BEGIN, 1);
 }
 
 int
 statedb_commit(struct statedb *db)
 {
-	int r = statedb_run(db, db->st[ST_COMMIT]);
-
-	if (r == 0)
-		db->in_tx = 0;
-	return r;
+	return statedb_tx(db, ST_COMMIT, 0);
 }
 
 void

@@ -56,8 +56,6 @@
 #define STATEDB_SCHEMA_VERSION 1
 /* PRAGMA application_id of our files: "MTST". */
 #define STATEDB_APPLICATION_ID 0x4d545354
-/* The default state directory: systemd's StateDirectory=mtastsd (etc/mtastsd.service). */
-#define STATEDB_DIR_DEFAULT "/var/lib/mtastsd"
 
 struct statedb;
 
@@ -67,8 +65,8 @@ struct statedb;
  * -errno (-ENOTDIR when dir exists but is not a directory). */
 int statedb_mkdir(const char *dir, uid_t uid, gid_t gid);
 
-/* Open (creating it when missing) the database file at path, check it (ours, not damaged:
- * PRAGMA quick_check, writable: the write lock is taken once) and migrate it to
+/* Open (creating it when missing, mode 0600) the database file at path, check it (ours, not
+ * damaged: PRAGMA quick_check, writable: the write lock is taken once) and migrate it to
  * STATEDB_SCHEMA_VERSION. Waits at most STATEDB_OPEN_BUSY_MS for a lock; afterwards no
  * call ever waits for one (a busy database is ERR_STATEDB_LOCKED, try again later).
  * On success *ret_db is set and 0 returned; otherwise ERR_STATEDB_* with the reason in

@@ -25,6 +25,8 @@ struct cache_node {
 
 struct cache_mem {
 	struct lru *lru;
+	cache_mem_observer_fn *observer; /* cache_mem_set_observer() */
+	void *observer_arg;
 };
 
 #define CACHE_NODE(n) LRU_ENTRY(n, struct cache_node, node)
@@ -37,9 +39,25 @@ cache_mem_node_free(struct cache_node *n)
 }
 
 static void
+cache_mem_notify(struct cache_mem *c, const char *dom, const struct cache_entry *prev,
+                 const struct cache_entry *next)
+{
+	if (c->observer != NULL)
+		c->observer(dom, prev, next, c->observer_arg);
+}
+
+/* Remove n (already out of the LRU), telling the observer. */
+static void
+cache_mem_node_drop(struct cache_mem *c, struct cache_node *n)
+{
+	cache_mem_notify(c, n->dom, &n->e, NULL);
+	cache_mem_node_free(n);
+}
+
+static void
 cache_mem_evict(struct lru_node *n, void *arg)
 {
-	cache_mem_node_free(CACHE_NODE(n));
+	cache_mem_node_drop(arg, CACHE_NODE(n));
 }
 
 struct cache_mem *
@@ -65,7 +83,7 @@ cache_mem_clear(struct cache_mem *c)
 	struct lru_node *n;
 
 	while ((n = lru_pop_oldest(c->lru)) != NULL)
-		cache_mem_node_free(CACHE_NODE(n));
+		cache_mem_node_drop(c, CACHE_NODE(n));
 }
 
 struct cache_mem *
@@ -73,6 +91,7 @@ cache_mem_free(struct cache_mem *c)
 {
 	if (c == NULL)
 		return NULL;
+	c->observer = NULL;
 	cache_mem_clear(c);
 	lru_free(c->lru);
 	free(c);
@@ -104,6 +123,7 @@ cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e)
 	struct cache_node *n = cache_mem_find(c, dom);
 	size_t len;
 
+	cache_mem_notify(c, dom, n != NULL ? &n->e : NULL, e);
 	if (n != NULL) {
 		if (n->e.policy != e->policy)
 			sts_policy_free(n->e.policy);
@@ -126,7 +146,7 @@ cache_mem_delete(struct cache_mem *c, const char *dom)
 	if (n == NULL)
 		return -ENOENT;
 	lru_remove(c->lru, &n->node);
-	cache_mem_node_free(n);
+	cache_mem_node_drop(c, n);
 	return 0;
 }
 
@@ -140,7 +160,7 @@ cache_mem_purge_expired(struct cache_mem *c, time_t now)
 		newer = lru_newer(n);
 		if (CACHE_NODE(n)->e.expires_at <= now) {
 			lru_remove(c->lru, n);
-			cache_mem_node_free(CACHE_NODE(n));
+			cache_mem_node_drop(c, CACHE_NODE(n));
 			purged++;
 		}
 	}
@@ -163,6 +183,13 @@ void
 cache_mem_set_max(struct cache_mem *c, size_t max_entries)
 {
 	lru_set_max(c->lru, max_entries > 0 ? max_entries : 1);
+}
+
+void
+cache_mem_set_observer(struct cache_mem *c, cache_mem_observer_fn *fn, void *arg)
+{
+	c->observer = fn;
+	c->observer_arg = arg;
 }
 
 uint64_t

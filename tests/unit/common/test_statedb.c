@@ -19,11 +19,11 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "err.h"
 #include "mtasts_limits.h"
 #include "statedb.h"
+#include "../sqlutil.h"
 #include "../testutil.h"
 
 struct fx {
@@ -66,53 +66,10 @@ open_ok(const char *path)
 	return db;
 }
 
-/* Run one SQL statement on a separate connection (what an admin's sqlite3 shell does). */
-static void
-raw_sql(const char *path, const char *sql)
-{
-	sqlite3 *h = NULL;
-	char *msg = NULL;
-
-	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
-		fail_msg("%s: %s", sql, msg);
-	sqlite3_close(h);
-}
-
-static long long
-raw_int(const char *path, const char *sql)
-{
-	sqlite3 *h = NULL;
-	sqlite3_stmt *st = NULL;
-	long long v = -1;
-
-	assert_int_equal(sqlite3_open(path, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	sqlite3_close(h);
-	return v;
-}
-
 static const char policy_a[] =
         "version: STSv1\r\nmode: enforce\r\nmx: mail.a.example\r\nmax_age: 604800\r\n";
 static const char policy_b[] = "version: STSv1\r\nmode: testing\r\nmx: *.b.example\r\nmax_age: "
                                "86400\r\n";
-
-static void
-put(struct statedb *db, const char *dom, const char *id, const char *text, time_t fetched,
-    time_t expires)
-{
-	struct statedb_policy p = {.domain = dom,
-	                           .id = id,
-	                           .text = text,
-	                           .text_len = strlen(text),
-	                           .fetched_at = fetched,
-	                           .expires_at = expires};
-
-	assert_int_equal(statedb_policy_put(db, &p), 0);
-}
 
 /* What a load saw: "domain id fetched expires|" per row, in order. */
 struct seen {
@@ -150,19 +107,22 @@ new_file_schema(void **state)
 {
 	struct fx *fx = *state;
 	struct statedb *db = open_ok(fx->path);
+	struct stat st;
 	size_t n = 99;
 
+	assert_int_equal(stat(fx->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(statedb_schema_version(db), STATEDB_SCHEMA_VERSION);
 	assert_string_equal(statedb_path(db), fx->path);
 	assert_int_equal(statedb_policy_count(db, &n), 0);
 	assert_int_equal(n, 0);
 	db = statedb_close(db);
 	assert_null(db);
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), STATEDB_SCHEMA_VERSION);
-	assert_int_equal(raw_int(fx->path, "PRAGMA application_id"), STATEDB_APPLICATION_ID);
+	assert_int_equal(tu_sql_int(fx->path, "PRAGMA user_version"), STATEDB_SCHEMA_VERSION);
+	assert_int_equal(tu_sql_int(fx->path, "PRAGMA application_id"), STATEDB_APPLICATION_ID);
 	/* WAL mode is a property of the file: a reader sees it too. */
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM pragma_journal_mode "
-	                                   "WHERE journal_mode = 'wal'"),
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM pragma_journal_mode "
+	                                      "WHERE journal_mode = 'wal'"),
 	                 1);
 	/* Reopening a current file changes nothing. */
 	db = open_ok(fx->path);
@@ -179,15 +139,15 @@ write_read_remove(void **state)
 	size_t n;
 
 	assert_int_equal(statedb_begin(db), 0);
-	put(db, "a.example", "a1", policy_a, 1000, 605800);
-	put(db, "b.example", "b1", policy_b, 900, 87300);
-	put(db, "c.example", "c1", policy_a, 1100, 605900);
+	tu_policy_row(db, "a.example", "a1", policy_a, 1000, 605800);
+	tu_policy_row(db, "b.example", "b1", policy_b, 900, 87300);
+	tu_policy_row(db, "c.example", "c1", policy_a, 1100, 605900);
 	assert_int_equal(statedb_commit(db), 0);
 	/* oldest fetch first */
 	assert_string_equal(load(db, 0, &s), "b.example b1 900 87300 B|a.example a1 1000 605800 "
 	                                     "A|c.example c1 1100 605900 A|");
 	/* replace: same key, new values, now the newest */
-	put(db, "b.example", "b2", policy_a, 1200, 606000);
+	tu_policy_row(db, "b.example", "b2", policy_a, 1200, 606000);
 	assert_string_equal(load(db, 0, &s), "a.example a1 1000 605800 A|c.example c1 1100 605900 "
 	                                     "A|b.example b2 1200 606000 A|");
 	/* a bound keeps the newest rows, still oldest first */
@@ -222,14 +182,14 @@ kept_across_reopen(void **state)
 	struct statedb *db = open_ok(fx->path);
 	struct seen s;
 
-	put(db, "a.example", "a1", policy_a, 1000, 605800);
+	tu_policy_row(db, "a.example", "a1", policy_a, 1000, 605800);
 	statedb_close(db);
 	db = open_ok(fx->path);
 	assert_string_equal(load(db, 0, &s), "a.example a1 1000 605800 A|");
 	statedb_close(db);
 	/* what the admin sees with the sqlite3 shell */
-	assert_int_equal(raw_int(fx->path, "SELECT expires_at FROM sts_policy "
-	                                   "WHERE domain = 'a.example'"),
+	assert_int_equal(tu_sql_int(fx->path, "SELECT expires_at FROM sts_policy "
+	                                      "WHERE domain = 'a.example'"),
 	                 605800);
 }
 
@@ -241,9 +201,9 @@ expired_dropped(void **state)
 	struct seen s;
 	size_t n = 99;
 
-	put(db, "old.example", "o1", policy_a, 100, 2000);
-	put(db, "edge.example", "e1", policy_a, 200, 3000);
-	put(db, "live.example", "l1", policy_b, 300, 3001);
+	tu_policy_row(db, "old.example", "o1", policy_a, 100, 2000);
+	tu_policy_row(db, "edge.example", "e1", policy_a, 200, 3000);
+	tu_policy_row(db, "live.example", "l1", policy_b, 300, 3001);
 	assert_int_equal(statedb_policy_drop_expired(db, 3000, &n), 0);
 	assert_int_equal(n, 2); /* expires_at <= now is expired */
 	assert_string_equal(load(db, 0, &s), "live.example l1 300 3001 B|");
@@ -261,11 +221,11 @@ bad_columns_passed_empty(void **state)
 
 	statedb_close(db);
 	/* An id of the wrong type (a blob) and one too long: the caller's checks see "". */
-	raw_sql(fx->path, "INSERT INTO sts_policy VALUES ('x.example', x'6131', 'p', 1, 2)");
+	tu_sql_exec(fx->path, "INSERT INTO sts_policy VALUES ('x.example', x'6131', 'p', 1, 2)");
 	(void)snprintf(sql, sizeof(sql),
 	               "INSERT INTO sts_policy VALUES ('y.example', '%0*d', 'p', 3, 'soon')",
 	               STS_ID_MAX + 1, 7);
-	raw_sql(fx->path, sql);
+	tu_sql_exec(fx->path, sql);
 	db = open_ok(fx->path);
 	assert_string_equal(load(db, 0, &s), "x.example  1 2 ?|y.example  3 0 ?|");
 	statedb_close(db);
@@ -318,14 +278,14 @@ newer_schema_untouched(void **state)
 
 	(void)snprintf(sql, sizeof(sql), "PRAGMA application_id = %d; PRAGMA user_version = %d",
 	               STATEDB_APPLICATION_ID, STATEDB_SCHEMA_VERSION + 1);
-	raw_sql(fx->path, sql);
+	tu_sql_exec(fx->path, sql);
 	assert_int_equal(statedb_open(fx->path, &db, err, sizeof(err)), ERR_STATEDB_VERSION);
 	assert_null(db);
 	assert_non_null(strstr(err, "schema version"));
-	assert_int_equal(raw_int(fx->path, "PRAGMA user_version"), STATEDB_SCHEMA_VERSION + 1);
+	assert_int_equal(tu_sql_int(fx->path, "PRAGMA user_version"), STATEDB_SCHEMA_VERSION + 1);
 	/* not switched to WAL either */
-	assert_int_equal(raw_int(fx->path, "SELECT count(*) FROM pragma_journal_mode "
-	                                   "WHERE journal_mode = 'wal'"),
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM pragma_journal_mode "
+	                                      "WHERE journal_mode = 'wal'"),
 	                 0);
 }
 
@@ -336,9 +296,9 @@ foreign_file(void **state)
 	struct statedb *db = NULL;
 	char err[256];
 
-	raw_sql(fx->path, "CREATE TABLE something (x)");
+	tu_sql_exec(fx->path, "CREATE TABLE something (x)");
 	assert_int_equal(statedb_open(fx->path, &db, err, sizeof(err)), ERR_STATEDB_FOREIGN);
-	raw_sql(fx->path, "DROP TABLE something; PRAGMA application_id = 42");
+	tu_sql_exec(fx->path, "DROP TABLE something; PRAGMA application_id = 42");
 	assert_int_equal(statedb_open(fx->path, &db, err, sizeof(err)), ERR_STATEDB_FOREIGN);
 	assert_null(db);
 }
@@ -383,7 +343,7 @@ locked_by_another(void **state)
 	statedb_rollback(db);
 	assert_int_equal(sqlite3_exec(h, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(statedb_begin(db), 0);
-	put(db, "a.example", "a1", policy_a, 1, 2);
+	tu_policy_row(db, "a.example", "a1", policy_a, 1, 2);
 	assert_int_equal(statedb_commit(db), 0);
 	sqlite3_close(h);
 	statedb_close(db);
