@@ -166,6 +166,7 @@ check "b.test not fetched again (TXT id unchanged)" 0 "$(fetch_count www2 mta-st
 # ---- 5. garbage bytes over the file: logged, moved aside, a new file; the daemon serves
 stop_bg m3 # SIGTERM: writes what is pending, SQLite folds its WAL into the file
 check_match "m3 stopped cleanly" 'shutdown complete' "$(cat "$T/m3.log")"
+check "m3: no sanitizer report" 0 "$(grep -c 'Sanitizer' "$T/m3.log" || true)"
 rm -f "$DB-wal" "$DB-shm" # (a WAL left by a crash would still hold the recent pages)
 head -c 4096 /dev/urandom >"$DB"
 mtastsd_start m4 "$T/m.conf" "$SM"
@@ -234,6 +235,9 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 		"SELECT id FROM sts_policy WHERE domain = 'a.test'" a2
 	check "state.db owned by nobody" nobody "$(stat -c %U "$T/dropst/state.db")"
 	check "m9 running" alive "$(alive m9)"
+	stop_bg m9
+	check "m9: clean shutdown, no sanitizer report" "1 0" \
+		"$(grep -c 'shutdown complete' "$T/m9.log") $(grep -c 'Sanitizer' "$T/m9.log" || true)"
 else
 	say "skip the privilege drop case (not root, or no user nobody)"
 fi
