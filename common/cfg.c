@@ -136,6 +136,11 @@ static const struct cfg_key cfg_keys_process[] = {
         K_BOOL(P, "allow_root", process.allow_root, 0, RST),
         K_UINT(P, "verbosity", process.verbosity, 0, 0, 3, 0),
         K_MS(P, "shutdown_timeout", process.shutdown_timeout_ms, SEC(10), 0, MIN(5), 0),
+        {.name = "state_directory",
+         .kind = CFG_K_PATH,
+         .off = offsetof(P, process.state_directory),
+         .sdef = CFG_STATE_DIRECTORY_DEFAULT,
+         .flags = RST},
         K_END,
 };
 

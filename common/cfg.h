@@ -27,6 +27,8 @@
 #include "sts_policy.h"
 
 #define CFG_DEFAULT_PATH MTASTSD_SYSCONFDIR "/mtastsd/mtastsd.conf"
+/* process.state_directory's default: systemd's StateDirectory=mtastsd (etc/mtastsd.service). */
+#define CFG_STATE_DIRECTORY_DEFAULT "/var/lib/mtastsd"
 
 /* A listening endpoint: "127.0.0.1:8461", "[::1]:8461", "0.0.0.0:443" or a unix socket. */
 struct cfg_listen {
@@ -45,6 +47,7 @@ struct cfg_process {
 	int allow_root;               /* keep running as root when user is NULL */
 	int verbosity;                /* 0..3, see log.h */
 	uint64_t shutdown_timeout_ms; /* finish in-flight work on SIGTERM, default 10 s */
+	char *state_directory;        /* holds state.db (common/statedb.h); NULL ("") = none */
 };
 
 /* A resolver zone, selected by the socketmap name ("postfix" in socketmap:...:postfix). */

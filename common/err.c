@@ -93,6 +93,16 @@ err_str(int code)
 		return "undecodable cache value";
 	case ERR_CACHE_UNAVAILABLE:
 		return "cache unavailable";
+	case ERR_STATEDB_CORRUPT:
+		return "state database damaged";
+	case ERR_STATEDB_LOCKED:
+		return "state database locked by another process";
+	case ERR_STATEDB_IO:
+		return "state database not writable";
+	case ERR_STATEDB_VERSION:
+		return "state database written by a newer mtastsd";
+	case ERR_STATEDB_FOREIGN:
+		return "not an mtastsd state database";
 	default:
 		break;
 	}

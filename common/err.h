@@ -57,6 +57,12 @@ enum err_code {
 	/* cache */
 	ERR_CACHE_DECODE = -1140,
 	ERR_CACHE_UNAVAILABLE = -1141,
+	/* state database (common/statedb.h) */
+	ERR_STATEDB_CORRUPT = -1160, /* not an SQLite file, or damaged (quick_check) */
+	ERR_STATEDB_LOCKED = -1161,  /* another process holds the write lock */
+	ERR_STATEDB_IO = -1162,      /* cannot create or write it: permissions, disk full, I/O */
+	ERR_STATEDB_VERSION = -1163, /* schema version newer than this build knows */
+	ERR_STATEDB_FOREIGN = -1164, /* an SQLite file that mtastsd did not write */
 };
 
 /* Text for a code from err.h or a -errno value. Returns a static string, never NULL. */

@@ -96,4 +96,18 @@
  * this long (ms) instead of spinning on a level-triggered readiness. */
 #define SM_ACCEPT_PAUSE_MS 1000
 
+/* State database (common/statedb.c): at startup, how long opening waits for another
+ * process's lock before the daemon goes on memory-only (ms); after that nothing waits. */
+#define STATEDB_OPEN_BUSY_MS 1000
+/* Policy cache persistence (resolver/cache_state.c, docs/cache.md "State database"):
+ * changes are written this long after the first one (ms), at most BATCH domains per
+ * transaction, a failed write retried after RETRY_MIN doubling to RETRY_MAX (ms). The
+ * set of domains waiting to be written holds at most DIRTY_MIN or 2 x cache.max_entries
+ * names, whichever is larger; beyond that the file is rewritten from memory. */
+#define CACHE_STATE_FLUSH_MS     1000
+#define CACHE_STATE_BATCH_MAX    512
+#define CACHE_STATE_RETRY_MIN_MS 1000
+#define CACHE_STATE_RETRY_MAX_MS 60000
+#define CACHE_STATE_DIRTY_MIN    1024
+
 #endif

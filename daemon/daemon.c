@@ -3,20 +3,26 @@
  *
  * Interface: daemon_run(), daemon_verbosity()
  * Order:     loop -> signals -> root check -> resolver (binds) -> publisher (binds) ->
- *            admin endpoint (binds, admin.h) -> drop privileges -> watchdog -> READY=1,
+ *            admin endpoint (binds, admin.h) -> state directory (created while still
+ *            root) -> drop privileges -> state database opened, its policies loaded into
+ *            the resolver's cache (common/statedb.h; never fatal) -> watchdog -> READY=1,
  *            then STATUS= with counts every DAEMON_STATUS_INTERVAL_MS. Shutdown:
  *            STOPPING=1 -> admin stops accepting -> publisher freed -> resolver drains
- *            (process.shutdown_timeout) -> admin freed -> exit 0.
+ *            (process.shutdown_timeout) -> admin freed -> resolver freed (writes what the
+ *            state database still lacks) -> state database closed -> exit 0.
  * Threads:   main loop only (the publisher has its own thread behind pub.h).
- * Ownership: struct daemon owns the current cfg; the resolver borrows it (res.h), the
- *            publisher copies what it needs (pub.h).
- * Errors:    startup: logged once, exit status 1. Reload: logged, old state kept.
+ * Ownership: struct daemon owns the current cfg and the state database handle; the
+ *            resolver borrows both (res.h), the publisher copies what it needs (pub.h).
+ * Errors:    startup: logged once, exit status 1, except the state database: a missing,
+ *            unwritable, locked or foreign one is logged and the daemon runs memory-only;
+ *            a damaged one is moved aside and replaced. Reload: logged, old state kept.
  */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -30,7 +36,9 @@
 #include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
+#include "statedb.h"
 #include "sysd.h"
+#include "xalloc.h"
 
 /* How often STATUS= (domains, lookups, cache entries) goes to systemd (ms). */
 #define DAEMON_STATUS_INTERVAL_MS 10000
@@ -41,6 +49,8 @@ struct daemon {
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
+	struct statedb *state; /* NULL: memory-only (no state directory, or unusable) */
+	char *state_path;      /* <state directory>/state.db once the directory is there */
 	struct loop_timer status_timer;
 	const struct daemon_opts *opts;
 	int stopping;
@@ -165,6 +175,91 @@ daemon_priv_drop(struct daemon *d)
 	log_info("running as user %s (uid %u, gid %u)", d->cfg->process.user, (unsigned)d->uid,
 	         (unsigned)d->gid);
 	return 0;
+}
+
+/* ---- state database (docs/cache.md "State database") ---- */
+
+/* The state directory, owned; NULL when process.state_directory is "". The default stands
+ * for systemd's $STATE_DIRECTORY (StateDirectory= in the unit; the first of a list) when
+ * the environment has one. */
+static char *
+daemon_state_dir(const struct cfg *cfg)
+{
+	const char *dir = cfg->process.state_directory, *env = getenv("STATE_DIRECTORY");
+
+	if (dir == NULL)
+		return NULL;
+	if (strcmp(dir, CFG_STATE_DIRECTORY_DEFAULT) == 0 && env != NULL && env[0] == '/')
+		return xstrndup(env, strcspn(env, ":"));
+	return xstrdup(dir);
+}
+
+/* The daemon goes on without a state database: a notice on the embedded defaults (the
+ * quick start, e.g. as an ordinary user), a warning when a config file asked for one. */
+static void
+daemon_state_unusable(const struct daemon *d, const char *what, const char *why, const char *detail)
+{
+	log_msg(d->cfg->path == NULL ? LOG_NOTICE : LOG_WARNING,
+	        "state database: %s (%s%s%s): cached policies are kept in memory only and lost at "
+	        "restart",
+	        what, why, detail[0] != '\0' ? ": " : "", detail);
+}
+
+/* Before dropping privileges: create the state directory (given to process.user). */
+static void
+daemon_state_prepare(struct daemon *d)
+{
+	char *dir, *what;
+	int r;
+
+	if (d->res == NULL) /* the resolver is its only user so far */
+		return;
+	dir = daemon_state_dir(d->cfg);
+	if (dir == NULL) {
+		log_info("state database: off (process.state_directory is empty), cached policies "
+		         "are kept in memory only");
+		return;
+	}
+	r = statedb_mkdir(dir, d->drop ? d->uid : (uid_t)-1, d->gid);
+	if (r < 0) {
+		what = xasprintf("cannot create the state directory %s", dir);
+		daemon_state_unusable(d, what, err_str(r), "");
+		free(what);
+	} else {
+		d->state_path = xasprintf("%s/%s", dir, STATEDB_FILE_NAME);
+	}
+	free(dir);
+}
+
+/* After dropping privileges, before the loop runs: open the file (a damaged one is moved
+ * aside and replaced), load its policies into the resolver's cache. */
+static void
+daemon_state_open(struct daemon *d)
+{
+	char err[512], aside[4200];
+	int r;
+
+	if (d->state_path == NULL)
+		return;
+	r = statedb_open(d->state_path, &d->state, err, sizeof(err));
+	if (r == ERR_STATEDB_CORRUPT) {
+		r = statedb_set_aside(d->state_path, loop_wall_s(d->loop), aside, sizeof(aside));
+		if (r < 0) {
+			daemon_state_unusable(d, d->state_path, "damaged, cannot be moved aside",
+			                      err_str(r));
+			return;
+		}
+		log_warn("state database %s: damaged (%s), moved aside to %s; starting a new one "
+		         "(the policies it held are fetched again when looked up)",
+		         d->state_path, err, aside);
+		r = statedb_open(d->state_path, &d->state, err, sizeof(err));
+	}
+	if (r < 0) {
+		daemon_state_unusable(d, d->state_path, err_str(r), err);
+		return;
+	}
+	if (res_set_statedb(d->res, d->state) < 0) /* logged */
+		d->state = statedb_close(d->state);
 }
 
 /* ---- reload ---- */
@@ -346,9 +441,13 @@ daemon_start(struct daemon *d)
 	if (d->res == NULL && d->pub == NULL)
 		log_warn("nothing to do: the resolver is disabled and no publisher domain is "
 		         "configured; waiting for SIGTERM");
+	daemon_state_prepare(d);
 	r = daemon_priv_drop(d);
 	if (r < 0)
 		return r;
+	daemon_state_open(d);
+	if (d->state != NULL) /* its metrics */
+		admin_update(d->admin, d->cfg, d->res, d->pub);
 	r = loop_watchdog_enable(d->loop);
 	if (r < 0)
 		log_warn("cannot enable the systemd watchdog: %s, continuing without", err_str(r));
@@ -382,7 +481,9 @@ fail:
 		loop_timer_stop(d.loop, &d.status_timer);
 	d.admin = admin_free(d.admin);
 	d.pub = pub_free(d.pub);
-	d.res = res_free(d.res);
+	d.res = res_free(d.res); /* before the state database: it writes what is pending */
+	d.state = statedb_close(d.state);
+	free(d.state_path);
 	if (d.loop != NULL)
 		d.loop = loop_free(d.loop);
 	(void)cfg_free(d.cfg);

@@ -34,6 +34,8 @@ struct cache_node {
 
 struct cache_mem {
 	struct lru *lru[CM_CLASSES];
+	cache_mem_observer_fn *observer; /* cache_mem_set_observer() */
+	void *observer_arg;
 };
 
 #define CACHE_NODE(n) LRU_ENTRY(n, struct cache_node, node)
@@ -52,9 +54,25 @@ cache_mem_node_free(struct cache_node *n)
 }
 
 static void
+cache_mem_notify(struct cache_mem *c, const char *dom, const struct cache_entry *prev,
+                 const struct cache_entry *next)
+{
+	if (c->observer != NULL)
+		c->observer(dom, prev, next, c->observer_arg);
+}
+
+/* Remove n (already out of the LRU), telling the observer. */
+static void
+cache_mem_node_drop(struct cache_mem *c, struct cache_node *n)
+{
+	cache_mem_notify(c, n->dom, &n->e, NULL);
+	cache_mem_node_free(n);
+}
+
+static void
 cache_mem_evict(struct lru_node *n, void *arg)
 {
-	cache_mem_node_free(CACHE_NODE(n));
+	cache_mem_node_drop(arg, CACHE_NODE(n));
 }
 
 struct cache_mem *
@@ -94,7 +112,7 @@ cache_mem_clear(struct cache_mem *c)
 
 	for (i = 0; i < CM_CLASSES; i++)
 		while ((n = lru_pop_oldest(c->lru[i])) != NULL)
-			cache_mem_node_free(CACHE_NODE(n));
+			cache_mem_node_drop(c, CACHE_NODE(n));
 }
 
 struct cache_mem *
@@ -104,6 +122,7 @@ cache_mem_free(struct cache_mem *c)
 
 	if (c == NULL)
 		return NULL;
+	c->observer = NULL;
 	cache_mem_clear(c);
 	for (i = 0; i < CM_CLASSES; i++)
 		lru_free(c->lru[i]);
@@ -138,6 +157,7 @@ cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e)
 	struct cache_node *n = cache_mem_find(c, dom, &old);
 	size_t len;
 
+	cache_mem_notify(c, dom, n != NULL ? &n->e : NULL, e);
 	if (n != NULL) {
 		if (n->e.policy != e->policy)
 			sts_policy_free(n->e.policy);
@@ -167,7 +187,7 @@ cache_mem_delete(struct cache_mem *c, const char *dom)
 	if (n == NULL)
 		return -ENOENT;
 	lru_remove(c->lru[k], &n->node);
-	cache_mem_node_free(n);
+	cache_mem_node_drop(c, n);
 	return 0;
 }
 
@@ -182,7 +202,7 @@ cache_mem_purge_expired(struct cache_mem *c, time_t now)
 			newer = lru_newer(n);
 			if (CACHE_NODE(n)->e.expires_at <= now) {
 				lru_remove(c->lru[i], n);
-				cache_mem_node_free(CACHE_NODE(n));
+				cache_mem_node_drop(c, CACHE_NODE(n));
 				purged++;
 			}
 		}
@@ -218,6 +238,13 @@ void
 cache_mem_set_max_negative(struct cache_mem *c, size_t max_entries)
 {
 	cache_mem_bound(c, CM_NEGATIVE, max_entries);
+}
+
+void
+cache_mem_set_observer(struct cache_mem *c, cache_mem_observer_fn *fn, void *arg)
+{
+	c->observer = fn;
+	c->observer_arg = arg;
 }
 
 uint64_t

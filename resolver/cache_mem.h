@@ -13,7 +13,8 @@
  * Interface: cache_mem_new/free, cache_mem_get, cache_mem_peek, cache_mem_put,
  *            cache_mem_delete, cache_mem_purge_expired, cache_mem_clear, cache_mem_count,
  *            cache_mem_set_max, cache_mem_max, cache_mem_set_max_negative, cache_mem_sizes,
- *            cache_mem_foreach, cache_mem_foreach_recent, cache_mem_evictions
+ *            cache_mem_foreach, cache_mem_foreach_recent, cache_mem_evictions,
+ *            cache_mem_set_observer
  * Threads:   main loop only.
  * Ownership: the cache owns its entries and their policies. Pointers returned by get/peek
  *            are borrowed until the next call that modifies the cache.
@@ -71,6 +72,17 @@ struct cache_mem_sizes {
 	uint64_t evictions[2]; /* evicted for space since creation */
 };
 void cache_mem_sizes(const struct cache_mem *c, struct cache_mem_sizes *ret);
+
+/* Told of every change to an entry just before it takes effect: a put (prev: the entry it
+ * replaces or NULL, next: the entry stored) or a removal by delete, eviction, expiry purge
+ * or clear (next NULL). Both are borrowed for the call only; fn must not modify the cache.
+ * Changes made in place through cache_mem_get() are not reported. cache_mem_free() reports
+ * nothing (the entries are not removed, the process ends or restarts). The state database
+ * (cache_state.h) is the observer. */
+typedef void cache_mem_observer_fn(const char *dom, const struct cache_entry *prev,
+                                   const struct cache_entry *next, void *arg);
+/* Set the observer (NULL: none). */
+void cache_mem_set_observer(struct cache_mem *c, cache_mem_observer_fn *fn, void *arg);
 
 /* Visit the policies, then the negative entries, each from least to most recently used, at
  * most max entries in all, without changing recency. fn must not modify the cache; return

@@ -2,11 +2,11 @@
  * resolver/res.c - the resolver half: wiring of cache, policy engine (DNS + fetch) and the
  *                  socketmap server; lifecycle
  *
- * Interface: res_new(), res_reload(), res_shutdown(), res_free(), res_enabled(),
- *            res_stats_add(), res_engine_counters(), res_cache_entries(), res_shared_state()
- * Threads:   main loop only.
- * Ownership: struct res owns the caches (memory, and the shared Valkey/Redis tier when
- *            cache.backend = "redis"), the engine (which owns the DNS client and the
+ * Interface: res_new(), res_set_statedb(), res_reload(), res_shutdown(), res_free(),
+ *            res_enabled(), res_stats_add(), res_engine_counters(), res_cache_entries(),
+ * res_shared_state() Threads:   main loop only. Ownership: struct res owns the caches (memory, and
+ * the shared Valkey/Redis tier when cache.backend = "redis"), the state database writer
+ * (cache_state.h, borrowing the daemon's handle), the engine (which owns the DNS client and the
  *            fetcher) and the server; it borrows the cfg.
  * Errors:    startup errors (listen, DNS client, fetcher) are returned to the caller, having
  *            been logged; runtime errors stay inside the engine and the server.
@@ -18,6 +18,7 @@
 
 #include "cache_mem.h"
 #include "cache_redis.h"
+#include "cache_state.h"
 #include "dane.h"
 #include "log.h"
 #include "lookup.h"
@@ -32,6 +33,7 @@ struct res {
 	const struct cfg *cfg;
 	struct cache_mem *cache;
 	struct cache_redis *shared; /* NULL unless cache.backend = "redis" */
+	struct cache_state *state;  /* NULL: no state database (res_set_statedb()) */
 	struct pol_engine *engine;
 	struct dane *dane; /* DANE first (docs/dane.md), its own cache */
 	struct sm_server *srv;
@@ -95,6 +97,15 @@ res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 fail:
 	res_free(res);
 	return r;
+}
+
+int
+res_set_statedb(struct res *res, struct statedb *db)
+{
+	if (res->cache == NULL || res->state != NULL)
+		return -EINVAL;
+	return cache_state_new(res->loop, db, res->cache, res->cfg->cache.max_entries,
+	                       loop_wall_s(res->loop), &res->state);
 }
 
 int
@@ -184,6 +195,7 @@ res_free(struct res *res)
 	res->dane = dane_free(res->dane);
 	res->engine = pol_engine_free(res->engine);
 	res->shared = cache_redis_free(res->shared);
+	res->state = cache_state_free(res->state); /* writes what is pending */
 	res->cache = cache_mem_free(res->cache);
 	free(res);
 	return NULL;
@@ -294,6 +306,7 @@ res_stats_add(const struct res *res, struct stats *st)
 	lookup_stats_add(sm_server_lookup_counters(res->srv), st);
 	dane_stats_add(res->dane, st);
 	stats_add(st, res_stats, STATS_COUNT(res_stats), res);
+	cache_state_stats_add(res->state, st);
 	if (res->shared != NULL)
 		cache_redis_stats_add(res->shared, st);
 }

@@ -1,7 +1,7 @@
 /*
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
- * Interface: res_new(), res_reload(), res_shutdown(), res_free();
+ * Interface: res_new(), res_set_statedb(), res_reload(), res_shutdown(), res_free();
  *            for the admin endpoint res_enabled(), res_stats_add(), res_engine_counters(),
  *            res_cache_entries(), res_shared_state(), res_cache_mem(), res_cache_lookup(),
  *            res_cache_purge(), res_cache_failures() (res_admin.c);
@@ -26,6 +26,14 @@ struct res;
 
 /* Bind the socketmap listeners and start serving on loop. */
 int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
+struct statedb;
+/* Keep the policy cache in the state database db (borrowed until res_free(), which writes
+ * what is pending): load its live policies into memory now, then write every change
+ * (resolver/cache_state.h, docs/cache.md "State database"). Call before the loop runs, so
+ * the socketmap's first lookup already sees them. Returns 0; -EINVAL when the resolver is
+ * disabled or a database is already set; or the load's ERR_STATEDB_* (logged), after
+ * which the resolver runs memory-only. */
+int res_set_statedb(struct res *res, struct statedb *db);
 /* Apply a new config (zones, timeouts, cache timing, DNS servers, fetch settings);
  * listeners that changed are logged as "requires restart". Returns 0, after which the old
  * cfg may be freed; or the error of rebuilding the DNS client / HTTPS fetcher from the new
@@ -46,7 +54,8 @@ struct res *res_free(struct res *res);
 int res_enabled(const struct res *res);
 struct stats;
 /* Register every resolver metric in st, in this order: socketmap server, policy engine,
- * lookup decisions, DANE, the caches (entries, bound, Valkey tier configured) and, with
+ * lookup decisions, DANE, the caches (entries, bound, Valkey tier configured), the state
+ * database (cache_state.h; zeros without one) and, with
  * cache.backend = "redis", the Valkey/Redis tier. JSON paths are relative to the
  * resolver's object in /status. Nothing when the resolver is disabled. st borrows res and
  * its parts until it is cleared or freed (before res_free()). */

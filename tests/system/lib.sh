@@ -55,6 +55,10 @@ check_rss_back() {
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/mtastsd-test.XXXXXX")
 : >"$T/pids"
+# The daemon's state database (process.state_directory's default stands for systemd's
+# $STATE_DIRECTORY): inside $T, never the host's /var/lib/mtastsd; mtastsd_start gives
+# each daemon its own ($T/NAME.state).
+export STATE_DIRECTORY="$T/state"
 LIB_FAILS=0
 LIB_CHECKS=0
 
@@ -482,10 +486,11 @@ admin = { enabled = false; };
 EOC
 }
 
-# mtastsd_start NAME CONF SMPORT: run `mtastsd -f -c CONF` in the background and wait for
-# its socketmap port.
+# mtastsd_start NAME CONF SMPORT: run `mtastsd -f -c CONF` in the background (state
+# database in $T/NAME.state unless CONF sets process.state_directory) and wait for its
+# socketmap port.
 mtastsd_start() {
-	start_bg "$1" "$MTASTSD" -f -c "$2"
+	STATE_DIRECTORY="$T/$1.state" start_bg "$1" "$MTASTSD" -f -c "$2"
 	wait_tcp "$3"
 }
 # alive NAME: "alive" when the process started as NAME still runs, else "dead".

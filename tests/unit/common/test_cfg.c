@@ -69,6 +69,7 @@ assert_defaults(const struct cfg *c)
 	assert_null(c->process.group);
 	assert_int_equal(c->process.verbosity, 0);
 	assert_int_equal(c->process.shutdown_timeout_ms, 10000);
+	assert_string_equal(c->process.state_directory, CFG_STATE_DIRECTORY_DEFAULT);
 	/* resolver */
 	assert_int_equal(c->resolver.enabled, 1);
 	assert_int_equal(c->resolver.n_listen, 1);
@@ -190,6 +191,7 @@ test_full(void **state)
 	assert_int_equal(c->process.allow_root, 0);
 	assert_int_equal(c->process.verbosity, 2);
 	assert_int_equal(c->process.shutdown_timeout_ms, 1500);
+	assert_string_equal(c->process.state_directory, CFG_DIR "/state"); /* relative */
 
 	assert_int_equal(r->enabled, 1);
 	assert_int_equal(r->n_listen, 3);

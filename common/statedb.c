@@ -1,0 +1,555 @@
+/*
+ * common/statedb.c - the state database: one SQLite file that survives restarts
+ *
+ * Interface: see statedb.h (schema, versions, errors)
+ * Threads:   one thread per handle (SQLite connection opened with SQLITE_OPEN_NOMUTEX).
+ * Ownership: the handle owns its connection and its prepared statements.
+ * Errors:    SQLite result codes are mapped to ERR_STATEDB_* by statedb_code(); never logs.
+ *
+ * Every statement is prepared once (statedb_open()) or, for the constant migration and
+ * PRAGMA scripts, prepared statement by statement from a constant string; values are
+ * always bound, never pasted into SQL text.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "err.h"
+#include "mtasts_limits.h"
+#include "statedb.h"
+#include "xalloc.h"
+
+enum statedb_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_POLICY_PUT,
+	ST_POLICY_DELETE,
+	ST_POLICY_DELETE_ALL,
+	ST_POLICY_DROP_EXPIRED,
+	ST_POLICY_LOAD,
+	ST_POLICY_COUNT,
+	ST_COUNT
+};
+
+static const char *const statedb_sql[ST_COUNT] = {
+        [ST_BEGIN] = "BEGIN IMMEDIATE",
+        [ST_COMMIT] = "COMMIT",
+        [ST_ROLLBACK] = "ROLLBACK",
+        [ST_POLICY_PUT] =
+                "INSERT OR REPLACE INTO sts_policy "
+                "(domain, id, policy, fetched_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [ST_POLICY_DELETE] = "DELETE FROM sts_policy WHERE domain = ?1",
+        [ST_POLICY_DELETE_ALL] = "DELETE FROM sts_policy",
+        [ST_POLICY_DROP_EXPIRED] = "DELETE FROM sts_policy WHERE expires_at <= ?1",
+        /* the newest ?1 rows (-1: all), handed out oldest first */
+        [ST_POLICY_LOAD] = "SELECT domain, id, policy, fetched_at, expires_at FROM "
+                           "(SELECT * FROM sts_policy ORDER BY fetched_at DESC, domain LIMIT ?1) "
+                           "ORDER BY fetched_at, domain",
+        [ST_POLICY_COUNT] = "SELECT count(*) FROM sts_policy",
+};
+
+/*
+ * The migration steps: steps[i] takes a file from version i to version i + 1 (0 is a new,
+ * empty file). Append a step for a new version; never change a released one. Each runs in
+ * the open transaction of statedb_migrate(), which then sets user_version.
+ */
+static const char *const statedb_steps[STATEDB_SCHEMA_VERSION] = {
+        /* 0 -> 1: the policy cache (resolver/cache_state.c) */
+        "CREATE TABLE sts_policy ("
+        " domain TEXT PRIMARY KEY NOT NULL,"
+        " id TEXT NOT NULL,"
+        " policy TEXT NOT NULL,"
+        " fetched_at INTEGER NOT NULL,"
+        " expires_at INTEGER NOT NULL);"
+        "CREATE INDEX sts_policy_expires ON sts_policy (expires_at);",
+};
+
+struct statedb {
+	sqlite3 *db;
+	char *path;
+	int version;
+	int in_tx;
+	sqlite3_stmt *st[ST_COUNT];
+};
+
+/* ---- errors ---- */
+
+static int
+statedb_code(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+	case SQLITE_FORMAT:
+		return ERR_STATEDB_CORRUPT;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return ERR_STATEDB_LOCKED;
+	default:
+		/* CANTOPEN, READONLY, PERM, AUTH, IOERR, FULL, NOMEM, MISUSE, ... */
+		return ERR_STATEDB_IO;
+	}
+}
+
+/* "<what>: <SQLite's message>" into errbuf. */
+static void
+statedb_seterr(char *errbuf, size_t errlen, const char *what, const char *msg)
+{
+	if (errlen > 0)
+		(void)snprintf(errbuf, errlen, "%s: %s", what, msg);
+}
+
+/* ---- statements ---- */
+
+/* Run every statement of a constant script (prepared one by one: no values in it). */
+static int
+statedb_script(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	const char *tail = sql;
+	int rc;
+
+	while (tail != NULL && *tail != '\0') {
+		st = NULL;
+		rc = sqlite3_prepare_v2(db, tail, -1, &st, &tail);
+		if (rc != SQLITE_OK)
+			return rc;
+		if (st == NULL) /* only white space or comments left */
+			break;
+		do
+			rc = sqlite3_step(st);
+		while (rc == SQLITE_ROW);
+		(void)sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
+/* The first column of a constant one-row query ("PRAGMA user_version"): as an integer into
+ * *ret_int, or as text into buf (len bytes) when buf is not NULL. */
+static int
+statedb_value(sqlite3 *db, const char *sql, long long *ret_int, char *buf, size_t len)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && buf != NULL) {
+		t = sqlite3_column_text(st, 0);
+		(void)snprintf(buf, len, "%s", t != NULL ? (const char *)t : "");
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_ROW) {
+		*ret_int = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_MISMATCH;
+	}
+	(void)sqlite3_finalize(st);
+	return rc;
+}
+
+/* Step a prepared write statement to its end and reset it. */
+static int
+statedb_run(struct statedb *db, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return statedb_code(rc == SQLITE_DONE ? SQLITE_OK : rc);
+}
+
+/* ---- open ---- */
+
+/* Bring the file from version db->version to STATEDB_SCHEMA_VERSION (in the open
+ * transaction). Also stamps the application id on a new file. */
+static int
+statedb_migrate(struct statedb *db)
+{
+	char sql[64];
+	int rc, v;
+
+	for (v = db->version; v < STATEDB_SCHEMA_VERSION; v++) {
+		rc = statedb_script(db->db, statedb_steps[v]);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	if (db->version == STATEDB_SCHEMA_VERSION)
+		return SQLITE_OK;
+	/* PRAGMA takes no bound parameters; both numbers are this build's constants. */
+	(void)snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STATEDB_APPLICATION_ID);
+	rc = statedb_script(db->db, sql);
+	if (rc != SQLITE_OK)
+		return rc;
+	(void)snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STATEDB_SCHEMA_VERSION);
+	rc = statedb_script(db->db, sql);
+	if (rc != SQLITE_OK)
+		return rc;
+	db->version = STATEDB_SCHEMA_VERSION;
+	return SQLITE_OK;
+}
+
+/* Is this file ours? Reads application_id and user_version (the first read of the file:
+ * garbage bytes fail here with SQLITE_NOTADB). */
+static int
+statedb_identify(struct statedb *db, char *errbuf, size_t errlen)
+{
+	long long app = 0, ver = 0, tables = 0;
+	int rc;
+
+	if ((rc = statedb_value(db->db, "PRAGMA application_id", &app, NULL, 0)) != SQLITE_OK ||
+	    (rc = statedb_value(db->db, "PRAGMA user_version", &ver, NULL, 0)) != SQLITE_OK ||
+	    (rc = statedb_value(db->db, "SELECT count(*) FROM sqlite_master", &tables, NULL, 0)) !=
+	            SQLITE_OK) {
+		statedb_seterr(errbuf, errlen, "reading the header", sqlite3_errmsg(db->db));
+		return statedb_code(rc);
+	}
+	if (app != STATEDB_APPLICATION_ID && !(app == 0 && ver == 0 && tables == 0)) {
+		if (errlen > 0)
+			(void)snprintf(
+			        errbuf, errlen,
+			        "application_id %lld, user_version %lld, %lld schema objects: "
+			        "not written by mtastsd",
+			        app, ver, tables);
+		return ERR_STATEDB_FOREIGN;
+	}
+	if (ver > STATEDB_SCHEMA_VERSION || ver < 0) {
+		if (errlen > 0)
+			(void)snprintf(errbuf, errlen,
+			               "schema version %lld, this mtastsd knows up to %d", ver,
+			               STATEDB_SCHEMA_VERSION);
+		return ERR_STATEDB_VERSION;
+	}
+	db->version = (int)ver;
+	return 0;
+}
+
+static int
+statedb_setup(struct statedb *db, char *errbuf, size_t errlen)
+{
+	char mode[32], check[128];
+	int rc, r, i;
+
+	r = statedb_identify(db, errbuf, errlen);
+	if (r < 0)
+		return r;
+	rc = statedb_value(db->db, "PRAGMA journal_mode = WAL", NULL, mode, sizeof(mode));
+	if (rc != SQLITE_OK || strcmp(mode, "wal") != 0) {
+		statedb_seterr(errbuf, errlen, "switching to WAL mode",
+		               rc != SQLITE_OK ? sqlite3_errmsg(db->db) : mode);
+		return rc != SQLITE_OK ? statedb_code(rc) : ERR_STATEDB_IO;
+	}
+	rc = statedb_script(db->db, "PRAGMA synchronous = NORMAL");
+	if (rc == SQLITE_OK)
+		rc = statedb_value(db->db, "PRAGMA quick_check", NULL, check, sizeof(check));
+	if (rc != SQLITE_OK || strcmp(check, "ok") != 0) {
+		statedb_seterr(errbuf, errlen, "quick_check",
+		               rc != SQLITE_OK ? sqlite3_errmsg(db->db) : check);
+		return rc != SQLITE_OK ? statedb_code(rc) : ERR_STATEDB_CORRUPT;
+	}
+	/* Take the write lock once, even with nothing to migrate: a read-only file or
+	 * directory, or another writer, shows up now rather than at the first write. */
+	rc = statedb_script(db->db, "BEGIN IMMEDIATE");
+	if (rc == SQLITE_OK) {
+		rc = statedb_migrate(db);
+		if (rc == SQLITE_OK)
+			rc = statedb_script(db->db, "COMMIT");
+	}
+	if (rc != SQLITE_OK) {
+		statedb_seterr(errbuf, errlen,
+		               db->version < STATEDB_SCHEMA_VERSION ? "migrating the schema"
+		                                                    : "taking the write lock",
+		               sqlite3_errmsg(db->db));
+		(void)statedb_script(db->db, "ROLLBACK");
+		return statedb_code(rc);
+	}
+	for (i = 0; i < ST_COUNT; i++) {
+		rc = sqlite3_prepare_v3(db->db, statedb_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		                        &db->st[i], NULL);
+		if (rc != SQLITE_OK) {
+			statedb_seterr(errbuf, errlen, "preparing statements",
+			               sqlite3_errmsg(db->db));
+			return statedb_code(rc);
+		}
+	}
+	/* From now on nothing waits for a lock: the caller runs on the event loop. */
+	(void)sqlite3_busy_timeout(db->db, 0);
+	return 0;
+}
+
+int
+statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen)
+{
+	struct statedb *db = xcalloc(1, sizeof(*db));
+	int rc, r, fd;
+
+	if (errlen > 0)
+		errbuf[0] = '\0';
+	db->path = xstrdup(path);
+	/* Created here, mode 0600, so that SQLite (which gives its -wal and -shm files the
+	 * main file's mode) never makes it readable by others, whatever the umask: later
+	 * tables (ACME) hold secrets. */
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		statedb_seterr(errbuf, errlen, "opening", strerror(errno));
+		r = ERR_STATEDB_IO;
+		goto fail;
+	}
+	(void)close(fd);
+	rc = sqlite3_open_v2(path, &db->db,
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+	                     NULL);
+	if (rc != SQLITE_OK) {
+		statedb_seterr(errbuf, errlen, "opening",
+		               db->db != NULL ? sqlite3_errmsg(db->db) : sqlite3_errstr(rc));
+		r = statedb_code(rc);
+		goto fail;
+	}
+	(void)sqlite3_extended_result_codes(db->db, 1);
+	(void)sqlite3_busy_timeout(db->db, STATEDB_OPEN_BUSY_MS);
+	r = statedb_setup(db, errbuf, errlen);
+	if (r < 0)
+		goto fail;
+	*ret_db = db;
+	return 0;
+fail:
+	(void)statedb_close(db);
+	return r;
+}
+
+struct statedb *
+statedb_close(struct statedb *db)
+{
+	int i;
+
+	if (db == NULL)
+		return NULL;
+	if (db->in_tx)
+		statedb_rollback(db);
+	for (i = 0; i < ST_COUNT; i++)
+		(void)sqlite3_finalize(db->st[i]);
+	(void)sqlite3_close(db->db); /* every statement is finalised: never SQLITE_BUSY */
+	free(db->path);
+	free(db);
+	return NULL;
+}
+
+int
+statedb_mkdir(const char *dir, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0750) < 0) {
+		if (errno != EEXIST)
+			return -errno;
+		if (stat(dir, &st) < 0)
+			return -errno;
+		return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	}
+	if (uid != (uid_t)-1 && chown(dir, uid, gid) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+statedb_set_aside(const char *path, time_t now, char *ret_aside, size_t asidelen)
+{
+	char from[4096], to[4096];
+	int n;
+
+	n = snprintf(to, sizeof(to), "%s.corrupt-%lld", path, (long long)now);
+	if (n < 0 || (size_t)n + sizeof("-wal") > sizeof(to))
+		return -ENAMETOOLONG;
+	if (rename(path, to) < 0)
+		return -errno;
+	(void)snprintf(ret_aside, asidelen, "%s", to);
+	(void)snprintf(from, sizeof(from), "%s-wal", path);
+	(void)snprintf(to + n, sizeof(to) - (size_t)n, "-wal");
+	if (rename(from, to) < 0 && errno != ENOENT)
+		return -errno;
+	(void)snprintf(from, sizeof(from), "%s-shm", path);
+	if (unlink(from) < 0 && errno != ENOENT)
+		return -errno;
+	return 0;
+}
+
+const char *
+statedb_path(const struct statedb *db)
+{
+	return db->path;
+}
+
+int
+statedb_schema_version(const struct statedb *db)
+{
+	return db->version;
+}
+
+const char *
+statedb_errmsg(const struct statedb *db)
+{
+	return sqlite3_errmsg(db->db);
+}
+
+/* ---- transactions ---- */
+
+/* BEGIN or COMMIT; in_tx is whether a transaction is open after it succeeded. */
+static int
+statedb_tx(struct statedb *db, enum statedb_stmt s, int in_tx)
+{
+	int r = statedb_run(db, db->st[s]);
+
+	if (r == 0)
+		db->in_tx = in_tx;
+	return r;
+}
+
+int
+statedb_begin(struct statedb *db)
+{
+	return statedb_tx(db, ST_BEGIN, 1);
+}
+
+int
+statedb_commit(struct statedb *db)
+{
+	return statedb_tx(db, ST_COMMIT, 0);
+}
+
+void
+statedb_rollback(struct statedb *db)
+{
+	if (!db->in_tx)
+		return;
+	/* Fails only when SQLite already rolled back (after some errors): fine either way. */
+	(void)statedb_run(db, db->st[ST_ROLLBACK]);
+	db->in_tx = 0;
+}
+
+/* ---- sts_policy ---- */
+
+int
+statedb_policy_put(struct statedb *db, const struct statedb_policy *p)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_PUT];
+
+	if (p->text_len > STS_POLICY_CANON_MAX)
+		return -EINVAL;
+	if (sqlite3_bind_text(st, 1, p->domain, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, p->id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, p->text, (int)p->text_len, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, (sqlite3_int64)p->fetched_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, (sqlite3_int64)p->expires_at) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	return statedb_run(db, st);
+}
+
+int
+statedb_policy_delete(struct statedb *db, const char *domain)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_DELETE];
+
+	if (sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return ERR_STATEDB_IO;
+	return statedb_run(db, st);
+}
+
+int
+statedb_policy_delete_all(struct statedb *db)
+{
+	return statedb_run(db, db->st[ST_POLICY_DELETE_ALL]);
+}
+
+int
+statedb_policy_drop_expired(struct statedb *db, time_t now, size_t *ret_n)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_DROP_EXPIRED];
+	int r;
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)now) != SQLITE_OK)
+		return ERR_STATEDB_IO;
+	r = statedb_run(db, st);
+	if (r == 0 && ret_n != NULL)
+		*ret_n = (size_t)sqlite3_changes(db->db);
+	return r;
+}
+
+/* A text column, or "" when it is NULL, not text, or longer than max bytes. */
+static const char *
+statedb_col_text(sqlite3_stmt *st, int col, size_t max, size_t *ret_len)
+{
+	const unsigned char *t;
+	int n;
+
+	*ret_len = 0;
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
+		return "";
+	t = sqlite3_column_text(st, col);
+	n = sqlite3_column_bytes(st, col);
+	if (t == NULL || n < 0 || (size_t)n > max || strlen((const char *)t) != (size_t)n)
+		return "";
+	*ret_len = (size_t)n;
+	return (const char *)t;
+}
+
+int
+statedb_policy_load(struct statedb *db, size_t max, statedb_policy_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_LOAD];
+	struct statedb_policy p;
+	size_t len;
+	int rc;
+
+	if (sqlite3_bind_int64(st, 1, max > 0 ? (sqlite3_int64)max : -1) != SQLITE_OK)
+		return ERR_STATEDB_IO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		p.domain = statedb_col_text(st, 0, DOMAIN_NAME_MAX, &len);
+		p.id = statedb_col_text(st, 1, STS_ID_MAX, &len);
+		p.text = statedb_col_text(st, 2, STS_POLICY_CANON_MAX, &p.text_len);
+		p.fetched_at = sqlite3_column_type(st, 3) == SQLITE_INTEGER
+		                       ? (time_t)sqlite3_column_int64(st, 3)
+		                       : 0;
+		p.expires_at = sqlite3_column_type(st, 4) == SQLITE_INTEGER
+		                       ? (time_t)sqlite3_column_int64(st, 4)
+		                       : 0;
+		if (fn(&p, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return statedb_code(rc == SQLITE_DONE ? SQLITE_OK : rc);
+}
+
+int
+statedb_policy_count(struct statedb *db, size_t *ret_n)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_COUNT];
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		*ret_n = (size_t)sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	(void)sqlite3_reset(st);
+	return statedb_code(rc);
+}

@@ -1,0 +1,128 @@
+/*
+ * common/statedb.h - the state database: one SQLite file that survives restarts
+ *
+ * One file (<process.state_directory>/state.db, docs/operations.md) in WAL mode with
+ * synchronous=NORMAL: a committed transaction survives a crash or kill -9 of the daemon
+ * (the WAL is in the page cache), the file is never left half-written, and an admin can
+ * read it with the sqlite3 shell while the daemon runs. The policy cache keeps its
+ * policies here (table sts_policy, docs/cache.md "State database"), so that a restart does
+ * not turn a protected domain into "no policy" (RFC 8461 section 10.2); later modules
+ * (TLSRPT, ACME) keep their state in the same file, each in its own tables.
+ *
+ * Schema: PRAGMA application_id = STATEDB_APPLICATION_ID marks the file as ours, PRAGMA
+ * user_version = the schema version. statedb_open() brings an older file up to
+ * STATEDB_SCHEMA_VERSION by running the migration steps (statedb.c, statedb_steps[]: one
+ * entry per version, each a constant SQL script) in one transaction; a module that needs a
+ * new table or column appends a step and bumps STATEDB_SCHEMA_VERSION. A file of a newer
+ * version is never touched (ERR_STATEDB_VERSION): a downgraded daemon runs memory-only.
+ *
+ * Version 1:
+ *   CREATE TABLE sts_policy (
+ *     domain     TEXT PRIMARY KEY NOT NULL,  -- normalised Policy Domain (A-labels)
+ *     id         TEXT NOT NULL,              -- policy id of the _mta-sts TXT record
+ *     policy     TEXT NOT NULL,              -- canonical text (sts_policy_serialize)
+ *     fetched_at INTEGER NOT NULL,           -- wall clock, seconds since the epoch
+ *     expires_at INTEGER NOT NULL)           -- fetched_at + max_age
+ *   CREATE INDEX sts_policy_expires ON sts_policy (expires_at)
+ *
+ * Interface: statedb_mkdir(), statedb_open(), statedb_close(), statedb_set_aside(),
+ *            statedb_path(), statedb_schema_version(), statedb_errmsg(),
+ *            statedb_begin(), statedb_commit(), statedb_rollback(),
+ *            statedb_policy_put(), statedb_policy_delete(), statedb_policy_delete_all(),
+ *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count()
+ * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
+ *            another thread opens its own connection to the same file.
+ * Ownership: the caller owns the handle (statedb_close()); strings passed in are copied
+ *            by SQLite; rows handed to a callback are valid only during the callback.
+ * Errors:    0, or -errno for file system calls, or ERR_STATEDB_* (err.h): CORRUPT (not
+ *            an SQLite file, or damaged pages), LOCKED (another process holds the write
+ *            lock), IO (cannot create, read-only, disk full, I/O error), VERSION (written
+ *            by a newer mtastsd), FOREIGN (an SQLite file that is not ours). The SQLite
+ *            message of the last failure is in statedb_errmsg() or the open errbuf. This
+ *            module never logs: the caller decides, and never stops serving for it.
+ * SQL:       prepared statements only, every value bound (sqlite3_bind_*), never pasted.
+ */
+#ifndef MTASTSD_STATEDB_H
+#define MTASTSD_STATEDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+/* The file in the state directory. */
+#define STATEDB_FILE_NAME "state.db"
+/* The schema this build writes (PRAGMA user_version), see the header comment. */
+#define STATEDB_SCHEMA_VERSION 1
+/* PRAGMA application_id of our files: "MTST". */
+#define STATEDB_APPLICATION_ID 0x4d545354
+
+struct statedb;
+
+/* Create the state directory dir (one level, mode 0750) when it does not exist, and give
+ * it to uid:gid when it was created here and uid is not (uid_t)-1 (started as root,
+ * dropping privileges later). An existing directory is left as it is. Returns 0, or
+ * -errno (-ENOTDIR when dir exists but is not a directory). */
+int statedb_mkdir(const char *dir, uid_t uid, gid_t gid);
+
+/* Open (creating it when missing, mode 0600) the database file at path, check it (ours, not
+ * damaged: PRAGMA quick_check, writable: the write lock is taken once) and migrate it to
+ * STATEDB_SCHEMA_VERSION. Waits at most STATEDB_OPEN_BUSY_MS for a lock; afterwards no
+ * call ever waits for one (a busy database is ERR_STATEDB_LOCKED, try again later).
+ * On success *ret_db is set and 0 returned; otherwise ERR_STATEDB_* with the reason in
+ * errbuf (errlen bytes, may be 0). */
+int statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen);
+/* Close; pending statements are finalised, an open transaction rolled back. Returns NULL;
+ * statedb_close(NULL) is a no-op. */
+struct statedb *statedb_close(struct statedb *db);
+
+/* Move a damaged database out of the way: path -> path.corrupt-<unix seconds>, and its
+ * -wal file along (a stale WAL must never be applied to a new file); its -shm file is
+ * removed. The new name goes to ret_aside (asidelen bytes). Returns 0 or -errno of the
+ * rename; a missing -wal or -shm file is not an error. */
+int statedb_set_aside(const char *path, time_t now, char *ret_aside, size_t asidelen);
+
+/* The file's path (borrowed, valid until statedb_close()). */
+const char *statedb_path(const struct statedb *db);
+/* The schema version of the file (after migration: STATEDB_SCHEMA_VERSION). */
+int statedb_schema_version(const struct statedb *db);
+/* SQLite's message for the last failed call (borrowed, until the next call). */
+const char *statedb_errmsg(const struct statedb *db);
+
+/* One transaction: statedb_begin(), any number of writes, statedb_commit(); after a failed
+ * write or commit, statedb_rollback() (a no-op when none is open). 0 or ERR_STATEDB_*. */
+int statedb_begin(struct statedb *db);
+int statedb_commit(struct statedb *db);
+void statedb_rollback(struct statedb *db);
+
+/* ---- table sts_policy: the policy cache's policies (RFC 8461 section 5.1) ---- */
+
+/* One row. Strings are NUL-terminated; text holds text_len bytes (the canonical policy). */
+struct statedb_policy {
+	const char *domain;
+	const char *id;
+	const char *text;
+	size_t text_len;
+	time_t fetched_at; /* wall clock, s */
+	time_t expires_at; /* wall clock, s */
+};
+
+/* Insert or replace the row of p->domain. 0 or ERR_STATEDB_*. */
+int statedb_policy_put(struct statedb *db, const struct statedb_policy *p);
+/* Delete domain's row (none is not an error). 0 or ERR_STATEDB_*. */
+int statedb_policy_delete(struct statedb *db, const char *domain);
+/* Delete every row. 0 or ERR_STATEDB_*. */
+int statedb_policy_delete_all(struct statedb *db);
+/* Delete the rows with expires_at <= now; their count goes to *ret_n (may be NULL). */
+int statedb_policy_drop_expired(struct statedb *db, time_t now, size_t *ret_n);
+/* Called once per row; return non-zero to stop. p is valid only during the call. */
+typedef int statedb_policy_fn(const struct statedb_policy *p, void *arg);
+/* Visit the max rows most recently fetched (all when max is 0), oldest first, so that a
+ * cache filled in this order keeps the newest as the most recently used. Rows whose
+ * columns have the wrong type or an over-long value are passed with empty strings for
+ * the caller's checks to reject. 0 or ERR_STATEDB_*. */
+int statedb_policy_load(struct statedb *db, size_t max, statedb_policy_fn *fn, void *arg);
+/* The number of rows into *ret_n. 0 or ERR_STATEDB_*. */
+int statedb_policy_count(struct statedb *db, size_t *ret_n);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * resolver/cache_state.h - the policy cache kept in the state database across restarts
+ *
+ * RFC 8461 section 10.2: a sender that knows a domain's policy keeps applying it until it
+ * expires, so an attacker who blocks the domain's _mta-sts TXT record or its HTTPS fetch
+ * gains nothing. An in-memory cache forgets every policy at a restart, a crash, a watchdog
+ * kill or an upgrade, and until each domain is fetched again that attacker turns it into
+ * "no policy". This module writes every policy of the memory cache (resolver/cache_mem.c)
+ * to the state database (common/statedb.h, table sts_policy) and loads the live ones
+ * back at start, before the socketmap serves (docs/cache.md "State database").
+ *
+ * What is kept: kind "policy" entries only (any mode), as the canonical text with id,
+ * fetched_at and expires_at. "no-policy" and "tempfail" entries are not kept: they live
+ * seconds to minutes, and after a restart an empty cache answers the same as they do
+ * (NOTFOUND, then a new discovery); keeping them would only let a spoofed "no policy"
+ * outlive the process. Loaded policies get last_check 0, so the first lookup re-checks
+ * the TXT id in the background (the domain may have changed it meanwhile).
+ *
+ * Writes are off the lookup path: the memory cache's observer only adds the domain to a
+ * pending set (no SQL, no serialising); a timer CACHE_STATE_FLUSH_MS later writes what
+ * memory holds for each pending domain then (a valid policy: insert or replace; anything
+ * else: delete the row), at most CACHE_STATE_BATCH_MAX domains per transaction. A write
+ * that fails (disk full, locked, I/O error) is logged once, rolled back and retried with
+ * backoff; the pending set is bounded (beyond it the table is rewritten from memory once
+ * the database works again). Memory is always what answers; the file only refills it.
+ *
+ * Interface: cache_state_new(), cache_state_free(), cache_state_flush(),
+ *            cache_state_pending(), cache_state_counters(), cache_state_stats_add()
+ * Threads:   main loop only.
+ * Ownership: borrows the loop, the database handle and the memory cache (all must outlive
+ *            it); sets itself as the memory cache's observer until freed.
+ * Errors:    cache_state_new() returns the database error when loading fails (the caller
+ *            then runs without it); write errors never leave the module. Logs its own
+ *            outcomes: the load summary, the first write failure and the recovery.
+ */
+#ifndef MTASTSD_CACHE_STATE_H
+#define MTASTSD_CACHE_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cache_mem.h"
+#include "loop.h"
+
+struct cache_state;
+struct statedb;
+struct stats;
+
+/* Monotonic since start. */
+struct cache_state_counters {
+	uint64_t loaded;       /* policies loaded into memory at start */
+	uint64_t load_expired; /* rows past their expiry, dropped at load */
+	uint64_t load_invalid; /* rows that failed the checks (domain, id, policy text), removed */
+	uint64_t puts;         /* rows written (insert or replace) */
+	uint64_t deletes;      /* rows removed */
+	uint64_t commits;      /* transactions committed */
+	uint64_t errors;       /* transactions that failed (retried) */
+	uint64_t resyncs;      /* full rewrites after the pending set overflowed */
+};
+
+/* Load the live policies of db into cache (at most max_load, the most recently fetched;
+ * rows with expires_at <= now are deleted first; the rest are checked like a cached value:
+ * normalised domain, id, canonical text parsed again, expiry clamped to fetched_at +
+ * max_age), then observe cache and keep db up to date. Returns 0 and *ret_cs, or the
+ * ERR_STATEDB_* of the load (logged; nothing observed, the cache keeps what was loaded). */
+int cache_state_new(struct loop *loop, struct statedb *db, struct cache_mem *cache, size_t max_load,
+                    time_t now, struct cache_state **ret_cs);
+/* Write what is pending (every batch, at once: shutdown), stop observing. Returns NULL. */
+struct cache_state *cache_state_free(struct cache_state *cs);
+/* Write every pending change now, in batches, until none is left or a write fails.
+ * Returns 0 or the ERR_STATEDB_* of the failure (then retried by the timer as usual). */
+int cache_state_flush(struct cache_state *cs);
+/* Domains waiting to be written. */
+size_t cache_state_pending(const struct cache_state *cs);
+const struct cache_state_counters *cache_state_counters(const struct cache_state *cs);
+/* Register the metrics (JSON under "cache.state"); cs may be NULL (no state database:
+ * every value 0). st borrows cs until cleared or freed. */
+void cache_state_stats_add(const struct cache_state *cs, struct stats *st);
+
+#endif
