@@ -535,7 +535,8 @@ resolver_round() {
 		say "bench: round $r: resolver $s"
 		# cold: N distinct domains, each needing DNS and HTTPS, fresh daemon per run
 		if [ "$s" != trivial ]; then
-			for c in 8 64; do
+			# c=1: one connection, one domain at a time (cold latency per lookup)
+			for c in 1 8 64; do
 				up "$s" || continue 2
 				[ "$c" = 64 ] && memrec "$s" idle "$r"
 				load "$s" "cold.c$c" "$r" -k "$T/cold.keys" -n "$DOMAINS" -c "$c" \
@@ -706,7 +707,7 @@ row = lambda cols: print("  ".join(str(c).rjust(n) if i else str(c).ljust(n)
                                    for i, (c, n) in enumerate(zip(cols, w))))
 row(hdr)
 for mode in ("hot", "neg", "cold"):
-    for c in (8, 64):
+    for c in (1, 8, 64):
         for m in ("qps", "p50_us", "p99_us", "max_us"):
             f = "%s.c%d.%s" % (mode, c, m)
             mt, pe = get(f, "mtastsd"), get(f, "peer")
