@@ -105,7 +105,13 @@ cfg_duration_from_text(const char *v, uint64_t *ret_ms, const char **why)
 			return 0;
 		}
 	}
-	*why = "unknown unit (use ms, s, m, h or d)";
+	if (*p == '.' || *p == ',')
+		*why = "no fractions: write a whole number of a smaller unit (\"1500ms\", not "
+		       "\"1.5s\")";
+	else if (*p == ' ' || *p == '\t')
+		*why = "no space between the number and the unit (\"10m\", not \"10 m\")";
+	else
+		*why = "unknown unit (use ms, s, m, h or d)";
 	return -1;
 }
 
