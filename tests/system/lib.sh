@@ -337,6 +337,12 @@ netns_setup() {
 netns_exec() {
 	ip netns exec "$LIB_NETNS" "$@"
 }
+# wait_tcp_ns PORT [HOST]: as wait_tcp, inside the namespace of netns_setup.
+wait_tcp_ns() {
+	local port=$1 host=${2:-127.0.0.1}
+	wait_for "$LIVE_S" netns_exec bash -c "exec 3<>/dev/tcp/$host/$port" 2>/dev/null ||
+		die "nothing listens on $host:$port in the namespace after ${LIVE_S}s"
+}
 
 # ---- resolver lab helpers (DNS data, socketmap queries) ----------------------------------
 

@@ -609,8 +609,7 @@ if have_cmd "mta-sts-query in a network namespace" mta-sts-query dnsmasq ip &&
 		--no-hosts --conf-file=/dev/null --listen-address=127.0.0.1 --bind-interfaces --port=53 \
 		--user=root --pid-file= "${dns_args[@]}"
 	start_bg nspub ip netns exec "$LIB_NETNS" "$MTASTSD" -f -c "$T/ns.conf"
-	wait_for "$LIVE_S" netns_exec bash -c 'exec 3<>/dev/tcp/127.0.0.1/443' 2>/dev/null ||
-		die "the daemon in the namespace does not listen on 127.0.0.1:443"
+	wait_tcp_ns 443
 	for i in 1 2 3; do
 		out=$(netns_exec env SSL_CERT_FILE="$T/ca.pem" mta-sts-query "d$i.test" 2>"$T/msq.err" || true)
 		id=$(sed -n "s/^_mta-sts\.d$i\.test\. 3600 IN TXT \"v=STSv1; id=\([A-Za-z0-9]*\)\"\$/\1/p" "$T/nsdns.txt")

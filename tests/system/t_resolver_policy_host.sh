@@ -58,19 +58,10 @@ resolver_conf "$T/mtastsd.conf" "$SM" "$DNS" 443
 sed -i '/connect_to/d' "$T/mtastsd.conf"
 grep -q connect_to "$T/mtastsd.conf" && die "connect_to still in the config"
 start_bg mtastsd netns_exec "$MTASTSD" -f -c "$T/mtastsd.conf"
-# wait_ns HOST PORT: something accepts on HOST:PORT inside the namespace (LIVE_S at most)
-wait_ns() {
-	local i
-	for i in $(seq 1 $((LIVE_S * 10))); do
-		netns_exec bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	die "nothing listens on $1:$2 in the namespace"
-}
-wait_ns 127.0.0.1 "$DNS"
-wait_ns 127.0.0.1 443
-wait_ns ::1 443
-wait_ns 127.0.0.1 "$SM"
+wait_tcp_ns "$DNS"
+wait_tcp_ns 443
+wait_tcp_ns 443 ::1
+wait_tcp_ns "$SM"
 
 # pmn DOMAIN: postmap -q in the namespace, as pm (lib.sh) prints it
 pmn() {

@@ -31,17 +31,8 @@ policy_put "$WWW" enforce.test "$(policy_enforce mail.enforce.test)"
 start_bg dns netns_exec ldns-testns -6 -p 53 "$T/dns.testns"
 start_bg www netns_exec "$TOOLS_DIR/fake_https" --port "$HTTPS" --cert "$T/www.fullchain.pem" \
 	--key "$T/www.key" --docroot "$WWW" --count-file "$T/www.count"
-# wait_ns PORT HOST: something accepts on HOST:PORT inside the namespace (LIVE_S at most)
-wait_ns() {
-	local i
-	for i in $(seq 1 $((LIVE_S * 10))); do
-		netns_exec bash -c "exec 3<>/dev/tcp/$2/$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	die "nothing listens on $2:$1 in the namespace"
-}
-wait_ns 53 ::1
-wait_ns "$HTTPS" 127.0.0.1
+wait_tcp_ns 53 ::1
+wait_tcp_ns "$HTTPS"
 
 # A config without dns_servers: the namespace's resolv.conf decides.
 resolver_conf "$T/mtastsd.conf" 1 0 "$HTTPS"
