@@ -32,6 +32,8 @@
 #define CFG_SENTINELS_MAX   16
 #define CFG_ZONES_MAX       64
 #define CFG_DOMAINS_MAX     1024
+/* admin.allowed_hosts: the names of one machine, each checked on every admin request. */
+#define CFG_ADMIN_HOSTS_MAX 32
 
 static const struct cfg_enum cfg_mode_names[] = {
         {"none", STS_MODE_NONE},
@@ -239,6 +241,8 @@ static const struct cfg_key cfg_keys_admin[] = {
         K_BOOL(P, "enabled", admin.enabled, 1, RST),
         K_LISTEN("listen", admin.listen, "127.0.0.1:8462", RST),
         K_STR(P, "token", admin.token, NULL, 0, NULL),
+        K_STRLIST(P, "allowed_hosts", admin.allowed_hosts, admin.n_allowed_hosts,
+                  CFG_ADMIN_HOSTS_MAX, cfg_check_admin_host, 0),
         K_END,
 };
 

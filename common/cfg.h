@@ -139,6 +139,8 @@ struct cfg_admin {
 	int enabled;              /* default on */
 	struct cfg_listen listen; /* default 127.0.0.1:8462 */
 	char *token;              /* bearer token, NULL = none */
+	size_t n_allowed_hosts;
+	char **allowed_hosts; /* Host names besides localhost and the listen address */
 };
 
 struct cfg_where;

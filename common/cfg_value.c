@@ -403,6 +403,38 @@ bad:
 	                 v);
 }
 
+/* An admin.allowed_hosts entry, a name the admin endpoint answers to besides localhost:
+ * "admin.example.net", "192.0.2.7", "2001:db8::7" or "[2001:db8::7]". Compared with the Host
+ * header without case, port and trailing dot (daemon/admin_route.c). */
+int
+cfg_check_admin_host(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char buf[INET6_ADDRSTRLEN + 1];
+	size_t i, n = strlen(v);
+
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']' && n - 2 < sizeof(buf)) {
+		memcpy(buf, v + 1, n - 2);
+		buf[n - 2] = '\0';
+		if (inet_pton(AF_INET6, buf, addr) == 1)
+			return 0;
+		goto bad;
+	}
+	if (inet_pton(AF_INET6, v, addr) == 1 || inet_pton(AF_INET, v, addr) == 1)
+		return 0;
+	if (n > 1 && v[n - 1] == '.')
+		n--;
+	if (n == 0 || n > DOMAIN_NAME_MAX || v[0] == '.')
+		goto bad;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '.' && v[i] != '_')
+			goto bad;
+	return 0;
+bad:
+	return cfg_error(ctx, s, key,
+	                 "bad host '%s': expected a host name or an IP address, without a port", v);
+}
+
 int
 cfg_check_redis_address(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
                         const char *v)

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,6 +32,7 @@
 #include "httpd.h"
 #include "listen.h"
 #include "log.h"
+#include "mtasts_limits.h"
 #include "xalloc.h"
 
 /* A config file larger than this is not hashed (bytes); cfg_load() reads far smaller ones. */
@@ -280,39 +282,84 @@ admin_purge(struct admin *a, struct MHD_Connection *conn)
 }
 
 static enum MHD_Result
-admin_get(struct admin *a, struct MHD_Connection *conn, const char *url)
+admin_policy(struct admin *a, struct MHD_Connection *conn, const char *dom)
 {
-	static const char pol_prefix[] = "/policies/";
-	struct admin_facts f;
 	char norm[DOMAIN_BUF];
 	char *body;
 
-	if (strcmp(url, "/policies") == 0 || strcmp(url, pol_prefix) == 0)
-		return admin_error(conn, MHD_HTTP_NOT_FOUND, "use /policies/<domain>");
-	if (strncmp(url, pol_prefix, sizeof(pol_prefix) - 1) == 0) {
-		if (!res_enabled(a->res))
-			return admin_error(conn, MHD_HTTP_NOT_FOUND, "the resolver is disabled");
-		if (domain_normalize(url + sizeof(pol_prefix) - 1, norm) < 0)
-			return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
-		body = admin_render_policy(a, norm);
-		if (body == NULL)
-			return admin_error(conn, MHD_HTTP_NOT_FOUND, "not cached");
-		return admin_send(conn, MHD_HTTP_OK, "application/json", body);
-	}
-	if (strcmp(url, "/metrics") == 0)
-		return admin_send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
-		                  admin_render_metrics(a));
-	if (strcmp(url, "/") != 0 && strcmp(url, "/status") != 0)
-		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not found");
+	if (!res_enabled(a->res))
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "the resolver is disabled");
+	if (domain_normalize(dom, norm) < 0)
+		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+	body = admin_render_policy(a, norm);
+	if (body == NULL)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not cached");
+	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+}
+
+/* GET / and /status: the facts gathered once for the body. */
+static enum MHD_Result
+admin_page_or_status(struct admin *a, struct MHD_Connection *conn, int page)
+{
+	struct admin_facts f;
+	char *body;
+
 	admin_facts_collect(a, &f);
-	if (strcmp(url, "/") == 0)
-		body = admin_render_html(a, &f);
-	else
-		body = admin_render_status(a, &f);
+	body = page ? admin_render_html(a, &f) : admin_render_status(a, &f);
 	admin_facts_free(&f);
-	if (strcmp(url, "/") == 0)
+	if (page)
 		return admin_send(conn, MHD_HTTP_OK, "text/html; charset=utf-8", body);
 	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+}
+
+/* MHD_get_connection_values() callback: count the Host headers. */
+static enum MHD_Result
+admin_count_host(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	(void)kind;
+	(void)value;
+	if (key != NULL && strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		(*(unsigned *)cls)++;
+	return MHD_YES;
+}
+
+/* A refusal worth the administrator's attention: for each reason a warning at most once
+ * per ADMIN_REFUSED_LOG_INTERVAL_MS (saying how many were quieter since), debug otherwise. */
+static void
+admin_log_refused(struct admin *a, const struct admin_route *rt, const char *host)
+{
+	char shown[LOG_PEER_TEXT_MAX + 4], more[80] = "";
+	uint64_t now = loop_now_ms(a->loop);
+	uint64_t *last = &a->refused_log_ms[rt->refused], *quiet = &a->refused_quiet[rt->refused];
+	int prio;
+
+	if (rt->refused != ADMIN_REFUSED_HOST && rt->refused != ADMIN_REFUSED_PURGE_TCP)
+		return;
+	prio = *last == 0 || now - *last >= ADMIN_REFUSED_LOG_INTERVAL_MS ? LOG_WARNING : LOG_DEBUG;
+	if (prio == LOG_WARNING && *quiet > 0)
+		(void)snprintf(more, sizeof(more), " (%llu more since the last warning)",
+		               (unsigned long long)*quiet);
+	if (rt->refused == ADMIN_REFUSED_PURGE_TCP) {
+		log_msg(prio,
+		        "admin: refused POST /cache/purge over TCP with 403: admin.token is unset "
+		        "(set it, or use a unix-socket admin.listen)%s",
+		        more);
+	} else if (rt->status == MHD_HTTP_MISDIRECTED_REQUEST) {
+		(void)log_printable(shown, sizeof(shown), host, strlen(host));
+		log_msg(prio,
+		        "admin: refused a request for Host '%s' with 421: not loopback, not "
+		        "admin.listen, not in admin.allowed_hosts (a DNS rebinding attempt, or a "
+		        "name to add to admin.allowed_hosts)%s",
+		        shown, more);
+	} else {
+		log_msg(prio, "admin: refused a request with 400: %s%s", rt->error, more);
+	}
+	if (prio == LOG_WARNING) {
+		*last = now;
+		*quiet = 0;
+	} else {
+		(*quiet)++;
+	}
 }
 
 static enum MHD_Result
@@ -321,8 +368,9 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 {
 	struct admin *a = cls;
 	struct admin_req *rq = *req_ctx;
+	struct admin_request req = {0};
+	struct admin_route rt;
 
-	(void)version;
 	(void)upload_data;
 	if (rq == NULL) {
 		rq = xcalloc(1, sizeof(*rq));
@@ -337,32 +385,36 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return MHD_YES;
 	}
 	a->http_requests++;
-	if (!admin_authorized(a, conn)) {
-		a->http_unauthorized++;
-		return admin_error(conn, MHD_HTTP_UNAUTHORIZED, "a bearer token is required");
+	req.method = method;
+	req.url = url;
+	req.version = version;
+	req.host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	(void)MHD_get_connection_values(conn, MHD_HEADER_KIND, admin_count_host, &req.n_host);
+	req.authorized = admin_authorized(a, conn);
+	req.origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL;
+	req.body_too_large = rq->too_large;
+	a->route.has_token = a->has_token;
+	admin_route(&a->route, &req, &rt);
+	if (rt.refused != ADMIN_REFUSED_NONE) {
+		a->refused[rt.refused]++;
+		admin_log_refused(a, &rt, req.host);
 	}
-	if (rq->too_large)
-		return admin_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
-	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
-		if (strcmp(url, "/cache/purge") != 0)
-			return admin_error(conn,
-			                   strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
-			                                   strcmp(url, "/metrics") == 0
-			                           ? MHD_HTTP_METHOD_NOT_ALLOWED
-			                           : MHD_HTTP_NOT_FOUND,
-			                   "not found");
-		/* A browser sends Origin on cross-site form posts: a page elsewhere must not
-		 * purge the cache of a host whose admin happens to browse it. */
-		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin") != NULL)
-			return admin_error(conn, MHD_HTTP_FORBIDDEN,
-			                   "cross-origin requests are refused");
+	switch (rt.handler) {
+	case ADMIN_H_PAGE:
+		return admin_page_or_status(a, conn, 1);
+	case ADMIN_H_STATUS:
+		return admin_page_or_status(a, conn, 0);
+	case ADMIN_H_METRICS:
+		return admin_send(conn, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+		                  admin_render_metrics(a));
+	case ADMIN_H_POLICY:
+		return admin_policy(a, conn, rt.domain);
+	case ADMIN_H_PURGE:
 		return admin_purge(a, conn);
+	case ADMIN_H_ERROR:
+		break;
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return admin_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
-	if (strcmp(url, "/cache/purge") == 0)
-		return admin_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "use POST");
-	return admin_get(a, conn, url);
+	return admin_error(conn, rt.status, rt.error);
 }
 
 /* The request's state (the glue has renewed the connection's deadline). */
@@ -413,6 +465,14 @@ admin_stats_resolver(const void *obj)
 	return res_enabled(((const struct admin *)obj)->res);
 }
 
+static const struct stats_field admin_refusals[] = {
+        {"host", "host", .off = offsetof(struct admin, refused[ADMIN_REFUSED_HOST])},
+        {"token", "token", .off = offsetof(struct admin, refused[ADMIN_REFUSED_TOKEN])},
+        {"origin", "origin", .off = offsetof(struct admin, refused[ADMIN_REFUSED_ORIGIN])},
+        {"purge_without_token", "purge_without_token",
+         .off = offsetof(struct admin, refused[ADMIN_REFUSED_PURGE_TCP])},
+};
+
 static const struct stats_field admin_version[] = {
         {MTASTSD_VERSION, .get = admin_stats_one},
 };
@@ -437,6 +497,14 @@ static const struct stats_metric admin_stats[] = {
         {"mtastsd_config_last_reload_successful", STATS_GAUGE,
          "1 when the last reload was applied (or none was tried), 0 when it failed.",
          .get = admin_stats_reload_ok},
+        {"mtastsd_admin_requests_total", STATS_COUNTER, "Requests to the admin endpoint.",
+         .json = "admin.requests", .off = offsetof(struct admin, http_requests)},
+        {"mtastsd_admin_requests_refused_total", STATS_COUNTER,
+         "Admin requests refused, by reason: a Host that is not the endpoint's (400, 421), "
+         "no or a wrong token (401), a POST with Origin (403), a purge over TCP without a "
+         "configured token (403).",
+         .json = "admin.refused", .label = "reason", .fields = admin_refusals,
+         .n = STATS_COUNT(admin_refusals)},
 };
 
 /* Registered first in the resolver's registry, so that it is there when the resolver is
@@ -447,6 +515,44 @@ static const struct stats_metric admin_res_stats[] = {
 };
 
 /* ---- lifecycle ---- */
+
+/* Keep a copy of admin.allowed_hosts for the Host check (the cfg is only borrowed). */
+static void
+admin_set_hosts(struct admin *a, const struct cfg_admin *c)
+{
+	size_t i;
+
+	for (i = 0; i < a->n_allowed_hosts; i++)
+		free(a->allowed_hosts[i]);
+	free(a->allowed_hosts);
+	a->allowed_hosts = NULL;
+	a->n_allowed_hosts = 0;
+	if (c->n_allowed_hosts > 0) {
+		a->allowed_hosts = xcalloc(c->n_allowed_hosts, sizeof(*a->allowed_hosts));
+		for (i = 0; i < c->n_allowed_hosts; i++)
+			a->allowed_hosts[i] = xstrdup(c->allowed_hosts[i]);
+		a->n_allowed_hosts = c->n_allowed_hosts;
+	}
+	a->route.allowed_hosts = a->allowed_hosts;
+	a->route.n_allowed_hosts = a->n_allowed_hosts;
+}
+
+/* A reloaded admin.allowed_hosts: applied at once, logged when it changed. */
+static void
+admin_hosts_reload(struct admin *a, const struct cfg_admin *c)
+{
+	size_t i;
+	int same = c->n_allowed_hosts == a->n_allowed_hosts;
+
+	for (i = 0; same && i < c->n_allowed_hosts; i++)
+		same = strcmp(c->allowed_hosts[i], a->allowed_hosts[i]) == 0;
+	if (same)
+		return;
+	admin_set_hosts(a, c);
+	log_notice("admin: admin.allowed_hosts changed: %zu name%s besides localhost and the "
+	           "listen address",
+	           a->n_allowed_hosts, a->n_allowed_hosts == 1 ? "" : "s");
+}
 
 int
 admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
@@ -488,6 +594,9 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	r = admin_check_exposed(a, &c->listen);
 	if (r < 0)
 		goto fail;
+	admin_route_cfg_listen(&a->route, &c->listen, ADMIN_DEFAULT_HOST);
+	admin_set_hosts(a, c);
+	a->route.has_token = a->has_token;
 	r = listen_open(&c->listen, &admin_listen_opts, &a->ls, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		log_err("admin: %s", errbuf);
@@ -574,8 +683,10 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 		return;
 	if (cfg != a->cfg)
 		admin_hash_file(cfg != NULL ? cfg->path : NULL, a->cfg_sha256);
-	if (cfg != a->cfg && cfg != NULL && a->cfg != NULL)
+	if (cfg != a->cfg && cfg != NULL && a->cfg != NULL) {
 		admin_token_reload(a, cfg->admin.token);
+		admin_hosts_reload(a, &cfg->admin);
+	}
 	a->cfg = cfg;
 	a->res = res;
 	a->pub = pub;
@@ -626,6 +737,7 @@ admin_free(struct admin *a)
 	a->httpd = httpd_free(a->httpd); /* stops the MHD daemon */
 	listen_close(&a->ls);            /* and removes the unix socket */
 	free(a->listen_name);
+	admin_set_hosts(a, &(struct cfg_admin){0});
 	a->stats = stats_free(a->stats);
 	a->stats_pub = stats_free(a->stats_pub);
 	a->stats_res = stats_free(a->stats_res);

@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "admin_render.h"
+#include "admin_route.h"
 #include "cfg.h"
 #include "httpd.h"
 #include "listen.h"
@@ -37,8 +38,10 @@
 #define ADMIN_CONN_TIMEOUT_S 10
 /* Request line + headers of one admin request (bytes). */
 #define ADMIN_CONN_MEMORY_MAX (16 * 1024)
-/* A POST body is read and ignored up to this size; larger requests get 413 (bytes). */
-#define ADMIN_POST_BODY_MAX 4096
+/* A refused request (Host, purge over TCP without a token) is logged as a warning at most
+ * once per this many ms, the others at debug level; the counters count every one. A web
+ * page retrying a rebinding in a loop must not flood the journal. */
+#define ADMIN_REFUSED_LOG_INTERVAL_MS 10000
 /* Cache entries scanned for recent failures per request (the cache may hold 100000). */
 #define ADMIN_SCAN_MAX 200000
 /* listen(2) backlog. */
@@ -57,6 +60,11 @@ struct admin {
 	int has_token;
 	unsigned char token_sha256[32];
 	int exposed; /* TCP listener on a non-loopback address: a token is mandatory */
+	/* the routing's view of the listener and the config (admin_route.h); its
+	 * allowed_hosts are the copies in allowed_hosts below, has_token follows has_token */
+	struct admin_route_cfg route;
+	char **allowed_hosts; /* admin.allowed_hosts, owned copies */
+	size_t n_allowed_hosts;
 	/* what we report on (admin_update) */
 	const struct cfg *cfg;
 	struct res *res;
@@ -70,7 +78,10 @@ struct admin {
 	uint64_t reloads_ok, reloads_failed;
 	time_t last_reload; /* wall clock of the last reload attempt, 0 = none */
 	int last_reload_ok;
-	uint64_t http_requests, http_unauthorized;
+	uint64_t http_requests;
+	uint64_t refused[ADMIN_REFUSED__N];        /* by enum admin_refusal */
+	uint64_t refused_log_ms[ADMIN_REFUSED__N]; /* loop time of the last warning, 0: none */
+	uint64_t refused_quiet[ADMIN_REFUSED__N];  /* refusals logged at debug level since */
 };
 
 /* Whole days from now until t (negative when t has passed). */

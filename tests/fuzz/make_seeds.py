@@ -326,6 +326,64 @@ for name, data in {
     seed("pub_request", name, data)
 
 
+# admin_request: byte 0 flags (1 unix, 2 token set, 4 token sent, 8 Origin, 16 body too
+# large, 32/64 listen 127.0.0.1 [::1] 192.0.2.7 0.0.0.0, 128 HTTP/1.0), byte 1 Host headers,
+# then "<Host>\n<path>[\n<method>]" (no method line: GET).
+def adm(flags, n_host, text):
+    return bytes([flags, n_host]) + text.encode("utf-8")
+
+
+for name, data in {
+    "status": adm(0, 1, "127.0.0.1:8462\n/status"),
+    "page": adm(0, 1, "localhost:8462\n/"),
+    "metrics": adm(0, 1, "127.0.0.1\n/metrics"),
+    "policy": adm(0, 1, "127.0.0.1:8462\n/policies/Example.COM."),
+    "policies-empty": adm(0, 1, "127.0.0.1:8462\n/policies/"),
+    "rebinding": adm(0, 1, "evil.example:8462\n/status"),
+    "rebinding-policies": adm(0, 1, "evil.example\n/policies/example.com"),
+    "localhost-dot-case": adm(0, 1, "LOCALHOST.:8462\n/status"),
+    "localhost-sub": adm(0, 1, "localhost.evil.example\n/status"),
+    "loopback-other": adm(0, 1, "127.255.0.3:1\n/status"),
+    "ipv6-loop": adm(32, 1, "[::1]:8462\n/metrics"),
+    "ipv6-mapped": adm(0, 1, "[::ffff:127.0.0.1]\n/metrics"),
+    "ipv6-bad": adm(0, 1, "[::1\n/status"),
+    "ipv6-bare": adm(0, 1, "::1\n/status"),
+    "ipv6-scope": adm(0, 1, "[fe80::1%25eth0]:8462\n/status"),
+    "listen-addr": adm(64, 1, "192.0.2.7:8462\n/status"),
+    "listen-wildcard": adm(96 | 2 | 4, 1, "0.0.0.0:8462\n/status"),
+    "allowed-name": adm(64 | 2 | 4, 1, "ADMIN.example.net.:443\n/status"),
+    "allowed-v4": adm(0, 1, "192.0.2.9\n/status"),
+    "allowed-v6": adm(0, 1, "[2001:DB8::9]:8462\n/status"),
+    "allowed-mixed": adm(0, 1, "mixed.case.example\n/status"),
+    "no-host-11": adm(0, 0, "\n/status"),
+    "no-host-10": adm(128, 0, "\n/status"),
+    "two-hosts": adm(0, 2, "127.0.0.1\n/status"),
+    "empty-host": adm(0, 1, "\n/status"),
+    "port-big": adm(0, 1, "127.0.0.1:65536\n/status"),
+    "port-long": adm(0, 1, "127.0.0.1:000080\n/status"),
+    "port-empty": adm(0, 1, "localhost:\n/status"),
+    "trailing-ows": adm(0, 1, "localhost:8462 \t\n/status"),
+    "ipv4-short": adm(0, 1, "127.1\n/status"),
+    "ipv4-octal": adm(0, 1, "0177.0.0.1\n/status"),
+    "long-host": adm(0, 1, "a" * 300 + "\n/status"),
+    "long-localhost": adm(0, 1, "localhost" + "." * 250 + "\n/status"),
+    "purge-tcp": adm(0, 1, "127.0.0.1:8462\n/cache/purge\nPOST"),
+    "purge-unix": adm(1, 1, "localhost\n/cache/purge\nPOST"),
+    "purge-token": adm(2 | 4, 1, "127.0.0.1:8462\n/cache/purge\nPOST"),
+    "purge-no-token": adm(2, 1, "127.0.0.1:8462\n/cache/purge\nPOST"),
+    "purge-origin": adm(1 | 8, 1, "localhost\n/cache/purge\nPOST"),
+    "purge-large": adm(1 | 16, 1, "localhost\n/cache/purge\nPOST"),
+    "purge-get": adm(1, 1, "localhost\n/cache/purge"),
+    "post-status": adm(0, 1, "localhost\n/status\nPOST"),
+    "post-unknown": adm(0, 1, "localhost\n/nope\nPOST"),
+    "put": adm(0, 1, "localhost\n/status\nPUT"),
+    "head": adm(0, 1, "localhost\n/status\nHEAD"),
+    "get-lower": adm(0, 1, "localhost\n/status\nget"),
+    "unknown-path": adm(0, 1, "localhost\n/../status"),
+}.items():
+    seed("admin_request", name, data)
+
+
 def main():
     for target, files in sorted(seeds.items()):
         d = os.path.join(CORPUS, target)
