@@ -11,7 +11,10 @@
 # token rules, methods, reload counters and config digest; the Valkey/Redis tier with a
 # redis-server of our own (state, counters, mtastsd_valkey_up 1, then 0 once redis-server
 # stops, then 1 again after a restart); a unix-socket admin listener, and the refusal of a
-# public address without a token.
+# public address without a token. The Host check (DNS rebinding: a foreign Host gets 421 on
+# every path, loopback names and addresses and admin.allowed_hosts are answered, HTTP/1.1
+# without Host 400), and the purge rule: over TCP a purge needs a configured token (a daemon
+# without one answers 403 and keeps its cache), over a unix socket it needs none.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd curl python3 ldns-testns postmap certtool sha256sum
@@ -279,6 +282,49 @@ check "HEAD /status" 200 "$(code HEAD /status -H "$AUTH" -I)"
 check "PUT /status -> 405" 405 "$(code PUT /status -H "$AUTH")"
 check "DELETE / -> 405" 405 "$(code DELETE / -H "$AUTH")"
 check "unknown path -> 404" 404 "$(code GET /nope -H "$AUTH")"
+# ---- Host: a DNS-rebinding page sends its own name; only the endpoint's names are answered
+# hcode HOST PATH [CURL-ARGS...]: the status of GET PATH sent with "Host: HOST" (token sent).
+hcode() {
+	local h=$1 p=$2
+	shift 2
+	curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code}' -H "$AUTH" -H "Host: $h" "$@" "$URL$p"
+}
+# refused REASON: the mtastsd_admin_requests_refused_total sample of that reason
+refused() {
+	get /metrics | awk -v m="mtastsd_admin_requests_refused_total{reason=\"$1\"}" '$1 == m {print $2}'
+}
+check "lookup enforce.test again (the cache was purged)" "$(pm_ok "$ENF")" "$(pm "$SM" postfix enforce.test)"
+h0=$(refused host)
+check "Host evil.example: /status -> 421" 421 "$(hcode evil.example /status)"
+check "Host evil.example:port: /policies/<d> -> 421" 421 "$(hcode "evil.example:$ADM" /policies/testing.test)"
+check "Host evil.example: / -> 421" 421 "$(hcode evil.example /)"
+check "Host evil.example: /metrics -> 421" 421 "$(hcode evil.example /metrics)"
+check "Host localhost.evil.example -> 421" 421 "$(hcode localhost.evil.example /status)"
+check "Host 0.0.0.0:port -> 421" 421 "$(hcode "0.0.0.0:$ADM" /status)"
+curl -sS --max-time "$LIVE_S" -H "$AUTH" -H 'Host: evil.example' "$URL/status" >"$T/h421.json"
+check "421 body: what to do, no status data" \
+	'unknown Host: use localhost or 127.0.0.1, or list the name in admin.allowed_hosts' \
+	"$(jq_py "$T/h421.json" 'j["error"] if list(j) == ["error"] else j')"
+check "HTTP/1.1 without Host -> 400" 400 \
+	"$(curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code}' -H "$AUTH" -H 'Host:' "$URL/status")"
+check "refused Hosts counted (7 x 421, 1 x 400)" $((h0 + 8)) "$(refused host)"
+check "Host 127.0.0.1:port (curl's own) -> 200" 200 "$(hcode "127.0.0.1:$ADM" /status)"
+check "Host localhost:port -> 200" 200 "$(hcode "localhost:$ADM" /status)"
+check "Host LOCALHOST. -> 200" 200 "$(hcode LOCALHOST. /policies/enforce.test)"
+check "Host [::1]:port -> 200" 200 "$(hcode "[::1]:$ADM" /metrics)"
+check "Host 127.0.0.2 -> 200" 200 "$(hcode 127.0.0.2 /)"
+check "HTTP/1.0 without Host -> 200" 200 \
+	"$(curl -sS --max-time "$LIVE_S" -0 -o /dev/null -w '%{http_code}' -H "$AUTH" -H 'Host:' "$URL/status")"
+check "accepted Hosts are not counted as refused" $((h0 + 8)) "$(refused host)"
+check_match "a refused Host is logged as a warning" \
+	"warning: admin: refused a request for Host 'evil.example' with 421: not loopback" \
+	"$(cat "$T/mtastsd.log")"
+# at most one warning per 10 s for 8 refusals within a few seconds: the rest at debug level
+nwarn=$(grep -c 'warning: admin: refused a request' "$T/mtastsd.log" || true)
+check "refused Hosts: fewer warnings than refusals ($nwarn)" yes "$([ "$nwarn" -lt 8 ] && echo yes || echo no)"
+check "purge with a rebinding Host -> 421 (token sent)" 421 \
+	"$(code POST '/cache/purge?domain=enforce.test' -H "$AUTH" -H 'Host: evil.example')"
+check "the cache is intact after it" 200 "$(code GET /policies/enforce.test -H "$AUTH")"
 check "admin is not on the publisher listener" 404 \
 	"$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$T/ca.pem" \
 		--resolve "mta-sts.pub1.test:$PUB:127.0.0.1" "https://mta-sts.pub1.test:$PUB/status")"
@@ -356,9 +402,9 @@ port, n, secs, auth = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sy
 t0 = time.monotonic()
 socks = [socket.create_connection(("127.0.0.1", port), timeout=60) for _ in range(n)]
 probe = socket.create_connection(("127.0.0.1", port), timeout=60)
-probe.sendall(("GET /status HTTP/1.1\r\nHost: x\r\n%s\r\nConnection: close\r\n\r\n"
+probe.sendall(("GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\nConnection: close\r\n\r\n"
                % auth).encode())
-req = b"GET /status HTTP/1.1\r\nHost: x\r\nX-Drip: " + b"a" * 1000
+req = b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Drip: " + b"a" * 1000
 cut, i, early, reply, probe_open = {}, 0, None, b"", True
 while time.monotonic() - t0 < secs and len(cut) < n:
     for k, s in enumerate(socks):
@@ -399,9 +445,11 @@ check "limit c: /status answers afterwards" 200 "$(code GET /status -H "$AUTH")"
 check_match "limit c: the cut is logged" 'admin: closed [0-9]+ connections? that sent no complete request within 10 s' \
 	"$(cat "$T/mtastsd.log")"
 
-# ---- admin.token is applied by a reload (no restart)
+# ---- admin.token and admin.allowed_hosts are applied by a reload (no restart)
 TOKEN2='n3w-token_after_reload'
-sed "s|token = \"$TOKEN\"|token = \"$TOKEN2\"|" "$T/good.conf" >"$T/mtastsd.conf"
+check "Host admin.example.test before it is listed -> 421" 421 "$(hcode admin.example.test /status)"
+sed "s|token = \"$TOKEN\"|token = \"$TOKEN2\"; allowed_hosts = [ \"Admin.Example.Test\", \"192.0.2.7\" ]|" \
+	"$T/good.conf" >"$T/mtastsd.conf"
 grep -q "$TOKEN2" "$T/mtastsd.conf" || die "the token was not replaced in the config"
 kill -HUP "$(cat "$T/mtastsd.pid")"
 wait_log mtastsd 'admin.token changed' || true
@@ -410,6 +458,12 @@ check "token reload: the old token is refused" 401 "$(code GET /status -H "$AUTH
 check "token reload: the new token is accepted" 200 \
 	"$(code GET /status -H "Authorization: Bearer $TOKEN2")"
 AUTH="Authorization: Bearer $TOKEN2"
+check "allowed_hosts reload: logged" 1 \
+	"$(grep -c 'admin: admin.allowed_hosts changed: 2 names' "$T/mtastsd.log" || true)"
+check "allowed_hosts reload: Host admin.example.test.:port -> 200" 200 \
+	"$(hcode "admin.example.test.:$ADM" /status)"
+check "allowed_hosts reload: Host 192.0.2.7 -> 200" 200 "$(hcode 192.0.2.7 /status)"
+check "allowed_hosts reload: Host evil.example still -> 421" 421 "$(hcode evil.example /status)"
 
 # ---- shutdown closes the admin listener and exits 0
 kill -TERM "$(cat "$T/mtastsd.pid")"
@@ -431,18 +485,21 @@ if have_cmd "the Valkey/Redis tier checks" redis-server redis-cli; then
 		wait_tcp "$R"
 		wait_for "$LIVE_S" pong || die "redis-server on $R does not answer PING"
 	}
+	# c2 ARGS...: curl to the redis-backed daemon's admin endpoint, with its token (a purge
+	# over TCP needs one)
+	c2() { curl -sS --max-time "$LIVE_S" -H "Authorization: Bearer $TOKEN" "$@"; }
 	# up2: the mtastsd_valkey_up sample of the redis-backed daemon
-	up2() { curl -sS --max-time "$LIVE_S" "$URL2/metrics" | awk '$1 == "mtastsd_valkey_up" {print $2}'; }
+	up2() { c2 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_up" {print $2}'; }
 	# st2 EXPR: a python expression over the valkey object v of its /status
 	st2() {
-		curl -sS --max-time "$LIVE_S" "$URL2/status" >"$T/st2.json"
+		c2 "$URL2/status" >"$T/st2.json"
 		jq_py "$T/st2.json" "(lambda v: $1)(j['resolver']['valkey'])"
 	}
 	redis_start redis
 	RES_NEGATIVE_TTL=10m resolver_conf "$T/redis.conf" "$SM2" "$DNS" "$HTTPS"
 	sed -i '/^admin = /d' "$T/redis.conf"
 	cat >>"$T/redis.conf" <<EOC
-admin = { listen = "127.0.0.1:$ADM2"; };
+admin = { listen = "127.0.0.1:$ADM2"; token = "$TOKEN"; };
 cache = {
 	backend = "redis";
 	redis = {
@@ -461,9 +518,9 @@ EOC
 	check "valkey: cache backend redis" redis "$(jq_py "$T/st2.json" 'j["resolver"]["cache"]["backend"]')"
 	check "valkey: mtastsd_valkey_up 1" 1 "$(up2)"
 	check "valkey: mtastsd_valkey_enabled 1" 1 \
-		"$(curl -sS --max-time "$LIVE_S" "$URL2/metrics" | awk '$1 == "mtastsd_valkey_enabled" {print $2}')"
+		"$(c2 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_enabled" {print $2}')"
 	check_match "valkey: the page shows connected" 'id="valkey-state">connected<' \
-		"$(curl -sS --max-time "$LIVE_S" "$URL2/")"
+		"$(c2 "$URL2/")"
 	# enforce.test, not in redis yet: the shared read misses, the lock script reads it again
 	# (miss) and takes the fetch lock, the policy is fetched and written.
 	n0=$(fetch_count www mta-sts.enforce.test)
@@ -476,19 +533,19 @@ EOC
 		"$(st2 '"%d %d %d %d" % (v["hits"], v["misses"], v["writes"], v["locks_taken"])')"
 	# Out of the memory cache: the next lookup is answered from redis (a hit, no fetch).
 	check "valkey: purge enforce.test from memory" 1 \
-		"$(curl -sS --max-time "$LIVE_S" -X POST "$URL2/cache/purge?domain=enforce.test" | python3 -c 'import json,sys; print(json.load(sys.stdin)["purged"])')"
+		"$(c2 -X POST "$URL2/cache/purge?domain=enforce.test" | python3 -c 'import json,sys; print(json.load(sys.stdin)["purged"])')"
 	check "valkey: lookup enforce.test from redis" "$(pm_ok "$ENF")" "$(pm "$SM2" postfix enforce.test)"
 	check "valkey: no second fetch" $((n0 + 1)) "$(fetch_count www mta-sts.enforce.test)"
 	check "valkey: hits misses errors timeouts" "1 2 0 0" \
 		"$(st2 '"%d %d %d %d" % (v["hits"], v["misses"], v["errors"], v["timeouts"])')"
-	curl -sS --max-time "$LIVE_S" "$URL2/metrics" >"$T/metrics2.txt"
+	c2 "$URL2/metrics" >"$T/metrics2.txt"
 	m2() { grep -E "^$1 " "$T/metrics2.txt" | awk '{print $2}'; }
 	check "valkey: commands hit / miss / error / timeout" "1 2 0 0" \
 		"$(m2 'mtastsd_valkey_commands_total\{result="hit"\}') $(m2 'mtastsd_valkey_commands_total\{result="miss"\}') $(m2 'mtastsd_valkey_commands_total\{result="error"\}') $(m2 'mtastsd_valkey_commands_total\{result="timeout"\}')"
 	check "valkey: state gauge" "1 0 0" \
 		"$(m2 'mtastsd_valkey_state\{state="connected"\}') $(m2 'mtastsd_valkey_state\{state="connecting"\}') $(m2 'mtastsd_valkey_state\{state="down"\}')"
 	check "valkey: one successful connect" 1 "$(m2 'mtastsd_valkey_connects_total\{result="success"\}')"
-	check_match "valkey: page counters" 'id="c-valkey_hits">1<' "$(curl -sS --max-time "$LIVE_S" "$URL2/")"
+	check_match "valkey: page counters" 'id="c-valkey_hits">1<' "$(c2 "$URL2/")"
 
 	# redis-server stops: the connection closes, the gauge drops to 0 at once; at the
 	# latest when a command times out (command_timeout) and the next attempt fails
@@ -501,13 +558,13 @@ EOC
 		"$(st2 '"%s %s %d" % (v["state"], v["up"], v["errors"])')"
 	check "valkey: one outage" 1 "$(st2 'v["outages"]')"
 	check_match "valkey: the page shows the state" 'id="valkey-state">(down|connecting)<' \
-		"$(curl -sS --max-time "$LIVE_S" "$URL2/")"
+		"$(c2 "$URL2/")"
 	# Lookups go on without it: testing.test is discovered directly (its read, lock and
 	# write are not sent).
 	check "valkey down: lookup testing.test" "$(pm_notfound)" "$(pm "$SM2" postfix testing.test)"
 	check "valkey down: operations not sent" 3 "$(st2 'v["unavailable"]')"
 	check "valkey down: metric of operations not sent" 3 \
-		"$(curl -sS --max-time "$LIVE_S" "$URL2/metrics" | awk '$1 == "mtastsd_valkey_unavailable_total" {print $2}')"
+		"$(c2 "$URL2/metrics" | awk '$1 == "mtastsd_valkey_unavailable_total" {print $2}')"
 
 	# redis-server back: reconnected after the backoff (polled, LIVE_S).
 	redis_start redis2
@@ -536,6 +593,58 @@ check "unix socket: purge with the resolver off -> 409" 409 \
 	"$(curl -sS -o /dev/null -w '%{http_code}' -X POST --unix-socket "$T/admin.sock" http://localhost/cache/purge)"
 stop_bg unixd
 check "unix socket removed at exit" no "$([ -e "$T/admin.sock" ] && echo yes || echo no)"
+
+# ---- no token, TCP listener: a purge is refused and the cache stays intact
+SM3=$(free_port tcp)
+ADM3=$(free_port tcp)
+URL3="http://127.0.0.1:$ADM3"
+RES_NEGATIVE_TTL=10m resolver_conf "$T/nt.conf" "$SM3" "$DNS" "$HTTPS"
+sed -i "s|^admin = { enabled = false; };|admin = { listen = \"127.0.0.1:$ADM3\"; };|" "$T/nt.conf"
+mtastsd_start nt "$T/nt.conf" "$SM3"
+wait_tcp "$ADM3"
+# c3 ARGS...: curl to it, status only
+c3() { curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code}' "$@"; }
+check "no token: lookup enforce.test" "$(pm_ok "$ENF")" "$(pm "$SM3" postfix enforce.test)"
+check "no token: lookup nx.test" "$(pm_notfound)" "$(pm "$SM3" postfix nx.test)"
+check "no token: /status over TCP -> 200" 200 "$(c3 "$URL3/status")"
+check "no token: purge all over TCP -> 403" 403 "$(c3 -X POST "$URL3/cache/purge")"
+check "no token: purge one over TCP -> 403" 403 "$(c3 -X POST "$URL3/cache/purge?domain=enforce.test")"
+curl -sS --max-time "$LIVE_S" -X POST "$URL3/cache/purge" >"$T/nt_purge.json"
+check "no token: the 403 says what to do" \
+	'purging the cache over TCP needs a token: set admin.token, or use a unix-socket admin.listen' \
+	"$(jq_py "$T/nt_purge.json" 'j["error"]')"
+check "no token: the cached policy is still there" 200 "$(c3 "$URL3/policies/enforce.test")"
+check "no token: the cache still holds both entries" 2 \
+	"$(curl -sS --max-time "$LIVE_S" "$URL3/metrics" | awk '$1 == "mtastsd_cache_entries" {print $2}')"
+check "no token: refused purges counted" 3 \
+	"$(curl -sS --max-time "$LIVE_S" "$URL3/metrics" | awk '$1 == "mtastsd_admin_requests_refused_total{reason=\"purge_without_token\"}" {print $2}')"
+check_match "no token: the refusal is logged" \
+	'warning: admin: refused POST /cache/purge over TCP with 403: admin.token is unset' \
+	"$(cat "$T/nt.log")"
+check "no token: Host evil.example -> 421" 421 "$(c3 -H 'Host: evil.example' "$URL3/status")"
+check "no token: lookup enforce.test still from the cache" "$(pm_ok "$ENF")" "$(pm "$SM3" postfix enforce.test)"
+stop_bg nt
+
+# ---- a unix-socket admin listener purges without a token; the Host check applies there too
+SM4=$(free_port tcp)
+RES_NEGATIVE_TTL=10m resolver_conf "$T/ux.conf" "$SM4" "$DNS" "$HTTPS"
+sed -i "s|^admin = { enabled = false; };|admin = { listen = { path = \"$T/ux.sock\"; mode = \"0600\"; }; };|" "$T/ux.conf"
+mtastsd_start ux "$T/ux.conf" "$SM4"
+wait_log ux 'admin: listening on unix:' || true
+# c4 URL [ARGS...]: curl over the unix socket, status only
+c4() { curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code}' --unix-socket "$T/ux.sock" "$@"; }
+check "unix: lookup enforce.test" "$(pm_ok "$ENF")" "$(pm "$SM4" postfix enforce.test)"
+check "unix: enforce.test cached" 200 "$(c4 http://localhost/policies/enforce.test)"
+check "unix: purge with a rebinding Host -> 421" 421 \
+	"$(c4 -X POST 'http://evil.example/cache/purge?domain=enforce.test')"
+check "unix: still cached after it" 200 "$(c4 http://localhost/policies/enforce.test)"
+curl -sS --max-time "$LIVE_S" --unix-socket "$T/ux.sock" -X POST \
+	'http://localhost/cache/purge?domain=enforce.test' >"$T/ux_purge.json"
+check "unix: purge without a token" "1 enforce.test" \
+	"$(jq_py "$T/ux_purge.json" '"%d %s" % (j["purged"], j["domain"])')"
+check "unix: purged entry gone" 404 "$(c4 http://localhost/policies/enforce.test)"
+check "unix: Host evil.example -> 421" 421 "$(c4 http://evil.example/status)"
+stop_bg ux
 
 # ---- a public address without a token is refused
 cat >"$T/public.conf" <<EOC

@@ -134,6 +134,8 @@ assert_defaults(const struct cfg *c)
 	assert_string_equal(c->admin.listen.address, "127.0.0.1:8462");
 	assert_int_equal(c->admin.listen.port, 8462);
 	assert_null(c->admin.token);
+	assert_int_equal(c->admin.n_allowed_hosts, 0);
+	assert_null(c->admin.allowed_hosts);
 }
 
 static void
@@ -285,6 +287,9 @@ test_full(void **state)
 	assert_string_equal(c->admin.listen.path, "/run/mtastsd/admin.sock");
 	assert_int_equal(c->admin.listen.mode, 0660);
 	assert_string_equal(c->admin.token, "s3cret");
+	assert_int_equal(c->admin.n_allowed_hosts, 4);
+	assert_string_equal(c->admin.allowed_hosts[0], "admin.example.net");
+	assert_string_equal(c->admin.allowed_hosts[3], "[2001:db8::7]");
 	cfg_free(c);
 }
 
@@ -1148,6 +1153,9 @@ static const struct bad_case bad_cases[] = {
          "required when cache.redis.sentinels is set"},
         {"bad-domain-policy-host.conf", 5, "publisher.domains[0].domain",
          "domain is the Policy Domain (example.org), not the policy host name"},
+        {"bad-admin-allowed-host.conf", 3, "admin.allowed_hosts[1]",
+         "bad host 'admin.example.net:8462': expected a host name or an IP address, without a "
+         "port"},
         {"bad-admin-token.conf", 3, "admin.listen",
          "0.0.0.0:8462 is not a loopback address and admin.token is unset: refusing to expose "
          "the admin endpoint"},
