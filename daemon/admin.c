@@ -1,5 +1,5 @@
 /*
- * daemon/admin.c - the admin endpoint server: listener, MHD on the main loop, routing, auth
+ * daemon/admin.c - the admin endpoint server: listener, MHD on the main loop, handlers
  *
  * Interface: admin_new(), admin_update(), admin_note_reload(), admin_stop_accepting(),
  *            admin_free(), admin_port() (admin.h)
@@ -10,6 +10,10 @@
  * Threads:   main loop only.
  * Ownership: see admin.h; bodies come from admin_render.c and are handed to MHD
  *            (MHD_RESPMEM_MUST_FREE).
+ * Requests:  the facts of a complete request (method, path, Host headers, token, Origin,
+ *            body size) go to admin_route() (admin_route.c, no I/O), which picks the handler
+ *            or the refusal; refusals are counted, and those of Host and of a purge over TCP
+ *            without a token logged (a warning per ADMIN_REFUSED_LOG_INTERVAL_MS per reason).
  * Errors:    startup errors are returned (logged); request errors are HTTP statuses.
  */
 #include <arpa/inet.h>

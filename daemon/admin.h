@@ -15,7 +15,11 @@
  *   POST /cache/purge       ?domain=<d> purges one domain, no argument purges all (JSON)
  *
  * With admin.token set, every request needs "Authorization: Bearer <token>" (else 401);
- * the comparison takes the same time whatever the token given.
+ * the comparison takes the same time whatever the token given. Every request must name the
+ * endpoint in Host (localhost, 127.0.0.0/8, [::1], the listen address, admin.allowed_hosts;
+ * else 421), so that a DNS-rebinding web page cannot read it; POST /cache/purge needs the
+ * token over TCP (else 403), a unix-socket listener purges without one. The decisions are
+ * admin_route() (admin_route.h, no I/O).
  *
  * Interface: admin_new(), admin_update(), admin_note_reload(), admin_stop_accepting(),
  *            admin_free(), admin_port()
