@@ -10,7 +10,10 @@
 #    answers too. The passed descriptors are non-blocking and close-on-exec in the daemon
 #    (/proc/PID/fdinfo), the unix socket keeps the owner and mode systemd-socket-activate
 #    gave it (the config's owner is not applied), and it is still there after the daemon
-#    exits 0 (the service manager's file, never unlinked).
+#    exits 0 (the service manager's file, never unlinked). Then the publisher (HTTPS and
+#    HTTP) and the admin endpoint on sockets named publisher-https, publisher-http and
+#    admin: curl's first request starts it and gets the policy, the HTTP listener
+#    redirects to HTTPS and the admin endpoint answers /status.
 # 2. Refusals, each an exit status 1 with the reason logged: a passed socket on an address
 #    no listener has, and a socket on the socketmap's address named for another role.
 # 3. Across a restart: systemd-socket-activate hands its sockets over at exec and keeps
@@ -24,7 +27,7 @@
 # No check depends on speed: every wait is a liveness bound (LIVE_S).
 . "$(dirname "$0")/lib.sh"
 
-need_cmd python3 certtool ldns-testns postmap systemd-socket-activate
+need_cmd python3 certtool ldns-testns postmap systemd-socket-activate curl
 unset LISTEN_FDS LISTEN_PID LISTEN_FDNAMES
 
 lab_ports
@@ -104,6 +107,49 @@ wait_exit "$PID"
 check "SIGTERM: exit status 0" 0 "$RC"
 check "the service manager's unix socket is left in place" yes \
 	"$([ -S "$SOCK" ] && echo yes || echo no)"
+
+# ---- 1b. the publisher and the admin endpoint on passed sockets
+PH=$(free_port tcp)
+PP=$(free_port tcp)
+PA=$(free_port tcp)
+make_cert pub mta-sts.pub.test
+cat >"$T/pub.conf" <<EOC
+process = { allow_root = true; verbosity = 2; shutdown_timeout = "1s"; state_directory = ""; };
+resolver = { enabled = false; };
+admin = { listen = "127.0.0.1:$PA"; };
+publisher = {
+	listen = [ "127.0.0.1:$PH" ];
+	http_listen = [ "127.0.0.1:$PP" ];
+	domains = ( { domain = "pub.test"; mode = "enforce"; max_age = 604800; mx = [ "mail.pub.test" ];
+		cert = "$T/pub.fullchain.pem"; key = "$T/pub.key"; } );
+};
+EOC
+sa pub -l "127.0.0.1:$PH" -l "127.0.0.1:$PP" -l "127.0.0.1:$PA" \
+	--fdname=publisher-https:publisher-http:admin "$MTASTSD" -f -c "$T/pub.conf"
+wait_log pub "Listening on 127.0.0.1:$PA as 5" || die "systemd-socket-activate did not listen"
+PID=$(cat "$T/pub.pid")
+body=$(curl -sS --max-time "$LIVE_S" --cacert "$T/ca.pem" --resolve "mta-sts.pub.test:$PH:127.0.0.1" \
+	"https://mta-sts.pub.test:$PH/.well-known/mta-sts.txt" 2>"$T/curl.err" | tr -d '\r' | tr '\n' ' ' || true)
+check "publisher: first HTTPS request over the passed socket gets the policy" \
+	"version: STSv1 mode: enforce mx: mail.pub.test max_age: 604800 " "$body"
+check "publisher: systemd-socket-activate exec'd mtastsd" mtastsd "$(cat "/proc/$PID/comm")"
+check "publisher: the HTTP listener redirects to HTTPS" \
+	"301 https://mta-sts.pub.test/.well-known/mta-sts.txt" \
+	"$(curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code} %{redirect_url}' \
+		"http://127.0.0.1:$PP/.well-known/mta-sts.txt" -H 'Host: mta-sts.pub.test' 2>&1 || true)"
+check "admin endpoint on its passed socket" 200 \
+	"$(curl -sS --max-time "$LIVE_S" -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PA/status" || true)"
+log=$(cat "$T/pub.log")
+check_match "three sockets taken" 'socket activation: 3 listening sockets from the service manager' "$log"
+check_match "https listener from the service manager" \
+	"publisher: listening on 127.0.0.1:$PH \(https, socket from the service manager\)" "$log"
+check_match "http listener from the service manager" \
+	"publisher: listening on 127.0.0.1:$PP \(http, socket from the service manager\)" "$log"
+check_match "admin listener from the service manager" \
+	"admin: listening on 127.0.0.1:$PA \(socket from the service manager\)" "$log"
+kill "$PID"
+wait_exit "$PID"
+check "publisher: SIGTERM: exit status 0" 0 "$RC"
 
 # ---- 2. refusals: a passed socket no listener takes; another role's name
 act_conf "$T/one.conf" "\"127.0.0.1:$SM\""
