@@ -9,8 +9,8 @@
 #    a third configured listener with no passed socket is bound by mtastsd itself and
 #    answers too. The passed descriptors are non-blocking and close-on-exec in the daemon
 #    (/proc/PID/fdinfo), the unix socket keeps the owner and mode systemd-socket-activate
-#    gave it (the config's owner is not applied), and it is still there after the daemon
-#    exits 0 (the service manager's file, never unlinked). Then the publisher (HTTPS and
+#    gave it (the config's owner is not applied), still answers after a SIGHUP, and is
+#    still there after the daemon exits 0 (the service manager's file, never unlinked). Then the publisher (HTTPS and
 #    HTTP) and the admin endpoint on sockets named publisher-https, publisher-http and
 #    admin: curl's first request starts it and gets the policy, the HTTP listener
 #    redirects to HTTPS and the admin endpoint answers /status.
@@ -102,6 +102,10 @@ for fd in 3 4; do
 done
 check "unix socket: owner and mode as the service manager made them (config's not applied)" \
 	"$sock_before" "$(stat -c '%U %a' "$SOCK")"
+kill -HUP "$PID"
+wait_log act 'configuration reloaded' || true
+check "SIGHUP: the passed unix socket still answers" "$(pm_ok "$ENF")" \
+	"$(pmu "$SOCK" postfix enforce.test)"
 kill "$PID"
 wait_exit "$PID"
 check "SIGTERM: exit status 0" 0 "$RC"
