@@ -65,6 +65,13 @@
 /* Bytes read per read(2) call and connections accepted per readiness event. */
 #define SM_READ_CHUNK   4096
 #define SM_ACCEPT_BATCH 64
+
+/* Socket activation (common/listen.c): the listening sockets a service manager may pass
+ * (sd_listen_fds(3), LISTEN_FDS). A configuration has at most 49 listeners
+ * (resolver.listen, publisher.listen and publisher.http_listen with CFG_LISTEN_MAX = 16
+ * each, and admin.listen), and every passed socket must be one of them, so a larger count
+ * is refused at start instead of being looked at descriptor by descriptor. */
+#define LISTEN_PASSED_MAX 64
 /* listen(2) backlog (Linux somaxconn default is 4096; 128 is the traditional value). */
 #define SM_LISTEN_BACKLOG 128
 

@@ -96,6 +96,7 @@ static const struct listen_opts admin_listen_opts = {
         .default_host = ADMIN_DEFAULT_HOST,
         .backlog = ADMIN_LISTEN_BACKLOG,
         .default_mode = 0600,
+        .fdname = LISTEN_FDNAME_ADMIN,
 };
 
 static int
@@ -642,7 +643,8 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 		goto fail;
 	}
 	admin_kick(a);
-	log_info("admin: listening on %s%s", a->listen_name,
+	log_info("admin: listening on %s%s%s", a->listen_name,
+	         a->ls.passed ? " (socket from the service manager)" : "",
 	         a->has_token ? " (bearer token required)" : "");
 	*ret_admin = a;
 	return 0;

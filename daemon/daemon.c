@@ -2,8 +2,10 @@
  * daemon/daemon.c - the running daemon: ordered start, SIGHUP reload, SIGTERM shutdown
  *
  * Interface: daemon_run(), daemon_verbosity()
- * Order:     loop -> signals -> root check -> resolver (binds) -> publisher (binds) ->
- *            admin endpoint (binds, admin.h) -> state directory (created while still
+ * Order:     loop -> signals -> root check -> the sockets systemd passed (socket
+ *            activation, listen.h) -> resolver (binds) -> publisher (binds) -> admin
+ *            endpoint (binds, admin.h) -> a passed socket none took is an error -> state
+ *            directory (created while still
  *            root) -> drop privileges -> state database opened, its policies loaded into
  *            the resolver's cache (common/statedb.h; never fatal) -> watchdog -> READY=1,
  *            then STATUS= with counts every DAEMON_STATUS_INTERVAL_MS. Shutdown:
@@ -31,6 +33,7 @@
 #include "cfg.h"
 #include "daemon.h"
 #include "err.h"
+#include "listen.h"
 #include "log.h"
 #include "loop.h"
 #include "pol_engine.h"
@@ -396,6 +399,36 @@ daemon_on_term(struct loop *loop, int sig, void *arg)
 		daemon_shutdown_done(d);
 }
 
+/* ---- socket activation (listen.h, docs/operations.md "Socket activation") ---- */
+
+/* Before binding: take the listening sockets systemd passed, if any. */
+static int
+daemon_passed_scan(void)
+{
+	char errbuf[512];
+	int r = listen_passed_scan(errbuf, sizeof(errbuf));
+
+	if (r < 0)
+		log_err("socket activation: %s", errbuf);
+	else if (r > 0)
+		log_info("socket activation: %d listening socket%s from the service manager", r,
+		         r == 1 ? "" : "s");
+	return r;
+}
+
+/* After every listener is open: a passed socket that none took is a startup error (its
+ * clients would wait in its backlog for ever). */
+static int
+daemon_passed_finish(void)
+{
+	char errbuf[512];
+	int r = listen_passed_finish(errbuf, sizeof(errbuf));
+
+	if (r < 0)
+		log_err("socket activation: %s", errbuf);
+	return r;
+}
+
 /* ---- run ---- */
 
 static int
@@ -418,6 +451,9 @@ daemon_start(struct daemon *d)
 	r = daemon_priv_prepare(d);
 	if (r < 0)
 		return r;
+	r = daemon_passed_scan();
+	if (r < 0)
+		return r;
 	if (d->cfg->resolver.enabled) {
 		r = res_new(d->loop, d->cfg, &d->res);
 		if (r < 0) {
@@ -437,6 +473,9 @@ daemon_start(struct daemon *d)
 		log_err("admin: cannot start: %s", err_str(r));
 		return r;
 	}
+	r = daemon_passed_finish();
+	if (r < 0)
+		return r;
 	admin_update(d->admin, d->cfg, d->res, d->pub);
 	if (d->res == NULL && d->pub == NULL)
 		log_warn("nothing to do: the resolver is disabled and no publisher domain is "
@@ -479,6 +518,7 @@ daemon_run(struct cfg *cfg, const struct daemon_opts *opts)
 fail:
 	if (d.loop != NULL)
 		loop_timer_stop(d.loop, &d.status_timer);
+	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
 	d.admin = admin_free(d.admin);
 	d.pub = pub_free(d.pub);
 	d.res = res_free(d.res); /* before the state database: it writes what is pending */

@@ -495,6 +495,7 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	        .access_cls = pub,
 	        .unescape = pub_http_unescape,
 	};
+	struct listen_opts o = pub_listen_opts;
 	struct listen_sock ls;
 	char errbuf[512];
 	int r;
@@ -504,7 +505,8 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 		log_err("publisher.%s unix:%s: the publisher listens on TCP only", what, l->path);
 		return -EAFNOSUPPORT;
 	}
-	r = listen_open(l, &pub_listen_opts, &ls, errbuf, sizeof(errbuf));
+	o.fdname = tls ? LISTEN_FDNAME_PUB_HTTPS : LISTEN_FDNAME_PUB_HTTP;
+	r = listen_open(l, &o, &ls, errbuf, sizeof(errbuf));
 	if (r == -EAFNOSUPPORT) {
 		log_warn("publisher.%s %s: IPv6 is not available, skipping", what, addr);
 		return 0;
@@ -525,7 +527,8 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	}
 	if (httpd_start(pub->httpd, listen_take_fd(&ls), &srv, addr) == NULL)
 		return -EIO;
-	log_info("publisher: listening on %s (%s)", addr, tls ? "https" : "http");
+	log_info("publisher: listening on %s (%s%s)", addr, tls ? "https" : "http",
+	         ls.passed ? ", socket from the service manager" : "");
 	return 0;
 }
 

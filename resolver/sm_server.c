@@ -106,6 +106,7 @@ static const struct listen_opts sm_listen_opts = {
         .default_host = "127.0.0.1",
         .backlog = SM_LISTEN_BACKLOG,
         .default_mode = 0660,
+        .fdname = LISTEN_FDNAME_SOCKETMAP,
 };
 
 /* Note activity for the idle timeout (idle_timeout_ms 0 disables it). The timer is armed
@@ -577,7 +578,8 @@ sm_server_new(struct loop *loop, const struct cfg_resolver *cfg, struct pol_engi
 		if (r < 0)
 			log_err("socketmap: cannot watch %s: %s", l->sock.name, err_str(r));
 		else
-			log_info("socketmap: listening on %s", l->sock.name);
+			log_info("socketmap: listening on %s%s", l->sock.name,
+			         l->sock.passed ? " (socket from the service manager)" : "");
 	}
 	if (r < 0) {
 		sm_listeners_close(srv);

@@ -2,10 +2,12 @@
 # tests/system/t_install.sh - `cmake --install` into a DESTDIR under $T
 #
 # Installs this build tree and checks that the binary (sbin), the example config, the
-# systemd unit (with this prefix's sbin path), the sysusers.d snippet and the man pages
-# mtastsd(8) and mtastsd.conf(5) land in their GNUInstallDirs places, that the installed
-# binary and example config work, that the man pages render without warnings, and that the
-# unit's systemd-analyze exposure is the one docs/operations.md records.
+# systemd units (mtastsd.service with this prefix's sbin path, and mtastsd.socket next to
+# it), the sysusers.d snippet and the man pages mtastsd(8) and mtastsd.conf(5) land in their
+# GNUInstallDirs places, that the installed binary and example config work, that the man
+# pages render without warnings, that `systemd-analyze verify` finds nothing to say about
+# the two units (the socket activates the service; the service's binary is the installed
+# one), and that the unit's systemd-analyze exposure is the one docs/operations.md records.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd cmake
@@ -26,12 +28,13 @@ DESTDIR=$D cmake --install "$BUILD_DIR" >"$T/install.log" 2>&1 || die "cmake --i
 
 bin=$D$(abs "$SBIN")/mtastsd
 unit=$D$(abs "$UNITDIR")/mtastsd.service
+sock=$D$(abs "$UNITDIR")/mtastsd.socket
 conf=$D$(abs "$ETC")/mtastsd/mtastsd.conf.example
 man8=$D$(abs "$MAN")/man8/mtastsd.8
 man5=$D$(abs "$MAN")/man5/mtastsd.conf.5
 sysu=$D$(abs "$SYSUSERS")/mtastsd.conf
 
-for f in "$bin" "$unit" "$conf" "$man8" "$man5" "$sysu"; do
+for f in "$bin" "$unit" "$sock" "$conf" "$man8" "$man5" "$sysu"; do
 	check "installed ${f#"$D"}" yes "$([ -f "$f" ] && echo yes || echo no)"
 	check_match "listed in install_manifest.txt: ${f#"$D"}" "^${f#"$D"}$" \
 		"$(grep -Fx -- "${f#"$D"}" "$BUILD_DIR/install_manifest.txt" || true)"
@@ -55,6 +58,33 @@ check "unit otherwise as in etc/" "" \
 check "unit: Type=notify" "Type=notify" "$(grep '^Type=' "$unit")"
 check "unit: dedicated user" "User=mtastsd" "$(grep '^User=' "$unit")"
 check "sysusers creates that user" 'u mtastsd' "$(grep -o '^u mtastsd' "$sysu")"
+check "socket unit is etc/mtastsd.socket" "$(sha256sum <"$SRC_DIR/etc/mtastsd.socket")" \
+	"$(sha256sum <"$sock")"
+check "socket unit: the socketmap, named for its role" \
+	"ListenStream=127.0.0.1:8461 FileDescriptorName=socketmap Service=mtastsd.service" \
+	"$(grep -E '^(ListenStream|FileDescriptorName|Service)=' "$sock" | tr '\n' ' ' | sed 's/ $//')"
+check "socket unit's address is the default resolver.listen" \
+	"$(sed -n 's/^ListenStream=//p' "$sock")" \
+	"$(sed -n 's/^[[:space:]]*listen = ( "\([0-9.:]*\)" );.*/\1/p' "$SRC_DIR/etc/mtastsd.conf" | head -1)"
+
+# systemd-analyze verify loads both units as systemd would (the socket's Service=, every
+# key, the ExecStart binary): a copy whose ExecStart names the DESTDIR binary, since the
+# installed path exists only under DESTDIR.
+if have_cmd "unit verification (systemd-analyze verify)" systemd-analyze; then
+	mkdir -p "$T/verify"
+	sed "s|$(abs "$SBIN")/mtastsd|$bin|g" "$unit" >"$T/verify/mtastsd.service"
+	cp "$sock" "$T/verify/mtastsd.socket"
+	vrc=0
+	vout=$(systemd-analyze verify --man=no "$T/verify/mtastsd.service" \
+		"$T/verify/mtastsd.socket" 2>&1) || vrc=$?
+	check "systemd-analyze verify: service and socket load" "0 []" "$vrc [$vout]"
+	# The check can fail: a socket unit naming a service that is not there is refused.
+	sed 's/^Service=.*/Service=mtastsd-missing.service/' "$sock" >"$T/verify/mtastsd.socket"
+	vrc=0
+	vout=$(systemd-analyze verify --man=no "$T/verify/mtastsd.socket" 2>&1) || vrc=$?
+	check_match "systemd-analyze verify refuses a socket without its service" \
+		'^[1-9].*not loaded' "$vrc $vout"
+fi
 
 if have_cmd "unit exposure (systemd-analyze security)" systemd-analyze; then
 	exp=$(systemd-analyze security --offline=yes "$unit" 2>&1 |
