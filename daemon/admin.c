@@ -448,6 +448,23 @@ static const struct stats_metric admin_res_stats[] = {
 
 /* ---- lifecycle ---- */
 
+unsigned
+admin_max_connections(const struct cfg *cfg)
+{
+	if (!cfg->admin.enabled)
+		return 0;
+	return cfg->admin.max_connections > 0 && cfg->admin.max_connections < ADMIN_MAX_CONNECTIONS
+	               ? cfg->admin.max_connections
+	               : ADMIN_MAX_CONNECTIONS;
+}
+
+unsigned
+admin_fd_fixed(const struct cfg *cfg)
+{
+	/* the listening socket, libmicrohttpd's epoll and eventfd */
+	return cfg->admin.enabled ? 3 : 0;
+}
+
 int
 admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 {
@@ -499,7 +516,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	                                   .name = "admin",
 	                                   .deadline_name = deadline,
 	                                   .timeout_s = ADMIN_CONN_TIMEOUT_S,
-	                                   .max_connections = ADMIN_MAX_CONNECTIONS,
+	                                   .max_connections = admin_max_connections(cfg),
 	                                   .conn_memory_max = ADMIN_CONN_MEMORY_MAX,
 	                           });
 	a->mhd = httpd_start(a->httpd, listen_take_fd(&a->ls),
