@@ -140,7 +140,9 @@ fd_limit_raise(unsigned *ret_before, unsigned *ret_after)
 	if (rl.rlim_cur == RLIM_INFINITY)
 		return 0;
 	rl.rlim_cur = target;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+	/* prlimit(2), the prlimit64 system call: the unit's SystemCallFilter= denies
+	 * @resources, which holds setrlimit but not prlimit64 (systemd-analyze syscall-filter) */
+	if (prlimit(0, RLIMIT_NOFILE, &rl, NULL) < 0)
 		return -errno;
 	*ret_after = fd_rlim_unsigned(target);
 	return 0;

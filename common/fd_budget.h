@@ -65,8 +65,8 @@ int fd_budget_format(const struct fd_budget *b, char *buf, size_t len);
 /* Raise the soft RLIMIT_NOFILE to the hard limit (at most FD_LIMIT_CAP), as systemd starts
  * a service with a soft limit of 1024 whatever LimitNOFILE= allows (systemd.exec(5)).
  * *ret_before and *ret_after get the soft limit before and after (capped at UINT_MAX; always
- * written). Returns 0, or -errno when getrlimit/setrlimit(2) fail (then *ret_after is the
- * limit in force). */
+ * written). Returns 0, or -errno when getrlimit/prlimit(2) fail (then *ret_after is the
+ * limit in force). Uses prlimit(2), which the unit's system call filter allows. */
 int fd_limit_raise(unsigned *ret_before, unsigned *ret_after);
 
 #endif

@@ -972,6 +972,18 @@ dns_query_start(struct dns_client *c, const char *name, uint16_t rrtype, unsigne
 }
 
 void
+dns_client_queries(const struct dns_client *c, unsigned *ret_running, unsigned *ret_waiting)
+{
+	const struct dns_query *q;
+	unsigned n = 0;
+
+	for (q = c->wait_head; q != NULL; q = q->wnext)
+		n++;
+	*ret_running = c->n_running;
+	*ret_waiting = n;
+}
+
+void
 dns_query_cancel(struct dns_query *q)
 {
 	if (q != NULL)

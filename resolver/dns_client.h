@@ -7,6 +7,7 @@
  * Servers come from the config (resolver.dns_servers) or /etc/resolv.conf.
  *
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
+ *            dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_txt_free(), dns_client_servers_loopback(),
  *            dns_server_parse(), dns_resolv_conf_read()
  * Threads:   main loop only.
@@ -85,6 +86,9 @@ struct dns_client *dns_client_free(struct dns_client *c);
  * called. done() never runs from inside this call. */
 struct dns_query *dns_query_start(struct dns_client *c, const char *name, uint16_t rrtype,
                                   unsigned flags, dns_done_fn *done, void *arg);
+/* Queries in flight (each with at most one socket) and queries waiting for their turn
+ * (resolver.dns_concurrency), into *ret_running and *ret_waiting. */
+void dns_client_queries(const struct dns_client *c, unsigned *ret_running, unsigned *ret_waiting);
 /* The callback runs at once with -ECANCELED. */
 void dns_query_cancel(struct dns_query *q);
 /* Why the query failed, beyond its error code, "" when there is nothing to add. With

@@ -18,11 +18,7 @@
 need_cmd python3 prlimit certtool ldns-testns postmap curl
 HOLD="python3 $SRC_DIR/tests/system/hostile/fdhold.py"
 NCONN=5000
-UNIT_NOFILE=$(sed -n 's/^LimitNOFILE=//p' "$SRC_DIR/etc/mtastsd.service")
-case "$UNIT_NOFILE" in
-*:*) UNIT_SOFT=${UNIT_NOFILE%%:*} UNIT_HARD=${UNIT_NOFILE##*:} ;;
-*) UNIT_SOFT=1024 UNIT_HARD=$UNIT_NOFILE ;; # systemd's own soft default
-esac
+unit_nofile
 check_match "the unit sets LimitNOFILE (hard $UNIT_HARD)" '^[0-9]+$' "$UNIT_HARD"
 # 127.0.0.2 and 127.0.0.3 are loopback addresses on Linux without configuration.
 tcp_from() { python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); s.close()' "$1"; }
@@ -166,17 +162,11 @@ scenario() {
 # The budget grants every part its configured size from 5600 descriptors up (the tight
 # scenario's log shows the sizes), so a hard limit of at least 16384 runs the same code
 # as the unit's; below that this part cannot run here.
-hard=$UNIT_HARD
-if ! prlimit --nofile="$UNIT_SOFT:$UNIT_HARD" true 2>/dev/null; then
-	hard=$(ulimit -Hn)
-	say "     note: cannot set the hard RLIMIT_NOFILE to $UNIT_HARD here (no CAP_SYS_RESOURCE);" \
-		"the unit scenario runs with our own hard limit, $hard"
-fi
-if [ "$hard" = unlimited ] || [ "$hard" -ge 16384 ]; then
-	[ "$hard" = unlimited ] && hard=$UNIT_HARD
-	scenario unit "$UNIT_SOFT" "$hard" new1.test
+if [ "$NOFILE_HARD" = unlimited ] || [ "$NOFILE_HARD" -ge 16384 ]; then
+	[ "$NOFILE_HARD" = unlimited ] && NOFILE_HARD=$UNIT_HARD
+	scenario unit "$UNIT_SOFT" "$NOFILE_HARD" new1.test
 else
-	part_unavailable "the unit's limits ($UNIT_SOFT:$UNIT_HARD): our hard RLIMIT_NOFILE is $hard and cannot be raised"
+	part_unavailable "the unit's limits ($UNIT_SOFT:$UNIT_HARD): our hard RLIMIT_NOFILE is $NOFILE_HARD and cannot be raised"
 fi
 # The worst case: the hard limit is 1024 too; the budget shrinks the publisher first.
 scenario tight 1024 1024 new2.test
