@@ -9,9 +9,9 @@
  *            (listen.h), that share their limits, their logger and one list of live
  *            connections:
  *            - httpd_start() starts a daemon on a bound socket with the group's connection
- *              limits (all, and per client address), idle timeout and per-connection memory,
- * libmicrohttpd's messages logged as debug lines "<name>: libmicrohttpd: ..." at verbosity 2 or
- * more;
+ *              limits (all, and per client address), idle timeout and per-connection
+ *              memory, libmicrohttpd's messages logged as debug lines
+ *              "<name>: libmicrohttpd: ..." at verbosity 2 or more;
  *            - request deadline: libmicrohttpd's MHD_OPTION_CONNECTION_TIMEOUT is an idle
  *              timer that every byte restarts, so a client sending its request one byte a
  *              second (slowloris) would hold a slot for ever. Every connection therefore has

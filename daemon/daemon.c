@@ -2,14 +2,15 @@
  * daemon/daemon.c - the running daemon: ordered start, SIGHUP reload, SIGTERM shutdown
  *
  * Interface: daemon_run(), daemon_verbosity()
- * Order:     loop -> signals -> root check -> descriptor limit raised and shared
- *            (common/fd_budget.h, logged "fd budget: ...") -> resolver (binds) -> publisher (binds)
- * -> admin endpoint (binds, admin.h) -> state directory (created while still root) -> drop
- * privileges -> state database opened, its policies loaded into the resolver's cache
- * (common/statedb.h; never fatal) -> watchdog -> READY=1, then STATUS= with counts every
- * DAEMON_STATUS_INTERVAL_MS. Shutdown: STOPPING=1 -> admin stops accepting -> publisher freed ->
- * resolver drains (process.shutdown_timeout) -> admin freed -> resolver freed (writes what the
- *            state database still lacks) -> state database closed -> exit 0.
+ * Order:     loop -> signals -> root check -> descriptor limit raised and shared out
+ *            (common/fd_budget.h, logged "fd budget: ...") -> resolver (binds) ->
+ *            publisher (binds) -> admin endpoint (binds, admin.h) -> state directory
+ *            (created while still root) -> drop privileges -> state database opened, its
+ *            policies loaded into the resolver's cache (common/statedb.h; never fatal) ->
+ *            watchdog -> READY=1, then STATUS= with counts every DAEMON_STATUS_INTERVAL_MS.
+ *            Shutdown: STOPPING=1 -> admin stops accepting -> publisher freed -> resolver
+ *            drains (process.shutdown_timeout) -> admin freed -> resolver freed (writes what
+ *            the state database still lacks) -> state database closed -> exit 0.
  * Threads:   main loop only (the publisher has its own thread behind pub.h).
  * Ownership: struct daemon owns the current cfg and the state database handle; the
  *            resolver borrows both (res.h), the publisher copies what it needs (pub.h).
@@ -339,7 +340,7 @@ daemon_fd_setup(struct daemon *d)
 	r = fd_budget_compute(&w, &d->fdb);
 	if (r < 0) {
 		log_err("the descriptor limit (RLIMIT_NOFILE) is %u: too small to run this "
-		        "configuration (it holds about %u at rest and needs at least %u); raise "
+		        "configuration (it holds about %u at rest); give it at least %u: "
 		        "LimitNOFILE= in the unit, or ulimit -n",
 		        after, w.fixed, w.fixed + FD_LIMIT_MIN);
 		return r;
