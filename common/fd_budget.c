@@ -1,8 +1,8 @@
 /*
  * common/fd_budget.c - how the daemon shares RLIMIT_NOFILE among its parts
  *
- * Interface: fd_budget_compute(), fd_budget_format(), fd_limit_raise() (fd_budget.h, which
- *            describes the design)
+ * Interface: fd_budget_compute(), fd_budget_format(), fd_budget_limit_min(),
+ *            fd_limit_raise() (fd_budget.h, which describes the design)
  * Threads:   any; no state.
  * Errors:    fd_budget_compute() -EMFILE (limit too small); fd_limit_raise() -errno.
  */
@@ -101,20 +101,51 @@ fd_budget_compute(const struct fd_want *w, struct fd_budget *ret_b)
 	return 0;
 }
 
+/* n, or "off" for a part that does not run */
+static const char *
+fd_part(char *buf, size_t len, unsigned n)
+{
+	if (n == 0)
+		return "off";
+	(void)snprintf(buf, len, "%u", n);
+	return buf;
+}
+
 int
 fd_budget_format(const struct fd_budget *b, char *buf, size_t len)
 {
-	char per[48];
+	char per[48], pub[16], adm[16], sm[16], out[64];
 
-	if (b->per_address > 0)
+	if (b->publisher == 0)
+		per[0] = '\0';
+	else if (b->per_address > 0)
 		(void)snprintf(per, sizeof(per), " (per address %u)", b->per_address);
 	else
 		(void)snprintf(per, sizeof(per), " (no per-address limit)");
+	if (b->outbound_fds == 0)
+		(void)snprintf(out, sizeof(out), "off");
+	else
+		(void)snprintf(out, sizeof(out), "%u (%u fetches, %u DNS queries)", b->outbound_fds,
+		               b->fetch, b->dns);
 	return snprintf(buf, len,
-	                "limit %u: publisher %u%s, admin %u, socketmap %u, fetch+DNS %u (%u "
-	                "fetches, %u DNS queries), reserve %u",
-	                b->limit, b->publisher, b->publisher > 0 ? per : "", b->admin, b->socketmap,
-	                b->outbound_fds, b->fetch, b->dns, b->reserve);
+	                "limit %u: publisher %s%s, admin %s, socketmap %s, fetch+DNS %s, "
+	                "reserve %u",
+	                b->limit, fd_part(pub, sizeof(pub), b->publisher), per,
+	                fd_part(adm, sizeof(adm), b->admin), fd_part(sm, sizeof(sm), b->socketmap),
+	                out, b->reserve);
+}
+
+unsigned
+fd_budget_limit_min(const struct fd_want *w)
+{
+	struct fd_want t = *w;
+	struct fd_budget b;
+
+	/* the first limit that works: a few steps past the descriptors held at rest */
+	for (t.limit = FD_LIMIT_MIN; t.limit < FD_LIMIT_CAP; t.limit++)
+		if (fd_budget_compute(&t, &b) == 0)
+			return t.limit;
+	return FD_LIMIT_CAP;
 }
 
 static unsigned

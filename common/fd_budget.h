@@ -1,7 +1,7 @@
 /*
  * common/fd_budget.h - how the daemon shares RLIMIT_NOFILE among its parts (no I/O)
  *
- * Interface: fd_budget_compute(), fd_budget_format(), fd_limit_raise()
+ * Interface: fd_budget_compute(), fd_budget_format(), fd_budget_limit_min(), fd_limit_raise()
  * What:      the process has one descriptor table. The publisher's connections come from
  *            the Internet; if they may take every descriptor, the socketmap's accept(2),
  *            the DNS sockets and the fetches fail with EMFILE and every outbound mail is
@@ -58,9 +58,13 @@ struct fd_budget {
 int fd_budget_compute(const struct fd_want *w, struct fd_budget *ret_b);
 
 /* The budget as one line, for the start log: "limit 65536: publisher 4096 (per address
- * 64), admin 32, socketmap 1024, fetch+DNS 386 (64 fetches, 256 DNS queries), reserve 112".
- * Returns what snprintf(3) returns. */
+ * 64), admin 32, socketmap 1024, fetch+DNS 386 (64 fetches, 256 DNS queries), reserve 112";
+ * a part that does not run is "off". Returns what snprintf(3) returns. */
 int fd_budget_format(const struct fd_budget *b, char *buf, size_t len);
+
+/* The smallest limit with which fd_budget_compute() succeeds for what w asks (w->limit
+ * ignored), for the startup error; FD_LIMIT_CAP when none does. */
+unsigned fd_budget_limit_min(const struct fd_want *w);
 
 /* Raise the soft RLIMIT_NOFILE to the hard limit (at most FD_LIMIT_CAP), as systemd starts
  * a service with a soft limit of 1024 whatever LimitNOFILE= allows (systemd.exec(5)).

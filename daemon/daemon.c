@@ -342,7 +342,7 @@ daemon_fd_setup(struct daemon *d)
 		log_err("the descriptor limit (RLIMIT_NOFILE) is %u: too small to run this "
 		        "configuration (it holds about %u at rest); give it at least %u: "
 		        "LimitNOFILE= in the unit, or ulimit -n",
-		        after, w.fixed, w.fixed + FD_LIMIT_MIN);
+		        after, w.fixed, fd_budget_limit_min(&w));
 		return r;
 	}
 	(void)fd_budget_format(&d->fdb, line, sizeof(line));

@@ -12,7 +12,8 @@
 # meanwhile postmap gets the right answers from the socketmap (a cached domain, 20 times,
 # and a domain never looked up before, through DNS and a fetch), a sender from 127.0.0.3
 # gets the policy from the publisher, the daemon never meets EMFILE and holds fewer
-# descriptors than its limit. Waits are liveness bounds (LIVE_S), never speed checks.
+# descriptors than its limit. Last, a limit of 48: a clear startup error. Waits are
+# liveness bounds (LIVE_S), never speed checks.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd python3 prlimit certtool ldns-testns postmap curl
@@ -170,6 +171,13 @@ else
 fi
 # The worst case: the hard limit is 1024 too; the budget shrinks the publisher first.
 scenario tight 1024 1024 new2.test
+# Absurdly small: a clear startup error, before anything is bound.
+rc=0
+timeout "$LIVE_S" prlimit --nofile=48:48 "$MTASTSD" -f -c "$T/mtastsd.conf" >"$T/small.log" 2>&1 || rc=$?
+check "limit 48: the daemon refuses to start (exit status 1)" 1 "$rc"
+check_match "limit 48: ... and says why" \
+	'the descriptor limit \(RLIMIT_NOFILE\) is 48: too small to run this configuration .*give it at least [0-9]+' \
+	"$(cat "$T/small.log")"
 check_match "tight: the clamps are logged" 'publisher.max_connections = 4096 is more than the descriptor budget gives it' \
 	"$(cat "$T/tight.log")"
 finish

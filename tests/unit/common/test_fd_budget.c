@@ -140,6 +140,14 @@ test_too_small(void **state)
 	w.listeners = 4;
 	w.fixed = 50;
 	assert_int_equal(fd_budget_compute(&w, &b), -EMFILE);
+	/* the least that works, for the startup error */
+	w.limit = fd_budget_limit_min(&w);
+	assert_true(w.limit > 64);
+	assert_int_equal(fd_budget_compute(&w, &b), 0);
+	w.limit--;
+	assert_int_equal(fd_budget_compute(&w, &b), -EMFILE);
+	w = (struct fd_want){.fixed = 20, .socketmap = 1000};
+	assert_int_equal(fd_budget_limit_min(&w), FD_LIMIT_MIN);
 }
 
 static void
@@ -147,6 +155,7 @@ test_parts_not_running(void **state)
 {
 	struct fd_want w = want_default(1024);
 	struct fd_budget b;
+	char line[256];
 
 	(void)state;
 	/* resolver off: the publisher may take everything but the reserve and the admin */
@@ -160,14 +169,20 @@ test_parts_not_running(void **state)
 	assert_int_equal(fd_budget_compute(&w, &b), 0);
 	assert_int_equal(b.publisher, 0);
 	assert_int_equal(b.per_address, 0);
+	(void)fd_budget_format(&b, line, sizeof(line));
+	assert_non_null(strstr(line, ": publisher off, admin 32, socketmap "));
 	/* short for the resolver: its parts in proportion (1410 asked), each its least first */
 	assert_int_equal(b.socketmap, 1 + 1024 * (1024 - 109 - 32 - 7) / 1410);
 	assert_true(b.socketmap + b.outbound_fds <= 1024 - 109 - 32);
 	/* admin disabled */
 	w = want_default(65536);
 	w.admin = 0;
+	w.socketmap = w.fetch = w.dns = 0;
 	assert_int_equal(fd_budget_compute(&w, &b), 0);
 	assert_int_equal(b.admin, 0);
+	(void)fd_budget_format(&b, line, sizeof(line));
+	assert_string_equal(line, "limit 65536: publisher 4096 (per address 64), admin off, "
+	                          "socketmap off, fetch+DNS off, reserve 109");
 }
 
 static void
