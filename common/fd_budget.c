@@ -79,15 +79,19 @@ fd_budget_compute(const struct fd_want *w, struct fd_budget *ret_b)
 				return -EMFILE;
 			room = avail - floor - min_res;
 			if (w->socketmap > 0)
-				b.socketmap = (unsigned)(1 + w->socketmap * room / res_want);
+				b.socketmap = (unsigned)fd_min64(
+				        w->socketmap, 1 + w->socketmap * room / res_want);
 			if (dns > 0)
-				b.dns = (unsigned)(FD_DNS_CLIENTS + dns * room / res_want);
+				b.dns = (unsigned)fd_min64(dns,
+				                           FD_DNS_CLIENTS + dns * room / res_want);
 			if (w->fetch > 0)
-				b.fetch = (unsigned)(1 + (uint64_t)w->fetch * FD_PER_FETCH * room /
-				                                 res_want / FD_PER_FETCH);
+				b.fetch = (unsigned)fd_min64(
+				        w->fetch, 1 + (uint64_t)w->fetch * FD_PER_FETCH * room /
+				                                  res_want / FD_PER_FETCH);
 		}
 	}
-	if (w->publisher > 0 && pub < fd_max64(w->listeners, 1))
+	/* cut below one connection per listener (a configured value below that stands) */
+	if (pub < fd_min64(w->publisher, fd_max64(w->listeners, 1)))
 		return -EMFILE;
 	b.publisher = (unsigned)pub;
 	/* One address: at most what was asked and half of one listener's share. */

@@ -203,6 +203,10 @@ test_per_address(void **state)
 	w.per_address = 5000;
 	assert_int_equal(fd_budget_compute(&w, &b), 0);
 	assert_int_equal(b.per_address, 4096 / 4 / 2);
+	/* fewer connections than listeners, as configured: not the limit's doing */
+	w.publisher = 2;
+	assert_int_equal(fd_budget_compute(&w, &b), 0);
+	assert_int_equal(b.publisher, 2);
 	/* a listener of one connection: one per address */
 	w.publisher = 1;
 	w.listeners = 1;
@@ -239,6 +243,59 @@ test_every_limit(void **state)
 	/* from some limit on, everything as asked */
 	assert_int_equal(b.publisher, 4096);
 	assert_int_equal(b.socketmap, 1024);
+}
+
+/* Other configurations, every 7th limit: what is handed out fits, no part more than asked. */
+static void
+test_other_wants(void **state)
+{
+	static const struct fd_want wants[] = {
+	        {.fixed = 60,
+	         .publisher = 262144,
+	         .listeners = 16,
+	         .per_address = 65536,
+	         .admin = 32,
+	         .socketmap = 1,
+	         .fetch = 4096,
+	         .dns = 1},
+	        {.fixed = 20,
+	         .publisher = 1,
+	         .listeners = 1,
+	         .per_address = 0,
+	         .admin = 0,
+	         .socketmap = 65536,
+	         .fetch = 1,
+	         .dns = 65536},
+	        {.fixed = 30, .socketmap = 10, .fetch = 10, .dns = 3},
+	        {.fixed = 30, .publisher = 50, .listeners = 2, .per_address = 64, .admin = 32},
+	};
+	struct fd_budget b;
+	struct fd_want w;
+	unsigned limit;
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
+		for (limit = FD_LIMIT_MIN; limit <= 300000; limit += 7) {
+			w = wants[i];
+			w.limit = limit;
+			r = fd_budget_compute(&w, &b);
+			if (r < 0)
+				continue; /* too small for this one */
+			if (total(&b) > limit)
+				fail_msg("want %zu, limit %u: %llu handed out", i, limit,
+				         (unsigned long long)total(&b));
+			assert_true(b.publisher <= w.publisher && b.admin <= w.admin);
+			assert_true(b.socketmap <= w.socketmap && b.fetch <= w.fetch);
+			assert_true(b.dns <=
+			            (w.dns > 0 && w.dns < FD_DNS_CLIENTS ? FD_DNS_CLIENTS : w.dns));
+			assert_true(w.per_address == 0 || b.per_address >= 1);
+			assert_true(b.per_address <= w.per_address);
+		}
+		/* the largest limit holds every one of them */
+		assert_int_equal(r, 0);
+	}
 }
 
 static void
@@ -281,6 +338,7 @@ main(void)
 	        cmocka_unit_test(test_parts_not_running),
 	        cmocka_unit_test(test_per_address),
 	        cmocka_unit_test(test_every_limit),
+	        cmocka_unit_test(test_other_wants),
 	        cmocka_unit_test(test_limit_raise),
 	};
 
