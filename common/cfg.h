@@ -68,10 +68,11 @@ struct cfg_resolver {
 	uint64_t idle_timeout_ms;  /* close idle socketmap connections, default 60 s */
 	/* DNS */
 	size_t n_dns_servers;
-	char **dns_servers;      /* "127.0.0.1", "127.0.0.1@5353", "[::1]:53";
-	                            none = /etc/resolv.conf */
-	uint64_t dns_timeout_ms; /* per try, default 2 s */
-	unsigned dns_attempts;   /* tries per server, default 2 */
+	char **dns_servers;       /* "127.0.0.1", "127.0.0.1@5353", "[::1]:53";
+	                             none = /etc/resolv.conf */
+	uint64_t dns_timeout_ms;  /* per try, default 2 s */
+	unsigned dns_attempts;    /* tries per server, default 2 */
+	unsigned dns_concurrency; /* queries in flight (one socket each), default 256 */
 	/* HTTPS fetch */
 	uint64_t fetch_timeout_ms;  /* total per fetch, default 15 s */
 	size_t fetch_max_body;      /* bytes, default and max 64 KiB */
@@ -106,9 +107,10 @@ struct cfg_publisher {
 	struct cfg_listen *http_listen;   /* HTTP (redirects, ACME), default :80 */
 	char *tls_priority;               /* GnuTLS priority string */
 	uint32_t cache_control_max_age_s; /* default 86400 */
-	char *acme_webroot;             /* serves /.well-known/acme-challenge/<token>; NULL = off */
-	unsigned max_connections;       /* default 1024 */
-	uint64_t connection_timeout_ms; /* default 30 s */
+	char *acme_webroot;       /* serves /.well-known/acme-challenge/<token>; NULL = off */
+	unsigned max_connections; /* all listeners together, each an equal share; default 4096 */
+	unsigned max_connections_per_address; /* per listener, default 64; 0 = no limit */
+	uint64_t connection_timeout_ms;       /* default 30 s */
 	size_t n_domains;
 	struct cfg_domain *domains; /* the publisher runs when this is not empty */
 };
@@ -141,6 +143,9 @@ struct cfg_admin {
 	char *token;              /* bearer token, NULL = none */
 	size_t n_allowed_hosts;
 	char **allowed_hosts; /* Host names besides localhost and the listen address */
+	/* Not a key: the daemon's descriptor budget (common/fd_budget.h) sets it at start;
+	 * 0 = ADMIN_MAX_CONNECTIONS. */
+	unsigned max_connections;
 };
 
 struct cfg_where;

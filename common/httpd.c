@@ -54,6 +54,7 @@ struct httpd {
 	char *deadline_name;
 	unsigned timeout_s;
 	unsigned max_connections;
+	unsigned per_address;
 	size_t conn_memory_max;
 	struct httpd_srv **srvs;
 	size_t n_srvs;
@@ -231,7 +232,7 @@ httpd_completed(void *cls, struct MHD_Connection *conn, void **req_ctx,
 
 /* ---- the group ---- */
 
-/* Options of one MHD_start_daemon() call: the 12 httpd_start() may give, with room. */
+/* Options of one MHD_start_daemon() call: the 13 httpd_start() may give, with room. */
 #define HTTPD_OPTS_MAX 16
 
 struct httpd *
@@ -244,6 +245,7 @@ httpd_new(struct loop *loop, const struct httpd_cfg *cfg)
 	h->deadline_name = xstrdup(cfg->deadline_name);
 	h->timeout_s = cfg->timeout_s;
 	h->max_connections = cfg->max_connections;
+	h->per_address = cfg->per_address;
 	h->conn_memory_max = cfg->conn_memory_max;
 	LIST_INIT(&h->conns);
 	(void)pthread_mutex_init(&h->lock, NULL);
@@ -278,6 +280,8 @@ httpd_start(struct httpd *h, int fd, const struct httpd_server *srv, const char 
 	httpd_opt(opts, &n, MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)httpd_mhd_log, h);
 	httpd_opt(opts, &n, MHD_OPTION_LISTEN_SOCKET, fd, NULL);
 	httpd_opt(opts, &n, MHD_OPTION_CONNECTION_LIMIT, h->max_connections, NULL);
+	if (h->per_address > 0)
+		httpd_opt(opts, &n, MHD_OPTION_PER_IP_CONNECTION_LIMIT, h->per_address, NULL);
 	httpd_opt(opts, &n, MHD_OPTION_CONNECTION_TIMEOUT, h->timeout_s, NULL);
 	httpd_opt(opts, &n, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)h->conn_memory_max, NULL);
 	httpd_opt(opts, &n, MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)httpd_notify, s);

@@ -9,8 +9,9 @@
  *            (listen.h), that share their limits, their logger and one list of live
  *            connections:
  *            - httpd_start() starts a daemon on a bound socket with the group's connection
- *              limit, idle timeout and per-connection memory, libmicrohttpd's messages
- *              logged as debug lines "<name>: libmicrohttpd: ..." at verbosity 2 or more;
+ *              limits (all, and per client address), idle timeout and per-connection
+ *              memory, libmicrohttpd's messages logged as debug lines
+ *              "<name>: libmicrohttpd: ..." at verbosity 2 or more;
  *            - request deadline: libmicrohttpd's MHD_OPTION_CONNECTION_TIMEOUT is an idle
  *              timer that every byte restarts, so a client sending its request one byte a
  *              second (slowloris) would hold a slot for ever. Every connection therefore has
@@ -78,6 +79,9 @@ struct httpd_cfg {
 	const char *deadline_name; /* the deadline as the sweep's log line names it: "10 s" */
 	unsigned timeout_s;        /* request deadline and libmicrohttpd's idle timeout (s) */
 	unsigned max_connections;  /* per daemon (MHD_OPTION_CONNECTION_LIMIT) */
+	unsigned per_address;      /* per daemon and client address (0: no limit;
+	                            * MHD_OPTION_PER_IP_CONNECTION_LIMIT): over it a connection
+	                            * is accepted and closed at once */
 	size_t conn_memory_max;    /* request line + headers per connection (bytes) */
 };
 

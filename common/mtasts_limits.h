@@ -117,4 +117,33 @@
 #define CACHE_STATE_RETRY_MAX_MS 60000
 #define CACHE_STATE_DIRTY_MIN    1024
 
+/* Descriptor budget (common/fd_budget.c, docs/operations.md "File descriptors"). The daemon
+ * raises RLIMIT_NOFILE's soft limit to the hard one at start, at most to FD_LIMIT_CAP (the
+ * kernel's default fs.nr_open), and refuses to start below FD_LIMIT_MIN: the process holds
+ * about 20 descriptors of its own at rest (loop, log, state database, listeners), and a
+ * socketmap with a handful of connections needs the rest. The spare kept beyond the
+ * descriptors the process holds anyway is the limit / FD_SPARE_DIV, between FD_SPARE_MIN
+ * and FD_SPARE_MAX: files opened now and then (certificates, the CA file, the state
+ * database's journal), a descriptor accepted and closed at once by each libmicrohttpd
+ * thread over its limits, sockets of Valkey reconnects. Our bounds, no RFC. */
+#define FD_LIMIT_CAP 1048576u
+#define FD_LIMIT_MIN 64u
+#define FD_SPARE_DIV 16u
+#define FD_SPARE_MIN 8u
+#define FD_SPARE_MAX 64u
+/* Descriptors of one HTTPS fetch: libcurl may try an IPv4 and an IPv6 address at once
+ * (happy eyeballs, RFC 8305), and one multi handle keeps a socketpair to wake itself. */
+#define FD_PER_FETCH  2u
+#define FD_FETCH_BASE 2u
+/* The resolver's DNS clients (MTA-STS discovery and DANE) share resolver.dns_concurrency,
+ * each at least one query: one socket each (resolver/dns_client.h DNS_CLIENTS). */
+#define FD_DNS_CLIENTS 2u
+/* When the limit cannot hold every part, the publisher is cut first (the Internet's
+ * connections are the ones an attacker controls), but keeps at least this share of what
+ * is left after the reserve and the admin endpoint: a quarter. */
+#define FD_PUBLISHER_FLOOR_DIV 4u
+/* One address never holds more than half of a publisher listener's connections, so one
+ * sender cannot take a listener whatever publisher.max_connections_per_address says. */
+#define FD_PER_ADDRESS_SHARE_DIV 2u
+
 #endif

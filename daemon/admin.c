@@ -559,6 +559,23 @@ admin_hosts_reload(struct admin *a, const struct cfg_admin *c)
 	           a->n_allowed_hosts, a->n_allowed_hosts == 1 ? "" : "s");
 }
 
+unsigned
+admin_max_connections(const struct cfg *cfg)
+{
+	if (!cfg->admin.enabled)
+		return 0;
+	return cfg->admin.max_connections > 0 && cfg->admin.max_connections < ADMIN_MAX_CONNECTIONS
+	               ? cfg->admin.max_connections
+	               : ADMIN_MAX_CONNECTIONS;
+}
+
+unsigned
+admin_fd_fixed(const struct cfg *cfg)
+{
+	/* the listening socket, libmicrohttpd's epoll and eventfd */
+	return cfg->admin.enabled ? 3 : 0;
+}
+
 int
 admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 {
@@ -613,7 +630,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	                                   .name = "admin",
 	                                   .deadline_name = deadline,
 	                                   .timeout_s = ADMIN_CONN_TIMEOUT_S,
-	                                   .max_connections = ADMIN_MAX_CONNECTIONS,
+	                                   .max_connections = admin_max_connections(cfg),
 	                                   .conn_memory_max = ADMIN_CONN_MEMORY_MAX,
 	                           });
 	a->mhd = httpd_start(a->httpd, listen_take_fd(&a->ls),

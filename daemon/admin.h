@@ -41,6 +41,14 @@
 
 struct admin;
 
+/* The admin endpoint's connections for the descriptor budget (common/fd_budget.h):
+ * ADMIN_MAX_CONNECTIONS, or cfg->admin.max_connections when the budget set it lower; 0 when
+ * admin.enabled is false. */
+unsigned admin_max_connections(const struct cfg *cfg);
+/* The descriptors the endpoint holds whatever its load (listening socket, libmicrohttpd's
+ * epoll and eventfd); 0 when disabled. */
+unsigned admin_fd_fixed(const struct cfg *cfg);
+
 /* Bind cfg->admin.listen and start serving on loop. With admin.enabled = false returns 0
  * and *ret_admin = NULL. Returns 0, -errno or -EPERM (public address without a token). */
 int admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin);

@@ -2,16 +2,17 @@
  * daemon/daemon.c - the running daemon: ordered start, SIGHUP reload, SIGTERM shutdown
  *
  * Interface: daemon_run(), daemon_verbosity()
- * Order:     loop -> signals -> root check -> the sockets systemd passed (socket
- *            activation, listen.h) -> resolver (binds) -> publisher (binds) -> admin
- *            endpoint (binds, admin.h) -> a passed socket none took is an error -> state
- *            directory (created while still
- *            root) -> drop privileges -> state database opened, its policies loaded into
- *            the resolver's cache (common/statedb.h; never fatal) -> watchdog -> READY=1,
- *            then STATUS= with counts every DAEMON_STATUS_INTERVAL_MS. Shutdown:
- *            STOPPING=1 -> admin stops accepting -> publisher freed -> resolver drains
- *            (process.shutdown_timeout) -> admin freed -> resolver freed (writes what the
- *            state database still lacks) -> state database closed -> exit 0.
+ * Order:     loop -> signals -> root check -> descriptor limit raised and shared out
+ *            (common/fd_budget.h, logged "fd budget: ...") -> the sockets systemd passed
+ *            (socket activation, listen.h) -> resolver (binds) -> publisher (binds) ->
+ *            admin endpoint (binds, admin.h) -> a passed socket none took is an error ->
+ *            state directory (created while still root) -> drop privileges -> state
+ *            database opened, its policies loaded into the resolver's cache
+ *            (common/statedb.h; never fatal) -> watchdog -> READY=1, then STATUS= with
+ *            counts every DAEMON_STATUS_INTERVAL_MS. Shutdown: STOPPING=1 -> admin stops
+ *            accepting -> publisher freed -> resolver drains (process.shutdown_timeout) ->
+ *            admin freed -> resolver freed (writes what the state database still lacks) ->
+ *            state database closed -> exit 0.
  * Threads:   main loop only (the publisher has its own thread behind pub.h).
  * Ownership: struct daemon owns the current cfg and the state database handle; the
  *            resolver borrows both (res.h), the publisher copies what it needs (pub.h).
@@ -33,6 +34,7 @@
 #include "cfg.h"
 #include "daemon.h"
 #include "err.h"
+#include "fd_budget.h"
 #include "listen.h"
 #include "log.h"
 #include "loop.h"
@@ -45,6 +47,12 @@
 
 /* How often STATUS= (domains, lookups, cache entries) goes to systemd (ms). */
 #define DAEMON_STATUS_INTERVAL_MS 10000
+/* Descriptors the process holds at rest besides those of its parts (res_fd_fixed(),
+ * pub_fd_fixed(), admin_fd_fixed()): stdin/out/err, sd-event's epoll, signalfd and timerfds,
+ * the log socket, the state database's files (database, WAL, shared memory) and the files
+ * SQLite, GnuTLS and libcurl open and keep. Counted on a running daemon (/proc/PID/fd):
+ * 14 to 16. */
+#define DAEMON_FD_BASE 16
 
 struct daemon {
 	struct loop *loop;
@@ -55,6 +63,7 @@ struct daemon {
 	struct statedb *state; /* NULL: memory-only (no state directory, or unusable) */
 	char *state_path;      /* <state directory>/state.db once the directory is there */
 	struct loop_timer status_timer;
+	struct fd_budget fdb; /* the descriptor budget computed at start */
 	const struct daemon_opts *opts;
 	int stopping;
 	int drop; /* drop privileges to uid/gid after binding */
@@ -265,6 +274,86 @@ daemon_state_open(struct daemon *d)
 		d->state = statedb_close(d->state);
 }
 
+/* ---- descriptor budget (common/fd_budget.h, docs/operations.md "File descriptors") ---- */
+
+/* *v = at most max (max 0: the part did not run at start, leave it). */
+static void
+daemon_fd_clamp(unsigned *v, unsigned max, const char *key, unsigned limit)
+{
+	if (max == 0 || *v <= max)
+		return;
+	log_warn("%s = %u is more than the descriptor budget gives it (RLIMIT_NOFILE %u, see "
+	         "the fd budget line): using %u",
+	         key, *v, limit, max);
+	*v = max;
+}
+
+/* Bring what c asks for within the budget: at start, and to every reloaded configuration
+ * (the budget itself is fixed at start). */
+static void
+daemon_fd_apply(const struct fd_budget *b, struct cfg *c)
+{
+	daemon_fd_clamp(&c->publisher.max_connections, b->publisher, "publisher.max_connections",
+	                b->limit);
+	if (c->publisher.max_connections_per_address > 0)
+		daemon_fd_clamp(&c->publisher.max_connections_per_address, b->per_address,
+		                "publisher.max_connections_per_address", b->limit);
+	daemon_fd_clamp(&c->resolver.max_connections, b->socketmap, "resolver.max_connections",
+	                b->limit);
+	daemon_fd_clamp(&c->resolver.fetch_concurrency, b->fetch, "resolver.fetch_concurrency",
+	                b->limit);
+	daemon_fd_clamp(&c->resolver.dns_concurrency, b->dns, "resolver.dns_concurrency", b->limit);
+	c->admin.max_connections = b->admin;
+}
+
+/* Raise the soft RLIMIT_NOFILE to the hard limit (systemd starts services at 1024 whatever
+ * LimitNOFILE= says), give each part its budget, log it. */
+static int
+daemon_fd_setup(struct daemon *d)
+{
+	struct cfg *c = d->cfg;
+	unsigned before, after;
+	struct fd_want w;
+	char line[256];
+	int r;
+
+	r = fd_limit_raise(&before, &after);
+	if (r < 0)
+		log_warn("cannot raise the descriptor limit (RLIMIT_NOFILE) above %u: %s; sharing "
+		         "what there is",
+		         after, strerror(-r));
+	else if (after > before)
+		log_info("descriptor limit (RLIMIT_NOFILE) raised from %u to %u (the hard limit)",
+		         before, after);
+	w = (struct fd_want){
+	        .limit = after,
+	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c),
+	        .admin = admin_max_connections(c),
+	};
+	if (c->publisher.n_domains > 0) {
+		w.publisher = c->publisher.max_connections;
+		w.listeners = (unsigned)(c->publisher.n_listen + c->publisher.n_http_listen);
+		w.per_address = c->publisher.max_connections_per_address;
+	}
+	if (c->resolver.enabled) {
+		w.socketmap = c->resolver.max_connections;
+		w.fetch = c->resolver.fetch_concurrency;
+		w.dns = c->resolver.dns_concurrency;
+	}
+	r = fd_budget_compute(&w, &d->fdb);
+	if (r < 0) {
+		log_err("the descriptor limit (RLIMIT_NOFILE) is %u: too small to run this "
+		        "configuration (it holds about %u at rest); give it at least %u: "
+		        "LimitNOFILE= in the unit, or ulimit -n",
+		        after, w.fixed, fd_budget_limit_min(&w));
+		return r;
+	}
+	(void)fd_budget_format(&d->fdb, line, sizeof(line));
+	log_notice("fd budget: %s", line);
+	daemon_fd_apply(&d->fdb, c);
+	return 0;
+}
+
 /* ---- reload ---- */
 
 static void
@@ -321,6 +410,7 @@ daemon_reload(struct daemon *d)
 		log_err("reload failed: %s; keeping the old configuration", errbuf);
 		return 0;
 	}
+	daemon_fd_apply(&d->fdb, nc);
 	daemon_log_restart_keys(d->cfg, nc, d->pub != NULL);
 	if (d->pub != NULL) {
 		r = pub_reload(d->pub, nc);
@@ -449,6 +539,9 @@ daemon_start(struct daemon *d)
 		return r;
 	}
 	r = daemon_priv_prepare(d);
+	if (r < 0)
+		return r;
+	r = daemon_fd_setup(d);
 	if (r < 0)
 		return r;
 	r = daemon_passed_scan();

@@ -545,6 +545,25 @@ pub_max_connections_of(const struct cfg_publisher *p)
 	return p->max_connections ? p->max_connections : PUB_MAX_CONNECTIONS_DEFAULT;
 }
 
+/* HTTPS listeners (the defaults when none is configured) and HTTP listeners. */
+static size_t
+pub_n_https(const struct cfg_publisher *p)
+{
+	return p->n_listen > 0 ? p->n_listen : 2;
+}
+
+/* Each listener's share of publisher.max_connections (all listeners together): an equal
+ * part, and at least one per thread of the listener (libmicrohttpd divides a daemon's
+ * limit among its threads). */
+static unsigned
+pub_share_of(const struct cfg_publisher *p, unsigned threads)
+{
+	size_t n = pub_n_https(p) + p->n_http_listen;
+	unsigned share = (unsigned)(pub_max_connections_of(p) / (n > 0 ? n : 1));
+
+	return share > threads ? share : threads;
+}
+
 /* connection_timeout in whole seconds (rounded up), as libmicrohttpd takes it. */
 static unsigned
 pub_timeout_s_of(const struct cfg_publisher *p)
@@ -684,7 +703,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		pub->ticket_key.data = NULL;
 		pub->ticket_key.size = 0;
 	}
-	pub->max_connections = pub_max_connections_of(p);
+	pub->max_connections = pub_share_of(p, pub->threads);
 	pub->timeout_s = pub_timeout_s_of(p);
 	(void)snprintf(deadline, sizeof(deadline), "connection_timeout (%us)", pub->timeout_s);
 	pub->httpd = httpd_new(loop, &(struct httpd_cfg){
@@ -692,8 +711,13 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	                                     .deadline_name = deadline,
 	                                     .timeout_s = pub->timeout_s,
 	                                     .max_connections = pub->max_connections,
+	                                     .per_address = p->max_connections_per_address,
 	                                     .conn_memory_max = PUB_CONN_MEMORY_MAX,
 	                             });
+	log_info("publisher: at most %u connections per listener (%u for all %zu), %u per "
+	         "client address on each",
+	         pub->max_connections, pub_max_connections_of(p), pub_n_https(p) + p->n_http_listen,
+	         p->max_connections_per_address);
 
 	if (p->n_listen == 0) {
 		for (i = 0; i < sizeof(default_listen) / sizeof(default_listen[0]); i++) {
@@ -787,6 +811,20 @@ pub_free(struct pub *pub)
 	}
 	free(pub);
 	return NULL;
+}
+
+unsigned
+pub_fd_fixed(const struct cfg *cfg)
+{
+	const struct cfg_publisher *p = &cfg->publisher;
+	unsigned threads = pub_threads_default();
+
+	if (p->n_domains == 0)
+		return 0;
+	/* each listener: its socket, and libmicrohttpd's epoll and eventfd per thread and for
+	 * the daemon itself; the inotify descriptor */
+	return (unsigned)(pub_n_https(p) * (1 + 2 * (threads + 1)) +
+	                  p->n_http_listen * (1 + 2 * 2) + 1);
 }
 
 unsigned

@@ -30,6 +30,10 @@ struct pub *pub_free(struct pub *pub);
 /* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
  * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
 #define PUB_THREADS_MAX 8
+/* The descriptors a publisher started with cfg holds whatever its load (listening sockets,
+ * libmicrohttpd's epoll and eventfd descriptors per thread, inotify), for the daemon's
+ * descriptor budget (common/fd_budget.h); 0 when cfg publishes nothing. */
+unsigned pub_fd_fixed(const struct cfg *cfg);
 /* The MHD threads each HTTPS listener of pub runs, 1..PUB_THREADS_MAX (for logs and tests). */
 unsigned pub_threads(const struct pub *pub);
 

@@ -59,6 +59,11 @@ struct dns_client {
 	int all_loopback;
 	int freeing;
 	struct dns_query *head;
+	/* Queries in flight (each holds at most one socket), at most max_running (0: no
+	 * limit, resolver.dns_concurrency); the others wait in a FIFO for one to finish. */
+	unsigned max_running;
+	unsigned n_running;
+	struct dns_query *wait_head, *wait_tail;
 };
 
 enum dns_phase {
@@ -89,6 +94,9 @@ struct dns_query {
 	size_t net_server;           /* ... and the index of the server it came from */
 	char detail[DNS_DETAIL_MAX]; /* dns_query_detail(), filled when finishing */
 	enum dns_phase phase;
+	int running; /* counted in c->n_running */
+	int waiting; /* in c's wait FIFO */
+	struct dns_query *wprev, *wnext;
 	int fd;
 	struct loop_timer timer;
 	/* TCP exchange */
@@ -281,6 +289,10 @@ dns_client_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_cli
 	c->attempts = cfg->dns_attempts > 0 ? cfg->dns_attempts : DNS_ATTEMPTS_DEFAULT;
 	if (c->attempts > DNS_ATTEMPTS_MAX)
 		c->attempts = DNS_ATTEMPTS_MAX;
+	if (cfg->dns_concurrency > 0)
+		c->max_running = cfg->dns_concurrency >= 2 * DNS_CLIENTS
+		                         ? cfg->dns_concurrency / DNS_CLIENTS
+		                         : 1;
 	if (cfg->n_dns_servers > 0) {
 		for (i = 0; i < cfg->n_dns_servers; i++)
 			dns_client_add_server(c, cfg->dns_servers[i]);
@@ -412,6 +424,46 @@ dns_query_detail(const struct dns_query *q)
 	return q != NULL ? q->detail : "";
 }
 
+static void dns_kick(struct loop *loop, struct loop_timer *t, void *arg);
+
+static void
+dns_wait_del(struct dns_query *q)
+{
+	struct dns_client *c = q->c;
+
+	if (q->wprev != NULL)
+		q->wprev->wnext = q->wnext;
+	else
+		c->wait_head = q->wnext;
+	if (q->wnext != NULL)
+		q->wnext->wprev = q->wprev;
+	else
+		c->wait_tail = q->wprev;
+	q->wprev = q->wnext = NULL;
+	q->waiting = 0;
+}
+
+/* q leaves the queries in flight: its place goes to the first waiting query, if any. */
+static void
+dns_release(struct dns_query *q)
+{
+	struct dns_client *c = q->c;
+	struct dns_query *w = c->wait_head;
+
+	if (q->waiting)
+		dns_wait_del(q);
+	if (!q->running)
+		return;
+	q->running = 0;
+	if (w == NULL || c->freeing) {
+		c->n_running--;
+		return;
+	}
+	dns_wait_del(w);
+	w->running = 1;
+	loop_timer_start(c->loop, &w->timer, 0, dns_kick, w);
+}
+
 /* Unlink, release and call back. Nothing touches the client after done() returns. */
 static void
 dns_finish(struct dns_query *q, int err, const ldns_pkt *pkt, int ad)
@@ -420,6 +472,7 @@ dns_finish(struct dns_query *q, int err, const ldns_pkt *pkt, int ad)
 
 	loop_timer_stop(c->loop, &q->timer);
 	dns_close_socket(q);
+	dns_release(q);
 	if (q->prev != NULL)
 		q->prev->next = q->next;
 	else
@@ -817,10 +870,30 @@ dns_try_next(struct dns_query *q)
 	}
 }
 
+/* The first try, once the query is among those in flight; until then it waits, in order
+ * of arrival (its caller's own deadline still runs: lookups time out on their timers). */
 static void
 dns_kick(struct loop *loop, struct loop_timer *t, void *arg)
 {
-	dns_try_next(arg);
+	struct dns_query *q = arg;
+	struct dns_client *c = q->c;
+
+	if (!q->running) {
+		if (c->max_running > 0 &&
+		    (c->n_running >= c->max_running || c->wait_head != NULL)) {
+			q->waiting = 1;
+			q->wprev = c->wait_tail;
+			if (c->wait_tail != NULL)
+				c->wait_tail->wnext = q;
+			else
+				c->wait_head = q;
+			c->wait_tail = q;
+			return;
+		}
+		q->running = 1;
+		c->n_running++;
+	}
+	dns_try_next(q);
 }
 
 static int
@@ -896,6 +969,18 @@ dns_query_start(struct dns_client *c, const char *name, uint16_t rrtype, unsigne
 	/* The first try starts from the loop, so done() never runs inside this call. */
 	loop_timer_start(c->loop, &q->timer, 0, dns_kick, q);
 	return q;
+}
+
+void
+dns_client_queries(const struct dns_client *c, unsigned *ret_running, unsigned *ret_waiting)
+{
+	const struct dns_query *q;
+	unsigned n = 0;
+
+	for (q = c->wait_head; q != NULL; q = q->wnext)
+		n++;
+	*ret_running = c->n_running;
+	*ret_waiting = n;
 }
 
 void

@@ -7,6 +7,7 @@
  * Servers come from the config (resolver.dns_servers) or /etc/resolv.conf.
  *
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
+ *            dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_txt_free(), dns_client_servers_loopback(),
  *            dns_server_parse(), dns_resolv_conf_read()
  * Threads:   main loop only.
@@ -29,6 +30,7 @@
 
 #include "cfg.h"
 #include "loop.h"
+#include "mtasts_limits.h"
 #include "sts_txt.h"
 
 struct dns_client;
@@ -46,6 +48,10 @@ struct dns_query;
 #define DNS_CNAME_MAX 8
 /* Datagrams read per readiness event before going back to the loop. */
 #define DNS_UDP_BURST 16
+/* DNS clients of the resolver, each with its own sockets: the MTA-STS discovery's
+ * (pol_engine.c) and DANE's (dane.c). resolver.dns_concurrency is shared equally: each
+ * client runs at most dns_concurrency / DNS_CLIENTS queries at once (at least 1). */
+#define DNS_CLIENTS FD_DNS_CLIENTS
 /* Defaults when the config leaves them 0 (cfg defaults: 2 s per try, 2 rounds). */
 #define DNS_TIMEOUT_DEFAULT_MS 2000
 #define DNS_ATTEMPTS_DEFAULT   2
@@ -64,7 +70,10 @@ typedef void dns_done_fn(int err, const ldns_pkt *answer, int ad, void *arg);
 
 /* Servers from cfg->dns_servers (see dns_server_parse), or the nameserver lines of
  * /etc/resolv.conf when there are none (127.0.0.1 when that gives none either).
- * Uses cfg->dns_timeout_ms per try and cfg->dns_attempts rounds over the servers.
+ * Uses cfg->dns_timeout_ms per try and cfg->dns_attempts rounds over the servers. At most
+ * cfg->dns_concurrency / DNS_CLIENTS queries (at least 1; 0: no limit) are in flight, each
+ * with one socket; later ones wait for one to finish, in order (the descriptor budget,
+ * common/fd_budget.h).
  * Returns 0, or -EINVAL when dns_servers is not empty but no entry parses. */
 int dns_client_new(struct loop *loop, const struct cfg_resolver *cfg,
                    struct dns_client **ret_client);
@@ -77,6 +86,9 @@ struct dns_client *dns_client_free(struct dns_client *c);
  * called. done() never runs from inside this call. */
 struct dns_query *dns_query_start(struct dns_client *c, const char *name, uint16_t rrtype,
                                   unsigned flags, dns_done_fn *done, void *arg);
+/* Queries in flight (each with at most one socket) and queries waiting for their turn
+ * (resolver.dns_concurrency), into *ret_running and *ret_waiting. */
+void dns_client_queries(const struct dns_client *c, unsigned *ret_running, unsigned *ret_waiting);
 /* The callback runs at once with -ECANCELED. */
 void dns_query_cancel(struct dns_query *q);
 /* Why the query failed, beyond its error code, "" when there is nothing to add. With

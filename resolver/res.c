@@ -2,9 +2,11 @@
  * resolver/res.c - the resolver half: wiring of cache, policy engine (DNS + fetch) and the
  *                  socketmap server; lifecycle
  *
- * Interface: res_new(), res_set_statedb(), res_reload(), res_shutdown(), res_free(),
- *            res_enabled(), res_stats_add(), res_engine_counters(), res_cache_entries(),
- * res_shared_state() Threads:   main loop only. Ownership: struct res owns the caches (memory, and
+ * Interface: res_fd_fixed(), res_new(), res_set_statedb(), res_reload(), res_shutdown(),
+ *            res_free(), res_enabled(), res_stats_add(), res_engine_counters(),
+ *            res_cache_entries(), res_shared_state()
+ * Threads:   main loop only.
+ * Ownership: struct res owns the caches (memory, and
  * the shared Valkey/Redis tier when cache.backend = "redis"), the state database writer
  * (cache_state.h, borrowing the daemon's handle), the engine (which owns the DNS client and the
  *            fetcher) and the server; it borrows the cfg.
@@ -60,6 +62,14 @@ res_dane_new(struct res *res)
 	ld = lookup_dane_of(res->dane);
 	sm_server_set_dane(res->srv, &ld);
 	return 0;
+}
+
+unsigned
+res_fd_fixed(const struct cfg *cfg)
+{
+	if (!cfg->resolver.enabled)
+		return 0;
+	return (unsigned)cfg->resolver.n_listen + (cfg->cache.backend == CFG_CACHE_REDIS ? 2 : 0);
 }
 
 int

@@ -1,8 +1,8 @@
 /*
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
- * Interface: res_new(), res_set_statedb(), res_reload(), res_shutdown(), res_free();
- *            for the admin endpoint res_enabled(), res_stats_add(), res_engine_counters(),
+ * Interface: res_fd_fixed(), res_new(), res_set_statedb(), res_reload(), res_shutdown(),
+ * res_free(); for the admin endpoint res_enabled(), res_stats_add(), res_engine_counters(),
  *            res_cache_entries(), res_shared_state(), res_cache_mem(), res_cache_lookup(),
  *            res_cache_purge(), res_cache_failures() (res_admin.c);
  *            one discovery outside the daemon: res_query.h
@@ -24,6 +24,11 @@
 
 struct res;
 
+/* The descriptors a resolver started with cfg holds whatever its load, for the daemon's
+ * descriptor budget (common/fd_budget.h): its listening sockets and the Valkey/Redis
+ * connection (and one to a sentinel); 0 when resolver.enabled is false. The socketmap's
+ * connections, the fetches and the DNS queries are budgeted apart. */
+unsigned res_fd_fixed(const struct cfg *cfg);
 /* Bind the socketmap listeners and start serving on loop. */
 int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
 struct statedb;

@@ -41,7 +41,7 @@
  * policy request is ~200 bytes; larger requests get 414/431 from libmicrohttpd. */
 #define PUB_CONN_MEMORY_MAX (16 * 1024)
 /* Defaults when the config leaves a value at 0. */
-#define PUB_MAX_CONNECTIONS_DEFAULT 1024
+#define PUB_MAX_CONNECTIONS_DEFAULT 4096 /* all listeners together */
 #define PUB_CONN_TIMEOUT_DEFAULT_MS 30000
 /* listen(2) backlog of our own listening sockets. */
 #define PUB_LISTEN_BACKLOG 511
@@ -74,7 +74,7 @@ struct pub {
 	char *tls_priority;
 	unsigned threads;          /* MHD_OPTION_THREAD_POOL_SIZE of HTTPS listeners */
 	gnutls_datum_t ticket_key; /* session ticket key (TLS 1.2 tickets, TLS 1.3 PSK) */
-	unsigned max_connections;
+	unsigned max_connections;  /* per listener: its share of publisher.max_connections */
 	unsigned timeout_s;
 	/* certificate file watching */
 	int inotify_fd;

@@ -273,6 +273,28 @@ wait_file() {
 	wait_for "${2:-$LIVE_S}" test -s "$1" || die "file $1 not written after ${2:-$LIVE_S}s"
 }
 
+# unit_nofile: the RLIMIT_NOFILE that etc/mtastsd.service gives mtastsd (LimitNOFILE=
+# SOFT:HARD; HARD alone means systemd's soft 1024) in UNIT_SOFT and UNIT_HARD, and in
+# NOFILE_HARD the hard limit a test can start it with here: UNIT_HARD, or our own hard limit
+# when a higher one is not permitted (setting a hard limit above ours needs
+# CAP_SYS_RESOURCE, which containers often lack). Start the daemon as systemd would, the
+# soft limit low and the raising left to the daemon:
+#   prlimit --nofile="$UNIT_SOFT:$NOFILE_HARD" "$MTASTSD" ...
+unit_nofile() {
+	local v
+	v=$(sed -n 's/^LimitNOFILE=//p' "$SRC_DIR/etc/mtastsd.service")
+	case "$v" in
+	*:*) UNIT_SOFT=${v%%:*} UNIT_HARD=${v##*:} ;;
+	*) UNIT_SOFT=1024 UNIT_HARD=$v ;;
+	esac
+	NOFILE_HARD=$UNIT_HARD
+	if ! prlimit --nofile="$UNIT_SOFT:$UNIT_HARD" true 2>/dev/null; then
+		NOFILE_HARD=$(ulimit -Hn)
+		say "     note: cannot start mtastsd with the hard RLIMIT_NOFILE $UNIT_HARD here" \
+			"(no CAP_SYS_RESOURCE); using our own hard limit, $NOFILE_HARD"
+	fi
+}
+
 # make_ca: a test CA in $T/ca.pem / $T/ca.key.
 make_ca() {
 	certtool --generate-privkey --key-type=ecdsa --outfile "$T/ca.key" 2>/dev/null

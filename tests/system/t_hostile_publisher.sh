@@ -13,24 +13,29 @@
 # and serves a fetch again once they close; another, with an admin listener, counts idle and
 # silent-handshake connections closed by libmicrohttpd's idle timeout and 50 slowloris
 # clients cut by the deadline sweep in mtastsd_publisher_connections_timed_out_total.
+# The daemons run under the unit's RLIMIT_NOFILE (soft 1024, raised by mtastsd itself to
+# the hard limit, lib.sh unit_nofile) with no per-address limit (every client here is
+# 127.0.0.1; t_fd_budget.sh tests that limit); only the clients' limit is raised.
 # Clients: tests/system/hostile/pubload.py. No check depends on speed: a client waits (up to
 # LIVE_S, lib.sh) for the daemon to close it and the check is that it did; the deadlines of
 # the daemons are long enough that a slow machine cannot make a client miss its window.
 . "$(dirname "$0")/lib.sh"
 
-need_cmd curl python3 certtool
-LOAD="python3 $SRC_DIR/tests/system/hostile/pubload.py"
+need_cmd curl python3 certtool prlimit
 NIDLE=5000
+# The clients hold up to NIDLE sockets: their own limit is raised (prlimit sets both), the
+# daemons run under the unit's limits (lib.sh unit_nofile: soft 1024, raised by mtastsd).
+LOAD="prlimit --nofile=$((NIDLE + 256)) python3 $SRC_DIR/tests/system/hostile/pubload.py"
 TIMEOUT_S=3       # connection_timeout of the daemon of sections 1-5
 IDLE_TIMEOUT_S=30 # ... of section 6 (5000 connects take about 1 s, 3-5 s on a loaded machine)
 T3=20             # ... of section 8 (50 TLS handshakes and two probes before the first cut)
 RSS_SLACK_KB=8192
-# 5000 client sockets plus 5000 daemon sockets: raise our own limit (root may raise the hard one).
-if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt 16384 ]; then
-	ulimit -Hn 16384 2>/dev/null ||
-		unavailable "cannot raise the hard RLIMIT_NOFILE to 16384 (root can)"
+unit_nofile
+if [ "$NOFILE_HARD" != unlimited ] && [ "$NOFILE_HARD" -lt $((NIDLE + 1024)) ]; then
+	unavailable "the hard RLIMIT_NOFILE ($NOFILE_HARD) cannot hold $NIDLE client sockets"
 fi
-ulimit -n 16384
+[ "$NOFILE_HARD" = unlimited ] && NOFILE_HARD=$UNIT_HARD
+DAEMON="prlimit --nofile=$UNIT_SOFT:$NOFILE_HARD $MTASTSD"
 
 P=$(free_port tcp)
 P2=$(free_port tcp)
@@ -49,6 +54,7 @@ publisher = {
 	listen = [ "127.0.0.1:$2" ];
 	http_listen = [ ];
 	max_connections = $3;
+	max_connections_per_address = 0; # every client here is 127.0.0.1 (t_fd_budget tests it)
 	connection_timeout = "$4";
 	domains = (
 		{ domain = "d1.test"; mode = "enforce"; max_age = 604800; mx = [ "mail.d1.test" ];
@@ -60,7 +66,7 @@ publisher = {
 EOC
 }
 pub_conf "$T/pub.conf" "$P" 8192 "${TIMEOUT_S}s"
-start_bg pub "$MTASTSD" -f -c "$T/pub.conf"
+start_bg pub $DAEMON -f -c "$T/pub.conf"
 wait_tcp "$P"
 PID=$(cat "$T/pub.pid")
 
@@ -148,7 +154,7 @@ check "no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || tru
 # On a daemon of its own with connection_timeout IDLE_TIMEOUT_S: the first connections must
 # not reach their deadline before the last ones are connected, however slow the machine.
 pub_conf "$T/pub6.conf" "$P6" 8192 "${IDLE_TIMEOUT_S}s"
-start_bg pub6 "$MTASTSD" -f -c "$T/pub6.conf"
+start_bg pub6 $DAEMON -f -c "$T/pub6.conf"
 wait_tcp "$P6"
 P=$P6 # fetch and healthy now talk to this daemon
 PID=$(cat "$T/pub6.pid")
@@ -185,7 +191,7 @@ check "idle daemon: no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pu
 
 # ---- 7. at the limit: max_connections = 50, 200 idle connections ----------------------------
 pub_conf "$T/pub2.conf" "$P2" 50 30s
-start_bg pub2 "$MTASTSD" -f -c "$T/pub2.conf"
+start_bg pub2 $DAEMON -f -c "$T/pub2.conf"
 wait_tcp "$P2"
 
 # Section 8's daemon starts now, with an admin listener: while section 7 runs, 20 idle TCP
@@ -206,7 +212,7 @@ metric_is() {
 	wait_for "$LIVE_S" metric_is_now "$1" "$2" || true
 	metric "$1"
 }
-start_bg pub3 "$MTASTSD" -f -c "$T/pub3.conf"
+start_bg pub3 $DAEMON -f -c "$T/pub3.conf"
 wait_tcp "$P3"
 $LOAD idle "$P3" 20 $((T3 + LIVE_S)) >"$T/idle3.out" &
 idle3pid=$!

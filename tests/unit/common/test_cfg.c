@@ -83,6 +83,7 @@ assert_defaults(const struct cfg *c)
 	assert_null(c->resolver.dns_servers);
 	assert_int_equal(c->resolver.dns_timeout_ms, 2000);
 	assert_int_equal(c->resolver.dns_attempts, 2);
+	assert_int_equal(c->resolver.dns_concurrency, 256);
 	assert_int_equal(c->resolver.fetch_timeout_ms, 15000);
 	assert_int_equal(c->resolver.fetch_max_body, 65536);
 	assert_int_equal(c->resolver.fetch_concurrency, 64);
@@ -114,7 +115,8 @@ assert_defaults(const struct cfg *c)
 	                    "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
 	assert_int_equal(c->publisher.cache_control_max_age_s, 86400);
 	assert_null(c->publisher.acme_webroot);
-	assert_int_equal(c->publisher.max_connections, 1024);
+	assert_int_equal(c->publisher.max_connections, 4096);
+	assert_int_equal(c->publisher.max_connections_per_address, 64);
 	assert_int_equal(c->publisher.connection_timeout_ms, 30000);
 	assert_int_equal(c->publisher.n_domains, 0);
 	/* cache */

@@ -5,9 +5,11 @@
  * completed and closed hooks run once each, and httpd_conn_data() returns what opened set;
  * a client that drips its request a byte at a time (the idle timeout never fires) is cut by
  * the request deadline (timeout_s after accept) and counted once as cut and timed out; the
- * open-connection count goes back to 0.
+ * open-connection count goes back to 0; with per_address 3, five connections from one
+ * address leave three open and two closed at once, and another address still gets in.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -271,12 +273,101 @@ test_deadline_cuts_slow_client(void **state)
 	assert_int_equal(hc.timed_out, 1);
 }
 
+/* ---- per client address (MHD_OPTION_PER_IP_CONNECTION_LIMIT) ---- */
+
+static int
+client_connect_from(uint16_t port, const char *src)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in b = {.sin_family = AF_INET};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(inet_pton(AF_INET, src, &b.sin_addr), 1);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&b, sizeof(b)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* Wait (up to 5 s) until the group has want connections open; returns the count. */
+static size_t
+wait_open(struct httpd *h, size_t want)
+{
+	struct httpd_counters hc;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		httpd_counters(h, &hc);
+		if (hc.open == want)
+			break;
+		(void)poll(NULL, 0, 10);
+	}
+	return hc.open;
+}
+
+static void
+test_per_address_limit(void **state)
+{
+	struct cfg_listen cl = {.host = "127.0.0.1", .port = 0};
+	struct listen_opts o = {.default_host = "127.0.0.1", .backlog = 16};
+	struct listen_sock ls = LISTEN_SOCK_INIT;
+	struct pollfd pfd[5];
+	struct loop *loop = NULL;
+	struct httpd *h;
+	char errbuf[256], c;
+	int i, closed = 0, other;
+
+	(void)state;
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(listen_open(&cl, &o, &ls, errbuf, sizeof(errbuf)), 0);
+	h = httpd_new(loop, &(struct httpd_cfg){.name = "peraddr",
+	                                        .deadline_name = "60 s",
+	                                        .timeout_s = 60,
+	                                        .max_connections = 8,
+	                                        .per_address = 3,
+	                                        .conn_memory_max = 16 * 1024});
+	assert_non_null(
+	        httpd_start(h, listen_take_fd(&ls),
+	                    &(struct httpd_server){
+	                            .flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
+	                            .access = access_ok,
+	                    },
+	                    "127.0.0.1"));
+	/* five from one address: three held, two closed at once */
+	for (i = 0; i < 5; i++) {
+		pfd[i].fd = client_connect_from(ls.port, "127.0.0.2");
+		pfd[i].events = POLLIN;
+	}
+	for (i = 0; i < 500 && closed < 2; i++) {
+		int j;
+
+		(void)poll(pfd, 5, 10);
+		for (j = 0, closed = 0; j < 5; j++)
+			if ((pfd[j].revents & (POLLIN | POLLHUP)) != 0 &&
+			    recv(pfd[j].fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0)
+				closed++;
+	}
+	assert_int_equal(closed, 2);
+	assert_int_equal(wait_open(h, 3), 3);
+	/* another address is still taken */
+	other = client_connect_from(ls.port, "127.0.0.3");
+	assert_int_equal(wait_open(h, 4), 4);
+	(void)close(other);
+	for (i = 0; i < 5; i++)
+		(void)close(pfd[i].fd);
+	assert_int_equal(wait_open(h, 0), 0);
+	h = httpd_free(h);
+	loop = loop_free(loop);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_request_and_hooks),
 	        cmocka_unit_test(test_deadline_cuts_slow_client),
+	        cmocka_unit_test(test_per_address_limit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

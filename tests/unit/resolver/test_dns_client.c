@@ -600,6 +600,130 @@ test_cancel_and_free(void **state)
 	loop = loop_free(loop);
 }
 
+/* Many queries, resolver.dns_concurrency 4: at most 2 in flight on this client (the
+ * other half is DANE's), the rest wait their turn; each is answered once, rightly. */
+struct conc {
+	struct dns_client *c;
+	struct loop *loop;
+	int calls, ok;
+	unsigned peak_running, peak_waiting;
+};
+
+static void
+conc_done(int err, const ldns_pkt *answer, int ad, void *arg)
+{
+	struct conc *k = arg;
+	unsigned running, waiting;
+
+	(void)answer;
+	(void)ad;
+	dns_client_queries(k->c, &running, &waiting);
+	if (running > k->peak_running)
+		k->peak_running = running;
+	if (waiting > k->peak_waiting)
+		k->peak_waiting = waiting;
+	k->calls++;
+	k->ok += err == ERR_DNS_NXDOMAIN;
+	if (k->calls == 20)
+		loop_exit(k->loop, 0);
+}
+
+static void
+test_concurrency_queue(void **state)
+{
+	struct cfg_resolver cfg;
+	struct loop_timer guard = LOOP_TIMER_INIT;
+	struct conc k = {0};
+	char srv[64], *servers[1] = {srv};
+	unsigned running, waiting;
+	int i;
+
+	server_text(srv, sizeof(srv), testns_port);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_servers = servers;
+	cfg.n_dns_servers = 1;
+	cfg.dns_timeout_ms = NO_TIMEOUT;
+	cfg.dns_attempts = 1;
+	cfg.dns_concurrency = 4;
+	assert_int_equal(loop_new(&k.loop), 0);
+	assert_int_equal(dns_client_new(k.loop, &cfg, &k.c), 0);
+	for (i = 0; i < 20; i++)
+		assert_non_null(dns_query_start(k.c, "_mta-sts.nx.test", LDNS_RR_TYPE_TXT, 0,
+		                                conc_done, &k));
+	loop_timer_start(k.loop, &guard, GUARD_MS, on_guard, NULL);
+	assert_int_equal(loop_run(k.loop), 0);
+	loop_timer_stop(k.loop, &guard);
+	assert_int_equal(k.calls, 20);
+	assert_int_equal(k.ok, 20);
+	assert_true(k.peak_running <= 2);
+	assert_true(k.peak_waiting >= 1); /* the queue was used */
+	dns_client_queries(k.c, &running, &waiting);
+	assert_int_equal(running + waiting, 0);
+	k.c = dns_client_free(k.c);
+	k.loop = loop_free(k.loop);
+}
+
+/* A waiting query canceled leaves the queue; a running one canceled hands its turn to the
+ * first waiting one; freeing the client cancels the rest. Against a silent server. */
+static void
+on_exit_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	loop_exit(loop, 0);
+}
+
+static void
+test_concurrency_cancel(void **state)
+{
+	struct cfg_resolver cfg;
+	struct loop_timer t = LOOP_TIMER_INIT;
+	struct dns_client *c = NULL;
+	struct loop *loop = NULL;
+	struct result r1 = {0}, r2 = {0}, r3 = {0};
+	char srv[64], *servers[1] = {srv};
+	struct dns_query *q1, *q2;
+	unsigned running, waiting;
+
+	server_text(srv, sizeof(srv), silent_port);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.dns_servers = servers;
+	cfg.n_dns_servers = 1;
+	cfg.dns_timeout_ms = NO_TIMEOUT;
+	cfg.dns_attempts = 1;
+	cfg.dns_concurrency = 2; /* one query at a time on this client */
+	assert_int_equal(loop_new(&loop), 0);
+	assert_int_equal(dns_client_new(loop, &cfg, &c), 0);
+	q1 = dns_query_start(c, "_mta-sts.two.test", LDNS_RR_TYPE_TXT, 0, on_done, &r1);
+	q2 = dns_query_start(c, "_mta-sts.nx.test", LDNS_RR_TYPE_TXT, 0, on_done, &r2);
+	assert_non_null(q1);
+	assert_non_null(q2);
+	assert_non_null(
+	        dns_query_start(c, "_mta-sts.nodata.test", LDNS_RR_TYPE_TXT, 0, on_done, &r3));
+	/* the first tries start from the loop (zero-delay timers, before this one) */
+	loop_timer_start(loop, &t, 200, on_exit_timer, NULL);
+	assert_int_equal(loop_run(loop), 0);
+	dns_client_queries(c, &running, &waiting);
+	assert_int_equal(running, 1);
+	assert_int_equal(waiting, 2);
+	dns_query_cancel(q2); /* waiting */
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(r2.err, -ECANCELED);
+	dns_client_queries(c, &running, &waiting);
+	assert_int_equal(running, 1);
+	assert_int_equal(waiting, 1);
+	dns_query_cancel(q1); /* running: q3 takes its turn */
+	assert_int_equal(r1.calls, 1);
+	dns_client_queries(c, &running, &waiting);
+	assert_int_equal(running, 1);
+	assert_int_equal(waiting, 0);
+	assert_int_equal(r3.calls, 0);
+	c = dns_client_free(c);
+	assert_int_equal(r3.calls, 1);
+	assert_int_equal(r3.err, -ECANCELED);
+	loop = loop_free(loop);
+}
+
 static void
 test_invalid_name(void **state)
 {
@@ -808,6 +932,8 @@ main(void)
 	        cmocka_unit_test(test_servfail_then_next_server),
 	        cmocka_unit_test(test_inproc_wrong_id_then_answer),
 	        cmocka_unit_test(test_cancel_and_free),
+	        cmocka_unit_test(test_concurrency_queue),
+	        cmocka_unit_test(test_concurrency_cancel),
 	        cmocka_unit_test(test_invalid_name),
 	        cmocka_unit_test(test_server_parse),
 	        cmocka_unit_test(test_resolv_conf),
