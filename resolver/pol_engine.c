@@ -199,6 +199,8 @@ pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 	job->force = force;
 	if (coalesce_add(e->jobs, &job->cj, job->domain) < 0) {
 		free(job);
+		if (!background)
+			pol_reject_log(e, domain, "job table full (RES_JOBS_MAX)");
 		return NULL;
 	}
 	if (background)
@@ -1119,8 +1121,12 @@ pol_refresh_tick(struct loop *loop, struct loop_timer *t, void *arg)
 		if (ce == NULL || due > now)
 			break;
 		(void)snprintf(name, sizeof(name), "%s", dom);
-		if (ce->policy == NULL || now >= ce->expires_at) {
+		if (now >= ce->expires_at) {
 			(void)cache_mem_delete(e->cache, name); /* expired: as the sweep would */
+			continue;
+		}
+		if (ce->policy == NULL) { /* nothing to refresh: until it expires */
+			(void)cache_mem_set_due(e->cache, name, ce->expires_at);
 			continue;
 		}
 		at = pol_due(name, ce, e);
