@@ -67,6 +67,7 @@ wait_tcp "$UB"
 
 # ---- HTTPS: the real policies behind the tarpit front
 make_ca
+# shellcheck disable=SC2046 # one word per name
 make_cert www $(for d in $REAL; do printf 'mta-sts.%s ' "$d"; done)
 for d in $REAL; do
 	policy_put "$WWW" "$d" "version: STSv1\\nmode: enforce\\nmx: mail.$d\\nmax_age: 20\\n"
@@ -91,6 +92,7 @@ check "RLIMIT_NOFILE of the daemon (the unit's)" 1024 \
 
 sec() { pm_ok "secure match=mail.$1 servername=hostname"; }
 # (a first lookup slower than the 1 s zone timeout is NOTFOUND; its discovery goes on)
+# shellcheck disable=SC2317 # called through wait_for
 is_sec() { [ "$(pm "$SM" postfix "$1")" = "$(sec "$1")" ]; }
 for d in $REAL; do
 	wait_for "$LIVE_S" is_sec "$d" || true
