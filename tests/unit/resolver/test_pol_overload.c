@@ -91,18 +91,19 @@ refresh_reaches_every_policy(void **state)
 	fw_reset();
 	fw_add("*", "v=STSv1; id=seed1;", 0, body, 0)->delay_ms = 5; /* same id: a re-fetch */
 	now = loop_wall_s(loop);
-	/* Inserted oldest first; entry i expires 2 h + (N-1-i) * 36000 / N s from now: the
-	 * most recently used expire first (from 2 h), the least recently used last (12 h). */
+	/* Inserted oldest first; entry i expires 2 h + (N-1-i) * 3600 / N s from now: the
+	 * most recently used expire first (from 2 h), the least recently used last (3 h); each
+	 * is due an hour (and its jitter) before. */
 	for (i = 0; i < N_POLICIES; i++) {
 		time_t expires =
-		        now + 2 * HOUR_S + (time_t)(N_POLICIES - 1 - i) * 36000 / N_POLICIES;
+		        now + 2 * HOUR_S + (time_t)(N_POLICIES - 1 - i) * HOUR_S / N_POLICIES;
 
 		(void)snprintf(dom, sizeof(dom), "d%u.example", i);
 		seed(cache, dom, expires - 86400, 86400);
 	}
 	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
-	/* 13 h of virtual time, a minute at a time. */
-	for (i = 0; i < 13 * 60; i++)
+	/* 3.5 h of virtual time, a minute at a time. */
+	for (i = 0; i < 210; i++)
 		(void)loop_fake_advance(loop, 60000);
 	s.start = now;
 	s.now = loop_wall_s(loop);
