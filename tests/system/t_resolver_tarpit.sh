@@ -15,8 +15,9 @@
 #  - every real domain is refreshed twice more (fetch count 3; liveness bound), and every
 #    lookup of them during the flood answers secure (a policy that expired would be a miss,
 #    answered NOTFOUND over the caps);
-#  - the daemon's VmRSS stays under RSS_MAX_KB (plain builds; measured 2026-12: about
-#    14 MB at rest, at most about 20 MB during the flood; the bound leaves 3x the growth);
+#  - the daemon's VmRSS stays under RSS_MAX_KB (plain builds; measured 2026-12 over four
+#    runs, one under stress-ng: 15.0-15.1 MB at rest, at most 30.6-31.0 MB during the
+#    flood; the 60 MB bound is about twice that; docs/cache.md "Overload");
 #  - every flood lookup is answered NOTFOUND (over the caps: as a lookup that timed out),
 #    the rejections are counted in the log, and the tarpit really held connections.
 . "$(dirname "$0")/lib.sh"
