@@ -172,6 +172,8 @@ static const struct cfg_key cfg_keys_resolver[] = {
         K_SIZE(P, "fetch_max_body", resolver.fetch_max_body, STS_POLICY_BODY_MAX, 512,
                STS_POLICY_BODY_MAX, 0),
         K_UINT(P, "fetch_concurrency", resolver.fetch_concurrency, 64, 1, 4096, 0),
+        K_UINT(P, "fetch_queue_max", resolver.fetch_queue_max, 256, 0, 65536, 0),
+        K_UINT(P, "max_discoveries", resolver.max_discoveries, 512, 1, 65536, 0),
         K_PATH(P, "ca_file", resolver.ca_file, CFG_F_READABLE),
         K_STR(P, "connect_to", resolver.connect_to, NULL, 0, cfg_check_hostport),
         K_MS(P, "recheck_interval", resolver.recheck_interval_ms, HOUR(1), SEC(1), DAY(7), 0),

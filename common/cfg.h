@@ -77,6 +77,8 @@ struct cfg_resolver {
 	uint64_t fetch_timeout_ms;  /* total per fetch, default 15 s */
 	size_t fetch_max_body;      /* bytes, default and max 64 KiB */
 	unsigned fetch_concurrency; /* fetches in flight, default 64 */
+	unsigned fetch_queue_max;   /* discoveries waiting for a fetch slot, default 256 */
+	unsigned max_discoveries;   /* lookup-started discoveries in flight, default 512 */
 	char *ca_file;              /* test lab: CA bundle instead of the system CAs */
 	char *connect_to;           /* test lab: "127.0.0.1:8443", every fetch goes there */
 	/* cache timing */

@@ -75,10 +75,18 @@
 /* listen(2) backlog (Linux somaxconn default is 4096; 128 is the traditional value). */
 #define SM_LISTEN_BACKLOG 128
 
-/* Policy engine (resolver/pol_engine.c): the cache sweep for proactive refresh and purge
- * runs this often (ms) and looks at most this many entries per run. */
+/* Policy engine (resolver/pol_engine.c): the purge of expired cache entries runs this
+ * often (ms); the proactive re-check pass below looks at most SCAN_MAX entries per run. */
 #define POL_SWEEP_INTERVAL_MS 30000
 #define POL_SWEEP_SCAN_MAX    20000
+/* The refresh schedule (issue 16: a heap over every cached policy, cache_mem.h) is looked at
+ * this often (ms; refresh times are whole seconds), and at most BATCH due entries are taken
+ * per look, so that a backlog (e.g. after a long outage) cannot hold the loop. */
+#define POL_REFRESH_TICK_MS   1000
+#define POL_REFRESH_BATCH_MAX 4096
+/* Lookups answered as timed out because of max_discoveries or fetch_queue_max are logged at
+ * most once per this many ms, with their count (a flood would otherwise flood the log). */
+#define POL_REJECT_LOG_MS 10000
 /* Proactive TXT re-checks of recently used policies (issue 22): the pass runs every quarter
  * of resolver.recheck_interval, at least this often apart (ms) and at most
  * POL_SWEEP_INTERVAL_MS; it looks at the POL_SWEEP_SCAN_MAX most recently used policies. */

@@ -11,6 +11,9 @@
  * cache.max_negative_entries). A put into a full LRU evicts that LRU's least recently used
  * entry (lru.h calls cache_mem_evict()); the other LRU is never touched, which is what keeps
  * a flood of negative entries from evicting policies (docs/cache.md).
+ * The policies are also in a binary min-heap keyed by their due time (issue 16: the
+ * refresh schedule reaches every cached policy whatever the cache size); each node keeps
+ * its heap index, so a put, a re-key or a removal is O(log n).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,13 +32,19 @@ enum cm_class {
 struct cache_node {
 	struct lru_node node;
 	struct cache_entry e;
-	char dom[]; /* NUL-terminated; the LRU key */
+	time_t due;    /* policies: the refresh schedule's key */
+	size_t heap_i; /* policies: index in c->heap + 1; 0 = not in the heap */
+	char dom[];    /* NUL-terminated; the LRU key */
 };
 
 struct cache_mem {
 	struct lru *lru[CM_CLASSES];
 	cache_mem_observer_fn *observer; /* cache_mem_set_observer() */
 	void *observer_arg;
+	cache_mem_due_fn *due_fn; /* cache_mem_set_due_fn(); NULL: expires_at */
+	void *due_arg;
+	struct cache_node **heap; /* the policies, min-heap on due */
+	size_t heap_n, heap_cap;
 };
 
 #define CACHE_NODE(n) LRU_ENTRY(n, struct cache_node, node)
@@ -44,6 +53,94 @@ static enum cm_class
 cache_mem_class(enum cache_kind k)
 {
 	return k == CACHE_POLICY ? CM_POLICY : CM_NEGATIVE;
+}
+
+/* ---- the policies' due-time heap ---- */
+
+static void
+cache_mem_heap_set(struct cache_mem *c, size_t i, struct cache_node *n)
+{
+	c->heap[i] = n;
+	n->heap_i = i + 1;
+}
+
+static void
+cache_mem_heap_up(struct cache_mem *c, size_t i)
+{
+	struct cache_node *n = c->heap[i];
+
+	while (i > 0 && c->heap[(i - 1) / 2]->due > n->due) {
+		cache_mem_heap_set(c, i, c->heap[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	cache_mem_heap_set(c, i, n);
+}
+
+static void
+cache_mem_heap_down(struct cache_mem *c, size_t i)
+{
+	struct cache_node *n = c->heap[i];
+	size_t child;
+
+	while ((child = 2 * i + 1) < c->heap_n) {
+		if (child + 1 < c->heap_n && c->heap[child + 1]->due < c->heap[child]->due)
+			child++;
+		if (c->heap[child]->due >= n->due)
+			break;
+		cache_mem_heap_set(c, i, c->heap[child]);
+		i = child;
+	}
+	cache_mem_heap_set(c, i, n);
+}
+
+/* n's due changed (or n was just placed at its index): restore the heap order. */
+static void
+cache_mem_heap_fix(struct cache_mem *c, struct cache_node *n)
+{
+	size_t i = n->heap_i - 1;
+
+	if (i > 0 && c->heap[(i - 1) / 2]->due > n->due)
+		cache_mem_heap_up(c, i);
+	else
+		cache_mem_heap_down(c, i);
+}
+
+static time_t
+cache_mem_due_of(const struct cache_mem *c, const struct cache_node *n)
+{
+	return c->due_fn != NULL ? c->due_fn(n->dom, &n->e, c->due_arg) : n->e.expires_at;
+}
+
+/* Put policy node n in the heap, or move it there when already in (its due recomputed). */
+static void
+cache_mem_heap_put(struct cache_mem *c, struct cache_node *n)
+{
+	n->due = cache_mem_due_of(c, n);
+	if (n->heap_i == 0) {
+		if (c->heap_n == c->heap_cap) {
+			c->heap_cap = c->heap_cap > 0 ? 2 * c->heap_cap : 64;
+			c->heap = xrealloc(c->heap, c->heap_cap * sizeof(*c->heap));
+		}
+		cache_mem_heap_set(c, c->heap_n++, n);
+	}
+	cache_mem_heap_fix(c, n);
+}
+
+static void
+cache_mem_heap_del(struct cache_mem *c, struct cache_node *n)
+{
+	size_t i;
+	struct cache_node *last;
+
+	if (n->heap_i == 0)
+		return;
+	i = n->heap_i - 1;
+	n->heap_i = 0;
+	last = c->heap[--c->heap_n];
+	if (last == n)
+		return;
+	cache_mem_heap_set(c, i, last);
+	cache_mem_heap_fix(c, last);
 }
 
 static void
@@ -65,6 +162,7 @@ cache_mem_notify(struct cache_mem *c, const char *dom, const struct cache_entry 
 static void
 cache_mem_node_drop(struct cache_mem *c, struct cache_node *n)
 {
+	cache_mem_heap_del(c, n);
 	cache_mem_notify(c, n->dom, &n->e, NULL);
 	cache_mem_node_free(n);
 }
@@ -126,6 +224,7 @@ cache_mem_free(struct cache_mem *c)
 	cache_mem_clear(c);
 	for (i = 0; i < CM_CLASSES; i++)
 		lru_free(c->lru[i]);
+	free(c->heap);
 	free(c);
 	return NULL;
 }
@@ -162,6 +261,10 @@ cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e)
 		if (n->e.policy != e->policy)
 			sts_policy_free(n->e.policy);
 		n->e = *e;
+		if (want == CM_POLICY)
+			cache_mem_heap_put(c, n);
+		else
+			cache_mem_heap_del(c, n);
 		if (old == want) {
 			lru_touch(c->lru[want], &n->node);
 			return;
@@ -175,6 +278,8 @@ cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e)
 	n = xcalloc(1, sizeof(*n) + len + 1);
 	memcpy(n->dom, dom, len + 1);
 	n->e = *e;
+	if (want == CM_POLICY)
+		cache_mem_heap_put(c, n);
 	(void)lru_insert(c->lru[want], &n->node, n->dom, len); /* absent: cannot fail */
 }
 
@@ -290,4 +395,39 @@ void
 cache_mem_foreach_recent(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn, void *arg)
 {
 	cache_mem_walk(c, max, 1, fn, arg);
+}
+
+void
+cache_mem_set_due_fn(struct cache_mem *c, cache_mem_due_fn *fn, void *arg)
+{
+	size_t i;
+
+	c->due_fn = fn;
+	c->due_arg = arg;
+	for (i = 0; i < c->heap_n; i++)
+		c->heap[i]->due = cache_mem_due_of(c, c->heap[i]);
+	for (i = c->heap_n / 2; i-- > 0;) /* heapify, O(n) */
+		cache_mem_heap_down(c, i);
+}
+
+const struct cache_entry *
+cache_mem_due_first(const struct cache_mem *c, const char **ret_dom, time_t *ret_due)
+{
+	if (c->heap_n == 0)
+		return NULL;
+	*ret_dom = c->heap[0]->dom;
+	*ret_due = c->heap[0]->due;
+	return &c->heap[0]->e;
+}
+
+int
+cache_mem_set_due(struct cache_mem *c, const char *dom, time_t due)
+{
+	struct cache_node *n = cache_mem_find(c, dom, NULL);
+
+	if (n == NULL || n->heap_i == 0)
+		return -ENOENT;
+	n->due = due;
+	cache_mem_heap_fix(c, n);
+	return 0;
 }

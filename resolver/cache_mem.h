@@ -14,7 +14,8 @@
  *            cache_mem_delete, cache_mem_purge_expired, cache_mem_clear, cache_mem_count,
  *            cache_mem_set_max, cache_mem_max, cache_mem_set_max_negative, cache_mem_sizes,
  *            cache_mem_foreach, cache_mem_foreach_recent, cache_mem_evictions,
- *            cache_mem_set_observer
+ *            cache_mem_set_observer, cache_mem_set_due_fn, cache_mem_due_first,
+ *            cache_mem_set_due
  * Threads:   main loop only.
  * Ownership: the cache owns its entries and their policies. Pointers returned by get/peek
  *            are borrowed until the next call that modifies the cache.
@@ -92,5 +93,19 @@ void cache_mem_foreach(const struct cache_mem *c, size_t max, cache_mem_visit_fn
 /* The same, each from the most recently used entry down (policies first). */
 void cache_mem_foreach_recent(const struct cache_mem *c, size_t max, cache_mem_visit_fn *fn,
                               void *arg);
+
+/* The refresh schedule (issue 16): every policy is in a min-heap keyed by a due time, fn(dom,
+ * e, arg) (wall s) computed at each put of a policy; without fn (NULL, the default) the due
+ * time is expires_at. Setting fn recomputes every policy's due time (O(n); after a reload).
+ * fn must not modify the cache. */
+typedef time_t cache_mem_due_fn(const char *dom, const struct cache_entry *e, void *arg);
+void cache_mem_set_due_fn(struct cache_mem *c, cache_mem_due_fn *fn, void *arg);
+/* The policy with the earliest due time, its name and due time (borrowed like get's); NULL
+ * when no policy is cached. O(1). */
+const struct cache_entry *cache_mem_due_first(const struct cache_mem *c, const char **ret_dom,
+                                              time_t *ret_due);
+/* Move dom's policy to due (e.g. after a failed refresh, its retry time), until its next put.
+ * Returns 0, or -ENOENT when dom holds no policy. O(log n). */
+int cache_mem_set_due(struct cache_mem *c, const char *dom, time_t due);
 
 #endif

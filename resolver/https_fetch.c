@@ -817,8 +817,11 @@ fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **
 	f->max_body = cfg->fetch_max_body > 0 && cfg->fetch_max_body <= STS_POLICY_BODY_MAX
 	                      ? cfg->fetch_max_body
 	                      : STS_POLICY_BODY_MAX;
+	/* The policy engine keeps discoveries within fetch_concurrency itself; refreshes have
+	 * their own refresh_concurrency slots on top, so they never queue behind them. */
 	f->concurrency =
-	        cfg->fetch_concurrency > 0 ? cfg->fetch_concurrency : FETCH_CONCURRENCY_DEFAULT;
+	        (cfg->fetch_concurrency > 0 ? cfg->fetch_concurrency : FETCH_CONCURRENCY_DEFAULT) +
+	        cfg->refresh_concurrency;
 	f->ca_file = cfg->ca_file != NULL ? xstrdup(cfg->ca_file) : NULL;
 	f->connect_to = cfg->connect_to != NULL ? xstrdup(cfg->connect_to) : NULL;
 	f->multi = curl_multi_init();

@@ -49,7 +49,8 @@ typedef void fetch_done_fn(int err, const char *body, size_t len, const struct f
                            void *arg);
 
 /* Uses cfg->fetch_timeout_ms, fetch_max_body (capped at STS_POLICY_BODY_MAX),
- * fetch_concurrency, ca_file, connect_to (copied). Returns 0 or -ENOMEM. */
+ * fetch_concurrency + refresh_concurrency (transfers in flight), ca_file, connect_to (copied).
+ * Returns 0 or -ENOMEM. */
 int fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f);
 /* Cancels every pending fetch (callbacks run with -ECANCELED). Returns NULL. */
 struct fetcher *fetcher_free(struct fetcher *f);

@@ -38,10 +38,11 @@
 enum pol_job_state {
 	JOB_TXT = 0,
 	JOB_FETCH = 1,
-	JOB_FAILING = 2,    /* fail_timer armed: the query or fetch could not be started */
-	JOB_SHARED_GET = 3, /* reading the shared cache before any DNS (foreground only) */
-	JOB_LOCK = 4,       /* shared cache: re-read + take the fetch lock (one script) */
-	JOB_WAIT = 5,       /* another host holds the fetch lock: polling for its result */
+	JOB_FAILING = 2,      /* fail_timer armed: the query or fetch could not be started */
+	JOB_SHARED_GET = 3,   /* reading the shared cache before any DNS (foreground only) */
+	JOB_LOCK = 4,         /* shared cache: re-read + take the fetch lock (one script) */
+	JOB_WAIT = 5,         /* another host holds the fetch lock: polling for its result */
+	JOB_FETCH_QUEUED = 6, /* waiting for one of the fetch_concurrency slots (foreground) */
 };
 
 struct pol_waiter {
@@ -61,6 +62,9 @@ struct pol_job {
 	int force;      /* fetch even when the TXT id equals the cached one (refresh) */
 	int restarting; /* a cancel is a reload: start again on the new clients */
 	int id_changed; /* the TXT id differs from the valid cached policy's: fetching it */
+	int fetch_slot; /* foreground: holds one of the fetch_concurrency slots */
+	int queued;     /* foreground: in e's fetch queue (q_prev, q_next) */
+	struct pol_job *q_prev, *q_next;
 	struct dns_query *dq;
 	struct fetch_req *fr;
 	struct cache_redis_req *rq; /* shared cache read in flight */
@@ -90,6 +94,14 @@ struct pol_engine {
 	struct fetcher *fetcher;
 	struct coalesce *jobs; /* discoveries in flight by domain, and their waiters */
 	size_t n_background;
+	size_t n_foreground;               /* jobs started by lookups (max_discoveries) */
+	size_t n_fetching;                 /* foreground jobs holding a fetch slot */
+	size_t n_queued;                   /* foreground jobs waiting for one (fetch_queue_max) */
+	struct pol_job *fq_head, *fq_tail; /* that FIFO */
+	struct loop_timer fq_timer;        /* starts queued fetches when slots free up */
+	struct loop_timer refresh_timer;   /* the refresh schedule (cache_mem's due heap) */
+	uint64_t reject_log_ms;            /* when the last over-cap rejection was logged */
+	uint64_t reject_unlogged;          /* rejections since then */
 	struct loop_timer sweep_timer;
 	struct loop_timer recheck_timer; /* proactive TXT re-checks of recently used policies */
 	struct pol_counters ctr;
@@ -97,6 +109,7 @@ struct pol_engine {
 
 static void pol_job_start(struct pol_job *job);
 static void pol_fetch_gate(struct pol_job *job);
+static void pol_fetch_release(struct pol_job *job);
 static time_t pol_refresh_at(const struct pol_engine *e, const char *domain,
                              const struct cache_entry *ce);
 
@@ -140,11 +153,44 @@ pol_job_find(const struct pol_engine *e, const char *domain)
 	return cj != NULL ? POL_JOB(cj) : NULL;
 }
 
-/* A new discovery of domain, started; NULL when the job table is full. */
+/* Over-cap rejections are logged at most once per POL_REJECT_LOG_MS, with their count. */
+static void
+pol_reject_log(struct pol_engine *e, const char *domain, const char *why)
+{
+	uint64_t now = loop_now_ms(e->loop);
+
+	e->reject_unlogged++;
+	if (e->reject_log_ms != 0 && now - e->reject_log_ms < POL_REJECT_LOG_MS)
+		return;
+	log_dom_warn(domain,
+	             "%s: %" PRIu64 " lookup(s) answered as timed out since the last report "
+	             "(%zu discoveries in flight, max_discoveries %u; %zu waiting for a fetch, "
+	             "fetch_queue_max %u)",
+	             why, e->reject_unlogged, e->n_foreground, e->cfg->max_discoveries, e->n_queued,
+	             e->cfg->fetch_queue_max);
+	e->reject_log_ms = now;
+	e->reject_unlogged = 0;
+}
+
+/* A new discovery of domain, started; NULL when the job table is full or, for a lookup's
+ * discovery, over max_discoveries or with the fetch queue full (counted, issue 16). */
 static struct pol_job *
 pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 {
-	struct pol_job *job = xcalloc(1, sizeof(*job));
+	struct pol_job *job;
+
+	if (!background && e->n_foreground >= e->cfg->max_discoveries) {
+		e->ctr.rejected_discoveries++;
+		pol_reject_log(e, domain, "too many discoveries in flight");
+		return NULL;
+	}
+	if (!background && e->n_fetching >= e->cfg->fetch_concurrency &&
+	    e->n_queued >= e->cfg->fetch_queue_max) {
+		e->ctr.rejected_fetch_queue++;
+		pol_reject_log(e, domain, "fetch queue full");
+		return NULL;
+	}
+	job = xcalloc(1, sizeof(*job));
 
 	job->e = e;
 	(void)snprintf(job->domain, sizeof(job->domain), "%s", domain);
@@ -153,10 +199,14 @@ pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 	job->force = force;
 	if (coalesce_add(e->jobs, &job->cj, job->domain) < 0) {
 		free(job);
+		if (!background)
+			pol_reject_log(e, domain, "job table full (RES_JOBS_MAX)");
 		return NULL;
 	}
 	if (background)
 		e->n_background++;
+	else
+		e->n_foreground++;
 	e->ctr.discoveries++;
 	pol_job_start(job);
 	return job;
@@ -233,6 +283,9 @@ pol_job_complete(struct pol_job *job, const struct pol_answer *a)
 
 	if (job->background)
 		e->n_background--;
+	else
+		e->n_foreground--;
+	pol_fetch_release(job);
 	loop_timer_stop(e->loop, &job->fail_timer);
 	loop_timer_stop(e->loop, &job->wait_timer);
 	if (job->lock_held && e->shared != NULL)
@@ -328,6 +381,12 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 		ce->retry_after = now + retry;
 		if (kind == CACHE_NO_POLICY)
 			ce->last_check = now;
+		{
+			time_t at = pol_refresh_at(e, job->domain, ce);
+
+			(void)cache_mem_set_due(e->cache, job->domain,
+			                        at > ce->retry_after ? at : ce->retry_after);
+		}
 		if (ce->policy->mode == STS_MODE_NONE)
 			log_dom_info(job->domain,
 			             "%s (%s%s%s), keeping cached policy id %s (mode none), "
@@ -374,7 +433,7 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 			        "cached policy: no MTA-STS policy applies, retrying in %lld s",
 			        err_str(err), sep, job->detail, (long long)ttl);
 		}
-		if (!job->from_shared)
+		if (!job->from_shared && err != -ENOSPC) /* our overload is not the fleet's */
 			pol_shared_put(e, job->domain, &ne, now);
 		cache_mem_put(e->cache, job->domain, &ne);
 	}
@@ -440,6 +499,7 @@ pol_fetch_done(int err, const char *body, size_t len, const struct fetch_info *i
 	int r;
 
 	job->fr = NULL;
+	pol_fetch_release(job);
 	if (err == -ECANCELED) {
 		pol_canceled(job);
 		return;
@@ -476,7 +536,7 @@ pol_fetch_done(int err, const char *body, size_t len, const struct fetch_info *i
 }
 
 static void
-pol_fetch_start(struct pol_job *job)
+pol_fetch_begin(struct pol_job *job)
 {
 	struct pol_engine *e = job->e;
 
@@ -488,6 +548,106 @@ pol_fetch_start(struct pol_job *job)
 		(void)snprintf(job->detail, sizeof(job->detail), "cannot start the fetch");
 		pol_fail(job, CACHE_TEMPFAIL, ERR_FETCH_CONNECT);
 	}
+}
+
+/* ---- fetch slots (issue 16) ----
+ * A lookup's discovery fetches in one of fetch_concurrency slots, or waits in a FIFO of at
+ * most fetch_queue_max; background work (refreshes, re-checks: at most refresh_concurrency
+ * jobs) fetches at once in slots of its own (the fetcher runs both numbers together), so no
+ * number of slow policy hosts delays the refresh of a cached policy. */
+
+static void
+pol_fq_del(struct pol_engine *e, struct pol_job *job)
+{
+	if (job->q_prev != NULL)
+		job->q_prev->q_next = job->q_next;
+	else
+		e->fq_head = job->q_next;
+	if (job->q_next != NULL)
+		job->q_next->q_prev = job->q_prev;
+	else
+		e->fq_tail = job->q_prev;
+	job->q_prev = job->q_next = NULL;
+	job->queued = 0;
+	e->n_queued--;
+}
+
+static void
+pol_fq_add(struct pol_engine *e, struct pol_job *job)
+{
+	job->q_next = NULL;
+	job->q_prev = e->fq_tail;
+	if (e->fq_tail != NULL)
+		e->fq_tail->q_next = job;
+	else
+		e->fq_head = job;
+	e->fq_tail = job;
+	job->queued = 1;
+	job->state = JOB_FETCH_QUEUED;
+	e->n_queued++;
+}
+
+/* Start queued fetches while slots are free (from a timer: never inside a callback). */
+static void
+pol_fq_run(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_engine *e = arg;
+	struct pol_job *job;
+
+	while (e->n_fetching < e->cfg->fetch_concurrency && (job = e->fq_head) != NULL) {
+		pol_fq_del(e, job);
+		job->fetch_slot = 1;
+		e->n_fetching++;
+		pol_fetch_begin(job);
+	}
+}
+
+static void
+pol_fq_kick(struct pol_engine *e)
+{
+	if (e->fq_head != NULL && e->n_fetching < e->cfg->fetch_concurrency &&
+	    !loop_timer_armed(&e->fq_timer))
+		loop_timer_start(e->loop, &e->fq_timer, 0, pol_fq_run, e);
+}
+
+/* job's fetch ended or job completes: give its slot (or queue place) back. */
+static void
+pol_fetch_release(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+
+	if (job->queued)
+		pol_fq_del(e, job);
+	if (job->fetch_slot) {
+		job->fetch_slot = 0;
+		e->n_fetching--;
+		pol_fq_kick(e);
+	}
+}
+
+static void
+pol_fetch_start(struct pol_job *job)
+{
+	struct pol_engine *e = job->e;
+
+	if (job->background) {
+		pol_fetch_begin(job);
+		return;
+	}
+	if (e->n_fetching < e->cfg->fetch_concurrency) {
+		job->fetch_slot = 1;
+		e->n_fetching++;
+		pol_fetch_begin(job);
+		return;
+	}
+	if (e->n_queued < e->cfg->fetch_queue_max) {
+		pol_fq_add(e, job);
+		return;
+	}
+	e->ctr.rejected_fetch_queue++;
+	(void)snprintf(job->detail, sizeof(job->detail),
+	               "fetch queue full (%zu fetching, %zu waiting)", e->n_fetching, e->n_queued);
+	pol_fail(job, CACHE_TEMPFAIL, -ENOSPC);
 }
 
 static void
@@ -852,6 +1012,9 @@ pol_job_abort(struct pol_job *job, int restart)
 		fetch_cancel(job->fr);
 	} else if (job->rq != NULL) {
 		cache_redis_cancel(job->rq);
+	} else if (job->queued) {
+		pol_fq_del(job->e, job);
+		pol_canceled(job);
 	} else if (loop_timer_armed(&job->wait_timer)) {
 		loop_timer_stop(job->e->loop, &job->wait_timer);
 		pol_canceled(job);
@@ -915,34 +1078,77 @@ pol_background(struct pol_engine *e, const char *domain, const struct cache_entr
 	return 0;
 }
 
-struct pol_sweep {
-	struct pol_engine *e;
-	time_t now;
-};
-
-static int
-pol_sweep_visit(const char *dom, const struct cache_entry *ce, void *arg)
-{
-	struct pol_sweep *s = arg;
-
-	if (ce->kind != CACHE_POLICY || ce->policy == NULL || s->now >= ce->expires_at)
-		return 0;
-	return pol_background(s->e, dom, ce, s->now, 0, 0) == -EBUSY;
-}
-
 static void
 pol_sweep(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct pol_engine *e = arg;
-	struct pol_sweep s = {e, pol_now(e)};
 	size_t purged;
 
-	purged = cache_mem_purge_expired(e->cache, s.now);
+	purged = cache_mem_purge_expired(e->cache, pol_now(e));
 	if (purged > 0)
 		log_debug("policy cache: %zu expired entries purged, %zu left", purged,
 		          cache_mem_count(e->cache));
-	cache_mem_foreach(e->cache, POL_SWEEP_SCAN_MAX, pol_sweep_visit, &s);
 	loop_timer_start(e->loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
+}
+
+/* The refresh schedule's key of a cached policy (cache_mem_set_due_fn): its refresh time,
+ * or its retry time when that is later. */
+static time_t
+pol_due(const char *dom, const struct cache_entry *ce, void *arg)
+{
+	time_t at = pol_refresh_at(arg, dom, ce);
+
+	return at > ce->retry_after ? at : ce->retry_after;
+}
+
+/* The refresh schedule (issue 16): every cached policy is in cache_mem's heap by its
+ * refresh time, so the due ones are found in O(log n) each whatever the cache size. Up to
+ * refresh_concurrency refreshes run; the rest wait at the top of the heap for the next
+ * tick. An entry whose refresh cannot start now (a discovery of the domain is in flight, a
+ * retry time, or not due after all) is moved to when it can. */
+static void
+pol_refresh_tick(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pol_engine *e = arg;
+	time_t now = pol_now(e), due, at;
+	const struct cache_entry *ce;
+	const char *dom;
+	char name[DOMAIN_BUF];
+	size_t n;
+
+	for (n = 0; n < POL_REFRESH_BATCH_MAX; n++) {
+		ce = cache_mem_due_first(e->cache, &dom, &due);
+		if (ce == NULL || due > now)
+			break;
+		(void)snprintf(name, sizeof(name), "%s", dom);
+		if (now >= ce->expires_at) {
+			(void)cache_mem_delete(e->cache, name); /* expired: as the sweep would */
+			continue;
+		}
+		if (ce->policy == NULL) { /* nothing to refresh: until it expires */
+			(void)cache_mem_set_due(e->cache, name, ce->expires_at);
+			continue;
+		}
+		at = pol_due(name, ce, e);
+		if (at > now) {
+			(void)cache_mem_set_due(e->cache, name, at);
+			continue;
+		}
+		if (pol_job_find(e, name) != NULL) {
+			(void)cache_mem_set_due(e->cache, name, now + 1);
+			continue;
+		}
+		if (e->n_background >= e->cfg->refresh_concurrency ||
+		    pol_job_new(e, name, 1, 1) == NULL) {
+			e->ctr.background_deferred++;
+			break;
+		}
+		e->ctr.background_refreshes++;
+		log_dom_debug(name, "refreshing policy id %s in the background", ce->id);
+		/* Until the refresh stores a policy (a put reschedules it) or fails (pol_fail). */
+		(void)cache_mem_set_due(e->cache, name, now + 1);
+	}
+	loop_timer_start(e->loop, &e->refresh_timer, POL_REFRESH_TICK_MS, pol_refresh_tick, e);
 }
 
 /* The period of the proactive re-check pass (ms): a quarter of recheck_interval, between
@@ -1069,15 +1275,19 @@ pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_do
 	w->done = done;
 	w->arg = arg;
 	if (job == NULL || coalesce_wait(e->jobs, &job->cj, &w->cw, timeout_ms) < 0) {
-		/* Limits (RES_JOBS_MAX, RES_WAITERS_MAX): no waiting, as after a timeout. */
-		struct pol_answer full = {.status = POL_TEMPFAIL,
+		/* Limits (max_discoveries, fetch_queue_max, RES_JOBS_MAX, RES_WAITERS_MAX): no
+		 * waiting, answered as a lookup whose timeout passed (issue 16). There is no
+		 * valid cached policy here (that is answered above). */
+		struct pol_answer full = {.status = POL_TIMEOUT,
 		                          .id = "",
 		                          .err = -ENOSPC,
-		                          .detail = "too many lookups in flight"};
+		                          .detail = "too many discoveries in flight"};
 
 		free(w);
-		log_dom_warn(domain, "%zu lookups waiting for %zu discoveries, answering NOTFOUND",
-		             coalesce_waiters(e->jobs), coalesce_jobs(e->jobs));
+		if (job != NULL)
+			log_dom_warn(domain,
+			             "%zu lookups waiting for %zu discoveries, answering NOTFOUND",
+			             coalesce_waiters(e->jobs), coalesce_jobs(e->jobs));
 		pol_answer_one(e, done, arg, &full);
 		return;
 	}
@@ -1133,7 +1343,9 @@ pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_m
 		return r;
 	}
 	e->jobs = coalesce_new(loop, RES_JOBS_MAX, RES_WAITERS_MAX, pol_waiter_answer, e);
+	cache_mem_set_due_fn(cache, pol_due, e);
 	loop_timer_start(loop, &e->sweep_timer, POL_SWEEP_INTERVAL_MS, pol_sweep, e);
+	loop_timer_start(loop, &e->refresh_timer, POL_REFRESH_TICK_MS, pol_refresh_tick, e);
 	loop_timer_start(loop, &e->recheck_timer, pol_recheck_tick_ms(e), pol_recheck_tick, e);
 	*ret_e = e;
 	return 0;
@@ -1237,11 +1449,13 @@ pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 	e->dns = dns;
 	e->fetcher = f;
 	pol_shared_timing(e);
+	cache_mem_set_due_fn(e->cache, pol_due, e); /* refresh_before may have changed */
 	/* Jobs cancel their query/fetch on the old clients and start again on the new ones;
 	 * a restarted job only uses the new clients, so the old ones are idle afterwards. */
 	pol_jobs_abort(e, 1);
 	fetcher_free(old_f); /* first: its fetches may still be resolving with old_dns */
 	dns_client_free(old_dns);
+	pol_fq_kick(e); /* fetch_concurrency may have grown */
 	return 0;
 }
 
@@ -1252,7 +1466,10 @@ pol_engine_free(struct pol_engine *e)
 		return NULL;
 	loop_timer_stop(e->loop, &e->sweep_timer);
 	loop_timer_stop(e->loop, &e->recheck_timer);
+	loop_timer_stop(e->loop, &e->refresh_timer);
 	pol_jobs_abort(e, 0);
+	loop_timer_stop(e->loop, &e->fq_timer);
+	cache_mem_set_due_fn(e->cache, NULL, NULL);
 	pol_engine_set_shared(e, NULL);
 	e->fetcher = fetcher_free(e->fetcher); /* before the DNS client it borrows */
 	e->dns = dns_client_free(e->dns);
@@ -1309,6 +1526,59 @@ static const struct stats_field pol_rechecks[] = {
         {"lookup", "lookup", .off = POL_CTR(lookup_rechecks)},
 };
 
+static const struct stats_field pol_rejected[] = {
+        {"discoveries", "discoveries", .off = POL_CTR(rejected_discoveries)},
+        {"fetch_queue", "fetch_queue", .off = POL_CTR(rejected_fetch_queue)},
+};
+
+static const struct pol_engine *
+pol_of_ctr(const void *obj)
+{
+	return (const struct pol_engine *)((const char *)obj - offsetof(struct pol_engine, ctr));
+}
+
+static uint64_t
+pol_get_foreground(const void *obj)
+{
+	return pol_of_ctr(obj)->n_foreground;
+}
+
+static uint64_t
+pol_get_background(const void *obj)
+{
+	return pol_of_ctr(obj)->n_background;
+}
+
+static uint64_t
+pol_get_fetching(const void *obj)
+{
+	return pol_of_ctr(obj)->n_fetching;
+}
+
+static uint64_t
+pol_get_queued(const void *obj)
+{
+	return pol_of_ctr(obj)->n_queued;
+}
+
+/* How far the refresh schedule is behind: now - the earliest due time, 0 when none is due. */
+static uint64_t
+pol_get_refresh_lag(const void *obj)
+{
+	const struct pol_engine *e = pol_of_ctr(obj);
+	const char *dom;
+	time_t due, now = pol_now(e);
+
+	if (cache_mem_due_first(e->cache, &dom, &due) == NULL || due >= now)
+		return 0;
+	return (uint64_t)(now - due);
+}
+
+static const struct stats_field pol_in_flight[] = {
+        {"lookup", "lookup", .get = pol_get_foreground},
+        {"background", "background", .get = pol_get_background},
+};
+
 static const struct stats_metric pol_stats[] = {
         {"mtastsd_policy_lookups_total", STATS_COUNTER,
          "Policy lookups handed to the policy engine.", .json = "lookups", .off = POL_CTR(lookups)},
@@ -1348,6 +1618,26 @@ static const struct stats_metric pol_stats[] = {
         {"mtastsd_policy_recheck_timeouts_total", STATS_COUNTER,
          "Of those, lookups answered with the cached policy at their timeout.",
          .json = "rechecks.timeouts_cached", .off = POL_CTR(recheck_timeout_cached)},
+        {"mtastsd_policy_discoveries_rejected_total", STATS_COUNTER,
+         "Lookups answered as timed out without a discovery, by the cap that was full: "
+         "max_discoveries or fetch_queue_max (discoveries that found the fetch queue full "
+         "count there too).",
+         .json = "discoveries.rejected", .label = "cap", .fields = pol_rejected,
+         .n = STATS_COUNT(pol_rejected)},
+        {"mtastsd_policy_discoveries_in_flight", STATS_GAUGE,
+         "Discoveries in flight, started by a lookup (max_discoveries) or in the background "
+         "(refreshes, re-checks: refresh_concurrency).",
+         .json = "discoveries.in_flight", .label = "by", .fields = pol_in_flight,
+         .n = STATS_COUNT(pol_in_flight)},
+        {"mtastsd_policy_fetches_in_flight", STATS_GAUGE,
+         "Fetches of lookups' discoveries holding one of the fetch_concurrency slots.",
+         .json = "discoveries.fetching", .get = pol_get_fetching},
+        {"mtastsd_policy_fetch_queue_length", STATS_GAUGE,
+         "Lookups' discoveries waiting for a fetch slot (at most fetch_queue_max).",
+         .json = "discoveries.fetch_queued", .get = pol_get_queued},
+        {"mtastsd_policy_refresh_lag_seconds", STATS_GAUGE,
+         "How long the most overdue cached policy has been due for its refresh (0: none).",
+         .json = "refresh_lag_s", .get = pol_get_refresh_lag},
         {"mtastsd_policy_ip_mx_dropped_total", STATS_COUNTER,
          "Fetched policies with IP-address mx patterns, dropped (the name patterns apply).",
          .json = "discoveries.policy_ip_mx_dropped", .off = POL_CTR(policy_ip_mx_dropped)},
@@ -1369,4 +1659,22 @@ size_t
 pol_engine_jobs(const struct pol_engine *e)
 {
 	return coalesce_jobs(e->jobs);
+}
+
+size_t
+pol_engine_foreground(const struct pol_engine *e)
+{
+	return e->n_foreground;
+}
+
+size_t
+pol_engine_fetch_queued(const struct pol_engine *e)
+{
+	return e->n_queued;
+}
+
+size_t
+pol_engine_background(const struct pol_engine *e)
+{
+	return e->n_background;
 }

@@ -11,7 +11,10 @@
  * policy applies from that lookup on), or with the cached one when the id is unchanged,
  * the fetch fails or the time runs out (section 5.1: never "no policy"; docs/cache.md).
  * A policy is re-fetched before it expires (refresh_before, jitter, refresh_concurrency),
- * so a body is never older than max_age;
+ * so a body is never older than max_age: every cached policy is in a schedule ordered by
+ * its refresh time (cache_mem's heap), and refreshes have fetch slots of their own;
+ * discoveries started by lookups are bounded (max_discoveries, fetch_queue_max: over them
+ * a lookup is answered as one that timed out, issue 16);
  * DNS or HTTPS failures keep a cached policy until it expires; "no policy" is cached for
  * negative_ttl, temporary failures for tempfail_ttl; concurrent lookups of a domain share
  * one discovery; a first lookup waits at most its timeout (discovery continues and fills the
@@ -83,6 +86,8 @@ struct pol_counters {
 	uint64_t recheck_timeout_cached;    /* ... and got the cached policy at their timeout */
 	uint64_t background_refreshes;      /* re-fetches before expiry */
 	uint64_t background_deferred;       /* background work postponed (concurrency full) */
+	uint64_t rejected_discoveries;      /* lookups over max_discoveries: as timed out */
+	uint64_t rejected_fetch_queue;      /* discoveries refused, the fetch queue full */
 	uint64_t dns_ok, dns_nxdomain, dns_nodata, dns_servfail, dns_timeout, dns_other;
 	uint64_t txt_none, txt_multiple, txt_syntax; /* no usable STSv1 record */
 	uint64_t txt_unchanged, txt_changed;         /* id compared with a valid cached policy */
@@ -122,8 +127,9 @@ int pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg);
 struct pol_engine *pol_engine_free(struct pol_engine *e);
 
 /* Look up domain (a normalised Policy Domain). done(answer, arg) runs exactly once: possibly
- * before pol_lookup() returns (cache hit, or POL_TEMPFAIL with -ENOSPC beyond RES_JOBS_MAX
- * or RES_WAITERS_MAX: then *ret_w is NULL), otherwise later with *ret_w the handle until
+ * before pol_lookup() returns (cache hit, or POL_TIMEOUT with -ENOSPC beyond
+ * max_discoveries, fetch_queue_max, RES_JOBS_MAX or RES_WAITERS_MAX, or the cached policy
+ * when one is valid: then *ret_w is NULL), otherwise later with *ret_w the handle until
  * then. timeout_ms 0 = wait for the discovery however long it takes (its own DNS and
  * fetch timeouts bound it). When timeout_ms passes first, the answer is the valid cached
  * policy if there is one (cached = 1, err -ETIMEDOUT), else POL_TIMEOUT. */
@@ -141,6 +147,11 @@ void pol_engine_stats_add(const struct pol_engine *e, struct stats *st);
 /* Waiting lookups and discoveries in flight. */
 size_t pol_engine_waiters(const struct pol_engine *e);
 size_t pol_engine_jobs(const struct pol_engine *e);
+/* Of the discoveries: started by lookups (max_discoveries), waiting for a fetch slot
+ * (fetch_queue_max), and background (refresh_concurrency). */
+size_t pol_engine_foreground(const struct pol_engine *e);
+size_t pol_engine_fetch_queued(const struct pol_engine *e);
+size_t pol_engine_background(const struct pol_engine *e);
 const char *pol_status_name(enum pol_status s);
 
 #endif

@@ -73,7 +73,7 @@ fw_reset(void)
 }
 
 static struct fw_domain *
-fw_find(const char *domain)
+fw_find_exact(const char *domain)
 {
 	size_t i;
 
@@ -83,11 +83,21 @@ fw_find(const char *domain)
 	return NULL;
 }
 
-/* A domain whose TXT is txt (NULL: txt_err) and whose fetch gives body (NULL: fetch_err). */
+/* domain's entry, else the wildcard entry "*" (every other domain), else NULL. */
+static struct fw_domain *
+fw_find(const char *domain)
+{
+	struct fw_domain *d = fw_find_exact(domain);
+
+	return d != NULL ? d : fw_find_exact("*");
+}
+
+/* A domain whose TXT is txt (NULL: txt_err) and whose fetch gives body (NULL: fetch_err);
+ * domain "*" answers for every domain not added (a wildcard zone). */
 static struct fw_domain *
 fw_add(const char *domain, const char *txt, int txt_err, const char *body, int fetch_err)
 {
-	struct fw_domain *d = fw_find(domain);
+	struct fw_domain *d = fw_find_exact(domain);
 
 	if (d == NULL) {
 		if (fw_n == FW_DOMAINS_MAX)

@@ -634,6 +634,8 @@ flood_run(size_t names, size_t max_policies, size_t max_negative)
 	size_t i;
 
 	bench_open(&b, 0);
+	/* A whole batch in flight at once: this is about eviction, not the discovery cap. */
+	b.cfg->resolver.max_discoveries = FLOOD_BATCH;
 	cache_mem_set_max(b.cache, max_policies);
 	cache_mem_set_max_negative(b.cache, max_negative);
 	for (i = 0; i < FLOOD_POLICIES; i++) {
