@@ -34,8 +34,8 @@ struct fd_want {
 	unsigned per_address; /* publisher.max_connections_per_address (0: no limit) */
 	unsigned admin;       /* admin endpoint connections */
 	unsigned socketmap;   /* resolver.max_connections */
-	unsigned fetch;       /* resolver.fetch_concurrency (FD_PER_FETCH descriptors each) */
-	unsigned dns;         /* resolver.dns_concurrency (one socket each) */
+	unsigned fetch; /* resolver.fetch_concurrency + refresh_concurrency (FD_PER_FETCH each) */
+	unsigned dns;   /* resolver.dns_concurrency (one socket each) */
 };
 
 /* What each part gets. Counts of connections, fetches and queries, as in struct fd_want;

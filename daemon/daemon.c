@@ -300,8 +300,20 @@ daemon_fd_apply(const struct fd_budget *b, struct cfg *c)
 		                "publisher.max_connections_per_address", b->limit);
 	daemon_fd_clamp(&c->resolver.max_connections, b->socketmap, "resolver.max_connections",
 	                b->limit);
-	daemon_fd_clamp(&c->resolver.fetch_concurrency, b->fetch, "resolver.fetch_concurrency",
-	                b->limit);
+	/* The fetcher runs fetch_concurrency + refresh_concurrency transfers (refreshes have slots
+	 * of their own): the budget's fetches cover both, refreshes keep at most a quarter. */
+	if (b->fetch > 0 &&
+	    c->resolver.fetch_concurrency + c->resolver.refresh_concurrency > b->fetch) {
+		unsigned refresh = b->fetch / 4 > 0 ? b->fetch / 4 : 1;
+
+		if (c->resolver.refresh_concurrency < refresh)
+			refresh = c->resolver.refresh_concurrency;
+		daemon_fd_clamp(&c->resolver.refresh_concurrency, refresh,
+		                "resolver.refresh_concurrency", b->limit);
+		daemon_fd_clamp(&c->resolver.fetch_concurrency,
+		                b->fetch > refresh ? b->fetch - refresh : 1,
+		                "resolver.fetch_concurrency", b->limit);
+	}
 	daemon_fd_clamp(&c->resolver.dns_concurrency, b->dns, "resolver.dns_concurrency", b->limit);
 	c->admin.max_connections = b->admin;
 }
@@ -337,7 +349,7 @@ daemon_fd_setup(struct daemon *d)
 	}
 	if (c->resolver.enabled) {
 		w.socketmap = c->resolver.max_connections;
-		w.fetch = c->resolver.fetch_concurrency;
+		w.fetch = c->resolver.fetch_concurrency + c->resolver.refresh_concurrency;
 		w.dns = c->resolver.dns_concurrency;
 	}
 	r = fd_budget_compute(&w, &d->fdb);

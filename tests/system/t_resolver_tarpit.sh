@@ -6,8 +6,9 @@
 # to tarpit_front.py, which accepts the TLS connections for *.tarpit.test and never answers
 # (a tarpit), and passes the real domains through to fake_https. The real policies have
 # max_age 20 s and refresh_before 10 s, so they are refreshed about every 10 s and expire
-# if a refresh is 10 s late. mtastsd runs with the shipped unit's descriptor limit
-# (LimitNOFILE unset: systemd's 1024 soft) and its default discovery caps (max_discoveries
+# if a refresh is 10 s late. mtastsd runs with 1024 descriptors, soft and hard (the unit's
+# soft limit, and no room to raise it: the worst case of LimitNOFILE=1024:65536, whose hard
+# limit the daemon raises to) and its default discovery caps (max_discoveries
 # 512, fetch_queue_max 256, fetch_concurrency 64), fetch_timeout 3 s.
 # A flood of 10 000 distinct *.tarpit.test names (64 connections, zone timeout 1 s: more
 # lookups than the tarpit drains, so the caps fill; the round repeated until the test is
@@ -81,14 +82,10 @@ wait_tcp "$FRONT"
 # ---- mtastsd: the shipped unit's descriptor limit, default caps, short lab timers
 RES_FETCH_TIMEOUT=3s RES_ZONE_TIMEOUT=1s RES_VERBOSITY=1 \
 	resolver_conf "$T/mtastsd.conf" "$SM" "$UB" "$FRONT" 'refresh_before = "10s";'
-# (the soft limit is the unit's; the hard one stays as it is here, it only bounds raising it)
-HARD=$(ulimit -Hn)
-[ "$HARD" = unlimited ] && HARD=524288
-[ "$HARD" -ge 1024 ] || unavailable "the hard descriptor limit here ($HARD) is under 1024"
-start_bg mtastsd prlimit --nofile=1024:"$HARD" "$MTASTSD" -f -c "$T/mtastsd.conf"
+start_bg mtastsd prlimit --nofile=1024:1024 "$MTASTSD" -f -c "$T/mtastsd.conf"
 wait_tcp "$SM"
 PID=$(cat "$T/mtastsd.pid")
-check "RLIMIT_NOFILE of the daemon (the unit's)" 1024 \
+check "RLIMIT_NOFILE of the daemon (1024, nothing to raise it to)" 1024 \
 	"$(awk '/^Max open files/ { print $4 }' "/proc/$PID/limits")"
 
 sec() { pm_ok "secure match=mail.$1 servername=hostname"; }
