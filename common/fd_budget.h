@@ -58,7 +58,7 @@ struct fd_budget {
 int fd_budget_compute(const struct fd_want *w, struct fd_budget *ret_b);
 
 /* The budget as one line, for the start log: "limit 65536: publisher 4096 (per address
- * 64), admin 32, socketmap 1024, fetch+DNS 386 (64 fetches, 256 DNS queries), reserve 112";
+ * 64), admin 32, socketmap 1024, fetch+DNS 418 (80 fetches, 256 DNS queries), reserve 112";
  * a part that does not run is "off". Returns what snprintf(3) returns. */
 int fd_budget_format(const struct fd_budget *b, char *buf, size_t len);
 
