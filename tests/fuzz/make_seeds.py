@@ -235,6 +235,92 @@ for name, data in {
 }.items():
     seed("cfg", name, data)
 
+# cfg_include: main.conf, a.conf, b.conf separated by "\n%%%\n"; "%D" is the target's
+# private directory, which also holds good.conf, empty.conf, self.conf, loop1.conf,
+# loop2.conf, deep0.conf (a chain of 12), sub/ (sub/inner.conf), fifo, zero (-> /dev/zero),
+# dangling and subdir (-> sub); see fuzz_cfg_include.c.
+SEP = "\n%%%\n"
+for name, data in {
+    "good": '@include "good.conf"\n',
+    "a-b": '@include "a.conf"\n' + SEP + 'process: { verbosity = 2; };\n@include "b.conf"\n'
+           + SEP + 'resolver: { dns_timeout = "3s"; };\n',
+    "absolute": '@include "%D/good.conf"\n',
+    "empty": '@include "empty.conf"\nprocess: { verbosity = 0; };\n',
+    "self": '@include "self.conf"\n',
+    "loop": '@include "loop1.conf"\n',
+    "deep": '@include "deep0.conf"\n',
+    "deep-ok": '@include "deep3.conf"\n',
+    "main-self": '@include "main.conf"\n',
+    "a-self": '@include "a.conf"\n' + SEP + '@include "a.conf"\n',
+    "dir": '@include "sub"\n',
+    "dot": '@include "."\n',
+    "dotdot": '@include ".."\n',
+    "subdir-link": '@include "subdir"\n',
+    "inner": '@include "sub/inner.conf"\n',
+    "inner-link": '@include "subdir/inner.conf"\n',
+    "fifo": '@include "fifo"\n',
+    "zero": '@include "zero"\n',
+    "dev-zero": '@include "/dev/zero"\n',
+    "dangling": '@include "dangling"\n',
+    "missing": '@include "nonexistent.conf"\n',
+    "escape": '@include "../../etc/hostname"\n',
+    "escape-abs": '@include "/etc/passwd"\n',
+    "proc": '@include "/proc/self/status"\n',
+    "empty-name": '@include ""\n',
+    "escaped-quote": '@include "a\\"b.conf"\n',
+    "escaped-backslash": '@include "sub\\\\inner.conf"\n',
+    "unterminated": '@include "a.conf\nprocess: { verbosity = 1; };\n',
+    "not-at-start": 'process: { verbosity = 1; }; @include "a.conf"\n' + SEP + 'x = 1;\n',
+    "in-string": 'x = "\n@include \"sub\"\n";\n',
+    "in-comment": '/*\n@include "sub"\n*/\n',
+    "tab": '\t@include\t"good.conf"\n',
+    "dup-key": '@include "good.conf"\n@include "good.conf"\n',
+    "in-group": 'process: {\n@include "a.conf"\n};\n' + SEP + 'verbosity = 3;\n',
+    "syntax-in-include": '@include "a.conf"\n' + SEP + 'resolver: { listen = [ ;\n',
+    "big-int-in-include": '@include "a.conf"\n' + SEP + 'process: { verbosity = 99999999999; };\n',
+    "chain-to-dir": '@include "a.conf"\n' + SEP + '@include "b.conf"\n' + SEP + '@include "sub"\n',
+}.items():
+    seed("cfg_include", name, data)
+
+# fetch_headers: byte 0 = limit (low 2 bits: 512, 1000, 4096, 65536), then header lines.
+def hdrs(limit, *lines):
+    return bytes([limit]) + "".join(l + "\r\n" for l in lines).encode("latin-1")
+
+
+OK200 = "HTTP/1.1 200 OK"
+for name, data in {
+    "ok": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 120", ""),
+    "ok-charset": hdrs(3, OK200, "content-type: TEXT/PLAIN; charset=utf-8", ""),
+    "ok-h2": hdrs(3, "HTTP/2 200", "content-type: text/plain;charset=iso-8859-1", ""),
+    "ct-html": hdrs(3, OK200, "Content-Type: text/html", ""),
+    "ct-none": hdrs(3, OK200, "Content-Length: 10", ""),
+    "ct-plainx": hdrs(3, OK200, "Content-Type: text/plainx", ""),
+    "ct-nul": bytes([3]) + b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\x00html\r\n\r\n",
+    "ct-long-pad": hdrs(3, OK200, "Content-Type: text/plain" + " " * 200 + "html", ""),
+    "ct-long-param": hdrs(3, OK200, "Content-Type: text/plain;" + "x" * 300, ""),
+    "ct-twice": hdrs(3, OK200, "Content-Type: text/plain", "Content-Type: text/html", ""),
+    "ct-space-colon": hdrs(3, OK200, "Content-Type : text/plain", ""),
+    "cl-max": hdrs(0, OK200, "Content-Type: text/plain", "Content-Length: 512", ""),
+    "cl-max1": hdrs(0, OK200, "Content-Type: text/plain", "Content-Length: 513", ""),
+    "cl-empty": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length:", ""),
+    "cl-zeros": hdrs(0, OK200, "Content-Type: text/plain",
+                     "Content-Length: 000000000000000000000000000070000", ""),
+    "cl-huge": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 99999999999999999999999", ""),
+    "cl-neg": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: -1", ""),
+    "cl-plus": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: +5", ""),
+    "cl-trailing": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 100abc", ""),
+    "cl-list": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 10, 10", ""),
+    "interim": hdrs(3, "HTTP/1.1 100 Continue", "Content-Type: text/html", "", OK200,
+                    "Content-Type: text/plain", ""),
+    "interim-ct-reset": hdrs(3, "HTTP/1.1 103 Early Hints", "Content-Type: text/plain", "",
+                             OK200, ""),
+    "redirect": hdrs(3, "HTTP/1.1 301 Moved", "Location: https://evil/", "Content-Type: text/plain", ""),
+    "not-found": hdrs(3, "HTTP/1.1 404 Not Found", "Content-Type: text/plain", ""),
+    "no-status": hdrs(3, "Content-Type: text/plain", ""),
+    "bare-lf": bytes([3]) + b"HTTP/1.1 200 OK\nContent-Type: text/plain\n\n",
+}.items():
+    seed("fetch_headers", name, data)
+
 # cache_decode: values in the resolver/cache.c encoding (docs/cache.md).
 def cache_value(kind, id_, body, fetched=1700000000, expires=1700086400, check=1700000100,
                 retry=0, err=0, blen=None):
