@@ -321,6 +321,104 @@ for name, data in {
 }.items():
     seed("fetch_headers", name, data)
 
+# dns_answer: byte 0 = question (bits 0-2: TXT, MX, TLSA, A, AAAA, ...), bit 3 TCP, bit 4
+# force the ID; then a DNS message (RFC 1035 section 4), encoded by hand below.
+import struct
+
+
+def dname(name):
+    if name in ("", "."):
+        return b"\x00"
+    out = b""
+    for label in name.rstrip(".").split("."):
+        lb = label.encode("latin-1")
+        out += bytes([len(lb)]) + lb
+    return out + b"\x00"
+
+
+def rr(name, rtype, rdata, ttl=300, rclass=1):
+    return dname(name) + struct.pack(">HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def dns_msg(qname, qtype, answers=(), authority=(), rcode=0, qid=0x1234, tc=0, ad=0, qr=1,
+            qdcount=1):
+    flags = (qr << 15) | (tc << 9) | (1 << 8) | (1 << 7) | (ad << 5) | rcode
+    hdr = struct.pack(">HHHHHH", qid, flags, qdcount, len(answers), len(authority), 0)
+    q = dname(qname) + struct.pack(">HH", qtype, 1) if qdcount else b""
+    return hdr + q + b"".join(answers) + b"".join(authority)
+
+
+def txt(*strings):
+    return b"".join(bytes([len(x)]) + x for x in (s.encode("latin-1") for s in strings))
+
+
+TXT, MX, TLSA, A, AAAA, CNAME, SOA = 16, 15, 52, 1, 28, 5, 6
+QT = "_mta-sts.example.com"
+QM = "example.com"
+QL = "_25._tcp.mx.example.com"
+QA = "mta-sts.example.com"
+soa = rr("example.com", SOA, dname("ns.example.com") + dname("h.example.com")
+         + struct.pack(">IIIII", 1, 7200, 3600, 1209600, 60))
+for name, (sel, data) in {
+    "txt": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=20240101;"))])),
+    "txt-split": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; ", "id=abc"))])),
+    "txt-two": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=a")),
+                                     rr(QT, TXT, txt("v=STSv1; id=b"))])),
+    "txt-cname": (0, dns_msg(QT, TXT, [rr(QT, CNAME, dname("x.example.net")),
+                                       rr("x.example.net", TXT, txt("v=STSv1; id=c"))])),
+    "txt-cname-loop": (0, dns_msg(QT, TXT, [rr(QT, CNAME, dname("a.example.net")),
+                                            rr("a.example.net", CNAME, dname(QT))])),
+    "txt-empty-rdata": (0, dns_msg(QT, TXT, [rr(QT, TXT, b"")])),
+    "txt-big": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt(*(["x" * 255] * 17)))])),
+    "txt-other-owner": (0, dns_msg(QT, TXT, [rr("other.example.com", TXT, txt("v=STSv1; id=d"))])),
+    "txt-nul": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1;\x00 id=e"))])),
+    "txt-class-ch": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=f"), rclass=3)])),
+    "nxdomain": (0, dns_msg(QT, TXT, authority=[soa], rcode=3)),
+    "nodata": (1, dns_msg(QM, MX, authority=[soa])),
+    "servfail": (0, dns_msg(QT, TXT, rcode=2)),
+    "refused": (0, dns_msg(QT, TXT, rcode=5)),
+    "rcode-other": (0, dns_msg(QT, TXT, rcode=9)),
+    "tc-udp": (0, dns_msg(QT, TXT, tc=1)),
+    "tc-tcp": (8, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=g"))], tc=1)),
+    "wrong-id": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=h"))], qid=0x4321)),
+    "wrong-name": (0, dns_msg("_mta-sts.example.org", TXT)),
+    "wrong-type": (0, dns_msg(QT, MX)),
+    "not-response": (0, dns_msg(QT, TXT, qr=0)),
+    "no-question": (0, dns_msg(QT, TXT, qdcount=0)),
+    "header-only": (0, struct.pack(">HHHHHH", 0x1234, 0x8180, 0, 0, 0, 0)),
+    "short": (0, b"\x12\x34\x81"),
+    "garbage": (16, b"\x12\x34\x81\x80\x00\x01\x00\x05" + b"\xff" * 20),
+    "mx": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", 10) + dname("MX1.Example.COM.")),
+                               rr(QM, MX, struct.pack(">H", 5) + dname("mx2.example.com")),
+                               rr(QM, MX, struct.pack(">H", 20) + dname("mx1.example.com"))])),
+    "mx-null": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", 0) + dname("."))])),
+    "mx-odd": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", 1) + dname("a b.ex\\ample")),
+                                   rr(QM, MX, struct.pack(">H", 1) + b"\x03a.b\x00"),
+                                   rr(QM, MX, struct.pack(">H", 1) + b"\x01\xff\x00")])),
+    "mx-many": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", i % 3) + dname("mx%d.example.com" % i))
+                                    for i in range(20)])),
+    "mx-short-rdata": (1, dns_msg(QM, MX, [rr(QM, MX, b"\x00")])),
+    "mx-cname": (1, dns_msg(QM, MX, [rr(QM, CNAME, dname("alias.example.net")),
+                                     rr("alias.example.net", MX, struct.pack(">H", 1) + dname("mx.example.net"))])),
+    "tlsa": (2, dns_msg(QL, TLSA, [rr(QL, TLSA, bytes([3, 1, 1]) + b"\xab" * 32),
+                                   rr(QL, TLSA, bytes([2, 0, 2]) + b"\xcd" * 64),
+                                   rr(QL, TLSA, bytes([1, 1, 1]) + b"\xef" * 32),
+                                   rr(QL, TLSA, bytes([3, 2, 9]) + b"\x00")])),
+    "tlsa-short": (2, dns_msg(QL, TLSA, [rr(QL, TLSA, bytes([3, 1]))])),
+    "a": (3, dns_msg(QA, A, [rr(QA, A, bytes([192, 0, 2, 1])), rr(QA, A, bytes([192, 0, 2, 2]))])),
+    "a-bad-len": (3, dns_msg(QA, A, [rr(QA, A, bytes([192, 0, 2]))])),
+    "aaaa": (4, dns_msg(QA, AAAA, [rr(QA, AAAA, bytes(15) + b"\x01")])),
+    "aaaa-as-a": (4, dns_msg(QA, AAAA, [rr(QA, A, bytes([192, 0, 2, 1]))])),
+    "a-cname": (3, dns_msg(QA, A, [rr(QA, CNAME, dname("web.example.net")),
+                                   rr("web.example.net", A, bytes([198, 51, 100, 7]))])),
+    "compressed": (1, dns_msg(QM, MX)[:-0] + b""),
+}.items():
+    seed("dns_answer", name, bytes([sel]) + data)
+# a compression pointer loop in an answer name
+seed("dns_answer", "ptr-loop", bytes([1]) + struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0)
+     + dname(QM) + struct.pack(">HH", MX, 1) + b"\xc0\x1d" + struct.pack(">HHIH", MX, 1, 1, 4)
+     + b"\x00\x01\xc0\x0c")
+
 # cache_decode: values in the resolver/cache.c encoding (docs/cache.md).
 def cache_value(kind, id_, body, fetched=1700000000, expires=1700086400, check=1700000100,
                 retry=0, err=0, blen=None):
