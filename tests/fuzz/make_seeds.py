@@ -419,6 +419,22 @@ seed("dns_answer", "ptr-loop", bytes([1]) + struct.pack(">HHHHHH", 0x1234, 0x818
      + dname(QM) + struct.pack(">HH", MX, 1) + b"\xc0\x1d" + struct.pack(">HHIH", MX, 1, 1, 4)
      + b"\x00\x01\xc0\x0c")
 
+# redis_reply: byte 0 = command (mod 5: GET, LOCK, POLL, PUT, UNLOCK), byte 1 = split point,
+# then RESP replies (the cache values are written by cache_value() below).
+def bulk(b):
+    if b is None:
+        return b"$-1\r\n"
+    if isinstance(b, str):
+        b = b.encode()
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def arr(*items):
+    return b"*%d\r\n" % len(items) + b"".join(items)
+
+
+REDIS_SEEDS = {}
+
 # cache_decode: values in the resolver/cache.c encoding (docs/cache.md).
 def cache_value(kind, id_, body, fetched=1700000000, expires=1700086400, check=1700000100,
                 retry=0, err=0, blen=None):
@@ -508,6 +524,52 @@ for name, data in {
     "inner-space": "mta-sts.example.com :443\n/.well-known/mta-sts.txt",
 }.items():
     seed("pub_request", name, data)
+
+
+POL = cache_value("policy", "abc123", CANON)
+NOPOL = cache_value("no-policy", "-", "", err=-1040, check=1700000000, expires=1700000300)
+for name, (cmd, data) in {
+    "get-hit": (0, bulk(POL)),
+    "get-nil": (0, bulk(None)),
+    "get-nopolicy": (0, bulk(NOPOL)),
+    "get-corrupt": (0, bulk("mtastsd-cache 9\n")),
+    "get-wrongtype": (0, b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    "get-readonly": (0, b"-READONLY You can't write against a read only replica.\r\n"),
+    "get-int": (0, b":1\r\n"),
+    "get-status": (0, b"+OK\r\n"),
+    "get-array": (0, arr(bulk("a"), bulk("b"))),
+    "get-future": (0, bulk(cache_value("policy", "f", CANON, fetched=1800000000, expires=1900000000))),
+    "get-long-expiry": (0, bulk(cache_value("policy", "l", CANON, expires=2000000000))),
+    "lock-got": (1, arr(bulk(POL), b":1\r\n")),
+    "lock-busy": (1, arr(bulk(None), b":0\r\n")),
+    "lock-wrong": (1, arr(bulk(None), b":1\r\n", b":1\r\n")),
+    "lock-short": (1, arr(bulk(None))),
+    "lock-int-value": (1, arr(b":5\r\n", b":1\r\n")),
+    "lock-str-one": (1, arr(bulk(None), bulk("1"))),
+    "poll-present": (2, arr(bulk(None), bulk("token"))),
+    "poll-absent": (2, arr(bulk(POL), bulk(None))),
+    "poll-nested": (2, arr(arr(arr(bulk("x"))), bulk(None))),
+    "put-written": (3, b":1\r\n"),
+    "put-older": (3, b":0\r\n"),
+    "put-error": (3, b"-ERR script\r\n"),
+    "unlock": (4, b":1\r\n"),
+    "sentinel": (0, arr(bulk("127.0.0.1"), bulk("6379"))),
+    "sentinel-badport": (0, arr(bulk("127.0.0.1"), bulk("+6379"))),
+    "sentinel-port-0": (0, arr(bulk("127.0.0.1"), bulk("0"))),
+    "sentinel-empty-host": (0, arr(bulk(""), bulk("6379"))),
+    "sentinel-nul-host": (0, arr(bulk("10.0.0.1\x00evil"), bulk("6379"))),
+    "sentinel-nil": (0, bulk(None)),
+    "role-master": (0, arr(bulk("master"), b":0\r\n", arr())),
+    "role-replica": (0, arr(bulk("slave"), bulk("127.0.0.1"), b":6379\r\n")),
+    "role-masterx": (0, arr(bulk("master\x00x"))),
+    "pipeline": (0, bulk(None) + bulk(POL) + b"-ERR x\r\n" + b":3\r\n"),
+    "bad-proto": (0, b"!garbage\r\n"),
+    "neg-len": (0, b"$-5\r\n"),
+    "huge-len": (0, b"$99999999999\r\n"),
+    "deep": (2, b"*1\r\n" * 12 + b":1\r\n"),
+    "partial": (0, b"$10\r\nabc"),
+}.items():
+    seed("redis_reply", name, bytes([cmd, 7]) + data)
 
 
 def main():
