@@ -572,6 +572,33 @@ for name, (cmd, data) in {
     seed("redis_reply", name, bytes([cmd, 7]) + data)
 
 
+# pub_redirect: NUL-separated Host value, unescaped path, "key=value" / "key" arguments.
+for name, fields in {
+    "plain": ["mta-sts.example.com", "/"],
+    "path": ["example.com", "/.well-known/acme-challenge/abc"],
+    "port": ["example.com:80", "/x"],
+    "dot": ["example.com.", "/x"],
+    "ipv6": ["[2001:db8::1]:80", "/"],
+    "args": ["example.com", "/a", "x=1", "y", "z=a=b", "=v", ""],
+    "crlf-path": ["example.com", "/a\r\nSet-Cookie: x=1"],
+    "crlf-arg": ["example.com", "/", "a=\r\nLocation: https://evil/"],
+    "at-host": ["evil.com@example.com", "/"],
+    "slash-host": ["example.com/evil", "/"],
+    "double-slash": ["example.com", "//evil.example/x"],
+    "backslash": ["example.com", "/\\evil.example"],
+    "no-slash": ["example.com", "x"],
+    "empty-host": ["", "/"],
+    "space-host": [" example.com", "/"],
+    "ows-host": ["example.com \t", "/"],
+    "utf8": ["example.com", "/\u00e9\u4e2d", "\u00e9=\u00e8"],
+    "long-path": ["example.com", "/" + "\u00ff" * 700],
+    "long-args": ["example.com", "/"] + ["k%d=%s" % (i, "v" * 40) for i in range(50)],
+    "percent": ["example.com", "/%41%00%", "a%=%"],
+    "controls": ["example.com", "/" + "".join(chr(i) for i in range(1, 32)) + "\x7f"],
+}.items():
+    seed("pub_redirect", name, "\x00".join(fields).encode("utf-8"))
+
+
 def main():
     for target, files in sorted(seeds.items()):
         d = os.path.join(CORPUS, target)
