@@ -15,8 +15,9 @@
  *             REFUSED and no packet. TXT: 0 or ERR_DNS_MALFORMED, each RR at most STS_TXT_MAX
  *             bytes and NUL-terminated after its length; with err 0 at least one RR, with
  *             NODATA none. Addresses: at most max, each one parses back in the family asked.
- *             MX hosts: at most DANE_MX_MAX, non-empty, lower-case, printable ASCII, no
- *             trailing dot, sorted by preference, no duplicates; a null MX has no hosts; a
+ *             MX hosts: at most DANE_MX_MAX, non-empty, lower-case, printable ASCII, in
+ *             presentation form (ldns reads each back; no trailing dot but an escaped
+ *             one), sorted by preference, no duplicates; a null MX has no hosts; a
  *             host name that domain_normalize() accepts is already normalised. TLSA: usable
  *             <= found <= TLSA records in the answer.
  */
@@ -99,7 +100,14 @@ check_mx(const ldns_pkt *pkt)
 		const char *h = f.hosts[i].name;
 		size_t len = strlen(h);
 
-		FUZZ_CHECK(len > 0 && h[len - 1] != '.');
+		ldns_rdf *back = NULL;
+
+		/* presentation form: a name ldns reads back (bytes outside LDH escaped, "\\."
+		 * a dot inside a label), not the root */
+		FUZZ_CHECK(len > 0 && (h[len - 1] != '.' || (len >= 2 && h[len - 2] == '\\')));
+		FUZZ_CHECK(ldns_str2rdf_dname(&back, h) == LDNS_STATUS_OK);
+		FUZZ_CHECK(ldns_dname_label_count(back) >= 1);
+		ldns_rdf_deep_free(back);
 		for (j = 0; j < len; j++)
 			FUZZ_CHECK(h[j] > 0x20 && h[j] < 0x7f && !(h[j] >= 'A' && h[j] <= 'Z'));
 		if (i > 0)
