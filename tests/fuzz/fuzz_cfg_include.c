@@ -9,7 +9,9 @@
  *             loop1.conf and loop2.conf (include each other), deep.conf (a chain of 12
  *             includes), sub/ (a directory, with sub/inner.conf), fifo (a FIFO, which
  *             libconfig would block on), zero -> /dev/zero, dangling -> a missing file,
- *             subdir -> sub. Anything else an include names is missing, or outside.
+ *             subdir -> sub, and <dir><dir>/good.conf, a directory (libconfig 1.5 reads
+ *             an absolute include "<dir>/good.conf" there). Anything else an include names is
+ *             missing, or outside.
  * Invariants: as fuzz_cfg: cfg_load() returns 0 with a config that has the default zone,
  *             or ERR_CONFIG with a NUL-terminated message and no config; the process never
  *             exits (libconfig 1.5 exit()s on an include of a directory: cfg_load() checks
@@ -30,13 +32,13 @@
 
 #define PARTS 3
 
-static char dir[64];
+static char dir[64]; /* "/tmp/fuzz_cfg_include.XXXXXX": /tmp is what setup() nests */
 static const char *const part_names[PARTS] = {"main.conf", "a.conf", "b.conf"};
 
 static void
 put_file(const char *name, const char *data, size_t len)
 {
-	char path[128];
+	char path[256];
 	int fd;
 
 	(void)snprintf(path, sizeof(path), "%s/%s", dir, name);
@@ -59,7 +61,7 @@ rm_dir(void)
 	        "main.conf", "a.conf",     "b.conf",        "good.conf", "empty.conf",
 	        "self.conf", "loop1.conf", "loop2.conf",    "fifo",      "zero",
 	        "dangling",  "subdir",     "sub/inner.conf"};
-	char path[128];
+	char path[256];
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -72,13 +74,19 @@ rm_dir(void)
 	}
 	(void)snprintf(path, sizeof(path), "%s/sub", dir);
 	(void)rmdir(path);
+	(void)snprintf(path, sizeof(path), "%s%s/good.conf", dir, dir);
+	(void)rmdir(path);
+	(void)snprintf(path, sizeof(path), "%s%s", dir, dir);
+	(void)rmdir(path);
+	(void)snprintf(path, sizeof(path), "%s/tmp", dir);
+	(void)rmdir(path);
 	(void)rmdir(dir);
 }
 
 static void
 setup(void)
 {
-	char path[128], text[64];
+	char path[256], text[64];
 	size_t i;
 
 	(void)snprintf(dir, sizeof(dir), "%s", "/tmp/fuzz_cfg_include.XXXXXX");
@@ -101,6 +109,14 @@ setup(void)
 	put_file("sub/inner.conf", "@include \"good.conf\"\n", 21);
 	(void)snprintf(path, sizeof(path), "%s/fifo", dir);
 	FUZZ_CHECK(mkfifo(path, 0600) == 0);
+	/* libconfig 1.5 opens "<dir>/<path>" for an absolute path too: "%D/good.conf" is this
+	 * directory for it (finding 11) */
+	(void)snprintf(path, sizeof(path), "%s/tmp", dir);
+	FUZZ_CHECK(mkdir(path, 0700) == 0);
+	(void)snprintf(path, sizeof(path), "%s%s", dir, dir);
+	FUZZ_CHECK(mkdir(path, 0700) == 0);
+	(void)snprintf(path, sizeof(path), "%s%s/good.conf", dir, dir);
+	FUZZ_CHECK(mkdir(path, 0700) == 0);
 	(void)snprintf(path, sizeof(path), "%s/zero", dir);
 	FUZZ_CHECK(symlink("/dev/zero", path) == 0);
 	(void)snprintf(path, sizeof(path), "%s/dangling", dir);
@@ -147,7 +163,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static const char sep[] = "\n%%%\n";
 	const size_t sl = sizeof(sep) - 1;
 	struct cfg *c = NULL;
-	char path[128], errbuf[512];
+	char path[256], errbuf[512];
 	size_t off = 0, i;
 	int r, fd0;
 
