@@ -366,6 +366,42 @@ crd_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
 		free(io);
 }
 
+/* hiredis 0.14's own reply builders (static in hiredis.c: taken from the first reader),
+ * and the same with our bounds in front (cache_redis_reader_bound()). */
+static const redisReplyObjectFunctions *crd_default_fns;
+static redisReplyObjectFunctions crd_bounded_fns;
+
+static void *
+crd_create_array(const redisReadTask *task, int elements)
+{
+	if (elements > CACHE_REDIS_REPLY_ELEMENTS_MAX)
+		return NULL; /* the reader fails ("Out of memory"): the connection is dropped */
+	return crd_default_fns->createArray(task, elements);
+}
+
+static void *
+crd_create_string(const redisReadTask *task, char *str, size_t len)
+{
+	if (len > CACHE_VALUE_MAX)
+		return NULL;
+	return crd_default_fns->createString(task, str, len);
+}
+
+void
+cache_redis_reader_bound(redisReader *r)
+{
+	if (r == NULL || r->fn == NULL)
+		return;
+	if (crd_default_fns == NULL) {
+		crd_default_fns = r->fn;
+		crd_bounded_fns = *r->fn;
+		crd_bounded_fns.createArray = crd_create_array;
+		crd_bounded_fns.createString = crd_create_string;
+	}
+	if (r->fn == crd_default_fns)
+		r->fn = &crd_bounded_fns;
+}
+
 static void
 crd_attach(struct cache_redis *rc, redisAsyncContext *ac)
 {
@@ -381,6 +417,7 @@ crd_attach(struct cache_redis *rc, redisAsyncContext *ac)
 	ac->ev.delWrite = crd_ev_del_write;
 	ac->ev.cleanup = crd_ev_cleanup;
 	ac->data = rc;
+	cache_redis_reader_bound(ac->c.reader);
 }
 
 /* ---- connection state ---- */

@@ -16,7 +16,8 @@
  *            cache_redis_set_trust, cache_redis_key,
  *            cache_redis_ttl_ms, cache_redis_address_parse, cache_redis_state_name,
  *            cache_redis_reply_classify, cache_redis_sentinel_parse,
- *            cache_redis_role_is_master (what a reply says, no I/O)
+ *            cache_redis_role_is_master (what a reply says, no I/O),
+ *            cache_redis_reader_bound
  * Threads:   main loop only.
  * Ownership: the tier copies everything it needs from the cfg (which may be freed after a
  *            reload); results handed to callbacks are valid only during the callback.
@@ -214,5 +215,13 @@ const char *cache_redis_sentinel_parse(const struct redisReply *reply, char *hos
                                        int *ret_port);
 /* Whether a ROLE reply says "master" (the handshake refuses a replica). */
 int cache_redis_role_is_master(const struct redisReply *reply);
+
+/* Bounds on what hiredis' reader builds from a server's bytes: an array of more than
+ * CACHE_REDIS_REPLY_ELEMENTS_MAX elements (mtasts_limits.h; hiredis 0.14 callocs the count
+ * it is sent: "*2000000000" would ask for 16 GB) or a string longer than CACHE_VALUE_MAX bytes
+ * fails the reader instead, which drops the connection. Every connection's reader gets them; r must
+ * use hiredis' default reply functions (redisReaderCreate()). Main thread only. */
+struct redisReader;
+void cache_redis_reader_bound(struct redisReader *r);
 
 #endif

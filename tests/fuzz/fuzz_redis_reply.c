@@ -4,7 +4,8 @@
  * Input:      byte 0: the command the replies answer (low bits mod 5: GET, LOCK, POLL, PUT,
  *             UNLOCK); byte 1: where to split the stream into two feeds; the rest: RESP
  *             bytes as the server sent them. hiredis' own reader (redisReader, the one the
- *             async context uses) turns them into replies; each complete reply goes through
+ *             async context uses, with cache_redis_reader_bound()'s limits) turns them into
+ *             replies; each complete reply goes through
  *             cache_redis_reply_classify(), cache_redis_sentinel_parse() and
  *             cache_redis_role_is_master(), and a value through cache_entry_decode() and
  *             cache_entry_bound() as crd_decode() does (at now 1700000000, negative_ttl 300 s,
@@ -17,7 +18,10 @@
  *             within max_age or the local negative/tempfail TTL of now) or a miss. A
  *             Sentinel answer accepted is a non-empty host of exactly the element's bytes and
  *             a port 1..65535 written in decimal digits only; ROLE is master only for an
- *             array whose first element is the string "master".
+ *             array whose first element is the string "master". No array has more than
+ *             CACHE_REDIS_REPLY_ELEMENTS_MAX elements, no string more than CACHE_VALUE_MAX
+ *             bytes (libFuzzer's -rss_limit_mb/-malloc_limit_mb catch an allocation the
+ *             count alone asks for: finding 12).
  */
 #include <string.h>
 
@@ -74,6 +78,11 @@ check_reply(enum cache_redis_cmd cmd, const redisReply *reply)
 	int port = -1;
 	size_t i;
 
+	FUZZ_CHECK(reply->type != REDIS_REPLY_ARRAY ||
+	           reply->elements <= CACHE_REDIS_REPLY_ELEMENTS_MAX);
+	FUZZ_CHECK((reply->type != REDIS_REPLY_STRING && reply->type != REDIS_REPLY_ERROR &&
+	            reply->type != REDIS_REPLY_STATUS) ||
+	           reply->len <= CACHE_VALUE_MAX);
 	cache_redis_reply_classify(cmd, reply, &ri);
 	FUZZ_CHECK(ri.kind >= CACHE_REDIS_REPLY_VALUE && ri.kind <= CACHE_REDIS_REPLY_DONE);
 	if (reply->type == REDIS_REPLY_ERROR) {
@@ -143,6 +152,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(buf, data + 2, len);
 	rd = redisReaderCreate();
 	FUZZ_CHECK(rd != NULL);
+	cache_redis_reader_bound(rd); /* as every connection's reader */
 	if (redisReaderFeed(rd, buf, split) == REDIS_OK &&
 	    redisReaderFeed(rd, buf + split, len - split) == REDIS_OK) {
 		for (;;) {

@@ -991,13 +991,51 @@ replies(void **state)
 	freeReplyObject(r);
 }
 
+/* finding 12: hiredis 0.14 callocs the element count a server sends */
+static void
+reader_bounds(void **state)
+{
+	static const char huge[] = "*2000000000\r\n";
+	static const char ok[] = "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+	redisReader *rd;
+	void *reply = NULL;
+	char *big;
+	int n;
+
+	(void)state;
+	rd = redisReaderCreate();
+	assert_non_null(rd);
+	cache_redis_reader_bound(rd);
+	assert_int_equal(redisReaderFeed(rd, huge, sizeof(huge) - 1), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_ERR);
+	assert_null(reply);
+	redisReaderFree(rd);
+
+	rd = redisReaderCreate();
+	cache_redis_reader_bound(rd);
+	assert_int_equal(redisReaderFeed(rd, ok, sizeof(ok) - 1), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_OK);
+	assert_true(cache_redis_role_is_master(reply));
+	freeReplyObject(reply);
+	reply = NULL;
+	/* a string longer than any cache value */
+	big = malloc(CACHE_VALUE_MAX + 64);
+	assert_non_null(big);
+	n = snprintf(big, 32, "$%d\r\n", CACHE_VALUE_MAX + 1);
+	memset(big + n, 'x', CACHE_VALUE_MAX + 1);
+	memcpy(big + n + CACHE_VALUE_MAX + 1, "\r\n", 2);
+	assert_int_equal(redisReaderFeed(rd, big, (size_t)n + CACHE_VALUE_MAX + 3), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_ERR);
+	free(big);
+	redisReaderFree(rd);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	        cmocka_unit_test(key_schema),
-	        cmocka_unit_test(replies),
-	        cmocka_unit_test(ttls),
+	        cmocka_unit_test(key_schema),    cmocka_unit_test(replies),
+	        cmocka_unit_test(reader_bounds), cmocka_unit_test(ttls),
 	        cmocka_unit_test(addresses),
 	};
 	const struct CMUnitTest live[] = {
