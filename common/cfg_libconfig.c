@@ -375,10 +375,26 @@ cfg_pre_include(struct cfg_pre *pre, const char *file, unsigned lineno, const ch
 	char target[PATH_MAX];
 	int r;
 
-	if (path[0] == '/')
-		r = snprintf(target, sizeof(target), "%.*s", (int)n, path);
-	else
-		r = snprintf(target, sizeof(target), "%s/%.*s", pre->dir, (int)n, path);
+	/* Check the file libconfig 1.5 will open: it puts the include directory in front of
+	 * every path, absolute ones too ("/etc/x.conf" opens "<dir>//etc/x.conf"), and
+	 * unescapes backslashes its own way (a lone one is dropped). A path that would name
+	 * one file here and another there could get past this check to the exit(2) on a
+	 * directory, so both are refused. */
+	if (n > 0 && path[0] == '/') {
+		(void)snprintf(
+		        pre->errbuf, pre->errlen,
+		        "%s:%u: @include: absolute path: libconfig reads it inside %s; write "
+		        "it relative to that directory",
+		        file, lineno, pre->dir);
+		return -1;
+	}
+	if (memchr(path, '\\', n) != NULL) {
+		(void)snprintf(pre->errbuf, pre->errlen,
+		               "%s:%u: @include: backslash in the path (not supported)", file,
+		               lineno);
+		return -1;
+	}
+	r = snprintf(target, sizeof(target), "%s/%.*s", pre->dir, (int)n, path);
 	if (r < 0 || (size_t)r >= sizeof(target)) {
 		(void)snprintf(pre->errbuf, pre->errlen, "%s:%u: @include: path too long", file,
 		               lineno);

@@ -103,6 +103,10 @@
 
 /* Cache value (resolver/cache.c, docs/cache.md): header lines + one canonical policy (bytes). */
 #define CACHE_VALUE_MAX (STS_POLICY_CANON_MAX + 1024)
+/* Elements in one Valkey/Redis reply array (resolver/cache_redis.c): ours have at most 3
+ * (ROLE on a primary: 3, its replica list one per replica). hiredis 0.14 callocs whatever
+ * count the server sends ("*2000000000" asks for 16 GB): more fails the reader. */
+#define CACHE_REDIS_REPLY_ELEMENTS_MAX 1024
 
 /* res_shutdown(): how often in-flight lookups are checked while draining (ms). */
 #define RES_SHUTDOWN_POLL_MS 50

@@ -505,15 +505,8 @@ http_acme(struct pub *pub, struct MHD_Connection *conn, const char *method,
 	return ret;
 }
 
-struct http_loc {
-	char buf[PUB_REDIRECT_MAX];
-	size_t len;
-	int overflow;
-	unsigned n_args;
-};
-
 static void
-http_loc_put(struct http_loc *l, const char *s, size_t n)
+http_loc_put(struct pub_http_loc *l, const char *s, size_t n)
 {
 	if (l->overflow || n >= sizeof(l->buf) - l->len) {
 		l->overflow = 1;
@@ -526,7 +519,7 @@ http_loc_put(struct http_loc *l, const char *s, size_t n)
 
 /* Percent-encode everything but RFC 3986 unreserved characters (and '/' when keep_slash). */
 static void
-http_loc_encode(struct http_loc *l, const char *s, int keep_slash)
+http_loc_encode(struct pub_http_loc *l, const char *s, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	char esc[3];
@@ -546,34 +539,50 @@ http_loc_encode(struct http_loc *l, const char *s, int keep_slash)
 	}
 }
 
-static enum MHD_Result
-http_loc_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+void
+pub_http_loc_arg(struct pub_http_loc *l, const char *key, const char *value)
 {
-	struct http_loc *l = cls;
-
-	(void)kind;
 	http_loc_put(l, l->n_args++ == 0 ? "?" : "&", 1);
 	http_loc_encode(l, key, 0);
 	if (value != NULL) {
 		http_loc_put(l, "=", 1);
 		http_loc_encode(l, value, 0);
 	}
+}
+
+int
+pub_http_loc_start(struct pub_http_loc *l, const char *host, const char *url)
+{
+	const char *name = NULL;
+	size_t len;
+
+	memset(l, 0, sizeof(*l));
+	len = pub_http_host_name(host, &name);
+	if (len == 0 || url == NULL || url[0] != '/')
+		return -1;
+	http_loc_put(l, "https://", 8);
+	http_loc_put(l, name, len);
+	http_loc_encode(l, url, 1);
+	return 0;
+}
+
+static enum MHD_Result
+http_loc_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct pub_http_loc *l = cls;
+
+	(void)kind;
+	pub_http_loc_arg(l, key, value);
 	return l->overflow ? MHD_NO : MHD_YES;
 }
 
 static enum MHD_Result
 http_redirect(struct pub *pub, struct MHD_Connection *conn, const char *url, const char *host)
 {
-	struct http_loc l = {.len = 0};
-	const char *name = NULL;
-	size_t len;
+	struct pub_http_loc l;
 
-	len = pub_http_host_name(host, &name);
-	if (len == 0 || url[0] != '/')
+	if (pub_http_loc_start(&l, host, url) < 0)
 		return http_bad_request(conn);
-	http_loc_put(&l, "https://", 8);
-	http_loc_put(&l, name, len);
-	http_loc_encode(&l, url, 1);
 	(void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, http_loc_arg, &l);
 	if (l.overflow)
 		return http_reply(conn, MHD_HTTP_URI_TOO_LONG, http_body_414,

@@ -12,7 +12,8 @@
  *
  * Interface: struct pub_snap, struct pub_dom, struct pub_cert; pub_snap_find_host() (pub.c),
  *            pub_cert_covers(), pub_tls_pick() (pub_tls.c), pub_http_host_name(),
- *            pub_http_unescape(), pub_http_route() (pub_http.c)
+ *            pub_http_unescape(), pub_http_route(), pub_http_loc_start(),
+ *            pub_http_loc_arg() (pub_http.c)
  * Threads:   any; the functions read only their arguments. The publisher builds a snapshot
  *            on the main loop and never changes it once published (pub.c); the MHD threads
  *            call these on a snapshot they hold a reference on.
@@ -107,5 +108,27 @@ unsigned pub_http_route(const struct pub_snap *s, const char *host, const char *
  * Host header value; returns the name length (*ret_name = host: the name is a prefix of the
  * value), or 0 when the value is not a plausible host name. */
 size_t pub_http_host_name(const char *host, const char **ret_name);
+
+/* Location of a port 80 redirect, without "https://" (bytes). */
+#define PUB_REDIRECT_MAX 2048
+
+/* The Location of a port 80 redirect being built (pub_http_loc_start(), pub_http_loc_arg()):
+ * "https://<host name><path>?<key>=<value>&...", everything but the host name
+ * percent-encoded except RFC 3986 unreserved characters (and '/' in the path), so no
+ * CR, LF, space or other byte can reach the header. buf is NUL-terminated. */
+struct pub_http_loc {
+	char buf[PUB_REDIRECT_MAX];
+	size_t len;
+	int overflow; /* it did not fit: the request gets 414 */
+	unsigned n_args;
+};
+
+/* Start the Location for a request on port 80 with Host value host (NULL: none) and the
+ * unescaped path url. Returns 0, or -1 when the request gets 400: no host name
+ * (pub_http_host_name() gives 0) or a path not starting with '/'. */
+int pub_http_loc_start(struct pub_http_loc *l, const char *host, const char *url);
+/* Append one query argument as libmicrohttpd hands it over (unescaped; value NULL for a
+ * bare "?key"). Sets l->overflow when it does not fit. */
+void pub_http_loc_arg(struct pub_http_loc *l, const char *key, const char *value);
 
 #endif

@@ -111,18 +111,10 @@ static const char crd_unlock_lua[] = "if redis.pcall('GET', KEYS[1]) == ARGV[1] 
 #define CRD_TOKEN_MAX               128
 #define CRD_HOST_MAX                256
 
-enum crd_op {
-	CRD_GET = 0,
-	CRD_LOCK = 1,
-	CRD_POLL = 2,
-	CRD_PUT = 3,
-	CRD_UNLOCK = 4,
-};
-
 struct cache_redis_req {
 	struct cache_redis *rc;
 	struct cache_redis_req *prev, *next; /* rc->pending */
-	enum crd_op op;
+	enum cache_redis_cmd op;
 	cache_redis_fn *fn; /* NULL for writes and after cancel */
 	void *arg;
 	struct loop_timer timer;
@@ -374,6 +366,42 @@ crd_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
 		free(io);
 }
 
+/* hiredis 0.14's own reply builders (static in hiredis.c: taken from the first reader),
+ * and the same with our bounds in front (cache_redis_reader_bound()). */
+static const redisReplyObjectFunctions *crd_default_fns;
+static redisReplyObjectFunctions crd_bounded_fns;
+
+static void *
+crd_create_array(const redisReadTask *task, int elements)
+{
+	if (elements > CACHE_REDIS_REPLY_ELEMENTS_MAX)
+		return NULL; /* the reader fails ("Out of memory"): the connection is dropped */
+	return crd_default_fns->createArray(task, elements);
+}
+
+static void *
+crd_create_string(const redisReadTask *task, char *str, size_t len)
+{
+	if (len > CACHE_VALUE_MAX)
+		return NULL;
+	return crd_default_fns->createString(task, str, len);
+}
+
+void
+cache_redis_reader_bound(redisReader *r)
+{
+	if (r == NULL || r->fn == NULL)
+		return;
+	if (crd_default_fns == NULL) {
+		crd_default_fns = r->fn;
+		crd_bounded_fns = *r->fn;
+		crd_bounded_fns.createArray = crd_create_array;
+		crd_bounded_fns.createString = crd_create_string;
+	}
+	if (r->fn == crd_default_fns)
+		r->fn = &crd_bounded_fns;
+}
+
 static void
 crd_attach(struct cache_redis *rc, redisAsyncContext *ac)
 {
@@ -389,6 +417,7 @@ crd_attach(struct cache_redis *rc, redisAsyncContext *ac)
 	ac->ev.delWrite = crd_ev_del_write;
 	ac->ev.cleanup = crd_ev_cleanup;
 	ac->data = rc;
+	cache_redis_reader_bound(ac->c.reader);
 }
 
 /* ---- connection state ---- */
@@ -491,6 +520,14 @@ static const char crd_step_select[] = "SELECT";
 static const char crd_step_role[] = "ROLE";
 static const char crd_step_ping[] = "PING";
 
+int
+cache_redis_role_is_master(const redisReply *reply)
+{
+	return reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1 &&
+	       reply->element[0]->type == REDIS_REPLY_STRING && reply->element[0]->len == 6 &&
+	       memcmp(reply->element[0]->str, "master", 6) == 0;
+}
+
 static void
 crd_handshake_cb(redisAsyncContext *ac, void *r, void *privdata)
 {
@@ -507,9 +544,7 @@ crd_handshake_cb(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	}
 	if (step == crd_step_role) {
-		if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-		    reply->element[0]->type != REDIS_REPLY_STRING ||
-		    strcmp(reply->element[0]->str, "master") != 0) {
+		if (!cache_redis_role_is_master(reply)) {
 			crd_drop(rc, "the server Sentinel named is not a master (failover in "
 			             "progress?)");
 			return;
@@ -634,17 +669,22 @@ crd_connect_primary(struct cache_redis *rc, const char *host, int port, int is_u
 		crd_drop(rc, "cannot queue the handshake");
 }
 
-/* A SENTINEL get-master-addr-by-name reply -> host, port. Returns NULL, or what is wrong. */
-static const char *
-crd_sentinel_parse(const redisReply *reply, char *host, size_t hostsize, int *ret_port)
+const char *
+cache_redis_sentinel_parse(const redisReply *reply, char *host, size_t hostsize, int *ret_port)
 {
 	long port;
 	char *end;
 
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_STRING ||
-	    reply->element[1]->type != REDIS_REPLY_STRING || reply->element[0]->len >= hostsize)
+	    reply->element[1]->type != REDIS_REPLY_STRING || reply->element[0]->len >= hostsize ||
+	    reply->element[0]->len == 0 ||
+	    memchr(reply->element[0]->str, '\0', reply->element[0]->len) != NULL)
 		return "Sentinel does not know the master name";
+	if (reply->element[1]->len == 0 || reply->element[1]->str[0] < '0' ||
+	    reply->element[1]->str[0] > '9' ||
+	    memchr(reply->element[1]->str, '\0', reply->element[1]->len) != NULL)
+		return "Sentinel answered a bad port"; /* decimal digits only: no sign, no space */
 	memcpy(host, reply->element[0]->str, reply->element[0]->len);
 	host[reply->element[0]->len] = '\0';
 	port = strtol(reply->element[1]->str, &end, 10);
@@ -682,7 +722,7 @@ crd_sentinel_cb(redisAsyncContext *ac, void *r, void *privdata)
 	if (reply == NULL || ac != rc->sac)
 		return;
 	rc->ctr.sentinel_queries++;
-	bad = crd_sentinel_parse(reply, host, sizeof(host), &port);
+	bad = cache_redis_sentinel_parse(reply, host, sizeof(host), &port);
 	if (bad != NULL) {
 		rc->ctr.sentinel_failures++;
 		rc->sentinel_idx++;
@@ -774,7 +814,7 @@ crd_watch_cb(redisAsyncContext *ac, void *r, void *privdata)
 		return;
 	}
 	rc->ctr.sentinel_queries++;
-	bad = crd_sentinel_parse(reply, host, sizeof(host), &port);
+	bad = cache_redis_sentinel_parse(reply, host, sizeof(host), &port);
 	if (bad != NULL) {
 		crd_watch_failed(rc, bad);
 		return;
@@ -984,24 +1024,87 @@ crd_wrong_type(struct cache_redis *rc, const char *dom, struct cache_redis_resul
 	}
 }
 
-/* Fill res from a value element (string or nil). */
+/* A value element (string or nil) into ri. */
 static void
-crd_value(struct cache_redis *rc, const char *dom, const redisReply *v,
-          struct cache_redis_result *res, struct cache_entry *e)
+crd_classify_value(const redisReply *v, struct cache_redis_reply_info *ri)
 {
 	if (v->type == REDIS_REPLY_NIL) {
+		ri->kind = CACHE_REDIS_REPLY_NIL;
+	} else if (v->type != REDIS_REPLY_STRING) {
+		ri->kind = CACHE_REDIS_REPLY_NOT_STRING;
+		ri->value_type = v->type;
+	} else {
+		ri->kind = CACHE_REDIS_REPLY_VALUE;
+		ri->value = v->str;
+		ri->len = v->len;
+	}
+}
+
+void
+cache_redis_reply_classify(enum cache_redis_cmd cmd, const redisReply *reply,
+                           struct cache_redis_reply_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->kind = CACHE_REDIS_REPLY_ERROR;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		if (cmd == CACHE_REDIS_CMD_GET && reply->len >= 9 &&
+		    strncmp(reply->str, "WRONGTYPE", 9) == 0)
+			ri->kind = CACHE_REDIS_REPLY_WRONGTYPE;
+		else if (reply->len >= 8 && strncmp(reply->str, "READONLY", 8) == 0)
+			ri->kind = CACHE_REDIS_REPLY_READONLY;
+		return;
+	}
+	switch (cmd) {
+	case CACHE_REDIS_CMD_GET:
+		crd_classify_value(reply, ri);
+		break;
+	case CACHE_REDIS_CMD_LOCK:
+	case CACHE_REDIS_CMD_POLL:
+		if (reply->type != REDIS_REPLY_ARRAY ||
+		    (reply->elements != 2 && reply->elements != 3))
+			break; /* not what the script returns: an error */
+		if (reply->elements == 3)
+			ri->kind = CACHE_REDIS_REPLY_WRONGTYPE;
+		else
+			crd_classify_value(reply->element[0], ri);
+		if (cmd == CACHE_REDIS_CMD_LOCK)
+			ri->lock_acquired = reply->element[1]->type == REDIS_REPLY_INTEGER &&
+			                    reply->element[1]->integer == 1;
+		else
+			ri->lock_present = reply->element[1]->type != REDIS_REPLY_NIL;
+		break;
+	case CACHE_REDIS_CMD_PUT:
+		if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+			ri->kind = CACHE_REDIS_REPLY_WRITTEN;
+		else if (reply->type == REDIS_REPLY_INTEGER)
+			ri->kind = CACHE_REDIS_REPLY_OLDER;
+		else
+			ri->kind = CACHE_REDIS_REPLY_DONE;
+		break;
+	case CACHE_REDIS_CMD_UNLOCK:
+		ri->kind = CACHE_REDIS_REPLY_DONE;
+		break;
+	}
+}
+
+/* Fill res from a classified value (VALUE, NIL or NOT_STRING). */
+static void
+crd_value(struct cache_redis *rc, const char *dom, const struct cache_redis_reply_info *ri,
+          struct cache_redis_result *res, struct cache_entry *e)
+{
+	if (ri->kind == CACHE_REDIS_REPLY_NIL) {
 		res->status = -ENOENT;
 		rc->ctr.misses++;
 		return;
 	}
-	if (v->type != REDIS_REPLY_STRING) {
+	if (ri->kind != CACHE_REDIS_REPLY_VALUE) {
 		res->status = ERR_CACHE_DECODE;
 		rc->ctr.corrupt++;
 		log_dom_warn(dom, "shared cache value is not a string (type %d), ignoring it",
-		             v->type);
+		             ri->value_type);
 		return;
 	}
-	res->status = crd_decode(rc, dom, v->str, v->len, e);
+	res->status = crd_decode(rc, dom, ri->value, ri->len, e);
 	if (res->status == 0) {
 		res->entry = e;
 		rc->ctr.hits++;
@@ -1017,6 +1120,7 @@ crd_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 	struct cache_redis *rc = rq->rc;
 	redisReply *reply = r;
 	struct cache_redis_result res = {.status = ERR_CACHE_UNAVAILABLE};
+	struct cache_redis_reply_info ri;
 	struct cache_entry e;
 	cache_redis_fn *fn = rq->fn;
 	void *arg = rq->arg;
@@ -1025,59 +1129,50 @@ crd_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 	memset(&e, 0, sizeof(e));
 	loop_timer_stop(rc->loop, &rq->timer);
 	memcpy(dom, rq->dom, sizeof(dom));
-	if (reply != NULL && reply->type == REDIS_REPLY_ERROR && rq->op == CRD_GET &&
-	    strncmp(reply->str, "WRONGTYPE", 9) == 0) {
-		crd_wrong_type(rc, dom, &res);
-		reply = NULL;
-	} else if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-		rc->ctr.errors++;
-		log_dom_debug(dom, "shared cache: error reply: %.*s", 200, reply->str);
-		if (strncmp(reply->str, "READONLY", 8) == 0 && ac == rc->ac) {
-			/* A replica now (failover): find the primary again. */
-			crd_req_free(rq);
-			crd_drop(rc, "the server became a read-only replica");
-			if (fn != NULL)
-				fn(&res, arg);
-			return;
-		}
-		reply = NULL;
-	}
 	if (reply != NULL) {
-		switch (rq->op) {
-		case CRD_GET:
-			crd_value(rc, dom, reply, &res, &e);
-			break;
-		case CRD_LOCK:
-		case CRD_POLL:
-			if (reply->type != REDIS_REPLY_ARRAY ||
-			    (reply->elements != 2 && reply->elements != 3)) {
+		cache_redis_reply_classify(rq->op, reply, &ri);
+		if (reply->type == REDIS_REPLY_ERROR && ri.kind != CACHE_REDIS_REPLY_WRONGTYPE) {
+			rc->ctr.errors++;
+			log_dom_debug(dom, "shared cache: error reply: %.*s", 200, reply->str);
+			if (ri.kind == CACHE_REDIS_REPLY_READONLY && ac == rc->ac) {
+				/* A replica now (failover): find the primary again. */
+				crd_req_free(rq);
+				crd_drop(rc, "the server became a read-only replica");
+				if (fn != NULL)
+					fn(&res, arg);
+				return;
+			}
+		} else {
+			switch (ri.kind) {
+			case CACHE_REDIS_REPLY_VALUE:
+			case CACHE_REDIS_REPLY_NIL:
+			case CACHE_REDIS_REPLY_NOT_STRING:
+				crd_value(rc, dom, &ri, &res, &e);
+				break;
+			case CACHE_REDIS_REPLY_WRONGTYPE:
+				crd_wrong_type(rc, dom, &res);
+				break;
+			case CACHE_REDIS_REPLY_ERROR: /* LOCK/POLL: not the script's array */
+			case CACHE_REDIS_REPLY_READONLY:
 				rc->ctr.errors++;
 				break;
-			}
-			if (reply->elements == 3)
-				crd_wrong_type(rc, dom, &res);
-			else
-				crd_value(rc, dom, reply->element[0], &res, &e);
-			if (rq->op == CRD_LOCK) {
-				res.lock_acquired =
-				        reply->element[1]->type == REDIS_REPLY_INTEGER &&
-				        reply->element[1]->integer == 1;
-				if (res.lock_acquired)
-					rc->ctr.locks_taken++;
-				else
-					rc->ctr.locks_busy++;
-			} else {
-				res.lock_present = reply->element[1]->type != REDIS_REPLY_NIL;
-			}
-			break;
-		case CRD_PUT:
-			if (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1)
+			case CACHE_REDIS_REPLY_WRITTEN:
 				rc->ctr.writes++;
-			else if (reply->type == REDIS_REPLY_INTEGER)
+				break;
+			case CACHE_REDIS_REPLY_OLDER:
 				rc->ctr.writes_older++;
-			break;
-		case CRD_UNLOCK:
-			break;
+				break;
+			case CACHE_REDIS_REPLY_DONE:
+				break;
+			}
+			if (ri.kind != CACHE_REDIS_REPLY_ERROR) {
+				res.lock_acquired = ri.lock_acquired;
+				res.lock_present = ri.lock_present;
+				if (rq->op == CACHE_REDIS_CMD_LOCK && ri.lock_acquired)
+					rc->ctr.locks_taken++;
+				else if (rq->op == CACHE_REDIS_CMD_LOCK)
+					rc->ctr.locks_busy++;
+			}
 		}
 	}
 	crd_req_free(rq);
@@ -1088,8 +1183,8 @@ crd_reply_cb(redisAsyncContext *ac, void *r, void *privdata)
 
 /* Queue a command for dom; NULL when not sent (tier not up, too many in flight). */
 static struct cache_redis_req *
-crd_send(struct cache_redis *rc, enum crd_op op, const char *dom, cache_redis_fn *fn, void *arg,
-         int argc, const char **argv, const size_t *argvlen)
+crd_send(struct cache_redis *rc, enum cache_redis_cmd op, const char *dom, cache_redis_fn *fn,
+         void *arg, int argc, const char **argv, const size_t *argvlen)
 {
 	struct cache_redis_req *rq;
 
@@ -1129,7 +1224,7 @@ cache_redis_get(struct cache_redis *rc, const char *dom, cache_redis_fn *fn, voi
 	if (n < 0)
 		return NULL;
 	argvlen[1] = (size_t)n;
-	return crd_send(rc, CRD_GET, dom, fn, arg, 2, argv, argvlen);
+	return crd_send(rc, CACHE_REDIS_CMD_GET, dom, fn, arg, 2, argv, argvlen);
 }
 
 struct cache_redis_req *
@@ -1147,7 +1242,7 @@ cache_redis_lock(struct cache_redis *rc, const char *dom, uint64_t ttl_ms, cache
 	argvlen[3] = (size_t)n;
 	argvlen[4] = (size_t)m;
 	argvlen[6] = (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms > 0 ? ttl_ms : 1);
-	return crd_send(rc, CRD_LOCK, dom, fn, arg, 7, argv, argvlen);
+	return crd_send(rc, CACHE_REDIS_CMD_LOCK, dom, fn, arg, 7, argv, argvlen);
 }
 
 struct cache_redis_req *
@@ -1163,7 +1258,7 @@ cache_redis_poll(struct cache_redis *rc, const char *dom, cache_redis_fn *fn, vo
 		return NULL;
 	argvlen[1] = (size_t)n;
 	argvlen[2] = (size_t)m;
-	return crd_send(rc, CRD_POLL, dom, fn, arg, 3, argv, argvlen);
+	return crd_send(rc, CACHE_REDIS_CMD_POLL, dom, fn, arg, 3, argv, argvlen);
 }
 
 void
@@ -1208,7 +1303,7 @@ cache_redis_put(struct cache_redis *rc, const char *dom, const struct cache_entr
 	argvlen[6] = 1;
 	argvlen[7] = (size_t)snprintf(fa, sizeof(fa), "%lld", (long long)e->fetched_at);
 	argvlen[8] = (size_t)snprintf(nows, sizeof(nows), "%lld", (long long)now);
-	rq = crd_send(rc, CRD_PUT, dom, NULL, NULL, 9, argv, argvlen);
+	rq = crd_send(rc, CACHE_REDIS_CMD_PUT, dom, NULL, NULL, 9, argv, argvlen);
 	free(val);
 	return rq != NULL ? 0 : ERR_CACHE_UNAVAILABLE;
 }
@@ -1224,7 +1319,7 @@ cache_redis_unlock(struct cache_redis *rc, const char *dom)
 	if (m < 0)
 		return ERR_CACHE_UNAVAILABLE;
 	argvlen[3] = (size_t)m;
-	return crd_send(rc, CRD_UNLOCK, dom, NULL, NULL, 5, argv, argvlen) != NULL
+	return crd_send(rc, CACHE_REDIS_CMD_UNLOCK, dom, NULL, NULL, 5, argv, argvlen) != NULL
 	               ? 0
 	               : ERR_CACHE_UNAVAILABLE;
 }

@@ -14,7 +14,10 @@
  *            cache_redis_put, cache_redis_unlock, cache_redis_cancel, cache_redis_state,
  *            cache_redis_counters, cache_redis_stats_add, cache_redis_on_up,
  *            cache_redis_set_trust, cache_redis_key,
- *            cache_redis_ttl_ms, cache_redis_address_parse, cache_redis_state_name
+ *            cache_redis_ttl_ms, cache_redis_address_parse, cache_redis_state_name,
+ *            cache_redis_reply_classify, cache_redis_sentinel_parse,
+ *            cache_redis_role_is_master (what a reply says, no I/O),
+ *            cache_redis_reader_bound
  * Threads:   main loop only.
  * Ownership: the tier copies everything it needs from the cfg (which may be freed after a
  *            reload); results handed to callbacks are valid only during the callback.
@@ -164,5 +167,61 @@ uint64_t cache_redis_ttl_ms(const struct cache_entry *e, time_t now);
  * Returns 0 or -EINVAL. */
 int cache_redis_address_parse(const char *addr, char *host, size_t hostsize, int *ret_port,
                               int *ret_unix);
+
+/* ---- replies, no I/O (tests/fuzz/fuzz_redis_reply.c feeds them from hiredis' reader) ---- */
+
+struct redisReply;
+
+/* The commands the tier sends for a domain: GET of the value key; LOCK and POLL scripts
+ * ({value or nil, 1/0} or {nil, got, 1} when the value key holds another type); PUT script
+ * (1 written, 0 a newer value kept); UNLOCK script. */
+enum cache_redis_cmd {
+	CACHE_REDIS_CMD_GET = 0,
+	CACHE_REDIS_CMD_LOCK = 1,
+	CACHE_REDIS_CMD_POLL = 2,
+	CACHE_REDIS_CMD_PUT = 3,
+	CACHE_REDIS_CMD_UNLOCK = 4,
+};
+
+enum cache_redis_reply_kind {
+	CACHE_REDIS_REPLY_VALUE,      /* a string value: value, len (GET, LOCK, POLL) */
+	CACHE_REDIS_REPLY_NIL,        /* no value */
+	CACHE_REDIS_REPLY_NOT_STRING, /* the value element has another type: value_type */
+	CACHE_REDIS_REPLY_WRONGTYPE,  /* the value key holds another type than a string */
+	CACHE_REDIS_REPLY_ERROR,      /* an error reply, or LOCK/POLL not the script's array */
+	CACHE_REDIS_REPLY_READONLY,   /* error reply READONLY: the server is a replica now */
+	CACHE_REDIS_REPLY_WRITTEN,    /* PUT: 1 */
+	CACHE_REDIS_REPLY_OLDER,      /* PUT: another integer (a newer value was kept) */
+	CACHE_REDIS_REPLY_DONE,       /* PUT's other replies, UNLOCK: nothing to read */
+};
+
+struct cache_redis_reply_info {
+	enum cache_redis_reply_kind kind;
+	const char *value; /* VALUE: borrowed from the reply, len bytes (not trusted yet:
+	                    * cache_entry_decode() and cache_entry_bound() decide) */
+	size_t len;
+	int value_type;    /* NOT_STRING: the hiredis REDIS_REPLY_* type */
+	int lock_acquired; /* LOCK: element 1 is the integer 1 */
+	int lock_present;  /* POLL: element 1 is not nil */
+};
+
+/* What reply (a complete hiredis reply to cmd) says, into *ri. Reads nothing beyond the
+ * reply's own lengths and element counts. */
+void cache_redis_reply_classify(enum cache_redis_cmd cmd, const struct redisReply *reply,
+                                struct cache_redis_reply_info *ri);
+/* A SENTINEL get-master-addr-by-name reply -> host (NUL-terminated, hostsize bytes at
+ * most), *ret_port 1..65535. Returns NULL, or what is wrong (host and port unset). */
+const char *cache_redis_sentinel_parse(const struct redisReply *reply, char *host, size_t hostsize,
+                                       int *ret_port);
+/* Whether a ROLE reply says "master" (the handshake refuses a replica). */
+int cache_redis_role_is_master(const struct redisReply *reply);
+
+/* Bounds on what hiredis' reader builds from a server's bytes: an array of more than
+ * CACHE_REDIS_REPLY_ELEMENTS_MAX elements (mtasts_limits.h; hiredis 0.14 callocs the count
+ * it is sent: "*2000000000" would ask for 16 GB) or a string longer than CACHE_VALUE_MAX bytes
+ * fails the reader instead, which drops the connection. Every connection's reader gets them; r must
+ * use hiredis' default reply functions (redisReaderCreate()). Main thread only. */
+struct redisReader;
+void cache_redis_reader_bound(struct redisReader *r);
 
 #endif

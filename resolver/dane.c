@@ -325,7 +325,7 @@ dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz)
 	return DANE_NONE;
 }
 
-static void
+void
 dane_findings_free(struct dane_findings *f)
 {
 	size_t i;
@@ -421,6 +421,7 @@ dane_dname_text(const ldns_rdf *rdf)
 struct dane_mx {
 	uint16_t pref;
 	char *name;
+	int taken; /* name moved into f->hosts */
 };
 
 static int
@@ -433,9 +434,7 @@ dane_mx_cmp(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-/* MX hosts of an answer into f: by preference, duplicates removed, at most DANE_MX_MAX;
- * "MX 0 ." alone is a null MX. */
-static void
+void
 dane_parse_mx(const ldns_pkt *pkt, struct dane_findings *f)
 {
 	const ldns_rr_list *an = ldns_pkt_answer(pkt);
@@ -471,26 +470,26 @@ dane_parse_mx(const ldns_pkt *pkt, struct dane_findings *f)
 		size_t j;
 		int dup = 0;
 
+		/* every name stays allocated until the end: the earlier ones are compared */
 		for (j = 0; j < i && !dup; j++)
 			dup = strcmp(mx[j].name, mx[i].name) == 0;
-		if (dup) {
-			free(mx[i].name);
+		if (dup)
 			continue;
-		}
 		f->n_hosts_total++;
-		if (f->n_hosts >= DANE_MX_MAX) {
-			free(mx[i].name);
+		if (f->n_hosts >= DANE_MX_MAX)
 			continue;
-		}
 		f->hosts[f->n_hosts].name = mx[i].name;
 		f->hosts[f->n_hosts].pref = mx[i].pref;
 		f->n_hosts++;
+		mx[i].taken = 1;
 	}
+	for (i = 0; i < n; i++)
+		if (!mx[i].taken)
+			free(mx[i].name);
 	free(mx);
 }
 
-/* TLSA records of an answer: how many, how many usable. */
-static void
+void
 dane_parse_tlsa(const ldns_pkt *pkt, unsigned *ret_n, unsigned *ret_usable)
 {
 	const ldns_rr_list *an = ldns_pkt_answer(pkt);

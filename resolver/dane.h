@@ -40,7 +40,7 @@
  *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
  *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
- *            dane_opts_default()
+ *            dane_opts_default(), dane_parse_mx(), dane_parse_tlsa(), dane_findings_free()
  * Threads:   main loop only.
  * Ownership: struct dane owns its DNS client (built from the cfg), its cache and its jobs;
  *            it borrows the cfg until dane_reload() gives a new one. Results passed to
@@ -198,6 +198,18 @@ int dane_ad_trusted(const struct dane *d);
 
 /* The verdict for findings f (no I/O). Writes a one-line reason into reason. */
 enum dane_verdict dane_decide(const struct dane_findings *f, char *reason, size_t reasonsz);
+/* The MX hosts of an MX answer pkt (the owner is the question's name or the end of its
+ * CNAME chain in the answer) into f->hosts/n_hosts/n_hosts_total/null_mx (f zeroed by the
+ * caller): names lower-case, no trailing dot (ldns presentation form: bytes outside
+ * LDH escaped as \DDD), by preference then name, duplicates removed, at most DANE_MX_MAX;
+ * "MX 0 ." alone is a null MX (RFC 7505). No I/O; f->hosts is owned (dane_findings_free). */
+struct ldns_struct_pkt;
+void dane_parse_mx(const struct ldns_struct_pkt *pkt, struct dane_findings *f);
+/* The TLSA records of a TLSA answer pkt (same owner rule): how many (*ret_n) and how many
+ * are usable for SMTP (*ret_usable, dane_tlsa_usable()). No I/O. */
+void dane_parse_tlsa(const struct ldns_struct_pkt *pkt, unsigned *ret_n, unsigned *ret_usable);
+/* Free what f owns and zero it. */
+void dane_findings_free(struct dane_findings *f);
 /* RFC 7672 section 3.1 / RFC 6698: usage 2 (DANE-TA) or 3 (DANE-EE), selector 0 or 1,
  * matching type 0, 1 or 2. Usages 0 and 1 (PKIX-TA/EE) are unusable for SMTP. */
 int dane_tlsa_usable(unsigned usage, unsigned selector, unsigned mtype);

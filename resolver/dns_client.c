@@ -564,29 +564,29 @@ dns_answer_addrs(const ldns_pkt *answer, uint16_t rrtype, dns_addr_text *out, si
 	return n;
 }
 
-/* 1 when the datagram answers our question, 0 when it is to be ignored. */
+/* 1 when the message answers our question, 0 when it is to be ignored. */
 static int
-dns_reply_matches(const struct dns_query *q, const ldns_pkt *pkt)
+dns_reply_matches(uint16_t id, const ldns_rdf *qname, uint16_t rrtype, const ldns_pkt *pkt)
 {
 	const ldns_rr *qr;
 
-	if (ldns_pkt_id(pkt) != q->id || !ldns_pkt_qr(pkt) ||
+	if (ldns_pkt_id(pkt) != id || !ldns_pkt_qr(pkt) ||
 	    ldns_pkt_get_opcode(pkt) != LDNS_PACKET_QUERY || ldns_pkt_qdcount(pkt) != 1)
 		return 0;
 	qr = ldns_rr_list_rr(ldns_pkt_question(pkt), 0);
-	if (qr == NULL || ldns_rr_get_type(qr) != q->rrtype ||
+	if (qr == NULL || ldns_rr_get_type(qr) != rrtype ||
 	    ldns_rr_get_class(qr) != LDNS_RR_CLASS_IN ||
-	    ldns_dname_compare(ldns_rr_owner(qr), q->qname) != 0)
+	    ldns_dname_compare(ldns_rr_owner(qr), qname) != 0)
 		return 0;
 	return 1;
 }
 
 static int
-dns_rcode_err(const struct dns_query *q, const ldns_pkt *pkt)
+dns_rcode_err(const ldns_rdf *qname, uint16_t rrtype, const ldns_pkt *pkt)
 {
 	switch (ldns_pkt_get_rcode(pkt)) {
 	case LDNS_RCODE_NOERROR:
-		if (dns_count_type(pkt, dns_cname_target(pkt, q->qname, q->rrtype), q->rrtype) > 0)
+		if (dns_count_type(pkt, dns_cname_target(pkt, qname, rrtype), rrtype) > 0)
 			return 0;
 		return ERR_DNS_NODATA;
 	case LDNS_RCODE_NXDOMAIN:
@@ -598,6 +598,40 @@ dns_rcode_err(const struct dns_query *q, const ldns_pkt *pkt)
 	default:
 		return ERR_DNS_MALFORMED;
 	}
+}
+
+int
+dns_message_check(uint16_t id, const ldns_rdf *qname, uint16_t rrtype, const uint8_t *buf,
+                  size_t len, int tcp, ldns_pkt **ret_pkt, int *ret_err)
+{
+	ldns_pkt *pkt = NULL;
+	int err;
+
+	*ret_pkt = NULL;
+	*ret_err = 0;
+	if (len < LDNS_HEADER_SIZE || LDNS_ID_WIRE(buf) != id)
+		return DNS_MSG_MISMATCH;
+	if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK) {
+		/* Our ID from our server but not a DNS message. */
+		*ret_err = ERR_DNS_MALFORMED;
+		return DNS_MSG_FAILED;
+	}
+	if (!dns_reply_matches(id, qname, rrtype, pkt)) {
+		ldns_pkt_free(pkt);
+		return DNS_MSG_MISMATCH;
+	}
+	if (ldns_pkt_tc(pkt) && !tcp) {
+		ldns_pkt_free(pkt);
+		return DNS_MSG_TRUNCATED;
+	}
+	err = dns_rcode_err(qname, rrtype, pkt);
+	*ret_err = err;
+	if (err == 0 || err == ERR_DNS_NXDOMAIN || err == ERR_DNS_NODATA) {
+		*ret_pkt = pkt;
+		return DNS_MSG_ANSWER;
+	}
+	ldns_pkt_free(pkt);
+	return DNS_MSG_FAILED;
 }
 
 /* A try failed with err (not a timeout): next server, or finish when it is the only one. */
@@ -634,42 +668,29 @@ static void dns_tcp_start(struct dns_query *q);
 static int
 dns_handle_message(struct dns_query *q, const uint8_t *buf, size_t len, int tcp)
 {
-	ldns_pkt *pkt = NULL;
+	ldns_pkt *pkt;
 	int err, ad;
 
-	if (len < LDNS_HEADER_SIZE || LDNS_ID_WIRE(buf) != q->id)
-		goto mismatch;
-	if (ldns_wire2pkt(&pkt, buf, len) != LDNS_STATUS_OK) {
-		/* Our ID from our server but not a DNS message. */
-		dns_try_failed(q, ERR_DNS_MALFORMED);
-		return 0;
-	}
-	if (!dns_reply_matches(q, pkt)) {
-		ldns_pkt_free(pkt);
-		goto mismatch;
-	}
-	if (ldns_pkt_tc(pkt) && !tcp) {
-		ldns_pkt_free(pkt);
+	switch (dns_message_check(q->id, q->qname, q->rrtype, buf, len, tcp, &pkt, &err)) {
+	case DNS_MSG_MISMATCH:
+		if (tcp) { /* a stream carries one answer to one question: no second chance */
+			dns_try_failed(q, ERR_DNS_MALFORMED);
+			return 0;
+		}
+		/* UDP: ignore it, keep waiting (possible spoofing or a late answer). */
+		return 1;
+	case DNS_MSG_TRUNCATED:
 		dns_tcp_start(q);
 		return 0;
-	}
-	err = dns_rcode_err(q, pkt);
-	if (err == 0 || err == ERR_DNS_NXDOMAIN || err == ERR_DNS_NODATA) {
+	case DNS_MSG_ANSWER:
 		ad = ldns_pkt_ad(pkt) && q->c->all_loopback;
 		dns_finish(q, err, pkt, ad);
 		ldns_pkt_free(pkt);
 		return 0;
-	}
-	ldns_pkt_free(pkt);
-	dns_try_failed(q, err);
-	return 0;
-mismatch:
-	if (tcp) { /* a stream carries one answer to one question: no second chance */
-		dns_try_failed(q, ERR_DNS_MALFORMED);
+	default: /* DNS_MSG_FAILED */
+		dns_try_failed(q, err);
 		return 0;
 	}
-	/* UDP: ignore it, keep waiting (possible spoofing or a late answer). */
-	return 1;
 }
 
 static void

@@ -9,7 +9,7 @@
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
  *            dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_txt_free(), dns_client_servers_loopback(),
- *            dns_server_parse(), dns_resolv_conf_read()
+ *            dns_server_parse(), dns_resolv_conf_read(), dns_message_check()
  * Threads:   main loop only.
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
  * Errors:    callback err: 0 (answer has records of the type, CNAMEs followed in the
@@ -110,6 +110,24 @@ typedef char dns_addr_text[INET6_ADDRSTRLEN];
  * many were written (0 when none; never more than max). */
 size_t dns_answer_addrs(const ldns_pkt *answer, uint16_t rrtype, dns_addr_text *out, size_t max);
 void dns_txt_free(struct txt_rr *rrs, size_t n);
+
+/* What a message from the server is to the query (id, qname, rrtype), dns_message_check(). */
+enum {
+	DNS_MSG_MISMATCH = 0, /* not an answer to this question (ID, QR, opcode, question): a
+	                       * UDP datagram is ignored, a TCP answer fails the try */
+	DNS_MSG_TRUNCATED,    /* TC set on UDP: ask again over TCP */
+	DNS_MSG_ANSWER,       /* *ret_err 0, ERR_DNS_NXDOMAIN or ERR_DNS_NODATA; *ret_pkt set */
+	DNS_MSG_FAILED,       /* *ret_err ERR_DNS_MALFORMED (our ID, not a DNS message, or an
+	                       * unknown rcode), ERR_DNS_SERVFAIL or ERR_DNS_REFUSED */
+};
+/* The checks dns_client applies to each message it receives, with no I/O: buf is len bytes
+ * of a DNS message (no TCP length prefix); tcp says it came over TCP. qname is the
+ * question's name (absolute, as dns_query_start() sends it). Returns DNS_MSG_*; for
+ * DNS_MSG_ANSWER *ret_pkt is the parsed message (the caller frees it with ldns_pkt_free),
+ * otherwise NULL. *ret_err as listed above (0 for MISMATCH and TRUNCATED). RFC 1035
+ * section 7.3 (matching a response to its query), RFC 5452 (ID and question). */
+int dns_message_check(uint16_t id, const ldns_rdf *qname, uint16_t rrtype, const uint8_t *buf,
+                      size_t len, int tcp, ldns_pkt **ret_pkt, int *ret_err);
 
 /* Whether the server list is all on loopback (AD is trusted only then). */
 int dns_client_servers_loopback(const struct dns_client *c);

@@ -90,9 +90,9 @@ struct fetch_req {
 	uint64_t start_ms;
 	char *body;
 	size_t len, cap;
-	int err;             /* our verdict, set by header/write callbacks or at completion */
-	int headers_done;    /* final header block seen and checked */
-	long content_length; /* -1 when absent */
+	int err;                  /* our verdict, set by header/write callbacks or at completion */
+	int headers_done;         /* final header block seen and checked */
+	struct fetch_headers hdr; /* what the header lines said (fetch_header_line) */
 	struct fetch_info info;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -195,52 +195,104 @@ fetch_header_value(const char *line, size_t len, const char *name, size_t *ret_v
 	return line + i;
 }
 
+/* fetch_content_type_ok() on the n bytes at ct (not NUL-terminated; a NUL is a byte like
+ * any other, so "text/plain\0html" is not text/plain). */
+static int
+fetch_content_type_ok_n(const char *ct, size_t n)
+{
+	static const char want[] = "text/plain";
+	size_t wl = sizeof(want) - 1, i = 0;
+
+	while (i < n && (ct[i] == ' ' || ct[i] == '\t'))
+		i++;
+	if (n - i < wl || strncasecmp(ct + i, want, wl) != 0)
+		return 0;
+	i += wl;
+	while (i < n && (ct[i] == ' ' || ct[i] == '\t'))
+		i++;
+	return i == n || ct[i] == ';';
+}
+
 int
 fetch_content_type_ok(const char *ct)
 {
-	static const char want[] = "text/plain";
-	size_t n = sizeof(want) - 1;
-
-	if (ct == NULL)
-		return 0;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	if (strncasecmp(ct, want, n) != 0)
-		return 0;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
+	return ct != NULL && fetch_content_type_ok_n(ct, strlen(ct));
 }
 
-/* The final header block ended: decide before any body byte is read. */
-static int
-fetch_check_headers(struct fetch_req *rq)
+/* A Content-Length value (RFC 9110 section 8.6: 1*DIGIT), n bytes at v: the number, or
+ * max_body + 1 when it is larger or is not a number (empty, a sign, trailing text). */
+static long
+fetch_content_length(const char *v, size_t n, size_t max_body)
 {
-	struct fetcher *f = rq->f;
+	size_t i, cl = 0;
 
-	if (rq->info.http_status >= 300 && rq->info.http_status < 400) {
-		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
-		               "HTTP status %ld, redirects are never followed",
-		               rq->info.http_status);
+	if (n == 0)
+		return (long)max_body + 1;
+	for (i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return (long)max_body + 1;
+		cl = cl * 10 + (size_t)(v[i] - '0');
+		if (cl > max_body)
+			return (long)max_body + 1; /* leading zeros are no way past this */
+	}
+	return (long)cl;
+}
+
+int
+fetch_header_line(struct fetch_headers *h, const char *line, size_t len, size_t max_body)
+{
+	size_t vlen, i;
+	const char *v;
+
+	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+		/* A new header block (interim 1xx responses come first). */
+		h->content_type[0] = '\0';
+		h->content_type_ok = 0;
+		h->content_length = -1;
+		return FETCH_HEADER_STATUS;
+	}
+	if (len >= 1 && len <= 2 && (line[0] == '\r' || line[0] == '\n'))
+		return FETCH_HEADER_END;
+	v = fetch_header_value(line, len, "content-type", &vlen);
+	if (v != NULL) {
+		h->content_type_ok = fetch_content_type_ok_n(v, vlen);
+		/* a copy to show: bounded, control bytes replaced */
+		if (vlen >= sizeof(h->content_type))
+			vlen = sizeof(h->content_type) - 1;
+		for (i = 0; i < vlen; i++)
+			h->content_type[i] =
+			        (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
+		h->content_type[vlen] = '\0';
+		return FETCH_HEADER_FIELD;
+	}
+	v = fetch_header_value(line, len, "content-length", &vlen);
+	if (v != NULL)
+		h->content_length = fetch_content_length(v, vlen, max_body);
+	return FETCH_HEADER_FIELD;
+}
+
+int
+fetch_headers_check(const struct fetch_headers *h, long http_status, size_t max_body, char *detail,
+                    size_t detail_len)
+{
+	if (http_status >= 300 && http_status < 400) {
+		(void)snprintf(detail, detail_len, "HTTP status %ld, redirects are never followed",
+		               http_status);
 		return ERR_FETCH_REDIRECT;
 	}
-	if (rq->info.http_status != 200) {
-		(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "HTTP status %ld",
-		               rq->info.http_status);
+	if (http_status != 200) {
+		(void)snprintf(detail, detail_len, "HTTP status %ld", http_status);
 		return ERR_FETCH_HTTP;
 	}
-	if (!fetch_content_type_ok(rq->info.content_type)) {
-		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
-		               rq->info.content_type[0] != '\0'
-		                       ? "Content-Type is not text/plain"
-		                       : "no Content-Type, text/plain required");
+	if (!h->content_type_ok) {
+		(void)snprintf(detail, detail_len, "%s",
+		               h->content_type[0] != '\0' ? "Content-Type is not text/plain"
+		                                          : "no Content-Type, text/plain required");
 		return ERR_FETCH_CONTENT_TYPE;
 	}
-	if (rq->content_length >= 0 && (size_t)rq->content_length > f->max_body) {
-		(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
-		               "Content-Length %ld exceeds %zu bytes", rq->content_length,
-		               f->max_body);
+	if (h->content_length >= 0 && (size_t)h->content_length > max_body) {
+		(void)snprintf(detail, detail_len, "Content-Length %ld exceeds %zu bytes",
+		               h->content_length, max_body);
 		return ERR_FETCH_TOO_LARGE;
 	}
 	return 0;
@@ -250,50 +302,23 @@ static size_t
 fetch_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 {
 	struct fetch_req *rq = arg;
-	size_t len = size * nitems, vlen;
-	const char *v;
-	char num[24];
+	struct fetcher *f = rq->f;
+	size_t len = size * nitems;
 	long code = 0;
 
-	if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
-		/* A new header block (interim 1xx responses come first). */
-		rq->info.content_type[0] = '\0';
-		rq->content_length = -1;
+	if (fetch_header_line(&rq->hdr, buf, len, f->max_body) != FETCH_HEADER_END) {
+		(void)snprintf(rq->info.content_type, sizeof(rq->info.content_type), "%s",
+		               rq->hdr.content_type);
 		return len;
 	}
-	if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
-		(void)curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &code);
-		rq->info.http_status = code;
-		if (code < 200)
-			return len;
-		rq->headers_done = 1;
-		rq->err = fetch_check_headers(rq);
-		return rq->err != 0 ? 0 : len; /* 0 aborts with CURLE_WRITE_ERROR */
-	}
-	v = fetch_header_value(buf, len, "content-type", &vlen);
-	if (v != NULL) {
-		if (vlen >= sizeof(rq->info.content_type))
-			vlen = sizeof(rq->info.content_type) - 1;
-		memcpy(rq->info.content_type, v, vlen);
-		rq->info.content_type[vlen] = '\0';
+	(void)curl_easy_getinfo(rq->easy, CURLINFO_RESPONSE_CODE, &code);
+	rq->info.http_status = code;
+	if (code < 200)
 		return len;
-	}
-	v = fetch_header_value(buf, len, "content-length", &vlen);
-	if (v != NULL) {
-		char *end;
-		long cl;
-
-		if (vlen == 0 || vlen >= sizeof(num))
-			vlen = sizeof(num) - 1; /* absurdly long: parses as too large below */
-		memcpy(num, v, vlen);
-		num[vlen] = '\0';
-		errno = 0;
-		cl = strtol(num, &end, 10);
-		if (errno != 0 || cl < 0 || end == num)
-			cl = (long)rq->f->max_body + 1;
-		rq->content_length = cl;
-	}
-	return len;
+	rq->headers_done = 1;
+	rq->err = fetch_headers_check(&rq->hdr, code, f->max_body, rq->info.detail,
+	                              sizeof(rq->info.detail));
+	return rq->err != 0 ? 0 : len; /* 0 aborts with CURLE_WRITE_ERROR */
 }
 
 static size_t
@@ -1016,7 +1041,7 @@ fetch_start(struct fetcher *f, const char *domain, fetch_done_fn *done, void *ar
 	rq->domain = xstrdup(domain);
 	rq->done = done;
 	rq->arg = arg;
-	rq->content_length = -1;
+	rq->hdr.content_length = -1;
 	rq->start_ms = loop_now_ms(f->loop);
 	fetch_trust_load(f);
 	if (fetch_req_setup(f, rq) < 0) {

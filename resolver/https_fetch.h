@@ -8,7 +8,7 @@
  * sends every connection to one address:port while keeping the name for SNI and checks.
  *
  * Interface: fetcher_new(), fetcher_free(), fetch_start(), fetch_cancel(),
- *            fetch_content_type_ok()
+ *            fetch_content_type_ok(), fetch_header_line(), fetch_headers_check()
  * Threads:   main loop only.
  * Ownership: body and info passed to fetch_done_fn are valid only during the callback.
  * Errors:    callback err: 0, ERR_FETCH_CONNECT, ERR_FETCH_TLS, ERR_FETCH_HTTP,
@@ -75,5 +75,31 @@ void fetch_cancel(struct fetch_req *rq);
 /* The Content-Type rule: "text/plain" in any case, optional WSP, then end or ";"
  * parameters (ignored, charset included). NULL or "" -> 0. */
 int fetch_content_type_ok(const char *ct);
+
+/* What the header lines of one response said so far (fetch_header_line(); no I/O). */
+struct fetch_headers {
+	char content_type[128]; /* the last Content-Type as received, truncated, control
+	                         * bytes shown as '?'; "" when none */
+	int content_type_ok;    /* that value, whole, passes fetch_content_type_ok() */
+	long content_length;    /* -1 when absent; max_body + 1 when not 1*DIGIT or larger */
+};
+
+enum {
+	FETCH_HEADER_FIELD = 0, /* a header field (or any other line): h updated, go on */
+	FETCH_HEADER_STATUS,    /* a status line "HTTP/...": a new header block, h reset */
+	FETCH_HEADER_END,       /* the empty line that ends a header block */
+};
+
+/* One line of a response header block as libcurl's CURLOPT_HEADERFUNCTION hands it over:
+ * len bytes at line, CRLF included, NOT NUL-terminated (no byte past len is read). Updates
+ * h from Content-Type and Content-Length (RFC 9110 sections 8.3 and 8.6; the last one
+ * wins), resets it on a status line. Returns FETCH_HEADER_*. */
+int fetch_header_line(struct fetch_headers *h, const char *line, size_t len, size_t max_body);
+/* The checks at the end of the final header block (RFC 8461 section 3.3), before any body
+ * byte is read: status 200 (3xx: ERR_FETCH_REDIRECT, never followed; else ERR_FETCH_HTTP),
+ * Content-Type text/plain (ERR_FETCH_CONTENT_TYPE), Content-Length at most max_body bytes
+ * (ERR_FETCH_TOO_LARGE). Returns 0 or that error, with a one-line reason in detail. */
+int fetch_headers_check(const struct fetch_headers *h, long http_status, size_t max_body,
+                        char *detail, size_t detail_len);
 
 #endif

@@ -54,8 +54,6 @@
 #define PUB_CERT_RELOAD_DEBOUNCE_MS 500
 /* ACME http-01 key authorisation files are ~90 bytes (RFC 8555 section 8.3). */
 #define PUB_ACME_FILE_MAX 4096
-/* Location of a port 80 redirect, without "https://" (bytes). */
-#define PUB_REDIRECT_MAX 2048
 /* Default GnuTLS priority: TLS 1.2 and 1.3 only (RFC 8461 section 7.2), server order. */
 #define PUB_TLS_PRIORITY_DEFAULT                                                                   \
 	"SECURE256:SECURE128:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%SERVER_PRECEDENCE"

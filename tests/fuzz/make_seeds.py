@@ -235,6 +235,206 @@ for name, data in {
 }.items():
     seed("cfg", name, data)
 
+# cfg_include: main.conf, a.conf, b.conf separated by "\n%%%\n"; "%D" is the target's
+# private directory, which also holds good.conf, empty.conf, self.conf, loop1.conf,
+# loop2.conf, deep0.conf (a chain of 12), sub/ (sub/inner.conf), fifo, zero (-> /dev/zero),
+# dangling and subdir (-> sub); see fuzz_cfg_include.c.
+SEP = "\n%%%\n"
+for name, data in {
+    "good": '@include "good.conf"\n',
+    "a-b": '@include "a.conf"\n' + SEP + 'process: { verbosity = 2; };\n@include "b.conf"\n'
+           + SEP + 'resolver: { dns_timeout = "3s"; };\n',
+    "absolute": '@include "%D/good.conf"\n',
+    "empty": '@include "empty.conf"\nprocess: { verbosity = 0; };\n',
+    "self": '@include "self.conf"\n',
+    "loop": '@include "loop1.conf"\n',
+    "deep": '@include "deep0.conf"\n',
+    "deep-ok": '@include "deep3.conf"\n',
+    "main-self": '@include "main.conf"\n',
+    "a-self": '@include "a.conf"\n' + SEP + '@include "a.conf"\n',
+    "dir": '@include "sub"\n',
+    "dot": '@include "."\n',
+    "dotdot": '@include ".."\n',
+    "subdir-link": '@include "subdir"\n',
+    "inner": '@include "sub/inner.conf"\n',
+    "inner-link": '@include "subdir/inner.conf"\n',
+    "fifo": '@include "fifo"\n',
+    "zero": '@include "zero"\n',
+    "dev-zero": '@include "/dev/zero"\n',
+    "dangling": '@include "dangling"\n',
+    "missing": '@include "nonexistent.conf"\n',
+    "escape": '@include "../../etc/hostname"\n',
+    "escape-abs": '@include "/etc/passwd"\n',
+    "proc": '@include "/proc/self/status"\n',
+    "empty-name": '@include ""\n',
+    "escaped-quote": '@include "a\\"b.conf"\n',
+    "escaped-backslash": '@include "sub\\\\inner.conf"\n',
+    "unterminated": '@include "a.conf\nprocess: { verbosity = 1; };\n',
+    "not-at-start": 'process: { verbosity = 1; }; @include "a.conf"\n' + SEP + 'x = 1;\n',
+    "in-string": 'x = "\n@include \"sub\"\n";\n',
+    "in-comment": '/*\n@include "sub"\n*/\n',
+    "tab": '\t@include\t"good.conf"\n',
+    "dup-key": '@include "good.conf"\n@include "good.conf"\n',
+    "in-group": 'process: {\n@include "a.conf"\n};\n' + SEP + 'verbosity = 3;\n',
+    "syntax-in-include": '@include "a.conf"\n' + SEP + 'resolver: { listen = [ ;\n',
+    "big-int-in-include": '@include "a.conf"\n' + SEP + 'process: { verbosity = 99999999999; };\n',
+    "chain-to-dir": '@include "a.conf"\n' + SEP + '@include "b.conf"\n' + SEP + '@include "sub"\n',
+}.items():
+    seed("cfg_include", name, data)
+
+# fetch_headers: byte 0 = limit (low 2 bits: 512, 1000, 4096, 65536), then header lines.
+def hdrs(limit, *lines):
+    return bytes([limit]) + "".join(l + "\r\n" for l in lines).encode("latin-1")
+
+
+OK200 = "HTTP/1.1 200 OK"
+for name, data in {
+    "ok": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 120", ""),
+    "ok-charset": hdrs(3, OK200, "content-type: TEXT/PLAIN; charset=utf-8", ""),
+    "ok-h2": hdrs(3, "HTTP/2 200", "content-type: text/plain;charset=iso-8859-1", ""),
+    "ct-html": hdrs(3, OK200, "Content-Type: text/html", ""),
+    "ct-none": hdrs(3, OK200, "Content-Length: 10", ""),
+    "ct-plainx": hdrs(3, OK200, "Content-Type: text/plainx", ""),
+    "ct-nul": bytes([3]) + b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\x00html\r\n\r\n",
+    "ct-long-pad": hdrs(3, OK200, "Content-Type: text/plain" + " " * 200 + "html", ""),
+    "ct-long-param": hdrs(3, OK200, "Content-Type: text/plain;" + "x" * 300, ""),
+    "ct-twice": hdrs(3, OK200, "Content-Type: text/plain", "Content-Type: text/html", ""),
+    "ct-space-colon": hdrs(3, OK200, "Content-Type : text/plain", ""),
+    "cl-max": hdrs(0, OK200, "Content-Type: text/plain", "Content-Length: 512", ""),
+    "cl-max1": hdrs(0, OK200, "Content-Type: text/plain", "Content-Length: 513", ""),
+    "cl-empty": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length:", ""),
+    "cl-zeros": hdrs(0, OK200, "Content-Type: text/plain",
+                     "Content-Length: 000000000000000000000000000070000", ""),
+    "cl-huge": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 99999999999999999999999", ""),
+    "cl-neg": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: -1", ""),
+    "cl-plus": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: +5", ""),
+    "cl-trailing": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 100abc", ""),
+    "cl-list": hdrs(3, OK200, "Content-Type: text/plain", "Content-Length: 10, 10", ""),
+    "interim": hdrs(3, "HTTP/1.1 100 Continue", "Content-Type: text/html", "", OK200,
+                    "Content-Type: text/plain", ""),
+    "interim-ct-reset": hdrs(3, "HTTP/1.1 103 Early Hints", "Content-Type: text/plain", "",
+                             OK200, ""),
+    "redirect": hdrs(3, "HTTP/1.1 301 Moved", "Location: https://evil/", "Content-Type: text/plain", ""),
+    "not-found": hdrs(3, "HTTP/1.1 404 Not Found", "Content-Type: text/plain", ""),
+    "no-status": hdrs(3, "Content-Type: text/plain", ""),
+    "bare-lf": bytes([3]) + b"HTTP/1.1 200 OK\nContent-Type: text/plain\n\n",
+}.items():
+    seed("fetch_headers", name, data)
+
+# dns_answer: byte 0 = question (bits 0-2: TXT, MX, TLSA, A, AAAA, ...), bit 3 TCP, bit 4
+# force the ID; then a DNS message (RFC 1035 section 4), encoded by hand below.
+import struct
+
+
+def dname(name):
+    if name in ("", "."):
+        return b"\x00"
+    out = b""
+    for label in name.rstrip(".").split("."):
+        lb = label.encode("latin-1")
+        out += bytes([len(lb)]) + lb
+    return out + b"\x00"
+
+
+def rr(name, rtype, rdata, ttl=300, rclass=1):
+    return dname(name) + struct.pack(">HHIH", rtype, rclass, ttl, len(rdata)) + rdata
+
+
+def dns_msg(qname, qtype, answers=(), authority=(), rcode=0, qid=0x1234, tc=0, ad=0, qr=1,
+            qdcount=1):
+    flags = (qr << 15) | (tc << 9) | (1 << 8) | (1 << 7) | (ad << 5) | rcode
+    hdr = struct.pack(">HHHHHH", qid, flags, qdcount, len(answers), len(authority), 0)
+    q = dname(qname) + struct.pack(">HH", qtype, 1) if qdcount else b""
+    return hdr + q + b"".join(answers) + b"".join(authority)
+
+
+def txt(*strings):
+    return b"".join(bytes([len(x)]) + x for x in (s.encode("latin-1") for s in strings))
+
+
+TXT, MX, TLSA, A, AAAA, CNAME, SOA = 16, 15, 52, 1, 28, 5, 6
+QT = "_mta-sts.example.com"
+QM = "example.com"
+QL = "_25._tcp.mx.example.com"
+QA = "mta-sts.example.com"
+soa = rr("example.com", SOA, dname("ns.example.com") + dname("h.example.com")
+         + struct.pack(">IIIII", 1, 7200, 3600, 1209600, 60))
+for name, (sel, data) in {
+    "txt": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=20240101;"))])),
+    "txt-split": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; ", "id=abc"))])),
+    "txt-two": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=a")),
+                                     rr(QT, TXT, txt("v=STSv1; id=b"))])),
+    "txt-cname": (0, dns_msg(QT, TXT, [rr(QT, CNAME, dname("x.example.net")),
+                                       rr("x.example.net", TXT, txt("v=STSv1; id=c"))])),
+    "txt-cname-loop": (0, dns_msg(QT, TXT, [rr(QT, CNAME, dname("a.example.net")),
+                                            rr("a.example.net", CNAME, dname(QT))])),
+    "txt-empty-rdata": (0, dns_msg(QT, TXT, [rr(QT, TXT, b"")])),
+    "txt-big": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt(*(["x" * 255] * 17)))])),
+    "txt-other-owner": (0, dns_msg(QT, TXT, [rr("other.example.com", TXT, txt("v=STSv1; id=d"))])),
+    "txt-nul": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1;\x00 id=e"))])),
+    "txt-class-ch": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=f"), rclass=3)])),
+    "nxdomain": (0, dns_msg(QT, TXT, authority=[soa], rcode=3)),
+    "nodata": (1, dns_msg(QM, MX, authority=[soa])),
+    "servfail": (0, dns_msg(QT, TXT, rcode=2)),
+    "refused": (0, dns_msg(QT, TXT, rcode=5)),
+    "rcode-other": (0, dns_msg(QT, TXT, rcode=9)),
+    "tc-udp": (0, dns_msg(QT, TXT, tc=1)),
+    "tc-tcp": (8, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=g"))], tc=1)),
+    "wrong-id": (0, dns_msg(QT, TXT, [rr(QT, TXT, txt("v=STSv1; id=h"))], qid=0x4321)),
+    "wrong-name": (0, dns_msg("_mta-sts.example.org", TXT)),
+    "wrong-type": (0, dns_msg(QT, MX)),
+    "not-response": (0, dns_msg(QT, TXT, qr=0)),
+    "no-question": (0, dns_msg(QT, TXT, qdcount=0)),
+    "header-only": (0, struct.pack(">HHHHHH", 0x1234, 0x8180, 0, 0, 0, 0)),
+    "short": (0, b"\x12\x34\x81"),
+    "garbage": (16, b"\x12\x34\x81\x80\x00\x01\x00\x05" + b"\xff" * 20),
+    "mx": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", 10) + dname("MX1.Example.COM.")),
+                               rr(QM, MX, struct.pack(">H", 5) + dname("mx2.example.com")),
+                               rr(QM, MX, struct.pack(">H", 20) + dname("mx1.example.com"))])),
+    "mx-null": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", 0) + dname("."))])),
+    "mx-odd": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", 1) + dname("a b.ex\\ample")),
+                                   rr(QM, MX, struct.pack(">H", 1) + b"\x03a.b\x00"),
+                                   rr(QM, MX, struct.pack(">H", 1) + b"\x01\xff\x00")])),
+    "mx-many": (1, dns_msg(QM, MX, [rr(QM, MX, struct.pack(">H", i % 3) + dname("mx%d.example.com" % i))
+                                    for i in range(20)])),
+    "mx-short-rdata": (1, dns_msg(QM, MX, [rr(QM, MX, b"\x00")])),
+    "mx-cname": (1, dns_msg(QM, MX, [rr(QM, CNAME, dname("alias.example.net")),
+                                     rr("alias.example.net", MX, struct.pack(">H", 1) + dname("mx.example.net"))])),
+    "tlsa": (2, dns_msg(QL, TLSA, [rr(QL, TLSA, bytes([3, 1, 1]) + b"\xab" * 32),
+                                   rr(QL, TLSA, bytes([2, 0, 2]) + b"\xcd" * 64),
+                                   rr(QL, TLSA, bytes([1, 1, 1]) + b"\xef" * 32),
+                                   rr(QL, TLSA, bytes([3, 2, 9]) + b"\x00")])),
+    "tlsa-short": (2, dns_msg(QL, TLSA, [rr(QL, TLSA, bytes([3, 1]))])),
+    "a": (3, dns_msg(QA, A, [rr(QA, A, bytes([192, 0, 2, 1])), rr(QA, A, bytes([192, 0, 2, 2]))])),
+    "a-bad-len": (3, dns_msg(QA, A, [rr(QA, A, bytes([192, 0, 2]))])),
+    "aaaa": (4, dns_msg(QA, AAAA, [rr(QA, AAAA, bytes(15) + b"\x01")])),
+    "aaaa-as-a": (4, dns_msg(QA, AAAA, [rr(QA, A, bytes([192, 0, 2, 1]))])),
+    "a-cname": (3, dns_msg(QA, A, [rr(QA, CNAME, dname("web.example.net")),
+                                   rr("web.example.net", A, bytes([198, 51, 100, 7]))])),
+    "compressed": (1, dns_msg(QM, MX)[:-0] + b""),
+}.items():
+    seed("dns_answer", name, bytes([sel]) + data)
+# a compression pointer loop in an answer name
+seed("dns_answer", "ptr-loop", bytes([1]) + struct.pack(">HHHHHH", 0x1234, 0x8180, 1, 1, 0, 0)
+     + dname(QM) + struct.pack(">HH", MX, 1) + b"\xc0\x1d" + struct.pack(">HHIH", MX, 1, 1, 4)
+     + b"\x00\x01\xc0\x0c")
+
+# redis_reply: byte 0 = command (mod 5: GET, LOCK, POLL, PUT, UNLOCK), byte 1 = split point,
+# then RESP replies (the cache values are written by cache_value() below).
+def bulk(b):
+    if b is None:
+        return b"$-1\r\n"
+    if isinstance(b, str):
+        b = b.encode()
+    return b"$%d\r\n%s\r\n" % (len(b), b)
+
+
+def arr(*items):
+    return b"*%d\r\n" % len(items) + b"".join(items)
+
+
+REDIS_SEEDS = {}
+
 # cache_decode: values in the resolver/cache.c encoding (docs/cache.md).
 def cache_value(kind, id_, body, fetched=1700000000, expires=1700086400, check=1700000100,
                 retry=0, err=0, blen=None):
@@ -382,6 +582,79 @@ for name, data in {
     "unknown-path": adm(0, 1, "localhost\n/../status"),
 }.items():
     seed("admin_request", name, data)
+
+
+POL = cache_value("policy", "abc123", CANON)
+NOPOL = cache_value("no-policy", "-", "", err=-1040, check=1700000000, expires=1700000300)
+for name, (cmd, data) in {
+    "get-hit": (0, bulk(POL)),
+    "get-nil": (0, bulk(None)),
+    "get-nopolicy": (0, bulk(NOPOL)),
+    "get-corrupt": (0, bulk("mtastsd-cache 9\n")),
+    "get-wrongtype": (0, b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+    "get-readonly": (0, b"-READONLY You can't write against a read only replica.\r\n"),
+    "get-int": (0, b":1\r\n"),
+    "get-status": (0, b"+OK\r\n"),
+    "get-array": (0, arr(bulk("a"), bulk("b"))),
+    "get-future": (0, bulk(cache_value("policy", "f", CANON, fetched=1800000000, expires=1900000000))),
+    "get-long-expiry": (0, bulk(cache_value("policy", "l", CANON, expires=2000000000))),
+    "lock-got": (1, arr(bulk(POL), b":1\r\n")),
+    "lock-busy": (1, arr(bulk(None), b":0\r\n")),
+    "lock-wrong": (1, arr(bulk(None), b":1\r\n", b":1\r\n")),
+    "lock-short": (1, arr(bulk(None))),
+    "lock-int-value": (1, arr(b":5\r\n", b":1\r\n")),
+    "lock-str-one": (1, arr(bulk(None), bulk("1"))),
+    "poll-present": (2, arr(bulk(None), bulk("token"))),
+    "poll-absent": (2, arr(bulk(POL), bulk(None))),
+    "poll-nested": (2, arr(arr(arr(bulk("x"))), bulk(None))),
+    "put-written": (3, b":1\r\n"),
+    "put-older": (3, b":0\r\n"),
+    "put-error": (3, b"-ERR script\r\n"),
+    "unlock": (4, b":1\r\n"),
+    "sentinel": (0, arr(bulk("127.0.0.1"), bulk("6379"))),
+    "sentinel-badport": (0, arr(bulk("127.0.0.1"), bulk("+6379"))),
+    "sentinel-port-0": (0, arr(bulk("127.0.0.1"), bulk("0"))),
+    "sentinel-empty-host": (0, arr(bulk(""), bulk("6379"))),
+    "sentinel-nul-host": (0, arr(bulk("10.0.0.1\x00evil"), bulk("6379"))),
+    "sentinel-nil": (0, bulk(None)),
+    "role-master": (0, arr(bulk("master"), b":0\r\n", arr())),
+    "role-replica": (0, arr(bulk("slave"), bulk("127.0.0.1"), b":6379\r\n")),
+    "role-masterx": (0, arr(bulk("master\x00x"))),
+    "pipeline": (0, bulk(None) + bulk(POL) + b"-ERR x\r\n" + b":3\r\n"),
+    "bad-proto": (0, b"!garbage\r\n"),
+    "neg-len": (0, b"$-5\r\n"),
+    "huge-len": (0, b"$99999999999\r\n"),
+    "deep": (2, b"*1\r\n" * 12 + b":1\r\n"),
+    "partial": (0, b"$10\r\nabc"),
+}.items():
+    seed("redis_reply", name, bytes([cmd, 7]) + data)
+
+
+# pub_redirect: NUL-separated Host value, unescaped path, "key=value" / "key" arguments.
+for name, fields in {
+    "plain": ["mta-sts.example.com", "/"],
+    "path": ["example.com", "/.well-known/acme-challenge/abc"],
+    "port": ["example.com:80", "/x"],
+    "dot": ["example.com.", "/x"],
+    "ipv6": ["[2001:db8::1]:80", "/"],
+    "args": ["example.com", "/a", "x=1", "y", "z=a=b", "=v", ""],
+    "crlf-path": ["example.com", "/a\r\nSet-Cookie: x=1"],
+    "crlf-arg": ["example.com", "/", "a=\r\nLocation: https://evil/"],
+    "at-host": ["evil.com@example.com", "/"],
+    "slash-host": ["example.com/evil", "/"],
+    "double-slash": ["example.com", "//evil.example/x"],
+    "backslash": ["example.com", "/\\evil.example"],
+    "no-slash": ["example.com", "x"],
+    "empty-host": ["", "/"],
+    "space-host": [" example.com", "/"],
+    "ows-host": ["example.com \t", "/"],
+    "utf8": ["example.com", "/\u00e9\u4e2d", "\u00e9=\u00e8"],
+    "long-path": ["example.com", "/" + "\u00ff" * 700],
+    "long-args": ["example.com", "/"] + ["k%d=%s" % (i, "v" * 40) for i in range(50)],
+    "percent": ["example.com", "/%41%00%", "a%=%"],
+    "controls": ["example.com", "/" + "".join(chr(i) for i in range(1, 32)) + "\x7f"],
+}.items():
+    seed("pub_redirect", name, "\x00".join(fields).encode("utf-8"))
 
 
 def main():

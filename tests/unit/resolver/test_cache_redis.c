@@ -901,12 +901,141 @@ acl_auth_and_select(void **state)
 	rc = cache_redis_free(rc);
 }
 
+/* A hiredis reply tree from RESP text, through the reader the async context uses. */
+static redisReply *
+resp(const char *text, size_t len)
+{
+	redisReader *rd = redisReaderCreate();
+	void *reply = NULL;
+
+	assert_non_null(rd);
+	assert_int_equal(redisReaderFeed(rd, text, len), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_OK);
+	assert_non_null(reply);
+	redisReaderFree(rd);
+	return reply;
+}
+
+#define RESP(lit) resp(lit, sizeof(lit) - 1)
+
+/* cache_redis_reply_classify(), cache_redis_sentinel_parse(), cache_redis_role_is_master()
+ * (fuzz_redis_reply; docs/fuzzing.md finding 10 for the Sentinel and ROLE checks). */
+static void
+replies(void **state)
+{
+	struct cache_redis_reply_info ri;
+	redisReply *r;
+	char host[64];
+	int port = 0;
+
+	(void)state;
+	r = RESP("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+	cache_redis_reply_classify(CACHE_REDIS_CMD_GET, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_WRONGTYPE);
+	cache_redis_reply_classify(CACHE_REDIS_CMD_LOCK, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	r = RESP("-READONLY You can't write against a read only replica.\r\n");
+	cache_redis_reply_classify(CACHE_REDIS_CMD_PUT, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_READONLY);
+	freeReplyObject(r);
+	r = RESP("*2\r\n$3\r\nabc\r\n:1\r\n");
+	cache_redis_reply_classify(CACHE_REDIS_CMD_LOCK, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_VALUE);
+	assert_int_equal(ri.len, 3);
+	assert_memory_equal(ri.value, "abc", 3);
+	assert_int_equal(ri.lock_acquired, 1);
+	cache_redis_reply_classify(CACHE_REDIS_CMD_POLL, r, &ri);
+	assert_int_equal(ri.lock_present, 1);
+	assert_int_equal(ri.lock_acquired, 0);
+	freeReplyObject(r);
+	r = RESP("*3\r\n$-1\r\n:0\r\n:1\r\n");
+	cache_redis_reply_classify(CACHE_REDIS_CMD_LOCK, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_WRONGTYPE);
+	freeReplyObject(r);
+	r = RESP("*1\r\n$-1\r\n");
+	cache_redis_reply_classify(CACHE_REDIS_CMD_POLL, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	r = RESP(":0\r\n");
+	cache_redis_reply_classify(CACHE_REDIS_CMD_PUT, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_OLDER);
+	cache_redis_reply_classify(CACHE_REDIS_CMD_GET, r, &ri);
+	assert_int_equal(ri.kind, CACHE_REDIS_REPLY_NOT_STRING);
+	freeReplyObject(r);
+
+	r = RESP("*2\r\n$9\r\n127.0.0.1\r\n$4\r\n6379\r\n");
+	assert_null(cache_redis_sentinel_parse(r, host, sizeof(host), &port));
+	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(port, 6379);
+	freeReplyObject(r);
+	/* accepted before: an empty host, a NUL in it, a port with a sign or a space */
+	r = RESP("*2\r\n$0\r\n\r\n$4\r\n6379\r\n");
+	assert_non_null(cache_redis_sentinel_parse(r, host, sizeof(host), &port));
+	freeReplyObject(r);
+	r = RESP("*2\r\n$13\r\n10.0.0.1\0evil\r\n$4\r\n6379\r\n");
+	assert_non_null(cache_redis_sentinel_parse(r, host, sizeof(host), &port));
+	freeReplyObject(r);
+	r = RESP("*2\r\n$9\r\n127.0.0.1\r\n$5\r\n+6379\r\n");
+	assert_non_null(cache_redis_sentinel_parse(r, host, sizeof(host), &port));
+	freeReplyObject(r);
+	r = RESP("*2\r\n$9\r\n127.0.0.1\r\n$5\r\n 6379\r\n");
+	assert_non_null(cache_redis_sentinel_parse(r, host, sizeof(host), &port));
+	freeReplyObject(r);
+
+	r = RESP("*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+	assert_true(cache_redis_role_is_master(r));
+	freeReplyObject(r);
+	r = RESP("*1\r\n$8\r\nmaster\0x\r\n");
+	assert_false(cache_redis_role_is_master(r));
+	freeReplyObject(r);
+}
+
+/* finding 12: hiredis 0.14 callocs the element count a server sends */
+static void
+reader_bounds(void **state)
+{
+	static const char huge[] = "*2000000000\r\n";
+	static const char ok[] = "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n";
+	redisReader *rd;
+	void *reply = NULL;
+	char *big;
+	int n;
+
+	(void)state;
+	rd = redisReaderCreate();
+	assert_non_null(rd);
+	cache_redis_reader_bound(rd);
+	assert_int_equal(redisReaderFeed(rd, huge, sizeof(huge) - 1), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_ERR);
+	assert_null(reply);
+	redisReaderFree(rd);
+
+	rd = redisReaderCreate();
+	cache_redis_reader_bound(rd);
+	assert_int_equal(redisReaderFeed(rd, ok, sizeof(ok) - 1), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_OK);
+	assert_true(cache_redis_role_is_master(reply));
+	freeReplyObject(reply);
+	reply = NULL;
+	/* a string longer than any cache value */
+	big = malloc(CACHE_VALUE_MAX + 64);
+	assert_non_null(big);
+	n = snprintf(big, 32, "$%d\r\n", CACHE_VALUE_MAX + 1);
+	memset(big + n, 'x', CACHE_VALUE_MAX + 1);
+	memcpy(big + n + CACHE_VALUE_MAX + 1, "\r\n", 2);
+	assert_int_equal(redisReaderFeed(rd, big, (size_t)n + CACHE_VALUE_MAX + 3), REDIS_OK);
+	assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_ERR);
+	free(big);
+	redisReaderFree(rd);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest pure[] = {
-	        cmocka_unit_test(key_schema),
-	        cmocka_unit_test(ttls),
+	        cmocka_unit_test(key_schema),    cmocka_unit_test(replies),
+	        cmocka_unit_test(reader_bounds), cmocka_unit_test(ttls),
 	        cmocka_unit_test(addresses),
 	};
 	const struct CMUnitTest live[] = {

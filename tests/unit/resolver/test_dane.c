@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <ldns/ldns.h>
 
 #include "cache_mem.h"
 #include "cache.h"
@@ -1074,11 +1075,75 @@ test_ad_trust(void **state)
 	assert_false(trusted_with(mapped, 1));
 }
 
+/* An MX answer for example.com. with the given MX RRs (presentation form). */
+static ldns_pkt *
+mx_answer(const char *const *mx, size_t n)
+{
+	ldns_pkt *pkt = ldns_pkt_new();
+	ldns_rr *rr = NULL;
+	size_t i;
+	char line[128];
+
+	assert_non_null(pkt);
+	assert_int_equal(ldns_rr_new_question_frm_str(&rr, "example.com. IN MX", NULL, NULL),
+	                 LDNS_STATUS_OK);
+	assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_QUESTION, rr));
+	for (i = 0; i < n; i++) {
+		(void)snprintf(line, sizeof(line), "example.com. 300 IN MX %s", mx[i]);
+		rr = NULL;
+		assert_int_equal(ldns_rr_new_frm_str(&rr, line, 0, NULL, NULL), LDNS_STATUS_OK);
+		assert_true(ldns_pkt_push_rr(pkt, LDNS_SECTION_ANSWER, rr));
+	}
+	return pkt;
+}
+
+/* fuzz_dns_answer finding 6 (docs/fuzzing.md): a host repeated, or more hosts than
+ * DANE_MX_MAX, made dane_parse_mx() compare names it had already freed (ASan:
+ * heap-use-after-free). */
+static void
+test_parse_mx(void **state)
+{
+	static const char *const dup[] = {"10 a.example.com.", "20 A.example.com.",
+	                                  "30 b.example.com.", "5 b.example.com."};
+	const char *many[DANE_MX_MAX + 4];
+	char names[DANE_MX_MAX + 4][32];
+	struct dane_findings f;
+	ldns_pkt *pkt;
+	size_t i;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	pkt = mx_answer(dup, 4);
+	dane_parse_mx(pkt, &f);
+	assert_int_equal(f.n_hosts, 2);
+	assert_int_equal(f.n_hosts_total, 2);
+	assert_string_equal(f.hosts[0].name, "b.example.com");
+	assert_int_equal(f.hosts[0].pref, 5);
+	assert_string_equal(f.hosts[1].name, "a.example.com");
+	assert_int_equal(f.hosts[1].pref, 10);
+	dane_findings_free(&f);
+	ldns_pkt_free(pkt);
+
+	for (i = 0; i < DANE_MX_MAX + 4; i++) {
+		(void)snprintf(names[i], sizeof(names[i]), "%zu mx%zu.example.com.", i % 3, i);
+		many[i] = names[i];
+	}
+	pkt = mx_answer(many, DANE_MX_MAX + 4);
+	dane_parse_mx(pkt, &f);
+	assert_int_equal(f.n_hosts, DANE_MX_MAX);
+	assert_int_equal(f.n_hosts_total, DANE_MX_MAX + 4);
+	for (i = 1; i < f.n_hosts; i++)
+		assert_true(f.hosts[i - 1].pref <= f.hosts[i].pref);
+	dane_findings_free(&f);
+	ldns_pkt_free(pkt);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_tlsa_usable),
+	        cmocka_unit_test(test_parse_mx),
 	        cmocka_unit_test(test_ttl_bounds),
 	        cmocka_unit_test(test_decide_table),
 	        cmocka_unit_test(test_decide_relay),

@@ -1192,11 +1192,82 @@ test_content_type_rule(void **state)
 	assert_int_equal(fetch_content_type_ok(NULL), 0);
 }
 
+/* One header line in an exact-size heap block, as libcurl hands it over (no NUL after). */
+static int
+header_line(struct fetch_headers *h, const char *line, size_t len, size_t max_body)
+{
+	char *copy = malloc(len);
+	int r;
+
+	assert_non_null(copy);
+	memcpy(copy, line, len);
+	r = fetch_header_line(h, copy, len, max_body);
+	free(copy);
+	return r;
+}
+
+#define HL(h, lit, max) header_line(h, lit, sizeof(lit) - 1, max)
+
+/* Findings of fuzz_fetch_headers (docs/fuzzing.md, findings 7-9). */
+static void
+test_header_lines(void **state)
+{
+	struct fetch_headers h = {.content_length = -1};
+	char detail[256];
+	static const char nul_ct[] = "Content-Type: text/plain\0html\r\n";
+	char pad[300];
+	int n;
+
+	(void)state;
+	assert_int_equal(HL(&h, "HTTP/1.1 200 OK\r\n", 512), FETCH_HEADER_STATUS);
+	assert_int_equal(HL(&h, "Content-Type: text/plain; charset=utf-8\r\n", 512),
+	                 FETCH_HEADER_FIELD);
+	assert_int_equal(HL(&h, "Content-Length: 512\r\n", 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_length, 512);
+	assert_int_equal(HL(&h, "\r\n", 512), FETCH_HEADER_END);
+	assert_int_equal(fetch_headers_check(&h, 200, 512, detail, sizeof(detail)), 0);
+
+	/* an empty Content-Length was read past the line (23 bytes); it is now too large */
+	assert_int_equal(HL(&h, "Content-Length:\r\n", 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_length, 513);
+	/* leading zeros pushed the digits past the 23 bytes looked at: 0 */
+	assert_int_equal(HL(&h, "Content-Length: 000000000000000000000000070000\r\n", 512),
+	                 FETCH_HEADER_FIELD);
+	assert_int_equal(fetch_headers_check(&h, 200, 512, detail, sizeof(detail)),
+	                 ERR_FETCH_TOO_LARGE);
+	assert_int_equal(HL(&h, "Content-Length: 100abc\r\n", 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_length, 513);
+	assert_int_equal(HL(&h, "Content-Length: 0000512\r\n", 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_length, 512);
+
+	/* text/plain only before a NUL, or only in the first 127 bytes kept */
+	assert_int_equal(header_line(&h, nul_ct, sizeof(nul_ct) - 1, 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_type_ok, 0);
+	assert_string_equal(h.content_type, "text/plain?html");
+	n = snprintf(pad, sizeof(pad), "Content-Type: text/plain%200shtml\r\n", "");
+	assert_int_equal(header_line(&h, pad, (size_t)n, 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_type_ok, 0);
+	assert_int_equal(fetch_headers_check(&h, 200, 512, detail, sizeof(detail)),
+	                 ERR_FETCH_CONTENT_TYPE);
+	n = snprintf(pad, sizeof(pad), "Content-Type: text/plain%200s; charset=utf-8\r\n", "");
+	assert_int_equal(header_line(&h, pad, (size_t)n, 512), FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_type_ok, 1);
+
+	/* a status line starts over */
+	assert_int_equal(HL(&h, "HTTP/1.1 301 Moved\r\n", 512), FETCH_HEADER_STATUS);
+	assert_int_equal(h.content_type_ok, 0);
+	assert_int_equal(h.content_length, -1);
+	assert_string_equal(h.content_type, "");
+	assert_int_equal(fetch_headers_check(&h, 301, 512, detail, sizeof(detail)),
+	                 ERR_FETCH_REDIRECT);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_content_type_rule),
+	        cmocka_unit_test(test_header_lines),
 	        cmocka_unit_test(test_ok),
 	        cmocka_unit_test(test_content_type_with_params),
 	        cmocka_unit_test(test_redirect),
