@@ -22,14 +22,14 @@
 #include "cfg.h"
 #include "err.h"
 #include "fuzz.h"
+#include "fuzz_cfg_check.h"
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cfg *c = NULL;
-	char path[64], errbuf[512];
+	char path[64];
 	size_t off = 0;
-	int fd, r;
+	int fd;
 
 	for (off = 0; off < size; off++) {
 		if (data[off] == '@' && size - off > 7 &&
@@ -46,18 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += (size_t)n;
 	}
 	(void)snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	memset(errbuf, 'X', sizeof(errbuf));
-	r = cfg_load(path, &c, errbuf, sizeof(errbuf));
-	if (r == 0) {
-		FUZZ_CHECK(c != NULL);
-		FUZZ_CHECK(c->resolver.n_zones >= 1);
-		FUZZ_CHECK(cfg_zone_find(&c->resolver, "postfix", 7) != NULL);
-		FUZZ_CHECK(cfg_free(c) == NULL);
-	} else {
-		FUZZ_CHECK(r == ERR_CONFIG);
-		FUZZ_CHECK(memchr(errbuf, '\0', sizeof(errbuf)) != NULL);
-		FUZZ_CHECK(c == NULL);
-	}
+	fuzz_cfg_load_check(path);
 	(void)close(fd);
 	return 0;
 }

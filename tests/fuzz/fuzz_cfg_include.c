@@ -29,6 +29,7 @@
 #include "cfg.h"
 #include "err.h"
 #include "fuzz.h"
+#include "fuzz_cfg_check.h"
 
 #define PARTS 3
 
@@ -162,10 +163,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char sep[] = "\n%%%\n";
 	const size_t sl = sizeof(sep) - 1;
-	struct cfg *c = NULL;
-	char path[256], errbuf[512];
+	char path[256];
 	size_t off = 0, i;
-	int r, fd0;
+	int fd0;
 
 	if (dir[0] == '\0')
 		setup();
@@ -195,18 +195,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	fd0 = next_fd();
 	(void)snprintf(path, sizeof(path), "%s/main.conf", dir);
-	memset(errbuf, 'X', sizeof(errbuf));
-	r = cfg_load(path, &c, errbuf, sizeof(errbuf));
-	if (r == 0) {
-		FUZZ_CHECK(c != NULL);
-		FUZZ_CHECK(c->resolver.n_zones >= 1);
-		FUZZ_CHECK(cfg_zone_find(&c->resolver, "postfix", 7) != NULL);
-		FUZZ_CHECK(cfg_free(c) == NULL);
-	} else {
-		FUZZ_CHECK(r == ERR_CONFIG);
-		FUZZ_CHECK(memchr(errbuf, '\0', sizeof(errbuf)) != NULL);
-		FUZZ_CHECK(c == NULL);
-	}
+	fuzz_cfg_load_check(path);
 	FUZZ_CHECK(next_fd() == fd0);
 	return 0;
 }
