@@ -3,7 +3,7 @@
  *                         need a loopback port or a test certificate
  *
  * Interface: tu_run_quiet(), tu_write_file(), tu_free_tcp_port(), tu_certtool(),
- *            tu_unavailable(), tu_need_cmd().
+ *            tu_unavailable(), tu_need_cmd(), tu_now_ms(), TU_LIVE_MS.
  * Ownership: the caller owns every path; nothing is kept here.
  * Errors:    0 or -1 (tu_free_tcp_port(): 0 when no port could be had); tu_unavailable()
  *            and tu_need_cmd() return an exit status for main() (TU_SKIP or 1).
@@ -20,7 +20,24 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The liveness bound of a unit test waiting for something that happens at once on a quiet
+ * machine (a thread accepting, a counter moving): 60 s, like LIVE_S in tests/system/lib.sh,
+ * so that a loaded 2-core CI machine or valgrind never fails a correct build. Never a
+ * threshold: a wait that ends early is no success by itself, the value is checked after. */
+#define TU_LIVE_MS 60000
+
+/* CLOCK_MONOTONIC in milliseconds, for deadlines of TU_LIVE_MS. */
+static inline long long
+tu_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Run argv (PATH lookup) with stdout and stderr on /dev/null; 0 when it exits 0. */
 static inline int

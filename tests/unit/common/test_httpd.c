@@ -28,6 +28,7 @@
 #include "httpd.h"
 #include "listen.h"
 #include "loop.h"
+#include "../testutil.h"
 
 /* What the hooks saw (they run on the MHD thread). */
 static atomic_int n_opened, n_closed, n_completed, n_data_seen;
@@ -148,13 +149,13 @@ client_connect(uint16_t port)
 	return fd;
 }
 
-/* Wait (up to 3 s) until *v == want. */
+/* Wait (at most TU_LIVE_MS) until *v == want. */
 static void
 wait_for(atomic_int *v, int want)
 {
-	int i;
+	long long end = tu_now_ms() + TU_LIVE_MS;
 
-	for (i = 0; i < 300 && atomic_load(v) != want; i++)
+	while (atomic_load(v) != want && tu_now_ms() < end)
 		(void)poll(NULL, 0, 10);
 	assert_int_equal(atomic_load(v), want);
 }
@@ -205,15 +206,6 @@ struct drip {
 	struct loop_timer tick, guard;
 };
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 drip_tick(struct loop *loop, struct loop_timer *t, void *arg)
 {
@@ -225,7 +217,7 @@ drip_tick(struct loop *loop, struct loop_timer *t, void *arg)
 
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) ||
 	    send(d->fd, req + d->sent % (sizeof(req) - 1), 1, MSG_NOSIGNAL) < 0) {
-		d->cut_ms = now_ms();
+		d->cut_ms = tu_now_ms();
 		loop_exit(loop, 0);
 		return;
 	}
@@ -241,16 +233,30 @@ drip_guard(struct loop *loop, struct loop_timer *t, void *arg)
 	loop_exit(loop, 1);
 }
 
+/* Wait (at most TU_LIVE_MS) until the group has want connections open; returns the count. */
+static size_t
+wait_open(struct httpd *h, size_t want)
+{
+	struct httpd_counters hc;
+	long long end = tu_now_ms() + TU_LIVE_MS;
+
+	for (;;) {
+		httpd_counters(h, &hc);
+		if (hc.open == want || tu_now_ms() >= end)
+			return hc.open;
+		(void)poll(NULL, 0, 10);
+	}
+}
+
 static void
 test_deadline_cuts_slow_client(void **state)
 {
 	struct world *w = *state;
 	struct drip d = {.fd = -1};
 	struct httpd_counters hc;
-	int i;
 
 	d.fd = client_connect(w->port);
-	d.start_ms = now_ms();
+	d.start_ms = tu_now_ms();
 	loop_timer_start(w->loop, &d.tick, 300, drip_tick, &d);
 	loop_timer_start(w->loop, &d.guard, 60000, drip_guard, &d); /* liveness bound only */
 	assert_int_equal(loop_run(w->loop), 0);
@@ -262,13 +268,8 @@ test_deadline_cuts_slow_client(void **state)
 	 * bound on the time: a loaded machine may sweep late, and that is no failure) */
 	assert_true(d.sent >= 3);
 	assert_true(d.cut_ms - d.start_ms >= 900);
-	for (i = 0; i < 6000; i++) {
-		httpd_counters(w->h, &hc);
-		if (hc.open == 0)
-			break;
-		(void)poll(NULL, 0, 10);
-	}
-	assert_int_equal(hc.open, 0);
+	assert_int_equal(wait_open(w->h, 0), 0);
+	httpd_counters(w->h, &hc);
 	assert_int_equal(hc.cut, 1);
 	assert_int_equal(hc.timed_out, 1);
 }
@@ -290,20 +291,14 @@ client_connect_from(uint16_t port, const char *src)
 	return fd;
 }
 
-/* Wait (up to 5 s) until the group has want connections open; returns the count. */
-static size_t
-wait_open(struct httpd *h, size_t want)
+/* The server closed fd (end of stream or reset); 0 while it is open and silent. */
+static int
+peer_closed(int fd)
 {
-	struct httpd_counters hc;
-	int i;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
 
-	for (i = 0; i < 500; i++) {
-		httpd_counters(h, &hc);
-		if (hc.open == want)
-			break;
-		(void)poll(NULL, 0, 10);
-	}
-	return hc.open;
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
 static void
@@ -315,8 +310,9 @@ test_per_address_limit(void **state)
 	struct pollfd pfd[5];
 	struct loop *loop = NULL;
 	struct httpd *h;
-	char errbuf[256], c;
-	int i, closed = 0, other;
+	char errbuf[256];
+	int i, closed = 0, held, other;
+	long long end;
 
 	(void)state;
 	assert_int_equal(loop_new(&loop), 0);
@@ -339,17 +335,20 @@ test_per_address_limit(void **state)
 		pfd[i].fd = client_connect_from(ls.port, "127.0.0.2");
 		pfd[i].events = POLLIN;
 	}
-	for (i = 0; i < 500 && closed < 2; i++) {
-		int j;
-
-		(void)poll(pfd, 5, 10);
-		for (j = 0, closed = 0; j < 5; j++)
-			if ((pfd[j].revents & (POLLIN | POLLHUP)) != 0 &&
-			    recv(pfd[j].fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) <= 0)
+	end = tu_now_ms() + TU_LIVE_MS;
+	while (closed < 2 && tu_now_ms() < end) {
+		(void)poll(NULL, 0, 10);
+		for (i = 0, closed = 0; i < 5; i++)
+			if (peer_closed(pfd[i].fd))
 				closed++;
 	}
 	assert_int_equal(closed, 2);
+	/* the three held stay open (no data, no end of stream) */
 	assert_int_equal(wait_open(h, 3), 3);
+	for (i = 0, held = 0; i < 5; i++)
+		if (!peer_closed(pfd[i].fd))
+			held++;
+	assert_int_equal(held, 3);
 	/* another address is still taken */
 	other = client_connect_from(ls.port, "127.0.0.3");
 	assert_int_equal(wait_open(h, 4), 4);
