@@ -202,11 +202,12 @@ http_host_next_key(void *cls, enum MHD_ValueKind kind, const char *key, size_t k
 }
 
 /*
- * A NUL inside the Host value. libmicrohttpd 0.9.75 splits header lines at CR or LF only,
- * in place in its read buffer (each line terminator byte becomes a NUL), and measures values
+ * A NUL inside the Host value. libmicrohttpd 0.9.75 splits header lines at LF or CRLF (a
+ * bare CR stays in the line), in place in its read buffer (each line terminator byte becomes
+ * a NUL), and measures values
  * with strlen(): "Host: mta-sts.example.com<NUL>junk" reaches us as "mta-sts.example.com".
  * What lies between the end of the value and the next header line tells: the one or two
- * terminator bytes (CRLF, or a bare CR or LF, RFC 9112 section 2.2), or more when the client
+ * terminator bytes (CRLF, or a bare LF, RFC 9112 section 2.2), or more when the client
  * sent a NUL. When the Host line is the last one, the end of the header block
  * (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE, counted from the request line) bounds it
  * instead: only the line's terminator and the empty line's, at most 4 bytes, all of them

@@ -18,7 +18,7 @@
  *             down its side: no hang); a reply, if any, starts with "HTTP/1.x NNN " with NNN
  *             one the publisher or libmicrohttpd sends, and a head whose every field is one
  *             of a known set with a printable value (no CR/LF injection); from an oracle
- *             written here from the raw bytes (lines split at CRLF, CR or LF as
+ *             written here from the raw bytes (lines split at CRLF or LF as
  *             libmicrohttpd does, leading OWS stripped): two Host fields, a NUL or another
  *             control byte in the Host value (obs-fold lines included), or whitespace in a
  *             field name never get 200 or a redirect; a 200 (HTTPS handler) is a GET or HEAD
@@ -89,23 +89,23 @@ struct oracle {
 	int http10; /* the request line ends in "HTTP/1.0" */
 };
 
-/* The next line of [*p, end): its bytes and length; a terminator is CRLF, CR or LF. 0 when
- * there is no complete line left. */
+/* The next line of [*p, end): its bytes, length and terminator length. libmicrohttpd 0.9.75
+ * ends a line at LF, or CRLF (a bare CR is part of the line). 0 when there is no complete
+ * line left. */
 static int
 next_line(const uint8_t **p, const uint8_t *end, const uint8_t **ret, size_t *ret_len,
           size_t *ret_term)
 {
 	const uint8_t *s = *p, *q;
 
-	for (q = s; q < end && *q != '\r' && *q != '\n'; q++)
-		;
-	if (q == end)
+	q = memchr(s, '\n', (size_t)(end - s));
+	if (q == NULL)
 		return 0;
 	*ret = s;
 	*ret_len = (size_t)(q - s);
 	*ret_term = 1;
-	if (*q == '\r' && q + 1 < end && q[1] == '\n') {
-		q++;
+	if (q > s && q[-1] == '\r') {
+		(*ret_len)--;
 		*ret_term = 2;
 	}
 	*p = q + 1;
