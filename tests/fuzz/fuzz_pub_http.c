@@ -19,7 +19,8 @@
  *             one the publisher or libmicrohttpd sends, and a head whose every field is one
  *             of a known set with a printable value (no CR/LF injection); from an oracle
  *             written here from the raw bytes (lines split at CRLF or LF as
- *             libmicrohttpd does, leading OWS stripped): two Host fields, a NUL or another
+ *             libmicrohttpd does, a line starting with a NUL taken as empty as it does,
+ *             leading OWS stripped): two Host fields, a NUL or another
  *             control byte in the Host value (obs-fold lines included), or whitespace in a
  *             field name never get 200 or a redirect; a 200 (HTTPS handler) is a GET or HEAD
  *             whose one Host names a published mta-sts host (":port", one trailing dot and
@@ -164,24 +165,27 @@ static void
 oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 {
 	const uint8_t *p = data, *end = data + size, *line, *colon, *hv = NULL;
-	size_t len, term, i, hv_len = 0, hv_term = 0, k;
-	int in_host = 0, host_last = 0;
+	size_t len, term, i, hv_len = 0, hv_term = 0, k, room, host_last = 0;
+	int in_host = 0;
 
 	memset(o, 0, sizeof(*o));
-	/* the request line (empty lines before it skipped, RFC 9112 section 2.2) */
+	/* the request line (empty lines before it skipped, RFC 9112 section 2.2; for
+	 * libmicrohttpd 0.9.75 a line that starts with a NUL is empty) */
 	do {
 		if (!next_line(&p, end, &line, &len, &term))
 			return;
-	} while (len == 0);
+	} while (len == 0 || line[0] == '\0');
 	for (i = 0; i < len && line[i] != ' '; i++)
 		;
 	o->method = line;
 	o->method_len = i;
 	o->http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
 	while (next_line(&p, end, &line, &len, &term)) {
-		if (len == 0) { /* the end of the head */
+		/* the end of the head: an empty line, or (libmicrohttpd 0.9.75) one that starts
+		 * with a NUL */
+		if (len == 0 || line[0] == '\0') {
 			if (in_host)
-				host_last = (int)term;
+				host_last = len + term;
 			break;
 		}
 		if (is_ows(line[0])) { /* obs-fold: refused (RFC 9112 section 5.2) */
@@ -212,7 +216,11 @@ oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 		return;
 	/* NULs the publisher cannot see are taken as the line end: the value is what is
 	 * before them (documented in pub_http.c) */
-	k = hidden_nuls(hv, hv_len, host_last != 0 ? 4 - hv_term - (size_t)host_last : 2 - hv_term);
+	if (host_last == 0)
+		room = 2 - hv_term;
+	else
+		room = hv_term + host_last <= 4 ? 4 - hv_term - host_last : 0;
+	k = hidden_nuls(hv, hv_len, room);
 	hv_len -= k;
 	if (value_bad(hv, hv_len))
 		o->host_bad = 1;
@@ -410,8 +418,11 @@ check(const struct oracle *o, char *buf, size_t len, int https)
 	const char *p;
 
 	if (getenv("FUZZ_PUB_HTTP_SHOW") != NULL) /* to see what a corpus file gets */
-		fprintf(stderr, "%s handler, %zu reply bytes:\n%s\n", https ? "https" : "port 80",
-		        len, buf);
+		fprintf(stderr,
+		        "oracle: %u Host, bad %d, folded %d/%d, name_ws %d, HTTP/1.0 %d\n"
+		        "%s handler, %zu reply bytes:\n%s\n",
+		        o->n_host, o->host_bad, o->host_folded, o->folded, o->name_ws, o->http10,
+		        https ? "https" : "port 80", len, buf);
 	if (len == 0) /* closed without a reply (libmicrohttpd's choice, e.g. an incomplete head) */
 		return;
 	reply_read(buf, len, &r);

@@ -700,6 +700,9 @@ for name, data in {
     "redirect-ipv6": b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n",
     "unknown-host": P + b"Host: mta-sts.example.org\r\n\r\n",
     "incomplete": P + b"Host: mta-sts.example.com\r\n",
+    "nul-line-ends-head": P + b"Host: mta-sts.example.com\r\n\0x\r\nHost: evil\r\n\r\n",
+    "nul-line-first": b"\0\r\n" + P + b"Host: mta-sts.example.com\r\n\r\n",
+    "bare-cr-in-host": P + b"Host: mta-sts.example.com\rX: y\r\n\r\n",
 }.items():
     seed("pub_http", name, data)
 
