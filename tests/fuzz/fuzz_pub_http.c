@@ -19,7 +19,7 @@
  *             one the publisher or libmicrohttpd sends, and a head whose every field is one
  *             of a known set with a printable value (no CR/LF injection); from an oracle
  *             written here from the raw bytes (lines split at CRLF or LF as
- *             libmicrohttpd does, a line starting with a NUL taken as empty as it does,
+ *             libmicrohttpd does, a line starting with a NUL or a colon ending the head as it does,
  *             leading OWS stripped): two Host fields, a NUL or another
  *             control byte in the Host value (obs-fold lines included), or whitespace in a
  *             field name never get 200 or a redirect; a 200 (HTTPS handler) is a GET or HEAD
@@ -182,8 +182,8 @@ oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 	o->http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
 	while (next_line(&p, end, &line, &len, &term)) {
 		/* the end of the head: an empty line, or (libmicrohttpd 0.9.75) one that starts
-		 * with a NUL */
-		if (len == 0 || line[0] == '\0') {
+		 * with a NUL or a colon; what follows is the next request */
+		if (len == 0 || line[0] == '\0' || line[0] == ':') {
 			if (in_host)
 				host_last = len + term;
 			break;

@@ -701,6 +701,7 @@ for name, data in {
     "unknown-host": P + b"Host: mta-sts.example.org\r\n\r\n",
     "incomplete": P + b"Host: mta-sts.example.com\r\n",
     "nul-line-ends-head": P + b"Host: mta-sts.example.com\r\n\0x\r\nHost: evil\r\n\r\n",
+    "colon-line-ends-head": P + b"Host: mta-sts.example.com\r\n: x\r\nHost: evil\r\n\r\n",
     "nul-line-first": b"\0\r\n" + P + b"Host: mta-sts.example.com\r\n\r\n",
     "bare-cr-in-host": P + b"Host: mta-sts.example.com\rX: y\r\n\r\n",
 }.items():
