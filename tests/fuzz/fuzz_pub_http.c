@@ -178,7 +178,7 @@ oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 	for (i = 0; i < len && line[i] != ' '; i++)
 		;
 	o->method = line;
-	o->method_len = i;
+	o->method_len = strnlen((const char *)line, i); /* the handler reads a C string */
 	o->http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
 	while (next_line(&p, end, &line, &len, &term)) {
 		/* the end of the head: an empty line, or (libmicrohttpd 0.9.75) one that starts
