@@ -19,7 +19,8 @@
  *             one the publisher or libmicrohttpd sends, and a head whose every field is one
  *             of a known set with a printable value (no CR/LF injection); from an oracle
  *             written here from the raw bytes (lines split at CRLF or LF as
- *             libmicrohttpd does, a line starting with a NUL or a colon ending the head as it does,
+ *             libmicrohttpd does, a line starting with a NUL, or with a colon after the first
+ *             field, ending the head as it does,
  *             leading OWS stripped): two Host fields, a NUL or another
  *             control byte in the Host value (obs-fold lines included), or whitespace in a
  *             field name never get 200 or a redirect; a 200 (HTTPS handler) is a GET or HEAD
@@ -167,6 +168,7 @@ oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 	const uint8_t *p = data, *end = data + size, *line, *colon, *hv = NULL;
 	size_t len, term, i, hv_len = 0, hv_term = 0, k, room, host_last = 0;
 	int in_host = 0;
+	unsigned n_fields = 0;
 
 	memset(o, 0, sizeof(*o));
 	/* the request line (empty lines before it skipped, RFC 9112 section 2.2; for
@@ -182,8 +184,9 @@ oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 	o->http10 = len >= 8 && memcmp(line + len - 8, "HTTP/1.0", 8) == 0;
 	while (next_line(&p, end, &line, &len, &term)) {
 		/* the end of the head: an empty line, or (libmicrohttpd 0.9.75) one that starts
-		 * with a NUL or a colon; what follows is the next request */
-		if (len == 0 || line[0] == '\0' || line[0] == ':') {
+		 * with a NUL, or with a colon after the first field (the first field may have
+		 * an empty name); what follows is the next request */
+		if (len == 0 || line[0] == '\0' || (line[0] == ':' && n_fields > 0)) {
 			if (in_host)
 				host_last = len + term;
 			break;
@@ -198,6 +201,7 @@ oracle_read(const uint8_t *data, size_t size, struct oracle *o)
 			continue;
 		}
 		in_host = 0;
+		n_fields++;
 		colon = memchr(line, ':', len);
 		if (colon == NULL)
 			continue;

@@ -703,6 +703,7 @@ for name, data in {
     "nul-line-ends-head": P + b"Host: mta-sts.example.com\r\n\0x\r\nHost: evil\r\n\r\n",
     "colon-line-ends-head": P + b"Host: mta-sts.example.com\r\n: x\r\nHost: evil\r\n\r\n",
     "nul-in-method": b"GET\0x /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\n\r\n",
+    "colon-line-first": P + b":\nHost: mta-sts.example.com\r\n\r\n",
     "nul-line-first": b"\0\r\n" + P + b"Host: mta-sts.example.com\r\n\r\n",
     "bare-cr-in-host": P + b"Host: mta-sts.example.com\rX: y\r\n\r\n",
 }.items():
