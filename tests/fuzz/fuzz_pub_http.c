@@ -14,21 +14,23 @@
  *             the bytes are written, the write side shut down, the other end given to
  *             MHD_add_connection(), and MHD_run() is turned (at most FUZZ_HTTP_RUNS times)
  *             while the reply is read up to EOF.
- * Invariants: the connection is closed within FUZZ_HTTP_RUNS turns (the client has shut
- *             down its side: no hang); a reply, if any, starts with "HTTP/1.x NNN " with NNN
- *             one the publisher or libmicrohttpd sends, and a head whose every field is one
- *             of a known set with a printable value (no CR/LF injection); from an oracle
- *             written here from the raw bytes (lines split at CRLF or LF as
- *             libmicrohttpd does, a line starting with a NUL, or with a colon after the first
- *             field, ending the head as it does,
- *             leading OWS stripped): two Host fields, a NUL or another
- *             control byte in the Host value (obs-fold lines included), or whitespace in a
- *             field name never get 200 or a redirect; a 200 (HTTPS handler) is a GET or HEAD
- *             whose one Host names a published mta-sts host (":port", one trailing dot and
- *             trailing OWS aside, any case) and, for GET, its body is that domain's policy;
- *             a 301 (port 80) has exactly one Location, "https://" + that Host name + a path
- *             of unreserved characters, '/', '%XX', '?', '&' and '=' only; an HTTP/1.1
- *             request without Host never gets 200 or 301.
+ * Invariants: once the client has closed its end, the connection is gone within
+ *             FUZZ_HTTP_RUNS more turns (no hang, nothing left open). A reply, if any,
+ *             starts with "HTTP/1.x NNN " with NNN one the publisher or libmicrohttpd
+ *             sends, and its head has only known fields with printable values (no CR/LF
+ *             injection). An oracle reads the raw bytes here as libmicrohttpd 0.9.75 splits
+ *             them (a line ends at LF or CRLF; a line starting with a NUL, or with a colon
+ *             after the first field, ends the head; leading OWS is not in a value). From it:
+ *             two Host fields, a NUL or another control byte in the Host value (but NULs
+ *             right before the line end that take no more room than CRLF, which the
+ *             publisher cannot see), a folded field, or whitespace in a field name never
+ *             get 200 or a redirect, nor does an HTTP/1.1 request without Host; a 200
+ *             (HTTPS handler) is a GET or HEAD whose one Host names a published mta-sts host
+ *             (":port", one trailing dot and trailing OWS aside, any case), and for GET its
+ *             body is that domain's policy; a 301 (port 80) has exactly one Location,
+ *             "https://" + that Host name + a path of unreserved characters, '/', '%XX',
+ *             '?', '&' and '=' only; port 80 never answers 200 (no ACME webroot).
+ *             FUZZ_PUB_HTTP_SHOW=1 in the environment prints the oracle and each reply.
  */
 #include <arpa/inet.h>
 #include <errno.h>
