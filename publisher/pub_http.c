@@ -9,7 +9,8 @@
  *            except /.well-known/acme-challenge/<token> (RFC 8555 section 8.3), served from
  *            the webroot, token [A-Za-z0-9_-]+ only. Both listeners: 400 for an HTTP/1.1
  *            request without Host, two Host headers, control characters or a NUL in Host,
- *            or whitespace before a field name's colon (RFC 9112 sections 3.2 and 5.1).
+ *            whitespace before a field name's colon, or a folded field (RFC 9112 sections
+ *            3.2, 5.1 and 5.2).
  * Threads:   runs in the MHD threads; reads the current snapshot through
  *            pub_snap_acquire()/pub_snap_unref() and writes only atomic counters.
  * Ownership: responses copy what they send; nothing outlives a handler call (the
@@ -131,12 +132,14 @@ http_phase(struct MHD_Connection *conn, const char *method, size_t *upload_data_
 }
 
 struct http_host_scan {
-	unsigned n;           /* Host headers seen */
-	int bad;              /* a Host value with a NUL or another control character, or a
-	                       * field name with whitespace in it */
-	const char *host;     /* the (last) Host value */
-	const char *host_key; /* its name, where its line starts */
-	const char *next_key; /* second pass: the header line after the Host line, if any */
+	unsigned n;            /* Host headers seen */
+	int bad;               /* a Host value with a NUL or another control character, or a
+	                        * field name with whitespace in it */
+	const char *host;      /* the (last) Host value */
+	const char *host_key;  /* its name, where its line starts */
+	const char *next_key;  /* second pass: the header line after the Host line, if any */
+	const char *block;     /* the header block in libmicrohttpd's read buffer: from the */
+	const char *block_end; /* request line to the end of the empty line */
 };
 
 static int
@@ -160,6 +163,10 @@ http_host_scan_one(void *cls, enum MHD_ValueKind kind, const char *key, size_t k
 	for (i = 0; i < key_size; i++)
 		if (http_is_ows(key[i]))
 			h->bad = 1;
+	/* libmicrohttpd 0.9.75 copies the name of a folded field (obs-fold) out of its read
+	 * buffer, with the continuation line glued to it: refused (RFC 9112 section 5.2). */
+	if ((uintptr_t)key < (uintptr_t)h->block || (uintptr_t)key >= (uintptr_t)h->block_end)
+		h->bad = 1;
 	if (key_size != sizeof(MHD_HTTP_HEADER_HOST) - 1 ||
 	    strncasecmp(key, MHD_HTTP_HEADER_HOST, key_size) != 0)
 		return MHD_YES;
@@ -195,39 +202,58 @@ http_host_next_key(void *cls, enum MHD_ValueKind kind, const char *key, size_t k
 }
 
 /*
- * A NUL inside the Host value. libmicrohttpd 0.9.75 splits header lines at CR or LF only,
- * in place in its read buffer (each line terminator byte becomes a NUL), and measures values
+ * A NUL inside the Host value. libmicrohttpd 0.9.75 splits header lines at LF or CRLF (a
+ * bare CR stays in the line), in place in its read buffer (each line terminator byte becomes
+ * a NUL), and measures values
  * with strlen(): "Host: mta-sts.example.com<NUL>junk" reaches us as "mta-sts.example.com".
  * What lies between the end of the value and the next header line tells: the one or two
- * terminator bytes (CRLF, or a bare LF, RFC 9112 section 2.2), or more when the client sent
- * a NUL. When the Host line is the last one, only the byte after the terminator is known to
- * be inside the header block (the empty line follows): a NUL there, anything else means a
- * NUL and more text inside the value.
+ * terminator bytes (CRLF, or a bare LF, RFC 9112 section 2.2), or more when the client
+ * sent a NUL. When the Host line is the last one, the end of the header block
+ * (MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE, counted from the request line) bounds it
+ * instead: only the line's terminator and the empty line's, at most 4 bytes, all of them
+ * NULs by then; any other byte there is text after a NUL.
+ * Not seen: NULs right before the line end that take no more room than a CRLF would
+ * ("x<NUL><LF>" reads as "x<CR><LF>"); the value is then the bytes before them, and no text
+ * follows them.
  */
 static int
 http_host_has_nul(struct MHD_Connection *conn, struct http_host_scan *h)
 {
-	const char *end = h->host + strlen(h->host);
-	uintptr_t gap;
+	const char *end = h->host + strlen(h->host), *p;
 
+	if ((uintptr_t)end >= (uintptr_t)h->block_end)
+		return 1;
 	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_host_next_key, h);
-	if (h->next_key == NULL || (uintptr_t)h->next_key <= (uintptr_t)end)
-		return end[1] != '\0';
-	gap = (uintptr_t)h->next_key - (uintptr_t)end;
-	return gap > 2 || (gap == 2 && end[1] != '\0');
+	if (h->next_key == NULL || (uintptr_t)h->next_key <= (uintptr_t)end) {
+		for (p = end; p < h->block_end; p++)
+			if (*p != '\0')
+				return 1;
+		return h->block_end - end > 4;
+	}
+	return (uintptr_t)h->next_key - (uintptr_t)end > 2;
 }
 
 /* The Host header: 0 and *ret_host (NULL when there is none), or -1 when the request must
  * get 400 (RFC 9112 section 3.2): an HTTP/1.1 request without Host (HTTP/1.0 needs none:
  * *ret_host is then NULL), more than one Host header, or a value with a NUL or another
  * control character (RFC 9110 section 5.5); also any field name with whitespace before
- * its colon (RFC 9112 section 5.1). version is the request's ("HTTP/1.1"); libmicrohttpd
- * 0.9.75 answers 505 itself to anything but HTTP/1.x. */
+ * its colon (RFC 9112 section 5.1) and any folded field (obs-fold, RFC 9112 section 5.2).
+ * method and version are the request's ("GET", "HTTP/1.1"): method also tells where the
+ * request line starts in libmicrohttpd's read buffer. libmicrohttpd 0.9.75 answers 505
+ * itself to anything but HTTP/1.x. */
 static int
-http_host(struct MHD_Connection *conn, const char *version, const char **ret_host)
+http_host(struct MHD_Connection *conn, const char *method, const char *version,
+          const char **ret_host)
 {
+	const union MHD_ConnectionInfo *ci =
+	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 	struct http_host_scan h = {.n = 0};
 
+	/* method is where the request line starts in the read buffer */
+	if (ci == NULL || ci->header_size == 0)
+		return -1;
+	h.block = method;
+	h.block_end = method + ci->header_size;
 	(void)MHD_get_connection_values_n(conn, MHD_HEADER_KIND, http_host_scan_one, &h);
 	if (h.n > 1 || h.bad)
 		return -1;
@@ -386,7 +412,7 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 		break;
 	}
 	atomic_fetch_add(&pub->n_requests, 1);
-	if (http_host(conn, version, &host) < 0)
+	if (http_host(conn, method, version, &host) < 0)
 		return http_bad_request(conn);
 	s = pub_snap_acquire(pub);
 	switch (pub_http_route(s, host, method, url, &d)) {
@@ -613,7 +639,7 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 		break;
 	}
 	atomic_fetch_add(&pub->n_requests, 1);
-	if (http_host(conn, version, &host) < 0)
+	if (http_host(conn, method, version, &host) < 0)
 		return http_bad_request(conn);
 	s = pub_snap_acquire(pub);
 	if (s->acme_webroot != NULL &&

@@ -657,6 +657,59 @@ for name, fields in {
     seed("pub_redirect", name, "\x00".join(fields).encode("utf-8"))
 
 
+# pub_http: the raw bytes a client sends to the publisher (request line, headers, body).
+P = b"GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+for name, data in {
+    "get": P + b"Host: mta-sts.example.com\r\n\r\n",
+    "head": b"HEAD /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\n\r\n",
+    "host-port": P + b"Host: mta-sts.example.com:443\r\n\r\n",
+    "host-upper-dot": P + b"HOST: MTA-STS.Example.COM.\r\n\r\n",
+    "host-idn": P + b"Host: mta-sts.xn--bcher-kva.example\r\nUser-Agent: x\r\n\r\n",
+    "host-ows": P + b"Host: \t mta-sts.example.com \t\r\nAccept: */*\r\n\r\n",
+    "two-hosts": P + b"Host: mta-sts.example.com\r\nHost: mta-sts.example.com\r\n\r\n",
+    "two-hosts-other": P + b"Host: evil.example\r\nX: y\r\nhost: mta-sts.example.com\r\n\r\n",
+    "host-nul-junk": P + b"Host: mta-sts.example.com\x00junk\r\nAccept: */*\r\n\r\n",
+    "host-nul-last": P + b"Host: mta-sts.example.com\x00\r\n\r\n",
+    "host-nul-last-junk": P + b"Host: mta-sts.example.com\x00x\r\n\r\n",
+    "host-nul-lf": P + b"Host: mta-sts.example.com\x00\nX: y\n\n",
+    "host-ctl": P + b"Host: mta-sts.exa\x01mple.com\r\n\r\n",
+    "host-tab-inside": P + b"Host: mta-sts.example.com\tx\r\n\r\n",
+    "host-space-colon": P + b"Host : mta-sts.example.com\r\n\r\n",
+    "name-space": P + b"Host: mta-sts.example.com\r\nX Y: z\r\n\r\n",
+    "host-folded": P + b"Host: mta-sts.example.com\r\n evil.example\r\n\r\n",
+    "host-folded-ows": P + b"Host: mta-sts.example.com\r\n \t\r\n\r\n",
+    "http10-no-host": b"GET /.well-known/mta-sts.txt HTTP/1.0\r\n\r\n",
+    "http11-no-host": P + b"Accept: */*\r\n\r\n",
+    "absolute-form": b"GET http://mta-sts.example.com/.well-known/mta-sts.txt HTTP/1.1\r\n"
+                     b"Host: mta-sts.example.com\r\n\r\n",
+    "huge-header": P + b"Host: mta-sts.example.com\r\nX-Big: " + b"a" * 17000 + b"\r\n\r\n",
+    "huge-target": b"GET /" + b"a" * 17000 + b" HTTP/1.1\r\nHost: example.com\r\n\r\n",
+    "cr-only": b"GET /.well-known/mta-sts.txt HTTP/1.1\rHost: mta-sts.example.com\r\r",
+    "bare-lf": b"GET /.well-known/mta-sts.txt HTTP/1.1\nHost: mta-sts.example.com\n\n",
+    "leading-crlf": b"\r\n" + P + b"Host: mta-sts.example.com\r\n\r\n",
+    "post": b"POST /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\n"
+            b"Content-Length: 3\r\n\r\nabc",
+    "get-body": P + b"Host: mta-sts.example.com\r\nContent-Length: 3\r\n\r\nabc",
+    "get-chunked": P + b"Host: mta-sts.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   b"3\r\nabc\r\n0\r\n\r\n",
+    "expect": P + b"Host: mta-sts.example.com\r\nExpect: 100-continue\r\nContent-Length: 1\r\n\r\n",
+    "http2": b"GET /.well-known/mta-sts.txt HTTP/2.0\r\nHost: mta-sts.example.com\r\n\r\n",
+    "pipelined": P + b"Host: mta-sts.example.com\r\n\r\n" + P + b"Host: a\r\nHost: b\r\n\r\n",
+    "redirect-args": b"GET /a%0D%0Ab?x=%0d%0aLocation:%20https://evil/&y HTTP/1.1\r\n"
+                     b"Host: example.com\r\n\r\n",
+    "redirect-ipv6": b"GET / HTTP/1.1\r\nHost: [2001:db8::1]:80\r\n\r\n",
+    "unknown-host": P + b"Host: mta-sts.example.org\r\n\r\n",
+    "incomplete": P + b"Host: mta-sts.example.com\r\n",
+    "nul-line-ends-head": P + b"Host: mta-sts.example.com\r\n\0x\r\nHost: evil\r\n\r\n",
+    "colon-line-ends-head": P + b"Host: mta-sts.example.com\r\n: x\r\nHost: evil\r\n\r\n",
+    "nul-in-method": b"GET\0x /.well-known/mta-sts.txt HTTP/1.1\r\nHost: mta-sts.example.com\r\n\r\n",
+    "colon-line-first": P + b":\nHost: mta-sts.example.com\r\n\r\n",
+    "nul-line-first": b"\0\r\n" + P + b"Host: mta-sts.example.com\r\n\r\n",
+    "bare-cr-in-host": P + b"Host: mta-sts.example.com\rX: y\r\n\r\n",
+}.items():
+    seed("pub_http", name, data)
+
+
 def main():
     for target, files in sorted(seeds.items()):
         d = os.path.join(CORPUS, target)

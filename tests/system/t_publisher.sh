@@ -219,6 +219,12 @@ for lst in "$P tls https" "$H plain http"; do
 		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\x00.evil\r\nConnection: close\r\n\r\n")"
 	check "$name: NUL in Host (last header): 400" 400 \
 		"$(raw_status "$port" "$mode" "${REQ}Connection: close\r\nHost: mta-sts.d1.test\x00x\r\n\r\n")"
+	check "$name: NULs then text in Host (last header): 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Connection: close\r\nHost: mta-sts.d1.test\x00\x00.evil\r\n\r\n")"
+	check "$name: NUL before CRLF CRLF in Host (last header): 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Connection: close\r\nHost: mta-sts.d1.test\x00\r\n\r\n")"
+	check "$name: folded field: 400" 400 \
+		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\r\nX-A: 1\r\n 2\r\nConnection: close\r\n\r\n")"
 	check "$name: trailing NUL in Host: 400" 400 \
 		"$(raw_status "$port" "$mode" "${REQ}Host: mta-sts.d1.test\x00\r\nConnection: close\r\n\r\n")"
 	check "$name: control character in Host: 400" 400 \

@@ -1,0 +1,154 @@
+/*
+ * tests/unit/publisher/test_pub_harness.c - the publisher's handlers on a libmicrohttpd
+ *                                           connection: the Host checks of http_host()
+ *
+ * Covers: pub_harness_new/daemon/free (publisher/pub_harness.h), and through them
+ *         pub_http_policy_access() and pub_http_plain_access() on raw requests sent over a
+ *         socketpair: one Host, several, control bytes, a NUL inside the value (also in the
+ *         last header line, finding 13 of docs/fuzzing.md), folded fields, whitespace before
+ *         a colon, no Host on HTTP/1.1 and HTTP/1.0; the port 80 redirect's Location.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pub_harness.h"
+
+/* MHD_run() turns per request: it is answered in a few. */
+#define RUNS_MAX 200
+
+static char body[] =
+        "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\nmax_age: 86400\r\n";
+static struct pub_dom doms[1] = {
+        {.domain = "example.com",
+         .host = "mta-sts.example.com",
+         .body = body,
+         .body_len = sizeof(body) - 1},
+};
+static struct pub_snap snap = {
+        .refs = 1, .doms = doms, .n_doms = 1, .cache_control = "max-age=86400"};
+
+/* Send req (len bytes) to hs, return the reply's status (0: none) and the reply in buf. */
+static unsigned
+exchange(struct pub_harness *hs, const char *req, size_t len, char *buf, size_t size)
+{
+	struct MHD_Daemon *d = pub_harness_daemon(hs);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(40000)};
+	size_t got = 0;
+	int sv[2], i, eof = 0;
+	ssize_t n;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(write(sv[0], req, len), (ssize_t)len);
+	assert_int_equal(shutdown(sv[0], SHUT_WR), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(MHD_add_connection(d, sv[1], (struct sockaddr *)&sin, sizeof(sin)),
+	                 MHD_YES);
+	for (i = 0; i < RUNS_MAX && !eof; i++) {
+		assert_int_equal(MHD_run(d), MHD_YES);
+		while ((n = read(sv[0], buf + got, size - 1 - got)) > 0)
+			got += (size_t)n;
+		eof = n == 0;
+	}
+	assert_true(eof);
+	(void)close(sv[0]);
+	buf[got] = '\0';
+	if (got < 12 || strncmp(buf, "HTTP/1.1 ", 9) != 0)
+		return 0;
+	return (unsigned)strtoul(buf + 9, NULL, 10);
+}
+
+struct host_case {
+	const char *what;
+	const char *req; /* sent with its length (NULs in it) */
+	size_t len;
+	unsigned https; /* status from the HTTPS listeners' handler */
+	unsigned plain; /* from the port 80 handler */
+};
+
+#define P      "GET /.well-known/mta-sts.txt HTTP/1.1\r\n"
+#define REQ(s) s, sizeof(s) - 1
+
+static const struct host_case host_cases[] = {
+        {"one Host", REQ(P "Host: mta-sts.example.com\r\n\r\n"), 200, 301},
+        {"port, case, dot", REQ(P "host: MTA-STS.Example.COM.:443\r\n\r\n"), 200, 301},
+        {"bare LF", REQ("GET /.well-known/mta-sts.txt HTTP/1.1\nHost: mta-sts.example.com\n\n"),
+         200, 301},
+        {"OWS", REQ(P "Host: \t mta-sts.example.com \t\r\nAccept: */*\r\n\r\n"), 200, 301},
+        {"unknown host", REQ(P "Host: mta-sts.example.org\r\n\r\n"), 404, 301},
+        {"two Hosts", REQ(P "Host: mta-sts.example.com\r\nHost: mta-sts.example.com\r\n\r\n"), 400,
+         400},
+        {"control byte", REQ(P "Host: mta-sts.exa\001mple.com\r\n\r\n"), 400, 400},
+        {"NUL and text, another line after",
+         REQ(P "Host: mta-sts.example.com\0evil.example\r\nAccept: */*\r\n\r\n"), 400, 400},
+        /* finding 13: the last header line was judged on the one byte after the NUL */
+        {"NUL, NUL and text, last line", REQ(P "Host: mta-sts.example.com\0\0evil.example\r\n\r\n"),
+         400, 400},
+        {"NUL and text, last line", REQ(P "Host: mta-sts.example.com\0x\r\n\r\n"), 400, 400},
+        {"NUL before CRLF CRLF, last line", REQ(P "Host: mta-sts.example.com\0\r\n\r\n"), 400, 400},
+        {"NUL before CRLF, another line after",
+         REQ(P "Host: mta-sts.example.com\0\r\nAccept: */*\r\n\r\n"), 400, 400},
+        /* the documented limit: "x<NUL><LF>" is "x<CR><LF>" once libmicrohttpd has read it */
+        {"NUL before a bare LF (not seen)", REQ(P "Host: mta-sts.example.com\0\nX: y\r\n\r\n"), 200,
+         301},
+        {"folded Host", REQ(P "Host: mta-sts.example.com\r\n evil.example\r\n\r\n"), 400, 400},
+        {"folded other field", REQ(P "Host: mta-sts.example.com\r\nX: 1\r\n 2\r\n\r\n"), 400, 400},
+        {"space before colon", REQ(P "Host : mta-sts.example.com\r\n\r\n"), 400, 400},
+        {"HTTP/1.1 without Host", REQ(P "Accept: */*\r\n\r\n"), 400, 400},
+        {"HTTP/1.0 without Host", REQ("GET /.well-known/mta-sts.txt HTTP/1.0\r\n\r\n"), 404, 400},
+};
+
+static void
+test_host(void **state)
+{
+	struct pub_harness *https = pub_harness_new(&snap, 1), *plain = pub_harness_new(&snap, 0);
+	char buf[8192];
+	size_t i;
+
+	(void)state;
+	assert_non_null(https);
+	assert_non_null(plain);
+	for (i = 0; i < sizeof(host_cases) / sizeof(host_cases[0]); i++) {
+		const struct host_case *c = &host_cases[i];
+		unsigned st;
+
+		st = exchange(https, c->req, c->len, buf, sizeof(buf));
+		if (st != c->https)
+			fail_msg("%s: HTTPS handler: %u, want %u", c->what, st, c->https);
+		if (st == 200)
+			assert_non_null(strstr(buf, "\r\n\r\nversion: STSv1\r\nmode: enforce\r\n"));
+		st = exchange(plain, c->req, c->len, buf, sizeof(buf));
+		if (st != c->plain)
+			fail_msg("%s: port 80 handler: %u, want %u", c->what, st, c->plain);
+		if (st == 301)
+			assert_non_null(strstr(
+			        buf,
+			        "\r\nLocation: https://" /* the name as sent, then the path */));
+	}
+	assert_null(pub_harness_free(https));
+	assert_null(pub_harness_free(plain));
+	assert_int_equal(snap.refs, 1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_host),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
