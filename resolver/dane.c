@@ -121,6 +121,8 @@ static const char dane_busy_result;
 #define DANE_JOB(cj)  COALESCE_ENTRY(cj, struct dane_job, cj)
 
 static void dane_job_kick(struct loop *loop, struct loop_timer *t, void *arg);
+struct dane_entry;
+static void dane_entry_drop_empty(struct dane *d, struct dane_entry *e);
 
 /* ---- pure parts ---- */
 
@@ -767,6 +769,7 @@ dane_job_finish(struct dane_job *job)
 		(void)coalesce_complete(d->jobs, &job->cj, &dane_busy_result);
 		lru_unpin(&e->node);
 		dane_job_free(job);
+		dane_entry_drop_empty(d, e);
 		return;
 	}
 	for (i = 0; i < job->f.n_hosts; i++)
@@ -962,6 +965,17 @@ dane_job_reset(struct dane_job *job)
 	loop_timer_start(job->d->loop, &job->kick, 0, dane_job_kick, job);
 }
 
+/* e's job ended without a result for it (abandoned, or its queries never sent): an entry
+ * that never had one leaves the cache, so a flood of names leaves nothing behind. */
+static void
+dane_entry_drop_empty(struct dane *d, struct dane_entry *e)
+{
+	if (e->have || e->node.pins > 0)
+		return;
+	lru_remove(d->cache, &e->node);
+	dane_entry_free(e);
+}
+
 /* Whether one of the job's queries still waits for a dns_concurrency slot. */
 static int
 dane_job_unsent(const struct dane_job *job)
@@ -999,6 +1013,7 @@ dane_job_idle(struct loop *loop, struct loop_timer *t, void *arg)
 	(void)coalesce_cancel(d->jobs, &job->cj); /* no waiters: answers nobody */
 	lru_unpin(&e->node);
 	dane_job_free(job);
+	dane_entry_drop_empty(d, e);
 }
 
 /* A job for e, started (e is pinned until it ends); NULL when the job table is full.
@@ -1067,14 +1082,8 @@ dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
 		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 1);
 		return;
 	}
-	if (e == NULL)
-		e = dane_entry_new(d, key, domain, relay, port);
-	else
-		lru_touch(d->cache, &e->node);
-	job = dane_job_find(d, e);
-	if (job != NULL) {
-		d->ctr.coalesced++;
-	} else if (d->n_lookup_jobs >= d->cfg->max_discoveries) {
+	job = e != NULL ? dane_job_find(d, e) : NULL;
+	if (job == NULL && d->n_lookup_jobs >= d->cfg->max_discoveries) {
 		/* Issue 16: as many DANE jobs of lookups as MTA-STS discoveries, no more. */
 		d->ctr.rejected++;
 		dane_reject_log(d, key, "too many jobs in flight");
@@ -1083,6 +1092,13 @@ dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
 		              "(resolver.max_discoveries)",
 		              NULL, 0, 0, 1);
 		return;
+	}
+	if (e == NULL)
+		e = dane_entry_new(d, key, domain, relay, port);
+	else
+		lru_touch(d->cache, &e->node);
+	if (job != NULL) {
+		d->ctr.coalesced++;
 	} else {
 		d->ctr.cache_misses++;
 		job = dane_job_start(d, e, 1);

@@ -963,6 +963,8 @@ s_flood_3(struct t *t)
 
 	/* The one job whose query was sent goes on (it fills the cache); the others left. */
 	assert_int_equal(dane_jobs_in_flight(t->d), 1);
+	/* ... and left no cache entry behind (nor did the rejected lookup) */
+	assert_int_equal(dane_cache_entries(t->d), 1);
 	/* Nothing cached from the overload: a name whose query was never sent has no result,
 	 * its next lookup waits for a new job. */
 	(void)snprintf(name, sizeof(name), "f%zu.flood.test", flood_busy_i);
