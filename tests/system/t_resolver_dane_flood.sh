@@ -28,11 +28,11 @@ need_cmd python3 prlimit ldns-testns certtool postmap
 
 FLOOD_NAMES=5000
 FLOOD_ROUNDS_MAX=1000
-FLOOD_CONNS=100
+FLOOD_CONNS=${FLOOD_CONNS:-100}
 FLOOD_S=${FLOOD_S:-75} # the flood's length: past the 60 s DANE lifetime of the cached domains
-RSS_MAX_KB=${RSS_MAX_KB:-60000}
-DNS_CONC=32 # 16 queries in flight per DNS client: the flood's 100 connections fill them
-MAX_DISC=64 # and this cap (each half's), so that the flood reaches both
+RSS_MAX_KB=${RSS_MAX_KB:-40000}
+DNS_CONC=${DNS_CONC:-32} # 16 queries in flight per DNS client: the flood's 100 connections fill them
+MAX_DISC=${MAX_DISC:-64} # and this cap (each half's), so that the flood reaches both
 CACHED="cached.test a.test"
 
 lab_ports
