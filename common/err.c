@@ -65,6 +65,8 @@ err_str(int code)
 		return "DNS query refused";
 	case ERR_DNS_UNREACHABLE:
 		return "DNS server unreachable";
+	case ERR_DNS_BUSY:
+		return "DNS query not sent: too many queries waiting (local overload)";
 	case ERR_FETCH_CONNECT:
 		return "cannot connect to policy host";
 	case ERR_FETCH_TLS:

@@ -39,6 +39,7 @@ enum err_code {
 	ERR_DNS_MALFORMED = -1064,
 	ERR_DNS_REFUSED = -1065,
 	ERR_DNS_UNREACHABLE = -1066, /* no server reachable: connection refused, no route */
+	ERR_DNS_BUSY = -1067, /* never sent: the client's wait queue is full (DNS_WAIT_MAX) */
 	/* HTTPS fetch, RFC 8461 section 3.3 */
 	ERR_FETCH_CONNECT = -1080,
 	ERR_FETCH_TLS = -1081,

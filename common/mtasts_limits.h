@@ -87,6 +87,13 @@
 /* Lookups answered as timed out because of max_discoveries or fetch_queue_max are logged at
  * most once per this many ms, with their count (a flood would otherwise flood the log). */
 #define POL_REJECT_LOG_MS 10000
+/* DNS queries waiting for one of the resolver.dns_concurrency slots, per DNS client
+ * (resolver/dns_client.c; issue 16: every queue has a limit). A query beyond it is never
+ * sent and fails at once with ERR_DNS_BUSY, which its caller treats as a timeout. At the
+ * default dns_concurrency (128 slots per client) and a server that never answers (each
+ * query holding its slot for dns_timeout x dns_attempts, 4 s), 1024 waiting queries are
+ * already 32 s of wait, far beyond any lookup's timeout (zone timeout, 5 s by default). */
+#define DNS_WAIT_MAX 1024
 /* Proactive TXT re-checks of recently used policies (issue 22): the pass runs every quarter
  * of resolver.recheck_interval, at least this often apart (ms) and at most
  * POL_SWEEP_INTERVAL_MS; it looks at the POL_SWEEP_SCAN_MAX most recently used policies. */

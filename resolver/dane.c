@@ -23,6 +23,7 @@
  * decision table.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@
 #include "err.h"
 #include "log.h"
 #include "lru.h"
+#include "mtasts_limits.h"
 #include "stats.h"
 #include "xalloc.h"
 
@@ -91,6 +93,9 @@ struct dane_job {
 	struct dane_q *hq; /* DANE_Q_PER_HOST per host */
 	size_t pending;
 	uint32_t ttl_s;
+	int lookup; /* started by a lookup: counted in d->n_lookup_jobs (max_discoveries) */
+	int busy;   /* a query was never sent (ERR_DNS_BUSY): the findings are incomplete */
+	struct loop_timer idle; /* its last waiter left: abandon it if it waits for the DNS */
 };
 
 struct dane {
@@ -100,15 +105,24 @@ struct dane {
 	struct dane_opts opts;
 	int temp_from_cfg; /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
 	int trusted;
-	struct lru *cache;     /* struct dane_entry, opts.max_entries (0: no bound) */
-	struct coalesce *jobs; /* struct dane_job by next hop (key), and their waiters */
+	struct lru *cache;        /* struct dane_entry, opts.max_entries (0: no bound) */
+	struct coalesce *jobs;    /* struct dane_job by next hop (key), and their waiters */
+	size_t n_lookup_jobs;     /* jobs started by lookups in flight (resolver.max_discoveries) */
+	uint64_t reject_log_ms;   /* when the last over-cap rejection was logged (loop ms) */
+	uint64_t reject_unlogged; /* rejections since then */
 	struct dane_counters ctr;
 };
+
+/* coalesce_complete() result of a job whose queries could not all be sent (ERR_DNS_BUSY):
+ * its waiters get DANE_TEMP as after their timeout, and nothing is cached. */
+static const char dane_busy_result;
 
 #define DANE_ENTRY(n) LRU_ENTRY(n, struct dane_entry, node)
 #define DANE_JOB(cj)  COALESCE_ENTRY(cj, struct dane_job, cj)
 
 static void dane_job_kick(struct loop *loop, struct loop_timer *t, void *arg);
+struct dane_entry;
+static void dane_entry_drop_empty(struct dane *d, struct dane_entry *e);
 
 /* ---- pure parts ---- */
 
@@ -604,8 +618,9 @@ dane_entry_new(struct dane *d, const char *key, const char *domain, int relay, u
 /* ---- waiters ---- */
 
 static void
-dane_answer(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v, const char *reason,
-            const struct dane_findings *f, int cached, int stale)
+dane_answer_x(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v,
+              const char *reason, const struct dane_findings *f, int cached, int stale,
+              int unfinished)
 {
 	struct dane_result r = {
 	        .verdict = v,
@@ -614,11 +629,38 @@ dane_answer(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v, 
 	        .cached = cached,
 	        .stale = stale,
 	        .ad_trusted = d->trusted,
+	        .unfinished = unfinished,
 	};
 
 	d->ctr.answers[v]++;
 	done(&r, arg);
 }
+
+static void
+dane_answer(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v, const char *reason,
+            const struct dane_findings *f, int cached, int stale)
+{
+	dane_answer_x(d, done, arg, v, reason, f, cached, stale, 0);
+}
+
+/* Over-cap rejections are logged at most once per POL_REJECT_LOG_MS, with their count. */
+static void
+dane_reject_log(struct dane *d, const char *key, const char *why)
+{
+	uint64_t now = loop_now_ms(d->loop);
+
+	d->reject_unlogged++;
+	if (d->reject_log_ms != 0 && now - d->reject_log_ms < POL_REJECT_LOG_MS)
+		return;
+	log_dom_warn(key,
+	             "DANE %s: %" PRIu64 " lookup(s) answered as timed out since the last "
+	             "report (%zu DANE jobs of lookups in flight, max_discoveries %u)",
+	             why, d->reject_unlogged, d->n_lookup_jobs, d->cfg->max_discoveries);
+	d->reject_log_ms = now;
+	d->reject_unlogged = 0;
+}
+
+static void dane_job_idle(struct loop *loop, struct loop_timer *t, void *arg);
 
 /* coalesce answers a waiter: with its job's entry (result), its timeout, or its cancel. */
 static void
@@ -632,19 +674,31 @@ dane_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coa
 
 	switch (why) {
 	case COALESCE_DONE:
-		dane_answer(d, w->done, w->arg, e->verdict, e->reason, &e->f, 0, 0);
+		if (result == &dane_busy_result)
+			dane_answer_x(
+			        d, w->done, w->arg, DANE_TEMP,
+			        "DANE lookup not finished: DNS queries not sent, too many waiting "
+			        "(DNS_WAIT_MAX)",
+			        NULL, 0, 0, 1);
+		else
+			dane_answer(d, w->done, w->arg, e->verdict, e->reason, &e->f, 0, 0);
 		break;
 	case COALESCE_TIMEOUT:
 		d->ctr.timeouts++;
 		(void)snprintf(reason, sizeof(reason), "DANE lookup not finished after %llu ms",
 		               (unsigned long long)cw->timeout_ms);
-		dane_answer(d, w->done, w->arg, DANE_TEMP, reason, NULL, 0, 0);
+		dane_answer_x(d, w->done, w->arg, DANE_TEMP, reason, NULL, 0, 0, 1);
 		break;
 	case COALESCE_CANCELED:
 		dane_answer(d, w->done, w->arg, DANE_CANCELED, "lookup canceled", NULL, 0, 0);
 		break;
 	}
 	free(w);
+	/* The job's last waiter gave up: a job still waiting for the DNS is abandoned
+	 * (dane_job_idle(), from the loop: the job may be answering its waiters now). */
+	if (why != COALESCE_DONE && cj->n_waiters == 0 &&
+	    coalesce_find(d->jobs, DANE_JOB(cj)->e->key) == cj)
+		loop_timer_start(d->loop, &DANE_JOB(cj)->idle, 0, dane_job_idle, DANE_JOB(cj));
 }
 
 void
@@ -689,6 +743,9 @@ dane_job_stop_queries(struct dane_job *job)
 static void
 dane_job_free(struct dane_job *job)
 {
+	loop_timer_stop(job->d->loop, &job->idle);
+	if (job->lookup)
+		job->d->n_lookup_jobs--;
 	dane_job_stop_queries(job);
 	dane_findings_free(&job->f);
 	free(job->hq);
@@ -705,6 +762,16 @@ dane_job_finish(struct dane_job *job)
 	uint64_t now = loop_now_ms(d->loop);
 	size_t i;
 
+	if (job->busy) {
+		/* Local overload, not the domain's state: nothing is cached (the previous
+		 * result, if any, stays), the waiters get DANE_TEMP as after a timeout. */
+		lru_touch(d->cache, &e->node);
+		(void)coalesce_complete(d->jobs, &job->cj, &dane_busy_result);
+		lru_unpin(&e->node);
+		dane_job_free(job);
+		dane_entry_drop_empty(d, e);
+		return;
+	}
 	for (i = 0; i < job->f.n_hosts; i++)
 		dane_host_classify(&job->f.hosts[i], &job->hq[i * DANE_Q_PER_HOST]);
 	job->f.ttl_s = job->ttl_s == UINT32_MAX ? 0 : job->ttl_s;
@@ -846,6 +913,8 @@ dane_q_done(int err, const ldns_pkt *pkt, int ad, void *arg)
 	dq->err = err;
 	dq->ad = ad;
 	job->pending--;
+	if (err == ERR_DNS_BUSY)
+		job->busy = 1;
 	if (dq->host == DANE_NO_HOST) {
 		dane_mx_done(job, err, pkt, ad);
 		return;
@@ -896,9 +965,61 @@ dane_job_reset(struct dane_job *job)
 	loop_timer_start(job->d->loop, &job->kick, 0, dane_job_kick, job);
 }
 
-/* A job for e, started (e is pinned until it ends); NULL when the job table is full. */
+/* e's job ended without a result for it (abandoned, or its queries never sent): an entry
+ * that never had one leaves the cache, so a flood of names leaves nothing behind. */
+static void
+dane_entry_drop_empty(struct dane *d, struct dane_entry *e)
+{
+	if (e->have || e->node.pins > 0)
+		return;
+	lru_remove(d->cache, &e->node);
+	dane_entry_free(e);
+}
+
+/* Whether one of the job's queries still waits for a dns_concurrency slot. */
+static int
+dane_job_unsent(const struct dane_job *job)
+{
+	size_t i;
+
+	if (loop_timer_armed(&job->kick))
+		return 1;
+	if (job->mx.q != NULL && !dns_query_sent(job->mx.q))
+		return 1;
+	for (i = 0; job->hq != NULL && i < job->f.n_hosts * DANE_Q_PER_HOST; i++)
+		if (job->hq[i].q != NULL && !dns_query_sent(job->hq[i].q))
+			return 1;
+	return 0;
+}
+
+/* The job's last waiter gave up (timeout, cancel). A job whose queries are all sent goes
+ * on and fills the cache (a slow domain is then answered when Postfix retries); one that
+ * still waits for the DNS is stopped, its queries leave the DNS client's FIFO unsent (a
+ * flood of names that never answer must not hold the slots the cached domains' refreshes
+ * need, issue 16). Its entry keeps its previous result, if any. */
+static void
+dane_job_idle(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct dane_job *job = arg;
+	struct dane *d = job->d;
+	struct dane_entry *e = job->e;
+
+	(void)loop;
+	(void)t;
+	if (job->cj.n_waiters > 0 || !dane_job_unsent(job))
+		return;
+	d->ctr.abandoned++;
+	dane_job_stop_queries(job);
+	(void)coalesce_cancel(d->jobs, &job->cj); /* no waiters: answers nobody */
+	lru_unpin(&e->node);
+	dane_job_free(job);
+	dane_entry_drop_empty(d, e);
+}
+
+/* A job for e, started (e is pinned until it ends); NULL when the job table is full.
+ * lookup: started by a lookup, counted against resolver.max_discoveries. */
 static struct dane_job *
-dane_job_start(struct dane *d, struct dane_entry *e)
+dane_job_start(struct dane *d, struct dane_entry *e, int lookup)
 {
 	struct dane_job *job = xcalloc(1, sizeof(*job));
 
@@ -908,6 +1029,9 @@ dane_job_start(struct dane *d, struct dane_entry *e)
 		free(job);
 		return NULL;
 	}
+	job->lookup = lookup;
+	if (lookup)
+		d->n_lookup_jobs++;
 	lru_pin(&e->node);
 	d->ctr.jobs++;
 	dane_job_reset(job);
@@ -954,20 +1078,30 @@ dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
 		d->ctr.stale_served++;
 		lru_touch(d->cache, &e->node);
 		if (dane_job_find(d, e) == NULL)
-			(void)dane_job_start(d, e); /* table full: the next lookup tries again */
+			(void)dane_job_start(d, e, 0); /* table full: the next lookup tries again */
 		dane_answer(d, done, arg, e->verdict, e->reason, &e->f, 1, 1);
+		return;
+	}
+	job = e != NULL ? dane_job_find(d, e) : NULL;
+	if (job == NULL && d->n_lookup_jobs >= d->cfg->max_discoveries) {
+		/* Issue 16: as many DANE jobs of lookups as MTA-STS discoveries, no more. */
+		d->ctr.rejected++;
+		dane_reject_log(d, key, "too many jobs in flight");
+		dane_answer_x(d, done, arg, DANE_TEMP,
+		              "DANE lookup not finished: too many DANE jobs in flight "
+		              "(resolver.max_discoveries)",
+		              NULL, 0, 0, 1);
 		return;
 	}
 	if (e == NULL)
 		e = dane_entry_new(d, key, domain, relay, port);
 	else
 		lru_touch(d->cache, &e->node);
-	job = dane_job_find(d, e);
 	if (job != NULL) {
 		d->ctr.coalesced++;
 	} else {
 		d->ctr.cache_misses++;
-		job = dane_job_start(d, e);
+		job = dane_job_start(d, e, 1);
 	}
 	w = xcalloc(1, sizeof(*w));
 	w->d = d;
@@ -976,7 +1110,11 @@ dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
 	if (job == NULL || coalesce_wait(d->jobs, &job->cj, &w->cw, timeout_ms) < 0) {
 		/* Limits (RES_JOBS_MAX, RES_WAITERS_MAX): no waiting, as after a timeout. */
 		free(w);
-		dane_answer(d, done, arg, DANE_TEMP, "too many DANE lookups in flight", NULL, 0, 0);
+		d->ctr.rejected++;
+		dane_reject_log(d, key, "job or waiter table full (RES_JOBS_MAX, RES_WAITERS_MAX)");
+		dane_answer_x(d, done, arg, DANE_TEMP,
+		              "DANE lookup not finished: too many DANE lookups in flight", NULL, 0,
+		              0, 1);
 		return;
 	}
 	*ret_w = w;
@@ -1127,6 +1265,15 @@ dane_verdict_label(size_t i)
 
 #define DANE_CTR(f) offsetof(struct dane_counters, f)
 
+static uint64_t
+dane_get_lookup_jobs(const void *obj)
+{
+	const struct dane *d =
+	        (const struct dane *)(const void *)((const char *)obj - offsetof(struct dane, ctr));
+
+	return d->n_lookup_jobs;
+}
+
 static const struct stats_field dane_cache_hits[] = {
         {"fresh", "cache_hits", .off = DANE_CTR(cache_hits)},
         {"stale", "stale_served", .off = DANE_CTR(stale_served)},
@@ -1160,6 +1307,17 @@ static const struct stats_metric dane_stats[] = {
         {"mtastsd_dane_cache_evictions_total", STATS_COUNTER,
          "DANE cache entries dropped for room.", .json = "dane.evictions",
          .off = DANE_CTR(evictions)},
+        {"mtastsd_dane_lookups_rejected_total", STATS_COUNTER,
+         "DANE lookups answered as timed out without a job: resolver.max_discoveries DANE "
+         "jobs of lookups in flight, or the job/waiter tables full.",
+         .json = "dane.rejected", .off = DANE_CTR(rejected)},
+        {"mtastsd_dane_jobs_abandoned_total", STATS_COUNTER,
+         "DANE jobs stopped when their last lookup gave up while their queries still "
+         "waited for a dns_concurrency slot (the queries were never sent).",
+         .json = "dane.abandoned", .off = DANE_CTR(abandoned)},
+        {"mtastsd_dane_jobs_in_flight", STATS_GAUGE,
+         "DANE jobs started by lookups in flight (at most resolver.max_discoveries).",
+         .json = "dane.jobs_in_flight", .get = dane_get_lookup_jobs},
 };
 
 void

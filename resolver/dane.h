@@ -131,6 +131,10 @@ struct dane_result {
 	int cached;                    /* answered from the cache without waiting */
 	int stale;                     /* ... from an expired entry while a refresh runs */
 	int ad_trusted;                /* the resolvers are on loopback (AD bit used) */
+	int unfinished; /* DANE_TEMP because the lookup did not finish, not because of the
+	                 * domain: its timeout passed, resolver.max_discoveries DANE jobs (or
+	                 * RES_JOBS_MAX/RES_WAITERS_MAX) in flight, or the DNS wait queue full
+	                 * (ERR_DNS_BUSY). lookup.c lets an MTA-STS policy answer then. */
 };
 
 typedef void dane_done_fn(const struct dane_result *r, void *arg);
@@ -154,6 +158,8 @@ struct dane_counters {
 	uint64_t queries;                     /* DNS queries sent */
 	uint64_t timeouts;                    /* lookups answered DANE_TEMP by their timeout */
 	uint64_t evictions;                   /* cache entries dropped for room */
+	uint64_t rejected;  /* answered as timed out without a job (max_discoveries, tables) */
+	uint64_t abandoned; /* jobs stopped, their last waiter gone, queries still unsent */
 };
 
 /* The defaults: DANE_TTL_MIN_MS, DANE_TTL_MAX_MS, DANE_TEMP_TTL_MAX_MS, DANE_STALE_MAX_MS,
@@ -176,10 +182,15 @@ struct dane *dane_free(struct dane *d);
 /* Look up the next hop domain (normalised) reached as nh says (domain_nexthop_parse(); NULL:
  * through the MX RRset on port 25). done(result, arg) runs exactly once: before
  * dane_lookup() returns for a cached result, DANE_NONE for a port nh could not name (0),
- * or DANE_TEMP for a name of DOMAIN_BUF bytes or more or beyond RES_JOBS_MAX/
- * RES_WAITERS_MAX (*ret_w NULL then), otherwise later (*ret_w is the handle until then).
- * timeout_ms > 0: answer DANE_TEMP after that long (the job goes on and fills the cache);
- * 0: wait for the job (bounded by the DNS timeouts). */
+ * or DANE_TEMP for a name of DOMAIN_BUF bytes or more, or (unfinished, counted in
+ * ctr.rejected, logged at most once per POL_REJECT_LOG_MS) when a new job would exceed
+ * cfg max_discoveries jobs started by lookups, or RES_JOBS_MAX/RES_WAITERS_MAX (*ret_w NULL
+ * then), otherwise later (*ret_w is the handle until then).
+ * timeout_ms > 0: answer DANE_TEMP (unfinished) after that long; the job goes on and fills
+ * the cache, unless its last waiter has left while some of its queries still wait for a
+ * DNS slot: it is then stopped (ctr.abandoned). 0: wait for the job (bounded by the DNS
+ * timeouts). A job whose queries found the DNS wait queue full (ERR_DNS_BUSY) caches
+ * nothing and answers DANE_TEMP (unfinished). */
 void dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
                  uint64_t timeout_ms, dane_done_fn *done, void *arg, struct dane_waiter **ret_w);
 /* done() runs at once with DANE_CANCELED; the job goes on for the cache. */

@@ -64,6 +64,7 @@ struct dns_client {
 	unsigned max_running;
 	unsigned n_running;
 	struct dns_query *wait_head, *wait_tail;
+	unsigned n_waiting; /* in the FIFO, at most DNS_WAIT_MAX */
 };
 
 enum dns_phase {
@@ -441,6 +442,7 @@ dns_wait_del(struct dns_query *q)
 		c->wait_tail = q->wprev;
 	q->wprev = q->wnext = NULL;
 	q->waiting = 0;
+	c->n_waiting--;
 }
 
 /* q leaves the queries in flight: its place goes to the first waiting query, if any. */
@@ -902,7 +904,16 @@ dns_kick(struct loop *loop, struct loop_timer *t, void *arg)
 	if (!q->running) {
 		if (c->max_running > 0 &&
 		    (c->n_running >= c->max_running || c->wait_head != NULL)) {
+			if (c->n_waiting >= DNS_WAIT_MAX) {
+				/* Issue 16: the FIFO is bounded; never sent, fails at once. */
+				(void)snprintf(q->detail, sizeof(q->detail),
+				               "%u queries waiting for a slot (DNS_WAIT_MAX)",
+				               c->n_waiting);
+				dns_finish(q, ERR_DNS_BUSY, NULL, 0);
+				return;
+			}
 			q->waiting = 1;
+			c->n_waiting++;
 			q->wprev = c->wait_tail;
 			if (c->wait_tail != NULL)
 				c->wait_tail->wnext = q;
@@ -995,13 +1006,14 @@ dns_query_start(struct dns_client *c, const char *name, uint16_t rrtype, unsigne
 void
 dns_client_queries(const struct dns_client *c, unsigned *ret_running, unsigned *ret_waiting)
 {
-	const struct dns_query *q;
-	unsigned n = 0;
-
-	for (q = c->wait_head; q != NULL; q = q->wnext)
-		n++;
 	*ret_running = c->n_running;
-	*ret_waiting = n;
+	*ret_waiting = c->n_waiting;
+}
+
+int
+dns_query_sent(const struct dns_query *q)
+{
+	return q->running;
 }
 
 void

@@ -7,7 +7,7 @@
  * Servers come from the config (resolver.dns_servers) or /etc/resolv.conf.
  *
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
- *            dns_client_queries(),
+ *            dns_query_sent(), dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_txt_free(), dns_client_servers_loopback(),
  *            dns_server_parse(), dns_resolv_conf_read(), dns_message_check()
  * Threads:   main loop only.
@@ -15,7 +15,9 @@
  * Errors:    callback err: 0 (answer has records of the type, CNAMEs followed in the
  *            packet), ERR_DNS_NXDOMAIN, ERR_DNS_NODATA, ERR_DNS_SERVFAIL, ERR_DNS_REFUSED,
  *            ERR_DNS_TIMEOUT, ERR_DNS_UNREACHABLE (every try refused or unroutable, with
- *            dns_query_detail()), ERR_DNS_MALFORMED, -ECANCELED. Exactly once per query.
+ *            dns_query_detail()), ERR_DNS_MALFORMED, ERR_DNS_BUSY (never sent: DNS_WAIT_MAX
+ *            queries wait already; callers treat it as a timeout), -ECANCELED. Exactly once
+ *            per query.
  */
 #ifndef MTASTSD_DNS_CLIENT_H
 #define MTASTSD_DNS_CLIENT_H
@@ -73,7 +75,9 @@ typedef void dns_done_fn(int err, const ldns_pkt *answer, int ad, void *arg);
  * Uses cfg->dns_timeout_ms per try and cfg->dns_attempts rounds over the servers. At most
  * cfg->dns_concurrency / DNS_CLIENTS queries (at least 1; 0: no limit) are in flight, each
  * with one socket; later ones wait for one to finish, in order (the descriptor budget,
- * common/fd_budget.h).
+ * common/fd_budget.h), at most DNS_WAIT_MAX of them (common/mtasts_limits.h): a query that
+ * finds the FIFO full fails with ERR_DNS_BUSY without being sent. A canceled query leaves
+ * the FIFO at once, never sent.
  * Returns 0, or -EINVAL when dns_servers is not empty but no entry parses. */
 int dns_client_new(struct loop *loop, const struct cfg_resolver *cfg,
                    struct dns_client **ret_client);
@@ -91,6 +95,9 @@ struct dns_query *dns_query_start(struct dns_client *c, const char *name, uint16
 void dns_client_queries(const struct dns_client *c, unsigned *ret_running, unsigned *ret_waiting);
 /* The callback runs at once with -ECANCELED. */
 void dns_query_cancel(struct dns_query *q);
+/* Whether q holds one of the dns_concurrency slots (sent, or about to be): 0 while it
+ * waits for its turn (its cancel then costs the server nothing). */
+int dns_query_sent(const struct dns_query *q);
 /* Why the query failed, beyond its error code, "" when there is nothing to add. With
  * ERR_DNS_UNREACHABLE: the server and the network error of the last try, e.g.
  * "127.0.0.1@5353 (connection refused)". q is the handle of the query whose callback is

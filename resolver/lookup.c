@@ -19,7 +19,10 @@
  * TEMP) answers at once and cancels the MTA-STS wait (the engine's discovery goes on). The
  * verdicts of an insecure MX RRset (dane-unless-sts, tempfail-unless-sts) wait for MTA-STS:
  * its policy, when one applies, decides instead of TLSA records whose hosts an attacker on
- * the path may have named (lookup_combine()).
+ * the path may have named (lookup_combine()). A DANE_TEMP of a DANE lookup that did not
+ * finish (dane_result.unfinished: its timeout, the caps, the DNS queue full) waits for
+ * MTA-STS too: a policy reply (SM_OK) answers instead of TEMP (issue 16: a flood of new
+ * names must not turn domains whose policy is cached into TEMP); without one, TEMP.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -127,6 +130,7 @@ struct lookup_req {
 	/* DANE half */
 	struct dane_waiter *dw;
 	int dane_pending;
+	int dane_unfinished; /* dv DANE_TEMP: the lookup did not finish (dane_result) */
 	enum dane_verdict dv;
 	char dreason[DANE_REASON_MAX];
 	/* state */
@@ -269,6 +273,11 @@ static const struct stats_metric lookup_stats[] = {
          "MX RRset was not DNSSEC-secure (RFC 7672 section 2.2.1).",
          .json = "dane.insecure_mx_sts_kept",
          .off = offsetof(struct lookup_counters, sts_over_insecure_mx)},
+        {"mtastsd_dane_sts_kept_overload_total", STATS_COUNTER,
+         "Replies where the MTA-STS policy decided because the DANE lookup did not finish "
+         "(its timeout, resolver.max_discoveries, the DNS wait queue full).",
+         .json = "dane.sts_kept_overload",
+         .off = offsetof(struct lookup_counters, sts_kept_overload)},
         {"mtastsd_socketmap_reply_tlsrpt_dropped_total", STATS_COUNTER,
          "MTA-STS replies sent without the TLSRPT attributes to fit Postfix's 100000 bytes.",
          .json = "reply_size.tlsrpt_dropped",
@@ -361,6 +370,17 @@ lookup_finish(struct lookup_req *req)
 		rep.invalid_policy = 0;
 		lk->ctr.canceled++;
 	} else {
+		if (req->dane_unfinished && req->sts_st == SM_OK) {
+			/* Issue 16: DANE could not finish (overload, slow DNS), but an MTA-STS
+			 * policy applies (a cached one, whatever the load): verified TLS either
+			 * way, and never TEMP for a domain whose policy we hold. */
+			lk->ctr.sts_kept_overload++;
+			if (log_verbosity() >= 1)
+				log_dom_debug(req->domain,
+				              "MTA-STS policy decides, DANE not finished: %s",
+				              req->dreason);
+			req->dv = DANE_NONE;
+		}
 		lookup_combine(req->dv, req->dreason, req->sts_st, req->sts_data, buf, sizeof(buf),
 		               &rep);
 		if (rep.source == LOOKUP_SRC_STS || rep.source == LOOKUP_SRC_NONE)
@@ -414,8 +434,12 @@ lookup_dane_done(const struct dane_result *r, void *arg)
 	if (req->finished)
 		return;
 	req->dv = r->verdict;
+	req->dane_unfinished = r->verdict == DANE_TEMP && r->unfinished;
 	lookup_copy(req->dreason, sizeof(req->dreason), r->reason);
-	if (lookup_dane_decisive(req->dv) || (req->sts_started && !req->sts_pending))
+	/* A DANE lookup that did not finish (timeout, caps, DNS queue full: overload) waits for
+	 * MTA-STS, whose policy may answer instead (lookup_finish()). */
+	if ((lookup_dane_decisive(req->dv) && !req->dane_unfinished) ||
+	    (req->sts_started && !req->sts_pending))
 		lookup_finish(req);
 }
 

@@ -67,6 +67,7 @@ struct lookup_counters {
 	uint64_t sts_overridden;           /* DANE decided while MTA-STS had a policy reply */
 	uint64_t sts_over_insecure_mx;     /* MTA-STS decided although MX hosts had TLSA records,
 	                                    * the MX RRset being insecure (*_UNLESS_STS) */
+	uint64_t sts_kept_overload;        /* MTA-STS policy decided, DANE not finished */
 	uint64_t canceled;
 	uint64_t reply_tlsrpt_dropped; /* replies sent without the TLSRPT attributes to fit */
 	uint64_t reply_too_long;       /* enforce replies over Postfix's limit: TEMP */

@@ -102,6 +102,8 @@ struct pol_engine {
 	struct loop_timer refresh_timer;   /* the refresh schedule (cache_mem's due heap) */
 	uint64_t reject_log_ms;            /* when the last over-cap rejection was logged */
 	uint64_t reject_unlogged;          /* rejections since then */
+	uint64_t fail_log_ms;              /* when the last discovery failure was logged */
+	uint64_t fail_unlogged;            /* failures since then, at debug level */
 	struct loop_timer sweep_timer;
 	struct loop_timer recheck_timer; /* proactive TXT re-checks of recently used policies */
 	struct pol_counters ctr;
@@ -170,6 +172,39 @@ pol_reject_log(struct pol_engine *e, const char *domain, const char *why)
 	             e->cfg->fetch_queue_max);
 	e->reject_log_ms = now;
 	e->reject_unlogged = 0;
+}
+
+/* "Temporary failure, no cached policy" warnings: at most one per POL_REJECT_LOG_MS with
+ * the count of the others (logged at debug level), as a flood of failing names would
+ * otherwise write one line per name. */
+static void
+pol_fail_log(struct pol_engine *e, const char *domain, int err, const char *sep, const char *detail,
+             time_t retry)
+{
+	uint64_t now = loop_now_ms(e->loop);
+
+	if (e->fail_log_ms != 0 && now - e->fail_log_ms < POL_REJECT_LOG_MS) {
+		e->fail_unlogged++;
+		log_dom_debug(domain,
+		              "temporary failure discovering the MTA-STS policy (%s%s%s), no "
+		              "cached policy: no MTA-STS policy applies, retrying in %lld s",
+		              err_str(err), sep, detail, (long long)retry);
+		return;
+	}
+	if (e->fail_unlogged > 0)
+		log_dom_warn(
+		        domain,
+		        "temporary failure discovering the MTA-STS policy (%s%s%s), no "
+		        "cached policy: no MTA-STS policy applies, retrying in %lld s (%" PRIu64
+		        " more such failures of other domains since the last such line)",
+		        err_str(err), sep, detail, (long long)retry, e->fail_unlogged);
+	else
+		log_dom_warn(domain,
+		             "temporary failure discovering the MTA-STS policy (%s%s%s), no "
+		             "cached policy: no MTA-STS policy applies, retrying in %lld s",
+		             err_str(err), sep, detail, (long long)retry);
+	e->fail_log_ms = now;
+	e->fail_unlogged = 0;
 }
 
 /* A new discovery of domain, started; NULL when the job table is full or, for a lookup's
@@ -427,13 +462,10 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 			              err_str(err), (long long)ttl);
 		} else {
 			e->ctr.outcome_tempfail++;
-			log_dom_warn(
-			        job->domain,
-			        "temporary failure discovering the MTA-STS policy (%s%s%s), no "
-			        "cached policy: no MTA-STS policy applies, retrying in %lld s",
-			        err_str(err), sep, job->detail, (long long)ttl);
+			pol_fail_log(e, job->domain, err, sep, job->detail, ttl);
 		}
-		if (!job->from_shared && err != -ENOSPC) /* our overload is not the fleet's */
+		if (!job->from_shared && err != -ENOSPC &&
+		    err != ERR_DNS_BUSY) /* our overload is not the fleet's */
 			pol_shared_put(e, job->domain, &ne, now);
 		cache_mem_put(e->cache, job->domain, &ne);
 	}
@@ -684,6 +716,7 @@ pol_dns_done(int err, const ldns_pkt *answer, int ad, void *arg)
 		pol_fail(job, CACHE_TEMPFAIL, err);
 		return;
 	case ERR_DNS_TIMEOUT:
+	case ERR_DNS_BUSY: /* never sent (DNS_WAIT_MAX): as a timeout */
 		e->ctr.dns_timeout++;
 		pol_fail(job, CACHE_TEMPFAIL, err);
 		return;

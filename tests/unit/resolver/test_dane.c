@@ -103,7 +103,7 @@ struct ans {
 	int called;
 	enum dane_verdict v;
 	char reason[DANE_REASON_MAX];
-	int cached, stale, ad_trusted, have_f;
+	int cached, stale, ad_trusted, have_f, unfinished;
 	int mx_secure, implicit_mx, null_mx, relay;
 	unsigned port;
 	size_t n_hosts;
@@ -177,6 +177,7 @@ on_answer(const struct dane_result *r, void *arg)
 	a->stale = r->stale;
 	a->ad_trusted = r->ad_trusted;
 	a->have_f = r->f != NULL;
+	a->unfinished = r->unfinished;
 	if (r->f != NULL) {
 		a->mx_secure = r->f->mx_secure;
 		a->implicit_mx = r->f->implicit_mx;
@@ -918,6 +919,127 @@ test_silent_resolver(void **state)
 	t_free(&T);
 }
 
+/* Issue 16, a flood of new names whose DNS never answers: DANE jobs of lookups are capped
+ * by resolver.max_discoveries (over it: DANE_TEMP at once, unfinished, counted); the DNS
+ * wait queue by DNS_WAIT_MAX (over it: the query is never sent, its job answers unfinished
+ * DANE_TEMP and caches nothing); jobs whose lookups all gave up while their queries still
+ * wait leave the queue unsent, so the cap frees up. One DNS slot (dns_concurrency 2 for two
+ * clients), the silent server. */
+#define FLOOD_N   (DNS_WAIT_MAX + 76) /* 1 running + DNS_WAIT_MAX waiting + 75 never sent */
+#define FLOOD_CAP FLOOD_N
+
+static struct ans flood_ans[FLOOD_N + 2];
+static size_t flood_busy_i; /* a name whose query was never sent */
+
+static int
+c_flood_answered(struct t *t)
+{
+	size_t i;
+
+	(void)t;
+	for (i = 0; i < FLOOD_N; i++)
+		if (flood_ans[i].called == 0)
+			return 0;
+	return 1;
+}
+
+static int
+c_flood_abandoned(struct t *t)
+{
+	return dane_counters(t->d)->abandoned == DNS_WAIT_MAX;
+}
+
+static void
+flood_ask(struct t *t, size_t i, const char *name)
+{
+	t->w = NULL;
+	dane_lookup(t->d, name, NULL, 100, on_answer, &flood_ans[i], &t->w);
+}
+
+static void
+s_flood_3(struct t *t)
+{
+	char name[64];
+
+	/* The one job whose query was sent goes on (it fills the cache); the others left. */
+	assert_int_equal(dane_jobs_in_flight(t->d), 1);
+	/* ... and left no cache entry behind (nor did the rejected lookup) */
+	assert_int_equal(dane_cache_entries(t->d), 1);
+	/* Nothing cached from the overload: a name whose query was never sent has no result,
+	 * its next lookup waits for a new job. */
+	(void)snprintf(name, sizeof(name), "f%zu.flood.test", flood_busy_i);
+	flood_ask(t, FLOOD_N, name);
+	assert_non_null(t->w);
+	/* Room again under the cap: a new name gets a job. */
+	flood_ask(t, FLOOD_N + 1, "again.flood.test");
+	assert_non_null(t->w);
+	assert_int_equal(flood_ans[FLOOD_N + 1].called, 0);
+	assert_int_equal(dane_counters(t->d)->rejected, 1);
+	t_done(t);
+}
+
+static void
+s_flood_2(struct t *t)
+{
+	const struct dane_counters *c = dane_counters(t->d);
+	size_t i, timed_out = 0, busy = 0;
+
+	for (i = 0; i < FLOOD_N; i++) {
+		const struct ans *a = &flood_ans[i];
+
+		assert_int_equal(a->called, 1);
+		assert_int_equal(a->v, DANE_TEMP);
+		assert_true(a->unfinished);
+		if (strcmp(a->reason, "DANE lookup not finished after 100 ms") == 0)
+			timed_out++;
+		else if (strstr(a->reason, "not sent") != NULL && busy++ == 0)
+			flood_busy_i = i;
+	}
+	assert_int_equal(timed_out, DNS_WAIT_MAX + 1);
+	assert_int_equal(busy, FLOOD_N - DNS_WAIT_MAX - 1);
+	assert_int_equal(c->timeouts, DNS_WAIT_MAX + 1);
+	t_when(t, 0, c_flood_abandoned, s_flood_3);
+}
+
+static void
+s_flood_1(struct t *t)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < FLOOD_N; i++) {
+		(void)snprintf(name, sizeof(name), "f%zu.flood.test", i);
+		flood_ask(t, i, name);
+		assert_non_null(t->w);
+	}
+	assert_int_equal(dane_jobs_in_flight(t->d), FLOOD_N);
+	/* Over the cap: answered at once, as a lookup that timed out. */
+	flood_ask(t, FLOOD_N, "over.flood.test");
+	assert_null(t->w);
+	assert_int_equal(flood_ans[FLOOD_N].called, 1);
+	assert_int_equal(flood_ans[FLOOD_N].v, DANE_TEMP);
+	assert_true(flood_ans[FLOOD_N].unfinished);
+	assert_int_equal(dane_counters(t->d)->rejected, 1);
+	memset(&flood_ans[FLOOD_N], 0, sizeof(flood_ans[FLOOD_N]));
+	t_when(t, 0, c_flood_answered, s_flood_2);
+}
+
+static void
+test_flood_caps(void **state)
+{
+	memset(&T, 0, sizeof(T));
+	memset(flood_ans, 0, sizeof(flood_ans));
+	T.cfg = testns_cfg(silent_port);
+	T.cfg->resolver.max_discoveries = FLOOD_CAP;
+	T.cfg->resolver.dns_concurrency = 2;   /* one slot per DNS client */
+	T.cfg->resolver.dns_timeout_ms = 5000; /* the sent query outlives the waiters */
+	T.opts = dane_opts_default();
+	assert_int_equal(loop_new(&T.loop), 0);
+	assert_int_equal(dane_new(T.loop, &T.cfg->resolver, &T.opts, &T.d), 0);
+	t_run(&T, s_flood_1);
+	t_free(&T);
+}
+
 /* A refresh whose MX lookup fails keeps the previous result (not knowing is no evidence);
  * a domain never seen is TEMP. Stops and restarts ldns-testns. */
 static int
@@ -1157,6 +1279,7 @@ main(void)
 	        cmocka_unit_test(test_serve_stale),
 	        cmocka_unit_test(test_stale_bounded_by_ttl),
 	        cmocka_unit_test(test_silent_resolver),
+	        cmocka_unit_test(test_flood_caps),
 	        cmocka_unit_test(test_refresh_failure_keeps),
 	        cmocka_unit_test(test_keep_bounded_by_ttl),
 	};

@@ -9,6 +9,8 @@
  * come from another process over UDP, which a fake clock cannot hurry (bounded: 10 s).
  * The DANE module alone is tested in test_dane.c.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -333,6 +337,74 @@ test_lookup_insecure_mx_keeps_sts(void **state)
 	lt_free(&x);
 }
 
+/* Issue 16: DANE under a flood. The DANE module asks a server that never answers (a UDP
+ * socket nobody reads) with resolver.max_discoveries 2; the policy cache holds enforce
+ * policies for cached.test and cached2.test. A DANE lookup that does not finish (its
+ * timeout, or over the cap) lets the cached policy answer, never TEMP; a domain without a
+ * policy stays TEMP (never NOTFOUND: DANE might protect it). */
+static void
+test_lookup_dane_overload_keeps_sts(void **state)
+{
+	struct lt x;
+	struct lookup *lk;
+	struct lookup_req *rq;
+	struct cfg_zone on = {.timeout_ms = 500, .dane = 1, .require_sni = 1};
+	const struct lookup_counters *c;
+	const struct dane_counters *dc;
+	struct lookup_dane ld;
+	struct cfg *dcfg;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	lt_new(&x);
+	lk = x.lk;
+	x.t.d = dane_free(x.t.d);
+	dcfg = testns_cfg(ntohs(sin.sin_port));
+	dcfg->resolver.max_discoveries = 2;
+	dcfg->resolver.dns_timeout_ms = 5000; /* longer than the lookups wait */
+	assert_int_equal(dane_new(x.t.loop, &dcfg->resolver, &x.t.opts, &x.t.d), 0);
+	ld = lookup_dane_of(x.t.d);
+	lookup_set_dane(lk, &ld);
+	cache_policy(x.cache, x.t.loop, "cached.test", "mail.cached.test");
+	cache_policy(x.cache, x.t.loop, "cached2.test", "mail.cached2.test");
+	l_n = 2; /* four lookups: l_done() ends the loop at six */
+	lookup_start(lk, "flood1.test", NULL, &on, l_done, &L[0], &rq);  /* DANE job 1 */
+	lookup_start(lk, "cached.test", NULL, &on, l_done, &L[1], &rq);  /* job 2, times out */
+	lookup_start(lk, "cached2.test", NULL, &on, l_done, &L[2], &rq); /* over the cap */
+	lookup_start(lk, "flood2.test", NULL, &on, l_done, &L[3], &rq);  /* over the cap */
+	lt_run(&x);
+	/* the cached policies answer, DANE not finished */
+	assert_int_equal(L[1].st, SM_OK);
+	assert_string_equal(L[1].data, "secure match=mail.cached.test servername=hostname");
+	assert_int_equal(L[1].src, LOOKUP_SRC_STS);
+	assert_int_equal(L[2].st, SM_OK);
+	assert_string_equal(L[2].data, "secure match=mail.cached2.test servername=hostname");
+	/* no policy: TEMP as before, for the timeout and for the cap */
+	assert_int_equal(L[0].st, SM_TEMP);
+	assert_string_equal(L[0].data, "DANE: DANE lookup not finished after 500 ms");
+	assert_int_equal(L[3].st, SM_TEMP);
+	assert_string_equal(L[3].data, "DANE: DANE lookup not finished: too many DANE jobs in "
+	                               "flight (resolver.max_discoveries)");
+	c = lookup_counters(lk);
+	assert_int_equal(c->sts_kept_overload, 2);
+	assert_int_equal(c->source[LOOKUP_SRC_STS], 2);
+	assert_int_equal(c->source[LOOKUP_SRC_DANE_TEMP], 2);
+	dc = dane_counters(x.t.d);
+	assert_int_equal(dc->rejected, 2);
+	assert_int_equal(dc->timeouts, 2);
+	assert_int_equal(dane_jobs_in_flight(x.t.d), 2); /* their queries were sent: they go on */
+	lt_free(&x);
+	cfg_free(dcfg);
+	(void)close(fd);
+}
+
 int
 main(void)
 {
@@ -340,6 +412,7 @@ main(void)
 	        cmocka_unit_test(test_combine),
 	        cmocka_unit_test(test_lookup_combines),
 	        cmocka_unit_test(test_lookup_insecure_mx_keeps_sts),
+	        cmocka_unit_test(test_lookup_dane_overload_keeps_sts),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
