@@ -105,6 +105,8 @@ err_str(int code)
 		return "state database written by a newer mtastsd";
 	case ERR_STATEDB_FOREIGN:
 		return "not an mtastsd state database";
+	case ERR_LISTEN_PASSED:
+		return "the socket passed by the service manager does not fit the listener";
 	default:
 		break;
 	}

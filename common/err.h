@@ -64,6 +64,10 @@ enum err_code {
 	ERR_STATEDB_IO = -1162,      /* cannot create or write it: permissions, disk full, I/O */
 	ERR_STATEDB_VERSION = -1163, /* schema version newer than this build knows */
 	ERR_STATEDB_FOREIGN = -1164, /* an SQLite file that mtastsd did not write */
+	/* listening sockets (common/listen.h) */
+	ERR_LISTEN_PASSED = -1180, /* a socket passed by the service manager does not fit the
+	                            * configured listener: another role's name on its address,
+	                            * or another address on its port (the message says which) */
 };
 
 /* Text for a code from err.h or a -errno value. Returns a static string, never NULL. */

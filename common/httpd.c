@@ -269,6 +269,7 @@ httpd_start(struct httpd *h, int fd, const struct httpd_server *srv, const char 
 {
 	struct httpd_srv *s = xcalloc(1, sizeof(*s));
 	struct MHD_OptionItem opts[HTTPD_OPTS_MAX];
+	unsigned int flags;
 	size_t n = 0;
 
 	s->h = h;
@@ -295,8 +296,17 @@ httpd_start(struct httpd *h, int fd, const struct httpd_server *srv, const char 
 	if (srv->tls_cert != NULL)
 		httpd_opt(opts, &n, MHD_OPTION_HTTPS_CERT_CALLBACK, 0, (void *)srv->tls_cert);
 	httpd_opt(opts, &n, MHD_OPTION_END, 0, NULL);
-	s->mhd = MHD_start_daemon(srv->flags | MHD_USE_ERROR_LOG, 0, NULL, NULL, srv->access,
-	                          srv->access_cls, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	flags = srv->flags | MHD_USE_ERROR_LOG;
+	/* MHD_stop_daemon() wakes a thread of its own through its inter-thread channel (an
+	 * eventfd) when there is one; without one (libmicrohttpd 0.9.75 does not force it on
+	 * Linux) it only shuts the listening socket down (shutdown(2)). A daemon at its connection
+	 * limit has taken that socket out of its epoll set, so the shutdown wakes nothing and the
+	 * stop waited for the next connection timeout (timeout_s), listener by listener: a
+	 * full publisher took about a minute to stop. With MHD_USE_ITC it stops at once. */
+	if (s->threaded)
+		flags |= MHD_USE_ITC;
+	s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, srv->access, srv->access_cls,
+	                          MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		log_err("%s: cannot start the HTTP%s server on %s", h->name,
 		        (srv->flags & MHD_USE_TLS) != 0 ? "S" : "", what);

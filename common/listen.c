@@ -2,14 +2,14 @@
  * common/listen.c - bind TCP and unix listening sockets, one way for every listener
  *
  * Interface: listen_open(), listen_take_fd(), listen_close(); listen_passed_scan(),
- *            listen_passed_add(), listen_passed_match(), listen_passed_finish(),
- *            listen_addr_name() (listen.h)
+ *            listen_passed_add(), listen_passed_match(), listen_passed_overlap(),
+ *            listen_passed_finish(), listen_addr_name() (listen.h)
  * Threads:   main thread only (umask(2) around the unix socket's bind(); the table of
  *            passed sockets).
  * Ownership: see listen.h. The table of passed sockets (listen_passed_*) owns each
  *            descriptor until a listener takes it or listen_passed_finish() closes it.
- * Errors:    -errno with a message in the caller's buffer naming the address and the step
- *            that failed; nothing is logged here.
+ * Errors:    -errno (or ERR_LISTEN_PASSED) with a message in the caller's buffer naming
+ *            the address and the step that failed; nothing is logged here.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "listen.h"
 #include "mtasts_limits.h"
 #include "xalloc.h"
@@ -456,26 +457,113 @@ listen_passed_finish(char *errbuf, size_t errlen)
 	return r < 0 ? r : taken;
 }
 
+/* The host and port of a listen_addr_name() text of a TCP socket ("127.0.0.1:8461",
+ * "[::1]:8461"): *family AF_INET or AF_INET6, *port; returns 1 when the host is its
+ * family's wildcard (0.0.0.0, [::]), 0 when not, -EINVAL for another text (unix:...). */
+static int
+listen_addr_split(const char *addr, int *family, unsigned long *port)
+{
+	const char *colon = strrchr(addr, ':');
+	char *end;
+
+	if (colon == NULL || strncmp(addr, "unix:", 5) == 0)
+		return -EINVAL;
+	errno = 0;
+	*port = strtoul(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || *port > 65535)
+		return -EINVAL;
+	*family = addr[0] == '[' ? AF_INET6 : AF_INET;
+	if (*family == AF_INET6)
+		return (size_t)(colon - addr) == 4 && strncmp(addr, "[::]", 4) == 0;
+	return (size_t)(colon - addr) == 7 && strncmp(addr, "0.0.0.0", 7) == 0;
+}
+
+int
+listen_passed_overlap(const struct listen_passed *p, size_t n, const char *addr)
+{
+	unsigned long port, pport;
+	int family, pfamily, any, pany;
+	size_t i;
+
+	any = listen_addr_split(addr, &family, &port);
+	if (any < 0)
+		return -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (p[i].fd < 0)
+			continue;
+		pany = listen_addr_split(p[i].addr, &pfamily, &pport);
+		if (pany < 0 || pport != port)
+			continue;
+		/* the same address; a passed [::] (dual-stack unless BindIPv6Only=ipv6-only)
+		 * takes IPv4 too, a passed 0.0.0.0 all of IPv4; the listener's own [::] is
+		 * IPv6-only (listen_tcp()), its 0.0.0.0 all of IPv4 */
+		if (strcmp(p[i].addr, addr) == 0 ||
+		    (pany && (pfamily == AF_INET6 || family == AF_INET)) ||
+		    (any && pfamily == family))
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+/* The text of cl's address as listen_addr_name() writes it, into want (wantlen bytes):
+ * 0, or -EINVAL when it is no numeric address (listen_tcp() says what is wrong). */
+static int
+listen_want_name(const struct cfg_listen *cl, const struct listen_opts *o, char *want,
+                 size_t wantlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t alen;
+
+	if (cl->path != NULL) {
+		(void)snprintf(want, wantlen, "unix:%s", cl->path);
+		return 0;
+	}
+	if (cfg_listen_sockaddr(cl, o->default_host, &ss, &alen, NULL, 0) < 0 ||
+	    listen_addr_name((struct sockaddr *)&ss, alen, want, wantlen) < 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* bind() of cl (a TCP listener of role o->fdname) failed with EADDRINUSE: when a passed
+ * socket that no listener took holds that port (the socket unit and the listen key name
+ * the port with different addresses), say so instead: ERR_LISTEN_PASSED with the message
+ * in errbuf. Else -EADDRINUSE and errbuf unchanged. */
+static int
+listen_explain_in_use(const struct cfg_listen *cl, const struct listen_opts *o, char *errbuf,
+                      size_t errlen)
+{
+	char want[LISTEN_NAME_MAX];
+	const char *key;
+	int i;
+
+	if (o->fdname == NULL || cl->path != NULL || listen_passed_n == 0 ||
+	    listen_want_name(cl, o, want, sizeof(want)) < 0)
+		return -EADDRINUSE;
+	i = listen_passed_overlap(listen_passed_v, listen_passed_n, want);
+	if (i < 0)
+		return -EADDRINUSE;
+	key = listen_role_key(o->fdname);
+	return listen_fail(ERR_LISTEN_PASSED, errbuf, errlen,
+	                   "cannot listen on %s: %s: the service manager passed %s "
+	                   "(FileDescriptorName=%s), which holds that port, but %s is %s: "
+	                   "write the same address in both (ListenStream=%s in the socket "
+	                   "unit, docs/operations.md \"Socket activation\")",
+	                   want, strerror(EADDRINUSE), listen_passed_v[i].addr,
+	                   listen_passed_v[i].name, key != NULL ? key : o->fdname, want, want);
+}
+
 /* The passed socket for cl, when there is one: 1 with *ls filled, 0 (bind it), or -errno. */
 static int
 listen_take_passed(const struct cfg_listen *cl, const struct listen_opts *o, struct listen_sock *ls,
                    char *errbuf, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t alen;
 	char want[LISTEN_NAME_MAX];
 	int i;
 
 	if (o->fdname == NULL || listen_passed_n == 0)
 		return 0;
-	if (cl->path != NULL) {
-		(void)snprintf(want, sizeof(want), "unix:%s", cl->path);
-	} else {
-		if (cfg_listen_sockaddr(cl, o->default_host, &ss, &alen, NULL, 0) < 0)
-			return 0; /* listen_tcp() says what is wrong with it */
-		if (listen_addr_name((struct sockaddr *)&ss, alen, want, sizeof(want)) < 0)
-			return 0;
-	}
+	if (listen_want_name(cl, o, want, sizeof(want)) < 0)
+		return 0; /* listen_tcp() says what is wrong with it */
 	i = listen_passed_match(listen_passed_v, listen_passed_n, o->fdname, want);
 	if (i == -ENOENT)
 		return 0;
@@ -487,7 +575,7 @@ listen_take_passed(const struct cfg_listen *cl, const struct listen_opts *o, str
 			if (listen_passed_v[k].fd >= 0 &&
 			    strcmp(listen_passed_v[k].addr, want) == 0)
 				other = listen_passed_v[k].name;
-		return listen_fail(i, errbuf, errlen,
+		return listen_fail(ERR_LISTEN_PASSED, errbuf, errlen,
 		                   "cannot listen on %s: the socket the service manager passed "
 		                   "there is named '%s' (FileDescriptorName=), not '%s'",
 		                   want, other, o->fdname);
@@ -512,6 +600,8 @@ listen_open(const struct cfg_listen *cl, const struct listen_opts *o, struct lis
 		r = listen_unix(cl, o, &ls, errbuf, errlen);
 	else if (r == 0)
 		r = listen_tcp(cl, o, &ls, errbuf, errlen);
+	if (r == -EADDRINUSE)
+		r = listen_explain_in_use(cl, o, errbuf, errlen);
 	if (r < 0)
 		return r;
 	*ret_ls = ls;

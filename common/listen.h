@@ -3,7 +3,7 @@
  *
  * Interface: listen_open(), listen_take_fd(), listen_close(); socket activation:
  *            listen_passed_scan(), listen_passed_finish(), listen_passed_add(),
- *            listen_passed_match(), listen_addr_name()
+ *            listen_passed_match(), listen_passed_overlap(), listen_addr_name()
  * Used by:   the socketmap server, the admin endpoint and the publisher: every listener is
  *            bound here, one way, before privileges are dropped.
  * Activation: a socket the service manager passed (sd_listen_fds(3): a systemd .socket
@@ -90,8 +90,11 @@ struct listen_opts {
  * Address already in use". Notable codes: -EINVAL (the host is not a numeric address),
  * -EAFNOSUPPORT (the kernel has no IPv6), -ENAMETOOLONG (the path does not fit sun_path),
  * -ENOENT (unknown owner or group), -EEXIST (the path exists and is not a socket), -EPERM
- * (chown refused: the message names socket activation), -EADDRINUSE (the passed socket on
- * this address is named for another role). */
+ * (chown refused: the message names socket activation), -EADDRINUSE (bound elsewhere),
+ * ERR_LISTEN_PASSED (err.h; the passed socket on this address is named for another role,
+ * or a passed socket no listener took holds this port on another address, as systemd's
+ * ListenStream=8461, [::]:8461, holds 127.0.0.1:8461: the message names both addresses,
+ * the socket's name and the config key). */
 int listen_open(const struct cfg_listen *cl, const struct listen_opts *o,
                 struct listen_sock *ret_ls, char *errbuf, size_t errlen);
 
@@ -127,6 +130,15 @@ int listen_addr_name(const struct sockaddr *sa, socklen_t salen, char *out, size
  * named for another role. */
 int listen_passed_match(const struct listen_passed *p, size_t n, const char *fdname,
                         const char *addr);
+
+/* Which of the n passed sockets p[], still untaken (fd >= 0), holds the port of the
+ * configured TCP listener at addr (a listen_addr_name() text) so that binding addr fails:
+ * one on the same port whose address is addr, or a wildcard that covers it (a passed
+ * [::] is dual-stack unless BindIPv6Only=ipv6-only, so it covers IPv4 too; a passed
+ * 0.0.0.0 covers IPv4), or covered by addr's wildcard (the listener's [::] is IPv6-only,
+ * its 0.0.0.0 covers IPv4). No I/O. Returns its index, or -ENOENT (also for a unix
+ * addr). */
+int listen_passed_overlap(const struct listen_passed *p, size_t n, const char *addr);
 
 /* At start, before any listen_open(): take the sockets the service manager passed
  * (sd_listen_fds_with_names(3); LISTEN_* is removed from the environment) into the

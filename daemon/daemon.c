@@ -533,6 +533,16 @@ daemon_passed_finish(void)
 
 /* ---- run ---- */
 
+/* A part did not start (r < 0): say so, unless the listener's own message is the whole
+ * story (ERR_LISTEN_PASSED names the passed socket, the config key and the fix; a second
+ * "cannot start" line would only repeat it in vaguer words). */
+static void
+daemon_part_failed(const char *part, int r)
+{
+	if (r != ERR_LISTEN_PASSED)
+		log_err("%s: cannot start: %s", part, err_str(r));
+}
+
 static int
 daemon_start(struct daemon *d)
 {
@@ -563,19 +573,19 @@ daemon_start(struct daemon *d)
 		r = res_new(d->loop, d->cfg, &d->res);
 		if (r < 0) {
 			d->res = NULL;
-			log_err("resolver: cannot start: %s", err_str(r));
+			daemon_part_failed("resolver", r);
 			return r;
 		}
 	}
 	r = pub_new(d->loop, d->cfg, &d->pub);
 	if (r < 0) {
 		d->pub = NULL;
-		log_err("publisher: cannot start: %s", err_str(r));
+		daemon_part_failed("publisher", r);
 		return r;
 	}
 	r = admin_new(d->loop, d->cfg, &d->admin);
 	if (r < 0) {
-		log_err("admin: cannot start: %s", err_str(r));
+		daemon_part_failed("admin", r);
 		return r;
 	}
 	r = daemon_passed_finish();

@@ -14,8 +14,12 @@
 #    HTTP) and the admin endpoint on sockets named publisher-https, publisher-http and
 #    admin: curl's first request starts it and gets the policy, the HTTP listener
 #    redirects to HTTPS and the admin endpoint answers /status.
-# 2. Refusals, each an exit status 1 with the reason logged: a passed socket on an address
-#    no listener has, and a socket on the socketmap's address named for another role.
+# 2. Refusals, each an exit status 1 with the reason logged (one line, no vaguer second
+#    "cannot start" line): a passed socket on an address no listener has, a socket on the
+#    socketmap's address named for another role, and a passed socket holding the
+#    socketmap's port on another address (127.0.0.1 against a configured 0.0.0.0; and,
+#    as root in a network namespace, systemd's `-l PORT`, [::]:PORT, against 127.0.0.1):
+#    the message names both addresses and the ListenStream= to write.
 # 3. Across a restart: systemd-socket-activate hands its sockets over at exec and keeps
 #    none, so a python3 stand-in for systemd's .socket unit holds the listening socket and
 #    starts mtastsd with it (LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES as systemd sets them).
@@ -178,6 +182,41 @@ check "the socketmap's address passed as 'admin': exit status 1" 1 "$RC"
 check_match "... logged, naming both roles" \
 	"socketmap: cannot listen on 127.0.0.1:$SM: the socket the service manager passed there is named 'admin' \(FileDescriptorName=\), not 'socketmap'" \
 	"$(cat "$T/role.log")"
+check "... and no second, vaguer error after it" 0 "$(grep -c 'cannot start' "$T/role.log" || true)"
+
+# The socket unit and resolver.listen name the port with different addresses: the bind
+# fails (EADDRINUSE: the passed socket holds the port), and the message says what was
+# passed and what the config asks, not just "Address already in use". Here the passed
+# socket is 127.0.0.1 and the config's the wildcard (whose bind fails: nothing is exposed).
+act_conf "$T/any.conf" "\"0.0.0.0:$SM\""
+sa inuse -l "127.0.0.1:$SM" --fdname=socketmap "$MTASTSD" -f -c "$T/any.conf"
+wait_log inuse "Listening on 127.0.0.1:$SM as 3" || die "systemd-socket-activate did not listen"
+tcp_open "$SM" 127.0.0.1 || true
+PID=$(cat "$T/inuse.pid")
+wait_exit "$PID"
+check "the socketmap's port passed on another address: exit status 1" 1 "$RC"
+check_match "... logged with what was passed, what the config asks and the fix" \
+	"socketmap: cannot listen on 0\.0\.0\.0:$SM: Address already in use: the service manager passed 127\.0\.0\.1:$SM \(FileDescriptorName=socketmap\), which holds that port, but resolver\.listen is 0\.0\.0\.0:$SM: write the same address in both \(ListenStream=0\.0\.0\.0:$SM in the socket unit" \
+	"$(cat "$T/inuse.log")"
+check "... and no second, vaguer error after it" 0 "$(grep -c 'cannot start' "$T/inuse.log" || true)"
+# The case met in practice: `ListenStream=8461` (systemd-socket-activate -l PORT) is
+# [::]:PORT, dual-stack, and holds 127.0.0.1:PORT. A wildcard socket: in a network
+# namespace of its own (root), so that it listens on loopback only.
+if have_root "a [::] socket against 127.0.0.1 (ip netns)"; then
+	netns_setup "mtastsd-sa-$$"
+	start_bg wild netns_exec systemd-socket-activate -l "$SM" --fdname=socketmap \
+		"$MTASTSD" -f -c "$T/one.conf"
+	wait_log wild "Listening on .*:$SM as 3" || die "systemd-socket-activate did not listen"
+	netns_exec bash -c "exec 3<>/dev/tcp/127.0.0.1/$SM" 2>/dev/null || true
+	PID=$(cat "$T/wild.pid")
+	wait_exit "$PID"
+	check "netns: [::]:$SM passed, resolver.listen 127.0.0.1:$SM: exit status 1" 1 "$RC"
+	check_match "... logged with what was passed, what the config asks and the fix" \
+		"socketmap: cannot listen on 127\.0\.0\.1:$SM: Address already in use: the service manager passed (\[::\]|0\.0\.0\.0):$SM \(FileDescriptorName=socketmap\), which holds that port, but resolver\.listen is 127\.0\.0\.1:$SM: write the same address in both \(ListenStream=127\.0\.0\.1:$SM in the socket unit" \
+		"$(cat "$T/wild.log")"
+	check "... and no second, vaguer error after it" 0 \
+		"$(grep -c 'cannot start' "$T/wild.log" || true)"
+fi
 
 # ---- 3. across a restart: the stand-in for systemd's .socket unit keeps the socket
 cat >"$T/holder.py" <<'PY'

@@ -12,6 +12,9 @@
  * Socket activation: listen_addr_name() (canonical addresses, unix, abstract);
  * listen_passed_match() over a table of passed sockets and configured listeners (by
  * address, by FileDescriptorName= role, taken ones skipped, another role's refused);
+ * listen_passed_overlap(): which untaken passed socket holds a listener's port on another
+ * address (wildcards of each family, [::] dual-stack), and listen_open()'s message when the
+ * bind then fails (both addresses, the socket's name, the key, the fix);
  * listen_passed_add() refuses a socket that is not a listening stream socket; listen_open()
  * takes a passed TCP and unix socket (non-blocking and close-on-exec, never chowned,
  * chmodded or unlinked); listen_passed_finish() closes and reports an untaken one;
@@ -39,6 +42,7 @@
 
 #include <cmocka.h>
 
+#include "err.h"
 #include "listen.h"
 
 static char dir[64];
@@ -555,6 +559,64 @@ test_passed_match(void **state)
 	                 -ENOENT);
 }
 
+/* Which untaken passed socket holds a TCP listener's port on another address (the pure
+ * part of the EADDRINUSE explanation). */
+static void
+test_passed_overlap(void **state)
+{
+	struct listen_passed p[] = {
+	        {.fd = 10, .name = LISTEN_FDNAME_SOCKETMAP, .addr = "[::]:28601"},
+	        {.fd = 11, .name = LISTEN_FDNAME_PUB_HTTP, .addr = "0.0.0.0:80"},
+	        {.fd = 12, .name = "unknown", .addr = "unix:/run/mtastsd/socketmap.sock"},
+	        {.fd = 13, .name = LISTEN_FDNAME_ADMIN, .addr = "127.0.0.1:8462"},
+	        {.fd = -1, .name = LISTEN_FDNAME_SOCKETMAP, .addr = "0.0.0.0:9999"}, /* taken */
+	        {.fd = 15, .name = LISTEN_FDNAME_PUB_HTTPS, .addr = "[::1]:443"},
+	};
+	static const struct {
+		const char *addr;
+		int want;
+	} cases[] = {
+	        /* a passed [::] (dual-stack) holds the port on every address */
+	        {"127.0.0.1:28601", 0},
+	        {"[::1]:28601", 0},
+	        {"0.0.0.0:28601", 0},
+	        /* a passed 0.0.0.0: IPv4 only (the listener's [::] is IPv6-only) */
+	        {"127.0.0.1:80", 1},
+	        {"[::1]:80", -ENOENT},
+	        {"[::]:80", -ENOENT},
+	        /* the listener's wildcard covers a passed address of its family */
+	        {"0.0.0.0:8462", 3},
+	        {"[::]:8462", -ENOENT},
+	        {"[::]:443", 5},
+	        {"0.0.0.0:443", -ENOENT},
+	        /* the same address (a socket of another role there) */
+	        {"127.0.0.1:8462", 3},
+	        /* other specific addresses on the port do not collide */
+	        {"127.0.0.2:8462", -ENOENT},
+	        {"[::2]:443", -ENOENT},
+	        /* taken, another port, unix, not an address text */
+	        {"127.0.0.1:9999", -ENOENT},
+	        {"127.0.0.1:2860", -ENOENT},
+	        {"unix:/run/mtastsd/socketmap.sock", -ENOENT},
+	        {"127.0.0.1:", -ENOENT},
+	        {"127.0.0.1:x", -ENOENT},
+	        {"127.0.0.1:65536", -ENOENT},
+	        {"", -ENOENT},
+	};
+	const size_t n = sizeof(p) / sizeof(p[0]);
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		r = listen_passed_overlap(p, n, cases[i].addr);
+		if (r != cases[i].want)
+			fail_msg("case %zu (%s): got %d, want %d", i, cases[i].addr, r,
+			         cases[i].want);
+	}
+	assert_int_equal(listen_passed_overlap(p, 0, "127.0.0.1:28601"), -ENOENT);
+}
+
 /* A listening TCP socket on 127.0.0.1, blocking and inheritable (as a service manager may
  * pass it); its port in *ret_port. */
 static int
@@ -652,8 +714,8 @@ test_passed_open(void **state)
 static void
 test_passed_errors(void **state)
 {
-	char errbuf[512] = "", addr[32];
-	struct cfg_listen tcp = {.host = "127.0.0.1"};
+	char errbuf[512] = "", addr[32], want[400];
+	struct cfg_listen tcp = {.host = "127.0.0.1"}, any = {.host = "0.0.0.0"};
 	struct listen_opts o = opts;
 	struct listen_sock ls = LISTEN_SOCK_INIT;
 	uint16_t port;
@@ -679,10 +741,21 @@ test_passed_errors(void **state)
 	(void)snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
 	assert_int_equal(listen_passed_add(fd, LISTEN_FDNAME_ADMIN, errbuf, sizeof(errbuf)), 0);
 	o.fdname = LISTEN_FDNAME_SOCKETMAP;
-	assert_int_equal(listen_open(&tcp, &o, &ls, errbuf, sizeof(errbuf)), -EADDRINUSE);
+	assert_int_equal(listen_open(&tcp, &o, &ls, errbuf, sizeof(errbuf)), ERR_LISTEN_PASSED);
 	assert_has(errbuf, addr);
 	assert_has(errbuf, "named 'admin'");
 	assert_has(errbuf, "not 'socketmap'");
+	/* the listener's wildcard on that port: the bind fails, and the message names the
+	 * passed socket that holds the port, its name, the key and the fix (nothing is bound:
+	 * 127.0.0.1 holds the port) */
+	any.port = port;
+	assert_int_equal(listen_open(&any, &o, &ls, errbuf, sizeof(errbuf)), ERR_LISTEN_PASSED);
+	(void)snprintf(want, sizeof(want),
+	               "cannot listen on 0.0.0.0:%u: %s: the service manager passed %s "
+	               "(FileDescriptorName=admin), which holds that port, but resolver.listen "
+	               "is 0.0.0.0:%u: write the same address in both (ListenStream=0.0.0.0:%u",
+	               (unsigned)port, strerror(EADDRINUSE), addr, (unsigned)port, (unsigned)port);
+	assert_has(errbuf, want);
 	/* without a role (fdname NULL) a listener never takes a passed socket: it binds */
 	o.fdname = NULL;
 	assert_int_equal(listen_open(&tcp, &o, &ls, errbuf, sizeof(errbuf)), -EADDRINUSE);
@@ -779,6 +852,7 @@ main(void)
 	        cmocka_unit_test(test_unix_chown_refused),
 	        cmocka_unit_test(test_addr_name),
 	        cmocka_unit_test(test_passed_match),
+	        cmocka_unit_test(test_passed_overlap),
 	        cmocka_unit_test(test_passed_open),
 	        cmocka_unit_test(test_passed_errors),
 	        cmocka_unit_test(test_passed_scan),
