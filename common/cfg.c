@@ -215,6 +215,8 @@ static const struct cfg_key cfg_keys_publisher[] = {
                65536, RST),
         K_MS(P, "connection_timeout", publisher.connection_timeout_ms, SEC(30), SEC(1), HOUR(1),
              RST),
+        K_MS(P, "cert_poll_interval", publisher.cert_poll_interval_ms, SEC(60), SEC(1), HOUR(1),
+             RST),
         K_GROUPS("domains", publisher.domains, publisher.n_domains, CFG_DOMAINS_MAX,
                  cfg_keys_domain, D),
         K_END,

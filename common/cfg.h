@@ -113,6 +113,7 @@ struct cfg_publisher {
 	unsigned max_connections; /* all listeners together, each an equal share; default 4096 */
 	unsigned max_connections_per_address; /* per listener, default 64; 0 = no limit */
 	uint64_t connection_timeout_ms;       /* default 30 s */
+	uint64_t cert_poll_interval_ms; /* certificate files inotify cannot watch; default 60 s */
 	size_t n_domains;
 	struct cfg_domain *domains; /* the publisher runs when this is not empty */
 };

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
@@ -43,9 +44,6 @@
 #include "pub_int.h"
 #include "xalloc.h"
 
-/* Directories watched for certificate changes (each cert and key directory, and the
- * directories their symlinks point into). */
-#define PUB_WATCH_MAX 256
 /* inotify reads per wake-up before yielding to the loop. */
 #define PUB_INOTIFY_READS_MAX 64
 
@@ -376,11 +374,14 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 
 /* ---- certificate file watching ---- */
 
-static void
+/* Watch the directory of path (and, for a symlink, the directory it points into). Returns 0,
+ * or -errno when the directory cannot be watched (ENOSPC: the inotify watch limit of the
+ * user, fs.inotify.max_user_watches). */
+static int
 watch_dir_of(struct pub *pub, const char *path)
 {
 	char *dir, *slash, *real;
-	int wd;
+	int wd, r = 0;
 
 	dir = xstrdup(path);
 	slash = strrchr(dir, '/');
@@ -396,9 +397,7 @@ watch_dir_of(struct pub *pub, const char *path)
 	                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
 	                               IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
 	if (wd < 0)
-		log_warn("publisher: cannot watch %s for certificate changes: %m; reload with "
-		         "SIGHUP",
-		         dir);
+		r = -errno;
 	free(dir);
 	/* Let's Encrypt: live/<name>/fullchain.pem is a symlink into archive/<name>/. */
 	real = realpath(path, NULL);
@@ -406,26 +405,104 @@ watch_dir_of(struct pub *pub, const char *path)
 		slash = strrchr(real, '/');
 		if (slash != NULL && slash != real) {
 			*slash = '\0';
-			(void)inotify_add_watch(pub->inotify_fd, real,
-			                        IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
-			                                IN_ONLYDIR);
+			wd = inotify_add_watch(pub->inotify_fd, real,
+			                       IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE |
+			                               IN_ONLYDIR);
+			if (wd < 0 && r == 0 && errno != ENOENT)
+				r = -errno;
 		}
 	}
 	free(real);
+	return r;
 }
 
+/* The stat(2) data (following symlinks) of every certificate and key file, hashed: a
+ * replaced, rewritten or removed file changes it. Fills out (32 bytes). */
+static void
+certs_stat_digest(const struct pub_snap *s, unsigned char out[32])
+{
+	gnutls_hash_hd_t h;
+	struct {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtim, ctim;
+		int err;
+	} rec;
+	struct stat st;
+	const char *files[2];
+	size_t i, j;
+
+	memset(out, 0, 32);
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return;
+	for (i = 0; i < s->n_doms; i++) {
+		files[0] = s->doms[i].cert_file;
+		files[1] = s->doms[i].key_file;
+		for (j = 0; j < 2; j++) {
+			memset(&rec, 0, sizeof(rec));
+			if (stat(files[j], &st) < 0) {
+				rec.err = errno;
+			} else {
+				rec.dev = st.st_dev;
+				rec.ino = st.st_ino;
+				rec.size = st.st_size;
+				rec.mtim = st.st_mtim;
+				rec.ctim = st.st_ctim;
+			}
+			(void)gnutls_hash(h, &rec, sizeof(rec));
+		}
+	}
+	gnutls_hash_deinit(h, out);
+}
+
+static void pub_poll_timer(struct loop *loop, struct loop_timer *t, void *arg);
+
+/* Watch the directory of every certificate and key file. Where inotify cannot (no inotify
+ * descriptor, or the watch limit reached), poll: every publisher.cert_poll_interval the
+ * files' stat data are compared and a change reloads the certificates as an inotify event
+ * would. Logged once per change of state. */
 static void
 watch_setup(struct pub *pub)
 {
 	const struct pub_snap *s = pub->snap;
+	unsigned failed = 0;
+	const char *first = NULL;
+	int first_err = 0, r;
 	size_t i;
 
-	if (pub->inotify_fd < 0)
-		return;
 	/* inotify_add_watch() on a watched directory returns the same watch: no duplicates. */
-	for (i = 0; i < s->n_certs && 2 * i < PUB_WATCH_MAX; i++) {
-		watch_dir_of(pub, s->certs[i]->cert_file);
-		watch_dir_of(pub, s->certs[i]->key_file);
+	for (i = 0; pub->inotify_fd >= 0 && i < s->n_doms; i++) {
+		r = watch_dir_of(pub, s->doms[i].cert_file);
+		if (r == 0)
+			r = watch_dir_of(pub, s->doms[i].key_file);
+		if (r < 0 && failed++ == 0) {
+			first = s->doms[i].cert_file;
+			first_err = -r;
+		}
+	}
+	if (pub->inotify_fd >= 0 && failed == 0) {
+		if (pub->polling)
+			log_notice("publisher: every certificate directory is watched again; "
+			           "polling stops");
+		pub->polling = 0;
+		loop_timer_stop(pub->loop, &pub->poll_timer);
+		return;
+	}
+	if (!pub->polling) {
+		if (pub->inotify_fd < 0)
+			log_warn("publisher: no inotify; polling the certificate files every "
+			         "%llu s (publisher.cert_poll_interval)",
+			         (unsigned long long)(pub->poll_ms / 1000));
+		else
+			log_warn("publisher: %u of %zu certificates cannot be watched (first %s: "
+			         "%s; raise fs.inotify.max_user_watches); polling the certificate "
+			         "files every %llu s (publisher.cert_poll_interval)",
+			         failed, s->n_doms, first, strerror(first_err),
+			         (unsigned long long)(pub->poll_ms / 1000));
+		pub->polling = 1;
+		certs_stat_digest(s, pub->poll_digest);
+		loop_timer_start(pub->loop, &pub->poll_timer, pub->poll_ms, pub_poll_timer, pub);
 	}
 }
 
@@ -454,6 +531,22 @@ pub_reload_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	(void)t;
 	pub_certs_reload(pub);
 	watch_setup(pub);
+}
+
+static void
+pub_poll_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pub *pub = arg;
+	unsigned char digest[32];
+
+	(void)t;
+	certs_stat_digest(pub->snap, digest);
+	if (memcmp(digest, pub->poll_digest, sizeof(digest)) != 0) {
+		memcpy(pub->poll_digest, digest, sizeof(digest));
+		pub_certs_reload(pub);
+	}
+	if (pub->polling)
+		loop_timer_start(loop, &pub->poll_timer, pub->poll_ms, pub_poll_timer, pub);
 }
 
 static void
@@ -737,14 +830,14 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 			goto fail;
 	}
 
+	pub->poll_ms = p->cert_poll_interval_ms;
 	pub->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (pub->inotify_fd < 0) {
-		log_warn("publisher: inotify: %m; certificates reload on SIGHUP only");
+		log_warn("publisher: inotify: %m");
 	} else {
 		r = loop_io_add(loop, pub->inotify_fd, LOOP_READ, pub_inotify_ready, pub);
 		if (r < 0) {
-			log_warn("publisher: inotify: %s; certificates reload on SIGHUP only",
-			         strerror(-r));
+			log_warn("publisher: inotify: %s", strerror(-r));
 			(void)close(pub->inotify_fd);
 			pub->inotify_fd = -1;
 		}
@@ -798,6 +891,7 @@ pub_free(struct pub *pub)
 	/* Stop the servers first: their threads hold snapshot references. */
 	pub->httpd = httpd_free(pub->httpd);
 	loop_timer_stop(pub->loop, &pub->reload_timer);
+	loop_timer_stop(pub->loop, &pub->poll_timer);
 	if (pub->inotify_fd >= 0) {
 		loop_io_del(pub->loop, pub->inotify_fd);
 		(void)close(pub->inotify_fd);

@@ -77,6 +77,11 @@ struct pub {
 	/* certificate file watching */
 	int inotify_fd;
 	struct loop_timer reload_timer;
+	/* polling where inotify cannot watch (publisher.cert_poll_interval) */
+	int polling;
+	uint64_t poll_ms;
+	struct loop_timer poll_timer;
+	unsigned char poll_digest[32]; /* certs_stat_digest() at the last poll */
 	/* counters, read by the admin endpoint (pub_info.c); the connection counters are
 	 * httpd's */
 	atomic_ulong n_requests;

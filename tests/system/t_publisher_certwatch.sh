@@ -1,0 +1,103 @@
+#!/bin/bash
+# tests/system/t_publisher_certwatch.sh - every certificate file is watched (issue 17)
+#
+# 200 published domains, each with its certificate and key in a directory of its own (400
+# files, 200 directories: the watch used to stop after the first 128 certificates, so a
+# renewal of the later ones was never seen until SIGHUP).
+#  1. inotify: the certificate of the 200th domain is replaced (rename, as certbot does); the
+#     new one is served without a reload.
+#  2. inotify watches run out (a user namespace with fs.inotify watches limited to 20, the
+#     way a host with many watching programs runs out): the daemon says so once and polls
+#     the files every publisher.cert_poll_interval (1 s here); a replaced certificate is
+#     served without a reload.
+
+. "$(dirname "$0")/lib.sh"
+
+need_cmd openssl certtool unshare
+
+N=200
+P=$(free_port tcp)
+
+make_ca
+# four certificates of 50 names each (PUB_CERT_NAMES_MAX is 100)
+for g in 0 1 2 3; do
+	names=()
+	for i in $(seq $((g * 50 + 1)) $((g * 50 + 50))); do names+=("mta-sts.d$i.test"); done
+	make_cert "g$g" "${names[@]}"
+done
+for i in $(seq 1 $N); do
+	g=$(((i - 1) / 50))
+	mkdir -p "$T/c/d$i"
+	cp "$T/g$g.fullchain.pem" "$T/c/d$i/fullchain.pem"
+	cp "$T/g$g.key" "$T/c/d$i/privkey.pem"
+done
+
+conf() {
+	{
+		cat <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s"; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+publisher = {
+	listen = [ "127.0.0.1:$P" ];
+	http_listen = [ ];
+	cert_poll_interval = "1s";
+	domains = (
+EOC
+		for i in $(seq 1 $N); do
+			[ "$i" -gt 1 ] && echo ","
+			printf '\t\t{ domain = "d%s.test"; mode = "enforce"; max_age = 86400; mx = [ "mx.d%s.test" ]; cert = "%s"; key = "%s"; }' \
+				"$i" "$i" "$T/c/d$i/fullchain.pem" "$T/c/d$i/privkey.pem"
+		done
+		printf '\n\t);\n};\n'
+	} >"$1"
+}
+conf "$T/pub.conf"
+
+fp_file() { openssl x509 -noout -fingerprint -sha256 -in "$1" | cut -d= -f2; }
+served_fp() {
+	openssl s_client -connect "127.0.0.1:$P" -servername "$1" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null | cut -d= -f2 || true
+}
+fp_is() { [ "$(served_fp "$1")" = "$2" ]; }
+# replace DOMAIN_INDEX NAME: a new certificate for mta-sts.d<i>.test, renamed into place.
+replace() {
+	make_cert "$2" "mta-sts.d$1.test"
+	cp "$T/$2.fullchain.pem" "$T/c/d$1/fullchain.pem.new"
+	cp "$T/$2.key" "$T/c/d$1/privkey.pem.new"
+	mv "$T/c/d$1/privkey.pem.new" "$T/c/d$1/privkey.pem"
+	mv "$T/c/d$1/fullchain.pem.new" "$T/c/d$1/fullchain.pem"
+}
+
+# ---- 1. inotify -----------------------------------------------------------------------------
+start_bg pub "$MTASTSD" -f -c "$T/pub.conf"
+wait_tcp "$P"
+check "d200 served its first certificate" "$(fp_file "$T/g3.pem")" "$(served_fp mta-sts.d200.test)"
+replace 200 new200
+rc=0
+wait_for "$LIVE_S" fp_is mta-sts.d200.test "$(fp_file "$T/new200.pem")" || rc=1
+check "inotify: the 200th certificate replaced is served" 0 "$rc"
+check "inotify: every directory watched (no polling)" 0 "$(grep -c 'polling' "$T/pub.log" || true)"
+check "d1 unchanged" "$(fp_file "$T/g0.pem")" "$(served_fp mta-sts.d1.test)"
+stop_bg pub
+
+# ---- 2. watches run out: polling ------------------------------------------------------------
+if ! unshare --user --map-root-user sh -c 'echo 20 >/proc/sys/user/max_inotify_watches' 2>/dev/null; then
+	part_unavailable "watch limit in a user namespace (unshare --user not permitted here)"
+else
+	start_bg pubns unshare --user --map-root-user sh -c \
+		'echo 20 >/proc/sys/user/max_inotify_watches && exec "$0" -f -c "$1"' "$MTASTSD" "$T/pub.conf"
+	wait_tcp "$P"
+	rc=0
+	wait_log pubns 'certificates cannot be watched .*polling the certificate files every 1 s' || rc=1
+	check "watch limit: one line says so and that the files are polled" 0 "$rc"
+	check "watch limit: said once" 1 "$(grep -c 'cannot be watched' "$T/pubns.log" || true)"
+	replace 150 new150
+	rc=0
+	wait_for "$LIVE_S" fp_is mta-sts.d150.test "$(fp_file "$T/new150.pem")" || rc=1
+	check "polling: the replaced certificate is served" 0 "$rc"
+	check "polling: the reload is logged" 1 "$(grep -c 'certificates reloaded' "$T/pubns.log" || true)"
+	check "d200 keeps its certificate" "$(fp_file "$T/new200.pem")" "$(served_fp mta-sts.d200.test)"
+	stop_bg pubns
+fi
+finish
