@@ -105,6 +105,10 @@
  * answered at once as if its timeout had passed. */
 #define RES_WAITERS_MAX (2 * 65536)
 #define RES_JOBS_MAX    (2 * 65536)
+/* Lookups over max_discoveries or fetch_queue_max that still read the shared cache
+ * (Valkey/Redis) for a policy another fleet member discovered, at once: one read each, no
+ * DNS, no fetch. Over this, they are answered at once as before. */
+#define RES_OVERCAP_SHARED_READS_MAX 1024
 /* "_mta-sts." + a domain name + NUL. */
 #define POL_QNAME_MAX (sizeof("_mta-sts.") + DOMAIN_NAME_MAX)
 

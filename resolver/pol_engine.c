@@ -58,12 +58,13 @@ struct pol_job {
 	char domain[DOMAIN_BUF];
 	char qname[POL_QNAME_MAX];
 	enum pol_job_state state;
-	int background; /* counted in e->n_background */
-	int force;      /* fetch even when the TXT id equals the cached one (refresh) */
-	int restarting; /* a cancel is a reload: start again on the new clients */
-	int id_changed; /* the TXT id differs from the valid cached policy's: fetching it */
-	int fetch_slot; /* foreground: holds one of the fetch_concurrency slots */
-	int queued;     /* foreground: in e's fetch queue (q_prev, q_next) */
+	int background;  /* counted in e->n_background */
+	int shared_only; /* a lookup's over a cap: reads the shared cache only (n_shared_only) */
+	int force;       /* fetch even when the TXT id equals the cached one (refresh) */
+	int restarting;  /* a cancel is a reload: start again on the new clients */
+	int id_changed;  /* the TXT id differs from the valid cached policy's: fetching it */
+	int fetch_slot;  /* foreground: holds one of the fetch_concurrency slots */
+	int queued;      /* foreground: in e's fetch queue (q_prev, q_next) */
 	struct pol_job *q_prev, *q_next;
 	struct dns_query *dq;
 	struct fetch_req *fr;
@@ -95,6 +96,7 @@ struct pol_engine {
 	struct coalesce *jobs; /* discoveries in flight by domain, and their waiters */
 	size_t n_background;
 	size_t n_foreground;               /* jobs started by lookups (max_discoveries) */
+	size_t n_shared_only;              /* over-cap lookups' shared cache reads */
 	size_t n_fetching;                 /* foreground jobs holding a fetch slot */
 	size_t n_queued;                   /* foreground jobs waiting for one (fetch_queue_max) */
 	struct pol_job *fq_head, *fq_tail; /* that FIFO */
@@ -207,25 +209,43 @@ pol_fail_log(struct pol_engine *e, const char *domain, int err, const char *sep,
 	e->fail_unlogged = 0;
 }
 
+/* A lookup's discovery over a cap: with a shared cache (Valkey/Redis) that can take one more
+ * read (RES_OVERCAP_SHARED_READS_MAX), 1 (the job reads it and nothing else: another fleet
+ * member's policy still applies during a flood); else 0 (answered at once). */
+static int
+pol_overcap_shared(struct pol_engine *e)
+{
+	if (e->shared == NULL || e->n_shared_only >= RES_OVERCAP_SHARED_READS_MAX)
+		return 0;
+	e->ctr.overcap_shared_reads++;
+	return 1;
+}
+
 /* A new discovery of domain, started; NULL when the job table is full or, for a lookup's
- * discovery, over max_discoveries or with the fetch queue full (counted, issue 16). */
+ * discovery, over max_discoveries or with the fetch queue full (counted, issue 16), unless
+ * a shared cache read takes it (pol_overcap_shared()). */
 static struct pol_job *
 pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 {
 	struct pol_job *job;
+	int shared_only = 0;
 
 	if (!background && e->n_foreground >= e->cfg->max_discoveries) {
 		e->ctr.rejected_discoveries++;
 		pol_reject_log(e, domain, "too many discoveries in flight");
-		return NULL;
-	}
-	if (!background && e->n_fetching >= e->cfg->fetch_concurrency &&
-	    e->n_queued >= e->cfg->fetch_queue_max) {
+		shared_only = pol_overcap_shared(e);
+		if (!shared_only)
+			return NULL;
+	} else if (!background && e->n_fetching >= e->cfg->fetch_concurrency &&
+	           e->n_queued >= e->cfg->fetch_queue_max) {
 		e->ctr.rejected_fetch_queue++;
 		pol_reject_log(e, domain, "fetch queue full");
-		return NULL;
+		shared_only = pol_overcap_shared(e);
+		if (!shared_only)
+			return NULL;
 	}
 	job = xcalloc(1, sizeof(*job));
+	job->shared_only = shared_only;
 
 	job->e = e;
 	(void)snprintf(job->domain, sizeof(job->domain), "%s", domain);
@@ -240,6 +260,8 @@ pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 	}
 	if (background)
 		e->n_background++;
+	else if (shared_only)
+		e->n_shared_only++;
 	else
 		e->n_foreground++;
 	e->ctr.discoveries++;
@@ -318,6 +340,8 @@ pol_job_complete(struct pol_job *job, const struct pol_answer *a)
 
 	if (job->background)
 		e->n_background--;
+	else if (job->shared_only)
+		e->n_shared_only--;
 	else
 		e->n_foreground--;
 	pol_fetch_release(job);
@@ -803,6 +827,16 @@ pol_txt_start(struct pol_job *job)
 
 /* ---- the shared cache tier (Valkey/Redis, docs/cache.md) ---- */
 
+/* A shared-only job (a lookup over a cap) found nothing usable: answered as a lookup whose
+ * timeout passed, as over-cap lookups without a shared cache are; nothing is cached. */
+static void
+pol_overcap_done(struct pol_job *job)
+{
+	(void)snprintf(job->detail, sizeof(job->detail),
+	               "too many discoveries in flight, not in the shared cache");
+	pol_job_complete_status(job, POL_TIMEOUT, -ENOSPC);
+}
+
 /* Whether a shared entry answers job. Before the TXT query (after_txt 0) any unexpired entry
  * does, as a memory entry would. After it, a policy must carry the TXT id just seen, and a
  * refresh (force with a valid cached policy) wants one fetched later than ours and not due
@@ -885,6 +919,10 @@ pol_shared_get_done(const struct cache_redis_result *res, void *arg)
 		e->ctr.shared_unavailable++;
 	else
 		e->ctr.shared_misses++;
+	if (job->shared_only) {
+		pol_overcap_done(job);
+		return;
+	}
 	pol_txt_start(job);
 }
 
@@ -1019,6 +1057,19 @@ pol_job_start(struct pol_job *job)
 	struct pol_engine *e = job->e;
 
 	job->detail[0] = '\0';
+	if (job->shared_only) {
+		/* Over a cap: the shared cache or nothing (also after a reload's restart). */
+		job->rq = job->shared_checked ? NULL
+		                              : cache_redis_get(e->shared, job->domain,
+		                                                pol_shared_get_done, job);
+		job->shared_checked = 1;
+		if (job->rq != NULL) {
+			job->state = JOB_SHARED_GET;
+			return;
+		}
+		pol_overcap_done(job);
+		return;
+	}
 	/* A first lookup reads the shared cache before any DNS; a re-check of a valid cached
 	 * policy goes to its TXT record, which only DNS can tell. */
 	if (e->shared != NULL && !job->background && !job->shared_checked &&
@@ -1657,6 +1708,11 @@ static const struct stats_metric pol_stats[] = {
          "count there too).",
          .json = "discoveries.rejected", .label = "cap", .fields = pol_rejected,
          .n = STATS_COUNT(pol_rejected)},
+        {"mtastsd_policy_overcap_shared_reads_total", STATS_COUNTER,
+         "Of those, lookups that read the shared cache (Valkey/Redis) instead: a policy "
+         "another fleet member discovered still applies (at most "
+         "RES_OVERCAP_SHARED_READS_MAX at once).",
+         .json = "discoveries.overcap_shared_reads", .off = POL_CTR(overcap_shared_reads)},
         {"mtastsd_policy_discoveries_in_flight", STATS_GAUGE,
          "Discoveries in flight, started by a lookup (max_discoveries) or in the background "
          "(refreshes, re-checks: refresh_concurrency).",
