@@ -158,3 +158,16 @@ die(const char *fmt, ...)
 	va_end(ap);
 	exit(1);
 }
+
+int
+log_rate_due(struct log_rate *r, uint64_t now_ms, uint64_t period_ms, uint64_t *ret_suppressed)
+{
+	if (r->last_ms != 0 && now_ms - r->last_ms < period_ms) {
+		r->suppressed++;
+		return 0;
+	}
+	*ret_suppressed = r->suppressed;
+	r->suppressed = 0;
+	r->last_ms = now_ms != 0 ? now_ms : 1;
+	return 1;
+}

@@ -10,6 +10,7 @@
 #define MTASTSD_LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <syslog.h>
 
 enum log_target {
@@ -46,6 +47,19 @@ void log_dom(int prio, const char *dom, const char *fmt, ...) __attribute__((for
  * LOG_PEER_TEXT_MAX bytes of src[0..len) into out (size outsz >= 4), replacing every byte
  * outside 0x20..0x7e with '?', appending "..." when cut. Returns out. */
 char *log_printable(char *out, size_t outsz, const char *src, size_t len);
+
+/* A kind of log line written at most once per period (a flood of names must not write a
+ * line per name): the owner keeps one zeroed struct log_rate per kind. */
+struct log_rate {
+	uint64_t last_ms;    /* when the last line was written (0: never) */
+	uint64_t suppressed; /* lines held back since then */
+};
+/* Whether a line of this kind is written now: now_ms on the caller's monotonic clock
+ * (milliseconds, never 0 in practice), period_ms the least interval. Returns 1 (write it;
+ * *ret_suppressed = the lines held back since the last one, and the count restarts) or 0
+ * (hold it back, counted; the caller may log it at debug level). Not thread-safe: one owner
+ * thread per struct. */
+int log_rate_due(struct log_rate *r, uint64_t now_ms, uint64_t period_ms, uint64_t *ret_suppressed);
 
 /* Log at LOG_CRIT and exit(1). For startup errors and OOM only. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -164,9 +164,8 @@ struct cache_redis {
 	char errbuf[256];
 	struct cache_redis_req *pending;
 	size_t n_pending;
-	uint64_t corrupt_log_ms;
-	int corrupt_logged;
-	struct cache_trust trust; /* what values read are held to */
+	struct log_rate corrupt_log; /* warnings about values (CRD_CORRUPT_LOG_INTERVAL_MS) */
+	struct cache_trust trust;    /* what values read are held to */
 	cache_redis_up_fn *up_fn;
 	void *up_arg;
 	struct cache_redis_counters ctr;
@@ -933,13 +932,10 @@ crd_req_timeout(struct loop *loop, struct loop_timer *t, void *arg)
 static int
 crd_log_ok(struct cache_redis *rc)
 {
-	uint64_t now = loop_now_ms(rc->loop);
+	uint64_t held;
 
-	if (rc->corrupt_logged && now - rc->corrupt_log_ms < CRD_CORRUPT_LOG_INTERVAL_MS)
-		return 0;
-	rc->corrupt_logged = 1;
-	rc->corrupt_log_ms = now;
-	return 1;
+	return log_rate_due(&rc->corrupt_log, loop_now_ms(rc->loop), CRD_CORRUPT_LOG_INTERVAL_MS,
+	                    &held);
 }
 
 /* Hold a decoded value to what it can prove (cache_entry_bound()). Returns 0 (used,

@@ -105,11 +105,10 @@ struct dane {
 	struct dane_opts opts;
 	int temp_from_cfg; /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
 	int trusted;
-	struct lru *cache;        /* struct dane_entry, opts.max_entries (0: no bound) */
-	struct coalesce *jobs;    /* struct dane_job by next hop (key), and their waiters */
-	size_t n_lookup_jobs;     /* jobs started by lookups in flight (resolver.max_discoveries) */
-	uint64_t reject_log_ms;   /* when the last over-cap rejection was logged (loop ms) */
-	uint64_t reject_unlogged; /* rejections since then */
+	struct lru *cache;     /* struct dane_entry, opts.max_entries (0: no bound) */
+	struct coalesce *jobs; /* struct dane_job by next hop (key), and their waiters */
+	size_t n_lookup_jobs;  /* jobs started by lookups in flight (resolver.max_discoveries) */
+	struct log_rate reject_log; /* over-cap rejections */
 	struct dane_counters ctr;
 };
 
@@ -647,17 +646,14 @@ dane_answer(struct dane *d, dane_done_fn *done, void *arg, enum dane_verdict v, 
 static void
 dane_reject_log(struct dane *d, const char *key, const char *why)
 {
-	uint64_t now = loop_now_ms(d->loop);
+	uint64_t held;
 
-	d->reject_unlogged++;
-	if (d->reject_log_ms != 0 && now - d->reject_log_ms < POL_REJECT_LOG_MS)
+	if (!log_rate_due(&d->reject_log, loop_now_ms(d->loop), POL_REJECT_LOG_MS, &held))
 		return;
 	log_dom_warn(key,
 	             "DANE %s: %" PRIu64 " lookup(s) answered as timed out since the last "
 	             "report (%zu DANE jobs of lookups in flight, max_discoveries %u)",
-	             why, d->reject_unlogged, d->n_lookup_jobs, d->cfg->max_discoveries);
-	d->reject_log_ms = now;
-	d->reject_unlogged = 0;
+	             why, held + 1, d->n_lookup_jobs, d->cfg->max_discoveries);
 }
 
 static void dane_job_idle(struct loop *loop, struct loop_timer *t, void *arg);

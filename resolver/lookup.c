@@ -24,6 +24,7 @@
  * MTA-STS too: a policy reply (SM_OK) answers instead of TEMP (issue 16: a flood of new
  * names must not turn domains whose policy is cached into TEMP); without one, TEMP.
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,9 +45,8 @@ struct lookup {
 	struct pol_engine *engine;
 	struct lookup_dane dane; /* dane.dane NULL: MTA-STS only */
 	struct lookup_counters ctr;
-	int64_t temp_log_ms;     /* last DANE TEMP warning (CLOCK_MONOTONIC_COARSE ms) */
-	unsigned long temp_hush; /* DANE TEMP replies since then, logged at debug only */
-	int64_t size_log_ms;     /* last reply-size warning (same clock) */
+	struct log_rate temp_log; /* DANE TEMP warnings (CLOCK_MONOTONIC_COARSE ms) */
+	struct log_rate size_log; /* reply-size warnings (same clock) */
 };
 
 /* DANE TEMP warnings: at most one per this many ms (the others at debug level). */
@@ -66,8 +66,9 @@ lookup_now_ms(void)
 static void
 lookup_note_size(struct lookup *lk, const char *domain, const char *id, unsigned flags)
 {
-	int64_t now = lookup_now_ms();
-	int loud = lk->size_log_ms == 0 || now - lk->size_log_ms >= LOOKUP_TEMP_LOG_INTERVAL_MS;
+	uint64_t held;
+	int loud = log_rate_due(&lk->size_log, (uint64_t)lookup_now_ms(),
+	                        LOOKUP_TEMP_LOG_INTERVAL_MS, &held);
 	int level = loud ? LOG_WARNING : LOG_DEBUG;
 
 	if (flags & PF_REPLY_TLSRPT_DROPPED)
@@ -85,33 +86,30 @@ lookup_note_size(struct lookup *lk, const char *domain, const char *id, unsigned
 		        "socketmap limit: answering without them",
 		        id, SOCKETMAP_REPLY_MAX);
 	}
-	if (loud)
-		lk->size_log_ms = now;
 }
 
 /* A DANE TEMP reply makes Postfix defer the mail: say so at warning level, rate-limited. */
 static void
 lookup_log_dane_temp(struct lookup *lk, const char *domain, const char *reason)
 {
-	int64_t now = lookup_now_ms();
+	uint64_t held;
 
-	if (lk->temp_log_ms != 0 && now - lk->temp_log_ms < LOOKUP_TEMP_LOG_INTERVAL_MS) {
-		lk->temp_hush++;
+	if (!log_rate_due(&lk->temp_log, (uint64_t)lookup_now_ms(), LOOKUP_TEMP_LOG_INTERVAL_MS,
+	                  &held)) {
 		log_dom_debug(domain, "DANE decides: TEMP (%s)", reason);
 		return;
 	}
-	if (lk->temp_hush > 0)
+	if (held > 0)
 		log_dom_warn(domain,
 		             "DANE lookup failed (%s): answering TEMP, Postfix defers mail to this "
-		             "domain (%lu more TEMP replies for DANE since the last such line)",
-		             reason, lk->temp_hush);
+		             "domain (%" PRIu64
+		             " more TEMP replies for DANE since the last such line)",
+		             reason, held);
 	else
 		log_dom_warn(domain,
 		             "DANE lookup failed (%s): answering TEMP, Postfix defers mail to this "
 		             "domain",
 		             reason);
-	lk->temp_log_ms = now;
-	lk->temp_hush = 0;
 }
 
 struct lookup_req {

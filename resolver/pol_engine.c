@@ -102,10 +102,9 @@ struct pol_engine {
 	struct pol_job *fq_head, *fq_tail; /* that FIFO */
 	struct loop_timer fq_timer;        /* starts queued fetches when slots free up */
 	struct loop_timer refresh_timer;   /* the refresh schedule (cache_mem's due heap) */
-	uint64_t reject_log_ms;            /* when the last over-cap rejection was logged */
-	uint64_t reject_unlogged;          /* rejections since then */
-	uint64_t fail_log_ms;              /* when the last discovery failure was logged */
-	uint64_t fail_unlogged;            /* failures since then, at debug level */
+	struct log_rate reject_log;        /* over-cap rejections */
+	struct log_rate fail_log;          /* discovery failures without a cached policy */
+	struct log_rate timeout_log;       /* lookups answered NOTFOUND at their timeout */
 	struct loop_timer sweep_timer;
 	struct loop_timer recheck_timer; /* proactive TXT re-checks of recently used policies */
 	struct pol_counters ctr;
@@ -161,19 +160,16 @@ pol_job_find(const struct pol_engine *e, const char *domain)
 static void
 pol_reject_log(struct pol_engine *e, const char *domain, const char *why)
 {
-	uint64_t now = loop_now_ms(e->loop);
+	uint64_t held;
 
-	e->reject_unlogged++;
-	if (e->reject_log_ms != 0 && now - e->reject_log_ms < POL_REJECT_LOG_MS)
+	if (!log_rate_due(&e->reject_log, loop_now_ms(e->loop), POL_REJECT_LOG_MS, &held))
 		return;
 	log_dom_warn(domain,
 	             "%s: %" PRIu64 " lookup(s) answered as timed out since the last report "
 	             "(%zu discoveries in flight, max_discoveries %u; %zu waiting for a fetch, "
 	             "fetch_queue_max %u)",
-	             why, e->reject_unlogged, e->n_foreground, e->cfg->max_discoveries, e->n_queued,
+	             why, held + 1, e->n_foreground, e->cfg->max_discoveries, e->n_queued,
 	             e->cfg->fetch_queue_max);
-	e->reject_log_ms = now;
-	e->reject_unlogged = 0;
 }
 
 /* "Temporary failure, no cached policy" warnings: at most one per POL_REJECT_LOG_MS with
@@ -183,30 +179,27 @@ static void
 pol_fail_log(struct pol_engine *e, const char *domain, int err, const char *sep, const char *detail,
              time_t retry)
 {
-	uint64_t now = loop_now_ms(e->loop);
+	uint64_t held;
 
-	if (e->fail_log_ms != 0 && now - e->fail_log_ms < POL_REJECT_LOG_MS) {
-		e->fail_unlogged++;
+	if (!log_rate_due(&e->fail_log, loop_now_ms(e->loop), POL_REJECT_LOG_MS, &held)) {
 		log_dom_debug(domain,
 		              "temporary failure discovering the MTA-STS policy (%s%s%s), no "
 		              "cached policy: no MTA-STS policy applies, retrying in %lld s",
 		              err_str(err), sep, detail, (long long)retry);
 		return;
 	}
-	if (e->fail_unlogged > 0)
+	if (held > 0)
 		log_dom_warn(
 		        domain,
 		        "temporary failure discovering the MTA-STS policy (%s%s%s), no "
 		        "cached policy: no MTA-STS policy applies, retrying in %lld s (%" PRIu64
 		        " more such failures of other domains since the last such line)",
-		        err_str(err), sep, detail, (long long)retry, e->fail_unlogged);
+		        err_str(err), sep, detail, (long long)retry, held);
 	else
 		log_dom_warn(domain,
 		             "temporary failure discovering the MTA-STS policy (%s%s%s), no "
 		             "cached policy: no MTA-STS policy applies, retrying in %lld s",
 		             err_str(err), sep, detail, (long long)retry);
-	e->fail_log_ms = now;
-	e->fail_unlogged = 0;
 }
 
 /* A lookup's discovery over a cap: with a shared cache (Valkey/Redis) that can take one more
@@ -289,6 +282,30 @@ pol_answer_one(struct pol_engine *e, pol_done_fn *done, void *arg, const struct 
 	done(a, arg);
 }
 
+/* A lookup without a cached policy answered NOTFOUND at its timeout: an info line at most
+ * once per POL_REJECT_LOG_MS with the count of the others (debug), as a flood of slow names
+ * would otherwise write one line per lookup. */
+static void
+pol_timeout_log(struct pol_engine *e, const char *domain)
+{
+	uint64_t held;
+
+	if (!log_rate_due(&e->timeout_log, loop_now_ms(e->loop), POL_REJECT_LOG_MS, &held)) {
+		log_dom_debug(domain, "no answer within the lookup timeout, answering NOTFOUND");
+		return;
+	}
+	if (held > 0)
+		log_dom_info(domain,
+		             "no answer within the lookup timeout, answering NOTFOUND; discovery "
+		             "continues and fills the cache (%" PRIu64 " more such lookups since "
+		             "the last such line)",
+		             held);
+	else
+		log_dom_info(domain,
+		             "no answer within the lookup timeout, answering NOTFOUND; discovery "
+		             "continues and fills the cache");
+}
+
 /* coalesce answers a waiter: with the job's pol_answer, or its timeout, or its cancel. */
 static void
 pol_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coalesce_why why,
@@ -322,9 +339,7 @@ pol_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coal
 			a.id = id;
 			a.cached = 1;
 		} else {
-			log_dom_info(POL_JOB(cj)->domain,
-			             "no answer within the lookup timeout, answering NOTFOUND; "
-			             "discovery continues and fills the cache");
+			pol_timeout_log(e, POL_JOB(cj)->domain);
 			a.status = POL_TIMEOUT;
 		}
 	}
@@ -1369,9 +1384,7 @@ pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_do
 
 		free(w);
 		if (job != NULL)
-			log_dom_warn(domain,
-			             "%zu lookups waiting for %zu discoveries, answering NOTFOUND",
-			             coalesce_waiters(e->jobs), coalesce_jobs(e->jobs));
+			pol_reject_log(e, domain, "too many lookups waiting (RES_WAITERS_MAX)");
 		pol_answer_one(e, done, arg, &full);
 		return;
 	}
