@@ -40,6 +40,7 @@
 #include "listen.h"
 #include "log.h"
 #include "pub.h"
+#include "pub_dnsupdate.h"
 #include "pub_int.h"
 #include "xalloc.h"
 
@@ -621,6 +622,43 @@ pub_log_ids(const struct pub_snap *old, const struct pub_snap *s)
 			               "removed, its policy is no longer served");
 }
 
+/* RFC 8461 section 8.3: the new policy is served first, the TXT id changes after. Called
+ * once the snapshot s is published: each served domain with dns_update is ready
+ * (pub_dnsupd_domain_ready(), the hook a later "certificate serves" condition goes in
+ * front of); a domain whose certificate did not load is not served, so its records stay. */
+static void
+pub_dns_ready(struct pub *pub, const struct cfg *cfg, const struct pub_snap *s)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[64];
+	size_t i, k;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	(void)snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	               tm.tm_sec, ts.tv_nsec / 1000000);
+	pub_dnsupd_configure(pub->dnsupd, cfg);
+	for (i = 0; i < s->n_doms; i++) {
+		const struct pub_dom *d = &s->doms[i];
+
+		for (k = 0; k < cfg->publisher.n_domains; k++)
+			if (strcmp(cfg->publisher.domains[k].domain, d->domain) == 0)
+				break;
+		if (k == cfg->publisher.n_domains || cfg->publisher.domains[k].upd == NULL)
+			continue;
+		if (d->cert == NULL) {
+			log_dom_warn(d->domain, "not served (no certificate): its DNS records are "
+			                        "left as they are");
+			continue;
+		}
+		log_dom_notice(d->domain, "policy id %s served since %s; DNS records follow", d->id,
+		               when);
+		pub_dnsupd_domain_ready(pub->dnsupd, d->domain);
+	}
+}
+
 /* MHD threads per HTTPS listener: the online CPUs, 1 to PUB_THREADS_MAX. */
 static unsigned
 pub_threads_default(void)
@@ -751,6 +789,8 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	}
 	watch_setup(pub);
 	pub_log_ids(NULL, s);
+	pub->dnsupd = pub_dnsupd_new(loop, PUB_DNSUPD_DAEMON);
+	pub_dns_ready(pub, cfg, s);
 	*ret_pub = pub;
 	return 0;
 fail:
@@ -787,6 +827,7 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 	snap_publish(pub, s);
 	watch_setup(pub);
 	log_notice("publisher: reloaded, %zu domains", s->n_doms);
+	pub_dns_ready(pub, cfg, s);
 	return 0;
 }
 
@@ -795,6 +836,7 @@ pub_free(struct pub *pub)
 {
 	if (pub == NULL)
 		return NULL;
+	pub->dnsupd = pub_dnsupd_free(pub->dnsupd);
 	/* Stop the servers first: their threads hold snapshot references. */
 	pub->httpd = httpd_free(pub->httpd);
 	loop_timer_stop(pub->loop, &pub->reload_timer);

@@ -84,6 +84,8 @@ struct pub {
 	atomic_ulong n_not_found;
 	atomic_ulong n_redirects;
 	atomic_ulong n_acme_served;
+	/* RFC 2136 updates of the domains' records (pub_dnsupdate.h); main loop only */
+	struct pub_dnsupd *dnsupd;
 };
 
 /* pub.c */
