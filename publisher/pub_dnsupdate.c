@@ -54,6 +54,8 @@ struct dnsupd_set {
 	char *have; /* NULL: unknown; "" none */
 	unsigned n_have;
 	uint32_t have_ttl;
+	char *before; /* have at the attempt's first query (what an update replaced) */
+	uint32_t before_ttl;
 };
 
 struct dnsupd_dom {
@@ -663,6 +665,11 @@ dnsupd_after_queries(struct dnsupd_dom *d)
 		                 dnsupd_wait_fired, d);
 		return;
 	}
+	for (i = 0; i < d->n_sets; i++) {
+		free(d->sets[i].before);
+		d->sets[i].before = xstrdup(d->sets[i].have);
+		d->sets[i].before_ttl = d->sets[i].have_ttl;
+	}
 	if (all) {
 		log_dom_info(d->domain,
 		             "dns update: the primary %s has the records already; "
@@ -802,6 +809,8 @@ dnsupd_start(struct dnsupd_dom *d)
 	for (i = 0; i < d->n_sets; i++) {
 		free(d->sets[i].have);
 		d->sets[i].have = NULL;
+		free(d->sets[i].before);
+		d->sets[i].before = NULL;
 	}
 	dnsupd_send_query(d);
 }
@@ -828,6 +837,7 @@ dnsupd_dom_free(struct dnsupd_dom *d)
 		free(d->sets[i].owner);
 		free(d->sets[i].want);
 		free(d->sets[i].have);
+		free(d->sets[i].before);
 	}
 	free(d->domain);
 	free(d->server);
@@ -895,6 +905,8 @@ dnsupd_dom_set(struct dnsupd_dom *d, const struct cfg_domain *cd)
 		free(d->sets[i].owner);
 		free(d->sets[i].want);
 		free(d->sets[i].have);
+		free(d->sets[i].before);
+		d->sets[i].before = NULL;
 		d->sets[i].owner = i < n ? owner[i] : NULL;
 		d->sets[i].want = i < n ? want[i] : NULL;
 		d->sets[i].have = NULL;
@@ -1002,6 +1014,9 @@ pub_dnsupd_report(struct pub_dnsupd *u, size_t i, struct pub_dnsupd_report *ret)
 		ret->sets[k].owner = d->sets[k].owner;
 		ret->sets[k].want = d->sets[k].want;
 		ret->sets[k].have = d->sets[k].have;
+		ret->sets[k].before = d->sets[k].before;
+		ret->sets[k].before_ttl = d->sets[k].before_ttl;
+		ret->sets[k].ttl = d->ttl_s;
 		ret->sets[k].in_step = dnsupd_set_in_step(d, &d->sets[k]);
 	}
 	return u->n_doms;
@@ -1093,10 +1108,55 @@ dnsupd_each_in_step(const void *obj, struct stats_emit *e)
 	}
 }
 
+static void
+dnsupd_each_code(const void *obj, struct stats_emit *e)
+{
+	const struct pub_dnsupd *u = obj;
+	size_t i;
+
+	for (i = 0; i < u->n_doms; i++)
+		stats_emit(e, u->doms[i]->domain, NULL, (uint64_t)u->doms[i]->result);
+}
+
+static void
+dnsupd_each_attempts(const void *obj, struct stats_emit *e)
+{
+	const struct pub_dnsupd *u = obj;
+	size_t i, r;
+
+	for (i = 0; i < u->n_doms; i++) {
+		uint64_t n = 0;
+
+		for (r = 1; r < PUB_DNSUPD_RESULTS; r++)
+			n += u->doms[i]->counts[r];
+		stats_emit(e, u->doms[i]->domain, NULL, n);
+	}
+}
+
+static void
+dnsupd_each_failures(const void *obj, struct stats_emit *e)
+{
+	const struct pub_dnsupd *u = obj;
+	size_t i;
+
+	for (i = 0; i < u->n_doms; i++)
+		stats_emit(e, u->doms[i]->domain, NULL, u->doms[i]->failures);
+}
+
+/* Samples with two labels are in Prometheus only (a JSON key is the first label's value);
+ * /status has the last result as its number (enum pub_dnsupd_result, docs/publisher.md). */
 static const struct stats_metric dnsupd_stats[] = {
         {"mtastsd_dns_update_total", STATS_COUNTER,
-         "Attempts to keep a domain's records in step, by outcome.", "dns_update.total", "domain",
-         "result", .each = dnsupd_each_total},
+         "Attempts to keep a domain's records in step, by outcome.", NULL, "domain", "result",
+         .each = dnsupd_each_total},
+        {"mtastsd_dns_update_result", STATS_GAUGE,
+         "1 for the outcome of each domain's last attempt.", NULL, "domain", "result",
+         .each = dnsupd_each_result},
+        {NULL, STATS_GAUGE, NULL, "dns_update.attempts", "domain", .each = dnsupd_each_attempts},
+        {NULL, STATS_GAUGE, NULL, "dns_update.last_result", "domain", .each = dnsupd_each_code},
+        {"mtastsd_dns_update_failures", STATS_GAUGE,
+         "Consecutive failed attempts per domain (0 after a success).", "dns_update.failures",
+         "domain", .each = dnsupd_each_failures},
         {"mtastsd_dns_update_last_attempt_timestamp_seconds", STATS_GAUGE,
          "Wall clock of the last attempt per domain.", "dns_update.last_attempt", "domain",
          .each = dnsupd_each_last},
@@ -1106,9 +1166,6 @@ static const struct stats_metric dnsupd_stats[] = {
         {"mtastsd_dns_update_last_rcode", STATS_GAUGE,
          "RCODE of the primary's last reply per domain.", "dns_update.rcode", "domain",
          .each = dnsupd_each_rcode},
-        {"mtastsd_dns_update_result", STATS_GAUGE,
-         "1 for the outcome of each domain's last attempt.", "dns_update.result", "domain",
-         "result", .each = dnsupd_each_result},
         {"mtastsd_dns_update_in_step", STATS_GAUGE,
          "1 when the primary's owned records are what mtastsd serves.", "dns_update.in_step",
          "domain", .each = dnsupd_each_in_step},

@@ -82,10 +82,13 @@ int pub_dnsupd_busy(const struct pub_dnsupd *u);
 /* What is known of one domain, for the CLI and /status. Strings borrowed from u: valid
  * until the next call on u. */
 struct pub_dnsupd_rrset {
-	const char *owner; /* "_mta-sts.example.com." */
-	const char *want;  /* the text mtastsd writes */
-	const char *have;  /* the primary's TXT texts joined with " | ", "" none; NULL unknown */
-	int in_step;       /* have is exactly want (one record) */
+	const char *owner;  /* "_mta-sts.example.com." */
+	const char *want;   /* the text mtastsd writes */
+	const char *have;   /* the primary's TXT texts joined with " | ", "" none; NULL unknown */
+	int in_step;        /* have is exactly want (one record, the configured TTL) */
+	uint32_t ttl;       /* the TTL mtastsd writes (seconds) */
+	const char *before; /* have at the last attempt's first query, NULL unknown */
+	uint32_t before_ttl;
 };
 struct pub_dnsupd_report {
 	const char *domain;
