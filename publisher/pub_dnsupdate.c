@@ -732,8 +732,9 @@ dnsupd_got_reply(struct dnsupd_dom *d, int r)
 			else if (d->tsig_error == TSIG_BADTIME)
 				hint = ": the clocks differ by more than the fudge";
 			else if (rcode == LDNS_RCODE_REFUSED)
-				hint = ": the key may not update this zone or name (server ACL, "
-				       "TSIG-ALLOW-DNSUPDATE, update-policy)";
+				hint = ": the server refused the key, its secret or the names "
+				       "(ACL, TSIG-ALLOW-DNSUPDATE, update-policy; PowerDNS "
+				       "answers a wrong secret this way: see its log)";
 			else if (rcode == LDNS_RCODE_NOTAUTH)
 				hint = ": the server is not authoritative for the zone, or the "
 				       "key is refused";
