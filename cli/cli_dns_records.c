@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "loop.h"
 #include "pub.h"
 #include "pub_dnsupdate.h"
 
@@ -44,19 +43,6 @@ cli_dns_put_txt(FILE *out, const char *owner, uint32_t ttl_s, const char *text)
 	(void)fputc('\n', out);
 }
 
-/* How often the CLI looks whether the updater is done (ms). */
-#define CLI_DNSUPD_POLL_MS 20
-
-static void
-cli_dnsupd_poll(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	if (!pub_dnsupd_busy(arg)) {
-		loop_exit(loop, 0);
-		return;
-	}
-	loop_timer_start(loop, t, CLI_DNSUPD_POLL_MS, cli_dnsupd_poll, arg);
-}
-
 /* One side of a differing RRset: "- " the primary's, "+ " ours; texts joined with " | "
  * by the updater are printed as they are. */
 static void
@@ -69,31 +55,22 @@ cli_dnsupd_line(FILE *out, char sign, const char *owner, uint32_t ttl_s, const c
 static int
 cli_dns_records_primary(const struct cli_args *a)
 {
-	struct loop_timer poll = LOOP_TIMER_INIT;
 	struct pub_dnsupd *u;
 	struct pub_dnsupd_report rep;
-	struct loop *loop;
 	size_t i, k, n;
 	int code = CLI_EXIT_OK, r;
 
-	r = loop_new(&loop);
+	r = pub_dnsupd_run_once(a->cfg, NULL, a->update ? PUB_DNSUPD_ONCE : PUB_DNSUPD_DIFF, &u);
 	if (r < 0) {
 		cli_error(a, "event loop: %s", strerror(-r));
 		return CLI_EXIT_FAIL;
 	}
-	u = pub_dnsupd_new(loop, a->update ? PUB_DNSUPD_ONCE : PUB_DNSUPD_DIFF);
-	pub_dnsupd_configure(u, a->cfg);
 	n = pub_dnsupd_report(u, 0, &rep);
 	if (n == 0) {
 		cli_error(a, "no publisher.domains[] has dns_update");
 		(void)pub_dnsupd_free(u);
-		(void)loop_free(loop);
 		return CLI_EXIT_FAIL;
 	}
-	pub_dnsupd_run_all(u);
-	loop_timer_start(loop, &poll, 0, cli_dnsupd_poll, u);
-	(void)loop_run(loop);
-	loop_timer_stop(loop, &poll);
 	for (i = 0; i < n; i++) {
 		(void)pub_dnsupd_report(u, i, &rep);
 		(void)fprintf(a->out, "; %s: primary %s, zone %s: ", rep.domain, rep.server,
@@ -126,7 +103,6 @@ cli_dns_records_primary(const struct cli_args *a)
 		}
 	}
 	(void)pub_dnsupd_free(u);
-	(void)loop_free(loop);
 	return code;
 }
 

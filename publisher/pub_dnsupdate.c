@@ -104,6 +104,7 @@ struct pub_dnsupd {
 	enum pub_dnsupd_mode mode;
 	struct dnsupd_dom **doms;
 	size_t n_doms;
+	int own_loop; /* pub_dnsupd_run_once(): the loop is ours to free */
 };
 
 static const char *const dnsupd_result_names[PUB_DNSUPD_RESULTS] = {
@@ -1033,8 +1034,51 @@ pub_dnsupd_free(struct pub_dnsupd *u)
 	for (i = 0; i < u->n_doms; i++)
 		dnsupd_dom_free(u->doms[i]);
 	free(u->doms);
+	if (u->own_loop)
+		(void)loop_free(u->loop);
 	free(u);
 	return NULL;
+}
+
+/* How often run_once looks whether every attempt has ended (ms). */
+#define DNSUPD_ONCE_POLL_MS 20
+
+static void
+dnsupd_once_poll(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	if (!pub_dnsupd_busy(arg)) {
+		loop_exit(loop, 0);
+		return;
+	}
+	loop_timer_start(loop, t, DNSUPD_ONCE_POLL_MS, dnsupd_once_poll, arg);
+}
+
+int
+pub_dnsupd_run_once(const struct cfg *cfg, const char *domain, enum pub_dnsupd_mode mode,
+                    struct pub_dnsupd **ret_u)
+{
+	struct loop_timer poll = LOOP_TIMER_INIT;
+	struct pub_dnsupd *u;
+	struct loop *loop;
+	size_t i;
+	int r;
+
+	if (mode == PUB_DNSUPD_DAEMON)
+		return -EINVAL;
+	r = loop_new(&loop);
+	if (r < 0)
+		return r;
+	u = pub_dnsupd_new(loop, mode);
+	u->own_loop = 1;
+	pub_dnsupd_configure(u, cfg);
+	for (i = 0; i < u->n_doms; i++)
+		if (domain == NULL || strcmp(u->doms[i]->domain, domain) == 0)
+			dnsupd_start(u->doms[i]);
+	loop_timer_start(loop, &poll, 0, dnsupd_once_poll, u);
+	(void)loop_run(loop);
+	loop_timer_stop(loop, &poll);
+	*ret_u = u;
+	return 0;
 }
 
 /* ---- metrics ---- */

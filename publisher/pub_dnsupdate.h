@@ -17,6 +17,7 @@
  *
  * Interface: pub_dnsupd_new(), pub_dnsupd_configure(), pub_dnsupd_domain_ready(),
  *            pub_dnsupd_run_all(), pub_dnsupd_busy(), pub_dnsupd_report(),
+ *            pub_dnsupd_run_once() (the commands),
  *            pub_dnsupd_stats_add(), pub_dnsupd_free()
  * Transport: TCP to the configured primary (a numeric address), non-blocking connect on the
  *            loop, 2-byte length framing (RFC 1035 section 4.2.2), one message per
@@ -112,6 +113,13 @@ size_t pub_dnsupd_report(struct pub_dnsupd *u, size_t i, struct pub_dnsupd_repor
  * u until cleared. */
 void pub_dnsupd_stats_add(const struct pub_dnsupd *u, struct stats *st);
 
+/* For the commands: a private loop, an updater in mode (PUB_DNSUPD_ONCE or _DIFF) with the
+ * domains of cfg, one attempt for each (or for domain only, a normalised name), run to the
+ * end: every attempt ends within its exchanges' timeouts. Returns 0 and *ret_u (its
+ * reports hold the outcomes; free with pub_dnsupd_free(), which frees the loop too), or
+ * -errno when the loop cannot be made. */
+int pub_dnsupd_run_once(const struct cfg *cfg, const char *domain, enum pub_dnsupd_mode mode,
+                        struct pub_dnsupd **ret_u);
 /* Cancels every attempt (no callback), closes sockets. Returns NULL; NULL is a no-op. */
 struct pub_dnsupd *pub_dnsupd_free(struct pub_dnsupd *u);
 

@@ -31,7 +31,7 @@ make_cert ex mta-sts.example.test
 dconf() {
 	cat >"$T/mtastsd.conf" <<EOC
 process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s"; };
-resolver = { enabled = false; };
+resolver = { enabled = false; dns_servers = [ "127.0.0.1@$DNS" ]; dns_timeout = "1s"; };
 admin = { listen = "127.0.0.1:$ADM"; };
 publisher = {
 	listen = [ "127.0.0.1:$PUB" ];
@@ -146,6 +146,13 @@ check "wrong secret: nothing applied on the server" 2 "$(srv_updates)"
 status=$(curl -s "http://127.0.0.1:$ADM/status" | tr -d ' \n')
 check_match "/status: out of step" '"in_step":\{"example.test":0' "$status"
 check_match "/status: next retry set" '"next_retry":\{"example.test":[1-9]' "$status"
+set +e
+chk_out=$("$MTASTSD" -c "$T/mtastsd.conf" check example.test 2>&1)
+chk_rc=$?
+set -e
+check "check: exit 1 with the zone out of step" 1 "$chk_rc"
+check_match "check: reports the zone out of step" \
+	"^FAIL example.test: zone out of step on the primary 127.0.0.1:$DNS: _mta-sts.example.test. TXT \"v=STSv1; id=$ID2\" \(ttl 300\), should be \"v=STSv1; id=$ID1\"" "$chk_out"
 
 # ---- the right secret back: updated ----
 dconf enforce "$SECRET"
@@ -181,5 +188,8 @@ check_match "dns-records --update: prints the change" \
 check "dns-records --update: applied" "v=STSv1; id=$ID1" "$(q _mta-sts.example.test)"
 check "dns-records --diff: in step, exit 0" 0 "$diff_rc"
 check_match "dns-records --diff: says in step" "in step" "$diff_out"
+check_match "check: the primary in step" \
+	"^ok   example.test: the primary 127.0.0.1:$DNS has the records mtastsd writes" \
+	"$("$MTASTSD" -c "$T/mtastsd.conf" check example.test 2>&1 || true)"
 
 check "end: records not owned untouched" "$OTHERS" "$(others)"
