@@ -622,8 +622,8 @@ pub_log_ids(const struct pub_snap *old, const struct pub_snap *s)
 			               "removed, its policy is no longer served");
 }
 
-/* RFC 8461 section 8.3: the new policy is served first, the TXT id changes after. Called
- * once the snapshot s is published: each served domain with dns_update is ready
+/* RFC 8461 section 8.1 ("Policy Updates"): the new policy is served first, the TXT id changes
+ * after. Called once the snapshot s is published: each served domain with dns_update is ready
  * (pub_dnsupd_domain_ready(), the hook a later "certificate serves" condition goes in
  * front of); a domain whose certificate did not load is not served, so its records stay. */
 static void

@@ -11,9 +11,9 @@
  * checks the response's TSIG and RCODE, then asks the primary again until the new records
  * show. Nothing but the owned RRsets is ever named in an UPDATE.
  *
- * Order (RFC 8461 section 8.3): the publisher serves the new policy first, then calls
- * pub_dnsupd_domain_ready(); the updater never starts a domain before that call. A later
- * "not before the certificate serves" condition (ACME) belongs in the caller of that hook.
+ * Order (RFC 8461 section 8.1, "Policy Updates"): the publisher serves the new policy first, then
+ * calls pub_dnsupd_domain_ready(); the updater never starts a domain before that call. A later "not
+ * before the certificate serves" condition (ACME) belongs in the caller of that hook.
  *
  * Interface: pub_dnsupd_new(), pub_dnsupd_configure(), pub_dnsupd_domain_ready(),
  *            pub_dnsupd_run_all(), pub_dnsupd_busy(), pub_dnsupd_report(),
