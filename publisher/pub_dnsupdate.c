@@ -558,8 +558,8 @@ dnsupd_finish(struct dnsupd_dom *d, enum pub_dnsupd_result res)
 		d->sent_update = 0;
 		loop_timer_start(loop, &d->wait_timer, ms, dnsupd_wait_fired, d);
 		log_dom_warn(d->domain,
-		             "dns update: %s (server %s, zone %s); records unchanged, policy "
-		             "still served; retry %u in %llu ms",
+		             "dns update: %s (server %s, zone %s); the policy is still "
+		             "served; retry %u in %llu ms",
 		             d->error, d->server, d->zone, d->failures, (unsigned long long)ms);
 	} else {
 		log_dom_warn(d->domain, "dns update: %s (server %s, zone %s)", d->error, d->server,
