@@ -37,11 +37,10 @@ static const struct cli_verb main_verbs[] = {
                  "(exit 0 policy, 2 no policy, 3 temporary failure)",
          .run = cli_query},
         {.name = "dns-records",
-         .operands = "[--diff | --update]",
+         .operands = "",
          .flags = CLI_DNSUPD,
-         .help = "print the DNS records the published domains need;\n"
-                 "--diff: the zone primaries' records against them (dns_update domains),\n"
-                 "--update: write them to the primaries now and print what changed",
+         .help = "print the DNS records the published domains need\n"
+                 "(--diff: a primary's records against them; --update: write them)",
          .run = cli_dns_records},
         {.name = "check",
          .operands = "[DOMAIN]",
