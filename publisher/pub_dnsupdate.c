@@ -620,8 +620,11 @@ dnsupd_take_answer(struct dnsupd_dom *d, struct dnsupd_set *s, ldns_pkt *p)
 			tl += k;
 		}
 		text[tl] = '\0';
-		if (memchr(text, '\0', tl) != NULL)
-			text[0] = '\0';
+		/* the primary's bytes reach logs and the terminal: control bytes become '?'
+		 * (ours never hold any, so such a record is simply out of step) */
+		for (j = 0; j < tl; j++)
+			if ((unsigned char)text[j] < 0x20 || (unsigned char)text[j] == 0x7f)
+				text[j] = '?';
 		nj = xasprintf("%s%s%s", joined, s->n_have > 0 ? " | " : "", text);
 		free(joined);
 		joined = nj;
