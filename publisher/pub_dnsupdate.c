@@ -720,9 +720,10 @@ dnsupd_got_reply(struct dnsupd_dom *d, int r)
 	if (d->step == STEP_UPDATE) {
 		int ok = 0;
 
-		if (tsig != NULL && ldns_pkt_tsig(d->req) != NULL)
-			ok = ldns_pkt_tsig_verify(p, d->in, d->in_len, d->tsig_name, d->secret,
-			                          ldns_rr_rdf(ldns_pkt_tsig(d->req), 3));
+		if (tsig != NULL && ldns_pkt_tsig(d->req) != NULL &&
+		    ldns_pkt_tsig_verify(p, d->in, d->in_len, d->tsig_name, d->secret,
+		                         ldns_rr_rdf(ldns_pkt_tsig(d->req), 3)))
+			ok = 1;
 		free(d->in);
 		d->in = NULL;
 		ldns_pkt_free(p);
