@@ -970,6 +970,12 @@ pub_dnsupd_domain_ready(struct pub_dnsupd *u, const char *domain)
 		dnsupd_start(d);
 }
 
+int
+pub_dnsupd_has(const struct pub_dnsupd *u, const char *domain)
+{
+	return u != NULL && dnsupd_find(u, domain) != NULL;
+}
+
 void
 pub_dnsupd_run_all(struct pub_dnsupd *u)
 {

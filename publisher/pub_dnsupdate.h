@@ -75,6 +75,8 @@ void pub_dnsupd_configure(struct pub_dnsupd *u, const struct cfg *cfg);
  * records may now change. Starts an attempt at once (a running one is restarted, a
  * pending retry moved to now). A domain without dns_update is ignored. */
 void pub_dnsupd_domain_ready(struct pub_dnsupd *u, const char *domain);
+/* 1 when domain is among the configured domains (it has dns_update). */
+int pub_dnsupd_has(const struct pub_dnsupd *u, const char *domain);
 /* pub_dnsupd_domain_ready() for every configured domain. */
 void pub_dnsupd_run_all(struct pub_dnsupd *u);
 /* 1 while an attempt of any domain is in flight (not counting retry waits). */
