@@ -36,7 +36,8 @@ enum cli_exit {
 };
 
 /* Verb flags. */
-#define CLI_JSON 0x1 /* accepts --json (cli_args.json) */
+#define CLI_JSON   0x1 /* accepts --json (cli_args.json) */
+#define CLI_DNSUPD 0x2 /* accepts --diff and --update (cli_args.diff, .update) */
 
 /* Most operands a verb takes. */
 #define CLI_OPERANDS_MAX 4
@@ -63,7 +64,9 @@ struct cli_args {
 	FILE *out;             /* results (stdout); checked by cli_run() */
 	const char *operands[CLI_OPERANDS_MAX];
 	size_t n_operands;
-	int json; /* --json given (only for CLI_JSON verbs) */
+	int json;   /* --json given (only for CLI_JSON verbs) */
+	int diff;   /* --diff given (CLI_DNSUPD verbs) */
+	int update; /* --update given (CLI_DNSUPD verbs) */
 };
 
 /* Parse argv[1..argc-1] (argv[0] is the verb name) for verb v into *a (cfg NULL, out
@@ -95,7 +98,9 @@ void cli_json_print(const struct cli_args *a, struct json_object *o);
 /* query DOMAIN [--json]: one discovery (res_query.h); 0 policy, 2 no policy, 3 temporary
  * failure, 1 setup error or invalid DOMAIN. */
 int cli_query(const struct cli_args *a);
-/* dns-records: the records to publish (pub.h pub_dns_records()); 1 when no domain. */
+/* dns-records: the records to publish (pub.h pub_dns_records()); 1 when no domain. With
+ * --diff the primaries' records against them (1 when any differs or cannot be read), with
+ * --update they are written now (pub_dnsupdate.h) and the changes printed (1 on failure). */
 int cli_dns_records(const struct cli_args *a);
 /* check [DOMAIN]: published domains seen from the outside (check.h); 0 all passed. */
 int cli_check(const struct cli_args *a);

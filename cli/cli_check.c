@@ -10,9 +10,61 @@
  * Errors:    printed on stderr as "mtastsd: check: ...", with nothing on stdout.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "check.h"
 #include "cli.h"
+#include "pub_dnsupdate.h"
+
+/* The domains with dns_update (or the one named): the primary's owned records against
+ * what mtastsd writes (pub_dnsupd_run_once() in DIFF mode). One line each; adds to the
+ * counts. */
+static void
+cli_check_primaries(const struct cli_args *a, const struct check_report *rep, size_t *n_checks,
+                    size_t *n_failed)
+{
+	struct pub_dnsupd_report ur;
+	struct pub_dnsupd *u;
+	size_t i, k, n;
+
+	if (pub_dnsupd_run_once(a->cfg, rep->n_domains == 1 ? rep->domains[0].domain : NULL,
+	                        PUB_DNSUPD_DIFF, &u) < 0)
+		return;
+	n = pub_dnsupd_report(u, 0, &ur);
+	for (i = 0; i < n; i++) {
+		(void)pub_dnsupd_report(u, i, &ur);
+		if (ur.result == PUB_DNSUPD_NONE)
+			continue; /* not the domain asked for */
+		(*n_checks)++;
+		if (ur.result == PUB_DNSUPD_UNCHANGED) {
+			(void)fprintf(a->out,
+			              "ok   %s: the primary %s has the records mtastsd writes\n",
+			              ur.domain, ur.server);
+			continue;
+		}
+		(*n_failed)++;
+		if (ur.result != PUB_DNSUPD_DIFFERS) {
+			(void)fprintf(a->out, "FAIL %s: the primary %s cannot be read: %s\n",
+			              ur.domain, ur.server, ur.error);
+			continue;
+		}
+		for (k = 0; k < ur.n_sets; k++) {
+			if (ur.sets[k].in_step)
+				continue;
+			(void)fprintf(
+			        a->out,
+			        "FAIL %s: zone out of step on the primary %s: %s TXT \"%s\" "
+			        "(ttl %u), should be \"%s\" (ttl %u); run mtastsd dns-records "
+			        "--update\n",
+			        ur.domain, ur.server, ur.sets[k].owner,
+			        ur.sets[k].have != NULL ? ur.sets[k].have : "?",
+			        (unsigned)ur.sets[k].before_ttl, ur.sets[k].want,
+			        (unsigned)ur.sets[k].ttl);
+			break;
+		}
+	}
+	(void)pub_dnsupd_free(u);
+}
 
 int
 cli_check(const struct cli_args *a)
@@ -38,6 +90,7 @@ cli_check(const struct cli_args *a)
 			              cd->domain, cd->res[k].msg);
 		}
 	}
+	cli_check_primaries(a, rep, &n_checks, &n_failed);
 	(void)fprintf(a->out, "summary: %zu domain%s, %zu checks, %zu failed\n", rep->n_domains,
 	              rep->n_domains == 1 ? "" : "s", n_checks, n_failed);
 	(void)check_report_free(rep);

@@ -15,9 +15,14 @@
  * Errors:    cfg_load() returns ERR_CONFIG with "file:line: key: reason" in errbuf, the key
  *            being the full dotted path ("resolver.zones[0].timeout").
  */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "cfg_int.h"
@@ -34,11 +39,24 @@
 #define CFG_DOMAINS_MAX     1024
 /* admin.allowed_hosts: the names of one machine, each checked on every admin request. */
 #define CFG_ADMIN_HOSTS_MAX 32
+/* publisher.dns_update entries: one per primary server and key, shared by domains. */
+#define CFG_DNS_UPDATES_MAX 64
+/* A TSIG secret file holds one base64 secret (64 bytes of key are 88 characters). */
+#define CFG_TSIG_SECRET_FILE_MAX 4096
+/* A dns_update name is short, like a zone name. */
+#define CFG_UPD_NAME_MAX 64
 
 static const struct cfg_enum cfg_mode_names[] = {
         {"none", STS_MODE_NONE},
         {"testing", STS_MODE_TESTING},
         {"enforce", STS_MODE_ENFORCE},
+        {NULL, 0},
+};
+static cfg_check_fn cfg_check_upd_name;
+
+static const struct cfg_enum cfg_tsig_alg_names[] = {
+        {"hmac-sha256", CFG_TSIG_HMAC_SHA256},
+        {"hmac-sha512", CFG_TSIG_HMAC_SHA512},
         {NULL, 0},
 };
 /* Valkey speaks the Redis protocol; "valkey" is an alias. */
@@ -129,6 +147,7 @@ static const struct cfg_enum cfg_backend_names[] = {
 #define P   struct cfg
 #define Z   struct cfg_zone
 #define D   struct cfg_domain
+#define U   struct cfg_dns_update
 #define REQ CFG_F_REQUIRED
 #define RST CFG_F_RESTART
 
@@ -195,6 +214,22 @@ static const struct cfg_key cfg_keys_domain[] = {
         K_PATH(D, "cert", cert_file, REQ | CFG_F_READABLE),
         K_PATH(D, "key", key_file, REQ | CFG_F_READABLE),
         K_STR(D, "tlsrpt_rua", tlsrpt_rua, NULL, 0, cfg_check_rua),
+        K_STR(D, "dns_update", dns_update, NULL, 0, cfg_check_upd_name),
+        K_END,
+};
+
+/* publisher.dns_update: RFC 2136 update targets (docs/publisher.md "DNS updates"). */
+static const struct cfg_key cfg_keys_dns_update[] = {
+        K_STR(U, "name", name, NULL, REQ, cfg_check_upd_name),
+        K_STR(U, "server", server, NULL, REQ, cfg_check_dns_server),
+        K_STR(U, "zone", zone, NULL, REQ, NULL),
+        K_STR(U, "tsig_name", tsig_name, NULL, REQ, NULL),
+        K_ENUM(U, "tsig_algorithm", tsig_algorithm, CFG_TSIG_HMAC_SHA256, cfg_tsig_alg_names, 0),
+        K_STR(U, "tsig_secret", tsig_secret, NULL, 0, NULL),
+        K_PATH(U, "tsig_secret_file", tsig_secret_file, CFG_F_READABLE),
+        K_SEC32(U, "ttl", ttl_s, SEC(300), SEC(1), DAY(1)),
+        K_MS(U, "timeout", timeout_ms, SEC(10), 100, MIN(2), 0),
+        K_MS(U, "retry_max", retry_max_ms, MIN(5), SEC(1), HOUR(6), 0),
         K_END,
 };
 
@@ -219,6 +254,8 @@ static const struct cfg_key cfg_keys_publisher[] = {
              RST),
         K_GROUPS("domains", publisher.domains, publisher.n_domains, CFG_DOMAINS_MAX,
                  cfg_keys_domain, D),
+        K_GROUPS("dns_update", publisher.dns_updates, publisher.n_dns_updates, CFG_DNS_UPDATES_MAX,
+                 cfg_keys_dns_update, U),
         K_END,
 };
 
@@ -262,6 +299,7 @@ static const struct cfg_key cfg_keys_root[] = {
 #undef P
 #undef Z
 #undef D
+#undef U
 #undef REQ
 #undef RST
 
@@ -434,10 +472,184 @@ cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_set
 	return 0;
 }
 
+/* ---- publisher.dns_update ---- */
+
+/* The name of a publisher.dns_update entry (and a domain's reference to it). */
+static int
+cfg_check_upd_name(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	const char *p;
+
+	for (p = v; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+			break;
+	if (v[0] == '\0' || *p != '\0' || p - v > CFG_UPD_NAME_MAX)
+		return cfg_error(ctx, s, key,
+		                 "bad dns_update name '%s': 1 to %d letters, digits, '_' and '-'",
+		                 v, CFG_UPD_NAME_MAX);
+	return 0;
+}
+
+/* A TSIG secret: base64 (RFC 4648 section 4), at least one byte of key. */
+static int
+cfg_tsig_secret_ok(const char *v)
+{
+	size_t i, n = strlen(v), pad = 0;
+
+	if (n < 4 || n % 4 != 0)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (v[i] == '=') {
+			pad++;
+			continue;
+		}
+		if (pad > 0 || !(isalnum((unsigned char)v[i]) || v[i] == '+' || v[i] == '/'))
+			return 0;
+	}
+	return pad <= 2;
+}
+
+/* Read the secret file of u: no group or other permission bits (the key signs changes to
+ * the zone), at most CFG_TSIG_SECRET_FILE_MAX bytes, surrounding whitespace dropped. */
+static int
+cfg_read_secret_file(struct cfg_ctx *ctx, const config_setting_t *at, const char *key,
+                     struct cfg_dns_update *u)
+{
+	char buf[CFG_TSIG_SECRET_FILE_MAX + 1];
+	struct stat st;
+	ssize_t n;
+	size_t len;
+	char *b;
+	int fd;
+
+	fd = open(u->tsig_secret_file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return cfg_error(ctx, at, key, "%s: %s", u->tsig_secret_file, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return cfg_error(ctx, at, key, "%s: not a regular file", u->tsig_secret_file);
+	}
+	if ((st.st_mode & 077) != 0) {
+		(void)close(fd);
+		return cfg_error(ctx, at, key,
+		                 "%s: mode %04o: a TSIG secret must not be accessible to group or "
+		                 "others (chmod 0600, owned by mtastsd's user)",
+		                 u->tsig_secret_file, (unsigned)(st.st_mode & 07777));
+	}
+	n = read(fd, buf, sizeof(buf));
+	(void)close(fd);
+	if (n < 0)
+		return cfg_error(ctx, at, key, "%s: %s", u->tsig_secret_file, strerror(errno));
+	if ((size_t)n > CFG_TSIG_SECRET_FILE_MAX)
+		return cfg_error(ctx, at, key, "%s: larger than %d bytes", u->tsig_secret_file,
+		                 CFG_TSIG_SECRET_FILE_MAX);
+	buf[n] = '\0';
+	b = buf;
+	while (isspace((unsigned char)*b))
+		b++;
+	len = strlen(b);
+	while (len > 0 && isspace((unsigned char)b[len - 1]))
+		b[--len] = '\0';
+	u->tsig_secret = xstrdup(b);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+static int
+cfg_finish_dns_update(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
+{
+	struct cfg_dns_update *u = &c->publisher.dns_updates[i];
+	char key[CFG_KEY_PATH_MAX], out[DOMAIN_BUF];
+	size_t j, n;
+	int r;
+
+	for (j = 0; j < i; j++) {
+		if (strcmp(c->publisher.dns_updates[j].name, u->name) == 0) {
+			(void)snprintf(key, sizeof(key), "publisher.dns_update[%zu].name", i);
+			return cfg_error(ctx, cfg_lookup(e, "name"), key,
+			                 "duplicate name '%s' (also publisher.dns_update[%zu])",
+			                 u->name, j);
+		}
+	}
+	(void)snprintf(key, sizeof(key), "publisher.dns_update[%zu].zone", i);
+	r = domain_normalize(u->zone, out);
+	if (r < 0)
+		return cfg_error(ctx, cfg_lookup(e, "zone"), key, "bad zone '%s': %s", u->zone,
+		                 err_str(r));
+	free(u->zone);
+	u->zone = xstrdup(out);
+	(void)snprintf(key, sizeof(key), "publisher.dns_update[%zu].tsig_name", i);
+	n = strlen(u->tsig_name);
+	if (n > 0 && u->tsig_name[n - 1] == '.')
+		u->tsig_name[--n] = '\0';
+	if (n == 0 || n > DOMAIN_NAME_MAX)
+		return cfg_error(ctx, cfg_lookup(e, "tsig_name"), key,
+		                 "a TSIG key name is 1 to %d characters", DOMAIN_NAME_MAX);
+	for (j = 0; j < n; j++) {
+		unsigned char ch = (unsigned char)u->tsig_name[j];
+
+		if (!isalnum(ch) && ch != '-' && ch != '_' && ch != '.')
+			return cfg_error(
+			        ctx, cfg_lookup(e, "tsig_name"), key,
+			        "bad TSIG key name '%s': use letters, digits, '-', '_' and "
+			        "'.'",
+			        u->tsig_name);
+		u->tsig_name[j] = (char)tolower(ch);
+	}
+	(void)snprintf(key, sizeof(key), "publisher.dns_update[%zu].tsig_secret", i);
+	if ((u->tsig_secret == NULL) == (u->tsig_secret_file == NULL))
+		return cfg_error(ctx, e, key,
+		                 "set exactly one of tsig_secret and tsig_secret_file");
+	if (u->tsig_secret_file != NULL) {
+		(void)snprintf(key, sizeof(key), "publisher.dns_update[%zu].tsig_secret_file", i);
+		if (cfg_read_secret_file(ctx, cfg_lookup(e, "tsig_secret_file"), key, u) < 0)
+			return -1;
+	}
+	if (!cfg_tsig_secret_ok(u->tsig_secret))
+		return cfg_error(ctx,
+		                 cfg_lookup(e, u->tsig_secret_file != NULL ? "tsig_secret_file"
+		                                                           : "tsig_secret"),
+		                 key,
+		                 "the TSIG secret is not base64 (as pdnsutil generate-tsig-key, "
+		                 "keymgr -t and tsig-keygen print it)");
+	return 0;
+}
+
+/* A domain's dns_update names an entry whose zone holds the domain's records. */
+static int
+cfg_finish_domain_update(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
+{
+	struct cfg_domain *d = &c->publisher.domains[i];
+	char key[CFG_KEY_PATH_MAX];
+	size_t j, dl, zl;
+
+	if (d->dns_update == NULL)
+		return 0;
+	(void)snprintf(key, sizeof(key), "publisher.domains[%zu].dns_update", i);
+	for (j = 0; j < c->publisher.n_dns_updates; j++)
+		if (strcmp(c->publisher.dns_updates[j].name, d->dns_update) == 0)
+			break;
+	if (j == c->publisher.n_dns_updates)
+		return cfg_error(ctx, cfg_lookup(e, "dns_update"), key,
+		                 "no publisher.dns_update entry named '%s'", d->dns_update);
+	d->upd = &c->publisher.dns_updates[j];
+	/* _mta-sts.<domain> must be inside the zone: <domain> is the zone or below it */
+	dl = strlen(d->domain);
+	zl = strlen(d->upd->zone);
+	if (!(dl == zl && strcmp(d->domain, d->upd->zone) == 0) &&
+	    !(dl > zl && d->domain[dl - zl - 1] == '.' &&
+	      strcmp(d->domain + dl - zl, d->upd->zone) == 0))
+		return cfg_error(ctx, cfg_lookup(e, "dns_update"), key,
+		                 "domain '%s' is not in zone '%s' of dns_update '%s'", d->domain,
+		                 d->upd->zone, d->dns_update);
+	return 0;
+}
+
 static int
 cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 {
 	const config_setting_t *ds = cfg_lookup(cfg_lookup(root, "publisher"), "domains");
+	const config_setting_t *us = cfg_lookup(cfg_lookup(root, "publisher"), "dns_update");
 	const config_setting_t *cs = cfg_lookup(root, "cache");
 	const config_setting_t *rs = cfg_lookup(cs, "redis");
 	size_t i;
@@ -446,6 +658,15 @@ cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 		return -1;
 	for (i = 0; i < c->publisher.n_domains; i++) {
 		if (cfg_finish_domain(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) < 0)
+			return -1;
+	}
+	for (i = 0; i < c->publisher.n_dns_updates; i++) {
+		if (cfg_finish_dns_update(ctx, c, i, config_setting_get_elem(us, (unsigned)i)) < 0)
+			return -1;
+	}
+	for (i = 0; i < c->publisher.n_domains; i++) {
+		if (cfg_finish_domain_update(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) <
+		    0)
 			return -1;
 	}
 	if (c->cache.n_sentinels > 0 && c->cache.sentinel_master == NULL)

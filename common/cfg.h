@@ -93,6 +93,8 @@ struct cfg_resolver {
 	char *default_zone;     /* name of the zone for unknown map names */
 };
 
+struct cfg_dns_update;
+
 struct cfg_domain {
 	char *domain;             /* Policy Domain, normalised A-label */
 	struct sts_policy policy; /* validated with sts_policy_validate() */
@@ -100,6 +102,31 @@ struct cfg_domain {
 	char *cert_file;          /* fullchain.pem for mta-sts.<domain> */
 	char *key_file;           /* privkey.pem */
 	char *tlsrpt_rua;         /* "mailto:tlsrpt@example.com", NULL = no TLSRPT record */
+	char *dns_update;         /* name of a publisher.dns_update entry, NULL = records by hand */
+	/* Not a key: the entry dns_update names (into cfg->publisher.dns_updates), set by
+	 * cfg_load(); NULL without dns_update. */
+	const struct cfg_dns_update *upd;
+};
+
+enum cfg_tsig_alg {
+	CFG_TSIG_HMAC_SHA256 = 0,
+	CFG_TSIG_HMAC_SHA512 = 1,
+};
+
+/* A primary server that takes RFC 2136 dynamic updates signed with TSIG (RFC 8945) for the
+ * records mtastsd owns (docs/publisher.md "DNS updates"); shared by the domains naming it. */
+struct cfg_dns_update {
+	char *name;             /* referenced by publisher.domains[].dns_update */
+	char *server;           /* "127.0.0.1:53", "[::1]:53", "192.0.2.1" (port 53) */
+	char *zone;             /* the zone the records are in, normalised; every domain
+	                         * using this entry is at or below it */
+	char *tsig_name;        /* TSIG key name, normalised, no trailing dot */
+	int tsig_algorithm;     /* enum cfg_tsig_alg, default hmac-sha256 */
+	char *tsig_secret;      /* base64; from tsig_secret or read from tsig_secret_file */
+	char *tsig_secret_file; /* mode 0600/0400: not group or world accessible */
+	uint32_t ttl_s;         /* TTL of the records written, default 300 */
+	uint64_t timeout_ms;    /* one exchange (connect, send, reply), default 10 s */
+	uint64_t retry_max_ms;  /* backoff ceiling between failed attempts, default 5 min */
 };
 
 struct cfg_publisher {
@@ -116,6 +143,8 @@ struct cfg_publisher {
 	uint64_t cert_poll_interval_ms; /* certificate files inotify cannot watch; default 60 s */
 	size_t n_domains;
 	struct cfg_domain *domains; /* the publisher runs when this is not empty */
+	size_t n_dns_updates;
+	struct cfg_dns_update *dns_updates; /* publisher.dns_update: named update targets */
 };
 
 enum cfg_cache_backend {

@@ -169,4 +169,23 @@
  * sender cannot take a listener whatever publisher.max_connections_per_address says. */
 #define FD_PER_ADDRESS_SHARE_DIV 2u
 
+/* RFC 2136 dynamic updates of the records mtastsd owns (publisher/pub_dnsupdate.c). */
+/* RFC 1035 section 4.2.2: a DNS message over TCP has a 2-byte length: at most 65535
+ * bytes; one shorter than a header (12 bytes, section 4.1.1) is refused. */
+#define DNS_TCP_MSG_MAX 65535
+#define DNS_HEADER_LEN  12
+/* RFC 8945 section 10: fudge of 300 seconds recommended for TSIG time checks. */
+#define DNSUPD_TSIG_FUDGE_S 300
+/* The first retry after a failed attempt (ms); it doubles per failure up to
+ * publisher.dns_update[].retry_max (our choice: quick when a primary restarts). */
+#define DNSUPD_RETRY_MIN_MS 1000
+/* After an accepted update, the primary is asked again until the new records show:
+ * this often, this many times, before the attempt counts as failed (a primary may apply
+ * an update a moment after it answered it). */
+#define DNSUPD_VERIFY_INTERVAL_MS 500
+#define DNSUPD_VERIFY_TRIES       20
+/* A TXT character-string holds at most 255 bytes (RFC 1035 section 3.3.14); a record
+ * text we write is split into pieces this long. */
+#define DNS_TXT_STRING_MAX 255
+
 #endif

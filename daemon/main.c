@@ -38,7 +38,9 @@ static const struct cli_verb main_verbs[] = {
          .run = cli_query},
         {.name = "dns-records",
          .operands = "",
-         .help = "print the DNS records the published domains need",
+         .flags = CLI_DNSUPD,
+         .help = "print the DNS records the published domains need\n"
+                 "(--diff: a primary's records against them; --update: write them)",
          .run = cli_dns_records},
         {.name = "check",
          .operands = "[DOMAIN]",

@@ -41,6 +41,7 @@
 #include "listen.h"
 #include "log.h"
 #include "pub.h"
+#include "pub_dnsupdate.h"
 #include "pub_int.h"
 #include "xalloc.h"
 
@@ -714,6 +715,74 @@ pub_log_ids(const struct pub_snap *old, const struct pub_snap *s)
 			               "removed, its policy is no longer served");
 }
 
+/* RFC 8461 section 8.1 ("Policy Updates"): the new policy is served first, the TXT id changes
+ * after. Called once the current snapshot is published: each served domain that the updater
+ * has (dns_update) is ready now, unless the gate (pub_set_ready_gate(), the hook a later
+ * "certificate serves" condition uses) holds it; a domain whose certificate did not load is
+ * not served, so its records stay. */
+static void
+pub_dns_ready(struct pub *pub)
+{
+	const struct pub_snap *s = pub->snap;
+	struct timespec ts;
+	struct tm tm;
+	char when[64];
+	size_t i;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	(void)gmtime_r(&ts.tv_sec, &tm);
+	(void)snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+	               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	               tm.tm_sec, ts.tv_nsec / 1000000);
+	for (i = 0; i < s->n_doms; i++) {
+		const struct pub_dom *d = &s->doms[i];
+
+		if (!pub_dnsupd_has(pub->dnsupd, d->domain))
+			continue;
+		if (d->cert == NULL) {
+			log_dom_warn(d->domain, "not served (no certificate): its DNS records are "
+			                        "left as they are");
+			continue;
+		}
+		if (pub->ready_gate != NULL && !pub->ready_gate(d->domain, pub->ready_gate_arg)) {
+			log_dom_notice(d->domain,
+			               "policy id %s served since %s; DNS records wait (not "
+			               "ready yet)",
+			               d->id, when);
+			continue;
+		}
+		log_dom_notice(d->domain, "policy id %s served since %s; DNS records follow", d->id,
+		               when);
+		pub_dnsupd_domain_ready(pub->dnsupd, d->domain);
+	}
+}
+
+/* At start the daemon installs its gate after pub_new() returns: the records follow from
+ * the loop's first turn. */
+static void
+pub_dns_ready_timer(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	(void)loop;
+	(void)t;
+	pub_dns_ready(arg);
+}
+
+void
+pub_set_ready_gate(struct pub *pub, pub_ready_gate_fn *gate, void *arg)
+{
+	pub->ready_gate = gate;
+	pub->ready_gate_arg = arg;
+}
+
+void
+pub_domain_ready(struct pub *pub, const char *domain)
+{
+	if (pub == NULL)
+		return;
+	log_dom_info(domain, "ready: DNS records follow");
+	pub_dnsupd_domain_ready(pub->dnsupd, domain);
+}
+
 /* MHD threads per HTTPS listener: the online CPUs, 1 to PUB_THREADS_MAX. */
 static unsigned
 pub_threads_default(void)
@@ -844,6 +913,9 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	}
 	watch_setup(pub);
 	pub_log_ids(NULL, s);
+	pub->dnsupd = pub_dnsupd_new(loop, PUB_DNSUPD_DAEMON);
+	pub_dnsupd_configure(pub->dnsupd, cfg);
+	loop_timer_start(loop, &pub->dns_ready_timer, 0, pub_dns_ready_timer, pub);
 	*ret_pub = pub;
 	return 0;
 fail:
@@ -880,6 +952,9 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 	snap_publish(pub, s);
 	watch_setup(pub);
 	log_notice("publisher: reloaded, %zu domains", s->n_doms);
+	pub_dnsupd_configure(pub->dnsupd, cfg);
+	loop_timer_stop(pub->loop, &pub->dns_ready_timer);
+	pub_dns_ready(pub);
 	return 0;
 }
 
@@ -888,6 +963,8 @@ pub_free(struct pub *pub)
 {
 	if (pub == NULL)
 		return NULL;
+	loop_timer_stop(pub->loop, &pub->dns_ready_timer);
+	pub->dnsupd = pub_dnsupd_free(pub->dnsupd);
 	/* Stop the servers first: their threads hold snapshot references. */
 	pub->httpd = httpd_free(pub->httpd);
 	loop_timer_stop(pub->loop, &pub->reload_timer);

@@ -48,6 +48,20 @@ int pub_check_certs(const struct cfg *cfg, char *errbuf, size_t errlen);
  * (a hash, ALPHA/DIGIT, 1..32 chars). Returns an owned string. */
 char *pub_policy_id(const struct cfg_domain *d);
 
+/* ---- when a domain's DNS records may change (RFC 8461 section 8.1) ---- */
+
+/* A condition besides "the new policy is served" before a domain's records change (the
+ * ACME work: "the new certificate serves"). Called on the main loop for each served domain
+ * with dns_update after each new snapshot (start, reload); returns 1 when the records may
+ * change now, 0 to hold them: the caller then calls pub_domain_ready() once the condition
+ * holds. */
+typedef int pub_ready_gate_fn(const char *domain, void *arg);
+/* Install gate (NULL: none, the default: records follow each snapshot at once). */
+void pub_set_ready_gate(struct pub *pub, pub_ready_gate_fn *gate, void *arg);
+/* domain's records may change now: starts its RFC 2136 update (pub_dnsupdate.h) when it
+ * has dns_update; no-op otherwise, or when pub is NULL. */
+void pub_domain_ready(struct pub *pub, const char *domain);
+
 /* ---- admin endpoint (pub_info.c) ---- */
 #include <stdint.h>
 #include <time.h>

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "pub.h"
+#include "pub_dnsupdate.h"
 #include "pub_int.h"
 #include "stats.h"
 #include "xalloc.h"
@@ -217,4 +218,5 @@ void
 pub_stats_add(const struct pub *pub, struct stats *st)
 {
 	stats_add(st, pub_stats, STATS_COUNT(pub_stats), pub);
+	pub_dnsupd_stats_add(pub != NULL ? pub->dnsupd : NULL, st);
 }

@@ -34,6 +34,7 @@
 #include "cfg.h"
 #include "httpd.h"
 #include "loop.h"
+#include "pub.h"
 #include "pub_route.h"
 
 /* Limits of the publisher (docs/style.md section 6). */
@@ -89,6 +90,11 @@ struct pub {
 	atomic_ulong n_not_found;
 	atomic_ulong n_redirects;
 	atomic_ulong n_acme_served;
+	/* RFC 2136 updates of the domains' records (pub_dnsupdate.h); main loop only */
+	struct pub_dnsupd *dnsupd;
+	pub_ready_gate_fn *ready_gate;     /* pub_set_ready_gate(); NULL none */
+	struct loop_timer dns_ready_timer; /* the first pub_dns_ready() after pub_new() */
+	void *ready_gate_arg;
 };
 
 /* pub.c */

@@ -51,6 +51,7 @@ check "--help lists the verbs (cli/, main_verbs[])" "Commands:
   query DOMAIN [--json]  discover DOMAIN's MTA-STS policy as the resolver would
                          (exit 0 policy, 2 no policy, 3 temporary failure)
   dns-records            print the DNS records the published domains need
+                         (--diff: a primary's records against them; --update: write them)
   check [DOMAIN]         check published domains from the outside" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
@@ -77,6 +78,9 @@ usage: mtastsd [-c FILE] query DOMAIN [--json]" "$ERR"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records extra
 check "dns-records with an argument exits 2" 2 "$RC"
 check_match "dns-records: unexpected argument named" "unexpected argument 'extra'" "$ERR"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records --diff --update
+check "dns-records --diff --update exits 2" 2 "$RC"
+check_match "dns-records --diff --update: the second named" "unexpected argument '--update'" "$ERR"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check --json
 check "check --json exits 2 (only query has JSON output)" 2 "$RC"
 # A usage error is found before the configuration is read.

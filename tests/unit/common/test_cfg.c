@@ -1208,6 +1208,20 @@ static const struct bad_case bad_cases[] = {
         {"bad-unterminated-comment.conf", 5, NULL, "unterminated /* comment (it starts here)"},
         {"bad-unterminated-string.conf", 6, NULL, "unterminated string"},
         {"bad-include-unterminated.conf", 3, NULL, "@include: unterminated string"},
+        {"bad-dnsupd-unknown.conf", 6, "publisher.domains[0].dns_update",
+         "no publisher.dns_update entry named 'secondary'"},
+        {"bad-dnsupd-zone.conf", 6, "publisher.domains[0].dns_update",
+         "domain 'example.com' is not in zone 'example.org' of dns_update 'primary'"},
+        {"bad-dnsupd-secret.conf", 4, "publisher.dns_update[0].tsig_secret",
+         "the TSIG secret is not base64"},
+        {"bad-dnsupd-nosecret.conf", 3, "publisher.dns_update[0].tsig_secret",
+         "set exactly one of tsig_secret and tsig_secret_file"},
+        {"bad-dnsupd-server.conf", 3, "publisher.dns_update[0].server",
+         "bad DNS server 'ns1.example.com:53'"},
+        {"bad-dnsupd-dup.conf", 4, "publisher.dns_update[1].name",
+         "duplicate name 'p' (also publisher.dns_update[0])"},
+        {"bad-dnsupd-alg.conf", 3, "publisher.dns_update[0].tsig_algorithm",
+         "bad value 'hmac-md5': expected one of \"hmac-sha256\", \"hmac-sha512\""},
         {"bad-tls-priority.conf", 3, "publisher.tls_priority",
          "'NORMAL:-VERS-ALL:+VERS-TLS1.0' enables neither TLS 1.2 nor TLS 1.3: senders require "
          "TLS 1.2 or later (RFC 8461 section 7.2)"},
@@ -1241,6 +1255,70 @@ test_bad_configs(void **state)
 		if (strstr(err + strlen(want), b->reason) == NULL)
 			fail_msg("%s: message '%s' lacks '%s'", b->file, err, b->reason);
 	}
+}
+
+/* ---- publisher.dns_update ---- */
+
+/* Values, defaults and the link from a domain; the secret file: read when 0600 (whitespace
+ * dropped), refused when group or others may read it. */
+static void
+test_dns_update(void **state)
+{
+	char secret[] = "/tmp/test_cfg_tsig.XXXXXX";
+	char text[2048], err[1024] = "";
+	const struct cfg_dns_update *u;
+	struct cfg *c = NULL;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(secret);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "  c2VjcmV0c2VjcmV0\n", 19), 19);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(chmod(secret, 0600), 0);
+	(void)snprintf(text, sizeof(text),
+	               "publisher = {\n"
+	               "  dns_update = ( { name = \"a\"; server = \"[::1]:5353\"; zone = "
+	               "\"Example.COM.\";\n"
+	               "    tsig_name = \"MtaStsd.\"; tsig_algorithm = \"hmac-sha512\";\n"
+	               "    tsig_secret_file = \"%s\"; ttl = 60; timeout = \"3s\"; },\n"
+	               "    { name = \"b\"; server = \"127.0.0.1\"; zone = \"example.org\";\n"
+	               "      tsig_name = \"k\"; tsig_secret = \"c2VjcmV0\"; } );\n"
+	               "  domains = ( { domain = \"sub.example.com\"; mode = \"none\";\n"
+	               "    cert = \"%s/dummy-cert.pem\"; key = \"%s/dummy-key.pem\";\n"
+	               "    dns_update = \"a\"; },\n"
+	               "    { domain = \"example.org\"; mode = \"none\";\n"
+	               "    cert = \"%s/dummy-cert.pem\"; key = \"%s/dummy-key.pem\"; } );\n"
+	               "};\n",
+	               secret, CFG_DIR, CFG_DIR, CFG_DIR, CFG_DIR);
+	if (load_text(text, &c, err, sizeof(err), NULL) != 0)
+		fail_msg("cfg_load: %s", err);
+	assert_int_equal(c->publisher.n_dns_updates, 2);
+	u = &c->publisher.dns_updates[0];
+	assert_string_equal(u->name, "a");
+	assert_string_equal(u->server, "[::1]:5353");
+	assert_string_equal(u->zone, "example.com");
+	assert_string_equal(u->tsig_name, "mtastsd");
+	assert_int_equal(u->tsig_algorithm, CFG_TSIG_HMAC_SHA512);
+	assert_string_equal(u->tsig_secret, "c2VjcmV0c2VjcmV0");
+	assert_int_equal(u->ttl_s, 60);
+	assert_int_equal(u->timeout_ms, 3000);
+	u = &c->publisher.dns_updates[1];
+	assert_int_equal(u->tsig_algorithm, CFG_TSIG_HMAC_SHA256);
+	assert_int_equal(u->ttl_s, 300);
+	assert_int_equal(u->timeout_ms, 10000);
+	assert_int_equal(u->retry_max_ms, 300000);
+	assert_ptr_equal(c->publisher.domains[0].upd, &c->publisher.dns_updates[0]);
+	assert_null(c->publisher.domains[1].upd);
+	c = cfg_free(c);
+
+	assert_int_equal(chmod(secret, 0640), 0);
+	assert_int_equal(load_text(text, &c, err, sizeof(err), NULL), ERR_CONFIG);
+	assert_null(c);
+	assert_non_null(strstr(err, "publisher.dns_update[0].tsig_secret_file: "));
+	assert_non_null(strstr(err, "mode 0640: a TSIG secret must not be accessible to group or "
+	                            "others"));
+	(void)unlink(secret);
 }
 
 /* ---- restart-only keys ---- */
@@ -1374,6 +1452,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_defaults),
+	        cmocka_unit_test(test_dns_update),
 	        cmocka_unit_test(test_empty_file),
 	        cmocka_unit_test(test_example_config),
 	        cmocka_unit_test(test_full),
