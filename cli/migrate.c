@@ -44,7 +44,7 @@
 #define OLD_SHUTDOWN_MS    20000
 #define OLD_REDIS_PORT     6379
 #define OLD_DEFAULT_ZONE   "postfix" /* the name main.cf uses in the README's example */
-#define ADMIN_DEFAULT_PORT 8462      /* mtastsd's admin.listen default, 127.0.0.1:8462 */
+#define ADMIN_DEFAULT_PORT 8462u     /* mtastsd's admin.listen default, 127.0.0.1:8462 */
 /* mtastsd's ranges for the keys written (docs/config.md). */
 #define ZONE_TIMEOUT_MIN_MS  100
 #define ZONE_TIMEOUT_MAX_MS  60000
@@ -281,7 +281,7 @@ put_shown(FILE *f, const yaml_node_t *n)
 		            f);
 		return;
 	}
-	for (i = 0; s[i] != '\0' && i < 80; i++)
+	for (i = 0; i < 80 && s[i] != '\0'; i++)
 		(void)fputc(isprint((unsigned char)s[i]) ? s[i] : '?', f);
 	if (s[i] != '\0')
 		(void)fputs("...", f);
