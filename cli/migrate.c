@@ -59,6 +59,8 @@
 #define ZONE_NAME_MAX        64
 #define PUB_MX_MAX           64 /* publisher.domains[].mx: 0..64 entries */
 #define PUB_MAX_AGE_MIN      60 /* publisher.domains[].max_age: at least 60 s */
+/* Where a web server's document root keeps the policy (RFC 8461 section 3.3). */
+#define MIGRATE_POLICY_SUFFIX "/.well-known/mta-sts.txt"
 
 /* One text being written (open_memstream). */
 struct mg_buf {
@@ -1529,7 +1531,18 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 	put_cfgstr(f, certp);
 	(void)fputs(";\n\t\t\tkey = ", f);
 	put_cfgstr(f, keyp);
-	(void)fputs(";\n\t\t}\n\t);\n};\n", f);
+	(void)fputs(";\n\t\t}\n\t);\n", f);
+	/* nginx served <webroot>/.well-known/mta-sts.txt: certbot's --webroot renewals used the
+	 * same directory, which mtastsd can serve on port 80 (docs/publisher.md). */
+	len = strlen(policy_path);
+	if (policy_path[0] == '/' && len > strlen(MIGRATE_POLICY_SUFFIX) &&
+	    strcmp(policy_path + len - strlen(MIGRATE_POLICY_SUFFIX), MIGRATE_POLICY_SUFFIX) == 0) {
+		(void)fprintf(f,
+		              "\t# For certbot --webroot renewals through mtastsd's port 80 "
+		              "(docs/migrating.md):\n\t# acme_webroot = \"%.*s\";\n",
+		              (int)(len - strlen(MIGRATE_POLICY_SUFFIX)), policy_path);
+	}
+	(void)fputs("};\n", f);
 
 	/* The TXT record, from the publisher's own code. */
 	d.domain = dom;
