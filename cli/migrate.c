@@ -289,6 +289,18 @@ put_shown(FILE *f, const yaml_node_t *n)
 		(void)fputs("...", f);
 }
 
+/* s for a comment: printable, cut at 80 bytes. */
+static void
+put_shown_str(FILE *f, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 80 && s[i] != '\0'; i++)
+		(void)fputc(isprint((unsigned char)s[i]) ? s[i] : '?', f);
+	if (s[i] != '\0')
+		(void)fputs("...", f);
+}
+
 /* A libconfig string literal: quoted, '"' and '\' escaped, control bytes as \xNN. */
 static void
 put_cfgstr(FILE *f, const char *s)
@@ -418,7 +430,13 @@ mg_listen(struct mg *m, const yaml_node_t *host, const yaml_node_t *port, const 
 			if (y_number(mode, &md) < 0 || md < 0 || md > 07777 || md != y_floor(md)) {
 				mg_bad(m, "mode", mode, "a file mode (0666)");
 			} else {
-				(void)fprintf(m->res.f, "; mode = \"%04o\"", (unsigned)md);
+				if ((unsigned)md > 0777)
+					mg_note(m, "mode", mode,
+					        "%04o: mtastsd sets the permission bits only "
+					        "(0000..0777): "
+					        "%04o",
+					        (unsigned)md, (unsigned)md & 0777u);
+				(void)fprintf(m->res.f, "; mode = \"%04o\"", (unsigned)md & 0777u);
 			}
 		} else {
 			mg_note(m, "path", path,
@@ -560,6 +578,22 @@ zone_named(struct mg *m, const yaml_node_t *zones, const char *name)
 	return 0;
 }
 
+/* 1 when a pair after pr in zones has the key name. */
+static int
+zone_named_after(struct mg *m, const yaml_node_pair_t *pr, const yaml_node_t *zones,
+                 const char *name)
+{
+	const yaml_node_pair_t *q;
+
+	for (q = pr + 1; q < zones->data.mapping.pairs.top; q++) {
+		const char *ks = y_str(y_node(m, q->key));
+
+		if (ks != NULL && strcmp(ks, name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* default_zone and zones: every socketmap name of zones keeps its name; default_zone becomes
  * a zone with a name no YAML zone has, made mtastsd's default_zone, so that every other
  * name reaches it as before. */
@@ -612,6 +646,13 @@ mg_zones(struct mg *m, const yaml_node_t *dz, const yaml_node_t *zones)
 			        "'_', "
 			        "'-'): not carried over; rename it in main.cf and add the zone",
 			        m->path, y_line(k), zn != NULL ? zn : "?");
+			continue;
+		}
+		if (zone_named_after(m, pr, zones, zn)) {
+			mg_note(m, "zones", k,
+			        "'%s' is given again below: the last one counts (as PyYAML reads "
+			        "it)",
+			        zn);
 			continue;
 		}
 		(void)snprintf(what, sizeof(what), "zones.%s", zn);
@@ -770,6 +811,45 @@ mg_redis_url(struct mg *m, const yaml_node_t *at, const char *url, struct mg_red
 	return 0;
 }
 
+/* An address mtastsd's cache.redis takes (cfg_check_redis_address()): "unix:/path", or
+ * "host:port" / "[IPv6]:port" with a host of letters, digits, '.', '-', '_' (a name or an
+ * IPv4 address) and a port 1..65535. */
+static int
+redis_addr_ok(const char *a)
+{
+	const char *colon, *host = a;
+	size_t hl;
+	char *end;
+	unsigned long port;
+
+	if (strncmp(a, "unix:", 5) == 0) /* a host named "unix" reads as a socket path */
+		return a[5] == '/' && a[6] != '\0';
+	if (a[0] == '[') {
+		const char *rb = strchr(a, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			return 0;
+		hl = (size_t)(rb - a - 1);
+		host = a + 1;
+		colon = rb + 1;
+		if (hl == 0 || strspn(host, "0123456789abcdefABCDEF:.") < hl)
+			return 0;
+	} else {
+		colon = strrchr(a, ':');
+		if (colon == NULL)
+			return 0;
+		hl = (size_t)(colon - a);
+		if (hl == 0 || strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                         "0123456789.-_") < hl)
+			return 0;
+	}
+	if (!isdigit((unsigned char)colon[1]))
+		return 0;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	return errno == 0 && *end == '\0' && port >= 1 && port <= 65535;
+}
+
 /* The redis and redis_sentinel options. */
 static void
 mg_redis(struct mg *m, const yaml_node_t *opts, int sentinel)
@@ -875,6 +955,22 @@ mg_redis(struct mg *m, const yaml_node_t *opts, int sentinel)
 			}
 		}
 	}
+	if (!sentinel && r.address != NULL && !redis_addr_ok(r.address)) {
+		(void)fprintf(m->notes.f, "#   cache.options.url (line %lu): address '",
+		              url_at != NULL ? y_line(url_at) : 1ul);
+		put_shown_str(m->notes.f, r.address);
+		(void)fputs("' is not host:port, [IPv6]:port or a unix socket: the memory cache is "
+		            "used\n",
+		            m->notes.f);
+		mg_warn(m,
+		        "%s: cache: the Redis address is not host:port or a unix socket: using "
+		        "the memory cache",
+		        m->path);
+		(void)fputs("\tbackend = \"memory\";\t# cache.type: redis, address not usable (see "
+		            "the notes)\n",
+		            m->cache.f);
+		goto out;
+	}
 	if (r.tls) {
 		mg_note(m, "cache (rediss:// or ssl)", url_at,
 		        "TLS to Valkey/Redis is not supported by mtastsd's client (hiredis 0.14): "
@@ -917,11 +1013,22 @@ mg_redis(struct mg *m, const yaml_node_t *opts, int sentinel)
 					continue;
 				h = y_str(y_node(m, s->data.sequence.items.start[0]));
 				p = y_str(y_node(m, s->data.sequence.items.start[1]));
+				char *sa;
+
 				if (h == NULL || p == NULL)
 					continue;
-				(void)fprintf(m->cache.f, "%s\"%s%s%s:%s\"", n > 0 ? ", " : "",
-				              strchr(h, ':') != NULL ? "[" : "", h,
-				              strchr(h, ':') != NULL ? "]" : "", p);
+				sa = strchr(h, ':') != NULL ? xasprintf("[%s]:%s", h, p)
+				                            : xasprintf("%s:%s", h, p);
+				if (!redis_addr_ok(sa)) {
+					mg_warn(m,
+					        "%s:%lu: sentinel is not host and port: not "
+					        "carried over",
+					        m->path, y_line(s));
+					free(sa);
+					continue;
+				}
+				(void)fprintf(m->cache.f, "%s\"%s\"", n > 0 ? ", " : "", sa);
+				free(sa);
 				n++;
 			}
 		}
