@@ -735,6 +735,13 @@ mg_redis_url(struct mg *m, const yaml_node_t *at, const char *url, struct mg_red
 	char *u = xstrdup(url), *p, *q, *at_sign, *slash;
 	int unix_sock = 0;
 
+	/* A second url/address key replaces the first (PyYAML keeps the last). */
+	free(r->address);
+	free(r->username);
+	free(r->password);
+	r->address = r->username = r->password = NULL;
+	r->db = -1;
+	r->tls = 0;
 	q = strchr(u, '?');
 	if (q != NULL)
 		*q++ = '\0';
