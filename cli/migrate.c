@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <yaml.h>
@@ -106,6 +107,19 @@ mg_buf_take(struct mg_buf *b)
 	return s;
 }
 
+/* Control bytes of s (YAML keys and values may hold any) as '?', in place: a warning stays
+ * one line, a comment stays a comment. Returns s. */
+static char *
+one_line(char *s)
+{
+	char *p;
+
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
 static void mg_warn(struct mg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void
 mg_warn(struct mg *m, const char *fmt, ...)
@@ -118,7 +132,7 @@ mg_warn(struct mg *m, const char *fmt, ...)
 		abort();
 	va_end(ap);
 	m->warnings = xrealloc(m->warnings, (m->n_warnings + 1) * sizeof(*m->warnings));
-	m->warnings[m->n_warnings++] = s;
+	m->warnings[m->n_warnings++] = one_line(s);
 }
 
 static void mg_fail(struct mg *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -336,22 +350,27 @@ static void
 mg_note(struct mg *m, const char *key, const yaml_node_t *at, const char *fmt, ...)
 {
 	va_list ap;
+	char *k = one_line(xstrdup(key)), *text;
 
-	(void)fprintf(m->notes.f, "#   %s", key);
+	(void)fprintf(m->notes.f, "#   %s", k);
 	if (at != NULL)
 		(void)fprintf(m->notes.f, " (line %lu)", y_line(at));
-	(void)fputs(": ", m->notes.f);
 	va_start(ap, fmt);
-	(void)vfprintf(m->notes.f, fmt, ap);
+	if (vasprintf(&text, fmt, ap) < 0)
+		abort();
 	va_end(ap);
-	(void)fputc('\n', m->notes.f);
+	(void)fprintf(m->notes.f, ": %s\n", one_line(text));
+	free(text);
+	free(k);
 }
 
 /* An unknown key: a comment and a warning. */
 static void
 mg_unknown(struct mg *m, const char *key, const yaml_node_t *k)
 {
-	(void)fprintf(m->unknown.f, "#   %s (line %lu)\n", key, y_line(k));
+	(void)fputs("#   ", m->unknown.f);
+	put_shown_str(m->unknown.f, key);
+	(void)fprintf(m->unknown.f, " (line %lu)\n", y_line(k));
 	mg_warn(m,
 	        "%s:%lu: unknown key '%s' (postfix-mta-sts-resolver does not read it): not "
 	        "carried over",
@@ -362,8 +381,9 @@ mg_unknown(struct mg *m, const char *key, const yaml_node_t *k)
 static void
 mg_bad(struct mg *m, const char *key, const yaml_node_t *v, const char *want)
 {
-	(void)fprintf(m->notes.f, "#   %s (line %lu): not %s, not carried over: ", key, y_line(v),
-	              want);
+	(void)fputs("#   ", m->notes.f);
+	put_shown_str(m->notes.f, key);
+	(void)fprintf(m->notes.f, " (line %lu): not %s, not carried over: ", y_line(v), want);
 	put_shown(m->notes.f, v);
 	(void)fputc('\n', m->notes.f);
 	mg_warn(m, "%s:%lu: %s is not %s: not carried over", m->path, y_line(v), key, want);
@@ -420,6 +440,13 @@ mg_listen(struct mg *m, const yaml_node_t *host, const yaml_node_t *port, const 
 		if (ps == NULL || ps[0] != '/') {
 			mg_fail(m, "%s:%lu: path '%s': mtastsd needs an absolute unix socket path",
 			        m->path, y_line(path), ps != NULL ? ps : "(not a string)");
+			return -1;
+		}
+		if (strlen(ps) >= sizeof(((struct sockaddr_un *)NULL)->sun_path)) {
+			mg_fail(m,
+			        "%s:%lu: path is longer than a unix socket path can be (%zu bytes)",
+			        m->path, y_line(path),
+			        sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1);
 			return -1;
 		}
 		(void)fputs("\tlisten = ( { path = ", m->res.f);
@@ -1532,7 +1559,7 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	mg_free(&m);
 	return 0;
 fail:
-	(void)snprintf(errbuf, errlen, "%s", m.err != NULL ? m.err : "migration failed");
+	(void)snprintf(errbuf, errlen, "%s", m.err != NULL ? one_line(m.err) : "migration failed");
 	yaml_document_delete(&m.doc);
 	mg_free(&m);
 	return ERR_CONFIG;

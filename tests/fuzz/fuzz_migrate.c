@@ -4,7 +4,7 @@
  * Input:      the bytes of a postfix-mta-sts-resolver YAML file, handed to
  *             migrate_resolver() through a memfd (/proc/self/fd/N).
  * Invariants: migrate_resolver() returns 0 or ERR_CONFIG; on ERR_CONFIG the message is not
- *             empty; on 0 the text ends with a newline and is a configuration that
+ *             empty and one line; on 0 the text ends with a newline and is a configuration that
  *             cfg_load() accepts as it is (the promise of the verb: its output is valid on
  *             its own), and every warning is one line.
  */
@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)close(fd);
 	if (r != 0) {
 		FUZZ_CHECK(r == ERR_CONFIG);
-		FUZZ_CHECK(err[0] != '\0');
+		FUZZ_CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
 		return 0;
 	}
 	len = strlen(o->text);
