@@ -1165,7 +1165,9 @@ mg_cache(struct mg *m, const yaml_node_t *c)
 		mg_redis(m, opts, strcmp(ts, "redis_sentinel") == 0);
 		return;
 	}
-	(void)fprintf(m->cache.f, "\tbackend = \"memory\";\t# cache.type: %s\n", ts);
+	(void)fputs("\tbackend = \"memory\";\t# cache.type: ", m->cache.f);
+	put_shown_str(m->cache.f, ts);
+	(void)fputc('\n', m->cache.f);
 	if (strcmp(ts, "sqlite") == 0) {
 		mg_note(m, "cache.type: sqlite", type,
 		        "mtastsd keeps its memory cache in its own SQLite state database, "
@@ -1395,7 +1397,7 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	yaml_node_t *root;
 	yaml_node_pair_t *pr;
 	struct mg m = {.path = path};
-	char *buf = NULL, *notes, *unknown, *proc, *res, *zones, *cache;
+	char *buf = NULL, *notes, *unknown, *proc, *res, *zones, *cache, *shown_path;
 	size_t len, i;
 	unsigned port = 0;
 	int r, b;
@@ -1516,6 +1518,7 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	res = mg_buf_take(&m.res);
 	zones = mg_buf_take(&m.zones);
 	cache = mg_buf_take(&m.cache);
+	shown_path = one_line(xstrdup(path));
 	f = open_memstream(&text, &text_len);
 	if (f == NULL)
 		abort();
@@ -1525,7 +1528,7 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	        "# (postfix-mta-sts-resolver). Postfix keeps its smtp_tls_policy_maps: the "
 	        "same listener,\n"
 	        "# the same socketmap names. Check it: mtastsd -n -c /etc/mtastsd/mtastsd.conf\n",
-	        path);
+	        shown_path);
 	if (notes[0] != '\0')
 		(void)fprintf(f, "#\n# Not carried over as written, and why:\n%s", notes);
 	if (unknown[0] != '\0')
@@ -1548,6 +1551,7 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 		              "endpoint moves.\nadmin = { listen = \"127.0.0.1:%u\"; };\n",
 		              ADMIN_DEFAULT_PORT + 1);
 	(void)fclose(f);
+	free(shown_path);
 	free(notes);
 	free(unknown);
 	free(proc);
@@ -1577,7 +1581,7 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 	struct cfg cfg = {0};
 	struct pub_dns_records *rec;
 	struct mg m = {.path = policy_path};
-	char dom[DOMAIN_BUF], *buf = NULL, *certp, *keyp, *text = NULL;
+	char dom[DOMAIN_BUF], *buf = NULL, *certp, *keyp, *text = NULL, *shown;
 	size_t len, i, text_len = 0;
 	FILE *f;
 	int r;
@@ -1623,6 +1627,7 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 		(void)sts_policy_free(p);
 		return ERR_CONFIG;
 	}
+	shown = one_line(xstrdup(policy_path));
 	certp = cert != NULL ? xstrdup(cert) : xasprintf(MIGRATE_CERT_FMT, dom);
 	keyp = key != NULL ? xstrdup(key) : xasprintf(MIGRATE_KEY_FMT, dom);
 	m.warnings = NULL;
@@ -1634,7 +1639,7 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 	              "# The publisher group for %s, made by `mtastsd migrate publisher` from "
 	              "%s.\n"
 	              "# More domains: one { ... } entry each in the same domains list.\n",
-	              dom, policy_path);
+	              dom, shown);
 	if (p->n_ext > 0 || p->n_mx_dropped > 0 || p->tolerated != 0) {
 		(void)fputs("# Not carried over from the file:\n", f);
 		for (i = 0; i < p->n_ext; i++) {
@@ -1681,7 +1686,7 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 		(void)fprintf(f,
 		              "\t# For certbot --webroot renewals through mtastsd's port 80 "
 		              "(docs/migrating.md):\n\t# acme_webroot = \"%.*s\";\n",
-		              (int)(len - strlen(MIGRATE_POLICY_SUFFIX)), policy_path);
+		              (int)(len - strlen(MIGRATE_POLICY_SUFFIX)), shown);
 	}
 	(void)fputs("};\n", f);
 
@@ -1713,6 +1718,7 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 	(void)fclose(f);
 	free(certp);
 	free(keyp);
+	free(shown);
 	(void)sts_policy_free(p);
 	*ret_out = out_new(text, &m);
 	return 0;
