@@ -1133,6 +1133,7 @@ mg_cache(struct mg *m, const yaml_node_t *c)
 {
 	const yaml_node_t *type = NULL, *opts = NULL;
 	const char *ts = "internal";
+	double entries = 0;
 	yaml_node_pair_t *pr;
 
 	if (c != NULL && !y_is_null(c) && c->type != YAML_MAPPING_NODE) {
@@ -1205,8 +1206,7 @@ mg_cache(struct mg *m, const yaml_node_t *c)
 				mg_note(m, key, v, "above mtastsd's maximum: %d", MAX_ENTRIES_MAX);
 				d = MAX_ENTRIES_MAX;
 			}
-			(void)fprintf(m->cache.f,
-			              "\tmax_entries = %.0f;\t# cache.options.cache_size\n", d);
+			entries = d; /* a key given twice: the last counts, as in PyYAML */
 		} else if (strcmp(ts, "sqlite") == 0 &&
 		           (strcmp(ks, "filename") == 0 || strcmp(ks, "threads") == 0 ||
 		            strcmp(ks, "timeout") == 0)) {
@@ -1226,6 +1226,9 @@ mg_cache(struct mg *m, const yaml_node_t *c)
 			mg_unknown(m, key, k);
 		}
 	}
+	if (entries > 0)
+		(void)fprintf(m->cache.f, "\tmax_entries = %.0f;\t# cache.options.cache_size\n",
+		              entries);
 }
 
 /* proactive_policy_fetching: mtastsd always refreshes; concurrency_limit is the bound of
