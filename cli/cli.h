@@ -10,7 +10,8 @@
  * declare it below, add its row to main_verbs[] in daemon/main.c (docs/architecture.md).
  *
  * Interface: cli_parse(), cli_run(), cli_usage(), cli_help_commands(), cli_error(),
- *            cli_json_print(); the handlers cli_query(), cli_dns_records(), cli_check()
+ *            cli_json_print(); the handlers cli_query(), cli_dns_records(), cli_check(),
+ *            cli_migrate()
  * Threads:   the main thread, before (instead of) the daemon starts.
  * Ownership: struct cli_args borrows argv and the cfg from the caller.
  * Errors:    the exit codes below. Usage errors and failures are printed on stderr as
@@ -36,11 +37,12 @@ enum cli_exit {
 };
 
 /* Verb flags. */
-#define CLI_JSON   0x1 /* accepts --json (cli_args.json) */
-#define CLI_DNSUPD 0x2 /* accepts --diff and --update (cli_args.diff, .update) */
+#define CLI_JSON      0x1 /* accepts --json (cli_args.json) */
+#define CLI_DNSUPD    0x2 /* accepts --diff and --update (cli_args.diff, .update) */
+#define CLI_NO_CONFIG 0x4 /* reads no configuration file (cli_args.cfg is NULL) */
 
 /* Most operands a verb takes. */
-#define CLI_OPERANDS_MAX 4
+#define CLI_OPERANDS_MAX 5
 
 struct cli_args;
 
@@ -52,7 +54,7 @@ struct cli_verb {
 	const char *name;                  /* "query" */
 	const char *operands;              /* synopsis of the operands: "DOMAIN", "[DOMAIN]", "" */
 	size_t min_operands, max_operands; /* max at most CLI_OPERANDS_MAX */
-	unsigned flags;                    /* CLI_JSON */
+	unsigned flags;                    /* CLI_JSON, CLI_NO_CONFIG */
 	const char *help;                  /* one or more lines ('\n' between them), for --help */
 	cli_verb_fn *run;
 };
@@ -60,7 +62,8 @@ struct cli_verb {
 /* What a handler gets. */
 struct cli_args {
 	const struct cli_verb *verb;
-	const struct cfg *cfg; /* loaded by the caller after cli_parse() */
+	const struct cfg *cfg; /* loaded by the caller after cli_parse(); NULL for
+	                        * CLI_NO_CONFIG verbs */
 	FILE *out;             /* results (stdout); checked by cli_run() */
 	const char *operands[CLI_OPERANDS_MAX];
 	size_t n_operands;
@@ -104,5 +107,8 @@ int cli_query(const struct cli_args *a);
 int cli_dns_records(const struct cli_args *a);
 /* check [DOMAIN]: published domains seen from the outside (check.h); 0 all passed. */
 int cli_check(const struct cli_args *a);
+/* migrate resolver [FILE] | migrate publisher DOMAIN POLICYFILE [CERT KEY]: configuration
+ * from postfix-mta-sts-resolver's YAML or a served policy file (migrate.h); CLI_NO_CONFIG. */
+int cli_migrate(const struct cli_args *a);
 
 #endif

@@ -35,6 +35,11 @@
 /* Bound on the TXT RRset text we look at (bytes, all character-strings of one RR joined). */
 #define STS_TXT_MAX 4096
 
+/* `mtastsd migrate resolver`: the postfix-mta-sts-resolver YAML file read (bytes). Ours: the
+ * real files are a few hundred bytes; this keeps a wrong path (a log, a device) from being
+ * loaded whole. */
+#define MIGRATE_YAML_MAX (1024 * 1024)
+
 /* socketmap_table(5): Postfix reads replies up to 100000 bytes; requests are ours to bound
  * (postfix-tlspol uses 10000). Bytes, payload only (without the netstring framing). */
 #define SOCKETMAP_QUERY_MAX 10000

@@ -47,6 +47,15 @@ static const struct cli_verb main_verbs[] = {
          .max_operands = 1,
          .help = "check published domains from the outside",
          .run = cli_check},
+        {.name = "migrate",
+         .operands = "WHAT [ARG]...",
+         .min_operands = 1,
+         .max_operands = 5,
+         .flags = CLI_NO_CONFIG,
+         .help = "resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML\n"
+                 "(default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE\n"
+                 "[CERT KEY]: the publisher group serving that policy file",
+         .run = cli_migrate},
 };
 #define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))
 
@@ -139,7 +148,8 @@ main_verb(const char *path, int argc, char **argv)
 	}
 	if (cli_parse(v, argc, argv, &a, &code) != 0)
 		return code; /* --help, or a usage error (printed) */
-	if (main_load(path, 1, DAEMON_CFG_CERTS_STRICT, &cfg, &used, &optional) != 0)
+	if ((v->flags & CLI_NO_CONFIG) == 0 &&
+	    main_load(path, 1, DAEMON_CFG_CERTS_STRICT, &cfg, &used, &optional) != 0)
 		return CLI_EXIT_FAIL;
 	a.cfg = cfg;
 	code = cli_run(&a);

@@ -52,7 +52,10 @@ check "--help lists the verbs (cli/, main_verbs[])" "Commands:
                          (exit 0 policy, 2 no policy, 3 temporary failure)
   dns-records            print the DNS records the published domains need
                          (--diff: a primary's records against them; --update: write them)
-  check [DOMAIN]         check published domains from the outside" \
+  check [DOMAIN]         check published domains from the outside
+  migrate WHAT [ARG]...  resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML
+                         (default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE
+                         [CERT KEY]: the publisher group serving that policy file" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"
