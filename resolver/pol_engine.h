@@ -115,6 +115,11 @@ struct pol_counters {
 /* Build the engine's DNS client and fetcher from cfg. Returns 0 or their error. */
 int pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_mem *cache,
                    struct pol_engine **ret_e);
+struct curlm;
+/* pol_engine_new() whose fetchers run on the libcurl multi curlm (common/curlm.h; borrowed,
+ * it must outlive the engine); NULL: each fetcher makes its own. */
+int pol_engine_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+                      struct cache_mem *cache, struct pol_engine **ret_e);
 /* Put the shared cache tier (Valkey/Redis) behind the memory cache, or remove it (NULL). The
  * engine borrows rc until it is removed or the engine freed. With it: a memory miss reads
  * it before any DNS; a fetch takes the fleet fetch lock first (or waits for the holder's

@@ -31,6 +31,10 @@ struct res;
 unsigned res_fd_fixed(const struct cfg *cfg);
 /* Bind the socketmap listeners and start serving on loop. */
 int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
+struct curlm;
+/* res_new() whose policy fetches run on the libcurl multi curlm (common/curlm.h; borrowed,
+ * it must outlive res; the daemon's one multi, shared with the ACME client). */
+int res_new_on(struct loop *loop, struct curlm *curlm, const struct cfg *cfg, struct res **ret_res);
 struct statedb;
 /* Keep the policy cache in the state database db (borrowed until res_free(), which writes
  * what is pending): load its live policies into memory now, then write every change
