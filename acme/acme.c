@@ -487,6 +487,9 @@ acme_curl_done(CURL *easy, CURLcode cc, void *arg)
 		    rq->post == 1) {
 			/* RFC 8555 section 6.5: retry with the nonce of this error, once */
 			rq->retried = 1;
+			log_info("ACME: badNonce from %s, sending the request again with a fresh "
+			         "nonce",
+			         rq->url);
 			if (r.json != NULL)
 				json_object_put(r.json);
 			acme_req_send(rq);
@@ -693,6 +696,10 @@ acme_resp_ok(struct acme_name *n, const struct acme_resp *r, const char *what)
 		return 1;
 	if (r->retry_after_ms > 0)
 		n->retry_after_ms = r->retry_after_ms;
+	/* The CA forgot the account (a reset test CA) or could not be reached: fetch the
+	 * directory and look the account up again before the next order. */
+	if ((r->err != 0 || acme_is_problem(r, ":accountDoesNotExist")) && n->a->boot == BOOT_READY)
+		n->a->boot = BOOT_NONE;
 	acme_resp_why(r, what, why, sizeof(why));
 	acme_order_end(n, 0, "%s", why);
 	return 0;
@@ -1053,11 +1060,14 @@ acme_boot_fail(struct acme *a, const char *why, uint64_t retry_after_ms)
 {
 	struct acme_name *n;
 
+	struct acme_name *failed = a->queue_head;
+
+	/* take the whole queue first: ending an order runs the queue, which must not start
+	 * the account again for the names failed here */
 	a->boot = BOOT_NONE;
-	while ((n = a->queue_head) != NULL) {
-		a->queue_head = n->queue_next;
-		if (a->queue_head == NULL)
-			a->queue_tail = NULL;
+	a->queue_head = a->queue_tail = NULL;
+	while ((n = failed) != NULL) {
+		failed = n->queue_next;
 		n->queued = 0;
 		a->n_running++; /* acme_order_end() counts it down */
 		n->retry_after_ms = retry_after_ms;
