@@ -99,5 +99,9 @@ int cli_query(const struct cli_args *a);
 int cli_dns_records(const struct cli_args *a);
 /* check [DOMAIN]: published domains seen from the outside (check.h); 0 all passed. */
 int cli_check(const struct cli_args *a);
+/* cert [DOMAIN] [--json]: each certificate's source (file/ACME), issuer, expiry and, from
+ * the running daemon, ACME state, next renewal, last error; cert renew DOMAIN: ask the
+ * daemon (POST /acme/renew) to renew now. 0 ok, 1 failure, 2 usage. */
+int cli_cert(const struct cli_args *a);
 
 #endif

@@ -773,7 +773,12 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		snap_free(s);
 		return r;
 	}
-	if (s->n_certs == 0)
+	for (i = 0; i < s->n_doms && s->doms[i].acme && s->doms[i].cert == NULL; i++)
+		;
+	if (s->n_certs == 0 && i == s->n_doms)
+		log_notice("publisher: no certificate yet (every domain waits for its ACME "
+		           "order); port 80 answers the http-01 challenges");
+	else if (s->n_certs == 0)
 		log_err("publisher: no certificate of the %zu domains loads: nothing is published "
 		        "(the resolver runs); see the errors above",
 		        s->n_doms);

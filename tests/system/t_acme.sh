@@ -11,8 +11,9 @@
 #      at once while postmap lookups on the socketmap keep being answered; each name serves
 #      a pebble-issued certificate (curl trusting pebble's root from /roots/0).
 #   2. a restart orders nothing (the files are reused).
-#   3. a forced renewal (POST /acme/renew, token-protected) swaps the certificate while a
+#   3. a forced renewal (`mtastsd cert renew`: POST /acme/renew, token-protected) swaps the certificate while a
 #      keep-alive connection opened before stays usable; new connections see the new one.
+#      `mtastsd cert [DOMAIN] [--json]` shows source, issuer, expiry, state, next renewal.
 #   4. pebble stopped: a renewal fails, the old certificate keeps serving, the error is in
 #      the log and /status; pebble started again (new CA, account forgotten): the retry
 #      makes a new account and succeeds.
@@ -221,7 +222,9 @@ wait_for "$LIVE_S" test -s "$T/ka.1" || true
 check "keep-alive: first answer" "HTTP/1.1 200 OK" "$(cat "$T/ka.1" 2>/dev/null)"
 check "renew refused without the token" 401 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN/acme/renew?domain=d1.test")"
-check "renew accepted" 202 "$(renew d1.test)"
+out=$("$MTASTSD" -c "$T/m.conf" cert renew d1.test 2>&1)
+check "mtastsd cert renew: exit 0" 0 "$?"
+check_match "mtastsd cert renew: started" "renewal of mta-sts.d1.test started" "$out"
 wait_for "$LIVE_S" installed_one 1 m2 || true
 check "renewal installed" 1 "$(installed 1 m2)"
 touch "$T/ka.go"
@@ -229,6 +232,16 @@ wait "$kapid" || true
 check "keep-alive connection still answers after the swap" "HTTP/1.1 200 OK" "$(cat "$T/ka.2" 2>/dev/null)"
 s2=$(serial 1)
 check "new connections get the new certificate" yes "$([ -n "$s2" ] && [ "$s2" != "$s1" ] && echo yes)"
+
+out=$("$MTASTSD" -c "$T/m.conf" cert d3.test 2>&1)
+check_match "mtastsd cert: source, issuer, next renewal" \
+	"source: +ACME.*issuer: +CN=Pebble Intermediate CA.*state: +idle.*next renewal: +20[0-9-]+T.*last error: +none" \
+	"$(tr '\n' ' ' <<<"$out")"
+out=$("$MTASTSD" -c "$T/m.conf" cert --json 2>&1)
+check "mtastsd cert --json: one entry per domain" "$NAMES" \
+	"$(python3 -c 'import json, sys; print(sum(1 for c in json.load(sys.stdin) if c["source"] == "acme" and c["expiry"]))' <<<"$out")"
+check "mtastsd cert renew of an unknown domain: exit 1" 1 \
+	"$("$MTASTSD" -c "$T/m.conf" cert renew nope.test >/dev/null 2>&1; echo $?)"
 
 # ---- 4. pebble away: old certificate stays, error visible, retry comes back ----------------
 
@@ -241,8 +254,9 @@ acme_field() { # DOMAIN FIELD: a field of /status acme.names[]
 d = json.load(sys.stdin)
 print([n for n in d["acme"]["names"] if n["domain"] == sys.argv[1]][0][sys.argv[2]])' "$1" "$2"
 }
-check_match "error in /status" '^newOrder: ' "$(acme_field d2.test last_error)"
+check_match "error in /status" '^(newOrder|directory): ' "$(acme_field d2.test last_error)"
 check "state in /status" "waiting to retry" "$(acme_field d2.test state)"
+check_match "mtastsd cert shows the error" "last error: +(newOrder|directory): " "$("$MTASTSD" -c "$T/m.conf" cert d2.test 2>&1)"
 pebble_start pebble2 "$T/pebble.json" # a new CA: new root, accounts forgotten
 wait_for "$LIVE_S" installed_one 2 m2 || true
 check "retry succeeded after pebble came back" 1 "$(installed 2 m2)"
