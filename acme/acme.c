@@ -32,6 +32,7 @@
 
 #include "acme.h"
 #include "acme_jws.h"
+#include "acme_plan.h"
 #include "curlm.h"
 #include "log.h"
 #include "mtasts_limits.h"
@@ -581,12 +582,7 @@ acme_name_plan(struct acme_name *n, time_t when)
 static time_t
 acme_renew_at(const struct acme_name *n)
 {
-	time_t life = n->not_after - n->not_before;
-
-	if (life <= 0)
-		return n->not_after;
-	return n->not_after - life / ACME_RENEW_LEFT_DIV -
-	       (time_t)acme_rand((uint64_t)(life / ACME_RENEW_JITTER_DIV) + 1);
+	return acme_plan_renewal(n->not_before, n->not_after, acme_rand(UINT64_MAX));
 }
 
 static void
@@ -622,7 +618,6 @@ acme_order_end(struct acme_name *n, int ok, const char *fmt, ...)
 	time_t now = loop_wall_s(a->loop);
 	uint64_t delay_ms;
 	va_list ap;
-	unsigned k;
 
 	acme_order_clear(n);
 	if (a->n_running > 0)
@@ -632,7 +627,10 @@ acme_order_end(struct acme_name *n, int ok, const char *fmt, ...)
 		n->has_error = 0;
 		n->last_error[0] = '\0';
 		n->orders_ok++;
-		acme_name_plan(n, acme_renew_at(n));
+		/* a certificate that is due at once (a CA's very short lifetime) waits the
+		 * retry delay, never a loop of orders */
+		acme_name_plan(n, acme_renew_at(n) > now ? acme_renew_at(n)
+		                                         : now + (time_t)(a->retry_min_ms / 1000));
 		log_dom_info(n->domain, "ACME: next renewal of mta-sts.%s in %lld s", n->domain,
 		             (long long)(n->next_attempt - now));
 	} else {
@@ -642,21 +640,15 @@ acme_order_end(struct acme_name *n, int ok, const char *fmt, ...)
 		n->has_error = 1;
 		n->orders_failed++;
 		n->failures++;
-		delay_ms = a->retry_min_ms;
-		for (k = 1; k < n->failures && delay_ms < a->retry_max_ms; k++)
-			delay_ms *= 2;
-		if (delay_ms > a->retry_max_ms)
-			delay_ms = a->retry_max_ms;
-		if (n->retry_after_ms > delay_ms)
-			delay_ms = n->retry_after_ms;
+		delay_ms = acme_plan_backoff_ms(n->failures, a->retry_min_ms, a->retry_max_ms,
+		                                n->retry_after_ms);
 		n->retry_after_ms = 0;
 		acme_name_plan(n, now + (time_t)((delay_ms + 999) / 1000));
 		log_dom_err(n->domain,
 		            "ACME: order for mta-sts.%s failed: %s; retrying in %llu s%s",
 		            n->domain, n->last_error, (unsigned long long)((delay_ms + 999) / 1000),
 		            n->not_after > now ? ", the certificate in service stays" : "");
-		if (n->not_after > now && n->not_after - n->not_before > 0 &&
-		    n->not_after - now < (n->not_after - n->not_before) / ACME_WARN_LEFT_DIV)
+		if (acme_plan_expiring(n->not_before, n->not_after, now))
 			log_dom_warn(n->domain,
 			             "certificate of mta-sts.%s expires in %lld s and could not be "
 			             "renewed",
