@@ -65,6 +65,7 @@ acme_b64url_decode(const char *text, uint8_t **ret, size_t *ret_len)
 		free(out);
 		return -EINVAL;
 	}
+	out[n] = '\0'; /* a NUL after the bytes, not counted: decoded JSON is a C string */
 	*ret = out;
 	*ret_len = n;
 	return 0;

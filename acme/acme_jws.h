@@ -25,8 +25,8 @@
 
 /* base64url of len bytes at data, without padding (RFC 4648 section 5). Owned. */
 char *acme_b64url(const void *data, size_t len);
-/* Decode base64url text (padding optional) into *ret (owned, free()) and *ret_len. Returns
- * 0 or -EINVAL. */
+/* Decode base64url text (padding optional) into *ret (owned, free(); a NUL follows the
+ * *ret_len bytes) and *ret_len. Returns 0 or -EINVAL. */
 int acme_b64url_decode(const char *text, uint8_t **ret, size_t *ret_len);
 
 /* A new ECDSA P-256 key (the account key, a certificate key). Returns 0 or -EIO. */
