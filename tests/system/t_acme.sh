@@ -292,5 +292,8 @@ acct=$(grep -Ec 'new-?acc|sign-me-up' "$T/pebble3.log" || true)
 check "EAB: newAccount requests bounded like the attempts" yes \
 	"$([ "$acct" -le $((2 * n + 2)) ] && echo yes)"
 stop_bg eab
+for l in m m2 eab; do
+	check "$l: no sanitizer report" 0 "$(grep -c -e 'Sanitizer' -e 'runtime error' "$T/$l.log" || true)"
+done
 
 finish
