@@ -12,6 +12,7 @@
  *            does not answer a renewal; a daemon that does not answer `cert` is a note.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,18 @@ jget(json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
+/* An integer field (seconds), 0 when absent or null. */
+static int64_t
+jget_i64(json_object *o, const char *key)
+{
+	json_object *v;
+
+	if (o == NULL || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_int))
+		return 0;
+	return json_object_get_int64(v);
+}
+
 static int
 cert_renew(const struct cli_args *a, const char *dom)
 {
@@ -210,8 +223,8 @@ cli_cert(const struct cli_args *a)
 			                               : NULL);
 			json_object_object_add(
 			        j, "next_renewal",
-			        jget(dn, "next_attempt") != NULL
-			                ? json_object_new_int64(atoll(jget(dn, "next_attempt")))
+			        jget_i64(dn, "next_attempt") > 0
+			                ? json_object_new_int64(jget_i64(dn, "next_attempt"))
 			                : NULL);
 			json_object_object_add(
 			        j, "last_error",
@@ -228,15 +241,14 @@ cli_cert(const struct cli_args *a)
 			              f.issuer != NULL ? f.issuer : "-",
 			              cert_time(f.not_after, tb, sizeof(tb)));
 			if (d->acme) {
-				const char *na = jget(dn, "next_attempt");
+				time_t na = (time_t)jget_i64(dn, "next_attempt");
 
 				(void)fprintf(
 				        a->out,
 				        "  state:        %s\n  next renewal: %s\n  last error:   "
 				        "%s\n",
 				        jget(dn, "state") != NULL ? jget(dn, "state") : "-",
-				        na != NULL ? cert_time((time_t)atoll(na), nb, sizeof(nb))
-				                   : "-",
+				        na > 0 ? cert_time(na, nb, sizeof(nb)) : "-",
 				        jget(dn, "last_error") != NULL ? jget(dn, "last_error")
 				                                       : "none");
 			}
