@@ -39,6 +39,7 @@
 #include "fd_budget.h"
 #include "listen.h"
 #include "log.h"
+#include "mtasts_limits.h"
 #include "loop.h"
 #include "pol_engine.h"
 #include "pub.h"
@@ -420,7 +421,9 @@ daemon_fd_setup(struct daemon *d)
 		         before, after);
 	w = (struct fd_want){
 	        .limit = after,
-	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c),
+	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c) +
+	                 /* the ACME client's transfers, one per order at most */
+	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0),
 	        .admin = admin_max_connections(c),
 	};
 	if (c->publisher.n_domains > 0) {
