@@ -1354,6 +1354,17 @@ acme_renew(struct acme *a, const char *domain)
 	return -ENOENT;
 }
 
+int
+acme_knows(const struct acme *a, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; a != NULL && i < a->n_names; i++)
+		if (strcmp(a->names[i].domain, domain) == 0)
+			return 1;
+	return 0;
+}
+
 /* ---- information and metrics ---- */
 
 static const char *

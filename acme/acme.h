@@ -61,6 +61,9 @@ struct acme *acme_free(struct acme *a);
  * (started, or already running), or -ENOENT (not an ACME domain of this client). */
 int acme_renew(struct acme *a, const char *domain);
 
+/* 1 when domain is one of the client's names (0 for NULL a). */
+int acme_knows(const struct acme *a, const char *domain);
+
 /* One name, for /status and `mtastsd cert`. */
 struct acme_info_name {
 	char *domain;        /* "example.com" */

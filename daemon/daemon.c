@@ -508,6 +508,15 @@ daemon_reload(struct daemon *d)
 	}
 	daemon_fd_apply(&d->fdb, nc);
 	daemon_log_restart_keys(d->cfg, nc, d->pub != NULL);
+	for (size_t i = 0; i < nc->publisher.n_domains; i++) {
+		const struct cfg_domain *nd = &nc->publisher.domains[i];
+
+		if (nd->acme && !acme_knows(d->acme, nd->domain))
+			log_dom_warn(
+			        nd->domain,
+			        "reload: cert = \"acme\" is new: requires restart for the ACME "
+			        "client to order it, ignoring");
+	}
 	if (d->pub != NULL) {
 		r = pub_reload(d->pub, nc);
 		if (r < 0) {
