@@ -765,6 +765,7 @@ acme_finalize(struct acme_name *n)
 	payload = xasprintf("{\"csr\":\"%s\"}", csr);
 	free(csr);
 	n->step = STEP_FINALIZE;
+	n->polls = 0; /* the order's polls count apart from the authorizations' */
 	acme_post(n->a, n, n->finalize_url, payload, 0, acme_on_order);
 	free(payload);
 }
