@@ -46,11 +46,11 @@ static const struct cli_verb main_verbs[] = {
          .help = "check published domains from the outside",
          .run = cli_check},
         {.name = "cert",
-         .operands = "[DOMAIN] | renew DOMAIN",
+         .operands = "[DOMAIN]",
          .max_operands = 2,
          .flags = CLI_JSON,
-         .help = "show each certificate: source (file/ACME), issuer, expiry, next renewal,\n"
-                 "last error; `cert renew DOMAIN` asks the daemon to renew it now",
+         .help = "show certificates: source (file/ACME), issuer, expiry, renewal, error;\n"
+                 "`cert renew DOMAIN` asks the daemon to renew one now",
          .run = cli_cert},
 };
 #define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))
