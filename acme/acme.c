@@ -1474,7 +1474,7 @@ static const struct stats_metric acme_stats[] = {
         {"mtastsd_acme_orders_total", STATS_COUNTER,
          "ACME orders (issuances and renewals) by policy host and result.", NULL, "name", "result",
          .each = acme_stats_orders},
-        {"mtastsd_acme_next_attempt_seconds", STATS_GAUGE,
+        {"mtastsd_acme_next_attempt_timestamp_seconds", STATS_GAUGE,
          "Wall clock (Unix seconds) of the next ACME order of a policy host; 0 while one runs.",
          NULL, "name", .each = acme_stats_next},
 };

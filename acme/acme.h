@@ -84,7 +84,7 @@ struct acme_info *acme_info_get(const struct acme *a);
 struct acme_info *acme_info_free(struct acme_info *info);
 struct stats;
 /* Register the client's metrics in st: mtastsd_certificate_expiry_seconds{name},
- * mtastsd_acme_orders_total{name,result}, mtastsd_acme_next_attempt_seconds{name};
+ * mtastsd_acme_orders_total{name,result}, mtastsd_acme_next_attempt_timestamp_seconds{name};
  * a may be NULL (no sample). st borrows a. */
 void acme_stats_add(const struct acme *a, struct stats *st);
 
