@@ -547,6 +547,15 @@ cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 		    cfg_finish_domain_cert(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) < 0)
 			return -1;
 	}
+	for (i = 0; i < c->publisher.n_domains && !c->publisher.domains[i].acme; i++)
+		;
+	if (i < c->publisher.n_domains && c->publisher.n_http_listen == 0)
+		return cfg_error(
+		        ctx, cfg_lookup(cfg_lookup(root, "publisher"), "http_listen"),
+		        "publisher.http_listen",
+		        "is empty, but publisher.domains[%zu] (%s) uses ACME, whose http-01 "
+		        "challenge is answered on port 80",
+		        i, c->publisher.domains[i].domain);
 	if (c->cache.n_sentinels > 0 && c->cache.sentinel_master == NULL)
 		return cfg_error(ctx, cfg_lookup(rs, "sentinels"), "cache.redis.master_name",
 		                 "required when cache.redis.sentinels is set");

@@ -595,6 +595,13 @@ test_acme(void **state)
 	                           &c, err, sizeof(err), NULL),
 	                 ERR_CONFIG);
 	assert_non_null(strstr(err, "publisher.domains[0].cert: required"));
+	/* http-01 needs a port 80 listener */
+	assert_int_equal(load_text("publisher = { http_listen = []; domains = ( { domain = "
+	                           "\"example.com\"; mode = \"none\"; cert = \"acme\"; } ); };\n"
+	                           "acme = { terms_agreed = true; };\n",
+	                           &c, err, sizeof(err), NULL),
+	                 ERR_CONFIG);
+	assert_non_null(strstr(err, "publisher.http_listen: is empty"));
 }
 
 /* The admin endpoint without a token is fine on loopback (127/8, ::1), a unix socket, or
