@@ -169,8 +169,13 @@ say "     $lookups socketmap lookups during the first orders, $answered NOTFOUND
 check "socketmap answered every lookup during the orders" "$lookups" "$answered"
 wait_for "$LIVE_S" installed_all m "$NAMES" || true
 check "ten certificates installed" "$NAMES" "$(grep -c 'ACME: certificate for .* installed' "$T/m.log")"
-check_match "orders ran at once (one account, ten orders)" "ordering a certificate for mta-sts.d10.test" \
-	"$(cat "$T/m.log")"
+# the ten orders start together once the account is there: every "ordering" line comes
+# before the first "installed" one
+first_inst=$(grep -n 'ACME: certificate for .* installed' "$T/m.log" | head -1 | cut -d: -f1)
+last_order=$(grep -n 'ACME: ordering a certificate' "$T/m.log" | sed -n "${NAMES}p" | cut -d: -f1)
+check "ten orders in flight at once" yes \
+	"$([ -n "$last_order" ] && [ -n "$first_inst" ] && [ "$last_order" -lt "$first_inst" ] && echo yes)"
+check "one account for all" 1 "$(grep -c 'ACME: account .* (created)' "$T/m.log" || true)"
 ok=0
 for i in $(seq 1 "$NAMES"); do
 	body=$(fetch "$i" || true)
