@@ -21,8 +21,8 @@
  * token over TCP (else 403), a unix-socket listener purges without one. The decisions are
  * admin_route() (admin_route.h, no I/O).
  *
- * Interface: admin_new(), admin_update(), admin_note_reload(), admin_stop_accepting(),
- *            admin_free(), admin_port()
+ * Interface: admin_new(), admin_update(), admin_set_acme(), admin_note_reload(),
+ *            admin_stop_accepting(), admin_free(), admin_port()
  * Threads:   main loop only (request handlers run inside MHD_run() on the loop).
  * Ownership: struct admin borrows the cfg, resolver and publisher given to admin_update()
  *            until the next admin_update() or admin_free(); it copies the token at start.
