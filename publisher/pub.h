@@ -7,8 +7,9 @@
  * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id(),
  *            pub_certs_changed(), pub_acme_token_set()/pub_acme_token_del() (the built-in
  *            ACME client, through the daemon), pub_check_certs() (pub_check.c),
- * pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin endpoint),
- *            pub_dns_records()/pub_dns_records_free() (pub_dns.c, for `mtastsd dns-records`)
+ *            pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin
+ *            endpoint), pub_dns_records()/pub_dns_records_free() (pub_dns.c, for
+ *            `mtastsd dns-records`)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
  *            immutable snapshots swapped by the main loop (docs/style.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.

@@ -6,8 +6,8 @@
  *            daemon's one multi, shared with the ACME client, or the fetcher's own one).
  *            curlm reports each finished transfer from a loop callback (fetch_curl_done),
  *            and user callbacks run later from a zero-delay "dispatch" timer, so no user code
- * (which may call fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl call
- *            (CURLM_RECURSIVE_API_CALL). A timer is used instead of loop_defer() because it
+ *            (which may call fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl
+ *            call (CURLM_RECURSIVE_API_CALL). A timer is used instead of loop_defer() because it
  *            can be cancelled when the fetcher is freed first.
  *            Response checks happen when the header block ends (status, Content-Type,
  *            Content-Length), so a failing response is aborted before its body is read; the

@@ -21,7 +21,8 @@
  * cache). docs/socketmap.md lists what each state answers.
  *
  * Interface: pol_engine_new/new_on/reload/free, pol_engine_set_shared, pol_lookup,
- * pol_lookup_cancel, pol_engine_counters, pol_engine_stats_add, pol_engine_pending, pol_status_name
+ *            pol_lookup_cancel, pol_engine_counters, pol_engine_stats_add,
+ *            pol_engine_pending, pol_status_name
  * Threads:   main loop only.
  * Ownership: the engine owns its DNS client and fetcher (built from the cfg), borrows the
  *            cache and the cfg (until pol_engine_reload() gives a new one).

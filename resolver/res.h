@@ -2,13 +2,15 @@
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
  * Interface: res_fd_fixed(), res_new(), res_new_on(), res_set_statedb(), res_reload(),
- * res_shutdown(), res_free(); for the admin endpoint res_enabled(), res_stats_add(),
- * res_engine_counters(), res_cache_entries(), res_shared_state(), res_cache_mem(),
- * res_cache_lookup(), res_cache_purge(), res_cache_failures() (res_admin.c); one discovery outside
- * the daemon: res_query.h Threads:   main loop only. Ownership: struct res borrows cfg until
- * res_reload() hands it a new one or res_free(); the caller keeps the cfg alive that long. Errors:
- * res_new() returns 0 or -errno / ERR_* (listen failures are fatal at startup); runtime
- * DNS/HTTPS/cache errors never reach the caller.
+ *            res_shutdown(), res_free(); for the admin endpoint res_enabled(),
+ *            res_stats_add(), res_engine_counters(), res_cache_entries(), res_shared_state(),
+ *            res_cache_mem(), res_cache_lookup(), res_cache_purge(), res_cache_failures()
+ *            (res_admin.c); one discovery outside the daemon: res_query.h
+ * Threads:   main loop only.
+ * Ownership: struct res borrows cfg until res_reload() hands it a new one or res_free();
+ *            the caller keeps the cfg alive that long.
+ * Errors:    res_new() returns 0 or -errno / ERR_* (listen failures are fatal at startup);
+ *            runtime DNS/HTTPS/cache errors never reach the caller.
  */
 #ifndef MTASTSD_RES_H
 #define MTASTSD_RES_H
