@@ -110,5 +110,9 @@ int cli_check(const struct cli_args *a);
 /* migrate resolver [FILE] | migrate publisher DOMAIN POLICYFILE [CERT KEY]: configuration
  * from postfix-mta-sts-resolver's YAML or a served policy file (migrate.h); CLI_NO_CONFIG. */
 int cli_migrate(const struct cli_args *a);
+/* cert [DOMAIN] [--json]: each certificate's source (file/ACME), issuer, expiry and, from
+ * the running daemon, ACME state, next renewal, last error; cert renew DOMAIN: ask the
+ * daemon (POST /acme/renew) to renew now. 0 ok, 1 failure, 2 usage. */
+int cli_cert(const struct cli_args *a);
 
 #endif

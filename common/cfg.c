@@ -67,6 +67,15 @@ static const struct cfg_enum cfg_backend_names[] = {
         {NULL, 0},
 };
 
+static const struct cfg_enum cfg_acme_key_names[] = {
+        {"ecdsa-p256", CFG_ACME_KEY_ECDSA_P256},
+        {NULL, 0},
+};
+static const struct cfg_enum cfg_acme_challenge_names[] = {
+        {"http-01", CFG_ACME_HTTP_01},
+        {NULL, 0},
+};
+
 /*
  * The key tables: one line per key, giving name, field, default, minimum, maximum and
  * flags. S is the struct the offsets are relative to: struct cfg for the sections, the
@@ -211,8 +220,8 @@ static const struct cfg_key cfg_keys_domain[] = {
         K_SEC32(D, "max_age", policy.max_age_s, DAY(7), MIN(1), SEC(STS_MAX_AGE_MAX)),
         K_STRLIST(D, "mx", policy.mx, policy.n_mx, STS_MX_MAX, NULL, 0),
         K_STR(D, "id", id, NULL, 0, cfg_check_id),
-        K_PATH(D, "cert", cert_file, REQ | CFG_F_READABLE),
-        K_PATH(D, "key", key_file, REQ | CFG_F_READABLE),
+        K_PATH(D, "cert", cert_file, CFG_F_READABLE | CFG_F_ACME),
+        K_PATH(D, "key", key_file, CFG_F_READABLE),
         K_STR(D, "tlsrpt_rua", tlsrpt_rua, NULL, 0, cfg_check_rua),
         K_STR(D, "dns_update", dns_update, NULL, 0, cfg_check_upd_name),
         K_END,
@@ -290,10 +299,29 @@ static const struct cfg_key cfg_keys_admin[] = {
         K_END,
 };
 
+/* The ACME client's settings need a restart (the client is built once at start). */
+static const struct cfg_key cfg_keys_acme[] = {
+        K_STR(P, "directory", acme.directory, CFG_ACME_DIRECTORY_DEFAULT, RST, NULL),
+        K_STR(P, "contact", acme.contact, NULL, RST, NULL),
+        K_BOOL(P, "terms_agreed", acme.terms_agreed, 0, RST),
+        K_STR(P, "eab_kid", acme.eab_kid, NULL, RST, NULL),
+        K_STR(P, "eab_hmac_key", acme.eab_hmac_key, NULL, RST, NULL),
+        K_ENUM(P, "key_type", acme.key_type, CFG_ACME_KEY_ECDSA_P256, cfg_acme_key_names, RST),
+        K_ENUM(P, "challenge", acme.challenge, CFG_ACME_HTTP_01, cfg_acme_challenge_names, RST),
+        K_PATH(P, "ca_file", acme.ca_file, CFG_F_READABLE | RST),
+        K_MS(P, "retry_min", acme.retry_min_ms, MIN(1), SEC(1), HOUR(1), RST),
+        K_MS(P, "retry_max", acme.retry_max_ms, HOUR(6), SEC(1), DAY(1), RST),
+        K_END,
+};
+
 static const struct cfg_key cfg_keys_root[] = {
-        K_GROUP("process", cfg_keys_process),     K_GROUP("resolver", cfg_keys_resolver),
-        K_GROUP("publisher", cfg_keys_publisher), K_GROUP("cache", cfg_keys_cache),
-        K_GROUP("admin", cfg_keys_admin),         K_END,
+        K_GROUP("process", cfg_keys_process),
+        K_GROUP("resolver", cfg_keys_resolver),
+        K_GROUP("publisher", cfg_keys_publisher),
+        K_GROUP("cache", cfg_keys_cache),
+        K_GROUP("admin", cfg_keys_admin),
+        K_GROUP("acme", cfg_keys_acme),
+        K_END,
 };
 
 #undef P
@@ -396,6 +424,76 @@ cfg_finish_zones(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *roo
 		memmove(&r->zones[1], &r->zones[0], i * sizeof(z));
 		r->zones[0] = z;
 	}
+	return 0;
+}
+
+/* A domain's certificate: files (cert and key), or ACME (cert = "acme", or neither with an
+ * acme group), whose files live under the state directory. */
+static int
+cfg_finish_domain_cert(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
+{
+	struct cfg_domain *d = &c->publisher.domains[i];
+	char key[CFG_KEY_PATH_MAX];
+
+	(void)snprintf(key, sizeof(key), "publisher.domains[%zu].cert", i);
+	if (d->cert_file != NULL && strcmp(d->cert_file, CFG_CERT_ACME) != 0) {
+		if (d->key_file == NULL)
+			return cfg_error(ctx, e, key,
+			                 "has no key (key = \"...\"; or cert = "
+			                 "\"acme\" for the ACME client)");
+		return 0;
+	}
+	if (d->cert_file == NULL && d->key_file != NULL)
+		return cfg_error(ctx, cfg_lookup(e, "key"), key,
+		                 "required with key (or cert = \"acme\" without key)");
+	if (d->cert_file == NULL && !c->acme.enabled)
+		return cfg_error(
+		        ctx, e, key,
+		        "required (a certificate file, or \"acme\" with an acme { } group)");
+	if (d->key_file != NULL)
+		return cfg_error(ctx, cfg_lookup(e, "key"), key,
+		                 "cert = \"acme\" takes no key: the ACME client makes it");
+	if (!c->acme.enabled)
+		return cfg_error(ctx, cfg_lookup(e, "cert"), key,
+		                 "cert = \"acme\" needs an acme { } group (directory, contact, "
+		                 "terms_agreed)");
+	if (c->process.state_directory == NULL)
+		return cfg_error(ctx, cfg_lookup(e, "cert"), key,
+		                 "cert = \"acme\" needs process.state_directory (the ACME keys and "
+		                 "certificates live there)");
+	free(d->cert_file);
+	d->acme = 1;
+	d->cert_file = xasprintf("%s/acme/mta-sts.%s/fullchain.pem", c->process.state_directory,
+	                         d->domain);
+	d->key_file =
+	        xasprintf("%s/acme/mta-sts.%s/key.pem", c->process.state_directory, d->domain);
+	return 0;
+}
+
+static int
+cfg_finish_acme(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
+{
+	const config_setting_t *as = cfg_lookup(root, "acme");
+
+	c->acme.enabled = as != NULL;
+	if (as == NULL)
+		return 0;
+	if (!c->acme.terms_agreed)
+		return cfg_error(ctx, as, "acme.terms_agreed",
+		                 "must be true: read the CA's terms of service (its directory's "
+		                 "meta.termsOfService) and agree to them yourself");
+	if (strncmp(c->acme.directory, "https://", 8) != 0)
+		return cfg_error(ctx, cfg_lookup(as, "directory"), "acme.directory",
+		                 "'%s' is not an https:// URL", c->acme.directory);
+	if (c->acme.contact != NULL && strncmp(c->acme.contact, "mailto:", 7) != 0)
+		return cfg_error(ctx, cfg_lookup(as, "contact"), "acme.contact",
+		                 "'%s' is not a mailto: URL", c->acme.contact);
+	if ((c->acme.eab_kid == NULL) != (c->acme.eab_hmac_key == NULL))
+		return cfg_error(ctx, as,
+		                 c->acme.eab_kid == NULL ? "acme.eab_kid" : "acme.eab_hmac_key",
+		                 "eab_kid and eab_hmac_key go together");
+	if (c->acme.retry_max_ms < c->acme.retry_min_ms)
+		c->acme.retry_max_ms = c->acme.retry_min_ms;
 	return 0;
 }
 
@@ -656,8 +754,11 @@ cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 
 	if (cfg_finish_zones(ctx, c, root) < 0)
 		return -1;
+	if (cfg_finish_acme(ctx, c, root) < 0)
+		return -1;
 	for (i = 0; i < c->publisher.n_domains; i++) {
-		if (cfg_finish_domain(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) < 0)
+		if (cfg_finish_domain(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) < 0 ||
+		    cfg_finish_domain_cert(ctx, c, i, config_setting_get_elem(ds, (unsigned)i)) < 0)
 			return -1;
 	}
 	for (i = 0; i < c->publisher.n_dns_updates; i++) {
@@ -669,6 +770,15 @@ cfg_finish(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root)
 		    0)
 			return -1;
 	}
+	for (i = 0; i < c->publisher.n_domains && !c->publisher.domains[i].acme; i++)
+		;
+	if (i < c->publisher.n_domains && c->publisher.n_http_listen == 0)
+		return cfg_error(
+		        ctx, cfg_lookup(cfg_lookup(root, "publisher"), "http_listen"),
+		        "publisher.http_listen",
+		        "is empty, but publisher.domains[%zu] (%s) uses ACME, whose http-01 "
+		        "challenge is answered on port 80",
+		        i, c->publisher.domains[i].domain);
 	if (c->cache.n_sentinels > 0 && c->cache.sentinel_master == NULL)
 		return cfg_error(ctx, cfg_lookup(rs, "sentinels"), "cache.redis.master_name",
 		                 "required when cache.redis.sentinels is set");

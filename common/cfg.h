@@ -106,6 +106,9 @@ struct cfg_domain {
 	/* Not a key: the entry dns_update names (into cfg->publisher.dns_updates), set by
 	 * cfg_load(); NULL without dns_update. */
 	const struct cfg_dns_update *upd;
+	int acme; /* cert = "acme" (or no cert with an acme group): cert_file and key_file are
+	           * <state_directory>/acme/mta-sts.<domain>/{fullchain,key}.pem, ordered and
+	           * renewed by the ACME client (acme/acme.h) */
 };
 
 enum cfg_tsig_alg {
@@ -127,6 +130,33 @@ struct cfg_dns_update {
 	uint32_t ttl_s;         /* TTL of the records written, default 300 */
 	uint64_t timeout_ms;    /* one exchange (connect, send, reply), default 10 s */
 	uint64_t retry_max_ms;  /* backoff ceiling between failed attempts, default 5 min */
+};
+
+/* publisher.domains[].cert = "acme" */
+#define CFG_CERT_ACME "acme"
+/* Let's Encrypt's production directory, acme.directory's default (docs/publisher.md). */
+#define CFG_ACME_DIRECTORY_DEFAULT "https://acme-v02.api.letsencrypt.org/directory"
+
+enum cfg_acme_key_type {
+	CFG_ACME_KEY_ECDSA_P256 = 0,
+};
+enum cfg_acme_challenge {
+	CFG_ACME_HTTP_01 = 0,
+};
+
+/* The acme { } group: the built-in ACME client (RFC 8555, docs/publisher.md "ACME"). */
+struct cfg_acme {
+	int enabled;        /* the group is present */
+	char *directory;    /* directory URL, default CFG_ACME_DIRECTORY_DEFAULT */
+	char *contact;      /* "mailto:admin@example.com", NULL = none */
+	int terms_agreed;   /* must be true: the admin agrees to the CA's terms */
+	char *eab_kid;      /* External Account Binding key id (RFC 8555 section 7.3.4) */
+	char *eab_hmac_key; /* its HMAC key, base64url as the CA gives it */
+	enum cfg_acme_key_type key_type;   /* of the account and certificate keys */
+	enum cfg_acme_challenge challenge; /* http-01 */
+	char *ca_file;         /* test lab: CA bundle trusted for the directory (pebble) */
+	uint64_t retry_min_ms; /* first retry after a failed order, doubled each time */
+	uint64_t retry_max_ms; /* at most this long between tries */
 };
 
 struct cfg_publisher {
@@ -189,6 +219,7 @@ struct cfg {
 	struct cfg_publisher publisher;
 	struct cfg_cache cache;
 	struct cfg_admin admin;
+	struct cfg_acme acme;
 	/* private (cfg_key_error()): where each path key is written in the file */
 	struct cfg_where *where;
 	size_t n_where;

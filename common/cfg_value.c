@@ -201,6 +201,10 @@ cfg_parse_path(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
 		*ret = NULL;
 		return 0;
 	}
+	if ((k->flags & CFG_F_ACME) && strcmp(v, CFG_CERT_ACME) == 0) {
+		*ret = xstrdup(CFG_CERT_ACME);
+		return 0;
+	}
 	if (v[0] != '/' && ctx->dir != NULL)
 		p = xasprintf("%s/%s", ctx->dir, v);
 	else

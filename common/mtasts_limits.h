@@ -192,5 +192,36 @@
 /* A TXT character-string holds at most 255 bytes (RFC 1035 section 3.3.14); a record
  * text we write is split into pieces this long. */
 #define DNS_TXT_STRING_MAX 255
+/* The built-in ACME client (RFC 8555; acme/, docs/publisher.md "ACME").
+ * http-01 tokens answered at once by the port 80 listeners: one per authorization in
+ * flight; the client runs at most ACME_ORDERS_MAX orders of one name each. Tokens have at
+ * least 128 bits of entropy in base64url (RFC 8555 section 8.3), 43 characters at
+ * Let's Encrypt; we take up to 255 as the webroot does. A key authorization is the token,
+ * ".", and the 43-character account key thumbprint (RFC 7638). */
+#define PUB_ACME_TOKENS_MAX   64
+#define PUB_ACME_TOKEN_MAX    255
+#define PUB_ACME_KEYAUTHZ_MAX 512
+/* Orders in flight at once (each name is one order); more wait their turn. Our bound. */
+#define ACME_ORDERS_MAX 16
+/* One ACME response body: directory, account, order, authorization objects are a few KiB,
+ * a certificate chain under 16 KiB; our bound. */
+#define ACME_BODY_MAX (256u * 1024u)
+/* One ACME HTTP request (connect to last byte), ms; our bound. */
+#define ACME_HTTP_TIMEOUT_MS 30000u
+/* Polls of an authorization or order before the order is given up (each waits the CA's
+ * Retry-After, else ACME_POLL_DEFAULT_MS, at most ACME_POLL_MAX_MS); our bounds. */
+#define ACME_POLLS_MAX       60
+#define ACME_POLL_DEFAULT_MS 1000u
+#define ACME_POLL_MAX_MS     60000u
+/* Renewal without ARI (RFC 9773): when a third of the lifetime is left (so a 6-day and a
+ * 90-day certificate both renew in time), minus a random jitter of up to a fiftieth of the
+ * lifetime so that many names do not renew in the same second. */
+#define ACME_RENEW_LEFT_DIV   3
+#define ACME_RENEW_JITTER_DIV 50
+/* A renewal timer never sleeps longer than this (ms), and re-plans when it fires. */
+#define ACME_TIMER_MAX_MS (6u * 3600u * 1000u)
+/* An expiring certificate is warned about when less than this share of its lifetime is
+ * left and no renewal has worked: a sixth. */
+#define ACME_WARN_LEFT_DIV 6
 
 #endif

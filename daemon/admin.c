@@ -29,6 +29,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "acme.h"
 #include "admin.h"
 #include "admin_int.h"
 #include "domain.h"
@@ -287,6 +288,23 @@ admin_purge(struct admin *a, struct MHD_Connection *conn)
 }
 
 static enum MHD_Result
+admin_acme_renew(struct admin *a, struct MHD_Connection *conn)
+{
+	const char *dom = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "domain");
+	char norm[DOMAIN_BUF];
+
+	if (a->acme == NULL)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "no domain uses ACME");
+	if (dom == NULL || domain_normalize(dom, norm) < 0)
+		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+	if (acme_renew(a->acme, norm) < 0)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not an ACME domain");
+	log_notice("admin: ACME renewal of '%s' asked", norm);
+	return admin_send(conn, MHD_HTTP_ACCEPTED, "application/json",
+	                  xasprintf("{\"renewing\": \"%s\"}\n", norm));
+}
+
+static enum MHD_Result
 admin_policy(struct admin *a, struct MHD_Connection *conn, const char *dom)
 {
 	char norm[DOMAIN_BUF];
@@ -416,6 +434,8 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return admin_policy(a, conn, rt.domain);
 	case ADMIN_H_PURGE:
 		return admin_purge(a, conn);
+	case ADMIN_H_ACME_RENEW:
+		return admin_acme_renew(a, conn);
 	case ADMIN_H_ERROR:
 		break;
 	}
@@ -600,6 +620,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	stats_add(a->stats, admin_stats, STATS_COUNT(admin_stats), a);
 	a->stats_pub = stats_new();
 	a->stats_res = stats_new();
+	a->stats_acme = stats_new();
 	if (c->token != NULL && c->token[0] != '\0') {
 		a->has_token = 1;
 		if (gnutls_hash_fast(GNUTLS_DIG_SHA256, c->token, strlen(c->token),
@@ -721,6 +742,17 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 }
 
 void
+admin_set_acme(struct admin *a, struct acme *acme)
+{
+	if (a == NULL)
+		return;
+	a->acme = acme;
+	stats_clear(a->stats_acme);
+	if (acme != NULL)
+		acme_stats_add(acme, a->stats_acme);
+}
+
+void
 admin_note_reload(struct admin *a, int ok)
 {
 	if (a == NULL)
@@ -764,6 +796,7 @@ admin_free(struct admin *a)
 	a->stats = stats_free(a->stats);
 	a->stats_pub = stats_free(a->stats_pub);
 	a->stats_res = stats_free(a->stats_res);
+	a->stats_acme = stats_free(a->stats_acme);
 	free(a);
 	return NULL;
 }

@@ -21,8 +21,8 @@
  * token over TCP (else 403), a unix-socket listener purges without one. The decisions are
  * admin_route() (admin_route.h, no I/O).
  *
- * Interface: admin_new(), admin_update(), admin_note_reload(), admin_stop_accepting(),
- *            admin_free(), admin_port()
+ * Interface: admin_new(), admin_update(), admin_set_acme(), admin_note_reload(),
+ *            admin_stop_accepting(), admin_free(), admin_port()
  * Threads:   main loop only (request handlers run inside MHD_run() on the loop).
  * Ownership: struct admin borrows the cfg, resolver and publisher given to admin_update()
  *            until the next admin_update() or admin_free(); it copies the token at start.
@@ -55,6 +55,10 @@ int admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin
 /* What the endpoint reports on: call at start, after a reload and when res or pub go away
  * (NULL). A new cfg (pointer) makes it recompute the SHA-256 digest of cfg->path. */
 void admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub *pub);
+struct acme;
+/* Report on the ACME client acme (borrowed until admin_free(); NULL: none): its metrics,
+ * "acme" in /status, and POST /acme/renew?domain=D (token-protected like /cache/purge). */
+void admin_set_acme(struct admin *a, struct acme *acme);
 /* Count a configuration reload (ok 1: applied, 0: failed and the old one kept). */
 void admin_note_reload(struct admin *a, int ok);
 /* Shutdown: close the listener; requests in progress are still answered. */

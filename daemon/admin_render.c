@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme.h"
 #include "admin_int.h"
 #include "err.h"
 #include "log.h"
@@ -166,6 +167,34 @@ admin_json_publisher(struct admin *a, const struct admin_facts *f)
 	return o;
 }
 
+/* The ACME client: each name's state, certificate, next attempt and last error. */
+static struct json_object *
+admin_json_acme(struct admin *a)
+{
+	struct json_object *o = json_object_new_object(), *names = json_object_new_array(), *j;
+	struct acme_info *info = acme_info_get(a->acme);
+	size_t i;
+
+	jadd(o, "directory", jstr(info->directory));
+	for (i = 0; i < info->n_names; i++) {
+		const struct acme_info_name *n = &info->names[i];
+
+		j = json_object_new_object();
+		jadd(j, "domain", jstr(n->domain));
+		jadd(j, "state", jstr(n->state));
+		jadd(j, "issuer", n->issuer != NULL ? jstr(n->issuer) : NULL);
+		jadd(j, "certificate_expiry", n->not_after > 0 ? jtime(n->not_after) : NULL);
+		jadd(j, "next_attempt", n->next_attempt > 0 ? jtime(n->next_attempt) : NULL);
+		jadd(j, "last_error", n->last_error != NULL ? jstr(n->last_error) : NULL);
+		jadd(j, "orders_ok", json_object_new_int64((int64_t)n->orders_ok));
+		jadd(j, "orders_failed", json_object_new_int64((int64_t)n->orders_failed));
+		(void)json_object_array_add(names, j);
+	}
+	jadd(o, "names", names);
+	(void)acme_info_free(info);
+	return o;
+}
+
 /* What runs, not what the (possibly reloaded) cfg asks for: the cache backend and the
  * Valkey/Redis address need a restart to change. */
 static struct json_object *
@@ -217,6 +246,8 @@ admin_render_status(struct admin *a, const struct admin_facts *f)
 	     a->last_reload > 0 ? json_object_new_boolean(a->last_reload_ok) : NULL);
 	jadd(o, "publisher", admin_json_publisher(a, f));
 	jadd(o, "resolver", admin_json_resolver(a, f));
+	if (a->acme != NULL)
+		jadd(o, "acme", admin_json_acme(a));
 	return jfinish(o);
 }
 
@@ -296,6 +327,7 @@ admin_render_metrics(struct admin *a)
 	stats_prometheus(a->stats, o.f);
 	stats_prometheus(a->stats_pub, o.f);
 	stats_prometheus(a->stats_res, o.f);
+	stats_prometheus(a->stats_acme, o.f);
 	return out_close(&o);
 }
 

@@ -275,7 +275,9 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 	}
 	/* 4. method and path */
 	if (strcmp(method, "POST") == 0) {
-		if (strcmp(url, "/cache/purge") != 0) {
+		int renew = strcmp(url, "/acme/renew") == 0;
+
+		if (strcmp(url, "/cache/purge") != 0 && !renew) {
 			if (strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
 			    strcmp(url, "/metrics") == 0)
 				admin_refuse(ret, 405, "method not allowed", ADMIN_REFUSED_NONE);
@@ -291,21 +293,22 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 			return;
 		}
 		if (!rc->has_token && !rc->unix_socket) {
-			admin_refuse(
-			        ret, 403,
-			        "purging the cache over TCP needs a token: set admin.token, or "
-			        "use a unix-socket admin.listen",
-			        ADMIN_REFUSED_PURGE_TCP);
+			admin_refuse(ret, 403,
+			             renew ? "renewing a certificate over TCP needs a token: set "
+			                     "admin.token, or use a unix-socket admin.listen"
+			                   : "purging the cache over TCP needs a token: set "
+			                     "admin.token, or use a unix-socket admin.listen",
+			             ADMIN_REFUSED_PURGE_TCP);
 			return;
 		}
-		admin_serve(ret, ADMIN_H_PURGE);
+		admin_serve(ret, renew ? ADMIN_H_ACME_RENEW : ADMIN_H_PURGE);
 		return;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		admin_refuse(ret, 405, "method not allowed", ADMIN_REFUSED_NONE);
 		return;
 	}
-	if (strcmp(url, "/cache/purge") == 0) {
+	if (strcmp(url, "/cache/purge") == 0 || strcmp(url, "/acme/renew") == 0) {
 		admin_refuse(ret, 405, "use POST", ADMIN_REFUSED_NONE);
 		return;
 	}

@@ -67,12 +67,13 @@ struct admin_request {
 
 /* Who serves a request. */
 enum admin_handler {
-	ADMIN_H_ERROR,   /* the status and error text of struct admin_route */
-	ADMIN_H_PAGE,    /* GET / : the HTML status page */
-	ADMIN_H_STATUS,  /* GET /status */
-	ADMIN_H_METRICS, /* GET /metrics */
-	ADMIN_H_POLICY,  /* GET /policies/<domain> (domain not checked yet) */
-	ADMIN_H_PURGE,   /* POST /cache/purge */
+	ADMIN_H_ERROR,      /* the status and error text of struct admin_route */
+	ADMIN_H_PAGE,       /* GET / : the HTML status page */
+	ADMIN_H_STATUS,     /* GET /status */
+	ADMIN_H_METRICS,    /* GET /metrics */
+	ADMIN_H_POLICY,     /* GET /policies/<domain> (domain not checked yet) */
+	ADMIN_H_PURGE,      /* POST /cache/purge */
+	ADMIN_H_ACME_RENEW, /* POST /acme/renew?domain=D: renew D's ACME certificate now */
 };
 
 /* Why a request was refused, for the counters (mtastsd_admin_requests_refused_total). */

@@ -30,13 +30,16 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "acme.h"
 #include "admin.h"
 #include "cfg.h"
+#include "curlm.h"
 #include "daemon.h"
 #include "err.h"
 #include "fd_budget.h"
 #include "listen.h"
 #include "log.h"
+#include "mtasts_limits.h"
 #include "loop.h"
 #include "pol_engine.h"
 #include "pub.h"
@@ -60,6 +63,8 @@ struct daemon {
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
+	struct curlm *curlm;   /* the one libcurl multi: resolver fetches and ACME */
+	struct acme *acme;     /* NULL: no domain has cert = "acme" */
 	struct statedb *state; /* NULL: memory-only (no state directory, or unusable) */
 	char *state_path;      /* <state directory>/state.db once the directory is there */
 	struct loop_timer status_timer;
@@ -274,6 +279,83 @@ daemon_state_open(struct daemon *d)
 		d->state = statedb_close(d->state);
 }
 
+/* ---- the built-in ACME client (acme/acme.h, docs/publisher.md "ACME") ---- */
+
+static int
+daemon_acme_token_set(void *arg, const char *token, const char *key_authz)
+{
+	return pub_acme_token_set(((struct daemon *)arg)->pub, token, key_authz);
+}
+
+static void
+daemon_acme_token_del(void *arg, const char *token)
+{
+	pub_acme_token_del(((struct daemon *)arg)->pub, token);
+}
+
+static void
+daemon_acme_certs_changed(void *arg, const char *domain)
+{
+	(void)domain;
+	pub_certs_changed(((struct daemon *)arg)->pub);
+}
+
+static int
+daemon_acme_wanted(const struct cfg *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->publisher.n_domains; i++)
+		if (cfg->publisher.domains[i].acme)
+			return 1;
+	return 0;
+}
+
+/* Before dropping privileges: <state_directory> and its acme/ exist and belong to
+ * process.user (the ACME client writes there as that user). */
+static int
+daemon_acme_prepare(struct daemon *d)
+{
+	const char *dir = d->cfg->process.state_directory;
+	char *sub;
+	int r;
+
+	if (!daemon_acme_wanted(d->cfg) || d->pub == NULL)
+		return 0;
+	r = statedb_mkdir(dir, d->drop ? d->uid : (uid_t)-1, d->gid);
+	if (r == 0) {
+		sub = xasprintf("%s/acme", dir);
+		r = statedb_mkdir(sub, d->drop ? d->uid : (uid_t)-1, d->gid);
+		free(sub);
+	}
+	if (r < 0)
+		log_err("ACME: cannot create %s/acme: %s", dir, err_str(r));
+	return r;
+}
+
+/* After dropping privileges: the client reads what is there and plans its orders. */
+static int
+daemon_acme_start(struct daemon *d)
+{
+	const struct acme_hooks hooks = {
+	        .token_set = daemon_acme_token_set,
+	        .token_del = daemon_acme_token_del,
+	        .certs_changed = daemon_acme_certs_changed,
+	        .arg = d,
+	};
+	int r;
+
+	if (d->pub == NULL)
+		return 0;
+	r = acme_new(d->loop, d->curlm, d->cfg, &hooks, &d->acme);
+	if (r < 0) {
+		log_err("ACME client: cannot start: %s", err_str(r));
+		return r;
+	}
+	admin_set_acme(d->admin, d->acme);
+	return 0;
+}
+
 /* ---- descriptor budget (common/fd_budget.h, docs/operations.md "File descriptors") ---- */
 
 /* *v = at most max (max 0: the part did not run at start, leave it). */
@@ -339,7 +421,9 @@ daemon_fd_setup(struct daemon *d)
 		         before, after);
 	w = (struct fd_want){
 	        .limit = after,
-	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c),
+	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c) +
+	                 /* the ACME client's transfers, one per order at most */
+	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0),
 	        .admin = admin_max_connections(c),
 	};
 	if (c->publisher.n_domains > 0) {
@@ -424,6 +508,15 @@ daemon_reload(struct daemon *d)
 	}
 	daemon_fd_apply(&d->fdb, nc);
 	daemon_log_restart_keys(d->cfg, nc, d->pub != NULL);
+	for (size_t i = 0; i < nc->publisher.n_domains; i++) {
+		const struct cfg_domain *nd = &nc->publisher.domains[i];
+
+		if (nd->acme && !acme_knows(d->acme, nd->domain))
+			log_dom_warn(
+			        nd->domain,
+			        "reload: cert = \"acme\" is new: requires restart for the ACME "
+			        "client to order it, ignoring");
+	}
 	if (d->pub != NULL) {
 		r = pub_reload(d->pub, nc);
 		if (r < 0) {
@@ -569,8 +662,13 @@ daemon_start(struct daemon *d)
 	r = daemon_passed_scan();
 	if (r < 0)
 		return r;
+	r = curlm_new(d->loop, &d->curlm);
+	if (r < 0) {
+		log_err("cannot start libcurl: %s", err_str(r));
+		return r;
+	}
 	if (d->cfg->resolver.enabled) {
-		r = res_new(d->loop, d->cfg, &d->res);
+		r = res_new_on(d->loop, d->curlm, d->cfg, &d->res);
 		if (r < 0) {
 			d->res = NULL;
 			daemon_part_failed("resolver", r);
@@ -596,10 +694,16 @@ daemon_start(struct daemon *d)
 		log_warn("nothing to do: the resolver is disabled and no publisher domain is "
 		         "configured; waiting for SIGTERM");
 	daemon_state_prepare(d);
+	r = daemon_acme_prepare(d);
+	if (r < 0)
+		return r;
 	r = daemon_priv_drop(d);
 	if (r < 0)
 		return r;
 	daemon_state_open(d);
+	r = daemon_acme_start(d);
+	if (r < 0)
+		return r;
 	if (d->state != NULL) /* its metrics */
 		admin_update(d->admin, d->cfg, d->res, d->pub);
 	r = loop_watchdog_enable(d->loop);
@@ -635,8 +739,10 @@ fail:
 		loop_timer_stop(d.loop, &d.status_timer);
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
 	d.admin = admin_free(d.admin);
+	d.acme = acme_free(d.acme); /* before the publisher: it removes its http-01 tokens */
 	d.pub = pub_free(d.pub);
-	d.res = res_free(d.res); /* before the state database: it writes what is pending */
+	d.res = res_free(d.res);       /* before the state database: it writes what is pending */
+	d.curlm = curlm_free(d.curlm); /* after both users of the multi */
 	d.state = statedb_close(d.state);
 	free(d.state_path);
 	if (d.loop != NULL)

@@ -56,8 +56,40 @@ static const struct cli_verb main_verbs[] = {
                  "(default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE\n"
                  "[CERT KEY]: the publisher group serving that policy file",
          .run = cli_migrate},
+        {.name = "cert",
+         .operands = "[DOMAIN]",
+         .max_operands = 2,
+         .flags = CLI_JSON,
+         .help = "show certificates: source (file/ACME), issuer, expiry, renewal, error;\n"
+                 "`cert renew DOMAIN` asks the daemon to renew one now",
+         .run = cli_cert},
 };
 #define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))
+
+/* -n: say which certificates the ACME client orders (cert = "acme", docs/publisher.md). */
+static void
+main_check_acme(const struct cfg *cfg)
+{
+	const struct cfg_domain *d;
+	size_t i;
+
+	for (i = 0; i < cfg->publisher.n_domains; i++) {
+		d = &cfg->publisher.domains[i];
+		if (!d->acme)
+			continue;
+		if (access(d->cert_file, F_OK) == 0)
+			printf("mtastsd: domain '%s': certificate %s from ACME (%s), renewed by "
+			       "the "
+			       "daemon\n",
+			       d->domain, d->cert_file, cfg->acme.directory);
+		else
+			printf("mtastsd: domain '%s': no certificate yet: the daemon orders one "
+			       "for "
+			       "mta-sts.%s from %s (ACME, http-01 on publisher.http_listen) into "
+			       "%s\n",
+			       d->domain, d->domain, cfg->acme.directory, d->cert_file);
+	}
+}
 
 static void
 main_usage_short(FILE *out)
@@ -223,6 +255,7 @@ main(int argc, char **argv)
 		log_open("mtastsd", LOG_TARGET_STDERR);
 		if (main_load(path, 1, DAEMON_CFG_CERTS_STRICT, &cfg, &used, &optional) != 0)
 			return 1;
+		main_check_acme(cfg);
 		if (cfg->path != NULL)
 			printf("mtastsd: configuration %s is valid\n", cfg->path);
 		else

@@ -1,7 +1,8 @@
 /*
  * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, policy id
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id()
+ * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id(),
+ *            pub_certs_changed(), pub_acme_token_set/del/get()
  *            (pub.h); pub_snap_find_host() (pub_route.h); pub_snap_acquire(),
  *            pub_snap_unref() (pub_int.h)
  * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
@@ -24,6 +25,7 @@
  * Errors:    startup errors are returned (and logged once here); a reload error or a
  *            certificate that fails to load keeps the old snapshot serving.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -196,6 +198,7 @@ snap_from_cfg(const struct cfg *cfg, struct pub_snap **ret_snap)
 		d->id = pub_policy_id(cd);
 		d->cert_file = xstrdup(cd->cert_file);
 		d->key_file = xstrdup(cd->key_file);
+		d->acme = cd->acme;
 		if (d->body_len > STS_POLICY_BODY_MAX) {
 			log_dom_err(cd->domain, "policy is larger than %d bytes",
 			            STS_POLICY_BODY_MAX);
@@ -232,6 +235,7 @@ snap_clone_policies(const struct pub_snap *old)
 		d->id = xstrdup(old->doms[i].id);
 		d->cert_file = xstrdup(old->doms[i].cert_file);
 		d->key_file = xstrdup(old->doms[i].key_file);
+		d->acme = old->doms[i].acme;
 	}
 	memcpy(s->cache_control, old->cache_control, sizeof(s->cache_control));
 	if (old->acme_webroot != NULL)
@@ -327,6 +331,18 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 			r = cert_check_names(s, c, errbuf, sizeof(errbuf));
 			if (r < 0)
 				pub_cert_unref(c);
+		}
+		if (r < 0 && prev == NULL && d->acme && access(d->cert_file, F_OK) < 0) {
+			/* not ordered yet: the ACME client's first order brings it */
+			if (old == NULL)
+				log_dom_notice(
+				        d->domain,
+				        "no certificate yet (%s): the ACME client orders one; "
+				        "mta-sts.%s is published once it arrives",
+				        d->cert_file, d->domain);
+			d->cert_error = xstrdup("waiting for the first ACME order");
+			changed = 1;
+			continue;
 		}
 		if (r < 0 && prev == NULL) {
 			log_dom_err(d->domain,
@@ -521,6 +537,104 @@ pub_certs_reload(struct pub *pub)
 	}
 	snap_publish(pub, s);
 	log_notice("publisher: certificates reloaded");
+}
+
+void
+pub_certs_changed(struct pub *pub)
+{
+	if (pub == NULL)
+		return;
+	loop_timer_stop(pub->loop, &pub->reload_timer); /* this reload covers a pending one */
+	pub_certs_reload(pub);
+	watch_setup(pub);
+}
+
+/* ---- http-01 tokens of the built-in ACME client ---- */
+
+static int
+acme_token_ok(const char *t)
+{
+	size_t n = 0;
+
+	for (; t[n] != '\0'; n++) {
+		if (!isalnum((unsigned char)t[n]) && t[n] != '-' && t[n] != '_')
+			return 0;
+	}
+	return n > 0 && n <= PUB_ACME_TOKEN_MAX;
+}
+
+int
+pub_acme_token_set(struct pub *pub, const char *token, const char *key_authz)
+{
+	struct pub_acme_token *free_slot = NULL, *t;
+	size_t i;
+	int r = 0;
+
+	if (pub == NULL || !acme_token_ok(token) || strlen(key_authz) > PUB_ACME_KEYAUTHZ_MAX)
+		return -EINVAL;
+	(void)pthread_mutex_lock(&pub->acme_lock);
+	for (i = 0; i < PUB_ACME_TOKENS_MAX; i++) {
+		t = &pub->acme_tokens[i];
+		if (t->token != NULL && strcmp(t->token, token) == 0) {
+			free(t->key_authz);
+			t->key_authz = xstrdup(key_authz);
+			goto out;
+		}
+		if (t->token == NULL && free_slot == NULL)
+			free_slot = t;
+	}
+	if (free_slot == NULL) {
+		r = -ENOSPC;
+		goto out;
+	}
+	free_slot->token = xstrdup(token);
+	free_slot->key_authz = xstrdup(key_authz);
+out:
+	(void)pthread_mutex_unlock(&pub->acme_lock);
+	return r;
+}
+
+void
+pub_acme_token_del(struct pub *pub, const char *token)
+{
+	struct pub_acme_token *t;
+	size_t i;
+
+	if (pub == NULL)
+		return;
+	(void)pthread_mutex_lock(&pub->acme_lock);
+	for (i = 0; i < PUB_ACME_TOKENS_MAX; i++) {
+		t = &pub->acme_tokens[i];
+		if (t->token != NULL && strcmp(t->token, token) == 0) {
+			free(t->token);
+			free(t->key_authz);
+			t->token = t->key_authz = NULL;
+		}
+	}
+	(void)pthread_mutex_unlock(&pub->acme_lock);
+}
+
+int
+pub_acme_token_get(struct pub *pub, const char *token, char *buf, size_t bufsz)
+{
+	struct pub_acme_token *t;
+	int r = -1;
+	size_t i, n;
+
+	(void)pthread_mutex_lock(&pub->acme_lock);
+	for (i = 0; i < PUB_ACME_TOKENS_MAX; i++) {
+		t = &pub->acme_tokens[i];
+		if (t->token == NULL || strcmp(t->token, token) != 0)
+			continue;
+		n = strlen(t->key_authz);
+		if (n < bufsz) {
+			memcpy(buf, t->key_authz, n + 1);
+			r = (int)n;
+		}
+		break;
+	}
+	(void)pthread_mutex_unlock(&pub->acme_lock);
+	return r;
 }
 
 static void
@@ -821,7 +935,12 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 		snap_free(s);
 		return r;
 	}
-	if (s->n_certs == 0)
+	for (i = 0; i < s->n_doms && s->doms[i].acme && s->doms[i].cert == NULL; i++)
+		;
+	if (s->n_certs == 0 && i == s->n_doms)
+		log_notice("publisher: no certificate yet (every domain waits for its ACME "
+		           "order); port 80 answers the http-01 challenges");
+	else if (s->n_certs == 0)
 		log_err("publisher: no certificate of the %zu domains loads: nothing is published "
 		        "(the resolver runs); see the errors above",
 		        s->n_doms);
@@ -856,6 +975,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	pub->loop = loop;
 	pub->inotify_fd = -1;
 	(void)pthread_mutex_init(&pub->snap_lock, NULL);
+	(void)pthread_mutex_init(&pub->acme_lock, NULL);
 	pub->snap = s;
 	pub->tls_priority = xstrdup(pub_priority_of(p));
 	pub->threads = pub_threads_default();
@@ -975,6 +1095,11 @@ pub_free(struct pub *pub)
 	}
 	pub_snap_unref(pub->snap);
 	(void)pthread_mutex_destroy(&pub->snap_lock);
+	for (size_t i = 0; i < PUB_ACME_TOKENS_MAX; i++) {
+		free(pub->acme_tokens[i].token);
+		free(pub->acme_tokens[i].key_authz);
+	}
+	(void)pthread_mutex_destroy(&pub->acme_lock);
 	free(pub->tls_priority);
 	if (pub->ticket_key.data != NULL) {
 		gnutls_memset(pub->ticket_key.data, 0, pub->ticket_key.size);

@@ -5,9 +5,11 @@
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
  * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id(),
- *            pub_check_certs() (pub_check.c), pub_info_get()/pub_info_free(),
- *            pub_stats_add() (pub_info.c, for the admin endpoint),
- *            pub_dns_records()/pub_dns_records_free() (pub_dns.c, for `mtastsd dns-records`)
+ *            pub_certs_changed(), pub_acme_token_set()/pub_acme_token_del() (the built-in
+ *            ACME client, through the daemon), pub_check_certs() (pub_check.c),
+ *            pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin
+ *            endpoint), pub_dns_records()/pub_dns_records_free() (pub_dns.c, for
+ *            `mtastsd dns-records`)
  * Threads:   the HTTPS/HTTP servers run in libmicrohttpd's own thread and read only
  *            immutable snapshots swapped by the main loop (docs/style.md section 9, option B).
  * Ownership: struct pub copies what it needs from cfg; the caller may free cfg afterwards.
@@ -27,6 +29,19 @@ int pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub);
 /* Swap in new policies and certificates as one step; on error keep the old ones. */
 int pub_reload(struct pub *pub, const struct cfg *cfg);
 struct pub *pub_free(struct pub *pub);
+/* The certificate files of a domain changed (the ACME client wrote them): reload every
+ * certificate now as the file watcher does, and swap the snapshot; established
+ * connections keep theirs, none is dropped. A pair that fails to load keeps the one in
+ * service (logged). NULL is a no-op. Main loop. */
+void pub_certs_changed(struct pub *pub);
+/* http-01 (RFC 8555 section 8.3): answer GET /.well-known/acme-challenge/<token> on the
+ * port 80 listeners with key_authz (copied) until pub_acme_token_del(). The table is read
+ * by libmicrohttpd's threads under a lock and checked before publisher.acme_webroot.
+ * Returns 0, -EINVAL (token not base64url or longer than PUB_ACME_TOKEN_MAX, key_authz
+ * longer than PUB_ACME_KEYAUTHZ_MAX, pub NULL) or -ENOSPC (PUB_ACME_TOKENS_MAX set). */
+int pub_acme_token_set(struct pub *pub, const char *token, const char *key_authz);
+/* Stop answering token; no-op when it is not set. */
+void pub_acme_token_del(struct pub *pub, const char *token);
 /* Worker threads of each HTTPS listener: one per online CPU, at most this many (bench,
  * docs/performance.md: TLS handshakes are CPU-bound; one polling thread used one core). */
 #define PUB_THREADS_MAX 8

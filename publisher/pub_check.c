@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -102,6 +103,8 @@ check_domain_cert(const struct cfg *c, size_t i, char *errbuf, size_t errlen)
 	(void)snprintf(ckey, sizeof(ckey), "publisher.domains[%zu].cert", i);
 	(void)snprintf(kkey, sizeof(kkey), "publisher.domains[%zu].key", i);
 	(void)snprintf(host, sizeof(host), "mta-sts.%s", d->domain);
+	if (d->acme && access(d->cert_file, F_OK) < 0)
+		return 0; /* not ordered yet: the daemon's ACME client orders it */
 	r = gnutls_load_file(d->cert_file, &cd);
 	if (r < 0) {
 		cfg_key_error(c, ckey, errbuf, errlen, "cannot read certificate file '%s': %s",

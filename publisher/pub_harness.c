@@ -31,6 +31,7 @@ pub_harness_new(struct pub_snap *s, int https)
 	struct pub_harness *hs = xcalloc(1, sizeof(*hs));
 
 	(void)pthread_mutex_init(&hs->pub.snap_lock, NULL);
+	(void)pthread_mutex_init(&hs->pub.acme_lock, NULL);
 	hs->pub.snap = s;
 	hs->pub.inotify_fd = -1;
 	hs->mhd = MHD_start_daemon(
@@ -42,10 +43,17 @@ pub_harness_new(struct pub_snap *s, int https)
 	        MHD_OPTION_UNESCAPE_CALLBACK, pub_http_unescape, NULL, MHD_OPTION_END);
 	if (hs->mhd == NULL) {
 		(void)pthread_mutex_destroy(&hs->pub.snap_lock);
+		(void)pthread_mutex_destroy(&hs->pub.acme_lock);
 		free(hs);
 		return NULL;
 	}
 	return hs;
+}
+
+struct pub *
+pub_harness_pub(struct pub_harness *hs)
+{
+	return &hs->pub;
 }
 
 struct MHD_Daemon *
@@ -61,6 +69,11 @@ pub_harness_free(struct pub_harness *hs)
 		return NULL;
 	MHD_stop_daemon(hs->mhd);
 	(void)pthread_mutex_destroy(&hs->pub.snap_lock);
+	for (size_t i = 0; i < PUB_ACME_TOKENS_MAX; i++) {
+		free(hs->pub.acme_tokens[i].token);
+		free(hs->pub.acme_tokens[i].key_authz);
+	}
+	(void)pthread_mutex_destroy(&hs->pub.acme_lock);
 	free(hs);
 	return NULL;
 }

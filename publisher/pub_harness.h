@@ -36,6 +36,10 @@ struct pub_harness *pub_harness_new(struct pub_snap *s, int https);
 /* Its libmicrohttpd daemon (borrowed): for MHD_add_connection(), MHD_run(),
  * MHD_get_daemon_info(). */
 struct MHD_Daemon *pub_harness_daemon(const struct pub_harness *hs);
+struct pub;
+/* Its struct pub (borrowed), for the pub.h calls the handlers read from: the http-01
+ * tokens (pub_acme_token_set()/pub_acme_token_del()). */
+struct pub *pub_harness_pub(struct pub_harness *hs);
 /* Stop the daemon and free the harness. NULL is a no-op. Returns NULL. */
 struct pub_harness *pub_harness_free(struct pub_harness *hs);
 

@@ -641,6 +641,16 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 	atomic_fetch_add(&pub->n_requests, 1);
 	if (http_host(conn, method, version, &host) < 0)
 		return http_bad_request(conn);
+	if (strncmp(url, HTTP_ACME_PREFIX, sizeof(HTTP_ACME_PREFIX) - 1) == 0 &&
+	    http_method_ok(method)) {
+		char ka[PUB_ACME_KEYAUTHZ_MAX + 1];
+		int n = pub_acme_token_get(pub, url + sizeof(HTTP_ACME_PREFIX) - 1, ka, sizeof(ka));
+
+		if (n >= 0) {
+			atomic_fetch_add(&pub->n_acme_served, 1);
+			return http_reply(conn, MHD_HTTP_OK, ka, (size_t)n, NULL, NULL, NULL, NULL);
+		}
+	}
 	s = pub_snap_acquire(pub);
 	if (s->acme_webroot != NULL &&
 	    strncmp(url, HTTP_ACME_PREFIX, sizeof(HTTP_ACME_PREFIX) - 1) == 0)

@@ -70,6 +70,7 @@ struct pub_dom {
 	struct pub_cert *cert; /* borrowed from the snapshot's certs[]; NULL: not published */
 	char *cert_error;      /* why cert is NULL (files unreadable, key mismatch, names):
 	                        * the domain is not published, the others are (issue 15) */
+	int acme;              /* the ACME client makes cert_file and key_file */
 };
 
 /* What the MHD threads read: immutable after pub_snap_publish(). */

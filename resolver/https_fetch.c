@@ -2,14 +2,12 @@
  * resolver/https_fetch.c - RFC 8461 section 3.3 policy fetch with libcurl multi on our loop
  *
  * Interface: see https_fetch.h
- * Design:    one CURLM per fetcher, driven by the multi socket API (curl's ephiperfifo.c
- *            pattern): CURLMOPT_SOCKETFUNCTION maps to loop_io_add/mod/del and
- *            CURLMOPT_TIMERFUNCTION to one loop_timer. curl callbacks only record state;
- *            curl_multi_socket_action() runs from loop io/timer callbacks, completed
- *            transfers are collected with curl_multi_info_read() there, and user callbacks
- *            run later from a zero-delay "dispatch" timer, so no user code (which may call
- *            fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl call
- *            (CURLM_RECURSIVE_API_CALL). A timer is used instead of loop_defer() because it
+ * Design:    the transfers run on a libcurl multi driven by the loop (common/curlm.h: the
+ *            daemon's one multi, shared with the ACME client, or the fetcher's own one).
+ *            curlm reports each finished transfer from a loop callback (fetch_curl_done),
+ *            and user callbacks run later from a zero-delay "dispatch" timer, so no user code
+ *            (which may call fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl
+ *            call (CURLM_RECURSIVE_API_CALL). A timer is used instead of loop_defer() because it
  *            can be cancelled when the fetcher is freed first.
  *            Response checks happen when the header block ends (status, Content-Type,
  *            Content-Length), so a failing response is aborted before its body is read; the
@@ -36,6 +34,7 @@
 #include <time.h>
 
 #include "cert_names.h"
+#include "curlm.h"
 #include "dns_client.h"
 #include "err.h"
 #include "https_fetch.h"
@@ -99,8 +98,8 @@ struct fetch_req {
 
 struct fetcher {
 	struct loop *loop;
-	CURLM *multi;
-	struct loop_timer curl_timer;
+	struct curlm *curlm; /* borrowed (fetcher_new_on) or owned (own_curlm) */
+	int own_curlm;
 	struct loop_timer dispatch_timer;
 	uint64_t timeout_ms;
 	size_t max_body;
@@ -120,8 +119,6 @@ struct fetcher {
 
 /* Certificates of the peer's chain looked at (leaf first). */
 #define FETCH_CHAIN_MAX 16
-
-static int fetch_curl_initialised;
 
 static void
 fetch_list_add(struct fetch_list *l, struct fetch_req *rq)
@@ -669,7 +666,6 @@ fetch_complete(struct fetch_req *rq, CURLcode cc)
 		}
 	}
 	rq->info.elapsed_ms = loop_now_ms(f->loop) - rq->start_ms;
-	(void)curl_multi_remove_handle(f->multi, rq->easy);
 	fetch_list_del(&f->active, rq);
 	f->n_active--;
 	rq->state = FETCH_DONE;
@@ -677,21 +673,20 @@ fetch_complete(struct fetch_req *rq, CURLcode cc)
 }
 
 static void fetch_dispatch(struct loop *loop, struct loop_timer *t, void *arg);
+static void fetch_curl_done(CURL *easy, CURLcode cc, void *arg);
 
 /* Start queued requests while there is room. Never inside a curl callback. */
 static void
 fetch_promote(struct fetcher *f)
 {
 	struct fetch_req *rq;
-	CURLMcode mc;
 
 	while (f->n_active < f->concurrency && (rq = f->queued.head) != NULL) {
 		fetch_list_del(&f->queued, rq);
-		mc = curl_multi_add_handle(f->multi, rq->easy);
-		if (mc != CURLM_OK) {
+		if (curlm_add(f->curlm, rq->easy, fetch_curl_done, rq) < 0) {
 			rq->err = ERR_FETCH_CONNECT;
 			(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s",
-			               curl_multi_strerror(mc));
+			               "libcurl refused the transfer");
 			rq->state = FETCH_DONE;
 			fetch_list_add(&f->done, rq);
 			continue;
@@ -704,85 +699,15 @@ fetch_promote(struct fetcher *f)
 		loop_timer_start(f->loop, &f->dispatch_timer, 0, fetch_dispatch, f);
 }
 
+/* curlm: a transfer ended (from a loop callback, outside curl; the handle is removed). */
 static void
-fetch_collect(struct fetcher *f)
+fetch_curl_done(CURL *easy, CURLcode cc, void *arg)
 {
-	CURLMsg *msg;
-	char *priv;
-	unsigned n = 0;
-	int left;
+	struct fetch_req *rq = arg;
 
-	/* Bounded: at most one message per active transfer, plus slack. */
-	while (n++ <= f->concurrency + 16 &&
-	       (msg = curl_multi_info_read(f->multi, &left)) != NULL) {
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		priv = NULL;
-		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-		if (priv != NULL)
-			fetch_complete((struct fetch_req *)(void *)priv, msg->data.result);
-	}
-	fetch_promote(f);
-}
-
-static void
-fetch_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
-{
-	struct fetcher *f = arg;
-	int flags = 0, running = 0;
-
-	if (events & LOOP_READ)
-		flags |= CURL_CSELECT_IN;
-	if (events & LOOP_WRITE)
-		flags |= CURL_CSELECT_OUT;
-	if (events & LOOP_ERROR)
-		flags |= CURL_CSELECT_ERR;
-	(void)curl_multi_socket_action(f->multi, fd, flags, &running);
-	fetch_collect(f);
-}
-
-static void
-fetch_timer_cb(struct loop *loop, struct loop_timer *t, void *arg)
-{
-	struct fetcher *f = arg;
-	int running = 0;
-
-	(void)curl_multi_socket_action(f->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	fetch_collect(f);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: only (de)register with the loop. */
-static int
-fetch_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
-{
-	struct fetcher *f = userp;
-	unsigned ev = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		loop_io_del(f->loop, s);
-		return 0;
-	}
-	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-		ev |= LOOP_READ;
-	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-		ev |= LOOP_WRITE;
-	if (loop_io_mod(f->loop, s, ev) == -ENOENT &&
-	    loop_io_add(f->loop, s, ev, fetch_io_cb, f) < 0)
-		return -1;
-	return 0;
-}
-
-/* CURLMOPT_TIMERFUNCTION: only arm or disarm our timer. */
-static int
-fetch_curl_timer_cb(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct fetcher *f = userp;
-
-	if (timeout_ms < 0)
-		loop_timer_stop(f->loop, &f->curl_timer);
-	else
-		loop_timer_start(f->loop, &f->curl_timer, (uint64_t)timeout_ms, fetch_timer_cb, f);
-	return 0;
+	(void)easy;
+	fetch_complete(rq, cc);
+	fetch_promote(rq->f);
 }
 
 static void
@@ -790,11 +715,9 @@ fetcher_destroy(struct fetcher *f)
 {
 	struct lru_node *n;
 
-	loop_timer_stop(f->loop, &f->curl_timer);
 	loop_timer_stop(f->loop, &f->dispatch_timer);
-	if (f->multi != NULL)
-		(void)curl_multi_cleanup(f->multi); /* closes cached connections (socket cb) */
-	loop_timer_stop(f->loop, &f->curl_timer);
+	if (f->own_curlm)
+		f->curlm = curlm_free(f->curlm); /* closes cached connections */
 	while ((n = lru_pop_oldest(f->verified)) != NULL)
 		fetch_verified_free(n, NULL);
 	lru_free(f->verified);
@@ -827,13 +750,16 @@ fetch_dispatch(struct loop *loop, struct loop_timer *t, void *arg)
 int
 fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f)
 {
-	struct fetcher *f;
+	return fetcher_new_on(loop, NULL, cfg, ret_f);
+}
 
-	if (!fetch_curl_initialised) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -ENOMEM;
-		fetch_curl_initialised = 1;
-	}
+int
+fetcher_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+               struct fetcher **ret_f)
+{
+	struct fetcher *f;
+	int r;
+
 	f = xcalloc(1, sizeof(*f));
 	f->loop = loop;
 	f->verified = lru_new(FETCH_VERIFIED_MAX, fetch_verified_free, NULL);
@@ -849,15 +775,15 @@ fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **
 	        cfg->refresh_concurrency;
 	f->ca_file = cfg->ca_file != NULL ? xstrdup(cfg->ca_file) : NULL;
 	f->connect_to = cfg->connect_to != NULL ? xstrdup(cfg->connect_to) : NULL;
-	f->multi = curl_multi_init();
-	if (f->multi == NULL) {
-		fetcher_destroy(f);
-		return -ENOMEM;
+	if (curlm == NULL) {
+		r = curlm_new(loop, &curlm);
+		if (r < 0) {
+			fetcher_destroy(f);
+			return r;
+		}
+		f->own_curlm = 1;
 	}
-	(void)curl_multi_setopt(f->multi, CURLMOPT_SOCKETFUNCTION, fetch_socket_cb);
-	(void)curl_multi_setopt(f->multi, CURLMOPT_SOCKETDATA, f);
-	(void)curl_multi_setopt(f->multi, CURLMOPT_TIMERFUNCTION, fetch_curl_timer_cb);
-	(void)curl_multi_setopt(f->multi, CURLMOPT_TIMERDATA, f);
+	f->curlm = curlm;
 	*ret_f = f;
 	return 0;
 }
@@ -875,7 +801,6 @@ fetch_req_setup(struct fetcher *f, struct fetch_req *rq)
 	rq->easy = e;
 	rq->url = xasprintf("https://mta-sts.%s/.well-known/mta-sts.txt", rq->domain);
 	ok &= curl_easy_setopt(e, CURLOPT_URL, rq->url) == CURLE_OK;
-	ok &= curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)rq) == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https") == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "https") == CURLE_OK;
 	ok &= curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
@@ -1078,7 +1003,7 @@ fetch_cancel(struct fetch_req *rq)
 		dns_query_cancel(rq->dq[1]);
 	}
 	if (rq->state == FETCH_ACTIVE) {
-		(void)curl_multi_remove_handle(f->multi, rq->easy);
+		curlm_remove(f->curlm, rq->easy);
 		f->n_active--;
 	}
 	rq->info.elapsed_ms = loop_now_ms(f->loop) - rq->start_ms;

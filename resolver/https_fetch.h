@@ -7,7 +7,7 @@
  * checked while it arrives, total timeout fetch_timeout_ms. resolver.connect_to (test lab)
  * sends every connection to one address:port while keeping the name for SNI and checks.
  *
- * Interface: fetcher_new(), fetcher_free(), fetch_start(), fetch_cancel(),
+ * Interface: fetcher_new(), fetcher_new_on(), fetcher_free(), fetch_start(), fetch_cancel(),
  *            fetch_content_type_ok(), fetch_header_line(), fetch_headers_check()
  * Threads:   main loop only.
  * Ownership: body and info passed to fetch_done_fn are valid only during the callback.
@@ -52,6 +52,12 @@ typedef void fetch_done_fn(int err, const char *body, size_t len, const struct f
  * fetch_concurrency + refresh_concurrency (transfers in flight), ca_file, connect_to (copied).
  * Returns 0 or -ENOMEM. */
 int fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f);
+struct curlm;
+/* fetcher_new() on the libcurl multi curlm (common/curlm.h; borrowed, it must outlive the
+ * fetcher; the daemon's one multi, shared with the ACME client). curlm NULL: the fetcher
+ * makes and owns its own, as fetcher_new() does. Returns 0 or -ENOMEM. */
+int fetcher_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+                   struct fetcher **ret_f);
 /* Cancels every pending fetch (callbacks run with -ECANCELED). Returns NULL. */
 struct fetcher *fetcher_free(struct fetcher *f);
 

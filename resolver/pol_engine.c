@@ -93,6 +93,7 @@ struct pol_engine {
 	uint64_t wait_max_ms;       /* longest wait for another host's fetch */
 	struct dns_client *dns;
 	struct fetcher *fetcher;
+	struct curlm *curlm;   /* borrowed libcurl multi of the fetchers; NULL: their own */
 	struct coalesce *jobs; /* discoveries in flight by domain, and their waiters */
 	size_t n_background;
 	size_t n_foreground;               /* jobs started by lookups (max_discoveries) */
@@ -1400,8 +1401,8 @@ pol_lookup_cancel(struct pol_waiter *w)
 /* ---- lifecycle ---- */
 
 static int
-pol_clients_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_client **ret_dns,
-                struct fetcher **ret_f)
+pol_clients_new(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+                struct dns_client **ret_dns, struct fetcher **ret_f)
 {
 	struct dns_client *dns = NULL;
 	struct fetcher *f = NULL;
@@ -1412,7 +1413,7 @@ pol_clients_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_cl
 		log_err("resolver: cannot start the DNS client: %s", err_str(r));
 		return r;
 	}
-	r = fetcher_new(loop, cfg, &f);
+	r = fetcher_new_on(loop, curlm, cfg, &f);
 	if (r < 0) {
 		log_err("resolver: cannot start the HTTPS fetcher: %s", err_str(r));
 		dns_client_free(dns);
@@ -1428,13 +1429,21 @@ int
 pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_mem *cache,
                struct pol_engine **ret_e)
 {
+	return pol_engine_new_on(loop, NULL, cfg, cache, ret_e);
+}
+
+int
+pol_engine_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+                  struct cache_mem *cache, struct pol_engine **ret_e)
+{
 	struct pol_engine *e = xcalloc(1, sizeof(*e));
 	int r;
 
 	e->loop = loop;
 	e->cfg = cfg;
 	e->cache = cache;
-	r = pol_clients_new(loop, cfg, &e->dns, &e->fetcher);
+	e->curlm = curlm;
+	r = pol_clients_new(loop, curlm, cfg, &e->dns, &e->fetcher);
 	if (r < 0) {
 		free(e);
 		return r;
@@ -1539,7 +1548,7 @@ pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 	struct fetcher *f, *old_f = e->fetcher;
 	int r;
 
-	r = pol_clients_new(e->loop, cfg, &dns, &f);
+	r = pol_clients_new(e->loop, e->curlm, cfg, &dns, &f);
 	if (r < 0)
 		return r;
 	e->cfg = cfg;

@@ -20,8 +20,8 @@
  * one discovery; a first lookup waits at most its timeout (discovery continues and fills the
  * cache). docs/socketmap.md lists what each state answers.
  *
- * Interface: pol_engine_new/reload/free, pol_engine_set_shared, pol_lookup, pol_lookup_cancel,
- *            pol_engine_counters, pol_engine_stats_add,
+ * Interface: pol_engine_new/new_on/reload/free, pol_engine_set_shared, pol_lookup,
+ *            pol_lookup_cancel, pol_engine_counters, pol_engine_stats_add,
  *            pol_engine_pending, pol_status_name
  * Threads:   main loop only.
  * Ownership: the engine owns its DNS client and fetcher (built from the cfg), borrows the
@@ -116,6 +116,11 @@ struct pol_counters {
 /* Build the engine's DNS client and fetcher from cfg. Returns 0 or their error. */
 int pol_engine_new(struct loop *loop, const struct cfg_resolver *cfg, struct cache_mem *cache,
                    struct pol_engine **ret_e);
+struct curlm;
+/* pol_engine_new() whose fetchers run on the libcurl multi curlm (common/curlm.h; borrowed,
+ * it must outlive the engine); NULL: each fetcher makes its own. */
+int pol_engine_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+                      struct cache_mem *cache, struct pol_engine **ret_e);
 /* Put the shared cache tier (Valkey/Redis) behind the memory cache, or remove it (NULL). The
  * engine borrows rc until it is removed or the engine freed. With it: a memory miss reads
  * it before any DNS; a fetch takes the fleet fetch lock first (or waits for the holder's

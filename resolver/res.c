@@ -75,6 +75,12 @@ res_fd_fixed(const struct cfg *cfg)
 int
 res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 {
+	return res_new_on(loop, NULL, cfg, ret_res);
+}
+
+int
+res_new_on(struct loop *loop, struct curlm *curlm, const struct cfg *cfg, struct res **ret_res)
+{
 	struct res *res = xcalloc(1, sizeof(*res));
 	int r;
 
@@ -87,7 +93,7 @@ res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res)
 	}
 	res->cache = cache_mem_new(cfg->cache.max_entries);
 	cache_mem_set_max_negative(res->cache, cfg->cache.max_negative_entries);
-	r = pol_engine_new(loop, &cfg->resolver, res->cache, &res->engine);
+	r = pol_engine_new_on(loop, curlm, &cfg->resolver, res->cache, &res->engine);
 	if (r < 0)
 		goto fail;
 	if (cfg->cache.backend == CFG_CACHE_REDIS) {

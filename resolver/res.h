@@ -1,11 +1,11 @@
 /*
  * resolver/res.h - the resolver half: socketmap server + policy engine + cache + DNS + fetch
  *
- * Interface: res_fd_fixed(), res_new(), res_set_statedb(), res_reload(), res_shutdown(),
- * res_free(); for the admin endpoint res_enabled(), res_stats_add(), res_engine_counters(),
- *            res_cache_entries(), res_shared_state(), res_cache_mem(), res_cache_lookup(),
- *            res_cache_purge(), res_cache_failures() (res_admin.c);
- *            one discovery outside the daemon: res_query.h
+ * Interface: res_fd_fixed(), res_new(), res_new_on(), res_set_statedb(), res_reload(),
+ *            res_shutdown(), res_free(); for the admin endpoint res_enabled(),
+ *            res_stats_add(), res_engine_counters(), res_cache_entries(), res_shared_state(),
+ *            res_cache_mem(), res_cache_lookup(), res_cache_purge(), res_cache_failures()
+ *            (res_admin.c); one discovery outside the daemon: res_query.h
  * Threads:   main loop only.
  * Ownership: struct res borrows cfg until res_reload() hands it a new one or res_free();
  *            the caller keeps the cfg alive that long.
@@ -31,6 +31,10 @@ struct res;
 unsigned res_fd_fixed(const struct cfg *cfg);
 /* Bind the socketmap listeners and start serving on loop. */
 int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
+struct curlm;
+/* res_new() whose policy fetches run on the libcurl multi curlm (common/curlm.h; borrowed,
+ * it must outlive res; the daemon's one multi, shared with the ACME client). */
+int res_new_on(struct loop *loop, struct curlm *curlm, const struct cfg *cfg, struct res **ret_res);
 struct statedb;
 /* Keep the policy cache in the state database db (borrowed until res_free(), which writes
  * what is pending): load its live policies into memory now, then write every change

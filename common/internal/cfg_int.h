@@ -55,6 +55,8 @@ enum {
 	CFG_F_REQUIRED = 1u << 0, /* must be present */
 	CFG_F_READABLE = 1u << 1, /* CFG_K_PATH: a file we can read */
 	CFG_F_DIR = 1u << 2,      /* CFG_K_PATH: a directory */
+	CFG_F_ACME = 1u << 4,     /* CFG_K_PATH: the word "acme" is kept as it is (no file; the
+	                           * ACME client makes it, cfg.c resolves it) */
 	CFG_F_RESTART = 1u << 3,  /* a reload does not apply it (cfg_restart_changes()); not on
 	                           * CFG_K_GROUP or CFG_K_GROUPLIST keys */
 };

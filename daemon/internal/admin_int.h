@@ -69,10 +69,12 @@ struct admin {
 	const struct cfg *cfg;
 	struct res *res;
 	struct pub *pub;
+	struct acme *acme; /* the ACME client, NULL: none (admin_set_acme()) */
 	/* metrics: our own (admin.c), the publisher's and the resolver's (re-registered by
 	 * admin_update()); each is the JSON of its object in /status */
 	struct stats *stats, *stats_pub, *stats_res;
-	char cfg_sha256[65]; /* hex, "" when there is no file or it cannot be read */
+	struct stats *stats_acme; /* the ACME client's (JSON: "acme" in /status) */
+	char cfg_sha256[65];      /* hex, "" when there is no file or it cannot be read */
 	uint64_t start_ms;
 	time_t start_wall;
 	uint64_t reloads_ok, reloads_failed;

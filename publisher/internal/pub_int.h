@@ -35,6 +35,7 @@
 #include "httpd.h"
 #include "loop.h"
 #include "pub.h"
+#include "mtasts_limits.h"
 #include "pub_route.h"
 
 /* Limits of the publisher (docs/style.md section 6). */
@@ -95,7 +96,17 @@ struct pub {
 	pub_ready_gate_fn *ready_gate;     /* pub_set_ready_gate(); NULL none */
 	struct loop_timer dns_ready_timer; /* the first pub_dns_ready() after pub_new() */
 	void *ready_gate_arg;
+	/* http-01 key authorizations of the built-in ACME client (pub_acme_token_set()): set
+	 * and removed by the main loop, read by the port 80 threads, all under acme_lock */
+	pthread_mutex_t acme_lock;
+	struct pub_acme_token {
+		char *token;
+		char *key_authz;
+	} acme_tokens[PUB_ACME_TOKENS_MAX];
 };
+/* pub.c: copy the key authorization of token into buf (bufsz bytes). Returns its length, or
+ * -1 when token is not set or does not fit. Any thread. */
+int pub_acme_token_get(struct pub *pub, const char *token, char *buf, size_t bufsz);
 
 /* pub.c */
 struct pub_snap *pub_snap_acquire(struct pub *pub);

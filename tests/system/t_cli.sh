@@ -48,14 +48,16 @@ check "--help exits 0" 0 "$RC"
 check_match "--help prints usage" '^usage: mtastsd \[-c FILE\]' "$OUT"
 check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
 check "--help lists the verbs (cli/, main_verbs[])" "Commands:
-  query DOMAIN [--json]  discover DOMAIN's MTA-STS policy as the resolver would
-                         (exit 0 policy, 2 no policy, 3 temporary failure)
-  dns-records            print the DNS records the published domains need
-                         (--diff: a primary's records against them; --update: write them)
-  check [DOMAIN]         check published domains from the outside
-  migrate WHAT [ARG]...  resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML
-                         (default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE
-                         [CERT KEY]: the publisher group serving that policy file" \
+  query DOMAIN [--json]   discover DOMAIN's MTA-STS policy as the resolver would
+                          (exit 0 policy, 2 no policy, 3 temporary failure)
+  dns-records             print the DNS records the published domains need
+                          (--diff: a primary's records against them; --update: write them)
+  check [DOMAIN]          check published domains from the outside
+  migrate WHAT [ARG]...   resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML
+                          (default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE
+                          [CERT KEY]: the publisher group serving that policy file
+  cert [DOMAIN] [--json]  show certificates: source (file/ACME), issuer, expiry, renewal, error;
+                          \`cert renew DOMAIN\` asks the daemon to renew one now" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"

@@ -528,6 +528,82 @@ test_combined_pem(void **state)
 	cfg_free(c);
 }
 
+/* cert = "acme": the acme group is required, with terms_agreed; the files are under the
+ * state directory; no key; a domain without files uses ACME when the group exists. */
+static void
+test_acme(void **state)
+{
+	static const char dom[] = "publisher = { domains = ( { domain = \"Example.COM\"; mode = "
+	                          "\"none\"; cert = \"acme\"; } ); };\n";
+	char err[1024] = "", text[2048];
+	struct cfg *c = NULL;
+
+	(void)state;
+	/* no acme group */
+	assert_int_equal(load_text(dom, &c, err, sizeof(err), NULL), ERR_CONFIG);
+	assert_non_null(strstr(err, "publisher.domains[0].cert: cert = \"acme\" needs an acme"));
+	/* terms not agreed */
+	(void)snprintf(text, sizeof(text), "%sacme = { contact = \"mailto:a@example.com\"; };\n",
+	               dom);
+	assert_int_equal(load_text(text, &c, err, sizeof(err), NULL), ERR_CONFIG);
+	assert_non_null(strstr(err, "acme.terms_agreed: must be true"));
+	/* contact that is not mailto:, half an EAB */
+	(void)snprintf(text, sizeof(text),
+	               "%sacme = { terms_agreed = true; contact = \"a@b\"; };\n", dom);
+	assert_int_equal(load_text(text, &c, err, sizeof(err), NULL), ERR_CONFIG);
+	assert_non_null(strstr(err, "acme.contact"));
+	(void)snprintf(text, sizeof(text), "%sacme = { terms_agreed = true; eab_kid = \"k\"; };\n",
+	               dom);
+	assert_int_equal(load_text(text, &c, err, sizeof(err), NULL), ERR_CONFIG);
+	assert_non_null(strstr(err, "eab_kid and eab_hmac_key go together"));
+	/* a key with cert = "acme" */
+	assert_int_equal(load_text("publisher = { domains = ( { domain = \"example.com\"; mode = "
+	                           "\"none\"; cert = \"acme\"; key = \"" CFG_DIR
+	                           "/dummy-combined.pem\"; } ); };\nacme = { terms_agreed = "
+	                           "true; };\n",
+	                           &c, err, sizeof(err), NULL),
+	                 ERR_CONFIG);
+	assert_non_null(strstr(err, "takes no key"));
+	/* accepted: defaults, paths under the state directory */
+	(void)snprintf(text, sizeof(text),
+	               "process = { state_directory = \"/var/lib/x\"; };\n%sacme = { "
+	               "terms_agreed = true; };\n",
+	               dom);
+	assert_int_equal(load_text(text, &c, err, sizeof(err), NULL), 0);
+	assert_true(c->acme.enabled);
+	assert_true(c->publisher.domains[0].acme);
+	assert_string_equal(c->acme.directory, CFG_ACME_DIRECTORY_DEFAULT);
+	assert_int_equal(c->acme.key_type, CFG_ACME_KEY_ECDSA_P256);
+	assert_int_equal(c->acme.challenge, CFG_ACME_HTTP_01);
+	assert_int_equal(c->acme.retry_min_ms, 60000);
+	assert_string_equal(c->publisher.domains[0].cert_file,
+	                    "/var/lib/x/acme/mta-sts.example.com/fullchain.pem");
+	assert_string_equal(c->publisher.domains[0].key_file,
+	                    "/var/lib/x/acme/mta-sts.example.com/key.pem");
+	cfg_free(c);
+	c = NULL;
+	/* no cert and no key: ACME when the group exists, else an error */
+	assert_int_equal(load_text("publisher = { domains = ( { domain = \"example.com\"; mode = "
+	                           "\"none\"; } ); };\nacme = { terms_agreed = true; };\n",
+	                           &c, err, sizeof(err), NULL),
+	                 0);
+	assert_true(c->publisher.domains[0].acme);
+	cfg_free(c);
+	c = NULL;
+	assert_int_equal(load_text("publisher = { domains = ( { domain = \"example.com\"; mode = "
+	                           "\"none\"; } ); };\n",
+	                           &c, err, sizeof(err), NULL),
+	                 ERR_CONFIG);
+	assert_non_null(strstr(err, "publisher.domains[0].cert: required"));
+	/* http-01 needs a port 80 listener */
+	assert_int_equal(load_text("publisher = { http_listen = []; domains = ( { domain = "
+	                           "\"example.com\"; mode = \"none\"; cert = \"acme\"; } ); };\n"
+	                           "acme = { terms_agreed = true; };\n",
+	                           &c, err, sizeof(err), NULL),
+	                 ERR_CONFIG);
+	assert_non_null(strstr(err, "publisher.http_listen: is empty"));
+}
+
 /* The admin endpoint without a token is fine on loopback (127/8, ::1), a unix socket, or
  * when disabled; a token allows any address. */
 static void
@@ -1464,6 +1540,7 @@ main(void)
 	        cmocka_unit_test(test_listen_group_unknown_key),
 	        cmocka_unit_test(test_duplicate_setting_named),
 	        cmocka_unit_test(test_combined_pem),
+	        cmocka_unit_test(test_acme),
 	        cmocka_unit_test(test_admin_token_rule),
 	        cmocka_unit_test(test_integer_range),
 	        cmocka_unit_test(test_integer_range_include),

@@ -8,6 +8,7 @@
  *         last header line, finding 13 of docs/fuzzing.md), folded fields, whitespace before
  *         a colon, no Host on HTTP/1.1 and HTTP/1.0; the port 80 redirect's Location.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include "mtasts_limits.h"
+#include "pub.h"
 #include "pub_harness.h"
 
 /* MHD_run() turns per request: it is answered in a few. */
@@ -143,11 +146,60 @@ test_host(void **state)
 	assert_int_equal(snap.refs, 1);
 }
 
+/* http-01 of the built-in ACME client: a token set with pub_acme_token_set() is answered
+ * on port 80 with its key authorization, before any webroot; unknown and removed tokens are
+ * redirected like any path (no webroot here); bad tokens and a full table are refused. */
+static void
+test_acme_tokens(void **state)
+{
+	struct pub_harness *plain = pub_harness_new(&snap, 0);
+	struct pub *pub = pub_harness_pub(plain);
+	char buf[8192], tok[16];
+	int i;
+
+	(void)state;
+	assert_int_equal(pub_acme_token_set(pub, "tok_EN-1", "tok_EN-1.thumb"), 0);
+	assert_int_equal(exchange(plain,
+	                          REQ("GET /.well-known/acme-challenge/tok_EN-1 HTTP/1.1\r\nHost: "
+	                              "mta-sts.example.com\r\n\r\n"),
+	                          buf, sizeof(buf)),
+	                 200);
+	assert_non_null(strstr(buf, "\r\n\r\ntok_EN-1.thumb"));
+	assert_int_equal(exchange(plain,
+	                          REQ("GET /.well-known/acme-challenge/other HTTP/1.1\r\nHost: "
+	                              "mta-sts.example.com\r\n\r\n"),
+	                          buf, sizeof(buf)),
+	                 301);
+	/* POST is not answered with the token */
+	assert_int_not_equal(exchange(plain,
+	                              REQ("POST /.well-known/acme-challenge/tok_EN-1 HTTP/1.1\r\n"
+	                                  "Host: mta-sts.example.com\r\n\r\n"),
+	                              buf, sizeof(buf)),
+	                     200);
+	pub_acme_token_del(pub, "tok_EN-1");
+	assert_int_equal(exchange(plain,
+	                          REQ("GET /.well-known/acme-challenge/tok_EN-1 HTTP/1.1\r\nHost: "
+	                              "mta-sts.example.com\r\n\r\n"),
+	                          buf, sizeof(buf)),
+	                 301);
+	assert_int_equal(pub_acme_token_set(pub, "../x", "k"), -EINVAL);
+	assert_int_equal(pub_acme_token_set(pub, "", "k"), -EINVAL);
+	assert_int_equal(pub_acme_token_set(NULL, "t", "k"), -EINVAL);
+	for (i = 0; i < PUB_ACME_TOKENS_MAX; i++) {
+		(void)snprintf(tok, sizeof(tok), "t%d", i);
+		assert_int_equal(pub_acme_token_set(pub, tok, "k"), 0);
+	}
+	assert_int_equal(pub_acme_token_set(pub, "one-more", "k"), -ENOSPC);
+	assert_int_equal(pub_acme_token_set(pub, "t3", "k2"), 0); /* replacing is fine */
+	assert_null(pub_harness_free(plain));
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_host),
+	        cmocka_unit_test(test_acme_tokens),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -289,6 +289,14 @@ fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **
 	return 0;
 }
 
+int
+fetcher_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
+               struct fetcher **ret)
+{
+	(void)curlm;
+	return fetcher_new(loop, cfg, ret);
+}
+
 void
 fetcher_use_dns(struct fetcher *f, struct dns_client *dns)
 {
