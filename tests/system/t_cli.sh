@@ -48,10 +48,10 @@ check "--help exits 0" 0 "$RC"
 check_match "--help prints usage" '^usage: mtastsd \[-c FILE\]' "$OUT"
 check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
 check "--help lists the verbs (cli/, main_verbs[])" "Commands:
-  query DOMAIN [--json]  discover DOMAIN's MTA-STS policy as the resolver would
-                         (exit 0 policy, 2 no policy, 3 temporary failure)
-  dns-records            print the DNS records the published domains need
-  check [DOMAIN]         check published domains from the outside" \
+  query DOMAIN [--json]    discover DOMAIN's MTA-STS policy as the resolver would
+                           (exit 0 policy, 2 no policy, 3 temporary failure)
+  dns-records              print the DNS records the published domains need
+  check [DOMAIN] [--json]  check published domains from the outside" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"
@@ -77,8 +77,8 @@ usage: mtastsd [-c FILE] query DOMAIN [--json]" "$ERR"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records extra
 check "dns-records with an argument exits 2" 2 "$RC"
 check_match "dns-records: unexpected argument named" "unexpected argument 'extra'" "$ERR"
-run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check --json
-check "check --json exits 2 (only query has JSON output)" 2 "$RC"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records --json
+check "dns-records --json exits 2 (query and check have JSON output)" 2 "$RC"
 # A usage error is found before the configuration is read.
 run "$MTASTSD" -c "$T/missing.conf" query
 check "query without DOMAIN, missing config: usage first" 2 "$RC"
