@@ -715,9 +715,19 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 	a->pub = pub;
 	stats_clear(a->stats_pub);
 	pub_stats_add(pub, a->stats_pub);
+	mxcheck_stats_add(a->mxcheck, a->stats_pub);
 	stats_clear(a->stats_res);
 	stats_add(a->stats_res, admin_res_stats, 1, a);
 	res_stats_add(res, a->stats_res);
+}
+
+void
+admin_set_mxcheck(struct admin *a, struct mxcheck *m)
+{
+	if (a == NULL)
+		return;
+	a->mxcheck = m;
+	admin_update(a, a->cfg, a->res, a->pub);
 }
 
 void

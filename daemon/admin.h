@@ -55,6 +55,10 @@ int admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin
 /* What the endpoint reports on: call at start, after a reload and when res or pub go away
  * (NULL). A new cfg (pointer) makes it recompute the SHA-256 digest of cfg->path. */
 void admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub *pub);
+/* The periodic MX check to report on (/status, /metrics, the page, POST /mx-check), or
+ * NULL when it is off; borrowed until the next call or admin_free(). */
+struct mxcheck;
+void admin_set_mxcheck(struct admin *a, struct mxcheck *m);
 /* Count a configuration reload (ok 1: applied, 0: failed and the old one kept). */
 void admin_note_reload(struct admin *a, int ok);
 /* Shutdown: close the listener; requests in progress are still answered. */
