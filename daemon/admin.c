@@ -286,6 +286,24 @@ admin_purge(struct admin *a, struct MHD_Connection *conn)
 	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
 }
 
+/* POST /mx-check: start a run of the periodic MX check now. */
+static enum MHD_Result
+admin_mxcheck(struct admin *a, struct MHD_Connection *conn)
+{
+	int r = mxcheck_run_now(a->mxcheck);
+
+	if (r == -ENOENT)
+		return admin_error(conn, MHD_HTTP_CONFLICT,
+		                   "the MX check is off (publisher.mx_check, mx_check_interval, "
+		                   "publisher.domains)");
+	if (r == -EBUSY)
+		return admin_error(conn, MHD_HTTP_CONFLICT, "an MX check run is in progress");
+	log_notice("admin: MX check run started (%zu domains)", mxcheck_domains(a->mxcheck));
+	return admin_send(
+	        conn, MHD_HTTP_ACCEPTED, "application/json",
+	        xasprintf("{\"started\": true, \"domains\": %zu}\n", mxcheck_domains(a->mxcheck)));
+}
+
 static enum MHD_Result
 admin_policy(struct admin *a, struct MHD_Connection *conn, const char *dom)
 {
@@ -416,6 +434,8 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return admin_policy(a, conn, rt.domain);
 	case ADMIN_H_PURGE:
 		return admin_purge(a, conn);
+	case ADMIN_H_MXCHECK:
+		return admin_mxcheck(a, conn);
 	case ADMIN_H_ERROR:
 		break;
 	}
