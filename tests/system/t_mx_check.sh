@@ -15,9 +15,13 @@
 #   hostile.test  tests/system/hostile/smtp_hostile.py: endless banner, silent, a line of
 #                 1 MiB, TLS garbage after STARTTLS, data after the STARTTLS reply: each a
 #                 clear per-host error within the step timeout, never a hang
+# The daemon (publisher.mx_check_interval 4 s): two periodic runs, then /metrics
+# (mtastsd_mx_check_hosts/ok), /status, the status page and one log warning per bad
+# domain; POST /mx-check on a daemon whose timer is an hour away (202, then 409 during the
+# run). publisher.mx_check = false: no mxhosts check.
 . "$(dirname "$0")/lib.sh"
 
-need_cmd certtool ldns-testns openssl python3 postconf
+need_cmd certtool ldns-testns openssl python3 postconf curl
 need_root "Postfix master runs as root"
 [ -x "$POSTFIX_DAEMON_DIR/master" ] || unavailable "no Postfix master in $POSTFIX_DAEMON_DIR"
 
@@ -226,6 +230,76 @@ check_match "TLS garbage: GnuTLS's reason" 'garbage.hostile.test \[127.0.0.9\]: 
 # The servers are still there after all this (the probe closed its side; nothing crashed).
 check "Postfix and the hostile servers still run" "alive alive alive alive alive" \
 	"$(alive pf-good) $(alive pf-other) $(alive pf-plain) $(alive hostile) $(alive pub)"
+
+# ---- the daemon: periodic runs, /metrics, /status, the page, the log ------------------------
+# daemon_conf NAME PUBPORT ADMINPORT KEYS: lab.conf with its own publisher and admin ports.
+daemon_conf() {
+	lab_conf "$T/$1.conf" "$4"
+	sed -i -e "s/listen = \[ \"127.0.0.1:$P\" \]/listen = [ \"127.0.0.1:$2\" ]/" \
+		-e "s/admin = { enabled = false; };/admin = { listen = \"127.0.0.1:$3\"; };/" "$T/$1.conf"
+}
+ports() { local p; p=$(free_port tcp); while [ "$p" = "$P" ] || [ "$p" = "$DNS" ]; do p=$(free_port tcp); done; echo "$p"; }
+P2=$(ports) A2=$(ports)
+daemon_conf periodic "$P2" "$A2" 'mx_check_interval = "4s"; mx_check_step_timeout = "2s"; mx_check_timeout = "6s";'
+start_bg periodic "$MTASTSD" -f -c "$T/periodic.conf"
+wait_tcp "$A2"
+adm() { curl -sS --max-time "$LIVE_S" "$@"; }
+runs_at_least() { adm "http://127.0.0.1:$2/metrics" | grep -Eq "^mtastsd_mx_check_runs_total ([$1-9]|[1-9][0-9]+)\$"; }
+# The first run starts 2 to 4 s after the start, the next about 4 s after the first ends.
+wait_for "$LIVE_S" runs_at_least 2 "$A2" || die "no second MX check run: $(tail -5 "$T/periodic.log")"
+check "metrics: the hosts of each domain by result, and the verdicts" \
+	'mtastsd_mx_check_hosts{domain="good.test",result="ok"} 1
+mtastsd_mx_check_hosts{domain="bad.test",result="ok"} 1
+mtastsd_mx_check_hosts{domain="bad.test",result="no_address"} 1
+mtastsd_mx_check_hosts{domain="bad.test",result="unreachable"} 1
+mtastsd_mx_check_hosts{domain="bad.test",result="no_starttls"} 1
+mtastsd_mx_check_hosts{domain="bad.test",result="name_mismatch"} 1
+mtastsd_mx_check_hosts{domain="hostile.test",result="smtp_error"} 3
+mtastsd_mx_check_hosts{domain="hostile.test",result="tls_error"} 2
+mtastsd_mx_check_ok{domain="good.test"} 1
+mtastsd_mx_check_ok{domain="bad.test"} 0
+mtastsd_mx_check_ok{domain="hostile.test"} 0' \
+	"$(adm "http://127.0.0.1:$A2/metrics" | grep -E '^mtastsd_mx_check_(hosts|ok)\{' | grep -v '} 0$' ||
+		true; adm "http://127.0.0.1:$A2/metrics" | grep -E '^mtastsd_mx_check_ok\{.*} 0$' || true)"
+now=$(date +%s)
+check "/status: each domain's last MX check" \
+	"good.test ok=True age_ok=True hosts=mx1.good.test:ok:CN=mx1.good.test:mx1.good.test unused=['*.spare.good.test']
+bad.test ok=False age_ok=True hosts=mx1.bad.test:name_mismatch:CN=mail.other.test:None mx2.bad.test:no_starttls:None:None mx3.bad.test:unreachable:None:None a.mx.bad.test:ok:CN=mx1.good.test:*.mx.bad.test ghost.bad.test:no_address:None:None unused=['mx9.bad.test']
+hostile.test ok=False age_ok=True hosts=endless.hostile.test:smtp_error:None:None silent.hostile.test:smtp_error:None:None huge.hostile.test:smtp_error:None:None garbage.hostile.test:tls_error:None:None inject.hostile.test:tls_error:None:None unused=[]
+runs>=2: True" \
+	"$(adm "http://127.0.0.1:$A2/status" | python3 -c '
+import json, sys
+now = int(sys.argv[1])
+j = json.load(sys.stdin)
+for d in j["publisher"]["domains"]:
+    m = d["mx_check"]
+    print("%s ok=%s age_ok=%s hosts=%s unused=%s" % (d["domain"], m["ok"],
+          now - 120 <= m["last_run"] <= now,
+          " ".join("%s:%s:%s:%s" % (h["name"], h["result"], h["subject"], h["certificate_pattern"])
+                   for h in m["hosts"]), m["patterns_covering_no_host"]))
+print("runs>=2: %s" % (j["publisher"]["mx_check"]["runs"] >= 2))' "$now")"
+page=$(adm "http://127.0.0.1:$A2/")
+check_match "status page: the MX check table" '<table id="mx-check">' "$page"
+check_match "status page: bad.test's verdict" '<td class="domain">bad.test</td><td>[^<]*</td><td class="bad">enforce would lose mail</td>' "$page"
+check_match "status page: mx2.bad.test's result" '<tr class="mx-host"><td>20 mx2.bad.test</td><td></td><td class="bad">no_starttls</td>' "$page"
+check "log: one warning per bad domain, not one per run" \
+	"1 1" "$(grep -c "domain 'bad.test': MX check: enforce would lose mail at 4 of 5 MX hosts: mx1.bad.test (name_mismatch: certificate: no name matches an mx pattern)" "$T/periodic.log") $(grep -c "domain 'hostile.test': MX check: enforce would lose mail at 5 of 5" "$T/periodic.log")"
+stop_bg periodic
+
+# POST /mx-check on a daemon whose next run is an hour away; the silent host holds the run
+# for its 30 s step timeout, so a second POST finds it in progress.
+P3=$(ports) A3=$(ports)
+daemon_conf ondemand "$P3" "$A3" 'mx_check_interval = "1h"; mx_check_step_timeout = "30s";'
+start_bg ondemand "$MTASTSD" -f -c "$T/ondemand.conf"
+wait_tcp "$A3"
+check "POST /mx-check starts a run" '202 {"started": true, "domains": 3}' \
+	"$(adm -o "$T/post.out" -w '%{http_code}' -X POST "http://127.0.0.1:$A3/mx-check") $(cat "$T/post.out")"
+check "POST /mx-check during a run: 409" "409" \
+	"$(adm -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$A3/mx-check")"
+good_ok() { adm "http://127.0.0.1:$A3/metrics" | grep -q '^mtastsd_mx_check_ok{domain="good.test"} 1$'; }
+wait_for "$LIVE_S" good_ok || die "good.test not checked after POST /mx-check"
+check "POST /mx-check: good.test checked before any timer" ok "$(good_ok && echo ok)"
+stop_bg ondemand
 
 # ---- mx_check off -------------------------------------------------------------------------
 lab_conf "$T/off.conf" 'mx_check = false;'
