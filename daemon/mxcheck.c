@@ -85,7 +85,7 @@ mxcheck_log(struct mxcheck_dom *md, const struct mx_report *rep)
 	char *bad = NULL;
 	size_t i, n_bad = 0, bad_len = 0;
 	FILE *f;
-	int ok = mx_report_ok(rep) || (rep->mode_none && rep->err == 0);
+	int ok = mx_report_ok(rep);
 
 	f = open_memstream(&bad, &bad_len);
 	for (i = 0; f != NULL && i < rep->n_hosts; i++) {

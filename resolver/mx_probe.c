@@ -163,6 +163,8 @@ mx_report_ok(const struct mx_report *rep)
 
 	if (rep->err != 0 || rep->n_hosts == 0)
 		return 0;
+	if (rep->mode_none)
+		return 1;
 	for (i = 0; i < rep->n_hosts; i++)
 		if (!mx_report_host_ok(&rep->hosts[i]))
 			return 0;

@@ -123,7 +123,8 @@ struct mx_report {
 
 /* Whether enforce would lose no mail through h (result MX_RESULT_OK). */
 int mx_report_host_ok(const struct mx_host *h);
-/* Whether every host of rep is ok and the MX lookup gave hosts. */
+/* Whether the MX lookup gave hosts and every one is ok, or (mode none: nothing is
+ * required) the lookup gave hosts at all. */
 int mx_report_ok(const struct mx_report *rep);
 /* Returns NULL; NULL is a no-op. */
 struct mx_report *mx_report_free(struct mx_report *rep);

@@ -200,6 +200,9 @@ test_results(void **state)
 	rep.err = -ECANCELED;
 	assert_int_equal(mx_report_ok(&rep), 0);
 	rep.err = 0;
+	hosts[1].result = MX_RESULT_NO_STARTTLS;
+	rep.mode_none = 1; /* nothing required */
+	assert_int_equal(mx_report_ok(&rep), 1);
 	rep.n_hosts = 0;
 	assert_int_equal(mx_report_ok(&rep), 0);
 }
