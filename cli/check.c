@@ -5,16 +5,16 @@
  * Design:    a private event loop with one DNS client and one fetcher built from
  *            cfg->resolver (the resolver's own discovery code, so the check sees what a
  *            sending MTA running mtastsd would see). For every domain four operations run
- *            at once: TXT _mta-sts.<domain>, the HTTPS policy fetch, MX <domain> and TXT
- *            _smtp._tls.<domain>. Each callback turns its answer into one result per check
- *            (the fetch gives two: policy and certificate); the loop ends with the last
- *            answer. A guard timer derived from the DNS and fetch timeouts stops the loop
- *            early; freeing the DNS client and the fetcher then cancels what is left, and
- *            those callbacks record "no answer". The report keeps configuration order;
- *            cli_check.c prints it.
- * Threads:   main thread only.
- * Ownership: each result's message is an owned string in the report (check_report_free()).
- * Errors:    see check.h. Peer-controlled text (TXT data) is made printable and cut.
+ *            at once: TXT _mta-sts.<domain>, the HTTPS policy fetch, MX <domain>, TXT
+ *            _smtp._tls.<domain>, and (publisher.mx_check) the MX hosts' probe
+ *            (resolver/mx_probe.h: SMTP, STARTTLS, certificate, as Postfix would). Each callback
+ * turns its answer into one result per check (the fetch gives two: policy and certificate); the
+ * loop ends with the last answer. A guard timer derived from the DNS and fetch timeouts stops the
+ * loop early; freeing the DNS client and the fetcher then cancels what is left, and those callbacks
+ * record "no answer". The report keeps configuration order; cli_check.c prints it. Threads:   main
+ * thread only. Ownership: each result's message is an owned string in the report
+ * (check_report_free()). Errors:    see check.h. Peer-controlled text (TXT data) is made printable
+ * and cut.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -55,17 +55,21 @@ struct check_dom {
 	char *txt_name;
 	char *tlsrpt_name;
 	struct check_result *res; /* [CHECK_N], in the report; msg NULL until a verdict */
+	struct check_domain *out; /* the report's entry (its mx report) */
 };
 
 struct check {
 	struct loop *loop;
 	struct dns_client *dns;
 	struct fetcher *fetcher;
+	struct mx_prober *prober; /* NULL: publisher.mx_check off, or no trust anchors */
+	int prober_err;           /* why there is no prober (mx_prober_new()) */
 	struct loop_timer guard;
 	uint64_t guard_ms;
 	unsigned pending; /* operations whose callback has not run */
 	int stopped;      /* the loop has ended: no more loop_exit() */
 	time_t now;
+	const char *ca_file; /* resolver.ca_file (the MX hosts' trust anchors too) */
 };
 
 static void check_set(struct check_dom *cd, enum check_kind k, int ok, const char *fmt, ...)
@@ -534,6 +538,83 @@ check_tlsrpt_done(int err, const ldns_pkt *answer, int ad, void *arg)
 	check_op_done(cd->ck);
 }
 
+/* ---- MX hosts (resolver/mx_probe.h) ---- */
+
+static const char *const check_kind_names[CHECK_N] = {
+        [CHECK_TXT] = "txt", [CHECK_POLICY] = "policy", [CHECK_CERT] = "certificate",
+        [CHECK_MX] = "mx",   [CHECK_TLSRPT] = "tlsrpt", [CHECK_MXHOSTS] = "mxhosts",
+};
+
+const char *
+check_kind_name(enum check_kind k)
+{
+	return (unsigned)k < CHECK_N ? check_kind_names[k] : "?";
+}
+
+static void
+check_eval_mxhosts(struct check_dom *cd, const struct mx_report *rep)
+{
+	char bad[CHECK_LINE_MAX / 2] = "", more[64] = "";
+	size_t i, n_bad = 0, used;
+
+	if (rep->err == -ECANCELED && rep->n_hosts == 0) {
+		check_set(cd, CHECK_MXHOSTS, 0, "MX hosts not probed: no answer within %llu ms",
+		          (unsigned long long)cd->ck->guard_ms);
+		return;
+	}
+	if (rep->err != 0 && rep->err != -ECANCELED) {
+		check_set(cd, CHECK_MXHOSTS, 0, "MX hosts not probed: MX lookup: %s",
+		          err_str(rep->err));
+		return;
+	}
+	if (rep->n_hosts_dns > rep->n_hosts)
+		(void)snprintf(more, sizeof(more), ", the first %zu of %zu probed", rep->n_hosts,
+		               rep->n_hosts_dns);
+	for (i = 0; i < rep->n_hosts; i++) {
+		const struct mx_host *h = &rep->hosts[i];
+
+		if (mx_report_host_ok(h))
+			continue;
+		used = strlen(bad);
+		(void)snprintf(bad + used, sizeof(bad) - used, "%s%s (%s)", n_bad > 0 ? ", " : "",
+		               h->name, mx_result_name(h->result));
+		n_bad++;
+	}
+	if (rep->mode_none) {
+		check_set(cd, CHECK_MXHOSTS, 1,
+		          "%zu of %zu MX hosts take STARTTLS with a certificate an mx pattern "
+		          "matches; mode none, nothing required",
+		          rep->n_hosts - n_bad, rep->n_hosts);
+		return;
+	}
+	if (rep->err == -ECANCELED) {
+		check_set(cd, CHECK_MXHOSTS, 0, "MX hosts: no answer within %llu ms; not ok: %s",
+		          (unsigned long long)cd->ck->guard_ms, n_bad > 0 ? bad : "none");
+		return;
+	}
+	if (n_bad > 0) {
+		check_set(cd, CHECK_MXHOSTS, 0,
+		          "enforce would lose mail at %zu of %zu MX host%s%s: %s", n_bad,
+		          rep->n_hosts, rep->n_hosts == 1 ? "" : "s", more, bad);
+		return;
+	}
+	check_set(cd, CHECK_MXHOSTS, 1,
+	          "every MX host takes STARTTLS with a valid certificate an mx pattern matches "
+	          "(%zu MX host%s%s)",
+	          rep->n_hosts, rep->n_hosts == 1 ? "" : "s", more);
+}
+
+static void
+check_mxhosts_done(struct mx_report *rep, void *arg)
+{
+	struct check_dom *cd = arg;
+
+	check_eval_mxhosts(cd, rep);
+	cd->out->mx = mx_report_free(cd->out->mx);
+	cd->out->mx = rep;
+	check_op_done(cd->ck);
+}
+
 /* ---- driver ---- */
 
 static void
@@ -572,6 +653,18 @@ check_start_dom(struct check *ck, struct check_dom *cd)
 		ck->pending++;
 	else
 		check_set(cd, CHECK_TLSRPT, 0, "cannot query %s", cd->tlsrpt_name);
+	if (ck->prober == NULL && ck->prober_err == 0) {
+		check_set(cd, CHECK_MXHOSTS, 1, "not run (publisher.mx_check is off)");
+		cd->res[CHECK_MXHOSTS].skipped = 1;
+	} else if (ck->prober == NULL) {
+		check_set(cd, CHECK_MXHOSTS, 0, "MX hosts not probed: no trust anchors in %s",
+		          ck->ca_file != NULL ? ck->ca_file : "the system trust store");
+	} else if (mx_probe_start(ck->prober, dom, &cd->d->policy, check_mxhosts_done, cd) !=
+	           NULL) {
+		ck->pending++;
+	} else {
+		check_set(cd, CHECK_MXHOSTS, 0, "cannot probe the MX hosts of %s", dom);
+	}
 }
 
 /* The configured domains to check: all, or the one named. Returns how many, or 0 with the
@@ -639,6 +732,17 @@ check_run(const struct cfg *cfg, const char *domain, struct check_report **ret_r
 	}
 	fetcher_use_dns(ck.fetcher, ck.dns); /* the policy host as the resolver finds it */
 	ck.now = time(NULL);
+	ck.ca_file = rc->ca_file;
+	if (cfg->publisher.mx_check) {
+		struct mx_probe_opts o = {
+		        .port = (uint16_t)cfg->publisher.mx_check_port,
+		        .ca_file = rc->ca_file,
+		        .step_timeout_ms = cfg->publisher.mx_check_step_timeout_ms,
+		        .host_timeout_ms = cfg->publisher.mx_check_timeout_ms,
+		};
+
+		ck.prober_err = mx_prober_new(ck.loop, ck.dns, &o, &ck.prober);
+	}
 	/* Every DNS try of every server (the queries run in parallel), then the whole fetch
 	 * (which runs alongside), plus slack: only a stuck run reaches this. */
 	ck.guard_ms = (rc->dns_timeout_ms > 0 ? rc->dns_timeout_ms : DNS_TIMEOUT_DEFAULT_MS) *
@@ -647,6 +751,19 @@ check_run(const struct cfg *cfg, const char *domain, struct check_report **ret_r
 	                       1) +
 	              (rc->fetch_timeout_ms > 0 ? rc->fetch_timeout_ms : FETCH_TIMEOUT_DEFAULT_MS) +
 	              CHECK_GUARD_SLACK_MS;
+	if (ck.prober != NULL) {
+		/* The MX hosts: every DNS try for the MX query, again for A/AAAA, then a host's
+		 * deadline (the hosts run at once). */
+		uint64_t dns_ms =
+		        (rc->dns_timeout_ms > 0 ? rc->dns_timeout_ms : DNS_TIMEOUT_DEFAULT_MS) *
+		        (rc->dns_attempts > 0 ? rc->dns_attempts : DNS_ATTEMPTS_DEFAULT) *
+		        (rc->n_dns_servers > 0 ? rc->n_dns_servers : 3);
+		uint64_t mx_ms =
+		        2 * dns_ms + cfg->publisher.mx_check_timeout_ms + CHECK_GUARD_SLACK_MS;
+
+		if (mx_ms > ck.guard_ms)
+			ck.guard_ms = mx_ms;
+	}
 	rep = xcalloc(1, sizeof(*rep));
 	rep->n_domains = n;
 	rep->domains = xcalloc(n, sizeof(*rep->domains));
@@ -658,6 +775,7 @@ check_run(const struct cfg *cfg, const char *domain, struct check_report **ret_r
 		doms[i].txt_name = xasprintf("_mta-sts.%s", doms[i].d->domain);
 		doms[i].tlsrpt_name = xasprintf("_smtp._tls.%s", doms[i].d->domain);
 		doms[i].res = rep->domains[i].res;
+		doms[i].out = &rep->domains[i];
 		rep->domains[i].domain = doms[i].d->domain;
 		check_start_dom(&ck, &doms[i]);
 	}
@@ -668,6 +786,7 @@ check_run(const struct cfg *cfg, const char *domain, struct check_report **ret_r
 	ck.stopped = 1;
 	loop_timer_stop(ck.loop, &ck.guard);
 	/* Cancels whatever the guard left pending; those callbacks record "no answer". */
+	ck.prober = mx_prober_free(ck.prober);
 	ck.fetcher = fetcher_free(ck.fetcher);
 	ck.dns = dns_client_free(ck.dns);
 	for (i = 0; i < n; i++)
@@ -686,6 +805,7 @@ out:
 		}
 		free(doms);
 	}
+	ck.prober = mx_prober_free(ck.prober);
 	ck.fetcher = fetcher_free(ck.fetcher);
 	ck.dns = dns_client_free(ck.dns);
 	ck.loop = loop_free(ck.loop);
@@ -700,9 +820,11 @@ check_report_free(struct check_report *rep)
 
 	if (rep == NULL)
 		return NULL;
-	for (i = 0; i < rep->n_domains; i++)
+	for (i = 0; i < rep->n_domains; i++) {
 		for (k = 0; k < CHECK_N; k++)
 			free(rep->domains[i].res[k].msg);
+		(void)mx_report_free(rep->domains[i].mx);
+	}
 	free(rep->domains);
 	free(rep);
 	return NULL;

@@ -9,6 +9,9 @@
  *   certificate  mta-sts.<domain>'s certificate is valid for the name, days left
  *   mx           every MX host of <domain> is covered by an mx pattern
  *   tlsrpt       _smtp._tls.<domain> has one v=TLSRPTv1 record (with the configured rua)
+ *   mxhosts      every MX host takes STARTTLS with a certificate that verifies and that an mx
+ *                pattern matches, as Postfix "secure match=" sees it (resolver/mx_probe.h):
+ *                else enforce would lose mail. Only with publisher.mx_check (default on).
  * Each check gives ok or failed with one message; docs/check.md lists every message.
  * Nothing is printed here: cli_check.c presents the report. It lives in cli/ because it
  * needs both halves (the resolver's DNS client and fetcher, the publisher's policy id).
@@ -25,6 +28,7 @@
 #include <stddef.h>
 
 #include "cfg.h"
+#include "mx_probe.h"
 
 /* A certificate with fewer days left than this fails the check: Let's Encrypt clients renew
  * at 30 days left and the CA's own reminder mails start at 20, so under 14 days renewal is
@@ -38,18 +42,24 @@ enum check_kind {
 	CHECK_CERT,
 	CHECK_MX,
 	CHECK_TLSRPT,
+	CHECK_MXHOSTS,
 	CHECK_N,
 };
 
 struct check_result {
-	int ok;    /* 1 passed, 0 failed */
-	char *msg; /* what was found, or why it failed (printable, one line); owned */
+	int ok;      /* 1 passed, 0 failed */
+	int skipped; /* 1: not run (publisher.mx_check off): neither printed nor counted */
+	char *msg;   /* what was found, or why it failed (printable, one line); owned */
 };
 
 struct check_domain {
 	const char *domain; /* borrowed from the cfg */
 	struct check_result res[CHECK_N];
+	struct mx_report *mx; /* the MX hosts probed (CHECK_MXHOSTS), NULL when none; owned */
 };
+
+/* "txt", "policy", "certificate", "mx", "tlsrpt", "mxhosts" (the JSON names). */
+const char *check_kind_name(enum check_kind k);
 
 struct check_report {
 	size_t n_domains;

@@ -265,6 +265,15 @@ static const struct cfg_key cfg_keys_publisher[] = {
                  cfg_keys_domain, D),
         K_GROUPS("dns_update", publisher.dns_updates, publisher.n_dns_updates, CFG_DNS_UPDATES_MAX,
                  cfg_keys_dns_update, U),
+        /* the MX check: resolver/mx_probe.h, docs/check.md "MX hosts" */
+        K_BOOL(P, "mx_check", publisher.mx_check, 1, 0),
+        K_MS(P, "mx_check_interval", publisher.mx_check_interval_ms, HOUR(6), 0, DAY(30), 0),
+        K_MS(P, "mx_check_timeout", publisher.mx_check_timeout_ms, MX_PROBE_HOST_MS, SEC(1),
+             MIN(10), 0),
+        K_MS(P, "mx_check_step_timeout", publisher.mx_check_step_timeout_ms, MX_PROBE_STEP_MS, 100,
+             MIN(5), 0),
+        K_UINT(P, "mx_check_concurrency", publisher.mx_check_concurrency, 4, 1, 64, 0),
+        K_UINT(P, "mx_check_port", publisher.mx_check_port, 25, 1, 65535, 0),
         K_END,
 };
 

@@ -175,6 +175,13 @@ struct cfg_publisher {
 	struct cfg_domain *domains; /* the publisher runs when this is not empty */
 	size_t n_dns_updates;
 	struct cfg_dns_update *dns_updates; /* publisher.dns_update: named update targets */
+	/* The MX check of the published domains (resolver/mx_probe.h, docs/check.md). */
+	int mx_check;                      /* `check` and the daemon probe MX hosts; default on */
+	uint64_t mx_check_interval_ms;     /* the daemon's runs, jittered; 0 = off; default 6 h */
+	uint64_t mx_check_timeout_ms;      /* one MX host, every step; default 60 s */
+	uint64_t mx_check_step_timeout_ms; /* connect, each reply, the handshake; default 10 s */
+	unsigned mx_check_concurrency;     /* domains probed at once by the daemon; default 4 */
+	unsigned mx_check_port;            /* TEST LAB ONLY: the SMTP port, default 25 */
 };
 
 enum cfg_cache_backend {

@@ -223,5 +223,23 @@
 /* An expiring certificate is warned about when less than this share of its lifetime is
  * left and no renewal has worked: a sixth. */
 #define ACME_WARN_LEFT_DIV 6
+/* The MX check (resolver/mx_probe.c), a sender's SMTP session up to the TLS handshake.
+ * RFC 5321 section 4.5.3.1.5 limits a reply line to 512 octets; Postfix's smtp client reads
+ * up to line_length_limit (2048) and so do we, to report what Postfix would accept. An EHLO
+ * reply has a line per extension (a dozen in practice); 128 lines or 16 KiB in one reply
+ * is a hostile server (an endless banner). */
+#define SMTP_REPLY_LINE_MAX  2048
+#define SMTP_REPLY_LINES_MAX 128
+#define SMTP_REPLY_BYTES_MAX (16 * 1024)
+/* The reply text kept for a message (bytes, printable, cut). */
+#define SMTP_REPLY_TEXT_MAX 128
+/* MX hosts probed per domain (more are counted, not probed; real domains have a few), and
+ * addresses tried per host until one connects (Postfix smtp_mx_address_limit is 5). */
+#define MX_PROBE_HOSTS_MAX 16
+#define MX_PROBE_ADDRS_MAX 5
+/* Default timeouts (ms): each step (connect, a reply, the handshake), like Postfix's
+ * smtp_connect_timeout 30 s but shorter for a check, and the whole host. */
+#define MX_PROBE_STEP_MS 10000
+#define MX_PROBE_HOST_MS 60000
 
 #endif

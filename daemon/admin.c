@@ -287,6 +287,24 @@ admin_purge(struct admin *a, struct MHD_Connection *conn)
 	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
 }
 
+/* POST /mx-check: start a run of the periodic MX check now. */
+static enum MHD_Result
+admin_mxcheck(struct admin *a, struct MHD_Connection *conn)
+{
+	int r = mxcheck_run_now(a->mxcheck);
+
+	if (r == -ENOENT)
+		return admin_error(conn, MHD_HTTP_CONFLICT,
+		                   "the MX check is off (publisher.mx_check, mx_check_interval, "
+		                   "publisher.domains)");
+	if (r == -EBUSY)
+		return admin_error(conn, MHD_HTTP_CONFLICT, "an MX check run is in progress");
+	log_notice("admin: MX check run started (%zu domains)", mxcheck_domains(a->mxcheck));
+	return admin_send(
+	        conn, MHD_HTTP_ACCEPTED, "application/json",
+	        xasprintf("{\"started\": true, \"domains\": %zu}\n", mxcheck_domains(a->mxcheck)));
+}
+
 static enum MHD_Result
 admin_acme_renew(struct admin *a, struct MHD_Connection *conn)
 {
@@ -436,6 +454,8 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return admin_purge(a, conn);
 	case ADMIN_H_ACME_RENEW:
 		return admin_acme_renew(a, conn);
+	case ADMIN_H_MXCHECK:
+		return admin_mxcheck(a, conn);
 	case ADMIN_H_ERROR:
 		break;
 	}
@@ -736,6 +756,7 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 	a->pub = pub;
 	stats_clear(a->stats_pub);
 	pub_stats_add(pub, a->stats_pub);
+	mxcheck_stats_add(a->mxcheck, a->stats_pub);
 	stats_clear(a->stats_res);
 	stats_add(a->stats_res, admin_res_stats, 1, a);
 	res_stats_add(res, a->stats_res);
@@ -750,6 +771,15 @@ admin_set_acme(struct admin *a, struct acme *acme)
 	stats_clear(a->stats_acme);
 	if (acme != NULL)
 		acme_stats_add(acme, a->stats_acme);
+}
+
+void
+admin_set_mxcheck(struct admin *a, struct mxcheck *m)
+{
+	if (a == NULL)
+		return;
+	a->mxcheck = m;
+	admin_update(a, a->cfg, a->res, a->pub);
 }
 
 void

@@ -59,6 +59,10 @@ struct acme;
 /* Report on the ACME client acme (borrowed until admin_free(); NULL: none): its metrics,
  * "acme" in /status, and POST /acme/renew?domain=D (token-protected like /cache/purge). */
 void admin_set_acme(struct admin *a, struct acme *acme);
+/* The periodic MX check to report on (/status, /metrics, the page, POST /mx-check), or
+ * NULL when it is off; borrowed until the next call or admin_free(). */
+struct mxcheck;
+void admin_set_mxcheck(struct admin *a, struct mxcheck *m);
 /* Count a configuration reload (ok 1: applied, 0: failed and the old one kept). */
 void admin_note_reload(struct admin *a, int ok);
 /* Shutdown: close the listener; requests in progress are still answered. */

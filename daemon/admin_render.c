@@ -23,6 +23,7 @@
 #include "admin_int.h"
 #include "err.h"
 #include "log.h"
+#include "mxcheck.h"
 #include "sts_policy.h"
 #include "xalloc.h"
 
@@ -137,6 +138,67 @@ jfinish(struct json_object *o)
 	return out;
 }
 
+/* The last MX check report of dom (mxcheck.h), NULL when none; *ret_at its start. */
+static const struct mx_report *
+admin_mx_report(const struct admin *a, const char *dom, time_t *ret_at)
+{
+	const struct mx_report *rep;
+	const char *name;
+	size_t i;
+
+	for (i = 0; i < mxcheck_domains(a->mxcheck); i++) {
+		rep = mxcheck_report(a->mxcheck, i, &name, ret_at);
+		if (name != NULL && strcmp(name, dom) == 0)
+			return rep;
+	}
+	*ret_at = 0;
+	return NULL;
+}
+
+/* {"ok", "last_run", "error", "hosts": [...], "hosts_not_covered", "patterns_covering_no_host"} */
+static struct json_object *
+admin_json_mx(const struct mx_report *rep, time_t at)
+{
+	struct json_object *o = json_object_new_object(), *hosts = json_object_new_array(),
+	                   *nc = json_object_new_array(), *unused = json_object_new_array();
+	size_t i;
+
+	jadd(o, "ok", json_object_new_boolean(mx_report_ok(rep)));
+	jadd(o, "last_run", jtime(at));
+	jadd(o, "error", rep->err != 0 ? jstr(err_str(rep->err)) : NULL);
+	for (i = 0; i < rep->n_hosts; i++) {
+		const struct mx_host *h = &rep->hosts[i];
+		struct json_object *j = json_object_new_object();
+
+		jadd(j, "name", jstr(h->name));
+		jadd(j, "preference", json_object_new_int((int)h->pref));
+		jadd(j, "address", h->addr[0] != '\0' ? jstr(h->addr) : NULL);
+		jadd(j, "result", jstr(mx_result_name(h->result)));
+		jadd(j, "error", h->error[0] != '\0' ? jstr(h->error) : NULL);
+		jadd(j, "starttls", json_object_new_boolean(h->starttls));
+		jadd(j, "tls_version", h->tls ? jstr(h->tls_version) : NULL);
+		jadd(j, "cipher", h->tls ? jstr(h->cipher) : NULL);
+		jadd(j, "subject", h->subject[0] != '\0' ? jstr(h->subject) : NULL);
+		jadd(j, "issuer", h->issuer[0] != '\0' ? jstr(h->issuer) : NULL);
+		jadd(j, "not_after", jtime(h->not_after));
+		jadd(j, "verify", h->verify[0] != '\0' ? jstr(h->verify) : NULL);
+		jadd(j, "certificate_pattern",
+		     h->cert_pattern >= 0 ? jstr(rep->patterns[h->cert_pattern]) : NULL);
+		jadd(j, "mx_pattern",
+		     h->mx_pattern >= 0 ? jstr(rep->patterns[h->mx_pattern]) : NULL);
+		(void)json_object_array_add(hosts, j);
+		if (h->mx_pattern < 0)
+			(void)json_object_array_add(nc, jstr(h->name));
+	}
+	for (i = 0; i < rep->n_patterns; i++)
+		if (!rep->pattern_used[i])
+			(void)json_object_array_add(unused, jstr(rep->patterns[i]));
+	jadd(o, "hosts", hosts);
+	jadd(o, "hosts_not_covered", nc);
+	jadd(o, "patterns_covering_no_host", unused);
+	return o;
+}
+
 static struct json_object *
 admin_json_publisher(struct admin *a, const struct admin_facts *f)
 {
@@ -160,6 +222,13 @@ admin_json_publisher(struct admin *a, const struct admin_facts *f)
 		             : NULL);
 		/* Filled once `mtastsd check` records results; never a made-up value. */
 		jadd(j, "last_self_check", NULL);
+		if (a->mxcheck != NULL) { /* the periodic MX check (mxcheck.h) */
+			const struct mx_report *rep;
+			time_t at;
+
+			rep = admin_mx_report(a, d->domain, &at);
+			jadd(j, "mx_check", rep != NULL ? admin_json_mx(rep, at) : NULL);
+		}
 		(void)json_object_array_add(doms, j);
 	}
 	jadd(o, "domains", doms);
@@ -332,6 +401,70 @@ admin_render_metrics(struct admin *a)
 }
 
 /* ---- HTML ---- */
+
+static void html_esc(FILE *f, const char *s);
+static void html_time(FILE *f, time_t t);
+
+/* The MX check: one row per domain, one per MX host. */
+static void
+admin_html_mx(struct admin *a, FILE *f)
+{
+	const struct mx_report *rep;
+	const char *dom;
+	time_t at;
+	size_t i, k;
+
+	(void)fputs("<h2>MX check</h2>\n<table id=\"mx-check\"><thead><tr><th>Domain / MX host"
+	            "</th><th>Last run</th><th>Result</th><th>Details</th></tr></thead><tbody>\n",
+	            f);
+	for (i = 0; i < mxcheck_domains(a->mxcheck); i++) {
+		rep = mxcheck_report(a->mxcheck, i, &dom, &at);
+		(void)fputs("<tr><td class=\"domain\">", f);
+		html_esc(f, dom);
+		(void)fputs("</td><td>", f);
+		html_time(f, at);
+		if (rep == NULL) {
+			(void)fputs("</td><td>-</td><td>not run yet</td></tr>\n", f);
+			continue;
+		}
+		(void)fprintf(f, "</td><td class=\"%s\">%s</td><td>",
+		              mx_report_ok(rep) ? "ok" : "bad",
+		              mx_report_ok(rep) ? "enforce safe" : "enforce would lose mail");
+		if (rep->err != 0)
+			html_esc(f, err_str(rep->err));
+		(void)fputs("</td></tr>\n", f);
+		for (k = 0; k < rep->n_hosts; k++) {
+			const struct mx_host *h = &rep->hosts[k];
+
+			(void)fprintf(f, "<tr class=\"mx-host\"><td>%u ", h->pref);
+			html_esc(f, h->name);
+			(void)fprintf(f, "</td><td></td><td class=\"%s\">%s</td><td>",
+			              mx_report_host_ok(h) ? "ok" : "bad",
+			              mx_result_name(h->result));
+			if (h->error[0] != '\0') {
+				html_esc(f, h->error);
+				(void)fputs("; ", f);
+			}
+			if (h->tls) {
+				html_esc(f, h->tls_version);
+				(void)fputs(" ", f);
+				html_esc(f, h->cipher);
+				(void)fputs("; subject ", f);
+				html_esc(f, h->subject);
+				(void)fputs("; issuer ", f);
+				html_esc(f, h->issuer);
+				(void)fputs("; expires ", f);
+				html_time(f, h->not_after);
+				if (h->cert_pattern >= 0) {
+					(void)fputs("; matches ", f);
+					html_esc(f, rep->patterns[h->cert_pattern]);
+				}
+			}
+			(void)fputs("</td></tr>\n", f);
+		}
+	}
+	(void)fputs("</tbody></table>\n", f);
+}
 
 static void
 html_esc(FILE *f, const char *s)
@@ -531,6 +664,9 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 		}
 		(void)fputs("</tbody></table>\n", o.f);
 	}
+
+	if (a->mxcheck != NULL)
+		admin_html_mx(a, o.f);
 
 	(void)fputs("<h2>Resolver</h2>\n", o.f);
 	if (!res_enabled(a->res)) {

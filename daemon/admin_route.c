@@ -277,6 +277,14 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 	if (strcmp(method, "POST") == 0) {
 		int renew = strcmp(url, "/acme/renew") == 0;
 
+		if (strcmp(url, "/mx-check") == 0) {
+			if (r->origin)
+				admin_refuse(ret, 403, "cross-origin requests are refused",
+				             ADMIN_REFUSED_ORIGIN);
+			else
+				admin_serve(ret, ADMIN_H_MXCHECK);
+			return;
+		}
 		if (strcmp(url, "/cache/purge") != 0 && !renew) {
 			if (strcmp(url, "/") == 0 || strcmp(url, "/status") == 0 ||
 			    strcmp(url, "/metrics") == 0)
@@ -308,7 +316,8 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 		admin_refuse(ret, 405, "method not allowed", ADMIN_REFUSED_NONE);
 		return;
 	}
-	if (strcmp(url, "/cache/purge") == 0 || strcmp(url, "/acme/renew") == 0) {
+	if (strcmp(url, "/cache/purge") == 0 || strcmp(url, "/acme/renew") == 0 ||
+	    strcmp(url, "/mx-check") == 0) {
 		admin_refuse(ret, 405, "use POST", ADMIN_REFUSED_NONE);
 		return;
 	}

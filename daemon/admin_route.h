@@ -23,7 +23,10 @@
  *      /cache/purge, refused (403) when it carries Origin (a cross-site form) and, when no
  *      token is configured, on a TCP listener (any local user or any local web application
  *      with an SSRF could empty the cache): only a unix socket, whose file mode says who may
- *      connect, purges without a token. Other paths 404, other methods 405.
+ *      connect, purges without a token. POST /mx-check (start an MX check run of the
+ *      published domains now) is refused (403) when it carries Origin; it changes no state
+ *      and probes only the configured domains, so it needs no token. Other paths 404,
+ *      other methods 405.
  *
  * Interface: struct admin_route_cfg, struct admin_request, struct admin_route;
  *            admin_route_cfg_listen(), admin_host_allowed(), admin_route()
@@ -74,6 +77,7 @@ enum admin_handler {
 	ADMIN_H_POLICY,     /* GET /policies/<domain> (domain not checked yet) */
 	ADMIN_H_PURGE,      /* POST /cache/purge */
 	ADMIN_H_ACME_RENEW, /* POST /acme/renew?domain=D: renew D's ACME certificate now */
+	ADMIN_H_MXCHECK,    /* POST /mx-check: start an MX check run now (daemon/mxcheck.h) */
 };
 
 /* Why a request was refused, for the counters (mtastsd_admin_requests_refused_total). */

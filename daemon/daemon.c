@@ -41,6 +41,7 @@
 #include "log.h"
 #include "mtasts_limits.h"
 #include "loop.h"
+#include "mxcheck.h"
 #include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
@@ -63,10 +64,11 @@ struct daemon {
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
-	struct curlm *curlm;   /* the one libcurl multi: resolver fetches and ACME */
-	struct acme *acme;     /* NULL: no domain has cert = "acme" */
-	struct statedb *state; /* NULL: memory-only (no state directory, or unusable) */
-	char *state_path;      /* <state directory>/state.db once the directory is there */
+	struct curlm *curlm;     /* the one libcurl multi: resolver fetches and ACME */
+	struct acme *acme;       /* NULL: no domain has cert = "acme" */
+	struct mxcheck *mxcheck; /* the periodic MX check (mxcheck.h), NULL when off */
+	struct statedb *state;   /* NULL: memory-only (no state directory, or unusable) */
+	char *state_path;        /* <state directory>/state.db once the directory is there */
 	struct loop_timer status_timer;
 	struct fd_budget fdb; /* the descriptor budget computed at start */
 	const struct daemon_opts *opts;
@@ -487,6 +489,17 @@ daemon_cfg_load(const char *path, unsigned flags, struct cfg **ret_cfg, char *er
 	return 0;
 }
 
+/* The MX check for d->cfg: started, rebuilt or stopped (mxcheck.h); never fatal. */
+static void
+daemon_mxcheck_reload(struct daemon *d)
+{
+	int r = mxcheck_reload(&d->mxcheck, d->loop, d->cfg);
+
+	if (r < 0)
+		log_warn("MX check: cannot start: %s; the MX hosts are not checked", err_str(r));
+	admin_set_mxcheck(d->admin, d->mxcheck);
+}
+
 /* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
 static int
 daemon_reload(struct daemon *d)
@@ -535,6 +548,7 @@ daemon_reload(struct daemon *d)
 	}
 	old = d->cfg;
 	d->cfg = nc;
+	daemon_mxcheck_reload(d);
 	admin_update(d->admin, d->cfg, d->res, d->pub);
 	(void)cfg_free(old);
 	log_set_verbosity(daemon_verbosity(d->cfg, d->opts->extra_verbosity));
@@ -586,6 +600,8 @@ daemon_on_term(struct loop *loop, int sig, void *arg)
 	sysd_stopping();
 	loop_timer_stop(loop, &d->status_timer);
 	admin_stop_accepting(d->admin);
+	admin_set_mxcheck(d->admin, NULL);
+	d->mxcheck = mxcheck_free(d->mxcheck);
 	d->pub = pub_free(d->pub);
 	admin_update(d->admin, d->cfg, d->res, d->pub);
 	if (d->res != NULL)
@@ -706,6 +722,7 @@ daemon_start(struct daemon *d)
 		return r;
 	if (d->state != NULL) /* its metrics */
 		admin_update(d->admin, d->cfg, d->res, d->pub);
+	daemon_mxcheck_reload(d);
 	r = loop_watchdog_enable(d->loop);
 	if (r < 0)
 		log_warn("cannot enable the systemd watchdog: %s, continuing without", err_str(r));
@@ -739,6 +756,7 @@ fail:
 		loop_timer_stop(d.loop, &d.status_timer);
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
 	d.admin = admin_free(d.admin);
+	d.mxcheck = mxcheck_free(d.mxcheck);
 	d.acme = acme_free(d.acme); /* before the publisher: it removes its http-01 tokens */
 	d.pub = pub_free(d.pub);
 	d.res = res_free(d.res);       /* before the state database: it writes what is pending */

@@ -45,6 +45,7 @@ static const struct cli_verb main_verbs[] = {
         {.name = "check",
          .operands = "[DOMAIN]",
          .max_operands = 1,
+         .flags = CLI_JSON,
          .help = "check published domains from the outside",
          .run = cli_check},
         {.name = "migrate",

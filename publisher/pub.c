@@ -523,10 +523,12 @@ watch_setup(struct pub *pub)
 	}
 }
 
+static void pub_dns_ready_served_again(struct pub *pub, const struct pub_snap *old);
+
 static void
 pub_certs_reload(struct pub *pub)
 {
-	struct pub_snap *s;
+	struct pub_snap *s, *old;
 	int changed = 0, r;
 
 	s = snap_clone_policies(pub->snap);
@@ -535,8 +537,11 @@ pub_certs_reload(struct pub *pub)
 		snap_free(s);
 		return;
 	}
+	old = pub_snap_acquire(pub);
 	snap_publish(pub, s);
 	log_notice("publisher: certificates reloaded");
+	pub_dns_ready_served_again(pub, old);
+	pub_snap_unref(old);
 }
 
 void
@@ -835,39 +840,65 @@ pub_log_ids(const struct pub_snap *old, const struct pub_snap *s)
  * "certificate serves" condition uses) holds it; a domain whose certificate did not load is
  * not served, so its records stay. */
 static void
-pub_dns_ready(struct pub *pub)
+pub_dns_ready_one(struct pub *pub, const struct pub_dom *d, const char *when)
 {
-	const struct pub_snap *s = pub->snap;
+	if (!pub_dnsupd_has(pub->dnsupd, d->domain))
+		return;
+	if (d->cert == NULL) {
+		log_dom_warn(d->domain, "not served (no certificate): its DNS records are "
+		                        "left as they are");
+		return;
+	}
+	if (pub->ready_gate != NULL && !pub->ready_gate(d->domain, pub->ready_gate_arg)) {
+		log_dom_notice(d->domain,
+		               "policy id %s served since %s; DNS records wait (not ready yet)",
+		               d->id, when);
+		return;
+	}
+	log_dom_notice(d->domain, "policy id %s served since %s; DNS records follow", d->id, when);
+	pub_dnsupd_domain_ready(pub->dnsupd, d->domain);
+}
+
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ" of now into buf (64 bytes). */
+static void
+pub_dns_when(char *buf, size_t size)
+{
 	struct timespec ts;
 	struct tm tm;
-	char when[64];
-	size_t i;
 
 	(void)clock_gettime(CLOCK_REALTIME, &ts);
 	(void)gmtime_r(&ts.tv_sec, &tm);
-	(void)snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-	               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	               tm.tm_sec, ts.tv_nsec / 1000000);
-	for (i = 0; i < s->n_doms; i++) {
-		const struct pub_dom *d = &s->doms[i];
+	(void)snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+	               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	               ts.tv_nsec / 1000000);
+}
 
-		if (!pub_dnsupd_has(pub->dnsupd, d->domain))
-			continue;
-		if (d->cert == NULL) {
-			log_dom_warn(d->domain, "not served (no certificate): its DNS records are "
-			                        "left as they are");
-			continue;
-		}
-		if (pub->ready_gate != NULL && !pub->ready_gate(d->domain, pub->ready_gate_arg)) {
-			log_dom_notice(d->domain,
-			               "policy id %s served since %s; DNS records wait (not "
-			               "ready yet)",
-			               d->id, when);
-			continue;
-		}
-		log_dom_notice(d->domain, "policy id %s served since %s; DNS records follow", d->id,
-		               when);
-		pub_dnsupd_domain_ready(pub->dnsupd, d->domain);
+static void
+pub_dns_ready(struct pub *pub)
+{
+	const struct pub_snap *s = pub->snap;
+	char when[64];
+	size_t i;
+
+	pub_dns_when(when, sizeof(when));
+	for (i = 0; i < s->n_doms; i++)
+		pub_dns_ready_one(pub, &s->doms[i], when);
+}
+
+/* After a certificate reload: a domain served again (its certificate loads now, an ACME
+ * certificate arrived) gets its DNS records as at start; the others are in step already. */
+static void
+pub_dns_ready_served_again(struct pub *pub, const struct pub_snap *old)
+{
+	const struct pub_snap *s = pub->snap;
+	char when[64];
+	size_t i;
+
+	pub_dns_when(when, sizeof(when));
+	for (i = 0; i < s->n_doms && i < old->n_doms; i++) {
+		if (s->doms[i].cert != NULL && old->doms[i].cert == NULL &&
+		    strcmp(s->doms[i].domain, old->doms[i].domain) == 0)
+			pub_dns_ready_one(pub, &s->doms[i], when);
 	}
 }
 

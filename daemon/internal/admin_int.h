@@ -26,6 +26,7 @@
 #include "httpd.h"
 #include "listen.h"
 #include "loop.h"
+#include "mxcheck.h"
 #include "pub.h"
 #include "res.h"
 #include "stats.h"
@@ -70,6 +71,7 @@ struct admin {
 	struct res *res;
 	struct pub *pub;
 	struct acme *acme; /* the ACME client, NULL: none (admin_set_acme()) */
+	struct mxcheck *mxcheck; /* the periodic MX check (mxcheck.h), NULL: off */
 	/* metrics: our own (admin.c), the publisher's and the resolver's (re-registered by
 	 * admin_update()); each is the JSON of its object in /status */
 	struct stats *stats, *stats_pub, *stats_res;

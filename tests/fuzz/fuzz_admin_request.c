@@ -141,6 +141,8 @@ check_route(const struct admin_route_cfg *rc, const struct admin_request *r)
 		FUZZ_CHECK(rc->has_token ? r->authorized : rc->unix_socket);
 		FUZZ_CHECK(!r->body_too_large);
 	}
+	if (rt.handler == ADMIN_H_MXCHECK)
+		FUZZ_CHECK(post && strcmp(r->url, "/mx-check") == 0 && !r->origin);
 	if (rt.refused == ADMIN_REFUSED_PURGE_TCP)
 		FUZZ_CHECK(!rc->has_token && !rc->unix_socket && post);
 	if (rt.handler == ADMIN_H_POLICY) {

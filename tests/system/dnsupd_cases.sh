@@ -16,7 +16,9 @@
 # and the publisher already serves the new policy when the new id shows in the zone); a
 # wrong TSIG secret: clear error, zone unchanged, policy served, retried; the server down:
 # retries, then the update once it is back; `dns-records --diff` / `--update`; /status and
-# /metrics; the records mtastsd does not own untouched throughout.
+# /metrics; a domain not served at start (its certificate does not load) keeps its records
+# until the certificate is fixed, then they follow without a reload; the records mtastsd does
+# not own untouched throughout.
 
 PUB=$(free_port tcp)
 ADM=$(free_port tcp)
@@ -194,4 +196,22 @@ check_match "check: the primary in step" \
 	"^ok   example.test: the primary 127.0.0.1:$DNS has the records mtastsd writes" \
 	"$("$MTASTSD" -c "$T/mtastsd.conf" check example.test 2>&1 || true)"
 
+
+# ---- a certificate that does not load at start: records left; fixed: they follow ----
+dconf testing "$SECRET"
+cp "$T/ex.fullchain.pem" "$T/ex.fullchain.good"
+printf 'not a certificate\n' >"$T/ex.fullchain.pem"
+start_bg mtastsd "$MTASTSD" -f -c "$T/mtastsd.conf"
+wait_tcp "$PUB"
+wait_log mtastsd "not served \(no certificate\)" || true
+check "no certificate at start: records left" "v=STSv1; id=$ID1" "$(q _mta-sts.example.test)"
+cp "$T/ex.fullchain.good" "$T/ex.fullchain.new"
+mv "$T/ex.fullchain.new" "$T/ex.fullchain.pem"
+wait_for "$LIVE_S" sts_is "$ID2" || true
+check "certificate fixed (no reload): the records follow" "v=STSv1; id=$ID2" "$(q _mta-sts.example.test)"
+check_match "certificate fixed: the policy is served" "^mode: testing" "$(policy)"
+check "certificate fixed: served before the update" yes "$(l1=$(grep -n "policy id $ID2 served since" "$T/mtastsd.log" | tail -1 | cut -d: -f1)
+	l2=$(grep -n "sending the update" "$T/mtastsd.log" | tail -1 | cut -d: -f1)
+	[ -n "$l1" ] && [ -n "$l2" ] && [ "$l1" -lt "$l2" ] && echo yes || echo no)"
+stop_bg mtastsd
 check "end: records not owned untouched" "$OTHERS" "$(others)"

@@ -525,3 +525,49 @@ mtastsd_start() {
 alive() {
 	if kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; then echo alive; else echo dead; fi
 }
+
+# postfix_smtpd_start NAME ADDR PORT MYHOSTNAME [CERTNAME]: a private Postfix instance whose
+# only inet service is smtpd on ADDR:PORT (a loopback address), as a real MX host: config,
+# queue and data directories under $T/NAME, `master -c $T/NAME/etc -s` in the foreground
+# (stop_bg NAME stops master and its children). With CERTNAME ($T/CERTNAME.key and
+# .fullchain.pem, lib.sh make_cert) smtpd offers STARTTLS; without, it does not. Needs root
+# (master runs as root, smtpd as mail_owner postfix) and Postfix installed. Nothing is ever
+# delivered: no transport, no local delivery, no cleanup service.
+POSTFIX_DAEMON_DIR=$(postconf -h daemon_directory 2>/dev/null || echo /usr/lib/postfix/sbin)
+postfix_smtpd_start() {
+	local name=$1 addr=$2 port=$3 host=$4 cert=${5:-} d="$T/$1"
+	mkdir -p "$d/etc" "$d/queue/pid" "$d/queue/private" "$d/queue/public" "$d/data"
+	chown postfix "$d/queue/private" "$d/queue/public" "$d/data"
+	# master opens data_directory/master.lock, and smtpd enters the queue directory, as
+	# postfix: $T (mode 0700) must let them through, without letting anyone list it.
+	chmod 0711 "$T" "$d"
+	{
+		echo "compatibility_level = 3.6"
+		echo "queue_directory = $d/queue"
+		echo "data_directory = $d/data"
+		echo "mail_owner = postfix"
+		echo "inet_interfaces = loopback-only"
+		echo "inet_protocols = ipv4"
+		echo "myhostname = $host"
+		echo "mydestination ="
+		echo "alias_maps ="
+		echo "alias_database ="
+		echo "local_recipient_maps ="
+		echo "biff = no"
+		echo "smtpd_client_connection_count_limit = 0"
+		echo "smtpd_client_connection_rate_limit = 0"
+		if [ -n "$cert" ]; then
+			echo "smtpd_tls_security_level = may"
+			echo "smtpd_tls_chain_files = $T/$cert.key, $T/$cert.fullchain.pem"
+		else
+			echo "smtpd_tls_security_level = none"
+		fi
+	} >"$d/etc/main.cf"
+	{
+		echo "$addr:$port inet n - n - - smtpd"
+		echo "anvil unix - - n - 1 anvil"
+		echo "tlsmgr unix - - n 1000? 1 tlsmgr"
+	} >"$d/etc/master.cf"
+	start_bg "$name" "$POSTFIX_DAEMON_DIR/master" -c "$d/etc" -s
+	wait_tcp "$port" "$addr"
+}

@@ -48,16 +48,16 @@ check "--help exits 0" 0 "$RC"
 check_match "--help prints usage" '^usage: mtastsd \[-c FILE\]' "$OUT"
 check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
 check "--help lists the verbs (cli/, main_verbs[])" "Commands:
-  query DOMAIN [--json]   discover DOMAIN's MTA-STS policy as the resolver would
-                          (exit 0 policy, 2 no policy, 3 temporary failure)
-  dns-records             print the DNS records the published domains need
-                          (--diff: a primary's records against them; --update: write them)
-  check [DOMAIN]          check published domains from the outside
-  migrate WHAT [ARG]...   resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML
-                          (default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE
-                          [CERT KEY]: the publisher group serving that policy file
-  cert [DOMAIN] [--json]  show certificates: source (file/ACME), issuer, expiry, renewal, error;
-                          \`cert renew DOMAIN\` asks the daemon to renew one now" \
+  query DOMAIN [--json]    discover DOMAIN's MTA-STS policy as the resolver would
+                           (exit 0 policy, 2 no policy, 3 temporary failure)
+  dns-records              print the DNS records the published domains need
+                           (--diff: a primary's records against them; --update: write them)
+  check [DOMAIN] [--json]  check published domains from the outside
+  migrate WHAT [ARG]...    resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML
+                           (default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE
+                           [CERT KEY]: the publisher group serving that policy file
+  cert [DOMAIN] [--json]   show certificates: source (file/ACME), issuer, expiry, renewal, error;
+                           \`cert renew DOMAIN\` asks the daemon to renew one now" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"
@@ -86,8 +86,8 @@ check_match "dns-records: unexpected argument named" "unexpected argument 'extra
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records --diff --update
 check "dns-records --diff --update exits 2" 2 "$RC"
 check_match "dns-records --diff --update: the second named" "unexpected argument '--update'" "$ERR"
-run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" check --json
-check "check --json exits 2 (only query has JSON output)" 2 "$RC"
+run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records --json
+check "dns-records --json exits 2 (query and check have JSON output)" 2 "$RC"
 # A usage error is found before the configuration is read.
 run "$MTASTSD" -c "$T/missing.conf" query
 check "query without DOMAIN, missing config: usage first" 2 "$RC"

@@ -252,6 +252,23 @@ test_route_paths(void **state)
 		assert_int_equal(route(&rc, get[i], "", "localhost", 0, &rt), 404);
 		assert_int_equal(rt.refused, ADMIN_REFUSED_NONE);
 	}
+	/* POST /mx-check: no token needed over TCP, but never cross-origin */
+	assert_int_equal(route(&rc, "POST", "/mx-check", "localhost", 0, &rt), 200);
+	assert_int_equal(rt.handler, ADMIN_H_MXCHECK);
+	assert_int_equal(route(&rc, "GET", "/mx-check", "localhost", 0, &rt), 405);
+	assert_int_equal(route(&rc, "POST", "/mx-check/", "localhost", 0, &rt), 404);
+	{
+		struct admin_request r = {.method = "POST",
+		                          .url = "/mx-check",
+		                          .version = "HTTP/1.1",
+		                          .host = "localhost",
+		                          .n_host = 1,
+		                          .origin = 1};
+
+		admin_route(&rc, &r, &rt);
+		assert_int_equal(rt.status, 403);
+		assert_int_equal(rt.refused, ADMIN_REFUSED_ORIGIN);
+	}
 	assert_int_equal(route(&rc, "PUT", "/status", "localhost", 0, &rt), 405);
 	assert_int_equal(route(&rc, "DELETE", "/", "localhost", 0, &rt), 405);
 	assert_int_equal(route(&rc, "get", "/status", "localhost", 0, &rt), 405);
