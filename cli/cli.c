@@ -115,7 +115,7 @@ cli_parse(const struct cli_verb *v, int argc, char **argv, struct cli_args *a, i
 		}
 		if ((v->flags & CLI_JSON) != 0 && strcmp(arg, "--json") == 0) {
 			a->json = 1;
-		} else if (arg[0] == '-' || a->n_operands >= v->max_operands ||
+		} else if ((arg[0] == '-' && arg[1] != '\0') || a->n_operands >= v->max_operands ||
 		           a->n_operands >= CLI_OPERANDS_MAX) {
 			*ret_code = cli_usage_error(a, "unexpected argument", arg);
 			return 1;
