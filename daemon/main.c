@@ -49,9 +49,8 @@ static const struct cli_verb main_verbs[] = {
          .operands = "[DOMAIN | import [FILE|-]]",
          .max_operands = 2,
          .flags = CLI_JSON,
-         .help = "show what the stored TLS reports say per domain (last 30 days), or\n"
-                 "import one report: a mail message, a .json or a .json.gz (stdin: -)\n"
-                 "(import exits 0 stored, 65 malformed: bounce, 75 busy: retry)",
+         .help = "TLS reports per domain (last 30 days); import: one report\n"
+                 "(mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)",
          .run = cli_tlsrpt},
 };
 #define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))

@@ -81,17 +81,22 @@ void pub_stats_add(const struct pub *pub, struct stats *st);
 
 /* ---- the DNS records of the published domains (pub_dns.c) ---- */
 
-/* The TXT records one published domain needs: _mta-sts (RFC 8461 section 3.1) and, with
- * tlsrpt_rua configured, _smtp._tls (RFC 8460 section 3). Texts are the unquoted record
- * data; owner names are absolute (trailing dot). */
+/* The path of the HTTPS TLSRPT receiver on the publisher's listeners (docs/tlsrpt.md):
+ * the https rua of a published domain is https://mta-sts.<domain>/.well-known/tlsrpt. */
+#define PUB_TLSRPT_PATH "/.well-known/tlsrpt"
+
+/* The TXT records one published domain needs: _mta-sts (RFC 8461 section 3.1) and, with a
+ * rua (the domain's tlsrpt_rua, tlsrpt.mailto_rua, and the https rua when tlsrpt.receive
+ * is on, in that order, comma-separated), _smtp._tls (RFC 8460 section 3). Texts are the unquoted
+ * record data; owner names are absolute (trailing dot). */
 struct pub_dns_domain {
 	const char *domain; /* "example.com"; borrowed from the cfg */
 	enum sts_mode mode; /* mode of the configured policy */
 	char *policy_host;  /* "mta-sts.example.com": needs A/AAAA (or CNAME) to this host */
 	char *sts_owner;    /* "_mta-sts.example.com." */
 	char *sts_text;     /* "v=STSv1; id=<pub_policy_id()>" */
-	char *tlsrpt_owner; /* "_smtp._tls.example.com.", NULL without tlsrpt_rua */
-	char *tlsrpt_text;  /* "v=TLSRPTv1; rua=<tlsrpt_rua>", NULL without tlsrpt_rua */
+	char *tlsrpt_owner; /* "_smtp._tls.example.com.", NULL without any rua */
+	char *tlsrpt_text;  /* "v=TLSRPTv1; rua=<rua>[,<rua>...]", NULL without any rua */
 };
 struct pub_dns_records {
 	uint32_t ttl_s; /* suggested TTL of every record (seconds) */

@@ -48,10 +48,12 @@ check "--help exits 0" 0 "$RC"
 check_match "--help prints usage" '^usage: mtastsd \[-c FILE\]' "$OUT"
 check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
 check "--help lists the verbs (cli/, main_verbs[])" "Commands:
-  query DOMAIN [--json]  discover DOMAIN's MTA-STS policy as the resolver would
-                         (exit 0 policy, 2 no policy, 3 temporary failure)
-  dns-records            print the DNS records the published domains need
-  check [DOMAIN]         check published domains from the outside" \
+  query DOMAIN [--json]                       discover DOMAIN's MTA-STS policy as the resolver would
+                                              (exit 0 policy, 2 no policy, 3 temporary failure)
+  dns-records                                 print the DNS records the published domains need
+  check [DOMAIN]                              check published domains from the outside
+  tlsrpt [DOMAIN | import [FILE|-]] [--json]  TLS reports per domain (last 30 days); import: one report
+                                              (mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"
