@@ -184,6 +184,12 @@
 /* Reports listed per domain by the admin endpoint, the status page and `mtastsd tlsrpt`
  * ("last reports"), and days shown in the chart. */
 #define TLSRPT_LAST_REPORTS 10
-#define TLSRPT_CHART_DAYS   30
+/* The HTTPS receiver's per-address rate (publisher/pub_tlsrpt.c): addresses tracked at
+ * once, in a table of this many slots (an address takes the slot of its hash; a new one
+ * evicts the old: memory stays bounded whatever the number of clients), over fixed
+ * windows of this many seconds. An IPv6 client counts by its /64. */
+#define PUB_TLSRPT_RATE_SLOTS    4096
+#define PUB_TLSRPT_RATE_WINDOW_S 3600
+#define TLSRPT_CHART_DAYS        30
 
 #endif

@@ -42,6 +42,7 @@
 #include "pub.h"
 #include "res.h"
 #include "statedb.h"
+#include "tlsrpt_recv.h"
 #include "sysd.h"
 #include "xalloc.h"
 
@@ -60,8 +61,9 @@ struct daemon {
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
-	struct statedb *state; /* NULL: memory-only (no state directory, or unusable) */
-	char *state_path;      /* <state directory>/state.db once the directory is there */
+	struct tlsrpt_recv *tlsrpt; /* the HTTPS TLSRPT receiver's storage, NULL: off */
+	struct statedb *state;      /* NULL: memory-only (no state directory, or unusable) */
+	char *state_path;           /* <state directory>/state.db once the directory is there */
 	struct loop_timer status_timer;
 	struct fd_budget fdb; /* the descriptor budget computed at start */
 	const struct daemon_opts *opts;
@@ -224,7 +226,8 @@ daemon_state_prepare(struct daemon *d)
 	char *dir, *what;
 	int r;
 
-	if (d->res == NULL) /* the resolver is its only user so far */
+	/* its users: the resolver's cache, the TLSRPT receiver */
+	if (d->res == NULL && !(d->pub != NULL && d->cfg->tlsrpt.receive))
 		return;
 	dir = daemon_state_dir(d->cfg);
 	if (dir == NULL) {
@@ -270,8 +273,32 @@ daemon_state_open(struct daemon *d)
 		daemon_state_unusable(d, d->state_path, err_str(r), err);
 		return;
 	}
-	if (res_set_statedb(d->res, d->state) < 0) /* logged */
+	if (d->res == NULL) /* the file is created and migrated; the receiver opens its own */
 		d->state = statedb_close(d->state);
+	else if (res_set_statedb(d->res, d->state) < 0) /* logged */
+		d->state = statedb_close(d->state);
+}
+
+/* The HTTPS TLSRPT receiver's storage (daemon/tlsrpt_recv.h), when tlsrpt.receive is on
+ * and the publisher runs: at start, and at a reload that turns it on. */
+static void
+daemon_tlsrpt_start(struct daemon *d, const struct cfg *cfg)
+{
+	if (d->tlsrpt != NULL) {
+		tlsrpt_recv_reload(d->tlsrpt, cfg);
+		return;
+	}
+	if (d->pub == NULL || !cfg->tlsrpt.receive)
+		return;
+	if (d->state_path == NULL) {
+		log_warn("tlsrpt.receive: no state database (process.state_directory), reports "
+		         "POSTed to %s are answered 503",
+		         PUB_TLSRPT_PATH);
+		return;
+	}
+	d->tlsrpt = tlsrpt_recv_new(cfg, d->state_path);
+	pub_set_tlsrpt(d->pub, tlsrpt_recv_store, d->tlsrpt);
+	log_info("tlsrpt: receiving reports at https://mta-sts.<domain>%s", PUB_TLSRPT_PATH);
 }
 
 /* ---- descriptor budget (common/fd_budget.h, docs/operations.md "File descriptors") ---- */
@@ -440,6 +467,7 @@ daemon_reload(struct daemon *d)
 			goto fail;
 		}
 	}
+	daemon_tlsrpt_start(d, nc);
 	old = d->cfg;
 	d->cfg = nc;
 	admin_update(d->admin, d->cfg, d->res, d->pub);
@@ -600,6 +628,7 @@ daemon_start(struct daemon *d)
 	if (r < 0)
 		return r;
 	daemon_state_open(d);
+	daemon_tlsrpt_start(d, d->cfg);
 	if (d->state != NULL) /* its metrics */
 		admin_update(d->admin, d->cfg, d->res, d->pub);
 	r = loop_watchdog_enable(d->loop);
@@ -636,6 +665,7 @@ fail:
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
 	d.admin = admin_free(d.admin);
 	d.pub = pub_free(d.pub);
+	d.tlsrpt = tlsrpt_recv_free(d.tlsrpt); /* after the publisher's threads stopped */
 	d.res = res_free(d.res); /* before the state database: it writes what is pending */
 	d.state = statedb_close(d.state);
 	free(d.state_path);

@@ -48,6 +48,19 @@ int pub_check_certs(const struct cfg *cfg, char *errbuf, size_t errlen);
  * (a hash, ALPHA/DIGIT, 1..32 chars). Returns an owned string. */
 char *pub_policy_id(const struct cfg_domain *d);
 
+/* ---- the TLSRPT receiver (pub_tlsrpt.c, docs/tlsrpt.md) ---- */
+
+/* Storage of one report POSTed to PUB_TLSRPT_PATH on an HTTPS listener, set by the daemon
+ * (the publisher does not know the tlsrpt library: docs/architecture.md, Layering). Called
+ * in a libmicrohttpd thread, once per complete request body within tlsrpt.max_body, with
+ * the client address as text; it stores (or refuses) the report and returns the HTTP
+ * status to answer (2xx only once stored), with a one-line text for the body in msg
+ * (msglen bytes). It must be thread-safe and must not block on the main loop. */
+typedef unsigned pub_tlsrpt_fn(void *arg, const void *body, size_t len, const char *peer, char *msg,
+                               size_t msglen);
+/* Set (or, with fn NULL, clear) the hook. Without a hook a POST is answered 503. */
+void pub_set_tlsrpt(struct pub *pub, pub_tlsrpt_fn *fn, void *arg);
+
 /* ---- admin endpoint (pub_info.c) ---- */
 #include <stdint.h>
 #include <time.h>

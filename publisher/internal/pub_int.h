@@ -34,6 +34,7 @@
 #include "cfg.h"
 #include "httpd.h"
 #include "loop.h"
+#include "pub.h"
 #include "pub_route.h"
 
 /* Limits of the publisher (docs/style.md section 6). */
@@ -84,6 +85,17 @@ struct pub {
 	atomic_ulong n_not_found;
 	atomic_ulong n_redirects;
 	atomic_ulong n_acme_served;
+	/* the TLSRPT receiver (pub_tlsrpt.c): the daemon's storage hook and the per-address
+	 * rate table, under tlsrpt_lock; uploads in progress; refusals before storage */
+	pthread_mutex_t tlsrpt_lock;
+	pub_tlsrpt_fn *tlsrpt_fn;
+	void *tlsrpt_arg;
+	struct pub_tlsrpt_rate *tlsrpt_rates; /* PUB_TLSRPT_RATE_SLOTS, allocated on first use */
+	atomic_uint tlsrpt_uploads;
+	atomic_ulong n_tlsrpt_posts;
+	atomic_ulong n_tlsrpt_too_large;
+	atomic_ulong n_tlsrpt_rate_limited;
+	atomic_ulong n_tlsrpt_busy;
 };
 
 /* pub.c */
@@ -117,6 +129,23 @@ int pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca
                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
                           gnutls_privkey_t *privkey);
+
+/* pub_tlsrpt.c */
+/* POST of a TLS report on an HTTPS listener (docs/tlsrpt.md): called by
+ * pub_http_policy_access() for every call of a request whose URL is the receiver's path
+ * and whose method is POST, while receiving is on. Returns what the access handler
+ * returns. */
+enum MHD_Result pub_tlsrpt_access(struct pub *pub, struct MHD_Connection *conn, const char *host,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_ctx);
+/* 1 when req_ctx is an upload of pub_tlsrpt_access(). */
+int pub_tlsrpt_is_upload(void *req_ctx);
+/* The completed hook of HTTPS listeners (httpd.h): frees an upload, arg = struct pub. */
+void pub_tlsrpt_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
+                          enum MHD_RequestTerminationCode toe);
+/* 1 when url is a path of the receiver (PUB_TLSRPT_PATH or "/tlsrpt"). */
+int pub_tlsrpt_path(const char *url);
+void pub_tlsrpt_free(struct pub *pub);
 
 /* pub_http.c */
 enum MHD_Result pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url,
