@@ -29,7 +29,10 @@
  *            statedb_path(), statedb_schema_version(), statedb_errmsg(),
  *            statedb_begin(), statedb_commit(), statedb_rollback(),
  *            statedb_policy_put(), statedb_policy_delete(), statedb_policy_delete_all(),
- *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count()
+ *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count(),
+ *            statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
+ *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last()
+ *            (version 2: the TLSRPT tables, docs/tlsrpt.md)
  * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
  *            another thread opens its own connection to the same file.
  * Ownership: the caller owns the handle (statedb_close()); strings passed in are copied
