@@ -468,6 +468,7 @@ daemon_reload(struct daemon *d)
 		}
 	}
 	daemon_tlsrpt_start(d, nc);
+	admin_set_tlsrpt(d->admin, d->state_path, d->tlsrpt);
 	old = d->cfg;
 	d->cfg = nc;
 	admin_update(d->admin, d->cfg, d->res, d->pub);
@@ -629,6 +630,7 @@ daemon_start(struct daemon *d)
 		return r;
 	daemon_state_open(d);
 	daemon_tlsrpt_start(d, d->cfg);
+	admin_set_tlsrpt(d->admin, d->state_path, d->tlsrpt);
 	if (d->state != NULL) /* its metrics */
 		admin_update(d->admin, d->cfg, d->res, d->pub);
 	r = loop_watchdog_enable(d->loop);
@@ -663,7 +665,7 @@ fail:
 	if (d.loop != NULL)
 		loop_timer_stop(d.loop, &d.status_timer);
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
-	d.admin = admin_free(d.admin);
+	d.admin = admin_free(d.admin);       /* before the receiver it reads the counters of */
 	d.pub = pub_free(d.pub);
 	d.tlsrpt = tlsrpt_recv_free(d.tlsrpt); /* after the publisher's threads stopped */
 	d.res = res_free(d.res); /* before the state database: it writes what is pending */
