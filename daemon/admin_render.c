@@ -495,11 +495,19 @@ html_tlsrpt_chart(FILE *f, const struct tlsrpt_summary *s, const struct tlsrpt_d
 			              "height=\"%.1f\" fill=\"#c0392b\"/>",
 			              x, top + plot_h - hb, bw - 2, hb);
 		(void)fputs("</g>\n", f);
+		/* the first, middle and last days, inside the chart's width */
 		if (i == 0 || i == s->days - 1 || i == s->days / 2)
 			(void)fprintf(f,
 			              "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" "
-			              "text-anchor=\"middle\">%s</text>\n",
-			              x + bw / 2, h - 12, day);
+			              "text-anchor=\"%s\">%s</text>\n",
+			              i == 0             ? x
+			              : i == s->days - 1 ? x + bw - 2
+			                                 : x + bw / 2,
+			              h - 12,
+			              i == 0             ? "start"
+			              : i == s->days - 1 ? "end"
+			                                 : "middle",
+			              day);
 	}
 	(void)fputs("</svg>\n", f);
 }
