@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <zlib.h>
 
 #include "err.h"
@@ -452,6 +453,48 @@ test_store_size_bound(void **state)
 	assert_true(n > 3 && n < 50);
 }
 
+/* A version 1 file (the policy cache only) is migrated forward: its policies stay, the
+ * TLSRPT tables appear. */
+static void
+test_migrate_from_v1(void **state)
+{
+	char dir[] = "/tmp/test_tlsrpt_v1.XXXXXX", path[128], err[256], why[256], p[160];
+	struct statedb *db = NULL;
+	sqlite3 *raw = NULL;
+	size_t n = 0, len;
+	char *json;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	(void)snprintf(path, sizeof(path), "%s/state.db", dir);
+	assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+	assert_int_equal(
+	        sqlite3_exec(raw,
+	                     "CREATE TABLE sts_policy (domain TEXT PRIMARY KEY NOT NULL, id TEXT "
+	                     "NOT NULL, policy TEXT NOT NULL, fetched_at INTEGER NOT NULL, "
+	                     "expires_at INTEGER NOT NULL);"
+	                     "CREATE INDEX sts_policy_expires ON sts_policy (expires_at);"
+	                     "INSERT INTO sts_policy VALUES ('a.example', 'id1', 'x', 1, 2);"
+	                     "PRAGMA application_id = 1297371988; PRAGMA user_version = 1;",
+	                     NULL, NULL, NULL),
+	        SQLITE_OK);
+	(void)sqlite3_close(raw);
+	assert_int_equal(statedb_open(path, &db, err, sizeof(err)), 0);
+	assert_int_equal(statedb_schema_version(db), 2);
+	assert_int_equal(statedb_policy_count(db, &n), 0);
+	assert_int_equal(n, 1);
+	json = read_fixture("provider-a.json", &len);
+	assert_int_equal(ingest(db, json, len, 1762387200, why, sizeof(why)), TLSRPT_STORED);
+	free(json);
+	(void)statedb_close(db);
+	(void)unlink(path);
+	(void)snprintf(p, sizeof(p), "%s-wal", path);
+	(void)unlink(p);
+	(void)snprintf(p, sizeof(p), "%s-shm", path);
+	(void)unlink(p);
+	(void)rmdir(dir);
+}
+
 /* ---- mail ---- */
 
 static void
@@ -536,6 +579,7 @@ main(void)
 	                                        db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_unpublished, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_size_bound, db_setup, db_teardown),
+	        cmocka_unit_test(test_migrate_from_v1),
 	        cmocka_unit_test(test_mail_extract),
 	};
 
