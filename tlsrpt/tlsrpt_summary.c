@@ -189,12 +189,12 @@ tlsrpt_summary_free(struct tlsrpt_summary *s)
 void
 tlsrpt_summary_line(const struct tlsrpt_domain_summary *d, char *buf, size_t len)
 {
+	unsigned long long total = (unsigned long long)d->success + d->failure;
 	size_t used, i;
 	int n;
 
-	n = snprintf(buf, len, "%llu sessions from %zu organisation%s, %llu failure%s",
-	             (unsigned long long)(d->success + d->failure), d->n_orgs,
-	             d->n_orgs == 1 ? "" : "s", (unsigned long long)d->failure,
+	n = snprintf(buf, len, "%llu sessions from %zu organisation%s, %llu failure%s", total,
+	             d->n_orgs, d->n_orgs == 1 ? "" : "s", (unsigned long long)d->failure,
 	             d->failure == 1 ? "" : "s");
 	if (n < 0 || (size_t)n >= len)
 		return;
