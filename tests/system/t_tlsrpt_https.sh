@@ -6,7 +6,7 @@
 # once; invalid JSON 400 and kept raw; a gzip bomb 413, nothing stored, VmRSS bounded; a
 # 1 GB body: 413 on its Content-Length, a chunked one cut after tlsrpt.max_body (connection
 # closed, nothing stored); a report about a domain not published 422, not stored; another
-# Content-Type 415; a Host not published 404; 10 000 reports from one address: 429 once
+# Content-Type 415; a Host not published 404; tlsrpt.max_uploads uploads in progress 503; 10 000 reports from one address: 429 once
 # tlsrpt.rate_per_address is reached, nothing more stored; `mtastsd tlsrpt` and
 # dns-records show what is there.
 . "$(dirname "$0")/lib.sh"
@@ -90,6 +90,7 @@ if [ "$ASAN_BUILD" = 0 ]; then
 		check "VmRSS grew less than 64 MiB" "< $((RSS0 + 65536)) kB" "$RSS kB"
 fi
 
+check "max_uploads (4) in progress: 503" 503 "$(post hold 4 "$T/a.json")"
 check "a domain not published: 422" 422 "$(post post "$DATA/rfc8460.json" application/tlsrpt+json)"
 check "a domain not published: not stored" "$N" "$(reports)"
 check "another Content-Type: 415" 415 "$(post post "$T/a.json" application/json)"

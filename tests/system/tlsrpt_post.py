@@ -5,6 +5,8 @@
 #   post FILE TYPE [chunked]  one POST of FILE with Content-Type TYPE; prints the status
 #   flood FILE N              up to N POSTs (a new connection each), stops at the first
 #                             429; prints "<posts> <first 429 at> <statuses seen>"
+#   hold N FILE               N uploads left in progress (headers and one body byte),
+#                             then one POST of FILE; prints its status
 #   big LENGTH [chunked]      a body of LENGTH zero bytes from a bounded generator, with
 #                             Content-Length LENGTH (or chunked); prints the status, or
 #                             "closed" when the server closed the connection, and the
@@ -72,6 +74,26 @@ elif mode == "flood":
             first = i
             break
     print(i, first, ",".join("%s:%d" % kv for kv in sorted(seen.items())))
+elif mode == "hold":
+    n, body = int(sys.argv[5]), open(sys.argv[6], "rb").read()
+    held = []
+    for i in range(n):
+        s = connect()
+        s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n{"
+                   % host).encode())
+        held.append(s)
+    # the held uploads count once the server's threads have read their headers (their own
+    # TLS handshakes first): until then a POST may still get through; retry, at most 50
+    # times, until the 503
+    st = post(body, "application/tlsrpt+json")
+    for _ in range(50):
+        if st == "503":
+            break
+        st = post(body, "application/tlsrpt+json")
+    print(st)
+    for s in held:
+        s.close()
 elif mode == "big":
     length = int(sys.argv[5])
     chunked = len(sys.argv) > 6 and sys.argv[6] == "chunked"
