@@ -37,14 +37,20 @@ cli_usage(FILE *out, const char *prefix, const struct cli_verb *v)
 	(void)fprintf(out, "%smtastsd [-c FILE] %s\n", prefix, syn);
 }
 
-/* The help lines of v, the first after the synopsis padded to width, the others indented
- * to the same column. */
+/* The help column of --help's verbs: a longer synopsis gets a line of its own. */
+#define CLI_HELP_COLUMN 24
+
+/* The help lines of v, the first after the synopsis padded to width (on the next line when
+ * the synopsis is wider), the others indented to the same column. */
 static void
 cli_help_lines(FILE *out, const char *first, int width, const char *help)
 {
 	const char *p = help, *nl;
 
-	(void)fprintf(out, "  %-*s  ", width, first);
+	if ((int)strlen(first) > width)
+		(void)fprintf(out, "  %s\n%*s", first, width + 4, "");
+	else
+		(void)fprintf(out, "  %-*s  ", width, first);
 	for (;;) {
 		nl = strchr(p, '\n');
 		if (nl == NULL) {
@@ -65,7 +71,7 @@ cli_help_commands(FILE *out, const struct cli_verb *verbs, size_t n)
 
 	for (i = 0; i < n; i++) {
 		len = cli_synopsis(&verbs[i], syn, sizeof(syn));
-		if (len > width)
+		if (len > width && len <= CLI_HELP_COLUMN)
 			width = len;
 	}
 	for (i = 0; i < n; i++) {
@@ -121,7 +127,7 @@ cli_parse(const struct cli_verb *v, int argc, char **argv, struct cli_args *a, i
 		} else if ((v->flags & CLI_DNSUPD) != 0 && strcmp(arg, "--update") == 0 &&
 		           !a->diff) {
 			a->update = 1;
-		} else if (arg[0] == '-' || a->n_operands >= v->max_operands ||
+		} else if ((arg[0] == '-' && arg[1] != '\0') || a->n_operands >= v->max_operands ||
 		           a->n_operands >= CLI_OPERANDS_MAX) {
 			*ret_code = cli_usage_error(a, "unexpected argument", arg);
 			return 1;

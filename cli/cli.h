@@ -74,9 +74,9 @@ struct cli_args {
 
 /* Parse argv[1..argc-1] (argv[0] is the verb name) for verb v into *a (cfg NULL, out
  * stdout). Options may stand anywhere among the operands: --json (CLI_JSON verbs), -h and
- * --help. Returns 0 when the verb should run; otherwise 1 with *ret_code set: CLI_EXIT_OK
- * after -h/--help (the verb's usage and help printed on stdout), CLI_EXIT_USAGE after a
- * usage error (message and usage line printed on stderr). */
+ * --help; a lone "-" is an operand (stdin). Returns 0 when the verb should run; otherwise 1 with
+ * *ret_code set: CLI_EXIT_OK after -h/--help (the verb's usage and help printed on stdout),
+ * CLI_EXIT_USAGE after a usage error (message and usage line printed on stderr). */
 int cli_parse(const struct cli_verb *v, int argc, char **argv, struct cli_args *a, int *ret_code);
 /* Run a parsed verb (a->cfg set) and check a->out once at the end: a write error that
  * fflush()/ferror() report turns success into CLI_EXIT_FAIL. Returns the exit code. */
@@ -114,5 +114,8 @@ int cli_migrate(const struct cli_args *a);
  * the running daemon, ACME state, next renewal, last error; cert renew DOMAIN: ask the
  * daemon (POST /acme/renew) to renew now. 0 ok, 1 failure, 2 usage. */
 int cli_cert(const struct cli_args *a);
+/* tlsrpt import [FILE|-] | tlsrpt [DOMAIN] [--json]: TLS reports in and out
+ * (cli_tlsrpt.c, docs/tlsrpt.md); import exits 0, EX_DATAERR or EX_TEMPFAIL. */
+int cli_tlsrpt(const struct cli_args *a);
 
 #endif

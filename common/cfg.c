@@ -323,6 +323,21 @@ static const struct cfg_key cfg_keys_acme[] = {
         K_END,
 };
 
+/* TLS reports received (tlsrpt/, docs/tlsrpt.md). */
+static const struct cfg_key cfg_keys_tlsrpt[] = {
+        K_BOOL(P, "receive", tlsrpt.receive, 0, 0),
+        K_STR(P, "mailto_rua", tlsrpt.mailto_rua, NULL, 0, cfg_check_rua),
+        K_MS(P, "retention", tlsrpt.retention_ms, DAY(400), DAY(1), DAY(3660), 0),
+        K_SIZE(P, "max_stored_bytes", tlsrpt.max_stored_bytes, 256u * 1024 * 1024, 65536,
+               (size_t)1 << 40, 0),
+        K_SIZE(P, "max_body", tlsrpt.max_body, 1024 * 1024, 1024, 64u * 1024 * 1024, 0),
+        K_SIZE(P, "max_report", tlsrpt.max_report, 8u * 1024 * 1024, 4096, 256u * 1024 * 1024, 0),
+        K_UINT(P, "max_ratio", tlsrpt.max_ratio, 100, 2, 100000, 0),
+        K_UINT(P, "rate_per_address", tlsrpt.rate_per_address, 60, 0, 1000000, 0),
+        K_UINT(P, "max_uploads", tlsrpt.max_uploads, 8, 1, 1024, 0),
+        K_END,
+};
+
 static const struct cfg_key cfg_keys_root[] = {
         K_GROUP("process", cfg_keys_process),
         K_GROUP("resolver", cfg_keys_resolver),
@@ -330,6 +345,7 @@ static const struct cfg_key cfg_keys_root[] = {
         K_GROUP("cache", cfg_keys_cache),
         K_GROUP("admin", cfg_keys_admin),
         K_GROUP("acme", cfg_keys_acme),
+        K_GROUP("tlsrpt", cfg_keys_tlsrpt),
         K_END,
 };
 

@@ -219,6 +219,19 @@ struct cfg_admin {
 
 struct cfg_where;
 
+/* TLSRPT reports received (tlsrpt/, docs/tlsrpt.md, RFC 8460). */
+struct cfg_tlsrpt {
+	int receive;               /* HTTPS rua on the publisher's listeners, default off */
+	char *mailto_rua;          /* "mailto:tlsrpt@example.com" printed by dns-records; NULL */
+	uint64_t retention_ms;     /* reports kept this long, default 400 d */
+	size_t max_stored_bytes;   /* compressed raw reports kept in all, default 256 MiB */
+	size_t max_body;           /* HTTPS request body (as sent), default 1 MiB */
+	size_t max_report;         /* decompressed report, default 8 MiB */
+	unsigned max_ratio;        /* decompressed / compressed, default 100 */
+	unsigned rate_per_address; /* HTTPS reports per address per hour, default 60; 0 = off */
+	unsigned max_uploads;      /* HTTPS uploads in progress at once, default 8 */
+};
+
 struct cfg {
 	char *path; /* file loaded, NULL for the embedded defaults */
 	struct cfg_process process;
@@ -227,6 +240,7 @@ struct cfg {
 	struct cfg_cache cache;
 	struct cfg_admin admin;
 	struct cfg_acme acme;
+	struct cfg_tlsrpt tlsrpt;
 	/* private (cfg_key_error()): where each path key is written in the file */
 	struct cfg_where *where;
 	size_t n_where;

@@ -105,6 +105,16 @@ err_str(int code)
 		return "state database written by a newer mtastsd";
 	case ERR_STATEDB_FOREIGN:
 		return "not an mtastsd state database";
+	case ERR_TLSRPT_GZIP:
+		return "not a valid gzip stream";
+	case ERR_TLSRPT_TOO_LARGE:
+		return "report over the size or decompression ratio limit";
+	case ERR_TLSRPT_JSON:
+		return "report is not a JSON object";
+	case ERR_TLSRPT_FIELD:
+		return "report field missing or invalid (RFC 8460 section 4)";
+	case ERR_TLSRPT_NO_REPORT:
+		return "no TLS report in the message";
 	case ERR_LISTEN_PASSED:
 		return "the socket passed by the service manager does not fit the listener";
 	default:

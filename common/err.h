@@ -64,6 +64,12 @@ enum err_code {
 	ERR_STATEDB_IO = -1162,      /* cannot create or write it: permissions, disk full, I/O */
 	ERR_STATEDB_VERSION = -1163, /* schema version newer than this build knows */
 	ERR_STATEDB_FOREIGN = -1164, /* an SQLite file that mtastsd did not write */
+	/* TLSRPT reports (tlsrpt/, RFC 8460) */
+	ERR_TLSRPT_GZIP = -1200,      /* not a valid gzip stream */
+	ERR_TLSRPT_TOO_LARGE = -1201, /* over the size or decompression ratio limit */
+	ERR_TLSRPT_JSON = -1202,      /* not JSON, or not a JSON object */
+	ERR_TLSRPT_FIELD = -1203,     /* a required field missing or of the wrong type/value */
+	ERR_TLSRPT_NO_REPORT = -1204, /* a mail message without a report part */
 	/* listening sockets (common/listen.h) */
 	ERR_LISTEN_PASSED = -1180, /* a socket passed by the service manager does not fit the
 	                            * configured listener: another role's name on its address,

@@ -241,5 +241,31 @@
  * smtp_connect_timeout 30 s but shorter for a check, and the whole host. */
 #define MX_PROBE_STEP_MS 10000
 #define MX_PROBE_HOST_MS 60000
+/* TLSRPT reports (tlsrpt/, docs/tlsrpt.md; RFC 8460 section 4). Our bounds, no RFC limit:
+ * a large provider's daily report is a few KiB with a few policies. JSON nesting depth
+ * given to json-c (the report format nests 4 deep); policies per report; failure-details
+ * per policy; bytes of any one string field kept (organization-name, report-id, result
+ * types, host names...). A report over a count is refused as malformed, a longer string
+ * likewise: nothing is cut silently. */
+#define TLSRPT_JSON_DEPTH   16
+#define TLSRPT_POLICIES_MAX 1024
+#define TLSRPT_FAILURES_MAX 4096
+#define TLSRPT_STRING_MAX   1024
+/* A whole mail message read by `mtastsd tlsrpt import` (bytes): Postfix's default
+ * message_size_limit is 10240000; a report mail is a few KiB. Longer input is refused
+ * (EX_DATAERR) after reading at most this much. */
+#define TLSRPT_MAIL_MAX (16 * 1024 * 1024)
+/* gunzip works in chunks of this size (bytes), checking the output bound after each. */
+#define TLSRPT_GZ_CHUNK 16384
+/* Reports listed per domain by the admin endpoint, the status page and `mtastsd tlsrpt`
+ * ("last reports"), and days shown in the chart. */
+#define TLSRPT_LAST_REPORTS 10
+/* The HTTPS receiver's per-address rate (publisher/pub_tlsrpt.c): addresses tracked at
+ * once, in a table of this many slots (an address takes the slot of its hash; a new one
+ * evicts the old: memory stays bounded whatever the number of clients), over fixed
+ * windows of this many seconds. An IPv6 client counts by its /64. */
+#define PUB_TLSRPT_RATE_SLOTS    4096
+#define PUB_TLSRPT_RATE_WINDOW_S 3600
+#define TLSRPT_CHART_DAYS        30
 
 #endif

@@ -35,6 +35,14 @@ enum statedb_stmt {
 	ST_POLICY_DROP_EXPIRED,
 	ST_POLICY_LOAD,
 	ST_POLICY_COUNT,
+	ST_TLSRPT_ADD,
+	ST_TLSRPT_ROW,
+	ST_TLSRPT_PRUNE_AGE,
+	ST_TLSRPT_PRUNE_SIZE,
+	ST_TLSRPT_PRUNE_ROWS,
+	ST_TLSRPT_SUMS,
+	ST_TLSRPT_ORGS,
+	ST_TLSRPT_LAST,
 	ST_COUNT
 };
 
@@ -53,6 +61,44 @@ static const char *const statedb_sql[ST_COUNT] = {
                            "(SELECT * FROM sts_policy ORDER BY fetched_at DESC, domain LIMIT ?1) "
                            "ORDER BY fetched_at, domain",
         [ST_POLICY_COUNT] = "SELECT count(*) FROM sts_policy",
+        /* (org, report_id) is UNIQUE; a malformed report has both NULL (never equal) */
+        [ST_TLSRPT_ADD] = "INSERT INTO tlsrpt_report (org, report_id, contact, source, peer, "
+                          "received_at, start_at, end_at, status, reason, raw, raw_size) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+                          "ON CONFLICT (org, report_id) DO NOTHING",
+        [ST_TLSRPT_ROW] = "INSERT INTO tlsrpt_session (report, domain, day, policy_type, result, "
+                          "mx_host, sessions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        [ST_TLSRPT_PRUNE_AGE] = "DELETE FROM tlsrpt_report WHERE received_at < ?1",
+        /* the newest reports whose raw reports fit in ?1 bytes stay */
+        [ST_TLSRPT_PRUNE_SIZE] =
+                "DELETE FROM tlsrpt_report WHERE id IN (SELECT id FROM (SELECT id, "
+                "sum(length(raw)) OVER (ORDER BY received_at DESC, id DESC) AS total "
+                "FROM tlsrpt_report) WHERE total > ?1)",
+        [ST_TLSRPT_PRUNE_ROWS] = "DELETE FROM tlsrpt_session WHERE report NOT IN "
+                                 "(SELECT id FROM tlsrpt_report)",
+        /* ?1 domain or NULL, ?2 first day */
+        [ST_TLSRPT_SUMS] = "SELECT domain, day, policy_type, result, sum(sessions), "
+                           "count(DISTINCT report) FROM tlsrpt_session "
+                           "WHERE (?1 IS NULL OR domain = ?1) AND day >= ?2 "
+                           "GROUP BY domain, day, policy_type, result "
+                           "ORDER BY domain, day, policy_type, result",
+        [ST_TLSRPT_ORGS] = "SELECT s.domain, r.org, s.result, s.mx_host, sum(s.sessions), "
+                           "count(DISTINCT r.id) FROM tlsrpt_session s "
+                           "JOIN tlsrpt_report r ON r.id = s.report "
+                           "WHERE (?1 IS NULL OR s.domain = ?1) AND s.day >= ?2 "
+                           "GROUP BY s.domain, r.org, s.result, s.mx_host "
+                           "ORDER BY s.domain, r.org, s.result, s.mx_host",
+        /* the newest ?2 reports (of domain ?1 when not NULL; malformed ones only without) */
+        [ST_TLSRPT_LAST] =
+                "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
+                "r.start_at, r.end_at, r.peer, "
+                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                " AND result = 'success' AND (?1 IS NULL OR domain = ?1)), "
+                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                " AND result <> 'success' AND (?1 IS NULL OR domain = ?1)) "
+                "FROM tlsrpt_report r WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM "
+                "tlsrpt_session WHERE report = r.id AND domain = ?1) "
+                "ORDER BY r.received_at DESC, r.id DESC LIMIT ?2",
 };
 
 /*
@@ -69,6 +115,22 @@ static const char *const statedb_steps[STATEDB_SCHEMA_VERSION] = {
         " fetched_at INTEGER NOT NULL,"
         " expires_at INTEGER NOT NULL);"
         "CREATE INDEX sts_policy_expires ON sts_policy (expires_at);",
+        /* 1 -> 2: TLSRPT reports received (tlsrpt/, docs/tlsrpt.md) */
+        "CREATE TABLE tlsrpt_report ("
+        " id INTEGER PRIMARY KEY,"
+        " org TEXT, report_id TEXT,"
+        " contact TEXT, source TEXT NOT NULL, peer TEXT NOT NULL,"
+        " received_at INTEGER NOT NULL, start_at INTEGER, end_at INTEGER,"
+        " status TEXT NOT NULL, reason TEXT,"
+        " raw BLOB NOT NULL, raw_size INTEGER NOT NULL,"
+        " UNIQUE (org, report_id));"
+        "CREATE INDEX tlsrpt_report_received ON tlsrpt_report (received_at);"
+        "CREATE TABLE tlsrpt_session ("
+        " report INTEGER NOT NULL, domain TEXT NOT NULL, day INTEGER NOT NULL,"
+        " policy_type TEXT NOT NULL, result TEXT NOT NULL, mx_host TEXT NOT NULL,"
+        " sessions INTEGER NOT NULL);"
+        "CREATE INDEX tlsrpt_session_domain_day ON tlsrpt_session (domain, day);"
+        "CREATE INDEX tlsrpt_session_report ON tlsrpt_session (report);",
 };
 
 struct statedb {
@@ -552,4 +614,227 @@ statedb_policy_count(struct statedb *db, size_t *ret_n)
 	}
 	(void)sqlite3_reset(st);
 	return statedb_code(rc);
+}
+
+/* ---- tlsrpt_report, tlsrpt_session ---- */
+
+/* Bind text, or NULL when s is NULL. */
+static int
+statedb_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		return sqlite3_bind_null(st, i);
+	return sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+}
+
+int
+statedb_tlsrpt_add(struct statedb *db, const struct statedb_tlsrpt_report *r, int64_t *ret_id)
+{
+	sqlite3_stmt *st = db->st[ST_TLSRPT_ADD];
+	int rr;
+
+	if (r->raw_len > INT32_MAX)
+		return -EINVAL;
+	if (statedb_bind_text(st, 1, r->org) != SQLITE_OK ||
+	    statedb_bind_text(st, 2, r->report_id) != SQLITE_OK ||
+	    statedb_bind_text(st, 3, r->contact) != SQLITE_OK ||
+	    statedb_bind_text(st, 4, r->source) != SQLITE_OK ||
+	    statedb_bind_text(st, 5, r->peer != NULL ? r->peer : "") != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, (sqlite3_int64)r->received_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, (sqlite3_int64)r->start_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, (sqlite3_int64)r->end_at) != SQLITE_OK ||
+	    statedb_bind_text(st, 9, r->status) != SQLITE_OK ||
+	    statedb_bind_text(st, 10, r->reason) != SQLITE_OK ||
+	    sqlite3_bind_blob(st, 11, r->raw, (int)r->raw_len, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 12, (sqlite3_int64)r->raw_size) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	rr = statedb_run(db, st);
+	if (rr < 0)
+		return rr;
+	if (sqlite3_changes(db->db) == 0)
+		return 1;
+	*ret_id = (int64_t)sqlite3_last_insert_rowid(db->db);
+	return 0;
+}
+
+int
+statedb_tlsrpt_row_add(struct statedb *db, int64_t report, const struct statedb_tlsrpt_row *row)
+{
+	sqlite3_stmt *st = db->st[ST_TLSRPT_ROW];
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)report) != SQLITE_OK ||
+	    statedb_bind_text(st, 2, row->domain) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, (sqlite3_int64)row->day) != SQLITE_OK ||
+	    statedb_bind_text(st, 4, row->policy_type) != SQLITE_OK ||
+	    statedb_bind_text(st, 5, row->result) != SQLITE_OK ||
+	    statedb_bind_text(st, 6, row->mx_host != NULL ? row->mx_host : "") != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, (sqlite3_int64)row->sessions) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	return statedb_run(db, st);
+}
+
+int
+statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes, size_t *ret_n)
+{
+	size_t n = 0;
+	int r;
+
+	if (sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_AGE], 1, (sqlite3_int64)before) !=
+	            SQLITE_OK ||
+	    sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_SIZE], 1,
+	                       max_bytes > INT64_MAX ? INT64_MAX : (sqlite3_int64)max_bytes) !=
+	            SQLITE_OK)
+		return ERR_STATEDB_IO;
+	r = statedb_run(db, db->st[ST_TLSRPT_PRUNE_AGE]);
+	if (r < 0) {
+		(void)sqlite3_clear_bindings(db->st[ST_TLSRPT_PRUNE_SIZE]);
+		return r;
+	}
+	n += (size_t)sqlite3_changes(db->db);
+	r = statedb_run(db, db->st[ST_TLSRPT_PRUNE_SIZE]);
+	if (r < 0)
+		return r;
+	n += (size_t)sqlite3_changes(db->db);
+	if (n > 0)
+		r = statedb_run(db, db->st[ST_TLSRPT_PRUNE_ROWS]);
+	if (r == 0 && ret_n != NULL)
+		*ret_n = n;
+	return r;
+}
+
+/* A text column or "" (NULL, not text, over TLSRPT_STRING_MAX). */
+static const char *
+statedb_col_str(sqlite3_stmt *st, int col)
+{
+	size_t len;
+
+	return statedb_col_text(st, col, TLSRPT_STRING_MAX, &len);
+}
+
+/* Bind ?1 = domain (NULL: all) and ?2 = n on st. */
+static int
+statedb_tlsrpt_bind(sqlite3_stmt *st, const char *domain, int64_t n)
+{
+	if (statedb_bind_text(st, 1, domain) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)n) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	return 0;
+}
+
+/* Step st to its end, calling row(st) per row until it returns non-zero. */
+static int
+statedb_tlsrpt_walk(struct statedb *db, sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *),
+                    void *arg)
+{
+	int rc;
+
+	(void)db;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (row(st, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	return statedb_code(rc);
+}
+
+struct statedb_tlsrpt_cb {
+	void *fn;
+	void *arg;
+};
+
+static int
+statedb_tlsrpt_sum_row(sqlite3_stmt *st, void *a)
+{
+	struct statedb_tlsrpt_cb *cb = a;
+	struct statedb_tlsrpt_sum s = {
+	        .domain = statedb_col_str(st, 0),
+	        .day = (int64_t)sqlite3_column_int64(st, 1),
+	        .policy_type = statedb_col_str(st, 2),
+	        .result = statedb_col_str(st, 3),
+	        .sessions = (uint64_t)sqlite3_column_int64(st, 4),
+	        .reports = (uint64_t)sqlite3_column_int64(st, 5),
+	};
+
+	return ((statedb_tlsrpt_sum_fn *)cb->fn)(&s, cb->arg);
+}
+
+int
+statedb_tlsrpt_sums(struct statedb *db, const char *domain, int64_t since_day,
+                    statedb_tlsrpt_sum_fn *fn, void *arg)
+{
+	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
+	sqlite3_stmt *st = db->st[ST_TLSRPT_SUMS];
+
+	if (statedb_tlsrpt_bind(st, domain, since_day) < 0)
+		return ERR_STATEDB_IO;
+	return statedb_tlsrpt_walk(db, st, statedb_tlsrpt_sum_row, &cb);
+}
+
+static int
+statedb_tlsrpt_org_row(sqlite3_stmt *st, void *a)
+{
+	struct statedb_tlsrpt_cb *cb = a;
+	struct statedb_tlsrpt_org o = {
+	        .domain = statedb_col_str(st, 0),
+	        .org = statedb_col_str(st, 1),
+	        .result = statedb_col_str(st, 2),
+	        .mx_host = statedb_col_str(st, 3),
+	        .sessions = (uint64_t)sqlite3_column_int64(st, 4),
+	        .reports = (uint64_t)sqlite3_column_int64(st, 5),
+	};
+
+	return ((statedb_tlsrpt_org_fn *)cb->fn)(&o, cb->arg);
+}
+
+int
+statedb_tlsrpt_orgs(struct statedb *db, const char *domain, int64_t since_day,
+                    statedb_tlsrpt_org_fn *fn, void *arg)
+{
+	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
+	sqlite3_stmt *st = db->st[ST_TLSRPT_ORGS];
+
+	if (statedb_tlsrpt_bind(st, domain, since_day) < 0)
+		return ERR_STATEDB_IO;
+	return statedb_tlsrpt_walk(db, st, statedb_tlsrpt_org_row, &cb);
+}
+
+static int
+statedb_tlsrpt_last_row(sqlite3_stmt *st, void *a)
+{
+	struct statedb_tlsrpt_cb *cb = a;
+	struct statedb_tlsrpt_report r = {
+	        .received_at = (time_t)sqlite3_column_int64(st, 0),
+	        .org = statedb_col_str(st, 1),
+	        .report_id = statedb_col_str(st, 2),
+	        .source = statedb_col_str(st, 3),
+	        .status = statedb_col_str(st, 4),
+	        .reason = statedb_col_str(st, 5),
+	        .start_at = (time_t)sqlite3_column_int64(st, 6),
+	        .end_at = (time_t)sqlite3_column_int64(st, 7),
+	        .peer = statedb_col_str(st, 8),
+	        .success = (uint64_t)sqlite3_column_int64(st, 9),
+	        .failure = (uint64_t)sqlite3_column_int64(st, 10),
+	};
+
+	return ((statedb_tlsrpt_report_fn *)cb->fn)(&r, cb->arg);
+}
+
+int
+statedb_tlsrpt_last(struct statedb *db, const char *domain, size_t max,
+                    statedb_tlsrpt_report_fn *fn, void *arg)
+{
+	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
+	sqlite3_stmt *st = db->st[ST_TLSRPT_LAST];
+
+	if (statedb_tlsrpt_bind(st, domain, (int64_t)max) < 0)
+		return ERR_STATEDB_IO;
+	return statedb_tlsrpt_walk(db, st, statedb_tlsrpt_last_row, &cb);
 }

@@ -29,7 +29,10 @@
  *            statedb_path(), statedb_schema_version(), statedb_errmsg(),
  *            statedb_begin(), statedb_commit(), statedb_rollback(),
  *            statedb_policy_put(), statedb_policy_delete(), statedb_policy_delete_all(),
- *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count()
+ *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count(),
+ *            statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
+ *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last()
+ *            (version 2: the TLSRPT tables, docs/tlsrpt.md)
  * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
  *            another thread opens its own connection to the same file.
  * Ownership: the caller owns the handle (statedb_close()); strings passed in are copied
@@ -53,7 +56,7 @@
 /* The file in the state directory. */
 #define STATEDB_FILE_NAME "state.db"
 /* The schema this build writes (PRAGMA user_version), see the header comment. */
-#define STATEDB_SCHEMA_VERSION 1
+#define STATEDB_SCHEMA_VERSION 2
 /* PRAGMA application_id of our files: "MTST". */
 #define STATEDB_APPLICATION_ID 0x4d545354
 
@@ -124,5 +127,84 @@ typedef int statedb_policy_fn(const struct statedb_policy *p, void *arg);
 int statedb_policy_load(struct statedb *db, size_t max, statedb_policy_fn *fn, void *arg);
 /* The number of rows into *ret_n. 0 or ERR_STATEDB_*. */
 int statedb_policy_count(struct statedb *db, size_t *ret_n);
+
+/* ---- tables tlsrpt_report and tlsrpt_session: TLS reports received (RFC 8460) ---- */
+
+/* One report as received: its metadata and the raw report, gzip-compressed. A report that
+ * failed parsing has org and report_id NULL, status "malformed" and the reason. */
+struct statedb_tlsrpt_report {
+	const char *org;       /* organization-name, NULL when malformed */
+	const char *report_id; /* report-id, NULL when malformed */
+	const char *contact;   /* contact-info, may be NULL */
+	const char *source;    /* "https", "mail", "file" */
+	const char *peer;      /* client address (https), "" otherwise */
+	time_t received_at;    /* wall clock, s */
+	time_t start_at;       /* date-range (0 when malformed) */
+	time_t end_at;
+	const char *status; /* "ok" or "malformed" */
+	const char *reason; /* why it is malformed, NULL when ok */
+	const void *raw;    /* the report, gzip (tlsrpt_gzip()), raw_len bytes */
+	size_t raw_len;
+	size_t raw_size; /* the report's length uncompressed */
+	/* read back by statedb_tlsrpt_last() only: this report's sessions */
+	uint64_t success, failure;
+};
+
+/* Per report, domain, day, policy type and result ("success" or a result type), the
+ * sessions (RFC 8460 section 4.3 summary and failure-details). */
+struct statedb_tlsrpt_row {
+	const char *domain;
+	int64_t day; /* days since 1970-01-01 UTC of the report's start-datetime */
+	const char *policy_type;
+	const char *result;
+	const char *mx_host; /* receiving-mx-hostname of a failure, mx-host of the policy for
+	                      * "success" (space-separated), "" when not reported */
+	uint64_t sessions;
+};
+
+/* Insert a report. Returns 0 with its row id in *ret_id, 1 when (org, report_id) is
+ * already there (nothing written), or ERR_STATEDB_*. Call inside statedb_begin(). */
+int statedb_tlsrpt_add(struct statedb *db, const struct statedb_tlsrpt_report *r, int64_t *ret_id);
+/* Insert one session row of report (an id from statedb_tlsrpt_add()). 0 or ERR_STATEDB_*. */
+int statedb_tlsrpt_row_add(struct statedb *db, int64_t report,
+                           const struct statedb_tlsrpt_row *row);
+/* Delete the reports received before `before`, then the oldest ones until the raw reports
+ * kept take at most max_bytes, with their rows. The number deleted goes to *ret_n (may be
+ * NULL). 0 or ERR_STATEDB_*. */
+int statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes, size_t *ret_n);
+
+/* Sessions per domain, day, policy type and result, from day since_day on. */
+struct statedb_tlsrpt_sum {
+	const char *domain;
+	int64_t day;
+	const char *policy_type;
+	const char *result;
+	uint64_t sessions;
+	uint64_t reports;
+};
+/* Sessions per domain, organisation, result and MX host. */
+struct statedb_tlsrpt_org {
+	const char *domain;
+	const char *org;
+	const char *result;
+	const char *mx_host;
+	uint64_t sessions;
+	uint64_t reports;
+};
+/* Callbacks: the row is valid only during the call; return non-zero to stop. */
+typedef int statedb_tlsrpt_sum_fn(const struct statedb_tlsrpt_sum *s, void *arg);
+typedef int statedb_tlsrpt_org_fn(const struct statedb_tlsrpt_org *o, void *arg);
+typedef int statedb_tlsrpt_report_fn(const struct statedb_tlsrpt_report *r, void *arg);
+/* Visit the sums of domain (NULL: every domain) from since_day on, ordered by domain, day,
+ * policy type, result. 0 or ERR_STATEDB_*. */
+int statedb_tlsrpt_sums(struct statedb *db, const char *domain, int64_t since_day,
+                        statedb_tlsrpt_sum_fn *fn, void *arg);
+/* Visit the organisations' rows of domain (NULL: all) from since_day on. */
+int statedb_tlsrpt_orgs(struct statedb *db, const char *domain, int64_t since_day,
+                        statedb_tlsrpt_org_fn *fn, void *arg);
+/* Visit the max newest reports about domain (NULL: all, malformed ones included), newest
+ * first; raw is not read (NULL), success/failure are the report's sessions for domain. */
+int statedb_tlsrpt_last(struct statedb *db, const char *domain, size_t max,
+                        statedb_tlsrpt_report_fn *fn, void *arg);
 
 #endif

@@ -36,6 +36,7 @@ struct stats {
 struct stats_sample {
 	const struct stats_metric *m;
 	const char *value, *value2; /* label values (NULL without) */
+	const char *value3;         /* the third label's value (label3), NULL without */
 	const char *path;           /* in JSON: the key key of the object at path[0..path_len) */
 	size_t path_len;
 	const char *key; /* NULL: not in JSON */
@@ -85,8 +86,16 @@ stats_clear(struct stats *st)
 void
 stats_emit(struct stats_emit *e, const char *value, const char *value2, uint64_t v)
 {
+	stats_emit3(e, value, value2, NULL, v);
+}
+
+void
+stats_emit3(struct stats_emit *e, const char *value, const char *value2, const char *value3,
+            uint64_t v)
+{
 	e->s.value = value;
 	e->s.value2 = value2;
+	e->s.value3 = value3;
 	e->s.key = e->s.m->json != NULL ? (value != NULL ? value : "") : NULL;
 	e->s.v = v;
 	e->fn(&e->s, e->arg);
@@ -280,6 +289,8 @@ stats_prom_sample(const struct stats_sample *s, void *arg)
 		stats_prom_label(f, "{", m->label, s->value);
 		if (m->label2 != NULL)
 			stats_prom_label(f, ",", m->label2, s->value2);
+		if (m->label3 != NULL)
+			stats_prom_label(f, ",", m->label3, s->value3 != NULL ? s->value3 : "");
 		(void)fputc('}', f);
 	}
 	(void)fprintf(f, " %llu\n", (unsigned long long)s->v);

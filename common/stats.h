@@ -67,6 +67,7 @@ struct stats_metric {
 	const char *json;     /* JSON path ("cache.hits", "" the top); NULL: not in JSON */
 	const char *label;    /* name of the (first) label, NULL: one unlabelled sample */
 	const char *label2;   /* name of the second label (each() only), NULL: none */
+	const char *label3;   /* name of the third label (each() with stats_emit3()), NULL */
 	unsigned flags;       /* STATS_JSON_BOOL, STATS_ATOMIC */
 	/* The samples, one of: */
 	size_t off;                        /* one: the uint64_t at obj + off, or get(obj) */
@@ -94,6 +95,9 @@ void stats_clear(struct stats *st);
 /* Inside each(): one sample, labelled value (label) and value2 (label2, NULL without).
  * The strings are copied or escaped at once; they need to live only during the call. */
 void stats_emit(struct stats_emit *e, const char *value, const char *value2, uint64_t v);
+/* stats_emit() with a third label value (label3). */
+void stats_emit3(struct stats_emit *e, const char *value, const char *value2, const char *value3,
+                 uint64_t v);
 
 /* Add every sample that has a JSON path to the object obj (json_type_object). */
 void stats_json(const struct stats *st, struct json_object *obj);

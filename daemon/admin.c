@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/crypto.h>
+#include <json-c/json.h>
 #include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -38,6 +39,10 @@
 #include "listen.h"
 #include "log.h"
 #include "mtasts_limits.h"
+#include "statedb.h"
+#include "tlsrpt_recv.h"
+#include "tlsrpt_store.h"
+#include "tlsrpt_summary.h"
 #include "xalloc.h"
 
 /* A config file larger than this is not hashed (bytes); cfg_load() reads far smaller ones. */
@@ -338,6 +343,57 @@ admin_policy(struct admin *a, struct MHD_Connection *conn, const char *dom)
 	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
 }
 
+struct statedb *
+admin_tlsrpt_db(struct admin *a)
+{
+	char err[512];
+	int r;
+
+	if (a->tlsrpt_db != NULL || a->tlsrpt_path == NULL)
+		return a->tlsrpt_db;
+	r = statedb_open(a->tlsrpt_path, &a->tlsrpt_db, err, sizeof(err));
+	if (r < 0) {
+		log_warn("admin: TLS reports: state database %s: %s (%s); not shown, tried again "
+		         "at the next request",
+		         a->tlsrpt_path, err_str(r), err);
+		a->tlsrpt_db = NULL;
+	}
+	return a->tlsrpt_db;
+}
+
+/* GET /tlsrpt and /tlsrpt/<domain>: the summary of the last TLSRPT_CHART_DAYS days. */
+static enum MHD_Result
+admin_tlsrpt(struct admin *a, struct MHD_Connection *conn, const char *dom)
+{
+	char norm[DOMAIN_BUF];
+	struct tlsrpt_summary *s = NULL;
+	struct statedb *db;
+	json_object *o;
+	char *body;
+	int r;
+
+	if (dom != NULL && domain_normalize(dom, norm) < 0)
+		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+	db = admin_tlsrpt_db(a);
+	if (db == NULL)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND,
+		                   "no state database: TLS reports are not kept");
+	r = tlsrpt_summary_load(db, dom != NULL ? norm : NULL, loop_wall_s(a->loop), &s);
+	if (r < 0) {
+		log_warn("admin: TLS reports: %s", err_str(r));
+		if (r != ERR_STATEDB_LOCKED)
+			a->tlsrpt_db = statedb_close(a->tlsrpt_db);
+		return admin_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+		                   "the state database cannot be read now");
+	}
+	o = tlsrpt_summary_json(s);
+	(void)tlsrpt_summary_free(s);
+	body = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+}
+
 /* GET / and /status: the facts gathered once for the body. */
 static enum MHD_Result
 admin_page_or_status(struct admin *a, struct MHD_Connection *conn, int page)
@@ -456,6 +512,8 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return admin_acme_renew(a, conn);
 	case ADMIN_H_MXCHECK:
 		return admin_mxcheck(a, conn);
+	case ADMIN_H_TLSRPT:
+		return admin_tlsrpt(a, conn, rt.domain);
 	case ADMIN_H_ERROR:
 		break;
 	}
@@ -552,6 +610,100 @@ static const struct stats_metric admin_stats[] = {
          .n = STATS_COUNT(admin_refusals)},
 };
 
+/* ---- TLSRPT metrics (docs/tlsrpt.md) ---- */
+
+/* mtastsd_tlsrpt_reports_total{source="https",outcome}: the HTTPS receiver's reports of
+ * this process. Mail imports are other processes: they show in the database (/tlsrpt). */
+static void
+admin_stats_tlsrpt_reports(const void *obj, struct stats_emit *e)
+{
+	const struct admin *a = obj;
+	uint64_t n[TLSRPT_OUTCOMES];
+	size_t i;
+
+	tlsrpt_recv_outcomes(a->tlsrpt_recv, n, TLSRPT_OUTCOMES);
+	for (i = 0; i < TLSRPT_OUTCOMES; i++)
+		if (a->tlsrpt_recv != NULL)
+			stats_emit(e, "https", tlsrpt_outcome_name((enum tlsrpt_outcome)i), n[i]);
+}
+
+/* mtastsd_tlsrpt_sessions_total{domain,policy_type,result}: every session of the stored
+ * reports (within tlsrpt.retention), read from the state database at each scrape. The
+ * statement orders by domain, day, type, result: per domain the rows are summed by
+ * (type, result) through a small table. */
+struct admin_tlsrpt_dom {
+	struct stats_emit *e;
+	char domain[DOMAIN_BUF];
+	struct {
+		char type[32], result[72];
+		uint64_t v;
+	} k[64];
+	size_t n;
+};
+
+static void
+admin_tlsrpt_dom_flush(struct admin_tlsrpt_dom *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->n; i++)
+		stats_emit3(d->e, d->domain, d->k[i].type, d->k[i].result, d->k[i].v);
+	d->n = 0;
+}
+
+static int
+admin_tlsrpt_day_row(const struct statedb_tlsrpt_sum *s, void *arg)
+{
+	struct admin_tlsrpt_dom *d = arg;
+	size_t i;
+
+	if (strcmp(d->domain, s->domain) != 0) {
+		admin_tlsrpt_dom_flush(d);
+		(void)snprintf(d->domain, sizeof(d->domain), "%s", s->domain);
+	}
+	for (i = 0; i < d->n; i++)
+		if (strcmp(d->k[i].type, s->policy_type) == 0 &&
+		    strcmp(d->k[i].result, s->result) == 0)
+			break;
+	if (i == d->n) {
+		if (d->n == sizeof(d->k) / sizeof(d->k[0]))
+			return 0; /* more result types than a real domain has: not shown */
+		(void)snprintf(d->k[i].type, sizeof(d->k[i].type), "%s", s->policy_type);
+		(void)snprintf(d->k[i].result, sizeof(d->k[i].result), "%s", s->result);
+		d->k[i].v = 0;
+		d->n++;
+	}
+	d->k[i].v += s->sessions;
+	return 0;
+}
+
+static void
+admin_stats_tlsrpt_sessions(const void *obj, struct stats_emit *e)
+{
+	struct admin *a = (struct admin *)(uintptr_t)obj;
+	struct admin_tlsrpt_dom *d;
+	struct statedb *db = admin_tlsrpt_db(a);
+
+	if (db == NULL)
+		return;
+	d = xcalloc(1, sizeof(*d));
+	d->e = e;
+	(void)statedb_tlsrpt_sums(db, NULL, 0, admin_tlsrpt_day_row, d);
+	admin_tlsrpt_dom_flush(d);
+	free(d);
+}
+
+static const struct stats_metric admin_tlsrpt_stats[] = {
+        {"mtastsd_tlsrpt_reports_total", STATS_COUNTER,
+         "TLS reports received by this process, by source and outcome (docs/tlsrpt.md).",
+         .label = "source", .label2 = "outcome", .each = admin_stats_tlsrpt_reports},
+        {"mtastsd_tlsrpt_sessions_total", STATS_COUNTER,
+         "Sessions in the stored TLS reports (within tlsrpt.retention), by Policy Domain, "
+         "policy type and result (success or the failure's result type).",
+         .label = "domain", .label2 = "policy_type", .label3 = "result",
+         .each = admin_stats_tlsrpt_sessions},
+};
+
 /* Registered first in the resolver's registry, so that it is there when the resolver is
  * off (/status shows "enabled" itself). */
 static const struct stats_metric admin_res_stats[] = {
@@ -638,6 +790,7 @@ admin_new(struct loop *loop, const struct cfg *cfg, struct admin **ret_admin)
 	a->start_wall = loop_wall_s(loop);
 	a->stats = stats_new();
 	stats_add(a->stats, admin_stats, STATS_COUNT(admin_stats), a);
+	stats_add(a->stats, admin_tlsrpt_stats, STATS_COUNT(admin_tlsrpt_stats), a);
 	a->stats_pub = stats_new();
 	a->stats_res = stats_new();
 	a->stats_acme = stats_new();
@@ -824,11 +977,24 @@ admin_free(struct admin *a)
 	free(a->listen_name);
 	admin_set_hosts(a, &(struct cfg_admin){0});
 	a->stats = stats_free(a->stats);
+	a->tlsrpt_db = statedb_close(a->tlsrpt_db);
+	free(a->tlsrpt_path);
 	a->stats_pub = stats_free(a->stats_pub);
 	a->stats_res = stats_free(a->stats_res);
 	a->stats_acme = stats_free(a->stats_acme);
 	free(a);
 	return NULL;
+}
+
+void
+admin_set_tlsrpt(struct admin *a, const char *state_path, const struct tlsrpt_recv *recv)
+{
+	if (a == NULL)
+		return;
+	a->tlsrpt_db = statedb_close(a->tlsrpt_db);
+	free(a->tlsrpt_path);
+	a->tlsrpt_path = state_path != NULL ? xstrdup(state_path) : NULL;
+	a->tlsrpt_recv = recv;
 }
 
 uint16_t

@@ -13,6 +13,7 @@
  *   GET  /metrics           Prometheus text exposition 0.0.4, names mtastsd_*
  *   GET  /policies/<domain> JSON: what the cache holds for domain (404 when not cached)
  *   POST /cache/purge       ?domain=<d> purges one domain, no argument purges all (JSON)
+ *   GET  /tlsrpt[/<domain>] JSON: what the TLS reports of the last 30 days say (docs/tlsrpt.md)
  *
  * With admin.token set, every request needs "Authorization: Bearer <token>" (else 401);
  * the comparison takes the same time whatever the token given. Every request must name the
@@ -69,6 +70,11 @@ void admin_note_reload(struct admin *a, int ok);
 void admin_stop_accepting(struct admin *a);
 /* Stops the server (open connections are closed). Returns NULL. */
 struct admin *admin_free(struct admin *a);
+struct tlsrpt_recv;
+/* TLS reports (docs/tlsrpt.md): GET /tlsrpt and /tlsrpt/<domain>, the status page's TLSRPT
+ * section and the mtastsd_tlsrpt_* metrics read the state database at state_path (copied;
+ * NULL: none) and the HTTPS receiver's counters (recv, borrowed, may be NULL). */
+void admin_set_tlsrpt(struct admin *a, const char *state_path, const struct tlsrpt_recv *recv);
 /* The bound TCP port (for logs and tests), 0 for a unix socket. */
 uint16_t admin_port(const struct admin *a);
 

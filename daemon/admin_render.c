@@ -24,7 +24,9 @@
 #include "err.h"
 #include "log.h"
 #include "mxcheck.h"
+#include "statedb.h"
 #include "sts_policy.h"
+#include "tlsrpt_summary.h"
 #include "xalloc.h"
 
 const char *
@@ -50,12 +52,16 @@ admin_facts_collect(struct admin *a, struct admin_facts *f)
 	f->now = loop_wall_s(a->loop);
 	f->pub = pub_info_get(a->pub);
 	f->n_failures = res_cache_failures(a->res, ADMIN_SCAN_MAX, f->failures, ADMIN_FAILURES_MAX);
+	if (admin_tlsrpt_db(a) != NULL &&
+	    tlsrpt_summary_load(a->tlsrpt_db, NULL, f->now, &f->tlsrpt) < 0)
+		f->tlsrpt = NULL;
 }
 
 void
 admin_facts_free(struct admin_facts *f)
 {
 	f->pub = pub_info_free(f->pub);
+	f->tlsrpt = tlsrpt_summary_free(f->tlsrpt);
 }
 
 /* ---- reading the metrics ---- */
@@ -598,7 +604,153 @@ static const char admin_css[] =
         ".meta{color:#5a6473}.ok{background:#d9f2dd}.warn{background:#fff1c2}"
         ".bad{background:#f9d0d0}.mode-enforce{color:#126b2a;font-weight:600}"
         ".mode-testing{color:#8a5a00;font-weight:600}.mode-none{color:#777}"
-        "code{font-size:.9em}";
+        "code{font-size:.9em}.tlsrpt{margin:0 0 1.2em}.tlsrpt h3{font-size:1em;margin:.8em 0 .3em}"
+        ".tlsrpt-chart{background:#fff;border:1px solid #d5d9e0}.tlsrpt table{margin:.4em 0}";
+
+/* The chart of one domain: successful (green) and failed (red) sessions per day over the
+ * summary's days, as stacked bars; a day with failures shows at least 2 px of red. Drawn
+ * here, inline: no script, no fetch. Each bar has a <title> (the day and its counts). */
+static void
+html_tlsrpt_chart(FILE *f, const struct tlsrpt_summary *s, const struct tlsrpt_domain_summary *d)
+{
+	const int w = 620, h = 170, left = 50, top = 10, bottom = 30;
+	const int plot_h = h - top - bottom;
+	double bw = (double)(w - left - 10) / (double)s->days;
+	uint64_t max = 1;
+	char day[16];
+	size_t i;
+
+	for (i = 0; i < s->days; i++)
+		if (d->day_success[i] + d->day_failure[i] > max)
+			max = d->day_success[i] + d->day_failure[i];
+	(void)fprintf(f,
+	              "<svg class=\"tlsrpt-chart\" id=\"tlsrpt-chart-%s\" width=\"%d\" "
+	              "height=\"%d\" viewBox=\"0 0 %d %d\" role=\"img\" "
+	              "xmlns=\"http://www.w3.org/2000/svg\"><title>sessions per day, last %zu "
+	              "days</title>\n",
+	              d->domain, w, h, w, h, s->days);
+	(void)fprintf(f,
+	              "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#888\"/>"
+	              "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%llu</text>"
+	              "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">0</text>\n",
+	              left, top + plot_h, w - 10, top + plot_h, left - 4, top + 10,
+	              (unsigned long long)max, left - 4, top + plot_h);
+	for (i = 0; i < s->days; i++) {
+		uint64_t ok = d->day_success[i], bad = d->day_failure[i];
+		double x = left + bw * (double)i + 1;
+		double hb = (double)plot_h * (double)bad / (double)max;
+		double ho = (double)plot_h * (double)ok / (double)max;
+		time_t t = (time_t)((s->first_day + (int64_t)i) * 86400);
+		struct tm tm;
+
+		if (bad > 0 && hb < 2)
+			hb = 2;
+		if (gmtime_r(&t, &tm) == NULL || strftime(day, sizeof(day), "%Y-%m-%d", &tm) == 0)
+			(void)snprintf(day, sizeof(day), "?");
+		(void)fprintf(f, "<g class=\"day\"><title>%s: %llu successful, %llu failed</title>",
+		              day, (unsigned long long)ok, (unsigned long long)bad);
+		if (ok > 0)
+			(void)fprintf(f,
+			              "<rect class=\"ok\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			              "height=\"%.1f\" fill=\"#3c9a52\"/>",
+			              x, top + plot_h - hb - ho, bw - 2, ho);
+		if (bad > 0)
+			(void)fprintf(f,
+			              "<rect class=\"fail\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" "
+			              "height=\"%.1f\" fill=\"#c0392b\"/>",
+			              x, top + plot_h - hb, bw - 2, hb);
+		(void)fputs("</g>\n", f);
+		/* the first, middle and last days, inside the chart's width */
+		if (i == 0 || i == s->days - 1 || i == s->days / 2)
+			(void)fprintf(f,
+			              "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" "
+			              "text-anchor=\"%s\">%s</text>\n",
+			              i == 0             ? x
+			              : i == s->days - 1 ? x + bw - 2
+			                                 : x + bw / 2,
+			              h - 12,
+			              i == 0             ? "start"
+			              : i == s->days - 1 ? "end"
+			                                 : "middle",
+			              day);
+	}
+	(void)fputs("</svg>\n", f);
+}
+
+static void
+html_tlsrpt_counts(FILE *f, const char *cls, const char *what, const struct tlsrpt_count *v,
+                   size_t n)
+{
+	size_t i;
+
+	(void)fprintf(f,
+	              "<table class=\"%s\"><thead><tr><th>%s</th><th>Sessions</th></tr>"
+	              "</thead><tbody>\n",
+	              cls, what);
+	for (i = 0; i < n; i++) {
+		(void)fputs("<tr><td>", f);
+		html_esc(f, v[i].name);
+		(void)fprintf(f, "</td><td class=\"num\">%llu</td></tr>\n",
+		              (unsigned long long)v[i].sessions);
+	}
+	(void)fputs("</tbody></table>\n", f);
+}
+
+/* The TLSRPT section: per domain the summary line, the chart, the failure types, the
+ * reporting organisations and the last reports (docs/tlsrpt.md). */
+static void
+html_tlsrpt(FILE *f, const struct tlsrpt_summary *s)
+{
+	char line[1024];
+	size_t i, j;
+
+	(void)fprintf(f, "<h2>TLS reports (last %zu days)</h2>\n", s->days);
+	if (s->n_domains == 0) {
+		(void)fputs("<p id=\"tlsrpt-none\">No TLS report received in this period.</p>\n",
+		            f);
+		return;
+	}
+	for (i = 0; i < s->n_domains; i++) {
+		const struct tlsrpt_domain_summary *d = &s->domains[i];
+
+		(void)fputs("<div class=\"tlsrpt\" id=\"tlsrpt-", f);
+		html_esc(f, d->domain);
+		(void)fputs("\"><h3>", f);
+		html_esc(f, d->domain);
+		tlsrpt_summary_line(d, line, sizeof(line));
+		(void)fputs("</h3><p class=\"tlsrpt-summary\">", f);
+		html_esc(f, line);
+		(void)fputs("</p>\n", f);
+		html_tlsrpt_chart(f, s, d);
+		if (d->n_failures > 0)
+			html_tlsrpt_counts(f, "tlsrpt-failures", "Failure type", d->failures,
+			                   d->n_failures);
+		html_tlsrpt_counts(f, "tlsrpt-orgs", "Organisation", d->orgs, d->n_orgs);
+		(void)fputs("<table class=\"tlsrpt-last\"><thead><tr><th>Received</th>"
+		            "<th>Organisation</th><th>Report id</th><th>Source</th>"
+		            "<th>Successful</th><th>Failed</th></tr></thead><tbody>\n",
+		            f);
+		for (j = 0; j < d->n_last; j++) {
+			const struct tlsrpt_last *l = &d->last[j];
+
+			(void)fputs("<tr><td>", f);
+			html_time(f, l->received_at);
+			(void)fputs("</td><td>", f);
+			html_esc(f, l->org);
+			(void)fputs("</td><td><code>", f);
+			html_esc(f, l->report_id);
+			(void)fputs("</code></td><td>", f);
+			html_esc(f, l->source);
+			(void)fprintf(
+			        f,
+			        "</td><td class=\"num\">%llu</td><td class=\"num%s\">%llu</td>"
+			        "</tr>\n",
+			        (unsigned long long)l->success, l->failure > 0 ? " bad" : "",
+			        (unsigned long long)l->failure);
+		}
+		(void)fputs("</tbody></table></div>\n", f);
+	}
+}
 
 char *
 admin_render_html(struct admin *a, const struct admin_facts *f)
@@ -667,6 +819,8 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 
 	if (a->mxcheck != NULL)
 		admin_html_mx(a, o.f);
+	if (f->tlsrpt != NULL)
+		html_tlsrpt(o.f, f->tlsrpt);
 
 	(void)fputs("<h2>Resolver</h2>\n", o.f);
 	if (!res_enabled(a->res)) {

@@ -32,8 +32,12 @@ struct admin;
 #define ADMIN_FAILURES_MAX 20
 
 /* What the renderers show besides the metrics, gathered once per request. */
+struct tlsrpt_summary;
 struct admin_facts {
 	time_t now;
+	/* the TLS reports of the last TLSRPT_CHART_DAYS days (docs/tlsrpt.md), NULL when
+	 * there is no state database or it cannot be read: no TLSRPT section */
+	struct tlsrpt_summary *tlsrpt;
 	struct pub_info *pub; /* never NULL; no domains when the publisher is off */
 	size_t n_failures;
 	struct res_failure failures[ADMIN_FAILURES_MAX];

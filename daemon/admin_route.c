@@ -330,6 +330,15 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 		ret->domain = url + sizeof(pol_prefix) - 1;
 		return;
 	}
+	if (strcmp(url, "/tlsrpt") == 0 || strcmp(url, "/tlsrpt/") == 0) {
+		admin_serve(ret, ADMIN_H_TLSRPT);
+		return;
+	}
+	if (strncmp(url, "/tlsrpt/", 8) == 0) {
+		admin_serve(ret, ADMIN_H_TLSRPT);
+		ret->domain = url + 8;
+		return;
+	}
 	if (strcmp(url, "/metrics") == 0)
 		admin_serve(ret, ADMIN_H_METRICS);
 	else if (strcmp(url, "/status") == 0)

@@ -19,7 +19,8 @@
  *      unix-socket listener too (a reverse proxy in front of it forwards browsers' Hosts).
  *   2. admin.token set: a request without it is 401.
  *   3. A POST body over ADMIN_POST_BODY_MAX: 413.
- *   4. Method and path: GET/HEAD of /, /status, /metrics, /policies/<domain>; POST
+ *   4. Method and path: GET/HEAD of /, /status, /metrics, /policies/<domain>, /tlsrpt,
+ *      /tlsrpt/<domain>; POST
  *      /cache/purge, refused (403) when it carries Origin (a cross-site form) and, when no
  *      token is configured, on a TCP listener (any local user or any local web application
  *      with an SSRF could empty the cache): only a unix socket, whose file mode says who may
@@ -78,6 +79,7 @@ enum admin_handler {
 	ADMIN_H_PURGE,      /* POST /cache/purge */
 	ADMIN_H_ACME_RENEW, /* POST /acme/renew?domain=D: renew D's ACME certificate now */
 	ADMIN_H_MXCHECK,    /* POST /mx-check: start an MX check run now (daemon/mxcheck.h) */
+	ADMIN_H_TLSRPT,     /* GET /tlsrpt (domain NULL) and /tlsrpt/<domain> (not checked yet) */
 };
 
 /* Why a request was refused, for the counters (mtastsd_admin_requests_refused_total). */
@@ -96,7 +98,8 @@ struct admin_route {
 	                  * 400, 401, 403, 404, 405, 413, 421 with ADMIN_H_ERROR */
 	enum admin_handler handler;
 	const char *error;          /* ADMIN_H_ERROR: fixed ASCII text (never peer input) */
-	const char *domain;         /* ADMIN_H_POLICY: the name in the path (points into url) */
+	const char *domain;         /* ADMIN_H_POLICY, ADMIN_H_TLSRPT: the name in the path
+	                             * (points into url; NULL for /tlsrpt) */
 	enum admin_refusal refused; /* ADMIN_REFUSED_NONE unless refused for one of those */
 };
 

@@ -46,6 +46,7 @@
 #include "pub.h"
 #include "res.h"
 #include "statedb.h"
+#include "tlsrpt_recv.h"
 #include "sysd.h"
 #include "xalloc.h"
 
@@ -64,11 +65,12 @@ struct daemon {
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
-	struct curlm *curlm;     /* the one libcurl multi: resolver fetches and ACME */
-	struct acme *acme;       /* NULL: no domain has cert = "acme" */
-	struct mxcheck *mxcheck; /* the periodic MX check (mxcheck.h), NULL when off */
-	struct statedb *state;   /* NULL: memory-only (no state directory, or unusable) */
-	char *state_path;        /* <state directory>/state.db once the directory is there */
+	struct curlm *curlm;        /* the one libcurl multi: resolver fetches and ACME */
+	struct acme *acme;          /* NULL: no domain has cert = "acme" */
+	struct mxcheck *mxcheck;    /* the periodic MX check (mxcheck.h), NULL when off */
+	struct tlsrpt_recv *tlsrpt; /* the HTTPS TLSRPT receiver's storage, NULL: off */
+	struct statedb *state;      /* NULL: memory-only (no state directory, or unusable) */
+	char *state_path;           /* <state directory>/state.db once the directory is there */
 	struct loop_timer status_timer;
 	struct fd_budget fdb; /* the descriptor budget computed at start */
 	const struct daemon_opts *opts;
@@ -231,7 +233,8 @@ daemon_state_prepare(struct daemon *d)
 	char *dir, *what;
 	int r;
 
-	if (d->res == NULL) /* the resolver is its only user so far */
+	/* its users: the resolver's cache, the TLSRPT receiver */
+	if (d->res == NULL && !(d->pub != NULL && d->cfg->tlsrpt.receive))
 		return;
 	dir = daemon_state_dir(d->cfg);
 	if (dir == NULL) {
@@ -277,8 +280,32 @@ daemon_state_open(struct daemon *d)
 		daemon_state_unusable(d, d->state_path, err_str(r), err);
 		return;
 	}
-	if (res_set_statedb(d->res, d->state) < 0) /* logged */
+	if (d->res == NULL) /* the file is created and migrated; the receiver opens its own */
 		d->state = statedb_close(d->state);
+	else if (res_set_statedb(d->res, d->state) < 0) /* logged */
+		d->state = statedb_close(d->state);
+}
+
+/* The HTTPS TLSRPT receiver's storage (daemon/tlsrpt_recv.h), when tlsrpt.receive is on
+ * and the publisher runs: at start, and at a reload that turns it on. */
+static void
+daemon_tlsrpt_start(struct daemon *d, const struct cfg *cfg)
+{
+	if (d->tlsrpt != NULL) {
+		tlsrpt_recv_reload(d->tlsrpt, cfg);
+		return;
+	}
+	if (d->pub == NULL || !cfg->tlsrpt.receive)
+		return;
+	if (d->state_path == NULL) {
+		log_warn("tlsrpt.receive: no state database (process.state_directory), reports "
+		         "POSTed to %s are answered 503",
+		         PUB_TLSRPT_PATH);
+		return;
+	}
+	d->tlsrpt = tlsrpt_recv_new(cfg, d->state_path);
+	pub_set_tlsrpt(d->pub, tlsrpt_recv_store, d->tlsrpt);
+	log_info("tlsrpt: receiving reports at https://mta-sts.<domain>%s", PUB_TLSRPT_PATH);
 }
 
 /* ---- the built-in ACME client (acme/acme.h, docs/publisher.md "ACME") ---- */
@@ -546,6 +573,8 @@ daemon_reload(struct daemon *d)
 			goto fail;
 		}
 	}
+	daemon_tlsrpt_start(d, nc);
+	admin_set_tlsrpt(d->admin, d->state_path, d->tlsrpt);
 	old = d->cfg;
 	d->cfg = nc;
 	daemon_mxcheck_reload(d);
@@ -720,6 +749,8 @@ daemon_start(struct daemon *d)
 	r = daemon_acme_start(d);
 	if (r < 0)
 		return r;
+	daemon_tlsrpt_start(d, d->cfg);
+	admin_set_tlsrpt(d->admin, d->state_path, d->tlsrpt);
 	if (d->state != NULL) /* its metrics */
 		admin_update(d->admin, d->cfg, d->res, d->pub);
 	daemon_mxcheck_reload(d);
@@ -755,10 +786,11 @@ fail:
 	if (d.loop != NULL)
 		loop_timer_stop(d.loop, &d.status_timer);
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
-	d.admin = admin_free(d.admin);
+	d.admin = admin_free(d.admin);       /* before the receiver it reads the counters of */
 	d.mxcheck = mxcheck_free(d.mxcheck);
 	d.acme = acme_free(d.acme); /* before the publisher: it removes its http-01 tokens */
 	d.pub = pub_free(d.pub);
+	d.tlsrpt = tlsrpt_recv_free(d.tlsrpt); /* after the publisher's threads stopped */
 	d.res = res_free(d.res);       /* before the state database: it writes what is pending */
 	d.curlm = curlm_free(d.curlm); /* after both users of the multi */
 	d.state = statedb_close(d.state);

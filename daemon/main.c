@@ -64,6 +64,13 @@ static const struct cli_verb main_verbs[] = {
          .help = "show certificates: source (file/ACME), issuer, expiry, renewal, error;\n"
                  "`cert renew DOMAIN` asks the daemon to renew one now",
          .run = cli_cert},
+        {.name = "tlsrpt",
+         .operands = "[DOMAIN | import [FILE|-]]",
+         .max_operands = 2,
+         .flags = CLI_JSON,
+         .help = "TLS reports per domain (last 30 days); import: one report\n"
+                 "(mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)",
+         .run = cli_tlsrpt},
 };
 #define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))
 

@@ -210,6 +210,10 @@ snap_from_cfg(const struct cfg *cfg, struct pub_snap **ret_snap)
 	               (unsigned)p->cache_control_max_age_s);
 	if (p->acme_webroot != NULL)
 		s->acme_webroot = xstrdup(p->acme_webroot);
+	s->tlsrpt_receive = cfg->tlsrpt.receive;
+	s->tlsrpt_max_body = cfg->tlsrpt.max_body;
+	s->tlsrpt_rate = cfg->tlsrpt.rate_per_address;
+	s->tlsrpt_max_uploads = cfg->tlsrpt.max_uploads;
 	*ret_snap = s;
 	return 0;
 fail:
@@ -240,6 +244,10 @@ snap_clone_policies(const struct pub_snap *old)
 	memcpy(s->cache_control, old->cache_control, sizeof(s->cache_control));
 	if (old->acme_webroot != NULL)
 		s->acme_webroot = xstrdup(old->acme_webroot);
+	s->tlsrpt_receive = old->tlsrpt_receive;
+	s->tlsrpt_max_body = old->tlsrpt_max_body;
+	s->tlsrpt_rate = old->tlsrpt_rate;
+	s->tlsrpt_max_uploads = old->tlsrpt_max_uploads;
 	return s;
 }
 
@@ -736,6 +744,7 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 		srv.tls_cert = pub_tls_retrieve_cert;
 		srv.opened = pub_tls_conn_opened;
 		srv.closed = pub_tls_conn_closed;
+		srv.completed = pub_tlsrpt_completed;
 		srv.arg = pub;
 	}
 	if (httpd_start(pub->httpd, listen_take_fd(&ls), &srv, addr) == NULL)
@@ -1007,6 +1016,7 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	pub->inotify_fd = -1;
 	(void)pthread_mutex_init(&pub->snap_lock, NULL);
 	(void)pthread_mutex_init(&pub->acme_lock, NULL);
+	(void)pthread_mutex_init(&pub->tlsrpt_lock, NULL);
 	pub->snap = s;
 	pub->tls_priority = xstrdup(pub_priority_of(p));
 	pub->threads = pub_threads_default();
@@ -1131,6 +1141,7 @@ pub_free(struct pub *pub)
 		free(pub->acme_tokens[i].key_authz);
 	}
 	(void)pthread_mutex_destroy(&pub->acme_lock);
+	pub_tlsrpt_free(pub);
 	free(pub->tls_priority);
 	if (pub->ticket_key.data != NULL) {
 		gnutls_memset(pub->ticket_key.data, 0, pub->ticket_key.size);

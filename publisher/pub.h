@@ -76,6 +76,18 @@ void pub_set_ready_gate(struct pub *pub, pub_ready_gate_fn *gate, void *arg);
 /* domain's records may change now: starts its RFC 2136 update (pub_dnsupdate.h) when it
  * has dns_update; no-op otherwise, or when pub is NULL. */
 void pub_domain_ready(struct pub *pub, const char *domain);
+/* ---- the TLSRPT receiver (pub_tlsrpt.c, docs/tlsrpt.md) ---- */
+
+/* Storage of one report POSTed to PUB_TLSRPT_PATH on an HTTPS listener, set by the daemon
+ * (the publisher does not know the tlsrpt library: docs/architecture.md, Layering). Called
+ * in a libmicrohttpd thread, once per complete request body within tlsrpt.max_body, with
+ * the client address as text; it stores (or refuses) the report and returns the HTTP
+ * status to answer (2xx only once stored), with a one-line text for the body in msg
+ * (msglen bytes). It must be thread-safe and must not block on the main loop. */
+typedef unsigned pub_tlsrpt_fn(void *arg, const void *body, size_t len, const char *peer, char *msg,
+                               size_t msglen);
+/* Set (or, with fn NULL, clear) the hook. Without a hook a POST is answered 503. */
+void pub_set_tlsrpt(struct pub *pub, pub_tlsrpt_fn *fn, void *arg);
 
 /* ---- admin endpoint (pub_info.c) ---- */
 #include <stdint.h>
@@ -110,17 +122,22 @@ void pub_stats_add(const struct pub *pub, struct stats *st);
 
 /* ---- the DNS records of the published domains (pub_dns.c) ---- */
 
-/* The TXT records one published domain needs: _mta-sts (RFC 8461 section 3.1) and, with
- * tlsrpt_rua configured, _smtp._tls (RFC 8460 section 3). Texts are the unquoted record
- * data; owner names are absolute (trailing dot). */
+/* The path of the HTTPS TLSRPT receiver on the publisher's listeners (docs/tlsrpt.md):
+ * the https rua of a published domain is https://mta-sts.<domain>/.well-known/tlsrpt. */
+#define PUB_TLSRPT_PATH "/.well-known/tlsrpt"
+
+/* The TXT records one published domain needs: _mta-sts (RFC 8461 section 3.1) and, with a
+ * rua (the domain's tlsrpt_rua, tlsrpt.mailto_rua, and the https rua when tlsrpt.receive
+ * is on, in that order, comma-separated), _smtp._tls (RFC 8460 section 3). Texts are the unquoted
+ * record data; owner names are absolute (trailing dot). */
 struct pub_dns_domain {
 	const char *domain; /* "example.com"; borrowed from the cfg */
 	enum sts_mode mode; /* mode of the configured policy */
 	char *policy_host;  /* "mta-sts.example.com": needs A/AAAA (or CNAME) to this host */
 	char *sts_owner;    /* "_mta-sts.example.com." */
 	char *sts_text;     /* "v=STSv1; id=<pub_policy_id()>" */
-	char *tlsrpt_owner; /* "_smtp._tls.example.com.", NULL without tlsrpt_rua */
-	char *tlsrpt_text;  /* "v=TLSRPTv1; rua=<tlsrpt_rua>", NULL without tlsrpt_rua */
+	char *tlsrpt_owner; /* "_smtp._tls.example.com.", NULL without any rua */
+	char *tlsrpt_text;  /* "v=TLSRPTv1; rua=<rua>[,<rua>...]", NULL without any rua */
 };
 struct pub_dns_records {
 	uint32_t ttl_s; /* suggested TTL of every record (seconds) */

@@ -8,10 +8,39 @@
  * Errors:    none; allocation failure dies (xalloc).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "pub.h"
 #include "pub_int.h"
 #include "xalloc.h"
+
+/* "v=TLSRPTv1; rua=..." with every rua of d (RFC 8460 section 3: comma-separated), or
+ * NULL when there is none. A rua given twice is written once. */
+static char *
+pub_dns_tlsrpt_text(const struct cfg *cfg, const struct cfg_domain *d)
+{
+	char *rua[3], *text, *t;
+	size_t n = 0, i;
+
+	if (d->tlsrpt_rua != NULL)
+		rua[n++] = xstrdup(d->tlsrpt_rua);
+	if (cfg->tlsrpt.mailto_rua != NULL &&
+	    (d->tlsrpt_rua == NULL || strstr(d->tlsrpt_rua, cfg->tlsrpt.mailto_rua) == NULL))
+		rua[n++] = xstrdup(cfg->tlsrpt.mailto_rua);
+	if (cfg->tlsrpt.receive)
+		rua[n++] = xasprintf("https://mta-sts.%s" PUB_TLSRPT_PATH, d->domain);
+	if (n == 0)
+		return NULL;
+	text = xasprintf("v=TLSRPTv1; rua=%s", rua[0]);
+	free(rua[0]);
+	for (i = 1; i < n; i++) {
+		t = xasprintf("%s,%s", text, rua[i]);
+		free(text);
+		free(rua[i]);
+		text = t;
+	}
+	return text;
+}
 
 struct pub_dns_records *
 pub_dns_records(const struct cfg *cfg)
@@ -33,10 +62,9 @@ pub_dns_records(const struct cfg *cfg)
 		rd->policy_host = xasprintf("mta-sts.%s", d->domain);
 		rd->sts_owner = xasprintf("_mta-sts.%s.", d->domain);
 		rd->sts_text = xasprintf("v=STSv1; id=%s", id);
-		if (d->tlsrpt_rua != NULL) {
+		rd->tlsrpt_text = pub_dns_tlsrpt_text(cfg, d);
+		if (rd->tlsrpt_text != NULL)
 			rd->tlsrpt_owner = xasprintf("_smtp._tls.%s.", d->domain);
-			rd->tlsrpt_text = xasprintf("v=TLSRPTv1; rua=%s", d->tlsrpt_rua);
-		}
 		free(id);
 	}
 	return r;

@@ -42,9 +42,10 @@ static const char http_body_301[] = "moved permanently\n";
 static const char http_body_413[] = "request body not allowed\n";
 
 /* *req_ctx of a request whose first handler call has been seen, and of a request whose
- * body arrived although its headers announced none (answered 413 once it is complete). */
-static char http_seen;
-static char http_body;
+ * body arrived although its headers announced none (answered 413 once it is complete).
+ * Pointer-sized and NULL: pub_tlsrpt_is_upload() reads a pointer at *req_ctx. */
+static const void *http_seen;
+static const void *http_body;
 
 static enum MHD_Result
 http_reply(struct MHD_Connection *conn, unsigned status, const char *body, size_t len,
@@ -401,7 +402,16 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	const char *host = NULL;
 	enum MHD_Result ret;
 
-	(void)upload_data;
+	if (pub_tlsrpt_is_upload(*req_ctx) ||
+	    (*req_ctx == NULL && strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
+	     pub_tlsrpt_path(url))) {
+		if (*req_ctx == NULL) {
+			atomic_fetch_add(&pub->n_requests, 1);
+			if (http_host(conn, method, version, &host) < 0)
+				return http_bad_request(conn);
+		}
+		return pub_tlsrpt_access(pub, conn, host, upload_data, upload_data_size, req_ctx);
+	}
 	switch (http_phase(conn, method, upload_data_size, req_ctx)) {
 	case HTTP_WAIT:
 		return MHD_YES;
@@ -628,7 +638,16 @@ pub_http_plain_access(void *cls, struct MHD_Connection *conn, const char *url, c
 	const char *host = NULL;
 	enum MHD_Result ret;
 
-	(void)upload_data;
+	if (pub_tlsrpt_is_upload(*req_ctx) ||
+	    (*req_ctx == NULL && strcmp(method, MHD_HTTP_METHOD_POST) == 0 &&
+	     pub_tlsrpt_path(url))) {
+		if (*req_ctx == NULL) {
+			atomic_fetch_add(&pub->n_requests, 1);
+			if (http_host(conn, method, version, &host) < 0)
+				return http_bad_request(conn);
+		}
+		return pub_tlsrpt_access(pub, conn, host, upload_data, upload_data_size, req_ctx);
+	}
 	switch (http_phase(conn, method, upload_data_size, req_ctx)) {
 	case HTTP_WAIT:
 		return MHD_YES;

@@ -82,6 +82,11 @@ struct pub_snap {
 	size_t n_certs;
 	char cache_control[32]; /* "max-age=86400" */
 	char *acme_webroot;     /* NULL = no ACME serving */
+	/* the TLSRPT receiver (pub_tlsrpt.c; tlsrpt.* keys, docs/tlsrpt.md) */
+	int tlsrpt_receive;
+	size_t tlsrpt_max_body;
+	unsigned tlsrpt_rate;        /* reports per address per hour, 0 = no limit */
+	unsigned tlsrpt_max_uploads; /* uploads in progress at once */
 };
 
 /* The published domain whose host is the host_len bytes at host (case-insensitive, host

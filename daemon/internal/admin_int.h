@@ -86,7 +86,16 @@ struct admin {
 	uint64_t refused[ADMIN_REFUSED__N];        /* by enum admin_refusal */
 	uint64_t refused_log_ms[ADMIN_REFUSED__N]; /* loop time of the last warning, 0: none */
 	uint64_t refused_quiet[ADMIN_REFUSED__N];  /* refusals logged at debug level since */
+	/* TLSRPT (docs/tlsrpt.md, admin_set_tlsrpt()): the state database, read through a
+	 * connection of our own opened on first use (main loop); the HTTPS receiver's counters */
+	char *tlsrpt_path;
+	struct statedb *tlsrpt_db;
+	const struct tlsrpt_recv *tlsrpt_recv;
 };
+
+/* admin.c: the state database connection for the TLSRPT figures, opened on first use;
+ * NULL when there is none (no state database, or it cannot be opened: logged once). */
+struct statedb *admin_tlsrpt_db(struct admin *a);
 
 /* Whole days from now until t (negative when t has passed). */
 long admin_days_left(time_t t, time_t now);

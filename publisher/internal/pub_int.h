@@ -103,6 +103,17 @@ struct pub {
 		char *token;
 		char *key_authz;
 	} acme_tokens[PUB_ACME_TOKENS_MAX];
+	/* the TLSRPT receiver (pub_tlsrpt.c): the daemon's storage hook and the per-address
+	 * rate table, under tlsrpt_lock; uploads in progress; refusals before storage */
+	pthread_mutex_t tlsrpt_lock;
+	pub_tlsrpt_fn *tlsrpt_fn;
+	void *tlsrpt_arg;
+	struct pub_tlsrpt_rate *tlsrpt_rates; /* PUB_TLSRPT_RATE_SLOTS, allocated on first use */
+	atomic_uint tlsrpt_uploads;
+	atomic_ulong n_tlsrpt_posts;
+	atomic_ulong n_tlsrpt_too_large;
+	atomic_ulong n_tlsrpt_rate_limited;
+	atomic_ulong n_tlsrpt_busy;
 };
 /* pub.c: copy the key authorization of token into buf (bufsz bytes). Returns its length, or
  * -1 when token is not set or does not fit. Any thread. */
@@ -139,6 +150,23 @@ int pub_tls_retrieve_cert(gnutls_session_t session, const gnutls_datum_t *req_ca
                           const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
                           gnutls_pcert_st **pcert, unsigned int *pcert_length,
                           gnutls_privkey_t *privkey);
+
+/* pub_tlsrpt.c */
+/* POST of a TLS report on an HTTPS listener (docs/tlsrpt.md): called by
+ * pub_http_policy_access() for every call of a request whose URL is the receiver's path
+ * and whose method is POST, while receiving is on. Returns what the access handler
+ * returns. */
+enum MHD_Result pub_tlsrpt_access(struct pub *pub, struct MHD_Connection *conn, const char *host,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_ctx);
+/* 1 when req_ctx is an upload of pub_tlsrpt_access(). */
+int pub_tlsrpt_is_upload(void *req_ctx);
+/* The completed hook of HTTPS listeners (httpd.h): frees an upload, arg = struct pub. */
+void pub_tlsrpt_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
+                          enum MHD_RequestTerminationCode toe);
+/* 1 when url is a path of the receiver (PUB_TLSRPT_PATH or "/tlsrpt"). */
+int pub_tlsrpt_path(const char *url);
+void pub_tlsrpt_free(struct pub *pub);
 
 /* pub_http.c */
 enum MHD_Result pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url,

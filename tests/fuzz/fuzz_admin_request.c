@@ -148,11 +148,15 @@ check_route(const struct admin_route_cfg *rc, const struct admin_request *r)
 	if (rt.handler == ADMIN_H_POLICY) {
 		FUZZ_CHECK(strncmp(r->url, "/policies/", 10) == 0 && rt.domain == r->url + 10);
 		FUZZ_CHECK(rt.domain[0] != '\0');
+	} else if (rt.handler == ADMIN_H_TLSRPT) {
+		FUZZ_CHECK(strncmp(r->url, "/tlsrpt", 7) == 0);
+		FUZZ_CHECK(rt.domain == NULL || (rt.domain == r->url + 8 && rt.domain[0] != '\0'));
 	} else {
 		FUZZ_CHECK(rt.domain == NULL);
 	}
 	if (rt.handler == ADMIN_H_PAGE || rt.handler == ADMIN_H_STATUS ||
-	    rt.handler == ADMIN_H_METRICS || rt.handler == ADMIN_H_POLICY)
+	    rt.handler == ADMIN_H_METRICS || rt.handler == ADMIN_H_POLICY ||
+	    rt.handler == ADMIN_H_TLSRPT)
 		FUZZ_CHECK(strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0);
 }
 

@@ -57,7 +57,7 @@ checks="$checks,-bugprone-branch-clone,-bugprone-sizeof-expression"
 config="{Checks: '$checks', WarningsAsErrors: '*'}"
 
 cd "$src"
-files=$(find common resolver publisher cli daemon -name '*.c' | sort)
+files=$(find common resolver publisher tlsrpt cli daemon -name '*.c' | sort)
 jobs=$(nproc 2>/dev/null || echo 1)
 "$tidy" --version | head -2
 out=$(mktemp)

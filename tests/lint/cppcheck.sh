@@ -32,8 +32,8 @@ internal=$(find common resolver publisher cli daemon -maxdepth 1 -type d -name i
 cppcheck --enable=warning,portability --error-exitcode=1 --inline-suppr --quiet \
 	--std=c11 --language=c -j"$jobs" \
 	-D_GNU_SOURCE -DMTASTSD_VERSION='"0"' -DMTASTSD_SYSCONFDIR='"/etc"' \
-	-I common -I resolver -I publisher -I cli -I daemon \
+	-I common -I resolver -I publisher -I tlsrpt -I cli -I daemon \
 	$internal \
 	--suppress=missingIncludeSystem \
-	common resolver publisher cli daemon
+	common resolver publisher tlsrpt cli daemon
 echo "cppcheck.sh: clean"

@@ -7,14 +7,15 @@
 # libraries it links, and <lib>/internal/ is a PRIVATE include directory); this check reads
 # the #include "..." lines themselves, so a regression is caught even when someone adds an
 # include path or a "../" by hand. Rules, for every *.c and *.h of common/ resolver/
-# publisher/ acme/ cli/ daemon/ tests/ bench/:
+# publisher/ acme/ tlsrpt/ cli/ daemon/ tests/ bench/:
 #   - a header in <lib>/internal/ is included only from <lib>/ (no test, no other library);
 #   - a library includes only the libraries below it:
 #       common    -> common
 #       resolver  -> common, resolver          (never publisher/)
 #       publisher -> common, publisher         (never resolver/)
 #       acme      -> common, acme              (the ACME client: neither half)
-#       cli       -> common, resolver, publisher, cli
+#       tlsrpt    -> common, tlsrpt
+#       cli       -> common, resolver, publisher, tlsrpt, cli
 #       daemon    -> all of them
 #   - a *_int.h header lives in its library's internal/ directory;
 #   - no two headers of the libraries share a file name (the include paths are flat, so the
@@ -27,7 +28,7 @@ set -eu
 src=${1:-$(cd "$(dirname "$0")/../.." && pwd)}
 cd "$src"
 
-files=$(find common resolver publisher acme cli daemon tests bench -name '*.[ch]' 2>/dev/null | sort)
+files=$(find common resolver publisher acme tlsrpt cli daemon tests bench -name '*.[ch]' 2>/dev/null | sort)
 [ -n "$files" ] || { echo "layering: no sources under $src"; exit 1; }
 
 # shellcheck disable=SC2086
@@ -42,8 +43,9 @@ perl -e '
 		resolver  => [qw(common resolver)],
 		publisher => [qw(common publisher)],
 		acme      => [qw(common acme)],
-		cli       => [qw(common resolver publisher cli)],
-		daemon    => [qw(common resolver publisher acme cli daemon)],
+		tlsrpt    => [qw(common tlsrpt)],
+		cli       => [qw(common resolver publisher tlsrpt cli)],
+		daemon    => [qw(common resolver publisher acme tlsrpt cli daemon)],
 	);
 	my $bad = 0;
 	sub bad { print "$_[0]: $_[1]\n"; $bad = 1; }

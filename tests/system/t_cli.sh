@@ -57,7 +57,10 @@ check "--help lists the verbs (cli/, main_verbs[])" "Commands:
                            (default /etc/mta-sts-daemon.yml); publisher DOMAIN POLICYFILE
                            [CERT KEY]: the publisher group serving that policy file
   cert [DOMAIN] [--json]   show certificates: source (file/ACME), issuer, expiry, renewal, error;
-                           \`cert renew DOMAIN\` asks the daemon to renew one now" \
+                           \`cert renew DOMAIN\` asks the daemon to renew one now
+  tlsrpt [DOMAIN | import [FILE|-]] [--json]
+                           TLS reports per domain (last 30 days); import: one report
+                           (mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"

@@ -97,7 +97,10 @@ test_parse(void **state)
 	assert_int_equal(code, CLI_EXIT_USAGE);
 	assert_int_equal(parse(al, &a, &code, "--jsn", "a.example", NULL), 1);
 	assert_int_equal(code, CLI_EXIT_USAGE);
-	assert_int_equal(parse(al, &a, &code, "-", NULL), 1);
+	/* a lone "-" is an operand (stdin, `tlsrpt import -`); the verb judges it */
+	assert_int_equal(parse(al, &a, &code, "-", NULL), 0);
+	assert_string_equal(a.operands[0], "-");
+	assert_int_equal(parse(al, &a, &code, "-x", NULL), 1);
 	assert_int_equal(code, CLI_EXIT_USAGE);
 
 	assert_int_equal(parse(bg, &a, &code, NULL), 0);

@@ -180,6 +180,19 @@ test_dns_records(void **state)
 	free(id);
 	(void)pub_dns_records_free(r);
 	assert_null(pub_dns_records_free(NULL));
+
+	/* receiving on: the https rua after the mailto ones (tlsrpt.mailto_rua once) */
+	c.tlsrpt.receive = 1;
+	c.tlsrpt.mailto_rua = "mailto:tlsrpt@example.com";
+	r = pub_dns_records(&c);
+	assert_string_equal(r->domains[0].tlsrpt_text,
+	                    "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,"
+	                    "https://mta-sts.example.com/.well-known/tlsrpt");
+	assert_string_equal(r->domains[1].tlsrpt_owner, "_smtp._tls.example.org.");
+	assert_string_equal(r->domains[1].tlsrpt_text,
+	                    "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,"
+	                    "https://mta-sts.example.org/.well-known/tlsrpt");
+	(void)pub_dns_records_free(r);
 }
 
 int

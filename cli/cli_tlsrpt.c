@@ -1,0 +1,240 @@
+/*
+ * cli/cli_tlsrpt.c - `mtastsd tlsrpt`: import a TLS report, or show what reports say
+ *
+ * Interface: cli_tlsrpt() (cli.h)
+ * Usage:     mtastsd tlsrpt import [FILE|-]   a mail message (the report as an
+ *                                             application/tlsrpt+gzip or +json part), a
+ *                                             .json or a .json.gz; "-" or none: stdin
+ *            mtastsd tlsrpt [DOMAIN] [--json] per domain, the last TLSRPT_CHART_DAYS days:
+ *              example.com: N sessions from M organisations, K failures (type n, ...)
+ * Exit:      import, for Postfix pipe(8) and aliases(5) (docs/tlsrpt.md): 0 stored, a
+ *            duplicate, or about a domain not published here (dropped, said on stderr);
+ *            EX_DATAERR (65) malformed (kept raw with the reason), over a size limit, or
+ *            no report in the message: Postfix bounces; EX_TEMPFAIL (75) the state
+ *            database is busy or unusable: Postfix retries later. Show: 0, or 1.
+ * Threads:   main thread only; opens its own state database connection.
+ * Errors:    one "mtastsd: tlsrpt: ..." line on stderr per failure.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "domain.h"
+#include "err.h"
+#include "mtasts_limits.h"
+#include "statedb.h"
+#include "tlsrpt_mail.h"
+#include "tlsrpt_store.h"
+#include "tlsrpt_summary.h"
+#include "xalloc.h"
+
+/* Read at most max + 1 bytes of f into a new buffer (*ret_len bytes). 0, or -errno. */
+static int
+cli_tlsrpt_read(FILE *f, size_t max, char **ret, size_t *ret_len)
+{
+	size_t cap = 65536, used = 0, n;
+	char *buf = xmalloc(cap + 1);
+
+	for (;;) {
+		if (used == cap) {
+			if (cap > max)
+				break;
+			cap *= 2;
+			buf = xrealloc(buf, cap + 1);
+		}
+		n = fread(buf + used, 1, cap - used, f);
+		used += n;
+		if (n == 0) {
+			if (ferror(f)) {
+				free(buf);
+				return -EIO;
+			}
+			break;
+		}
+	}
+	buf[used] = '\0';
+	*ret = buf;
+	*ret_len = used;
+	return 0;
+}
+
+/* The state database of the configuration; an error message printed on failure. */
+static int
+cli_tlsrpt_open(const struct cli_args *a, struct statedb **ret)
+{
+	char path[4096], err[512];
+	int r;
+
+	if (a->cfg->process.state_directory == NULL || a->cfg->process.state_directory[0] == 0) {
+		cli_error(a, "process.state_directory is not set: reports have nowhere to go");
+		return ERR_STATEDB_IO;
+	}
+	(void)snprintf(path, sizeof(path), "%s/%s", a->cfg->process.state_directory,
+	               STATEDB_FILE_NAME);
+	r = statedb_open(path, ret, err, sizeof(err));
+	if (r < 0)
+		cli_error(a, "%s: %s: %s", path, err_str(r), err);
+	return r;
+}
+
+static int
+cli_tlsrpt_published(const char *domain, void *arg)
+{
+	const struct cfg *cfg = arg;
+
+	for (size_t i = 0; i < cfg->publisher.n_domains; i++)
+		if (strcmp(cfg->publisher.domains[i].domain, domain) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+cli_tlsrpt_import(const struct cli_args *a)
+{
+	const char *file = a->n_operands > 1 ? a->operands[1] : "-";
+	const struct cfg_tlsrpt *c = &a->cfg->tlsrpt;
+	struct tlsrpt_limits lim = {
+	        .max_report = c->max_report,
+	        .max_ratio = c->max_ratio,
+	        .retention_s = (time_t)(c->retention_ms / 1000),
+	        .max_stored_bytes = c->max_stored_bytes,
+	};
+	struct tlsrpt_input in = {.source = "mail", .now = time(NULL)};
+	enum tlsrpt_outcome o = TLSRPT_DB_ERROR;
+	char *msg = NULL, *part = NULL, why[512];
+	struct statedb *db = NULL;
+	size_t len, plen;
+	FILE *f = stdin;
+	int r;
+
+	if (strcmp(file, "-") != 0) {
+		f = fopen(file, "rb");
+		if (f == NULL) {
+			cli_error(a, "%s: %s", file, strerror(errno));
+			return EX_NOINPUT;
+		}
+	}
+	r = cli_tlsrpt_read(f, TLSRPT_MAIL_MAX, &msg, &len);
+	if (f != stdin)
+		(void)fclose(f);
+	if (r < 0) {
+		cli_error(a, "%s: %s", file, strerror(-r));
+		return EX_IOERR;
+	}
+	if (len > TLSRPT_MAIL_MAX) {
+		cli_error(a, "%s: over %d bytes, refused", file, TLSRPT_MAIL_MAX);
+		free(msg);
+		return EX_DATAERR;
+	}
+	switch (tlsrpt_input_kind(msg, len)) {
+	case TLSRPT_INPUT_MAIL:
+		r = tlsrpt_mail_extract(msg, len,
+		                        c->max_body > c->max_report ? c->max_body : c->max_report,
+		                        &part, &plen, why, sizeof(why));
+		if (r < 0) {
+			cli_error(a, "%s: %s: %s", file, err_str(r), why);
+			free(msg);
+			return EX_DATAERR;
+		}
+		in.data = part;
+		in.len = plen;
+		break;
+	default:
+		in.source = "file";
+		in.data = msg;
+		in.len = len;
+		break;
+	}
+	r = cli_tlsrpt_open(a, &db);
+	if (r == 0)
+		r = tlsrpt_ingest(db, &in, &lim,
+		                  a->cfg->publisher.n_domains > 0 ? cli_tlsrpt_published : NULL,
+		                  (void *)a->cfg, &o, why, sizeof(why));
+	else
+		(void)snprintf(why, sizeof(why), "state database unusable");
+	(void)statedb_close(db);
+	free(msg);
+	free(part);
+	switch (o) {
+	case TLSRPT_STORED:
+	case TLSRPT_DUPLICATE:
+		(void)fprintf(a->out, "%s: %s\n", tlsrpt_outcome_name(o), why);
+		return CLI_EXIT_OK;
+	case TLSRPT_UNPUBLISHED:
+		cli_error(a, "not stored: %s", why);
+		return CLI_EXIT_OK;
+	case TLSRPT_MALFORMED:
+		cli_error(a, "malformed report (kept raw in the state database): %s", why);
+		return EX_DATAERR;
+	case TLSRPT_TOO_LARGE:
+		cli_error(a, "refused: %s", why);
+		return EX_DATAERR;
+	default:
+		cli_error(a, "not stored, try again later: %s", why);
+		return EX_TEMPFAIL;
+	}
+}
+
+static int
+cli_tlsrpt_show(const struct cli_args *a)
+{
+	char dom[DOMAIN_BUF], line[1024];
+	struct tlsrpt_summary *s = NULL;
+	struct statedb *db = NULL;
+	const char *domain = NULL;
+	size_t i;
+	int r;
+
+	if (a->n_operands > 0) {
+		r = domain_normalize(a->operands[0], dom);
+		if (r < 0) {
+			cli_error(a, "'%s': %s", a->operands[0], err_str(r));
+			return CLI_EXIT_FAIL;
+		}
+		domain = dom;
+	}
+	if (cli_tlsrpt_open(a, &db) < 0)
+		return CLI_EXIT_FAIL;
+	r = tlsrpt_summary_load(db, domain, time(NULL), &s);
+	(void)statedb_close(db);
+	if (r < 0) {
+		cli_error(a, "reading the reports: %s", err_str(r));
+		return CLI_EXIT_FAIL;
+	}
+	if (a->json) {
+		cli_json_print(a, tlsrpt_summary_json(s));
+	} else {
+		if (s->n_domains == 0)
+			(void)fprintf(a->out, "no TLS reports in the last %zu days\n", s->days);
+		for (i = 0; i < s->n_domains; i++) {
+			tlsrpt_summary_line(&s->domains[i], line, sizeof(line));
+			(void)fprintf(a->out, "%s: %s (last %zu days)\n", s->domains[i].domain,
+			              line, s->days);
+		}
+	}
+	(void)tlsrpt_summary_free(s);
+	return CLI_EXIT_OK;
+}
+
+int
+cli_tlsrpt(const struct cli_args *a)
+{
+	if (a->n_operands > 0 && strcmp(a->operands[0], "import") == 0) {
+		if (a->json) {
+			cli_error(a, "import takes no --json");
+			return CLI_EXIT_USAGE;
+		}
+		return cli_tlsrpt_import(a);
+	}
+	if (a->n_operands > 1) {
+		cli_error(a, "one DOMAIN at most (or: import [FILE|-])");
+		return CLI_EXIT_USAGE;
+	}
+	return cli_tlsrpt_show(a);
+}

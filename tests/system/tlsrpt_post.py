@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+# tests/system/tlsrpt_post.py - POST TLS reports to the publisher's receiver (loopback)
+#
+# Usage: tlsrpt_post.py PORT CAFILE HOST MODE [ARGS]
+#   post FILE TYPE [chunked]  one POST of FILE with Content-Type TYPE; prints the status
+#   flood FILE N              up to N POSTs (a new connection each), stops at the first
+#                             429; prints "<posts> <first 429 at> <statuses seen>"
+#   hold N FILE               N uploads left in progress (headers and one body byte),
+#                             then one POST of FILE; prints its status
+#   big LENGTH [chunked]      a body of LENGTH zero bytes from a bounded generator, with
+#                             Content-Length LENGTH (or chunked); prints the status, or
+#                             "closed" when the server closed the connection, and the
+#                             bytes sent
+# Connects to 127.0.0.1:PORT with SNI and Host HOST (Host: $HOST_HEADER when set),
+# trusting CAFILE only.
+import os
+import socket
+import ssl
+import sys
+
+port, cafile, host, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context(cafile=cafile)
+
+
+def connect():
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    return ctx.wrap_socket(s, server_hostname=host)
+
+
+def status_of(sock):
+    data = b""
+    while b"\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    line = data.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = line.split(" ")
+    return parts[1] if len(parts) > 1 else "closed"
+
+
+def post(body, ctype, chunked=False):
+    sock = connect()
+    hdr = "POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n" % (
+        os.environ.get("HOST_HEADER", host), ctype)
+    if chunked:
+        hdr += "Transfer-Encoding: chunked\r\n\r\n"
+        payload = b""
+        for i in range(0, len(body), 1000):
+            piece = body[i:i + 1000]
+            payload += b"%x\r\n" % len(piece) + piece + b"\r\n"
+        payload += b"0\r\n\r\n"
+    else:
+        hdr += "Content-Length: %d\r\n\r\n" % len(body)
+        payload = body
+    sock.sendall(hdr.encode() + payload)
+    st = status_of(sock)
+    sock.close()
+    return st
+
+
+if mode == "post":
+    path, ctype = sys.argv[5], sys.argv[6]
+    chunked = len(sys.argv) > 7 and sys.argv[7] == "chunked"
+    print(post(open(path, "rb").read(), ctype, chunked))
+elif mode == "flood":
+    body = open(sys.argv[5], "rb").read()
+    n = int(sys.argv[6])
+    seen, first = {}, 0
+    for i in range(1, n + 1):
+        st = post(body, "application/tlsrpt+json")
+        seen[st] = seen.get(st, 0) + 1
+        if st == "429":
+            first = i
+            break
+    print(i, first, ",".join("%s:%d" % kv for kv in sorted(seen.items())))
+elif mode == "hold":
+    n, body = int(sys.argv[5]), open(sys.argv[6], "rb").read()
+    held = []
+    for i in range(n):
+        s = connect()
+        s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n{"
+                   % host).encode())
+        held.append(s)
+    # the held uploads count once the server's threads have read their headers (their own
+    # TLS handshakes first): until then a POST may still get through; retry, at most 50
+    # times, until the 503
+    st = post(body, "application/tlsrpt+json")
+    for _ in range(50):
+        if st == "503":
+            break
+        st = post(body, "application/tlsrpt+json")
+    print(st)
+    for s in held:
+        s.close()
+elif mode == "big":
+    length = int(sys.argv[5])
+    chunked = len(sys.argv) > 6 and sys.argv[6] == "chunked"
+    sock = connect()
+    hdr = "POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n" \
+          "Content-Type: application/tlsrpt+gzip\r\n" % host
+    hdr += "Transfer-Encoding: chunked\r\n\r\n" if chunked else \
+        "Content-Length: %d\r\n\r\n" % length
+    sock.sendall(hdr.encode())
+    block = b"\0" * 65536
+    sent = 0
+    st = None
+    try:
+        if not chunked:
+            # the answer may come before any body byte (413 on the headers)
+            sock.settimeout(60)
+            try:
+                st = status_of(sock)
+            except socket.timeout:
+                st = None
+            sock.settimeout(60)
+        while st is None and sent < length:
+            n = min(len(block), length - sent)
+            sock.sendall((b"%x\r\n" % n + block[:n] + b"\r\n") if chunked else block[:n])
+            sent += n
+        if st is None:
+            st = status_of(sock)
+    except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+        st = "closed"
+    print(st, sent)
