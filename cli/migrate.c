@@ -33,6 +33,7 @@
 #include "domain.h"
 #include "err.h"
 #include "migrate.h"
+#include "log.h"
 #include "mtasts_limits.h"
 #include "pub.h"
 #include "sts_policy.h"
@@ -284,35 +285,28 @@ y_number(const yaml_node_t *n, double *v)
 	return 0;
 }
 
-/* The text of a scalar for a comment: printable, cut at 80 bytes (a password never gets
- * here: see mg_redis()). */
+/* s for a comment: printable, cut (log_printable(), as peer text in logs). */
+static void
+put_shown_str(FILE *f, const char *s)
+{
+	char shown[LOG_PEER_TEXT_MAX + 4];
+
+	(void)fputs(log_printable(shown, sizeof(shown), s, strlen(s)), f);
+}
+
+/* The text of a scalar for a comment, as put_shown_str() (a password never gets here: see
+ * mg_redis()). */
 static void
 put_shown(FILE *f, const yaml_node_t *n)
 {
 	const char *s = y_str(n);
-	size_t i;
 
 	if (s == NULL) {
 		(void)fputs(n != NULL && n->type == YAML_MAPPING_NODE ? "(a mapping)" : "(a list)",
 		            f);
 		return;
 	}
-	for (i = 0; i < 80 && s[i] != '\0'; i++)
-		(void)fputc(isprint((unsigned char)s[i]) ? s[i] : '?', f);
-	if (s[i] != '\0')
-		(void)fputs("...", f);
-}
-
-/* s for a comment: printable, cut at 80 bytes. */
-static void
-put_shown_str(FILE *f, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 80 && s[i] != '\0'; i++)
-		(void)fputc(isprint((unsigned char)s[i]) ? s[i] : '?', f);
-	if (s[i] != '\0')
-		(void)fputs("...", f);
+	put_shown_str(f, s);
 }
 
 /* A libconfig string literal: quoted, '"' and '\' escaped, control bytes as \xNN. */

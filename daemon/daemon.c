@@ -707,10 +707,13 @@ daemon_start(struct daemon *d)
 	r = daemon_passed_scan();
 	if (r < 0)
 		return r;
-	r = curlm_new(d->loop, &d->curlm);
-	if (r < 0) {
-		log_err("cannot start libcurl: %s", err_str(r));
-		return r;
+	/* The multi only for its users: libcurl's multi holds a wakeup socketpair. */
+	if (d->cfg->resolver.enabled || daemon_acme_wanted(d->cfg)) {
+		r = curlm_new(d->loop, &d->curlm);
+		if (r < 0) {
+			log_err("cannot start libcurl: %s", err_str(r));
+			return r;
+		}
 	}
 	if (d->cfg->resolver.enabled) {
 		r = res_new_on(d->loop, d->curlm, d->cfg, &d->res);
