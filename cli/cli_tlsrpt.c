@@ -78,9 +78,13 @@ cli_tlsrpt_open(const struct cli_args *a, struct statedb **ret)
 	(void)snprintf(path, sizeof(path), "%s/%s", a->cfg->process.state_directory,
 	               STATEDB_FILE_NAME);
 	r = statedb_open(path, ret, err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		cli_error(a, "%s: %s: %s", path, err_str(r), err);
-	return r;
+		return r;
+	}
+	/* a command of its own: wait a moment for the daemon's or another import's lock */
+	statedb_busy_wait(*ret, TLSRPT_STORE_BUSY_MS);
+	return 0;
 }
 
 static int

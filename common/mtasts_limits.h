@@ -134,6 +134,11 @@
 /* State database (common/statedb.c): at startup, how long opening waits for another
  * process's lock before the daemon goes on memory-only (ms); after that nothing waits. */
 #define STATEDB_OPEN_BUSY_MS 1000
+/* A TLS report stored from a libmicrohttpd thread or by `mtastsd tlsrpt import` waits this
+ * long (ms) for another writer's lock (the daemon's policy batch, another report) before it
+ * answers 503 / exits 75: writers hold it for milliseconds, so two reports at once both
+ * store; the event loop's own connection never waits. */
+#define TLSRPT_STORE_BUSY_MS 2000
 /* Policy cache persistence (resolver/cache_state.c, docs/cache.md "State database"):
  * changes are written this long after the first one (ms), at most BATCH domains per
  * transaction, a failed write retried after RETRY_MIN doubling to RETRY_MAX (ms). The

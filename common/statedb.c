@@ -355,6 +355,12 @@ statedb_setup(struct statedb *db, char *errbuf, size_t errlen)
 	return 0;
 }
 
+void
+statedb_busy_wait(struct statedb *db, unsigned ms)
+{
+	(void)sqlite3_busy_timeout(db->db, (int)ms);
+}
+
 int
 statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen)
 {

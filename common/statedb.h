@@ -75,6 +75,10 @@ int statedb_mkdir(const char *dir, uid_t uid, gid_t gid);
  * On success *ret_db is set and 0 returned; otherwise ERR_STATEDB_* with the reason in
  * errbuf (errlen bytes, may be 0). */
 int statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen);
+/* Off the event loop only (a thread of its own, a command): from now on a call waits up to
+ * ms milliseconds for another connection's lock before it fails ERR_STATEDB_LOCKED (0: it
+ * never waits, the default after statedb_open()). sqlite3_busy_timeout(3). */
+void statedb_busy_wait(struct statedb *db, unsigned ms);
 /* Close; pending statements are finalised, an open transaction rolled back. Returns NULL;
  * statedb_close(NULL) is a no-op. */
 struct statedb *statedb_close(struct statedb *db);

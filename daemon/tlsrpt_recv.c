@@ -18,6 +18,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "mtasts_limits.h"
 #include "statedb.h"
 #include "tlsrpt_recv.h"
 #include "tlsrpt_store.h"
@@ -130,6 +131,8 @@ tlsrpt_recv_store(void *arg, const void *body, size_t len, const char *peer, cha
 			(void)snprintf(msg, msglen, "storage unavailable, try again later");
 			return MHD_HTTP_SERVICE_UNAVAILABLE;
 		}
+		/* a libmicrohttpd thread: it may wait a moment for the other writers */
+		statedb_busy_wait(db, TLSRPT_STORE_BUSY_MS);
 	}
 	(void)tlsrpt_ingest(db, &in, &lim, tlsrpt_recv_published_locked, r, &o, why, sizeof(why));
 	(void)pthread_mutex_lock(&r->lock);

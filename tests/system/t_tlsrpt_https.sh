@@ -114,4 +114,20 @@ check_match "tlsrpt summary" \
 check "dns-records: mailto and https rua" \
 	'_smtp._tls.example.com. 3600 IN TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://mta-sts.example.com/.well-known/tlsrpt"' \
 	"$("$MTASTSD" -c "$T/pub.conf" dns-records | grep _smtp._tls)"
+
+# Eight imports at once (mail reports delivered together) while the daemon runs: each waits
+# its turn for the write lock (TLSRPT_STORE_BUSY_MS), none is deferred with 75.
+for i in 1 2 3 4 5 6 7 8; do
+	sed "s/_example.com\"/_example.com-c$i\"/" "$T/a.json" >"$T/c$i.json"
+done
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+	("$MTASTSD" -c "$T/pub.conf" tlsrpt import "$T/c$i.json" >/dev/null 2>"$T/c$i.err"
+		echo $? >"$T/c$i.rc") &
+	pids+=($!)
+done
+wait "${pids[@]}" # the imports only: the daemon is a child too
+rcs=$(cat "$T"/c[1-8].rc | sort | uniq -c | awk '{printf "%s:%s ", $2, $1}')
+check "8 imports at once: all stored (exit 0)" "0:8 " "$rcs"
+check "8 imports at once: 8 more reports" $((N + 8)) "$(reports)"
 finish

@@ -222,7 +222,7 @@ drip_tick(struct loop *loop, struct loop_timer *t, void *arg)
 		return;
 	}
 	d->sent++;
-	loop_timer_start(loop, t, 300, drip_tick, d);
+	loop_timer_start(loop, t, 100, drip_tick, d);
 }
 
 static void
@@ -257,7 +257,9 @@ test_deadline_cuts_slow_client(void **state)
 
 	d.fd = client_connect(w->port);
 	d.start_ms = tu_now_ms();
-	loop_timer_start(w->loop, &d.tick, 300, drip_tick, &d);
+	/* a byte every 100 ms: ten per idle timeout (1 s), so that a loaded machine (valgrind)
+	 * that runs the ticks late still never lets the idle timer cut first */
+	loop_timer_start(w->loop, &d.tick, 100, drip_tick, &d);
 	loop_timer_start(w->loop, &d.guard, 60000, drip_guard, &d); /* liveness bound only */
 	assert_int_equal(loop_run(w->loop), 0);
 	loop_timer_stop(w->loop, &d.tick);
