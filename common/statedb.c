@@ -370,16 +370,30 @@ statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t err
 	if (errlen > 0)
 		errbuf[0] = '\0';
 	db->path = xstrdup(path);
-	/* Created here, mode 0600, so that SQLite (which gives its -wal and -shm files the
-	 * main file's mode) never makes it readable by others, whatever the umask: later
-	 * tables (ACME) hold secrets. */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	/* Created here when missing, mode 0600, so that SQLite (which gives its -wal and -shm
+	 * files the main file's mode) never makes it readable by others, whatever the umask:
+	 * later tables (ACME) hold secrets. O_EXCL: an existing file is never opened (and
+	 * closed) outside SQLite, because close(2) drops every POSIX lock this process holds
+	 * on it, those of the other connections too (the daemon's own, the TLSRPT receiver's):
+	 * SQLite would then take the WAL for unused and remove it under them ("How To Corrupt
+	 * An SQLite Database File", 2.2). */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST) {
 		statedb_seterr(errbuf, errlen, "opening", strerror(errno));
 		r = ERR_STATEDB_IO;
 		goto fail;
 	}
-	(void)close(fd);
+	if (fd >= 0) {
+		(void)close(fd);
+	} else {
+		struct stat st;
+
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			statedb_seterr(errbuf, errlen, "opening", strerror(EISDIR));
+			r = ERR_STATEDB_IO;
+			goto fail;
+		}
+	}
 	rc = sqlite3_open_v2(path, &db->db,
 	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 	                     NULL);
