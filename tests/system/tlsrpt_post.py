@@ -82,19 +82,23 @@ elif mode == "hold":
     for i in range(n):
         s = connect()
         s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
-                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n{"
+                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n"
                    % host).encode())
         held.append(s)
+    # the first body byte in a write of its own, once every header is sent
+    for s in held:
+        s.sendall(b"{")
     # the held uploads count once the server's threads have read their headers (their own
     # TLS handshakes first): until then a POST may still get through; retry, at most 50
     # times, until the 503. Each try from an address of its own (127.0.1.k): a try that got
     # through must not spend the test address's tlsrpt.rate_per_address, or a slow machine
     # (more tries) would turn the later checks into 429s.
+    time.sleep(1)
     st = post(body, "application/tlsrpt+json", src="127.0.1.1")
     for k in range(2, 52):
         if st == "503":
             break
-        time.sleep(0.1)
+        time.sleep(0.5)
         st = post(body, "application/tlsrpt+json", src="127.0.1.%d" % k)
     print(st)
     for s in held:
