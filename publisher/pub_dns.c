@@ -14,9 +14,7 @@
 #include "pub_int.h"
 #include "xalloc.h"
 
-/* "v=TLSRPTv1; rua=..." with every rua of d (RFC 8460 section 3: comma-separated), or
- * NULL when there is none. A rua given twice is written once. */
-static char *
+char *
 pub_dns_tlsrpt_text(const struct cfg *cfg, const struct cfg_domain *d)
 {
 	char *rua[3], *text, *t;

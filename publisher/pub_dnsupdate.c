@@ -31,6 +31,7 @@
 #include "mtasts_limits.h"
 #include "pub.h"
 #include "pub_dnsupdate.h"
+#include "pub_int.h"
 #include "stats.h"
 #include "xalloc.h"
 
@@ -868,7 +869,7 @@ dnsupd_find(const struct pub_dnsupd *u, const char *domain)
 
 /* Fill d's target and wanted records from cd; 1 when any of them changed. */
 static int
-dnsupd_dom_set(struct dnsupd_dom *d, const struct cfg_domain *cd)
+dnsupd_dom_set(struct dnsupd_dom *d, const struct cfg *cfg, const struct cfg_domain *cd)
 {
 	const struct cfg_dns_update *e = cd->upd;
 	char *id = pub_policy_id(cd);
@@ -879,9 +880,9 @@ dnsupd_dom_set(struct dnsupd_dom *d, const struct cfg_domain *cd)
 	owner[0] = xasprintf("_mta-sts.%s.", cd->domain);
 	want[0] = xasprintf("v=STSv1; id=%s", id);
 	free(id);
-	if (cd->tlsrpt_rua != NULL) {
+	want[1] = pub_dns_tlsrpt_text(cfg, cd);
+	if (want[1] != NULL) {
 		owner[1] = xasprintf("_smtp._tls.%s.", cd->domain);
-		want[1] = xasprintf("v=TLSRPTv1; rua=%s", cd->tlsrpt_rua);
 		n = 2;
 	}
 	if (d->server == NULL || strcmp(d->server, e->server) != 0 ||
@@ -946,7 +947,7 @@ pub_dnsupd_configure(struct pub_dnsupd *u, const struct cfg *cfg)
 				if (u->doms[j] == d)
 					u->doms[j] = NULL;
 		}
-		if (dnsupd_dom_set(d, cd))
+		if (dnsupd_dom_set(d, cfg, cd))
 			dnsupd_cancel(d);
 		doms[n++] = d;
 	}

@@ -123,6 +123,13 @@ int pub_acme_token_get(struct pub *pub, const char *token, char *buf, size_t buf
 struct pub_snap *pub_snap_acquire(struct pub *pub);
 void pub_snap_unref(struct pub_snap *s);
 
+/* pub_dns.c */
+/* The _smtp._tls TXT text of d, "v=TLSRPTv1; rua=..." with every rua (the domain's
+ * tlsrpt_rua, tlsrpt.mailto_rua, the https rua with tlsrpt.receive; RFC 8460 section 3,
+ * comma-separated, none twice), or NULL when there is none. The one writer of that text:
+ * `dns-records` prints it, the DNS update (pub_dnsupdate.c) writes it. Caller frees. */
+char *pub_dns_tlsrpt_text(const struct cfg *cfg, const struct cfg_domain *d);
+
 /* pub_tls.c */
 /* Load cert_file (PEM chain) and key_file (PEM key); refuse a key that does not match.
  * Returns 0 and *ret_cert (one reference), or -errno (unreadable file) / ERR_CONFIG (empty

@@ -214,4 +214,13 @@ check "certificate fixed: served before the update" yes "$(l1=$(grep -n "policy 
 	l2=$(grep -n "sending the update" "$T/mtastsd.log" | tail -1 | cut -d: -f1)
 	[ -n "$l1" ] && [ -n "$l2" ] && [ "$l1" -lt "$l2" ] && echo yes || echo no)"
 stop_bg mtastsd
+
+# ---- the _smtp._tls record written is the one dns-records prints (the https rua too) ----
+printf 'tlsrpt = { receive = true; };\n' >>"$T/mtastsd.conf"
+"$MTASTSD" -c "$T/mtastsd.conf" dns-records --update >/dev/null 2>&1 || true
+printed=$("$MTASTSD" -c "$T/mtastsd.conf" dns-records | sed -n 's/^_smtp._tls.* TXT "\(.*\)"$/\1/p')
+check "tlsrpt.receive: the zone has the https rua" \
+	"v=TLSRPTv1; rua=mailto:tlsrpt@example.test,https://mta-sts.example.test/.well-known/tlsrpt" \
+	"$(q _smtp._tls.example.test)"
+check "tlsrpt.receive: as dns-records prints it" "$printed" "$(q _smtp._tls.example.test)"
 check "end: records not owned untouched" "$OTHERS" "$(others)"
