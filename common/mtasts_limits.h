@@ -272,5 +272,10 @@
 #define PUB_TLSRPT_RATE_SLOTS    4096
 #define PUB_TLSRPT_RATE_WINDOW_S 3600
 #define TLSRPT_CHART_DAYS        30
+/* Failure rows stored per report (one per failure-details entry): a report may list
+ * thousands of distinct receiving MX names, and every row is read again by the summaries
+ * on the admin endpoint; past this the failures are counted as "unspecified" (their total
+ * kept, their types not). Real reports have a few. */
+#define TLSRPT_FAILURE_ROWS_MAX 256
 
 #endif

@@ -62,7 +62,7 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 	char mx[TLSRPT_STRING_MAX + 1];
 	struct statedb_tlsrpt_row row;
 	uint64_t listed;
-	size_t i, j;
+	size_t i, j, n_fail_rows = 0;
 	int r;
 
 	for (i = 0; i < rp->n_policies; i++) {
@@ -86,6 +86,11 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 
 			if (f->count == 0)
 				continue;
+			/* bounded rows per report: the rest of the details is counted below,
+			 * with the failures the details do not describe */
+			if (n_fail_rows >= TLSRPT_FAILURE_ROWS_MAX)
+				break;
+			n_fail_rows++;
 			row.result = f->result_type;
 			row.mx_host = f->mx_host;
 			row.sessions = f->count;
@@ -94,7 +99,7 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 				return r;
 		}
 		/* Failures the summary counts but failure-details does not describe (it is
-		 * optional, and reporters may cap it). */
+		 * optional, and reporters may cap it; so do we, TLSRPT_FAILURE_ROWS_MAX). */
 		if (p->failure > listed) {
 			row.result = "unspecified";
 			row.mx_host = NULL;

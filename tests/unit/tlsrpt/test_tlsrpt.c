@@ -336,6 +336,54 @@ test_store(void **state)
 	                    "sts/certificate-host-mismatch:3 sts/success:86 sts/unspecified:1 ");
 }
 
+/* A report listing 1000 failures at 1000 distinct MX names: TLSRPT_FAILURE_ROWS_MAX rows
+ * of details, the rest counted as unspecified; the totals are kept. */
+static void
+test_store_row_bound(void **state)
+{
+	struct db_fixture *f = *state;
+	struct sums s = {0};
+	size_t cap = 64 * 1024 + 1000 * 160, len;
+	char why[256], *json = malloc(cap);
+	sqlite3 *raw = NULL;
+	sqlite3_stmt *st = NULL;
+	int i;
+
+	assert_non_null(json);
+	len = (size_t)snprintf(json, cap,
+	                       "{\"organization-name\":\"Many MX\",\"date-range\":{\"start-"
+	                       "datetime\":\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T"
+	                       "23:59:59Z\"},\"contact-info\":\"x@many.example\",\"report-id\":"
+	                       "\"many-1\",\"policies\":[{\"policy\":{\"policy-type\":\"sts\","
+	                       "\"policy-domain\":\"example.com\"},\"summary\":{\"total-"
+	                       "successful-session-count\":5,\"total-failure-session-count\":"
+	                       "1000},\"failure-details\":[");
+	for (i = 0; i < 1000; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+		                        "%s{\"result-type\":\"certificate-host-mismatch\","
+		                        "\"receiving-mx-hostname\":\"mx%d.example.net\","
+		                        "\"failed-session-count\":1}",
+		                        i > 0 ? "," : "", i);
+	len += (size_t)snprintf(json + len, cap - len, "]}]}");
+	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_STORED);
+	free(json);
+	assert_int_equal(statedb_tlsrpt_sums(f->db, "example.com", 0, sum_cb, &s), 0);
+	assert_int_equal(s.success, 5);
+	assert_int_equal(s.failure, 1000);
+	assert_int_equal(sqlite3_open_v2(f->path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(raw,
+	                                    "SELECT count(*), sum(result = 'unspecified') FROM "
+	                                    "tlsrpt_session",
+	                                    -1, &st, NULL),
+	                 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	/* the success row, the bounded details, one unspecified row */
+	assert_int_equal(sqlite3_column_int(st, 0), TLSRPT_FAILURE_ROWS_MAX + 2);
+	assert_int_equal(sqlite3_column_int(st, 1), 1);
+	(void)sqlite3_finalize(st);
+	(void)sqlite3_close(raw);
+}
+
 static int
 last_reason(const struct statedb_tlsrpt_report *r, void *arg)
 {
@@ -575,6 +623,7 @@ main(void)
 	        cmocka_unit_test(test_gunzip_roundtrip),
 	        cmocka_unit_test(test_gunzip_bomb),
 	        cmocka_unit_test_setup_teardown(test_store, db_setup, db_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_row_bound, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_malformed_and_limits, db_setup,
 	                                        db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_unpublished, db_setup, db_teardown),
