@@ -338,6 +338,7 @@ static const struct cfg_key cfg_keys_tlsrpt[] = {
         K_END,
 };
 
+/* clang-format off: one group per line (clang-format 14 packs seven into columns) */
 static const struct cfg_key cfg_keys_root[] = {
         K_GROUP("process", cfg_keys_process),
         K_GROUP("resolver", cfg_keys_resolver),
@@ -348,6 +349,7 @@ static const struct cfg_key cfg_keys_root[] = {
         K_GROUP("tlsrpt", cfg_keys_tlsrpt),
         K_END,
 };
+/* clang-format on */
 
 #undef P
 #undef Z
