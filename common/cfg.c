@@ -338,7 +338,8 @@ static const struct cfg_key cfg_keys_tlsrpt[] = {
         K_END,
 };
 
-/* clang-format off: one group per line (clang-format 14 packs seven into columns) */
+/* One group per line: clang-format 14 would pack the seven into columns. */
+/* clang-format off */
 static const struct cfg_key cfg_keys_root[] = {
         K_GROUP("process", cfg_keys_process),
         K_GROUP("resolver", cfg_keys_resolver),
