@@ -70,7 +70,7 @@ struct admin {
 	const struct cfg *cfg;
 	struct res *res;
 	struct pub *pub;
-	struct acme *acme; /* the ACME client, NULL: none (admin_set_acme()) */
+	struct acme *acme;       /* the ACME client, NULL: none (admin_set_acme()) */
 	struct mxcheck *mxcheck; /* the periodic MX check (mxcheck.h), NULL: off */
 	/* metrics: our own (admin.c), the publisher's and the resolver's (re-registered by
 	 * admin_update()); each is the JSON of its object in /status */
