@@ -15,6 +15,7 @@
 #include <gmime/gmime.h>
 
 #include "err.h"
+#include "mtasts_limits.h"
 #include "tlsrpt_gz.h"
 #include "tlsrpt_mail.h"
 
@@ -82,6 +83,21 @@ tlsrpt_mail_visit(GMimeObject *parent, GMimeObject *part, gpointer data)
 	}
 }
 
+/* Lines that start with "--" (MIME boundary candidates) in msg, counting stops past
+ * limit: GMime builds an object per part, so a message of a million empty parts would take
+ * gigabytes before anything could refuse it. */
+static size_t
+tlsrpt_mail_dashes(const char *msg, size_t len, size_t limit)
+{
+	size_t n = 0, i;
+
+	for (i = 0; i + 1 < len && n <= limit; i++) {
+		if ((i == 0 || msg[i - 1] == '\n') && msg[i] == '-' && msg[i + 1] == '-')
+			n++;
+	}
+	return n;
+}
+
 int
 tlsrpt_mail_extract(const char *msg, size_t len, size_t max, char **ret, size_t *ret_len, char *why,
                     size_t whylen)
@@ -96,6 +112,12 @@ tlsrpt_mail_extract(const char *msg, size_t len, size_t max, char **ret, size_t 
 	char *buf;
 	int r;
 
+	if (tlsrpt_mail_dashes(msg, len, TLSRPT_MAIL_BOUNDARIES_MAX) > TLSRPT_MAIL_BOUNDARIES_MAX) {
+		(void)snprintf(why, whylen,
+		               "more than %d MIME boundary lines (a report mail has a few)",
+		               TLSRPT_MAIL_BOUNDARIES_MAX);
+		return ERR_TLSRPT_TOO_LARGE;
+	}
 	if (!inited) {
 		g_mime_init();
 		inited = 1;

@@ -545,6 +545,32 @@ test_migrate_from_v1(void **state)
 
 /* ---- mail ---- */
 
+/* A mail of thousands of empty MIME parts is refused before GMime builds them. */
+static void
+test_mail_many_parts(void **state)
+{
+	static const char head[] = "From: a@example.net\r\nTo: b@example.com\r\nSubject: x\r\n"
+	                           "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+	                           "boundary=\"B\"\r\n\r\n";
+	size_t cap = sizeof(head) + 20000 * 5 + 16, len = 0;
+	char *msg = malloc(cap), *out = NULL, why[256];
+	size_t outlen = 0;
+	int i;
+
+	(void)state;
+	assert_non_null(msg);
+	len += (size_t)snprintf(msg, cap, "%s", head);
+	for (i = 0; i < 20000; i++)
+		len += (size_t)snprintf(msg + len, cap - len, "--B\n\n");
+	len += (size_t)snprintf(msg + len, cap - len, "--B--\n");
+	assert_int_equal(
+	        tlsrpt_mail_extract(msg, len, 1024 * 1024, &out, &outlen, why, sizeof(why)),
+	        ERR_TLSRPT_TOO_LARGE);
+	assert_null(out);
+	assert_non_null(strstr(why, "MIME boundary lines"));
+	free(msg);
+}
+
 static void
 test_mail_extract(void **state)
 {
@@ -630,6 +656,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_store_size_bound, db_setup, db_teardown),
 	        cmocka_unit_test(test_migrate_from_v1),
 	        cmocka_unit_test(test_mail_extract),
+	        cmocka_unit_test(test_mail_many_parts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
