@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -611,12 +612,24 @@ acme_order_clear(struct acme_name *n)
 /* The order of n ended: ok, or failed with why (logged here). Plans the next attempt. */
 static void acme_order_end(struct acme_name *n, int ok, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* "YYYY-MM-DD HH:MM:SS UTC" of t in buf (size bytes), for the log. */
+static const char *
+acme_when(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) == NULL || strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		(void)snprintf(buf, size, "%lld", (long long)t);
+	return buf;
+}
+
 static void
 acme_order_end(struct acme_name *n, int ok, const char *fmt, ...)
 {
 	struct acme *a = n->a;
 	time_t now = loop_wall_s(a->loop);
 	uint64_t delay_ms;
+	char when[32];
 	va_list ap;
 
 	acme_order_clear(n);
@@ -631,7 +644,8 @@ acme_order_end(struct acme_name *n, int ok, const char *fmt, ...)
 		 * retry delay, never a loop of orders */
 		acme_name_plan(n, acme_renew_at(n) > now ? acme_renew_at(n)
 		                                         : now + (time_t)(a->retry_min_ms / 1000));
-		log_dom_info(n->domain, "ACME: next renewal of mta-sts.%s in %lld s", n->domain,
+		log_dom_info(n->domain, "ACME: next renewal of mta-sts.%s at %s (in %lld s)",
+		             n->domain, acme_when(n->next_attempt, when, sizeof(when)),
 		             (long long)(n->next_attempt - now));
 	} else {
 		va_start(ap, fmt);
@@ -979,7 +993,7 @@ acme_chain_check(struct acme_name *n, const char *pem, size_t len, char *why, si
 static void
 acme_on_cert(struct acme *a, struct acme_name *n, const struct acme_resp *r)
 {
-	char why[ACME_ERR_MAX];
+	char why[ACME_ERR_MAX], when[32];
 	int rr;
 
 	if (!acme_resp_ok(n, r, "certificate download"))
@@ -998,9 +1012,8 @@ acme_on_cert(struct acme *a, struct acme_name *n, const struct acme_resp *r)
 		return;
 	}
 	(void)acme_name_read_cert(n);
-	log_dom_notice(n->domain,
-	               "ACME: certificate for mta-sts.%s installed (%s), valid until %lld",
-	               n->domain, n->cert_path, (long long)n->not_after);
+	log_dom_notice(n->domain, "ACME: certificate for mta-sts.%s installed (%s), valid until %s",
+	               n->domain, n->cert_path, acme_when(n->not_after, when, sizeof(when)));
 	if (a->hooks.certs_changed != NULL)
 		a->hooks.certs_changed(a->hooks.arg, n->domain);
 	acme_order_end(n, 1, NULL);
@@ -1223,7 +1236,7 @@ acme_new(struct loop *loop, struct curlm *curlm, const struct cfg *cfg,
 	struct acme *a;
 	time_t now;
 	size_t i, k = 0;
-	char *slash;
+	char *slash, when[32], when2[32];
 	int r;
 
 	*ret = NULL;
@@ -1269,9 +1282,9 @@ acme_new(struct loop *loop, struct curlm *curlm, const struct cfg *cfg,
 		if (r == 0 && n->not_after > now) {
 			acme_name_plan(n, acme_renew_at(n));
 			log_dom_info(n->domain,
-			             "ACME: certificate %s valid until %lld; renewal in %lld s",
-			             n->cert_path, (long long)n->not_after,
-			             (long long)(n->next_attempt - now));
+			             "ACME: certificate %s valid until %s; renewal at %s",
+			             n->cert_path, acme_when(n->not_after, when, sizeof(when)),
+			             acme_when(n->next_attempt, when2, sizeof(when2)));
 		} else {
 			if (r == -EIO)
 				log_dom_warn(n->domain,

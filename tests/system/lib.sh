@@ -207,11 +207,19 @@ wait_log() {
 }
 
 # free_port [tcp|udp|both]: a port on 127.0.0.1 that nothing listens on right now, below the
-# ephemeral range (client sockets never take it before it is bound).
+# ephemeral range (client sockets never take it before it is bound), and not given out
+# before in this test ($T/ports.taken: a test picks its ports first and starts the servers
+# after, so "nothing listens" alone could give the same port twice).
 free_port() {
-	python3 - "${1:-both}" <<'PY'
+	local p
+	p=$(python3 - "${1:-both}" "${T:-/nonexistent}/ports.taken" <<'PY'
 import random, socket, sys
 kind = sys.argv[1]
+try:
+    with open(sys.argv[2]) as f:
+        taken = set(int(x) for x in f.read().split())
+except (OSError, ValueError):
+    taken = set()
 # Below the kernel's ephemeral range: a port picked now and bound later must not be taken
 # meanwhile by the local end of some client connection (t_hostile_* open thousands).
 try:
@@ -223,6 +231,8 @@ hi = max(eph_low - 1, 2048)
 lo = max(1024, hi - 12000)
 for _ in range(200):
     p = random.randint(lo, hi)
+    if p in taken:
+        continue
     ok = True
     for t in ([socket.SOCK_STREAM] if kind == "tcp" else [socket.SOCK_DGRAM] if kind == "udp"
               else [socket.SOCK_STREAM, socket.SOCK_DGRAM]):
@@ -238,6 +248,9 @@ for _ in range(200):
         sys.exit(0)
 sys.exit(1)
 PY
+	) || return 1
+	[ -z "${T:-}" ] || echo "$p" >>"$T/ports.taken"
+	echo "$p"
 }
 
 # start_bg NAME CMD...: run CMD in the background, output to $T/NAME.log, PID saved.
