@@ -67,6 +67,11 @@ static const struct cfg_enum cfg_backend_names[] = {
         {NULL, 0},
 };
 
+static const struct cfg_enum cfg_cert_watch_names[] = {
+        {"auto", CFG_CERT_WATCH_AUTO},
+        {"poll", CFG_CERT_WATCH_POLL},
+        {NULL, 0},
+};
 static const struct cfg_enum cfg_acme_key_names[] = {
         {"ecdsa-p256", CFG_ACME_KEY_ECDSA_P256},
         {NULL, 0},
@@ -261,6 +266,8 @@ static const struct cfg_key cfg_keys_publisher[] = {
              RST),
         K_MS(P, "cert_poll_interval", publisher.cert_poll_interval_ms, SEC(60), SEC(1), HOUR(1),
              RST),
+        K_ENUM(P, "cert_watch", publisher.cert_watch, CFG_CERT_WATCH_AUTO, cfg_cert_watch_names,
+               RST),
         K_GROUPS("domains", publisher.domains, publisher.n_domains, CFG_DOMAINS_MAX,
                  cfg_keys_domain, D),
         K_GROUPS("dns_update", publisher.dns_updates, publisher.n_dns_updates, CFG_DNS_UPDATES_MAX,

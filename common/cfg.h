@@ -159,6 +159,12 @@ struct cfg_acme {
 	uint64_t retry_max_ms; /* at most this long between tries */
 };
 
+/* publisher.cert_watch */
+enum cfg_cert_watch {
+	CFG_CERT_WATCH_AUTO = 0, /* inotify; polling where inotify cannot watch */
+	CFG_CERT_WATCH_POLL = 1, /* polling only (files on NFS, which inotify does not see) */
+};
+
 struct cfg_publisher {
 	size_t n_listen;
 	struct cfg_listen *listen; /* HTTPS, default 0.0.0.0:443 and [::]:443 */
@@ -171,6 +177,7 @@ struct cfg_publisher {
 	unsigned max_connections_per_address; /* per listener, default 64; 0 = no limit */
 	uint64_t connection_timeout_ms;       /* default 30 s */
 	uint64_t cert_poll_interval_ms; /* certificate files inotify cannot watch; default 60 s */
+	int cert_watch; /* enum cfg_cert_watch: inotify where it can ("auto"), or "poll" */
 	size_t n_domains;
 	struct cfg_domain *domains; /* the publisher runs when this is not empty */
 	size_t n_dns_updates;

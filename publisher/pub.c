@@ -516,9 +516,10 @@ watch_setup(struct pub *pub)
 	}
 	if (!pub->polling) {
 		if (pub->inotify_fd < 0)
-			log_warn("publisher: no inotify; polling the certificate files every "
-			         "%llu s (publisher.cert_poll_interval)",
-			         (unsigned long long)(pub->poll_ms / 1000));
+			log_notice("publisher: polling the certificate files every %llu s "
+			           "(publisher.cert_poll_interval; no inotify, or "
+			           "publisher.cert_watch = \"poll\")",
+			           (unsigned long long)(pub->poll_ms / 1000));
 		else
 			log_warn("publisher: %u of %zu certificates cannot be watched (first %s: "
 			         "%s; raise fs.inotify.max_user_watches); polling the certificate "
@@ -1061,8 +1062,11 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	}
 
 	pub->poll_ms = p->cert_poll_interval_ms;
-	pub->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (pub->inotify_fd < 0) {
+	pub->inotify_fd =
+	        p->cert_watch == CFG_CERT_WATCH_POLL ? -1 : inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->cert_watch == CFG_CERT_WATCH_POLL) {
+		/* watch_setup() starts the polling and says so */
+	} else if (pub->inotify_fd < 0) {
 		log_warn("publisher: inotify: %m");
 	} else {
 		r = loop_io_add(loop, pub->inotify_fd, LOOP_READ, pub_inotify_ready, pub);

@@ -13,6 +13,10 @@ need_cmd postfix postconf sqlite3 python3 script
 DATA="$SRC_DIR/tests/unit/data/tlsrpt"
 PF="$T/pf"
 chmod 755 "$T"
+# pipe(8) runs the command as nobody: a copy of the binary where nobody can reach it (the
+# build may sit under a directory only root may enter, such as /root)
+cp "$MTASTSD" "$T/mtastsd"
+chmod 755 "$T/mtastsd"
 mkdir -p "$PF/etc" "$PF/q" "$PF/data" "$T/st"
 chown postfix "$PF/data"
 chown nobody "$T/st"
@@ -65,7 +69,7 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 tlsrpt    unix  -       n       n       -       -       pipe
-  flags=q user=nobody argv=$MTASTSD -c $T/m.conf tlsrpt import -
+  flags=q user=nobody argv=$T/mtastsd -c $T/m.conf tlsrpt import -
 EOC
 pf_stop() { postfix -c "$PF/etc" stop >/dev/null 2>&1 || true; }
 trap 'pf_stop; lib_cleanup' EXIT
