@@ -426,16 +426,18 @@ static void
 admin_log_refused(struct admin *a, const struct admin_route *rt, const char *host)
 {
 	char shown[LOG_PEER_TEXT_MAX + 4], more[80] = "";
-	uint64_t now = loop_now_ms(a->loop);
-	uint64_t *last = &a->refused_log_ms[rt->refused], *quiet = &a->refused_quiet[rt->refused];
+	uint64_t quiet = 0;
 	int prio;
 
 	if (rt->refused != ADMIN_REFUSED_HOST && rt->refused != ADMIN_REFUSED_PURGE_TCP)
 		return;
-	prio = *last == 0 || now - *last >= ADMIN_REFUSED_LOG_INTERVAL_MS ? LOG_WARNING : LOG_DEBUG;
-	if (prio == LOG_WARNING && *quiet > 0)
+	prio = log_rate_due(&a->refused_log[rt->refused], loop_now_ms(a->loop),
+	                    ADMIN_REFUSED_LOG_INTERVAL_MS, &quiet)
+	               ? LOG_WARNING
+	               : LOG_DEBUG;
+	if (quiet > 0)
 		(void)snprintf(more, sizeof(more), " (%llu more since the last warning)",
-		               (unsigned long long)*quiet);
+		               (unsigned long long)quiet);
 	if (rt->refused == ADMIN_REFUSED_PURGE_TCP) {
 		log_msg(prio,
 		        "admin: refused POST /cache/purge over TCP with 403: admin.token is unset "
@@ -450,12 +452,6 @@ admin_log_refused(struct admin *a, const struct admin_route *rt, const char *hos
 		        shown, more);
 	} else {
 		log_msg(prio, "admin: refused a request with 400: %s%s", rt->error, more);
-	}
-	if (prio == LOG_WARNING) {
-		*last = now;
-		*quiet = 0;
-	} else {
-		(*quiet)++;
 	}
 }
 

@@ -25,6 +25,7 @@
 #include "cfg.h"
 #include "httpd.h"
 #include "listen.h"
+#include "log.h"
 #include "loop.h"
 #include "mxcheck.h"
 #include "pub.h"
@@ -83,9 +84,8 @@ struct admin {
 	time_t last_reload; /* wall clock of the last reload attempt, 0 = none */
 	int last_reload_ok;
 	uint64_t http_requests;
-	uint64_t refused[ADMIN_REFUSED__N];        /* by enum admin_refusal */
-	uint64_t refused_log_ms[ADMIN_REFUSED__N]; /* loop time of the last warning, 0: none */
-	uint64_t refused_quiet[ADMIN_REFUSED__N];  /* refusals logged at debug level since */
+	uint64_t refused[ADMIN_REFUSED__N];            /* by enum admin_refusal */
+	struct log_rate refused_log[ADMIN_REFUSED__N]; /* warnings per reason (loop ms) */
 	/* TLSRPT (docs/tlsrpt.md, admin_set_tlsrpt()): the state database, read through a
 	 * connection of our own opened on first use (main loop); the HTTPS receiver's counters */
 	char *tlsrpt_path;
