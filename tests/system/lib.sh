@@ -61,10 +61,12 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/mtastsd-test.XXXXXX")
 export STATE_DIRECTORY="$T/state"
 LIB_FAILS=0
 LIB_CHECKS=0
+# PORTS_DIR: the port reservations of every running test (free_port).
+PORTS_DIR=${MTASTSD_TEST_PORTS_DIR:-/tmp/mtastsd-test-ports}
 
 lib_cleanup() {
 	local rc=$?
-	local pid
+	local pid p
 	if [ -s "$T/pids" ]; then
 		while read -r pid; do
 			kill "$pid" 2>/dev/null || true
@@ -85,6 +87,11 @@ lib_cleanup() {
 			echo "--- $f (last 40 lines)" >&2
 			tail -n 40 "$f" >&2
 		done
+	fi
+	if [ -s "$T/ports.taken" ]; then
+		while read -r p; do
+			[ "$(cat "$PORTS_DIR/$p" 2>/dev/null)" != "$$" ] || rm -f "$PORTS_DIR/$p"
+		done <"$T/ports.taken"
 	fi
 	rm -rf "$T"
 	exit "$rc"
@@ -199,56 +206,40 @@ wait_for() {
 	done
 }
 # wait_log NAME ERE [SECONDS]: wait (default LIVE_S) until $T/NAME.log has a line matching
-# ERE; 1 (and a note on stderr) when it never came.
+# ERE; 1 (and a note on stderr) when it never came, at once when the process started as
+# NAME (start_bg) has exited without writing it (a daemon that could not start).
+log_has_or_gone() {
+	grep -Eqs -- "$2" "$T/$1.log" && return 0
+	if [ -s "$T/$1.pid" ] && ! kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; then
+		grep -Eqs -- "$2" "$T/$1.log" && return 0
+		return 2
+	fi
+	return 1
+}
 wait_log() {
-	wait_for "${3:-$LIVE_S}" grep -Eqs -- "$2" "$T/$1.log" && return 0
-	say "     no /$2/ in $1.log after ${3:-$LIVE_S} s"
+	wait_for "${3:-$LIVE_S}" log_has_or_gone "$1" "$2" && return 0
+	grep -Eqs -- "$2" "$T/$1.log" && return 0
+	if [ -s "$T/$1.pid" ] && ! kill -0 "$(cat "$T/$1.pid")" 2>/dev/null; then
+		say "     $1 exited without /$2/ in $1.log"
+	else
+		say "     no /$2/ in $1.log after ${3:-$LIVE_S} s"
+	fi
 	return 1
 }
 
-# free_port [tcp|udp|both]: a port on 127.0.0.1 that nothing listens on right now, below the
-# ephemeral range (client sockets never take it before it is bound), and not given out
-# before in this test ($T/ports.taken: a test picks its ports first and starts the servers
-# after, so "nothing listens" alone could give the same port twice).
+# free_port [tcp|udp|both] [ADDR...]: a port that nothing listens on right now on 127.0.0.1
+# (or on every ADDR given), below the ephemeral range (client sockets never take it before
+# it is bound), and reserved for this test until it ends: ctest runs tests side by side,
+# and each picks its ports first and starts its servers later, so "nothing listens now"
+# alone once gave two running tests the same port (the later bind failed). A reservation
+# is a file named after the port in $PORTS_DIR, made with O_EXCL and holding the owning
+# test's shell pid; lib_cleanup removes this test's, and one whose owner is gone is taken
+# over.
 free_port() {
 	local p
-	p=$(python3 - "${1:-both}" "${T:-/nonexistent}/ports.taken" <<'PY'
-import random, socket, sys
-kind = sys.argv[1]
-try:
-    with open(sys.argv[2]) as f:
-        taken = set(int(x) for x in f.read().split())
-except (OSError, ValueError):
-    taken = set()
-# Below the kernel's ephemeral range: a port picked now and bound later must not be taken
-# meanwhile by the local end of some client connection (t_hostile_* open thousands).
-try:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-        eph_low = int(f.read().split()[0])
-except (OSError, ValueError, IndexError):
-    eph_low = 32768
-hi = max(eph_low - 1, 2048)
-lo = max(1024, hi - 12000)
-for _ in range(200):
-    p = random.randint(lo, hi)
-    if p in taken:
-        continue
-    ok = True
-    for t in ([socket.SOCK_STREAM] if kind == "tcp" else [socket.SOCK_DGRAM] if kind == "udp"
-              else [socket.SOCK_STREAM, socket.SOCK_DGRAM]):
-        s = socket.socket(socket.AF_INET, t)
-        try:
-            s.bind(("127.0.0.1", p))
-        except OSError:
-            ok = False
-        finally:
-            s.close()
-    if ok:
-        print(p)
-        sys.exit(0)
-sys.exit(1)
-PY
-	) || return 1
+	mkdir -p "$PORTS_DIR"
+	p=$(python3 "$SRC_DIR/tests/system/free_port.py" "${1:-both}" "$PORTS_DIR" "$$" "${@:2}") ||
+		return 1
 	[ -z "${T:-}" ] || echo "$p" >>"$T/ports.taken"
 	echo "$p"
 }

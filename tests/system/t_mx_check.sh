@@ -30,24 +30,8 @@ P=$(free_port tcp)
 DNS=$(free_port both)
 while [ "$DNS" = "$P" ]; do DNS=$(free_port both); done
 # One SMTP port free on every lab address.
-S=$(python3 - <<'PY'
-import random, socket, sys
-for _ in range(200):
-    p = random.randint(12000, 30000)
-    try:
-        for a in range(2, 11):
-            s = socket.socket()
-            try:
-                s.bind(("127.0.0.%d" % a, p))
-            finally:
-                s.close()
-    except OSError:
-        continue
-    print(p)
-    sys.exit(0)
-sys.exit(1)
-PY
-)
+S=$(free_port tcp 127.0.0.2 127.0.0.3 127.0.0.4 127.0.0.5 127.0.0.6 127.0.0.7 127.0.0.8 \
+	127.0.0.9 127.0.0.10)
 
 # ---- certificates ---------------------------------------------------------------------
 make_ca
