@@ -237,7 +237,7 @@ wait_log() {
 # over.
 free_port() {
 	local p
-	mkdir -p "$PORTS_DIR"
+	[ -d "$PORTS_DIR" ] || mkdir -m 1777 -p "$PORTS_DIR" 2>/dev/null || true
 	p=$(python3 "$SRC_DIR/tests/system/free_port.py" "${1:-both}" "$PORTS_DIR" "$$" "${@:2}") ||
 		return 1
 	[ -z "${T:-}" ] || echo "$p" >>"$T/ports.taken"
