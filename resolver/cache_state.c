@@ -41,8 +41,8 @@ struct cache_state {
 	struct cache_mem *cache;
 	struct lru *pending; /* names to write, oldest first; bounded by pending_max */
 	size_t pending_max;
-	int resync;     /* the pending set overflowed: rewrite the table from memory */
-	int delete_all; /* the next batch starts with DELETE FROM sts_policy (resync) */
+	int resync; /* the pending set overflowed: rewrite the table from memory */
+	int sweep;  /* after the rewrite's batches: delete the rows memory does not hold */
 	struct loop_timer timer;
 	uint64_t retry_ms; /* current backoff; 0 while writes succeed */
 	uint64_t failing_since_ms;
@@ -157,8 +157,63 @@ cache_state_write(struct cache_state *cs, const char *dom, time_t now, uint64_t 
 	return r;
 }
 
-/* One transaction: the delete_all of a resync, then up to CACHE_STATE_BATCH_MAX pending
- * names, oldest first. They leave the set only when the commit succeeded. */
+/* The rows that memory does not hold as a valid policy, collected before deleting. */
+struct cache_state_sweep {
+	struct cache_state *cs;
+	time_t now;
+	char **doms;
+	size_t n, cap;
+};
+
+static int
+cache_state_sweep_row(const struct statedb_policy *p, void *arg)
+{
+	struct cache_state_sweep *sw = arg;
+
+	if (cache_state_valid(cache_mem_peek(sw->cs->cache, p->domain), sw->now))
+		return 0;
+	if (sw->n == sw->cap) {
+		sw->cap = sw->cap != 0 ? sw->cap * 2 : 64;
+		sw->doms = xrealloc(sw->doms, sw->cap * sizeof(*sw->doms));
+	}
+	sw->doms[sw->n++] = xstrdup(p->domain);
+	return 0;
+}
+
+/* The last step of a rewrite from memory: one transaction deleting the rows of domains
+ * that memory does not hold (evicted, expired, replaced by a negative entry while their
+ * names were not tracked). Every row memory holds was written before, by the batches, so
+ * at no moment does the file hold fewer of memory's policies than it did: a crash during
+ * the rewrite loses nothing (an earlier DELETE-all-then-rewrite left only the first
+ * batch on disk between two commits). */
+static int
+cache_state_sweep(struct cache_state *cs, uint64_t *deletes)
+{
+	struct cache_state_sweep sw = {.cs = cs, .now = loop_wall_s(cs->loop)};
+	size_t i;
+	int r;
+
+	r = statedb_policy_load(cs->db, 0, cache_state_sweep_row, &sw);
+	if (r == 0 && sw.n > 0) {
+		r = statedb_begin(cs->db);
+		for (i = 0; r == 0 && i < sw.n; i++)
+			r = statedb_policy_delete(cs->db, sw.doms[i]);
+		if (r == 0)
+			r = statedb_commit(cs->db);
+		if (r < 0)
+			statedb_rollback(cs->db);
+		else
+			*deletes += sw.n;
+	}
+	for (i = 0; i < sw.n; i++)
+		free(sw.doms[i]);
+	free(sw.doms);
+	return r;
+}
+
+/* One transaction: up to CACHE_STATE_BATCH_MAX pending names, oldest first (they leave
+ * the set only when the commit succeeded); a rewrite from memory (resync) first marks
+ * every policy memory holds, and ends with the sweep once they are all written. */
 static int
 cache_state_batch(struct cache_state *cs)
 {
@@ -171,18 +226,22 @@ cache_state_batch(struct cache_state *cs)
 	if (cs->resync) {
 		cache_state_pending_clear(cs);
 		cs->resync = 0;
-		cs->delete_all = 1;
+		cs->sweep = 1;
 		cs->ctr.resyncs++;
 		cache_mem_foreach(cs->cache, SIZE_MAX, cache_state_mark_visit, cs);
+	}
+	if (lru_count(cs->pending) == 0 && cs->sweep) {
+		r = cache_state_sweep(cs, &deletes);
+		if (r < 0)
+			return r;
+		cs->sweep = 0;
+		cs->ctr.commits++;
+		cs->ctr.deletes += deletes;
+		return 0;
 	}
 	r = statedb_begin(cs->db);
 	if (r < 0)
 		return r;
-	if (cs->delete_all) {
-		r = statedb_policy_delete_all(cs->db);
-		if (r < 0)
-			goto fail;
-	}
 	for (n = lru_oldest(cs->pending); n != NULL && done < CACHE_STATE_BATCH_MAX;
 	     n = lru_newer(n), done++) {
 		r = cache_state_write(cs, CS_NODE(n)->dom, now, &puts, &deletes);
@@ -194,7 +253,6 @@ cache_state_batch(struct cache_state *cs)
 		goto fail;
 	for (i = 0; i < done; i++)
 		free(CS_NODE(lru_pop_oldest(cs->pending)));
-	cs->delete_all = 0;
 	cs->ctr.commits++;
 	cs->ctr.puts += puts;
 	cs->ctr.deletes += deletes;
@@ -202,6 +260,14 @@ cache_state_batch(struct cache_state *cs)
 fail:
 	statedb_rollback(cs->db);
 	return r;
+}
+
+int
+cache_state_step(struct cache_state *cs)
+{
+	if (lru_count(cs->pending) == 0 && !cs->resync && !cs->sweep)
+		return 0;
+	return cache_state_batch(cs);
 }
 
 /* Log a failed batch (the first of an outage as a warning) and back off. */
@@ -252,7 +318,7 @@ cache_state_timer(struct loop *loop, struct loop_timer *t, void *arg)
 	}
 	cache_state_recovered(cs);
 	/* More than one batch: the rest right after this dispatch, so lookups go between. */
-	if (lru_count(cs->pending) > 0 || cs->resync)
+	if (lru_count(cs->pending) > 0 || cs->resync || cs->sweep)
 		loop_timer_start(loop, &cs->timer, 0, cache_state_timer, cs);
 }
 
@@ -261,7 +327,7 @@ cache_state_flush(struct cache_state *cs)
 {
 	int r;
 
-	while (lru_count(cs->pending) > 0 || cs->resync || cs->delete_all) {
+	while (lru_count(cs->pending) > 0 || cs->resync || cs->sweep) {
 		r = cache_state_batch(cs);
 		if (r < 0) {
 			cache_state_failed(cs, r);

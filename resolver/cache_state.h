@@ -22,9 +22,11 @@
  * else: delete the row), at most CACHE_STATE_BATCH_MAX domains per transaction. A write
  * that fails (disk full, locked, I/O error) is logged once, rolled back and retried with
  * backoff; the pending set is bounded (beyond it the table is rewritten from memory once
- * the database works again). Memory is always what answers; the file only refills it.
+ * the database works again: every policy memory holds is written, in batches, and only
+ * then are the rows memory does not hold deleted, so no moment of the rewrite has fewer
+ * of them on disk than before). Memory is always what answers; the file only refills it.
  *
- * Interface: cache_state_new(), cache_state_free(), cache_state_flush(),
+ * Interface: cache_state_new(), cache_state_free(), cache_state_flush(), cache_state_step(),
  *            cache_state_pending(), cache_state_counters(), cache_state_stats_add()
  * Threads:   main loop only.
  * Ownership: borrows the loop, the database handle and the memory cache (all must outlive
@@ -71,6 +73,10 @@ struct cache_state *cache_state_free(struct cache_state *cs);
 /* Write every pending change now, in batches, until none is left or a write fails.
  * Returns 0 or the ERR_STATEDB_* of the failure (then retried by the timer as usual). */
 int cache_state_flush(struct cache_state *cs);
+/* One transaction of what cache_state_flush() does (what the timer runs per dispatch): a
+ * batch of pending names, or the rewrite's final sweep. 0 (also when nothing is pending)
+ * or the ERR_STATEDB_* of the failure; unlike the timer, no backoff or log. */
+int cache_state_step(struct cache_state *cs);
 /* Domains waiting to be written. */
 size_t cache_state_pending(const struct cache_state *cs);
 const struct cache_state_counters *cache_state_counters(const struct cache_state *cs);

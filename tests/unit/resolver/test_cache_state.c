@@ -404,6 +404,51 @@ overflow_rewrites_from_memory(void **state)
 	                 0);
 }
 
+/* A rewrite from memory never has fewer of memory's policies on disk than before, at any
+ * commit: a crash between its batches loses nothing (it used to DELETE every row and
+ * commit the first CACHE_STATE_BATCH_MAX again: 512 of 1673 on disk until the next). */
+static void
+rewrite_never_drops_live_rows(void **state)
+{
+	struct fx *fx = *state;
+	char dom[32];
+	int i, steps = 0, old = 600, fresh = CACHE_STATE_DIRTY_MIN + 50;
+	const char *live_old = "SELECT count(*) FROM sts_policy WHERE domain LIKE 'old%'";
+
+	cache_mem_set_max(fx->cache, (size_t)(old + fresh));
+	start(fx, 1); /* pending bound: CACHE_STATE_DIRTY_MIN */
+	cache_mem_set_max(fx->cache, (size_t)(old + fresh));
+	for (i = 0; i < old; i++) {
+		(void)snprintf(dom, sizeof(dom), "old%d.example", i);
+		put_policy(fx, dom, "o", fx->now);
+	}
+	flush_ok(fx);
+	assert_int_equal(tu_sql_int(fx->path, live_old), old);
+	put_negative(fx, "old5.example", CACHE_NO_POLICY); /* its row must go, at the end */
+	for (i = 0; i < fresh; i++) {
+		(void)snprintf(dom, sizeof(dom), "new%d.example", i);
+		put_policy(fx, dom, "n", fx->now);
+	}
+	/* old5 was marked before the overflow; the overflow forgot the pending names */
+	while (cache_state_pending(fx->cs) > 0 || steps == 0) {
+		assert_int_equal(cache_state_step(fx->cs), 0);
+		steps++;
+		assert_true(steps < 20);
+		if (cache_state_pending(fx->cs) > 0)
+			assert_true(tu_sql_int(fx->path, live_old) >= old - 1);
+	}
+	assert_int_equal(cache_state_step(fx->cs), 0); /* the sweep (or nothing left) */
+	flush_ok(fx);
+	assert_int_equal(cache_state_counters(fx->cs)->resyncs, 1);
+	assert_true(steps >= 3); /* 1 + 599 + 1074 names: more than two batches */
+	assert_int_equal(tu_sql_int(fx->path, live_old), old - 1);
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy"), old - 1 + fresh);
+	assert_int_equal(
+	        tu_sql_int(fx->path,
+	                   "SELECT count(*) FROM sts_policy WHERE domain = 'old5.example'"),
+	        0);
+}
+
 /* ---- the timer, and the last write ---- */
 
 static void
@@ -459,6 +504,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(load_newest_bounded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(locked_then_written, setup, teardown),
 	        cmocka_unit_test_setup_teardown(overflow_rewrites_from_memory, setup, teardown),
+	        cmocka_unit_test_setup_teardown(rewrite_never_drops_live_rows, setup, teardown),
 	        cmocka_unit_test_setup_teardown(timer_writes, setup, teardown),
 	        cmocka_unit_test_setup_teardown(free_writes_pending, setup, teardown),
 	};
