@@ -1043,7 +1043,7 @@ dns_answer_txt(const ldns_pkt *answer, const char *qname, struct txt_rr **ret_rr
 	const ldns_rdf *owner;
 	ldns_rdf *qn = NULL;
 	struct txt_rr *rrs = NULL;
-	size_t i, j, n = 0, len, sl;
+	size_t i, j, n = 0, len, sl, keep;
 	char *abs, *data;
 	int r = 0;
 
@@ -1072,18 +1072,24 @@ dns_answer_txt(const ldns_pkt *answer, const char *qname, struct txt_rr **ret_rr
 			}
 			len += ldns_rdf_size(rd) - 1;
 		}
-		if (len > STS_TXT_MAX) {
-			r = ERR_DNS_MALFORMED;
-			goto fail;
-		}
+		/* An over-long RR is kept as its first STS_TXT_MAX + 1 bytes: the record
+		 * selection still sees what it starts with (RFC 8461 section 3.1: records that
+		 * do not start with "v=STSv1;" are ignored, so a long SPF or verification
+		 * record beside the policy record hides nothing), and a "v=STSv1" one that long
+		 * still fails its syntax check (sts_txt.c). */
+		if (len > STS_TXT_MAX + 1)
+			len = STS_TXT_MAX + 1;
 		data = xmalloc(len + 1);
+		keep = len;
 		len = 0;
-		for (j = 0; j < ldns_rr_rd_count(rr); j++) {
+		for (j = 0; j < ldns_rr_rd_count(rr) && len < keep; j++) {
 			const ldns_rdf *rd = ldns_rr_rdf(rr, j);
 			const uint8_t *d = ldns_rdf_data(rd);
 			sl = d[0];
 			if (sl > ldns_rdf_size(rd) - 1)
 				sl = ldns_rdf_size(rd) - 1;
+			if (sl > keep - len)
+				sl = keep - len;
 			memcpy(data + len, d + 1, sl);
 			len += sl;
 		}

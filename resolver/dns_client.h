@@ -106,7 +106,9 @@ const char *dns_query_detail(const struct dns_query *q);
 
 /* TXT records of the answer section owned by qname (or by the CNAME target chain),
  * character-strings joined: *ret_rrs (owned array, free with dns_txt_free) and *ret_n.
- * An RR longer than STS_TXT_MAX bytes makes the whole answer ERR_DNS_MALFORMED.
+ * An RR longer than STS_TXT_MAX bytes is passed as its first STS_TXT_MAX + 1 bytes (len
+ * STS_TXT_MAX + 1): a record that does not start with the version is ignored by the
+ * caller as usual, one that does fails its syntax check.
  * Returns 0 or ERR_DNS_MALFORMED. */
 int dns_answer_txt(const ldns_pkt *answer, const char *qname, struct txt_rr **ret_rrs,
                    size_t *ret_n);

@@ -47,7 +47,8 @@ struct result {
 	int err;
 	int ad;
 	size_t n_txt;
-	char txt[TXT_KEEP][256];
+	char txt[TXT_KEEP][256];  /* the first 255 bytes */
+	size_t txt_len[TXT_KEEP]; /* the whole length */
 	int txt_err;
 	const char *qname;
 	struct loop *loop;
@@ -113,9 +114,11 @@ on_done(int err, const ldns_pkt *answer, int ad, void *arg)
 		res->txt_err = dns_answer_txt(answer, res->qname, &rrs, &n);
 		if (res->txt_err == 0) {
 			res->n_txt = n;
-			for (i = 0; i < n && i < TXT_KEEP; i++)
+			for (i = 0; i < n && i < TXT_KEEP; i++) {
 				(void)snprintf(res->txt[i], sizeof(res->txt[i]), "%.*s",
 				               (int)rrs[i].len, rrs[i].data);
+				res->txt_len[i] = rrs[i].len;
+			}
 			dns_txt_free(rrs, n);
 		}
 	}
@@ -292,7 +295,8 @@ test_huge_answer_over_tcp(void **state)
 	assert_memory_equal(res.txt[3], "003xxx", 6);
 }
 
-/* One RR whose joined strings exceed STS_TXT_MAX: the answer arrives, the RRset is refused. */
+/* One RR whose joined strings exceed STS_TXT_MAX: passed cut to STS_TXT_MAX + 1 bytes,
+ * still starting as it did (its syntax check then refuses it: unit.sts_txt). */
 static void
 test_rr_over_txt_max(void **state)
 {
@@ -300,8 +304,27 @@ test_rr_over_txt_max(void **state)
 
 	query_testns("_mta-sts.longrr.test", 0, &res);
 	assert_int_equal(res.err, 0);
-	assert_int_equal(res.txt_err, ERR_DNS_MALFORMED);
-	assert_int_equal(res.n_txt, 0);
+	assert_int_equal(res.txt_err, 0);
+	assert_int_equal(res.n_txt, 1);
+	assert_int_equal(res.txt_len[0], STS_TXT_MAX + 1);
+	assert_memory_equal(res.txt[0], "v=STSv1; id=long1;yyy", 21);
+}
+
+/* A long RR that is not a policy record beside one that is: both come back, the policy
+ * record whole (it used to make the whole answer malformed: a temporary failure for a
+ * domain whose zone also holds a long verification record). */
+static void
+test_long_other_rr_hides_nothing(void **state)
+{
+	struct result res = {0};
+
+	query_testns("_mta-sts.longother.test", 0, &res);
+	assert_int_equal(res.err, 0);
+	assert_int_equal(res.txt_err, 0);
+	assert_int_equal(res.n_txt, 2);
+	assert_int_equal(res.txt_len[0], STS_TXT_MAX + 1);
+	assert_memory_equal(res.txt[0], "zzz", 3);
+	assert_string_equal(res.txt[1], "v=STSv1; id=besidelong1;");
 }
 
 static void
@@ -920,6 +943,7 @@ main(void)
 	        cmocka_unit_test(test_tc_retries_tcp),
 	        cmocka_unit_test(test_huge_answer_over_tcp),
 	        cmocka_unit_test(test_rr_over_txt_max),
+	        cmocka_unit_test(test_long_other_rr_hides_nothing),
 	        cmocka_unit_test(test_wrong_id_ignored),
 	        cmocka_unit_test(test_wrong_question_ignored),
 	        cmocka_unit_test(test_ad_on_loopback),
