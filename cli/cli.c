@@ -34,7 +34,8 @@ cli_usage(FILE *out, const char *prefix, const struct cli_verb *v)
 	char syn[CLI_SYNOPSIS_MAX];
 
 	(void)cli_synopsis(v, syn, sizeof(syn));
-	(void)fprintf(out, "%smtastsd [-c FILE] %s\n", prefix, syn);
+	(void)fprintf(out, "%smtastsd %s%s\n", prefix,
+	              (v->flags & CLI_NO_CONFIG) != 0 ? "" : "[-c FILE] ", syn);
 }
 
 /* The help column of --help's verbs: a longer synopsis gets a line of its own. */

@@ -82,7 +82,8 @@ int cli_parse(const struct cli_verb *v, int argc, char **argv, struct cli_args *
  * fflush()/ferror() report turns success into CLI_EXIT_FAIL. Returns the exit code. */
 int cli_run(const struct cli_args *a);
 
-/* "<prefix>mtastsd [-c FILE] <name> <operands> [--json]\n": v's usage line. */
+/* "<prefix>mtastsd [-c FILE] <name> <operands> [--json]\n": v's usage line ("[-c FILE] "
+ * left out for a CLI_NO_CONFIG verb, which reads no configuration). */
 void cli_usage(FILE *out, const char *prefix, const struct cli_verb *v);
 /* The "Commands:" block of --help: name and operands, then the help lines, aligned. */
 void cli_help_commands(FILE *out, const struct cli_verb *verbs, size_t n);
