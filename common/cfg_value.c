@@ -69,6 +69,17 @@ cfg_fmt_limit(char *out, size_t outlen, const struct cfg_key *k, uint64_t ms)
 		cfg_fmt_duration(out, outlen, ms);
 }
 
+/* p (what follows the number) is a unit followed by more digits: "h30m" of "1h30m". */
+static int
+cfg_duration_combined(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] >= 'a' && p[n] <= 'z')
+		n++;
+	return n > 0 && n <= 2 && p[n] >= '0' && p[n] <= '9';
+}
+
 /* Duration text -> ms. Returns 0, or -1 with why set. */
 static int
 cfg_duration_from_text(const char *v, uint64_t *ret_ms, const char **why)
@@ -110,6 +121,9 @@ cfg_duration_from_text(const char *v, uint64_t *ret_ms, const char **why)
 		       "\"1.5s\")";
 	else if (*p == ' ' || *p == '\t')
 		*why = "no space between the number and the unit (\"10m\", not \"10 m\")";
+	else if (cfg_duration_combined(p))
+		*why = "one unit only: write the whole in the smaller unit (\"90m\", not "
+		       "\"1h30m\")";
 	else
 		*why = "unknown unit (use ms, s, m, h or d)";
 	return -1;

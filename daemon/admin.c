@@ -238,7 +238,8 @@ admin_error(struct MHD_Connection *conn, unsigned status, const char *msg)
 }
 
 /* Bearer token check, constant time: both sides are hashed, then the digests compared
- * without an early exit, so neither the content nor the length of the token leaks. */
+ * without an early exit, so neither the content nor the length of the token leaks.
+ * 1 the token, 0 no bearer token, -1 another one. */
 static int
 admin_authorized(struct admin *a, struct MHD_Connection *conn)
 {
@@ -257,10 +258,10 @@ admin_authorized(struct admin *a, struct MHD_Connection *conn)
 	while (*h == ' ')
 		h++;
 	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, h, strlen(h), md) < 0)
-		return 0;
+		return -1;
 	for (i = 0; i < sizeof(md); i++)
 		diff |= (unsigned)(md[i] ^ a->token_sha256[i]);
-	return diff == 0;
+	return diff == 0 ? 1 : -1;
 }
 
 static enum MHD_Result

@@ -264,8 +264,11 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 		return;
 	}
 	/* 2. token */
-	if (rc->has_token && !r->authorized) {
-		admin_refuse(ret, 401, "a bearer token is required", ADMIN_REFUSED_TOKEN);
+	if (rc->has_token && r->authorized != 1) {
+		admin_refuse(ret, 401,
+		             r->authorized < 0 ? "wrong bearer token"
+		                               : "a bearer token is required",
+		             ADMIN_REFUSED_TOKEN);
 		return;
 	}
 	/* 3. body */

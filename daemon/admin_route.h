@@ -64,7 +64,8 @@ struct admin_request {
 	const char *version; /* "HTTP/1.1", "HTTP/1.0"; NULL counts as HTTP/1.1 */
 	const char *host;    /* the Host value, leading OWS removed; NULL: none */
 	unsigned n_host;     /* Host headers in the request */
-	int authorized;      /* it carries the configured token (read only with has_token) */
+	int authorized;      /* 1: it carries the configured token, 0: no bearer token, -1: a
+	                      * wrong one (read only with has_token) */
 	int origin;          /* it has an Origin header */
 	int body_too_large;  /* its body went over ADMIN_POST_BODY_MAX */
 };

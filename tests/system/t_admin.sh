@@ -272,6 +272,10 @@ check "no token -> 401" 401 "$(code GET /status)"
 check_match "401 names the scheme" 'WWW-Authenticate: Bearer' \
 	"$(curl -sS -D - -o /dev/null "$URL/metrics")"
 check "wrong token -> 401" 401 "$(code GET /status -H 'Authorization: Bearer nope')"
+check_match "wrong token: the body says so" 'wrong bearer token' \
+	"$(curl -sS --max-time "$LIVE_S" -H 'Authorization: Bearer nope' "$URL/status")"
+check_match "no token: the body says one is required" 'a bearer token is required' \
+	"$(curl -sS --max-time "$LIVE_S" "$URL/status")"
 check "token prefix only -> 401" 401 "$(code GET /status -H "Authorization: Bearer ${TOKEN%?}")"
 check "token with a suffix -> 401" 401 "$(code GET /status -H "Authorization: Bearer ${TOKEN}x")"
 check "basic auth -> 401" 401 "$(code GET /status -u "x:$TOKEN")"

@@ -372,6 +372,7 @@ test_durations(void **state)
 	        {"\"5 s\"", "bad duration '5 s': no space between the number and the unit"},
 	        {"\"5S\"", "bad duration '5S': unknown unit"},
 	        {"\"1w\"", "bad duration '1w': unknown unit"},
+	        {"\"1h30m\"", "bad duration '1h30m': one unit only"},
 	        {"\"1.5s\"", "bad duration '1.5s': no fractions"},
 	        {"\"99999999999999999999d\"", "too large"},
 	        {"1.5",

@@ -364,6 +364,11 @@ test_route_token(void **state)
 	r.authorized = 0;
 	admin_route(&rc, &r, &rt);
 	assert_int_equal(rt.status, 401);
+	assert_string_equal(rt.error, "a bearer token is required");
+	r.authorized = -1; /* a bearer token, not ours: said so */
+	admin_route(&rc, &r, &rt);
+	assert_int_equal(rt.status, 401);
+	assert_string_equal(rt.error, "wrong bearer token");
 }
 
 static void
