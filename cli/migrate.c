@@ -1375,6 +1375,47 @@ mg_free(struct mg *m)
 	free(m->err);
 }
 
+/* Whether the flow collections of the YAML text nest deeper than
+ * MIGRATE_YAML_FLOW_DEPTH_MAX; *ret_line: the line where they do. A cheap look before
+ * libyaml (see the limit's comment), not a YAML reader: quoted scalars and comments are
+ * skipped roughly (a '[' inside them can only make a pathological file fail sooner). */
+static int
+mg_flow_too_deep(const char *s, size_t len, size_t *ret_line)
+{
+	size_t i, line = 1;
+	int depth = 0;
+	char quote = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (c == '\n')
+			line++;
+		if (quote != 0) {
+			if (c == quote)
+				quote = 0;
+			else if (c == '\\' && quote == '"' && i + 1 < len)
+				i++;
+			continue;
+		}
+		if (c == '"' || c == '\'') {
+			quote = c;
+		} else if (c == '#' &&
+		           (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t' || s[i - 1] == '\n')) {
+			while (i + 1 < len && s[i + 1] != '\n')
+				i++;
+		} else if (c == '[' || c == '{') {
+			if (++depth > MIGRATE_YAML_FLOW_DEPTH_MAX) {
+				*ret_line = line;
+				return 1;
+			}
+		} else if ((c == ']' || c == '}') && depth > 0) {
+			depth--;
+		}
+	}
+	return 0;
+}
+
 int
 migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, size_t errlen)
 {
@@ -1407,6 +1448,15 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	r = read_file(path, MIGRATE_YAML_MAX, &buf, &len);
 	if (r < 0) {
 		(void)snprintf(errbuf, errlen, "%s: cannot read: %s", path, read_error(r));
+		return ERR_CONFIG;
+	}
+	if (mg_flow_too_deep(buf, len, &i)) {
+		(void)snprintf(
+		        errbuf, errlen,
+		        "%s:%zu: flow collections ([ ] or { }) nested deeper than %d levels: "
+		        "not a postfix-mta-sts-resolver configuration",
+		        path, i, MIGRATE_YAML_FLOW_DEPTH_MAX);
+		free(buf);
 		return ERR_CONFIG;
 	}
 	if (!yaml_parser_initialize(&parser))

@@ -39,6 +39,10 @@
  * real files are a few hundred bytes; this keeps a wrong path (a log, a device) from being
  * loaded whole. */
 #define MIGRATE_YAML_MAX (1024 * 1024)
+/* ... and its flow collections ([ ] and { }) nested at most this deep, checked before
+ * libyaml reads it: libyaml's scanner takes time quadratic in that depth (80 000 '[' took
+ * 31 s, a 1 MiB file of them minutes). The real files nest 3 or 4 levels. */
+#define MIGRATE_YAML_FLOW_DEPTH_MAX 64
 
 /* socketmap_table(5): Postfix reads replies up to 100000 bytes; requests are ours to bound
  * (postfix-tlspol uses 10000). Bytes, payload only (without the netstring framing). */

@@ -174,6 +174,15 @@ check "broken YAML: exit 1" 1 "$RC"
 check "broken YAML: FILE:LINE:COLUMN and libyaml's reason" \
 	"mtastsd: migrate: $T/broken.yml:3:6: YAML syntax error: did not find expected ',' or ']' while parsing a flow sequence (which starts at 2:7)" "$ERR"
 check "broken YAML: nothing on stdout" "" "$OUT"
+# 80 000 nested '[': libyaml's scanner took 31 s on it (quadratic in the depth); refused
+# before libyaml reads it. 64 levels in quotes and a comment are not counted.
+python3 -c "print('zones:\n  a: ' + '[' * 80000 + ']' * 80000)" >"$T/deep.yml"
+run "$MTASTSD" migrate resolver "$T/deep.yml"
+check "deep flow nesting: exit 1, says why" "1 mtastsd: migrate: $T/deep.yml:2: flow collections ([ ] or { }) nested deeper than 64 levels: not a postfix-mta-sts-resolver configuration" "$RC $ERR"
+python3 -c "print('host: \'' + '[' * 70 + '\'  # ' + '{' * 70 + '\nport: 8461')" >"$T/quoted.yml"
+run "$MTASTSD" migrate resolver "$T/quoted.yml"
+check_match "brackets in a quoted scalar or a comment are not nesting" '^1 .*host .* is not an IP address' \
+	"$RC $ERR"
 printf 'host: mail.example\n' >"$T/name.yml"
 run "$MTASTSD" migrate resolver "$T/name.yml"
 check "host name: exit 1, says why" "1 mtastsd: migrate: $T/name.yml:1: host 'mail.example' is not an IP address: mtastsd listens on literal addresses; write the address Postfix connects to (smtp_tls_policy_maps)" "$RC $ERR"
