@@ -342,6 +342,7 @@ static const struct cfg_key cfg_keys_tlsrpt[] = {
         K_UINT(P, "max_ratio", tlsrpt.max_ratio, 100, 2, 100000, 0),
         K_UINT(P, "rate_per_address", tlsrpt.rate_per_address, 60, 0, 1000000, 0),
         K_UINT(P, "max_uploads", tlsrpt.max_uploads, 8, 1, 1024, 0),
+        K_SIZE(P, "min_upload_rate", tlsrpt.min_upload_rate, 4096, 0, 64u * 1024 * 1024, 0),
         K_END,
 };
 

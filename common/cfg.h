@@ -237,6 +237,7 @@ struct cfg_tlsrpt {
 	unsigned max_ratio;        /* decompressed / compressed, default 100 */
 	unsigned rate_per_address; /* HTTPS reports per address per hour, default 60; 0 = off */
 	unsigned max_uploads;      /* HTTPS uploads in progress at once, default 8 */
+	size_t min_upload_rate;    /* bytes/s an upload keeps up after its grace, 4096; 0 = off */
 };
 
 struct cfg {

@@ -281,5 +281,12 @@
  * report mail has a handful (multipart/report: text, the report, maybe headers); GMime
  * makes an object per part, and 1.6 million empty parts in 9.6 MB took 2.2 GB. */
 #define TLSRPT_MAIL_BOUNDARIES_MAX 512
+/* An HTTPS TLSRPT upload's grace (ms) before its rate is judged against
+ * tlsrpt.min_upload_rate (publisher/pub_tlsrpt.c): a report is a few kB, sent at once, and
+ * this covers a slow start; past it an upload that has sent less than min_upload_rate
+ * bytes for each second after the grace is slow (slowloris: a byte now and then, or
+ * silence): it is closed at its next byte, or its slot is given to a new upload when
+ * all tlsrpt.max_uploads are taken. */
+#define PUB_TLSRPT_UPLOAD_GRACE_MS 5000
 
 #endif
