@@ -281,6 +281,11 @@
  * report mail has a handful (multipart/report: text, the report, maybe headers); GMime
  * makes an object per part, and 1.6 million empty parts in 9.6 MB took 2.2 GB. */
 #define TLSRPT_MAIL_BOUNDARIES_MAX 512
+/* Malformed TLS reports (kept raw with their reason, for the operator to look at) take
+ * at most this share of tlsrpt.max_stored_bytes (1/8: 32 MiB of the default 256 MiB), and
+ * only what the parsed reports leave: anyone may POST garbage, and it must never evict the
+ * valid reports (tlsrpt/tlsrpt_store.c, statedb_tlsrpt_prune()). */
+#define TLSRPT_MALFORMED_SHARE 8
 /* An HTTPS TLSRPT upload's grace (ms) before its rate is judged against
  * tlsrpt.min_upload_rate (publisher/pub_tlsrpt.c): a report is a few kB, sent at once, and
  * this covers a slow start; past it an upload that has sent less than min_upload_rate

@@ -172,10 +172,13 @@ int statedb_tlsrpt_add(struct statedb *db, const struct statedb_tlsrpt_report *r
 /* Insert one session row of report (an id from statedb_tlsrpt_add()). 0 or ERR_STATEDB_*. */
 int statedb_tlsrpt_row_add(struct statedb *db, int64_t report,
                            const struct statedb_tlsrpt_row *row);
-/* Delete the reports received before `before`, then the oldest ones until the raw reports
- * kept take at most max_bytes, with their rows. The number deleted goes to *ret_n (may be
+/* Delete the reports received before `before`, then, with their rows, the oldest parsed
+ * ("ok") ones until their raw reports take at most max_bytes, then the oldest malformed
+ * ones until theirs take at most max_malformed_bytes and, with the parsed ones, max_bytes:
+ * malformed reports never push out parsed ones. The number deleted goes to *ret_n (may be
  * NULL). 0 or ERR_STATEDB_*. */
-int statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes, size_t *ret_n);
+int statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes,
+                         size_t max_malformed_bytes, size_t *ret_n);
 
 /* Sessions per domain, day, policy type and result, from day since_day on. */
 struct statedb_tlsrpt_sum {
