@@ -171,6 +171,15 @@
 /* The resolver's DNS clients (MTA-STS discovery and DANE) share resolver.dns_concurrency,
  * each at least one query: one socket each (resolver/dns_client.h DNS_CLIENTS). */
 #define FD_DNS_CLIENTS 2u
+/* A state database connection (SQLite in WAL mode): the file, its -wal and its -shm. The
+ * HTTPS TLSRPT receiver opens one per upload being stored, tlsrpt.max_uploads at most
+ * (daemon/tlsrpt_recv.c), counted in the reserve. */
+#define FD_PER_STATEDB 3u
+/* The MX check (daemon/mxcheck.c, resolver/mx_probe.c) probes the MX_PROBE_HOSTS_MAX hosts
+ * of mx_check_concurrency domains at once, each host with its A and AAAA queries and one
+ * SMTP connection open together at most: counted in the reserve, its DNS client's sockets
+ * are not the resolver's. */
+#define FD_PER_MX_HOST 3u
 /* When the limit cannot hold every part, the publisher is cut first (the Internet's
  * connections are the ones an attacker controls), but keeps at least this share of what
  * is left after the reserve and the admin endpoint: a quarter. */

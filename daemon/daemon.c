@@ -427,6 +427,14 @@ daemon_fd_apply(const struct fd_budget *b, struct cfg *c)
 	}
 	daemon_fd_clamp(&c->resolver.dns_concurrency, b->dns, "resolver.dns_concurrency", b->limit);
 	c->admin.max_connections = b->admin;
+	/* the receiver's and the MX check's share of the reserve, fixed at start */
+	if (b->tlsrpt > 0)
+		daemon_fd_clamp(&c->tlsrpt.max_uploads, b->tlsrpt / FD_PER_STATEDB,
+		                "tlsrpt.max_uploads", b->limit);
+	if (b->mxcheck > 0)
+		daemon_fd_clamp(&c->publisher.mx_check_concurrency,
+		                b->mxcheck / (MX_PROBE_HOSTS_MAX * FD_PER_MX_HOST),
+		                "publisher.mx_check_concurrency", b->limit);
 }
 
 /* Raise the soft RLIMIT_NOFILE to the hard limit (systemd starts services at 1024 whatever
@@ -454,6 +462,8 @@ daemon_fd_setup(struct daemon *d)
 	                 /* the ACME client's transfers, one per order at most */
 	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0),
 	        .admin = admin_max_connections(c),
+	        .tlsrpt = tlsrpt_recv_fd_want(c),
+	        .mxcheck = mxcheck_fd_want(c),
 	};
 	if (c->publisher.n_domains > 0) {
 		w.publisher = c->publisher.max_connections;
