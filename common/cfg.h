@@ -277,6 +277,13 @@ typedef void cfg_key_fn(const char *key, void *arg);
  * the publisher is not running, which the caller knows. Returns the count of calls. */
 size_t cfg_restart_changes(const struct cfg *old, const struct cfg *new, cfg_key_fn *fn, void *arg);
 
+/* The ids of process.user (which must be set) and of process.group (or the user's own
+ * group): what the daemon started as root runs as. Returns 0 with *ret_uid and *ret_gid, or
+ * -ENOENT with *ret_key = "process.user" or "process.group" when that name is unknown
+ * (getpwnam(3), getgrnam(3)). Not thread-safe (their static storage). */
+int cfg_process_ids(const struct cfg_process *p, uid_t *ret_uid, gid_t *ret_gid,
+                    const char **ret_key);
+
 /* A check made after loading (the publisher's certificate check) reports an error about a
  * path key as cfg_load() would: errbuf = "file:line: key: reason", file:line being where
  * key ("publisher.domains[0].cert") is written, or "file: key: reason" when it is not in

@@ -459,6 +459,22 @@ statedb_mkdir(const char *dir, uid_t uid, gid_t gid)
 }
 
 int
+statedb_create_owned(const char *path, uid_t uid, gid_t gid)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int r = 0;
+
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	if (fchown(fd, uid, gid) < 0) {
+		r = -errno;
+		(void)unlink(path);
+	}
+	(void)close(fd);
+	return r;
+}
+
+int
 statedb_set_aside(const char *path, time_t now, char *ret_aside, size_t asidelen)
 {
 	char from[4096], to[4096];

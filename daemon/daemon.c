@@ -132,8 +132,7 @@ static int
 daemon_priv_prepare(struct daemon *d)
 {
 	const struct cfg_process *p = &d->cfg->process;
-	struct passwd *pw;
-	struct group *gr;
+	const char *key = "";
 
 	if (geteuid() != 0) {
 		if (p->user != NULL)
@@ -150,22 +149,11 @@ daemon_priv_prepare(struct daemon *d)
 		log_warn("running as root (process.allow_root); setting process.user is safer");
 		return 0;
 	}
-	errno = 0;
-	pw = getpwnam(p->user);
-	if (pw == NULL) {
-		log_err("process.user: unknown user '%s'", p->user);
+	if (cfg_process_ids(p, &d->uid, &d->gid, &key) < 0) {
+		log_err("%s: unknown %s '%s'", key,
+		        strcmp(key, "process.user") == 0 ? "user" : "group",
+		        strcmp(key, "process.user") == 0 ? p->user : p->group);
 		return -ENOENT;
-	}
-	d->uid = pw->pw_uid;
-	d->gid = pw->pw_gid;
-	if (p->group != NULL) {
-		errno = 0;
-		gr = getgrnam(p->group);
-		if (gr == NULL) {
-			log_err("process.group: unknown group '%s'", p->group);
-			return -ENOENT;
-		}
-		d->gid = gr->gr_gid;
 	}
 	d->drop = 1;
 	return 0;
