@@ -293,11 +293,9 @@ pub_tlsrpt_take_slot(struct pub *pub, struct pub_upload *up, unsigned max_up)
 
 	(void)pthread_mutex_lock(&pub->tlsrpt_lock);
 	if (atomic_load(&pub->tlsrpt_uploads) >= max_up) {
-		LIST_FOREACH(o, &pub->tlsrpt_up_list, link)
-		{
-			if (pub_tlsrpt_slow(o, now))
-				break;
-		}
+		o = LIST_FIRST(&pub->tlsrpt_up_list);
+		while (o != NULL && !pub_tlsrpt_slow(o, now))
+			o = LIST_NEXT(o, link);
 		if (o != NULL) {
 			pub_tlsrpt_slow_locked(pub, o, now, "closed for a new one");
 			if (o->fd >= 0)

@@ -112,8 +112,8 @@ struct pub {
 	void *tlsrpt_arg;
 	struct pub_tlsrpt_rate *tlsrpt_rates; /* PUB_TLSRPT_RATE_SLOTS, allocated on first use */
 	atomic_uint tlsrpt_uploads;
-	LIST_HEAD(, pub_upload) tlsrpt_up_list; /* uploads in progress holding a slot */
-	struct log_rate tlsrpt_slow_log;        /* under tlsrpt_lock */
+	LIST_HEAD(pub_uploads, pub_upload) tlsrpt_up_list; /* uploads in progress holding a slot */
+	struct log_rate tlsrpt_slow_log;                   /* under tlsrpt_lock */
 	atomic_ulong n_tlsrpt_posts;
 	atomic_ulong n_tlsrpt_too_large;
 	atomic_ulong n_tlsrpt_rate_limited;
