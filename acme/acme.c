@@ -1358,8 +1358,10 @@ acme_renew(struct acme *a, const char *domain)
 
 		if (strcmp(n->domain, domain) != 0)
 			continue;
-		if (n->step != STEP_IDLE)
-			return 0; /* running or queued */
+		/* an order running or queued, or one asked and about to start: no second */
+		if (n->step != STEP_IDLE ||
+		    (loop_timer_armed(&n->timer) && n->next_attempt <= loop_wall_s(a->loop)))
+			return -EBUSY;
 		log_dom_notice(n->domain, "ACME: renewal of mta-sts.%s asked", n->domain);
 		n->failures = 0;
 		acme_name_plan(n, loop_wall_s(a->loop));

@@ -58,7 +58,9 @@ int acme_new(struct loop *loop, struct curlm *curlm, const struct cfg *cfg,
 /* Cancels every request (nothing is written halfway). NULL is a no-op. Returns NULL. */
 struct acme *acme_free(struct acme *a);
 /* Renew domain's certificate now (`mtastsd cert renew`, the admin endpoint). Returns 0
- * (started, or already running), or -ENOENT (not an ACME domain of this client). */
+ * (started: a name waiting to retry retries now), -EBUSY when an order of domain is
+ * running, queued or about to start (no second order is started), or -ENOENT (not an
+ * ACME domain of this client). */
 int acme_renew(struct acme *a, const char *domain);
 
 /* 1 when domain is one of the client's names (0 for NULL a). */

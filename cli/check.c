@@ -348,7 +348,7 @@ check_fetch_done(int err, const char *body, size_t len, const struct fetch_info 
 /* ---- MX coverage ---- */
 
 static void
-check_eval_mx(struct check_dom *cd, int err, char **hosts, size_t n)
+check_eval_mx(struct check_dom *cd, int err, const struct dns_mx *hosts, size_t n, size_t n_invalid)
 {
 	const struct sts_policy *p = &cd->d->policy;
 	char uncovered[CHECK_LINE_MAX / 2] = "", patterns[CHECK_LINE_MAX / 2] = "", why[128];
@@ -374,15 +374,25 @@ check_eval_mx(struct check_dom *cd, int err, char **hosts, size_t n)
 		          n == 1 ? "" : "s");
 		return;
 	}
+	/* an exchange that is no valid host name (a null MX ".", RFC 7505) is covered by no
+	 * pattern: a sender with this policy cannot deliver to it */
+	if (n_invalid > 0) {
+		check_set(cd, CHECK_MX, 0,
+		          "%zu MX record%s with no valid host name (a null MX \".\"?): no mx "
+		          "pattern covers %s (%s)",
+		          n_invalid, n_invalid == 1 ? "" : "s", n_invalid == 1 ? "it" : "them",
+		          patterns);
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		covered = 0;
 		for (j = 0; j < p->n_mx && !covered; j++)
-			covered = mx_match(p->mx[j], hosts[i]);
+			covered = mx_match(p->mx[j], hosts[i].name);
 		if (covered)
 			continue;
 		used = strlen(uncovered);
 		(void)snprintf(uncovered + used, sizeof(uncovered) - used, "%s%s",
-		               n_bad > 0 ? ", " : "", hosts[i]);
+		               n_bad > 0 ? ", " : "", hosts[i].name);
 		n_bad++;
 	}
 	if (n_bad > 0) {
@@ -398,35 +408,19 @@ static void
 check_mx_done(int err, const ldns_pkt *answer, int ad, void *arg)
 {
 	struct check_dom *cd = arg;
-	const ldns_rr_list *an;
-	char *hosts[CHECK_MX_MAX], *s;
-	size_t i, n = 0, len;
+	struct dns_mx *hosts = xcalloc(CHECK_MX_MAX, sizeof(*hosts));
+	size_t n = 0, n_invalid = 0;
 
 	(void)ad;
 	if (err == 0) {
-		an = ldns_pkt_answer(answer);
-		for (i = 0; i < ldns_rr_list_rr_count(an) && n < CHECK_MX_MAX; i++) {
-			ldns_rr *rr = ldns_rr_list_rr(an, i);
-
-			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_MX || ldns_rr_rd_count(rr) < 2)
-				continue;
-			s = ldns_rdf2str(ldns_rr_rdf(rr, 1));
-			if (s == NULL)
-				continue;
-			len = strlen(s);
-			if (len > 1 && s[len - 1] == '.')
-				s[len - 1] = '\0';
-			for (len = 0; s[len] != '\0'; len++)
-				if (s[len] >= 'A' && s[len] <= 'Z')
-					s[len] = (char)(s[len] - 'A' + 'a');
-			hosts[n++] = s;
-		}
-		if (n == 0)
+		n = dns_answer_mx(answer, hosts, CHECK_MX_MAX, &n_invalid);
+		if (n > CHECK_MX_MAX)
+			n = CHECK_MX_MAX;
+		if (n == 0 && n_invalid == 0)
 			err = ERR_DNS_NODATA;
 	}
-	check_eval_mx(cd, err, hosts, n);
-	for (i = 0; i < n; i++)
-		free(hosts[i]);
+	check_eval_mx(cd, err, hosts, n, n_invalid);
+	free(hosts);
 	check_op_done(cd->ck);
 }
 

@@ -17,14 +17,15 @@
 /* Longest "name operands [--json]" synopsis printed; longer ones are cut. */
 #define CLI_SYNOPSIS_MAX 128
 
-/* "name operands [--json]" into buf. Returns its length. */
+/* "name operands [--json]" (or "[--diff | --update]") into buf. Returns its length. */
 static int
 cli_synopsis(const struct cli_verb *v, char *buf, size_t size)
 {
 	int n;
 
-	n = snprintf(buf, size, "%s%s%s%s", v->name, v->operands[0] != '\0' ? " " : "", v->operands,
-	             (v->flags & CLI_JSON) != 0 ? " [--json]" : "");
+	n = snprintf(buf, size, "%s%s%s%s%s", v->name, v->operands[0] != '\0' ? " " : "",
+	             v->operands, (v->flags & CLI_JSON) != 0 ? " [--json]" : "",
+	             (v->flags & CLI_DNSUPD) != 0 ? " [--diff | --update]" : "");
 	return n < 0 ? 0 : n >= (int)size ? (int)size - 1 : n;
 }
 

@@ -155,6 +155,14 @@ cert_renew(const struct cli_args *a, const char *dom)
 		return CLI_EXIT_FAIL;
 	}
 	free(path);
+	if (status == 409) {
+		free(body);
+		(void)fprintf(a->out,
+		              "renewal of mta-sts.%s already in progress (see the log, or `mtastsd "
+		              "cert %s`)\n",
+		              norm, norm);
+		return CLI_EXIT_OK;
+	}
 	if (status != 202) {
 		cli_error(a, "the daemon refused: HTTP %ld %s", status, body);
 		free(body);

@@ -128,9 +128,9 @@ cli_dns_records(const struct cli_args *a)
 		              "; %s: %s must resolve (A/AAAA or CNAME) to this publisher, policy "
 		              "mode %s\n",
 		              d->domain, d->policy_host, sts_mode_name(d->mode));
-		cli_dns_put_txt(a->out, d->sts_owner, r->ttl_s, d->sts_text);
+		cli_dns_put_txt(a->out, d->sts_owner, d->ttl_s, d->sts_text);
 		if (d->tlsrpt_owner != NULL)
-			cli_dns_put_txt(a->out, d->tlsrpt_owner, r->ttl_s, d->tlsrpt_text);
+			cli_dns_put_txt(a->out, d->tlsrpt_owner, d->ttl_s, d->tlsrpt_text);
 	}
 	(void)pub_dns_records_free(r);
 	return code;

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sysexits.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -64,6 +65,38 @@ cli_tlsrpt_read(FILE *f, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
+/* Run as root with process.user set: the state directory and an empty state database are
+ * created as the daemon would have them (owned by process.user and its group), so that a
+ * command run before the daemon's first start leaves nothing the daemon cannot write. An
+ * error message printed on failure. */
+static int
+cli_tlsrpt_own(const struct cli_args *a, const char *path)
+{
+	const struct cfg_process *p = &a->cfg->process;
+	const char *key = "";
+	uid_t uid;
+	gid_t gid;
+	int r;
+
+	if (geteuid() != 0 || p->user == NULL)
+		return 0;
+	r = cfg_process_ids(p, &uid, &gid, &key);
+	if (r < 0) {
+		cli_error(a,
+		          "%s '%s' is unknown: refusing to create the state database as root "
+		          "(the daemon could not write it)",
+		          key, strcmp(key, "process.user") == 0 ? p->user : p->group);
+		return r;
+	}
+	r = statedb_mkdir(p->state_directory, uid, gid);
+	if (r == 0)
+		r = statedb_create_owned(path, uid, gid);
+	if (r < 0)
+		cli_error(a, "%s: cannot create it for process.user '%s': %s", path, p->user,
+		          strerror(-r));
+	return r;
+}
+
 /* The state database of the configuration; an error message printed on failure. */
 static int
 cli_tlsrpt_open(const struct cli_args *a, struct statedb **ret)
@@ -77,6 +110,9 @@ cli_tlsrpt_open(const struct cli_args *a, struct statedb **ret)
 	}
 	(void)snprintf(path, sizeof(path), "%s/%s", a->cfg->process.state_directory,
 	               STATEDB_FILE_NAME);
+	r = cli_tlsrpt_own(a, path);
+	if (r < 0)
+		return ERR_STATEDB_IO;
 	r = statedb_open(path, ret, err, sizeof(err));
 	if (r < 0) {
 		cli_error(a, "%s: %s: %s", path, err_str(r), err);

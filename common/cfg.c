@@ -18,6 +18,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,6 +344,7 @@ static const struct cfg_key cfg_keys_tlsrpt[] = {
         K_UINT(P, "max_ratio", tlsrpt.max_ratio, 100, 2, 100000, 0),
         K_UINT(P, "rate_per_address", tlsrpt.rate_per_address, 60, 0, 1000000, 0),
         K_UINT(P, "max_uploads", tlsrpt.max_uploads, 8, 1, 1024, 0),
+        K_SIZE(P, "min_upload_rate", tlsrpt.min_upload_rate, 4096, 0, 64u * 1024 * 1024, 0),
         K_END,
 };
 
@@ -898,4 +901,24 @@ size_t
 cfg_restart_changes(const struct cfg *a, const struct cfg *b, cfg_key_fn *fn, void *arg)
 {
 	return cfg_table_restart_changes(cfg_keys_root, "", a, b, fn, arg);
+}
+
+int
+cfg_process_ids(const struct cfg_process *p, uid_t *ret_uid, gid_t *ret_gid, const char **ret_key)
+{
+	struct passwd *pw;
+	struct group *gr = NULL;
+
+	pw = p->user != NULL ? getpwnam(p->user) : NULL;
+	if (pw == NULL) {
+		*ret_key = "process.user";
+		return -ENOENT;
+	}
+	if (p->group != NULL && (gr = getgrnam(p->group)) == NULL) {
+		*ret_key = "process.group";
+		return -ENOENT;
+	}
+	*ret_uid = pw->pw_uid;
+	*ret_gid = gr != NULL ? gr->gr_gid : pw->pw_gid;
+	return 0;
 }

@@ -237,6 +237,7 @@ struct cfg_tlsrpt {
 	unsigned max_ratio;        /* decompressed / compressed, default 100 */
 	unsigned rate_per_address; /* HTTPS reports per address per hour, default 60; 0 = off */
 	unsigned max_uploads;      /* HTTPS uploads in progress at once, default 8 */
+	size_t min_upload_rate;    /* bytes/s an upload keeps up after its grace, 4096; 0 = off */
 };
 
 struct cfg {
@@ -275,6 +276,13 @@ typedef void cfg_key_fn(const char *key, void *arg);
  * between old and new. publisher.domains is not among them: it needs a restart only when
  * the publisher is not running, which the caller knows. Returns the count of calls. */
 size_t cfg_restart_changes(const struct cfg *old, const struct cfg *new, cfg_key_fn *fn, void *arg);
+
+/* The ids of process.user (which must be set) and of process.group (or the user's own
+ * group): what the daemon started as root runs as. Returns 0 with *ret_uid and *ret_gid, or
+ * -ENOENT with *ret_key = "process.user" or "process.group" when that name is unknown
+ * (getpwnam(3), getgrnam(3)). Not thread-safe (their static storage). */
+int cfg_process_ids(const struct cfg_process *p, uid_t *ret_uid, gid_t *ret_gid,
+                    const char **ret_key);
 
 /* A check made after loading (the publisher's certificate check) reports an error about a
  * path key as cfg_load() would: errbuf = "file:line: key: reason", file:line being where

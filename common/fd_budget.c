@@ -45,9 +45,11 @@ fd_budget_compute(const struct fd_want *w, struct fd_budget *ret_b)
 	if (w->limit < FD_LIMIT_MIN)
 		return -EMFILE;
 	spare = fd_min64(fd_max64(w->limit / FD_SPARE_DIV, FD_SPARE_MIN), FD_SPARE_MAX);
-	if ((uint64_t)w->fixed + spare >= w->limit)
+	if ((uint64_t)w->fixed + w->tlsrpt + w->mxcheck + spare >= w->limit)
 		return -EMFILE;
-	b.reserve = (unsigned)(w->fixed + spare);
+	b.reserve = (unsigned)(w->fixed + w->tlsrpt + w->mxcheck + spare);
+	b.tlsrpt = w->tlsrpt;
+	b.mxcheck = w->mxcheck;
 	avail = w->limit - b.reserve;
 
 	/* The admin endpoint: a few connections, at most an eighth of what is left. */
@@ -118,7 +120,7 @@ fd_part(char *buf, size_t len, unsigned n)
 int
 fd_budget_format(const struct fd_budget *b, char *buf, size_t len)
 {
-	char per[48], pub[16], adm[16], sm[16], out[64];
+	char per[48], pub[16], adm[16], sm[16], out[64], res[64];
 
 	if (b->publisher == 0)
 		per[0] = '\0';
@@ -131,12 +133,16 @@ fd_budget_format(const struct fd_budget *b, char *buf, size_t len)
 	else
 		(void)snprintf(out, sizeof(out), "%u (%u fetches, %u DNS queries)", b->outbound_fds,
 		               b->fetch, b->dns);
+	res[0] = '\0';
+	if (b->mxcheck > 0 || b->tlsrpt > 0)
+		(void)snprintf(res, sizeof(res), " (MX check %u, TLSRPT store %u)", b->mxcheck,
+		               b->tlsrpt);
 	return snprintf(buf, len,
 	                "limit %u: publisher %s%s, admin %s, socketmap %s, fetch+DNS %s, "
-	                "reserve %u",
+	                "reserve %u%s",
 	                b->limit, fd_part(pub, sizeof(pub), b->publisher), per,
 	                fd_part(adm, sizeof(adm), b->admin), fd_part(sm, sizeof(sm), b->socketmap),
-	                out, b->reserve);
+	                out, b->reserve, res);
 }
 
 unsigned

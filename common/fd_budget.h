@@ -36,6 +36,10 @@ struct fd_want {
 	unsigned socketmap;   /* resolver.max_connections */
 	unsigned fetch; /* resolver.fetch_concurrency + refresh_concurrency (FD_PER_FETCH each) */
 	unsigned dns;   /* resolver.dns_concurrency (one socket each) */
+	/* descriptors of parts bounded by their own limits, kept whatever the load (in the
+	 * reserve, like fixed, but named in the log line) */
+	unsigned tlsrpt;  /* the TLSRPT receiver's state database connections */
+	unsigned mxcheck; /* the MX check's SMTP and DNS sockets */
 };
 
 /* What each part gets. Counts of connections, fetches and queries, as in struct fd_want;
@@ -50,6 +54,8 @@ struct fd_budget {
 	unsigned fetch;
 	unsigned dns;
 	unsigned outbound_fds; /* descriptors of the fetches and DNS queries together */
+	unsigned tlsrpt;       /* as asked, within the reserve */
+	unsigned mxcheck;      /* as asked, within the reserve */
 };
 
 /* The budget for w into *ret_b (written on success only). Returns 0, or -EMFILE when
@@ -59,7 +65,9 @@ int fd_budget_compute(const struct fd_want *w, struct fd_budget *ret_b);
 
 /* The budget as one line, for the start log: "limit 65536: publisher 4096 (per address
  * 64), admin 32, socketmap 1024, fetch+DNS 418 (80 fetches, 256 DNS queries), reserve 112";
- * a part that does not run is "off". Returns what snprintf(3) returns. */
+ * a part that does not run is "off"; the reserve names the TLSRPT receiver's and the MX
+ * check's share when they run: "reserve 328 (MX check 192, TLSRPT store 24)". Returns what
+ * snprintf(3) returns. */
 int fd_budget_format(const struct fd_budget *b, char *buf, size_t len);
 
 /* The smallest limit with which fd_budget_compute() succeeds for what w asks (w->limit

@@ -175,6 +175,15 @@
 /* The resolver's DNS clients (MTA-STS discovery and DANE) share resolver.dns_concurrency,
  * each at least one query: one socket each (resolver/dns_client.h DNS_CLIENTS). */
 #define FD_DNS_CLIENTS 2u
+/* A state database connection (SQLite in WAL mode): the file, its -wal and its -shm. The
+ * HTTPS TLSRPT receiver opens one per upload being stored, tlsrpt.max_uploads at most
+ * (daemon/tlsrpt_recv.c), counted in the reserve. */
+#define FD_PER_STATEDB 3u
+/* The MX check (daemon/mxcheck.c, resolver/mx_probe.c) probes the MX_PROBE_HOSTS_MAX hosts
+ * of mx_check_concurrency domains at once, each host with its A and AAAA queries and one
+ * SMTP connection open together at most: counted in the reserve, its DNS client's sockets
+ * are not the resolver's. */
+#define FD_PER_MX_HOST 3u
 /* When the limit cannot hold every part, the publisher is cut first (the Internet's
  * connections are the ones an attacker controls), but keeps at least this share of what
  * is left after the reserve and the admin endpoint: a quarter. */
@@ -285,5 +294,17 @@
  * report mail has a handful (multipart/report: text, the report, maybe headers); GMime
  * makes an object per part, and 1.6 million empty parts in 9.6 MB took 2.2 GB. */
 #define TLSRPT_MAIL_BOUNDARIES_MAX 512
+/* Malformed TLS reports (kept raw with their reason, for the operator to look at) take
+ * at most this share of tlsrpt.max_stored_bytes (1/8: 32 MiB of the default 256 MiB), and
+ * only what the parsed reports leave: anyone may POST garbage, and it must never evict the
+ * valid reports (tlsrpt/tlsrpt_store.c, statedb_tlsrpt_prune()). */
+#define TLSRPT_MALFORMED_SHARE 8
+/* An HTTPS TLSRPT upload's grace (ms) before its rate is judged against
+ * tlsrpt.min_upload_rate (publisher/pub_tlsrpt.c): a report is a few kB, sent at once, and
+ * this covers a slow start; past it an upload that has sent less than min_upload_rate
+ * bytes for each second after the grace is slow (slowloris: a byte now and then, or
+ * silence): it is closed at its next byte, or its slot is given to a new upload when
+ * all tlsrpt.max_uploads are taken. */
+#define PUB_TLSRPT_UPLOAD_GRACE_MS 5000
 
 #endif

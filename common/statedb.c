@@ -39,6 +39,7 @@ enum statedb_stmt {
 	ST_TLSRPT_ROW,
 	ST_TLSRPT_PRUNE_AGE,
 	ST_TLSRPT_PRUNE_SIZE,
+	ST_TLSRPT_PRUNE_MALFORMED,
 	ST_TLSRPT_PRUNE_ROWS,
 	ST_TLSRPT_SUMS,
 	ST_TLSRPT_ORGS,
@@ -69,11 +70,19 @@ static const char *const statedb_sql[ST_COUNT] = {
         [ST_TLSRPT_ROW] = "INSERT INTO tlsrpt_session (report, domain, day, policy_type, result, "
                           "mx_host, sessions) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         [ST_TLSRPT_PRUNE_AGE] = "DELETE FROM tlsrpt_report WHERE received_at < ?1",
-        /* the newest reports whose raw reports fit in ?1 bytes stay */
+        /* the newest parsed reports whose raw reports fit in ?1 bytes stay */
         [ST_TLSRPT_PRUNE_SIZE] =
                 "DELETE FROM tlsrpt_report WHERE id IN (SELECT id FROM (SELECT id, "
                 "sum(length(raw)) OVER (ORDER BY received_at DESC, id DESC) AS total "
-                "FROM tlsrpt_report) WHERE total > ?1)",
+                "FROM tlsrpt_report WHERE status != 'malformed') WHERE total > ?1)",
+        /* the newest malformed ones that fit in ?2 bytes and in what the parsed ones leave
+         * of ?1 stay */
+        [ST_TLSRPT_PRUNE_MALFORMED] =
+                "DELETE FROM tlsrpt_report WHERE id IN (SELECT id FROM (SELECT id, "
+                "sum(length(raw)) OVER (ORDER BY received_at DESC, id DESC) AS total "
+                "FROM tlsrpt_report WHERE status = 'malformed') WHERE total > "
+                "min(?2, ?1 - (SELECT coalesce(sum(length(raw)), 0) FROM tlsrpt_report "
+                "WHERE status != 'malformed')))",
         [ST_TLSRPT_PRUNE_ROWS] = "DELETE FROM tlsrpt_session WHERE report NOT IN "
                                  "(SELECT id FROM tlsrpt_report)",
         /* ?1 domain or NULL, ?2 first day */
@@ -450,6 +459,22 @@ statedb_mkdir(const char *dir, uid_t uid, gid_t gid)
 }
 
 int
+statedb_create_owned(const char *path, uid_t uid, gid_t gid)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	int r = 0;
+
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	if (fchown(fd, uid, gid) < 0) {
+		r = -errno;
+		(void)unlink(path);
+	}
+	(void)close(fd);
+	return r;
+}
+
+int
 statedb_set_aside(const char *path, time_t now, char *ret_aside, size_t asidelen)
 {
 	char from[4096], to[4096];
@@ -698,24 +723,37 @@ statedb_tlsrpt_row_add(struct statedb *db, int64_t report, const struct statedb_
 }
 
 int
-statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes, size_t *ret_n)
+statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes,
+                     size_t max_malformed_bytes, size_t *ret_n)
 {
+	sqlite3_int64 max = max_bytes > INT64_MAX ? INT64_MAX : (sqlite3_int64)max_bytes;
+	sqlite3_int64 max_bad =
+	        max_malformed_bytes > INT64_MAX ? INT64_MAX : (sqlite3_int64)max_malformed_bytes;
 	size_t n = 0;
 	int r;
 
 	if (sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_AGE], 1, (sqlite3_int64)before) !=
 	            SQLITE_OK ||
-	    sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_SIZE], 1,
-	                       max_bytes > INT64_MAX ? INT64_MAX : (sqlite3_int64)max_bytes) !=
-	            SQLITE_OK)
+	    sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_SIZE], 1, max) != SQLITE_OK ||
+	    sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_MALFORMED], 1, max) != SQLITE_OK ||
+	    sqlite3_bind_int64(db->st[ST_TLSRPT_PRUNE_MALFORMED], 2, max_bad) != SQLITE_OK)
 		return ERR_STATEDB_IO;
 	r = statedb_run(db, db->st[ST_TLSRPT_PRUNE_AGE]);
 	if (r < 0) {
 		(void)sqlite3_clear_bindings(db->st[ST_TLSRPT_PRUNE_SIZE]);
+		(void)sqlite3_clear_bindings(db->st[ST_TLSRPT_PRUNE_MALFORMED]);
 		return r;
 	}
 	n += (size_t)sqlite3_changes(db->db);
+	/* the parsed reports first, against the whole budget: malformed ones never push
+	 * them out; then the malformed ones, in their own budget and what is left */
 	r = statedb_run(db, db->st[ST_TLSRPT_PRUNE_SIZE]);
+	if (r < 0) {
+		(void)sqlite3_clear_bindings(db->st[ST_TLSRPT_PRUNE_MALFORMED]);
+		return r;
+	}
+	n += (size_t)sqlite3_changes(db->db);
+	r = statedb_run(db, db->st[ST_TLSRPT_PRUNE_MALFORMED]);
 	if (r < 0)
 		return r;
 	n += (size_t)sqlite3_changes(db->db);

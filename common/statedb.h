@@ -25,12 +25,11 @@
  *     expires_at INTEGER NOT NULL)           -- fetched_at + max_age
  *   CREATE INDEX sts_policy_expires ON sts_policy (expires_at)
  *
- * Interface: statedb_mkdir(), statedb_open(), statedb_close(), statedb_set_aside(),
- *            statedb_path(), statedb_schema_version(), statedb_errmsg(),
- *            statedb_begin(), statedb_commit(), statedb_rollback(),
- *            statedb_policy_put(), statedb_policy_delete(), statedb_policy_delete_all(),
- *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count(),
- *            statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
+ * Interface: statedb_mkdir(), statedb_create_owned(), statedb_open(), statedb_close(),
+ * statedb_set_aside(), statedb_path(), statedb_schema_version(), statedb_errmsg(), statedb_begin(),
+ * statedb_commit(), statedb_rollback(), statedb_policy_put(), statedb_policy_delete(),
+ * statedb_policy_delete_all(), statedb_policy_drop_expired(), statedb_policy_load(),
+ * statedb_policy_count(), statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
  *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last()
  *            (version 2: the TLSRPT tables, docs/tlsrpt.md)
  * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
@@ -67,6 +66,12 @@ struct statedb;
  * dropping privileges later). An existing directory is left as it is. Returns 0, or
  * -errno (-ENOTDIR when dir exists but is not a directory). */
 int statedb_mkdir(const char *dir, uid_t uid, gid_t gid);
+
+/* Create path as an empty file (mode 0640) owned by uid:gid when it does not exist, for a
+ * command run as root before the daemon (process.user) ever started: SQLite then fills it
+ * in, and gives the -wal and -shm files it makes as root to the file's owner. An existing
+ * file is left as it is. Returns 0, or -errno. */
+int statedb_create_owned(const char *path, uid_t uid, gid_t gid);
 
 /* Open (creating it when missing, mode 0600) the database file at path, check it (ours, not
  * damaged: PRAGMA quick_check, writable: the write lock is taken once) and migrate it to
@@ -172,10 +177,13 @@ int statedb_tlsrpt_add(struct statedb *db, const struct statedb_tlsrpt_report *r
 /* Insert one session row of report (an id from statedb_tlsrpt_add()). 0 or ERR_STATEDB_*. */
 int statedb_tlsrpt_row_add(struct statedb *db, int64_t report,
                            const struct statedb_tlsrpt_row *row);
-/* Delete the reports received before `before`, then the oldest ones until the raw reports
- * kept take at most max_bytes, with their rows. The number deleted goes to *ret_n (may be
+/* Delete the reports received before `before`, then, with their rows, the oldest parsed
+ * ("ok") ones until their raw reports take at most max_bytes, then the oldest malformed
+ * ones until theirs take at most max_malformed_bytes and, with the parsed ones, max_bytes:
+ * malformed reports never push out parsed ones. The number deleted goes to *ret_n (may be
  * NULL). 0 or ERR_STATEDB_*. */
-int statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes, size_t *ret_n);
+int statedb_tlsrpt_prune(struct statedb *db, time_t before, size_t max_bytes,
+                         size_t max_malformed_bytes, size_t *ret_n);
 
 /* Sessions per domain, day, policy type and result, from day since_day on. */
 struct statedb_tlsrpt_sum {

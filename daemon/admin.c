@@ -316,12 +316,17 @@ admin_acme_renew(struct admin *a, struct MHD_Connection *conn)
 {
 	const char *dom = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "domain");
 	char norm[DOMAIN_BUF];
+	int r;
 
 	if (a->acme == NULL)
 		return admin_error(conn, MHD_HTTP_NOT_FOUND, "no domain uses ACME");
 	if (dom == NULL || domain_normalize(dom, norm) < 0)
 		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
-	if (acme_renew(a->acme, norm) < 0)
+	r = acme_renew(a->acme, norm);
+	if (r == -EBUSY)
+		return admin_error(conn, MHD_HTTP_CONFLICT,
+		                   "an ACME order for this domain is in progress");
+	if (r < 0)
 		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not an ACME domain");
 	log_notice("admin: ACME renewal of '%s' asked", norm);
 	return admin_send(conn, MHD_HTTP_ACCEPTED, "application/json",

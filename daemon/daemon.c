@@ -132,8 +132,7 @@ static int
 daemon_priv_prepare(struct daemon *d)
 {
 	const struct cfg_process *p = &d->cfg->process;
-	struct passwd *pw;
-	struct group *gr;
+	const char *key = "";
 
 	if (geteuid() != 0) {
 		if (p->user != NULL)
@@ -150,22 +149,11 @@ daemon_priv_prepare(struct daemon *d)
 		log_warn("running as root (process.allow_root); setting process.user is safer");
 		return 0;
 	}
-	errno = 0;
-	pw = getpwnam(p->user);
-	if (pw == NULL) {
-		log_err("process.user: unknown user '%s'", p->user);
+	if (cfg_process_ids(p, &d->uid, &d->gid, &key) < 0) {
+		log_err("%s: unknown %s '%s'", key,
+		        strcmp(key, "process.user") == 0 ? "user" : "group",
+		        strcmp(key, "process.user") == 0 ? p->user : p->group);
 		return -ENOENT;
-	}
-	d->uid = pw->pw_uid;
-	d->gid = pw->pw_gid;
-	if (p->group != NULL) {
-		errno = 0;
-		gr = getgrnam(p->group);
-		if (gr == NULL) {
-			log_err("process.group: unknown group '%s'", p->group);
-			return -ENOENT;
-		}
-		d->gid = gr->gr_gid;
 	}
 	d->drop = 1;
 	return 0;
@@ -427,6 +415,14 @@ daemon_fd_apply(const struct fd_budget *b, struct cfg *c)
 	}
 	daemon_fd_clamp(&c->resolver.dns_concurrency, b->dns, "resolver.dns_concurrency", b->limit);
 	c->admin.max_connections = b->admin;
+	/* the receiver's and the MX check's share of the reserve, fixed at start */
+	if (b->tlsrpt > 0)
+		daemon_fd_clamp(&c->tlsrpt.max_uploads, b->tlsrpt / FD_PER_STATEDB,
+		                "tlsrpt.max_uploads", b->limit);
+	if (b->mxcheck > 0)
+		daemon_fd_clamp(&c->publisher.mx_check_concurrency,
+		                b->mxcheck / (MX_PROBE_HOSTS_MAX * FD_PER_MX_HOST),
+		                "publisher.mx_check_concurrency", b->limit);
 }
 
 /* Raise the soft RLIMIT_NOFILE to the hard limit (systemd starts services at 1024 whatever
@@ -454,6 +450,8 @@ daemon_fd_setup(struct daemon *d)
 	                 /* the ACME client's transfers, one per order at most */
 	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0),
 	        .admin = admin_max_connections(c),
+	        .tlsrpt = tlsrpt_recv_fd_want(c),
+	        .mxcheck = mxcheck_fd_want(c),
 	};
 	if (c->publisher.n_domains > 0) {
 		w.publisher = c->publisher.max_connections;

@@ -22,6 +22,7 @@
 #include "dns_client.h"
 #include "err.h"
 #include "log.h"
+#include "mtasts_limits.h"
 #include "mxcheck.h"
 #include "xalloc.h"
 
@@ -190,6 +191,14 @@ mxcheck_on(const struct cfg *cfg)
 {
 	return cfg->publisher.mx_check && cfg->publisher.mx_check_interval_ms > 0 &&
 	       cfg->publisher.n_domains > 0;
+}
+
+unsigned
+mxcheck_fd_want(const struct cfg *cfg)
+{
+	if (cfg->publisher.n_domains == 0)
+		return 0;
+	return cfg->publisher.mx_check_concurrency * MX_PROBE_HOSTS_MAX * FD_PER_MX_HOST;
 }
 
 int

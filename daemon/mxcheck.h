@@ -41,6 +41,11 @@ struct mxcheck;
 /* The checker for cfg (borrowed), on loop. *ret_m is NULL (and 0 returned) when the check
  * is off (see above). Uses cfg->resolver's DNS settings and ca_file (NULL: the system
  * trust store). Returns 0, -EINVAL (trust anchors), or a DNS client error. */
+/* The descriptors the MX check may hold at once for cfg (its SMTP connections and DNS
+ * queries: mx_check_concurrency x MX_PROBE_HOSTS_MAX x FD_PER_MX_HOST), for the daemon's
+ * descriptor budget (common/fd_budget.h); counted whenever domains are published, so that
+ * a reload turning the check on stays within it. 0 without published domains. */
+unsigned mxcheck_fd_want(const struct cfg *cfg);
 int mxcheck_new(struct loop *loop, const struct cfg *cfg, struct mxcheck **ret_m);
 /* A new configuration: the probes in flight are cancelled (their reports dropped), the
  * reports of domains still published are kept, and the next run is scheduled as at the

@@ -56,6 +56,16 @@ tlsrpt_recv_set(struct tlsrpt_recv *r, const struct cfg *cfg)
 	r->lim.max_stored_bytes = cfg->tlsrpt.max_stored_bytes;
 }
 
+unsigned
+tlsrpt_recv_fd_want(const struct cfg *cfg)
+{
+	/* a connection is opened only when none is idle, by an upload holding one of the
+	 * max_uploads slots: never more open than max_uploads */
+	if (cfg->publisher.n_domains == 0)
+		return 0;
+	return cfg->tlsrpt.max_uploads * FD_PER_STATEDB;
+}
+
 struct tlsrpt_recv *
 tlsrpt_recv_new(const struct cfg *cfg, const char *state_path)
 {

@@ -29,6 +29,11 @@ struct tlsrpt_recv;
 
 /* A receiver storing into the state database at state_path with cfg's tlsrpt limits and
  * published domains. Never fails (xalloc); opens no connection yet. */
+/* The descriptors the receiver's state database connections may hold for cfg
+ * (tlsrpt.max_uploads x FD_PER_STATEDB), for the daemon's descriptor budget
+ * (common/fd_budget.h); counted whenever domains are published (tlsrpt.receive may be
+ * turned on by a reload). 0 without published domains. */
+unsigned tlsrpt_recv_fd_want(const struct cfg *cfg);
 struct tlsrpt_recv *tlsrpt_recv_new(const struct cfg *cfg, const char *state_path);
 /* Take the limits and published domains of a reloaded configuration. */
 void tlsrpt_recv_reload(struct tlsrpt_recv *r, const struct cfg *cfg);

@@ -214,6 +214,7 @@ snap_from_cfg(const struct cfg *cfg, struct pub_snap **ret_snap)
 	s->tlsrpt_max_body = cfg->tlsrpt.max_body;
 	s->tlsrpt_rate = cfg->tlsrpt.rate_per_address;
 	s->tlsrpt_max_uploads = cfg->tlsrpt.max_uploads;
+	s->tlsrpt_min_rate = cfg->tlsrpt.min_upload_rate;
 	*ret_snap = s;
 	return 0;
 fail:
@@ -248,6 +249,7 @@ snap_clone_policies(const struct pub_snap *old)
 	s->tlsrpt_max_body = old->tlsrpt_max_body;
 	s->tlsrpt_rate = old->tlsrpt_rate;
 	s->tlsrpt_max_uploads = old->tlsrpt_max_uploads;
+	s->tlsrpt_min_rate = old->tlsrpt_min_rate;
 	return s;
 }
 

@@ -138,9 +138,11 @@ struct pub_dns_domain {
 	char *sts_text;     /* "v=STSv1; id=<pub_policy_id()>" */
 	char *tlsrpt_owner; /* "_smtp._tls.example.com.", NULL without any rua */
 	char *tlsrpt_text;  /* "v=TLSRPTv1; rua=<rua>[,<rua>...]", NULL without any rua */
+	uint32_t ttl_s;     /* TTL of its records (s): its dns_update's ttl, which --update
+	                     * writes, or the suggestion PUB_DNS_TTL without dns_update */
 };
 struct pub_dns_records {
-	uint32_t ttl_s; /* suggested TTL of every record (seconds) */
+	uint32_t ttl_s; /* suggested TTL of the records of a domain without dns_update (s) */
 	size_t n_domains;
 	struct pub_dns_domain *domains; /* configuration order */
 };

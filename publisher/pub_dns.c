@@ -56,6 +56,8 @@ pub_dns_records(const struct cfg *cfg)
 		char *id = pub_policy_id(d);
 
 		rd->domain = d->domain;
+		/* what --update writes for a domain with dns_update, else the suggestion */
+		rd->ttl_s = d->upd != NULL ? d->upd->ttl_s : PUB_DNS_TTL;
 		rd->mode = d->policy.mode;
 		rd->policy_host = xasprintf("mta-sts.%s", d->domain);
 		rd->sts_owner = xasprintf("_mta-sts.%s.", d->domain);

@@ -87,6 +87,7 @@ struct pub_snap {
 	size_t tlsrpt_max_body;
 	unsigned tlsrpt_rate;        /* reports per address per hour, 0 = no limit */
 	unsigned tlsrpt_max_uploads; /* uploads in progress at once */
+	size_t tlsrpt_min_rate;      /* bytes/s after PUB_TLSRPT_UPLOAD_GRACE_MS, 0 = off */
 };
 
 /* The published domain whose host is the host_len bytes at host (case-insensitive, host

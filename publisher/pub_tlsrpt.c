@@ -9,16 +9,22 @@
  *            with the body unread: receiving off 405, Host not published 404, another
  *            Content-Type 415, Content-Length over tlsrpt.max_body 413, the address over
  *            tlsrpt.rate_per_address reports in the hour 429, tlsrpt.max_uploads uploads
- *            in progress 503 (both with Retry-After). The body (Content-Length or chunked)
+ *            in progress 503 (both with Retry-After), unless one of them is slow (under
+ *            tlsrpt.min_upload_rate past PUB_TLSRPT_UPLOAD_GRACE_MS): that one is closed
+ *            (its socket shut down) and the new upload takes its slot; a slow upload is
+ *            closed at its next byte too. The body (Content-Length or chunked)
  *            is kept up to tlsrpt.max_body; one byte more and the connection is closed
  *            (libmicrohttpd cannot answer in the middle of a body), nothing stored. The
  *            complete body goes to the daemon's hook (pub_tlsrpt_fn), which stores it and
  *            gives the status: 2xx only once stored.
- * Threads:   the MHD threads; the rate table and the hook pointer under tlsrpt_lock,
- *            counters atomic.
+ * Threads:   the MHD threads; the rate table, the hook pointer and the list of uploads
+ *            holding a slot under tlsrpt_lock, counters atomic. An upload leaves the list
+ *            (under the lock) before libmicrohttpd closes its socket, so a shutdown(2) of
+ *            an upload in the list never hits a reused descriptor.
  * Ownership: an upload (its buffer) is the request's *req_ctx, freed by the completed hook.
  * Errors:    every refusal is an HTTP status; nothing is logged per request (the hook logs
- *            what it stored or refused).
+ *            what it stored or refused), but slow uploads closed (one line per
+ *            PUB_TLSRPT_SLOW_LOG_MS at most).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -28,6 +34,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "mtasts_limits.h"
 #include "pub_int.h"
@@ -37,6 +44,8 @@
 /* Retry-After of 429 and 503 (seconds). */
 #define PUB_TLSRPT_RETRY_BUSY "60"
 #define PUB_TLSRPT_RETRY_RATE "3600"
+/* At most one "slow upload closed" line per this many ms. */
+#define PUB_TLSRPT_SLOW_LOG_MS 10000
 
 struct pub_tlsrpt_rate {
 	uint64_t key; /* hash of the address (0: free slot) */
@@ -50,6 +59,15 @@ struct pub_upload {
 	char *buf;
 	size_t len, cap, max;
 	char peer[INET6_ADDRSTRLEN];
+	/* its slot (tlsrpt_uploads, tlsrpt_up_list): link and in_list under tlsrpt_lock */
+	LIST_ENTRY(pub_upload) link;
+	int in_list;
+	int fd;             /* the connection's socket, -1 unknown */
+	uint64_t start_ms;  /* CLOCK_MONOTONIC, at the headers */
+	size_t min_rate;    /* tlsrpt.min_upload_rate, bytes/s, 0 = off */
+	atomic_size_t got;  /* body bytes received so far */
+	atomic_int evicted; /* its slot was given away: close at the next call */
+	atomic_int whole;   /* the body is complete (being stored): never slow */
 };
 static const char pub_upload_tag = 'U';
 
@@ -211,6 +229,90 @@ pub_tlsrpt_length_over(struct MHD_Connection *conn, size_t max)
 	return v > (unsigned long long)max;
 }
 
+static uint64_t
+pub_tlsrpt_now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Whether up has fallen under its minimum rate at now_ms: past the grace, fewer than
+ * min_rate bytes for each second after it. */
+static int
+pub_tlsrpt_slow(const struct pub_upload *up, uint64_t now_ms)
+{
+	uint64_t after;
+
+	if (up->min_rate == 0 || atomic_load(&up->whole) ||
+	    now_ms < up->start_ms + PUB_TLSRPT_UPLOAD_GRACE_MS)
+		return 0;
+	after = now_ms - up->start_ms - PUB_TLSRPT_UPLOAD_GRACE_MS;
+	return (uint64_t)atomic_load(&up->got) * 1000 < (uint64_t)up->min_rate * after;
+}
+
+/* Give up's slot back (under tlsrpt_lock); a no-op when it holds none. */
+static void
+pub_tlsrpt_release_locked(struct pub *pub, struct pub_upload *up)
+{
+	if (!up->in_list)
+		return;
+	LIST_REMOVE(up, link);
+	up->in_list = 0;
+	atomic_fetch_sub(&pub->tlsrpt_uploads, 1);
+}
+
+/* A slow upload loses its slot (under tlsrpt_lock): counted, logged at most once per
+ * PUB_TLSRPT_SLOW_LOG_MS. */
+static void
+pub_tlsrpt_slow_locked(struct pub *pub, struct pub_upload *up, uint64_t now_ms, const char *what)
+{
+	uint64_t held;
+
+	pub_tlsrpt_release_locked(pub, up);
+	atomic_store(&up->evicted, 1);
+	atomic_fetch_add(&pub->n_tlsrpt_slow, 1);
+	if (log_rate_due(&pub->tlsrpt_slow_log, now_ms, PUB_TLSRPT_SLOW_LOG_MS, &held))
+		log_info("tlsrpt: upload from %s %s: %zu bytes in %llu ms, under "
+		         "tlsrpt.min_upload_rate (%zu bytes/s)%s",
+		         up->peer, what, atomic_load(&up->got),
+		         (unsigned long long)(now_ms - up->start_ms), up->min_rate,
+		         held > 0 ? " (and others)" : "");
+}
+
+/* Take a slot for up (its fields set): a free one, or the one of a slow upload, whose
+ * socket is shut down (its connection then ends, and its completed hook finds it out of
+ * the list). Returns 0, or -1 when all max_up are held by uploads keeping their rate. */
+static int
+pub_tlsrpt_take_slot(struct pub *pub, struct pub_upload *up, unsigned max_up)
+{
+	struct pub_upload *o;
+	uint64_t now = pub_tlsrpt_now_ms();
+	int r = 0;
+
+	(void)pthread_mutex_lock(&pub->tlsrpt_lock);
+	if (atomic_load(&pub->tlsrpt_uploads) >= max_up) {
+		o = LIST_FIRST(&pub->tlsrpt_up_list);
+		while (o != NULL && !pub_tlsrpt_slow(o, now))
+			o = LIST_NEXT(o, link);
+		if (o != NULL) {
+			pub_tlsrpt_slow_locked(pub, o, now, "closed for a new one");
+			if (o->fd >= 0)
+				(void)shutdown(o->fd, SHUT_RDWR);
+		}
+	}
+	if (atomic_load(&pub->tlsrpt_uploads) >= max_up) {
+		r = -1;
+	} else {
+		LIST_INSERT_HEAD(&pub->tlsrpt_up_list, up, link);
+		up->in_list = 1;
+		atomic_fetch_add(&pub->tlsrpt_uploads, 1);
+	}
+	(void)pthread_mutex_unlock(&pub->tlsrpt_lock);
+	return r;
+}
+
 /* The first call: every check on the headers; an upload in *req_ctx, or an answer. */
 static enum MHD_Result
 pub_tlsrpt_first(struct pub *pub, struct MHD_Connection *conn, const char *host, void **req_ctx)
@@ -220,7 +322,8 @@ pub_tlsrpt_first(struct pub *pub, struct MHD_Connection *conn, const char *host,
 	const char *name = NULL;
 	size_t len = host != NULL ? pub_http_host_name(host, &name) : 0;
 	int receive = s->tlsrpt_receive, found = len > 0 && pub_snap_find_host(s, name, len);
-	size_t max_body = s->tlsrpt_max_body;
+	size_t max_body = s->tlsrpt_max_body, min_rate = s->tlsrpt_min_rate;
+	const union MHD_ConnectionInfo *ci;
 	unsigned rate = s->tlsrpt_rate, max_up = s->tlsrpt_max_uploads;
 	uint64_t key;
 	char peer[INET6_ADDRSTRLEN];
@@ -261,16 +364,20 @@ pub_tlsrpt_first(struct pub *pub, struct MHD_Connection *conn, const char *host,
 		                        "too many reports from this address",
 		                        PUB_TLSRPT_RETRY_RATE);
 	}
-	if (atomic_fetch_add(&pub->tlsrpt_uploads, 1) >= max_up) {
-		atomic_fetch_sub(&pub->tlsrpt_uploads, 1);
-		atomic_fetch_add(&pub->n_tlsrpt_busy, 1);
-		return pub_tlsrpt_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "busy, try again later",
-		                        PUB_TLSRPT_RETRY_BUSY);
-	}
 	up = xcalloc(1, sizeof(*up));
 	up->tag = &pub_upload_tag;
 	up->max = max_body;
 	(void)snprintf(up->peer, sizeof(up->peer), "%s", peer);
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	up->fd = ci != NULL ? ci->connect_fd : -1;
+	up->start_ms = pub_tlsrpt_now_ms();
+	up->min_rate = min_rate;
+	if (pub_tlsrpt_take_slot(pub, up, max_up) < 0) {
+		free(up);
+		atomic_fetch_add(&pub->n_tlsrpt_busy, 1);
+		return pub_tlsrpt_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "busy, try again later",
+		                        PUB_TLSRPT_RETRY_BUSY);
+	}
 	*req_ctx = up;
 	return MHD_YES;
 }
@@ -287,7 +394,17 @@ pub_tlsrpt_access(struct pub *pub, struct MHD_Connection *conn, const char *host
 
 	if (up == NULL)
 		return pub_tlsrpt_first(pub, conn, host, req_ctx);
+	if (atomic_load(&up->evicted))
+		return MHD_NO; /* its slot went to another upload: close */
 	if (*upload_data_size != 0) {
+		uint64_t now = pub_tlsrpt_now_ms();
+
+		if (pub_tlsrpt_slow(up, now)) {
+			(void)pthread_mutex_lock(&pub->tlsrpt_lock);
+			pub_tlsrpt_slow_locked(pub, up, now, "closed");
+			(void)pthread_mutex_unlock(&pub->tlsrpt_lock);
+			return MHD_NO;
+		}
 		if (*upload_data_size > up->max - up->len) {
 			/* over tlsrpt.max_body (chunked, or a Content-Length that lied): close,
 			 * nothing stored; no answer can be queued in the middle of a body */
@@ -306,9 +423,11 @@ pub_tlsrpt_access(struct pub *pub, struct MHD_Connection *conn, const char *host
 		}
 		memcpy(up->buf + up->len, upload_data, *upload_data_size);
 		up->len += *upload_data_size;
+		atomic_store(&up->got, up->len);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	atomic_store(&up->whole, 1);
 	(void)pthread_mutex_lock(&pub->tlsrpt_lock);
 	fn = pub->tlsrpt_fn;
 	arg = pub->tlsrpt_arg;
@@ -337,7 +456,9 @@ pub_tlsrpt_completed(void *arg, struct MHD_Connection *conn, void **req_ctx,
 		return;
 	up = *req_ctx;
 	*req_ctx = NULL;
-	atomic_fetch_sub(&pub->tlsrpt_uploads, 1);
+	(void)pthread_mutex_lock(&pub->tlsrpt_lock);
+	pub_tlsrpt_release_locked(pub, up);
+	(void)pthread_mutex_unlock(&pub->tlsrpt_lock);
 	free(up->buf);
 	free(up);
 }

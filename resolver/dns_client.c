@@ -566,6 +566,75 @@ dns_answer_addrs(const ldns_pkt *answer, uint16_t rrtype, dns_addr_text *out, si
 	return n;
 }
 
+/* By name, then preference: a name's lowest preference first. */
+static int
+dns_mx_name_cmp(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+
+	if (c != 0)
+		return c;
+	return x->pref < y->pref ? -1 : x->pref > y->pref;
+}
+
+static int
+dns_mx_cmp(const void *a, const void *b)
+{
+	const struct dns_mx *x = a, *y = b;
+
+	if (x->pref != y->pref)
+		return x->pref < y->pref ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+size_t
+dns_answer_mx(const ldns_pkt *answer, struct dns_mx *out, size_t max, size_t *ret_invalid)
+{
+	const ldns_rr_list *an = answer != NULL ? ldns_pkt_answer(answer) : NULL;
+	size_t count = an != NULL ? ldns_rr_list_rr_count(an) : 0, i, n = 0, uniq = 0, bad = 0;
+	struct dns_mx *all = xcalloc(count > 0 ? count : 1, sizeof(*all));
+
+	for (i = 0; i < count; i++) {
+		const ldns_rr *rr = ldns_rr_list_rr(an, i);
+		char *s;
+		size_t len;
+
+		if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_MX || ldns_rr_rd_count(rr) < 2)
+			continue;
+		s = ldns_rdf2str(ldns_rr_rdf(rr, 1));
+		if (s == NULL) {
+			bad++;
+			continue;
+		}
+		len = strlen(s);
+		if (len > 1 && s[len - 1] == '.')
+			s[len - 1] = '\0';
+		if (domain_normalize(s, all[n].name) == 0)
+			all[n++].pref = ldns_rdf2native_int16(ldns_rr_rdf(rr, 0));
+		else
+			bad++;
+		free(s);
+	}
+	/* a name listed twice counts once, at its lowest preference (O(n log n): an answer
+	 * may hold thousands of records) */
+	qsort(all, n, sizeof(*all), dns_mx_name_cmp);
+	for (i = 0; i < n; i++) {
+		if (uniq > 0 && strcmp(all[i].name, all[uniq - 1].name) == 0)
+			continue;
+		if (uniq != i)
+			all[uniq] = all[i];
+		uniq++;
+	}
+	qsort(all, uniq, sizeof(*all), dns_mx_cmp);
+	for (i = 0; i < uniq && i < max; i++)
+		out[i] = all[i];
+	free(all);
+	if (ret_invalid != NULL)
+		*ret_invalid = bad;
+	return uniq;
+}
+
 /* 1 when the message answers our question, 0 when it is to be ignored. */
 static int
 dns_reply_matches(uint16_t id, const ldns_rdf *qname, uint16_t rrtype, const ldns_pkt *pkt)

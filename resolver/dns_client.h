@@ -8,8 +8,8 @@
  *
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
  *            dns_query_sent(), dns_client_queries(),
- *            dns_answer_txt(), dns_answer_addrs(), dns_txt_free(), dns_client_servers_loopback(),
- *            dns_server_parse(), dns_resolv_conf_read(), dns_message_check()
+ *            dns_answer_txt(), dns_answer_addrs(), dns_answer_mx(), dns_txt_free(),
+ * dns_client_servers_loopback(), dns_server_parse(), dns_resolv_conf_read(), dns_message_check()
  * Threads:   main loop only.
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
  * Errors:    callback err: 0 (answer has records of the type, CNAMEs followed in the
@@ -31,6 +31,7 @@
 #include <ldns/ldns.h>
 
 #include "cfg.h"
+#include "domain.h"
 #include "loop.h"
 #include "mtasts_limits.h"
 #include "sts_txt.h"
@@ -119,6 +120,18 @@ typedef char dns_addr_text[INET6_ADDRSTRLEN];
  * many were written (0 when none; never more than max). */
 size_t dns_answer_addrs(const ldns_pkt *answer, uint16_t rrtype, dns_addr_text *out, size_t max);
 void dns_txt_free(struct txt_rr *rrs, size_t n);
+/* One MX record of an answer (RFC 1035 section 3.3.9). */
+struct dns_mx {
+	uint16_t pref;
+	char name[DOMAIN_BUF]; /* the exchange, domain_normalize()d: lower case, no final dot */
+};
+/* The MX records of answer's answer section, as the MX check (mx_probe.h) and `mtastsd
+ * check` read them: each exchange name normalised with domain_normalize(); one that is not
+ * a valid host name there (the null MX "." of RFC 7505, an escaped byte, a label over 63
+ * bytes) is left out and counted in *ret_invalid (may be NULL). Sorted by preference then
+ * name, duplicates removed; the first max go to out. Returns how many distinct valid names
+ * the answer has (more than max when some were not written). No I/O. */
+size_t dns_answer_mx(const ldns_pkt *answer, struct dns_mx *out, size_t max, size_t *ret_invalid);
 
 /* What a message from the server is to the query (id, qname, rrtype), dns_message_check(). */
 enum {

@@ -918,76 +918,33 @@ host_start(struct mx_probe_host *h)
 
 /* ---- the MX query ---- */
 
-struct mx_rec {
-	unsigned pref;
-	char name[DOMAIN_BUF];
-};
-
-static int
-mx_rec_cmp(const void *a, const void *b)
-{
-	const struct mx_rec *x = a, *y = b;
-
-	if (x->pref != y->pref)
-		return x->pref < y->pref ? -1 : 1;
-	return strcmp(x->name, y->name);
-}
-
 static void
 probe_mx_done(int err, const ldns_pkt *answer, int ad, void *arg)
 {
 	struct mx_probe *pr = arg;
 	struct mx_report *rep = pr->rep;
-	struct mx_rec *recs = NULL;
-	const ldns_rr_list *an;
-	size_t i, j, n = 0, count;
-	char *s;
+	struct dns_mx *recs = NULL;
+	size_t i, j, n = 0;
 
 	(void)ad;
 	pr->mxq = NULL;
 	if (err == -ECANCELED || pr->finishing)
 		return;
 	if (err == 0) {
-		an = ldns_pkt_answer(answer);
-		count = ldns_rr_list_rr_count(an);
-		recs = xcalloc(count > 0 ? count : 1, sizeof(*recs));
-		for (i = 0; i < count; i++) {
-			ldns_rr *rr = ldns_rr_list_rr(an, i);
-			char norm[DOMAIN_BUF];
-			size_t len;
-
-			if (ldns_rr_get_type(rr) != LDNS_RR_TYPE_MX || ldns_rr_rd_count(rr) < 2)
-				continue;
-			s = ldns_rdf2str(ldns_rr_rdf(rr, 1));
-			if (s == NULL)
-				continue;
-			len = strlen(s);
-			if (len > 1 && s[len - 1] == '.')
-				s[len - 1] = '\0';
-			if (domain_normalize(s, norm) == 0) {
-				recs[n].pref = ldns_rdf2native_int16(ldns_rr_rdf(rr, 0));
-				memcpy(recs[n].name, norm, sizeof(norm));
-				n++;
-			}
-			free(s);
-		}
+		/* invalid exchange names (a null MX among them) are not probed */
+		recs = xcalloc(MX_PROBE_HOSTS_MAX, sizeof(*recs));
+		n = dns_answer_mx(answer, recs, MX_PROBE_HOSTS_MAX, NULL);
 		if (n == 0)
 			err = ERR_DNS_NODATA;
 	}
 	rep->err = err;
 	if (n > 0) {
-		qsort(recs, n, sizeof(*recs), mx_rec_cmp);
 		rep->n_hosts_dns = n;
 		rep->hosts = xcalloc(n < MX_PROBE_HOSTS_MAX ? n : MX_PROBE_HOSTS_MAX,
 		                     sizeof(*rep->hosts));
 		for (i = 0; i < n && rep->n_hosts < MX_PROBE_HOSTS_MAX; i++) {
 			struct mx_host *h;
-			int dup = 0;
 
-			for (j = 0; j < rep->n_hosts && !dup; j++)
-				dup = strcmp(rep->hosts[j].name, recs[i].name) == 0;
-			if (dup)
-				continue;
 			h = &rep->hosts[rep->n_hosts++];
 			memcpy(h->name, recs[i].name, sizeof(h->name));
 			h->pref = recs[i].pref;

@@ -133,7 +133,7 @@ tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
 		r = tlsrpt_store_rows(db, id, rp);
 	if (r == 0)
 		r = statedb_tlsrpt_prune(db, in->now - lim->retention_s, lim->max_stored_bytes,
-		                         NULL);
+		                         lim->max_stored_bytes / TLSRPT_MALFORMED_SHARE, NULL);
 	if (r == 0)
 		r = statedb_commit(db);
 	if (r < 0) {

@@ -5,7 +5,9 @@
  * gunzip (bounded), parse (tlsrpt_report.h), check that it is about a domain we publish,
  * and store it in ONE transaction: the report row (its raw bytes gzip-compressed) and its
  * session rows, then the retention and size bounds (statedb_tlsrpt_prune()). A report
- * that fails parsing is stored raw with the reason (status "malformed"), no session row;
+ * that fails parsing is stored raw with the reason (status "malformed"), no session row,
+ * within its own budget (max_stored_bytes / TLSRPT_MALFORMED_SHARE, evicted first: it
+ * never pushes a parsed report out);
  * a report over a size limit, a duplicate (same organization-name and report-id) or one
  * about no published domain is not stored at all. docs/tlsrpt.md.
  *

@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -33,6 +34,7 @@
 
 #include "cfg.h"
 #include "httpd.h"
+#include "log.h"
 #include "loop.h"
 #include "pub.h"
 #include "mtasts_limits.h"
@@ -110,10 +112,13 @@ struct pub {
 	void *tlsrpt_arg;
 	struct pub_tlsrpt_rate *tlsrpt_rates; /* PUB_TLSRPT_RATE_SLOTS, allocated on first use */
 	atomic_uint tlsrpt_uploads;
+	LIST_HEAD(pub_uploads, pub_upload) tlsrpt_up_list; /* uploads in progress holding a slot */
+	struct log_rate tlsrpt_slow_log;                   /* under tlsrpt_lock */
 	atomic_ulong n_tlsrpt_posts;
 	atomic_ulong n_tlsrpt_too_large;
 	atomic_ulong n_tlsrpt_rate_limited;
 	atomic_ulong n_tlsrpt_busy;
+	atomic_ulong n_tlsrpt_slow; /* uploads closed or evicted under tlsrpt.min_upload_rate */
 };
 /* pub.c: copy the key authorization of token into buf (bufsz bytes). Returns its length, or
  * -1 when token is not set or does not fit. Any thread. */

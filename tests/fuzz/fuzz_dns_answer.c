@@ -121,6 +121,28 @@ check_mx(const ldns_pkt *pkt)
 	FUZZ_CHECK(f.hosts == NULL && f.n_hosts == 0);
 }
 
+/* dns_answer_mx() (the MX check, `mtastsd check`): valid normalised names, sorted, unique,
+ * bounded by max. */
+static void
+check_answer_mx(const ldns_pkt *pkt)
+{
+	struct dns_mx out[4];
+	char norm[DOMAIN_BUF];
+	size_t n, w, i, j, bad = 99;
+
+	n = dns_answer_mx(pkt, out, 4, &bad);
+	w = n < 4 ? n : 4;
+	FUZZ_CHECK(bad != 99);
+	for (i = 0; i < w; i++) {
+		FUZZ_CHECK(domain_normalize(out[i].name, norm) == 0);
+		FUZZ_CHECK(strcmp(norm, out[i].name) == 0);
+		if (i > 0)
+			FUZZ_CHECK(out[i - 1].pref <= out[i].pref);
+		for (j = 0; j < i; j++)
+			FUZZ_CHECK(strcmp(out[j].name, out[i].name) != 0);
+	}
+}
+
 static void
 check_tlsa(const ldns_pkt *pkt)
 {
@@ -194,6 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_addrs(pkt, LDNS_RR_TYPE_A);
 		check_addrs(pkt, LDNS_RR_TYPE_AAAA);
 		check_mx(pkt);
+		check_answer_mx(pkt);
 		check_tlsa(pkt);
 		ldns_pkt_free(pkt);
 		break;

@@ -231,11 +231,21 @@ wait_for "$LIVE_S" test -s "$T/ka.1" || true
 check "keep-alive: first answer" "HTTP/1.1 200 OK" "$(cat "$T/ka.1" 2>/dev/null)"
 check "renew refused without the token" 401 \
 	"$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$ADMIN/acme/renew?domain=d1.test")"
+# pebble frozen (SIGSTOP): the order stays in flight (ACME_HTTP_TIMEOUT_MS 30 s) while a
+# second renewal is asked: 409, no second order
+kill -STOP "$(cat "$T/pebble.pid")"
 out=$("$MTASTSD" -c "$T/m.conf" cert renew d1.test 2>&1)
 check "mtastsd cert renew: exit 0" 0 "$?"
 check_match "mtastsd cert renew: started" "renewal of mta-sts.d1.test started" "$out"
+check "a second renewal while the order is in flight: 409" 409 "$(renew d1.test)"
+out=$("$MTASTSD" -c "$T/m.conf" cert renew d1.test 2>&1)
+check_match "mtastsd cert renew while in flight: already in progress (exit 0)" \
+	"renewal of mta-sts.d1.test already in progress" "$out"
+kill -CONT "$(cat "$T/pebble.pid")"
 wait_for "$LIVE_S" installed_one 1 m2 || true
 check "renewal installed" 1 "$(installed 1 m2)"
+check "one order for the three renewals asked" 1 \
+	"$(grep -c 'ACME: ordering a certificate for mta-sts.d1.test' "$T/m2.log" || true)"
 touch "$T/ka.go"
 wait "$kapid" || true
 check "keep-alive connection still answers after the swap" "HTTP/1.1 200 OK" "$(cat "$T/ka.2" 2>/dev/null)"

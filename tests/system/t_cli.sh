@@ -50,7 +50,8 @@ check_match "--help lists query" 'query DOMAIN \[--json\]' "$OUT"
 check "--help lists the verbs (cli/, main_verbs[])" "Commands:
   query DOMAIN [--json]    discover DOMAIN's MTA-STS policy as the resolver would
                            (exit 0 policy, 2 no policy, 3 temporary failure)
-  dns-records              print the DNS records the published domains need
+  dns-records [--diff | --update]
+                           print the DNS records the published domains need
                            (--diff: a primary's records against them; --update: write them)
   check [DOMAIN] [--json]  check published domains from the outside
   migrate WHAT [ARG]...    resolver [FILE]: an mtastsd.conf from postfix-mta-sts-resolver's YAML
@@ -91,6 +92,38 @@ check "dns-records --diff --update exits 2" 2 "$RC"
 check_match "dns-records --diff --update: the second named" "unexpected argument '--update'" "$ERR"
 run "$MTASTSD" -c "$SRC_DIR/etc/mtastsd.conf" dns-records --json
 check "dns-records --json exits 2 (query and check have JSON output)" 2 "$RC"
+run "$MTASTSD" dns-records --help
+check "dns-records --help names --diff and --update" \
+	"usage: mtastsd [-c FILE] dns-records [--diff | --update]" "$(printf '%s\n' "$OUT" | head -n1)"
+# dns-records prints the TTL --update writes: the domain's dns_update ttl (120 s here), the
+# suggested 3600 for a domain whose records are written by hand
+if have_cmd "the dns-records TTL case" certtool; then
+	make_ca
+	make_cert ex mta-sts.example.test
+	make_cert ot mta-sts.other.test
+	cat >"$T/ttl.conf" <<EOC
+process = { allow_root = true; };
+resolver = { enabled = false; };
+publisher = {
+	dns_update = ( {
+		name = "primary"; server = "127.0.0.1:53"; zone = "example.test"; ttl = "120s";
+		tsig_name = "mtastsd"; tsig_secret = "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=";
+	} );
+	domains = (
+		{ domain = "example.test"; mode = "enforce"; max_age = 86400; mx = [ "mx.example.test" ];
+		  cert = "$T/ex.fullchain.pem"; key = "$T/ex.key"; dns_update = "primary";
+		  tlsrpt_rua = "mailto:tlsrpt@example.test"; },
+		{ domain = "other.test"; mode = "testing"; max_age = 86400; mx = [ "mx.other.test" ];
+		  cert = "$T/ot.fullchain.pem"; key = "$T/ot.key"; }
+	);
+};
+EOC
+	run "$MTASTSD" -c "$T/ttl.conf" dns-records
+	check "dns-records: the TTLs --update writes, 3600 without dns_update" \
+		"_mta-sts.example.test. 120
+_smtp._tls.example.test. 120
+_mta-sts.other.test. 3600" "$(printf '%s\n' "$OUT" | awk '/ IN TXT / { print $1, $2 }')"
+fi
 # A usage error is found before the configuration is read.
 run "$MTASTSD" -c "$T/missing.conf" query
 check "query without DOMAIN, missing config: usage first" 2 "$RC"

@@ -12,7 +12,8 @@
 # meanwhile postmap gets the right answers from the socketmap (a cached domain, 20 times,
 # and a domain never looked up before, through DNS and a fetch), a sender from 127.0.0.3
 # gets the policy from the publisher, the daemon never meets EMFILE and holds fewer
-# descriptors than its limit. Last, a limit of 48: a clear startup error. Waits are
+# descriptors than its limit; the MX check's sockets and the TLSRPT receiver's database
+# connections are counted in the reserve. Last, a limit of 48: a clear startup error. Waits are
 # liveness bounds (LIVE_S), never speed checks.
 . "$(dirname "$0")/lib.sh"
 
@@ -93,6 +94,11 @@ scenario() {
 	out=$(budget 'fetch+DNS')
 	reserve=$(budget reserve)
 	check "$NAME: the budget names the limit" "$hard" "$limit"
+	# the MX check (mx_check_concurrency 4 x MX_PROBE_HOSTS_MAX 16 hosts x 3 sockets) and
+	# the TLSRPT receiver's state database (max_uploads 8 x 3 files) are in the reserve
+	check "$NAME: the MX check's sockets are in the reserve" 192 "$(budget 'MX check')"
+	check "$NAME: the TLSRPT receiver's database files are in the reserve" 24 \
+		"$(budget 'TLSRPT store')"
 	check_match "$NAME: the budget has every part" '^[0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+$' \
 		"$pubmax $per $sm $out $reserve"
 	check "$NAME: the parts and the reserve fit the limit" yes \

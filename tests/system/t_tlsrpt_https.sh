@@ -24,6 +24,7 @@ resolver = { enabled = false; };
 admin = { enabled = false; };
 tlsrpt = { receive = true; max_body = 65536; max_report = 1048576; max_ratio = 100;
            rate_per_address = $RATE; max_uploads = 4;
+           min_upload_rate = 0; # the held uploads of the 503 check are slow on purpose
            mailto_rua = "mailto:tlsrpt@example.com"; };
 publisher = {
 	listen = [ "127.0.0.1:$P" ];

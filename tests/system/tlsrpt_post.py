@@ -7,6 +7,12 @@
 #                             429; prints "<posts> <first 429 at> <statuses seen>"
 #   hold N FILE               N uploads left in progress (headers and one body byte),
 #                             then one POST of FILE; prints its status
+#   slowloris N FILE LIVE     N uploads left in progress (headers, one body byte), odd ones
+#                             sending a byte a second after that, even ones silent; then
+#                             a POST of FILE (from 127.0.1.k) every half second while it
+#                             gets 503, at most LIVE seconds; then waits (at most LIVE s)
+#                             for the server to close one of the held uploads; prints
+#                             "<status> <tries> <held uploads closed by the server>"
 #   big LENGTH [chunked]      a body of LENGTH zero bytes from a bounded generator, with
 #                             Content-Length LENGTH (or chunked); prints the status, or
 #                             "closed" when the server closed the connection, and the
@@ -101,6 +107,55 @@ elif mode == "hold":
         time.sleep(0.5)
         st = post(body, "application/tlsrpt+json", src="127.0.1.%d" % k)
     print(st)
+    for s in held:
+        s.close()
+elif mode == "slowloris":
+    n, body, live = int(sys.argv[5]), open(sys.argv[6], "rb").read(), float(sys.argv[7])
+    held = []
+    for i in range(n):
+        s = connect()
+        s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n"
+                   % host).encode())
+        held.append(s)
+    for s in held:
+        s.sendall(b"{")
+    closed = set()
+
+    def trickle():
+        # a byte a second from the odd ones; a send that fails means closed
+        for i, s in enumerate(held):
+            if i % 2 == 1 and i not in closed:
+                try:
+                    s.sendall(b" ")
+                except OSError:
+                    closed.add(i)
+
+    def poll_closed(wait):
+        # EOF (or an error) on a held upload: the server closed it
+        for i, s in enumerate(held):
+            if i in closed:
+                continue
+            s.settimeout(wait)
+            try:
+                if s.recv(4096) == b"":
+                    closed.add(i)
+            except socket.timeout:
+                pass
+            except OSError:
+                closed.add(i)
+
+    start, tries, st = time.time(), 0, "503"
+    while st == "503" and time.time() - start < live:
+        trickle()
+        time.sleep(0.5)
+        tries += 1
+        st = post(body, "application/tlsrpt+json", src="127.0.1.%d" % (tries % 250 + 1))
+    start = time.time()
+    while not closed and time.time() - start < live:
+        trickle()
+        poll_closed(0.5)
+    print(st, tries, len(closed))
     for s in held:
         s.close()
 elif mode == "big":

@@ -327,6 +327,36 @@ test_limit_raise(void **state)
 	(void)setrlimit(RLIMIT_NOFILE, &orig);
 }
 
+/* The TLSRPT receiver's state database connections and the MX check's sockets are in the
+ * reserve: what the other parts get leaves room for them, and the line names them. */
+static void
+test_tlsrpt_mxcheck_reserved(void **state)
+{
+	struct fd_want w = want_default(1024);
+	struct fd_budget b0, b;
+	char line[256];
+	unsigned min0;
+
+	(void)state;
+	assert_int_equal(fd_budget_compute(&w, &b0), 0);
+	min0 = fd_budget_limit_min(&w);
+	w.tlsrpt = 8 * FD_PER_STATEDB;
+	w.mxcheck = 4 * MX_PROBE_HOSTS_MAX * FD_PER_MX_HOST;
+	assert_int_equal(fd_budget_compute(&w, &b), 0);
+	assert_int_equal(b.reserve, b0.reserve + 24 + 192);
+	assert_int_equal(b.tlsrpt, 24);
+	assert_int_equal(b.mxcheck, 192);
+	/* at 1024 the other parts get what they take less */
+	assert_true(total(&b) - b.reserve <= total(&b0) - b0.reserve - 24 - 192);
+	assert_true(total(&b) <= 1024);
+	assert_true(fd_budget_limit_min(&w) >= min0 + 24 + 192);
+	(void)fd_budget_format(&b, line, sizeof(line));
+	assert_non_null(strstr(line, "reserve 325 (MX check 192, TLSRPT store 24)"));
+	/* a limit that cannot hold them: refused */
+	w.limit = 64;
+	assert_int_equal(fd_budget_compute(&w, &b), -EMFILE);
+}
+
 int
 main(void)
 {
@@ -339,6 +369,7 @@ main(void)
 	        cmocka_unit_test(test_per_address),
 	        cmocka_unit_test(test_every_limit),
 	        cmocka_unit_test(test_other_wants),
+	        cmocka_unit_test(test_tlsrpt_mxcheck_reserved),
 	        cmocka_unit_test(test_limit_raise),
 	};
 

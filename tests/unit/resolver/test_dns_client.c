@@ -876,6 +876,44 @@ test_answer_addrs(void **state)
 	assert_int_equal(dns_answer_addrs(NULL, LDNS_RR_TYPE_A, out, 4), 0);
 }
 
+/* dns_answer_mx(), the one MX reader of the MX check and `mtastsd check`: names normalised,
+ * invalid ones (a null MX, an escaped byte) left out and counted, sorted by preference,
+ * a name listed twice once at its lowest preference, other types ignored, bounded by max
+ * with the total returned. */
+static void
+test_answer_mx(void **state)
+{
+	static const char *const rrs[] = {
+	        "x.test. 60 IN MX 20 MX2.X.test.",
+	        "x.test. 60 IN MX 10 mx1.x.test.",
+	        "x.test. 60 IN MX 30 mx1.x.test.", /* again, worse preference */
+	        "x.test. 60 IN MX 0 .",            /* null MX (RFC 7505) */
+	        "x.test. 60 IN MX 5 bad\\032name.x.test.",
+	        "x.test. 60 IN TXT \"not an MX\"",
+	        "x.test. 60 IN MX 10 a.x.test.",
+	};
+	struct dns_mx out[4];
+	size_t bad = 99;
+	ldns_pkt *p;
+
+	(void)state;
+	p = answer_pkt("x.test.", LDNS_RR_TYPE_MX, rrs, 7);
+	assert_int_equal(dns_answer_mx(p, out, 4, &bad), 3);
+	assert_int_equal(bad, 2);
+	assert_string_equal(out[0].name, "a.x.test");
+	assert_int_equal(out[0].pref, 10);
+	assert_string_equal(out[1].name, "mx1.x.test");
+	assert_int_equal(out[1].pref, 10);
+	assert_string_equal(out[2].name, "mx2.x.test");
+	assert_int_equal(out[2].pref, 20);
+	/* bounded: the best one written, the total returned */
+	assert_int_equal(dns_answer_mx(p, out, 1, NULL), 3);
+	assert_string_equal(out[0].name, "a.x.test");
+	ldns_pkt_free(p);
+	assert_int_equal(dns_answer_mx(NULL, out, 4, &bad), 0);
+	assert_int_equal(bad, 0);
+}
+
 static void
 test_resolv_conf(void **state)
 {
@@ -962,6 +1000,7 @@ main(void)
 	        cmocka_unit_test(test_server_parse),
 	        cmocka_unit_test(test_resolv_conf),
 	        cmocka_unit_test(test_answer_addrs),
+	        cmocka_unit_test(test_answer_mx),
 	        cmocka_unit_test(test_loopback_flag),
 	};
 	int r = tu_need_cmd("test_dns_client", "ldns-testns", "ldnsutils");

@@ -25,6 +25,7 @@
 #include "tlsrpt_mail.h"
 #include "tlsrpt_report.h"
 #include "tlsrpt_store.h"
+#include "../sqlutil.h"
 
 static char *
 read_fixture(const char *name, size_t *ret_len)
@@ -501,6 +502,76 @@ test_store_size_bound(void **state)
 	assert_true(n > 3 && n < 50);
 }
 
+static int
+count_by_status(const struct statedb_tlsrpt_report *r, void *arg)
+{
+	size_t *n = arg;
+
+	n[strcmp(r->status, "malformed") == 0]++;
+	return 0;
+}
+
+/* Malformed reports have their own budget (max_stored_bytes / TLSRPT_MALFORMED_SHARE) and
+ * go first: a flood of garbage never pushes a parsed report out. */
+static void
+test_store_malformed_budget(void **state)
+{
+	struct db_fixture *f = *state;
+	struct tlsrpt_limits lim = test_limits;
+	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1762387200};
+	enum tlsrpt_outcome o;
+	char why[256], json[1024];
+	size_t i, n[2] = {0, 0}, n_bad_first;
+	int len;
+
+	lim.max_stored_bytes = 4000;
+	for (i = 0; i < 3; i++) {
+		len = snprintf(json, sizeof(json),
+		               "{\"organization-name\":\"Provider F\",\"date-range\":{"
+		               "\"start-datetime\":\"2026-11-05T00:00:00Z\",\"end-datetime\":"
+		               "\"2026-11-05T23:59:59Z\"},\"report-id\":\"f-%zu\",\"policies\":[{"
+		               "\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":"
+		               "\"example.com\"},\"summary\":{\"total-successful-session-count\":"
+		               "%zu,\"total-failure-session-count\":0}}]}",
+		               i, i + 1);
+		in.data = json;
+		in.len = (size_t)len;
+		in.now++;
+		assert_int_equal(tlsrpt_ingest(f->db, &in, &lim, NULL, NULL, &o, why, sizeof(why)),
+		                 0);
+		assert_int_equal(o, TLSRPT_STORED);
+	}
+	/* 300 newer malformed ones, each different (about 60 bytes gzip'd: 18 KB in all) */
+	for (i = 0; i < 300; i++) {
+		len = snprintf(json, sizeof(json), "{\"organization-name\": \"garbage %zu %zx\"", i,
+		               i * 2654435761u);
+		in.data = json;
+		in.len = (size_t)len;
+		in.now++;
+		assert_int_equal(tlsrpt_ingest(f->db, &in, &lim, NULL, NULL, &o, why, sizeof(why)),
+		                 0);
+		assert_int_equal(o, TLSRPT_MALFORMED);
+		if (i == 0) {
+			assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 1000, count_by_status, n),
+			                 0);
+			n_bad_first = n[1];
+			assert_int_equal(n_bad_first, 1);
+			n[0] = n[1] = 0;
+		}
+	}
+	assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 1000, count_by_status, n), 0);
+	assert_int_equal(n[0], 3); /* every parsed report stays */
+	assert_true(n[1] >= 1);    /* the newest malformed ones stay, within 4000 / 8 bytes */
+	assert_true(n[1] < 20);
+	assert_int_equal(tu_sql_int(f->path, "SELECT sum(length(raw)) <= 500 FROM tlsrpt_report "
+	                                     "WHERE status = 'malformed'"),
+	                 1);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_report WHERE status = "
+	                                     "'malformed' AND reason LIKE 'invalid JSON%' AND "
+	                                     "id = (SELECT max(id) FROM tlsrpt_report)"),
+	                 1);
+}
+
 /* A version 1 file (the policy cache only) is migrated forward: its policies stay, the
  * TLSRPT tables appear. */
 static void
@@ -654,6 +725,7 @@ main(void)
 	                                        db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_unpublished, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_size_bound, db_setup, db_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_malformed_budget, db_setup, db_teardown),
 	        cmocka_unit_test(test_migrate_from_v1),
 	        cmocka_unit_test(test_mail_extract),
 	        cmocka_unit_test(test_mail_many_parts),
