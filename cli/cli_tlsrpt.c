@@ -67,8 +67,9 @@ cli_tlsrpt_read(FILE *f, size_t max, char **ret, size_t *ret_len)
 
 /* Run as root with process.user set: the state directory and an empty state database are
  * created as the daemon would have them (owned by process.user and its group), so that a
- * command run before the daemon's first start leaves nothing the daemon cannot write. An
- * error message printed on failure. */
+ * command run before the daemon's first start leaves nothing the daemon cannot write; as
+ * root without process.user (the daemon runs as root), the directory. An error message
+ * printed on failure. */
 static int
 cli_tlsrpt_own(const struct cli_args *a, const char *path)
 {
@@ -78,8 +79,14 @@ cli_tlsrpt_own(const struct cli_args *a, const char *path)
 	gid_t gid;
 	int r;
 
-	if (geteuid() != 0 || p->user == NULL)
+	if (geteuid() != 0)
 		return 0;
+	if (p->user == NULL) {
+		/* the daemon runs as root (process.allow_root): the directory as it makes it; a
+		 * failure shows when the database is opened */
+		(void)statedb_mkdir(p->state_directory, 0, 0);
+		return 0;
+	}
 	r = cfg_process_ids(p, &uid, &gid, &key);
 	if (r < 0) {
 		cli_error(a,
@@ -113,6 +120,13 @@ cli_tlsrpt_open(const struct cli_args *a, struct statedb **ret)
 	r = cli_tlsrpt_own(a, path);
 	if (r < 0)
 		return ERR_STATEDB_IO;
+	if (access(a->cfg->process.state_directory, F_OK) != 0 && errno == ENOENT) {
+		cli_error(a,
+		          "state directory %s does not exist: start the daemon once (it creates "
+		          "it) or create it owned by process.user; Postfix retries meanwhile",
+		          a->cfg->process.state_directory);
+		return ERR_STATEDB_IO;
+	}
 	r = statedb_open(path, ret, err, sizeof(err));
 	if (r < 0) {
 		cli_error(a, "%s: %s: %s", path, err_str(r), err);

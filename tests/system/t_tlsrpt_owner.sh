@@ -5,7 +5,8 @@
 # daemon, dropped to that user, can then write it. Two cases: the state directory given to
 # nobody but empty (packaging made it), and no state directory at all (the verb makes it,
 # 0750, nobody's). Then the daemon starts as nobody and stores a POSTed report: 201, not
-# 503. Last, an unknown process.user: the verb refuses, nothing is created.
+# 503. Then an unknown process.user: the verb refuses, nothing is created. Last, the verb
+# run as nobody with no state directory: 75 and what to do.
 . "$(dirname "$0")/lib.sh"
 
 need_root "process.user"
@@ -81,4 +82,14 @@ check "case 3: unknown process.user: the import fails (75, the mail stays queued
 check_match "case 3: ... and says why" "process.user 'no-such-user-mtastsd' is unknown" \
 	"$(cat "$T/i3.out")"
 check "case 3: nothing created" missing "$(owner "$T/st3")"
+
+# 4. a pipe(8) run as nobody before the daemon ever started: no state directory, and nobody
+# cannot make it: 75 (Postfix keeps the mail) with what to do, not "try again later" alone
+conf "$T/c4.conf" "$T/st4"
+rc=0
+setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups \
+	"$MTASTSD" -c "$T/c4.conf" tlsrpt import "$T/a.json" >"$T/i4.out" 2>&1 || rc=$?
+check "case 4: no state directory, run as nobody: 75" 75 "$rc"
+check_match "case 4: ... and says what to do" \
+	"state directory $T/st4 does not exist: start the daemon once" "$(cat "$T/i4.out")"
 finish
