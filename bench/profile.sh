@@ -92,17 +92,18 @@ certtool --generate-self-signed --load-privkey "$T/ca.key" --template "$T/ca.tmp
 	--outfile "$T/ca.pem" 2>/dev/null
 cert() {
 	local name=$1 n
+	mkdir -p "$T/tls" # apart from the logs: the publisher watches its certificate directory
 	shift
-	certtool --generate-privkey --key-type=ecdsa --outfile "$T/$name.key" 2>/dev/null
+	certtool --generate-privkey --key-type=ecdsa --outfile "$T/tls/$name.key" 2>/dev/null
 	{
 		echo "cn = \"$1\""
 		for n in "$@"; do echo "dns_name = \"$n\""; done
 		printf 'tls_www_server\nsigning_key\nencryption_key\nexpiration_days = 30\n'
-	} >"$T/$name.tmpl"
-	certtool --generate-certificate --load-privkey "$T/$name.key" --load-ca-certificate \
-		"$T/ca.pem" --load-ca-privkey "$T/ca.key" --template "$T/$name.tmpl" \
-		--outfile "$T/$name.pem" 2>/dev/null
-	cat "$T/$name.pem" "$T/ca.pem" >"$T/$name.fullchain.pem"
+	} >"$T/tls/$name.tmpl"
+	certtool --generate-certificate --load-privkey "$T/tls/$name.key" --load-ca-certificate \
+		"$T/ca.pem" --load-ca-privkey "$T/ca.key" --template "$T/tls/$name.tmpl" \
+		--outfile "$T/tls/$name.pem" 2>/dev/null
+	cat "$T/tls/$name.pem" "$T/ca.pem" >"$T/tls/$name.fullchain.pem"
 }
 policy() {
 	mkdir -p "$T/www/mta-sts.$1/.well-known"
@@ -122,7 +123,7 @@ if [ "$MODE" = cold ]; then
 		cert "chunk$chunk" "${names[@]}"
 		servers="$servers
 	server { listen 127.0.0.1:443 ssl; server_name ${names[*]};
-		ssl_certificate $T/chunk$chunk.fullchain.pem; ssl_certificate_key $T/chunk$chunk.key;
+		ssl_certificate $T/tls/chunk$chunk.fullchain.pem; ssl_certificate_key $T/tls/chunk$chunk.key;
 		root $T/www/\$host; }"
 		chunk=$((chunk + 1))
 		names=()
@@ -183,7 +184,7 @@ publisher = {
 	http_listen = [ ];
 	domains = ( { domain = "pub0.prof.test"; mode = "enforce"; max_age = 604800;
 		mx = [ "mail.pub0.prof.test", "*.mx.pub0.prof.test" ];
-		cert = "$T/pub.fullchain.pem"; key = "$T/pub.key"; } );
+		cert = "$T/tls/pub.fullchain.pem"; key = "$T/tls/pub.key"; } );
 };
 admin = { enabled = false; };
 EOF
@@ -200,7 +201,9 @@ none)
 	start mtastsd "$MTASTSD" -f -c "$T/mt.conf" ;;
 esac
 if [ "$MODE" = cold ]; then wait_port 127.0.0.1 $PORT; else wait_port 127.0.0.2 $PORT; fi
-sleep 1
+# start-up done (state, MX check, TLS credentials): only the load is counted
+for i in $(seq 1 1200); do grep -q ' started: ' "$T/mtastsd.log" && break; sleep 0.1; done
+sleep 0.5
 vpid=$(cat "$T/mtastsd.pid")
 [ "$TOOL" = callgrind ] && callgrind_control -i on "$vpid" >/dev/null
 if [ "$MODE" = cold ]; then
@@ -239,6 +242,15 @@ for i in $(seq 1 600); do kill -0 "$vpid" 2>/dev/null || break; sleep 0.1; done
 if [ "$TOOL" = callgrind ]; then
 	ir=$(callgrind_annotate "$T"/callgrind.out* 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')
 	echo "instructions: $ir total, $((ir / N)) per unit (N=$N)"
+	# by library (exclusive instructions of each object), then our own functions (inclusive)
+	callgrind_annotate --threshold=100 "$T"/callgrind.out 2>/dev/null |
+		awk -v n="$N" '/\[.*\]$/ { c = $1; gsub(",", "", c); o = $NF; gsub(/.*\/|\]/, "", o);
+			sum[o] += c } END { for (o in sum) printf "  %-28s %12d per unit\n", o, sum[o] / n }' |
+		sort -k2 -rn | head -12
+	callgrind_annotate --inclusive=yes --threshold=100 "$T"/callgrind.out 2>/dev/null |
+		awk -v n="$N" -v src="$SRC/" 'index($0, src) && /\[.*mtastsd\]$/ { c = $1; gsub(",", "", c);
+			f = $0; sub(/^[^)]*\) +/, "", f); sub(/ \[.*/, "", f); sub(src, "", f); printf "  %-50s %10d per unit\n", f, c / n }' |
+		head -15
 elif [ "$TOOL" = strace ]; then
 	cat "$T/strace.txt"
 fi
