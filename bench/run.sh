@@ -393,8 +393,9 @@ peer_conf peer-redis 8464 "  type: redis
 
 # mtastsd: resolver with the memory cache and the publisher; a second instance with Redis.
 mtastsd_conf() {
+	mkdir -p "$T/$1.state"
 	cat >"$T/$1.conf" <<EOF
-process = { allow_root = true; verbosity = 0; };
+process = { allow_root = true; verbosity = 0; state_directory = "$T/$1.state"; };
 resolver = {
 	listen = [ "127.0.0.1:$2" ];
 	dns_servers = [ "127.0.0.1" ];
@@ -470,6 +471,10 @@ up() {
 			[ "$MTR_OK" = 1 ] || return 1
 			nsx redis-cli -p 6379 FLUSHALL >/dev/null
 		fi
+		# An empty state directory of its own: the policies a previous run fetched are
+		# loaded back at start (process.state_directory), and "cold" would not be cold.
+		rm -rf "$T/$1.state"
+		mkdir -p "$T/$1.state"
 		start "$1" "$MTASTSD" -f -c "$T/$1.conf"
 		;;
 	peer | peer-redis)
