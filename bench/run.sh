@@ -15,6 +15,8 @@
 #   peer-redis     postfix-mta-sts-resolver 127.0.0.1:8464 (Redis cache)
 #   trivial        bench/sm_trivial 127.0.0.1:8463 (fixed reply: the machine's ceiling)
 #   nginx-pub      nginx 127.0.0.3:443 serving the publisher's policy files (publisher peer)
+#   gnutls-pub     gnutls-serv 127.0.0.4:8443 on the same certificate (the TLS library's floor:
+#                  handshakes only, its --http page closes every connection)
 # Every load is bounded in count and time; a watchdog ends the whole run; a trap stops the
 # processes this script started (by PID) and deletes the namespace.
 set -eu
@@ -69,7 +71,7 @@ LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 [ "$(id -u)" = 0 ] || { echo "bench/run.sh: needs root (network namespace, port 443)" >&2; exit 1; }
 
 # Bounds: the whole run, a cold run, a server start, one handshake measurement.
-if [ "$QUICK" = 1 ]; then TOTAL_MAX=240; else TOTAL_MAX=$((360 + 240 * (ROUNDS - 1))); fi
+if [ "$QUICK" = 1 ]; then TOTAL_MAX=270; else TOTAL_MAX=$((390 + 270 * (ROUNDS - 1))); fi
 COLD_MAX=30
 [ "$QUICK" = 1 ] && COLD_MAX=15
 START_MAX=20
@@ -366,6 +368,19 @@ default_zone:
   timeout: 4
 EOF
 }
+# The peer's Redis cache calls aioredis.from_url() (aioredis 2.x); Debian 12 has aioredis
+# 1.3.1, without it. aioredis 2 became redis-py's redis.asyncio (python3-redis 4.3): a
+# two-line module in the lab directory, on the peer's PYTHONPATH only, never in the system.
+PEER_PYTHONPATH=
+if ! /usr/bin/python3 -c 'import aioredis; aioredis.from_url' 2>/dev/null &&
+	/usr/bin/python3 -c 'import redis.asyncio; redis.asyncio.from_url' 2>/dev/null; then
+	mkdir -p "$T/pyshim/aioredis"
+	cat >"$T/pyshim/aioredis/__init__.py" <<'EOF'
+from redis.asyncio import *  # noqa: F401,F403 -- aioredis 2.x API (bench/run.sh)
+from redis.asyncio import Redis, from_url  # noqa: F401
+EOF
+	PEER_PYTHONPATH=$T/pyshim
+fi
 peer_conf peer 8462 "  type: internal
   options:
     cache_size: 10000"
@@ -378,8 +393,9 @@ peer_conf peer-redis 8464 "  type: redis
 
 # mtastsd: resolver with the memory cache and the publisher; a second instance with Redis.
 mtastsd_conf() {
+	mkdir -p "$T/$1.state"
 	cat >"$T/$1.conf" <<EOF
-process = { allow_root = true; verbosity = 0; };
+process = { allow_root = true; verbosity = 0; state_directory = "$T/$1.state"; };
 resolver = {
 	listen = [ "127.0.0.1:$2" ];
 	dns_servers = [ "127.0.0.1" ];
@@ -455,14 +471,27 @@ up() {
 			[ "$MTR_OK" = 1 ] || return 1
 			nsx redis-cli -p 6379 FLUSHALL >/dev/null
 		fi
+		# An empty state directory of its own: the policies a previous run fetched are
+		# loaded back at start (process.state_directory), and "cold" would not be cold.
+		rm -rf "$T/$1.state"
+		mkdir -p "$T/$1.state"
 		start "$1" "$MTASTSD" -f -c "$T/$1.conf"
 		;;
 	peer | peer-redis)
 		[ "$1" = peer ] || nsx redis-cli -p 6379 FLUSHALL >/dev/null
-		start "$1" env SSL_CERT_FILE="$T/ca.pem" mta-sts-daemon -v warn -c "$T/$1.yml"
+		start "$1" env SSL_CERT_FILE="$T/ca.pem" PYTHONPATH="$PEER_PYTHONPATH" \
+			mta-sts-daemon -v warn -c "$T/$1.yml"
 		;;
 	trivial)
 		start trivial "$TRIVIAL" -l 127.0.0.1:8463 -t "$TOTAL_MAX"
+		;;
+	gnutls-pub)
+		# GnuTLS's own server on the publisher's certificate: the TLS library's floor
+		# (one process, one thread; --http answers every GET with its own status page).
+		start gnutls-pub gnutls-serv --http --port 8443 --x509certfile \
+			"$T/pub0.bench.test.fullchain.pem" --x509keyfile "$T/pub0.bench.test.key"
+		wait_port 127.0.0.4 8443 gnutls-pub
+		return
 		;;
 	nginx-pub)
 		start nginx-pub nginx -p "$T/nginx-pub" -c "$T/nginx-pub.conf" -g 'daemon off;'
@@ -501,12 +530,35 @@ memrec() {
 	record "mem.$2.rss_kb" "$1" "$3" "${m% *}"
 	record "mem.$2.hwm_kb" "$1" "$3" "${m#* }"
 }
+# cpu NAME: CPU time (utime + stime, clock ticks) of the server and its child processes.
+CLK_TCK=$(getconf CLK_TCK)
+cpu() {
+	local pid p t=0 v
+	[ -f "$T/$1.pid" ] || { echo 0; return 0; }
+	pid=$(cat "$T/$1.pid")
+	for p in $pid $(pgrep -P "$pid" || true); do
+		v=$(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+# cpurec FIGURE NAME ROUND TICKS0 TICKS1 COUNT: CPU microseconds of the server per request
+# (or handshake), from /proc (clock ticks, CLK_TCK per second).
+cpurec() {
+	[ "${6:-0}" -gt 0 ] 2>/dev/null || return 0
+	record "$1.cpu_us" "$2" "$3" "$(awk -v a="$4" -v b="$5" -v n="$6" -v hz="$CLK_TCK" \
+		'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')"
+}
 # load NAME FIGURE ROUND SMLOAD-ARGS...: one smload run, its figures recorded.
 load() {
-	local name=$1 fig=$2 round=$3 line kv
+	local name=$1 fig=$2 round=$3 line kv c0 c1
 	shift 3
+	c0=$(cpu "$name")
 	line=$(nsx "$SMLOAD" -s "127.0.0.1:$(port_of "$name")" -o kv "$@" 2>>"$T/smload.err") ||
 		line=
+	c1=$(cpu "$name")
+	[ -n "$line" ] && cpurec "$fig" "$name" "$round" "$c0" "$c1" \
+		"$(printf '%s\n' "$line" | tr ' ' '\n' | awk -F= '$1 == "replies" { print $2 }')"
 	printf '%s %s round=%s %s\n' "$name" "$fig" "$round" "$line" >>"$T/smload.log"
 	[ -n "$line" ] || return 0
 	for kv in $line; do
@@ -567,16 +619,22 @@ resolver_round() {
 }
 
 # ---------------------------------------------------------------------------- publisher
+# pub_port NAME: the publisher's HTTPS port (gnutls-serv cannot bind one address: not 443).
+pub_port() { if [ "$1" = gnutls-pub ]; then echo 8443; else echo 443; fi; }
 # wrk_run NAME ADDR CONNS ROUND
 wrk_run() {
-	local out rps th=1
+	local out rps th=1 c0 c1
 	[ "$3" -gt 1 ] && th=2
-	out=$(WRK_ADDR=$2 WRK_PORT=443 timeout $((DURATION + 10)) \
+	c0=$(cpu "$1")
+	out=$(WRK_ADDR=$2 WRK_PORT=$(pub_port "$1") timeout $((DURATION + 10)) \
 		ip netns exec "$NS" wrk -t"$th" -c"$3" -d"${DURATION}s" -s "$T/wrk.lua" "$PUB_URL" \
 		2>&1) || true
+	c1=$(cpu "$1")
 	printf '%s c=%s round=%s\n%s\n' "$1" "$3" "$4" "$out" >>"$T/wrk.log"
 	rps=$(printf '%s\n' "$out" | awk '/^Requests\/sec:/ {printf "%.0f", $2}')
 	[ -n "$rps" ] && record "pub.keepalive.c$3.rps" "$1" "$4" "$rps"
+	cpurec "pub.keepalive.c$3" "$1" "$4" "$c0" "$c1" \
+		"$(printf '%s\n' "$out" | awk '/requests in/ { print $1; exit }')"
 	if printf '%s\n' "$out" | grep -q 'Non-2xx'; then
 		note "$1: wrk saw non-2xx replies at c=$3 (see $T/wrk.log)"
 	fi
@@ -585,42 +643,48 @@ wrk_run() {
 # stime_run NAME ADDR MODE(new|reuse) PARALLEL ROUND: handshakes/s summed over PARALLEL
 # openssl s_time clients (s_time sends no SNI: each server's default certificate answers).
 stime_run() {
-	local i total=0 n jobs=()
+	local i total=0 n jobs=() c0 c1 conns=0
+	c0=$(cpu "$1")
 	for i in $(seq 1 "$4"); do
-		timeout $((DURATION + 10)) ip netns exec "$NS" openssl s_time -connect "$2:443" \
+		timeout $((DURATION + 10)) ip netns exec "$NS" openssl s_time -connect "$2:$(pub_port "$1")" \
 			"-$3" -time "$DURATION" -www /.well-known/mta-sts.txt \
 			>"$T/stime.$i.out" 2>&1 &
 		jobs+=($!)
 	done
 	for i in "${jobs[@]}"; do wait "$i" || true; done
+	c1=$(cpu "$1")
 	for i in $(seq 1 "$4"); do
 		grep -v '^[*r]*$' "$T/stime.$i.out" >>"$T/stime.log" || true
 		# s_time prints whole "real seconds"; it runs for -time seconds, so divide by that
 		n=$(awk -v d="$DURATION" '/connections in [0-9.]+ real seconds/ {printf "%.0f", $1 / d}' \
 			"$T/stime.$i.out" | tail -n 1)
 		total=$((total + ${n:-0}))
+		n=$(awk '/connections in [0-9.]+ real seconds/ { print $1 }' "$T/stime.$i.out" | tail -n 1)
+		conns=$((conns + ${n:-0}))
 	done
 	record "pub.hs_$3.p$4.per_s" "$1" "$5" "$total"
+	cpurec "pub.hs_$3.p$4" "$1" "$5" "$c0" "$c1" "$conns"
 }
 
 publisher_round() {
 	local r=$1 s addr c
-	for s in $(order "$r" "mtastsd nginx-pub"); do
+	for s in $(order "$r" "mtastsd nginx-pub gnutls-pub"); do
 		say "bench: round $r: publisher $s"
-		if [ "$s" = mtastsd ]; then
-			alive mtastsd || up mtastsd || continue
-			addr=127.0.0.2
-		else
-			alive nginx-pub || up nginx-pub || continue
-			addr=127.0.0.3
-		fi
+		case $s in
+		mtastsd) addr=127.0.0.2 ;;
+		nginx-pub) addr=127.0.0.3 ;;
+		*) addr=127.0.0.4 ;;
+		esac
+		alive "$s" || up "$s" || continue
 		if ! nsx curl -sf --max-time 5 --cacert "$T/ca.pem" --resolve \
-			"mta-sts.pub0.bench.test:443:$addr" -o "$T/pub.$s.txt" "$PUB_URL"; then
+			"mta-sts.pub0.bench.test:$(pub_port "$s"):$addr" -o "$T/pub.$s.txt" \
+			"https://mta-sts.pub0.bench.test:$(pub_port "$s")/.well-known/mta-sts.txt"; then
 			note "$s does not serve $PUB_URL at $addr; publisher figures n/a"
 			continue
 		fi
+		# gnutls-serv --http answers HTTP/1.0 and closes: handshakes only, no keep-alive
 		for c in 1 16 64; do
-			wrk_run "$s" "$addr" "$c" "$r"
+			[ "$s" = gnutls-pub ] || wrk_run "$s" "$addr" "$c" "$r"
 		done
 		stime_run "$s" "$addr" new 1 "$r"
 		stime_run "$s" "$addr" new 4 "$r"
@@ -708,7 +772,7 @@ row = lambda cols: print("  ".join(str(c).rjust(n) if i else str(c).ljust(n)
 row(hdr)
 for mode in ("hot", "neg", "cold"):
     for c in (1, 8, 64):
-        for m in ("qps", "p50_us", "p99_us", "max_us"):
+        for m in ("qps", "p50_us", "p99_us", "max_us", "cpu_us"):
             f = "%s.c%d.%s" % (mode, c, m)
             mt, pe = get(f, "mtastsd"), get(f, "peer")
             mr, pr = get(f, "mtastsd-redis"), get(f, "peer-redis")
@@ -730,17 +794,24 @@ for mode in ("cold.c64", "hot.c8", "neg.c8"):
     if parts:
         print("  %-9s %s" % (mode, "; ".join(parts)))
 print()
-print("Publisher (best of rounds; mtastsd 127.0.0.2:443 vs nginx 127.0.0.3:443)")
-w = (28, 9, 9, 9)
-row(("figure", "mtastsd", "nginx", "mt/nginx"))
+print("Publisher (best of rounds; mtastsd 127.0.0.2:443, nginx 127.0.0.3:443, gnutls-serv "
+      "127.0.0.4:8443: GnuTLS's own one-thread server, the TLS library's floor; cpu: server "
+      "CPU us per request or handshake)")
+w = (32, 9, 9, 9, 11, 9)
+row(("figure", "mtastsd", "nginx", "mt/nginx", "gnutls-serv", "mt/gnutls"))
 for f, label in [("pub.keepalive.c1.rps", "keep-alive req/s c=1"),
                  ("pub.keepalive.c16.rps", "keep-alive req/s c=16"),
                  ("pub.keepalive.c64.rps", "keep-alive req/s c=64"),
                  ("pub.hs_new.p1.per_s", "full handshakes/s x1"),
                  ("pub.hs_new.p4.per_s", "full handshakes/s x4"),
-                 ("pub.hs_reuse.p1.per_s", "resumed handshakes/s x1")]:
-    mt, ng = get(f, "mtastsd"), get(f, "nginx-pub")
-    row((label, fmt(mt), fmt(ng), ratio(mt, ng)))
+                 ("pub.hs_reuse.p1.per_s", "resumed handshakes/s x1"),
+                 ("pub.keepalive.c1.cpu_us", "cpu us per request c=1"),
+                 ("pub.keepalive.c64.cpu_us", "cpu us per request c=64"),
+                 ("pub.hs_new.p1.cpu_us", "cpu us per full handshake x1"),
+                 ("pub.hs_new.p4.cpu_us", "cpu us per full handshake x4"),
+                 ("pub.hs_reuse.p1.cpu_us", "cpu us per resumed handshake")]:
+    mt, ng, gt = get(f, "mtastsd"), get(f, "nginx-pub"), get(f, "gnutls-pub")
+    row((label, fmt(mt), fmt(ng), ratio(mt, ng), fmt(gt), ratio(mt, gt)))
 print()
 print("Memory, MiB (VmRSS / VmHWM; nginx counts master + workers; median of rounds)")
 w = (12, 15, 15, 8, 15, 15, 15, 15)

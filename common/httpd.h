@@ -89,7 +89,9 @@ struct httpd_cfg {
 struct httpd_server {
 	/* MHD_USE_* (MHD_USE_ERROR_LOG is added): MHD_USE_EPOLL, with
 	 * MHD_USE_INTERNAL_POLLING_THREAD for a daemon with its own threads, without it for
-	 * one the caller runs on the main loop (MHD_run()); MHD_USE_TLS for HTTPS. */
+	 * one the caller runs on the main loop (MHD_run()); MHD_USE_TLS for HTTPS, with
+	 * MHD_USE_POLL instead of MHD_USE_EPOLL (MHD 0.9.75's epoll loop spins through TLS
+	 * handshakes: publisher/pub.c). */
 	unsigned flags;
 	unsigned threads; /* MHD_OPTION_THREAD_POOL_SIZE; 0 or 1: the polling thread alone */
 	MHD_AccessHandlerCallback access;

@@ -310,6 +310,18 @@ loop_timer_cb(sd_event_source *s, uint64_t usec, void *userdata)
 static void loop_fake_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms);
 static void loop_fake_timer_stop(struct loop_timer *t);
 
+/* How late sd-event may fire a timer (sd_event_add_time(3): it picks a wake-up in [time,
+ * time + accuracy], aligned to coalesce wake-ups). 1 ms for real delays; a zero-delay timer
+ * ("on the next loop iteration": a DNS query's first send, the fetch dispatch, DANE's kick)
+ * fires at once: with 1 ms each one waited up to 1 ms for the next aligned millisecond, and
+ * a cold lookup passes through four in a row (TXT query, A/AAAA, curl's first timeout, the
+ * fetch's result). 1 us, not 0: 0 selects sd-event's default of 250 ms. */
+static uint64_t
+loop_timer_accuracy_us(uint64_t ms)
+{
+	return ms == 0 ? 1 : 1000;
+}
+
 void
 loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_timer_fn *fn, void *arg)
 {
@@ -327,13 +339,15 @@ loop_timer_start(struct loop *loop, struct loop_timer *t, uint64_t ms, loop_time
 	if (t->impl != NULL) {
 		r = sd_event_source_set_time(t->impl, now + ms * 1000);
 		if (r >= 0)
+			r = sd_event_source_set_time_accuracy(t->impl, loop_timer_accuracy_us(ms));
+		if (r >= 0)
 			r = sd_event_source_set_enabled(t->impl, SD_EVENT_ONESHOT);
 		if (r >= 0)
 			return;
 		t->impl = sd_event_source_disable_unref(t->impl);
 	}
 	r = sd_event_add_time(loop->ev, (sd_event_source **)&t->impl, CLOCK_MONOTONIC,
-	                      now + ms * 1000, 1000, loop_timer_cb, t);
+	                      now + ms * 1000, loop_timer_accuracy_us(ms), loop_timer_cb, t);
 	if (r == -ESTALE) {
 		/* The loop has finished (shutdown): nothing runs any more, so the timer
 		 * cannot fire; leave it disarmed instead of failing the process. */

@@ -452,7 +452,9 @@ policy_parse(const char *body, size_t len, size_t max, struct sts_policy **ret_p
 			         sts_mode_name(st.p->mode));
 		goto fail;
 	}
-	*ret_policy = st.p;
+	/* Kept packed (one allocation): cached policies are most of the cache's memory. */
+	*ret_policy = sts_policy_dup(st.p);
+	(void)sts_policy_free(st.p);
 	return 0;
 fail:
 	(void)sts_policy_free(st.p);
@@ -575,33 +577,54 @@ sts_policy_serialize(const struct sts_policy *p)
 	return out;
 }
 
+/* Copy the string at s to *o, advance *o past its NUL; returns the copy. */
+static char *
+pack_str(char **o, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d = *o;
+
+	memcpy(d, s, n);
+	*o += n;
+	return d;
+}
+
 struct sts_policy *
 sts_policy_dup(const struct sts_policy *p)
 {
 	struct sts_policy *d;
-	size_t i;
+	size_t i, size;
+	char *o;
 
 	if (p == NULL)
 		return NULL;
-	d = xcalloc(1, sizeof(*d));
+	/* One block: the struct, the mx pointers, the ext pairs (pointer-aligned, right after
+	 * the struct), then the strings. n_mx <= STS_MX_MAX, n_ext <= STS_EXT_MAX and the
+	 * strings come from a bounded body: no overflow. */
+	size = sizeof(*d) + p->n_mx * sizeof(*d->mx) + p->n_ext * sizeof(*d->ext);
+	for (i = 0; i < p->n_mx; i++)
+		size += strlen(p->mx[i]) + 1;
+	for (i = 0; i < p->n_ext; i++)
+		size += strlen(p->ext[i].name) + strlen(p->ext[i].value) + 2;
+	d = xmalloc(size);
+	memset(d, 0, sizeof(*d));
 	d->mode = p->mode;
 	d->max_age_s = p->max_age_s;
 	d->tolerated = p->tolerated;
 	d->n_mx_dropped = p->n_mx_dropped;
-	if (p->n_mx > 0) {
-		d->mx = xcalloc(p->n_mx, sizeof(*d->mx));
-		for (i = 0; i < p->n_mx; i++)
-			d->mx[i] = xstrdup(p->mx[i]);
-		d->n_mx = p->n_mx;
+	d->packed = 1;
+	d->mx = p->n_mx > 0 ? (char **)(void *)(d + 1) : NULL;
+	d->ext = p->n_ext > 0 ? (struct sts_ext *)(void *)((char **)(void *)(d + 1) + p->n_mx)
+	                      : NULL;
+	o = (char *)(void *)(d + 1) + p->n_mx * sizeof(*d->mx) + p->n_ext * sizeof(*d->ext);
+	for (i = 0; i < p->n_mx; i++)
+		d->mx[i] = pack_str(&o, p->mx[i]);
+	d->n_mx = p->n_mx;
+	for (i = 0; i < p->n_ext; i++) {
+		d->ext[i].name = pack_str(&o, p->ext[i].name);
+		d->ext[i].value = pack_str(&o, p->ext[i].value);
 	}
-	if (p->n_ext > 0) {
-		d->ext = xcalloc(p->n_ext, sizeof(*d->ext));
-		for (i = 0; i < p->n_ext; i++) {
-			d->ext[i].name = xstrdup(p->ext[i].name);
-			d->ext[i].value = xstrdup(p->ext[i].value);
-		}
-		d->n_ext = p->n_ext;
-	}
+	d->n_ext = p->n_ext;
 	return d;
 }
 
@@ -612,6 +635,10 @@ sts_policy_free(struct sts_policy *p)
 
 	if (p == NULL)
 		return NULL;
+	if (p->packed) {
+		free(p);
+		return NULL;
+	}
 	for (i = 0; i < p->n_mx; i++)
 		free(p->mx[i]);
 	free(p->mx);

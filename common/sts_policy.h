@@ -9,7 +9,8 @@
  *
  * Interface: sts_policy_parse(), sts_policy_parse_canonical(), sts_policy_free(),
  *            sts_policy_serialize(), sts_mx_dedup(), sts_mode_name()
- * Ownership: a parsed policy is owned by the caller; free with sts_policy_free().
+ * Ownership: a parsed policy is owned by the caller; free with sts_policy_free(). A parsed or
+ *            duplicated policy is one allocation (packed): read it, never change its arrays.
  * Errors:    ERR_POLICY_* with the 1-based line number and a reason in struct sts_parse_error.
  */
 #ifndef MTASTSD_STS_POLICY_H
@@ -40,6 +41,8 @@ struct sts_policy {
 	size_t n_ext;
 	struct sts_ext *ext; /* extension fields kept in order (first of each name) */
 	unsigned tolerated;  /* STS_TOLERATED_* bits: noise that was accepted */
+	unsigned packed;     /* 1: one allocation holds the struct, both arrays and every string
+	                      * (sts_policy_parse/dup); 0: each separately (a policy built in code) */
 	size_t n_mx_dropped; /* IP-address mx patterns dropped (STS_TOLERATED_IP_MX) */
 };
 
@@ -81,8 +84,11 @@ int sts_policy_validate(const struct sts_policy *p, struct sts_parse_error *err)
  * each line ended by CRLF; extensions are not emitted. Returns an owned string. */
 char *sts_policy_serialize(const struct sts_policy *p);
 
+/* A copy of p in one allocation (packed: struct, mx and ext arrays, strings), owned by the
+ * caller (sts_policy_free()); NULL when p is NULL. The cache keeps policies this way: ~32
+ * bytes and 3 allocations less per cached policy with 2 mx patterns. */
 struct sts_policy *sts_policy_dup(const struct sts_policy *p);
-/* Frees p; returns NULL. sts_policy_free(NULL) is a no-op. */
+/* Frees p (packed or not); returns NULL. sts_policy_free(NULL) is a no-op. */
 struct sts_policy *sts_policy_free(struct sts_policy *p);
 
 const char *sts_mode_name(enum sts_mode m);

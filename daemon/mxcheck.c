@@ -158,6 +158,7 @@ mxcheck_fill(struct mxcheck *m)
 		m->runs++;
 		log_debug("MX check: run %llu done (%zu domains)", (unsigned long long)m->runs,
 		          m->n_doms);
+		mx_prober_idle(m->prober); /* the trust anchors, until the next run */
 		mxcheck_schedule(m, 0);
 	}
 }
@@ -232,6 +233,7 @@ mxcheck_new(struct loop *loop, const struct cfg *cfg, struct mxcheck **ret_m)
 		free(m);
 		return r;
 	}
+	mx_prober_idle(m->prober); /* checked by mx_prober_new(); read again at the first run */
 	m->n_doms = p->n_domains;
 	m->doms = xcalloc(m->n_doms, sizeof(*m->doms));
 	for (i = 0; i < m->n_doms; i++) {

@@ -740,7 +740,13 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 		return r;
 	}
 	if (tls) {
-		srv.flags |= MHD_USE_TLS;
+		/* poll(), not epoll: libmicrohttpd 0.9.75's epoll loop spins through a TLS
+		 * handshake (epoll_wait with timeout 0 and an EAGAIN recv, over and over, until
+		 * the client's next flight: a whole round trip of a core per handshaking
+		 * connection, and as long as a stalled client stalls). With poll() a worker
+		 * sleeps until the socket is readable: strace -f -c, 51 full handshakes:
+		 * epoll_wait 2084 + recvfrom 2305 (1886 EAGAIN) -> poll 180 + recvfrom 477. */
+		srv.flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_TLS;
 		srv.threads = pub->threads;
 		srv.access = pub_http_policy_access;
 		srv.tls_priority = pub->tls_priority;

@@ -10,9 +10,10 @@
  * host a deadline; every reply line and reply is bounded (mtasts_limits.h MX_PROBE_*,
  * SMTP_REPLY_*). A hostile server gives that host an error, never a hang.
  *
- * Interface: mx_prober_new(), mx_prober_free(), mx_probe_start(), mx_probe_cancel(),
- *            mx_report_free(), mx_result_name(), mx_report_host_ok(), mx_report_ok(),
- *            smtp_reply_parse() and mx_probe_cert_match() (no I/O: unit tests, fuzz)
+ * Interface: mx_prober_new(), mx_prober_free(), mx_prober_idle(), mx_probe_start(),
+ *            mx_probe_cancel(), mx_report_free(), mx_result_name(), mx_report_host_ok(),
+ *            mx_report_ok(), smtp_reply_parse() and mx_probe_cert_match() (no I/O: unit
+ *            tests, fuzz)
  * Threads:   main loop only.
  * Ownership: the report handed to mx_probe_done_fn belongs to the callee (mx_report_free()).
  * Errors:    see each function. RFC 5321 (SMTP, section 4.2 replies, 4.5.3.1 limits),
@@ -151,11 +152,16 @@ int mx_prober_new(struct loop *loop, struct dns_client *dns, const struct mx_pro
                   struct mx_prober **ret_prober);
 /* Cancels every probe (callbacks run with -ECANCELED). Returns NULL. */
 struct mx_prober *mx_prober_free(struct mx_prober *p);
+/* No probe runs: release the trust anchors (and give the heap pages back, malloc_trim(3));
+ * the next mx_probe_start() reads them again (the system store: ~15 ms of CPU). A no-op while
+ * a probe runs. For a long-lived prober used now and then (the MX check, every
+ * publisher.mx_check_interval). */
+void mx_prober_idle(struct mx_prober *p);
 
 /* Probe every MX host of domain (normalised) against policy's mx patterns (policy is read
  * during this call only). At most MX_PROBE_HOSTS_MAX hosts, probed at once. Returns the
- * handle (valid until done runs), or NULL when the MX query cannot start (invalid name);
- * done is then never called. */
+ * handle (valid until done runs), or NULL when the MX query cannot start (invalid name) or the
+ * trust anchors cannot be read again after mx_prober_idle(); done is then never called. */
 struct mx_probe *mx_probe_start(struct mx_prober *p, const char *domain,
                                 const struct sts_policy *policy, mx_probe_done_fn *done, void *arg);
 /* Stop a probe: done runs at once with rep->err -ECANCELED. */

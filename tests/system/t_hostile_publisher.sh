@@ -143,9 +143,19 @@ check "garbage: no HTTP reply" 0 "$(val "$T/garbage.out" garbage_http)"
 healthy "TLS garbage"
 
 # ---- 5. a ClientHello, then silence ---------------------------------------------------------
+# The daemon waits TIMEOUT_S (3 s) for the client's next flight, in its sleep: CPU time (utime
+# + stime, /proc) under 1 s for the whole stall. libmicrohttpd 0.9.75's epoll loop spun
+# through it (epoll_wait 0, recv EAGAIN, over and over: a core for the whole 3 s); a loaded
+# machine gives a spinning thread less, a sleeping one needs next to nothing.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+CPU0=$(cpu_ticks)
 $LOAD hello "$P" mta-sts.d1.test $((TIMEOUT_S + LIVE_S)) >"$T/hello.out"
+CPU1=$(cpu_ticks)
 cat "$T/hello.out" >&2
 check "ClientHello then silence: closed by the daemon" closed "$(val "$T/hello.out" hello_result)"
+say "     CPU of the daemon during the stalled handshake: $((CPU1 - CPU0)) ticks ($(getconf CLK_TCK)/s)"
+check "ClientHello then silence: the daemon sleeps (under 1 s of CPU)" yes \
+	"$([ $((CPU1 - CPU0)) -lt "$(getconf CLK_TCK)" ] && echo yes || echo "no: $((CPU1 - CPU0)) ticks")"
 healthy "ClientHello then silence"
 stop_bg pub
 check "no sanitizer report at exit" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"

@@ -739,6 +739,44 @@ test_serialize_dup(void **state)
 	assert_null(sts_policy_free(NULL));
 }
 
+/* A parsed policy and a copy are one allocation each (packed): every pointer inside the
+ * block, strings intact, a copy of a copy equal; ASan/valgrind would see a wrong size. */
+static void
+test_packed(void **state)
+{
+	static const char body[] = "version: STSv1\r\nmode: testing\r\nmx: mail.example.com\r\n"
+	                           "policy-note: hello there\r\nmx: *.example.net\r\n"
+	                           "max_age: 86400\r\n";
+	struct sts_policy *p = NULL, *d, *d2;
+	struct sts_parse_error perr;
+	const char *lo, *hi;
+	size_t i;
+
+	assert_int_equal(sts_policy_parse(body, sizeof(body) - 1, &p, &perr), 0);
+	assert_int_equal(p->packed, 1);
+	assert_int_equal(p->n_mx, 2);
+	assert_int_equal(p->n_ext, 1);
+	lo = (const char *)p;
+	hi = lo + sizeof(*p) + 2 * sizeof(char *) + sizeof(struct sts_ext) + sizeof(body);
+	for (i = 0; i < p->n_mx; i++)
+		assert_true((const char *)p->mx[i] > lo && (const char *)p->mx[i] < hi);
+	assert_true((const char *)p->ext[0].value > lo && (const char *)p->ext[0].value < hi);
+	assert_string_equal(p->mx[0], "mail.example.com");
+	assert_string_equal(p->mx[1], "*.example.net");
+	assert_string_equal(p->ext[0].name, "policy-note");
+	assert_string_equal(p->ext[0].value, "hello there");
+	d = sts_policy_dup(p);
+	sts_policy_free(p);
+	d2 = sts_policy_dup(d);
+	sts_policy_free(d);
+	assert_int_equal(d2->packed, 1);
+	assert_int_equal(d2->mode, STS_MODE_TESTING);
+	assert_int_equal(d2->max_age_s, 86400);
+	assert_string_equal(d2->mx[1], "*.example.net");
+	assert_string_equal(d2->ext[0].value, "hello there");
+	sts_policy_free(d2);
+}
+
 static void
 test_mode_names(void **state)
 {
@@ -771,7 +809,7 @@ main(void)
 	        cmocka_unit_test(test_mx_patterns),  cmocka_unit_test(test_modes_and_mx),
 	        cmocka_unit_test(test_hostile),      cmocka_unit_test(test_limits),
 	        cmocka_unit_test(test_validate),     cmocka_unit_test(test_serialize_dup),
-	        cmocka_unit_test(test_mode_names),
+	        cmocka_unit_test(test_mode_names),   cmocka_unit_test(test_packed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

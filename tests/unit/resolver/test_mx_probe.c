@@ -355,6 +355,49 @@ test_probe_closed(void **state)
 	pt_free(&t);
 }
 
+/* mx_prober_idle() drops the trust anchors between runs: the next probe reads them again (a
+ * no-op while a probe runs); when they cannot be read any more, mx_probe_start() refuses. */
+static void
+test_probe_idle(void **state)
+{
+	struct pt t;
+	uint16_t port;
+	char ca[] = "/tmp/mtastsd-test-mxidle.XXXXXX", cmd[256];
+	int fd;
+
+	(void)state;
+	(void)close(pt_listen(&port));
+	pt_new(&t, port, 5000);
+	mx_prober_idle(t.prober);
+	assert_non_null(mx_probe_start(t.prober, "p.test", &pt_policy, pt_done, &t));
+	mx_prober_idle(t.prober); /* a probe runs: kept */
+	pt_run(&t);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.rep->hosts[0].result, MX_RESULT_UNREACHABLE);
+	pt_free(&t);
+
+	/* a CA file that is gone by the next run */
+	fd = mkstemp(ca);
+	assert_true(fd >= 0);
+	(void)close(fd);
+	(void)snprintf(cmd, sizeof(cmd), "cp %s/cfg/dummy-cert.pem %s", TEST_DATA_DIR, ca);
+	assert_int_equal(system(cmd), 0);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(loop_new(&t.loop), 0);
+	t.cfg = testns_cfg(testns_port);
+	assert_int_equal(dns_client_new(t.loop, &t.cfg->resolver, &t.dns), 0);
+	{
+		struct mx_probe_opts o = {.port = port, .ca_file = ca};
+
+		assert_int_equal(mx_prober_new(t.loop, t.dns, &o, &t.prober), 0);
+	}
+	mx_prober_idle(t.prober);
+	assert_int_equal(unlink(ca), 0);
+	assert_null(mx_probe_start(t.prober, "p.test", &pt_policy, pt_done, &t));
+	assert_int_equal(t.calls, 0);
+	pt_free(&t);
+}
+
 /* A server that sends its banner, reads EHLO and closes. */
 static void
 pt_server_io(struct loop *loop, int fd, unsigned events, void *arg)
@@ -468,6 +511,7 @@ main(void)
 	const struct CMUnitTest io_tests[] = {
 	        cmocka_unit_test(test_probe_silent),
 	        cmocka_unit_test(test_probe_closed),
+	        cmocka_unit_test(test_probe_idle),
 	        cmocka_unit_test(test_probe_closed_after_banner),
 	        cmocka_unit_test(test_probe_cancel),
 	};

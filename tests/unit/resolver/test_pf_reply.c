@@ -321,6 +321,28 @@ vectors_postfix_policy_reply(void **state)
 
 /* ---- pf_reply_build() directly ---- */
 
+/* p as a policy built in code (struct, arrays and strings allocated one by one), so a test
+ * can change its mx array; a parsed policy is one allocation (sts_policy.h). Takes p. */
+static struct sts_policy *
+unpacked(struct sts_policy *p)
+{
+	struct sts_policy *u = xcalloc(1, sizeof(*u));
+	size_t i;
+
+	*u = *p;
+	u->packed = 0;
+	u->mx = xcalloc(p->n_mx > 0 ? p->n_mx : 1, sizeof(*u->mx));
+	for (i = 0; i < p->n_mx; i++)
+		u->mx[i] = xstrdup(p->mx[i]);
+	u->ext = p->n_ext > 0 ? xcalloc(p->n_ext, sizeof(*u->ext)) : NULL;
+	for (i = 0; i < p->n_ext; i++) {
+		u->ext[i].name = xstrdup(p->ext[i].name);
+		u->ext[i].value = xstrdup(p->ext[i].value);
+	}
+	sts_policy_free(p);
+	return u;
+}
+
 static void
 build(const char *mode, const char *mx, int strict, int sni, int tlsrpt, int want_r,
       const char *want)
@@ -355,7 +377,7 @@ static void
 build_dedup_and_case(void **state)
 {
 	struct cfg_zone z = {.require_sni = 1};
-	struct sts_policy *p = policy("enforce", "mail.example.com");
+	struct sts_policy *p = unpacked(policy("enforce", "mail.example.com"));
 	char *data = NULL;
 
 	/* Patterns as the parser might keep them: mixed case, duplicates, IP literal. */
@@ -377,7 +399,7 @@ static void
 build_no_usable_pattern(void **state)
 {
 	struct cfg_zone z = {.require_sni = 1};
-	struct sts_policy *p = policy("enforce", "mail.example.com");
+	struct sts_policy *p = unpacked(policy("enforce", "mail.example.com"));
 	char *data = (char *)1;
 
 	free(p->mx[0]);
@@ -473,7 +495,7 @@ static void
 build_plain_too_long_is_temp(void **state)
 {
 	struct cfg_zone z = {.require_sni = 1, .tlsrpt = 1};
-	struct sts_policy *p = big_policy(1, "mx");
+	struct sts_policy *p = unpacked(big_policy(1, "mx"));
 	enum sm_status st = SM_NOTFOUND;
 	unsigned flags = 0;
 	char *data = NULL;
