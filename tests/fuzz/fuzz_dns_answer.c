@@ -58,7 +58,7 @@ check_txt(const ldns_pkt *pkt, const char *qname, int err)
 	if (r != 0)
 		return;
 	for (i = 0; i < n; i++) {
-		FUZZ_CHECK(rrs[i].data != NULL && rrs[i].len <= STS_TXT_MAX);
+		FUZZ_CHECK(rrs[i].data != NULL && rrs[i].len <= STS_TXT_MAX + 1);
 		FUZZ_CHECK(rrs[i].data[rrs[i].len] == '\0');
 	}
 	if (err == 0)
