@@ -237,7 +237,7 @@ wait_log() {
 # over.
 free_port() {
 	local p
-	mkdir -p "$PORTS_DIR"
+	[ -d "$PORTS_DIR" ] || mkdir -m 1777 -p "$PORTS_DIR" 2>/dev/null || true
 	p=$(python3 "$SRC_DIR/tests/system/free_port.py" "${1:-both}" "$PORTS_DIR" "$$" "${@:2}") ||
 		return 1
 	[ -z "${T:-}" ] || echo "$p" >>"$T/ports.taken"
@@ -574,4 +574,14 @@ postfix_smtpd_start() {
 	} >"$d/etc/master.cf"
 	start_bg "$name" "$POSTFIX_DAEMON_DIR/master" -c "$d/etc" -s
 	wait_tcp "$port" "$addr"
+}
+
+# chromium_run ARGS...: headless Chromium (window CHROMIUM_SIZE, default 1024,768), bounded
+# to 90 s, on a private profile in $T/chr, its messages in $T/chromium.log; output in files
+# (--dump-dom to stdout, --screenshot=FILE; png_colours.py reads the screenshot).
+chromium_run() {
+	timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+		--disable-background-networking --disable-component-update --disable-sync \
+		--disable-extensions --disable-default-apps --no-proxy-server \
+		--user-data-dir="$T/chr" --window-size="${CHROMIUM_SIZE:-1024,768}" "$@" 2>>"$T/chromium.log"
 }

@@ -57,13 +57,6 @@ check "lookup enforce.test again" "$(pm_ok 'secure match=mail.enforce.test serve
 check "lookup fail.test" "$(pm_notfound)" "$(pm "$SM" postfix fail.test)"
 
 URL="http://127.0.0.1:$ADM/"
-# chromium_run ARGS...: headless Chromium, bounded, on a private profile; output in files.
-chromium_run() {
-	timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--disable-extensions --disable-default-apps --no-proxy-server \
-		--user-data-dir="$T/chr" --window-size=1024,768 "$@" 2>>"$T/chromium.log"
-}
 
 # ---- the DOM as Chromium built it
 chromium_run --dump-dom "$URL" >"$T/dom.html" || die "chromium --dump-dom failed"
@@ -131,56 +124,7 @@ check "DOM: recent failure" "failure fail.test tempfail" "$(grep '^failure' "$T/
 (cd "$T" && chromium_run --screenshot="$T/page.png" "$URL") >/dev/null ||
 	die "chromium --screenshot failed"
 [ -s "$T/page.png" ] || die "no screenshot written"
-python3 - "$T/page.png" >"$T/png.txt" <<'PY'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-pos, idat, w = 8, b"", None
-while pos < len(data):
-    n, t = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if t == b"IHDR":
-        w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-    elif t == b"IDAT":
-        idat += body
-    pos += 12 + n
-assert depth == 8 and ctype in (2, 6) and interlace == 0, "unexpected PNG format"
-bpp = 3 if ctype == 2 else 4
-raw = zlib.decompress(idat)
-stride = w * bpp
-prev = bytearray(stride)
-colours, header = {}, 0
-off = 0
-for y in range(h):
-    f = raw[off]
-    line = bytearray(raw[off + 1:off + 1 + stride])
-    off += 1 + stride
-    for i in range(stride):
-        a = line[i - bpp] if i >= bpp else 0
-        b = prev[i]
-        c = prev[i - bpp] if i >= bpp else 0
-        if f == 1:
-            line[i] = (line[i] + a) & 255
-        elif f == 2:
-            line[i] = (line[i] + b) & 255
-        elif f == 3:
-            line[i] = (line[i] + ((a + b) >> 1)) & 255
-        elif f == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    for x in range(0, stride, bpp):
-        px = bytes(line[x:x + 3])
-        colours[px] = colours.get(px, 0) + 1
-    prev = line
-bg = max(colours, key=colours.get)
-print("size=%dx%d" % (w, h))
-print("colours=%d" % len(colours))
-print("background=%s" % bg.hex())
-print("header_px=%d" % colours.get(bytes.fromhex("2d4a7a"), 0))
-print("warn_px=%d" % colours.get(bytes.fromhex("fff1c2"), 0))
-print("bad_px=%d" % colours.get(bytes.fromhex("f9d0d0"), 0))
-PY
+python3 "$SRC_DIR/tests/system/png_colours.py" "$T/page.png" header_px=2d4a7a warn_px=fff1c2 bad_px=f9d0d0 >"$T/png.txt"
 say "$(cat "$T/png.txt")"
 v() { sed -n "s/^$1=//p" "$T/png.txt"; }
 check "screenshot: 1024x768" 1024x768 "$(v size)"

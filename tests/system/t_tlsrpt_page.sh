@@ -91,12 +91,7 @@ check_match "metrics: sessions by domain, type, result" \
 	'^mtastsd_tlsrpt_sessions_total\{domain="example.com",policy_type="sts",result="certificate-expired"\} 50$' \
 	"$(curl -sf "$ADMIN/metrics" | grep '^mtastsd_tlsrpt_sessions_total' | grep expired)"
 
-chromium_run() {
-	timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-		--disable-background-networking --disable-component-update --disable-sync \
-		--disable-extensions --disable-default-apps --no-proxy-server \
-		--user-data-dir="$T/chr" --window-size=1024,1200 "$@" 2>>"$T/chromium.log"
-}
+CHROMIUM_SIZE=1024,1200
 chromium_run --dump-dom "$ADMIN/" >"$T/dom.html" || die "chromium --dump-dom failed"
 python3 - "$T/dom.html" >"$T/dom.txt" <<'PY'
 import html.parser, sys
@@ -149,51 +144,7 @@ check "DOM: last reports table (header + 10)" 11 "$(d tlsrpt-last.tr)"
 
 (cd "$T" && chromium_run --screenshot="$T/page.png" "$ADMIN/") >/dev/null ||
 	die "chromium --screenshot failed"
-python3 - "$T/page.png" >"$T/png.txt" <<'PY'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-pos, idat = 8, b""
-while pos < len(data):
-    n, t = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if t == b"IHDR":
-        w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-    elif t == b"IDAT":
-        idat += body
-    pos += 12 + n
-assert depth == 8 and ctype in (2, 6) and interlace == 0, "unexpected PNG format"
-bpp = 3 if ctype == 2 else 4
-raw = zlib.decompress(idat)
-stride = w * bpp
-prev = bytearray(stride)
-colours = {}
-off = 0
-for y in range(h):
-    f = raw[off]
-    line = bytearray(raw[off + 1:off + 1 + stride])
-    off += 1 + stride
-    for i in range(stride):
-        a = line[i - bpp] if i >= bpp else 0
-        b = prev[i]
-        c = prev[i - bpp] if i >= bpp else 0
-        if f == 1:
-            line[i] = (line[i] + a) & 255
-        elif f == 2:
-            line[i] = (line[i] + b) & 255
-        elif f == 3:
-            line[i] = (line[i] + ((a + b) >> 1)) & 255
-        elif f == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    for x in range(0, stride, bpp):
-        px = bytes(line[x:x + 3])
-        colours[px] = colours.get(px, 0) + 1
-    prev = line
-print("green_px=%d" % colours.get(bytes.fromhex("3c9a52"), 0))
-print("red_px=%d" % colours.get(bytes.fromhex("c0392b"), 0))
-PY
+python3 "$SRC_DIR/tests/system/png_colours.py" "$T/page.png" green_px=3c9a52 red_px=c0392b >"$T/png.txt"
 say "$(cat "$T/png.txt")"
 check_match "screenshot: the chart's green bars drawn" '^[0-9]{4,}$' "$(sed -n 's/^green_px=//p' "$T/png.txt")"
 check_match "screenshot: the chart's red parts drawn" '^[0-9]{2,}$' "$(sed -n 's/^red_px=//p' "$T/png.txt")"
