@@ -55,9 +55,25 @@ tlsrpt_mx_join(const struct tlsrpt_policy *p, char *buf, size_t len)
 	}
 }
 
-/* The session rows of one parsed report. */
+/* What the receivers pass on to the storage of one report. */
+struct tlsrpt_pub {
+	tlsrpt_published_fn *fn; /* NULL: every domain is published */
+	void *arg;
+};
+
 static int
-tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp)
+tlsrpt_pub_has(const struct tlsrpt_pub *pub, const char *domain)
+{
+	return pub->fn == NULL || pub->fn(domain, pub->arg);
+}
+
+/* The session rows of one parsed report: those of the policies for a published domain
+ * only. A report may name any domain, and anyone can send one: a row per domain of other
+ * people would give the summaries, the metrics and the status page a series per name an
+ * attacker makes up (docs/tlsrpt.md "A report about a domain we do not publish"). */
+static int
+tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp,
+                  const struct tlsrpt_pub *pub)
 {
 	char mx[TLSRPT_STRING_MAX + 1];
 	struct statedb_tlsrpt_row row;
@@ -68,6 +84,8 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 	for (i = 0; i < rp->n_policies; i++) {
 		const struct tlsrpt_policy *p = &rp->policies[i];
 
+		if (!tlsrpt_pub_has(pub, p->domain))
+			continue;
 		memset(&row, 0, sizeof(row));
 		row.domain = p->domain;
 		row.day = tlsrpt_day(rp->start);
@@ -116,7 +134,7 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 static enum tlsrpt_outcome
 tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
                 const struct tlsrpt_report *rp, const struct tlsrpt_input *in,
-                const struct tlsrpt_limits *lim, int *ret_err)
+                const struct tlsrpt_limits *lim, const struct tlsrpt_pub *pub, int *ret_err)
 {
 	int64_t id = 0;
 	int r;
@@ -130,7 +148,7 @@ tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
 		return TLSRPT_DUPLICATE;
 	}
 	if (r == 0 && rp != NULL)
-		r = tlsrpt_store_rows(db, id, rp);
+		r = tlsrpt_store_rows(db, id, rp, pub);
 	if (r == 0)
 		r = statedb_tlsrpt_prune(db, in->now - lim->retention_s, lim->max_stored_bytes,
 		                         lim->max_stored_bytes / TLSRPT_MALFORMED_SHARE, NULL);
@@ -149,6 +167,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
               tlsrpt_published_fn *published, void *arg, enum tlsrpt_outcome *ret_outcome,
               char *why, size_t whylen)
 {
+	const struct tlsrpt_pub pub = {.fn = published, .arg = arg};
 	struct statedb_tlsrpt_report row;
 	struct tlsrpt_report *rp = NULL;
 	char *json = NULL, *gz = NULL, reason[256];
@@ -212,7 +231,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	if (rp == NULL) {
 		row.status = "malformed";
 		row.reason = reason;
-		*ret_outcome = tlsrpt_store_tx(db, &row, NULL, in, lim, &err);
+		*ret_outcome = tlsrpt_store_tx(db, &row, NULL, in, lim, &pub, &err);
 		if (*ret_outcome == TLSRPT_MALFORMED)
 			(void)snprintf(why, whylen, "%s", reason);
 		else
@@ -222,7 +241,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	}
 	if (published != NULL) {
 		for (i = 0; i < rp->n_policies; i++)
-			if (published(rp->policies[i].domain, arg))
+			if (tlsrpt_pub_has(&pub, rp->policies[i].domain))
 				break;
 		if (i == rp->n_policies) {
 			(void)snprintf(why, whylen,
@@ -239,7 +258,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	row.start_at = rp->start;
 	row.end_at = rp->end;
 	row.status = "ok";
-	*ret_outcome = tlsrpt_store_tx(db, &row, rp, in, lim, &err);
+	*ret_outcome = tlsrpt_store_tx(db, &row, rp, in, lim, &pub, &err);
 	if (err < 0)
 		(void)snprintf(why, whylen, "org '%.64s' report '%.64s': %s", rp->org,
 		               rp->report_id, err_str(err));

@@ -437,6 +437,13 @@ published_example_com(const char *domain, void *arg)
 	return strcmp(domain, "example.com") == 0;
 }
 
+static int
+published_0000(const char *domain, void *arg)
+{
+	(void)arg;
+	return strcmp(domain, "0000.example") == 0;
+}
+
 static void
 test_store_unpublished(void **state)
 {
@@ -457,7 +464,7 @@ test_store_unpublished(void **state)
 	assert_non_null(strstr(why, "company-y.example"));
 	assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 10, count_reports, &n), 0);
 	assert_int_equal(n, 0);
-	/* one published policy among two: stored, both policies */
+	/* one published policy among two: stored, the sessions of the published one only */
 	json = read_fixture("provider-b.json", &len);
 	in.data = json;
 	in.len = len;
@@ -466,6 +473,50 @@ test_store_unpublished(void **state)
 	                 0);
 	free(json);
 	assert_int_equal(o, TLSRPT_STORED);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(DISTINCT domain) FROM tlsrpt_session"),
+	                 1);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_session WHERE domain = "
+	                                     "'example.com'"),
+	                 3);
+}
+
+/* A report naming 1 published and 1023 made-up domains: one domain's rows, no more. */
+static void
+test_store_junk_domains(void **state)
+{
+	struct db_fixture *f = *state;
+	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1762387200};
+	size_t cap = 1024 * 300, len = 0;
+	char *json = malloc(cap), why[256];
+	enum tlsrpt_outcome o;
+	int i;
+
+	assert_non_null(json);
+	len += (size_t)snprintf(
+	        json + len, cap - len,
+	        "{\"organization-name\":\"junk\",\"date-range\":{\"start-datetime\":"
+	        "\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T23:59:59Z\"},"
+	        "\"report-id\":\"z1\",\"policies\":[");
+	for (i = 0; i < 1024; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+		                        "%s{\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":"
+		                        "\"%s%04d.example\"},\"summary\":{\"total-successful-"
+		                        "session-count\":1,\"total-failure-session-count\":1}}",
+		                        i > 0 ? "," : "", i == 0 ? "" : "z", i);
+	len += (size_t)snprintf(json + len, cap - len, "]}");
+	/* the first one is "0000.example" */
+	in.data = json;
+	in.len = len;
+	assert_int_equal(
+	        tlsrpt_ingest(f->db, &in, &test_limits, published_0000, NULL, &o, why, sizeof(why)),
+	        0);
+	free(json);
+	assert_int_equal(o, TLSRPT_STORED);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_session"), 2);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(DISTINCT domain) FROM tlsrpt_session "
+	                                     "WHERE domain = '0000.example'"),
+	                 1);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_report"), 1);
 }
 
 /* The size bound: the oldest raw reports go first. */
@@ -724,6 +775,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_store_malformed_and_limits, db_setup,
 	                                        db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_unpublished, db_setup, db_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_junk_domains, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_size_bound, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_malformed_budget, db_setup, db_teardown),
 	        cmocka_unit_test(test_migrate_from_v1),
