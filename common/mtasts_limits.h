@@ -281,6 +281,12 @@
 #define PUB_TLSRPT_RATE_SLOTS    4096
 #define PUB_TLSRPT_RATE_WINDOW_S 3600
 #define TLSRPT_CHART_DAYS        30
+/* Domains in one TLSRPT summary (the page, /tlsrpt, `mtastsd tlsrpt`) and in the
+ * mtastsd_tlsrpt_sessions_total series: the published domains when there are any (a
+ * database may hold rows of other names, written before only published domains were
+ * stored, or by imports without publisher.domains), else the first this many by name.
+ * Bounds the queries, the page and the label cardinality. */
+#define TLSRPT_SUMMARY_DOMAINS_MAX 1024
 /* Failure rows stored per report (one per failure-details entry): a report may list
  * thousands of distinct receiving MX names, and every row is read again by the summaries
  * on the admin endpoint; past this the failures are counted as "unspecified" (their total

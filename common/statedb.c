@@ -44,6 +44,7 @@ enum statedb_stmt {
 	ST_TLSRPT_SUMS,
 	ST_TLSRPT_ORGS,
 	ST_TLSRPT_LAST,
+	ST_TLSRPT_LAST_ALL,
 	ST_COUNT
 };
 
@@ -97,17 +98,31 @@ static const char *const statedb_sql[ST_COUNT] = {
                            "WHERE (?1 IS NULL OR s.domain = ?1) AND s.day >= ?2 "
                            "GROUP BY s.domain, r.org, s.result, s.mx_host "
                            "ORDER BY s.domain, r.org, s.result, s.mx_host",
-        /* the newest ?2 reports (of domain ?1 when not NULL; malformed ones only without) */
+        /* the newest ?2 reports about domain ?1: its reports found through the (domain, day)
+         * index, at most ?2 of them read further (the sums of each through its report
+         * index); the cost follows the domain's rows, never the whole table's */
         [ST_TLSRPT_LAST] =
                 "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
                 "r.start_at, r.end_at, r.peer, "
                 "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
-                " AND result = 'success' AND (?1 IS NULL OR domain = ?1)), "
+                " AND result = 'success' AND domain = ?1), "
                 "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
-                " AND result <> 'success' AND (?1 IS NULL OR domain = ?1)) "
-                "FROM tlsrpt_report r WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM "
-                "tlsrpt_session WHERE report = r.id AND domain = ?1) "
-                "ORDER BY r.received_at DESC, r.id DESC LIMIT ?2",
+                " AND result <> 'success' AND domain = ?1) "
+                "FROM (SELECT id FROM tlsrpt_report WHERE id IN (SELECT report FROM "
+                "tlsrpt_session WHERE domain = ?1) ORDER BY received_at DESC, id DESC "
+                "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
+                "ORDER BY r.received_at DESC, r.id DESC",
+        /* the newest ?2 reports of all (malformed ones included), by the received index */
+        [ST_TLSRPT_LAST_ALL] =
+                "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
+                "r.start_at, r.end_at, r.peer, "
+                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                " AND result = 'success'), "
+                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                " AND result <> 'success') "
+                "FROM (SELECT id FROM tlsrpt_report ORDER BY received_at DESC, id DESC "
+                "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
+                "ORDER BY r.received_at DESC, r.id DESC",
 };
 
 /*
@@ -890,7 +905,7 @@ statedb_tlsrpt_last(struct statedb *db, const char *domain, size_t max,
                     statedb_tlsrpt_report_fn *fn, void *arg)
 {
 	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
-	sqlite3_stmt *st = db->st[ST_TLSRPT_LAST];
+	sqlite3_stmt *st = db->st[domain != NULL ? ST_TLSRPT_LAST : ST_TLSRPT_LAST_ALL];
 
 	if (statedb_tlsrpt_bind(st, domain, (int64_t)max) < 0)
 		return ERR_STATEDB_IO;
