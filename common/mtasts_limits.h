@@ -265,6 +265,17 @@
 #define TLSRPT_POLICIES_MAX 1024
 #define TLSRPT_FAILURES_MAX 4096
 #define TLSRPT_STRING_MAX   1024
+/* What json-c may build of one report, counted by a pre-scan of the text before json-c
+ * sees it (tlsrpt_report_parse()): objects ('{' outside strings) and values ('{', '[' and
+ * ',' outside strings: each starts at most one value or member). json-c spends about
+ * 800 bytes on an object (its hash table) and about 100 on any other value, so 8 MiB of
+ * "[{},{},...]" in an unknown member would take some 2 GB; these bounds keep one report's
+ * tree under about 30 MiB. A real report needs far fewer: 3 objects and about 10 values
+ * per policy, one object and about 7 values per failure-details entry, so even 1024
+ * policies with a dozen failure entries each, or one policy with 4096 (the bounds
+ * above), fit. A report over either is refused as too large, nothing stored. */
+#define TLSRPT_JSON_OBJECTS_MAX 16384
+#define TLSRPT_JSON_VALUES_MAX  131072
 /* A whole mail message read by `mtastsd tlsrpt import` (bytes): Postfix's default
  * message_size_limit is 10240000; a report mail is a few KiB. Longer input is refused
  * (EX_DATAERR) after reading at most this much. */

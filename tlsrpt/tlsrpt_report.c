@@ -386,6 +386,49 @@ tlsrpt_parse_tree(struct tlsrpt_ctx *c, json_object *root, struct tlsrpt_report 
 	return 0;
 }
 
+/* Count what json-c would build of len bytes of JSON text, without building it: objects
+ * and values (TLSRPT_JSON_OBJECTS_MAX, TLSRPT_JSON_VALUES_MAX). ERR_TLSRPT_TOO_LARGE at
+ * the first bound passed, else 0 (the text may still be invalid: json-c says so). */
+static int
+tlsrpt_json_prescan(struct tlsrpt_ctx *c, const char *json, size_t len)
+{
+	size_t i, objects = 0, values = 0;
+	int in_str = 0;
+
+	for (i = 0; i < len; i++) {
+		char ch = json[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++; /* the escaped byte (\" or \\) is never structural */
+			else if (ch == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = 1;
+			break;
+		case '{':
+			if (++objects > TLSRPT_JSON_OBJECTS_MAX)
+				return tlsrpt_fail(c, ERR_TLSRPT_TOO_LARGE,
+				                   "more than %d JSON objects (at byte %zu)",
+				                   TLSRPT_JSON_OBJECTS_MAX, i);
+			/* fall through */
+		case '[':
+		case ',':
+			if (++values > TLSRPT_JSON_VALUES_MAX)
+				return tlsrpt_fail(c, ERR_TLSRPT_TOO_LARGE,
+				                   "more than %d JSON values (at byte %zu)",
+				                   TLSRPT_JSON_VALUES_MAX, i);
+			break;
+		default:
+			break;
+		}
+	}
+	return 0;
+}
+
 int
 tlsrpt_report_parse(const char *json, size_t len, struct tlsrpt_report **ret, char *why,
                     size_t whylen)
@@ -402,6 +445,9 @@ tlsrpt_report_parse(const char *json, size_t len, struct tlsrpt_report **ret, ch
 		why[0] = '\0';
 	if (len > INT32_MAX)
 		return tlsrpt_fail(&c, ERR_TLSRPT_JSON, "report too long for the JSON parser");
+	r = tlsrpt_json_prescan(&c, json, len);
+	if (r < 0)
+		return r;
 	tok = json_tokener_new_ex(TLSRPT_JSON_DEPTH);
 	if (tok == NULL)
 		return tlsrpt_fail(&c, ERR_TLSRPT_JSON, "out of memory");

@@ -210,8 +210,15 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 		text = in->data;
 		jlen = in->len;
 	}
-	if (reason[0] == '\0')
+	if (reason[0] == '\0') {
 		r = tlsrpt_report_parse(text, jlen, &rp, reason, sizeof(reason));
+		if (r == ERR_TLSRPT_TOO_LARGE) {
+			/* more than json-c may build: refused, like a bomb, nothing stored */
+			(void)snprintf(why, whylen, "%s", reason);
+			*ret_outcome = TLSRPT_TOO_LARGE;
+			goto done;
+		}
+	}
 	/* The raw report, kept gzip-compressed: as received when it came as gzip. */
 	if (is_gz) {
 		row.raw = in->data;

@@ -175,6 +175,70 @@ test_parse_edges(void **state)
 	assert_int_equal(tlsrpt_datetime_parse("2016-04-01T00:00:00Zjunk", &t), -EINVAL);
 }
 
+/* A valid report with an unknown member "x" of n copies of item (joined by ','). */
+static char *
+report_with_x(const char *item, size_t n, size_t *ret_len)
+{
+	static const char head[] =
+	        "{\"organization-name\":\"Big\",\"date-range\":{\"start-datetime\":"
+	        "\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T23:59:59Z\"},"
+	        "\"report-id\":\"big-1\",\"policies\":[{\"policy\":{\"policy-type\":\"sts\","
+	        "\"policy-domain\":\"example.com\"},\"summary\":{\"total-successful-session-"
+	        "count\":1,\"total-failure-session-count\":0}}],\"x\":[";
+	size_t il = strlen(item), cap = sizeof(head) + n * (il + 1) + 4, len = 0, i;
+	char *json = malloc(cap);
+
+	assert_non_null(json);
+	memcpy(json, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			json[len++] = ',';
+		memcpy(json + len, item, il);
+		len += il;
+	}
+	memcpy(json + len, "]}", 3);
+	*ret_len = len + 2;
+	return json;
+}
+
+/* 2.8 million empty objects in an unknown member (8 MiB, 131 KB gzip'd): json-c would
+ * build 2 GB of them. Refused by the pre-scan, as too large, nothing built or stored;
+ * commas and braces inside strings do not count. */
+static void
+test_parse_token_bound(void **state)
+{
+	struct tlsrpt_report *r = NULL;
+	char why[256], *json;
+	size_t len;
+
+	(void)state;
+	json = report_with_x("{}", 2800000, &len);
+	assert_true(len > 8000000);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)),
+	                 ERR_TLSRPT_TOO_LARGE);
+	assert_null(r);
+	assert_non_null(strstr(why, "JSON objects"));
+	free(json);
+	/* values: 200000 integers */
+	json = report_with_x("1", 200000, &len);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)),
+	                 ERR_TLSRPT_TOO_LARGE);
+	assert_non_null(strstr(why, "JSON values"));
+	free(json);
+	/* within the bounds: parsed */
+	json = report_with_x("{\"a\":[1,2]}", 1000, &len);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)), 0);
+	r = tlsrpt_report_free(r);
+	free(json);
+	/* 30000 strings of "{,{,{," (with an escaped backslash and quote before): 30000 values, no
+	 * object */
+	json = report_with_x("\"\\\\\\\"{,{,{,\"", 30000, &len);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)), 0);
+	r = tlsrpt_report_free(r);
+	free(json);
+}
+
 /* ---- gzip ---- */
 
 static void
@@ -411,6 +475,10 @@ test_store_malformed_and_limits(void **state)
 	assert_string_equal(got, "malformed|policies[0].summary missing");
 	assert_int_equal(statedb_tlsrpt_sums(f->db, NULL, 0, sum_cb, &s), 0);
 	assert_int_equal(s.rows, 0);
+	/* more JSON objects than TLSRPT_JSON_OBJECTS_MAX: refused, nothing stored */
+	json = report_with_x("{}", TLSRPT_JSON_OBJECTS_MAX + 1, &len);
+	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_TOO_LARGE);
+	free(json);
 	/* a bomb: nothing stored */
 	zeros = calloc(1, big);
 	assert_non_null(zeros);
@@ -768,6 +836,7 @@ main(void)
 	        cmocka_unit_test(test_parse_providers),
 	        cmocka_unit_test(test_parse_bad),
 	        cmocka_unit_test(test_parse_edges),
+	        cmocka_unit_test(test_parse_token_bound),
 	        cmocka_unit_test(test_gunzip_roundtrip),
 	        cmocka_unit_test(test_gunzip_bomb),
 	        cmocka_unit_test_setup_teardown(test_store, db_setup, db_teardown),
