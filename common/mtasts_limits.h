@@ -275,7 +275,15 @@
  * policies with a dozen failure entries each, or one policy with 4096 (the bounds
  * above), fit. A report over either is refused as too large, nothing stored. */
 #define TLSRPT_JSON_OBJECTS_MAX 16384
-#define TLSRPT_JSON_VALUES_MAX  131072
+/* Sessions one report may count, each count and all of them together (successful, failed
+ * and failure-details): 2^40, about 10^12. One report covers one reporter's day; the
+ * largest mail providers handle some 10^10 messages a day in all. JSON allows 2^53 per
+ * count, and 1024 policies of 2^53 overflowed the sums of the summaries; with this bound
+ * the 64-bit sums hold 2^23 such reports (their raw text alone is over any
+ * tlsrpt.max_stored_bytes), and the summaries add with total() anyway. A report over it
+ * is malformed (kept raw, no session row). */
+#define TLSRPT_SESSIONS_MAX    ((uint64_t)1 << 40)
+#define TLSRPT_JSON_VALUES_MAX 131072
 /* A whole mail message read by `mtastsd tlsrpt import` (bytes): Postfix's default
  * message_size_limit is 10240000; a report mail is a few KiB. Longer input is refused
  * (EX_DATAERR) after reading at most this much. */

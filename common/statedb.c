@@ -87,12 +87,12 @@ static const char *const statedb_sql[ST_COUNT] = {
         [ST_TLSRPT_PRUNE_ROWS] = "DELETE FROM tlsrpt_session WHERE report NOT IN "
                                  "(SELECT id FROM tlsrpt_report)",
         /* ?1 domain or NULL, ?2 first day */
-        [ST_TLSRPT_SUMS] = "SELECT domain, day, policy_type, result, sum(sessions), "
+        [ST_TLSRPT_SUMS] = "SELECT domain, day, policy_type, result, total(sessions), "
                            "count(DISTINCT report) FROM tlsrpt_session "
                            "WHERE (?1 IS NULL OR domain = ?1) AND day >= ?2 "
                            "GROUP BY domain, day, policy_type, result "
                            "ORDER BY domain, day, policy_type, result",
-        [ST_TLSRPT_ORGS] = "SELECT s.domain, r.org, s.result, s.mx_host, sum(s.sessions), "
+        [ST_TLSRPT_ORGS] = "SELECT s.domain, r.org, s.result, s.mx_host, total(s.sessions), "
                            "count(DISTINCT r.id) FROM tlsrpt_session s "
                            "JOIN tlsrpt_report r ON r.id = s.report "
                            "WHERE (?1 IS NULL OR s.domain = ?1) AND s.day >= ?2 "
@@ -104,9 +104,9 @@ static const char *const statedb_sql[ST_COUNT] = {
         [ST_TLSRPT_LAST] =
                 "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
                 "r.start_at, r.end_at, r.peer, "
-                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
                 " AND result = 'success' AND domain = ?1), "
-                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
                 " AND result <> 'success' AND domain = ?1) "
                 "FROM (SELECT id FROM tlsrpt_report WHERE id IN (SELECT report FROM "
                 "tlsrpt_session WHERE domain = ?1) ORDER BY received_at DESC, id DESC "
@@ -116,9 +116,9 @@ static const char *const statedb_sql[ST_COUNT] = {
         [ST_TLSRPT_LAST_ALL] =
                 "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
                 "r.start_at, r.end_at, r.peer, "
-                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
                 " AND result = 'success'), "
-                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
                 " AND result <> 'success') "
                 "FROM (SELECT id FROM tlsrpt_report ORDER BY received_at DESC, id DESC "
                 "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
@@ -800,7 +800,22 @@ statedb_tlsrpt_bind(sqlite3_stmt *st, const char *domain, int64_t n)
 	return 0;
 }
 
-/* Step st to its end, calling row(st) per row until it returns non-zero. */
+/* A total(sessions) column (a float: total() never overflows, sum() fails on 64-bit
+ * overflow) as a count within [0, INT64_MAX]. */
+static uint64_t
+statedb_col_count(sqlite3_stmt *st, int col)
+{
+	double v = sqlite3_column_double(st, col);
+
+	if (!(v > 0))
+		return 0;
+	if (v >= 9223372036854775807.0)
+		return (uint64_t)INT64_MAX;
+	return (uint64_t)v;
+}
+
+/* Step st to its end, calling row(st) per row until it returns non-zero. A query that
+ * fails (SQLITE_ERROR) is ERR_STATEDB_QUERY: not a file that cannot be written. */
 static int
 statedb_tlsrpt_walk(struct statedb *db, sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *),
                     void *arg)
@@ -815,6 +830,8 @@ statedb_tlsrpt_walk(struct statedb *db, sqlite3_stmt *st, int (*row)(sqlite3_stm
 		}
 	(void)sqlite3_reset(st);
 	(void)sqlite3_clear_bindings(st);
+	if ((rc & 0xff) == SQLITE_ERROR)
+		return ERR_STATEDB_QUERY;
 	return statedb_code(rc);
 }
 
@@ -832,7 +849,7 @@ statedb_tlsrpt_sum_row(sqlite3_stmt *st, void *a)
 	        .day = (int64_t)sqlite3_column_int64(st, 1),
 	        .policy_type = statedb_col_str(st, 2),
 	        .result = statedb_col_str(st, 3),
-	        .sessions = (uint64_t)sqlite3_column_int64(st, 4),
+	        .sessions = statedb_col_count(st, 4),
 	        .reports = (uint64_t)sqlite3_column_int64(st, 5),
 	};
 
@@ -860,7 +877,7 @@ statedb_tlsrpt_org_row(sqlite3_stmt *st, void *a)
 	        .org = statedb_col_str(st, 1),
 	        .result = statedb_col_str(st, 2),
 	        .mx_host = statedb_col_str(st, 3),
-	        .sessions = (uint64_t)sqlite3_column_int64(st, 4),
+	        .sessions = statedb_col_count(st, 4),
 	        .reports = (uint64_t)sqlite3_column_int64(st, 5),
 	};
 
@@ -893,8 +910,8 @@ statedb_tlsrpt_last_row(sqlite3_stmt *st, void *a)
 	        .start_at = (time_t)sqlite3_column_int64(st, 6),
 	        .end_at = (time_t)sqlite3_column_int64(st, 7),
 	        .peer = statedb_col_str(st, 8),
-	        .success = (uint64_t)sqlite3_column_int64(st, 9),
-	        .failure = (uint64_t)sqlite3_column_int64(st, 10),
+	        .success = statedb_col_count(st, 9),
+	        .failure = statedb_col_count(st, 10),
 	};
 
 	return ((statedb_tlsrpt_report_fn *)cb->fn)(&r, cb->arg);

@@ -716,7 +716,7 @@ admin_tlsrpt_day_row(const struct statedb_tlsrpt_sum *s, void *arg)
 		d->k[i].v = 0;
 		d->n++;
 	}
-	d->k[i].v += s->sessions;
+	d->k[i].v = d->k[i].v > UINT64_MAX - s->sessions ? UINT64_MAX : d->k[i].v + s->sessions;
 	return 0;
 }
 

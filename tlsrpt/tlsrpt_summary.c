@@ -20,6 +20,14 @@
 /* Organisations, result types, MX hosts listed per domain. */
 #define TLSRPT_SUMMARY_NAMES_MAX 100
 
+/* a + b, at most INT64_MAX (the JSON integers): a database of an older mtastsd may hold
+ * counts whose sum does not fit */
+static uint64_t
+tlsrpt_add(uint64_t a, uint64_t b)
+{
+	return a > (uint64_t)INT64_MAX - b ? (uint64_t)INT64_MAX : a + b;
+}
+
 static struct tlsrpt_domain_summary *
 tlsrpt_sum_domain(struct tlsrpt_summary *s, const char *domain)
 {
@@ -49,7 +57,7 @@ tlsrpt_sum_count(struct tlsrpt_count **v, size_t *n, const char *name, uint64_t 
 		return;
 	for (i = 0; i < *n; i++)
 		if (strcmp((*v)[i].name, name) == 0) {
-			(*v)[i].sessions += sessions;
+			(*v)[i].sessions = tlsrpt_add((*v)[i].sessions, sessions);
 			if (reports > (*v)[i].reports)
 				(*v)[i].reports = reports;
 			return;
@@ -74,14 +82,14 @@ tlsrpt_sum_row(const struct statedb_tlsrpt_sum *r, void *arg)
 	if (d == NULL)
 		return 0;
 	if (ok)
-		d->success += r->sessions;
+		d->success = tlsrpt_add(d->success, r->sessions);
 	else
-		d->failure += r->sessions;
+		d->failure = tlsrpt_add(d->failure, r->sessions);
 	if (i >= 0 && i < (int64_t)s->days) {
 		if (ok)
-			d->day_success[i] += r->sessions;
+			d->day_success[i] = tlsrpt_add(d->day_success[i], r->sessions);
 		else
-			d->day_failure[i] += r->sessions;
+			d->day_failure[i] = tlsrpt_add(d->day_failure[i], r->sessions);
 	}
 	if (!ok)
 		tlsrpt_sum_count(&d->failures, &d->n_failures, r->result, r->sessions, 0);
@@ -250,7 +258,7 @@ tlsrpt_summary_free(struct tlsrpt_summary *s)
 void
 tlsrpt_summary_line(const struct tlsrpt_domain_summary *d, char *buf, size_t len)
 {
-	unsigned long long total = (unsigned long long)d->success + d->failure;
+	unsigned long long total = tlsrpt_add(d->success, d->failure);
 	size_t used, i;
 	int n;
 
@@ -308,8 +316,9 @@ tlsrpt_summary_json(const struct tlsrpt_summary *s)
 
 		tlsrpt_summary_line(d, line, sizeof(line));
 		json_object_object_add(o, "summary", json_object_new_string(line));
-		json_object_object_add(o, "sessions",
-		                       json_object_new_int64((int64_t)(d->success + d->failure)));
+		json_object_object_add(
+		        o, "sessions",
+		        json_object_new_int64((int64_t)tlsrpt_add(d->success, d->failure)));
 		json_object_object_add(o, "successful", json_object_new_int64((int64_t)d->success));
 		json_object_object_add(o, "failures", json_object_new_int64((int64_t)d->failure));
 		json_object_object_add(o, "failure_types",

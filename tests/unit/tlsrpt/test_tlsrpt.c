@@ -25,6 +25,7 @@
 #include "tlsrpt_mail.h"
 #include "tlsrpt_report.h"
 #include "tlsrpt_store.h"
+#include "tlsrpt_summary.h"
 #include "../sqlutil.h"
 
 static char *
@@ -587,6 +588,73 @@ test_store_junk_domains(void **state)
 	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_report"), 1);
 }
 
+/* A report of n policies for example.com, each with success sessions. */
+static enum tlsrpt_outcome
+ingest_counts(struct statedb *db, const char *rid, size_t n, const char *success, char *why,
+              size_t whylen)
+{
+	size_t cap = 256 + n * 200, len = 0, i;
+	char *json = malloc(cap);
+	enum tlsrpt_outcome o;
+
+	assert_non_null(json);
+	len += (size_t)snprintf(json + len, cap - len,
+	                        "{\"organization-name\":\"Counts\",\"date-range\":{\"start-"
+	                        "datetime\":\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-"
+	                        "11-05T23:59:59Z\"},\"report-id\":\"%s\",\"policies\":[",
+	                        rid);
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+		                        "%s{\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":"
+		                        "\"example.com\"},\"summary\":{\"total-successful-session-"
+		                        "count\":%s,\"total-failure-session-count\":0}}",
+		                        i > 0 ? "," : "", success);
+	len += (size_t)snprintf(json + len, cap - len, "]}");
+	o = ingest(db, json, len, 1762387200, why, whylen);
+	free(json);
+	return o;
+}
+
+/* Counts are bounded (TLSRPT_SESSIONS_MAX, each and per report): 1024 policies of 2^53
+ * overflowed the summaries' sum(). And a database that holds counts whose sum overflows
+ * (an older mtastsd's) still gives its summary, clamped. */
+static void
+test_store_count_bound(void **state)
+{
+	struct db_fixture *f = *state;
+	struct tlsrpt_summary *s = NULL;
+	char why[256];
+
+	assert_int_equal(ingest_counts(f->db, "c1", 1024, "9007199254740992", why, sizeof(why)),
+	                 TLSRPT_MALFORMED);
+	assert_non_null(strstr(why, "out of range"));
+	/* 2^30 x 1024 = 2^40: the most a report may count */
+	assert_int_equal(ingest_counts(f->db, "c2", 1024, "1073741824", why, sizeof(why)),
+	                 TLSRPT_STORED);
+	assert_int_equal(ingest_counts(f->db, "c3", 1024, "1073741825", why, sizeof(why)),
+	                 TLSRPT_MALFORMED);
+	assert_non_null(strstr(why, "sessions in all"));
+	/* rows an older mtastsd stored: 2 x 2^62 + 2^40 overflows a 64-bit sum() */
+	tu_sql_exec(f->path, "INSERT INTO tlsrpt_session (report, domain, day, policy_type, "
+	                     "result, mx_host, sessions) SELECT id, 'example.com', 20762, 'sts', "
+	                     "'success', '', 4611686018427387904 FROM tlsrpt_report WHERE "
+	                     "report_id = 'c2';"
+	                     "INSERT INTO tlsrpt_session (report, domain, day, policy_type, "
+	                     "result, mx_host, sessions) SELECT id, 'example.com', 20762, 'sts', "
+	                     "'success', '', 4611686018427387904 FROM tlsrpt_report WHERE "
+	                     "report_id = 'c2';");
+	assert_int_equal(tlsrpt_summary_load(f->db, NULL, 20762 * 86400 + 3600, &s), 0);
+	assert_int_equal(s->n_domains, 1);
+	assert_true(s->domains[0].success == (uint64_t)INT64_MAX);
+	assert_int_equal(s->domains[0].n_last, 1);
+	assert_true(s->domains[0].last[0].success == (uint64_t)INT64_MAX);
+	s = tlsrpt_summary_free(s);
+	assert_int_equal(tlsrpt_summary_load(f->db, "example.com", 20762 * 86400 + 3600, &s), 0);
+	assert_true(s->domains[0].success == (uint64_t)INT64_MAX);
+	s = tlsrpt_summary_free(s);
+	assert_string_equal(err_str(ERR_STATEDB_QUERY), "state database query failed");
+}
+
 /* The size bound: the oldest raw reports go first. */
 static void
 test_store_size_bound(void **state)
@@ -845,6 +913,7 @@ main(void)
 	                                        db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_unpublished, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_junk_domains, db_setup, db_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_count_bound, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_size_bound, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_malformed_budget, db_setup, db_teardown),
 	        cmocka_unit_test(test_migrate_from_v1),
