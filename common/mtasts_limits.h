@@ -294,10 +294,14 @@
  * ("last reports"), and days shown in the chart. */
 #define TLSRPT_LAST_REPORTS 10
 /* The HTTPS receiver's per-address rate (publisher/pub_tlsrpt.c): addresses tracked at
- * once, in a table of this many slots (an address takes the slot of its hash; a new one
- * evicts the old: memory stays bounded whatever the number of clients), over fixed
- * windows of this many seconds. An IPv6 client counts by its /64. */
+ * once, in a table of this many slots in sets of PUB_TLSRPT_RATE_WAYS (an address takes an
+ * entry of the set of its hash: a free one, one of a past window, else the least recently
+ * used one, whose count it then keeps: memory stays bounded whatever the number of
+ * clients, and a colliding address never resets another's count; a direct-mapped table
+ * let two colliding addresses alternate with no limit at all), over fixed windows of this
+ * many seconds. An IPv6 client counts by its /64. */
 #define PUB_TLSRPT_RATE_SLOTS    4096
+#define PUB_TLSRPT_RATE_WAYS     8
 #define PUB_TLSRPT_RATE_WINDOW_S 3600
 #define TLSRPT_CHART_DAYS        30
 /* Domains in one TLSRPT summary (the page, /tlsrpt, `mtastsd tlsrpt`) and in the
