@@ -139,6 +139,13 @@
  * answers 503 / exits 75: writers hold it for milliseconds, so two reports at once both
  * store; the event loop's own connection never waits. */
 #define TLSRPT_STORE_BUSY_MS 2000
+/* The policy cache's writes (resolver/cache_state.c) on the event loop: the first try of a
+ * batch after a success waits up to this long (ms) for another writer's lock. The TLSRPT
+ * receiver's threads write in this process and hold the lock for milliseconds (a report,
+ * then the pruning, each its own transaction): a batch must not fail on them and back off
+ * while reports keep coming. Retries after a failure do not wait (a foreign process holding
+ * the lock stalls the loop once per outage, not per retry). */
+#define STATEDB_LOOP_BUSY_MS 200
 /* Policy cache persistence (resolver/cache_state.c, docs/cache.md "State database"):
  * changes are written this long after the first one (ms), at most BATCH domains per
  * transaction, a failed write retried after RETRY_MIN doubling to RETRY_MAX (ms). The
@@ -148,7 +155,10 @@
 #define CACHE_STATE_BATCH_MAX    512
 #define CACHE_STATE_RETRY_MIN_MS 1000
 #define CACHE_STATE_RETRY_MAX_MS 60000
-#define CACHE_STATE_DIRTY_MIN    1024
+/* ... but at most this long (ms) while the failure is a lock held by another writer: a
+ * lock is released in moments, a read-only or full file is not. */
+#define CACHE_STATE_RETRY_LOCKED_MAX_MS 5000
+#define CACHE_STATE_DIRTY_MIN           1024
 
 /* Descriptor budget (common/fd_budget.c, docs/operations.md "File descriptors"). The daemon
  * raises RLIMIT_NOFILE's soft limit to the hard one at start, at most to FD_LIMIT_CAP (the

@@ -80,7 +80,8 @@ int statedb_create_owned(const char *path, uid_t uid, gid_t gid);
  * On success *ret_db is set and 0 returned; otherwise ERR_STATEDB_* with the reason in
  * errbuf (errlen bytes, may be 0). */
 int statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen);
-/* Off the event loop only (a thread of its own, a command): from now on a call waits up to
+/* Off the event loop (a thread of its own, a command), or on it for a bound as short as
+ * STATEDB_LOOP_BUSY_MS (the policy cache's batches): from now on a call waits up to
  * ms milliseconds for another connection's lock before it fails ERR_STATEDB_LOCKED (0: it
  * never waits, the default after statedb_open()). sqlite3_busy_timeout(3). */
 void statedb_busy_wait(struct statedb *db, unsigned ms);

@@ -150,14 +150,21 @@ tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
 	if (r == 0 && rp != NULL)
 		r = tlsrpt_store_rows(db, id, rp, pub);
 	if (r == 0)
-		r = statedb_tlsrpt_prune(db, in->now - lim->retention_s, lim->max_stored_bytes,
-		                         lim->max_stored_bytes / TLSRPT_MALFORMED_SHARE, NULL);
-	if (r == 0)
 		r = statedb_commit(db);
 	if (r < 0) {
 		statedb_rollback(db);
 		*ret_err = r;
 		return r == ERR_STATEDB_LOCKED ? TLSRPT_DB_BUSY : TLSRPT_DB_ERROR;
+	}
+	/* The bounds in a transaction of their own: the write lock is released between the
+	 * two, so that the policy cache's batch on the event loop (STATEDB_LOOP_BUSY_MS) gets
+	 * it in the gap. A pruning that fails is done by the next report. */
+	if (statedb_begin(db) == 0) {
+		if (statedb_tlsrpt_prune(db, in->now - lim->retention_s, lim->max_stored_bytes,
+		                         lim->max_stored_bytes / TLSRPT_MALFORMED_SHARE,
+		                         NULL) < 0 ||
+		    statedb_commit(db) < 0)
+			statedb_rollback(db);
 	}
 	return rp != NULL ? TLSRPT_STORED : TLSRPT_MALFORMED;
 }

@@ -5,7 +5,8 @@
  * gunzip (bounded), parse (tlsrpt_report.h), check that it is about a domain we publish,
  * and store it in ONE transaction: the report row (its raw bytes gzip-compressed) and the
  * session rows of its policies for published domains (the others are in the raw report
- * only), then the retention and size bounds (statedb_tlsrpt_prune()). A report
+ * only); then, in a second short transaction, the retention and size bounds
+ * (statedb_tlsrpt_prune()). A report
  * that fails parsing is stored raw with the reason (status "malformed"), no session row,
  * within its own budget (max_stored_bytes / TLSRPT_MALFORMED_SHARE, evicted first: it
  * never pushes a parsed report out);
