@@ -209,6 +209,12 @@ cli_tlsrpt_import(const struct cli_args *a)
 	case TLSRPT_UNPUBLISHED:
 		cli_error(a, "not stored: %s", why);
 		return CLI_EXIT_OK;
+	case TLSRPT_CONFLICT:
+		cli_error(a,
+		          "not stored: %s is already stored with other content (the first one "
+		          "stays)",
+		          why);
+		return CLI_EXIT_OK;
 	case TLSRPT_MALFORMED:
 		cli_error(a, "malformed report (kept raw in the state database): %s", why);
 		return EX_DATAERR;

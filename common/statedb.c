@@ -45,6 +45,7 @@ enum statedb_stmt {
 	ST_TLSRPT_ORGS,
 	ST_TLSRPT_LAST,
 	ST_TLSRPT_LAST_ALL,
+	ST_TLSRPT_RAW,
 	ST_COUNT
 };
 
@@ -112,6 +113,8 @@ static const char *const statedb_sql[ST_COUNT] = {
                 "tlsrpt_session WHERE domain = ?1) ORDER BY received_at DESC, id DESC "
                 "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
                 "ORDER BY r.received_at DESC, r.id DESC",
+        /* the raw report stored under (organization-name, report-id): the UNIQUE index */
+        [ST_TLSRPT_RAW] = "SELECT raw FROM tlsrpt_report WHERE org = ?1 AND report_id = ?2",
         /* the newest ?2 reports of all (malformed ones included), by the received index */
         [ST_TLSRPT_LAST_ALL] =
                 "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
@@ -927,4 +930,35 @@ statedb_tlsrpt_last(struct statedb *db, const char *domain, size_t max,
 	if (statedb_tlsrpt_bind(st, domain, (int64_t)max) < 0)
 		return ERR_STATEDB_IO;
 	return statedb_tlsrpt_walk(db, st, statedb_tlsrpt_last_row, &cb);
+}
+
+int
+statedb_tlsrpt_raw(struct statedb *db, const char *org, const char *report_id, void **ret,
+                   size_t *ret_len)
+{
+	sqlite3_stmt *st = db->st[ST_TLSRPT_RAW];
+	const void *b;
+	int rc, n, r = 1;
+
+	if (statedb_bind_text(st, 1, org) != SQLITE_OK ||
+	    statedb_bind_text(st, 2, report_id) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		b = sqlite3_column_blob(st, 0);
+		n = sqlite3_column_bytes(st, 0);
+		*ret = xmalloc(n > 0 ? (size_t)n : 1);
+		if (n > 0 && b != NULL)
+			memcpy(*ret, b, (size_t)n);
+		*ret_len = n > 0 ? (size_t)n : 0;
+		r = 0;
+		rc = SQLITE_DONE;
+	}
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return statedb_code(rc);
+	return r;
 }

@@ -30,7 +30,8 @@
  * statedb_commit(), statedb_rollback(), statedb_policy_put(), statedb_policy_delete(),
  * statedb_policy_delete_all(), statedb_policy_drop_expired(), statedb_policy_load(),
  * statedb_policy_count(), statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
- *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last()
+ *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last(),
+ *            statedb_tlsrpt_raw()
  *            (version 2: the TLSRPT tables, docs/tlsrpt.md)
  * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
  *            another thread opens its own connection to the same file.
@@ -208,6 +209,10 @@ struct statedb_tlsrpt_org {
 typedef int statedb_tlsrpt_sum_fn(const struct statedb_tlsrpt_sum *s, void *arg);
 typedef int statedb_tlsrpt_org_fn(const struct statedb_tlsrpt_org *o, void *arg);
 typedef int statedb_tlsrpt_report_fn(const struct statedb_tlsrpt_report *r, void *arg);
+/* The raw report (gzip) stored under (org, report_id) into *ret (malloc'd, the caller
+ * frees it) and *ret_len. 0, 1 when there is none, or ERR_STATEDB_*. */
+int statedb_tlsrpt_raw(struct statedb *db, const char *org, const char *report_id, void **ret,
+                       size_t *ret_len);
 /* Visit the sums of domain (NULL: every domain) from since_day on, ordered by domain, day,
  * policy type, result. 0 or ERR_STATEDB_*. */
 int statedb_tlsrpt_sums(struct statedb *db, const char *domain, int64_t since_day,

@@ -22,7 +22,7 @@ static const char *const tlsrpt_outcome_names[TLSRPT_OUTCOMES] = {
         [TLSRPT_STORED] = "stored",           [TLSRPT_DUPLICATE] = "duplicate",
         [TLSRPT_MALFORMED] = "malformed",     [TLSRPT_TOO_LARGE] = "too_large",
         [TLSRPT_UNPUBLISHED] = "unpublished", [TLSRPT_DB_BUSY] = "db_busy",
-        [TLSRPT_DB_ERROR] = "db_error",
+        [TLSRPT_DB_ERROR] = "db_error",       [TLSRPT_CONFLICT] = "conflict",
 };
 
 const char *
@@ -169,6 +169,27 @@ tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
 	return rp != NULL ? TLSRPT_STORED : TLSRPT_MALFORMED;
 }
 
+/* Whether the report stored under rp's (organization-name, report-id) has the text of
+ * this one (jlen bytes of JSON), byte for byte once decompressed. 1 also when it cannot
+ * be read (a duplicate then, as before). */
+static int
+tlsrpt_same(struct statedb *db, const struct tlsrpt_report *rp, const char *text, size_t jlen,
+            const struct tlsrpt_limits *lim)
+{
+	void *raw = NULL;
+	char *old = NULL;
+	size_t rawlen = 0, oldlen = 0;
+	int same = 1;
+
+	if (statedb_tlsrpt_raw(db, rp->org, rp->report_id, &raw, &rawlen) != 0)
+		return 1;
+	if (tlsrpt_gunzip(raw, rawlen, lim->max_report, 0, &old, &oldlen) == 0)
+		same = oldlen == jlen && memcmp(old, text, jlen) == 0;
+	free(old);
+	free(raw);
+	return same;
+}
+
 int
 tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tlsrpt_limits *lim,
               tlsrpt_published_fn *published, void *arg, enum tlsrpt_outcome *ret_outcome,
@@ -273,6 +294,8 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	row.end_at = rp->end;
 	row.status = "ok";
 	*ret_outcome = tlsrpt_store_tx(db, &row, rp, in, lim, &pub, &err);
+	if (*ret_outcome == TLSRPT_DUPLICATE && !tlsrpt_same(db, rp, text, jlen, lim))
+		*ret_outcome = TLSRPT_CONFLICT;
 	if (err < 0)
 		(void)snprintf(why, whylen, "org '%.64s' report '%.64s': %s", rp->org,
 		               rp->report_id, err_str(err));

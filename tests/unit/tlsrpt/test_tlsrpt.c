@@ -383,6 +383,18 @@ test_store(void **state)
 	assert_int_equal(tlsrpt_gzip(json, len, &gz, &gzlen), 0);
 	assert_int_equal(ingest(f->db, gz, gzlen, 1459555300, why, sizeof(why)), TLSRPT_DUPLICATE);
 	free(gz);
+	/* the same organisation and report id with other content: a conflict, the first
+	 * one stays */
+	{
+		char *p = strstr(json, "5326");
+
+		assert_non_null(p);
+		memcpy(p, "9999", 4);
+		assert_int_equal(ingest(f->db, json, len, 1459555400, why, sizeof(why)),
+		                 TLSRPT_CONFLICT);
+		assert_non_null(strstr(why, "Company-X"));
+		assert_string_equal(tlsrpt_outcome_name(TLSRPT_CONFLICT), "conflict");
+	}
 	free(json);
 	assert_int_equal(statedb_tlsrpt_sums(f->db, "company-y.example", 0, sum_cb, &s), 0);
 	assert_int_equal(s.success, 5326);
