@@ -6,10 +6,10 @@
 # report for example.com (import), then the session rows 400 junk reports of an older
 # mtastsd would have left (1024 made-up domains each, all sorting before example.com:
 # 409 600 rows, written with sqlite3). Checks: GET / (status page), /status, /tlsrpt and
-# /metrics all answer within LIVE_S (they took minutes when the summary ran a scan of
-# every report per domain), the page and /tlsrpt show example.com and no made-up name, the
-# metrics have example.com's series only; a POST of one published + 1023 made-up policies
-# is stored (201) with example.com's rows only.
+# /metrics all answer within LIVE_S (each took over a minute when the summary scanned
+# every report per domain), the page, /tlsrpt, the metrics and `mtastsd tlsrpt` show
+# example.com and no made-up name; a POST of one published + 1023 made-up policies is
+# stored (201) with example.com's rows only.
 . "$(dirname "$0")/lib.sh"
 
 need_cmd curl certtool python3 sqlite3
@@ -67,6 +67,8 @@ check "GET /tlsrpt: example.com only" '["example.com"]' \
 check "GET /metrics: 200" 200 "$(get /metrics metrics.txt)"
 check "metrics: example.com's series only" "example.com" \
 	"$(sed -n 's/^mtastsd_tlsrpt_sessions_total{domain="\([^"]*\)".*/\1/p' "$T/metrics.txt" | sort -u | tr '\n' ' ' | sed 's/ $//')"
+check_match "mtastsd tlsrpt: example.com only" '^example.com: 1422 sessions from 1 organisation, 0 failures \(last 30 days\)$' \
+	"$("$MTASTSD" -c "$T/m.conf" tlsrpt)"
 
 # a report of 1 published + 1023 made-up policies, as the trial sent them
 python3 - "$T/junk.json" "$DAY" <<'PY'
