@@ -46,6 +46,8 @@ enum statedb_stmt {
 	ST_TLSRPT_LAST,
 	ST_TLSRPT_LAST_ALL,
 	ST_TLSRPT_RAW,
+	ST_TLSRPT_SUMS_DOM,
+	ST_TLSRPT_ORGS_DOM,
 	ST_COUNT
 };
 
@@ -87,18 +89,31 @@ static const char *const statedb_sql[ST_COUNT] = {
                 "WHERE status != 'malformed')))",
         [ST_TLSRPT_PRUNE_ROWS] = "DELETE FROM tlsrpt_session WHERE report NOT IN "
                                  "(SELECT id FROM tlsrpt_report)",
-        /* ?1 domain or NULL, ?2 first day */
+        /* every domain (?1 unused), ?2 first day: the whole table */
         [ST_TLSRPT_SUMS] = "SELECT domain, day, policy_type, result, total(sessions), "
                            "count(DISTINCT report) FROM tlsrpt_session "
-                           "WHERE (?1 IS NULL OR domain = ?1) AND day >= ?2 "
+                           "WHERE day >= ?2 "
                            "GROUP BY domain, day, policy_type, result "
                            "ORDER BY domain, day, policy_type, result",
         [ST_TLSRPT_ORGS] = "SELECT s.domain, r.org, s.result, s.mx_host, total(s.sessions), "
                            "count(DISTINCT r.id) FROM tlsrpt_session s "
                            "JOIN tlsrpt_report r ON r.id = s.report "
-                           "WHERE (?1 IS NULL OR s.domain = ?1) AND s.day >= ?2 "
+                           "WHERE s.day >= ?2 "
                            "GROUP BY s.domain, r.org, s.result, s.mx_host "
                            "ORDER BY s.domain, r.org, s.result, s.mx_host",
+        /* ?1 domain, ?2 first day: a search of the (domain, day) index ("?1 IS NULL OR
+         * domain = ?1" made SQLite scan the whole index for every domain) */
+        [ST_TLSRPT_SUMS_DOM] = "SELECT domain, day, policy_type, result, total(sessions), "
+                               "count(DISTINCT report) FROM tlsrpt_session "
+                               "WHERE domain = ?1 AND day >= ?2 "
+                               "GROUP BY day, policy_type, result "
+                               "ORDER BY day, policy_type, result",
+        [ST_TLSRPT_ORGS_DOM] = "SELECT s.domain, r.org, s.result, s.mx_host, "
+                               "total(s.sessions), count(DISTINCT r.id) FROM tlsrpt_session s "
+                               "JOIN tlsrpt_report r ON r.id = s.report "
+                               "WHERE s.domain = ?1 AND s.day >= ?2 "
+                               "GROUP BY r.org, s.result, s.mx_host "
+                               "ORDER BY r.org, s.result, s.mx_host",
         /* the newest ?2 reports about domain ?1: its reports found through the (domain, day)
          * index, at most ?2 of them read further (the sums of each through its report
          * index); the cost follows the domain's rows, never the whole table's */
@@ -864,7 +879,7 @@ statedb_tlsrpt_sums(struct statedb *db, const char *domain, int64_t since_day,
                     statedb_tlsrpt_sum_fn *fn, void *arg)
 {
 	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
-	sqlite3_stmt *st = db->st[ST_TLSRPT_SUMS];
+	sqlite3_stmt *st = db->st[domain != NULL ? ST_TLSRPT_SUMS_DOM : ST_TLSRPT_SUMS];
 
 	if (statedb_tlsrpt_bind(st, domain, since_day) < 0)
 		return ERR_STATEDB_IO;
@@ -892,7 +907,7 @@ statedb_tlsrpt_orgs(struct statedb *db, const char *domain, int64_t since_day,
                     statedb_tlsrpt_org_fn *fn, void *arg)
 {
 	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
-	sqlite3_stmt *st = db->st[ST_TLSRPT_ORGS];
+	sqlite3_stmt *st = db->st[domain != NULL ? ST_TLSRPT_ORGS_DOM : ST_TLSRPT_ORGS];
 
 	if (statedb_tlsrpt_bind(st, domain, since_day) < 0)
 		return ERR_STATEDB_IO;

@@ -55,7 +55,13 @@ start_bg pub "$MTASTSD" -f -c "$T/m.conf"
 wait_tcp "$ADM"
 wait_log pub "tlsrpt: receiving reports" || true
 ADMIN="http://127.0.0.1:$ADM"
-get() { curl -s -m "$LIVE_S" -o "$T/$2" -w '%{http_code}' "$ADMIN$1" || echo timeout; }
+# get PATH FILE: the status (the time taken goes to stderr: information, not a check)
+get() {
+	local out
+	out=$(curl -s -m "$LIVE_S" -o "$T/$2" -w '%{http_code} %{time_total}' "$ADMIN$1") || out="timeout -"
+	say "     GET $1: ${out#* } s"
+	echo "${out%% *}"
+}
 
 check "GET /: 200" 200 "$(get / page.html)"
 check "page: example.com's section" 1 "$(grep -c 'id="tlsrpt-example.com"' "$T/page.html" || true)"
