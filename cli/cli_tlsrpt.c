@@ -223,6 +223,12 @@ cli_tlsrpt_import(const struct cli_args *a)
 	case TLSRPT_UNPUBLISHED:
 		cli_error(a, "not stored: %s", why);
 		return CLI_EXIT_OK;
+	case TLSRPT_CONFLICT:
+		cli_error(a,
+		          "not stored: %s is already stored with other content (the first one "
+		          "stays)",
+		          why);
+		return CLI_EXIT_OK;
 	case TLSRPT_MALFORMED:
 		cli_error(a, "malformed report (kept raw in the state database): %s", why);
 		return EX_DATAERR;
@@ -255,7 +261,18 @@ cli_tlsrpt_show(const struct cli_args *a)
 	}
 	if (cli_tlsrpt_open(a, &db) < 0)
 		return CLI_EXIT_FAIL;
-	r = tlsrpt_summary_load(db, domain, time(NULL), &s);
+	if (domain == NULL && a->cfg->publisher.n_domains > 0) {
+		/* the published domains, each by its index, as the admin endpoint does */
+		const char **doms = xcalloc(a->cfg->publisher.n_domains, sizeof(*doms));
+
+		for (i = 0; i < a->cfg->publisher.n_domains; i++)
+			doms[i] = a->cfg->publisher.domains[i].domain;
+		r = tlsrpt_summary_load_domains(db, doms, a->cfg->publisher.n_domains, time(NULL),
+		                                &s);
+		free(doms);
+	} else {
+		r = tlsrpt_summary_load(db, domain, time(NULL), &s);
+	}
 	(void)statedb_close(db);
 	if (r < 0) {
 		cli_error(a, "reading the reports: %s", err_str(r));

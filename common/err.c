@@ -105,6 +105,8 @@ err_str(int code)
 		return "state database written by a newer mtastsd";
 	case ERR_STATEDB_FOREIGN:
 		return "not an mtastsd state database";
+	case ERR_STATEDB_QUERY:
+		return "state database query failed";
 	case ERR_TLSRPT_GZIP:
 		return "not a valid gzip stream";
 	case ERR_TLSRPT_TOO_LARGE:

@@ -64,6 +64,7 @@ enum err_code {
 	ERR_STATEDB_IO = -1162,      /* cannot create or write it: permissions, disk full, I/O */
 	ERR_STATEDB_VERSION = -1163, /* schema version newer than this build knows */
 	ERR_STATEDB_FOREIGN = -1164, /* an SQLite file that mtastsd did not write */
+	ERR_STATEDB_QUERY = -1165,   /* a read query failed (SQLITE_ERROR: not the file's fault) */
 	/* TLSRPT reports (tlsrpt/, RFC 8460) */
 	ERR_TLSRPT_GZIP = -1200,      /* not a valid gzip stream */
 	ERR_TLSRPT_TOO_LARGE = -1201, /* over the size or decompression ratio limit */

@@ -143,6 +143,13 @@
  * answers 503 / exits 75: writers hold it for milliseconds, so two reports at once both
  * store; the event loop's own connection never waits. */
 #define TLSRPT_STORE_BUSY_MS 2000
+/* The policy cache's writes (resolver/cache_state.c) on the event loop: the first try of a
+ * batch after a success waits up to this long (ms) for another writer's lock. The TLSRPT
+ * receiver's threads write in this process and hold the lock for milliseconds (a report,
+ * then the pruning, each its own transaction): a batch must not fail on them and back off
+ * while reports keep coming. Retries after a failure do not wait (a foreign process holding
+ * the lock stalls the loop once per outage, not per retry). */
+#define STATEDB_LOOP_BUSY_MS 200
 /* Policy cache persistence (resolver/cache_state.c, docs/cache.md "State database"):
  * changes are written this long after the first one (ms), at most BATCH domains per
  * transaction, a failed write retried after RETRY_MIN doubling to RETRY_MAX (ms). The
@@ -152,7 +159,10 @@
 #define CACHE_STATE_BATCH_MAX    512
 #define CACHE_STATE_RETRY_MIN_MS 1000
 #define CACHE_STATE_RETRY_MAX_MS 60000
-#define CACHE_STATE_DIRTY_MIN    1024
+/* ... but at most this long (ms) while the failure is a lock held by another writer: a
+ * lock is released in moments, a read-only or full file is not. */
+#define CACHE_STATE_RETRY_LOCKED_MAX_MS 5000
+#define CACHE_STATE_DIRTY_MIN           1024
 
 /* Descriptor budget (common/fd_budget.c, docs/operations.md "File descriptors"). The daemon
  * raises RLIMIT_NOFILE's soft limit to the hard one at start, at most to FD_LIMIT_CAP (the
@@ -269,6 +279,25 @@
 #define TLSRPT_POLICIES_MAX 1024
 #define TLSRPT_FAILURES_MAX 4096
 #define TLSRPT_STRING_MAX   1024
+/* What json-c may build of one report, counted by a pre-scan of the text before json-c
+ * sees it (tlsrpt_report_parse()): objects ('{' outside strings) and values ('{', '[' and
+ * ',' outside strings: each starts at most one value or member). json-c spends about
+ * 800 bytes on an object (its hash table) and about 100 on any other value, so 8 MiB of
+ * "[{},{},...]" in an unknown member would take some 2 GB; these bounds keep one report's
+ * tree under about 30 MiB. A real report needs far fewer: 3 objects and about 10 values
+ * per policy, one object and about 7 values per failure-details entry, so even 1024
+ * policies with a dozen failure entries each, or one policy with 4096 (the bounds
+ * above), fit. A report over either is refused as too large, nothing stored. */
+#define TLSRPT_JSON_OBJECTS_MAX 16384
+/* Sessions one report may count, each count and all of them together (successful, failed
+ * and failure-details): 2^40, about 10^12. One report covers one reporter's day; the
+ * largest mail providers handle some 10^10 messages a day in all. JSON allows 2^53 per
+ * count, and 1024 policies of 2^53 overflowed the sums of the summaries; with this bound
+ * the 64-bit sums hold 2^23 such reports (their raw text alone is over any
+ * tlsrpt.max_stored_bytes), and the summaries add with total() anyway. A report over it
+ * is malformed (kept raw, no session row). */
+#define TLSRPT_SESSIONS_MAX    ((uint64_t)1 << 40)
+#define TLSRPT_JSON_VALUES_MAX 131072
 /* A whole mail message read by `mtastsd tlsrpt import` (bytes): Postfix's default
  * message_size_limit is 10240000; a report mail is a few KiB. Longer input is refused
  * (EX_DATAERR) after reading at most this much. */
@@ -279,12 +308,22 @@
  * ("last reports"), and days shown in the chart. */
 #define TLSRPT_LAST_REPORTS 10
 /* The HTTPS receiver's per-address rate (publisher/pub_tlsrpt.c): addresses tracked at
- * once, in a table of this many slots (an address takes the slot of its hash; a new one
- * evicts the old: memory stays bounded whatever the number of clients), over fixed
- * windows of this many seconds. An IPv6 client counts by its /64. */
+ * once, in a table of this many slots in sets of PUB_TLSRPT_RATE_WAYS (an address takes an
+ * entry of the set of its hash: a free one, one of a past window, else the least recently
+ * used one, whose count it then keeps: memory stays bounded whatever the number of
+ * clients, and a colliding address never resets another's count; a direct-mapped table
+ * let two colliding addresses alternate with no limit at all), over fixed windows of this
+ * many seconds. An IPv6 client counts by its /64. */
 #define PUB_TLSRPT_RATE_SLOTS    4096
+#define PUB_TLSRPT_RATE_WAYS     8
 #define PUB_TLSRPT_RATE_WINDOW_S 3600
 #define TLSRPT_CHART_DAYS        30
+/* Domains in one TLSRPT summary (the page, /tlsrpt, `mtastsd tlsrpt`) and in the
+ * mtastsd_tlsrpt_sessions_total series: the published domains when there are any (a
+ * database may hold rows of other names, written before only published domains were
+ * stored, or by imports without publisher.domains), else the first this many by name.
+ * Bounds the queries, the page and the label cardinality. */
+#define TLSRPT_SUMMARY_DOMAINS_MAX 1024
 /* Failure rows stored per report (one per failure-details entry): a report may list
  * thousands of distinct receiving MX names, and every row is read again by the summaries
  * on the admin endpoint; past this the failures are counted as "unspecified" (their total

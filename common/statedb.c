@@ -44,6 +44,10 @@ enum statedb_stmt {
 	ST_TLSRPT_SUMS,
 	ST_TLSRPT_ORGS,
 	ST_TLSRPT_LAST,
+	ST_TLSRPT_LAST_ALL,
+	ST_TLSRPT_RAW,
+	ST_TLSRPT_SUMS_DOM,
+	ST_TLSRPT_ORGS_DOM,
 	ST_COUNT
 };
 
@@ -85,29 +89,58 @@ static const char *const statedb_sql[ST_COUNT] = {
                 "WHERE status != 'malformed')))",
         [ST_TLSRPT_PRUNE_ROWS] = "DELETE FROM tlsrpt_session WHERE report NOT IN "
                                  "(SELECT id FROM tlsrpt_report)",
-        /* ?1 domain or NULL, ?2 first day */
-        [ST_TLSRPT_SUMS] = "SELECT domain, day, policy_type, result, sum(sessions), "
+        /* every domain (?1 unused), ?2 first day: the whole table */
+        [ST_TLSRPT_SUMS] = "SELECT domain, day, policy_type, result, total(sessions), "
                            "count(DISTINCT report) FROM tlsrpt_session "
-                           "WHERE (?1 IS NULL OR domain = ?1) AND day >= ?2 "
+                           "WHERE day >= ?2 "
                            "GROUP BY domain, day, policy_type, result "
                            "ORDER BY domain, day, policy_type, result",
-        [ST_TLSRPT_ORGS] = "SELECT s.domain, r.org, s.result, s.mx_host, sum(s.sessions), "
+        [ST_TLSRPT_ORGS] = "SELECT s.domain, r.org, s.result, s.mx_host, total(s.sessions), "
                            "count(DISTINCT r.id) FROM tlsrpt_session s "
                            "JOIN tlsrpt_report r ON r.id = s.report "
-                           "WHERE (?1 IS NULL OR s.domain = ?1) AND s.day >= ?2 "
+                           "WHERE s.day >= ?2 "
                            "GROUP BY s.domain, r.org, s.result, s.mx_host "
                            "ORDER BY s.domain, r.org, s.result, s.mx_host",
-        /* the newest ?2 reports (of domain ?1 when not NULL; malformed ones only without) */
+        /* ?1 domain, ?2 first day: a search of the (domain, day) index ("?1 IS NULL OR
+         * domain = ?1" made SQLite scan the whole index for every domain) */
+        [ST_TLSRPT_SUMS_DOM] = "SELECT domain, day, policy_type, result, total(sessions), "
+                               "count(DISTINCT report) FROM tlsrpt_session "
+                               "WHERE domain = ?1 AND day >= ?2 "
+                               "GROUP BY day, policy_type, result "
+                               "ORDER BY day, policy_type, result",
+        [ST_TLSRPT_ORGS_DOM] = "SELECT s.domain, r.org, s.result, s.mx_host, "
+                               "total(s.sessions), count(DISTINCT r.id) FROM tlsrpt_session s "
+                               "JOIN tlsrpt_report r ON r.id = s.report "
+                               "WHERE s.domain = ?1 AND s.day >= ?2 "
+                               "GROUP BY r.org, s.result, s.mx_host "
+                               "ORDER BY r.org, s.result, s.mx_host",
+        /* the newest ?2 reports about domain ?1: its reports found through the (domain, day)
+         * index, at most ?2 of them read further (the sums of each through its report
+         * index); the cost follows the domain's rows, never the whole table's */
         [ST_TLSRPT_LAST] =
                 "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
                 "r.start_at, r.end_at, r.peer, "
-                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
-                " AND result = 'success' AND (?1 IS NULL OR domain = ?1)), "
-                "(SELECT coalesce(sum(sessions), 0) FROM tlsrpt_session WHERE report = r.id "
-                " AND result <> 'success' AND (?1 IS NULL OR domain = ?1)) "
-                "FROM tlsrpt_report r WHERE ?1 IS NULL OR EXISTS (SELECT 1 FROM "
-                "tlsrpt_session WHERE report = r.id AND domain = ?1) "
-                "ORDER BY r.received_at DESC, r.id DESC LIMIT ?2",
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
+                " AND result = 'success' AND domain = ?1), "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
+                " AND result <> 'success' AND domain = ?1) "
+                "FROM (SELECT id FROM tlsrpt_report WHERE id IN (SELECT report FROM "
+                "tlsrpt_session WHERE domain = ?1) ORDER BY received_at DESC, id DESC "
+                "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
+                "ORDER BY r.received_at DESC, r.id DESC",
+        /* the raw report stored under (organization-name, report-id): the UNIQUE index */
+        [ST_TLSRPT_RAW] = "SELECT raw FROM tlsrpt_report WHERE org = ?1 AND report_id = ?2",
+        /* the newest ?2 reports of all (malformed ones included), by the received index */
+        [ST_TLSRPT_LAST_ALL] =
+                "SELECT r.received_at, r.org, r.report_id, r.source, r.status, r.reason, "
+                "r.start_at, r.end_at, r.peer, "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
+                " AND result = 'success'), "
+                "(SELECT total(sessions) FROM tlsrpt_session WHERE report = r.id "
+                " AND result <> 'success') "
+                "FROM (SELECT id FROM tlsrpt_report ORDER BY received_at DESC, id DESC "
+                "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
+                "ORDER BY r.received_at DESC, r.id DESC",
 };
 
 /*
@@ -785,7 +818,22 @@ statedb_tlsrpt_bind(sqlite3_stmt *st, const char *domain, int64_t n)
 	return 0;
 }
 
-/* Step st to its end, calling row(st) per row until it returns non-zero. */
+/* A total(sessions) column (a float: total() never overflows, sum() fails on 64-bit
+ * overflow) as a count within [0, INT64_MAX]. */
+static uint64_t
+statedb_col_count(sqlite3_stmt *st, int col)
+{
+	double v = sqlite3_column_double(st, col);
+
+	if (!(v > 0))
+		return 0;
+	if (v >= 9223372036854775807.0)
+		return (uint64_t)INT64_MAX;
+	return (uint64_t)v;
+}
+
+/* Step st to its end, calling row(st) per row until it returns non-zero. A query that
+ * fails (SQLITE_ERROR) is ERR_STATEDB_QUERY: not a file that cannot be written. */
 static int
 statedb_tlsrpt_walk(struct statedb *db, sqlite3_stmt *st, int (*row)(sqlite3_stmt *, void *),
                     void *arg)
@@ -800,6 +848,8 @@ statedb_tlsrpt_walk(struct statedb *db, sqlite3_stmt *st, int (*row)(sqlite3_stm
 		}
 	(void)sqlite3_reset(st);
 	(void)sqlite3_clear_bindings(st);
+	if ((rc & 0xff) == SQLITE_ERROR)
+		return ERR_STATEDB_QUERY;
 	return statedb_code(rc);
 }
 
@@ -817,7 +867,7 @@ statedb_tlsrpt_sum_row(sqlite3_stmt *st, void *a)
 	        .day = (int64_t)sqlite3_column_int64(st, 1),
 	        .policy_type = statedb_col_str(st, 2),
 	        .result = statedb_col_str(st, 3),
-	        .sessions = (uint64_t)sqlite3_column_int64(st, 4),
+	        .sessions = statedb_col_count(st, 4),
 	        .reports = (uint64_t)sqlite3_column_int64(st, 5),
 	};
 
@@ -829,7 +879,7 @@ statedb_tlsrpt_sums(struct statedb *db, const char *domain, int64_t since_day,
                     statedb_tlsrpt_sum_fn *fn, void *arg)
 {
 	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
-	sqlite3_stmt *st = db->st[ST_TLSRPT_SUMS];
+	sqlite3_stmt *st = db->st[domain != NULL ? ST_TLSRPT_SUMS_DOM : ST_TLSRPT_SUMS];
 
 	if (statedb_tlsrpt_bind(st, domain, since_day) < 0)
 		return ERR_STATEDB_IO;
@@ -845,7 +895,7 @@ statedb_tlsrpt_org_row(sqlite3_stmt *st, void *a)
 	        .org = statedb_col_str(st, 1),
 	        .result = statedb_col_str(st, 2),
 	        .mx_host = statedb_col_str(st, 3),
-	        .sessions = (uint64_t)sqlite3_column_int64(st, 4),
+	        .sessions = statedb_col_count(st, 4),
 	        .reports = (uint64_t)sqlite3_column_int64(st, 5),
 	};
 
@@ -857,7 +907,7 @@ statedb_tlsrpt_orgs(struct statedb *db, const char *domain, int64_t since_day,
                     statedb_tlsrpt_org_fn *fn, void *arg)
 {
 	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
-	sqlite3_stmt *st = db->st[ST_TLSRPT_ORGS];
+	sqlite3_stmt *st = db->st[domain != NULL ? ST_TLSRPT_ORGS_DOM : ST_TLSRPT_ORGS];
 
 	if (statedb_tlsrpt_bind(st, domain, since_day) < 0)
 		return ERR_STATEDB_IO;
@@ -878,8 +928,8 @@ statedb_tlsrpt_last_row(sqlite3_stmt *st, void *a)
 	        .start_at = (time_t)sqlite3_column_int64(st, 6),
 	        .end_at = (time_t)sqlite3_column_int64(st, 7),
 	        .peer = statedb_col_str(st, 8),
-	        .success = (uint64_t)sqlite3_column_int64(st, 9),
-	        .failure = (uint64_t)sqlite3_column_int64(st, 10),
+	        .success = statedb_col_count(st, 9),
+	        .failure = statedb_col_count(st, 10),
 	};
 
 	return ((statedb_tlsrpt_report_fn *)cb->fn)(&r, cb->arg);
@@ -890,9 +940,40 @@ statedb_tlsrpt_last(struct statedb *db, const char *domain, size_t max,
                     statedb_tlsrpt_report_fn *fn, void *arg)
 {
 	struct statedb_tlsrpt_cb cb = {.fn = (void *)fn, .arg = arg};
-	sqlite3_stmt *st = db->st[ST_TLSRPT_LAST];
+	sqlite3_stmt *st = db->st[domain != NULL ? ST_TLSRPT_LAST : ST_TLSRPT_LAST_ALL];
 
 	if (statedb_tlsrpt_bind(st, domain, (int64_t)max) < 0)
 		return ERR_STATEDB_IO;
 	return statedb_tlsrpt_walk(db, st, statedb_tlsrpt_last_row, &cb);
+}
+
+int
+statedb_tlsrpt_raw(struct statedb *db, const char *org, const char *report_id, void **ret,
+                   size_t *ret_len)
+{
+	sqlite3_stmt *st = db->st[ST_TLSRPT_RAW];
+	const void *b;
+	int rc, n, r = 1;
+
+	if (statedb_bind_text(st, 1, org) != SQLITE_OK ||
+	    statedb_bind_text(st, 2, report_id) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		b = sqlite3_column_blob(st, 0);
+		n = sqlite3_column_bytes(st, 0);
+		*ret = xmalloc(n > 0 ? (size_t)n : 1);
+		if (n > 0 && b != NULL)
+			memcpy(*ret, b, (size_t)n);
+		*ret_len = n > 0 ? (size_t)n : 0;
+		r = 0;
+		rc = SQLITE_DONE;
+	}
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return statedb_code(rc);
+	return r;
 }

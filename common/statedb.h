@@ -30,7 +30,8 @@
  * statedb_commit(), statedb_rollback(), statedb_policy_put(), statedb_policy_delete(),
  * statedb_policy_delete_all(), statedb_policy_drop_expired(), statedb_policy_load(),
  * statedb_policy_count(), statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
- *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last()
+ *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last(),
+ *            statedb_tlsrpt_raw()
  *            (version 2: the TLSRPT tables, docs/tlsrpt.md)
  * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
  *            another thread opens its own connection to the same file.
@@ -80,7 +81,8 @@ int statedb_create_owned(const char *path, uid_t uid, gid_t gid);
  * On success *ret_db is set and 0 returned; otherwise ERR_STATEDB_* with the reason in
  * errbuf (errlen bytes, may be 0). */
 int statedb_open(const char *path, struct statedb **ret_db, char *errbuf, size_t errlen);
-/* Off the event loop only (a thread of its own, a command): from now on a call waits up to
+/* Off the event loop (a thread of its own, a command), or on it for a bound as short as
+ * STATEDB_LOOP_BUSY_MS (the policy cache's batches): from now on a call waits up to
  * ms milliseconds for another connection's lock before it fails ERR_STATEDB_LOCKED (0: it
  * never waits, the default after statedb_open()). sqlite3_busy_timeout(3). */
 void statedb_busy_wait(struct statedb *db, unsigned ms);
@@ -207,6 +209,10 @@ struct statedb_tlsrpt_org {
 typedef int statedb_tlsrpt_sum_fn(const struct statedb_tlsrpt_sum *s, void *arg);
 typedef int statedb_tlsrpt_org_fn(const struct statedb_tlsrpt_org *o, void *arg);
 typedef int statedb_tlsrpt_report_fn(const struct statedb_tlsrpt_report *r, void *arg);
+/* The raw report (gzip) stored under (org, report_id) into *ret (malloc'd, the caller
+ * frees it) and *ret_len. 0, 1 when there is none, or ERR_STATEDB_*. */
+int statedb_tlsrpt_raw(struct statedb *db, const char *org, const char *report_id, void **ret,
+                       size_t *ret_len);
 /* Visit the sums of domain (NULL: every domain) from since_day on, ordered by domain, day,
  * policy type, result. 0 or ERR_STATEDB_*. */
 int statedb_tlsrpt_sums(struct statedb *db, const char *domain, int64_t since_day,

@@ -367,31 +367,67 @@ admin_tlsrpt_db(struct admin *a)
 	return a->tlsrpt_db;
 }
 
+/* The published domains (NULL, 0 when none: every domain of the database counts). */
+static const char **
+admin_tlsrpt_domains(const struct admin *a, size_t *ret_n)
+{
+	const struct cfg_publisher *p = &a->cfg->publisher;
+	const char **v;
+	size_t i;
+
+	*ret_n = 0;
+	if (p->n_domains == 0)
+		return NULL;
+	v = xcalloc(p->n_domains, sizeof(*v));
+	for (i = 0; i < p->n_domains; i++)
+		v[i] = p->domains[i].domain;
+	*ret_n = p->n_domains;
+	return v;
+}
+
+int
+admin_tlsrpt_summary(struct admin *a, const char *dom, time_t now, struct tlsrpt_summary **ret)
+{
+	struct statedb *db = admin_tlsrpt_db(a);
+	const char **doms;
+	size_t n;
+	int r;
+
+	if (db == NULL)
+		return -ENOENT;
+	doms = dom == NULL ? admin_tlsrpt_domains(a, &n) : NULL;
+	if (doms != NULL)
+		r = tlsrpt_summary_load_domains(db, doms, n, now, ret);
+	else
+		r = tlsrpt_summary_load(db, dom, now, ret);
+	free(doms);
+	if (r < 0) {
+		log_warn("admin: TLS reports: %s", err_str(r));
+		if (r != ERR_STATEDB_LOCKED)
+			a->tlsrpt_db = statedb_close(a->tlsrpt_db);
+	}
+	return r;
+}
+
 /* GET /tlsrpt and /tlsrpt/<domain>: the summary of the last TLSRPT_CHART_DAYS days. */
 static enum MHD_Result
 admin_tlsrpt(struct admin *a, struct MHD_Connection *conn, const char *dom)
 {
 	char norm[DOMAIN_BUF];
 	struct tlsrpt_summary *s = NULL;
-	struct statedb *db;
 	json_object *o;
 	char *body;
 	int r;
 
 	if (dom != NULL && domain_normalize(dom, norm) < 0)
 		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
-	db = admin_tlsrpt_db(a);
-	if (db == NULL)
+	r = admin_tlsrpt_summary(a, dom != NULL ? norm : NULL, loop_wall_s(a->loop), &s);
+	if (r == -ENOENT)
 		return admin_error(conn, MHD_HTTP_NOT_FOUND,
 		                   "no state database: TLS reports are not kept");
-	r = tlsrpt_summary_load(db, dom != NULL ? norm : NULL, loop_wall_s(a->loop), &s);
-	if (r < 0) {
-		log_warn("admin: TLS reports: %s", err_str(r));
-		if (r != ERR_STATEDB_LOCKED)
-			a->tlsrpt_db = statedb_close(a->tlsrpt_db);
+	if (r < 0)
 		return admin_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 		                   "the state database cannot be read now");
-	}
 	o = tlsrpt_summary_json(s);
 	(void)tlsrpt_summary_free(s);
 	body = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
@@ -408,6 +444,8 @@ admin_page_or_status(struct admin *a, struct MHD_Connection *conn, int page)
 	char *body;
 
 	admin_facts_collect(a, &f);
+	if (page)
+		admin_facts_tlsrpt(a, &f);
 	body = page ? admin_render_html(a, &f) : admin_render_status(a, &f);
 	admin_facts_free(&f);
 	if (page)
@@ -641,6 +679,7 @@ struct admin_tlsrpt_dom {
 		uint64_t v;
 	} k[64];
 	size_t n;
+	size_t n_domains; /* domains emitted */
 };
 
 static void
@@ -661,6 +700,9 @@ admin_tlsrpt_day_row(const struct statedb_tlsrpt_sum *s, void *arg)
 
 	if (strcmp(d->domain, s->domain) != 0) {
 		admin_tlsrpt_dom_flush(d);
+		if (d->n_domains >= TLSRPT_SUMMARY_DOMAINS_MAX)
+			return 1; /* bounded series */
+		d->n_domains++;
 		(void)snprintf(d->domain, sizeof(d->domain), "%s", s->domain);
 	}
 	for (i = 0; i < d->n; i++)
@@ -675,7 +717,7 @@ admin_tlsrpt_day_row(const struct statedb_tlsrpt_sum *s, void *arg)
 		d->k[i].v = 0;
 		d->n++;
 	}
-	d->k[i].v += s->sessions;
+	d->k[i].v = d->k[i].v > UINT64_MAX - s->sessions ? UINT64_MAX : d->k[i].v + s->sessions;
 	return 0;
 }
 
@@ -685,13 +727,26 @@ admin_stats_tlsrpt_sessions(const void *obj, struct stats_emit *e)
 	struct admin *a = (struct admin *)(uintptr_t)obj;
 	struct admin_tlsrpt_dom *d;
 	struct statedb *db = admin_tlsrpt_db(a);
+	const char **doms;
+	size_t i, n;
 
 	if (db == NULL)
 		return;
 	d = xcalloc(1, sizeof(*d));
 	d->e = e;
-	(void)statedb_tlsrpt_sums(db, NULL, 0, admin_tlsrpt_day_row, d);
-	admin_tlsrpt_dom_flush(d);
+	doms = admin_tlsrpt_domains(a, &n);
+	/* the published domains, each by its index; none published: the first
+	 * TLSRPT_SUMMARY_DOMAINS_MAX of the database */
+	for (i = 0; doms != NULL && i < n && i < TLSRPT_SUMMARY_DOMAINS_MAX; i++) {
+		if (statedb_tlsrpt_sums(db, doms[i], 0, admin_tlsrpt_day_row, d) < 0)
+			break;
+		admin_tlsrpt_dom_flush(d);
+	}
+	if (doms == NULL) {
+		(void)statedb_tlsrpt_sums(db, NULL, 0, admin_tlsrpt_day_row, d);
+		admin_tlsrpt_dom_flush(d);
+	}
+	free(doms);
 	free(d);
 }
 

@@ -52,8 +52,12 @@ admin_facts_collect(struct admin *a, struct admin_facts *f)
 	f->now = loop_wall_s(a->loop);
 	f->pub = pub_info_get(a->pub);
 	f->n_failures = res_cache_failures(a->res, ADMIN_SCAN_MAX, f->failures, ADMIN_FAILURES_MAX);
-	if (admin_tlsrpt_db(a) != NULL &&
-	    tlsrpt_summary_load(a->tlsrpt_db, NULL, f->now, &f->tlsrpt) < 0)
+}
+
+void
+admin_facts_tlsrpt(struct admin *a, struct admin_facts *f)
+{
+	if (f->tlsrpt == NULL && admin_tlsrpt_summary(a, NULL, f->now, &f->tlsrpt) < 0)
 		f->tlsrpt = NULL;
 }
 

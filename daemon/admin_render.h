@@ -8,7 +8,7 @@
  * the endpoint (struct admin, its listener and handlers) is private to daemon/
  * (daemon/internal/admin_int.h); everything else uses admin.h.
  *
- * Interface: struct admin_facts, admin_facts_collect(), admin_facts_free(),
+ * Interface: struct admin_facts, admin_facts_collect(), admin_facts_tlsrpt(), admin_facts_free(),
  *            admin_render_status(), admin_render_metrics(), admin_render_html(),
  *            admin_render_policy(), admin_cfg_sha256() (admin_render.c)
  * Threads:   main loop only.
@@ -43,7 +43,11 @@ struct admin_facts {
 	struct res_failure failures[ADMIN_FAILURES_MAX];
 };
 
+/* The facts every body needs (not the TLS reports). */
 void admin_facts_collect(struct admin *a, struct admin_facts *f);
+/* Add the TLS reports' summary (f->tlsrpt), for the status page only: /status does not
+ * show it, and it reads the state database. Left NULL when it cannot be read. */
+void admin_facts_tlsrpt(struct admin *a, struct admin_facts *f);
 void admin_facts_free(struct admin_facts *f);
 
 char *admin_render_status(struct admin *a, const struct admin_facts *f);

@@ -26,6 +26,9 @@
 
 /* Connections kept open for reuse (tlsrpt.max_uploads bounds how many are in use). */
 #define TLSRPT_RECV_POOL_MAX 16
+/* At most one warning per this many ms about reports that conflict with a stored one (an
+ * attacker may send thousands); the others at debug level, all counted. */
+#define TLSRPT_RECV_CONFLICT_LOG_MS 60000
 
 struct tlsrpt_recv {
 	pthread_mutex_t lock;
@@ -36,6 +39,7 @@ struct tlsrpt_recv {
 	char **domains; /* published domains */
 	size_t n_domains;
 	atomic_ulong outcomes[TLSRPT_OUTCOMES];
+	struct log_rate conflict_log; /* under lock */
 };
 
 static void
@@ -113,6 +117,32 @@ tlsrpt_recv_published_locked(const char *domain, void *arg)
 	return found;
 }
 
+/* A report whose (organization-name, report-id) is stored with other content: one of the
+ * two is forged or a reporter reuses ids. The first one stays; a warning at most once per
+ * TLSRPT_RECV_CONFLICT_LOG_MS, counted (outcome "conflict"). */
+static void
+tlsrpt_recv_conflict(struct tlsrpt_recv *r, const char *peer, const char *why)
+{
+	struct timespec ts;
+	uint64_t now_ms, held = 0;
+	int due;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	(void)pthread_mutex_lock(&r->lock);
+	due = log_rate_due(&r->conflict_log, now_ms, TLSRPT_RECV_CONFLICT_LOG_MS, &held);
+	(void)pthread_mutex_unlock(&r->lock);
+	if (due)
+		log_warn("tlsrpt: report from %s not stored: %s is already stored with other "
+		         "content (one of them forged, or the reporter reuses report ids); the "
+		         "first one stays, answered 409%s",
+		         peer, why, held > 0 ? " (and others since the last warning)" : "");
+	else
+		log_debug("tlsrpt: report from %s not stored: %s is already stored with other "
+		          "content",
+		          peer, why);
+}
+
 unsigned
 tlsrpt_recv_store(void *arg, const void *body, size_t len, const char *peer, char *msg,
                   size_t msglen)
@@ -170,6 +200,12 @@ tlsrpt_recv_store(void *arg, const void *body, size_t len, const char *peer, cha
 		log_notice("tlsrpt: report from %s refused: %s", peer, why);
 		(void)snprintf(msg, msglen, "report too large: %s", why);
 		return MHD_HTTP_CONTENT_TOO_LARGE;
+	case TLSRPT_CONFLICT:
+		tlsrpt_recv_conflict(r, peer, why);
+		(void)snprintf(msg, msglen,
+		               "not stored: a report with this organization-name and report-id "
+		               "and other content is stored");
+		return MHD_HTTP_CONFLICT;
 	case TLSRPT_UNPUBLISHED:
 		log_notice("tlsrpt: report from %s not stored: %s", peer, why);
 		(void)snprintf(msg, msglen,

@@ -6,7 +6,9 @@
  * there, never on the main loop: each call takes a state database connection of its own
  * from a small pool (statedb.h: one connection per thread at a time; WAL lets them write
  * one after the other, a busy file is 503 and the sender retries), runs tlsrpt_ingest()
- * (one transaction) and answers 201 stored, 200 duplicate, 400 malformed (kept raw),
+ * (one transaction) and answers 201 stored, 200 duplicate, 409 the same organisation and
+ * report id stored with other content (a warning at most once a minute), 400 malformed
+ * (kept raw),
  * 413 too large, 422 no published domain in it (not stored), 503 database busy or
  * unusable. The main loop only creates, reloads and frees the receiver.
  *

@@ -13,7 +13,7 @@
  * Interface: struct pub_snap, struct pub_dom, struct pub_cert; pub_snap_find_host() (pub.c),
  *            pub_cert_covers(), pub_tls_pick() (pub_tls.c), pub_http_host_name(),
  *            pub_http_unescape(), pub_http_route(), pub_http_loc_start(),
- *            pub_http_loc_arg() (pub_http.c)
+ *            pub_http_loc_arg() (pub_http.c), pub_tlsrpt_rate_count() (pub_tlsrpt.c)
  * Threads:   any; the functions read only their arguments. The publisher builds a snapshot
  *            on the main loop and never changes it once published (pub.c); the MHD threads
  *            call these on a snapshot they hold a reference on.
@@ -28,6 +28,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <gnutls/abstract.h>
@@ -137,5 +138,23 @@ int pub_http_loc_start(struct pub_http_loc *l, const char *host, const char *url
 /* Append one query argument as libmicrohttpd hands it over (unescaped; value NULL for a
  * bare "?key"). Sets l->overflow when it does not fit. */
 void pub_http_loc_arg(struct pub_http_loc *l, const char *key, const char *value);
+
+/* One address of the TLSRPT receiver's per-address rate table (pub_tlsrpt.c): the table
+ * has PUB_TLSRPT_RATE_SLOTS entries in sets of PUB_TLSRPT_RATE_WAYS; an address (its key,
+ * a hash, never 0) may take any entry of the set its key names. */
+struct pub_tlsrpt_rate {
+	uint64_t key;    /* 0: free */
+	uint64_t window; /* the window n counts in */
+	uint64_t seen;   /* recency within the set (larger: used later) */
+	unsigned n;      /* reports counted in window */
+};
+/* Count one report of key in window (table: PUB_TLSRPT_RATE_SLOTS entries, the caller
+ * serialises). Returns 0 when within rate (counted), -1 when key already has rate reports
+ * in window (rate 0: no limit, always 0). An address never resets another's count: it
+ * takes a free entry of its set, or one of an older window, or else the least recently
+ * used one and then keeps its count (a full set of busy addresses shares counts, which
+ * errs towards 429, never towards more reports). */
+int pub_tlsrpt_rate_count(struct pub_tlsrpt_rate *table, uint64_t key, uint64_t window,
+                          unsigned rate);
 
 #endif

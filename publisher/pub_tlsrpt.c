@@ -47,12 +47,6 @@
 /* At most one "slow upload closed" line per this many ms. */
 #define PUB_TLSRPT_SLOW_LOG_MS 10000
 
-struct pub_tlsrpt_rate {
-	uint64_t key; /* hash of the address (0: free slot) */
-	uint64_t window;
-	unsigned n;
-};
-
 /* One upload in progress: the request's *req_ctx. */
 struct pub_upload {
 	const void *tag; /* &pub_upload_tag */
@@ -164,31 +158,62 @@ pub_tlsrpt_peer(struct MHD_Connection *conn, char *buf, size_t len, uint64_t *re
 	*ret_key = h == 0 ? 1 : h;
 }
 
+int
+pub_tlsrpt_rate_count(struct pub_tlsrpt_rate *table, uint64_t key, uint64_t window, unsigned rate)
+{
+	struct pub_tlsrpt_rate *set, *e = NULL, *old = NULL, *lru = NULL;
+	uint64_t top = 0;
+	size_t i;
+
+	if (rate == 0)
+		return 0;
+	set = &table[(key % (PUB_TLSRPT_RATE_SLOTS / PUB_TLSRPT_RATE_WAYS)) * PUB_TLSRPT_RATE_WAYS];
+	for (i = 0; i < PUB_TLSRPT_RATE_WAYS; i++) {
+		struct pub_tlsrpt_rate *r = &set[i];
+
+		if (r->seen > top)
+			top = r->seen;
+		if (r->key == key && r->key != 0)
+			e = r;
+		else if (old == NULL && (r->key == 0 || r->window != window))
+			old = r; /* free, or counting a past window: nobody's count now */
+		else if (r->key != 0 && (lru == NULL || r->seen < lru->seen))
+			lru = r;
+	}
+	if (e == NULL && old != NULL) {
+		e = old;
+		e->n = 0;
+	} else if (e == NULL) {
+		e = lru; /* every entry busy in this window: take over the count too */
+	}
+	if (e->key != key || e->window != window) {
+		if (e->window != window)
+			e->n = 0;
+		e->key = key;
+		e->window = window;
+	}
+	e->seen = top + 1;
+	if (e->n >= rate)
+		return -1;
+	e->n++;
+	return 0;
+}
+
 /* Count one report of key in the current window; 0 when within rate, -1 over it. */
 static int
 pub_tlsrpt_rate(struct pub *pub, uint64_t key, unsigned rate)
 {
 	uint64_t window = (uint64_t)time(NULL) / PUB_TLSRPT_RATE_WINDOW_S;
-	struct pub_tlsrpt_rate *r;
-	int over = 0;
+	int r;
 
 	if (rate == 0)
 		return 0;
 	(void)pthread_mutex_lock(&pub->tlsrpt_lock);
 	if (pub->tlsrpt_rates == NULL)
 		pub->tlsrpt_rates = xcalloc(PUB_TLSRPT_RATE_SLOTS, sizeof(*pub->tlsrpt_rates));
-	r = &pub->tlsrpt_rates[key % PUB_TLSRPT_RATE_SLOTS];
-	if (r->key != key || r->window != window) {
-		r->key = key;
-		r->window = window;
-		r->n = 0;
-	}
-	if (r->n >= rate)
-		over = 1;
-	else
-		r->n++;
+	r = pub_tlsrpt_rate_count(pub->tlsrpt_rates, key, window, rate);
 	(void)pthread_mutex_unlock(&pub->tlsrpt_lock);
-	return over ? -1 : 0;
+	return r;
 }
 
 /* application/tlsrpt+gzip or application/tlsrpt+json, parameters allowed. */

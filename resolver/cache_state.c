@@ -230,6 +230,9 @@ cache_state_batch(struct cache_state *cs)
 		cs->ctr.resyncs++;
 		cache_mem_foreach(cs->cache, SIZE_MAX, cache_state_mark_visit, cs);
 	}
+	/* the first try waits a moment for another writer (the TLSRPT receiver's threads of
+	 * this process hold the lock for milliseconds); a retry does not */
+	statedb_busy_wait(cs->db, cs->retry_ms == 0 ? STATEDB_LOOP_BUSY_MS : 0);
 	if (lru_count(cs->pending) == 0 && cs->sweep) {
 		r = cache_state_sweep(cs, &deletes);
 		if (r < 0)
@@ -286,9 +289,10 @@ cache_state_failed(struct cache_state *cs, int r)
 		         statedb_path(cs->db), lru_count(cs->pending), err_str(r),
 		         statedb_errmsg(cs->db), (unsigned long long)(cs->retry_ms / 1000));
 	} else {
-		cs->retry_ms = cs->retry_ms * 2 > CACHE_STATE_RETRY_MAX_MS
-		                       ? CACHE_STATE_RETRY_MAX_MS
-		                       : cs->retry_ms * 2;
+		uint64_t max = r == ERR_STATEDB_LOCKED ? CACHE_STATE_RETRY_LOCKED_MAX_MS
+		                                       : CACHE_STATE_RETRY_MAX_MS;
+
+		cs->retry_ms = cs->retry_ms * 2 > max ? max : cs->retry_ms * 2;
 		log_debug("state database %s: write failed again (%s: %s), retrying in %llu ms",
 		          statedb_path(cs->db), err_str(r), statedb_errmsg(cs->db),
 		          (unsigned long long)cs->retry_ms);

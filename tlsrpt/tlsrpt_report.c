@@ -22,9 +22,6 @@
 
 /* mx-host patterns kept per policy (a real policy names a handful). */
 #define TLSRPT_MX_HOSTS_MAX 64
-/* Counts are JSON integers; json-c reads them as int64. Bound them to 2^53 (the integers
- * every JSON implementation represents exactly, RFC 8259 section 6). */
-#define TLSRPT_COUNT_MAX ((int64_t)1 << 53)
 
 struct tlsrpt_ctx {
 	char *why;
@@ -167,7 +164,7 @@ tlsrpt_count(struct tlsrpt_ctx *c, json_object *obj, const char *where, const ch
 		return tlsrpt_fail(c, ERR_TLSRPT_FIELD, "%s%s is not an integer", where, key);
 	errno = 0;
 	n = json_object_get_int64(v);
-	if (n < 0 || n > TLSRPT_COUNT_MAX || errno != 0)
+	if (n < 0 || (uint64_t)n > TLSRPT_SESSIONS_MAX || errno != 0)
 		return tlsrpt_fail(c, ERR_TLSRPT_FIELD, "%s%s out of range", where, key);
 	*ret = (uint64_t)n;
 	return 0;
@@ -335,6 +332,30 @@ tlsrpt_parse_policy(struct tlsrpt_ctx *c, json_object *o, size_t idx, struct tls
 	return 0;
 }
 
+/* Every count of the report together within TLSRPT_SESSIONS_MAX (each is: no overflow,
+ * 2^40 x (2 + 4096) x 1024 < 2^64). */
+static int
+tlsrpt_sessions_bound(struct tlsrpt_ctx *c, const struct tlsrpt_report *rp)
+{
+	uint64_t total = 0;
+	size_t i, j;
+
+	for (i = 0; i < rp->n_policies; i++) {
+		const struct tlsrpt_policy *p = &rp->policies[i];
+
+		total += p->success + p->failure;
+		for (j = 0; j < p->n_failures; j++)
+			total += p->failures[j].count;
+	}
+	if (total > TLSRPT_SESSIONS_MAX)
+		return tlsrpt_fail(c, ERR_TLSRPT_FIELD,
+		                   "%llu sessions in all, more than %llu (a report covers one "
+		                   "reporter's day)",
+		                   (unsigned long long)total,
+		                   (unsigned long long)TLSRPT_SESSIONS_MAX);
+	return 0;
+}
+
 static int
 tlsrpt_parse_tree(struct tlsrpt_ctx *c, json_object *root, struct tlsrpt_report *rp)
 {
@@ -383,6 +404,49 @@ tlsrpt_parse_tree(struct tlsrpt_ctx *c, json_object *root, struct tlsrpt_report 
 		if (r < 0)
 			return r;
 	}
+	return tlsrpt_sessions_bound(c, rp);
+}
+
+/* Count what json-c would build of len bytes of JSON text, without building it: objects
+ * and values (TLSRPT_JSON_OBJECTS_MAX, TLSRPT_JSON_VALUES_MAX). ERR_TLSRPT_TOO_LARGE at
+ * the first bound passed, else 0 (the text may still be invalid: json-c says so). */
+static int
+tlsrpt_json_prescan(struct tlsrpt_ctx *c, const char *json, size_t len)
+{
+	size_t i, objects = 0, values = 0;
+	int in_str = 0;
+
+	for (i = 0; i < len; i++) {
+		char ch = json[i];
+
+		if (in_str) {
+			if (ch == '\\')
+				i++; /* the escaped byte (\" or \\) is never structural */
+			else if (ch == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (ch) {
+		case '"':
+			in_str = 1;
+			break;
+		case '{':
+			if (++objects > TLSRPT_JSON_OBJECTS_MAX)
+				return tlsrpt_fail(c, ERR_TLSRPT_TOO_LARGE,
+				                   "more than %d JSON objects (at byte %zu)",
+				                   TLSRPT_JSON_OBJECTS_MAX, i);
+			/* fall through */
+		case '[':
+		case ',':
+			if (++values > TLSRPT_JSON_VALUES_MAX)
+				return tlsrpt_fail(c, ERR_TLSRPT_TOO_LARGE,
+				                   "more than %d JSON values (at byte %zu)",
+				                   TLSRPT_JSON_VALUES_MAX, i);
+			break;
+		default:
+			break;
+		}
+	}
 	return 0;
 }
 
@@ -402,6 +466,9 @@ tlsrpt_report_parse(const char *json, size_t len, struct tlsrpt_report **ret, ch
 		why[0] = '\0';
 	if (len > INT32_MAX)
 		return tlsrpt_fail(&c, ERR_TLSRPT_JSON, "report too long for the JSON parser");
+	r = tlsrpt_json_prescan(&c, json, len);
+	if (r < 0)
+		return r;
 	tok = json_tokener_new_ex(TLSRPT_JSON_DEPTH);
 	if (tok == NULL)
 		return tlsrpt_fail(&c, ERR_TLSRPT_JSON, "out of memory");

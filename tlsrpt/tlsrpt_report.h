@@ -13,7 +13,9 @@
  * Interface: tlsrpt_report_parse(), tlsrpt_report_free(), tlsrpt_policy_type_valid()
  * Threads:   any; no global state.
  * Ownership: the report and all its strings belong to the caller (tlsrpt_report_free()).
- * Errors:    ERR_TLSRPT_JSON (not one JSON object, nested over TLSRPT_JSON_DEPTH),
+ * Errors:    ERR_TLSRPT_TOO_LARGE (more objects or values than TLSRPT_JSON_OBJECTS_MAX,
+ *            TLSRPT_JSON_VALUES_MAX: counted before json-c builds anything),
+ *            ERR_TLSRPT_JSON (not one JSON object, nested over TLSRPT_JSON_DEPTH),
  *            ERR_TLSRPT_FIELD (a required field missing, wrong type, bad value, or a count
  *            over its limit), with a one-line reason for the logs and the stored raw report.
  */
@@ -57,8 +59,8 @@ struct tlsrpt_report {
 };
 
 /* Parse len bytes of JSON (no NUL needed). On success *ret gets a new report and 0 is
- * returned; otherwise ERR_TLSRPT_JSON or ERR_TLSRPT_FIELD with a reason in why (whylen
- * bytes, may be 0: "policies[1].summary: total-failure-session-count missing"). Strings
+ * returned; otherwise ERR_TLSRPT_TOO_LARGE, ERR_TLSRPT_JSON or ERR_TLSRPT_FIELD with a reason in
+ * why (whylen bytes, may be 0: "policies[1].summary: total-failure-session-count missing"). Strings
  * holding NUL bytes or longer than TLSRPT_STRING_MAX are ERR_TLSRPT_FIELD. */
 int tlsrpt_report_parse(const char *json, size_t len, struct tlsrpt_report **ret, char *why,
                         size_t whylen);

@@ -22,7 +22,7 @@ static const char *const tlsrpt_outcome_names[TLSRPT_OUTCOMES] = {
         [TLSRPT_STORED] = "stored",           [TLSRPT_DUPLICATE] = "duplicate",
         [TLSRPT_MALFORMED] = "malformed",     [TLSRPT_TOO_LARGE] = "too_large",
         [TLSRPT_UNPUBLISHED] = "unpublished", [TLSRPT_DB_BUSY] = "db_busy",
-        [TLSRPT_DB_ERROR] = "db_error",
+        [TLSRPT_DB_ERROR] = "db_error",       [TLSRPT_CONFLICT] = "conflict",
 };
 
 const char *
@@ -55,9 +55,25 @@ tlsrpt_mx_join(const struct tlsrpt_policy *p, char *buf, size_t len)
 	}
 }
 
-/* The session rows of one parsed report. */
+/* What the receivers pass on to the storage of one report. */
+struct tlsrpt_pub {
+	tlsrpt_published_fn *fn; /* NULL: every domain is published */
+	void *arg;
+};
+
 static int
-tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp)
+tlsrpt_pub_has(const struct tlsrpt_pub *pub, const char *domain)
+{
+	return pub->fn == NULL || pub->fn(domain, pub->arg);
+}
+
+/* The session rows of one parsed report: those of the policies for a published domain
+ * only. A report may name any domain, and anyone can send one: a row per domain of other
+ * people would give the summaries, the metrics and the status page a series per name an
+ * attacker makes up (docs/tlsrpt.md "A report about a domain we do not publish"). */
+static int
+tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp,
+                  const struct tlsrpt_pub *pub)
 {
 	char mx[TLSRPT_STRING_MAX + 1];
 	struct statedb_tlsrpt_row row;
@@ -68,6 +84,8 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 	for (i = 0; i < rp->n_policies; i++) {
 		const struct tlsrpt_policy *p = &rp->policies[i];
 
+		if (!tlsrpt_pub_has(pub, p->domain))
+			continue;
 		memset(&row, 0, sizeof(row));
 		row.domain = p->domain;
 		row.day = tlsrpt_day(rp->start);
@@ -116,7 +134,7 @@ tlsrpt_store_rows(struct statedb *db, int64_t id, const struct tlsrpt_report *rp
 static enum tlsrpt_outcome
 tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
                 const struct tlsrpt_report *rp, const struct tlsrpt_input *in,
-                const struct tlsrpt_limits *lim, int *ret_err)
+                const struct tlsrpt_limits *lim, const struct tlsrpt_pub *pub, int *ret_err)
 {
 	int64_t id = 0;
 	int r;
@@ -130,10 +148,7 @@ tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
 		return TLSRPT_DUPLICATE;
 	}
 	if (r == 0 && rp != NULL)
-		r = tlsrpt_store_rows(db, id, rp);
-	if (r == 0)
-		r = statedb_tlsrpt_prune(db, in->now - lim->retention_s, lim->max_stored_bytes,
-		                         lim->max_stored_bytes / TLSRPT_MALFORMED_SHARE, NULL);
+		r = tlsrpt_store_rows(db, id, rp, pub);
 	if (r == 0)
 		r = statedb_commit(db);
 	if (r < 0) {
@@ -141,7 +156,38 @@ tlsrpt_store_tx(struct statedb *db, const struct statedb_tlsrpt_report *row,
 		*ret_err = r;
 		return r == ERR_STATEDB_LOCKED ? TLSRPT_DB_BUSY : TLSRPT_DB_ERROR;
 	}
+	/* The bounds in a transaction of their own: the write lock is released between the
+	 * two, so that the policy cache's batch on the event loop (STATEDB_LOOP_BUSY_MS) gets
+	 * it in the gap. A pruning that fails is done by the next report. */
+	if (statedb_begin(db) == 0) {
+		if (statedb_tlsrpt_prune(db, in->now - lim->retention_s, lim->max_stored_bytes,
+		                         lim->max_stored_bytes / TLSRPT_MALFORMED_SHARE,
+		                         NULL) < 0 ||
+		    statedb_commit(db) < 0)
+			statedb_rollback(db);
+	}
 	return rp != NULL ? TLSRPT_STORED : TLSRPT_MALFORMED;
+}
+
+/* Whether the report stored under rp's (organization-name, report-id) has the text of
+ * this one (jlen bytes of JSON), byte for byte once decompressed. 1 also when it cannot
+ * be read (a duplicate then, as before). */
+static int
+tlsrpt_same(struct statedb *db, const struct tlsrpt_report *rp, const char *text, size_t jlen,
+            const struct tlsrpt_limits *lim)
+{
+	void *raw = NULL;
+	char *old = NULL;
+	size_t rawlen = 0, oldlen = 0;
+	int same = 1;
+
+	if (statedb_tlsrpt_raw(db, rp->org, rp->report_id, &raw, &rawlen) != 0)
+		return 1;
+	if (tlsrpt_gunzip(raw, rawlen, lim->max_report, 0, &old, &oldlen) == 0)
+		same = oldlen == jlen && memcmp(old, text, jlen) == 0;
+	free(old);
+	free(raw);
+	return same;
 }
 
 int
@@ -149,6 +195,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
               tlsrpt_published_fn *published, void *arg, enum tlsrpt_outcome *ret_outcome,
               char *why, size_t whylen)
 {
+	const struct tlsrpt_pub pub = {.fn = published, .arg = arg};
 	struct statedb_tlsrpt_report row;
 	struct tlsrpt_report *rp = NULL;
 	char *json = NULL, *gz = NULL, reason[256];
@@ -191,8 +238,15 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 		text = in->data;
 		jlen = in->len;
 	}
-	if (reason[0] == '\0')
+	if (reason[0] == '\0') {
 		r = tlsrpt_report_parse(text, jlen, &rp, reason, sizeof(reason));
+		if (r == ERR_TLSRPT_TOO_LARGE) {
+			/* more than json-c may build: refused, like a bomb, nothing stored */
+			(void)snprintf(why, whylen, "%s", reason);
+			*ret_outcome = TLSRPT_TOO_LARGE;
+			goto done;
+		}
+	}
 	/* The raw report, kept gzip-compressed: as received when it came as gzip. */
 	if (is_gz) {
 		row.raw = in->data;
@@ -212,7 +266,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	if (rp == NULL) {
 		row.status = "malformed";
 		row.reason = reason;
-		*ret_outcome = tlsrpt_store_tx(db, &row, NULL, in, lim, &err);
+		*ret_outcome = tlsrpt_store_tx(db, &row, NULL, in, lim, &pub, &err);
 		if (*ret_outcome == TLSRPT_MALFORMED)
 			(void)snprintf(why, whylen, "%s", reason);
 		else
@@ -222,7 +276,7 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	}
 	if (published != NULL) {
 		for (i = 0; i < rp->n_policies; i++)
-			if (published(rp->policies[i].domain, arg))
+			if (tlsrpt_pub_has(&pub, rp->policies[i].domain))
 				break;
 		if (i == rp->n_policies) {
 			(void)snprintf(why, whylen,
@@ -239,7 +293,9 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 	row.start_at = rp->start;
 	row.end_at = rp->end;
 	row.status = "ok";
-	*ret_outcome = tlsrpt_store_tx(db, &row, rp, in, lim, &err);
+	*ret_outcome = tlsrpt_store_tx(db, &row, rp, in, lim, &pub, &err);
+	if (*ret_outcome == TLSRPT_DUPLICATE && !tlsrpt_same(db, rp, text, jlen, lim))
+		*ret_outcome = TLSRPT_CONFLICT;
 	if (err < 0)
 		(void)snprintf(why, whylen, "org '%.64s' report '%.64s': %s", rp->org,
 		               rp->report_id, err_str(err));

@@ -3,12 +3,15 @@
  *
  * The one entry point of both receivers (`mtastsd tlsrpt import`, the HTTPS receiver):
  * gunzip (bounded), parse (tlsrpt_report.h), check that it is about a domain we publish,
- * and store it in ONE transaction: the report row (its raw bytes gzip-compressed) and its
- * session rows, then the retention and size bounds (statedb_tlsrpt_prune()). A report
+ * and store it in ONE transaction: the report row (its raw bytes gzip-compressed) and the
+ * session rows of its policies for published domains (the others are in the raw report
+ * only); then, in a second short transaction, the retention and size bounds
+ * (statedb_tlsrpt_prune()). A report
  * that fails parsing is stored raw with the reason (status "malformed"), no session row,
  * within its own budget (max_stored_bytes / TLSRPT_MALFORMED_SHARE, evicted first: it
  * never pushes a parsed report out);
- * a report over a size limit, a duplicate (same organization-name and report-id) or one
+ * a report over a size limit, a duplicate (same organization-name and report-id; with
+ * other content than the stored one it is a conflict, nothing written either) or one
  * about no published domain is not stored at all. docs/tlsrpt.md.
  *
  * Interface: tlsrpt_ingest(), tlsrpt_outcome_name(), tlsrpt_day()
@@ -34,6 +37,8 @@ enum tlsrpt_outcome {
 	TLSRPT_UNPUBLISHED, /* no policy of the report is for a published domain: not stored */
 	TLSRPT_DB_BUSY,     /* the database is locked: try again later, nothing stored */
 	TLSRPT_DB_ERROR,    /* the database failed (damaged, full, read-only): nothing stored */
+	TLSRPT_CONFLICT,    /* (organization-name, report-id) already stored with other content:
+	                     * nothing written, the first one stays (docs/tlsrpt.md "Trust") */
 	TLSRPT_OUTCOMES
 };
 
@@ -64,7 +69,8 @@ int tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in,
                   const struct tlsrpt_limits *lim, tlsrpt_published_fn *published, void *arg,
                   enum tlsrpt_outcome *ret_outcome, char *why, size_t whylen);
 
-/* "stored", "duplicate", "malformed", "too_large", "unpublished", "db_busy", "db_error":
+/* "stored", "duplicate", "malformed", "too_large", "unpublished", "db_busy", "db_error",
+ * "conflict":
  * the outcome label of mtastsd_tlsrpt_reports_total. Static string. */
 const char *tlsrpt_outcome_name(enum tlsrpt_outcome o);
 

@@ -17,10 +17,16 @@
 #include "tlsrpt_summary.h"
 #include "xalloc.h"
 
-/* Domains in one summary (the state database may hold reports of any domain). */
-#define TLSRPT_SUMMARY_DOMAINS_MAX 1024
 /* Organisations, result types, MX hosts listed per domain. */
 #define TLSRPT_SUMMARY_NAMES_MAX 100
+
+/* a + b, at most INT64_MAX (the JSON integers): a database of an older mtastsd may hold
+ * counts whose sum does not fit */
+static uint64_t
+tlsrpt_add(uint64_t a, uint64_t b)
+{
+	return a > (uint64_t)INT64_MAX - b ? (uint64_t)INT64_MAX : a + b;
+}
 
 static struct tlsrpt_domain_summary *
 tlsrpt_sum_domain(struct tlsrpt_summary *s, const char *domain)
@@ -51,7 +57,7 @@ tlsrpt_sum_count(struct tlsrpt_count **v, size_t *n, const char *name, uint64_t 
 		return;
 	for (i = 0; i < *n; i++)
 		if (strcmp((*v)[i].name, name) == 0) {
-			(*v)[i].sessions += sessions;
+			(*v)[i].sessions = tlsrpt_add((*v)[i].sessions, sessions);
 			if (reports > (*v)[i].reports)
 				(*v)[i].reports = reports;
 			return;
@@ -76,14 +82,14 @@ tlsrpt_sum_row(const struct statedb_tlsrpt_sum *r, void *arg)
 	if (d == NULL)
 		return 0;
 	if (ok)
-		d->success += r->sessions;
+		d->success = tlsrpt_add(d->success, r->sessions);
 	else
-		d->failure += r->sessions;
+		d->failure = tlsrpt_add(d->failure, r->sessions);
 	if (i >= 0 && i < (int64_t)s->days) {
 		if (ok)
-			d->day_success[i] += r->sessions;
+			d->day_success[i] = tlsrpt_add(d->day_success[i], r->sessions);
 		else
-			d->day_failure[i] += r->sessions;
+			d->day_failure[i] = tlsrpt_add(d->day_failure[i], r->sessions);
 	}
 	if (!ok)
 		tlsrpt_sum_count(&d->failures, &d->n_failures, r->result, r->sessions, 0);
@@ -126,23 +132,80 @@ tlsrpt_last_row(const struct statedb_tlsrpt_report *r, void *arg)
 	return 0;
 }
 
-int
-tlsrpt_summary_load(struct statedb *db, const char *domain, time_t now, struct tlsrpt_summary **ret)
+/* The last reports of every domain of s. */
+static int
+tlsrpt_summary_last(struct statedb *db, struct tlsrpt_summary *s, size_t from)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = from; r == 0 && i < s->n_domains; i++)
+		r = statedb_tlsrpt_last(db, s->domains[i].domain, TLSRPT_LAST_REPORTS,
+		                        tlsrpt_last_row, &s->domains[i]);
+	return r;
+}
+
+static struct tlsrpt_summary *
+tlsrpt_summary_new(time_t now)
 {
 	struct tlsrpt_summary *s = xcalloc(1, sizeof(*s));
-	size_t i;
-	int r;
 
 	s->days = TLSRPT_CHART_DAYS;
 	s->first_day = tlsrpt_day(now) - (int64_t)s->days + 1;
+	return s;
+}
+
+int
+tlsrpt_summary_load(struct statedb *db, const char *domain, time_t now, struct tlsrpt_summary **ret)
+{
+	struct tlsrpt_summary *s = tlsrpt_summary_new(now);
+	int r;
+
 	if (domain != NULL)
 		(void)tlsrpt_sum_domain(s, domain);
 	r = statedb_tlsrpt_sums(db, domain, s->first_day, tlsrpt_sum_row, s);
 	if (r == 0)
 		r = statedb_tlsrpt_orgs(db, domain, s->first_day, tlsrpt_org_row, s);
-	for (i = 0; r == 0 && i < s->n_domains; i++)
-		r = statedb_tlsrpt_last(db, s->domains[i].domain, TLSRPT_LAST_REPORTS,
-		                        tlsrpt_last_row, &s->domains[i]);
+	if (r == 0)
+		r = tlsrpt_summary_last(db, s, 0);
+	if (r < 0) {
+		(void)tlsrpt_summary_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+static void tlsrpt_domain_free(struct tlsrpt_domain_summary *d);
+
+int
+tlsrpt_summary_load_domains(struct statedb *db, const char *const *domains, size_t n, time_t now,
+                            struct tlsrpt_summary **ret)
+{
+	struct tlsrpt_summary *s = tlsrpt_summary_new(now);
+	struct tlsrpt_domain_summary *d;
+	size_t i, at;
+	int r = 0;
+
+	for (i = 0; r == 0 && i < n && s->n_domains < TLSRPT_SUMMARY_DOMAINS_MAX; i++) {
+		at = s->n_domains;
+		d = tlsrpt_sum_domain(s, domains[i]);
+		if (d == NULL || s->n_domains == at)
+			continue; /* listed twice */
+		r = statedb_tlsrpt_sums(db, domains[i], s->first_day, tlsrpt_sum_row, s);
+		if (r < 0)
+			break;
+		d = &s->domains[at];
+		if (d->success == 0 && d->failure == 0) {
+			/* nothing in the period: not shown, as with tlsrpt_summary_load(NULL) */
+			tlsrpt_domain_free(d);
+			s->n_domains--;
+			continue;
+		}
+		r = statedb_tlsrpt_orgs(db, domains[i], s->first_day, tlsrpt_org_row, s);
+		if (r == 0)
+			r = tlsrpt_summary_last(db, s, at);
+	}
 	if (r < 0) {
 		(void)tlsrpt_summary_free(s);
 		return r;
@@ -159,28 +222,34 @@ tlsrpt_counts_free(struct tlsrpt_count *v, size_t n)
 	free(v);
 }
 
+static void
+tlsrpt_domain_free(struct tlsrpt_domain_summary *d)
+{
+	size_t j;
+
+	free(d->domain);
+	tlsrpt_counts_free(d->failures, d->n_failures);
+	tlsrpt_counts_free(d->orgs, d->n_orgs);
+	tlsrpt_counts_free(d->mx_hosts, d->n_mx_hosts);
+	for (j = 0; j < d->n_last; j++) {
+		free(d->last[j].org);
+		free(d->last[j].report_id);
+		free(d->last[j].source);
+		free(d->last[j].status);
+		free(d->last[j].reason);
+	}
+	memset(d, 0, sizeof(*d));
+}
+
 struct tlsrpt_summary *
 tlsrpt_summary_free(struct tlsrpt_summary *s)
 {
-	size_t i, j;
+	size_t i;
 
 	if (s == NULL)
 		return NULL;
-	for (i = 0; i < s->n_domains; i++) {
-		struct tlsrpt_domain_summary *d = &s->domains[i];
-
-		free(d->domain);
-		tlsrpt_counts_free(d->failures, d->n_failures);
-		tlsrpt_counts_free(d->orgs, d->n_orgs);
-		tlsrpt_counts_free(d->mx_hosts, d->n_mx_hosts);
-		for (j = 0; j < d->n_last; j++) {
-			free(d->last[j].org);
-			free(d->last[j].report_id);
-			free(d->last[j].source);
-			free(d->last[j].status);
-			free(d->last[j].reason);
-		}
-	}
+	for (i = 0; i < s->n_domains; i++)
+		tlsrpt_domain_free(&s->domains[i]);
 	free(s->domains);
 	free(s);
 	return NULL;
@@ -189,7 +258,7 @@ tlsrpt_summary_free(struct tlsrpt_summary *s)
 void
 tlsrpt_summary_line(const struct tlsrpt_domain_summary *d, char *buf, size_t len)
 {
-	unsigned long long total = (unsigned long long)d->success + d->failure;
+	unsigned long long total = tlsrpt_add(d->success, d->failure);
 	size_t used, i;
 	int n;
 
@@ -247,8 +316,9 @@ tlsrpt_summary_json(const struct tlsrpt_summary *s)
 
 		tlsrpt_summary_line(d, line, sizeof(line));
 		json_object_object_add(o, "summary", json_object_new_string(line));
-		json_object_object_add(o, "sessions",
-		                       json_object_new_int64((int64_t)(d->success + d->failure)));
+		json_object_object_add(
+		        o, "sessions",
+		        json_object_new_int64((int64_t)tlsrpt_add(d->success, d->failure)));
 		json_object_object_add(o, "successful", json_object_new_int64((int64_t)d->success));
 		json_object_object_add(o, "failures", json_object_new_int64((int64_t)d->failure));
 		json_object_object_add(o, "failure_types",

@@ -7,11 +7,10 @@
  * named, and the last reports received. `mtastsd tlsrpt` prints it; the admin endpoint
  * serves its JSON (docs/tlsrpt.md says what each figure means).
  *
- * Interface: tlsrpt_summary_load(), tlsrpt_summary_free(), tlsrpt_summary_json(),
- *            tlsrpt_summary_line()
- * Threads:   the caller's, with its own statedb connection.
- * Ownership: the summary owns its strings (tlsrpt_summary_free()).
- * Errors:    ERR_STATEDB_* from the queries.
+ * Interface: tlsrpt_summary_load(), tlsrpt_summary_load_domains(), tlsrpt_summary_free(),
+ * tlsrpt_summary_json(), tlsrpt_summary_line() Threads:   the caller's, with its own statedb
+ * connection. Ownership: the summary owns its strings (tlsrpt_summary_free()). Errors:
+ * ERR_STATEDB_* from the queries.
  */
 #ifndef MTASTSD_TLSRPT_SUMMARY_H
 #define MTASTSD_TLSRPT_SUMMARY_H
@@ -60,6 +59,13 @@ struct tlsrpt_summary {
  * A domain without reports gives a summary with n_domains 1 and zero counts. */
 int tlsrpt_summary_load(struct statedb *db, const char *domain, time_t now,
                         struct tlsrpt_summary **ret);
+/* The same for the n domains listed (normalised; the published ones), each through its
+ * own indexed queries, so that the cost follows those domains' rows, never the rows of
+ * other names a database may hold; a listed domain without sessions in the period is left
+ * out. At most TLSRPT_SUMMARY_DOMAINS_MAX domains. 0 with *ret set, or ERR_STATEDB_*. */
+int tlsrpt_summary_load_domains(struct statedb *db, const char *const *domains, size_t n,
+                                time_t now, struct tlsrpt_summary **ret);
+/* Free s; returns NULL. tlsrpt_summary_free(NULL) is a no-op. */
 struct tlsrpt_summary *tlsrpt_summary_free(struct tlsrpt_summary *s);
 
 /* The summary as JSON (a new object, the caller drops it): {"days": 30, "first_day":

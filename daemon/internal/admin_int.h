@@ -96,6 +96,12 @@ struct admin {
 /* admin.c: the state database connection for the TLSRPT figures, opened on first use;
  * NULL when there is none (no state database, or it cannot be opened: logged once). */
 struct statedb *admin_tlsrpt_db(struct admin *a);
+/* admin.c: the TLSRPT summary (tlsrpt_summary.h) of dom, or (dom NULL) of the published
+ * domains (every domain when none is published), on the connection of admin_tlsrpt_db().
+ * 0 with *ret set; -ENOENT without a state database; ERR_STATEDB_* (logged, and the
+ * connection closed unless it was only busy). */
+struct tlsrpt_summary;
+int admin_tlsrpt_summary(struct admin *a, const char *dom, time_t now, struct tlsrpt_summary **ret);
 
 /* Whole days from now until t (negative when t has passed). */
 long admin_days_left(time_t t, time_t now);

@@ -3,7 +3,7 @@
 # (docs/tlsrpt.md): real HTTPS POSTs (tlsrpt_post.py, curl) to
 # https://mta-sts.example.com/.well-known/tlsrpt. Checks: gzip and json, Content-Length and
 # chunked, stored (201) and in the state database; the same report again 200 and stored
-# once; invalid JSON 400 and kept raw; a gzip bomb 413, nothing stored, VmRSS bounded; a
+# once, with other content 409 (logged, the first one stays); invalid JSON 400 and kept raw; a gzip bomb 413, nothing stored, VmRSS bounded; a
 # 1 GB body: 413 on its Content-Length, a chunked one cut after tlsrpt.max_body (connection
 # closed, nothing stored); a report about a domain not published 422, not stored; another
 # Content-Type 415; a Host not published 404; tlsrpt.max_uploads uploads in progress 503; 10 000 reports from one address: 429 once
@@ -61,6 +61,14 @@ check "curl, gzip: 200 for the same report again" 200 \
 		--resolve "mta-sts.example.com:$P:127.0.0.1" -H 'Content-Type: application/tlsrpt+gzip' \
 		--data-binary @"$T/b.json.gz" "https://mta-sts.example.com:$P/.well-known/tlsrpt")"
 check "the same report stored once" 2 "$(reports)"
+# the same organisation and report id with other content: 409, logged, the first stays
+sed 's/"total-successful-session-count": *\([0-9]*\)/"total-successful-session-count": 1\1/' \
+	"$T/b.json" >"$T/b-forged.json"
+cmp -s "$T/b.json" "$T/b-forged.json" && die "b-forged.json is not different"
+check "other content, same org and report id: 409" 409 "$(post post "$T/b-forged.json" application/tlsrpt+json)"
+check "  still stored once" 2 "$(reports)"
+wait_log pub "already stored with other content" || true
+check "  logged" 1 "$(grep -c 'already stored with other content' "$T/pub.log" || true)"
 
 printf '{"organization-name": "Provider X", "report-id": ' >"$T/bad.json"
 check "invalid JSON: 400" 400 "$(post post "$T/bad.json" application/tlsrpt+json)"

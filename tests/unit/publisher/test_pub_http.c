@@ -3,7 +3,8 @@
  *
  * Covers: pub_http_host_name() (port, trailing dot, IPv6 literals, junk), pub_http_unescape()
  *         (%00 stays literal), pub_snap_find_host() (case-insensitive), pub_tls_pick()
- *         (exact host, SAN and wildcard match, fallback to the first domain).
+ *         (exact host, SAN and wildcard match, fallback to the first domain),
+ *         pub_tlsrpt_rate_count() (colliding addresses keep their own counts).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "mtasts_limits.h"
 #include "pub_route.h"
 
 static void
@@ -120,6 +122,45 @@ test_pick(void **state)
 	assert_null(pub_snap_find_host(&s, "b.test", 6));
 }
 
+/* Colliding addresses (same set of the rate table) keep their own counts: alternating
+ * two of them (127.7.5.188 and 127.7.10.1 collided in the direct-mapped table, and each
+ * reset the other's count: no 429 in 300 POSTs) gives each its rate, then -1. */
+static void
+test_tlsrpt_rate_collide(void **state)
+{
+	struct pub_tlsrpt_rate *t = calloc(PUB_TLSRPT_RATE_SLOTS, sizeof(*t));
+	const uint64_t a = 12345, b = a + PUB_TLSRPT_RATE_SLOTS, w = 7;
+	unsigned ok_a = 0, ok_b = 0, i;
+
+	(void)state;
+	assert_non_null(t);
+	for (i = 0; i < 300; i++) {
+		ok_a += pub_tlsrpt_rate_count(t, a, w, 60) == 0;
+		ok_b += pub_tlsrpt_rate_count(t, b, w, 60) == 0;
+	}
+	assert_int_equal(ok_a, 60);
+	assert_int_equal(ok_b, 60);
+	/* a new window counts again */
+	assert_int_equal(pub_tlsrpt_rate_count(t, a, w + 1, 60), 0);
+	/* more colliding addresses than the set holds, round robin: a newcomer takes over the
+	 * least recently used entry with its count, so the set lets through at most
+	 * PUB_TLSRPT_RATE_WAYS x rate in a window, never more */
+	memset(t, 0, PUB_TLSRPT_RATE_SLOTS * sizeof(*t));
+	ok_a = 0;
+	for (i = 0; i < 3000; i++)
+		ok_a += pub_tlsrpt_rate_count(t,
+		                              a + (uint64_t)(i % (PUB_TLSRPT_RATE_WAYS + 3)) *
+		                                              PUB_TLSRPT_RATE_SLOTS,
+		                              w, 10) == 0;
+	assert_true(ok_a <= PUB_TLSRPT_RATE_WAYS * 10);
+	assert_true(ok_a >= 10);
+	/* an address of another set is not affected */
+	assert_int_equal(pub_tlsrpt_rate_count(t, a + 1, w, 10), 0);
+	/* rate 0: no limit */
+	assert_int_equal(pub_tlsrpt_rate_count(t, a, w, 0), 0);
+	free(t);
+}
+
 int
 main(void)
 {
@@ -127,6 +168,7 @@ main(void)
 	        cmocka_unit_test(test_host_name),
 	        cmocka_unit_test(test_unescape),
 	        cmocka_unit_test(test_pick),
+	        cmocka_unit_test(test_tlsrpt_rate_collide),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

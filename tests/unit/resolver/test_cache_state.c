@@ -10,6 +10,7 @@
  * later, the rewrite after the pending set overflowed, and the final write at free.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -377,6 +378,60 @@ locked_then_written(void **state)
 	assert_string_equal(rows(fx), "a.example a1|b.example b1|");
 }
 
+/* Another writer of this process (the TLSRPT receiver's thread) holds the write lock for a
+ * moment: the batch waits for it (STATEDB_LOOP_BUSY_MS) instead of failing and backing
+ * off while reports keep coming. */
+struct holder {
+	const char *path;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int held;
+};
+
+static void *
+hold_lock(void *arg)
+{
+	struct holder *h = arg;
+	struct timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open(h->path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		abort();
+	(void)pthread_mutex_lock(&h->mu);
+	h->held = 1;
+	(void)pthread_cond_signal(&h->cv);
+	(void)pthread_mutex_unlock(&h->mu);
+	(void)nanosleep(&ts, NULL); /* a report's transaction: milliseconds */
+	(void)sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	(void)sqlite3_close(db);
+	return NULL;
+}
+
+static void
+short_lock_waited(void **state)
+{
+	struct fx *fx = *state;
+	struct holder h = {.path = fx->path};
+	pthread_t t;
+
+	start(fx, 100);
+	put_policy(fx, "a.example", "a1", fx->now);
+	(void)pthread_mutex_init(&h.mu, NULL);
+	(void)pthread_cond_init(&h.cv, NULL);
+	assert_int_equal(pthread_create(&t, NULL, hold_lock, &h), 0);
+	(void)pthread_mutex_lock(&h.mu);
+	while (!h.held)
+		(void)pthread_cond_wait(&h.cv, &h.mu);
+	(void)pthread_mutex_unlock(&h.mu);
+	flush_ok(fx); /* the lock is held now: waited for, then written */
+	assert_int_equal(cache_state_counters(fx->cs)->errors, 0);
+	(void)pthread_join(t, NULL);
+	assert_string_equal(rows(fx), "a.example a1|");
+	(void)pthread_mutex_destroy(&h.mu);
+	(void)pthread_cond_destroy(&h.cv);
+}
+
 static void
 overflow_rewrites_from_memory(void **state)
 {
@@ -503,6 +558,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(load_live_drop_rest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(load_newest_bounded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(locked_then_written, setup, teardown),
+	        cmocka_unit_test_setup_teardown(short_lock_waited, setup, teardown),
 	        cmocka_unit_test_setup_teardown(overflow_rewrites_from_memory, setup, teardown),
 	        cmocka_unit_test_setup_teardown(rewrite_never_drops_live_rows, setup, teardown),
 	        cmocka_unit_test_setup_teardown(timer_writes, setup, teardown),

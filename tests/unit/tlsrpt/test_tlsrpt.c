@@ -25,6 +25,7 @@
 #include "tlsrpt_mail.h"
 #include "tlsrpt_report.h"
 #include "tlsrpt_store.h"
+#include "tlsrpt_summary.h"
 #include "../sqlutil.h"
 
 static char *
@@ -175,6 +176,70 @@ test_parse_edges(void **state)
 	assert_int_equal(tlsrpt_datetime_parse("2016-04-01T00:00:00Zjunk", &t), -EINVAL);
 }
 
+/* A valid report with an unknown member "x" of n copies of item (joined by ','). */
+static char *
+report_with_x(const char *item, size_t n, size_t *ret_len)
+{
+	static const char head[] =
+	        "{\"organization-name\":\"Big\",\"date-range\":{\"start-datetime\":"
+	        "\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T23:59:59Z\"},"
+	        "\"report-id\":\"big-1\",\"policies\":[{\"policy\":{\"policy-type\":\"sts\","
+	        "\"policy-domain\":\"example.com\"},\"summary\":{\"total-successful-session-"
+	        "count\":1,\"total-failure-session-count\":0}}],\"x\":[";
+	size_t il = strlen(item), cap = sizeof(head) + n * (il + 1) + 4, len = 0, i;
+	char *json = malloc(cap);
+
+	assert_non_null(json);
+	memcpy(json, head, sizeof(head) - 1);
+	len = sizeof(head) - 1;
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			json[len++] = ',';
+		memcpy(json + len, item, il);
+		len += il;
+	}
+	memcpy(json + len, "]}", 3);
+	*ret_len = len + 2;
+	return json;
+}
+
+/* 2.8 million empty objects in an unknown member (8 MiB, 131 KB gzip'd): json-c would
+ * build 2 GB of them. Refused by the pre-scan, as too large, nothing built or stored;
+ * commas and braces inside strings do not count. */
+static void
+test_parse_token_bound(void **state)
+{
+	struct tlsrpt_report *r = NULL;
+	char why[256], *json;
+	size_t len;
+
+	(void)state;
+	json = report_with_x("{}", 2800000, &len);
+	assert_true(len > 8000000);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)),
+	                 ERR_TLSRPT_TOO_LARGE);
+	assert_null(r);
+	assert_non_null(strstr(why, "JSON objects"));
+	free(json);
+	/* values: 200000 integers */
+	json = report_with_x("1", 200000, &len);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)),
+	                 ERR_TLSRPT_TOO_LARGE);
+	assert_non_null(strstr(why, "JSON values"));
+	free(json);
+	/* within the bounds: parsed */
+	json = report_with_x("{\"a\":[1,2]}", 1000, &len);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)), 0);
+	r = tlsrpt_report_free(r);
+	free(json);
+	/* 30000 strings of "{,{,{," (with an escaped backslash and quote before): 30000 values, no
+	 * object */
+	json = report_with_x("\"\\\\\\\"{,{,{,\"", 30000, &len);
+	assert_int_equal(tlsrpt_report_parse(json, len, &r, why, sizeof(why)), 0);
+	r = tlsrpt_report_free(r);
+	free(json);
+}
+
 /* ---- gzip ---- */
 
 static void
@@ -318,6 +383,18 @@ test_store(void **state)
 	assert_int_equal(tlsrpt_gzip(json, len, &gz, &gzlen), 0);
 	assert_int_equal(ingest(f->db, gz, gzlen, 1459555300, why, sizeof(why)), TLSRPT_DUPLICATE);
 	free(gz);
+	/* the same organisation and report id with other content: a conflict, the first
+	 * one stays */
+	{
+		char *p = strstr(json, "5326");
+
+		assert_non_null(p);
+		memcpy(p, "9999", 4);
+		assert_int_equal(ingest(f->db, json, len, 1459555400, why, sizeof(why)),
+		                 TLSRPT_CONFLICT);
+		assert_non_null(strstr(why, "Company-X"));
+		assert_string_equal(tlsrpt_outcome_name(TLSRPT_CONFLICT), "conflict");
+	}
 	free(json);
 	assert_int_equal(statedb_tlsrpt_sums(f->db, "company-y.example", 0, sum_cb, &s), 0);
 	assert_int_equal(s.success, 5326);
@@ -411,6 +488,10 @@ test_store_malformed_and_limits(void **state)
 	assert_string_equal(got, "malformed|policies[0].summary missing");
 	assert_int_equal(statedb_tlsrpt_sums(f->db, NULL, 0, sum_cb, &s), 0);
 	assert_int_equal(s.rows, 0);
+	/* more JSON objects than TLSRPT_JSON_OBJECTS_MAX: refused, nothing stored */
+	json = report_with_x("{}", TLSRPT_JSON_OBJECTS_MAX + 1, &len);
+	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_TOO_LARGE);
+	free(json);
 	/* a bomb: nothing stored */
 	zeros = calloc(1, big);
 	assert_non_null(zeros);
@@ -437,6 +518,13 @@ published_example_com(const char *domain, void *arg)
 	return strcmp(domain, "example.com") == 0;
 }
 
+static int
+published_0000(const char *domain, void *arg)
+{
+	(void)arg;
+	return strcmp(domain, "0000.example") == 0;
+}
+
 static void
 test_store_unpublished(void **state)
 {
@@ -457,7 +545,7 @@ test_store_unpublished(void **state)
 	assert_non_null(strstr(why, "company-y.example"));
 	assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 10, count_reports, &n), 0);
 	assert_int_equal(n, 0);
-	/* one published policy among two: stored, both policies */
+	/* one published policy among two: stored, the sessions of the published one only */
 	json = read_fixture("provider-b.json", &len);
 	in.data = json;
 	in.len = len;
@@ -466,6 +554,117 @@ test_store_unpublished(void **state)
 	                 0);
 	free(json);
 	assert_int_equal(o, TLSRPT_STORED);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(DISTINCT domain) FROM tlsrpt_session"),
+	                 1);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_session WHERE domain = "
+	                                     "'example.com'"),
+	                 3);
+}
+
+/* A report naming 1 published and 1023 made-up domains: one domain's rows, no more. */
+static void
+test_store_junk_domains(void **state)
+{
+	struct db_fixture *f = *state;
+	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1762387200};
+	size_t cap = 1024 * 300, len = 0;
+	char *json = malloc(cap), why[256];
+	enum tlsrpt_outcome o;
+	int i;
+
+	assert_non_null(json);
+	len += (size_t)snprintf(
+	        json + len, cap - len,
+	        "{\"organization-name\":\"junk\",\"date-range\":{\"start-datetime\":"
+	        "\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T23:59:59Z\"},"
+	        "\"report-id\":\"z1\",\"policies\":[");
+	for (i = 0; i < 1024; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+		                        "%s{\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":"
+		                        "\"%s%04d.example\"},\"summary\":{\"total-successful-"
+		                        "session-count\":1,\"total-failure-session-count\":1}}",
+		                        i > 0 ? "," : "", i == 0 ? "" : "z", i);
+	len += (size_t)snprintf(json + len, cap - len, "]}");
+	/* the first one is "0000.example" */
+	in.data = json;
+	in.len = len;
+	assert_int_equal(
+	        tlsrpt_ingest(f->db, &in, &test_limits, published_0000, NULL, &o, why, sizeof(why)),
+	        0);
+	free(json);
+	assert_int_equal(o, TLSRPT_STORED);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_session"), 2);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(DISTINCT domain) FROM tlsrpt_session "
+	                                     "WHERE domain = '0000.example'"),
+	                 1);
+	assert_int_equal(tu_sql_int(f->path, "SELECT count(*) FROM tlsrpt_report"), 1);
+}
+
+/* A report of n policies for example.com, each with success sessions. */
+static enum tlsrpt_outcome
+ingest_counts(struct statedb *db, const char *rid, size_t n, const char *success, char *why,
+              size_t whylen)
+{
+	size_t cap = 256 + n * 200, len = 0, i;
+	char *json = malloc(cap);
+	enum tlsrpt_outcome o;
+
+	assert_non_null(json);
+	len += (size_t)snprintf(json + len, cap - len,
+	                        "{\"organization-name\":\"Counts\",\"date-range\":{\"start-"
+	                        "datetime\":\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-"
+	                        "11-05T23:59:59Z\"},\"report-id\":\"%s\",\"policies\":[",
+	                        rid);
+	for (i = 0; i < n; i++)
+		len += (size_t)snprintf(json + len, cap - len,
+		                        "%s{\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":"
+		                        "\"example.com\"},\"summary\":{\"total-successful-session-"
+		                        "count\":%s,\"total-failure-session-count\":0}}",
+		                        i > 0 ? "," : "", success);
+	len += (size_t)snprintf(json + len, cap - len, "]}");
+	o = ingest(db, json, len, 1762387200, why, whylen);
+	free(json);
+	return o;
+}
+
+/* Counts are bounded (TLSRPT_SESSIONS_MAX, each and per report): 1024 policies of 2^53
+ * overflowed the summaries' sum(). And a database that holds counts whose sum overflows
+ * (an older mtastsd's) still gives its summary, clamped. */
+static void
+test_store_count_bound(void **state)
+{
+	struct db_fixture *f = *state;
+	struct tlsrpt_summary *s = NULL;
+	char why[256];
+
+	assert_int_equal(ingest_counts(f->db, "c1", 1024, "9007199254740992", why, sizeof(why)),
+	                 TLSRPT_MALFORMED);
+	assert_non_null(strstr(why, "out of range"));
+	/* 2^30 x 1024 = 2^40: the most a report may count */
+	assert_int_equal(ingest_counts(f->db, "c2", 1024, "1073741824", why, sizeof(why)),
+	                 TLSRPT_STORED);
+	assert_int_equal(ingest_counts(f->db, "c3", 1024, "1073741825", why, sizeof(why)),
+	                 TLSRPT_MALFORMED);
+	assert_non_null(strstr(why, "sessions in all"));
+	/* rows an older mtastsd stored: 2 x 2^62 + 2^40 overflows a 64-bit sum() */
+	tu_sql_exec(f->path, "INSERT INTO tlsrpt_session (report, domain, day, policy_type, "
+	                     "result, mx_host, sessions) SELECT id, 'example.com', 20762, 'sts', "
+	                     "'success', '', 4611686018427387904 FROM tlsrpt_report WHERE "
+	                     "report_id = 'c2';"
+	                     "INSERT INTO tlsrpt_session (report, domain, day, policy_type, "
+	                     "result, mx_host, sessions) SELECT id, 'example.com', 20762, 'sts', "
+	                     "'success', '', 4611686018427387904 FROM tlsrpt_report WHERE "
+	                     "report_id = 'c2';");
+	assert_int_equal(tlsrpt_summary_load(f->db, NULL, 20762 * 86400 + 3600, &s), 0);
+	assert_int_equal(s->n_domains, 1);
+	assert_true(s->domains[0].success == (uint64_t)INT64_MAX);
+	assert_int_equal(s->domains[0].n_last, 1);
+	assert_true(s->domains[0].last[0].success == (uint64_t)INT64_MAX);
+	s = tlsrpt_summary_free(s);
+	assert_int_equal(tlsrpt_summary_load(f->db, "example.com", 20762 * 86400 + 3600, &s), 0);
+	assert_true(s->domains[0].success == (uint64_t)INT64_MAX);
+	s = tlsrpt_summary_free(s);
+	assert_string_equal(err_str(ERR_STATEDB_QUERY), "state database query failed");
 }
 
 /* The size bound: the oldest raw reports go first. */
@@ -717,6 +916,7 @@ main(void)
 	        cmocka_unit_test(test_parse_providers),
 	        cmocka_unit_test(test_parse_bad),
 	        cmocka_unit_test(test_parse_edges),
+	        cmocka_unit_test(test_parse_token_bound),
 	        cmocka_unit_test(test_gunzip_roundtrip),
 	        cmocka_unit_test(test_gunzip_bomb),
 	        cmocka_unit_test_setup_teardown(test_store, db_setup, db_teardown),
@@ -724,6 +924,8 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_store_malformed_and_limits, db_setup,
 	                                        db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_unpublished, db_setup, db_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_junk_domains, db_setup, db_teardown),
+	        cmocka_unit_test_setup_teardown(test_store_count_bound, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_size_bound, db_setup, db_teardown),
 	        cmocka_unit_test_setup_teardown(test_store_malformed_budget, db_setup, db_teardown),
 	        cmocka_unit_test(test_migrate_from_v1),
