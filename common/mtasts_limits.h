@@ -293,5 +293,9 @@
 #define ROLLOUT_MIN_DAYS_DEFAULT          14
 #define ROLLOUT_MIN_SESSIONS_DEFAULT      1000
 #define ROLLOUT_MIN_ORGANISATIONS_DEFAULT 2
+/* A domain's rollout alert (failures in enforce), and a state database failure of the
+ * rollout, are logged at most once per this period (ms); the status page, /rollout and
+ * the metric show the alert all the time. */
+#define ROLLOUT_ALERT_LOG_MS (60 * 60 * 1000)
 
 #endif

@@ -42,6 +42,7 @@
 #include "mtasts_limits.h"
 #include "loop.h"
 #include "mxcheck.h"
+#include "rollout.h"
 #include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
@@ -68,6 +69,7 @@ struct daemon {
 	struct curlm *curlm;        /* the one libcurl multi: resolver fetches and ACME */
 	struct acme *acme;          /* NULL: no domain has cert = "acme" */
 	struct mxcheck *mxcheck;    /* the periodic MX check (mxcheck.h), NULL when off */
+	struct rollout *rollout;    /* the rollout of the published domains (rollout.h) */
 	struct tlsrpt_recv *tlsrpt; /* the HTTPS TLSRPT receiver's storage, NULL: off */
 	struct statedb *state;      /* NULL: memory-only (no state directory, or unusable) */
 	char *state_path;           /* <state directory>/state.db once the directory is there */
@@ -525,6 +527,10 @@ daemon_mxcheck_reload(struct daemon *d)
 	if (r < 0)
 		log_warn("MX check: cannot start: %s; the MX hosts are not checked", err_str(r));
 	admin_set_mxcheck(d->admin, d->mxcheck);
+	/* the rollout reads the MX check's reports (docs/rollout.md) */
+	(void)rollout_reload(&d->rollout, d->loop, d->cfg, d->state_path);
+	rollout_set_mxcheck(d->rollout, d->mxcheck);
+	admin_set_rollout(d->admin, d->rollout);
 }
 
 /* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
@@ -629,6 +635,8 @@ daemon_on_term(struct loop *loop, int sig, void *arg)
 	sysd_stopping();
 	loop_timer_stop(loop, &d->status_timer);
 	admin_stop_accepting(d->admin);
+	admin_set_rollout(d->admin, NULL);
+	d->rollout = rollout_free(d->rollout);
 	admin_set_mxcheck(d->admin, NULL);
 	d->mxcheck = mxcheck_free(d->mxcheck);
 	d->pub = pub_free(d->pub);
@@ -790,6 +798,7 @@ fail:
 		loop_timer_stop(d.loop, &d.status_timer);
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
 	d.admin = admin_free(d.admin);       /* before the receiver it reads the counters of */
+	d.rollout = rollout_free(d.rollout); /* before the MX check it reads the reports of */
 	d.mxcheck = mxcheck_free(d.mxcheck);
 	d.acme = acme_free(d.acme); /* before the publisher: it removes its http-01 tokens */
 	d.pub = pub_free(d.pub);

@@ -54,16 +54,19 @@ struct rollout_served {
 	                          * before it expire (since + prev_max_age_s), 0 unknown */
 };
 
+/* A failure type and its failed sessions. */
+struct rollout_type {
+	char name[64]; /* result type, "certificate-host-mismatch" */
+	uint64_t sessions;
+};
+
 /* The TLS reports about the domain, from the UTC day of `since` on. */
 struct rollout_evidence {
 	unsigned days;     /* distinct UTC days with sessions of policy type sts */
 	uint64_t sessions; /* successful + failed sessions, policy type sts */
 	uint64_t failures; /* failed sessions, policy type sts */
 	unsigned orgs;     /* distinct organisations */
-	struct {
-		char name[64]; /* result type, "certificate-host-mismatch" */
-		uint64_t sessions;
-	} types[ROLLOUT_TYPES_MAX]; /* the largest failure types, largest first */
+	struct rollout_type types[ROLLOUT_TYPES_MAX]; /* the largest, largest first */
 	size_t n_types;
 };
 
