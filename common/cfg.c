@@ -564,6 +564,9 @@ cfg_finish_rollout(struct cfg_ctx *ctx, struct cfg_domain *d, size_t i, const co
 	size_t j;
 
 	ro->n_steps = 0;
+	ro->orig_mode = (int)d->policy.mode;
+	ro->orig_max_age_s = d->policy.max_age_s;
+	(void)snprintf(ro->orig_id, sizeof(ro->orig_id), "%s", d->id != NULL ? d->id : "");
 	if (ro->n_max_age_steps == 0) {
 		ro->steps_s[0] = 86400;
 		ro->steps_s[1] = 7 * 86400;

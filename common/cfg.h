@@ -114,6 +114,13 @@ struct cfg_rollout {
 	/* Not keys: max_age_steps in seconds, strictly ascending, set by cfg_load(). */
 	uint32_t steps_s[ROLLOUT_STEPS_MAX];
 	size_t n_steps;
+	/* Not keys: the policy as configured (mode, max_age, id; "" derived), set by cfg_load():
+	 * with target enforce the daemon serves a step's mode and max_age in the domain's
+	 * policy instead (daemon/rollout.h rollout_apply()), and the configuration stays the
+	 * admin's statement of where the domain starts and ends. */
+	int orig_mode;
+	uint32_t orig_max_age_s;
+	char orig_id[STS_ID_MAX + 1];
 };
 
 struct cfg_domain {

@@ -518,6 +518,43 @@ daemon_cfg_load(const char *path, unsigned flags, struct cfg **ret_cfg, char *er
 	return 0;
 }
 
+/* A rollout step was taken: serve it (rollout_apply() on the configuration, then the
+ * publisher's snapshot; a new policy id, its DNS records after: RFC 8461 section 8.3). */
+static void
+daemon_rollout_apply(void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	if (!rollout_apply(d->rollout, d->cfg) || d->pub == NULL)
+		return;
+	r = pub_reload(d->pub, d->cfg);
+	if (r < 0)
+		log_err("rollout: the publisher did not take the step's policy: %s", err_str(r));
+	admin_update(d->admin, d->cfg, d->res, d->pub);
+}
+
+/* The rollout for d->cfg (rollout.h): the steps reached are served at once. */
+static void
+daemon_rollout_reload(struct daemon *d)
+{
+	int changed = 0, r;
+
+	r = rollout_reload(&d->rollout, d->loop, d->cfg, d->state_path, &changed);
+	if (r < 0)
+		log_warn("rollout: %s", err_str(r));
+	rollout_set_apply(d->rollout, daemon_rollout_apply, d);
+	rollout_set_mxcheck(d->rollout, d->mxcheck);
+	admin_set_rollout(d->admin, d->rollout);
+	if (changed && d->pub != NULL) {
+		r = pub_reload(d->pub, d->cfg);
+		if (r < 0)
+			log_err("rollout: the publisher did not take the steps' policies: %s",
+			        err_str(r));
+		admin_update(d->admin, d->cfg, d->res, d->pub);
+	}
+}
+
 /* The MX check for d->cfg: started, rebuilt or stopped (mxcheck.h); never fatal. */
 static void
 daemon_mxcheck_reload(struct daemon *d)
@@ -527,10 +564,8 @@ daemon_mxcheck_reload(struct daemon *d)
 	if (r < 0)
 		log_warn("MX check: cannot start: %s; the MX hosts are not checked", err_str(r));
 	admin_set_mxcheck(d->admin, d->mxcheck);
-	/* the rollout reads the MX check's reports (docs/rollout.md) */
-	(void)rollout_reload(&d->rollout, d->loop, d->cfg, d->state_path);
-	rollout_set_mxcheck(d->rollout, d->mxcheck);
-	admin_set_rollout(d->admin, d->rollout);
+	/* the rollout reads the MX check's reports and serves its steps (docs/rollout.md) */
+	daemon_rollout_reload(d);
 }
 
 /* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
@@ -563,6 +598,7 @@ daemon_reload(struct daemon *d)
 			        "reload: cert = \"acme\" is new: requires restart for the ACME "
 			        "client to order it, ignoring");
 	}
+	(void)rollout_apply(d->rollout, nc); /* the steps reached, not a flicker to the config */
 	if (d->pub != NULL) {
 		r = pub_reload(d->pub, nc);
 		if (r < 0) {

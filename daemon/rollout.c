@@ -21,8 +21,11 @@
 
 #include <json-c/json.h>
 
+#include <ldns/ldns.h>
+
 #include "err.h"
 #include "pub.h"
+#include "sts_txt.h"
 #include "rollout.h"
 #include "statedb.h"
 #include "xalloc.h"
@@ -37,6 +40,9 @@ struct rollout {
 	size_t n_doms;
 	struct loop_timer timer;
 	struct log_rate db_log;
+	struct dns_client *dns; /* the TXT checks of the automatic steps */
+	rollout_apply_fn *apply_fn;
+	void *apply_arg;
 };
 
 /* The state database, or NULL (logged, rate-limited). */
@@ -99,6 +105,11 @@ rollout_load_row(const struct statedb_rollout *ro, void *arg)
 	d->served.prev_max_age_s = ro->prev_max_age_s;
 	d->served.prev_until = ro->prev_until;
 	d->stored = 1;
+	if (d->automatic) {
+		d->step = ro->step;
+		d->step_serving = strcmp(ro->step_state, "serving") == 0;
+		d->step_at = ro->step_at;
+	}
 	return 0;
 }
 
@@ -118,9 +129,9 @@ rollout_store(struct rollout *r, struct rollout_domain *d)
 	                                     .since = d->served.since,
 	                                     .prev_max_age_s = d->served.prev_max_age_s,
 	                                     .prev_until = d->served.prev_until,
-	                                     .step = 0,
-	                                     .step_state = "done",
-	                                     .step_at = 0,
+	                                     .step = d->step,
+	                                     .step_state = d->step_serving ? "serving" : "done",
+	                                     .step_at = d->step_at,
 	                             });
 	if (rc < 0)
 		rollout_db_failed(r, "writing the rollout row", rc);
@@ -277,8 +288,8 @@ rollout_rules_of(const struct cfg_domain *cd, struct rollout_rules *ret)
 		ret->steps_s[ret->n_steps++] = ro->steps_s[i];
 	/* with target enforce, the configured max_age is the last step */
 	if (ro->target == CFG_ROLLOUT_ENFORCE && ret->n_steps < ROLLOUT_STEPS_MAX &&
-	    (ret->n_steps == 0 || cd->policy.max_age_s > ret->steps_s[ret->n_steps - 1]))
-		ret->steps_s[ret->n_steps++] = cd->policy.max_age_s;
+	    (ret->n_steps == 0 || ro->orig_max_age_s > ret->steps_s[ret->n_steps - 1]))
+		ret->steps_s[ret->n_steps++] = ro->orig_max_age_s;
 }
 
 static const struct mx_report *
@@ -295,6 +306,97 @@ rollout_mx(const struct rollout *r, const char *domain, time_t *ret_at)
 	}
 	*ret_at = 0;
 	return NULL;
+}
+
+/* ---- automatic steps ---- */
+
+_Static_assert(ROLLOUT_STEPS_MAX < 10, "a step number is one digit in an explicit id");
+
+static void
+rollout_txt_done(int err, const ldns_pkt *answer, int ad, void *arg)
+{
+	struct rollout_domain *d = arg;
+	struct rollout *r = d->r;
+	char qname[DOMAIN_BUF + 16], id[STS_ID_MAX + 1] = "", want[DOMAIN_BUF + 128];
+	struct txt_rr *rrs = NULL;
+	size_t n = 0;
+	uint64_t quiet;
+
+	(void)ad;
+	d->txt_q = NULL;
+	if (err == -ECANCELED)
+		return;
+	(void)snprintf(qname, sizeof(qname), "_mta-sts.%s", d->domain);
+	if (err == 0 && dns_answer_txt(answer, qname, &rrs, &n) == 0 &&
+	    sts_txt_parse(rrs, n, id) == 0)
+		(void)snprintf(d->txt_id, sizeof(d->txt_id), "%s", id);
+	else
+		d->txt_id[0] = '\0';
+	dns_txt_free(rrs, n);
+	if (!d->step_serving)
+		return;
+	if (strcmp(d->txt_id, d->policy_id) == 0) {
+		d->step_serving = 0;
+		d->stored = 0;
+		rollout_store(r, d);
+		log_dom_notice(d->domain,
+		               "rollout: step %u done: the _mta-sts TXT record has id %s (mode %s, "
+		               "max_age %u s)",
+		               d->step, d->policy_id, sts_mode_name(d->served.mode),
+		               d->served.max_age_s);
+		return;
+	}
+	if (!log_rate_due(&d->txt_log, loop_now_ms(r->loop), ROLLOUT_ALERT_LOG_MS, &quiet))
+		return;
+	if (d->cd->dns_update != NULL)
+		(void)snprintf(want, sizeof(want), "the DNS update (dns_update '%s') writes it",
+		               d->cd->dns_update);
+	else
+		(void)snprintf(want, sizeof(want),
+		               "publish: _mta-sts.%s. IN TXT \"v=STSv1; id=%s\"", d->domain,
+		               d->policy_id);
+	log_dom_notice(d->domain,
+	               "rollout: step %u serves policy id %s; the _mta-sts TXT record has %s%s: "
+	               "%s",
+	               d->step, d->policy_id, d->txt_id[0] != '\0' ? "id " : "no id", d->txt_id,
+	               want);
+}
+
+/* The step is done when the _mta-sts TXT record has the served id (RFC 8461 section 8.3:
+ * the policy first, the record after). */
+static void
+rollout_txt_check(struct rollout *r, struct rollout_domain *d)
+{
+	char qname[DOMAIN_BUF + 16];
+
+	if (d->txt_q != NULL || r->dns == NULL)
+		return;
+	(void)snprintf(qname, sizeof(qname), "_mta-sts.%s", d->domain);
+	d->r = r;
+	d->txt_q = dns_query_start(r->dns, qname, LDNS_RR_TYPE_TXT, 0, rollout_txt_done, d);
+}
+
+/* One step up: stored first (a restart resumes it), then served (the hook reloads the
+ * publisher: a new policy id; the TXT record follows). */
+static void
+rollout_step(struct rollout *r, struct rollout_domain *d, time_t now)
+{
+	char age[32];
+
+	d->step++;
+	d->step_serving = 1;
+	d->step_at = now;
+	d->txt_log = (struct log_rate){0};
+	log_dom_notice(d->domain, "rollout: step %u of %zu: %s; serving mode enforce, max_age %s",
+	               d->step, d->rules.n_steps, d->rec.reason,
+	               rollout_fmt_age(d->rules.steps_s[d->step - 1], age, sizeof(age)));
+	d->stored = 0;
+	rollout_store(r, d);
+	if (r->apply_fn != NULL)
+		r->apply_fn(r->apply_arg);
+	/* what is served now: a new id, a new "since" */
+	rollout_served_update(r, d, now);
+	rollout_txt_check(r, d);
 }
 
 static void
@@ -318,7 +420,13 @@ rollout_eval_domain(struct rollout *r, struct rollout_domain *d, time_t now)
 		d->alerts++;
 		if (log_rate_due(&d->alert_log, loop_now_ms(r->loop), ROLLOUT_ALERT_LOG_MS, &quiet))
 			log_dom_warn(d->domain, "rollout: %s", d->rec.reason);
+		return; /* never a step, never downwards */
 	}
+	if (d->step_serving)
+		rollout_txt_check(r, d);
+	else if (d->automatic && d->step < d->rules.n_steps &&
+	         (d->rec.advice == ROLLOUT_READY_ENFORCE || d->rec.advice == ROLLOUT_RAISE_MAX_AGE))
+		rollout_step(r, d, now);
 }
 
 void
@@ -353,6 +461,18 @@ rollout_setup(struct rollout *r, const struct cfg *cfg, const char *state_path)
 	struct statedb *db;
 	int rc;
 
+	for (i = 0; i < n_old; i++)
+		if (old[i].txt_q != NULL)
+			dns_query_cancel(old[i].txt_q); /* its callback clears txt_q */
+	r->dns = dns_client_free(r->dns);
+	rc = dns_client_new(r->loop, &cfg->resolver, &r->dns);
+	if (rc < 0) {
+		r->dns = NULL;
+		log_warn("rollout: no DNS client (%s): automatic steps wait for their TXT record "
+		         "without seeing it",
+		         err_str(rc));
+	}
+
 	r->cfg = cfg;
 	free(r->state_path);
 	r->state_path = state_path != NULL ? xstrdup(state_path) : NULL;
@@ -369,8 +489,16 @@ rollout_setup(struct rollout *r, const struct cfg *cfg, const char *state_path)
 				*d = old[k];
 				d->cd = &cfg->publisher.domains[i];
 				d->mx = NULL;
+				d->txt_q = NULL;
 				break;
 			}
+		}
+		d->r = r;
+		d->automatic = d->cd->rollout.target == CFG_ROLLOUT_ENFORCE &&
+		               d->cd->rollout.orig_mode == STS_MODE_TESTING;
+		if (!d->automatic) {
+			d->step = 0;
+			d->step_serving = 0;
 		}
 	}
 	free(old);
@@ -383,17 +511,23 @@ rollout_setup(struct rollout *r, const struct cfg *cfg, const char *state_path)
 }
 
 int
-rollout_new(struct loop *loop, const struct cfg *cfg, const char *state_path,
-            struct rollout **ret_r)
+rollout_new(struct loop *loop, struct cfg *cfg, const char *state_path, struct rollout **ret_r,
+            int *ret_changed)
 {
 	struct rollout *r;
+	int changed;
 
 	*ret_r = NULL;
+	if (ret_changed != NULL)
+		*ret_changed = 0;
 	if (cfg->publisher.n_domains == 0)
 		return 0;
 	r = xcalloc(1, sizeof(*r));
 	r->loop = loop;
 	rollout_setup(r, cfg, state_path);
+	changed = rollout_apply(r, cfg);
+	if (ret_changed != NULL)
+		*ret_changed = changed;
 	rollout_refresh(r);
 	loop_timer_start(loop, &r->timer, cfg->publisher.rollout_interval_ms, rollout_tick, r);
 	*ret_r = r;
@@ -401,18 +535,24 @@ rollout_new(struct loop *loop, const struct cfg *cfg, const char *state_path,
 }
 
 int
-rollout_reload(struct rollout **rp, struct loop *loop, const struct cfg *cfg,
-               const char *state_path)
+rollout_reload(struct rollout **rp, struct loop *loop, struct cfg *cfg, const char *state_path,
+               int *ret_changed)
 {
 	struct rollout *r = *rp;
+	int changed;
 
+	if (ret_changed != NULL)
+		*ret_changed = 0;
 	if (cfg->publisher.n_domains == 0) {
 		*rp = rollout_free(r);
 		return 0;
 	}
 	if (r == NULL)
-		return rollout_new(loop, cfg, state_path, rp);
+		return rollout_new(loop, cfg, state_path, rp, ret_changed);
 	rollout_setup(r, cfg, state_path);
+	changed = rollout_apply(r, cfg);
+	if (ret_changed != NULL)
+		*ret_changed = changed;
 	rollout_refresh(r);
 	loop_timer_start(loop, &r->timer, cfg->publisher.rollout_interval_ms, rollout_tick, r);
 	return 0;
@@ -424,11 +564,80 @@ rollout_free(struct rollout *r)
 	if (r == NULL)
 		return NULL;
 	loop_timer_stop(r->loop, &r->timer);
+	r->dns = dns_client_free(r->dns); /* the TXT queries' callbacks run (-ECANCELED) */
 	r->db = statedb_close(r->db);
 	free(r->state_path);
 	free(r->doms);
 	free(r);
 	return NULL;
+}
+
+void
+rollout_set_apply(struct rollout *r, rollout_apply_fn *fn, void *arg)
+{
+	if (r == NULL)
+		return;
+	r->apply_fn = fn;
+	r->apply_arg = arg;
+}
+
+/* The policy of step k for cd into mode, max_age, id (NULL: derived). */
+static int
+rollout_apply_one(struct cfg_domain *cd, const struct rollout_domain *d)
+{
+	const struct cfg_rollout *ro = &cd->rollout;
+	struct rollout_rules rules;
+	enum sts_mode mode = (enum sts_mode)ro->orig_mode;
+	uint32_t max_age = ro->orig_max_age_s;
+	unsigned step = 0;
+	char id[64] = ""; /* at most STS_ID_MAX: a step is one digit (ROLLOUT_STEPS_MAX < 10) */
+	int changed = 0;
+
+	if (d != NULL && d->automatic && d->step > 0) {
+		rollout_rules_of(cd, &rules);
+		step = d->step <= rules.n_steps ? d->step : (unsigned)rules.n_steps;
+	}
+	if (step > 0) {
+		mode = STS_MODE_ENFORCE;
+		max_age = rules.steps_s[step - 1];
+	}
+	if (ro->orig_id[0] != '\0') {
+		if (step > 0)
+			(void)snprintf(id, sizeof(id), "%.*ss%u", STS_ID_MAX - 2, ro->orig_id,
+			               step);
+		else
+			(void)snprintf(id, sizeof(id), "%s", ro->orig_id);
+	}
+	if (cd->policy.mode != mode || cd->policy.max_age_s != max_age) {
+		cd->policy.mode = mode;
+		cd->policy.max_age_s = max_age;
+		changed = 1;
+	}
+	if ((cd->id == NULL) != (id[0] == '\0') || (cd->id != NULL && strcmp(cd->id, id) != 0)) {
+		free(cd->id);
+		cd->id = id[0] != '\0' ? xstrdup(id) : NULL;
+		changed = 1;
+	}
+	return changed;
+}
+
+int
+rollout_apply(const struct rollout *r, struct cfg *cfg)
+{
+	const struct rollout_domain *d;
+	int changed = 0;
+	size_t i, k;
+
+	for (i = 0; i < cfg->publisher.n_domains; i++) {
+		struct cfg_domain *cd = &cfg->publisher.domains[i];
+
+		d = NULL;
+		for (k = 0; k < rollout_domains(r); k++)
+			if (strcmp(r->doms[k].domain, cd->domain) == 0)
+				d = &r->doms[k];
+		changed |= rollout_apply_one(cd, d);
+	}
+	return changed;
 }
 
 void
@@ -538,6 +747,14 @@ rollout_json_domain(const struct rollout_domain *d)
 	jadd(rec, "evaluated_at", rollout_jtime(d->evaluated_at));
 	jadd(o, "recommendation", rec);
 	jadd(o, "alerts", json_object_new_int64((int64_t)d->alerts));
+	jadd(o, "automatic", json_object_new_boolean(d->automatic));
+	if (d->automatic) {
+		jadd(o, "step", json_object_new_int64(d->step));
+		jadd(o, "steps", json_object_new_int64((int64_t)d->rules.n_steps));
+		jadd(o, "step_state", json_object_new_string(d->step_serving ? "serving" : "done"));
+		jadd(o, "step_at", rollout_jtime(d->step_at));
+		jadd(o, "txt_id", d->txt_id[0] != '\0' ? json_object_new_string(d->txt_id) : NULL);
+	}
 	return o;
 }
 
