@@ -63,7 +63,7 @@ static void
 cli_rollout_domain(const struct cli_args *a, const char *name, json_object *d)
 {
 	struct json_object_iterator it, end;
-	json_object *ev, *types, *mx, *rec;
+	json_object *ev, *types, *mx, *rec, *auto_;
 	long long days, orgs;
 	char age[32];
 	int first = 1;
@@ -98,6 +98,18 @@ cli_rollout_domain(const struct cli_args *a, const char *name, json_object *d)
 		              jstr(mx, "at"), jint(mx, "verified"), jint(mx, "hosts"));
 	else
 		(void)fprintf(a->out, "  MX check: not run yet\n");
+	if (json_object_object_get_ex(d, "automatic", &auto_) && json_object_get_boolean(auto_)) {
+		if (strcmp(jstr(d, "step_state"), "serving") == 0)
+			(void)fprintf(
+			        a->out,
+			        "  automatic: step %lld of %lld served since %s, waiting for the "
+			        "_mta-sts TXT record to have id %s (it has %s)\n",
+			        jint(d, "step"), jint(d, "steps"), jstr(d, "step_at"),
+			        jstr(d, "policy_id"), jstr(d, "txt_id"));
+		else
+			(void)fprintf(a->out, "  automatic: step %lld of %lld\n", jint(d, "step"),
+			              jint(d, "steps"));
+	}
 	if (json_object_object_get_ex(d, "recommendation", &rec))
 		(void)fprintf(a->out, "  %s\n", jstr(rec, "reason"));
 }
