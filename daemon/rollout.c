@@ -113,14 +113,15 @@ rollout_load_row(const struct statedb_rollout *ro, void *arg)
 	return 0;
 }
 
-static void
+/* Write d's row. 0, or -ENOENT (no state database), or ERR_STATEDB_* (logged). */
+static int
 rollout_store(struct rollout *r, struct rollout_domain *d)
 {
 	struct statedb *db = rollout_db(r);
 	int rc;
 
 	if (db == NULL)
-		return;
+		return -ENOENT;
 	rc = statedb_rollout_put(db, &(struct statedb_rollout){
 	                                     .domain = d->domain,
 	                                     .policy_id = d->policy_id,
@@ -137,6 +138,7 @@ rollout_store(struct rollout *r, struct rollout_domain *d)
 		rollout_db_failed(r, "writing the rollout row", rc);
 	else
 		d->stored = 1;
+	return rc;
 }
 
 /* What the publisher serves for d now (the configuration's policy) against what was
@@ -154,7 +156,7 @@ rollout_served_update(struct rollout *r, struct rollout_domain *d, time_t now)
 	    old.max_age_s == p->max_age_s) {
 		free(id);
 		if (!d->stored)
-			rollout_store(r, d);
+			(void)rollout_store(r, d);
 		return;
 	}
 	if (had)
@@ -179,7 +181,7 @@ rollout_served_update(struct rollout *r, struct rollout_domain *d, time_t now)
 		}
 	}
 	d->stored = 0;
-	rollout_store(r, d);
+	(void)rollout_store(r, d);
 }
 
 /* ---- the evidence ---- */
@@ -338,7 +340,7 @@ rollout_txt_done(int err, const ldns_pkt *answer, int ad, void *arg)
 	if (strcmp(d->txt_id, d->policy_id) == 0) {
 		d->step_serving = 0;
 		d->stored = 0;
-		rollout_store(r, d);
+		(void)rollout_store(r, d); /* not stored: checked again after a restart */
 		log_dom_notice(d->domain,
 		               "rollout: step %u done: the _mta-sts TXT record has id %s (mode %s, "
 		               "max_age %u s)",
@@ -383,15 +385,31 @@ rollout_step(struct rollout *r, struct rollout_domain *d, time_t now)
 {
 	char age[32];
 
+	uint64_t quiet;
+	int rc;
+
 	d->step++;
 	d->step_serving = 1;
 	d->step_at = now;
+	d->stored = 0;
+	rc = rollout_store(r, d);
+	if (rc < 0) {
+		/* a step the state database does not hold would be undone by a restart:
+		 * the policy would go down again. Not now; the next evaluation tries again. */
+		d->step--;
+		d->step_serving = 0;
+		if (log_rate_due(&d->txt_log, loop_now_ms(r->loop), ROLLOUT_ALERT_LOG_MS, &quiet))
+			log_dom_warn(
+			        d->domain,
+			        "rollout: step %u not taken: the state database cannot keep it "
+			        "(%s)",
+			        d->step + 1, rc == -ENOENT ? "none" : err_str(rc));
+		return;
+	}
 	d->txt_log = (struct log_rate){0};
 	log_dom_notice(d->domain, "rollout: step %u of %zu: %s; serving mode enforce, max_age %s",
 	               d->step, d->rules.n_steps, d->rec.reason,
 	               rollout_fmt_age(d->rules.steps_s[d->step - 1], age, sizeof(age)));
-	d->stored = 0;
-	rollout_store(r, d);
 	if (r->apply_fn != NULL)
 		r->apply_fn(r->apply_arg);
 	/* what is served now: a new id, a new "since" */
