@@ -540,6 +540,8 @@ daemon_rollout_reload(struct daemon *d)
 {
 	int changed = 0, r;
 
+	/* the MX check may be a new one (mxcheck_reload()): never read the old one's reports */
+	rollout_set_mxcheck(d->rollout, d->mxcheck);
 	r = rollout_reload(&d->rollout, d->loop, d->cfg, d->state_path, &changed);
 	if (r < 0)
 		log_warn("rollout: %s", err_str(r));

@@ -51,7 +51,8 @@ struct rollout_domain {
 	struct rollout_rules rules;
 	int64_t since_day; /* the UTC day the evidence is counted from */
 	struct rollout_evidence ev;
-	const struct mx_report *mx; /* the last MX check (borrowed from mxcheck), NULL none */
+	const struct mx_report *mx; /* the last MX check (borrowed from mxcheck until the loop
+	                             * runs again: read only right after rollout_refresh()) */
 	time_t mx_at;
 	struct rollout_rec rec;
 	time_t evaluated_at; /* 0: never */

@@ -13,7 +13,7 @@
 #     with a new policy id; the step waits ("serving") for the TXT record; the log says
 #     what to publish;
 #   - a restart while step 1 waits: the publisher serves step 1 at once (same id), the step
-#     is still "serving", and "since" is kept;
+#     is still "serving", and "since" is kept; a reload (SIGHUP) keeps serving it;
 #   - the TXT record published: step 1 done, step 2 (max_age 604800, a new id), published:
 #     done, "enforce with max_age 7d: the last step";
 #   - a forged failure report: alert (log warning, mtastsd_rollout_alert 1, the page), and
@@ -164,6 +164,14 @@ wait_for "$LIVE_S" state_is "1 serving enforce 86400" || die "after the restart:
 check "after the restart: step 1 served" "mode: enforce max_age: 86400 " "$(policy)"
 check "after the restart: the same id, the same since" "$ID1 $SINCE1" \
 	"$(field 'd["policy_id"]') $(sqlite3 "$T/st/state.db" "SELECT since FROM rollout")"
+
+# ---- a reload (SIGHUP) while step 1 waits: the step stays served, no flicker to testing ----
+kill -HUP "$(cat "$T/m2.pid")"
+wait_log "$LOG" "configuration reloaded" || die "no reload: $(tail -3 "$T/m2.log")"
+check "after a reload: step 1 still served, same id" "mode: enforce max_age: 86400 |$ID1" \
+	"$(policy)|$(field 'd["policy_id"]')"
+check "after a reload: testing was never served again (one 'now serving' line, step 1's)" 0 \
+	"$(grep -c "rollout: now serving mode testing" "$T/m2.log" || true)"
 
 # ---- the TXT record published: step 1 done, then step 2 (7d) -------------------------------
 dns "$ID1"
