@@ -2,14 +2,16 @@
  * daemon/rollout.c - the daemon's rollout of the published domains (docs/rollout.md)
  *
  * Interface: rollout_new(), rollout_reload(), rollout_free(), rollout_set_mxcheck(),
- *            rollout_refresh(), rollout_domains(), rollout_domain(), rollout_json(),
- *            rollout_stats_add() (rollout.h)
+ *            rollout_apply(), rollout_set_apply(), rollout_refresh(), rollout_domains(),
+ *            rollout_domain(), rollout_json(), rollout_stats_add() (rollout.h)
  * Design:    a timer every publisher.rollout_interval runs rollout_refresh(): per domain,
  *            the served policy against the state database's row (a change starts a new
  *            "since"), the evidence from the TLSRPT tables from the UTC day of "since" on,
  *            the MX check's last report, rollout_evaluate(); a changed recommendation is
  *            logged (notice), an alert is logged (warning, at most once per
- *            ROLLOUT_ALERT_LOG_MS per domain) and counted.
+ *            ROLLOUT_ALERT_LOG_MS per domain) and counted. Automatic steps
+ *            (rollout_step()): stored, then served through the daemon's hook, then done
+ *            when the _mta-sts TXT query (our own DNS client) returns the served id.
  * Threads:   main loop only; its own state database connection.
  * Errors:    state database failures are logged at most once per ROLLOUT_ALERT_LOG_MS and
  *            never stop the evaluation.
@@ -189,7 +191,6 @@ rollout_served_update(struct rollout *r, struct rollout_domain *d, time_t now)
 struct rollout_ev_arg {
 	struct rollout_evidence *ev;
 	int64_t last_day;
-	const char *last_org;
 	char org[TLSRPT_STRING_MAX + 1];
 };
 
