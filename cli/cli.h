@@ -118,5 +118,9 @@ int cli_cert(const struct cli_args *a);
 /* tlsrpt import [FILE|-] | tlsrpt [DOMAIN] [--json]: TLS reports in and out
  * (cli_tlsrpt.c, docs/tlsrpt.md); import exits 0, EX_DATAERR or EX_TEMPFAIL. */
 int cli_tlsrpt(const struct cli_args *a);
+/* rollout [DOMAIN] [--json]: each published domain's rollout from the running daemon
+ * (GET /rollout, docs/rollout.md): served since when, evidence, MX check, recommendation.
+ * 0 ok, 1 the daemon does not answer or DOMAIN is not published. */
+int cli_rollout(const struct cli_args *a);
 
 #endif

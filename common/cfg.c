@@ -221,6 +221,26 @@ static const struct cfg_key cfg_keys_resolver[] = {
         K_END,
 };
 
+static const struct cfg_enum cfg_rollout_target_names[] = {
+        {"advise", CFG_ROLLOUT_ADVISE},
+        {"enforce", CFG_ROLLOUT_ENFORCE},
+        {NULL, 0},
+};
+
+/* publisher.domains[].rollout (docs/rollout.md) */
+static const struct cfg_key cfg_keys_rollout[] = {
+        K_ENUM(D, "target", rollout.target, CFG_ROLLOUT_ADVISE, cfg_rollout_target_names, 0),
+        K_UINT(D, "min_days", rollout.min_days, ROLLOUT_MIN_DAYS_DEFAULT, 1, 365, 0),
+        K_UINT(D, "min_sessions", rollout.min_sessions, ROLLOUT_MIN_SESSIONS_DEFAULT, 0, 1000000000,
+               0),
+        K_UINT(D, "min_organisations", rollout.min_organisations, ROLLOUT_MIN_ORGANISATIONS_DEFAULT,
+               0, 1000, 0),
+        K_STRLIST(D, "max_age_steps", rollout.max_age_steps, rollout.n_max_age_steps,
+                  ROLLOUT_STEPS_MAX - 1, cfg_check_max_age, 0),
+        K_MS(D, "day", rollout.day_ms, DAY(1), SEC(1), DAY(1), 0),
+        K_END,
+};
+
 static const struct cfg_key cfg_keys_domain[] = {
         K_STR(D, "domain", domain, NULL, REQ, NULL),
         K_ENUM(D, "mode", policy.mode, 0, cfg_mode_names, REQ),
@@ -231,6 +251,7 @@ static const struct cfg_key cfg_keys_domain[] = {
         K_PATH(D, "key", key_file, CFG_F_READABLE),
         K_STR(D, "tlsrpt_rua", tlsrpt_rua, NULL, 0, cfg_check_rua),
         K_STR(D, "dns_update", dns_update, NULL, 0, cfg_check_upd_name),
+        K_GROUP("rollout", cfg_keys_rollout),
         K_END,
 };
 
@@ -283,6 +304,7 @@ static const struct cfg_key cfg_keys_publisher[] = {
              MIN(5), 0),
         K_UINT(P, "mx_check_concurrency", publisher.mx_check_concurrency, 4, 1, 64, 0),
         K_UINT(P, "mx_check_port", publisher.mx_check_port, 25, 1, 65535, 0),
+        K_MS(P, "rollout_interval", publisher.rollout_interval_ms, MIN(1), SEC(1), HOUR(1), 0),
         K_END,
 };
 
@@ -535,6 +557,39 @@ cfg_finish_acme(struct cfg_ctx *ctx, struct cfg *c, const config_setting_t *root
 	return 0;
 }
 
+/* The rollout group's max_age steps in seconds, strictly ascending; the default 1d, 7d. */
+static int
+cfg_finish_rollout(struct cfg_ctx *ctx, struct cfg_domain *d, size_t i, const config_setting_t *g)
+{
+	struct cfg_rollout *ro = &d->rollout;
+	char key[CFG_KEY_PATH_MAX];
+	const char *why = NULL;
+	size_t j;
+
+	ro->n_steps = 0;
+	ro->orig_mode = (int)d->policy.mode;
+	ro->orig_max_age_s = d->policy.max_age_s;
+	(void)snprintf(ro->orig_id, sizeof(ro->orig_id), "%s", d->id != NULL ? d->id : "");
+	if (ro->n_max_age_steps == 0) {
+		ro->steps_s[0] = 86400;
+		ro->steps_s[1] = 7 * 86400;
+		ro->n_steps = 2;
+		return 0;
+	}
+	(void)snprintf(key, sizeof(key), "publisher.domains[%zu].rollout.max_age_steps", i);
+	for (j = 0; j < ro->n_max_age_steps && j < ROLLOUT_STEPS_MAX; j++) {
+		if (cfg_max_age_from_text(ro->max_age_steps[j], &ro->steps_s[j], &why) < 0)
+			return cfg_error(ctx, cfg_lookup(g, "max_age_steps"), key, "'%s': %s",
+			                 ro->max_age_steps[j], why);
+		if (j > 0 && ro->steps_s[j] <= ro->steps_s[j - 1])
+			return cfg_error(ctx, cfg_lookup(g, "max_age_steps"), key,
+			                 "'%s' is not longer than '%s': steps only go up",
+			                 ro->max_age_steps[j], ro->max_age_steps[j - 1]);
+		ro->n_steps++;
+	}
+	return 0;
+}
+
 static int
 cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_setting_t *e)
 {
@@ -605,7 +660,7 @@ cfg_finish_domain(struct cfg_ctx *ctx, struct cfg *c, size_t i, const config_set
 		return cfg_error(ctx, at, key, "%s",
 		                 perr.reason[0] != '\0' ? perr.reason : err_str(r));
 	}
-	return 0;
+	return cfg_finish_rollout(ctx, d, i, cfg_lookup(e, "rollout"));
 }
 
 /* ---- publisher.dns_update ---- */

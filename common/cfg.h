@@ -95,6 +95,34 @@ struct cfg_resolver {
 
 struct cfg_dns_update;
 
+/* publisher.domains[].rollout.target */
+enum cfg_rollout_target {
+	CFG_ROLLOUT_ADVISE = 0,  /* "advise": the recommendation only (the default) */
+	CFG_ROLLOUT_ENFORCE = 1, /* "enforce": mtastsd moves the domain itself (docs/rollout.md) */
+};
+
+/* publisher.domains[].rollout: the evidence the recommendation (and, with target enforce,
+ * the automatic progression) asks for, and the max_age steps (docs/rollout.md). */
+struct cfg_rollout {
+	int target;                 /* enum cfg_rollout_target */
+	unsigned min_days;          /* UTC days with reports, and days served; default 14 */
+	unsigned min_sessions;      /* sessions in those reports; default 1000 */
+	unsigned min_organisations; /* distinct reporting organisations; default 2 */
+	size_t n_max_age_steps;
+	char **max_age_steps; /* as written ("1d", "7d"); empty: the default 1d, 7d */
+	uint64_t day_ms;      /* TEST LAB ONLY: the length of a day in the rules; default 1d */
+	/* Not keys: max_age_steps in seconds, strictly ascending, set by cfg_load(). */
+	uint32_t steps_s[ROLLOUT_STEPS_MAX];
+	size_t n_steps;
+	/* Not keys: the policy as configured (mode, max_age, id; "" derived), set by cfg_load():
+	 * with target enforce the daemon serves a step's mode and max_age in the domain's
+	 * policy instead (daemon/rollout.h rollout_apply()), and the configuration stays the
+	 * admin's statement of where the domain starts and ends. */
+	int orig_mode;
+	uint32_t orig_max_age_s;
+	char orig_id[STS_ID_MAX + 1];
+};
+
 struct cfg_domain {
 	char *domain;             /* Policy Domain, normalised A-label */
 	struct sts_policy policy; /* validated with sts_policy_validate() */
@@ -109,6 +137,7 @@ struct cfg_domain {
 	int acme; /* cert = "acme" (or no cert with an acme group): cert_file and key_file are
 	           * <state_directory>/acme/mta-sts.<domain>/{fullchain,key}.pem, ordered and
 	           * renewed by the ACME client (acme/acme.h) */
+	struct cfg_rollout rollout; /* the rollout group; defaults without one */
 };
 
 enum cfg_tsig_alg {
@@ -189,6 +218,8 @@ struct cfg_publisher {
 	uint64_t mx_check_step_timeout_ms; /* connect, each reply, the handshake; default 10 s */
 	unsigned mx_check_concurrency;     /* domains probed at once by the daemon; default 4 */
 	unsigned mx_check_port;            /* TEST LAB ONLY: the SMTP port, default 25 */
+	uint64_t rollout_interval_ms; /* the rollout's evaluation (daemon/rollout.h); default 1 min
+	                               */
 };
 
 enum cfg_cache_backend {

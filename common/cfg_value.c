@@ -311,6 +311,36 @@ cfg_check_id(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, co
 	return 0;
 }
 
+int
+cfg_max_age_from_text(const char *v, uint32_t *ret_s, const char **why)
+{
+	uint64_t ms;
+
+	if (cfg_duration_from_text(v, &ms, why) < 0)
+		return -1;
+	if (ms % 1000 != 0) {
+		*why = "a max_age is whole seconds";
+		return -1;
+	}
+	if (ms < SEC(60) || ms > SEC(STS_MAX_AGE_MAX)) {
+		*why = "a max_age is 60s..31557600s (RFC 8461 section 3.2)";
+		return -1;
+	}
+	*ret_s = (uint32_t)(ms / 1000);
+	return 0;
+}
+
+int
+cfg_check_max_age(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)
+{
+	const char *why = NULL;
+	uint32_t sec;
+
+	if (cfg_max_age_from_text(v, &sec, &why) < 0)
+		return cfg_error(ctx, s, key, "bad max_age '%s': %s", v, why);
+	return 0;
+}
+
 /* RFC 8460 section 3: rua = "mailto:..." or "https:...", comma separated. */
 int
 cfg_check_rua(struct cfg_ctx *ctx, const config_setting_t *s, const char *key, const char *v)

@@ -346,4 +346,20 @@
  * all tlsrpt.max_uploads are taken. */
 #define PUB_TLSRPT_UPLOAD_GRACE_MS 5000
 
+/* Rollout (daemon/rollout_eval.h, docs/rollout.md): failure types named in a reason and
+ * kept per domain's evidence (the rest are counted, not named); max_age steps of a
+ * publisher.domains[].rollout group. */
+#define ROLLOUT_TYPES_MAX 8
+#define ROLLOUT_STEPS_MAX 8
+/* The recommendation's defaults without a rollout group: days of reports (and of the mode
+ * served), sessions and organisations before enforce or the next max_age step. RFC 8461
+ * section 8.3 leaves the numbers to the operator; two weeks sees weekly patterns twice. */
+#define ROLLOUT_MIN_DAYS_DEFAULT          14
+#define ROLLOUT_MIN_SESSIONS_DEFAULT      1000
+#define ROLLOUT_MIN_ORGANISATIONS_DEFAULT 2
+/* A domain's rollout alert (failures in enforce), and a state database failure of the
+ * rollout, are logged at most once per this period (ms); the status page, /rollout and
+ * the metric show the alert all the time. */
+#define ROLLOUT_ALERT_LOG_MS (60 * 60 * 1000)
+
 #endif

@@ -48,6 +48,8 @@ enum statedb_stmt {
 	ST_TLSRPT_RAW,
 	ST_TLSRPT_SUMS_DOM,
 	ST_TLSRPT_ORGS_DOM,
+	ST_ROLLOUT_PUT,
+	ST_ROLLOUT_LOAD,
 	ST_COUNT
 };
 
@@ -141,6 +143,11 @@ static const char *const statedb_sql[ST_COUNT] = {
                 "FROM (SELECT id FROM tlsrpt_report ORDER BY received_at DESC, id DESC "
                 "LIMIT ?2) AS l JOIN tlsrpt_report r ON r.id = l.id "
                 "ORDER BY r.received_at DESC, r.id DESC",
+        [ST_ROLLOUT_PUT] = "INSERT OR REPLACE INTO rollout (domain, policy_id, mode, max_age, "
+                           "since, prev_max_age, prev_until, step, step_state, step_at) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        [ST_ROLLOUT_LOAD] = "SELECT domain, policy_id, mode, max_age, since, prev_max_age, "
+                            "prev_until, step, step_state, step_at FROM rollout ORDER BY domain",
 };
 
 /*
@@ -173,6 +180,15 @@ static const char *const statedb_steps[STATEDB_SCHEMA_VERSION] = {
         " sessions INTEGER NOT NULL);"
         "CREATE INDEX tlsrpt_session_domain_day ON tlsrpt_session (domain, day);"
         "CREATE INDEX tlsrpt_session_report ON tlsrpt_session (report);",
+        /* 2 -> 3: what each published domain serves since when, and its rollout step
+         * (daemon/rollout.c, docs/rollout.md) */
+        "CREATE TABLE rollout ("
+        " domain TEXT PRIMARY KEY NOT NULL,"
+        " policy_id TEXT NOT NULL, mode TEXT NOT NULL, max_age INTEGER NOT NULL,"
+        " since INTEGER NOT NULL,"
+        " prev_max_age INTEGER NOT NULL DEFAULT 0, prev_until INTEGER NOT NULL DEFAULT 0,"
+        " step INTEGER NOT NULL DEFAULT 0, step_state TEXT NOT NULL DEFAULT 'done',"
+        " step_at INTEGER NOT NULL DEFAULT 0);",
 };
 
 struct statedb {
@@ -976,4 +992,70 @@ statedb_tlsrpt_raw(struct statedb *db, const char *org, const char *report_id, v
 	if (rc != SQLITE_DONE)
 		return statedb_code(rc);
 	return r;
+}
+
+/* ---- rollout ---- */
+
+static int
+statedb_col_int(sqlite3_stmt *st, int col)
+{
+	return sqlite3_column_type(st, col) == SQLITE_INTEGER;
+}
+
+int
+statedb_rollout_put(struct statedb *db, const struct statedb_rollout *ro)
+{
+	sqlite3_stmt *st = db->st[ST_ROLLOUT_PUT];
+
+	if (sqlite3_bind_text(st, 1, ro->domain, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, ro->policy_id, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, ro->mode, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, (sqlite3_int64)ro->max_age_s) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 5, (sqlite3_int64)ro->since) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 6, (sqlite3_int64)ro->prev_max_age_s) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 7, (sqlite3_int64)ro->prev_until) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 8, (sqlite3_int64)ro->step) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 9, ro->step_state, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 10, (sqlite3_int64)ro->step_at) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	return statedb_run(db, st);
+}
+
+int
+statedb_rollout_load(struct statedb *db, statedb_rollout_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = db->st[ST_ROLLOUT_LOAD];
+	struct statedb_rollout ro;
+	size_t len;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ro.domain = statedb_col_text(st, 0, DOMAIN_NAME_MAX, &len);
+		ro.policy_id = statedb_col_text(st, 1, STS_ID_MAX, &len);
+		ro.mode = statedb_col_text(st, 2, 16, &len);
+		ro.max_age_s = statedb_col_int(st, 3) && sqlite3_column_int64(st, 3) >= 0 &&
+		                               sqlite3_column_int64(st, 3) <= STS_MAX_AGE_MAX
+		                       ? (uint32_t)sqlite3_column_int64(st, 3)
+		                       : 0;
+		ro.since = statedb_col_int(st, 4) ? (time_t)sqlite3_column_int64(st, 4) : 0;
+		ro.prev_max_age_s = statedb_col_int(st, 5) && sqlite3_column_int64(st, 5) >= 0 &&
+		                                    sqlite3_column_int64(st, 5) <= STS_MAX_AGE_MAX
+		                            ? (uint32_t)sqlite3_column_int64(st, 5)
+		                            : 0;
+		ro.prev_until = statedb_col_int(st, 6) ? (time_t)sqlite3_column_int64(st, 6) : 0;
+		ro.step = statedb_col_int(st, 7) && sqlite3_column_int64(st, 7) >= 0 &&
+		                          sqlite3_column_int64(st, 7) <= 1000
+		                  ? (unsigned)sqlite3_column_int64(st, 7)
+		                  : 0;
+		ro.step_state = statedb_col_text(st, 8, 16, &len);
+		ro.step_at = statedb_col_int(st, 9) ? (time_t)sqlite3_column_int64(st, 9) : 0;
+		if (fn(&ro, arg) != 0) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	(void)sqlite3_reset(st);
+	return statedb_code(rc == SQLITE_DONE ? SQLITE_OK : rc);
 }

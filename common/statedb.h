@@ -32,7 +32,9 @@
  * statedb_policy_count(), statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
  *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last(),
  *            statedb_tlsrpt_raw()
- *            (version 2: the TLSRPT tables, docs/tlsrpt.md)
+ *            (version 2: the TLSRPT tables, docs/tlsrpt.md),
+ *            statedb_rollout_put(), statedb_rollout_load()
+ *            (version 3: table rollout, docs/rollout.md)
  * Threads:   a struct statedb (one SQLite connection) is used by one thread; a module on
  *            another thread opens its own connection to the same file.
  * Ownership: the caller owns the handle (statedb_close()); strings passed in are copied
@@ -56,7 +58,7 @@
 /* The file in the state directory. */
 #define STATEDB_FILE_NAME "state.db"
 /* The schema this build writes (PRAGMA user_version), see the header comment. */
-#define STATEDB_SCHEMA_VERSION 2
+#define STATEDB_SCHEMA_VERSION 3
 /* PRAGMA application_id of our files: "MTST". */
 #define STATEDB_APPLICATION_ID 0x4d545354
 
@@ -224,5 +226,31 @@ int statedb_tlsrpt_orgs(struct statedb *db, const char *domain, int64_t since_da
  * first; raw is not read (NULL), success/failure are the report's sessions for domain. */
 int statedb_tlsrpt_last(struct statedb *db, const char *domain, size_t max,
                         statedb_tlsrpt_report_fn *fn, void *arg);
+
+/* ---- table rollout: what each published domain serves since when (docs/rollout.md) ---- */
+
+/* One published domain: the policy served (id, mode, max_age) and since when; for mode
+ * none, the largest max_age served before and when senders' copies of it expire; the
+ * automatic rollout's step reached ("done", or "serving": the step's policy is served, its
+ * TXT id not yet seen). Strings are NUL-terminated; a loaded column of the wrong type reads
+ * as "" or 0. */
+struct statedb_rollout {
+	const char *domain;
+	const char *policy_id;
+	const char *mode; /* "testing", "enforce", "none" */
+	uint32_t max_age_s;
+	time_t since; /* wall clock, s */
+	uint32_t prev_max_age_s;
+	time_t prev_until;
+	unsigned step;
+	const char *step_state;
+	time_t step_at;
+};
+/* Insert or replace the row of ro->domain. 0 or ERR_STATEDB_*. */
+int statedb_rollout_put(struct statedb *db, const struct statedb_rollout *ro);
+/* Called once per row (valid only during the call); return non-zero to stop. */
+typedef int statedb_rollout_fn(const struct statedb_rollout *ro, void *arg);
+/* Visit every row, by domain. 0 or ERR_STATEDB_*. */
+int statedb_rollout_load(struct statedb *db, statedb_rollout_fn *fn, void *arg);
 
 #endif

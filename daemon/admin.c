@@ -40,6 +40,7 @@
 #include "log.h"
 #include "mtasts_limits.h"
 #include "statedb.h"
+#include "rollout.h"
 #include "tlsrpt_recv.h"
 #include "tlsrpt_store.h"
 #include "tlsrpt_summary.h"
@@ -436,6 +437,27 @@ admin_tlsrpt(struct admin *a, struct MHD_Connection *conn, const char *dom)
 	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
 }
 
+/* GET /rollout and /rollout/<domain>: each published domain's rollout, evaluated now
+ * (rollout.h, docs/rollout.md). */
+static enum MHD_Result
+admin_rollout(struct admin *a, struct MHD_Connection *conn, const char *dom)
+{
+	char norm[DOMAIN_BUF];
+	json_object *o;
+	char *body;
+
+	if (dom != NULL && domain_normalize(dom, norm) < 0)
+		return admin_error(conn, MHD_HTTP_BAD_REQUEST, "invalid domain");
+	rollout_refresh(a->rollout);
+	o = rollout_json(a->rollout, dom != NULL ? norm : NULL);
+	if (o == NULL)
+		return admin_error(conn, MHD_HTTP_NOT_FOUND, "not a published domain");
+	body = xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+	                                                         JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	return admin_send(conn, MHD_HTTP_OK, "application/json", body);
+}
+
 /* GET / and /status: the facts gathered once for the body. */
 static enum MHD_Result
 admin_page_or_status(struct admin *a, struct MHD_Connection *conn, int page)
@@ -554,6 +576,8 @@ admin_access(void *cls, struct MHD_Connection *conn, const char *url, const char
 		return admin_mxcheck(a, conn);
 	case ADMIN_H_TLSRPT:
 		return admin_tlsrpt(a, conn, rt.domain);
+	case ADMIN_H_ROLLOUT:
+		return admin_rollout(a, conn, rt.domain);
 	case ADMIN_H_ERROR:
 		break;
 	}
@@ -967,6 +991,7 @@ admin_update(struct admin *a, const struct cfg *cfg, struct res *res, struct pub
 	stats_clear(a->stats_pub);
 	pub_stats_add(pub, a->stats_pub);
 	mxcheck_stats_add(a->mxcheck, a->stats_pub);
+	rollout_stats_add(a->rollout, a->stats_pub);
 	stats_clear(a->stats_res);
 	stats_add(a->stats_res, admin_res_stats, 1, a);
 	res_stats_add(res, a->stats_res);
@@ -989,6 +1014,15 @@ admin_set_mxcheck(struct admin *a, struct mxcheck *m)
 	if (a == NULL)
 		return;
 	a->mxcheck = m;
+	admin_update(a, a->cfg, a->res, a->pub);
+}
+
+void
+admin_set_rollout(struct admin *a, struct rollout *r)
+{
+	if (a == NULL)
+		return;
+	a->rollout = r;
 	admin_update(a, a->cfg, a->res, a->pub);
 }
 

@@ -64,6 +64,9 @@ void admin_set_acme(struct admin *a, struct acme *acme);
  * NULL when it is off; borrowed until the next call or admin_free(). */
 struct mxcheck;
 void admin_set_mxcheck(struct admin *a, struct mxcheck *m);
+/* The rollout whose state GET /rollout, /status and the page show (NULL: none). */
+struct rollout;
+void admin_set_rollout(struct admin *a, struct rollout *r);
 /* Count a configuration reload (ok 1: applied, 0: failed and the old one kept). */
 void admin_note_reload(struct admin *a, int ok);
 /* Shutdown: close the listener; requests in progress are still answered. */

@@ -24,6 +24,7 @@
 #include "err.h"
 #include "log.h"
 #include "mxcheck.h"
+#include "rollout.h"
 #include "statedb.h"
 #include "sts_policy.h"
 #include "tlsrpt_summary.h"
@@ -59,6 +60,7 @@ admin_facts_tlsrpt(struct admin *a, struct admin_facts *f)
 {
 	if (f->tlsrpt == NULL && admin_tlsrpt_summary(a, NULL, f->now, &f->tlsrpt) < 0)
 		f->tlsrpt = NULL;
+	rollout_refresh(a->rollout); /* the page's rollout section: evaluated now */
 }
 
 void
@@ -476,6 +478,66 @@ admin_html_mx(struct admin *a, FILE *f)
 	(void)fputs("</tbody></table>\n", f);
 }
 
+/* The rollout: per domain what is served since when, the evidence, the MX check and the
+ * recommendation with its reason (docs/rollout.md). */
+static void
+admin_html_rollout(struct admin *a, FILE *f)
+{
+	const struct rollout_domain *d;
+	char age[32];
+	size_t i, k, ok;
+
+	(void)fputs("<h2>Rollout</h2>\n<table id=\"rollout\"><thead><tr><th>Domain</th>"
+	            "<th>Served</th><th>Since</th><th>TLS reports since then</th><th>MX check</th>"
+	            "<th>Recommendation</th></tr></thead><tbody>\n",
+	            f);
+	for (i = 0; i < rollout_domains(a->rollout); i++) {
+		d = rollout_domain(a->rollout, i);
+		(void)fputs("<tr><td class=\"domain\">", f);
+		html_esc(f, d->domain);
+		(void)fprintf(f, "</td><td class=\"mode-%s\">%s, max_age %s, id <code>",
+		              sts_mode_name(d->served.mode), sts_mode_name(d->served.mode),
+		              rollout_fmt_age(d->served.max_age_s, age, sizeof(age)));
+		html_esc(f, d->policy_id);
+		(void)fputs("</code></td><td>", f);
+		html_time(f, d->served.since);
+		(void)fprintf(f,
+		              "</td><td>%u days, %llu sessions from %u organisations, %llu "
+		              "failures",
+		              d->ev.days, (unsigned long long)d->ev.sessions, d->ev.orgs,
+		              (unsigned long long)d->ev.failures);
+		for (k = 0; k < d->ev.n_types; k++) {
+			(void)fputs(k == 0 ? " (" : ", ", f);
+			html_esc(f, d->ev.types[k].name);
+			(void)fprintf(f, " %llu", (unsigned long long)d->ev.types[k].sessions);
+		}
+		(void)fputs(d->ev.n_types > 0 ? ")</td>" : "</td>", f);
+		if (d->mx == NULL) {
+			(void)fputs("<td>not run yet</td>", f);
+		} else {
+			for (k = 0, ok = 0; k < d->mx->n_hosts; k++)
+				ok += mx_report_host_ok(&d->mx->hosts[k]) != 0;
+			(void)fprintf(f, "<td class=\"%s\">%zu of %zu MX hosts verified, ",
+			              mx_report_ok(d->mx) ? "ok" : "bad", ok, d->mx->n_hosts);
+			html_time(f, d->mx_at);
+			(void)fputs("</td>", f);
+		}
+		(void)fprintf(f, "<td class=\"%s\" id=\"rollout-",
+		              d->rec.alert ? "bad"
+		              : d->rec.advice == ROLLOUT_READY_ENFORCE ||
+		                              d->rec.advice == ROLLOUT_RAISE_MAX_AGE ||
+		                              d->rec.advice == ROLLOUT_DONE ||
+		                              d->rec.advice == ROLLOUT_WITHDRAWN
+		                      ? "ok"
+		                      : "warn");
+		html_esc(f, d->domain);
+		(void)fputs("\">", f);
+		html_esc(f, d->rec.reason);
+		(void)fputs("</td></tr>\n", f);
+	}
+	(void)fputs("</tbody></table>\n", f);
+}
+
 static void
 html_esc(FILE *f, const char *s)
 {
@@ -821,6 +883,8 @@ admin_render_html(struct admin *a, const struct admin_facts *f)
 		(void)fputs("</tbody></table>\n", o.f);
 	}
 
+	if (a->rollout != NULL)
+		admin_html_rollout(a, o.f);
 	if (a->mxcheck != NULL)
 		admin_html_mx(a, o.f);
 	if (f->tlsrpt != NULL)

@@ -342,6 +342,15 @@ admin_route(const struct admin_route_cfg *rc, const struct admin_request *r,
 		ret->domain = url + 8;
 		return;
 	}
+	if (strcmp(url, "/rollout") == 0 || strcmp(url, "/rollout/") == 0) {
+		admin_serve(ret, ADMIN_H_ROLLOUT);
+		return;
+	}
+	if (strncmp(url, "/rollout/", 9) == 0) {
+		admin_serve(ret, ADMIN_H_ROLLOUT);
+		ret->domain = url + 9;
+		return;
+	}
 	if (strcmp(url, "/metrics") == 0)
 		admin_serve(ret, ADMIN_H_METRICS);
 	else if (strcmp(url, "/status") == 0)

@@ -20,7 +20,7 @@
  *   2. admin.token set: a request without it is 401.
  *   3. A POST body over ADMIN_POST_BODY_MAX: 413.
  *   4. Method and path: GET/HEAD of /, /status, /metrics, /policies/<domain>, /tlsrpt,
- *      /tlsrpt/<domain>; POST
+ *      /tlsrpt/<domain>, /rollout, /rollout/<domain>; POST
  *      /cache/purge, refused (403) when it carries Origin (a cross-site form) and, when no
  *      token is configured, on a TCP listener (any local user or any local web application
  *      with an SSRF could empty the cache): only a unix socket, whose file mode says who may
@@ -81,6 +81,7 @@ enum admin_handler {
 	ADMIN_H_ACME_RENEW, /* POST /acme/renew?domain=D: renew D's ACME certificate now */
 	ADMIN_H_MXCHECK,    /* POST /mx-check: start an MX check run now (daemon/mxcheck.h) */
 	ADMIN_H_TLSRPT,     /* GET /tlsrpt (domain NULL) and /tlsrpt/<domain> (not checked yet) */
+	ADMIN_H_ROLLOUT,    /* GET /rollout (domain NULL) and /rollout/<domain> (not checked yet) */
 };
 
 /* Why a request was refused, for the counters (mtastsd_admin_requests_refused_total). */

@@ -42,6 +42,7 @@
 #include "mtasts_limits.h"
 #include "loop.h"
 #include "mxcheck.h"
+#include "rollout.h"
 #include "pol_engine.h"
 #include "pub.h"
 #include "res.h"
@@ -68,6 +69,7 @@ struct daemon {
 	struct curlm *curlm;        /* the one libcurl multi: resolver fetches and ACME */
 	struct acme *acme;          /* NULL: no domain has cert = "acme" */
 	struct mxcheck *mxcheck;    /* the periodic MX check (mxcheck.h), NULL when off */
+	struct rollout *rollout;    /* the rollout of the published domains (rollout.h) */
 	struct tlsrpt_recv *tlsrpt; /* the HTTPS TLSRPT receiver's storage, NULL: off */
 	struct statedb *state;      /* NULL: memory-only (no state directory, or unusable) */
 	char *state_path;           /* <state directory>/state.db once the directory is there */
@@ -514,6 +516,45 @@ daemon_cfg_load(const char *path, unsigned flags, struct cfg **ret_cfg, char *er
 	return 0;
 }
 
+/* A rollout step was taken: serve it (rollout_apply() on the configuration, then the
+ * publisher's snapshot; a new policy id, its DNS records after: RFC 8461 section 8.3). */
+static void
+daemon_rollout_apply(void *arg)
+{
+	struct daemon *d = arg;
+	int r;
+
+	if (!rollout_apply(d->rollout, d->cfg) || d->pub == NULL)
+		return;
+	r = pub_reload(d->pub, d->cfg);
+	if (r < 0)
+		log_err("rollout: the publisher did not take the step's policy: %s", err_str(r));
+	admin_update(d->admin, d->cfg, d->res, d->pub);
+}
+
+/* The rollout for d->cfg (rollout.h): the steps reached are served at once. */
+static void
+daemon_rollout_reload(struct daemon *d)
+{
+	int changed = 0, r;
+
+	/* the MX check may be a new one (mxcheck_reload()): never read the old one's reports */
+	rollout_set_mxcheck(d->rollout, d->mxcheck);
+	r = rollout_reload(&d->rollout, d->loop, d->cfg, d->state_path, &changed);
+	if (r < 0)
+		log_warn("rollout: %s", err_str(r));
+	rollout_set_apply(d->rollout, daemon_rollout_apply, d);
+	rollout_set_mxcheck(d->rollout, d->mxcheck);
+	admin_set_rollout(d->admin, d->rollout);
+	if (changed && d->pub != NULL) {
+		r = pub_reload(d->pub, d->cfg);
+		if (r < 0)
+			log_err("rollout: the publisher did not take the steps' policies: %s",
+			        err_str(r));
+		admin_update(d->admin, d->cfg, d->res, d->pub);
+	}
+}
+
 /* The MX check for d->cfg: started, rebuilt or stopped (mxcheck.h); never fatal. */
 static void
 daemon_mxcheck_reload(struct daemon *d)
@@ -523,6 +564,8 @@ daemon_mxcheck_reload(struct daemon *d)
 	if (r < 0)
 		log_warn("MX check: cannot start: %s; the MX hosts are not checked", err_str(r));
 	admin_set_mxcheck(d->admin, d->mxcheck);
+	/* the rollout reads the MX check's reports and serves its steps (docs/rollout.md) */
+	daemon_rollout_reload(d);
 }
 
 /* Returns 1 when the new configuration was applied, 0 when the old one was kept. */
@@ -555,6 +598,7 @@ daemon_reload(struct daemon *d)
 			        "reload: cert = \"acme\" is new: requires restart for the ACME "
 			        "client to order it, ignoring");
 	}
+	(void)rollout_apply(d->rollout, nc); /* the steps reached, not a flicker to the config */
 	if (d->pub != NULL) {
 		r = pub_reload(d->pub, nc);
 		if (r < 0) {
@@ -627,6 +671,8 @@ daemon_on_term(struct loop *loop, int sig, void *arg)
 	sysd_stopping();
 	loop_timer_stop(loop, &d->status_timer);
 	admin_stop_accepting(d->admin);
+	admin_set_rollout(d->admin, NULL);
+	d->rollout = rollout_free(d->rollout);
 	admin_set_mxcheck(d->admin, NULL);
 	d->mxcheck = mxcheck_free(d->mxcheck);
 	d->pub = pub_free(d->pub);
@@ -788,6 +834,7 @@ fail:
 		loop_timer_stop(d.loop, &d.status_timer);
 	(void)listen_passed_finish(NULL, 0); /* a failed start: close what none took */
 	d.admin = admin_free(d.admin);       /* before the receiver it reads the counters of */
+	d.rollout = rollout_free(d.rollout); /* before the MX check it reads the reports of */
 	d.mxcheck = mxcheck_free(d.mxcheck);
 	d.acme = acme_free(d.acme); /* before the publisher: it removes its http-01 tokens */
 	d.pub = pub_free(d.pub);

@@ -71,6 +71,13 @@ static const struct cli_verb main_verbs[] = {
          .help = "TLS reports per domain (last 30 days); import: one report\n"
                  "(mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)",
          .run = cli_tlsrpt},
+        {.name = "rollout",
+         .operands = "[DOMAIN]",
+         .max_operands = 1,
+         .flags = CLI_JSON,
+         .help = "each published domain's rollout from the running daemon: mode since\n"
+                 "when, TLS reports, MX check, and the next step with its reason",
+         .run = cli_rollout},
 };
 #define MAIN_N_VERBS (sizeof(main_verbs) / sizeof(main_verbs[0]))
 

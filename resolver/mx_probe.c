@@ -584,6 +584,9 @@ cert_name_cb(const char *name, int from_cn, void *arg)
 	size_t i;
 
 	(void)from_cn;
+	if (m->res->cert_first[0] == '\0')
+		(void)log_printable(m->res->cert_first, sizeof(m->res->cert_first), name,
+		                    strlen(name));
 	for (i = 0; i < m->rep->n_patterns; i++) {
 		if (mx_probe_cert_match(m->rep->patterns[i], name)) {
 			m->res->cert_pattern = (int)i;

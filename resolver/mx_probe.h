@@ -92,20 +92,22 @@ struct mx_host {
 	unsigned pref;               /* MX preference */
 	char addr[INET6_ADDRSTRLEN]; /* the address probed last ("" none) */
 	enum mx_result result;
-	int reachable;              /* TCP connected and a 220 banner read */
-	int starttls;               /* EHLO offered STARTTLS */
-	int tls;                    /* the handshake completed */
-	int verified;               /* the chain verified (names aside) */
-	char tls_version[16];       /* "TLS1.3" */
-	char cipher[48];            /* "AES-256-GCM" */
-	char subject[256];          /* leaf certificate subject DN (RFC 4514), printable */
-	char issuer[256];           /* its issuer DN */
-	time_t not_after;           /* its notAfter, 0 when no certificate */
-	char verify[160];           /* "ok", or GnuTLS's verification status text */
-	char cert_name[DOMAIN_BUF]; /* the certificate name that matched cert_pattern, "" */
-	int cert_pattern;           /* index of the pattern that accepts the certificate, -1 none */
-	int mx_pattern;             /* index of the pattern covering the MX name, -1 none */
-	char error[512];            /* the failing step and why ("" when ok), printable */
+	int reachable;               /* TCP connected and a 220 banner read */
+	int starttls;                /* EHLO offered STARTTLS */
+	int tls;                     /* the handshake completed */
+	int verified;                /* the chain verified (names aside) */
+	char tls_version[16];        /* "TLS1.3" */
+	char cipher[48];             /* "AES-256-GCM" */
+	char subject[256];           /* leaf certificate subject DN (RFC 4514), printable */
+	char issuer[256];            /* its issuer DN */
+	time_t not_after;            /* its notAfter, 0 when no certificate */
+	char verify[160];            /* "ok", or GnuTLS's verification status text */
+	char cert_name[DOMAIN_BUF];  /* the certificate name that matched cert_pattern, "" */
+	char cert_first[DOMAIN_BUF]; /* the certificate's first name (subjectAltName dNSName,
+	                              * else CN), "" none: "presents a certificate for" */
+	int cert_pattern; /* index of the pattern that accepts the certificate, -1 none */
+	int mx_pattern;   /* index of the pattern covering the MX name, -1 none */
+	char error[512];  /* the failing step and why ("" when ok), printable */
 };
 
 struct mx_report {

@@ -156,6 +156,10 @@ cfg_check_fn cfg_check_hostport;      /* "host:port", "[IPv6]:port" */
 cfg_check_fn cfg_check_redis_address; /* a host:port or "unix:/path" */
 cfg_check_fn cfg_check_priority;      /* a GnuTLS priority string, TLS 1.2/1.3 only */
 cfg_check_fn cfg_check_admin_host;    /* a host name or an IP address, no port */
+cfg_check_fn cfg_check_max_age;       /* a policy max_age as a duration text ("7d") */
+/* A policy max_age as duration text ("7d", "86400s"): whole seconds, 60..STS_MAX_AGE_MAX.
+ * 0 with *ret_s, or -1 with why set. */
+int cfg_max_age_from_text(const char *v, uint32_t *ret_s, const char **why);
 
 /* ---- cfg_listen.c ---- */
 

@@ -73,6 +73,7 @@ struct admin {
 	struct pub *pub;
 	struct acme *acme;       /* the ACME client, NULL: none (admin_set_acme()) */
 	struct mxcheck *mxcheck; /* the periodic MX check (mxcheck.h), NULL: off */
+	struct rollout *rollout; /* the rollout (rollout.h), NULL: no published domain */
 	/* metrics: our own (admin.c), the publisher's and the resolver's (re-registered by
 	 * admin_update()); each is the JSON of its object in /status */
 	struct stats *stats, *stats_pub, *stats_res;

@@ -61,7 +61,10 @@ check "--help lists the verbs (cli/, main_verbs[])" "Commands:
                            \`cert renew DOMAIN\` asks the daemon to renew one now
   tlsrpt [DOMAIN | import [FILE|-]] [--json]
                            TLS reports per domain (last 30 days); import: one report
-                           (mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)" \
+                           (mail, .json, .json.gz; exit 0 stored, 65 bounce, 75 retry)
+  rollout [DOMAIN] [--json]
+                           each published domain's rollout from the running daemon: mode since
+                           when, TLS reports, MX check, and the next step with its reason" \
 	"$(printf '%s\n' "$OUT" | sed -n '/^Commands:/,$p')"
 run "$MTASTSD" -h
 check "-h exits 0" 0 "$RC"

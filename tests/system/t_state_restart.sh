@@ -109,7 +109,7 @@ check "a.test row: the canonical policy text" \
 	"$(db "SELECT replace(policy, char(13,10), '|') FROM sts_policy WHERE domain = 'a.test'")"
 check "a.test row: expires_at = fetched_at + max_age" 604800 \
 	"$(db "SELECT expires_at - fetched_at FROM sts_policy WHERE domain = 'a.test'")"
-check "schema version (2: the TLSRPT tables, docs/tlsrpt.md)" 2 "$(db 'PRAGMA user_version')"
+check "schema version (3: the rollout table, docs/rollout.md)" 3 "$(db 'PRAGMA user_version')"
 check "WAL mode" wal "$(db 'PRAGMA journal_mode')"
 check "file mode 0600" 600 "$(stat -c %a "$DB")"
 

@@ -1398,6 +1398,82 @@ test_dns_update(void **state)
 	(void)unlink(secret);
 }
 
+/* publisher.domains[].rollout: defaults without the group, the keys, the steps in seconds,
+ * and the errors (a bad or descending step, an unknown target). */
+static void
+test_rollout(void **state)
+{
+	static const struct {
+		const char *group;
+		const char *err;
+	} bad[] = {
+	        {"max_age_steps = [ \"1d\", \"1.5d\" ];",
+	         "publisher.domains[0].rollout.max_age_steps[1]: bad max_age '1.5d': no fractions"},
+	        {"max_age_steps = [ \"7d\", \"1d\" ];",
+	         "publisher.domains[0].rollout.max_age_steps: '1d' is not longer than '7d': steps "
+	         "only go up"},
+	        {"max_age_steps = [ \"30s\" ];", "a max_age is 60s..31557600s"},
+	        {"target = \"testing\";", "bad value 'testing': expected one of \"advise\", "
+	                                  "\"enforce\""},
+	        {"min_days = 0;", "publisher.domains[0].rollout.min_days"},
+	        {"speed = 2;", "publisher.domains[0].rollout.speed"},
+	};
+	char text[2048], err[1024] = "";
+	const struct cfg_rollout *ro;
+	struct cfg *c = NULL;
+
+	(void)state;
+	(void)snprintf(text, sizeof(text),
+	               "publisher = { rollout_interval = \"2s\";\n"
+	               "  domains = ( { domain = \"a.example\"; mode = \"testing\"; mx = "
+	               "\"mx.a.example\";\n"
+	               "    cert = \"%s/dummy-cert.pem\"; key = \"%s/dummy-key.pem\";\n"
+	               "    rollout = { target = \"enforce\"; min_days = 3; min_sessions = 10;\n"
+	               "      min_organisations = 1; max_age_steps = [ \"1h\", \"1d\", "
+	               "\"604800\" ]; day = \"5s\"; }; },\n"
+	               "    { domain = \"b.example\"; mode = \"none\";\n"
+	               "    cert = \"%s/dummy-cert.pem\"; key = \"%s/dummy-key.pem\"; } );\n"
+	               "};\n",
+	               CFG_DIR, CFG_DIR, CFG_DIR, CFG_DIR);
+	if (load_text(text, &c, err, sizeof(err), NULL) != 0)
+		fail_msg("cfg_load: %s", err);
+	assert_int_equal(c->publisher.rollout_interval_ms, 2000);
+	ro = &c->publisher.domains[0].rollout;
+	assert_int_equal(ro->target, CFG_ROLLOUT_ENFORCE);
+	assert_int_equal(ro->min_days, 3);
+	assert_int_equal(ro->min_sessions, 10);
+	assert_int_equal(ro->min_organisations, 1);
+	assert_int_equal(ro->day_ms, 5000);
+	assert_int_equal(ro->n_steps, 3);
+	assert_int_equal(ro->steps_s[0], 3600);
+	assert_int_equal(ro->steps_s[1], 86400);
+	assert_int_equal(ro->steps_s[2], 604800);
+	ro = &c->publisher.domains[1].rollout; /* no group: the defaults */
+	assert_int_equal(ro->target, CFG_ROLLOUT_ADVISE);
+	assert_int_equal(ro->min_days, 14);
+	assert_int_equal(ro->min_sessions, 1000);
+	assert_int_equal(ro->min_organisations, 2);
+	assert_int_equal(ro->day_ms, 86400000);
+	assert_int_equal(ro->n_steps, 2);
+	assert_int_equal(ro->steps_s[0], 86400);
+	assert_int_equal(ro->steps_s[1], 604800);
+	c = cfg_free(c);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		(void)snprintf(
+		        text, sizeof(text),
+		        "publisher = { domains = ( { domain = \"a.example\"; mode = "
+		        "\"testing\";\n  mx = \"mx.a.example\"; cert = \"%s/dummy-cert.pem\"; "
+		        "key = \"%s/dummy-key.pem\";\n  rollout = { %s }; } ); };\n",
+		        CFG_DIR, CFG_DIR, bad[i].group);
+		err[0] = '\0';
+		assert_int_equal(load_text(text, &c, err, sizeof(err), NULL), ERR_CONFIG);
+		assert_null(c);
+		if (strstr(err, bad[i].err) == NULL)
+			fail_msg("%s: got '%s', want '%s'", bad[i].group, err, bad[i].err);
+	}
+}
+
 /* ---- restart-only keys ---- */
 
 static void
@@ -1530,6 +1606,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_defaults),
 	        cmocka_unit_test(test_dns_update),
+	        cmocka_unit_test(test_rollout),
 	        cmocka_unit_test(test_empty_file),
 	        cmocka_unit_test(test_example_config),
 	        cmocka_unit_test(test_full),

@@ -369,6 +369,109 @@ mkdir_cases(void **state)
 	assert_int_equal(statedb_mkdir(path, (uid_t)-1, (gid_t)-1), -ENOENT);
 }
 
+static int
+rollout_seen(const struct statedb_rollout *ro, void *arg)
+{
+	char *out = arg;
+	size_t n = strlen(out);
+
+	(void)snprintf(out + n, 512 - n, "%s %s %s %u %lld %u %lld %u %s %lld;", ro->domain,
+	               ro->policy_id, ro->mode, ro->max_age_s, (long long)ro->since,
+	               ro->prev_max_age_s, (long long)ro->prev_until, ro->step, ro->step_state,
+	               (long long)ro->step_at);
+	return 0;
+}
+
+/* A file of schema 2 (the TLSRPT tables) is migrated to 3: its rows stay, table rollout
+ * appears; rollout rows are written, replaced and read back. */
+static void
+rollout_migrate_rows(void **state)
+{
+	struct fx *fx = *state;
+	struct statedb *db;
+	char out[512] = "";
+	char sql[4096];
+
+	(void)snprintf(
+	        sql, sizeof(sql),
+	        "PRAGMA application_id = %d; PRAGMA user_version = 2;"
+	        "CREATE TABLE sts_policy (domain TEXT PRIMARY KEY NOT NULL, id TEXT NOT NULL,"
+	        " policy TEXT NOT NULL, fetched_at INTEGER NOT NULL,"
+	        " expires_at INTEGER NOT NULL);"
+	        "CREATE INDEX sts_policy_expires ON sts_policy (expires_at);"
+	        "CREATE TABLE tlsrpt_report (id INTEGER PRIMARY KEY, org TEXT, report_id TEXT,"
+	        " contact TEXT, source TEXT NOT NULL, peer TEXT NOT NULL,"
+	        " received_at INTEGER NOT NULL, start_at INTEGER, end_at INTEGER,"
+	        " status TEXT NOT NULL, reason TEXT, raw BLOB NOT NULL,"
+	        " raw_size INTEGER NOT NULL, UNIQUE (org, report_id));"
+	        "CREATE TABLE tlsrpt_session (report INTEGER NOT NULL, domain TEXT NOT NULL,"
+	        " day INTEGER NOT NULL, policy_type TEXT NOT NULL, result TEXT NOT NULL,"
+	        " mx_host TEXT NOT NULL, sessions INTEGER NOT NULL);"
+	        "INSERT INTO tlsrpt_report VALUES (1, 'org', 'r1', NULL, 'file', '', 1, 1, 2,"
+	        " 'ok', NULL, x'00', 1);"
+	        "INSERT INTO tlsrpt_session VALUES (1, 'a.example', 20000, 'sts', 'success',"
+	        " '', 42);",
+	        STATEDB_APPLICATION_ID);
+	tu_sql_exec(fx->path, sql);
+	db = open_ok(fx->path);
+	assert_int_equal(statedb_schema_version(db), 3);
+	assert_int_equal(tu_sql_int(fx->path, "SELECT sum(sessions) FROM tlsrpt_session"), 42);
+	assert_int_equal(statedb_rollout_load(db, rollout_seen, out), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(statedb_rollout_put(db,
+	                                     &(struct statedb_rollout){
+	                                             .domain = "b.example",
+	                                             .policy_id = "id1",
+	                                             .mode = "testing",
+	                                             .max_age_s = 86400,
+	                                             .since = 1800000000,
+	                                             .step_state = "done",
+	                                     }),
+	                 0);
+	assert_int_equal(statedb_rollout_put(db,
+	                                     &(struct statedb_rollout){
+	                                             .domain = "a.example",
+	                                             .policy_id = "id2",
+	                                             .mode = "none",
+	                                             .max_age_s = 3600,
+	                                             .since = 1800000100,
+	                                             .prev_max_age_s = 604800,
+	                                             .prev_until = 1800604900,
+	                                             .step = 2,
+	                                             .step_state = "serving",
+	                                             .step_at = 1800000100,
+	                                     }),
+	                 0);
+	/* replaced, not added */
+	assert_int_equal(statedb_rollout_put(db,
+	                                     &(struct statedb_rollout){
+	                                             .domain = "b.example",
+	                                             .policy_id = "id3",
+	                                             .mode = "enforce",
+	                                             .max_age_s = 604800,
+	                                             .since = 1800000200,
+	                                             .step = 1,
+	                                             .step_state = "done",
+	                                             .step_at = 1800000200,
+	                                     }),
+	                 0);
+	assert_int_equal(statedb_rollout_load(db, rollout_seen, out), 0);
+	assert_string_equal(out, "a.example id2 none 3600 1800000100 604800 1800604900 2 serving "
+	                         "1800000100;b.example id3 enforce 604800 1800000200 0 0 1 done "
+	                         "1800000200;");
+	statedb_close(db);
+	/* a hand-edited row of the wrong types (a blob mode) reads as empty values */
+	tu_sql_exec(fx->path,
+	            "UPDATE rollout SET max_age = 'x', mode = x'74657374696e67', step = -3 "
+	            "WHERE domain = 'b.example'");
+	db = open_ok(fx->path);
+	out[0] = '\0';
+	assert_int_equal(statedb_rollout_load(db, rollout_seen, out), 0);
+	assert_string_equal(out, "a.example id2 none 3600 1800000100 604800 1800604900 2 serving "
+	                         "1800000100;b.example id3  0 1800000200 0 0 0 done 1800000200;");
+	statedb_close(db);
+}
+
 int
 main(void)
 {
@@ -384,6 +487,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(unwritable_path, setup, teardown),
 	        cmocka_unit_test_setup_teardown(locked_by_another, setup, teardown),
 	        cmocka_unit_test_setup_teardown(mkdir_cases, setup, teardown),
+	        cmocka_unit_test_setup_teardown(rollout_migrate_rows, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -244,6 +244,13 @@ test_route_paths(void **state)
 		                 200);
 		assert_int_equal(rt.handler, ADMIN_H_POLICY);
 		assert_string_equal(rt.domain, "Example.COM.");
+		assert_int_equal(route(&rc, get[i], "/rollout", "localhost", 0, &rt), 200);
+		assert_int_equal(rt.handler, ADMIN_H_ROLLOUT);
+		assert_null(rt.domain);
+		assert_int_equal(route(&rc, get[i], "/rollout/b.example", "localhost", 0, &rt),
+		                 200);
+		assert_int_equal(rt.handler, ADMIN_H_ROLLOUT);
+		assert_string_equal(rt.domain, "b.example");
 		assert_int_equal(route(&rc, get[i], "/policies", "localhost", 0, &rt), 404);
 		assert_int_equal(route(&rc, get[i], "/policies/", "localhost", 0, &rt), 404);
 		assert_int_equal(route(&rc, get[i], "/cache/purge", "localhost", 0, &rt), 405);

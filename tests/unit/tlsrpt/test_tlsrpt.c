@@ -798,7 +798,7 @@ test_migrate_from_v1(void **state)
 	        SQLITE_OK);
 	(void)sqlite3_close(raw);
 	assert_int_equal(statedb_open(path, &db, err, sizeof(err)), 0);
-	assert_int_equal(statedb_schema_version(db), 2);
+	assert_int_equal(statedb_schema_version(db), STATEDB_SCHEMA_VERSION);
 	assert_int_equal(statedb_policy_count(db, &n), 0);
 	assert_int_equal(n, 1);
 	json = read_fixture("provider-a.json", &len);
