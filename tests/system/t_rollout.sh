@@ -212,12 +212,7 @@ check_match "status page: bad.test held back by mx2" \
 # the rollout table's rows in the DOM, and the screenshot has the section's green (ready)
 # and yellow (stay in testing) cells.
 if have_cmd "status page in Chromium" chromium; then
-	chromium_run() {
-		timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-			--disable-background-networking --disable-component-update --disable-sync \
-			--disable-extensions --disable-default-apps --no-proxy-server \
-			--user-data-dir="$T/chr" --window-size=1400,1400 "$@" 2>>"$T/chromium.log"
-	}
+	CHROMIUM_SIZE=1400,1400
 	chromium_run --dump-dom "http://127.0.0.1:$A/" >"$T/dom.html" || die "chromium --dump-dom failed"
 	check "DOM: the rollout table, one row per domain: domain, served, recommendation" \
 		"good.test|testing, max_age 1d, id $ID|ready for enforce: 1 day, 6000 sessions from 2 organisations, 0 STS failures, all MX hosts verified
@@ -255,51 +250,8 @@ PY
 )"
 	(cd "$T" && chromium_run --screenshot="$T/page.png" "http://127.0.0.1:$A/") >/dev/null ||
 		die "chromium --screenshot failed"
-	python3 - "$T/page.png" >"$T/png.txt" <<'PY'
-import struct, sys, zlib
-data = open(sys.argv[1], "rb").read()
-assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-pos, idat = 8, b""
-while pos < len(data):
-    n, t = struct.unpack(">I4s", data[pos:pos + 8])
-    body = data[pos + 8:pos + 8 + n]
-    if t == b"IHDR":
-        w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
-    elif t == b"IDAT":
-        idat += body
-    pos += 12 + n
-assert depth == 8 and ctype in (2, 6) and interlace == 0, "unexpected PNG format"
-bpp = 3 if ctype == 2 else 4
-raw = zlib.decompress(idat)
-stride = w * bpp
-prev = bytearray(stride)
-colours = {}
-off = 0
-for y in range(h):
-    f = raw[off]
-    line = bytearray(raw[off + 1:off + 1 + stride])
-    off += 1 + stride
-    for i in range(stride):
-        a = line[i - bpp] if i >= bpp else 0
-        b = prev[i]
-        c = prev[i - bpp] if i >= bpp else 0
-        if f == 1:
-            line[i] = (line[i] + a) & 255
-        elif f == 2:
-            line[i] = (line[i] + b) & 255
-        elif f == 3:
-            line[i] = (line[i] + ((a + b) >> 1)) & 255
-        elif f == 4:
-            p = a + b - c
-            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-    for x in range(0, stride, bpp):
-        px = bytes(line[x:x + 3])
-        colours[px] = colours.get(px, 0) + 1
-    prev = line
-print("ok_px=%d" % colours.get(bytes.fromhex("d9f2dd"), 0))
-print("warn_px=%d" % colours.get(bytes.fromhex("fff1c2"), 0))
-PY
+	python3 "$SRC_DIR/tests/system/png_colours.py" "$T/page.png" ok_px=d9f2dd warn_px=fff1c2 \
+		>"$T/png.txt"
 	say "$(cat "$T/png.txt")"
 	# the yellow is the rollout table's only: bad.test's "stay in testing" cell
 	check_match "screenshot: a yellow (stay in testing) cell drawn" '^[0-9]{3,}$' \
