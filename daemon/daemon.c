@@ -546,7 +546,14 @@ daemon_rollout_reload(struct daemon *d)
 	rollout_set_apply(d->rollout, daemon_rollout_apply, d);
 	rollout_set_mxcheck(d->rollout, d->mxcheck);
 	admin_set_rollout(d->admin, d->rollout);
-	if (changed && d->pub != NULL) {
+	if (pub_held(d->pub)) {
+		/* the start: the held domains are served now, at the step reached */
+		r = pub_release_held(d->pub, d->cfg);
+		if (r < 0)
+			log_err("rollout: the publisher did not take the steps' policies: %s",
+			        err_str(r));
+		admin_update(d->admin, d->cfg, d->res, d->pub);
+	} else if (changed && d->pub != NULL) {
 		r = pub_reload(d->pub, d->cfg);
 		if (r < 0)
 			log_err("rollout: the publisher did not take the steps' policies: %s",

@@ -1,24 +1,20 @@
 /*
  * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, policy id
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id(),
- *            pub_certs_changed(), pub_acme_token_set/del/get()
- *            (pub.h); pub_snap_find_host() (pub_route.h); pub_snap_acquire(),
- *            pub_snap_unref() (pub_int.h)
- * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
- *            daemon with its own polling thread on a socket bound by common/listen.c, run
- *            by common/httpd.c (logger, request deadline, connection counters). What they
- *            serve (policies, certificates, ACME webroot, Cache-Control) is one immutable,
- *            reference-counted struct pub_snap. The main loop builds a new snapshot on
- *            SIGHUP (pub_reload()) or when a certificate file changes (inotify, debounced),
- *            and swaps the pointer under snap_lock; connections that hold the old snapshot
- *            keep it until they close, so established connections are never dropped.
- *            HTTPS listeners run a pool of pub->threads MHD threads (one per CPU, at most
- *            PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption:
- *            one random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS
- *            rotates the keys it derives from it), enabled on each TLS session in
- *            pub_tls_conn_opened() before its handshake, as libmicrohttpd 0.9.75
- *            has no option for it. Restarting the daemon invalidates the tickets.
+ * Interface: pub_new(), pub_reload(), pub_release_held(), pub_held(), pub_free(), pub_threads(),
+ * pub_policy_id(), pub_certs_changed(), pub_acme_token_set/del/get() (pub.h); pub_snap_find_host()
+ * (pub_route.h); pub_snap_acquire(), pub_snap_unref() (pub_int.h) Design:    docs/style.md section
+ * 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd daemon with its own polling thread
+ * on a socket bound by common/listen.c, run by common/httpd.c (logger, request deadline, connection
+ * counters). What they serve (policies, certificates, ACME webroot, Cache-Control) is one
+ * immutable, reference-counted struct pub_snap. The main loop builds a new snapshot on SIGHUP
+ * (pub_reload()) or when a certificate file changes (inotify, debounced), and swaps the pointer
+ * under snap_lock; connections that hold the old snapshot keep it until they close, so established
+ * connections are never dropped. HTTPS listeners run a pool of pub->threads MHD threads (one per
+ * CPU, at most PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption: one
+ * random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS rotates the keys it
+ * derives from it), enabled on each TLS session in pub_tls_conn_opened() before its handshake, as
+ * libmicrohttpd 0.9.75 has no option for it. Restarting the daemon invalidates the tickets.
  * Threads:   everything here runs on the main loop except pub_snap_acquire()/unref(),
  *            which the MHD threads call too.
  * Ownership: struct pub copies what it needs from struct cfg.
@@ -164,9 +160,10 @@ snap_alloc(size_t n_doms)
 	return s;
 }
 
-/* Policies of cfg, without certificates yet. */
+/* Policies of cfg, without certificates yet; with hold, the domains with an automatic
+ * rollout are held (struct pub_dom). */
 static int
-snap_from_cfg(const struct cfg *cfg, struct pub_snap **ret_snap)
+snap_from_cfg(const struct cfg *cfg, int hold, struct pub_snap **ret_snap)
 {
 	const struct cfg_publisher *p = &cfg->publisher;
 	const struct cfg_domain *cd;
@@ -199,6 +196,7 @@ snap_from_cfg(const struct cfg *cfg, struct pub_snap **ret_snap)
 		d->cert_file = xstrdup(cd->cert_file);
 		d->key_file = xstrdup(cd->key_file);
 		d->acme = cd->acme;
+		d->held = hold && cd->rollout.target == CFG_ROLLOUT_ENFORCE;
 		if (d->body_len > STS_POLICY_BODY_MAX) {
 			log_dom_err(cd->domain, "policy is larger than %d bytes",
 			            STS_POLICY_BODY_MAX);
@@ -241,6 +239,7 @@ snap_clone_policies(const struct pub_snap *old)
 		d->cert_file = xstrdup(old->doms[i].cert_file);
 		d->key_file = xstrdup(old->doms[i].key_file);
 		d->acme = old->doms[i].acme;
+		d->held = old->doms[i].held;
 	}
 	memcpy(s->cache_control, old->cache_control, sizeof(s->cache_control));
 	if (old->acme_webroot != NULL)
@@ -970,13 +969,16 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 	struct pub_snap *s = NULL;
 	struct pub *pub;
 	char deadline[64];
-	int changed, r;
+	int changed, r, hold = 0;
 	size_t i;
 
 	*ret_pub = NULL;
 	if (p->n_domains == 0)
 		return 0;
-	r = snap_from_cfg(cfg, &s);
+	for (i = 0; i < p->n_domains; i++)
+		if (p->domains[i].rollout.target == CFG_ROLLOUT_ENFORCE)
+			hold = 1;
+	r = snap_from_cfg(cfg, hold, &s);
 	if (r < 0)
 		return r;
 	r = snap_load_certs(s, NULL, &changed);
@@ -1022,6 +1024,10 @@ pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub)
 
 	pub = xcalloc(1, sizeof(*pub));
 	pub->loop = loop;
+	pub->hold = hold;
+	if (hold)
+		log_notice("publisher: the domains with an automatic rollout answer 503 until "
+		           "the state database says which step they reached");
 	pub->inotify_fd = -1;
 	(void)pthread_mutex_init(&pub->snap_lock, NULL);
 	(void)pthread_mutex_init(&pub->acme_lock, NULL);
@@ -1110,7 +1116,7 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 		        "publishing (keeping the old policies)");
 		return ERR_CONFIG;
 	}
-	r = snap_from_cfg(cfg, &s);
+	r = snap_from_cfg(cfg, pub->hold, &s);
 	if (r < 0) {
 		log_err("publisher: reload refused, keeping the old policies");
 		return r;
@@ -1129,6 +1135,27 @@ pub_reload(struct pub *pub, const struct cfg *cfg)
 	loop_timer_stop(pub->loop, &pub->dns_ready_timer);
 	pub_dns_ready(pub);
 	return 0;
+}
+
+int
+pub_held(const struct pub *pub)
+{
+	return pub != NULL && pub->hold;
+}
+
+int
+pub_release_held(struct pub *pub, const struct cfg *cfg)
+{
+	int r;
+
+	if (pub == NULL || !pub->hold)
+		return 0;
+	pub->hold = 0;
+	r = pub_reload(pub, cfg);
+	if (r < 0) /* never the configured policy instead of the step: a sender would cache it */
+		log_err("publisher: the domains with an automatic rollout keep answering 503 "
+		        "until a reload (SIGHUP) succeeds");
+	return r;
 }
 
 struct pub *

@@ -4,8 +4,8 @@
  * Serves https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 section 3.2) for every
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
- * Interface: pub_new(), pub_reload(), pub_free(), pub_threads(), pub_policy_id(),
- *            pub_certs_changed(), pub_acme_token_set()/pub_acme_token_del() (the built-in
+ * Interface: pub_new(), pub_reload(), pub_release_held(), pub_held(), pub_free(), pub_threads(),
+ * pub_policy_id(), pub_certs_changed(), pub_acme_token_set()/pub_acme_token_del() (the built-in
  *            ACME client, through the daemon), pub_check_certs() (pub_check.c),
  *            pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin
  *            endpoint), pub_dns_records()/pub_dns_records_free() (pub_dns.c, for
@@ -28,6 +28,15 @@ struct pub;
 int pub_new(struct loop *loop, const struct cfg *cfg, struct pub **ret_pub);
 /* Swap in new policies and certificates as one step; on error keep the old ones. */
 int pub_reload(struct pub *pub, const struct cfg *cfg);
+/* The domains with an automatic rollout (rollout.target "enforce", docs/rollout.md) are
+ * answered 503 (Retry-After) from pub_new() until this call, because the step they reached
+ * is read from the state database only after the listeners are bound and privileges
+ * dropped: serving the configured (lower) policy meanwhile would let a sender cache it
+ * under the step's TXT id. Serves cfg (the steps applied) as pub_reload() does; a no-op
+ * (0) once released or with pub NULL. Returns pub_reload()'s result. Main loop. */
+int pub_release_held(struct pub *pub, const struct cfg *cfg);
+/* Whether pub still holds them (1) or not (0; pub NULL: 0). */
+int pub_held(const struct pub *pub);
 struct pub *pub_free(struct pub *pub);
 /* The certificate files of a domain changed (the ACME client wrote them): reload every
  * certificate now as the file watcher does, and swap the snapshot; established

@@ -427,6 +427,13 @@ pub_http_policy_access(void *cls, struct MHD_Connection *conn, const char *url, 
 	s = pub_snap_acquire(pub);
 	switch (pub_http_route(s, host, method, url, &d)) {
 	case MHD_HTTP_OK:
+		if (d->held) { /* pub_release_held(): the rollout's step is not known yet */
+			static const char held[] = "policy not ready, try again shortly\n";
+
+			ret = http_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, held, sizeof(held) - 1,
+			                 MHD_HTTP_HEADER_RETRY_AFTER, "5", NULL, NULL);
+			break;
+		}
 		atomic_fetch_add(&pub->n_policy_served, 1);
 		ret = http_reply(conn, MHD_HTTP_OK, d->body, d->body_len,
 		                 MHD_HTTP_HEADER_CACHE_CONTROL, s->cache_control, NULL, NULL);

@@ -72,6 +72,8 @@ struct pub_dom {
 	char *cert_error;      /* why cert is NULL (files unreadable, key mismatch, names):
 	                        * the domain is not published, the others are (issue 15) */
 	int acme;              /* the ACME client makes cert_file and key_file */
+	int held; /* an automatic rollout whose step is not read yet: the policy is answered 503
+	           * (pub_release_held(); a lower step than the one reached is never served) */
 };
 
 /* What the MHD threads read: immutable after pub_snap_publish(). */

@@ -98,6 +98,8 @@ struct pub {
 	pub_ready_gate_fn *ready_gate;     /* pub_set_ready_gate(); NULL none */
 	struct loop_timer dns_ready_timer; /* the first pub_dns_ready() after pub_new() */
 	void *ready_gate_arg;
+	int hold; /* pub_new() held the domains with an automatic rollout until
+	           * pub_release_held() (struct pub_dom held) */
 	/* http-01 key authorizations of the built-in ACME client (pub_acme_token_set()): set
 	 * and removed by the main loop, read by the port 80 threads, all under acme_lock */
 	pthread_mutex_t acme_lock;

@@ -164,6 +164,12 @@ wait_for "$LIVE_S" state_is "1 serving enforce 86400" || die "after the restart:
 check "after the restart: step 1 served" "mode: enforce max_age: 86400 " "$(policy)"
 check "after the restart: the same id, the same since" "$ID1 $SINCE1" \
 	"$(field 'd["policy_id"]') $(sqlite3 "$T/st/state.db" "SELECT since FROM rollout")"
+# between the listeners' start and the state database's read the domain answered 503, never
+# the configured testing policy (a sender would cache it under step 1's TXT id)
+check "after the restart: held (503) until the step was read, then released, then started" \
+	"hold release started" "$(grep -oE 'answer 503 until the state database|publisher: reloaded|mtastsd [0-9.]+ started' \
+		"$T/m2.log" | sed -E 's/^answer 503.*/hold/; s/^publisher: reloaded/release/; s/^mtastsd.*/started/' |
+		head -3 | xargs)"
 
 # ---- a reload (SIGHUP) while step 1 waits: the step stays served, no flicker to testing ----
 kill -HUP "$(cat "$T/m2.pid")"

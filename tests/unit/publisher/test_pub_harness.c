@@ -146,6 +146,33 @@ test_host(void **state)
 	assert_int_equal(snap.refs, 1);
 }
 
+/* A domain held until its rollout step is read (pub_release_held()): its policy is
+ * answered 503 with Retry-After, never the configured policy (a sender would cache that
+ * lower policy under the step's TXT id); other domains are served as usual. */
+static void
+test_held(void **state)
+{
+	struct pub_dom two[2] = {doms[0], doms[0]};
+	struct pub_snap s2 = {.refs = 1, .doms = two, .n_doms = 2, .cache_control = "max-age=1"};
+	struct pub_harness *https;
+	char buf[8192];
+
+	(void)state;
+	two[1].domain = "held.example";
+	two[1].host = "mta-sts.held.example";
+	two[1].held = 1;
+	https = pub_harness_new(&s2, 1);
+	assert_non_null(https);
+	assert_int_equal(
+	        exchange(https, REQ(P "Host: mta-sts.held.example\r\n\r\n"), buf, sizeof(buf)),
+	        503);
+	assert_non_null(strstr(buf, "\r\nRetry-After: 5\r\n"));
+	assert_null(strstr(buf, "version: STSv1"));
+	assert_int_equal(
+	        exchange(https, REQ(P "Host: mta-sts.example.com\r\n\r\n"), buf, sizeof(buf)), 200);
+	assert_null(pub_harness_free(https));
+}
+
 /* http-01 of the built-in ACME client: a token set with pub_acme_token_set() is answered
  * on port 80 with its key authorization, before any webroot; unknown and removed tokens are
  * redirected like any path (no webroot here); bad tokens and a full table are refused. */
@@ -199,6 +226,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_host),
+	        cmocka_unit_test(test_held),
 	        cmocka_unit_test(test_acme_tokens),
 	};
 
