@@ -247,6 +247,14 @@ tlsrpt_ingest(struct statedb *db, const struct tlsrpt_input *in, const struct tl
 			goto done;
 		}
 	}
+	if (rp != NULL && rp->end > in->now + TLSRPT_FUTURE_SKEW_S) {
+		/* evidence for days that have not come: kept raw, counted nowhere */
+		(void)snprintf(reason, sizeof(reason),
+		               "date-range ends in the future (more than %d s after its arrival)",
+		               TLSRPT_FUTURE_SKEW_S);
+		(void)tlsrpt_report_free(rp);
+		rp = NULL;
+	}
 	/* The raw report, kept gzip-compressed: as received when it came as gzip. */
 	if (is_gz) {
 		row.raw = in->data;

@@ -404,9 +404,20 @@ test_store(void **state)
 	assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 10, count_reports, &n), 0);
 	assert_int_equal(n, 1);
 
+	/* a report for days that have not come (one forger's evidence for the weeks ahead):
+	 * kept raw as malformed, counted nowhere; a day after its end it is accepted */
+	json = read_fixture("provider-a.json", &len); /* 2026-11-05T00:00:00Z .. 23:59:59Z */
+	assert_int_equal(ingest(f->db, json, len, 1793923200 - 2 * 86400, why, sizeof(why)),
+	                 TLSRPT_MALFORMED);
+	assert_non_null(strstr(why, "date-range ends in the future"));
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(statedb_tlsrpt_sums(f->db, "example.com", 0, sum_cb, &s), 0);
+	assert_int_equal(s.success, 0);
+	free(json);
+
 	/* a failure count without failure-details: "unspecified" */
 	json = read_fixture("provider-b.json", &len);
-	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_STORED);
+	assert_int_equal(ingest(f->db, json, len, 1793923200, why, sizeof(why)), TLSRPT_STORED);
 	free(json);
 	memset(&s, 0, sizeof(s));
 	assert_int_equal(statedb_tlsrpt_sums(f->db, "example.com", 0, sum_cb, &s), 0);
@@ -443,7 +454,7 @@ test_store_row_bound(void **state)
 		                        "\"failed-session-count\":1}",
 		                        i > 0 ? "," : "", i);
 	len += (size_t)snprintf(json + len, cap - len, "]}]}");
-	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_STORED);
+	assert_int_equal(ingest(f->db, json, len, 1793923200, why, sizeof(why)), TLSRPT_STORED);
 	free(json);
 	assert_int_equal(statedb_tlsrpt_sums(f->db, "example.com", 0, sum_cb, &s), 0);
 	assert_int_equal(s.success, 5);
@@ -481,7 +492,7 @@ test_store_malformed_and_limits(void **state)
 
 	/* malformed: kept raw with the reason, no sessions */
 	json = read_fixture("bad-missing-summary.json", &len);
-	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_MALFORMED);
+	assert_int_equal(ingest(f->db, json, len, 1793923200, why, sizeof(why)), TLSRPT_MALFORMED);
 	free(json);
 	assert_string_equal(why, "policies[0].summary missing");
 	assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 1, last_reason, got), 0);
@@ -490,20 +501,20 @@ test_store_malformed_and_limits(void **state)
 	assert_int_equal(s.rows, 0);
 	/* more JSON objects than TLSRPT_JSON_OBJECTS_MAX: refused, nothing stored */
 	json = report_with_x("{}", TLSRPT_JSON_OBJECTS_MAX + 1, &len);
-	assert_int_equal(ingest(f->db, json, len, 1762387200, why, sizeof(why)), TLSRPT_TOO_LARGE);
+	assert_int_equal(ingest(f->db, json, len, 1793923200, why, sizeof(why)), TLSRPT_TOO_LARGE);
 	free(json);
 	/* a bomb: nothing stored */
 	zeros = calloc(1, big);
 	assert_non_null(zeros);
 	assert_int_equal(tlsrpt_gzip(zeros, big, &gz, &gzlen), 0);
 	free(zeros);
-	assert_int_equal(ingest(f->db, gz, gzlen, 1762387200, why, sizeof(why)), TLSRPT_TOO_LARGE);
+	assert_int_equal(ingest(f->db, gz, gzlen, 1793923200, why, sizeof(why)), TLSRPT_TOO_LARGE);
 	free(gz);
 	assert_int_equal(statedb_tlsrpt_last(f->db, NULL, 10, count_reports, &n), 0);
 	assert_int_equal(n, 1);
 	/* retention: a report received 401 days later drops the first */
 	json = read_fixture("provider-a.json", &len);
-	assert_int_equal(ingest(f->db, json, len, 1762387200 + 401 * 86400, why, sizeof(why)),
+	assert_int_equal(ingest(f->db, json, len, 1793923200 + 401 * 86400, why, sizeof(why)),
 	                 TLSRPT_STORED);
 	free(json);
 	n = 0;
@@ -529,7 +540,7 @@ static void
 test_store_unpublished(void **state)
 {
 	struct db_fixture *f = *state;
-	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1762387200};
+	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1793923200};
 	enum tlsrpt_outcome o;
 	char why[256], *json;
 	size_t len, n = 0;
@@ -566,7 +577,7 @@ static void
 test_store_junk_domains(void **state)
 {
 	struct db_fixture *f = *state;
-	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1762387200};
+	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1793923200};
 	size_t cap = 1024 * 300, len = 0;
 	char *json = malloc(cap), why[256];
 	enum tlsrpt_outcome o;
@@ -622,7 +633,7 @@ ingest_counts(struct statedb *db, const char *rid, size_t n, const char *success
 		                        "count\":%s,\"total-failure-session-count\":0}}",
 		                        i > 0 ? "," : "", success);
 	len += (size_t)snprintf(json + len, cap - len, "]}");
-	o = ingest(db, json, len, 1762387200, why, whylen);
+	o = ingest(db, json, len, 1793923200, why, whylen);
 	free(json);
 	return o;
 }
@@ -673,7 +684,7 @@ test_store_size_bound(void **state)
 {
 	struct db_fixture *f = *state;
 	struct tlsrpt_limits lim = test_limits;
-	struct tlsrpt_input in = {.source = "file", .now = 1762387200};
+	struct tlsrpt_input in = {.source = "file", .now = 1793923200};
 	enum tlsrpt_outcome o;
 	char why[256], json[1024];
 	size_t i, n = 0;
@@ -717,7 +728,7 @@ test_store_malformed_budget(void **state)
 {
 	struct db_fixture *f = *state;
 	struct tlsrpt_limits lim = test_limits;
-	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1762387200};
+	struct tlsrpt_input in = {.source = "https", .peer = "192.0.2.1", .now = 1793923200};
 	enum tlsrpt_outcome o;
 	char why[256], json[1024];
 	size_t i, n[2] = {0, 0}, n_bad_first;
@@ -802,7 +813,7 @@ test_migrate_from_v1(void **state)
 	assert_int_equal(statedb_policy_count(db, &n), 0);
 	assert_int_equal(n, 1);
 	json = read_fixture("provider-a.json", &len);
-	assert_int_equal(ingest(db, json, len, 1762387200, why, sizeof(why)), TLSRPT_STORED);
+	assert_int_equal(ingest(db, json, len, 1793923200, why, sizeof(why)), TLSRPT_STORED);
 	free(json);
 	(void)statedb_close(db);
 	(void)unlink(path);
