@@ -516,20 +516,44 @@ daemon_cfg_load(const char *path, unsigned flags, struct cfg **ret_cfg, char *er
 	return 0;
 }
 
+/* Serve the steps reached (rollout_apply() done on d->cfg): the first time, once the
+ * rollout has read them, the publisher's held domains (pub_release_held()); after that,
+ * when changed, a new snapshot. */
+static void
+daemon_rollout_serve(struct daemon *d, int changed)
+{
+	int r;
+
+	if (d->pub == NULL)
+		return;
+	if (pub_held(d->pub)) {
+		if (!rollout_loaded(d->rollout)) {
+			log_warn(
+			        "rollout: the steps reached cannot be read from the state database "
+			        "yet: the domains with an automatic rollout answer 503 until they "
+			        "can");
+			return;
+		}
+		r = pub_release_held(d->pub, d->cfg);
+	} else if (changed) {
+		r = pub_reload(d->pub, d->cfg);
+	} else {
+		return;
+	}
+	if (r < 0)
+		log_err("rollout: the publisher did not take the steps' policies: %s", err_str(r));
+	admin_update(d->admin, d->cfg, d->res, d->pub);
+}
+
 /* A rollout step was taken: serve it (rollout_apply() on the configuration, then the
  * publisher's snapshot; a new policy id, its DNS records after: RFC 8461 section 8.3). */
 static void
 daemon_rollout_apply(void *arg)
 {
 	struct daemon *d = arg;
-	int r;
+	int changed = rollout_apply(d->rollout, d->cfg);
 
-	if (!rollout_apply(d->rollout, d->cfg) || d->pub == NULL)
-		return;
-	r = pub_reload(d->pub, d->cfg);
-	if (r < 0)
-		log_err("rollout: the publisher did not take the step's policy: %s", err_str(r));
-	admin_update(d->admin, d->cfg, d->res, d->pub);
+	daemon_rollout_serve(d, changed);
 }
 
 /* The rollout for d->cfg (rollout.h): the steps reached are served at once. */
@@ -546,20 +570,7 @@ daemon_rollout_reload(struct daemon *d)
 	rollout_set_apply(d->rollout, daemon_rollout_apply, d);
 	rollout_set_mxcheck(d->rollout, d->mxcheck);
 	admin_set_rollout(d->admin, d->rollout);
-	if (pub_held(d->pub)) {
-		/* the start: the held domains are served now, at the step reached */
-		r = pub_release_held(d->pub, d->cfg);
-		if (r < 0)
-			log_err("rollout: the publisher did not take the steps' policies: %s",
-			        err_str(r));
-		admin_update(d->admin, d->cfg, d->res, d->pub);
-	} else if (changed && d->pub != NULL) {
-		r = pub_reload(d->pub, d->cfg);
-		if (r < 0)
-			log_err("rollout: the publisher did not take the steps' policies: %s",
-			        err_str(r));
-		admin_update(d->admin, d->cfg, d->res, d->pub);
-	}
+	daemon_rollout_serve(d, changed);
 }
 
 /* The MX check for d->cfg: started, rebuilt or stopped (mxcheck.h); never fatal. */

@@ -37,6 +37,8 @@ struct rollout {
 	const struct cfg *cfg;
 	char *state_path;
 	struct statedb *db; /* opened when needed; closed after an error */
+	int loaded;         /* the rows were read since the last setup (or there is no database):
+	                     * until then nothing is evaluated, stored, stepped or served */
 	const struct mxcheck *mxcheck;
 	struct rollout_domain *doms;
 	size_t n_doms;
@@ -46,6 +48,8 @@ struct rollout {
 	rollout_apply_fn *apply_fn;
 	void *apply_arg;
 };
+
+static int rollout_load(struct rollout *r);
 
 /* The state database, or NULL (logged, rate-limited). */
 static struct statedb *
@@ -428,6 +432,10 @@ rollout_eval_domain(struct rollout *r, struct rollout_domain *d, time_t now)
 	rollout_evidence_load(r, d);
 	rollout_rules_of(d->cd, &d->rules);
 	d->mx = rollout_mx(r, d->domain, &d->mx_at);
+	if (d->mx != NULL && d->mx_at < d->served.since)
+		/* a check from before the policy served now: a reload may have changed the mx
+		 * patterns it was judged against (docs/rollout.md "Evidence") */
+		d->mx = NULL;
 	rollout_evaluate(&d->rules, &d->served, &d->ev, d->mx, now, &d->rec);
 	if (d->evaluated_at == 0 || prev.advice != d->rec.advice ||
 	    strcmp(prev.reason, d->rec.reason) != 0) {
@@ -455,6 +463,13 @@ rollout_refresh(struct rollout *r)
 
 	if (r == NULL)
 		return;
+	if (!r->loaded) {
+		if (rollout_load(r) < 0)
+			return; /* the steps reached are not known: nothing moves */
+		if (r->apply_fn != NULL)
+			r->apply_fn(
+			        r->apply_arg); /* serve them (and release the publisher's hold) */
+	}
 	now = loop_wall_s(r->loop);
 	for (size_t i = 0; i < r->n_doms; i++)
 		rollout_eval_domain(r, &r->doms[i], now);
@@ -472,12 +487,45 @@ rollout_tick(struct loop *loop, struct loop_timer *t, void *arg)
 
 /* ---- lifecycle ---- */
 
+/* Read the rows (the steps reached) once per setup. 0, or the error (logged): a database
+ * that is locked or unreadable now is read again at the next evaluation, and meanwhile
+ * nothing is evaluated or written, so a start beside a lock never serves or stores a
+ * step below the one reached (the publisher holds those domains: pub_release_held()). */
+static int
+rollout_load(struct rollout *r)
+{
+	struct statedb *db;
+	size_t i;
+	int rc;
+
+	if (r->loaded)
+		return 0;
+	db = rollout_db(r);
+	if (db == NULL)
+		return -ENOENT;
+	rc = statedb_rollout_load(db, rollout_load_row, r);
+	if (rc < 0) {
+		rollout_db_failed(r,
+		                  "reading the rollout rows (the steps reached; read again at "
+		                  "the next evaluation, the automatic domains wait)",
+		                  rc);
+		return rc;
+	}
+	r->loaded = 1;
+	for (i = 0; i < r->n_doms; i++)
+		if (r->doms[i].automatic && !r->doms[i].stored && r->doms[i].policy_id[0] == '\0')
+			log_dom_notice(r->doms[i].domain,
+			               "rollout: no step stored for it (a new domain, or a new or "
+			               "replaced state database): it starts at the configuration's "
+			               "mode testing");
+	return 0;
+}
+
 static void
 rollout_setup(struct rollout *r, const struct cfg *cfg, const char *state_path)
 {
 	struct rollout_domain *old = r->doms;
 	size_t n_old = r->n_doms, i, k;
-	struct statedb *db;
 	int rc;
 
 	for (i = 0; i < n_old; i++)
@@ -521,12 +569,8 @@ rollout_setup(struct rollout *r, const struct cfg *cfg, const char *state_path)
 		}
 	}
 	free(old);
-	db = rollout_db(r);
-	if (db != NULL) {
-		rc = statedb_rollout_load(db, rollout_load_row, r);
-		if (rc < 0)
-			rollout_db_failed(r, "reading the rollout rows", rc);
-	}
+	r->loaded = r->state_path == NULL;
+	(void)rollout_load(r);
 }
 
 int
@@ -667,6 +711,12 @@ rollout_set_mxcheck(struct rollout *r, const struct mxcheck *m)
 	r->mxcheck = m;
 	for (size_t i = 0; i < r->n_doms; i++)
 		r->doms[i].mx = NULL;
+}
+
+int
+rollout_loaded(const struct rollout *r)
+{
+	return r == NULL || r->loaded;
 }
 
 size_t

@@ -10,6 +10,7 @@
  * in a metric; nothing is ever lowered.
  *
  * Interface: rollout_new(), rollout_reload(), rollout_free(), rollout_set_mxcheck(),
+ *            rollout_loaded(),
  *            rollout_apply(), rollout_set_apply(), rollout_refresh(), rollout_domains(),
  *            rollout_domain(), rollout_json(), rollout_stats_add()
  * Steps:     with rollout.target "enforce", a domain configured in testing moves one step
@@ -94,6 +95,12 @@ int rollout_reload(struct rollout **r, struct loop *loop, struct cfg *cfg, const
  * policy back. Returns 1 when a policy of cfg changed, else 0 (r NULL: only the
  * configured policies). docs/rollout.md "Automatic progression". */
 int rollout_apply(const struct rollout *r, struct cfg *cfg);
+/* 1 when the steps reached have been read from the state database since the last
+ * rollout_new()/rollout_reload() (or there is no state database, or r is NULL), 0 while
+ * it could not be read (locked, unreadable): the domains with an automatic rollout must
+ * then not be served at the configuration's policy (pub_release_held()). When a later
+ * evaluation reads them, the apply hook runs. */
+int rollout_loaded(const struct rollout *r);
 /* The hook run after a step is taken (NULL: none). */
 void rollout_set_apply(struct rollout *r, rollout_apply_fn *fn, void *arg);
 /* Returns NULL; NULL is a no-op. */

@@ -215,4 +215,30 @@ check "the alert changed nothing: same step, mode, max_age, id" "2 done enforce 
 check "the alert changed nothing: the policy served" "mode: enforce max_age: 604800 " "$(policy)"
 check "one alert warning (rate-limited)" 1 "$(grep -c "rollout: alert:" "$T/m2.log")"
 check "the daemon ran" "alive" "$(alive m2)"
+
+# ---- a start while another process holds the state database's lock ------------------------
+# The steps reached cannot be read: the domain answers 503 (never testing, never step 0
+# stored over step 2), and once the lock is gone the stored step is served again.
+stop_bg m2
+start_bg lock sqlite3 "$T/st/state.db" "BEGIN EXCLUSIVE;" "SELECT count(*) FROM rollout;" \
+	".shell touch $T/locked; i=0; while [ ! -e $T/unlock ] && [ \$i -lt $((LIVE_S * 10)) ]; do sleep 0.1; i=\$((i + 1)); done" \
+	"COMMIT;"
+wait_for "$LIVE_S" test -e "$T/locked" || die "no lock taken: $(cat "$T/lock.log")"
+start_bg m3 "$MTASTSD" -f -c "$T/mtastsd.conf"
+LOG=m3
+wait_tcp "$P"
+wait_log m3 "the domains with an automatic rollout answer 503 until they can" ||
+	die "no hold while locked: $(tail -5 "$T/m3.log")"
+check "locked at start: the policy is not served (503), testing is not served either" 503 \
+	"$(curl -sS -o /dev/null -w '%{http_code}' --max-time "$LIVE_S" --cacert "$T/ca.pem" \
+		--resolve "mta-sts.auto.test:$P:127.0.0.1" "https://mta-sts.auto.test:$P/.well-known/mta-sts.txt")"
+touch "$T/unlock"
+wait_for "$LIVE_S" pid_gone "$(cat "$T/lock.pid")" || true
+wait_tcp "$A"
+wait_for "$LIVE_S" state_is "2 done enforce 604800" || die "after the lock: $(j)"
+check "after the lock: step 2 served again, same id" "mode: enforce max_age: 604800 |$ID2" \
+	"$(policy)|$(field 'd["policy_id"]')"
+check "after the lock: the stored row is still step 2" "2|done|enforce|604800" \
+	"$(sqlite3 "$T/st/state.db" "SELECT step, step_state, mode, max_age FROM rollout")"
+check "testing never served in this run" 0 "$(grep -c "rollout: now serving mode testing" "$T/m3.log" || true)"
 finish
