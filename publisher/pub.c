@@ -829,7 +829,13 @@ pub_log_ids(const struct pub_snap *old, const struct pub_snap *s)
 	for (i = 0; i < s->n_doms; i++) {
 		d = &s->doms[i];
 		o = snap_find_domain(old, d->domain);
-		if (old == NULL)
+		if (d->held)
+			log_dom_notice(
+			        d->domain,
+			        "held (503) until the state database says which rollout step "
+			        "it reached; its policy id follows then (certificate %s)",
+			        d->cert_file);
+		else if (old == NULL || (o != NULL && o->held))
 			log_dom_notice(d->domain,
 			               "publishing policy id %s (certificate %s); publish _mta-sts "
 			               "TXT \"v=STSv1; id=%s\"",
