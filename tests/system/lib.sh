@@ -585,3 +585,58 @@ chromium_run() {
 		--disable-extensions --disable-default-apps --no-proxy-server \
 		--user-data-dir="$T/chr" --window-size="${CHROMIUM_SIZE:-1024,768}" "$@" 2>>"$T/chromium.log"
 }
+
+# pdns_need: the pdns-backend-sqlite3 schema in PDNS_SCHEMA, or the test is unavailable (call
+# after need_cmd pdns_server pdnsutil sqlite3 kdig).
+pdns_need() {
+	local f
+	PDNS_SCHEMA=""
+	for f in /usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql \
+		/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql; do
+		[ -f "$f" ] && PDNS_SCHEMA=$f && break
+	done
+	[ -n "$PDNS_SCHEMA" ] || unavailable "no pdns-backend-sqlite3 schema (pdns-backend-sqlite3 not installed?)"
+}
+
+# pdns_primary ZONE PORT SECRET [CONF_LINE...]: a PowerDNS primary in PD=$T/pdns (gsqlite3,
+# on 127.0.0.1:PORT, dnsupdate=yes from 127.0.0.0/8, the CONF_LINEs appended to pdns.conf),
+# zone ZONE (SOA ns1.ZONE) made with pdnsutil, TSIG key "mtastsd" (hmac-sha256, base64
+# SECRET) allowed to update it (TSIG-ALLOW-DNSUPDATE). Defines pdu ARGS... (pdnsutil on it,
+# output in $T/pdnsutil.log) for the test's records. Not started: pdns_start.
+pdns_primary() {
+	local zone=$1 port=$2 secret=$3
+	shift 3
+	PD=$T/pdns
+	mkdir -p "$PD"
+	sqlite3 "$PD/pdns.sqlite3" <"$PDNS_SCHEMA"
+	{
+		cat <<EOC
+launch=gsqlite3
+gsqlite3-database=$PD/pdns.sqlite3
+local-address=127.0.0.1
+local-port=$port
+dnsupdate=yes
+allow-dnsupdate-from=127.0.0.0/8
+socket-dir=$PD
+guardian=no
+daemon=no
+disable-syslog=yes
+write-pid=no
+loglevel=6
+security-poll-suffix=
+EOC
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$PD/pdns.conf"
+	pdu create-zone "$zone" "ns1.$zone"
+	pdu import-tsig-key mtastsd hmac-sha256 "$secret"
+	pdu set-meta "$zone" TSIG-ALLOW-DNSUPDATE mtastsd
+}
+pdu() { pdnsutil --config-dir="$PD" "$@" >>"$T/pdnsutil.log" 2>&1; }
+
+# pdns_start NAME ZONE PORT: starts the pdns_primary server as NAME (stop_bg NAME) and waits
+# (LIVE_S) until it answers ZONE's SOA over TCP on 127.0.0.1:PORT.
+pdns_start() {
+	start_bg "$1" pdns_server --config-dir="$PD"
+	wait_for "$LIVE_S" sh -c "kdig -p $3 @127.0.0.1 +tcp +short $2 SOA | grep -q hostmaster" ||
+		die "pdns_server does not answer on 127.0.0.1:$3"
+}
