@@ -640,3 +640,37 @@ pdns_start() {
 	wait_for "$LIVE_S" sh -c "kdig -p $3 @127.0.0.1 +tcp +short $2 SOA | grep -q hostmaster" ||
 		die "pdns_server does not answer on 127.0.0.1:$3"
 }
+
+# rollout_conf DNS_TIMEOUT < DOMAINS: $T/mtastsd.conf for the rollout labs (t_rollout*.sh):
+# admin on 127.0.0.1:$A, resolver off but its dns_servers 127.0.0.1@$DNS (DNS_TIMEOUT, one
+# attempt) and ca_file $T/ca.pem for the MX check, tlsrpt.receive, the publisher on
+# 127.0.0.1:$P checking MX hosts on port $S every 2 s, rollout_interval 1 s, its
+# publisher.domains entries read from stdin. Checked with `mtastsd -n` (die on failure).
+rollout_conf() {
+	local domains
+	domains=$(cat)
+	cat >"$T/mtastsd.conf" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
+            state_directory = "$T/st"; };
+admin = { listen = "127.0.0.1:$A"; };
+resolver = {
+	enabled = false;
+	dns_servers = [ "127.0.0.1@$DNS" ];
+	dns_timeout = "$1";
+	dns_attempts = 1;
+	ca_file = "$T/ca.pem";
+};
+tlsrpt = { receive = true; };
+publisher = {
+	listen = [ "127.0.0.1:$P" ];
+	http_listen = [ ];
+	mx_check_port = $S;
+	mx_check_interval = "2s";
+	rollout_interval = "1s";
+	domains = (
+$domains
+	);
+};
+EOC
+	"$MTASTSD" -n -c "$T/mtastsd.conf" >"$T/n.log" 2>&1 || die "config check failed: $(cat "$T/n.log")"
+}
