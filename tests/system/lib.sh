@@ -674,3 +674,27 @@ $domains
 EOC
 	"$MTASTSD" -n -c "$T/mtastsd.conf" >"$T/n.log" 2>&1 || die "config check failed: $(cat "$T/n.log")"
 }
+
+# tlsrpt_example_lab: the TLSRPT lab (t_tlsrpt_*.sh): a CA, the certificate "ex" for
+# mta-sts.example.com, and $T/m.conf: a publisher of example.com (testing, max_age 86400,
+# mx1.example.com) on 127.0.0.1:$P, tlsrpt.receive, admin on 127.0.0.1:$ADM, resolver off,
+# state in $T/st.
+tlsrpt_example_lab() {
+	make_ca
+	make_cert ex mta-sts.example.com
+	cat >"$T/m.conf" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
+            state_directory = "$T/st"; };
+resolver = { enabled = false; };
+admin = { listen = "127.0.0.1:$ADM"; };
+tlsrpt = { receive = true; };
+publisher = {
+	listen = [ "127.0.0.1:$P" ];
+	http_listen = [ ];
+	domains = (
+		{ domain = "example.com"; mode = "testing"; max_age = 86400; mx = [ "mx1.example.com" ];
+		  cert = "$T/ex.fullchain.pem"; key = "$T/ex.key"; }
+	);
+};
+EOC
+}
