@@ -406,6 +406,29 @@ testns_start() {
 	start_testns "$name" "$port" "$T/$name.testns"
 }
 
+# testns_zone NAME PORT ZONE: testns_start NAME PORT with ZONE's zone-file lines ("name ttl
+# class type data"; blank and ";" lines skipped) as one ldns-testns entry per RRset (name
+# and type), in order of appearance (the entries in ${ZONE%.zone}.testns).
+testns_zone() {
+	python3 - "$3" >"${3%.zone}.testns" <<'PY'
+import sys
+sets = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line or line.startswith(";"):
+        continue
+    f = line.split(None, 4)
+    sets.setdefault((f[0].lower(), f[3].upper()), []).append(line)
+for (name, rtype), rrs in sets.items():
+    print("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id copy_query")
+    print("REPLY QR AA NOERROR\nSECTION QUESTION\n%s IN %s\nSECTION ANSWER" % (name, rtype))
+    for rr in rrs:
+        print(rr)
+    print("ENTRY_END")
+PY
+	testns_start "$1" "$2" "${3%.zone}.testns"
+}
+
 # pm PORT MAP KEY: one postmap -q lookup; prints "rc=<status> out=[<stdout>] err=[<stderr>]"
 # (NOTFOUND: rc=1 and both empty; a TEMP/PERM reply: rc=1 with a warning on stderr; no
 # answer within LIVE_S: rc=124).

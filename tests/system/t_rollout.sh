@@ -64,23 +64,7 @@ mx1.bad.test.  60 IN A  127.0.0.2
 mx2.bad.test.  60 IN A  127.0.0.3
 EOZ
 } >"$T/lab.zone"
-python3 - "$T/lab.zone" >"$T/lab.testns" <<'PY'
-import sys
-sets = {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line or line.startswith(";"):
-        continue
-    f = line.split(None, 4)
-    sets.setdefault((f[0].lower(), f[3].upper()), []).append(line)
-for (name, rtype), rrs in sets.items():
-    print("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id copy_query")
-    print("REPLY QR AA NOERROR\nSECTION QUESTION\n%s IN %s\nSECTION ANSWER" % (name, rtype))
-    for rr in rrs:
-        print(rr)
-    print("ENTRY_END")
-PY
-testns_start dns "$DNS" "$T/lab.testns"
+testns_zone dns "$DNS" "$T/lab.zone"
 
 postfix_smtpd_start pf-mx 127.0.0.2 "$S" mx1.good.test mx
 postfix_smtpd_start pf-other 127.0.0.3 "$S" other.example.net other
