@@ -664,13 +664,14 @@ pdns_start() {
 		die "pdns_server does not answer on 127.0.0.1:$3"
 }
 
-# rollout_conf DNS_TIMEOUT < DOMAINS: $T/mtastsd.conf for the rollout labs (t_rollout*.sh):
+# rollout_conf DNS_TIMEOUT [PUBLISHER] < DOMAINS: $T/mtastsd.conf for the rollout labs (t_rollout*.sh):
 # admin on 127.0.0.1:$A, resolver off but its dns_servers 127.0.0.1@$DNS (DNS_TIMEOUT, one
 # attempt) and ca_file $T/ca.pem for the MX check, tlsrpt.receive, the publisher on
-# 127.0.0.1:$P checking MX hosts on port $S every 2 s, rollout_interval 1 s, its
-# publisher.domains entries read from stdin. Checked with `mtastsd -n` (die on failure).
+# 127.0.0.1:$P checking MX hosts on port $S every 2 s, rollout_interval 1 s, PUBLISHER
+# (more publisher settings, e.g. dns_update) if given, its publisher.domains entries read
+# from stdin. Checked with `mtastsd -n` (die on failure).
 rollout_conf() {
-	local domains
+	local domains extra=${2:+$2$'\n'}
 	domains=$(cat)
 	cat >"$T/mtastsd.conf" <<EOC
 process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
@@ -690,7 +691,7 @@ publisher = {
 	mx_check_port = $S;
 	mx_check_interval = "2s";
 	rollout_interval = "1s";
-	domains = (
+${extra}	domains = (
 $domains
 	);
 };

@@ -36,33 +36,21 @@ make_ca
 make_cert pub mta-sts.upd.test
 make_cert mx mx1.upd.test
 (umask 077 && printf '%s\n' "$SECRET" >"$T/tsig.secret")
-cat >"$T/mtastsd.conf" <<EOC
-process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
-            state_directory = "$T/st"; };
-admin = { listen = "127.0.0.1:$A"; };
-resolver = { enabled = false; dns_servers = [ "127.0.0.1@$DNS" ]; dns_timeout = "2s";
-             dns_attempts = 1; ca_file = "$T/ca.pem"; };
-tlsrpt = { receive = true; };
-publisher = {
-	listen = [ "127.0.0.1:$P" ];
-	http_listen = [ ];
-	mx_check_port = $S;
-	mx_check_interval = "2s";
-	rollout_interval = "1s";
+DNS_UPDATE=$(
+	cat <<EOC
 	dns_update = ( {
 		name = "primary"; server = "127.0.0.1:$DNS"; zone = "upd.test";
 		tsig_name = "mtastsd"; tsig_secret_file = "$T/tsig.secret"; ttl = 60;
 		timeout = "5s"; retry_max = "2s";
 	} );
-	domains = (
+EOC
+)
+rollout_conf 2s "$DNS_UPDATE" <<EOC
 		{ domain = "upd.test"; mode = "testing"; max_age = 86400; mx = [ "mx1.upd.test" ];
 		  cert = "$T/pub.fullchain.pem"; key = "$T/pub.key"; dns_update = "primary";
 		  rollout = { target = "enforce"; min_days = 1; min_sessions = 100;
 		              min_organisations = 1; max_age_steps = [ "1d", "7d" ]; day = "1s"; }; }
-	);
-};
 EOC
-"$MTASTSD" -n -c "$T/mtastsd.conf" >"$T/n.log" 2>&1 || die "config check failed: $(cat "$T/n.log")"
 postfix_smtpd_start pf-mx 127.0.0.2 "$S" mx1.upd.test mx
 start_bg m "$MTASTSD" -f -c "$T/mtastsd.conf"
 wait_tcp "$P"
