@@ -406,6 +406,29 @@ testns_start() {
 	start_testns "$name" "$port" "$T/$name.testns"
 }
 
+# testns_zone NAME PORT ZONE: testns_start NAME PORT with ZONE's zone-file lines ("name ttl
+# class type data"; blank and ";" lines skipped) as one ldns-testns entry per RRset (name
+# and type), in order of appearance (the entries in ${ZONE%.zone}.testns).
+testns_zone() {
+	python3 - "$3" >"${3%.zone}.testns" <<'PY'
+import sys
+sets = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line or line.startswith(";"):
+        continue
+    f = line.split(None, 4)
+    sets.setdefault((f[0].lower(), f[3].upper()), []).append(line)
+for (name, rtype), rrs in sets.items():
+    print("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id copy_query")
+    print("REPLY QR AA NOERROR\nSECTION QUESTION\n%s IN %s\nSECTION ANSWER" % (name, rtype))
+    for rr in rrs:
+        print(rr)
+    print("ENTRY_END")
+PY
+	testns_start "$1" "$2" "${3%.zone}.testns"
+}
+
 # pm PORT MAP KEY: one postmap -q lookup; prints "rc=<status> out=[<stdout>] err=[<stderr>]"
 # (NOTFOUND: rc=1 and both empty; a TEMP/PERM reply: rc=1 with a warning on stderr; no
 # answer within LIVE_S: rc=124).
@@ -584,4 +607,118 @@ chromium_run() {
 		--disable-background-networking --disable-component-update --disable-sync \
 		--disable-extensions --disable-default-apps --no-proxy-server \
 		--user-data-dir="$T/chr" --window-size="${CHROMIUM_SIZE:-1024,768}" "$@" 2>>"$T/chromium.log"
+}
+
+# pdns_need: the pdns-backend-sqlite3 schema in PDNS_SCHEMA, or the test is unavailable (call
+# after need_cmd pdns_server pdnsutil sqlite3 kdig).
+pdns_need() {
+	local f
+	PDNS_SCHEMA=""
+	for f in /usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql \
+		/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql; do
+		[ -f "$f" ] && PDNS_SCHEMA=$f && break
+	done
+	[ -n "$PDNS_SCHEMA" ] || unavailable "no pdns-backend-sqlite3 schema (pdns-backend-sqlite3 not installed?)"
+}
+
+# pdns_primary ZONE PORT SECRET [CONF_LINE...]: a PowerDNS primary in PD=$T/pdns (gsqlite3,
+# on 127.0.0.1:PORT, dnsupdate=yes from 127.0.0.0/8, the CONF_LINEs appended to pdns.conf),
+# zone ZONE (SOA ns1.ZONE) made with pdnsutil, TSIG key "mtastsd" (hmac-sha256, base64
+# SECRET) allowed to update it (TSIG-ALLOW-DNSUPDATE). Defines pdu ARGS... (pdnsutil on it,
+# output in $T/pdnsutil.log) for the test's records. Not started: pdns_start.
+pdns_primary() {
+	local zone=$1 port=$2 secret=$3
+	shift 3
+	PD=$T/pdns
+	mkdir -p "$PD"
+	sqlite3 "$PD/pdns.sqlite3" <"$PDNS_SCHEMA"
+	{
+		cat <<EOC
+launch=gsqlite3
+gsqlite3-database=$PD/pdns.sqlite3
+local-address=127.0.0.1
+local-port=$port
+dnsupdate=yes
+allow-dnsupdate-from=127.0.0.0/8
+socket-dir=$PD
+guardian=no
+daemon=no
+disable-syslog=yes
+write-pid=no
+loglevel=6
+security-poll-suffix=
+EOC
+		[ $# -eq 0 ] || printf '%s\n' "$@"
+	} >"$PD/pdns.conf"
+	pdu create-zone "$zone" "ns1.$zone"
+	pdu import-tsig-key mtastsd hmac-sha256 "$secret"
+	pdu set-meta "$zone" TSIG-ALLOW-DNSUPDATE mtastsd
+}
+pdu() { pdnsutil --config-dir="$PD" "$@" >>"$T/pdnsutil.log" 2>&1; }
+
+# pdns_start NAME ZONE PORT: starts the pdns_primary server as NAME (stop_bg NAME) and waits
+# (LIVE_S) until it answers ZONE's SOA over TCP on 127.0.0.1:PORT.
+pdns_start() {
+	start_bg "$1" pdns_server --config-dir="$PD"
+	wait_for "$LIVE_S" sh -c "kdig -p $3 @127.0.0.1 +tcp +short $2 SOA | grep -q hostmaster" ||
+		die "pdns_server does not answer on 127.0.0.1:$3"
+}
+
+# rollout_conf DNS_TIMEOUT [PUBLISHER] < DOMAINS: $T/mtastsd.conf for the rollout labs (t_rollout*.sh):
+# admin on 127.0.0.1:$A, resolver off but its dns_servers 127.0.0.1@$DNS (DNS_TIMEOUT, one
+# attempt) and ca_file $T/ca.pem for the MX check, tlsrpt.receive, the publisher on
+# 127.0.0.1:$P checking MX hosts on port $S every 2 s, rollout_interval 1 s, PUBLISHER
+# (more publisher settings, e.g. dns_update) if given, its publisher.domains entries read
+# from stdin. Checked with `mtastsd -n` (die on failure).
+rollout_conf() {
+	local domains extra=${2:+$2$'\n'}
+	domains=$(cat)
+	cat >"$T/mtastsd.conf" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
+            state_directory = "$T/st"; };
+admin = { listen = "127.0.0.1:$A"; };
+resolver = {
+	enabled = false;
+	dns_servers = [ "127.0.0.1@$DNS" ];
+	dns_timeout = "$1";
+	dns_attempts = 1;
+	ca_file = "$T/ca.pem";
+};
+tlsrpt = { receive = true; };
+publisher = {
+	listen = [ "127.0.0.1:$P" ];
+	http_listen = [ ];
+	mx_check_port = $S;
+	mx_check_interval = "2s";
+	rollout_interval = "1s";
+${extra}	domains = (
+$domains
+	);
+};
+EOC
+	"$MTASTSD" -n -c "$T/mtastsd.conf" >"$T/n.log" 2>&1 || die "config check failed: $(cat "$T/n.log")"
+}
+
+# tlsrpt_example_lab: the TLSRPT lab (t_tlsrpt_*.sh): a CA, the certificate "ex" for
+# mta-sts.example.com, and $T/m.conf: a publisher of example.com (testing, max_age 86400,
+# mx1.example.com) on 127.0.0.1:$P, tlsrpt.receive, admin on 127.0.0.1:$ADM, resolver off,
+# state in $T/st.
+tlsrpt_example_lab() {
+	make_ca
+	make_cert ex mta-sts.example.com
+	cat >"$T/m.conf" <<EOC
+process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
+            state_directory = "$T/st"; };
+resolver = { enabled = false; };
+admin = { listen = "127.0.0.1:$ADM"; };
+tlsrpt = { receive = true; };
+publisher = {
+	listen = [ "127.0.0.1:$P" ];
+	http_listen = [ ];
+	domains = (
+		{ domain = "example.com"; mode = "testing"; max_age = 86400; mx = [ "mx1.example.com" ];
+		  cert = "$T/ex.fullchain.pem"; key = "$T/ex.key"; }
+	);
+};
+EOC
 }

@@ -123,25 +123,7 @@ check "dns-records: TLSRPT record of good.test" \
 grep -v -e '^;' -e '^_mta-sts\.\(stale\|notxt\|two\|malformed\)\.test\.' "$T/dns-records.txt" \
 	>"$T/published.zone"
 cat "$T/published.zone" "$SYSDATA/check/lab.zone" >"$T/lab.zone"
-# Zone-file lines -> one ldns-testns entry per RRset (name and type), in order of appearance.
-python3 - "$T/lab.zone" >"$T/lab.testns" <<'PY'
-import shlex, sys
-sets = {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line or line.startswith(";"):
-        continue
-    f = line.split(None, 4)
-    name, rtype = f[0].lower(), f[3].upper()
-    sets.setdefault((name, rtype), []).append(line)
-for (name, rtype), rrs in sets.items():
-    print("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id copy_query")
-    print("REPLY QR AA NOERROR\nSECTION QUESTION\n%s IN %s\nSECTION ANSWER" % (name, rtype))
-    for rr in rrs:
-        print(rr)
-    print("ENTRY_END")
-PY
-testns_start dns "$DNS" "$T/lab.testns"
+testns_zone dns "$DNS" "$T/lab.zone"
 
 # ---- the publisher ------------------------------------------------------------------------
 

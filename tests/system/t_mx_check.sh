@@ -89,24 +89,7 @@ lab_conf "$T/hostile.conf" 'mx_check_step_timeout = "5s"; mx_check_timeout = "12
 "$MTASTSD" -c "$T/lab.conf" dns-records >"$T/dns-records.txt" 2>"$T/dns-records.log" ||
 	die "dns-records failed: $(cat "$T/dns-records.log")"
 grep -v '^;' "$T/dns-records.txt" | cat - "$SYSDATA/mx_check/lab.zone" >"$T/lab.zone"
-# Zone-file lines -> one ldns-testns entry per RRset (as t_check.sh).
-python3 - "$T/lab.zone" >"$T/lab.testns" <<'PY'
-import sys
-sets = {}
-for line in open(sys.argv[1]):
-    line = line.strip()
-    if not line or line.startswith(";"):
-        continue
-    f = line.split(None, 4)
-    sets.setdefault((f[0].lower(), f[3].upper()), []).append(line)
-for (name, rtype), rrs in sets.items():
-    print("ENTRY_BEGIN\nMATCH opcode qtype qname\nADJUST copy_id copy_query")
-    print("REPLY QR AA NOERROR\nSECTION QUESTION\n%s IN %s\nSECTION ANSWER" % (name, rtype))
-    for rr in rrs:
-        print(rr)
-    print("ENTRY_END")
-PY
-testns_start dns "$DNS" "$T/lab.testns"
+testns_zone dns "$DNS" "$T/lab.zone"
 
 # ---- the MX hosts -------------------------------------------------------------------------
 postfix_smtpd_start pf-good 127.0.0.2 "$S" mx1.good.test mx1

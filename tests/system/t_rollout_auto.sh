@@ -33,33 +33,12 @@ make_ca
 make_cert pub mta-sts.auto.test
 make_cert mx mx1.auto.test
 
-cat >"$T/mtastsd.conf" <<EOC
-process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
-            state_directory = "$T/st"; };
-admin = { listen = "127.0.0.1:$A"; };
-resolver = {
-	enabled = false;
-	dns_servers = [ "127.0.0.1@$DNS" ];
-	dns_timeout = "2s";
-	dns_attempts = 1;
-	ca_file = "$T/ca.pem";
-};
-tlsrpt = { receive = true; };
-publisher = {
-	listen = [ "127.0.0.1:$P" ];
-	http_listen = [ ];
-	mx_check_port = $S;
-	mx_check_interval = "2s";
-	rollout_interval = "1s";
-	domains = (
+rollout_conf 2s <<EOC
 		{ domain = "auto.test"; mode = "testing"; max_age = 86400; mx = [ "mx1.auto.test" ];
 		  cert = "$T/pub.fullchain.pem"; key = "$T/pub.key";
 		  rollout = { target = "enforce"; min_days = 1; min_sessions = 100;
 		              min_organisations = 1; max_age_steps = [ "1d", "7d" ]; day = "1s"; }; }
-	);
-};
 EOC
-"$MTASTSD" -n -c "$T/mtastsd.conf" >"$T/n.log" 2>&1 || die "config check failed: $(cat "$T/n.log")"
 
 # dns ID: ldns-testns (re)started with the MX records and _mta-sts.auto.test TXT id=ID.
 dns() {

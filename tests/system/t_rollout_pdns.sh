@@ -16,12 +16,7 @@
 need_cmd pdns_server pdnsutil sqlite3 kdig curl certtool python3 postconf
 need_root "Postfix master runs as root"
 [ -x "$POSTFIX_DAEMON_DIR/master" ] || unavailable "no Postfix master in $POSTFIX_DAEMON_DIR"
-SCHEMA=""
-for f in /usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql \
-	/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql; do
-	[ -f "$f" ] && SCHEMA=$f && break
-done
-[ -n "$SCHEMA" ] || unavailable "no pdns-backend-sqlite3 schema (pdns-backend-sqlite3 not installed?)"
+pdns_need
 
 DNS=$(free_port both)
 P=$(free_port tcp)
@@ -30,36 +25,10 @@ S=$(free_port tcp 127.0.0.2)
 SECRET="c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI="
 
 # ---- PowerDNS ----------------------------------------------------------------------------
-PD=$T/pdns
-mkdir -p "$PD"
-sqlite3 "$PD/pdns.sqlite3" <"$SCHEMA"
-cat >"$PD/pdns.conf" <<EOC
-launch=gsqlite3
-gsqlite3-database=$PD/pdns.sqlite3
-local-address=127.0.0.1
-local-port=$DNS
-dnsupdate=yes
-allow-dnsupdate-from=127.0.0.0/8
-socket-dir=$PD
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-loglevel=6
-security-poll-suffix=
-cache-ttl=0
-negquery-cache-ttl=0
-query-cache-ttl=0
-EOC
-pdu() { pdnsutil --config-dir="$PD" "$@" >>"$T/pdnsutil.log" 2>&1; }
-pdu create-zone upd.test ns1.upd.test
-pdu import-tsig-key mtastsd hmac-sha256 "$SECRET"
-pdu set-meta upd.test TSIG-ALLOW-DNSUPDATE mtastsd
+pdns_primary upd.test "$DNS" "$SECRET" cache-ttl=0 negquery-cache-ttl=0 query-cache-ttl=0
 pdu add-record upd.test @ MX "10 mx1.upd.test."
 pdu add-record upd.test mx1 A 127.0.0.2
-start_bg pdns pdns_server --config-dir="$PD"
-wait_for "$LIVE_S" sh -c "kdig -p $DNS @127.0.0.1 +tcp +short upd.test SOA | grep -q hostmaster" ||
-	die "pdns_server does not answer on 127.0.0.1:$DNS"
+pdns_start pdns upd.test "$DNS"
 q() { kdig -p "$DNS" @127.0.0.1 +tcp +short "$1" "${2:-TXT}" 2>/dev/null | tr -d '"'; }
 
 # ---- mtastsd --------------------------------------------------------------------------------
@@ -67,33 +36,21 @@ make_ca
 make_cert pub mta-sts.upd.test
 make_cert mx mx1.upd.test
 (umask 077 && printf '%s\n' "$SECRET" >"$T/tsig.secret")
-cat >"$T/mtastsd.conf" <<EOC
-process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
-            state_directory = "$T/st"; };
-admin = { listen = "127.0.0.1:$A"; };
-resolver = { enabled = false; dns_servers = [ "127.0.0.1@$DNS" ]; dns_timeout = "2s";
-             dns_attempts = 1; ca_file = "$T/ca.pem"; };
-tlsrpt = { receive = true; };
-publisher = {
-	listen = [ "127.0.0.1:$P" ];
-	http_listen = [ ];
-	mx_check_port = $S;
-	mx_check_interval = "2s";
-	rollout_interval = "1s";
+DNS_UPDATE=$(
+	cat <<EOC
 	dns_update = ( {
 		name = "primary"; server = "127.0.0.1:$DNS"; zone = "upd.test";
 		tsig_name = "mtastsd"; tsig_secret_file = "$T/tsig.secret"; ttl = 60;
 		timeout = "5s"; retry_max = "2s";
 	} );
-	domains = (
+EOC
+)
+rollout_conf 2s "$DNS_UPDATE" <<EOC
 		{ domain = "upd.test"; mode = "testing"; max_age = 86400; mx = [ "mx1.upd.test" ];
 		  cert = "$T/pub.fullchain.pem"; key = "$T/pub.key"; dns_update = "primary";
 		  rollout = { target = "enforce"; min_days = 1; min_sessions = 100;
 		              min_organisations = 1; max_age_steps = [ "1d", "7d" ]; day = "1s"; }; }
-	);
-};
 EOC
-"$MTASTSD" -n -c "$T/mtastsd.conf" >"$T/n.log" 2>&1 || die "config check failed: $(cat "$T/n.log")"
 postfix_smtpd_start pf-mx 127.0.0.2 "$S" mx1.upd.test mx
 start_bg m "$MTASTSD" -f -c "$T/mtastsd.conf"
 wait_tcp "$P"

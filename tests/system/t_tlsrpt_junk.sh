@@ -15,23 +15,7 @@
 need_cmd curl certtool python3 sqlite3
 P=$(free_port tcp)
 ADM=$(free_port tcp)
-make_ca
-make_cert ex mta-sts.example.com
-cat >"$T/m.conf" <<EOC
-process = { allow_root = true; verbosity = 1; shutdown_timeout = "1s";
-            state_directory = "$T/st"; };
-resolver = { enabled = false; };
-admin = { listen = "127.0.0.1:$ADM"; };
-tlsrpt = { receive = true; };
-publisher = {
-	listen = [ "127.0.0.1:$P" ];
-	http_listen = [ ];
-	domains = (
-		{ domain = "example.com"; mode = "testing"; max_age = 86400; mx = [ "mx1.example.com" ];
-		  cert = "$T/ex.fullchain.pem"; key = "$T/ex.key"; }
-	);
-};
-EOC
+tlsrpt_example_lab
 mkdir -p "$T/st"
 DAY=$(date -u +%Y-%m-%d)
 sed "s/2026-11-05/$DAY/g" "$SRC_DIR/tests/unit/data/tlsrpt/provider-a.json" >"$T/a.json"
