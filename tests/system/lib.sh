@@ -24,7 +24,7 @@ SYSDATA="$SRC_DIR/tests/system/data"
 # the tests check their VmRSS bounds in plain builds only.
 ASAN_BUILD=0
 if grep -q '^SANITIZE:BOOL=ON' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null ||
-	ldd "$MTASTSD" 2>/dev/null | grep -q libasan; then
+	ldd "$MTASTSD" 2>/dev/null | grep libasan >/dev/null; then # not -q: pipefail, SIGPIPE
 	ASAN_BUILD=1
 fi
 # vmrss_kb PID: the VmRSS of PID in kB, 0 when it is gone.
