@@ -437,6 +437,17 @@ rollout_eval_domain(struct rollout *r, struct rollout_domain *d, time_t now)
 		 * patterns it was judged against (docs/rollout.md "Evidence") */
 		d->mx = NULL;
 	rollout_evaluate(&d->rules, &d->served, &d->ev, d->mx, now, &d->rec);
+	if (d->step_serving && !d->rec.alert) {
+		/* the step is served, its TXT record not seen yet: not done, whatever the
+		 * evidence says (monitoring keyed on the advice must not see "done" early) */
+		d->rec.advice = ROLLOUT_HOLD;
+		d->rec.next_mode = d->served.mode;
+		d->rec.next_max_age_s = d->served.max_age_s;
+		(void)snprintf(d->rec.reason, sizeof(d->rec.reason),
+		               "step %u of %zu served: waiting for the _mta-sts TXT record to have "
+		               "id %s",
+		               d->step, d->rules.n_steps, d->policy_id);
+	}
 	if (d->evaluated_at == 0 || prev.advice != d->rec.advice ||
 	    strcmp(prev.reason, d->rec.reason) != 0) {
 		if (!d->rec.alert)

@@ -166,6 +166,10 @@ wait_for "$LIVE_S" state_is "2 serving enforce 604800" || die "no step 2: $(j)"
 ID2=$(field 'd["policy_id"]')
 check "step 2 served: enforce, max_age 604800" "mode: enforce max_age: 604800 " "$(policy)"
 check "step 2 has a new policy id" "new" "$([ -n "$ID2" ] && [ "$ID2" != "$ID1" ] && echo new)"
+wait_for "$LIVE_S" eval '[ "$(field "d[\"recommendation\"][\"advice\"]")" = hold ]' || true
+check "step 2 served, its TXT record not seen: hold, not done" \
+	"hold step 2 of 2 served: waiting for the _mta-sts TXT record to have id $ID2" \
+	"$(field 'd["recommendation"]["advice"], d["recommendation"]["reason"]')"
 dns "$ID2"
 wait_for "$LIVE_S" state_is "2 done enforce 604800" || die "step 2 not done: $(j)"
 wait_for "$LIVE_S" eval '[ "$(field "d[\"recommendation\"][\"reason\"]")" = "enforce with max_age 7d: the last step" ]' ||
