@@ -296,12 +296,12 @@
  * the 64-bit sums hold 2^23 such reports (their raw text alone is over any
  * tlsrpt.max_stored_bytes), and the summaries add with total() anyway. A report over it
  * is malformed (kept raw, no session row). */
-#define TLSRPT_SESSIONS_MAX    ((uint64_t)1 << 40)
+#define TLSRPT_SESSIONS_MAX ((uint64_t)1 << 40)
 /* A report whose date-range ends later than this after its arrival is malformed: reporters
  * send a day's report after the day, and a future-dated one would count as evidence for
  * days to come (the rollout's days, sessions and organisations; docs/rollout.md). Ours
  * (seconds): a day of clock skew and time zones. */
-#define TLSRPT_FUTURE_SKEW_S 86400
+#define TLSRPT_FUTURE_SKEW_S   86400
 #define TLSRPT_JSON_VALUES_MAX 131072
 /* A whole mail message read by `mtastsd tlsrpt import` (bytes): Postfix's default
  * message_size_limit is 10240000; a report mail is a few KiB. Longer input is refused
