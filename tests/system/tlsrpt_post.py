@@ -67,6 +67,21 @@ def post(body, ctype, chunked=False, src=None):
     return st
 
 
+
+def open_uploads(n):
+    """n uploads of a 1000-byte report, each with its headers and the first body byte sent
+    (that byte in a write of its own, once every header is sent): the sockets, held open."""
+    held = []
+    for _ in range(n):
+        s = connect()
+        s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
+                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n"
+                   % host).encode())
+        held.append(s)
+    for s in held:
+        s.sendall(b"{")
+    return held
+
 if mode == "post":
     path, ctype = sys.argv[5], sys.argv[6]
     chunked = len(sys.argv) > 7 and sys.argv[7] == "chunked"
@@ -84,16 +99,7 @@ elif mode == "flood":
     print(i, first, ",".join("%s:%d" % kv for kv in sorted(seen.items())))
 elif mode == "hold":
     n, body = int(sys.argv[5]), open(sys.argv[6], "rb").read()
-    held = []
-    for i in range(n):
-        s = connect()
-        s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
-                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n"
-                   % host).encode())
-        held.append(s)
-    # the first body byte in a write of its own, once every header is sent
-    for s in held:
-        s.sendall(b"{")
+    held = open_uploads(n)
     # the held uploads count once the server's threads have read their headers (their own
     # TLS handshakes first): until then a POST may still get through; retry, at most 50
     # times, until the 503. Each try from an address of its own (127.0.1.k): a try that got
@@ -111,15 +117,7 @@ elif mode == "hold":
         s.close()
 elif mode == "slowloris":
     n, body, live = int(sys.argv[5]), open(sys.argv[6], "rb").read(), float(sys.argv[7])
-    held = []
-    for i in range(n):
-        s = connect()
-        s.sendall(("POST /.well-known/tlsrpt HTTP/1.1\r\nHost: %s\r\n"
-                   "Content-Type: application/tlsrpt+json\r\nContent-Length: 1000\r\n\r\n"
-                   % host).encode())
-        held.append(s)
-    for s in held:
-        s.sendall(b"{")
+    held = open_uploads(n)
     closed = set()
 
     def trickle():
