@@ -322,6 +322,24 @@ db_teardown(void **state)
 	return 0;
 }
 
+/* Report i of org for example.com on 2026-11-05: report-id "<id>-<i>", i + 1 successful
+ * sessions, nothing else, into buf (size bytes). Returns its length. */
+static size_t
+one_day_report(char *buf, size_t size, const char *org, const char *id, size_t i)
+{
+	int len = snprintf(buf, size,
+	                   "{\"organization-name\":\"%s\",\"date-range\":{\"start-datetime\":"
+	                   "\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T23:59:59Z\"},"
+	                   "\"report-id\":\"%s-%zu\",\"policies\":[{\"policy\":{\"policy-type\":"
+	                   "\"sts\",\"policy-domain\":\"example.com\"},\"summary\":{"
+	                   "\"total-successful-session-count\":%zu,\"total-failure-session-count\":"
+	                   "0}}]}",
+	                   org, id, i, i + 1);
+
+	assert_true(len > 0 && (size_t)len < size);
+	return (size_t)len;
+}
+
 static const struct tlsrpt_limits test_limits = {
         .max_report = 1024 * 1024,
         .max_ratio = 100,
@@ -691,18 +709,8 @@ test_store_size_bound(void **state)
 
 	lim.max_stored_bytes = 2000;
 	for (i = 0; i < 50; i++) {
-		int len = snprintf(
-		        json, sizeof(json),
-		        "{\"organization-name\":\"Provider E\",\"date-range\":{\"start-datetime\":"
-		        "\"2026-11-05T00:00:00Z\",\"end-datetime\":\"2026-11-05T23:59:59Z\"},"
-		        "\"report-id\":\"e-%zu\",\"policies\":[{\"policy\":{\"policy-type\":"
-		        "\"sts\","
-		        "\"policy-domain\":\"example.com\"},\"summary\":{"
-		        "\"total-successful-session-count\":%zu,\"total-failure-session-count\":0}}"
-		        "]}",
-		        i, i + 1);
 		in.data = json;
-		in.len = (size_t)len;
+		in.len = one_day_report(json, sizeof(json), "Provider E", "e", i);
 		in.now++;
 		assert_int_equal(tlsrpt_ingest(f->db, &in, &lim, NULL, NULL, &o, why, sizeof(why)),
 		                 0);
@@ -736,16 +744,8 @@ test_store_malformed_budget(void **state)
 
 	lim.max_stored_bytes = 4000;
 	for (i = 0; i < 3; i++) {
-		len = snprintf(json, sizeof(json),
-		               "{\"organization-name\":\"Provider F\",\"date-range\":{"
-		               "\"start-datetime\":\"2026-11-05T00:00:00Z\",\"end-datetime\":"
-		               "\"2026-11-05T23:59:59Z\"},\"report-id\":\"f-%zu\",\"policies\":[{"
-		               "\"policy\":{\"policy-type\":\"sts\",\"policy-domain\":"
-		               "\"example.com\"},\"summary\":{\"total-successful-session-count\":"
-		               "%zu,\"total-failure-session-count\":0}}]}",
-		               i, i + 1);
 		in.data = json;
-		in.len = (size_t)len;
+		in.len = one_day_report(json, sizeof(json), "Provider F", "f", i);
 		in.now++;
 		assert_int_equal(tlsrpt_ingest(f->db, &in, &lim, NULL, NULL, &o, why, sizeof(why)),
 		                 0);
