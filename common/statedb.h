@@ -26,10 +26,11 @@
  *   CREATE INDEX sts_policy_expires ON sts_policy (expires_at)
  *
  * Interface: statedb_mkdir(), statedb_create_owned(), statedb_open(), statedb_close(),
- * statedb_set_aside(), statedb_path(), statedb_schema_version(), statedb_errmsg(), statedb_begin(),
- * statedb_commit(), statedb_rollback(), statedb_policy_put(), statedb_policy_delete(),
- * statedb_policy_delete_all(), statedb_policy_drop_expired(), statedb_policy_load(),
- * statedb_policy_count(), statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
+ *            statedb_set_aside(), statedb_path(), statedb_schema_version(), statedb_errmsg(),
+ *            statedb_begin(), statedb_commit(), statedb_rollback(),
+ *            statedb_policy_put(), statedb_policy_delete(), statedb_policy_delete_all(),
+ *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count(),
+ *            statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
  *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last(),
  *            statedb_tlsrpt_raw()
  *            (version 2: the TLSRPT tables, docs/tlsrpt.md),

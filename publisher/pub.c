@@ -1,20 +1,25 @@
 /*
  * publisher/pub.c - publisher lifecycle: snapshots, listeners, certificate reload, policy id
  *
- * Interface: pub_new(), pub_reload(), pub_release_held(), pub_held(), pub_free(), pub_threads(),
- * pub_policy_id(), pub_certs_changed(), pub_acme_token_set/del/get() (pub.h); pub_snap_find_host()
- * (pub_route.h); pub_snap_acquire(), pub_snap_unref() (pub_int.h) Design:    docs/style.md section
- * 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd daemon with its own polling thread
- * on a socket bound by common/listen.c, run by common/httpd.c (logger, request deadline, connection
- * counters). What they serve (policies, certificates, ACME webroot, Cache-Control) is one
- * immutable, reference-counted struct pub_snap. The main loop builds a new snapshot on SIGHUP
- * (pub_reload()) or when a certificate file changes (inotify, debounced), and swaps the pointer
- * under snap_lock; connections that hold the old snapshot keep it until they close, so established
- * connections are never dropped. HTTPS listeners run a pool of pub->threads MHD threads (one per
- * CPU, at most PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption: one
- * random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS rotates the keys it
- * derives from it), enabled on each TLS session in pub_tls_conn_opened() before its handshake, as
- * libmicrohttpd 0.9.75 has no option for it. Restarting the daemon invalidates the tickets.
+ * Interface: pub_new(), pub_reload(), pub_release_held(), pub_held(), pub_free(),
+ *            pub_threads(), pub_policy_id(),
+ *            pub_certs_changed(), pub_acme_token_set/del/get()
+ *            (pub.h); pub_snap_find_host() (pub_route.h); pub_snap_acquire(),
+ *            pub_snap_unref() (pub_int.h)
+ * Design:    docs/style.md section 9 option B. Every HTTPS and HTTP listener is a libmicrohttpd
+ *            daemon with its own polling thread on a socket bound by common/listen.c, run
+ *            by common/httpd.c (logger, request deadline, connection counters). What they
+ *            serve (policies, certificates, ACME webroot, Cache-Control) is one immutable,
+ *            reference-counted struct pub_snap. The main loop builds a new snapshot on
+ *            SIGHUP (pub_reload()) or when a certificate file changes (inotify, debounced),
+ *            and swaps the pointer under snap_lock; connections that hold the old snapshot
+ *            keep it until they close, so established connections are never dropped.
+ *            HTTPS listeners run a pool of pub->threads MHD threads (one per CPU, at most
+ *            PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption:
+ *            one random ticket key per process (gnutls_session_ticket_key_generate; GnuTLS
+ *            rotates the keys it derives from it), enabled on each TLS session in
+ *            pub_tls_conn_opened() before its handshake, as libmicrohttpd 0.9.75
+ *            has no option for it. Restarting the daemon invalidates the tickets.
  * Threads:   everything here runs on the main loop except pub_snap_acquire()/unref(),
  *            which the MHD threads call too.
  * Ownership: struct pub copies what it needs from struct cfg.

@@ -4,8 +4,9 @@
  * Serves https://mta-sts.<domain>/.well-known/mta-sts.txt (RFC 8461 section 3.2) for every
  * configured domain, SNI certificate choice, port 80 redirects and ACME http-01 webroot.
  *
- * Interface: pub_new(), pub_reload(), pub_release_held(), pub_held(), pub_free(), pub_threads(),
- * pub_policy_id(), pub_certs_changed(), pub_acme_token_set()/pub_acme_token_del() (the built-in
+ * Interface: pub_new(), pub_reload(), pub_release_held(), pub_held(), pub_free(),
+ *            pub_threads(), pub_policy_id(),
+ *            pub_certs_changed(), pub_acme_token_set()/pub_acme_token_del() (the built-in
  *            ACME client, through the daemon), pub_check_certs() (pub_check.c),
  *            pub_info_get()/pub_info_free(), pub_stats_add() (pub_info.c, for the admin
  *            endpoint), pub_dns_records()/pub_dns_records_free() (pub_dns.c, for

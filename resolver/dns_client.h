@@ -9,7 +9,8 @@
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
  *            dns_query_sent(), dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_answer_mx(), dns_txt_free(),
- * dns_client_servers_loopback(), dns_server_parse(), dns_resolv_conf_read(), dns_message_check()
+ *            dns_client_servers_loopback(), dns_server_parse(), dns_resolv_conf_read(),
+ *            dns_message_check()
  * Threads:   main loop only.
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
  * Errors:    callback err: 0 (answer has records of the type, CNAMEs followed in the

@@ -8,9 +8,10 @@
  * serves its JSON (docs/tlsrpt.md says what each figure means).
  *
  * Interface: tlsrpt_summary_load(), tlsrpt_summary_load_domains(), tlsrpt_summary_free(),
- * tlsrpt_summary_json(), tlsrpt_summary_line() Threads:   the caller's, with its own statedb
- * connection. Ownership: the summary owns its strings (tlsrpt_summary_free()). Errors:
- * ERR_STATEDB_* from the queries.
+ *            tlsrpt_summary_json(), tlsrpt_summary_line()
+ * Threads:   the caller's, with its own statedb connection.
+ * Ownership: the summary owns its strings (tlsrpt_summary_free()).
+ * Errors:    ERR_STATEDB_* from the queries.
  */
 #ifndef MTASTSD_TLSRPT_SUMMARY_H
 #define MTASTSD_TLSRPT_SUMMARY_H
