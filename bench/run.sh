@@ -549,16 +549,35 @@ cpurec() {
 	record "$1.cpu_us" "$2" "$3" "$(awk -v a="$4" -v b="$5" -v n="$6" -v hz="$CLK_TCK" \
 		'BEGIN { printf "%.1f", (b - a) * 1e6 / hz / n }')"
 }
-# load NAME FIGURE ROUND SMLOAD-ARGS...: one smload run, its figures recorded.
+# busy: the machine's busy clock ticks (all CPUs, /proc/stat: everything but idle and iowait).
+busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# load NAME FIGURE ROUND SMLOAD-ARGS...: one smload run, its figures recorded. Cold runs also
+# record the lab's CPU per reply (nginx serving the policies, dnsmasq) and how many cores the
+# whole machine kept busy: what bounds a cold rate on this machine.
 load() {
-	local name=$1 fig=$2 round=$3 line kv c0 c1
+	local name=$1 fig=$2 round=$3 line kv c0 c1 l0 l1 b0 b1 t0 t1 n
 	shift 3
 	c0=$(cpu "$name")
+	l0=$(($(cpu nginx-lab) + $(cpu dnsmasq)))
+	b0=$(busy)
+	t0=$(date +%s%N)
 	line=$(nsx "$SMLOAD" -s "127.0.0.1:$(port_of "$name")" -o kv "$@" 2>>"$T/smload.err") ||
 		line=
+	t1=$(date +%s%N)
+	b1=$(busy)
+	l1=$(($(cpu nginx-lab) + $(cpu dnsmasq)))
 	c1=$(cpu "$name")
-	[ -n "$line" ] && cpurec "$fig" "$name" "$round" "$c0" "$c1" \
-		"$(printf '%s\n' "$line" | tr ' ' '\n' | awk -F= '$1 == "replies" { print $2 }')"
+	n=$(printf '%s\n' "$line" | tr ' ' '\n' | awk -F= '$1 == "replies" { print $2 }')
+	if [ -n "$line" ]; then
+		cpurec "$fig" "$name" "$round" "$c0" "$c1" "$n"
+		case $fig in
+		cold.*)
+			cpurec "$fig.lab" "$name" "$round" "$l0" "$l1" "$n"
+			record "$fig.busy_cores" "$name" "$round" "$(awk -v a="$b0" -v b="$b1" \
+				-v t="$((t1 - t0))" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz / (t / 1e9) }')"
+			;;
+		esac
+	fi
 	printf '%s %s round=%s %s\n' "$name" "$fig" "$round" "$line" >>"$T/smload.log"
 	[ -n "$line" ] || return 0
 	for kv in $line; do
@@ -727,7 +746,7 @@ print_table() {
 	echo "peers: postfix-mta-sts-resolver $(dpkg-query -W -f='${Version}' postfix-mta-sts-resolver 2>/dev/null), nginx $(dpkg-query -W -f='${Version}' nginx-light 2>/dev/null)"
 } >"$T/header.txt"
 /usr/bin/python3 - "$T/results.tsv" "$T/header.txt" "$T/notes.txt" >"$T/table.txt" <<'PY'
-import collections, statistics, sys
+import collections, os, statistics, sys
 
 res = collections.defaultdict(list)
 for line in open(sys.argv[1]):
@@ -772,7 +791,7 @@ row = lambda cols: print("  ".join(str(c).rjust(n) if i else str(c).ljust(n)
 row(hdr)
 for mode in ("hot", "neg", "cold"):
     for c in (1, 8, 64):
-        for m in ("qps", "p50_us", "p99_us", "max_us", "cpu_us"):
+        for m in ("qps", "p50_us", "p99_us", "max_us", "cpu_us", "lab.cpu_us", "busy_cores"):
             f = "%s.c%d.%s" % (mode, c, m)
             mt, pe = get(f, "mtastsd"), get(f, "peer")
             mr, pr = get(f, "mtastsd-redis"), get(f, "peer-redis")
@@ -781,6 +800,19 @@ for mode in ("hot", "neg", "cold"):
                 continue
             row((f, fmt(mt), fmt(pe), ratio(mt, pe), fmt(mr), fmt(pr), ratio(mr, pr), fmt(tr),
                  ratio(mt, tr)))
+print()
+print("Cold ceiling: the rate this machine's %d cores could give if they did nothing but the "
+      "server's and the lab's work per domain (cpu_us + lab.cpu_us; smload not counted)"
+      % os.cpu_count())
+for c in (8, 64):
+    ceil = {}
+    for s in ("mtastsd", "peer"):
+        a, b = get("cold.c%d.cpu_us" % c, s), get("cold.c%d.lab.cpu_us" % c, s)
+        ceil[s] = None if a is None or b is None else os.cpu_count() * 1e6 / (a + b)
+    print("  cold.c%d: mtastsd %s q/s, peer %s q/s, ratio of ceilings %s (busy cores: %s / %s)"
+          % (c, fmt(ceil["mtastsd"]), fmt(ceil["peer"]), ratio(ceil["mtastsd"], ceil["peer"]),
+             fmt(get("cold.c%d.busy_cores" % c, "mtastsd")),
+             fmt(get("cold.c%d.busy_cores" % c, "peer"))))
 print()
 print("Replies by type (median count per run): ok / notfound / temp / closed+timeout+other")
 for mode in ("cold.c64", "hot.c8", "neg.c8"):
