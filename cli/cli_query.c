@@ -33,13 +33,14 @@ cli_query_result(enum pol_status st)
 	}
 }
 
-/* Whether the text output shows DANE: it applies, failed, or something was signed. */
+/* Whether the text output shows DANE: it applies, failed, something was signed, or the AD
+ * bit is not trusted (DANE never applies then: say why). */
 static int
 cli_query_shows_dane(const struct lookup_cli_result *d)
 {
 	size_t i;
 
-	if (d->verdict != DANE_NONE || d->f.mx_secure)
+	if (d->verdict != DANE_NONE || d->f.mx_secure || !d->ad_trusted)
 		return 1;
 	for (i = 0; i < d->f.n_hosts; i++)
 		if (d->f.hosts[i].n_tlsa > 0 || d->f.hosts[i].addr_secure)

@@ -21,6 +21,11 @@
  * answers. The cache and job key is the next hop as Postfix names it ("example.com",
  * "example.com:2525", "[relay.example]", "[relay.example]:587"). docs/dane.md has the
  * decision table.
+ *
+ * While the resolvers are not all on loopback their AD bit is not trusted, and DANE can only
+ * be "none": dane_lookup() says so at once, without a job, a query or a cache entry
+ * (dane_reload() ends the jobs in flight when the trust goes). An untrusted path's answers
+ * would otherwise still turn into TEMP (an MX SERVFAIL), which anyone on it can forge.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +51,8 @@
 #define DANE_TLSA_QNAME_MAX (sizeof("_65535._tcp.") + DOMAIN_NAME_MAX)
 /* A cache key: "[" + a name + "]:65535" */
 #define DANE_KEY_BUF (DOMAIN_BUF + sizeof("[]:65535"))
+/* A DNS server as dns_servers names it: "addr%scope@port" */
+#define DANE_SERVER_TEXT_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + sizeof("@65535"))
 
 enum { DANE_Q_A = 0, DANE_Q_AAAA = 1, DANE_Q_TLSA = 2, DANE_Q_PER_HOST = 3 };
 
@@ -103,8 +110,9 @@ struct dane {
 	const struct cfg_resolver *cfg;
 	struct dns_client *dns;
 	struct dane_opts opts;
-	int temp_from_cfg; /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
-	int trusted;
+	int temp_from_cfg;     /* opts.temp_ttl_ms follows resolver.tempfail_ttl */
+	int trusted;           /* every resolver on loopback: AD bits count, DANE can apply */
+	int warned;            /* !trusted was logged (dane_log_trust()): once per loss of trust */
 	struct lru *cache;     /* struct dane_entry, opts.max_entries (0: no bound) */
 	struct coalesce *jobs; /* struct dane_job by next hop (key), and their waiters */
 	size_t n_lookup_jobs;  /* jobs started by lookups in flight (resolver.max_discoveries) */
@@ -115,6 +123,9 @@ struct dane {
 /* coalesce_complete() result of a job whose queries could not all be sent (ERR_DNS_BUSY):
  * its waiters get DANE_TEMP as after their timeout, and nothing is cached. */
 static const char dane_busy_result;
+/* coalesce_complete() result of the jobs dane_reload() ends when the new resolvers are not
+ * on loopback: their waiters get DANE_NONE (DANE_UNTRUSTED_REASON), nothing is cached. */
+static const char dane_untrusted_result;
 
 #define DANE_ENTRY(n) LRU_ENTRY(n, struct dane_entry, node)
 #define DANE_JOB(cj)  COALESCE_ENTRY(cj, struct dane_job, cj)
@@ -676,6 +687,9 @@ dane_waiter_answer(struct coalesce_job *cj, struct coalesce_waiter *cw, enum coa
 			        "DANE lookup not finished: DNS queries not sent, too many waiting "
 			        "(DNS_WAIT_MAX)",
 			        NULL, 0, 0, 1);
+		else if (result == &dane_untrusted_result)
+			dane_answer(d, w->done, w->arg, DANE_NONE, DANE_UNTRUSTED_REASON, NULL, 0,
+			            0);
 		else
 			dane_answer(d, w->done, w->arg, e->verdict, e->reason, &e->f, 0, 0);
 		break;
@@ -772,12 +786,6 @@ dane_job_finish(struct dane_job *job)
 		dane_host_classify(&job->f.hosts[i], &job->hq[i * DANE_Q_PER_HOST]);
 	job->f.ttl_s = job->ttl_s == UINT32_MAX ? 0 : job->ttl_s;
 	v = dane_decide(&job->f, reason, sizeof(reason));
-	if (!d->trusted && v == DANE_NONE) {
-		size_t n = strlen(reason);
-
-		(void)snprintf(reason + n, sizeof(reason) - n,
-		               " (AD bit ignored: resolver not on loopback)");
-	}
 	if (v == DANE_TEMP && job->f.mx_err != 0 && !dane_err_negative(job->f.mx_err) && e->have &&
 	    !dane_verdict_temp(e->verdict) && now < e->stale_until_ms) {
 		/* Not knowing is no evidence: keep what we knew, and try again later; but never
@@ -1050,6 +1058,11 @@ dane_lookup(struct dane *d, const char *domain, const struct domain_nexthop *nh,
 
 	*ret_w = NULL;
 	d->ctr.lookups++;
+	if (!d->trusted) {
+		/* The AD bits cannot be trusted: DANE cannot apply, whatever DNS would say. */
+		dane_answer(d, done, arg, DANE_NONE, DANE_UNTRUSTED_REASON, NULL, 0, 0);
+		return;
+	}
 	if (strnlen(domain, DOMAIN_BUF) >= DOMAIN_BUF) {
 		dane_answer(d, done, arg, DANE_TEMP, "domain name too long", NULL, 0, 0);
 		return;
@@ -1136,18 +1149,33 @@ dane_apply_opts(struct dane *d, const struct cfg_resolver *cfg, const struct dan
 		d->opts.ttl_max_ms = d->opts.ttl_min_ms;
 }
 
+/* The AD trust, said once: a warning when it is missing (at start, or lost on reload) and
+ * a zone has dane on, a notice when a reload brings it back. */
 static void
-dane_log_trust(const struct dane *d)
+dane_log_trust(struct dane *d, int was_trusted)
 {
-	size_t i;
+	char srv[DANE_SERVER_TEXT_MAX];
+	size_t i, n;
 	int any = 0;
 
 	for (i = 0; i < d->cfg->n_zones; i++)
 		any |= d->cfg->zones[i].dane;
-	if (any && !d->trusted)
-		log_warn("dane: resolver.dns_servers are not all on loopback: their AD bit is not "
-		         "trusted, so DANE never applies and MTA-STS answers alone; run a "
-		         "validating resolver on this host (docs/dane.md)");
+	if (d->trusted) {
+		if (!was_trusted && d->warned)
+			log_notice("dane: the DNS servers are all on loopback now: DANE applies");
+		d->warned = 0;
+		return;
+	}
+	if (!any || d->warned)
+		return;
+	d->warned = 1;
+	n = dns_client_off_loopback(d->dns, srv, sizeof(srv));
+	log_warn("dane: off: DNS server %s%s (from %s) is not on loopback, its AD bit cannot be "
+	         "trusted; MTA-STS works alone. To use DANE: run a validating resolver (e.g. "
+	         "unbound) on this host and set resolver.dns_servers = [\"127.0.0.1\"] "
+	         "(docs/dane.md)",
+	         srv, n > 1 ? " and others" : "",
+	         d->cfg->n_dns_servers > 0 ? "resolver.dns_servers" : DNS_RESOLV_CONF);
 }
 
 int
@@ -1168,7 +1196,7 @@ dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_op
 	d->trusted = dns_client_servers_loopback(d->dns);
 	d->cache = lru_new(d->opts.max_entries, dane_entry_evict, d);
 	d->jobs = coalesce_new(loop, RES_JOBS_MAX, RES_WAITERS_MAX, dane_waiter_answer, d);
-	dane_log_trust(d);
+	dane_log_trust(d, 1);
 	*ret_d = d;
 	return 0;
 }
@@ -1186,13 +1214,31 @@ dane_servers_same(const struct cfg_resolver *a, const struct cfg_resolver *b)
 	return 1;
 }
 
+/* The AD trust is gone (dane_reload()): every job ends now, its waiters answered DANE_NONE,
+ * nothing cached; a waiter's callback finds d untrusted and starts no job. */
+static void
+dane_jobs_end_untrusted(struct dane *d)
+{
+	struct coalesce_job *cj;
+
+	while ((cj = coalesce_first(d->jobs)) != NULL) {
+		struct dane_job *job = DANE_JOB(cj);
+		struct dane_entry *e = job->e;
+
+		dane_job_stop_queries(job);
+		(void)coalesce_complete(d->jobs, cj, &dane_untrusted_result);
+		lru_unpin(&e->node);
+		dane_job_free(job);
+	}
+}
+
 int
 dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 {
 	struct dns_client *dns, *old = d->dns;
 	struct coalesce_job *cj;
 	struct lru_node *n, *newer;
-	int r, same = dane_servers_same(d->cfg, cfg);
+	int r, same = dane_servers_same(d->cfg, cfg), was_trusted = d->trusted;
 
 	r = dns_client_new(d->loop, cfg, &dns);
 	if (r < 0) {
@@ -1208,9 +1254,13 @@ dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 	d->cfg = cfg;
 	d->trusted = dns_client_servers_loopback(dns);
 	dane_apply_opts(d, cfg, &d->opts);
+	if (!d->trusted)
+		dane_jobs_end_untrusted(d); /* no job is left: the loop below empties the cache */
 	for (cj = coalesce_first(d->jobs); cj != NULL; cj = coalesce_next(cj))
 		dane_job_reset(DANE_JOB(cj));
 	dns_client_free(old);
+	/* /etc/resolv.conf may have changed under an unchanged (empty) server list */
+	same = same && was_trusted == d->trusted;
 	for (n = lru_oldest(d->cache); !same && n != NULL; n = newer) {
 		newer = lru_newer(n);
 		if (n->pins == 0) { /* no job */
@@ -1218,7 +1268,7 @@ dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 			dane_entry_free(DANE_ENTRY(n));
 		}
 	}
-	dane_log_trust(d);
+	dane_log_trust(d, was_trusted);
 	return 0;
 }
 

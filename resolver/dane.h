@@ -10,7 +10,10 @@
  * a secure MX RRset would. Every query goes through the configured resolver with the DO
  * bit. The AD bit counts only when every configured resolver is on loopback (dns_client.h):
  * the validating resolver must run on this host, as Postfix's DANE support requires
- * (docs/dane.md). The findings give a verdict (dane_decide(), no I/O):
+ * (docs/dane.md). Otherwise DANE cannot apply: every lookup is DANE_NONE at once, with the
+ * reason DANE_UNTRUSTED_REASON, and no DNS query is made (nor cached: an answer forged on
+ * the path, a SERVFAIL say, must not defer mail). The findings give a verdict
+ * (dane_decide(), no I/O):
  *
  *   DANE_ONLY  MX RRset secure (or a relay), every host with an address has a secure, usable
  *              TLSA RRset (usage 2 or 3, selector 0/1, matching type 0/1/2: RFC 7672 s3.1)
@@ -75,6 +78,8 @@
 #define DANE_CACHE_MAX 100000
 /* Text of a verdict's reason. */
 #define DANE_REASON_MAX 200
+/* The reason of every verdict while the resolvers are not all on loopback. */
+#define DANE_UNTRUSTED_REASON "AD bit ignored: resolver not on loopback"
 
 struct dane;
 struct dane_waiter;
@@ -167,21 +172,25 @@ struct dane_counters {
 struct dane_opts dane_opts_default(void);
 
 /* Build the DNS client from cfg (resolver.dns_servers). opts NULL: the defaults; temp_ttl_ms
- * 0: cfg->tempfail_ttl_ms bounded by DANE_TEMP_TTL_MAX_MS. Logs a warning when the
- * resolvers are not all on loopback (AD is then never trusted: DANE never applies).
- * Returns 0 or the DNS client's error. */
+ * 0: cfg->tempfail_ttl_ms bounded by DANE_TEMP_TTL_MAX_MS. Logs one warning when the
+ * resolvers are not all on loopback and a zone has dane on (AD is then never trusted: DANE
+ * never applies, no DANE query is made). Returns 0 or the DNS client's error. */
 int dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_opts *opts,
              struct dane **ret_d);
-/* New cfg: a new DNS client; jobs in flight restart on it. When the server list changed,
- * the cache is emptied (the AD trust may differ). Returns 0, or the error of building the
- * client: the old client stays, but cfg is used from now on (the old one may be freed). */
+/* New cfg: a new DNS client; jobs in flight restart on it. When the server list or the AD
+ * trust changed, the cache is emptied. When the new servers are not all on loopback, the
+ * jobs in flight stop and their waiters get DANE_NONE (DANE_UNTRUSTED_REASON) at once, the
+ * whole cache is emptied; the warning is logged when the trust is lost, a notice when it
+ * comes back. Returns 0, or the error of building the client: the old client (and its
+ * trust) stays, but cfg is used from now on (the old one may be freed). */
 int dane_reload(struct dane *d, const struct cfg_resolver *cfg);
 /* Waiters get DANE_CANCELED, jobs stop. Returns NULL. */
 struct dane *dane_free(struct dane *d);
 
 /* Look up the next hop domain (normalised) reached as nh says (domain_nexthop_parse(); NULL:
  * through the MX RRset on port 25). done(result, arg) runs exactly once: before
- * dane_lookup() returns for a cached result, DANE_NONE for a port nh could not name (0),
+ * dane_lookup() returns for a cached result, DANE_NONE (f NULL, no query, nothing cached)
+ * while the AD bit is not trusted, DANE_NONE for a port nh could not name (0),
  * or DANE_TEMP for a name of DOMAIN_BUF bytes or more, or (unfinished, counted in
  * ctr.rejected, logged at most once per POL_REJECT_LOG_MS) when a new job would exceed
  * cfg max_discoveries jobs started by lookups, or RES_JOBS_MAX/RES_WAITERS_MAX (*ret_w NULL

@@ -346,6 +346,24 @@ dns_client_servers_loopback(const struct dns_client *c)
 	return c->all_loopback;
 }
 
+static void dns_server_text(const struct dns_server *s, char *buf, size_t len);
+
+size_t
+dns_client_off_loopback(const struct dns_client *c, char *buf, size_t len)
+{
+	size_t i, n = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (i = 0; i < c->n_servers; i++) {
+		if (dns_sockaddr_is_loopback(&c->servers[i].sa))
+			continue;
+		if (n++ == 0 && len > 0)
+			dns_server_text(&c->servers[i], buf, len);
+	}
+	return n;
+}
+
 static void
 dns_close_socket(struct dns_query *q)
 {

@@ -9,7 +9,8 @@
  * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
  *            dns_query_sent(), dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_answer_mx(), dns_txt_free(),
- *            dns_client_servers_loopback(), dns_server_parse(), dns_resolv_conf_read(),
+ *            dns_client_servers_loopback(), dns_client_off_loopback(), dns_server_parse(),
+ *            dns_resolv_conf_read(),
  *            dns_message_check()
  * Threads:   main loop only.
  * Ownership: the answer packet passed to dns_done_fn is valid only during the callback.
@@ -154,6 +155,9 @@ int dns_message_check(uint16_t id, const ldns_rdf *qname, uint16_t rrtype, const
 
 /* Whether the server list is all on loopback (AD is trusted only then). */
 int dns_client_servers_loopback(const struct dns_client *c);
+/* How many of the servers are not on loopback; the first of them is written into buf (len
+ * bytes, "192.0.2.53@53" as dns_servers names it), "" when there is none. */
+size_t dns_client_off_loopback(const struct dns_client *c, char *buf, size_t len);
 
 /* Parse one server: "127.0.0.1", "127.0.0.1@5353", "127.0.0.1:5353", "::1", "::1@5353",
  * "[::1]", "[::1]:53", "fe80::1%eth0". Addresses only, never host names. Default port 53.

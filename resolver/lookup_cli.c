@@ -78,6 +78,9 @@ lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc, const struct 
 		               "cannot create the DNS client");
 		return lc;
 	}
+	/* what the findings say of the next hop even when DANE answers without any (f NULL) */
+	lc->res.f.relay = nh != NULL && nh->relay;
+	lc->res.f.port = nh != NULL ? nh->port : DOMAIN_NEXTHOP_PORT_DEFAULT;
 	dane_lookup(lc->dane, domain, nh, timeout_ms, lookup_cli_done, lc, &w);
 	if (!lc->answered)
 		lc->w = w;

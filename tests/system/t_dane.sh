@@ -1,7 +1,9 @@
 #!/bin/bash
 # t_dane.sh - issue 7 "DANE first": never let an MTA-STS answer override DANE (RFC 8461 s2);
 # issue 15: DANE never replaces an MTA-STS policy on an unauthenticated (insecure) MX answer;
-# issue 22 part 6: a relay "[host]:port" is not an MX destination (RFC 7672 section 2.2.2).
+# issue 22 part 6: a relay "[host]:port" is not an MX destination (RFC 7672 section 2.2.2);
+# a resolver off loopback (AD not trusted): no DANE query at all, never TEMP from DANE, and
+# reloads that move the resolver on and off loopback.
 #
 # Lab, all real parts, in a private network namespace (unshare -n) so that nsd can serve
 # on 127.0.0.1:53 and a non-loopback address (192.0.2.53, TEST-NET-1 on the namespace's
@@ -14,7 +16,8 @@
 #              nsd, listening on 127.0.0.1:$UB and 192.0.2.53:$UB
 #   fake_https the MTA-STS policies (one certificate for every mta-sts.* name)
 #   mtastsd    A: dns_servers 127.0.0.1@$UB (AD trusted); N: 192.0.2.53@$UB (not loopback:
-#              AD ignored, DANE never applies)
+#              AD ignored, DANE never applies: no MX, A, AAAA, TLSA query reaches unbound
+#              from 192.0.2.53, counted in unbound's query log)
 # Every socketmap check goes through Postfix's postmap -q.
 if [ -z "${T_DANE_NETNS:-}" ]; then
 	export T_DANE_NETNS=1
@@ -96,6 +99,7 @@ server:
 	logfile: ""
 	verbosity: 1
 	val-log-level: 2
+	log-queries: yes
 	module-config: "validator iterator"
 	trust-anchor-file: "$T/test.ds"
 	local-zone: "test." nodefault
@@ -272,16 +276,35 @@ check_match "query [relay.test]:587: DANE relay line" \
 check_match "query [relay.test]:587: reply" "reply:   OK dane-only  \\(zone 'postfix'\\)" "$q"
 
 # ---- resolver not on loopback: its AD bit is ignored, DANE never applies -----------------
+# No DANE query is made at all (an untrusted path's SERVFAIL would defer mail): every next
+# hop below is cold for N, and its reply is the MTA-STS one, TEMP never.
 # (grep the logs directly: check_match's printf | grep -q may die of SIGPIPE on long text)
-check "N warns that the resolver is not on loopback" 1 \
-	"$(grep -c 'dns_servers are not all on loopback: their AD bit is not trusted' "$T/N.log")"
+check "N warns once that the resolver is not on loopback, and what to do" 1 \
+	"$(grep -c 'warning: dane: off: DNS server 192\.0\.2\.53@[0-9]* (from resolver\.dns_servers) is not on loopback, its AD bit cannot be trusted; MTA-STS works alone\. To use DANE: run a validating resolver .* on this host and set resolver\.dns_servers' "$T/N.log")"
 check "N: alldane.test: AD ignored, MTA-STS answers" \
 	"$(pm_ok 'secure match=mx1.alldane.test:mx2.alldane.test servername=hostname')" \
 	"$(pm "$SMN" postfix alldane.test)"
 check "N: halfdane.test: AD ignored, no policy: NOTFOUND" "$NF" "$(pm "$SMN" postfix halfdane.test)"
-check "N: bogus.test: TLSA of an insecure host not used: MTA-STS" \
+check "N: bogus.test: TLSA SERVFAIL not asked: MTA-STS" \
 	"$(pm_ok 'secure match=mx.bogus.test servername=hostname')" "$(pm "$SMN" postfix bogus.test)"
-check "A does not warn about the resolver" 0 "$(grep -c 'not all on loopback' "$T/A.log" || true)"
+check "N: relay.test: MX SERVFAIL not asked, no policy: NOTFOUND, not TEMP" "$NF" \
+	"$(pm "$SMN" postfix relay.test)"
+check "N: relaysts.test: MX SERVFAIL not asked: the MTA-STS policy, not TEMP" \
+	"$(pm_ok 'secure match=relaysts.test servername=hostname')" \
+	"$(pm "$SMN" postfix relaysts.test)"
+check "N: [relay.test]:587: no policy: NOTFOUND" "$NF" "$(pm "$SMN" postfix '[relay.test]:587')"
+for d in unusable.test nomx.test hostednp.plain.test; do
+	check "N: $d: AD ignored, no policy: NOTFOUND" "$NF" "$(pm "$SMN" postfix "$d")"
+done
+NCOLD=10
+for i in $(seq 1 "$NCOLD"); do
+	check "N: cold$i.plain.test: NOTFOUND" "$NF" "$(pm "$SMN" postfix "cold$i.plain.test")"
+done
+q=$("$MTASTSD" -c "$T/N.conf" query relay.test 2>>"$T/query.log") && qrc=0 || qrc=$?
+check "query relay.test via 192.0.2.53: exit 2 (no policy), not 3" 2 "$qrc"
+check_match "query relay.test via 192.0.2.53: says why DANE is off" \
+	'dane:    none \(AD bit ignored: resolver not on loopback\)' "$q"
+check "A does not warn about the resolver" 0 "$(grep -c 'not on loopback' "$T/A.log" || true)"
 
 # ---- mtastsd query shows the DANE findings next to the MTA-STS ones -----------------------
 q=$("$MTASTSD" -c "$T/A.conf" query alldane.test 2>"$T/query.log") && qrc=0 || qrc=$?
@@ -309,11 +332,59 @@ print("hosts=" + ",".join("%s:%s" % (h["name"], h["state"]) for h in d["hosts"])
 print("reply=%s" % o["reply"])' 2>&1)"
 q=$("$MTASTSD" -c "$T/N.conf" query alldane.test --json 2>>"$T/query.log") && qrc=0 || qrc=$?
 check "query via 192.0.2.53: DANE none, AD not trusted, reply from MTA-STS" \
-	'none False OK secure match=mx1.alldane.test:mx2.alldane.test servername=hostname' \
+	'none False 25 AD bit ignored: resolver not on loopback OK secure match=mx1.alldane.test:mx2.alldane.test servername=hostname' \
 	"$(printf '%s' "$q" | python3 -c '
 import json, sys
 o = json.load(sys.stdin)
-print(o["dane"]["verdict"], o["dane"]["ad_trusted"], o["reply"])' 2>&1)"
+d = o["dane"]
+print(d["verdict"], d["ad_trusted"], d["port"], d["reason"], o["reply"])' 2>&1)"
+
+# unbound's query log (log-queries: "info: <client> <name> <type> IN"): N's queries come
+# from 192.0.2.53. MTA-STS asks TXT (and mta-sts.<domain> addresses); DANE would ask MX,
+# TLSA and the MX hosts' addresses.
+n_from_n() {
+	grep -E "info: 192\.0\.2\.53 $1 IN\$" "$T/unbound.log" | grep -vc ' mta-sts\.' || true
+}
+check_match "N's MTA-STS queries reach unbound (the log counts them)" '^[1-9][0-9]*$' \
+	"$(n_from_n '_mta-sts\.[^ ]* TXT')"
+check "N: zero DANE queries (MX, TLSA, A, AAAA) for $((NCOLD + 9)) cold next hops and 2 queries" 0 \
+	"$(n_from_n '[^ ]* (MX|TLSA|A|AAAA)')"
+check_match "A's DANE queries do reach unbound (from 127.0.0.1)" '^[1-9][0-9]*$' \
+	"$(grep -cE 'info: 127\.0\.0\.1 [^ ]* (MX|TLSA) IN$' "$T/unbound.log" || true)"
+
+# ---- reloads follow the servers: N onto loopback (DANE applies), A off it (it does not) ----
+sed -i 's/"192\.0\.2\.53@/"127.0.0.1@/' "$T/N.conf"
+sed -i 's/"127\.0\.0\.1@'"$UB"'"/"192.0.2.53@'"$UB"'"/' "$T/A.conf"
+grep -q '"192.0.2.53@' "$T/A.conf" || die "A.conf does not name 192.0.2.53"
+kill -HUP "$(cat "$T/N.pid")" "$(cat "$T/A.pid")"
+wait_log N 'configuration reloaded'
+wait_log A 'configuration reloaded'
+check "N after the reload onto loopback: notice, DANE applies" 1 \
+	"$(grep -c 'notice: dane: the DNS servers are all on loopback now: DANE applies' "$T/N.log")"
+check "N after the reload: alldane.test (policy cached): dane-only" "$(pm_ok dane-only)" \
+	"$(pm "$SMN" postfix alldane.test)"
+check_match "N after the reload: relay.test: the MX lookup fails: TEMP (trusted path)" \
+	'^rc=[1-9][0-9]* out=\[\] err=\[postmap: warning: .* temporary error: DANE: MX lookup failed' \
+	"$(pm "$SMN" postfix relay.test)"
+check "A after the reload off loopback: warns" 1 \
+	"$(grep -c 'warning: dane: off: DNS server 192\.0\.2\.53@' "$T/A.log")"
+check "A after the reload: alldane.test: its cached dane-only dropped, MTA-STS answers" \
+	"$(pm_ok 'secure match=mx1.alldane.test:mx2.alldane.test servername=hostname')" \
+	"$(pm "$SMA" postfix alldane.test)"
+check "A after the reload: relay.test: no DANE query, no TEMP: NOTFOUND" "$NF" \
+	"$(pm "$SMA" postfix relay.test)"
+# and back, for the rest of the test
+sed -i 's/"192\.0\.2\.53@/"127.0.0.1@/' "$T/A.conf"
+kill -HUP "$(cat "$T/A.pid")"
+reloaded_twice() { [ "$(grep -c 'configuration reloaded' "$T/A.log")" -ge 2 ]; }
+wait_for "$LIVE_S" reloaded_twice || die "A did not reload a second time"
+check "A back on loopback: notice" 1 \
+	"$(grep -c 'notice: dane: the DNS servers are all on loopback now: DANE applies' "$T/A.log")"
+check "A back on loopback: alldane.test: dane-only again" "$(pm_ok dane-only)" \
+	"$(pm "$SMA" postfix alldane.test)"
+check "A back on loopback: sts.plain.test: MTA-STS (its DANE none cached again)" \
+	"$(pm_ok 'secure match=mx.sts.plain.test servername=hostname')" \
+	"$(pm "$SMA" postfix sts.plain.test)"
 
 # ---- cached DANE results keep deciding when DNS is gone -----------------------------------
 stop_bg unbound
@@ -325,7 +396,7 @@ check "sts.plain.test with the resolver down: cached MTA-STS" \
 r=$(pm "$SMA" postfix never-seen.test)
 check_match "never-seen.test with the resolver down: lookup error (DANE unknown)" \
 	'^rc=[1-9][0-9]* out=\[\] ' "$r"
-check "A logged the DANE verdict of alldane.test once" 1 \
+check "A logged the DANE verdict of alldane.test twice (before and after the reloads)" 2 \
 	"$(grep -c "domain 'alldane.test': DANE dane-only: MX RRset secure" "$T/A.log")"
 check "mtastsd A still running" alive "$(alive A)"
 check "mtastsd N still running" alive "$(alive N)"

@@ -1201,6 +1201,167 @@ test_ad_trust(void **state)
 	assert_false(trusted_with(mapped, 1));
 }
 
+/* A testns_cfg() whose one server is off loopback (nothing is ever sent to it). */
+static struct cfg *
+off_loopback_cfg(void)
+{
+	struct cfg *c = testns_cfg(53);
+
+	free(c->resolver.dns_servers[0]);
+	c->resolver.dns_servers[0] = xstrdup("192.0.2.53@53");
+	return c;
+}
+
+/* Each next hop of keys answered DANE_NONE before dane_lookup() returns, with the untrusted
+ * reason and no findings; no job, no query, no cache entry. */
+static void
+assert_untrusted_answers(struct t *t, const char *const *keys, size_t n)
+{
+	const struct dane_counters *c = dane_counters(t->d);
+	uint64_t queries = c->queries, jobs = c->jobs;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		struct ans *a = t_ask(t, keys[i], 0);
+
+		assert_null(t->w);
+		assert_int_equal(a->called, 1);
+		assert_int_equal(a->v, DANE_NONE);
+		assert_string_equal(a->reason, DANE_UNTRUSTED_REASON);
+		assert_false(a->ad_trusted);
+		assert_false(a->have_f);
+		assert_false(a->cached);
+	}
+	assert_int_equal(c->queries, queries);
+	assert_int_equal(c->jobs, jobs);
+	assert_int_equal(dane_jobs_in_flight(t->d), 0);
+	assert_int_equal(dane_cache_entries(t->d), 0);
+}
+
+static const char *const untrusted_keys[] = {"ad.test", "servfail.test", "[relay.test]:587",
+                                             "ad.test:2525", "never-seen.test"};
+static struct cfg *untrusted_off, *untrusted_back;
+
+/* ad.test's dane-only is cached: the servers move off loopback, then back. */
+static void
+s_untrusted_2(struct t *t)
+{
+	const struct dane_counters *c = dane_counters(t->d);
+
+	assert_int_equal(t->a[0].v, DANE_ONLY);
+	assert_int_equal(dane_cache_entries(t->d), 1);
+	assert_int_equal(dane_reload(t->d, &untrusted_off->resolver), 0);
+	assert_false(dane_ad_trusted(t->d));
+	assert_int_equal(dane_cache_entries(t->d), 0); /* the cached dane-only is gone */
+	assert_untrusted_answers(t, untrusted_keys, 5);
+	assert_int_equal(c->queries, 7); /* the first job's, none since */
+	/* back on loopback: DANE applies again, looked up anew */
+	assert_int_equal(dane_reload(t->d, &untrusted_back->resolver), 0);
+	assert_true(dane_ad_trusted(t->d));
+	t_ask(t, "ad.test", 0);
+	assert_non_null(t->w);
+	t_when(t, 0, NULL, t_done);
+}
+
+static void
+s_untrusted_1(struct t *t)
+{
+	t_ask(t, "ad.test", 0);
+	t_when(t, 0, NULL, s_untrusted_2);
+}
+
+/* Resolvers off loopback: DANE cannot apply, so no DNS query is made (docs/dane.md
+ * "Trusting the AD bit"): every lookup is DANE_NONE at once, even for names whose MX
+ * lookup would SERVFAIL (TEMP on a trusted path). Reloads follow the servers: a verdict
+ * cached while trusted is dropped when the trust goes, and DANE applies again when it
+ * comes back. */
+static void
+test_untrusted_no_queries(void **state)
+{
+	struct ans *a;
+
+	untrusted_off = off_loopback_cfg();
+	untrusted_back = testns_cfg(testns_port);
+	/* started off loopback */
+	memset(&T, 0, sizeof(T));
+	T.cfg = off_loopback_cfg();
+	assert_int_equal(loop_new(&T.loop), 0);
+	assert_int_equal(dane_new(T.loop, &T.cfg->resolver, NULL, &T.d), 0);
+	assert_false(dane_ad_trusted(T.d));
+	assert_untrusted_answers(&T, untrusted_keys, 5);
+	assert_int_equal(dane_counters(T.d)->queries, 0);
+	assert_int_equal(dane_counters(T.d)->answers[DANE_NONE], 5);
+	t_free(&T);
+
+	/* trusted, a verdict cached; off loopback; back */
+	t_new(&T, testns_port, NULL);
+	t_run(&T, s_untrusted_1);
+	a = &T.a[T.n - 1];
+	assert_int_equal(a->called, 1);
+	assert_int_equal(a->v, DANE_ONLY);
+	assert_false(a->cached);
+	assert_true(a->ad_trusted);
+	assert_int_equal(dane_counters(T.d)->queries, 14);
+	t_free(&T);
+	untrusted_off = cfg_free(untrusted_off);
+	untrusted_back = cfg_free(untrusted_back);
+}
+
+static void
+s_untrusted_inflight_2(struct t *t)
+{
+	struct cfg *off = off_loopback_cfg();
+
+	/* the job waits for the silent server; the reload answers its waiters at once */
+	assert_int_equal(t->a[0].called, 0);
+	assert_int_equal(dane_jobs_in_flight(t->d), 1);
+	assert_int_equal(dane_reload(t->d, &off->resolver), 0);
+	assert_int_equal(t->a[0].called, 1);
+	assert_int_equal(t->a[1].called, 1);
+	assert_int_equal(t->a[0].v, DANE_NONE);
+	assert_int_equal(t->a[1].v, DANE_NONE);
+	assert_string_equal(t->a[0].reason, DANE_UNTRUSTED_REASON);
+	assert_false(t->a[1].ad_trusted);
+	assert_false(t->a[0].unfinished);
+	assert_int_equal(dane_jobs_in_flight(t->d), 0);
+	assert_int_equal(dane_cache_entries(t->d), 0);
+	/* the cfg the module now borrows replaces the test's */
+	t->cfg = cfg_free(t->cfg);
+	t->cfg = off;
+	t_done(t);
+}
+
+static int
+c_query_started(struct t *t)
+{
+	return dane_counters(t->d)->queries >= 1;
+}
+
+static void
+s_untrusted_inflight_1(struct t *t)
+{
+	t_ask(t, "slow.test", 0);
+	t_ask(t, "slow.test", WAIT_MS);
+	/* once the MX query is on its way to the silent server */
+	t_when(t, 0, c_query_started, s_untrusted_inflight_2);
+}
+
+/* A job in flight when the servers move off loopback: its waiters get DANE_NONE at once
+ * (not the DNS timeout, not TEMP), the job and its entry are gone. */
+static void
+test_untrusted_reload_inflight(void **state)
+{
+	memset(&T, 0, sizeof(T));
+	T.cfg = testns_cfg(silent_port);
+	T.cfg->resolver.dns_timeout_ms = 10 * WAIT_MS; /* only the reload ends the job */
+	assert_int_equal(loop_new(&T.loop), 0);
+	assert_int_equal(dane_new(T.loop, &T.cfg->resolver, NULL, &T.d), 0);
+	t_run(&T, s_untrusted_inflight_1);
+	assert_int_equal(T.a[0].called, 1);
+	assert_int_equal(T.a[1].called, 1);
+	t_free(&T);
+}
+
 /* An MX answer for example.com. with the given MX RRs (presentation form). */
 static ldns_pkt *
 mx_answer(const char *const *mx, size_t n)
@@ -1274,6 +1435,8 @@ main(void)
 	        cmocka_unit_test(test_decide_table),
 	        cmocka_unit_test(test_decide_relay),
 	        cmocka_unit_test(test_ad_trust),
+	        cmocka_unit_test(test_untrusted_no_queries),
+	        cmocka_unit_test(test_untrusted_reload_inflight),
 	        cmocka_unit_test(test_dane_only_and_cache),
 	        cmocka_unit_test(test_coalesce),
 	        cmocka_unit_test(test_verdicts),
