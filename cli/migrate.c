@@ -1699,11 +1699,11 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 		}
 		if (p->n_mx_dropped > 0) {
 			(void)fprintf(f,
-			              "#   %zu mx line(s) with an IP address: no certificate can "
+			              "#   %u mx line(s) with an IP address: no certificate can "
 			              "match one (RFC 8461 section 4.1)\n",
-			              p->n_mx_dropped);
-			mg_warn(&m, "%s: %zu mx line(s) with an IP address dropped", policy_path,
-			        p->n_mx_dropped);
+			              (unsigned)p->n_mx_dropped);
+			mg_warn(&m, "%s: %u mx line(s) with an IP address dropped", policy_path,
+			        (unsigned)p->n_mx_dropped);
 		}
 		if (p->tolerated & (STS_TOLERATED_COMMENT | STS_TOLERATED_BLANK_LINE |
 		                    STS_TOLERATED_CR | STS_TOLERATED_BOM))
