@@ -10,6 +10,7 @@
 #   /proc/PID/smaps_rollup and a per-mapping table (Rss by file or kind, KiB) of mtastsd,
 #   the floor and the difference. Stops what it started (by PID) and removes its directory.
 #   Needs certtool (gnutls-bin) and curl. Run as root or not (allow_root is set).
+#   RSS_IDLE_PUB="mx_check = false;" adds settings to the publisher group.
 set -eu
 B=${1:-build}
 MT=$B/daemon/mtastsd
@@ -44,7 +45,8 @@ resolver = {
 admin = { listen = "127.0.0.1:$ADM"; };
 publisher = {
 	listen = [ "127.0.0.1:$PUB" ];
-	http_listen = [ ];
+	http_listen = [ ];${RSS_IDLE_PUB:+
+	$RSS_IDLE_PUB}
 	domains = ( { domain = "rss.test"; mode = "enforce"; max_age = 604800;
 	              mx = [ "mail.rss.test" ]; cert = "$T/c.pem"; key = "$T/k.pem"; } );
 };
