@@ -7,9 +7,10 @@
  *   sqlite3_initialize, an sd-event loop; the others have none, or have it at load time:
  *   glib/gobject's constructors), touches one symbol of each library so that none is
  *   dropped by the linker, prints its VmRSS as "rss_kb=N" and sleeps (default 600 s) so
- *   /proc/PID/smaps can be read. Built a second time as rss_floor_nomail, without GMime and
- *   libyaml (RSS_FLOOR_NOMAIL): the difference is what the mail import and `migrate`
- *   libraries cost a process that never uses them.
+ *   /proc/PID/smaps can be read. Built a second time as rss_floor_mail, with GMime and
+ *   libyaml linked too (RSS_FLOOR_MAIL), as mtastsd linked them before it loaded them on
+ *   first use (common/dynlib.h): the difference is what they cost a process that never
+ *   uses them.
  * bench/rss_idle.sh runs both and an idle mtastsd side by side (docs/performance.md).
  */
 #include <stdio.h>
@@ -29,7 +30,7 @@
 #include <sqlite3.h>
 #include <systemd/sd-event.h>
 #include <zlib.h>
-#ifndef RSS_FLOOR_NOMAIL
+#ifdef RSS_FLOOR_MAIL
 #include <gmime/gmime.h>
 #include <yaml.h>
 #endif
@@ -87,7 +88,7 @@ main(int argc, char **argv)
 	(void)MHD_is_feature_supported(MHD_FEATURE_TLS);
 	(void)nettle_version_major();
 	(void)zlibVersion();
-#ifndef RSS_FLOOR_NOMAIL
+#ifdef RSS_FLOOR_MAIL
 	(void)g_mime_check_version(3, 0, 0);
 	(void)yaml_get_version_string();
 #endif

@@ -5,8 +5,8 @@
 # Usage: bash bench/rss_idle.sh [BUILD_DIR]        (default build/)
 #   Starts an idle mtastsd (resolver, one published domain, admin endpoint; a temporary
 #   directory, loopback ports, no DNS or network use), bench/rss_floor (the same libraries
-#   and their start-up initialisation, nothing else) and bench/rss_floor_nomail (without
-#   GMime and libyaml), waits until the daemon answers /status, then prints each one's
+#   and their start-up initialisation, nothing else) and bench/rss_floor_mail (with GMime
+#   and libyaml linked too, as mtastsd linked them before round 3), waits until the daemon answers /status, then prints each one's
 #   /proc/PID/smaps_rollup and a per-mapping table (Rss by file or kind, KiB) of mtastsd,
 #   the floor and the difference. Stops what it started (by PID) and removes its directory.
 #   Needs certtool (gnutls-bin) and curl. Run as root or not (allow_root is set).
@@ -14,7 +14,7 @@
 set -eu
 B=${1:-build}
 MT=$B/daemon/mtastsd
-for f in "$MT" "$B/bench/rss_floor" "$B/bench/rss_floor_nomail"; do
+for f in "$MT" "$B/bench/rss_floor" "$B/bench/rss_floor_mail"; do
 	[ -x "$f" ] || { echo "rss_idle: $f not built" >&2; exit 2; }
 done
 T=$(mktemp -d /tmp/mtastsd-rss.XXXXXX)
@@ -57,7 +57,7 @@ PIDS="$PIDS $MPID"
 "$B/bench/rss_floor" >"$T/floor.out" &
 FPID=$!
 PIDS="$PIDS $FPID"
-"$B/bench/rss_floor_nomail" >"$T/nomail.out" &
+"$B/bench/rss_floor_mail" >"$T/mail.out" &
 NPID=$!
 PIDS="$PIDS $NPID"
 for _ in $(seq 300); do
@@ -67,7 +67,7 @@ for _ in $(seq 300); do
 done
 curl -sf "http://127.0.0.1:$ADM/status" >/dev/null || { echo "rss_idle: no /status" >&2; exit 1; }
 for _ in $(seq 100); do
-	[ -s "$T/floor.out" ] && [ -s "$T/nomail.out" ] && break
+	[ -s "$T/floor.out" ] && [ -s "$T/mail.out" ] && break
 	sleep 0.1
 done
 sleep 2 # let the daemon's start settle (first timers)
@@ -78,11 +78,11 @@ rollup() {
 }
 echo "VmRSS KiB: mtastsd $(awk '/^VmRSS/ {print $2}' /proc/$MPID/status)" \
 	"floor $(awk '/^VmRSS/ {print $2}' /proc/$FPID/status)" \
-	"floor_nomail $(awk '/^VmRSS/ {print $2}' /proc/$NPID/status)" \
+	"floor_mail $(awk '/^VmRSS/ {print $2}' /proc/$NPID/status)" \
 	"threads $(awk '/^Threads/ {print $2}' /proc/$MPID/status)"
 rollup mtastsd "$MPID"
 rollup floor "$FPID"
-rollup floor_nomail "$NPID"
+rollup floor_mail "$NPID"
 python3 - "$MPID" "$FPID" "$NPID" <<'PY'
 import collections, os, sys
 
@@ -104,10 +104,10 @@ def by_mapping(pid):
     return rss
 
 m, f, n = (by_mapping(p) for p in sys.argv[1:4])
-keys = sorted(set(m) | set(f), key=lambda k: -max(m[k], f[k]))
-print(f"{'mapping':28} {'mtastsd':>8} {'floor':>8} {'diff':>8} {'nomail':>8}")
+keys = sorted(set(m) | set(f) | set(n), key=lambda k: -max(m[k], f[k], n[k]))
+print(f"{'mapping':28} {'mtastsd':>8} {'floor':>8} {'diff':>8} {'mail':>8}")
 for k in keys:
-    if m[k] or f[k]:
+    if m[k] or f[k] or n[k]:
         print(f"{k:28} {m[k]:8} {f[k]:8} {m[k] - f[k]:8} {n[k]:8}")
 print(f"{'total':28} {sum(m.values()):8} {sum(f.values()):8} "
       f"{sum(m.values()) - sum(f.values()):8} {sum(n.values()):8}")
