@@ -194,7 +194,8 @@ cli_tlsrpt_import(const struct cli_args *a)
 		if (r < 0) {
 			cli_error(a, "%s: %s: %s", file, err_str(r), why);
 			free(msg);
-			return EX_DATAERR;
+			/* -ENOENT/-ENOSYS: GMime could not be loaded, not the file's fault */
+			return r == -ENOENT || r == -ENOSYS ? EX_UNAVAILABLE : EX_DATAERR;
 		}
 		in.data = part;
 		in.len = plen;

@@ -10,7 +10,10 @@
  *            the keys postfix-mta-sts-resolver reads (utils.py populate_cfg_defaults(),
  *            responder.py, the cache backends), so that an unknown key is always reported.
  *            The text is written in three parts (notes, process/resolver, cache) and joined.
- * Threads:   any; no state.
+ * Loading:   libyaml is not linked: migrate_resolver() loads it (common/dynlib.h; issue 21:
+ *            no daemon maps it) and calls it through ym below; a libyaml function called
+ *            directly fails to link, which keeps it so.
+ * Threads:   any; no state but the loaded library (loaded by the first call, one thread).
  * Ownership: struct migrate_out is the caller's.
  * Errors:    ERR_CONFIG / ERR_POLICY_* with the message in errbuf (migrate.h).
  */
@@ -31,6 +34,7 @@
 
 #include "cfg.h"
 #include "domain.h"
+#include "dynlib.h"
 #include "err.h"
 #include "migrate.h"
 #include "log.h"
@@ -63,6 +67,51 @@
 #define PUB_MAX_AGE_MIN      60 /* publisher.domains[].max_age: at least 60 s */
 /* Where a web server's document root keeps the policy (RFC 8461 section 3.3). */
 #define MIGRATE_POLICY_SUFFIX "/.well-known/mta-sts.txt"
+
+/* The soname of libyaml 0.2 (libyaml-0-2 in Debian). */
+#ifndef MIGRATE_YAML_SONAME
+#define MIGRATE_YAML_SONAME "libyaml-0.so.2"
+#endif
+
+/* The libyaml functions used here. */
+static struct {
+	int (*yaml_parser_initialize)(yaml_parser_t *);
+	void (*yaml_parser_set_input_string)(yaml_parser_t *, const unsigned char *, size_t);
+	int (*yaml_parser_load)(yaml_parser_t *, yaml_document_t *);
+	void (*yaml_parser_delete)(yaml_parser_t *);
+	yaml_node_t *(*yaml_document_get_node)(yaml_document_t *, int);
+	yaml_node_t *(*yaml_document_get_root_node)(yaml_document_t *);
+	void (*yaml_document_delete)(yaml_document_t *);
+} ym;
+
+/* Load libyaml, once. 0 or -ENOENT/-ENOSYS with the reason in errbuf. */
+static int
+mg_yaml_load(char *errbuf, size_t errlen)
+{
+	static int state; /* 0: not tried, 1: loaded, < 0: the error */
+	static char reason[256];
+	const struct dynlib_sym syms[] = {
+	        DYNLIB_SYM(ym, yaml_parser_initialize),
+	        DYNLIB_SYM(ym, yaml_parser_set_input_string),
+	        DYNLIB_SYM(ym, yaml_parser_load),
+	        DYNLIB_SYM(ym, yaml_parser_delete),
+	        DYNLIB_SYM(ym, yaml_document_get_node),
+	        DYNLIB_SYM(ym, yaml_document_get_root_node),
+	        DYNLIB_SYM(ym, yaml_document_delete),
+	};
+
+	if (state == 0) {
+		state = dynlib_load(MIGRATE_YAML_SONAME, syms, sizeof(syms) / sizeof(syms[0]),
+		                    reason, sizeof(reason));
+		if (state == 0)
+			state = 1;
+	}
+	if (state < 0) {
+		(void)snprintf(errbuf, errlen, "reading YAML needs libyaml: %s", reason);
+		return state;
+	}
+	return 0;
+}
 
 /* One text being written (open_memstream). */
 struct mg_buf {
@@ -158,7 +207,7 @@ mg_fail(struct mg *m, const char *fmt, ...)
 static yaml_node_t *
 y_node(struct mg *m, int id)
 {
-	return yaml_document_get_node(&m->doc, id);
+	return ym.yaml_document_get_node(&m->doc, id);
 }
 
 static unsigned long
@@ -1459,10 +1508,14 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 		free(buf);
 		return ERR_CONFIG;
 	}
-	if (!yaml_parser_initialize(&parser))
+	if (mg_yaml_load(errbuf, errlen) < 0) {
+		free(buf);
+		return ERR_CONFIG;
+	}
+	if (!ym.yaml_parser_initialize(&parser))
 		abort();
-	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &m.doc)) {
+	ym.yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+	if (!ym.yaml_parser_load(&parser, &m.doc)) {
 		const yaml_mark_t *mk = parser.context != NULL && parser.problem_mark.index == 0
 		                                ? &parser.context_mark
 		                                : &parser.problem_mark;
@@ -1479,11 +1532,11 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 		(void)snprintf(errbuf, errlen, "%s:%lu:%lu: YAML syntax error: %s%s", path,
 		               (unsigned long)mk->line + 1, (unsigned long)mk->column + 1,
 		               parser.problem != NULL ? parser.problem : "cannot parse", ctx);
-		yaml_parser_delete(&parser);
+		ym.yaml_parser_delete(&parser);
 		free(buf);
 		return ERR_CONFIG;
 	}
-	yaml_parser_delete(&parser);
+	ym.yaml_parser_delete(&parser);
 	free(buf);
 	mg_buf_open(&m.notes);
 	mg_buf_open(&m.unknown);
@@ -1492,7 +1545,7 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	mg_buf_open(&m.zones);
 	mg_buf_open(&m.cache);
 
-	root = yaml_document_get_root_node(&m.doc);
+	root = ym.yaml_document_get_root_node(&m.doc);
 	if (root != NULL && !y_is_null(root) && root->type != YAML_MAPPING_NODE) {
 		mg_fail(&m,
 		        "%s:%lu: the file is not a YAML mapping (postfix-mta-sts-resolver's "
@@ -1606,12 +1659,12 @@ migrate_resolver(const char *path, struct migrate_out **ret_out, char *errbuf, s
 	free(zones);
 	free(cache);
 	*ret_out = out_new(text, &m);
-	yaml_document_delete(&m.doc);
+	ym.yaml_document_delete(&m.doc);
 	mg_free(&m);
 	return 0;
 fail:
 	(void)snprintf(errbuf, errlen, "%s", m.err != NULL ? one_line(m.err) : "migration failed");
-	yaml_document_delete(&m.doc);
+	ym.yaml_document_delete(&m.doc);
 	mg_free(&m);
 	return ERR_CONFIG;
 }
@@ -1699,11 +1752,11 @@ migrate_publisher(const char *domain, const char *policy_path, const char *cert,
 		}
 		if (p->n_mx_dropped > 0) {
 			(void)fprintf(f,
-			              "#   %zu mx line(s) with an IP address: no certificate can "
+			              "#   %u mx line(s) with an IP address: no certificate can "
 			              "match one (RFC 8461 section 4.1)\n",
-			              p->n_mx_dropped);
-			mg_warn(&m, "%s: %zu mx line(s) with an IP address dropped", policy_path,
-			        p->n_mx_dropped);
+			              (unsigned)p->n_mx_dropped);
+			mg_warn(&m, "%s: %u mx line(s) with an IP address dropped", policy_path,
+			        (unsigned)p->n_mx_dropped);
 		}
 		if (p->tolerated & (STS_TOLERATED_COMMENT | STS_TOLERATED_BLANK_LINE |
 		                    STS_TOLERATED_CR | STS_TOLERATED_BOM))

@@ -62,13 +62,26 @@ lru_free(struct lru *l)
 	return NULL;
 }
 
+/* The bucket of hash h in a table of nb buckets. */
+static size_t
+lru_bucket(uint64_t h, size_t nb)
+{
+	return (size_t)(h & (nb - 1));
+}
+
+/* The bucket a linked node is in: its key hashed again (the hash is not kept, lru.h). */
+static struct lru_node **
+lru_node_bucket(const struct lru *l, const struct lru_node *n)
+{
+	return &l->buckets[lru_bucket(lru_hash(n->key, n->keylen), l->nbuckets)];
+}
+
 static struct lru_node **
 lru_slot(const struct lru *l, const void *key, size_t keylen, uint64_t h)
 {
-	struct lru_node **pp = &l->buckets[h & (l->nbuckets - 1)];
+	struct lru_node **pp = &l->buckets[lru_bucket(h, l->nbuckets)];
 
-	while (*pp != NULL && ((*pp)->hash != h || (*pp)->keylen != keylen ||
-	                       memcmp((*pp)->key, key, keylen) != 0))
+	while (*pp != NULL && ((*pp)->keylen != keylen || memcmp((*pp)->key, key, keylen) != 0))
 		pp = &(*pp)->hnext;
 	return pp;
 }
@@ -76,7 +89,7 @@ lru_slot(const struct lru *l, const void *key, size_t keylen, uint64_t h)
 struct lru_node *
 lru_find(const struct lru *l, const void *key, size_t keylen)
 {
-	if (key == NULL)
+	if (key == NULL || keylen > LRU_KEY_MAX)
 		return NULL;
 	return *lru_slot(l, key, keylen, lru_hash(key, keylen));
 }
@@ -123,7 +136,7 @@ lru_remove(struct lru *l, struct lru_node *n)
 
 	if (!n->linked)
 		return;
-	pp = &l->buckets[n->hash & (l->nbuckets - 1)];
+	pp = lru_node_bucket(l, n);
 	while (*pp != NULL && *pp != n)
 		pp = &(*pp)->hnext;
 	if (*pp == n)
@@ -172,9 +185,11 @@ lru_grow(struct lru *l)
 		struct lru_node *n = l->buckets[i], *next;
 
 		for (; n != NULL; n = next) {
+			size_t k = lru_bucket(lru_hash(n->key, n->keylen), nb);
+
 			next = n->hnext;
-			n->hnext = b[n->hash & (nb - 1)];
-			b[n->hash & (nb - 1)] = n;
+			n->hnext = b[k];
+			b[k] = n;
 		}
 	}
 	free(l->buckets);
@@ -188,7 +203,7 @@ lru_insert(struct lru *l, struct lru_node *n, const void *key, size_t keylen)
 	uint64_t h;
 	struct lru_node **pp;
 
-	if (n->linked || key == NULL)
+	if (n->linked || key == NULL || keylen > LRU_KEY_MAX)
 		return -EINVAL;
 	h = lru_hash(key, keylen);
 	if (*lru_slot(l, key, keylen, h) != NULL)
@@ -198,9 +213,8 @@ lru_insert(struct lru *l, struct lru_node *n, const void *key, size_t keylen)
 	if (l->count + 1 > l->nbuckets && l->nbuckets < LRU_BUCKETS_MAX)
 		lru_grow(l);
 	n->key = key;
-	n->keylen = keylen;
-	n->hash = h;
-	pp = &l->buckets[h & (l->nbuckets - 1)];
+	n->keylen = (uint16_t)keylen;
+	pp = &l->buckets[lru_bucket(h, l->nbuckets)];
 	n->hnext = *pp;
 	*pp = n;
 	lru_list_push(l, n);

@@ -23,7 +23,8 @@
  * Ownership: the owner owns its nodes (and their keys); the LRU owns only its buckets.
  *            Returned node pointers are borrowed: valid until the owner frees the node.
  * Errors:    lru_insert returns 0, -EEXIST (the key is there) or -EINVAL (node already in
- *            an LRU, or no key); nothing else fails (allocation dies, xalloc).
+ *            an LRU, no key, or a key over LRU_KEY_MAX); nothing else fails (allocation
+ *            dies, xalloc).
  */
 #ifndef MTASTSD_LRU_H
 #define MTASTSD_LRU_H
@@ -34,16 +35,20 @@
 /* Hash buckets: the first table, and the most it grows to (powers of two). */
 #define LRU_BUCKETS_MIN 64
 #define LRU_BUCKETS_MAX (1u << 22)
+/* Longest key (bytes): the width of lru_node.keylen. Keys are domains (at most 255 bytes)
+ * and digests. */
+#define LRU_KEY_MAX UINT16_MAX
 
-/* Embed in the owner's object; zero it before lru_insert(). Fields are the LRU's. */
+/* Embed in the owner's object; zero it before lru_insert(). Fields are the LRU's. 40 bytes
+ * on LP64 (issue 21: one per cached policy): the hash is not stored, a chain compares
+ * length and bytes, and removal or growth hashes the key again. */
 struct lru_node {
 	struct lru_node *hnext;         /* hash chain */
 	struct lru_node *newer, *older; /* recency list */
 	const void *key;                /* the owner's bytes, borrowed */
-	size_t keylen;
-	uint64_t hash;
-	unsigned pins; /* > 0: never evicted */
-	int linked;    /* in an LRU */
+	uint16_t keylen;
+	uint8_t linked; /* in an LRU */
+	uint32_t pins;  /* > 0: never evicted */
 };
 
 /* The owner's object from its node: LRU_ENTRY(n, struct cache_node, node). */
@@ -66,8 +71,9 @@ struct lru *lru_free(struct lru *l);
 struct lru_node *lru_find(const struct lru *l, const void *key, size_t keylen);
 /* Mark n (in l) most recently used. */
 void lru_touch(struct lru *l, struct lru_node *n);
-/* Add n under key (keylen bytes, borrowed, see above) as most recently used. When l is
- * full, evicts the oldest unpinned nodes first (never n). 0, -EEXIST or -EINVAL. */
+/* Add n under key (keylen bytes, at most LRU_KEY_MAX, borrowed, see above) as most recently
+ * used. When l is full, evicts the oldest unpinned nodes first (never n). 0, -EEXIST or
+ * -EINVAL (also for a key over LRU_KEY_MAX). */
 int lru_insert(struct lru *l, struct lru_node *n, const void *key, size_t keylen);
 /* Take n out of l (the owner then frees it). No-op when n is not in an LRU. */
 void lru_remove(struct lru *l, struct lru_node *n);

@@ -206,7 +206,8 @@ add_mx(struct parse_state *st, const char *v, size_t len)
 		 * certificate can ever match it: drop the pattern, keep the policy (issue 22;
 		 * docs/policy-parsing.md). A policy left without patterns fails below. */
 		p->tolerated |= STS_TOLERATED_IP_MX;
-		p->n_mx_dropped++;
+		if (p->n_mx_dropped < UINT16_MAX)
+			p->n_mx_dropped++;
 		return 0;
 	}
 	if (r < 0)
@@ -445,8 +446,8 @@ policy_parse(const char *body, size_t len, size_t max, struct sts_policy **ret_p
 	if (st.p->mode != STS_MODE_NONE && st.p->n_mx == 0) {
 		if (st.p->n_mx_dropped > 0)
 			r = fail(err, ERR_POLICY_NO_MX, 0,
-			         "mode %s with only IP-address mx patterns (%zu dropped)",
-			         sts_mode_name(st.p->mode), st.p->n_mx_dropped);
+			         "mode %s with only IP-address mx patterns (%u dropped)",
+			         sts_mode_name(st.p->mode), (unsigned)st.p->n_mx_dropped);
 		else
 			r = fail(err, ERR_POLICY_NO_MX, 0, "mode %s without any mx",
 			         sts_mode_name(st.p->mode));
@@ -511,8 +512,8 @@ sts_policy_validate(const struct sts_policy *p, struct sts_parse_error *err)
 		return fail(err, ERR_POLICY_NO_MX, 0, "mode %s without any mx",
 		            sts_mode_name(p->mode));
 	if (p->n_ext > STS_EXT_MAX)
-		return fail(err, ERR_POLICY_TOO_LARGE, 0, "%zu extension fields, at most %d",
-		            p->n_ext, STS_EXT_MAX);
+		return fail(err, ERR_POLICY_TOO_LARGE, 0, "%u extension fields, at most %d",
+		            (unsigned)p->n_ext, STS_EXT_MAX);
 	if (p->n_ext > 0 && p->ext == NULL)
 		return fail(err, ERR_POLICY_SYNTAX, 0, "extension list missing");
 	for (i = 0; i < p->n_ext; i++) {

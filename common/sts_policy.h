@@ -32,18 +32,20 @@ struct sts_ext {
 	char *value;
 };
 
+/* 40 bytes on LP64, the small fields last (issue 21: one per cached policy). */
 struct sts_policy {
-	enum sts_mode mode;
-	uint32_t max_age_s; /* seconds, 0..31557600 */
-	size_t n_mx;
-	char **mx; /* patterns in policy order, lower-cased, as written ("*.x.net"),
-	            * a repeated pattern once, at its first position */
-	size_t n_ext;
+	char **mx;           /* patterns in policy order, lower-cased, as written ("*.x.net"),
+	                      * a repeated pattern once, at its first position */
 	struct sts_ext *ext; /* extension fields kept in order (first of each name) */
-	unsigned tolerated;  /* STS_TOLERATED_* bits: noise that was accepted */
-	unsigned packed;     /* 1: one allocation holds the struct, both arrays and every string
-	                      * (sts_policy_parse/dup); 0: each separately (a policy built in code) */
-	size_t n_mx_dropped; /* IP-address mx patterns dropped (STS_TOLERATED_IP_MX) */
+	size_t n_mx;
+	enum sts_mode mode;
+	uint32_t max_age_s;    /* seconds, 0..31557600 */
+	uint16_t n_ext;        /* at most STS_EXT_MAX */
+	uint16_t n_mx_dropped; /* IP-address mx patterns dropped (STS_TOLERATED_IP_MX); counts
+	                        * up to UINT16_MAX, then stays there (a body has fewer) */
+	uint16_t tolerated;    /* STS_TOLERATED_* bits: noise that was accepted */
+	uint8_t packed;        /* 1: one allocation holds the struct, both arrays and every string
+	                        * (sts_policy_parse/dup); 0: each separately (a policy built in code) */
 };
 
 enum {

@@ -29,12 +29,15 @@ enum cm_class {
 };
 #define CM_CLASSES 2
 
+/* Allocated as offsetof(dom) + the name (not sizeof, which pads): 40 + 96 + 12 bytes
+ * before the name on LP64. */
 struct cache_node {
 	struct lru_node node;
 	struct cache_entry e;
-	time_t due;    /* policies: the refresh schedule's key */
-	size_t heap_i; /* policies: index in c->heap + 1; 0 = not in the heap */
-	char dom[];    /* NUL-terminated; the LRU key */
+	time_t due;      /* policies: the refresh schedule's key */
+	uint32_t heap_i; /* policies: index in c->heap + 1; 0 = not in the heap (the heap
+	                  * holds at most cache.max_entries policies, far below 2^32) */
+	char dom[];      /* NUL-terminated; the LRU key */
 };
 
 struct cache_mem {
@@ -61,7 +64,7 @@ static void
 cache_mem_heap_set(struct cache_mem *c, size_t i, struct cache_node *n)
 {
 	c->heap[i] = n;
-	n->heap_i = i + 1;
+	n->heap_i = (uint32_t)(i + 1);
 }
 
 static void
@@ -275,7 +278,7 @@ cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e)
 		return;
 	}
 	len = strlen(dom);
-	n = xcalloc(1, sizeof(*n) + len + 1);
+	n = xcalloc(1, offsetof(struct cache_node, dom) + len + 1);
 	memcpy(n->dom, dom, len + 1);
 	n->e = *e;
 	if (want == CM_POLICY)

@@ -600,9 +600,9 @@ pol_fetch_done(int err, const char *body, size_t len, const struct fetch_info *i
 		/* once per policy id: a policy is parsed once per fetch, a fetch per new id */
 		e->ctr.policy_ip_mx_dropped++;
 		log_dom_notice(job->domain,
-		               "policy id %s: %zu IP-address mx pattern(s) dropped (no MX host "
+		               "policy id %s: %u IP-address mx pattern(s) dropped (no MX host "
 		               "certificate can match them); the %zu name pattern(s) apply",
-		               job->id, p->n_mx_dropped, p->n_mx);
+		               job->id, (unsigned)p->n_mx_dropped, p->n_mx);
 	}
 	pol_store_policy(job, p);
 }

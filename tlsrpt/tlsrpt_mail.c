@@ -2,9 +2,15 @@
  * tlsrpt/tlsrpt_mail.c - find and decode the report part of a report mail (GMime 3)
  *
  * Interface: see tlsrpt_mail.h
- * Threads:   one at a time (g_mime_init() is called once, not thread-safe itself).
+ * Threads:   one at a time (GMime is loaded and g_mime_init() called once, neither
+ *            thread-safe itself).
  * Ownership: GMime objects are released before returning.
- * Errors:    ERR_TLSRPT_NO_REPORT, ERR_TLSRPT_TOO_LARGE; never logs.
+ * Errors:    ERR_TLSRPT_NO_REPORT, ERR_TLSRPT_TOO_LARGE, -ENOENT/-ENOSYS (GMime cannot be
+ *            loaded); never logs.
+ * Loading:   GMime is not linked: it is loaded at the first mail (common/dynlib.h, issue
+ *            21: with glib, gobject and gio it cost every daemon 2.5 MiB of resident
+ *            pages) and called through gm below. Only the headers are used at build
+ *            time; a GMime function called directly fails to link, which keeps it so.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,10 +20,76 @@
 
 #include <gmime/gmime.h>
 
+#include "dynlib.h"
 #include "err.h"
 #include "mtasts_limits.h"
 #include "tlsrpt_gz.h"
 #include "tlsrpt_mail.h"
+
+/* The soname of GMime 3 (libgmime-3.0-0 in Debian). */
+#ifndef TLSRPT_GMIME_SONAME
+#define TLSRPT_GMIME_SONAME "libgmime-3.0.so.0"
+#endif
+
+/* The GMime and GObject functions used here; the GObject type macros (GMIME_IS_PART,
+ * GMIME_PART...) would call gobject directly, so their checks are written out. */
+static struct {
+	void (*g_mime_init)(void);
+	GMimeContentType *(*g_mime_object_get_content_type)(GMimeObject *);
+	gboolean (*g_mime_content_type_is_type)(GMimeContentType *, const char *, const char *);
+	GType (*g_mime_part_get_type)(void);
+	const char *(*g_mime_part_get_filename)(GMimePart *);
+	GMimeDataWrapper *(*g_mime_part_get_content)(GMimePart *);
+	GMimeStream *(*g_mime_stream_mem_new)(void);
+	GMimeStream *(*g_mime_stream_mem_new_with_buffer)(const char *, size_t);
+	GByteArray *(*g_mime_stream_mem_get_byte_array)(GMimeStreamMem *);
+	GMimeParser *(*g_mime_parser_new_with_stream)(GMimeStream *);
+	GMimeMessage *(*g_mime_parser_construct_message)(GMimeParser *, GMimeParserOptions *);
+	void (*g_mime_message_foreach)(GMimeMessage *, GMimeObjectForeachFunc, gpointer);
+	ssize_t (*g_mime_data_wrapper_write_to_stream)(GMimeDataWrapper *, GMimeStream *);
+	gboolean (*g_type_check_instance_is_a)(GTypeInstance *, GType);
+	void (*g_object_unref)(gpointer);
+} gm;
+
+/* Load GMime and initialise it, once. 0, or -ENOENT/-ENOSYS with why (and again the same
+ * error at the next call: nothing is retried within a process). */
+static int
+tlsrpt_mail_gmime(char *why, size_t whylen)
+{
+	static int state; /* 0: not tried, 1: loaded, < 0: the error */
+	static char reason[256];
+	const struct dynlib_sym syms[] = {
+	        DYNLIB_SYM(gm, g_mime_init),
+	        DYNLIB_SYM(gm, g_mime_object_get_content_type),
+	        DYNLIB_SYM(gm, g_mime_content_type_is_type),
+	        DYNLIB_SYM(gm, g_mime_part_get_type),
+	        DYNLIB_SYM(gm, g_mime_part_get_filename),
+	        DYNLIB_SYM(gm, g_mime_part_get_content),
+	        DYNLIB_SYM(gm, g_mime_stream_mem_new),
+	        DYNLIB_SYM(gm, g_mime_stream_mem_new_with_buffer),
+	        DYNLIB_SYM(gm, g_mime_stream_mem_get_byte_array),
+	        DYNLIB_SYM(gm, g_mime_parser_new_with_stream),
+	        DYNLIB_SYM(gm, g_mime_parser_construct_message),
+	        DYNLIB_SYM(gm, g_mime_message_foreach),
+	        DYNLIB_SYM(gm, g_mime_data_wrapper_write_to_stream),
+	        DYNLIB_SYM(gm, g_type_check_instance_is_a),
+	        DYNLIB_SYM(gm, g_object_unref),
+	};
+
+	if (state == 0) {
+		state = dynlib_load(TLSRPT_GMIME_SONAME, syms, sizeof(syms) / sizeof(syms[0]),
+		                    reason, sizeof(reason));
+		if (state == 0) {
+			gm.g_mime_init();
+			state = 1;
+		}
+	}
+	if (state < 0) {
+		(void)snprintf(why, whylen, "reading a mail needs GMime: %s", reason);
+		return state;
+	}
+	return 0;
+}
 
 enum tlsrpt_input_kind
 tlsrpt_input_kind(const void *p, size_t len)
@@ -38,25 +110,26 @@ tlsrpt_input_kind(const void *p, size_t len)
 static int
 tlsrpt_mail_is_report(GMimeObject *part)
 {
-	GMimeContentType *ct = g_mime_object_get_content_type(part);
+	GMimeContentType *ct = gm.g_mime_object_get_content_type(part);
 	const char *fn = NULL;
 	size_t n;
 
-	if (ct == NULL || !GMIME_IS_PART(part))
+	if (ct == NULL ||
+	    !gm.g_type_check_instance_is_a((GTypeInstance *)part, gm.g_mime_part_get_type()))
 		return 0;
-	if (g_mime_content_type_is_type(ct, "application", "tlsrpt+gzip") ||
-	    g_mime_content_type_is_type(ct, "application", "tlsrpt+json"))
+	if (gm.g_mime_content_type_is_type(ct, "application", "tlsrpt+gzip") ||
+	    gm.g_mime_content_type_is_type(ct, "application", "tlsrpt+json"))
 		return 2;
-	fn = g_mime_part_get_filename(GMIME_PART(part));
+	fn = gm.g_mime_part_get_filename((GMimePart *)part);
 	if (fn == NULL)
 		return 0;
 	n = strlen(fn);
-	if ((g_mime_content_type_is_type(ct, "application", "gzip") ||
-	     g_mime_content_type_is_type(ct, "application", "x-gzip") ||
-	     g_mime_content_type_is_type(ct, "application", "octet-stream")) &&
+	if ((gm.g_mime_content_type_is_type(ct, "application", "gzip") ||
+	     gm.g_mime_content_type_is_type(ct, "application", "x-gzip") ||
+	     gm.g_mime_content_type_is_type(ct, "application", "octet-stream")) &&
 	    n > 8 && strcasecmp(fn + n - 8, ".json.gz") == 0)
 		return 1;
-	if (g_mime_content_type_is_type(ct, "application", "json") && n > 5 &&
+	if (gm.g_mime_content_type_is_type(ct, "application", "json") && n > 5 &&
 	    strcasecmp(fn + n - 5, ".json") == 0)
 		return 1;
 	return 0;
@@ -102,7 +175,6 @@ int
 tlsrpt_mail_extract(const char *msg, size_t len, size_t max, char **ret, size_t *ret_len, char *why,
                     size_t whylen)
 {
-	static int inited;
 	struct tlsrpt_mail_walk w = {0};
 	GMimeStream *in, *out;
 	GMimeParser *parser;
@@ -118,37 +190,36 @@ tlsrpt_mail_extract(const char *msg, size_t len, size_t max, char **ret, size_t 
 		               TLSRPT_MAIL_BOUNDARIES_MAX);
 		return ERR_TLSRPT_TOO_LARGE;
 	}
-	if (!inited) {
-		g_mime_init();
-		inited = 1;
-	}
-	in = g_mime_stream_mem_new_with_buffer(msg, len);
-	parser = g_mime_parser_new_with_stream(in);
-	g_object_unref(in);
-	m = g_mime_parser_construct_message(parser, NULL);
-	g_object_unref(parser);
+	r = tlsrpt_mail_gmime(why, whylen);
+	if (r < 0)
+		return r;
+	in = gm.g_mime_stream_mem_new_with_buffer(msg, len);
+	parser = gm.g_mime_parser_new_with_stream(in);
+	gm.g_object_unref(in);
+	m = gm.g_mime_parser_construct_message(parser, NULL);
+	gm.g_object_unref(parser);
 	if (m == NULL) {
 		(void)snprintf(why, whylen, "not a mail message");
 		return ERR_TLSRPT_NO_REPORT;
 	}
-	g_mime_message_foreach(m, tlsrpt_mail_visit, &w);
+	gm.g_mime_message_foreach(m, tlsrpt_mail_visit, &w);
 	if (w.best == NULL) {
 		(void)snprintf(why, whylen,
 		               "no application/tlsrpt+gzip or application/tlsrpt+json part "
 		               "(%u parts)",
 		               w.parts);
-		g_object_unref(m);
+		gm.g_object_unref(m);
 		return ERR_TLSRPT_NO_REPORT;
 	}
-	dw = g_mime_part_get_content(GMIME_PART(w.best));
+	dw = gm.g_mime_part_get_content((GMimePart *)w.best) /* a part: scored */;
 	if (dw == NULL) {
 		(void)snprintf(why, whylen, "the report part is empty");
-		g_object_unref(m);
+		gm.g_object_unref(m);
 		return ERR_TLSRPT_NO_REPORT;
 	}
-	out = g_mime_stream_mem_new();
-	(void)g_mime_data_wrapper_write_to_stream(dw, out);
-	ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
+	out = gm.g_mime_stream_mem_new();
+	(void)gm.g_mime_data_wrapper_write_to_stream(dw, out);
+	ba = gm.g_mime_stream_mem_get_byte_array((GMimeStreamMem *)out);
 	if (ba == NULL || ba->len == 0) {
 		(void)snprintf(why, whylen, "the report part is empty");
 		r = ERR_TLSRPT_NO_REPORT;
@@ -169,7 +240,7 @@ tlsrpt_mail_extract(const char *msg, size_t len, size_t max, char **ret, size_t 
 			r = 0;
 		}
 	}
-	g_object_unref(out);
-	g_object_unref(m);
+	gm.g_object_unref(out);
+	gm.g_object_unref(m);
 	return r;
 }

@@ -7,10 +7,11 @@
  * ending in .json.gz or .json; those are taken too. The first such part wins.
  *
  * Interface: tlsrpt_input_kind(), tlsrpt_mail_extract()
- * Threads:   the caller's (GMime is initialised once per process by tlsrpt_mail_extract()).
+ * Threads:   the caller's, one at a time (GMime is loaded and initialised once per process
+ *            by the first tlsrpt_mail_extract(): it is not linked, common/dynlib.h).
  * Ownership: *ret is malloc'd, the caller frees it.
  * Errors:    ERR_TLSRPT_NO_REPORT (not a message, or no report part), ERR_TLSRPT_TOO_LARGE
- *            (the decoded part over max bytes).
+ *            (the decoded part over max bytes), -ENOENT / -ENOSYS (GMime cannot be loaded).
  */
 #ifndef MTASTSD_TLSRPT_MAIL_H
 #define MTASTSD_TLSRPT_MAIL_H
@@ -27,8 +28,9 @@ enum tlsrpt_input_kind {
 enum tlsrpt_input_kind tlsrpt_input_kind(const void *p, size_t len);
 
 /* The decoded report part of a message (msg, len bytes) into *ret (*ret_len bytes), at
- * most max bytes. 0, ERR_TLSRPT_NO_REPORT or ERR_TLSRPT_TOO_LARGE; why (whylen bytes)
- * says which part was taken or why none. */
+ * most max bytes. 0, ERR_TLSRPT_NO_REPORT, ERR_TLSRPT_TOO_LARGE, or -ENOENT / -ENOSYS
+ * when GMime cannot be loaded (libgmime-3.0.so.0); why (whylen bytes) says which part
+ * was taken or why none. */
 int tlsrpt_mail_extract(const char *msg, size_t len, size_t max, char **ret, size_t *ret_len,
                         char *why, size_t whylen);
 

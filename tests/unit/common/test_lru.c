@@ -5,8 +5,9 @@
  * -EEXIST/-EINVAL, eviction order (oldest first, a touch saves a node), the evict callback
  * and the evictions count, pinned nodes never evicted (pins nest; the count exceeds the
  * bound by pinned nodes only), lru_set_max shrinking, max 0 = no bound with the bucket
- * table growing (20000 nodes), walks in both directions with removal, lru_pop_oldest, and
- * the hash values the policy engine's refresh jitter depends on.
+ * table growing (20000 nodes), walks in both directions with removal, lru_pop_oldest, keys
+ * over LRU_KEY_MAX refused, the node's size, and the hash values the policy engine's
+ * refresh jitter depends on.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -149,6 +150,23 @@ test_binary_keys(void **state)
 	assert_ptr_equal(lru_find(l, k3, sizeof(k3)), &n3);
 	assert_ptr_equal(lru_find(l, k3, 0), &n0);
 	assert_null(lru_find(l, k1, 2));
+	{
+		/* a key longer than lru_node.keylen holds is refused, never cut */
+		static char big[LRU_KEY_MAX + 2];
+		struct lru_node nb = {0};
+
+		memset(big, 'a', sizeof(big));
+		assert_int_equal(lru_insert(l, &nb, big, LRU_KEY_MAX + 1), -EINVAL);
+		assert_false(nb.linked);
+		assert_null(lru_find(l, big, LRU_KEY_MAX + 1));
+		assert_int_equal(lru_insert(l, &nb, big, LRU_KEY_MAX), 0);
+		assert_ptr_equal(lru_find(l, big, LRU_KEY_MAX), &nb);
+		assert_null(lru_find(l, big, LRU_KEY_MAX - 1));
+		lru_remove(l, &nb);
+	}
+	/* one node per cached policy (issue 21): 40 bytes on LP64 */
+	if (sizeof(void *) == 8)
+		assert_int_equal(sizeof(struct lru_node), 40);
 	while (lru_pop_oldest(l) != NULL)
 		;
 	lru_free(l);

@@ -775,6 +775,9 @@ test_packed(void **state)
 	assert_string_equal(d2->mx[1], "*.example.net");
 	assert_string_equal(d2->ext[0].value, "hello there");
 	sts_policy_free(d2);
+	/* the header of every cached policy (issue 21): 40 bytes on LP64 */
+	if (sizeof(void *) == 8)
+		assert_int_equal(sizeof(struct sts_policy), 40);
 }
 
 static void
