@@ -76,7 +76,7 @@ lru_slot(const struct lru *l, const void *key, size_t keylen, uint64_t h)
 struct lru_node *
 lru_find(const struct lru *l, const void *key, size_t keylen)
 {
-	if (key == NULL)
+	if (key == NULL || l->count == 0) /* empty (a job table, mostly): no hashing */
 		return NULL;
 	return *lru_slot(l, key, keylen, lru_hash(key, keylen));
 }
