@@ -171,7 +171,7 @@ pf_reply_fast(const struct sts_policy *p, const struct cfg_zone *z, size_t *ret_
 			continue;
 		if (strncmp(m, "*.", 2) == 0)
 			host = m + 2;
-		if (domain_is_ip_literal(host) || domain_is_ip_literal(m))
+		if (domain_is_ip_literal(host) || (host != m && domain_is_ip_literal(m)))
 			continue;
 		if (strpbrk(m, " \t,:{}=") != NULL)
 			continue;
