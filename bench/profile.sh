@@ -5,6 +5,7 @@
 #
 #   bash bench/profile.sh cold [-n N] [-c C] [--tool callgrind|strace|none] [--dane on|off]
 #   bash bench/profile.sh hot  [-n N] [-c C] [--tool callgrind|strace|none] [--server mtastsd|trivial]
+#                              [--rounds R]
 #   bash bench/profile.sh pub  [-n N] [--tool callgrind|strace|none] [--resume] [--keepalive]
 #
 # cold: a namespace (mtastsd-prof) with dnsmasq on 127.0.0.1:53 and nginx on 127.0.0.1:443
@@ -16,8 +17,10 @@
 #   cached lookups of them at C connections (default 8), one request in flight on each, as
 #   Postfix does: Ir/N is instructions per hot query, syscalls/N per query. --server trivial
 #   measures bench/sm_trivial (one fixed reply, no lookups: the machine's floor) under the
-#   same load. --tool none runs both servers, alternating rounds of N queries, and prints
-#   each one's CPU time per query (utime + stime from /proc/PID/stat) and their ratio.
+#   same load. --tool none runs both servers, alternating R rounds (default 5) of N queries,
+#   and prints each one's CPU time per query (utime + stime from /proc/PID/stat), the
+#   medians and their ratio; MTASTSD_BASE=path adds a second mtastsd build (say, before a
+#   change) to the same rounds, as "base".
 # pub: mtastsd's publisher on 127.0.0.2:443, N sequential `openssl s_client` connections
 #   (full handshakes, or --resume: resumed with -sess_in) each fetching the policy, or
 #   --keepalive: one connection with N keep-alive requests (curl).
@@ -38,7 +41,8 @@ RESUME=0
 KEEPALIVE=0
 SERVER=mtastsd
 HOT_KEYS=16
-HOT_ROUNDS=3
+HOT_ROUNDS=5
+MTASTSD_BASE=${MTASTSD_BASE:-}
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) N=$2; shift ;;
@@ -48,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--resume) RESUME=1 ;;
 	--keepalive) KEEPALIVE=1 ;;
 	--server) SERVER=$2; shift ;;
+	--rounds) HOT_ROUNDS=$2; shift ;;
 	*) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 	shift
@@ -68,6 +73,7 @@ else
 	[ "$N" -ge 1 ] && [ "$N" -le 5000 ] || { echo "-n: 1..5000" >&2; exit 2; }
 	C=${C:-1}
 fi
+[ "$HOT_ROUNDS" -ge 1 ] && [ "$HOT_ROUNDS" -le 50 ] || { echo "--rounds: 1..50" >&2; exit 2; }
 [ "$C" -ge 1 ] && [ "$C" -le 1024 ] || { echo "-c: 1..1024" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "bench/profile.sh: needs root" >&2; exit 1; }
 MTASTSD=${MTASTSD:-$SRC/build/daemon/mtastsd}
@@ -239,7 +245,15 @@ strace)
 	fi ;;
 none)
 	start mtastsd "${PROG[@]}"
-	[ "$MODE" = hot ] && start trivial "$TRIVIAL" -l 127.0.0.1:8463 -t 900 ;;
+	if [ "$MODE" = hot ]; then
+		start trivial "$TRIVIAL" -l 127.0.0.1:8463 -t 900
+		if [ -n "$MTASTSD_BASE" ]; then
+			mkdir -p "$T/state-base"
+			sed -e 's/127.0.0.1:8461/127.0.0.1:8462/' -e "s|$T/state\"|$T/state-base\"|" \
+				"$T/mt.conf" >"$T/mt-base.conf"
+			start base "$MTASTSD_BASE" -f -c "$T/mt-base.conf"
+		fi
+	fi ;;
 esac
 if [ "$MODE" != pub ]; then wait_port 127.0.0.1 $PORT; else wait_port 127.0.0.2 $PORT; fi
 # start-up done (state, MX check, TLS credentials): only the load is counted
@@ -254,6 +268,12 @@ if [ "$MODE" = hot ]; then
 		nsx "$SMLOAD" -s 127.0.0.1:8461 -k "$T/cold.keys" -n $HOT_KEYS -c 1 -d 60 -t 30000 \
 			>"$T/warm.txt" 2>&1 || true
 		grep -q "replies: ok $HOT_KEYS " "$T/warm.txt" || { echo "warm-up: not $HOT_KEYS OK replies"; cat "$T/warm.txt"; }
+		if [ "$TOOL" = none ] && [ -n "$MTASTSD_BASE" ]; then
+			wait_port 127.0.0.1 8462
+			nsx "$SMLOAD" -s 127.0.0.1:8462 -k "$T/cold.keys" -n $HOT_KEYS -c 1 -d 60 -t 30000 \
+				>"$T/warm-base.txt" 2>&1 || true
+			grep -q "replies: ok $HOT_KEYS " "$T/warm-base.txt" || { echo "base warm-up:"; cat "$T/warm-base.txt"; }
+		fi
 	fi
 	if [ "$TOOL" = strace ]; then
 		strace -f ${STRACE_ARGS:--c} -o "$T/strace.txt" -p "$vpid" 2>"$T/strace.err" &
@@ -270,9 +290,10 @@ if [ "$MODE" = cold ]; then
 elif [ "$MODE" = hot ] && [ "$TOOL" = none ]; then
 	hz=$(getconf CLK_TCK)
 	for r in $(seq 1 $HOT_ROUNDS); do
-		for s in mtastsd trivial; do
+		for s in mtastsd trivial ${MTASTSD_BASE:+base}; do
 			port=8461
 			[ $s = trivial ] && port=8463
+			[ $s = base ] && port=8462
 			pid=$(cat "$T/$s.pid")
 			c0=$(ticks "$pid")
 			line=$(nsx "$SMLOAD" -s 127.0.0.1:$port -k "$T/cold.keys" -n "$N" -c "$C" -d 60 \
@@ -286,10 +307,17 @@ elif [ "$MODE" = hot ] && [ "$TOOL" = none ]; then
 				tee -a "$T/cpu.txt"
 		done
 	done
-	awk '{ v = $(NF - 3); if (v == "n/a") next; k = $1; s[k] += v; c[k]++ }
-		END { if (c["mtastsd"] && c["trivial"]) printf "mean CPU per hot query: mtastsd %.2f us, sm_trivial %.2f us, ratio %.2f\n",
-			s["mtastsd"] / c["mtastsd"], s["trivial"] / c["trivial"],
-			(s["mtastsd"] / c["mtastsd"]) / (s["trivial"] / c["trivial"]) }' "$T/cpu.txt"
+	# medians: the machine is shared, a round can be slowed by others (docs/performance.md)
+	for s in mtastsd trivial ${MTASTSD_BASE:+base}; do
+		printf '%s ' "$s"
+		awk -v s="$s" '$1 == s && $(NF - 3) != "n/a" { print $(NF - 3) }' "$T/cpu.txt" | sort -n |
+			awk '{ v[NR] = $1 } END { if (NR) printf "%.2f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print "n/a" }'
+	done >"$T/median.txt"
+	awk '{ m[$1] = $2 } END { printf "median CPU per hot query: mtastsd %s us, sm_trivial %s us", m["mtastsd"], m["trivial"];
+		if ("base" in m) printf ", base %s us", m["base"];
+		if (m["trivial"] > 0) printf "; mtastsd/trivial %.2f", m["mtastsd"] / m["trivial"];
+		if (("base" in m) && m["trivial"] > 0) printf ", base/trivial %.2f", m["base"] / m["trivial"];
+		printf "\n" }' "$T/median.txt"
 elif [ "$MODE" = hot ]; then
 	nsx "$SMLOAD" -s "127.0.0.1:$PORT" -k "$T/cold.keys" -n "$N" -c "$C" -d 300 -t 120000 \
 		>"$T/smload.txt" 2>&1 || true
