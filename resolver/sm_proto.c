@@ -131,8 +131,10 @@ sm_reply_write(const struct sm_reply *r, char *out, size_t outsz)
 	memcpy(out + n, word, wlen);
 	n += wlen;
 	out[n++] = ' ';
-	memcpy(out + n, r->data, r->dlen);
-	sm_reply_ascii(out + n, r->dlen);
+	if (r->dlen > 0) { /* data may be NULL (no data) */
+		memcpy(out + n, r->data, r->dlen);
+		sm_reply_ascii(out + n, r->dlen);
+	}
 	n += r->dlen;
 	out[n++] = ',';
 	return n;
