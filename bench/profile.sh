@@ -5,7 +5,7 @@
 #
 #   bash bench/profile.sh cold [-n N] [-c C] [--tool callgrind|strace|none] [--dane on|off]
 #   bash bench/profile.sh hot  [-n N] [-c C] [--tool callgrind|strace|none] [--server mtastsd|trivial]
-#                              [--rounds R]
+#                              [--rounds R] [--neg]
 #   bash bench/profile.sh pub  [-n N] [--tool callgrind|strace|none] [--resume] [--keepalive]
 #
 # cold: a namespace (mtastsd-prof) with dnsmasq on 127.0.0.1:53 and nginx on 127.0.0.1:443
@@ -20,7 +20,9 @@
 #   same load. --tool none runs both servers, alternating R rounds (default 5) of N queries,
 #   and prints each one's CPU time per query (utime + stime from /proc/PID/stat), the
 #   medians and their ratio; MTASTSD_BASE=path adds a second mtastsd build (say, before a
-#   change) to the same rounds, as "base".
+#   change) to the same rounds, as "base". --neg: the queries are for 1000 names without a
+#   policy (no _mta-sts record; neg<i>.prof.test, each asked once first, then at random),
+#   answered from the negative cache entries.
 # pub: mtastsd's publisher on 127.0.0.2:443, N sequential `openssl s_client` connections
 #   (full handshakes, or --resume: resumed with -sess_in) each fetching the policy, or
 #   --keepalive: one connection with N keep-alive requests (curl).
@@ -42,6 +44,8 @@ KEEPALIVE=0
 SERVER=mtastsd
 HOT_KEYS=16
 HOT_ROUNDS=5
+NEG=0
+NEG_KEYS=1000
 MTASTSD_BASE=${MTASTSD_BASE:-}
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--keepalive) KEEPALIVE=1 ;;
 	--server) SERVER=$2; shift ;;
 	--rounds) HOT_ROUNDS=$2; shift ;;
+	--neg) NEG=1 ;;
 	*) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 	esac
 	shift
@@ -262,17 +267,24 @@ if [ "${PROG[0]}" = "$MTASTSD" ]; then
 fi
 sleep 0.5
 vpid=$(cat "$T/mtastsd.pid")
+# hot: the keys asked (KEYS) and the warm-up that caches them (WARM, WARM_OK: its replies)
+KEYS=(-k "$T/cold.keys")
+WARM=(-k "$T/cold.keys" -n $HOT_KEYS -c 1)
+WARM_OK="replies: ok $HOT_KEYS "
+if [ "$NEG" = 1 ]; then
+	KEYS=(-g 'neg%d.prof.test' -N $NEG_KEYS -r)
+	WARM=(-g 'neg%d.prof.test' -N $NEG_KEYS -n $NEG_KEYS -c 8)
+	WARM_OK="replies: ok 0 notfound $NEG_KEYS "
+fi
 if [ "$MODE" = hot ]; then
 	# the 16 domains discovered once (DNS + HTTPS), then cached: not counted
 	if [ "${PROG[0]}" = "$MTASTSD" ]; then
-		nsx "$SMLOAD" -s 127.0.0.1:8461 -k "$T/cold.keys" -n $HOT_KEYS -c 1 -d 60 -t 30000 \
-			>"$T/warm.txt" 2>&1 || true
-		grep -q "replies: ok $HOT_KEYS " "$T/warm.txt" || { echo "warm-up: not $HOT_KEYS OK replies"; cat "$T/warm.txt"; }
+		nsx "$SMLOAD" -s 127.0.0.1:8461 "${WARM[@]}" -d 60 -t 30000 >"$T/warm.txt" 2>&1 || true
+		grep -q "$WARM_OK" "$T/warm.txt" || { echo "warm-up: not $WARM_OK"; cat "$T/warm.txt"; }
 		if [ "$TOOL" = none ] && [ -n "$MTASTSD_BASE" ]; then
 			wait_port 127.0.0.1 8462
-			nsx "$SMLOAD" -s 127.0.0.1:8462 -k "$T/cold.keys" -n $HOT_KEYS -c 1 -d 60 -t 30000 \
-				>"$T/warm-base.txt" 2>&1 || true
-			grep -q "replies: ok $HOT_KEYS " "$T/warm-base.txt" || { echo "base warm-up:"; cat "$T/warm-base.txt"; }
+			nsx "$SMLOAD" -s 127.0.0.1:8462 "${WARM[@]}" -d 60 -t 30000 >"$T/warm-base.txt" 2>&1 || true
+			grep -q "$WARM_OK" "$T/warm-base.txt" || { echo "base warm-up:"; cat "$T/warm-base.txt"; }
 		fi
 	fi
 	if [ "$TOOL" = strace ]; then
@@ -296,7 +308,7 @@ elif [ "$MODE" = hot ] && [ "$TOOL" = none ]; then
 			[ $s = base ] && port=8462
 			pid=$(cat "$T/$s.pid")
 			c0=$(ticks "$pid")
-			line=$(nsx "$SMLOAD" -s 127.0.0.1:$port -k "$T/cold.keys" -n "$N" -c "$C" -d 60 \
+			line=$(nsx "$SMLOAD" -s 127.0.0.1:$port "${KEYS[@]}" -n "$N" -c "$C" -d 60 \
 				-t 30000 -o kv 2>>"$T/smload.err") || line=
 			c1=$(ticks "$pid")
 			n=$(printf '%s\n' "$line" | tr ' ' '\n' | awk -F= '$1 == "replies" { print $2 }')
@@ -319,7 +331,7 @@ elif [ "$MODE" = hot ] && [ "$TOOL" = none ]; then
 		if (("base" in m) && m["trivial"] > 0) printf ", base/trivial %.2f", m["base"] / m["trivial"];
 		printf "\n" }' "$T/median.txt"
 elif [ "$MODE" = hot ]; then
-	nsx "$SMLOAD" -s "127.0.0.1:$PORT" -k "$T/cold.keys" -n "$N" -c "$C" -d 300 -t 120000 \
+	nsx "$SMLOAD" -s "127.0.0.1:$PORT" "${KEYS[@]}" -n "$N" -c "$C" -d 300 -t 120000 \
 		>"$T/smload.txt" 2>&1 || true
 else
 	url=https://mta-sts.pub0.prof.test/.well-known/mta-sts.txt
