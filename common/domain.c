@@ -92,51 +92,56 @@ domain_is_ip_literal(const char *s)
 	return ip_literal_n(s, strlen(s));
 }
 
-int
-domain_validate(const char *s, size_t len)
+/* domain_validate() without the IP literal test when skip_ip (the caller made it on the same
+ * bytes). One pass: the label lengths end it at once, as they come first; a bad character or
+ * hyphen is noted and reported after the name length, in that order of precedence. */
+static int
+domain_validate_n(const char *s, size_t len, int skip_ip)
 {
 	size_t i, start = 0;
-	int all_digits = 1;
+	int all_digits = 1, bad = 0;
 
 	if (len == 0)
 		return ERR_DOMAIN_EMPTY;
-	if (ip_literal_n(s, len))
+	if (!skip_ip && ip_literal_n(s, len))
 		return ERR_DOMAIN_IP_LITERAL;
 	for (i = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)s[i] : '.';
 		size_t ll;
 
-		if (i < len && s[i] != '.')
+		if (c != '.') {
+			if (!is_digit(c)) {
+				all_digits = 0;
+				if (!is_alpha(c) && c != '-')
+					bad = 1;
+			}
 			continue;
+		}
 		ll = i - start;
 		if (ll == 0)
 			return ERR_DOMAIN_EMPTY_LABEL;
 		if (ll > DOMAIN_LABEL_MAX)
 			return ERR_DOMAIN_LABEL_LONG;
+		/* start..i is one non-empty label */
+		if (s[start] == '-' || s[i - 1] == '-')
+			bad = 1;
 		start = i + 1;
+		if (i < len)
+			all_digits = 1;
 	}
 	if (len > DOMAIN_NAME_MAX)
 		return ERR_DOMAIN_NAME_LONG;
-	start = 0;
-	for (i = 0; i <= len; i++) {
-		unsigned char c = i < len ? (unsigned char)s[i] : '.';
-
-		if (c == '.') {
-			/* start..i is one non-empty label */
-			if (s[start] == '-' || s[i - 1] == '-')
-				return ERR_DOMAIN_CHAR;
-			start = i + 1;
-			if (i < len)
-				all_digits = 1;
-			continue;
-		}
-		if (!is_digit(c))
-			all_digits = 0;
-		if (!is_alpha(c) && !is_digit(c) && c != '-')
-			return ERR_DOMAIN_CHAR;
-	}
+	if (bad)
+		return ERR_DOMAIN_CHAR;
 	if (all_digits)
 		return ERR_DOMAIN_IP_LITERAL;
 	return 0;
+}
+
+int
+domain_validate(const char *s, size_t len)
+{
+	return domain_validate_n(s, len, 0);
 }
 
 int
@@ -184,7 +189,8 @@ domain_normalize(const char *in, char out[DOMAIN_BUF])
 		if (len > 0 && alabel[len - 1] == '.')
 			len--;
 	}
-	r = domain_validate(name, len);
+	/* an ASCII name was tested for an IP literal above, on these very bytes */
+	r = domain_validate_n(name, len, name == in);
 	if (r == 0) {
 		for (i = 0; i < len; i++) {
 			char c = name[i];

@@ -89,7 +89,7 @@ lru_slot(const struct lru *l, const void *key, size_t keylen, uint64_t h)
 struct lru_node *
 lru_find(const struct lru *l, const void *key, size_t keylen)
 {
-	if (key == NULL || keylen > LRU_KEY_MAX)
+	if (key == NULL || keylen > LRU_KEY_MAX || l->count == 0) /* empty: no hashing */
 		return NULL;
 	return *lru_slot(l, key, keylen, lru_hash(key, keylen));
 }

@@ -2,7 +2,8 @@
  * common/netstring.c - netstring encoder and incremental decoder (no I/O)
  *
  * Interface: netstring_dec_init(), netstring_dec_feed(), netstring_dec_reset(),
- *            netstring_dec_free(), netstring_encode(), netstring_encoded_len()
+ *            netstring_dec_free(), netstring_encode(), netstring_encode_header(),
+ *            netstring_encoded_len()
  * Format:    "<len>:<bytes>," (D. J. Bernstein); <len> is 1*DIGIT without leading zeros,
  *            "0" alone allowed. Postfix never sends leading zeros, so we reject them.
  * Limits:    the announced length is checked digit by digit against d->max, so an
@@ -165,15 +166,15 @@ netstring_encoded_len(size_t len)
 	return digits + 1 + len + 1;
 }
 
-long
-netstring_encode(char *out, size_t outsz, const char *payload, size_t len)
+size_t
+netstring_encode_header(char *out, size_t outsz, size_t len)
 {
 	char digits[24];
 	size_t nd = 0, need = netstring_encoded_len(len), i;
 	size_t v = len;
 
 	if (outsz < need || need > (size_t)0x7fffffff)
-		return -ENOSPC;
+		return 0;
 	do {
 		digits[nd++] = (char)('0' + v % 10);
 		v /= 10;
@@ -181,9 +182,20 @@ netstring_encode(char *out, size_t outsz, const char *payload, size_t len)
 	for (i = 0; i < nd; i++)
 		out[i] = digits[nd - 1 - i];
 	out[nd] = ':';
+	return nd + 1;
+}
+
+long
+netstring_encode(char *out, size_t outsz, const char *payload, size_t len)
+{
+	size_t need = netstring_encoded_len(len), nd;
+
+	nd = netstring_encode_header(out, outsz, len);
+	if (nd == 0)
+		return -ENOSPC;
 	if (len > 0)
-		memcpy(out + nd + 1, payload, len);
-	out[nd + 1 + len] = ',';
+		memcpy(out + nd, payload, len);
+	out[nd + len] = ',';
 	if (outsz > need)
 		out[need] = '\0';
 	return (long)need;

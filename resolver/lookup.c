@@ -47,6 +47,7 @@ struct lookup {
 	struct lookup_counters ctr;
 	struct log_rate temp_log; /* DANE TEMP warnings (CLOCK_MONOTONIC_COARSE ms) */
 	struct log_rate size_log; /* reply-size warnings (same clock) */
+	struct lookup_req *spare; /* a finished request's memory, for the next one */
 };
 
 /* DANE TEMP warnings: at most one per this many ms (the others at debug level). */
@@ -136,6 +137,33 @@ struct lookup_req {
 	int finished; /* done() has run */
 	int canceled;
 };
+
+/* A zeroed request: the spare one when there is one (a cached lookup allocates nothing). */
+static struct lookup_req *
+lookup_req_new(struct lookup *lk)
+{
+	struct lookup_req *req = lk->spare;
+
+	if (req == NULL)
+		return xcalloc(1, sizeof(*req));
+	lk->spare = NULL;
+	memset(req, 0, sizeof(*req));
+	return req;
+}
+
+/* Release a request whose callback has run (or never will): it becomes the spare. */
+static void
+lookup_req_free(struct lookup_req *req)
+{
+	struct lookup *lk = req->lk;
+
+	free(req->sts_data);
+	req->sts_data = NULL;
+	if (lk->spare == NULL)
+		lk->spare = req;
+	else
+		free(req);
+}
 
 const char *
 lookup_source_name(enum lookup_source s)
@@ -238,6 +266,9 @@ lookup_set_dane(struct lookup *lk, const struct lookup_dane *dane)
 struct lookup *
 lookup_free(struct lookup *lk)
 {
+	if (lk == NULL)
+		return NULL;
+	free(lk->spare);
 	free(lk);
 	return NULL;
 }
@@ -402,10 +433,8 @@ lookup_finish(struct lookup_req *req)
 	else if (rep.source == LOOKUP_SRC_DANE_TEMP)
 		lookup_log_dane_temp(lk, req->domain, req->dreason);
 	req->done(&rep, req->arg);
-	if (!req->starting) {
-		free(req->sts_data);
-		free(req);
-	}
+	if (!req->starting)
+		lookup_req_free(req);
 }
 
 static void
@@ -445,7 +474,7 @@ void
 lookup_start(struct lookup *lk, const char *domain, const struct domain_nexthop *nh,
              const struct cfg_zone *z, lookup_done_fn *done, void *arg, struct lookup_req **ret_r)
 {
-	struct lookup_req *req = xcalloc(1, sizeof(*req));
+	struct lookup_req *req = lookup_req_new(lk);
 	struct dane_waiter *dw = NULL;
 	struct pol_waiter *pw = NULL;
 
@@ -478,8 +507,7 @@ lookup_start(struct lookup *lk, const char *domain, const struct domain_nexthop 
 	}
 	req->starting = 0;
 	if (req->finished) {
-		free(req->sts_data);
-		free(req);
+		lookup_req_free(req);
 		return;
 	}
 	*ret_r = req;

@@ -1149,18 +1149,33 @@ pol_recheck_due(const struct pol_engine *e, const struct cache_entry *ce, time_t
 	       now - ce->last_check >= pol_ms_to_s(e->cfg->recheck_interval_ms);
 }
 
-/* Start background work for a valid cached policy if due: a refresh, or with recheck a TXT
- * re-check due within ahead_s seconds. Returns 0, or -EBUSY when the concurrency bound
- * postponed it. */
+/* Whether the refresh of a valid cached policy is due at now (pol_refresh_at()). Before the
+ * earliest time any jitter gives, it is not, without hashing the domain: on every cached
+ * lookup. */
 static int
-pol_background(struct pol_engine *e, const char *domain, const struct cache_entry *ce, time_t now,
-               int recheck, time_t ahead_s)
+pol_refresh_due(const struct pol_engine *e, const char *domain, const struct cache_entry *ce,
+                time_t now)
+{
+	time_t life = ce->expires_at - ce->fetched_at,
+	       before = pol_ms_to_s(e->cfg->refresh_before_ms);
+
+	if (before > life / 2)
+		before = life / 2;
+	if (before >= 0 && now < ce->expires_at - before - before / 8)
+		return 0; /* the jitter is at most before / 8 */
+	return now >= pol_refresh_at(e, domain, ce);
+}
+
+/* pol_background() when no discovery of domain is in flight. */
+static int
+pol_background_start(struct pol_engine *e, const char *domain, const struct cache_entry *ce,
+                     time_t now, int recheck, time_t ahead_s)
 {
 	int refresh, check;
 
-	if (pol_job_find(e, domain) != NULL || now < ce->retry_after)
+	if (now < ce->retry_after)
 		return 0;
-	refresh = now >= pol_refresh_at(e, domain, ce);
+	refresh = pol_refresh_due(e, domain, ce, now);
 	check = recheck && pol_recheck_due(e, ce, now + ahead_s);
 	if (!refresh && !check)
 		return 0;
@@ -1176,6 +1191,18 @@ pol_background(struct pol_engine *e, const char *domain, const struct cache_entr
 	log_dom_debug(domain, "%s policy id %s in the background",
 	              refresh ? "refreshing" : "re-checking the TXT id of", ce->id);
 	return 0;
+}
+
+/* Start background work for a valid cached policy if due: a refresh, or with recheck a TXT
+ * re-check due within ahead_s seconds. Returns 0, or -EBUSY when the concurrency bound
+ * postponed it. */
+static int
+pol_background(struct pol_engine *e, const char *domain, const struct cache_entry *ce, time_t now,
+               int recheck, time_t ahead_s)
+{
+	if (pol_job_find(e, domain) != NULL)
+		return 0;
+	return pol_background_start(e, domain, ce, now, recheck, ahead_s);
 }
 
 static void
@@ -1348,15 +1375,22 @@ pol_lookup(struct pol_engine *e, const char *domain, uint64_t timeout_ms, pol_do
 		        .id = ce->id, .err = ce->last_error, .detail = "", .cached = 1};
 
 		if (ce->kind == CACHE_POLICY && ce->policy != NULL) {
+			int wait;
+
 			ce->last_used = now;
 			job = pol_job_find(e, domain);
-			if (((job != NULL && job->id_changed) || pol_recheck_due(e, ce, now)) &&
+			wait = (job != NULL && job->id_changed) || pol_recheck_due(e, ce, now);
+			if (wait &&
 			    pol_lookup_wait(e, domain, job, timeout_ms, done, arg, ret_w) == 0)
 				return;
 			e->ctr.cache_hits++;
 			a.status = POL_POLICY;
 			a.policy = ce->policy;
-			(void)pol_background(e, domain, ce, now, 0, 0);
+			/* pol_lookup_wait() that could not wait may have started a discovery */
+			if (wait)
+				(void)pol_background(e, domain, ce, now, 0, 0);
+			else if (job == NULL)
+				(void)pol_background_start(e, domain, ce, now, 0, 0);
 		} else {
 			e->ctr.cache_negative_hits++;
 			a.status = ce->kind == CACHE_NO_POLICY ? POL_NO_POLICY : POL_TEMPFAIL;

@@ -8,6 +8,7 @@
  *            is refused (PERM).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,46 +69,90 @@ sm_request_parse(const struct cfg_resolver *cfg, const char *payload, size_t len
 	return 0;
 }
 
-static size_t
-sm_payload_build(char *out, size_t outsz, enum sm_status st, const char *data, size_t dlen)
+/* Replace the bytes of s[0..len) outside 0x20..0x7e by '?', eight at a time: a word of
+ * printable bytes (the rule for every byte of a reply that comes from a policy) is left as it
+ * is after two tests (bit tricks of "Bit Twiddling Hacks", hasless/hasmore: exact for
+ * whether any byte of the word is < 0x20, or > 0x7e). */
+static void
+sm_reply_ascii(char *s, size_t len)
 {
-	const char *word = sm_status_name(st);
-	size_t wlen = strlen(word), i, n = 0;
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	size_t i = 0, j;
 
-	memcpy(out, word, wlen);
-	n = wlen;
-	out[n++] = ' ';
-	for (i = 0; i < dlen && n < outsz; i++) {
-		unsigned char c = (unsigned char)data[i];
-		out[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, s + i, sizeof(w));
+		if ((((w - ones * 0x20) & ~w) | ((w + ones) | w)) & highs) {
+			for (j = i; j < i + 8; j++) {
+				unsigned char c = (unsigned char)s[j];
+
+				if (c < 0x20 || c > 0x7e)
+					s[j] = '?';
+			}
+		}
 	}
-	return n;
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c > 0x7e)
+			s[i] = '?';
+	}
 }
 
-char *
-sm_reply_encode(enum sm_status st, const char *data, size_t *ret_len, enum sm_status *ret_status)
+void
+sm_reply_prepare(enum sm_status st, const char *data, struct sm_reply *r)
 {
-	size_t dlen = data != NULL ? strlen(data) : 0, plen, outsz;
-	char *payload, *out;
-	long n;
+	size_t dlen = data != NULL ? strlen(data) : 0;
 
 	if (strlen(sm_status_name(st)) + 1 + dlen > SOCKETMAP_REPLY_MAX) {
 		st = SM_TEMP;
 		data = "reply too long";
 		dlen = strlen(data);
 	}
-	plen = strlen(sm_status_name(st)) + 1 + dlen;
-	payload = xmalloc(plen + 1);
-	plen = sm_payload_build(payload, plen, st, data, dlen);
-	outsz = netstring_encoded_len(plen) + 1;
-	out = xmalloc(outsz);
-	n = netstring_encode(out, outsz, payload, plen);
-	free(payload);
-	if (n < 0)
-		die("sm_reply_encode: netstring_encode: %s", err_str((int)n));
-	out[n] = '\0';
-	*ret_len = (size_t)n;
+	r->st = st;
+	r->data = data;
+	r->dlen = dlen;
+	r->plen = strlen(sm_status_name(st)) + 1 + dlen;
+	r->len = netstring_encoded_len(r->plen);
+}
+
+size_t
+sm_reply_write(const struct sm_reply *r, char *out, size_t outsz)
+{
+	const char *word = sm_status_name(r->st);
+	size_t wlen = strlen(word), n;
+
+	if (outsz < r->len || r->plen != wlen + 1 + r->dlen)
+		return 0;
+	n = netstring_encode_header(out, outsz, r->plen);
+	if (n == 0 || n + r->plen + 1 != r->len)
+		return 0;
+	memcpy(out + n, word, wlen);
+	n += wlen;
+	out[n++] = ' ';
+	if (r->dlen > 0) { /* data may be NULL (no data) */
+		memcpy(out + n, r->data, r->dlen);
+		sm_reply_ascii(out + n, r->dlen);
+	}
+	n += r->dlen;
+	out[n++] = ',';
+	return n;
+}
+
+char *
+sm_reply_encode(enum sm_status st, const char *data, size_t *ret_len, enum sm_status *ret_status)
+{
+	struct sm_reply r;
+	char *out;
+
+	sm_reply_prepare(st, data, &r);
+	out = xmalloc(r.len + 1);
+	if (sm_reply_write(&r, out, r.len) != r.len)
+		die("sm_reply_encode: cannot encode a reply of %zu bytes", r.plen);
+	out[r.len] = '\0';
+	*ret_len = r.len;
 	if (ret_status != NULL)
-		*ret_status = st;
+		*ret_status = r.st;
 	return out;
 }

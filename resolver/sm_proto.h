@@ -5,9 +5,11 @@
  * "NOTFOUND ", "TEMP <reason>", "TIMEOUT <reason>" or "PERM <reason>", each framed as a
  * netstring. docs/socketmap.md describes the mapping.
  *
- * Interface: sm_request_parse(), sm_reply_encode(), sm_status_name()
+ * Interface: sm_request_parse(), sm_reply_prepare(), sm_reply_write(), sm_reply_encode(),
+ *            sm_status_name()
  * Ownership: sm_request_parse() fills a caller-owned struct (zone borrowed from the cfg);
- *            sm_reply_encode() returns an owned netstring.
+ *            sm_reply_write() writes into the caller's buffer; sm_reply_encode() returns an
+ *            owned netstring.
  * Errors:    see each function.
  */
 #ifndef MTASTSD_SM_PROTO_H
@@ -51,6 +53,25 @@ int sm_request_parse(const struct cfg_resolver *cfg, const char *payload, size_t
  * bytes (NUL-terminated too). Never fails. */
 char *sm_reply_encode(enum sm_status st, const char *data, size_t *ret_len,
                       enum sm_status *ret_status);
+
+/* A reply sized for the wire by sm_reply_prepare(), written by sm_reply_write(). */
+struct sm_reply {
+	enum sm_status st; /* the status sent: SM_TEMP when the data did not fit */
+	const char *data;  /* borrowed from the caller of sm_reply_prepare(); NULL: none */
+	size_t dlen;       /* bytes of data */
+	size_t plen;       /* payload bytes, "<STATUS> <data>" (<= SOCKETMAP_REPLY_MAX) */
+	size_t len;        /* netstring bytes: what sm_reply_write() writes */
+};
+
+/* Size the reply "<STATUS> <data>" (data may be NULL: empty) with the rule of
+ * sm_reply_encode(): a payload over SOCKETMAP_REPLY_MAX bytes becomes "TEMP reply too long"
+ * (r->st says so). r borrows data until sm_reply_write(). Never fails. */
+void sm_reply_prepare(enum sm_status st, const char *data, struct sm_reply *r);
+
+/* Write r's netstring (r->len bytes, no NUL) at out, whose size is outsz bytes, with the byte
+ * hygiene of sm_reply_encode(). Returns r->len, or 0 with nothing written when outsz <
+ * r->len. For a caller that appends replies to its own output buffer (no allocation). */
+size_t sm_reply_write(const struct sm_reply *r, char *out, size_t outsz);
 
 /* "OK", "NOTFOUND", "TEMP", "TIMEOUT", "PERM". */
 const char *sm_status_name(enum sm_status st);

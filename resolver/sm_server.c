@@ -89,6 +89,7 @@ struct sm_server {
 	size_t n_conns;
 	size_t n_conns_peak; /* high-water mark since the last malloc_trim() */
 	struct sm_counters ctr;
+	struct sm_conn *touched; /* inside sm_conn_io(): its connection, once touched */
 };
 
 /* After a burst of at least this many connections has gone (down to a quarter), give the
@@ -116,6 +117,10 @@ static void
 sm_conn_touch(struct sm_conn *c)
 {
 	if (c->srv->cfg->idle_timeout_ms == 0)
+		return;
+	/* Read and reply in one sm_conn_io(): one loop time (sd_event_now() is the time of the
+	 * loop iteration), read once. */
+	if (c->srv->touched == c)
 		return;
 	c->last_active_ms = loop_now_ms(c->srv->loop);
 	if (!loop_timer_armed(&c->idle))
@@ -203,32 +208,33 @@ sm_conn_free(struct sm_conn *c)
 		sm_listeners_enable(srv, 1);
 }
 
+/* Append the reply to the output buffer, encoded in place (no allocation once the buffer
+ * has grown to its working size). */
 static void
 sm_conn_queue(struct sm_conn *c, enum sm_status st, const char *data)
 {
-	enum sm_status sent;
-	size_t len;
-	char *ns = sm_reply_encode(st, data, &len, &sent);
+	struct sm_reply r;
 
+	sm_reply_prepare(st, data, &r);
 	if (c->out_off > 0 && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
-	if (c->out_len + len > c->out_size) {
+	if (c->out_len + r.len > c->out_size) {
 		if (c->out_off > 0) {
 			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
 			c->out_len -= c->out_off;
 			c->out_off = 0;
 		}
-		if (c->out_len + len > c->out_size) {
-			c->out_size = c->out_len + len;
+		if (c->out_len + r.len > c->out_size) {
+			c->out_size = c->out_len + r.len;
 			c->out = xrealloc(c->out, c->out_size);
 		}
 	}
-	memcpy(c->out + c->out_len, ns, len);
-	c->out_len += len;
-	free(ns);
-	c->srv->ctr.replies[sent]++;
+	if (sm_reply_write(&r, c->out + c->out_len, c->out_size - c->out_len) != r.len)
+		die("socketmap %s: cannot encode a reply of %zu bytes", c->peer, r.plen);
+	c->out_len += r.len;
+	c->srv->ctr.replies[r.st]++;
 	if (log_verbosity() >= 2)
-		log_debug("socketmap %s: reply %s %s", c->peer, sm_status_name(sent),
+		log_debug("socketmap %s: reply %s %s", c->peer, sm_status_name(r.st),
 		          data != NULL ? data : "");
 }
 
@@ -432,16 +438,23 @@ static void
 sm_conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	struct sm_conn *c = arg;
+	struct sm_server *srv = c->srv;
 
 	if (events & LOOP_ERROR) {
 		log_debug("socketmap %s: connection reset by peer, closing", c->peer);
 		sm_conn_free(c);
 		return;
 	}
-	if (events & LOOP_READ)
+	if (events & LOOP_READ) {
+		size_t had = c->in_len;
+
 		sm_conn_read(c);
+		if (c->in_len > had)
+			srv->touched = c; /* sm_conn_read() touched it */
+	}
 	sm_conn_process(c);
-	sm_conn_update(c);
+	sm_conn_update(c); /* may free c */
+	srv->touched = NULL;
 }
 
 static void

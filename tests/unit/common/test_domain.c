@@ -315,6 +315,92 @@ test_cert_name_match(void **state)
 	assert_int_equal(domain_cert_name_match("example.com", "mta-sts.example.com"), 0);
 }
 
+/* domain_validate() as it was written before its two passes became one (the IP literal
+ * test through domain_is_ip_literal(): the drawn names below have no NUL). */
+static int
+validate_two_pass(const char *s, size_t len)
+{
+	char copy[512];
+	size_t i, start = 0;
+	int all_digits = 1;
+
+	if (len == 0)
+		return ERR_DOMAIN_EMPTY;
+	memcpy(copy, s, len);
+	copy[len] = '\0';
+	if (domain_is_ip_literal(copy))
+		return ERR_DOMAIN_IP_LITERAL;
+	for (i = 0; i <= len; i++) {
+		size_t ll;
+
+		if (i < len && s[i] != '.')
+			continue;
+		ll = i - start;
+		if (ll == 0)
+			return ERR_DOMAIN_EMPTY_LABEL;
+		if (ll > 63)
+			return ERR_DOMAIN_LABEL_LONG;
+		start = i + 1;
+	}
+	if (len > 253)
+		return ERR_DOMAIN_NAME_LONG;
+	start = 0;
+	for (i = 0; i <= len; i++) {
+		unsigned char c = i < len ? (unsigned char)s[i] : '.';
+
+		if (c == '.') {
+			if (s[start] == '-' || s[i - 1] == '-')
+				return ERR_DOMAIN_CHAR;
+			start = i + 1;
+			if (i < len)
+				all_digits = 1;
+			continue;
+		}
+		if (c < '0' || c > '9')
+			all_digits = 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) &&
+		    !(c >= '0' && c <= '9') && c != '-')
+			return ERR_DOMAIN_CHAR;
+	}
+	if (all_digits)
+		return ERR_DOMAIN_IP_LITERAL;
+	return 0;
+}
+
+/* The one-pass domain_validate() against the two-pass one, on drawn names: labels of 0..70
+ * bytes (around the 63 limit) from an alphabet with the characters of every error (hyphen,
+ * underscore, colon, a non-ASCII byte, digits only), names up to ~300 bytes. */
+static void
+test_validate_same_as_two_pass(void **state)
+{
+	static const char chars[] = "abZ09--._:\x80xy1";
+	char name[400];
+	uint32_t seed = 4242;
+	int iter;
+
+	for (iter = 0; iter < 200000; iter++) {
+		size_t len = 0, labels, l, k, ll;
+
+		seed = seed * 1103515245u + 12345u;
+		labels = 1 + (seed >> 16) % 6;
+		for (l = 0; l < labels && len < 300; l++) {
+			seed = seed * 1103515245u + 12345u;
+			ll = (seed >> 16) % 8 == 0 ? 58 + (seed >> 20) % 10 : (seed >> 16) % 12;
+			for (k = 0; k < ll && len < 300; k++) {
+				seed = seed * 1103515245u + 12345u;
+				/* mostly letters, so that some names are valid */
+				name[len++] = (seed >> 16) % 4
+				                      ? "abcmx"[(seed >> 20) % 5]
+				                      : chars[(seed >> 20) % (sizeof(chars) - 1)];
+			}
+			if (l + 1 < labels && len < 300)
+				name[len++] = '.';
+		}
+		name[len] = '\0';
+		assert_int_equal(domain_validate(name, len), validate_two_pass(name, len));
+	}
+}
+
 int
 main(void)
 {
@@ -325,6 +411,7 @@ main(void)
 	        cmocka_unit_test(test_normalize_idn),
 	        cmocka_unit_test(test_ip_literal),
 	        cmocka_unit_test(test_validate),
+	        cmocka_unit_test(test_validate_same_as_two_pass),
 	        cmocka_unit_test(test_nexthop),
 	        cmocka_unit_test(test_cert_name_match),
 	        cmocka_unit_test(test_nexthop_connection),

@@ -395,6 +395,75 @@ build_dedup_and_case(void **state)
 	sts_policy_free(p);
 }
 
+/* The one-allocation path (at most 16 patterns, no TLSRPT attributes) against the general
+ * one: with tlsrpt on, the general path's reply starts with the same "secure match=...
+ * [servername=hostname]" text, then " policy_type=sts". Patterns drawn from a set with
+ * case variants, duplicates, "*." and "." forms, IP literals and refused characters. */
+static void
+build_fast_same_as_general(void **state)
+{
+	static const char *const alphabet[] = {
+	        "mail.example.com",
+	        "MAIL.example.COM",
+	        "*.example.net",
+	        "*.EXAMPLE.net",
+	        ".example.net",
+	        "example.net",
+	        "*foo",
+	        "*FOO",
+	        "foo",
+	        "192.0.2.1",
+	        "*.192.0.2.1",
+	        "[192.0.2.1]",
+	        "2001:db8::1",
+	        "a b.example",
+	        "a{b}.example",
+	        "x=y.example",
+	        "",
+	        "mx-1.Example.org",
+	        "mx-1.example.org",
+	};
+	const size_t n_alpha = sizeof(alphabet) / sizeof(alphabet[0]);
+	uint32_t seed = 12345;
+	int iter;
+
+	for (iter = 0; iter < 3000; iter++) {
+		struct sts_policy *p = unpacked(policy("enforce", "mail.example.com"));
+		size_t n, i, flen;
+		char *fast = NULL, *gen = NULL;
+		int sni, rf, rg;
+		struct cfg_zone zf, zg;
+
+		seed = seed * 1103515245u + 12345u;
+		n = 1 + (seed >> 16) % 16;
+		sni = (int)((seed >> 8) & 1);
+		for (i = 0; i < p->n_mx; i++)
+			free(p->mx[i]);
+		p->mx = xrealloc(p->mx, n * sizeof(*p->mx));
+		for (i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			p->mx[i] = xstrdup(alphabet[(seed >> 16) % n_alpha]);
+		}
+		p->n_mx = n;
+		zf = (struct cfg_zone){.require_sni = sni};
+		zg = (struct cfg_zone){.require_sni = sni, .tlsrpt = 1};
+		rf = pf_reply_build(p, "example.com", &zf, &fast, NULL);
+		rg = pf_reply_build(p, "example.com", &zg, &gen, NULL);
+		assert_int_equal(rf, rg);
+		if (rg == 0) {
+			assert_non_null(fast);
+			flen = strlen(fast);
+			assert_true(strncmp(gen, fast, flen) == 0);
+			assert_true(strncmp(gen + flen, " policy_type=sts ", 17) == 0);
+		} else {
+			assert_null(fast);
+		}
+		free(fast);
+		free(gen);
+		sts_policy_free(p);
+	}
+}
+
 static void
 build_no_usable_pattern(void **state)
 {
@@ -536,6 +605,7 @@ main(void)
 	        cmocka_unit_test(vectors_postfix_policy_reply),
 	        cmocka_unit_test(build_enforce),
 	        cmocka_unit_test(build_dedup_and_case),
+	        cmocka_unit_test(build_fast_same_as_general),
 	        cmocka_unit_test(build_no_usable_pattern),
 	        cmocka_unit_test(build_testing_none),
 	        cmocka_unit_test(build_tlsrpt),

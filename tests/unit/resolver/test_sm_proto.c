@@ -168,6 +168,43 @@ reply_encoding(void **state)
 	assert_string_equal(sm_status_name(SM_NOTFOUND), "NOTFOUND");
 }
 
+/* Every byte value at every position of data of 1..24 bytes (the replacement runs eight
+ * bytes at a time, then byte by byte): the same as the byte-by-byte rule. */
+static void
+reply_byte_hygiene(void **state)
+{
+	char data[32], want[64], out[64];
+	size_t len, pos, got;
+	struct sm_reply r;
+	unsigned b;
+
+	for (len = 1; len <= 24; len++) {
+		for (pos = 0; pos < len; pos++) {
+			for (b = 1; b < 256; b++) {
+				memset(data, 'a', len);
+				data[len] = '\0';
+				data[pos] = (char)b;
+				(void)snprintf(want, sizeof(want), "%zu:OK %s,", len + 3, data);
+				want[strlen(want) - len - 1 + pos] =
+				        (b >= 0x20 && b < 0x7f) ? (char)b : '?';
+				sm_reply_prepare(SM_OK, data, &r);
+				assert_int_equal(r.st, SM_OK);
+				assert_int_equal(r.len, strlen(want));
+				got = sm_reply_write(&r, out, sizeof(out));
+				assert_int_equal(got, r.len);
+				assert_memory_equal(out, want, got);
+			}
+		}
+	}
+	/* a buffer one byte short: nothing written */
+	sm_reply_prepare(SM_TEMP, "dns failure", &r);
+	memset(out, '#', sizeof(out));
+	assert_int_equal(sm_reply_write(&r, out, r.len - 1), 0);
+	assert_int_equal(out[0], '#');
+	assert_int_equal(sm_reply_write(&r, out, r.len), r.len);
+	assert_memory_equal(out, "16:TEMP dns failure,", r.len);
+}
+
 int
 main(void)
 {
@@ -175,6 +212,7 @@ main(void)
 	        cmocka_unit_test(request_keys),
 	        cmocka_unit_test(request_zone_by_name),
 	        cmocka_unit_test(reply_encoding),
+	        cmocka_unit_test(reply_byte_hygiene),
 	};
 
 	log_open("test_sm_proto", LOG_TARGET_STDERR);
