@@ -882,12 +882,15 @@ pol_same_policy(const struct sts_policy *a, const struct sts_policy *b)
 /* Whether a shared entry answers job. Before the TXT query (after_txt 0) any unexpired entry
  * does, as a memory entry would. After it, a policy must carry the TXT id just seen, and a
  * refresh (force with a valid cached policy) wants one fetched later than ours and not due
- * for refresh itself; an unexpired negative entry is another host's failed discovery (it
- * never replaces a valid cached policy: pol_fail()). A policy that differs from the valid
- * one cached here never replaces it (POL_SHARED_CONFLICT): this host fetches the new one
- * itself. So whoever can write to Valkey cannot downgrade, shorten or re-point a policy
- * this host holds (same id: RFC 8461 section 3.1 changes the id with the policy; a new id:
- * a forged TXT answer would otherwise need only a Valkey write, no certificate). */
+ * for refresh itself; an unexpired negative entry is another host's failed discovery, used
+ * only without a valid cached policy: with one, this host's refresh or new id's fetch goes
+ * on (a negative entry kept fresh in Valkey would otherwise stop every refresh until the
+ * policy expired, and then answer NOTFOUND from the shared read). A policy that differs
+ * from the valid one cached here never replaces it (POL_SHARED_CONFLICT): this host
+ * fetches the new one itself. So whoever can write to Valkey cannot remove, downgrade,
+ * shorten or re-point a policy this host holds (same id: RFC 8461 section 3.1 changes the
+ * id with the policy; a new id: a forged TXT answer would otherwise need only a Valkey
+ * write, no certificate). */
 static enum pol_shared_use
 pol_shared_usable(struct pol_job *job, const struct cache_entry *se, int after_txt)
 {
@@ -897,13 +900,13 @@ pol_shared_usable(struct pol_job *job, const struct cache_entry *se, int after_t
 
 	if (now >= se->expires_at)
 		return POL_SHARED_NO;
+	mem = pol_valid_policy(e, job->domain, now);
 	if (se->kind != CACHE_POLICY)
-		return POL_SHARED_YES;
+		return mem == NULL ? POL_SHARED_YES : POL_SHARED_NO;
 	if (se->policy == NULL)
 		return POL_SHARED_NO;
 	if (after_txt && strcmp(se->id, job->id) != 0)
 		return POL_SHARED_NO;
-	mem = pol_valid_policy(e, job->domain, now);
 	if (mem != NULL && !pol_same_policy(se->policy, mem->policy))
 		return POL_SHARED_CONFLICT;
 	if (after_txt && job->force && mem != NULL &&

@@ -7,7 +7,10 @@
 #     current TXT id, "fetched" later than ours. Before: the refresh took it and ref.test
 #     answered NOTFOUND for a day (the value's own max_age; the id never changes, so no
 #     re-check undoes it). Now: it differs from the cached policy, so the refresh fetches
-#     itself (logged, counted) and ref.test stays secure.
+#     itself (logged, counted) and ref.test stays secure. neg.test (max_age 20 s): a
+#     "no policy" entry rewritten four times a second. Before: every refresh took it as
+#     another host's failed discovery and kept the old policy without fetching, until it
+#     expired (then the shared read answered NOTFOUND). Now: the refresh fetches.
 #  2. kill -9; the TXT id of chg.test changes (the domain, or a forged DNS answer) and a
 #     mode none value under the new id waits in Valkey. Before: the restarted daemon's
 #     first lookup (its re-check is due: loaded policies are re-checked) took it: NOTFOUND.
@@ -25,7 +28,7 @@ need_cmd redis-server redis-cli python3 certtool ldns-testns curl postmap
 lab_ports
 ADM=$(free_port tcp)
 R=$(free_port tcp)
-DOMS="prot.test empty.test ref.test chg.test held.test"
+DOMS="prot.test empty.test ref.test neg.test chg.test held.test"
 
 rcli() { redis-cli -p "$R" "$@"; }
 pong() { [ "$(rcli ping 2>/dev/null)" = PONG ]; }
@@ -43,7 +46,7 @@ sec() { pm_ok "secure match=mail.$1 servername=hostname"; }
 # dns_ids CHG_ID: the TXT records, chg.test's id given
 dns_ids() {
 	local d
-	for d in prot empty ref held; do testns_entry "_mta-sts.$d.test" NOERROR "\"v=STSv1; id=${d}1\""; done
+	for d in prot empty ref neg held; do testns_entry "_mta-sts.$d.test" NOERROR "\"v=STSv1; id=${d}1\""; done
 	testns_entry _mta-sts.chg.test NOERROR "\"v=STSv1; id=$1\""
 }
 
@@ -56,6 +59,7 @@ make_ca
 make_cert www $(for d in $DOMS; do printf 'mta-sts.%s ' "$d"; done)
 for d in $DOMS; do policy_put "$WWW" "$d" "$(policy_enforce "mail.$d")"; done
 policy_put "$WWW" ref.test 'version: STSv1\nmode: enforce\nmx: mail.ref.test\nmax_age: 20\n'
+policy_put "$WWW" neg.test 'version: STSv1\nmode: enforce\nmx: mail.neg.test\nmax_age: 20\n'
 policy_behave "$WWW" held.test stall-after-headers
 dns_ids chg1 >"$T/dns1"
 testns_start dns "$DNS" "$T/dns1"
@@ -73,12 +77,21 @@ cache = {
 EOC
 mtastsd_start m1 "$T/m.conf" "$SM"
 wait_log m1 'cache.redis: connected' || die "m1 never connected to redis-server"
-for d in prot.test empty.test ref.test chg.test; do
+for d in prot.test empty.test ref.test neg.test chg.test; do
 	check "$d: first lookup" "$(sec "$d")" "$(pm "$SM" postfix "$d")"
 done
 
-# ---- 1. a refresh meets a mode none value under the same id
+# ---- 1. a refresh meets a mode none value under the same id (ref.test), or a "no policy"
+# entry kept fresh (neg.test; entries live the local negative_ttl, 1 s, from their
+# last_check, so the writer renews it)
 hostile ref.test ref1 $(($(date +%s) + 200))
+negative() {
+	local t
+	t=$(date +%s)
+	printf 'mtastsd-cache 1\nkind no-policy\nid -\nfetched_at 0\nexpires_at %s\nlast_check %s\nretry_after 0\nlast_error -1\nbody 0\n' \
+		$((t + 3600)) "$t" | rcli -x set p:v1:sts:neg.test >/dev/null
+}
+start_bg negwriter bash -c "$(declare -f negative rcli); R=$R; for i in \$(seq 1 $((LIVE_S * 4))); do negative; sleep 0.25; done"
 # the refresh's outcome: fetched again (now), or the value taken (before)
 wait_log m1 "domain 'ref.test': policy id ref1 (re-fetched|taken from the shared cache)" ||
 	die "ref.test was not refreshed"
@@ -87,6 +100,11 @@ check_match "ref.test: the shared value was not taken" \
 	"$(grep "domain 'ref.test'" "$T/m1.log")"
 check "ref.test after its refresh: still secure" "$(sec ref.test)" "$(pm "$SM" postfix ref.test)"
 check "counted" 1 "$(metric mtastsd_policy_shared_conflicts_total)"
+wait_log m1 "domain 'neg.test': (policy id neg1 re-fetched|no MTA-STS policy .*keeping cached policy)" ||
+	die "neg.test was not refreshed"
+check_match "neg.test: refreshed despite the \"no policy\" entry" "policy id neg1 re-fetched" \
+	"$(grep "domain 'neg.test'" "$T/m1.log")"
+stop_bg negwriter
 
 # ---- 2. kill -9 with the policies in the state database; Valkey poisoned meanwhile
 rows() { [ "$(metric 'mtastsd_state_db_writes_total{op="put"}')" -ge 4 ] 2>/dev/null; }
