@@ -76,29 +76,58 @@ static const char crd_put_lua[] =
         "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])\n"
         "return 1\n";
 
-/* Read the value and take the lock. KEYS: value key, lock key; ARGV: token, ttl ms.
+/* The start of every script that reads the value key KEYS[1]: v is its value, nil (false),
+ * an error table (another type), or, for a value longer than ARGV[#ARGV] (CACHE_VALUE_MAX),
+ * the short string "mtastsd-oversized", which no decoder accepts (a corrupt value). So no
+ * reply carries more than CACHE_VALUE_MAX bytes of value: hiredis 0.14 buffers a bulk string
+ * whole before its reply builder can refuse it, so a GET of a 500 MB value (anyone who can
+ * write to Valkey can store one) made this process read and hold 500 MB, and then dropped
+ * the connection as an outage. */
+#define CRD_READ_LUA                                                                               \
+	"local n = redis.pcall('STRLEN', KEYS[1])\n"                                               \
+	"local v\n"                                                                                \
+	"if type(n) == 'number' and n > tonumber(ARGV[#ARGV]) then\n"                              \
+	"  v = 'mtastsd-oversized'\n"                                                              \
+	"else\n"                                                                                   \
+	"  v = redis.pcall('GET', KEYS[1])\n"                                                      \
+	"end\n"
+
+/* Read the value. KEYS: value key; ARGV: CACHE_VALUE_MAX. Returns the value, nil, or the
+ * WRONGTYPE error of GET. */
+static const char crd_get_lua[] = CRD_READ_LUA "return v\n";
+
+/* Read the value and whether the lock is held. KEYS: value key, lock key; ARGV:
+ * CACHE_VALUE_MAX. Returns {value or nil, 1 or nil} (as MGET would, without the lock's
+ * value: a key of another type reads as nil). */
+static const char crd_poll_lua[] =
+        CRD_READ_LUA "if type(v) == 'table' then v = false end\n"
+                     "local l = redis.pcall('GET', KEYS[2])\n"
+                     "if type(l) ~= 'string' then l = false else l = 1 end\n"
+                     "return {v, l}\n";
+
+/* Read the value and take the lock. KEYS: value key, lock key; ARGV: token, ttl ms,
+ * CACHE_VALUE_MAX.
  * Returns {value or nil, 1 acquired / 0 busy}, or {nil, got, 1} when the value key holds
  * another type than a string. A lock key that is not ours and is of another type, or has no
  * TTL (we always set one), was not written by mtastsd: it is taken over, or no node would
  * ever fetch that domain again. */
 static const char crd_lock_lua[] =
-        "local v = redis.pcall('GET', KEYS[1])\n"
-        "local wrong = type(v) == 'table'\n"
-        "local got = 0\n"
-        "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
-        "  got = 1\n"
-        "else\n"
-        "  local l = redis.pcall('GET', KEYS[2])\n"
-        "  if l == ARGV[1] then\n"
-        "    redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
-        "    got = 1\n"
-        "  elseif type(l) == 'table' or redis.call('PTTL', KEYS[2]) == -1 then\n"
-        "    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
-        "    got = 1\n"
-        "  end\n"
-        "end\n"
-        "if wrong then return {false, got, 1} end\n"
-        "return {v, got}\n";
+        CRD_READ_LUA "local wrong = type(v) == 'table'\n"
+                     "local got = 0\n"
+                     "if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then\n"
+                     "  got = 1\n"
+                     "else\n"
+                     "  local l = redis.pcall('GET', KEYS[2])\n"
+                     "  if l == ARGV[1] then\n"
+                     "    redis.call('PEXPIRE', KEYS[2], ARGV[2])\n"
+                     "    got = 1\n"
+                     "  elseif type(l) == 'table' or redis.call('PTTL', KEYS[2]) == -1 then\n"
+                     "    redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])\n"
+                     "    got = 1\n"
+                     "  end\n"
+                     "end\n"
+                     "if wrong then return {false, got, 1} end\n"
+                     "return {v, got}\n";
 
 /* Delete the lock only while it holds our token. KEYS[1] lock key; ARGV[1] token. */
 static const char crd_unlock_lua[] = "if redis.pcall('GET', KEYS[1]) == ARGV[1] then\n"
@@ -1212,24 +1241,25 @@ crd_send(struct cache_redis *rc, enum cache_redis_cmd op, const char *dom, cache
 struct cache_redis_req *
 cache_redis_get(struct cache_redis *rc, const char *dom, cache_redis_fn *fn, void *arg)
 {
-	char key[CACHE_REDIS_KEY_MAX];
-	const char *argv[2] = {"GET", key};
-	size_t argvlen[2] = {3, 0};
+	char key[CACHE_REDIS_KEY_MAX], max[24];
+	const char *argv[5] = {"EVAL", crd_get_lua, "1", key, max};
+	size_t argvlen[5] = {4, sizeof(crd_get_lua) - 1, 1, 0, 0};
 	int n = cache_redis_key(rc->prefix, CACHE_REDIS_KEY_STS, dom, key, sizeof(key));
 
 	if (n < 0)
 		return NULL;
-	argvlen[1] = (size_t)n;
-	return crd_send(rc, CACHE_REDIS_CMD_GET, dom, fn, arg, 2, argv, argvlen);
+	argvlen[3] = (size_t)n;
+	argvlen[4] = (size_t)snprintf(max, sizeof(max), "%d", CACHE_VALUE_MAX);
+	return crd_send(rc, CACHE_REDIS_CMD_GET, dom, fn, arg, 5, argv, argvlen);
 }
 
 struct cache_redis_req *
 cache_redis_lock(struct cache_redis *rc, const char *dom, uint64_t ttl_ms, cache_redis_fn *fn,
                  void *arg)
 {
-	char key[CACHE_REDIS_KEY_MAX], lock[CACHE_REDIS_KEY_MAX], ttl[24];
-	const char *argv[7] = {"EVAL", crd_lock_lua, "2", key, lock, rc->token, ttl};
-	size_t argvlen[7] = {4, sizeof(crd_lock_lua) - 1, 1, 0, 0, strlen(rc->token), 0};
+	char key[CACHE_REDIS_KEY_MAX], lock[CACHE_REDIS_KEY_MAX], ttl[24], max[24];
+	const char *argv[8] = {"EVAL", crd_lock_lua, "2", key, lock, rc->token, ttl, max};
+	size_t argvlen[8] = {4, sizeof(crd_lock_lua) - 1, 1, 0, 0, strlen(rc->token), 0, 0};
 	int n = cache_redis_key(rc->prefix, CACHE_REDIS_KEY_STS, dom, key, sizeof(key)),
 	    m = cache_redis_key(rc->prefix, CACHE_REDIS_KEY_LOCK, dom, lock, sizeof(lock));
 
@@ -1238,23 +1268,25 @@ cache_redis_lock(struct cache_redis *rc, const char *dom, uint64_t ttl_ms, cache
 	argvlen[3] = (size_t)n;
 	argvlen[4] = (size_t)m;
 	argvlen[6] = (size_t)snprintf(ttl, sizeof(ttl), "%" PRIu64, ttl_ms > 0 ? ttl_ms : 1);
-	return crd_send(rc, CACHE_REDIS_CMD_LOCK, dom, fn, arg, 7, argv, argvlen);
+	argvlen[7] = (size_t)snprintf(max, sizeof(max), "%d", CACHE_VALUE_MAX);
+	return crd_send(rc, CACHE_REDIS_CMD_LOCK, dom, fn, arg, 8, argv, argvlen);
 }
 
 struct cache_redis_req *
 cache_redis_poll(struct cache_redis *rc, const char *dom, cache_redis_fn *fn, void *arg)
 {
-	char key[CACHE_REDIS_KEY_MAX], lock[CACHE_REDIS_KEY_MAX];
-	const char *argv[3] = {"MGET", key, lock};
-	size_t argvlen[3] = {4, 0, 0};
+	char key[CACHE_REDIS_KEY_MAX], lock[CACHE_REDIS_KEY_MAX], max[24];
+	const char *argv[6] = {"EVAL", crd_poll_lua, "2", key, lock, max};
+	size_t argvlen[6] = {4, sizeof(crd_poll_lua) - 1, 1, 0, 0, 0};
 	int n = cache_redis_key(rc->prefix, CACHE_REDIS_KEY_STS, dom, key, sizeof(key)),
 	    m = cache_redis_key(rc->prefix, CACHE_REDIS_KEY_LOCK, dom, lock, sizeof(lock));
 
 	if (n < 0 || m < 0)
 		return NULL;
-	argvlen[1] = (size_t)n;
-	argvlen[2] = (size_t)m;
-	return crd_send(rc, CACHE_REDIS_CMD_POLL, dom, fn, arg, 3, argv, argvlen);
+	argvlen[3] = (size_t)n;
+	argvlen[4] = (size_t)m;
+	argvlen[5] = (size_t)snprintf(max, sizeof(max), "%d", CACHE_VALUE_MAX);
+	return crd_send(rc, CACHE_REDIS_CMD_POLL, dom, fn, arg, 6, argv, argvlen);
 }
 
 void

@@ -203,13 +203,20 @@ pol_fail_log(struct pol_engine *e, const char *domain, int err, const char *sep,
 		             err_str(err), sep, detail, (long long)retry);
 }
 
-/* A lookup's discovery over a cap: with a shared cache (Valkey/Redis) that can take one more
- * read (RES_OVERCAP_SHARED_READS_MAX), 1 (the job reads it and nothing else: another fleet
- * member's policy still applies during a flood); else 0 (answered at once). */
+static const struct cache_entry *pol_valid_policy(struct pol_engine *e, const char *domain,
+                                                  time_t now);
+
+/* A lookup's discovery of domain over a cap: with a shared cache (Valkey/Redis) that can
+ * take one more read (RES_OVERCAP_SHARED_READS_MAX), 1 (the job reads it and nothing else:
+ * another fleet member's policy still applies during a flood); else 0 (answered at once).
+ * Never for a domain with a valid cached policy (a due TXT re-check): the cached policy
+ * answers it at once (RFC 8461 section 5.1); a shared read could only replace it with a
+ * value whose id no DNS answer confirmed, or end as a timeout, i.e. NOTFOUND. */
 static int
-pol_overcap_shared(struct pol_engine *e)
+pol_overcap_shared(struct pol_engine *e, const char *domain)
 {
-	if (e->shared == NULL || e->n_shared_only >= RES_OVERCAP_SHARED_READS_MAX)
+	if (e->shared == NULL || e->n_shared_only >= RES_OVERCAP_SHARED_READS_MAX ||
+	    pol_valid_policy(e, domain, pol_now(e)) != NULL)
 		return 0;
 	e->ctr.overcap_shared_reads++;
 	return 1;
@@ -227,14 +234,14 @@ pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 	if (!background && e->n_foreground >= e->cfg->max_discoveries) {
 		e->ctr.rejected_discoveries++;
 		pol_reject_log(e, domain, "too many discoveries in flight");
-		shared_only = pol_overcap_shared(e);
+		shared_only = pol_overcap_shared(e, domain);
 		if (!shared_only)
 			return NULL;
 	} else if (!background && e->n_fetching >= e->cfg->fetch_concurrency &&
 	           e->n_queued >= e->cfg->fetch_queue_max) {
 		e->ctr.rejected_fetch_queue++;
 		pol_reject_log(e, domain, "fetch queue full");
-		shared_only = pol_overcap_shared(e);
+		shared_only = pol_overcap_shared(e, domain);
 		if (!shared_only)
 			return NULL;
 	}
@@ -853,11 +860,38 @@ pol_overcap_done(struct pol_job *job)
 	pol_job_complete_status(job, POL_TIMEOUT, -ENOSPC);
 }
 
+/* What a shared entry is to job (pol_shared_usable()). */
+enum pol_shared_use {
+	POL_SHARED_NO = 0,   /* does not answer it: go on (TXT query, lock, wait) */
+	POL_SHARED_YES,      /* answers it: taken */
+	POL_SHARED_CONFLICT, /* a policy other than the valid one cached here: fetch directly */
+};
+
+/* Whether two policies are the same (their canonical text). */
+static int
+pol_same_policy(const struct sts_policy *a, const struct sts_policy *b)
+{
+	char *ta = sts_policy_serialize(a), *tb = sts_policy_serialize(b);
+	int same = ta != NULL && tb != NULL && strcmp(ta, tb) == 0;
+
+	free(ta);
+	free(tb);
+	return same;
+}
+
 /* Whether a shared entry answers job. Before the TXT query (after_txt 0) any unexpired entry
  * does, as a memory entry would. After it, a policy must carry the TXT id just seen, and a
  * refresh (force with a valid cached policy) wants one fetched later than ours and not due
- * for refresh itself; an unexpired negative entry is another host's failed discovery. */
-static int
+ * for refresh itself; an unexpired negative entry is another host's failed discovery, used
+ * only without a valid cached policy: with one, this host's refresh or new id's fetch goes
+ * on (a negative entry kept fresh in Valkey would otherwise stop every refresh until the
+ * policy expired, and then answer NOTFOUND from the shared read). A policy that differs
+ * from the valid one cached here never replaces it (POL_SHARED_CONFLICT): this host
+ * fetches the new one itself. So whoever can write to Valkey cannot remove, downgrade,
+ * shorten or re-point a policy this host holds (same id: RFC 8461 section 3.1 changes the
+ * id with the policy; a new id: a forged TXT answer would otherwise need only a Valkey
+ * write, no certificate). */
+static enum pol_shared_use
 pol_shared_usable(struct pol_job *job, const struct cache_entry *se, int after_txt)
 {
 	struct pol_engine *e = job->e;
@@ -865,20 +899,40 @@ pol_shared_usable(struct pol_job *job, const struct cache_entry *se, int after_t
 	const struct cache_entry *mem;
 
 	if (now >= se->expires_at)
-		return 0;
-	if (se->kind != CACHE_POLICY)
-		return 1;
-	if (se->policy == NULL)
-		return 0;
-	if (!after_txt)
-		return 1;
-	if (strcmp(se->id, job->id) != 0)
-		return 0;
+		return POL_SHARED_NO;
 	mem = pol_valid_policy(e, job->domain, now);
-	if (job->force && mem != NULL &&
+	if (se->kind != CACHE_POLICY)
+		return mem == NULL ? POL_SHARED_YES : POL_SHARED_NO;
+	if (se->policy == NULL)
+		return POL_SHARED_NO;
+	if (after_txt && strcmp(se->id, job->id) != 0)
+		return POL_SHARED_NO;
+	if (mem != NULL && !pol_same_policy(se->policy, mem->policy))
+		return POL_SHARED_CONFLICT;
+	if (after_txt && job->force && mem != NULL &&
 	    !(se->fetched_at > mem->fetched_at && now < pol_refresh_at(e, job->domain, se)))
-		return 0;
-	return 1;
+		return POL_SHARED_NO;
+	return POL_SHARED_YES;
+}
+
+/* A shared policy conflicts with the valid cached one (pol_shared_usable()): logged,
+ * counted, and the policy is fetched directly, without waiting for a lock holder. */
+static void
+pol_shared_conflict(struct pol_job *job, const struct cache_entry *se)
+{
+	struct pol_engine *e = job->e;
+	const struct cache_entry *mem = pol_valid_policy(e, job->domain, pol_now(e));
+
+	e->ctr.shared_conflicts++;
+	log_dom_notice(job->domain,
+	               "the shared cache holds policy id %s (mode %s, max_age %" PRIu32
+	               ") unlike the cached policy id %s (mode %s, max_age %" PRIu32
+	               "): not taken, fetching the policy directly",
+	               se->id, sts_mode_name(se->policy->mode), se->policy->max_age_s,
+	               mem != NULL ? mem->id : "-",
+	               mem != NULL ? sts_mode_name(mem->policy->mode) : "-",
+	               mem != NULL ? mem->policy->max_age_s : 0);
+	pol_fetch_start(job);
 }
 
 /* Complete job with a usable shared entry (its policy is taken). */
@@ -927,7 +981,7 @@ pol_shared_get_done(const struct cache_redis_result *res, void *arg)
 		pol_canceled(job);
 		return;
 	}
-	if (res->status == 0 && pol_shared_usable(job, res->entry, 0)) {
+	if (res->status == 0 && pol_shared_usable(job, res->entry, 0) == POL_SHARED_YES) {
 		pol_shared_take(job, res->entry);
 		return;
 	}
@@ -969,9 +1023,17 @@ pol_shared_lock_done(const struct cache_redis_result *res, void *arg)
 	}
 	if (res->lock_acquired)
 		job->lock_held = 1;
-	if (res->status == 0 && pol_shared_usable(job, res->entry, 1)) {
-		pol_shared_take(job, res->entry); /* releases the lock if we took it */
-		return;
+	if (res->status == 0) {
+		switch (pol_shared_usable(job, res->entry, 1)) {
+		case POL_SHARED_YES:
+			pol_shared_take(job, res->entry); /* releases the lock if we took it */
+			return;
+		case POL_SHARED_CONFLICT:
+			pol_shared_conflict(job, res->entry);
+			return;
+		case POL_SHARED_NO:
+			break;
+		}
 	}
 	if (res->status == ERR_CACHE_UNAVAILABLE) {
 		e->ctr.shared_unavailable++;
@@ -1009,10 +1071,18 @@ pol_shared_poll_done(const struct cache_redis_result *res, void *arg)
 		pol_fetch_start(job);
 		return;
 	}
-	if (res->status == 0 && pol_shared_usable(job, res->entry, 1)) {
-		e->ctr.shared_wait_adopted++;
-		pol_shared_take(job, res->entry);
-		return;
+	if (res->status == 0) {
+		switch (pol_shared_usable(job, res->entry, 1)) {
+		case POL_SHARED_YES:
+			e->ctr.shared_wait_adopted++;
+			pol_shared_take(job, res->entry);
+			return;
+		case POL_SHARED_CONFLICT:
+			pol_shared_conflict(job, res->entry);
+			return;
+		case POL_SHARED_NO:
+			break;
+		}
 	}
 	if (!res->lock_present) {
 		/* The holder finished without a result we can use, or died and its lock
@@ -1769,6 +1839,11 @@ static const struct stats_metric pol_stats[] = {
          "another fleet member discovered still applies (at most "
          "RES_OVERCAP_SHARED_READS_MAX at once).",
          .json = "discoveries.overcap_shared_reads", .off = POL_CTR(overcap_shared_reads)},
+        {"mtastsd_policy_shared_conflicts_total", STATS_COUNTER,
+         "Policies in the shared cache (Valkey/Redis) unlike the valid one cached here, with "
+         "the TXT id just seen: not taken, fetched directly (a shared value never replaces a "
+         "valid cached policy with another).",
+         .json = "discoveries.shared_conflicts", .off = POL_CTR(shared_conflicts)},
         {"mtastsd_policy_discoveries_in_flight", STATS_GAUGE,
          "Discoveries in flight, started by a lookup (max_discoveries) or in the background "
          "(refreshes, re-checks: refresh_concurrency).",

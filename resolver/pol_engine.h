@@ -111,6 +111,7 @@ struct pol_counters {
 	uint64_t shared_writes;        /* outcomes written to it */
 	uint64_t shared_resync;        /* policies written back after an outage */
 	uint64_t overcap_shared_reads; /* lookups over a cap that read the shared cache */
+	uint64_t shared_conflicts;     /* shared policies unlike the valid cached one: not taken */
 };
 
 /* Build the engine's DNS client and fetcher from cfg. Returns 0 or their error. */

@@ -681,6 +681,50 @@ wrong_types(void **state)
 	rc = cache_redis_free(rc);
 }
 
+/* A value longer than CACHE_VALUE_MAX (anyone who can write to Valkey can store 500 MB):
+ * the scripts send back a short marker instead, so it reads as a corrupt value on a
+ * connection that stays up. Before, GET sent the whole value: hiredis buffered it, the
+ * reader bound refused it and the connection was dropped (an outage per lookup, and the
+ * value's size held in memory meanwhile). */
+static void
+oversized_value(void **state)
+{
+	struct cache_redis *rc = open_tier(&lab.cfg);
+	size_t len = (size_t)CACHE_VALUE_MAX + 1;
+	char *big = malloc(len);
+	time_t now = time(NULL);
+	struct got g;
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'A', len);
+	memcpy(big, "mtastsd-cache 1\nkind policy\n", 28);
+	freeReplyObject(cmd("SET t:v1:sts:big.example %b", big, len));
+	free(big);
+	get_sync(rc, "big.example", &g);
+	assert_int_equal(g.status, ERR_CACHE_DECODE);
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_lock(rc, "big.example", 5000, got_fn, &g));
+	run_until(&g.done, NULL, NULL, RUN_MS);
+	assert_int_equal(g.status, ERR_CACHE_DECODE);
+	assert_int_equal(g.lock_acquired, 1);
+	memset(&g, 0, sizeof(g));
+	assert_non_null(cache_redis_poll(rc, "big.example", got_fn, &g));
+	run_until(&g.done, NULL, NULL, RUN_MS);
+	assert_int_equal(g.status, ERR_CACHE_DECODE);
+	assert_int_equal(g.lock_present, 1);
+	assert_int_equal(cache_redis_counters(rc)->corrupt, 3);
+	assert_int_equal(cache_redis_counters(rc)->outages, 0);
+	assert_int_equal(cache_redis_state(rc), CACHE_REDIS_UP);
+	/* the next write replaces it */
+	put_policy(rc, "big.example", "mail.big.example", now, now);
+	get_sync(rc, "big.example", &g);
+	assert_int_equal(g.status, 0);
+	assert_string_equal(g.e.policy->mx[0], "mail.big.example");
+	got_clear(&g);
+	rc = cache_redis_free(rc);
+}
+
 /* Write a hand-made version-1 value for dom (times relative to now, body a policy text
  * with LF line ends, or NULL). */
 static void
@@ -1044,6 +1088,7 @@ main(void)
 	        cmocka_unit_test_setup_teardown(corrupt_values, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(fleet_lock, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(wrong_types, loop_setup, loop_teardown),
+	        cmocka_unit_test_setup_teardown(oversized_value, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(untrusted_values, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(cancel_once, loop_setup, loop_teardown),
 	        cmocka_unit_test_setup_teardown(acl_auth_and_select, loop_setup, loop_teardown),
