@@ -313,7 +313,7 @@ static const struct cfg_key cfg_keys_redis[] = {
         K_UINT(P, "db", cache.redis_db, 0, 0, 1023, RST),
         K_STR(P, "username", cache.redis_username, NULL, RST, NULL),
         K_STR(P, "password", cache.redis_password, NULL, RST, NULL),
-        K_STR(P, "prefix", cache.redis_prefix, "mtastsd", RST, NULL),
+        K_STR(P, "prefix", cache.redis_prefix, "mtastsd", RST, cfg_check_redis_prefix),
         K_MS(P, "connect_timeout", cache.redis_connect_timeout_ms, SEC(2), 10, SEC(60), 0),
         K_MS(P, "command_timeout", cache.redis_command_timeout_ms, 500, 10, SEC(60), 0),
         K_STRLIST(P, "sentinels", cache.sentinels, cache.n_sentinels, CFG_SENTINELS_MAX,

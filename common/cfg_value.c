@@ -484,6 +484,17 @@ bad:
 }
 
 int
+cfg_check_redis_prefix(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
+                       const char *v)
+{
+	if (strlen(v) > CACHE_REDIS_PREFIX_MAX)
+		return cfg_error(ctx, s, key,
+		                 "longer than %d bytes (it starts every Valkey/Redis key)",
+		                 CACHE_REDIS_PREFIX_MAX);
+	return 0;
+}
+
+int
 cfg_check_redis_address(struct cfg_ctx *ctx, const config_setting_t *s, const char *key,
                         const char *v)
 {

@@ -127,6 +127,9 @@
  * (ROLE on a primary: 3, its replica list one per replica). hiredis 0.14 callocs whatever
  * count the server sends ("*2000000000" asks for 16 GB): more fails the reader. */
 #define CACHE_REDIS_REPLY_ELEMENTS_MAX 1024
+/* cache.redis.prefix (bytes): it starts every key, whose buffer is sized by it; checked by
+ * the configuration (mtastsd -n), so a longer one never reaches the daemon's start. */
+#define CACHE_REDIS_PREFIX_MAX 128
 
 /* res_shutdown(): how often in-flight lookups are checked while draining (ms). */
 #define RES_SHUTDOWN_POLL_MS 50

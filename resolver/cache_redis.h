@@ -37,6 +37,7 @@
 #include "cache.h"
 #include "cfg.h"
 #include "loop.h"
+#include "mtasts_limits.h"
 
 /* Reconnect backoff after a failure (ms): starts at MIN, doubles up to MAX, reset on success. */
 #define CACHE_REDIS_BACKOFF_MIN_MS 100
@@ -50,9 +51,8 @@
  * resolver.negative_ttl and resolver.tempfail_ttl the configuration allows (s). */
 #define CACHE_REDIS_TRUST_NEGATIVE_TTL_S 86400
 #define CACHE_REDIS_TRUST_TEMPFAIL_TTL_S 3600
-/* Key buffer: prefix (bounded below) + ":v1:lock:" + a domain. */
-#define CACHE_REDIS_PREFIX_MAX 128
-#define CACHE_REDIS_KEY_MAX    (CACHE_REDIS_PREFIX_MAX + 16 + 254)
+/* Key buffer: prefix (CACHE_REDIS_PREFIX_MAX, mtasts_limits.h) + ":v1:lock:" + a domain. */
+#define CACHE_REDIS_KEY_MAX (CACHE_REDIS_PREFIX_MAX + 16 + 254)
 /* Commands in flight at once; beyond it reads report "unavailable" (no unbounded queue). */
 #define CACHE_REDIS_PENDING_MAX 10000
 /* Entries re-written per recovery when Redis comes back after an outage. */

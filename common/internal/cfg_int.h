@@ -154,6 +154,7 @@ cfg_check_fn cfg_check_rua;           /* RFC 8460 section 3 rua URIs */
 cfg_check_fn cfg_check_dns_server;    /* "IP", "IP@port", "[IPv6]:port" */
 cfg_check_fn cfg_check_hostport;      /* "host:port", "[IPv6]:port" */
 cfg_check_fn cfg_check_redis_address; /* a host:port or "unix:/path" */
+cfg_check_fn cfg_check_redis_prefix;  /* at most CACHE_REDIS_PREFIX_MAX bytes */
 cfg_check_fn cfg_check_priority;      /* a GnuTLS priority string, TLS 1.2/1.3 only */
 cfg_check_fn cfg_check_admin_host;    /* a host name or an IP address, no port */
 cfg_check_fn cfg_check_max_age;       /* a policy max_age as a duration text ("7d") */

@@ -1207,6 +1207,7 @@ static const struct bad_case bad_cases[] = {
         {"bad-unknown-section.conf", 3, "logging", "unknown key"},
         {"bad-zone-unknown-key.conf", 7, "resolver.zones[1].colour", "unknown key"},
         {"bad-redis-unknown-key.conf", 6, "cache.redis.adress", "unknown key"},
+        {"bad-redis-prefix-long.conf", 6, "cache.redis.prefix", "longer than 128 bytes"},
         {"bad-type-bool.conf", 3, "process.allow_root",
          "expected a boolean (true or false), got a string"},
         {"bad-type-int.conf", 4, "resolver.max_connections", "expected an integer, got a string"},
