@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyhash.h"
 #include "lru.h"
 #include "xalloc.h"
 
@@ -62,6 +63,23 @@ lru_free(struct lru *l)
 	return NULL;
 }
 
+size_t
+lru_chain_max(const struct lru *l)
+{
+	size_t i, most = 0;
+
+	for (i = 0; i < l->nbuckets; i++) {
+		size_t n = 0;
+		const struct lru_node *p;
+
+		for (p = l->buckets[i]; p != NULL; p = p->hnext)
+			n++;
+		if (n > most)
+			most = n;
+	}
+	return most;
+}
+
 /* The bucket of hash h in a table of nb buckets. */
 static size_t
 lru_bucket(uint64_t h, size_t nb)
@@ -73,7 +91,7 @@ lru_bucket(uint64_t h, size_t nb)
 static struct lru_node **
 lru_node_bucket(const struct lru *l, const struct lru_node *n)
 {
-	return &l->buckets[lru_bucket(lru_hash(n->key, n->keylen), l->nbuckets)];
+	return &l->buckets[lru_bucket(keyhash(n->key, n->keylen), l->nbuckets)];
 }
 
 static struct lru_node **
@@ -91,7 +109,7 @@ lru_find(const struct lru *l, const void *key, size_t keylen)
 {
 	if (key == NULL || keylen > LRU_KEY_MAX || l->count == 0) /* empty: no hashing */
 		return NULL;
-	return *lru_slot(l, key, keylen, lru_hash(key, keylen));
+	return *lru_slot(l, key, keylen, keyhash(key, keylen));
 }
 
 static void
@@ -185,7 +203,7 @@ lru_grow(struct lru *l)
 		struct lru_node *n = l->buckets[i], *next;
 
 		for (; n != NULL; n = next) {
-			size_t k = lru_bucket(lru_hash(n->key, n->keylen), nb);
+			size_t k = lru_bucket(keyhash(n->key, n->keylen), nb);
 
 			next = n->hnext;
 			n->hnext = b[k];
@@ -205,7 +223,7 @@ lru_insert(struct lru *l, struct lru_node *n, const void *key, size_t keylen)
 
 	if (n->linked || key == NULL || keylen > LRU_KEY_MAX)
 		return -EINVAL;
-	h = lru_hash(key, keylen);
+	h = keyhash(key, keylen);
 	if (*lru_slot(l, key, keylen, h) != NULL)
 		return -EEXIST;
 	if (l->max > 0 && l->count >= l->max)

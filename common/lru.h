@@ -8,9 +8,10 @@
  *            and frees that object; the LRU only links nodes. The key is the owner's bytes
  *            (a domain, a digest): the node points at them, so they must stay valid and
  *            unchanged while the node is in the LRU (keep them inside the same object).
- *            Chained hash table (FNV-1a 64, buckets double up to LRU_BUCKETS_MAX) plus a
- *            doubly linked list from newest (most recently used) to oldest: find, touch,
- *            insert and remove are O(1) on average.
+ *            Chained hash table (keyhash(): SipHash under a per-process key, buckets
+ *            double up to LRU_BUCKETS_MAX) plus a doubly linked list from newest (most
+ *            recently used) to oldest: find, touch, insert and remove are O(1) on average,
+ *            whatever keys a sender chooses.
  * Bound:     max_entries (0 = no bound: only for tables whose owner bounds them, e.g. the
  *            coalesce job table). Inserting into a full LRU evicts the oldest unpinned
  *            nodes and hands each to the owner's evict callback to free. A pinned node
@@ -18,7 +19,7 @@
  *            exceed the bound by the pinned nodes only; their owner bounds how many it pins.
  * Interface: lru_new/free, lru_find, lru_touch, lru_insert, lru_remove, lru_pop_oldest,
  *            lru_oldest/newest/older/newer, lru_pin/unpin, lru_count, lru_max, lru_set_max,
- *            lru_evictions, lru_hash, LRU_ENTRY
+ *            lru_evictions, lru_chain_max, lru_hash, LRU_ENTRY
  * Threads:   one thread per LRU (no locks).
  * Ownership: the owner owns its nodes (and their keys); the LRU owns only its buckets.
  *            Returned node pointers are borrowed: valid until the owner frees the node.
@@ -98,8 +99,13 @@ void lru_set_max(struct lru *l, size_t max_entries);
 /* Nodes evicted for room since lru_new(). */
 uint64_t lru_evictions(const struct lru *l);
 
-/* FNV-1a 64 of len bytes (the table's hash; also a stable per-key jitter). The offset
- * basis is the tree's historical 1469598103934665603, not the standard one. */
+/* The longest bucket chain: what one look-up may walk (tests; O(buckets + nodes)). */
+size_t lru_chain_max(const struct lru *l);
+
+/* FNV-1a 64 of len bytes: a value stable across restarts (the policy engine's refresh
+ * jitter). NOT the table's hash: its low bits are easy to make collide, so the buckets use
+ * keyhash() (keyhash.h, SipHash under a per-process key). The offset basis is the tree's
+ * historical 1469598103934665603, not the standard one. */
 uint64_t lru_hash(const void *key, size_t len);
 
 #endif

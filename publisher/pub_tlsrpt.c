@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keyhash.h"
 #include "mtasts_limits.h"
 #include "pub_int.h"
 #include "xalloc.h"
@@ -129,8 +130,8 @@ pub_tlsrpt_peer(struct MHD_Connection *conn, char *buf, size_t len, uint64_t *re
 	const union MHD_ConnectionInfo *ci =
 	        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const unsigned char *b = NULL;
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	size_t n = 0, i;
+	uint64_t h;
+	size_t n = 0;
 
 	(void)snprintf(buf, len, "?");
 	if (ci != NULL && ci->client_addr != NULL) {
@@ -151,10 +152,8 @@ pub_tlsrpt_peer(struct MHD_Connection *conn, char *buf, size_t len, uint64_t *re
 			n = 8;
 		}
 	}
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 1099511628211ull;
-	}
+	/* Keyed (keyhash.h): a client cannot pick addresses that share a set of the table. */
+	h = keyhash(b != NULL ? b : (const unsigned char *)"", n);
 	*ret_key = h == 0 ? 1 : h;
 }
 

@@ -6,8 +6,9 @@
  * and the evictions count, pinned nodes never evicted (pins nest; the count exceeds the
  * bound by pinned nodes only), lru_set_max shrinking, max 0 = no bound with the bucket
  * table growing (20000 nodes), walks in both directions with removal, lru_pop_oldest, keys
- * over LRU_KEY_MAX refused, the node's size, and the hash values the policy engine's
- * refresh jitter depends on.
+ * over LRU_KEY_MAX refused, the node's size, the hash values the policy engine's
+ * refresh jitter depends on, and keys chosen to collide under that unkeyed hash spreading
+ * over the buckets (the table hashes with keyhash(), SipHash under a per-process key).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -300,6 +301,35 @@ test_hash(void **state)
 	assert_true(lru_hash("example.com\0x", 11) == lru_hash("example.com", 11));
 }
 
+/* 2000 domain names whose FNV-1a (lru_hash) agrees in its low 12 bits: with FNV-1a as
+ * the table's hash (before keyhash.h) they all shared one bucket at every table size up to
+ * 4096 buckets, and each look-up walked all of them. Under keyhash() they spread like any
+ * keys: 2000 keys in >= 2048 buckets give a longest chain of 4-7; 16 is never reached. */
+static void
+test_chosen_collisions(void **state)
+{
+	struct lru *l = lru_new(0, evict_cb, &n_evicted);
+	char key[32];
+	size_t made = 0;
+	uint64_t i, want = lru_hash("d0.example", 10) & 0xfff;
+
+	(void)state;
+	for (i = 0; made < 2000 && i < 1000000000ull; i++) {
+		int len = snprintf(key, sizeof(key), "d%llu.example", (unsigned long long)i);
+
+		if ((lru_hash(key, (size_t)len) & 0xfff) != want)
+			continue;
+		add(l, key);
+		made++;
+	}
+	assert_int_equal(made, 2000);
+	assert_int_equal(lru_count(l), 2000);
+	assert_true(lru_chain_max(l) <= 16);
+	assert_non_null(find(l, "d0.example"));
+	empty(l);
+	lru_free(l);
+}
+
 int
 main(void)
 {
@@ -310,6 +340,7 @@ main(void)
 	        cmocka_unit_test_setup(test_pinned, setup),
 	        cmocka_unit_test_setup(test_many, setup),
 	        cmocka_unit_test(test_hash),
+	        cmocka_unit_test_setup(test_chosen_collisions, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
