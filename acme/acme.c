@@ -1012,10 +1012,13 @@ acme_on_cert(struct acme *a, struct acme_name *n, const struct acme_resp *r)
 		return;
 	}
 	(void)acme_name_read_cert(n);
-	log_dom_notice(n->domain, "ACME: certificate for mta-sts.%s installed (%s), valid until %s",
-	               n->domain, n->cert_path, acme_when(n->not_after, when, sizeof(when)));
+	/* The publisher swaps the certificate in first (synchronously), so that the log line
+	 * says what is served: a client that reads "installed" then connects gets the new one
+	 * (t_acme.sh's ASan run fetched the old one in that window). */
 	if (a->hooks.certs_changed != NULL)
 		a->hooks.certs_changed(a->hooks.arg, n->domain);
+	log_dom_notice(n->domain, "ACME: certificate for mta-sts.%s installed (%s), valid until %s",
+	               n->domain, n->cert_path, acme_when(n->not_after, when, sizeof(when)));
 	acme_order_end(n, 1, NULL);
 }
 
