@@ -1196,17 +1196,30 @@ pol_job_abort(struct pol_job *job, int restart)
 
 /* ---- background work ---- */
 
-/* When a cached policy should be re-fetched: refresh_before ahead of expiry (at most half
- * the policy lifetime, so short max_age values do not refetch constantly), minus a
- * per-domain jitter of up to 1/8 of that, spreading refreshes of policies fetched together. */
+/* How long before expiry a cached policy is re-fetched: refresh_before, at most half the
+ * policy lifetime (so short max_age values do not refetch constantly); never below 0 (a
+ * shared-cache value may have expires_at before fetched_at, cache_entry_bound() allows it:
+ * a negative lifetime made the jitter's modulus below 0 or 0, a division by zero). */
 static time_t
-pol_refresh_at(const struct pol_engine *e, const char *domain, const struct cache_entry *ce)
+pol_refresh_before(const struct pol_engine *e, const struct cache_entry *ce)
 {
 	time_t life = ce->expires_at - ce->fetched_at,
 	       before = pol_ms_to_s(e->cfg->refresh_before_ms);
 
+	if (life < 0)
+		life = 0;
 	if (before > life / 2)
 		before = life / 2;
+	return before >= 0 ? before : 0;
+}
+
+/* When a cached policy should be re-fetched: pol_refresh_before() ahead of expiry, minus a
+ * per-domain jitter of up to 1/8 of that, spreading refreshes of policies fetched together. */
+static time_t
+pol_refresh_at(const struct pol_engine *e, const char *domain, const struct cache_entry *ce)
+{
+	time_t before = pol_refresh_before(e, ce);
+
 	return ce->expires_at - before -
 	       (time_t)(lru_hash(domain, strlen(domain)) % (uint64_t)(before / 8 + 1));
 }
@@ -1226,12 +1239,9 @@ static int
 pol_refresh_due(const struct pol_engine *e, const char *domain, const struct cache_entry *ce,
                 time_t now)
 {
-	time_t life = ce->expires_at - ce->fetched_at,
-	       before = pol_ms_to_s(e->cfg->refresh_before_ms);
+	time_t before = pol_refresh_before(e, ce);
 
-	if (before > life / 2)
-		before = life / 2;
-	if (before >= 0 && now < ce->expires_at - before - before / 8)
+	if (now < ce->expires_at - before - before / 8)
 		return 0; /* the jitter is at most before / 8 */
 	return now >= pol_refresh_at(e, domain, ce);
 }

@@ -710,6 +710,38 @@ for name, data in {
     seed("pub_http", name, data)
 
 
+# pf_reply: byte 0 = flags (bit 0 require_sni, bit 1 strict_testing, bits 2-3 mode of a policy
+# built in code, bit 7 the rest is an HTTP body); else the rest is the mx list, '\n'-split.
+def mx_list(*m):
+    return "\n".join(m).encode("latin-1")
+
+
+PF_ENF = 0x08  # mode enforce (2 << 2)
+for name, data in {
+    "code-one": bytes([PF_ENF | 1]) + mx_list("mail.example.com"),
+    "code-case-dup": bytes([PF_ENF]) + mx_list("MX.Example.COM", "mx.example.com", "*.A.example",
+                                               "*.a.EXAMPLE", ".a.example", "a.example"),
+    "code-ip": bytes([PF_ENF | 1]) + mx_list("192.0.2.1", "*.192.0.2.1", "[192.0.2.1]",
+                                             "2001:db8::1", "mail.example.com"),
+    "code-refused": bytes([PF_ENF]) + mx_list("a b.example", "a{b}.example", "x=y", "t\tab",
+                                              "c,d", "", "*", "*foo", "ok.example"),
+    "code-16": bytes([PF_ENF | 1]) + mx_list(*["mx%d.example.com" % i for i in range(16)]),
+    "code-17": bytes([PF_ENF | 1]) + mx_list(*["mx%d.example.com" % i for i in range(17)]),
+    "code-16-dup": bytes([PF_ENF]) + mx_list(*["MX%d.example.com" % (i % 5) for i in range(16)]),
+    "code-long": bytes([PF_ENF | 1]) + mx_list("*." + ".".join(["a" * 63] * 3) + ".b",
+                                               "x" * 300, "\xff\x01high.example"),
+    "code-testing-strict": bytes([0x04 | 3]) + mx_list("mail.example.com"),
+    "code-testing": bytes([0x04 | 1]) + mx_list("mail.example.com"),
+    "parsed-16": b"\x81version: STSv1\nmode: enforce\n" +
+    b"".join(b"mx: MX%d.Example.com\n" % i for i in range(16)) + b"max_age: 86400\n",
+    "parsed-17": b"\x81version: STSv1\nmode: enforce\n" +
+    b"".join(b"mx: *.mx%d.example.com\n" % i for i in range(17)) + b"max_age: 86400\n",
+    "parsed-ipmx": b"\x80version: STSv1\r\nmode: enforce\r\nmx: 192.0.2.1\r\n"
+                   b"mx: mail.example.com\r\nmx: MAIL.example.com\r\nmax_age: 1\r\n",
+}.items():
+    seed("pf_reply", name, data)
+
+
 def main():
     for target, files in sorted(seeds.items()):
         d = os.path.join(CORPUS, target)

@@ -152,6 +152,45 @@ engine_changed_id_failed_fetch_keeps_policy(void **state)
 	fw_reset();
 }
 
+/* A cached policy whose expires_at is before its fetched_at (a shared-cache value may say so:
+ * cache_entry_bound() lets fetched_at be up to CACHE_CLOCK_SKEW_S ahead, and bounds expires_at
+ * by max_age from now): its refresh time is computed without dividing by zero (life 16..31 s
+ * below zero made the jitter's modulus 0: SIGFPE), and the policy still answers. */
+static void
+engine_refresh_negative_life(void **state)
+{
+	struct cfg *c = test_cfg();
+	struct cache_mem *cache = cache_mem_new(16);
+	struct loop *loop;
+	struct pol_engine *e;
+	struct run run;
+	char *reply;
+	time_t now, life;
+
+	assert_int_equal(loop_new_fake(PIPELINE_WALL_S, &loop), 0);
+	assert_int_equal(pol_engine_new(loop, &c->resolver, cache, &e), 0);
+	fw_reset();
+	now = loop_wall_s(loop);
+	for (life = -40; life <= 0; life++) {
+		struct cache_entry seed = {.kind = CACHE_POLICY};
+
+		seed.policy = policy("enforce", "mail.example.com");
+		(void)snprintf(seed.id, sizeof(seed.id), "id1");
+		seed.fetched_at = now + 100;
+		seed.expires_at = now + 100 + life;
+		seed.last_check = now;
+		cache_mem_put(cache, "example.com", &seed);
+		reply = pipeline(loop, e, &c->resolver, "postfix", "example.com", &run);
+		if (seed.expires_at > now)
+			assert_string_equal(reply,
+			                    "OK secure match=mail.example.com servername=hostname");
+		free(reply);
+		run_free(&run);
+	}
+	engine_teardown(e, cache, loop, c);
+	fw_reset();
+}
+
 static void
 engine_timeout_then_cache_fills(void **state)
 {
@@ -286,6 +325,7 @@ main(void)
 	        cmocka_unit_test(engine_coalesces),
 	        cmocka_unit_test(engine_changed_id_failed_fetch_keeps_policy),
 	        cmocka_unit_test(engine_timeout_then_cache_fills),
+	        cmocka_unit_test(engine_refresh_negative_life),
 	        cmocka_unit_test(engine_negative_and_tempfail_cached),
 	        cmocka_unit_test(engine_cancel_on_free),
 	};
