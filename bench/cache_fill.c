@@ -18,24 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_rss.h"
 #include "cache_mem.h"
 #include "sts_policy.h"
-
-static long
-rss_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *fp = fopen("/proc/self/status", "r");
-
-	if (fp == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(fp);
-	return kb;
-}
 
 int
 main(int argc, char **argv)

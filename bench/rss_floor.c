@@ -36,21 +36,7 @@
 #include <yaml.h>
 #endif
 
-static long
-rss_kb(void)
-{
-	char line[256];
-	long kb = -1;
-	FILE *fp = fopen("/proc/self/status", "r");
-
-	if (fp == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kb = strtol(line + 6, NULL, 10);
-	fclose(fp);
-	return kb;
-}
+#include "bench_rss.h"
 
 int
 main(int argc, char **argv)

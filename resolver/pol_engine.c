@@ -1010,6 +1010,27 @@ pol_wait_arm(struct pol_job *job)
 	loop_timer_start(e->loop, &job->wait_timer, d, pol_wait_timer, job);
 }
 
+/* The shared value se after a TXT check, as pol_shared_usable() allows: taken (counted in
+ * *adopted when not NULL; the take releases the lock if we hold it), or a conflict fetched
+ * anew. Returns 1 when the job went on one of those ways, 0 when the value is of no use. */
+static int
+pol_shared_apply(struct pol_job *job, struct cache_entry *se, uint64_t *adopted)
+{
+	switch (pol_shared_usable(job, se, 1)) {
+	case POL_SHARED_YES:
+		if (adopted != NULL)
+			(*adopted)++;
+		pol_shared_take(job, se);
+		return 1;
+	case POL_SHARED_CONFLICT:
+		pol_shared_conflict(job, se);
+		return 1;
+	case POL_SHARED_NO:
+		break;
+	}
+	return 0;
+}
+
 static void
 pol_shared_lock_done(const struct cache_redis_result *res, void *arg)
 {
@@ -1023,18 +1044,8 @@ pol_shared_lock_done(const struct cache_redis_result *res, void *arg)
 	}
 	if (res->lock_acquired)
 		job->lock_held = 1;
-	if (res->status == 0) {
-		switch (pol_shared_usable(job, res->entry, 1)) {
-		case POL_SHARED_YES:
-			pol_shared_take(job, res->entry); /* releases the lock if we took it */
-			return;
-		case POL_SHARED_CONFLICT:
-			pol_shared_conflict(job, res->entry);
-			return;
-		case POL_SHARED_NO:
-			break;
-		}
-	}
+	if (res->status == 0 && pol_shared_apply(job, res->entry, NULL))
+		return;
 	if (res->status == ERR_CACHE_UNAVAILABLE) {
 		e->ctr.shared_unavailable++;
 		pol_fetch_start(job);
@@ -1071,19 +1082,8 @@ pol_shared_poll_done(const struct cache_redis_result *res, void *arg)
 		pol_fetch_start(job);
 		return;
 	}
-	if (res->status == 0) {
-		switch (pol_shared_usable(job, res->entry, 1)) {
-		case POL_SHARED_YES:
-			e->ctr.shared_wait_adopted++;
-			pol_shared_take(job, res->entry);
-			return;
-		case POL_SHARED_CONFLICT:
-			pol_shared_conflict(job, res->entry);
-			return;
-		case POL_SHARED_NO:
-			break;
-		}
-	}
+	if (res->status == 0 && pol_shared_apply(job, res->entry, &e->ctr.shared_wait_adopted))
+		return;
 	if (!res->lock_present) {
 		/* The holder finished without a result we can use, or died and its lock
 		 * expired: take the lock ourselves. */
