@@ -194,8 +194,10 @@ cli_tlsrpt_import(const struct cli_args *a)
 		if (r < 0) {
 			cli_error(a, "%s: %s: %s", file, err_str(r), why);
 			free(msg);
-			/* -ENOENT/-ENOSYS: GMime could not be loaded, not the file's fault */
-			return r == -ENOENT || r == -ENOSYS ? EX_UNAVAILABLE : EX_DATAERR;
+			/* -ENOENT/-ENOSYS: GMime could not be loaded, not the file's fault: 75,
+			 * so that Postfix defers the report until the library is installed (69,
+			 * EX_UNAVAILABLE, is a hard error to pipe(8): the report bounced) */
+			return r == -ENOENT || r == -ENOSYS ? EX_TEMPFAIL : EX_DATAERR;
 		}
 		in.data = part;
 		in.len = plen;
