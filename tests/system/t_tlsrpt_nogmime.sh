@@ -13,7 +13,9 @@
 need_root "a private mount namespace (unshare -m)"
 need_cmd unshare mount python3
 SO=$(ldconfig -p | awk '/libgmime-3\.0\.so\.0 / { print $NF; exit }')
-[ -n "$SO" ] && [ -e "$SO" ] || unavailable "libgmime-3.0.so.0 not found (ldconfig -p)"
+if [ -z "$SO" ] || [ ! -e "$SO" ]; then
+	unavailable "libgmime-3.0.so.0 not found (ldconfig -p)"
+fi
 unshare -m true 2>/dev/null || unavailable "unshare -m not permitted here"
 
 mkdir -p "$T/st"
