@@ -191,13 +191,19 @@ cli_tlsrpt_import(const struct cli_args *a)
 		r = tlsrpt_mail_extract(msg, len,
 		                        c->max_body > c->max_report ? c->max_body : c->max_report,
 		                        &part, &plen, why, sizeof(why));
+		/* -ENOENT/-ENOSYS: GMime could not be loaded, not the file's fault: why says
+		 * so (err_str would say "No such file or directory" of a file that is there),
+		 * and 75, so that Postfix defers the report until the library is installed
+		 * (69, EX_UNAVAILABLE, is a hard error to pipe(8): the report bounced) */
+		if (r == -ENOENT || r == -ENOSYS) {
+			cli_error(a, "%s: %s", file, why);
+			free(msg);
+			return EX_TEMPFAIL;
+		}
 		if (r < 0) {
 			cli_error(a, "%s: %s: %s", file, err_str(r), why);
 			free(msg);
-			/* -ENOENT/-ENOSYS: GMime could not be loaded, not the file's fault: 75,
-			 * so that Postfix defers the report until the library is installed (69,
-			 * EX_UNAVAILABLE, is a hard error to pipe(8): the report bounced) */
-			return r == -ENOENT || r == -ENOSYS ? EX_TEMPFAIL : EX_DATAERR;
+			return EX_DATAERR;
 		}
 		in.data = part;
 		in.len = plen;
