@@ -915,14 +915,27 @@ pol_shared_usable(struct pol_job *job, const struct cache_entry *se, int after_t
 	return POL_SHARED_YES;
 }
 
-/* A shared policy conflicts with the valid cached one (pol_shared_usable()): logged,
- * counted, and the policy is fetched directly, without waiting for a lock holder. */
+/* A shared policy conflicts with the valid cached one (pol_shared_usable()): the policy
+ * is fetched directly, without waiting for a lock holder. Under the cached policy's own id
+ * the shared value is a forgery or broken (a policy changes only with its id): logged as a
+ * notice and counted. Under a new id it is what every host but the first sees after a
+ * real policy change: logged at info, not counted, so that an alert on the counter does
+ * not fire at every change (found by a trial). */
 static void
 pol_shared_conflict(struct pol_job *job, const struct cache_entry *se)
 {
 	struct pol_engine *e = job->e;
 	const struct cache_entry *mem = pol_valid_policy(e, job->domain, pol_now(e));
 
+	if (mem != NULL && strcmp(mem->id, se->id) != 0) {
+		log_dom_info(
+		        job->domain,
+		        "the shared cache holds policy id %s, new here (cached: policy id %s): "
+		        "fetching it directly to check it",
+		        se->id, mem->id);
+		pol_fetch_start(job);
+		return;
+	}
 	e->ctr.shared_conflicts++;
 	log_dom_notice(job->domain,
 	               "the shared cache holds policy id %s (mode %s, max_age %" PRIu32
@@ -1850,9 +1863,9 @@ static const struct stats_metric pol_stats[] = {
          "RES_OVERCAP_SHARED_READS_MAX at once).",
          .json = "discoveries.overcap_shared_reads", .off = POL_CTR(overcap_shared_reads)},
         {"mtastsd_policy_shared_conflicts_total", STATS_COUNTER,
-         "Policies in the shared cache (Valkey/Redis) unlike the valid one cached here, with "
-         "the TXT id just seen: not taken, fetched directly (a shared value never replaces a "
-         "valid cached policy with another).",
+         "Policies in the shared cache (Valkey/Redis) under the id of the valid one cached "
+         "here but unlike it: a forged or broken value, not taken, fetched directly (a new "
+         "id after a real policy change is fetched directly too, and not counted).",
          .json = "discoveries.shared_conflicts", .off = POL_CTR(shared_conflicts)},
         {"mtastsd_policy_discoveries_in_flight", STATS_GAUGE,
          "Discoveries in flight, started by a lookup (max_discoveries) or in the background "
