@@ -5,9 +5,10 @@
  * Design:    three layers, each calling the next from loop callbacks only:
  *            requests (acme_req: one libcurl easy handle on the shared multi, the JWS
  *            signed just before it is sent so that it carries a fresh nonce; a badNonce
- *            answer is sent again once, RFC 8555 section 6.5), the account (directory,
- *            account key, newAccount: once, shared by every name; names that want it wait
- *            in a queue), and one order per name (struct acme_name, enum acme_step).
+ *            answer is sent again, up to ACME_BADNONCE_RETRIES times, RFC 8555 section
+ *            6.5), the account (directory, account key, newAccount: once, shared by every
+ *            name; names that want it wait in a queue), and one order per name (struct
+ *            acme_name, enum acme_step).
  *            Every request ends in exactly one callback; a name's step decides the next
  *            request or the end of the order (acme_order_end()), which plans the next
  *            attempt. At most ACME_ORDERS_MAX orders run at once.
@@ -88,7 +89,7 @@ struct acme_req {
 	char *payload;  /* JSON text to sign; NULL: POST-as-GET */
 	int post;       /* 0: GET (directory), 2: HEAD (newNonce) */
 	int use_jwk;    /* sign with the jwk (newAccount), else kid */
-	int retried;    /* badNonce retry done */
+	int retried;    /* badNonce retries done (ACME_BADNONCE_RETRIES) */
 	int want_nonce; /* a POST waiting for a HEAD newNonce of its own */
 	char *body;
 	size_t len, cap;
@@ -485,10 +486,10 @@ acme_curl_done(CURL *easy, CURLcode cc, void *arg)
 	if (status >= 400) {
 		r.problem_type = json_str(r.json, "type");
 		r.problem_detail = json_str(r.json, "detail");
-		if (status == 400 && acme_is_problem(&r, ":badNonce") && !rq->retried &&
-		    rq->post == 1) {
-			/* RFC 8555 section 6.5: retry with the nonce of this error, once */
-			rq->retried = 1;
+		if (status == 400 && acme_is_problem(&r, ":badNonce") &&
+		    rq->retried < ACME_BADNONCE_RETRIES && rq->post == 1) {
+			/* RFC 8555 section 6.5: retry with the nonce of this error (bounded) */
+			rq->retried++;
 			log_info("ACME: badNonce from %s, sending the request again with a fresh "
 			         "nonce",
 			         rq->url);

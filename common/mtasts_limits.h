@@ -239,6 +239,10 @@
 #define ACME_BODY_MAX (256u * 1024u)
 /* One ACME HTTP request (connect to last byte), ms; our bound. */
 #define ACME_HTTP_TIMEOUT_MS 30000u
+/* badNonce answers one request may get in a row, each retried at once with the nonce of the
+ * error (RFC 8555 section 6.5 says retry; a CA may refuse any nonce, pebble refuses 5 %):
+ * with one retry, two refusals in a row failed the whole order (0.25 % of requests). */
+#define ACME_BADNONCE_RETRIES 3
 /* Polls of an authorization or order before the order is given up (each waits the CA's
  * Retry-After, else ACME_POLL_DEFAULT_MS, at most ACME_POLL_MAX_MS); our bounds. */
 #define ACME_POLLS_MAX       60
