@@ -1,7 +1,8 @@
 /*
  * resolver/sm_proto.c - Postfix socketmap request parsing and reply encoding (no I/O)
  *
- * Interface: sm_request_parse(), sm_reply_encode(), sm_status_name()
+ * Interface: sm_request_parse(), sm_reply_prepare(), sm_reply_write(), sm_reply_encode(),
+ *            sm_status_name()
  * Threads:   any (no state).    Ownership: see sm_proto.h.
  * Errors:    a bad key is not an error of the protocol: it gets NOTFOUND (RFC 8461
  *            section 3.4, docs/rfc-notes.md section 8); only a payload without "<name> <key>" form
