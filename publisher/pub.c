@@ -317,7 +317,8 @@ cert_check_expiry(const struct pub_dom *d, const struct pub_cert *c, time_t now)
 }
 
 /* Fill s->certs and every dom's cert. A certificate that fails to load (or does not name
- * a domain it serves) is replaced by the one old had for the same files (logged); without
+ * a domain it serves) is replaced by the one old had for the same files, or else by the one
+ * old served the same domain with (a reload that named other files; logged); without
  * one that domain is not published (cert NULL, cert_error says why, logged as an error):
  * one bad certificate never takes the other domains or the resolver down (issue 15).
  * *ret_changed is set when anything differs from old. Returns 0. */
@@ -325,6 +326,7 @@ static int
 snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed)
 {
 	struct pub_cert *c, *prev;
+	const struct pub_dom *od;
 	char errbuf[768];
 	struct pub_dom *d;
 	time_t now = time(NULL);
@@ -358,6 +360,23 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 			changed = 1;
 			continue;
 		}
+		if (r < 0 && prev == NULL && old != NULL &&
+		    (od = pub_snap_find_host(old, d->host, strlen(d->host))) != NULL &&
+		    od->cert != NULL) {
+			/* A reload gave this published domain other files that do not load:
+			 * keep serving the certificate it had, as a failed file change does. */
+			log_dom_err(d->domain,
+			            "%s; keeping the certificate loaded before (%s, key %s)",
+			            errbuf, od->cert->cert_file, od->cert->key_file);
+			od->cert->reload_failed = 1;
+			d->cert = snap_cert_find(s, od->cert->cert_file, od->cert->key_file);
+			if (d->cert == NULL) {
+				d->cert = pub_cert_ref(od->cert);
+				s->certs[s->n_certs++] = d->cert;
+			}
+			changed = 1;
+			continue;
+		}
 		if (r < 0 && prev == NULL) {
 			log_dom_err(d->domain,
 			            "%s; mta-sts.%s is not published until this is fixed (the "
@@ -383,6 +402,10 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 			}
 		} else {
 			changed = 1;
+			/* new files for a domain served before: say what replaced what */
+			if (prev == NULL && old != NULL &&
+			    (od = pub_snap_find_host(old, d->host, strlen(d->host))) != NULL)
+				prev = od->cert;
 			if (prev != NULL && prev->reload_failed)
 				log_dom_notice(
 				        d->domain,

@@ -548,6 +548,28 @@ check "reload without domains: refused with the reason" \
 check "reload without domains: no raw errno text" 0 "$(grep -c 'Invalid argument' "$T/pub.log" || true)"
 check "reload without domains: policies still served" 200 "$(fetch d1.test)"
 cp "$T/pub.conf.good" "$T/pub.conf"
+
+# A reload that names other files for a published domain, which do not load (a key that
+# does not match): d3 keeps the certificate it had and stays published (the trial found it
+# unpublished: no handshake for mta-sts.d3.test until the next good reload).
+sed "s|key = \"$T/d3/privkey.pem\"|key = \"$T/d1.key\"|" "$T/pub.conf.good" >"$T/pub.conf"
+grep -q "$T/d1.key" "$T/pub.conf" || die "pub.conf: d3 key substitution failed"
+n=$(grep -c "publisher: reloaded" "$T/pub.log" || true)
+kill -HUP "$(cat "$T/pub.pid")"
+check "reload to a bad pair: refused for d3, the old pair named" \
+	"mtastsd: error: domain 'd3.test': key $T/d1.key does not match certificate $T/d3/fullchain.pem, refused; keeping the certificate loaded before ($T/d3/fullchain.pem, key $T/d3/privkey.pem)" \
+	"$(wait_line "domain 'd3.test': key $T/d1.key does not match")"
+wait_line "publisher: reloaded" "$n" >/dev/null
+check "reload to a bad pair: d3 still served its certificate" "$FP3" "$(served_fp mta-sts.d3.test)"
+check "reload to a bad pair: d3 policy still served" 200 "$(fetch d3.test)"
+cp "$T/pub.conf.good" "$T/pub.conf"
+n=$(grep -c "publisher: reloaded" "$T/pub.log" || true)
+kill -HUP "$(cat "$T/pub.pid")"
+check "reload back to the good pair: recovery logged" \
+	"mtastsd: notice: domain 'd3.test': certificate $T/d3/fullchain.pem and key $T/d3/privkey.pem load again (recovered); the certificate loaded before stays in service" \
+	"$(wait_line "load again (recovered)" 1)"
+wait_line "publisher: reloaded" "$n" >/dev/null
+check "reload back to the good pair: d3 served" "$FP3" "$(served_fp mta-sts.d3.test)"
 stop_bg pub
 check "no sanitizer report from the daemon" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
 
