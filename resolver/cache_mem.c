@@ -105,11 +105,9 @@ cache_mem_class(enum cache_kind k)
 static uint32_t
 cm_time(time_t t)
 {
-	if (t <= 0)
-		return 0;
-	if ((uint64_t)t >= CACHE_MEM_TIME_MAX)
-		return CACHE_MEM_TIME_MAX;
-	return (uint32_t)t;
+	if ((uint64_t)t <= CACHE_MEM_TIME_MAX) /* one test for both ends: a negative t is huge */
+		return (uint32_t)t;
+	return t < 0 ? 0 : CACHE_MEM_TIME_MAX;
 }
 
 static struct sts_ext *
@@ -138,16 +136,21 @@ static size_t
 cm_node_size(size_t dom_len, const struct cache_entry *e)
 {
 	const struct sts_policy *p = e->policy;
-	size_t size = offsetof(struct cache_node, ptr) + strnlen(e->id, STS_ID_MAX) + dom_len + 1,
-	       i;
+	size_t size = strnlen(e->id, STS_ID_MAX) + dom_len + 1, i;
 
-	if (p == NULL)
-		return size;
-	size += p->n_mx * sizeof(char *) + p->n_ext * sizeof(struct sts_ext);
-	for (i = 0; i < p->n_mx; i++)
-		size += strlen(p->mx[i]) + 1;
-	for (i = 0; i < p->n_ext; i++)
-		size += strlen(p->ext[i].name) + 1 + strlen(p->ext[i].value) + 1;
+	if (p != NULL) {
+		for (i = 0; i < p->n_mx; i++)
+			size += strlen(p->mx[i]) + 1;
+		for (i = 0; i < p->n_ext; i++)
+			size += strlen(p->ext[i].name) + 1 + strlen(p->ext[i].value) + 1;
+	}
+	/* At least STS_ID_MAX bytes from the id on: cm_view_fill() copies that many (a fixed
+	 * size, cheaper than a call) and uses id_len of them. */
+	if (size < STS_ID_MAX)
+		size = STS_ID_MAX;
+	size += offsetof(struct cache_node, ptr);
+	if (p != NULL)
+		size += p->n_mx * sizeof(char *) + p->n_ext * sizeof(struct sts_ext);
 	return size;
 }
 
@@ -219,7 +222,7 @@ cm_view_fill(struct cm_view *v, struct cache_node *n)
 	struct cache_entry *e = &v->e;
 
 	e->kind = (enum cache_kind)n->kind;
-	memcpy(e->id, cm_id(n), n->id_len);
+	memcpy(e->id, cm_id(n), STS_ID_MAX); /* cm_node_size() */
 	e->id[n->id_len] = '\0';
 	e->fetched_at = (time_t)n->fetched_at;
 	e->expires_at = (time_t)n->expires_at;
@@ -243,7 +246,8 @@ cm_view_fill(struct cm_view *v, struct cache_node *n)
 	e->policy = &v->p;
 }
 
-/* Write what the caller may have changed through get's view back to its node. */
+/* Write what the caller may have changed through get's view back to its node. On every
+ * lookup (the hot path): one test for all five times in range, the usual case. */
 static void
 cm_sync(const struct cache_mem *c)
 {
@@ -252,11 +256,20 @@ cm_sync(const struct cache_mem *c)
 
 	if (n == NULL)
 		return;
-	n->fetched_at = cm_time(e->fetched_at);
-	n->expires_at = cm_time(e->expires_at);
-	n->last_check = cm_time(e->last_check);
-	n->retry_after = cm_time(e->retry_after);
-	n->last_used = cm_time(e->last_used);
+	if (((uint64_t)e->fetched_at | (uint64_t)e->expires_at | (uint64_t)e->last_check |
+	     (uint64_t)e->retry_after | (uint64_t)e->last_used) <= CACHE_MEM_TIME_MAX) {
+		n->fetched_at = (uint32_t)e->fetched_at;
+		n->expires_at = (uint32_t)e->expires_at;
+		n->last_check = (uint32_t)e->last_check;
+		n->retry_after = (uint32_t)e->retry_after;
+		n->last_used = (uint32_t)e->last_used;
+	} else {
+		n->fetched_at = cm_time(e->fetched_at);
+		n->expires_at = cm_time(e->expires_at);
+		n->last_check = cm_time(e->last_check);
+		n->retry_after = cm_time(e->retry_after);
+		n->last_used = cm_time(e->last_used);
+	}
 	n->last_error = e->last_error;
 }
 
