@@ -28,10 +28,9 @@ done
 T=$(mktemp -d /tmp/mtastsd-rsscache.XXXXXX)
 MPID=
 stop_mt() {
-	local i
 	[ -n "$MPID" ] || return 0
 	kill "$MPID" 2>/dev/null || true
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		kill -0 "$MPID" 2>/dev/null || break
 		sleep 0.1
 	done
@@ -71,10 +70,9 @@ EOF
 
 # start_mt: start the daemon, wait (at most 60 s) until /status answers, then 2 s more.
 start_mt() {
-	local i
 	"$MT" -f -c "$T/m.conf" >>"$T/mtastsd.log" 2>&1 &
 	MPID=$!
-	for i in $(seq 300); do
+	for _ in $(seq 300); do
 		curl -sf "http://127.0.0.1:$ADM/status" >/dev/null 2>&1 && break
 		kill -0 "$MPID" 2>/dev/null || { cat "$T/mtastsd.log" >&2; exit 1; }
 		sleep 0.2
