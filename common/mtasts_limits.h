@@ -123,6 +123,11 @@
 
 /* Cache value (resolver/cache.c, docs/cache.md): header lines + one canonical policy (bytes). */
 #define CACHE_VALUE_MAX (STS_POLICY_CANON_MAX + 1024)
+/* The memory tier (resolver/cache_mem.c) keeps its times as unsigned 32-bit seconds since
+ * the Unix epoch (issue 21: 100 000 cached policies in < 25 MiB): 0 (1970) to this,
+ * 2106-02-07T06:28:15Z. A time outside is stored clamped into the range (a negative one as
+ * 0, a later one as this), never wrapped: an expiry only ever becomes earlier. */
+#define CACHE_MEM_TIME_MAX 4294967295u
 /* Elements in one Valkey/Redis reply array (resolver/cache_redis.c): ours have at most 3
  * (ROLE on a primary: 3, its replica list one per replica). hiredis 0.14 callocs whatever
  * count the server sends ("*2000000000" asks for 16 GB): more fails the reader. */

@@ -15,10 +15,19 @@
  *            cache_mem_set_max, cache_mem_max, cache_mem_set_max_negative, cache_mem_sizes,
  *            cache_mem_foreach, cache_mem_foreach_recent, cache_mem_evictions,
  *            cache_mem_set_observer, cache_mem_set_due_fn, cache_mem_due_first,
- *            cache_mem_set_due
+ *            cache_mem_set_due, cache_mem_entry_size
  * Threads:   main loop only.
- * Ownership: the cache owns its entries and their policies. Pointers returned by get/peek
- *            are borrowed until the next call that modifies the cache.
+ * Ownership: the cache owns its entries and their policies, kept in a compact form (one
+ *            allocation per entry, times as 32-bit seconds: CACHE_MEM_TIME_MAX). What get,
+ *            peek and due_first return is a struct cache_entry the cache fills from it (a
+ *            view, one for each of the three), borrowed until the next call of the same
+ *            function or a call that modifies the cache; its policy (mx patterns,
+ *            extensions) is borrowed as long. Visitors and the observer get a view for the
+ *            call only. Copy what must live longer (sts_policy_dup(), the id).
+ * Times:     stored clamped into 0..CACHE_MEM_TIME_MAX (2106-02-07T06:28:15Z): a negative
+ *            time reads back as 0, a later one as CACHE_MEM_TIME_MAX, never wrapped, so an
+ *            expiry or a due time only becomes earlier. The shared tier's values are bounded
+ *            before (cache_entry_bound(): at most a year from now).
  * Errors:    none besides -ENOENT from delete; allocation failure dies (xalloc).
  */
 #ifndef MTASTSD_CACHE_MEM_H
@@ -37,15 +46,19 @@ struct cache_mem;
 struct cache_mem *cache_mem_new(size_t max_entries);
 struct cache_mem *cache_mem_free(struct cache_mem *c);
 
-/* Look up dom and mark it most recently used (within its kind). NULL when absent. */
+/* Look up dom and mark it most recently used (within its kind). NULL when absent. The view
+ * (see Ownership) may be changed in place, its times and last_error only: the change is
+ * written to the entry at the next call into the cache (clamped as above). Such changes are
+ * not reported to the observer and do not move the entry in the refresh schedule. */
 struct cache_entry *cache_mem_get(struct cache_mem *c, const char *dom);
-/* Look up without touching recency. */
+/* Look up without touching recency. Read only. */
 const struct cache_entry *cache_mem_peek(const struct cache_mem *c, const char *dom);
-/* Insert or replace dom's entry, taking ownership of e->policy (e is copied; the caller must
- * not free e->policy afterwards). The entry becomes the most recently used of its kind (a
- * policy replaced by a negative entry, or the reverse, moves to the other LRU). When that
- * LRU is full, its least recently used other entry is evicted: a negative entry only ever
- * evicts a negative entry. */
+/* Insert or replace dom's entry with a copy of e and of e->policy, taking ownership of
+ * e->policy (freed here, so the caller must not use or free it afterwards; a view's policy,
+ * e.g. a re-put of what peek returned, is copied and not freed). The entry becomes the most
+ * recently used of its kind (a policy replaced by a negative entry, or the reverse, moves
+ * to the other LRU). When that LRU is full, its least recently used other entry is evicted:
+ * a negative entry only ever evicts a negative entry. */
 void cache_mem_put(struct cache_mem *c, const char *dom, const struct cache_entry *e);
 /* Remove dom's entry. Returns 0 or -ENOENT. */
 int cache_mem_delete(struct cache_mem *c, const char *dom);
@@ -107,5 +120,9 @@ const struct cache_entry *cache_mem_due_first(const struct cache_mem *c, const c
 /* Move dom's policy to due (e.g. after a failed refresh, its retry time), until its next put.
  * Returns 0, or -ENOENT when dom holds no policy. O(log n). */
 int cache_mem_set_due(struct cache_mem *c, const char *dom, time_t due);
+
+/* Bytes the cache allocates for dom's entry e (malloc's own header and rounding not
+ * counted): tests and bench/cache_fill. */
+size_t cache_mem_entry_size(const char *dom, const struct cache_entry *e);
 
 #endif
