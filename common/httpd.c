@@ -9,6 +9,7 @@
  *            libmicrohttpd socket context), freed in MHD_CONNECTION_NOTIFY_CLOSED.
  * Errors:    httpd_start() logs and returns NULL; nothing else fails.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -289,8 +290,8 @@ httpd_start(struct httpd *h, int fd, const struct httpd_server *srv, const char 
 	httpd_opt(opts, &n, MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)httpd_completed, s);
 	if (srv->threads > 1)
 		httpd_opt(opts, &n, MHD_OPTION_THREAD_POOL_SIZE, srv->threads, NULL);
-	if (srv->unescape != NULL)
-		httpd_opt(opts, &n, MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)srv->unescape, NULL);
+	httpd_opt(opts, &n, MHD_OPTION_UNESCAPE_CALLBACK,
+	          (intptr_t)(srv->unescape != NULL ? srv->unescape : httpd_unescape), NULL);
 	if (srv->tls_priority != NULL)
 		httpd_opt(opts, &n, MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)srv->tls_priority);
 	if (srv->tls_cert != NULL)
@@ -364,4 +365,31 @@ httpd_free(struct httpd *h)
 	free(h->deadline_name);
 	free(h);
 	return NULL;
+}
+
+size_t
+httpd_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *in = s, *out = s;
+	char hex[3] = {0, 0, 0};
+	unsigned long v;
+
+	(void)cls;
+	(void)conn;
+	while (*in != '\0') {
+		if (in[0] == '%' && isxdigit((unsigned char)in[1]) &&
+		    isxdigit((unsigned char)in[2])) {
+			hex[0] = in[1];
+			hex[1] = in[2];
+			v = strtoul(hex, NULL, 16);
+			if (v != 0) {
+				*out++ = (char)v;
+				in += 3;
+				continue;
+			}
+		}
+		*out++ = *in++;
+	}
+	*out = '\0';
+	return (size_t)(out - s);
 }

@@ -1,7 +1,8 @@
 /*
  * common/httpd.h - libmicrohttpd glue shared by the daemon's HTTP servers
  *
- * Interface: httpd_new(), httpd_start(), httpd_conn_data(), httpd_counters(), httpd_free()
+ * Interface: httpd_new(), httpd_start(), httpd_conn_data(), httpd_counters(), httpd_free(),
+ *            httpd_unescape()
  * Used by:   the admin endpoint (one daemon in external mode on the main loop) and the
  *            publisher (a daemon per listener, each with its own MHD threads); meant for
  *            any later HTTP server (a TLSRPT receiver).
@@ -72,6 +73,10 @@ typedef void httpd_completed_fn(void *arg, struct MHD_Connection *conn, void **r
                                 enum MHD_RequestTerminationCode toe);
 /* MHD_OPTION_UNESCAPE_CALLBACK: decode s in place, return the new length. */
 typedef size_t httpd_unescape_fn(void *cls, struct MHD_Connection *conn, char *s);
+/* The default httpd_unescape_fn: %XX decoded in place except %00, which stays literal, so a
+ * decoded path or argument never holds an embedded NUL that would cut it short ("/x%00y" is
+ * "/x%00y", not "/x"; RFC 3986 section 2.1). Never grows s. Returns the new length. */
+size_t httpd_unescape(void *cls, struct MHD_Connection *conn, char *s);
 
 /* What every daemon of a group shares. Strings are copied. */
 struct httpd_cfg {
@@ -96,7 +101,7 @@ struct httpd_server {
 	unsigned threads; /* MHD_OPTION_THREAD_POOL_SIZE; 0 or 1: the polling thread alone */
 	MHD_AccessHandlerCallback access;
 	void *access_cls;
-	httpd_unescape_fn *unescape; /* NULL: libmicrohttpd's own */
+	httpd_unescape_fn *unescape; /* NULL: httpd_unescape() */
 	const char *tls_priority;    /* MHD_USE_TLS: the GnuTLS priority string (copied by MHD) */
 	gnutls_certificate_retrieve_function2 *tls_cert; /* MHD_USE_TLS: certificate callback */
 	httpd_opened_fn *opened;                         /* hooks, each may be NULL */

@@ -744,7 +744,6 @@ pub_listen_one(struct pub *pub, const struct cfg_listen *l, int tls)
 	        .flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL,
 	        .access = pub_http_plain_access,
 	        .access_cls = pub,
-	        .unescape = pub_http_unescape,
 	};
 	struct listen_opts o = pub_listen_opts;
 	struct listen_sock ls;

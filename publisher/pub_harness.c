@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "httpd.h"
 #include "pub_harness.h"
 #include "pub_int.h"
 #include "xalloc.h"
@@ -40,7 +41,7 @@ pub_harness_new(struct pub_snap *s, int https)
 	        MHD_OPTION_CONNECTION_LIMIT, (unsigned)PUB_HARNESS_CONNECTIONS,
 	        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(PUB_CONN_TIMEOUT_DEFAULT_MS / 1000),
 	        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)PUB_CONN_MEMORY_MAX,
-	        MHD_OPTION_UNESCAPE_CALLBACK, pub_http_unescape, NULL, MHD_OPTION_END);
+	        MHD_OPTION_UNESCAPE_CALLBACK, httpd_unescape, NULL, MHD_OPTION_END);
 	if (hs->mhd == NULL) {
 		(void)pthread_mutex_destroy(&hs->pub.snap_lock);
 		(void)pthread_mutex_destroy(&hs->pub.acme_lock);

@@ -8,7 +8,7 @@
  *            header line in its read buffer) only mean something on a real libmicrohttpd
  *            connection. A harness is a libmicrohttpd daemon without a listening socket and
  *            without threads, configured as the publisher's listeners are (per-connection
- *            memory PUB_CONN_MEMORY_MAX, the %-decoding pub_http_unescape(), the idle
+ *            memory PUB_CONN_MEMORY_MAX, the %-decoding httpd_unescape(), the idle
  *            timeout), whose access handler serves a snapshot of the caller's. The caller
  *            hands it one end of a socketpair(2) with MHD_add_connection() and turns it with
  *            MHD_run(): the whole request path runs in-process, without a network.

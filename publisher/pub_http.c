@@ -2,7 +2,7 @@
  * publisher/pub_http.c - libmicrohttpd access handlers of the publisher
  *
  * Interface: pub_http_policy_access() (HTTPS listeners), pub_http_plain_access() (port 80),
- *            pub_http_unescape(), pub_http_host_name()
+ *            pub_http_host_name()
  * Rules:     RFC 8461 section 3.3: GET /.well-known/mta-sts.txt on mta-sts.<domain> -> 200
  *            text/plain with the canonical policy; HEAD gets the same headers. Other paths
  *            and unknown hosts 404, other methods 405 with Allow. Port 80: 301 to https,
@@ -279,33 +279,6 @@ http_body_refused(struct MHD_Connection *conn)
 	return http_reply(conn, MHD_HTTP_CONTENT_TOO_LARGE, http_body_413,
 	                  sizeof(http_body_413) - 1, MHD_HTTP_HEADER_CONNECTION, "close", NULL,
 	                  NULL);
-}
-
-size_t
-pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s)
-{
-	char *in = s, *out = s;
-	char hex[3] = {0, 0, 0};
-	unsigned long v;
-
-	(void)cls;
-	(void)conn;
-	while (*in != '\0') {
-		if (in[0] == '%' && isxdigit((unsigned char)in[1]) &&
-		    isxdigit((unsigned char)in[2])) {
-			hex[0] = in[1];
-			hex[1] = in[2];
-			v = strtoul(hex, NULL, 16);
-			if (v != 0) {
-				*out++ = (char)v;
-				in += 3;
-				continue;
-			}
-		}
-		*out++ = *in++;
-	}
-	*out = '\0';
-	return (size_t)(out - s);
 }
 
 size_t

@@ -12,7 +12,7 @@
  *
  * Interface: struct pub_snap, struct pub_dom, struct pub_cert; pub_snap_find_host() (pub.c),
  *            pub_cert_covers(), pub_tls_pick() (pub_tls.c), pub_http_host_name(),
- *            pub_http_unescape(), pub_http_route(), pub_http_loc_start(),
+ *            pub_http_route(), pub_http_loc_start(),
  *            pub_http_loc_arg() (pub_http.c), pub_tlsrpt_rate_count() (pub_tlsrpt.c)
  * Threads:   any; the functions read only their arguments. The publisher builds a snapshot
  *            on the main loop and never changes it once published (pub.c); the MHD threads
@@ -107,7 +107,6 @@ const struct pub_cert *pub_tls_pick(const struct pub_snap *s, const char *name);
 
 /* MHD_OPTION_UNESCAPE_CALLBACK: decodes %HH in place except %00, which stays literal (so
  * "token%00.x" can never become "token"). Returns the new length. */
-size_t pub_http_unescape(void *cls, struct MHD_Connection *conn, char *s);
 /* Routing of a complete request on an HTTPS listener (RFC 8461 section 3.3): host is the
  * Host header value (NULL: none), url the unescaped path. Returns 200 with *ret_dom (in s)
  * for GET or HEAD of /.well-known/mta-sts.txt on "mta-sts.<domain>" of a published domain;

@@ -5,7 +5,7 @@
  *            pub_tls_conn_opened/closed (HTTPS connection hooks), pub_tls_retrieve_cert,
  *            pub_http_*_access handlers. The snapshot structs and the I/O-free routing
  *            (pub_snap_find_host, pub_cert_covers, pub_tls_pick, pub_http_route,
- *            pub_http_host_name, pub_http_unescape) are in the public pub_route.h.
+ *            pub_http_host_name) are in the public pub_route.h.
  * Threads:   struct pub_snap and struct pub_cert are immutable once published (but for
  *            pub_cert.reload_failed, which only the main loop touches); the MHD
  *            threads reach them only through pub_snap_acquire() and drop them with

@@ -6,7 +6,7 @@
  *             do in libmicrohttpd.
  * Covered:    pub_http_host_name() (Host -> name; trailing SP/HTAB, ":port" and one
  *             trailing dot removed),
- *             pub_snap_find_host() on a two-domain snapshot, pub_http_unescape() (the
+ *             pub_snap_find_host() on a two-domain snapshot, httpd_unescape() (the
  *             MHD_OPTION_UNESCAPE_CALLBACK for the path and arguments), and
  *             pub_http_route() on the unescaped path (what pub_http_policy_access() answers
  *             once the request is in).
@@ -27,6 +27,7 @@
 
 #include "fuzz.h"
 #include "mtasts_limits.h"
+#include "httpd.h"
 #include "pub_route.h"
 
 static struct pub_dom doms[2] = {
@@ -89,7 +90,7 @@ check_unescape(const char *target)
 	char *s = strdup(target);
 
 	FUZZ_CHECK(s != NULL);
-	out_len = pub_http_unescape(NULL, NULL, s);
+	out_len = httpd_unescape(NULL, NULL, s);
 	FUZZ_CHECK(out_len <= in_len);
 	FUZZ_CHECK(strlen(s) == out_len);
 	if (strchr(target, '%') == NULL)
@@ -149,7 +150,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_host(host);
 	check_unescape(target);
 	/* libmicrohttpd hands the handler the unescaped path */
-	(void)pub_http_unescape(NULL, NULL, target);
+	(void)httpd_unescape(NULL, NULL, target);
 	check_route(host, target, method);
 	free(host);
 	free(target);

@@ -174,6 +174,11 @@ check "policies: nx.test is cached as no policy" no-policy "$(jq_py "$T/pol4.jso
 check "policies: not cached -> 404" 404 "$(code GET /policies/unknown.test -H "$AUTH")"
 check "policies: invalid name -> 400" 400 "$(code GET /policies/bad..name -H "$AUTH")"
 check "policies: no name -> 404" 404 "$(code GET /policies/ -H "$AUTH")"
+# %00 stays literal (common/httpd.c httpd_unescape): the name is not cut at a NUL into a
+# cached domain's (the trial: /policies/enforce.test%00x answered enforce.test's entry).
+check "policies: %00 in the name -> 400, not the entry before the NUL" 400 \
+	"$(code GET '/policies/enforce.test%00x' -H "$AUTH")"
+check "policies: %2E decoded -> the entry" 200 "$(code GET '/policies/enforce%2Etest' -H "$AUTH")"
 
 # ---- /metrics
 get /metrics -D "$T/metrics.hdr" >"$T/metrics.txt"

@@ -1,7 +1,7 @@
 /*
  * tests/unit/publisher/test_pub_http.c - Host header parsing, %-decoding and SNI choice
  *
- * Covers: pub_http_host_name() (port, trailing dot, IPv6 literals, junk), pub_http_unescape()
+ * Covers: pub_http_host_name() (port, trailing dot, IPv6 literals, junk), httpd_unescape()
  *         (%00 stays literal), pub_snap_find_host() (case-insensitive), pub_tls_pick()
  *         (exact host, SAN and wildcard match, fallback to the first domain),
  *         pub_tlsrpt_rate_count() (colliding addresses keep their own counts).
@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "mtasts_limits.h"
+#include "httpd.h"
 #include "pub_route.h"
 
 static void
@@ -67,7 +68,7 @@ assert_unescape(const char *in, const char *want, size_t want_len)
 	size_t len;
 
 	snprintf(buf, sizeof(buf), "%s", in);
-	len = pub_http_unescape(NULL, NULL, buf);
+	len = httpd_unescape(NULL, NULL, buf);
 	assert_int_equal(len, want_len);
 	assert_memory_equal(buf, want, want_len);
 }
