@@ -63,6 +63,9 @@
 struct daemon {
 	struct loop *loop;
 	struct cfg *cfg;
+	struct cfg *cfg_started; /* what the process started with, kept when a reload replaces
+	                          * cfg: restart-only keys are compared with it (a key changed
+	                          * and changed back is not "changed" again) */
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
@@ -606,7 +609,7 @@ daemon_reload(struct daemon *d)
 		return 0;
 	}
 	daemon_fd_apply(&d->fdb, nc);
-	daemon_log_restart_keys(d->cfg, nc, d->pub != NULL);
+	daemon_log_restart_keys(d->cfg_started, nc, d->pub != NULL);
 	for (size_t i = 0; i < nc->publisher.n_domains; i++) {
 		const struct cfg_domain *nd = &nc->publisher.domains[i];
 
@@ -639,7 +642,8 @@ daemon_reload(struct daemon *d)
 	d->cfg = nc;
 	daemon_mxcheck_reload(d);
 	admin_update(d->admin, d->cfg, d->res, d->pub);
-	(void)cfg_free(old);
+	if (old != d->cfg_started)
+		(void)cfg_free(old);
 	log_set_verbosity(daemon_verbosity(d->cfg, d->opts->extra_verbosity));
 	log_notice("configuration reloaded from %s", path);
 	return 1;
@@ -833,7 +837,7 @@ daemon_start(struct daemon *d)
 int
 daemon_run(struct cfg *cfg, const struct daemon_opts *opts)
 {
-	struct daemon d = {.cfg = cfg, .opts = opts};
+	struct daemon d = {.cfg = cfg, .cfg_started = cfg, .opts = opts};
 	int r, code = 1;
 
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -863,6 +867,8 @@ fail:
 	free(d.state_path);
 	if (d.loop != NULL)
 		d.loop = loop_free(d.loop);
+	if (d.cfg_started != d.cfg)
+		(void)cfg_free(d.cfg_started);
 	(void)cfg_free(d.cfg);
 	return code;
 }

@@ -570,6 +570,17 @@ check "reload back to the good pair: recovery logged" \
 	"$(wait_line "load again (recovered)" 1)"
 wait_line "publisher: reloaded" "$n" >/dev/null
 check "reload back to the good pair: d3 served" "$FP3" "$(served_fp mta-sts.d3.test)"
+# connection_timeout back to the running value (30 s): restart-only keys are compared with
+# what the process started with, so no "changed" line (the trial: it compared with the last
+# file loaded, and logged the revert as a change needing a restart).
+nct=$(grep -c 'publisher.connection_timeout changed' "$T/pub.log" || true)
+pub_conf "$T/pub.conf" "\"127.0.0.1:$P\"" "\"127.0.0.1:$H\"" testing 30s
+n=$(grep -c "configuration reloaded from" "$T/pub.log" || true)
+kill -HUP "$(cat "$T/pub.pid")"
+wait_line "configuration reloaded from" "$n" >/dev/null
+check "connection_timeout back to the running value: not logged as a change" "$nct" \
+	"$(grep -c 'publisher.connection_timeout changed' "$T/pub.log" || true)"
+cp "$T/pub.conf.good" "$T/pub.conf"
 stop_bg pub
 check "no sanitizer report from the daemon" 0 "$(grep -c 'Sanitizer' "$T/pub.log" || true)"
 
