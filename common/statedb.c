@@ -363,7 +363,7 @@ statedb_identify(struct statedb *db, char *errbuf, size_t errlen)
 static int
 statedb_setup(struct statedb *db, char *errbuf, size_t errlen)
 {
-	char mode[32], check[128];
+	char mode[32], check[128], cache[48];
 	int rc, r, i;
 
 	r = statedb_identify(db, errbuf, errlen);
@@ -376,6 +376,10 @@ statedb_setup(struct statedb *db, char *errbuf, size_t errlen)
 		return rc != SQLITE_OK ? statedb_code(rc) : ERR_STATEDB_IO;
 	}
 	rc = statedb_script(db->db, "PRAGMA synchronous = NORMAL");
+	if (rc == SQLITE_OK) {
+		(void)snprintf(cache, sizeof(cache), "PRAGMA cache_size = -%d", STATEDB_CACHE_KIB);
+		rc = statedb_script(db->db, cache);
+	}
 	if (rc == SQLITE_OK)
 		rc = statedb_value(db->db, "PRAGMA quick_check", NULL, check, sizeof(check));
 	if (rc != SQLITE_OK || strcmp(check, "ok") != 0) {
