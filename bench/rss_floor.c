@@ -3,14 +3,13 @@
  *
  * Usage: rss_floor [-t SECONDS]
  *   Links the libraries mtastsd links (bench/CMakeLists.txt: the same pkg-config targets),
- *   does the global initialisation mtastsd's start does (curl_global_init, gnutls_global_init,
- *   sqlite3_initialize, sodium_init (common/keyhash.c), an sd-event loop; the others have none, or
- * have it at load time: glib/gobject's constructors), touches one symbol of each library so that
- * none is dropped by the linker, prints its VmRSS as "rss_kb=N" and sleeps (default 600 s) so
- *   /proc/PID/smaps can be read. Built a second time as rss_floor_mail, with GMime and
- *   libyaml linked too (RSS_FLOOR_MAIL), as mtastsd linked them before it loaded them on
- *   first use (common/dynlib.h): the difference is what they cost a process that never
- *   uses them.
+ *   does the global initialisation mtastsd's start does (curl_global_once (common/curl_global.h),
+ * gnutls_global_init, sqlite3_initialize, sodium_init (common/keyhash.c), an sd-event loop; the
+ * others have none, or have it at load time: glib/gobject's constructors), touches one symbol of
+ * each library so that none is dropped by the linker, prints its VmRSS as "rss_kb=N" and sleeps
+ * (default 600 s) so /proc/PID/smaps can be read. Built a second time as rss_floor_mail, with GMime
+ * and libyaml linked too (RSS_FLOOR_MAIL), as mtastsd linked them before it loaded them on first
+ * use (common/dynlib.h): the difference is what they cost a process that never uses them.
  * bench/rss_idle.sh runs both and an idle mtastsd side by side (docs/performance.md).
  */
 #include <stdio.h>
@@ -37,6 +36,7 @@
 #endif
 
 #include "bench_rss.h"
+#include "curl_global.h"
 
 int
 main(int argc, char **argv)
@@ -57,7 +57,7 @@ main(int argc, char **argv)
 		secs = (unsigned)strtoul(optarg, NULL, 10);
 	}
 	/* what daemon_start() initialises */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || gnutls_global_init() < 0 ||
+	if (curl_global_once() < 0 || gnutls_global_init() < 0 ||
 	    sqlite3_initialize() != SQLITE_OK || sodium_init() < 0 || sd_event_new(&ev) < 0) {
 		fprintf(stderr, "rss_floor: a library failed to initialise\n");
 		return 1;

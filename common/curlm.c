@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "curl_global.h"
 #include "curlm.h"
 #include "xalloc.h"
 
@@ -29,8 +30,6 @@ struct curlm {
 	struct loop_timer timer;
 	unsigned n_running;
 };
-
-static int curlm_global_done;
 
 static void
 curlm_collect(struct curlm *m)
@@ -134,11 +133,8 @@ curlm_new(struct loop *loop, struct curlm **ret_m)
 {
 	struct curlm *m;
 
-	if (!curlm_global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -ENOMEM;
-		curlm_global_done = 1;
-	}
+	if (curl_global_once() < 0)
+		return -ENOMEM;
 	m = xcalloc(1, sizeof(*m));
 	m->loop = loop;
 	m->multi = curl_multi_init();

@@ -27,7 +27,7 @@ struct curlm;
  * add others. */
 typedef void curlm_done_fn(CURL *easy, CURLcode result, void *arg);
 
-/* A multi handle on loop (curl_global_init() on the first call). Returns 0 and *ret_m, or
+/* A multi handle on loop (curl_global_once() on the first call). Returns 0 and *ret_m, or
  * -ENOMEM. */
 int curlm_new(struct loop *loop, struct curlm **ret_m);
 /* Closes the cached connections and frees m; every handle must have completed or been
