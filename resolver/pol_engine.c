@@ -78,6 +78,7 @@ struct pol_job {
 	int from_shared;       /* the outcome came from the shared cache: not written back */
 	time_t shared_expires; /* from_shared negative entry: its expiry */
 	int fail_err;
+	enum cache_kind fail_kind; /* what fail_timer completes the job with */
 	char id[STS_ID_MAX + 1];
 	char detail[256];
 };
@@ -827,7 +828,7 @@ pol_fail_timer(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct pol_job *job = arg;
 
-	pol_fail(job, CACHE_TEMPFAIL, job->fail_err);
+	pol_fail(job, job->fail_kind, job->fail_err);
 }
 
 static void
@@ -837,11 +838,24 @@ pol_txt_start(struct pol_job *job)
 
 	job->state = JOB_TXT;
 	job->detail[0] = '\0';
+	if (strlen(job->qname) > DOMAIN_NAME_MAX) {
+		/* "_mta-sts." makes a name over 253 octets (RFC 1035 section 2.3.4): no TXT
+		 * record can exist, the domain has no policy (not a temporary failure, which
+		 * would defer its mail forever). */
+		job->state = JOB_FAILING;
+		job->fail_kind = CACHE_NO_POLICY;
+		job->fail_err = ERR_DNS_NXDOMAIN;
+		(void)snprintf(job->detail, sizeof(job->detail),
+		               "_mta-sts.<domain> is longer than 253 octets");
+		loop_timer_start(e->loop, &job->fail_timer, 0, pol_fail_timer, job);
+		return;
+	}
 	job->dq = dns_query_start(e->dns, job->qname, LDNS_RR_TYPE_TXT, 0, pol_dns_done, job);
 	if (job->dq == NULL) {
 		/* Never complete from inside pol_lookup(): report on the next iteration. */
 		e->ctr.dns_other++;
 		job->state = JOB_FAILING;
+		job->fail_kind = CACHE_TEMPFAIL;
 		job->fail_err = -EIO;
 		(void)snprintf(job->detail, sizeof(job->detail), "cannot start the DNS query");
 		loop_timer_start(e->loop, &job->fail_timer, 0, pol_fail_timer, job);

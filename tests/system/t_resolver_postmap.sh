@@ -107,6 +107,13 @@ check "IP literal [IPv6:2001:db8::1]" "$NF" "$(pm "$SM" postfix '[IPv6:2001:db8:
 check "bare IPv4 192.0.2.1" "$NF" "$(pm "$SM" postfix 192.0.2.1)"
 check "invalid name a..b.test" "$NF" "$(pm "$SM" postfix 'a..b.test')"
 check "invalid name bad!name.test" "$NF" "$(pm "$SM" postfix 'bad!name.test')"
+# A valid name of 250 octets: "_mta-sts." makes it 259, over DNS's 253, so it cannot have
+# a policy: NOTFOUND without a query, not TEMP (the trial: "cannot start the DNS query",
+# which deferred its mail).
+LONG=$(printf 'a%.0s' $(seq 62)).$(printf 'b%.0s' $(seq 62)).$(printf 'c%.0s' $(seq 62)).$(printf 'd%.0s' $(seq 58)).test
+check "250-octet name: NOTFOUND (no _mta-sts TXT can exist)" "$NF" "$(pm "$SM" postfix "$LONG")"
+check "250-octet name: no temporary failure logged" 0 \
+	"$(grep -c "cannot start the DNS query\|temporary failure.*$LONG" "$T/mtastsd.log" || true)"
 check "fresh.test still fetchable" "$(pm_ok 'secure match=mail.fresh.test servername=hostname')" \
 	"$(pm "$SM" postfix fresh.test)"
 
