@@ -63,7 +63,8 @@ typedef void lookup_done_fn(const struct lookup_reply *r, void *arg);
 struct lookup_counters {
 	uint64_t lookups;
 	uint64_t source[LOOKUP_SRC_COUNT]; /* replies by enum lookup_source */
-	uint64_t dane_checked;             /* lookups that ran DANE (zone dane on) */
+	uint64_t dane_checked;             /* lookups that ran DANE (zone dane on, and the AD
+	                                    * bit trusted: resolvers on loopback) */
 	uint64_t sts_overridden;           /* DANE decided while MTA-STS had a policy reply */
 	uint64_t sts_over_insecure_mx;     /* MTA-STS decided although MX hosts had TLSA records,
 	                                    * the MX RRset being insecure (*_UNLESS_STS) */
@@ -82,9 +83,13 @@ struct lookup_dane {
 	              uint64_t timeout_ms, dane_done_fn *done, void *arg,
 	              struct dane_waiter **ret_w);
 	void (*cancel)(struct dane_waiter *w);
+	/* Whether d trusts the AD bit (dane_ad_trusted()); when not, DANE never applies and a
+	 * lookup is not counted as checked. NULL: trusted. */
+	int (*ad_trusted)(const struct dane *d);
 };
 
-/* {d, dane_lookup, dane_lookup_cancel} (in lookup_cli.c, which may name dane.o's symbols). */
+/* {d, dane_lookup, dane_lookup_cancel, dane_ad_trusted} (in lookup_cli.c, which may name
+ * dane.o's symbols). */
 struct lookup_dane lookup_dane_of(struct dane *d);
 
 /* dane NULL (or dane->dane NULL): MTA-STS only. Never fails. */

@@ -19,7 +19,10 @@
 struct lookup_dane
 lookup_dane_of(struct dane *d)
 {
-	struct lookup_dane ld = {.dane = d, .start = dane_lookup, .cancel = dane_lookup_cancel};
+	struct lookup_dane ld = {.dane = d,
+	                         .start = dane_lookup,
+	                         .cancel = dane_lookup_cancel,
+	                         .ad_trusted = dane_ad_trusted};
 
 	return ld;
 }
