@@ -140,11 +140,12 @@ struct lookup_cli_result {
  * has dane on; NULL otherwise (every other lookup_cli_* call accepts NULL and does
  * nothing). Its answer calls loop_exit() when *sts_answered is set by then (the MTA-STS
  * half exits the loop itself only when lookup_cli_pending() is 0): one loop_run() waits
- * for both halves. */
+ * for both halves. The DNS client takes the servers of dns_like (the policy engine's,
+ * borrowed during the call; NULL: read from rc), dane_new_like(). */
 struct lookup_cli *lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc,
                                     const struct cfg_zone *z, const char *domain,
                                     const struct domain_nexthop *nh, uint64_t timeout_ms,
-                                    const int *sts_answered);
+                                    const int *sts_answered, const struct dns_client *dns_like);
 /* Whether the DANE answer is still to come. */
 int lookup_cli_pending(const struct lookup_cli *lc);
 /* When DANE decides, replace *st / *data (owned) with its reply and return 1; otherwise

@@ -1693,6 +1693,12 @@ pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 	return 0;
 }
 
+const struct dns_client *
+pol_engine_dns(const struct pol_engine *e)
+{
+	return e->dns;
+}
+
 struct pol_engine *
 pol_engine_free(struct pol_engine *e)
 {
