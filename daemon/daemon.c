@@ -380,30 +380,36 @@ daemon_acme_start(struct daemon *d)
 
 /* ---- descriptor budget (common/fd_budget.h, docs/operations.md "File descriptors") ---- */
 
-/* *v = at most max (max 0: the part did not run at start, leave it). */
+/* *v = at most max (max 0: the part did not run at start, leave it); *lowered counts it.
+ * quiet: no log line (a dry run). */
 static void
-daemon_fd_clamp(unsigned *v, unsigned max, const char *key, unsigned limit)
+daemon_fd_clamp(unsigned *v, unsigned max, const char *key, unsigned limit, int quiet,
+                unsigned *lowered)
 {
 	if (max == 0 || *v <= max)
 		return;
-	log_warn("%s = %u is more than the descriptor budget gives it (RLIMIT_NOFILE %u, see "
-	         "the fd budget line): using %u",
-	         key, *v, limit, max);
+	if (!quiet)
+		log_warn("%s = %u is more than the descriptor budget gives it (RLIMIT_NOFILE %u, "
+		         "see the fd budget line): using %u",
+		         key, *v, limit, max);
 	*v = max;
+	(*lowered)++;
 }
 
 /* Bring what c asks for within the budget: at start, and to every reloaded configuration
  * (the budget itself is fixed at start). */
-static void
-daemon_fd_apply(const struct fd_budget *b, struct cfg *c)
+static unsigned
+daemon_fd_apply(const struct fd_budget *b, struct cfg *c, int quiet)
 {
+	unsigned lowered = 0;
+
 	daemon_fd_clamp(&c->publisher.max_connections, b->publisher, "publisher.max_connections",
-	                b->limit);
+	                b->limit, quiet, &lowered);
 	if (c->publisher.max_connections_per_address > 0)
 		daemon_fd_clamp(&c->publisher.max_connections_per_address, b->per_address,
-		                "publisher.max_connections_per_address", b->limit);
+		                "publisher.max_connections_per_address", b->limit, quiet, &lowered);
 	daemon_fd_clamp(&c->resolver.max_connections, b->socketmap, "resolver.max_connections",
-	                b->limit);
+	                b->limit, quiet, &lowered);
 	/* The fetcher runs fetch_concurrency + refresh_concurrency transfers (refreshes have slots
 	 * of their own): the budget's fetches cover both, refreshes keep at most a quarter. */
 	if (b->fetch > 0 &&
@@ -413,29 +419,34 @@ daemon_fd_apply(const struct fd_budget *b, struct cfg *c)
 		if (c->resolver.refresh_concurrency < refresh)
 			refresh = c->resolver.refresh_concurrency;
 		daemon_fd_clamp(&c->resolver.refresh_concurrency, refresh,
-		                "resolver.refresh_concurrency", b->limit);
+		                "resolver.refresh_concurrency", b->limit, quiet, &lowered);
 		daemon_fd_clamp(&c->resolver.fetch_concurrency,
 		                b->fetch > refresh ? b->fetch - refresh : 1,
-		                "resolver.fetch_concurrency", b->limit);
+		                "resolver.fetch_concurrency", b->limit, quiet, &lowered);
 	}
-	daemon_fd_clamp(&c->resolver.dns_concurrency, b->dns, "resolver.dns_concurrency", b->limit);
+	daemon_fd_clamp(&c->resolver.dns_concurrency, b->dns, "resolver.dns_concurrency", b->limit,
+	                quiet, &lowered);
 	c->admin.max_connections = b->admin;
 	/* the receiver's and the MX check's share of the reserve, fixed at start */
 	if (b->tlsrpt > 0)
 		daemon_fd_clamp(&c->tlsrpt.max_uploads, b->tlsrpt / FD_PER_STATEDB,
-		                "tlsrpt.max_uploads", b->limit);
+		                "tlsrpt.max_uploads", b->limit, quiet, &lowered);
 	if (b->mxcheck > 0)
 		daemon_fd_clamp(&c->publisher.mx_check_concurrency,
 		                b->mxcheck / (MX_PROBE_HOSTS_MAX * FD_PER_MX_HOST),
-		                "publisher.mx_check_concurrency", b->limit);
+		                "publisher.mx_check_concurrency", b->limit, quiet, &lowered);
+	return lowered;
 }
 
 /* Raise the soft RLIMIT_NOFILE to the hard limit (systemd starts services at 1024 whatever
- * LimitNOFILE= says), give each part its budget, log it. */
+ * LimitNOFILE= says), give each part of c its budget (*ret_b), bring c within it; the
+ * findings logged (a raise that fails, a limit too small, each key lowered), and the
+ * budget line: always at start (log_budget), else (-n) only before keys it lowers, which
+ * name it. Returns 0 or -EMFILE. */
 static int
-daemon_fd_setup(struct daemon *d)
+daemon_fd_budget(struct cfg *c, struct fd_budget *ret_b, int log_budget)
 {
-	struct cfg *c = d->cfg;
+	struct cfg dry;
 	unsigned before, after;
 	struct fd_want w;
 	char line[256];
@@ -446,7 +457,7 @@ daemon_fd_setup(struct daemon *d)
 		log_warn("cannot raise the descriptor limit (RLIMIT_NOFILE) above %u: %s; sharing "
 		         "what there is",
 		         after, strerror(-r));
-	else if (after > before)
+	else if (after > before && log_budget) /* not a finding: at start only */
 		log_info("descriptor limit (RLIMIT_NOFILE) raised from %u to %u (the hard limit)",
 		         before, after);
 	w = (struct fd_want){
@@ -468,7 +479,7 @@ daemon_fd_setup(struct daemon *d)
 		w.fetch = c->resolver.fetch_concurrency + c->resolver.refresh_concurrency;
 		w.dns = c->resolver.dns_concurrency;
 	}
-	r = fd_budget_compute(&w, &d->fdb);
+	r = fd_budget_compute(&w, ret_b);
 	if (r < 0) {
 		log_err("the descriptor limit (RLIMIT_NOFILE) is %u: too small to run this "
 		        "configuration (it holds about %u at rest); give it at least %u: "
@@ -476,10 +487,21 @@ daemon_fd_setup(struct daemon *d)
 		        after, w.fixed, fd_budget_limit_min(&w));
 		return r;
 	}
-	(void)fd_budget_format(&d->fdb, line, sizeof(line));
-	log_notice("fd budget: %s", line);
-	daemon_fd_apply(&d->fdb, c);
+	dry = *c; /* only its numbers change: nothing to free */
+	if (log_budget || daemon_fd_apply(ret_b, &dry, 1) > 0) {
+		(void)fd_budget_format(ret_b, line, sizeof(line));
+		log_notice("fd budget: %s", line);
+	}
+	(void)daemon_fd_apply(ret_b, c, 0);
 	return 0;
+}
+
+int
+daemon_fd_check(struct cfg *c)
+{
+	struct fd_budget b;
+
+	return daemon_fd_budget(c, &b, 0);
 }
 
 /* ---- reload ---- */
@@ -608,7 +630,7 @@ daemon_reload(struct daemon *d)
 		log_err("reload failed: %s; keeping the old configuration", errbuf);
 		return 0;
 	}
-	daemon_fd_apply(&d->fdb, nc);
+	(void)daemon_fd_apply(&d->fdb, nc, 0);
 	daemon_log_restart_keys(d->cfg_started, nc, d->pub != NULL);
 	for (size_t i = 0; i < nc->publisher.n_domains; i++) {
 		const struct cfg_domain *nd = &nc->publisher.domains[i];
@@ -767,7 +789,7 @@ daemon_start(struct daemon *d)
 	r = daemon_priv_prepare(d);
 	if (r < 0)
 		return r;
-	r = daemon_fd_setup(d);
+	r = daemon_fd_budget(d->cfg, &d->fdb, 1);
 	if (r < 0)
 		return r;
 	r = daemon_passed_scan();

@@ -1,7 +1,7 @@
 /*
  * daemon/daemon.h - the running daemon: ordered start, SIGHUP reload, SIGTERM shutdown
  *
- * Interface: daemon_run(), daemon_cfg_load(), daemon_verbosity()
+ * Interface: daemon_run(), daemon_cfg_load(), daemon_fd_check(), daemon_verbosity()
  * Threads:   main thread; runs the event loop until shutdown.
  * Ownership: daemon_run() takes the config and frees it (and any reloaded one) on return.
  * Errors:    startup errors are logged once and turn into exit status 1; reload errors are
@@ -37,6 +37,13 @@ enum {
  * "file:line: key: reason" in errbuf. */
 int daemon_cfg_load(const char *path, unsigned flags, struct cfg **ret_cfg, char *errbuf,
                     size_t errlen);
+
+/* For -n: the descriptor check the start makes on cfg (common/fd_budget.h): the soft
+ * RLIMIT_NOFILE raised to the hard limit as at start, then the same error (the limit cannot
+ * hold this configuration) or warnings (a key lowered to its share, in cfg, which the
+ * caller then discards) logged with the same text. Returns 0, or -EMFILE (the start would
+ * fail). */
+int daemon_fd_check(struct cfg *cfg);
 
 /* The verbosity to use: process.verbosity + extra, at most 3. */
 int daemon_verbosity(const struct cfg *cfg, int extra);

@@ -271,6 +271,10 @@ main(int argc, char **argv)
 		if (main_load(path, 1, DAEMON_CFG_CERTS_STRICT, &cfg, &used, &optional) != 0)
 			return 1;
 		main_check_acme(cfg);
+		if (daemon_fd_check(cfg) < 0) { /* the start's RLIMIT_NOFILE check */
+			(void)cfg_free(cfg);
+			return 1;
+		}
 		if (cfg->path != NULL)
 			printf("mtastsd: configuration %s is valid\n", cfg->path);
 		else

@@ -11,8 +11,9 @@
  *            by common/httpd.c (logger, request deadline, connection counters). What they
  *            serve (policies, certificates, ACME webroot, Cache-Control) is one immutable,
  *            reference-counted struct pub_snap. The main loop builds a new snapshot on
- *            SIGHUP (pub_reload()) or when a certificate file changes (inotify, debounced),
- *            and swaps the pointer under snap_lock; connections that hold the old snapshot
+ *            SIGHUP (pub_reload()) or when a certificate file changes (inotify on their
+ *            directories, events on the other files there ignored; debounced), and
+ *            swaps the pointer under snap_lock; connections that hold the old snapshot
  *            keep it until they close, so established connections are never dropped.
  *            HTTPS listeners run a pool of pub->threads MHD threads (one per CPU, at most
  *            PUB_THREADS_MAX): the snapshot is the only shared state. Session resumption:
@@ -428,9 +429,56 @@ snap_load_certs(struct pub_snap *s, const struct pub_snap *old, int *ret_changed
 
 /* ---- certificate file watching ---- */
 
-/* Watch the directory of path (and, for a symlink, the directory it points into). Returns 0,
- * or -errno when the directory cannot be watched (ENOSPC: the inotify watch limit of the
- * user, fs.inotify.max_user_watches). */
+/* Note that the file name of path (after its last '/') in the directory watched as wd is
+ * one of ours. */
+static void
+watch_name_add(struct pub *pub, int wd, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	struct pub_watch_name *w;
+
+	pub->watch_names =
+	        xrealloc(pub->watch_names, (pub->n_watch_names + 1) * sizeof(*pub->watch_names));
+	w = &pub->watch_names[pub->n_watch_names++];
+	w->wd = wd;
+	w->name = xstrdup(slash != NULL ? slash + 1 : path);
+}
+
+static void
+watch_names_clear(struct pub *pub)
+{
+	size_t i;
+
+	for (i = 0; i < pub->n_watch_names; i++)
+		free(pub->watch_names[i].name);
+	free(pub->watch_names);
+	pub->watch_names = NULL;
+	pub->n_watch_names = 0;
+}
+
+/* Whether inotify event ev may concern a certificate or key file: its name (in the
+ * directory of its watch) is one of ours, or the event is about the watch itself (the
+ * directory deleted or moved, the watch gone, events lost). Writes to other files of the
+ * directory (logs, other services' files) are not. */
+static int
+watch_event_ours(const struct pub *pub, const struct inotify_event *ev)
+{
+	size_t i;
+
+	if (ev->mask & (IN_Q_OVERFLOW | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED))
+		return 1;
+	if (ev->len == 0 || memchr(ev->name, '\0', ev->len) == NULL)
+		return 0;
+	for (i = 0; i < pub->n_watch_names; i++)
+		if (pub->watch_names[i].wd == ev->wd &&
+		    strcmp(pub->watch_names[i].name, ev->name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Watch the directory of path (and, for a symlink, the directory it points into); note the
+ * file names watched. Returns 0, or -errno when the directory cannot be watched (ENOSPC:
+ * the inotify watch limit of the user, fs.inotify.max_user_watches). */
 static int
 watch_dir_of(struct pub *pub, const char *path)
 {
@@ -452,6 +500,8 @@ watch_dir_of(struct pub *pub, const char *path)
 	                               IN_DELETE | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR);
 	if (wd < 0)
 		r = -errno;
+	else
+		watch_name_add(pub, wd, path);
 	free(dir);
 	/* Let's Encrypt: live/<name>/fullchain.pem is a symlink into archive/<name>/. */
 	real = realpath(path, NULL);
@@ -464,6 +514,8 @@ watch_dir_of(struct pub *pub, const char *path)
 			                               IN_ONLYDIR);
 			if (wd < 0 && r == 0 && errno != ENOENT)
 				r = -errno;
+			else if (wd >= 0)
+				watch_name_add(pub, wd, slash + 1);
 		}
 	}
 	free(real);
@@ -526,6 +578,7 @@ watch_setup(struct pub *pub)
 	size_t i;
 
 	/* inotify_add_watch() on a watched directory returns the same watch: no duplicates. */
+	watch_names_clear(pub);
 	for (i = 0; pub->inotify_fd >= 0 && i < s->n_doms; i++) {
 		r = watch_dir_of(pub, s->doms[i].cert_file);
 		if (r == 0)
@@ -711,8 +764,9 @@ static void
 pub_inotify_ready(struct loop *loop, int fd, unsigned events, void *arg)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	const struct inotify_event *ev;
 	struct pub *pub = arg;
-	ssize_t n;
+	ssize_t n, off;
 	int i, seen = 0;
 
 	(void)events;
@@ -720,7 +774,19 @@ pub_inotify_ready(struct loop *loop, int fd, unsigned events, void *arg)
 		n = read(fd, buf, sizeof(buf));
 		if (n <= 0)
 			break;
-		seen = 1;
+		/* whole events only (inotify(7)); a write to another file of the directory
+		 * reloads nothing */
+		for (off = 0; !seen && off + (ssize_t)sizeof(*ev) <= n;
+		     off += (ssize_t)sizeof(*ev) + (ssize_t)ev->len) {
+			ev = (const struct inotify_event *)(void *)(buf + off);
+			if (off + (ssize_t)sizeof(*ev) + (ssize_t)ev->len > n)
+				break;
+			seen = watch_event_ours(pub, ev);
+			if (seen)
+				log_debug("publisher: certificate file %s changed, reloading the "
+				          "certificates",
+				          ev->len > 0 ? ev->name : "directory");
+		}
 	}
 	if (seen)
 		loop_timer_start(loop, &pub->reload_timer, PUB_CERT_RELOAD_DEBOUNCE_MS,
@@ -1206,6 +1272,7 @@ pub_free(struct pub *pub)
 		loop_io_del(pub->loop, pub->inotify_fd);
 		(void)close(pub->inotify_fd);
 	}
+	watch_names_clear(pub);
 	pub_snap_unref(pub->snap);
 	(void)pthread_mutex_destroy(&pub->snap_lock);
 	for (size_t i = 0; i < PUB_ACME_TOKENS_MAX; i++) {

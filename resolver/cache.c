@@ -224,6 +224,12 @@ cache_entry_bound(struct cache_entry *e, time_t now, const struct cache_trust *t
 			               (long long)(when - now));
 		return ERR_CACHE_DECODE;
 	}
+	if (e->expires_at < e->fetched_at) {
+		if (why != NULL)
+			(void)snprintf(why, whysize, "expires_at %lld s before fetched_at",
+			               (long long)(e->fetched_at - e->expires_at));
+		return ERR_CACHE_DECODE;
+	}
 	if (e->kind == CACHE_POLICY && e->policy != NULL) {
 		max_age = (time_t)e->policy->max_age_s;
 		if (max_age > (time_t)STS_MAX_AGE_MAX)
@@ -236,6 +242,9 @@ cache_entry_bound(struct cache_entry *e, time_t now, const struct cache_trust *t
 		base = e->last_check < now ? e->last_check : now;
 		cache_bound_lower(&e->expires_at, base + ttl, "expires_at", &clamped, why, whysize);
 	}
+	/* fetched_at within the skew: no later than now either, so that expires_at (bounded
+	 * from min(fetched_at, now) above, and not below fetched_at as read) stays >= it. */
+	cache_bound_lower(&e->fetched_at, now, "fetched_at", &clamped, why, whysize);
 	cache_bound_lower(&e->last_check, now, "last_check", &clamped, why, whysize);
 	cache_bound_lower(&e->retry_after, e->last_check + t->tempfail_ttl_s, "retry_after",
 	                  &clamped, why, whysize);

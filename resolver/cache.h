@@ -68,13 +68,15 @@ struct cache_trust {
 /* Hold e, decoded from the shared tier (another host wrote it, or anyone who can write to
  * Valkey), to what it can prove at now (wall s), issue 15 part 4 (docs/cache.md):
  *  - fetched_at or last_check more than CACHE_CLOCK_SKEW_S in the future: refused;
+ *  - expires_at before fetched_at (no writer stores that): refused;
  *  - a policy expires no later than min(fetched_at, now) + its max_age (max_age itself at
  *    most STS_MAX_AGE_MAX, RFC 8461 section 3.2);
  *  - a no-policy / tempfail entry expires no later than min(last_check, now) + the local
  *    negative_ttl / tempfail_ttl (so no later than now + that TTL, and a value that is
  *    never rewritten runs out);
- *  - last_check no later than now; retry_after no later than min(last_check, now) +
- *    tempfail_ttl.
+ *  - fetched_at and last_check no later than now; retry_after no later than
+ *    min(last_check, now) + tempfail_ttl.
+ * So a kept e has fetched_at <= expires_at.
  * Returns 0 with e kept (fields lowered in place; *ret_clamped 1 when any was), or
  * ERR_CACHE_DECODE when refused (e untouched; the caller clears it and treats it as a
  * miss). why (may be NULL) gets the first rule broken or lowered, for the log. */

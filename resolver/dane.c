@@ -1,7 +1,8 @@
 /*
  * resolver/dane.c - DANE (RFC 7672) applicability of a next hop (domain or relay), cached
  *
- * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
+ * Interface: dane_new(), dane_new_like(), dane_reload(), dane_reload_like(), dane_free(),
+ *            dane_lookup(), dane_lookup_cancel(),
  *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
  *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
@@ -1191,13 +1192,20 @@ int
 dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_opts *opts,
          struct dane **ret_d)
 {
+	return dane_new_like(loop, cfg, opts, NULL, ret_d);
+}
+
+int
+dane_new_like(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_opts *opts,
+              const struct dns_client *like, struct dane **ret_d)
+{
 	struct dane *d = xcalloc(1, sizeof(*d));
 	int r;
 
 	d->loop = loop;
 	d->cfg = cfg;
 	dane_apply_opts(d, cfg, opts);
-	r = dns_client_new(loop, cfg, &d->dns);
+	r = dns_client_new_like(loop, cfg, like, &d->dns);
 	if (r < 0) {
 		free(d);
 		return r;
@@ -1244,12 +1252,18 @@ dane_jobs_end_untrusted(struct dane *d)
 int
 dane_reload(struct dane *d, const struct cfg_resolver *cfg)
 {
+	return dane_reload_like(d, cfg, NULL);
+}
+
+int
+dane_reload_like(struct dane *d, const struct cfg_resolver *cfg, const struct dns_client *like)
+{
 	struct dns_client *dns, *old = d->dns;
 	struct coalesce_job *cj;
 	struct lru_node *n, *newer;
 	int r, same = dane_servers_same(d->cfg, cfg), was_trusted = d->trusted;
 
-	r = dns_client_new(d->loop, cfg, &dns);
+	r = dns_client_new_like(d->loop, cfg, like, &dns);
 	if (r < 0) {
 		/* Keep the old client (it copied what it needs) but never the old cfg. */
 		d->cfg = cfg;

@@ -39,7 +39,8 @@
  * while the records it came from are within their TTL (RFC 8767 serve-stale, bounded by the
  * records' own TTLs and by opts stale_max past the expiry).
  *
- * Interface: dane_new(), dane_reload(), dane_free(), dane_lookup(), dane_lookup_cancel(),
+ * Interface: dane_new(), dane_new_like(), dane_reload(), dane_reload_like(), dane_free(),
+ *            dane_lookup(), dane_lookup_cancel(),
  *            dane_counters(), dane_stats_add(), dane_cache_entries(), dane_jobs_in_flight(),
  *            dane_ad_trusted(), dane_decide(),
  *            dane_tlsa_usable(), dane_ttl_ms(), dane_verdict_name(), dane_host_state_name(),
@@ -83,6 +84,7 @@
 
 struct dane;
 struct dane_waiter;
+struct dns_client;
 
 enum dane_verdict {
 	DANE_NONE = 0,     /* DANE does not apply: MTA-STS decides */
@@ -184,6 +186,13 @@ int dane_new(struct loop *loop, const struct cfg_resolver *cfg, const struct dan
  * comes back. Returns 0, or the error of building the client: the old client (and its
  * trust) stays, but cfg is used from now on (the old one may be freed). */
 int dane_reload(struct dane *d, const struct cfg_resolver *cfg);
+/* dane_new() and dane_reload() whose DNS client takes the servers of like
+ * (dns_client_new_like(); borrowed during the call only) instead of reading
+ * resolver.dns_servers or /etc/resolv.conf once more: the resolver passes its policy
+ * engine's client (pol_engine_dns()), built from the same cfg. like NULL: as without. */
+int dane_new_like(struct loop *loop, const struct cfg_resolver *cfg, const struct dane_opts *opts,
+                  const struct dns_client *like, struct dane **ret_d);
+int dane_reload_like(struct dane *d, const struct cfg_resolver *cfg, const struct dns_client *like);
 /* Waiters get DANE_CANCELED, jobs stop. Returns NULL. */
 struct dane *dane_free(struct dane *d);
 

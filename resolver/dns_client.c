@@ -280,6 +280,13 @@ dns_client_add_server(struct dns_client *c, const char *text)
 int
 dns_client_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_client **ret_client)
 {
+	return dns_client_new_like(loop, cfg, NULL, ret_client);
+}
+
+int
+dns_client_new_like(struct loop *loop, const struct cfg_resolver *cfg,
+                    const struct dns_client *like, struct dns_client **ret_client)
+{
 	struct dns_client *c;
 	char **list = NULL;
 	size_t i, n = 0;
@@ -294,7 +301,13 @@ dns_client_new(struct loop *loop, const struct cfg_resolver *cfg, struct dns_cli
 		c->max_running = cfg->dns_concurrency >= 2 * DNS_CLIENTS
 		                         ? cfg->dns_concurrency / DNS_CLIENTS
 		                         : 1;
-	if (cfg->n_dns_servers > 0) {
+	if (like != NULL) {
+		c->servers =
+		        xcalloc(like->n_servers > 0 ? like->n_servers : 1, sizeof(*c->servers));
+		if (like->n_servers > 0)
+			memcpy(c->servers, like->servers, like->n_servers * sizeof(*c->servers));
+		c->n_servers = like->n_servers;
+	} else if (cfg->n_dns_servers > 0) {
 		for (i = 0; i < cfg->n_dns_servers; i++)
 			dns_client_add_server(c, cfg->dns_servers[i]);
 		if (c->n_servers == 0) {

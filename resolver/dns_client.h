@@ -6,8 +6,8 @@
  * question checked, TCP on truncation (TC), a timeout per try, rotation across servers.
  * Servers come from the config (resolver.dns_servers) or /etc/resolv.conf.
  *
- * Interface: dns_client_new(), dns_client_free(), dns_query_start(), dns_query_cancel(),
- *            dns_query_sent(), dns_client_queries(),
+ * Interface: dns_client_new(), dns_client_new_like(), dns_client_free(),
+ *            dns_query_start(), dns_query_cancel(), dns_query_sent(), dns_client_queries(),
  *            dns_answer_txt(), dns_answer_addrs(), dns_answer_mx(), dns_txt_free(),
  *            dns_client_servers_loopback(), dns_client_off_loopback(), dns_server_parse(),
  *            dns_resolv_conf_read(),
@@ -84,6 +84,12 @@ typedef void dns_done_fn(int err, const ldns_pkt *answer, int ad, void *arg);
  * Returns 0, or -EINVAL when dns_servers is not empty but no entry parses. */
 int dns_client_new(struct loop *loop, const struct cfg_resolver *cfg,
                    struct dns_client **ret_client);
+/* As dns_client_new(), but with the servers of like (borrowed, only read here) instead of
+ * reading resolver.dns_servers or /etc/resolv.conf again: the resolver's policy engine and
+ * DANE module share one reading (and its warnings). like NULL: dns_client_new(). The other
+ * settings come from cfg. Returns 0, or dns_client_new()'s errors. */
+int dns_client_new_like(struct loop *loop, const struct cfg_resolver *cfg,
+                        const struct dns_client *like, struct dns_client **ret_client);
 /* Cancels every pending query (callbacks run with -ECANCELED). Returns NULL. */
 struct dns_client *dns_client_free(struct dns_client *c);
 

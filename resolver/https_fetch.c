@@ -238,7 +238,7 @@ fetch_content_length(const char *v, size_t n, size_t max_body)
 int
 fetch_header_line(struct fetch_headers *h, const char *line, size_t len, size_t max_body)
 {
-	size_t vlen, i;
+	size_t vlen;
 	const char *v;
 
 	if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
@@ -253,13 +253,8 @@ fetch_header_line(struct fetch_headers *h, const char *line, size_t len, size_t 
 	v = fetch_header_value(line, len, "content-type", &vlen);
 	if (v != NULL) {
 		h->content_type_ok = fetch_content_type_ok_n(v, vlen);
-		/* a copy to show: bounded, control bytes replaced */
-		if (vlen >= sizeof(h->content_type))
-			vlen = sizeof(h->content_type) - 1;
-		for (i = 0; i < vlen; i++)
-			h->content_type[i] =
-			        (unsigned char)v[i] < 0x20 || v[i] == 0x7f ? '?' : v[i];
-		h->content_type[vlen] = '\0';
+		/* a copy to show: bounded, every byte outside 0x20..0x7e replaced */
+		(void)log_printable(h->content_type, sizeof(h->content_type), v, vlen);
 		return FETCH_HEADER_FIELD;
 	}
 	v = fetch_header_value(line, len, "content-length", &vlen);
@@ -282,9 +277,11 @@ fetch_headers_check(const struct fetch_headers *h, long http_status, size_t max_
 		return ERR_FETCH_HTTP;
 	}
 	if (!h->content_type_ok) {
-		(void)snprintf(detail, detail_len, "%s",
-		               h->content_type[0] != '\0' ? "Content-Type is not text/plain"
-		                                          : "no Content-Type, text/plain required");
+		if (h->content_type[0] != '\0')
+			(void)snprintf(detail, detail_len, "Content-Type '%s' is not text/plain",
+			               h->content_type); /* printable (fetch_header_line()) */
+		else
+			(void)snprintf(detail, detail_len, "no Content-Type, text/plain required");
 		return ERR_FETCH_CONTENT_TYPE;
 	}
 	if (h->content_length >= 0 && (size_t)h->content_length > max_body) {
@@ -729,6 +726,18 @@ fetcher_destroy(struct fetcher *f)
 }
 
 /* Run the callbacks of finished requests, one at a time (each may start, cancel or free). */
+/* info->detail may quote the policy host (curl's error text, the certificate's CN): made
+ * printable and bounded (log_printable()) before any caller shows it, in a log line, in
+ * `mtastsd query` or `check` output. */
+static void
+fetch_detail_printable(struct fetch_info *info)
+{
+	char buf[sizeof(info->detail)];
+
+	(void)log_printable(buf, sizeof(buf), info->detail, strlen(info->detail));
+	memcpy(info->detail, buf, sizeof(buf));
+}
+
 static void
 fetch_dispatch(struct loop *loop, struct loop_timer *t, void *arg)
 {
@@ -738,6 +747,7 @@ fetch_dispatch(struct loop *loop, struct loop_timer *t, void *arg)
 	f->dispatching = 1;
 	while (!f->free_pending && (rq = f->done.head) != NULL) {
 		fetch_list_del(&f->done, rq);
+		fetch_detail_printable(&rq->info);
 		rq->done(rq->err, rq->err == 0 ? (rq->body != NULL ? rq->body : "") : NULL,
 		         rq->err == 0 ? rq->len : 0, &rq->info, rq->arg);
 		fetch_req_free(rq);

@@ -34,8 +34,10 @@ struct fetch_req;
 
 struct fetch_info {
 	long http_status;       /* 0 when no response */
-	char content_type[128]; /* as received, may be empty */
-	char detail[256];       /* human-readable reason on failure (curl error text...) */
+	char content_type[128]; /* as received, printable (fetch_headers), may be empty */
+	char detail[256];       /* human-readable reason on failure (curl error text...);
+	                         * the policy host may be quoted in it: printable and cut
+	                         * (log_printable()) by the time the callback runs */
 	uint64_t elapsed_ms;
 	time_t cert_not_after; /* the verified leaf certificate's notAfter once TLS is up,
 	                        * else 0 (`mtastsd check` reports the days left) */
@@ -84,8 +86,9 @@ int fetch_content_type_ok(const char *ct);
 
 /* What the header lines of one response said so far (fetch_header_line(); no I/O). */
 struct fetch_headers {
-	char content_type[128]; /* the last Content-Type as received, truncated, control
-	                         * bytes shown as '?'; "" when none */
+	char content_type[128]; /* the last Content-Type as received, cut ("..."), every
+	                         * byte outside 0x20..0x7e shown as '?' (log_printable());
+	                         * "" when none */
 	int content_type_ok;    /* that value, whole, passes fetch_content_type_ok() */
 	long content_length;    /* -1 when absent; max_body + 1 when not 1*DIGIT or larger */
 };
@@ -104,7 +107,8 @@ int fetch_header_line(struct fetch_headers *h, const char *line, size_t len, siz
 /* The checks at the end of the final header block (RFC 8461 section 3.3), before any body
  * byte is read: status 200 (3xx: ERR_FETCH_REDIRECT, never followed; else ERR_FETCH_HTTP),
  * Content-Type text/plain (ERR_FETCH_CONTENT_TYPE), Content-Length at most max_body bytes
- * (ERR_FETCH_TOO_LARGE). Returns 0 or that error, with a one-line reason in detail. */
+ * (ERR_FETCH_TOO_LARGE). Returns 0 or that error, with a one-line reason in detail (the
+ * Content-Type refused is quoted from h, printable). */
 int fetch_headers_check(const struct fetch_headers *h, long http_status, size_t max_body,
                         char *detail, size_t detail_len);
 

@@ -292,8 +292,9 @@ static const struct stats_metric lookup_stats[] = {
          .json = "decided_by", .label = "source", .off = offsetof(struct lookup_counters, source),
          .n = LOOKUP_SRC_COUNT, .label_of = lookup_source_label},
         {"mtastsd_dane_checked_lookups_total", STATS_COUNTER,
-         "Socketmap lookups that ran DANE (their zone has dane on).", .json = "dane.checked",
-         .off = offsetof(struct lookup_counters, dane_checked)},
+         "Socketmap lookups that ran DANE (their zone has dane on, and the resolvers are on "
+         "loopback: the AD bit is trusted).",
+         .json = "dane.checked", .off = offsetof(struct lookup_counters, dane_checked)},
         {"mtastsd_dane_sts_overridden_total", STATS_COUNTER,
          "Replies where DANE decided while MTA-STS had a policy reply.",
          .json = "dane.sts_overridden", .off = offsetof(struct lookup_counters, sts_overridden)},
@@ -491,7 +492,9 @@ lookup_start(struct lookup *lk, const char *domain, const struct domain_nexthop 
 	req->starting = 1;
 	lk->ctr.lookups++;
 	if (lk->dane.dane != NULL && z->dane) {
-		lk->ctr.dane_checked++;
+		/* Untrusted AD bit: DANE answers none at once, it checked nothing. */
+		if (lk->dane.ad_trusted == NULL || lk->dane.ad_trusted(lk->dane.dane))
+			lk->ctr.dane_checked++;
 		req->dane_pending = 1;
 		lk->dane.start(lk->dane.dane, req->domain, &req->nh, z->timeout_ms,
 		               lookup_dane_done, req, &dw);

@@ -63,7 +63,8 @@ typedef void lookup_done_fn(const struct lookup_reply *r, void *arg);
 struct lookup_counters {
 	uint64_t lookups;
 	uint64_t source[LOOKUP_SRC_COUNT]; /* replies by enum lookup_source */
-	uint64_t dane_checked;             /* lookups that ran DANE (zone dane on) */
+	uint64_t dane_checked;             /* lookups that ran DANE (zone dane on, and the AD
+	                                    * bit trusted: resolvers on loopback) */
 	uint64_t sts_overridden;           /* DANE decided while MTA-STS had a policy reply */
 	uint64_t sts_over_insecure_mx;     /* MTA-STS decided although MX hosts had TLSA records,
 	                                    * the MX RRset being insecure (*_UNLESS_STS) */
@@ -82,9 +83,13 @@ struct lookup_dane {
 	              uint64_t timeout_ms, dane_done_fn *done, void *arg,
 	              struct dane_waiter **ret_w);
 	void (*cancel)(struct dane_waiter *w);
+	/* Whether d trusts the AD bit (dane_ad_trusted()); when not, DANE never applies and a
+	 * lookup is not counted as checked. NULL: trusted. */
+	int (*ad_trusted)(const struct dane *d);
 };
 
-/* {d, dane_lookup, dane_lookup_cancel} (in lookup_cli.c, which may name dane.o's symbols). */
+/* {d, dane_lookup, dane_lookup_cancel, dane_ad_trusted} (in lookup_cli.c, which may name
+ * dane.o's symbols). */
 struct lookup_dane lookup_dane_of(struct dane *d);
 
 /* dane NULL (or dane->dane NULL): MTA-STS only. Never fails. */
@@ -135,11 +140,12 @@ struct lookup_cli_result {
  * has dane on; NULL otherwise (every other lookup_cli_* call accepts NULL and does
  * nothing). Its answer calls loop_exit() when *sts_answered is set by then (the MTA-STS
  * half exits the loop itself only when lookup_cli_pending() is 0): one loop_run() waits
- * for both halves. */
+ * for both halves. The DNS client takes the servers of dns_like (the policy engine's,
+ * borrowed during the call; NULL: read from rc), dane_new_like(). */
 struct lookup_cli *lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc,
                                     const struct cfg_zone *z, const char *domain,
                                     const struct domain_nexthop *nh, uint64_t timeout_ms,
-                                    const int *sts_answered);
+                                    const int *sts_answered, const struct dns_client *dns_like);
 /* Whether the DANE answer is still to come. */
 int lookup_cli_pending(const struct lookup_cli *lc);
 /* When DANE decides, replace *st / *data (owned) with its reply and return 1; otherwise

@@ -19,7 +19,10 @@
 struct lookup_dane
 lookup_dane_of(struct dane *d)
 {
-	struct lookup_dane ld = {.dane = d, .start = dane_lookup, .cancel = dane_lookup_cancel};
+	struct lookup_dane ld = {.dane = d,
+	                         .start = dane_lookup,
+	                         .cancel = dane_lookup_cancel,
+	                         .ad_trusted = dane_ad_trusted};
 
 	return ld;
 }
@@ -61,7 +64,7 @@ lookup_cli_done(const struct dane_result *r, void *arg)
 struct lookup_cli *
 lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc, const struct cfg_zone *z,
                  const char *domain, const struct domain_nexthop *nh, uint64_t timeout_ms,
-                 const int *sts_answered)
+                 const int *sts_answered, const struct dns_client *dns_like)
 {
 	struct lookup_cli *lc;
 	struct dane_waiter *w = NULL;
@@ -71,7 +74,7 @@ lookup_cli_start(struct loop *loop, const struct cfg_resolver *rc, const struct 
 	lc = xcalloc(1, sizeof(*lc));
 	lc->loop = loop;
 	lc->sts_answered = sts_answered;
-	if (dane_new(loop, rc, NULL, &lc->dane) < 0) {
+	if (dane_new_like(loop, rc, NULL, dns_like, &lc->dane) < 0) {
 		lc->answered = 1;
 		lc->res.verdict = DANE_TEMP;
 		(void)snprintf(lc->res.reason, sizeof(lc->res.reason),

@@ -1225,8 +1225,9 @@ pol_job_abort(struct pol_job *job, int restart)
 
 /* How long before expiry a cached policy is re-fetched: refresh_before, at most half the
  * policy lifetime (so short max_age values do not refetch constantly); never below 0 (a
- * shared-cache value may have expires_at before fetched_at, cache_entry_bound() allows it:
- * a negative lifetime made the jitter's modulus below 0 or 0, a division by zero). */
+ * negative lifetime made the jitter's modulus below 0 or 0, a division by zero; no entry has
+ * one now, cache_entry_bound() refuses expires_at before fetched_at from the shared tier,
+ * but the guard stays). */
 static time_t
 pol_refresh_before(const struct pol_engine *e, const struct cache_entry *ce)
 {
@@ -1704,6 +1705,12 @@ pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg)
 	dns_client_free(old_dns);
 	pol_fq_kick(e); /* fetch_concurrency may have grown */
 	return 0;
+}
+
+const struct dns_client *
+pol_engine_dns(const struct pol_engine *e)
+{
+	return e->dns;
 }
 
 struct pol_engine *

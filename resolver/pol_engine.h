@@ -22,7 +22,7 @@
  *
  * Interface: pol_engine_new/new_on/reload/free, pol_engine_set_shared, pol_lookup,
  *            pol_lookup_cancel, pol_engine_counters, pol_engine_stats_add,
- *            pol_engine_pending, pol_status_name
+ *            pol_engine_pending, pol_engine_dns, pol_status_name
  * Threads:   main loop only.
  * Ownership: the engine owns its DNS client and fetcher (built from the cfg), borrows the
  *            cache and the cfg (until pol_engine_reload() gives a new one).
@@ -43,6 +43,7 @@
 struct pol_engine;
 struct pol_waiter;
 struct cache_redis;
+struct dns_client;
 
 /* Shared cache tier: a host waiting for another host's fetch polls the shared cache every
  * MIN ms at first, doubling up to MAX ms (ms). */
@@ -132,6 +133,9 @@ void pol_engine_set_shared(struct pol_engine *e, struct cache_redis *rc);
 int pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg);
 /* Cancels everything (waiters get POL_CANCELED). Returns NULL. */
 struct pol_engine *pol_engine_free(struct pol_engine *e);
+/* The engine's DNS client (borrowed: valid until the next pol_engine_reload() or
+ * pol_engine_free()), for dns_client_new_like(): its servers, read once. */
+const struct dns_client *pol_engine_dns(const struct pol_engine *e);
 
 /* Look up domain (a normalised Policy Domain). done(answer, arg) runs exactly once: possibly
  * before pol_lookup() returns (cache hit, or POL_TIMEOUT with -ENOSPC beyond

@@ -56,7 +56,9 @@ res_dane_new(struct res *res)
 	int r;
 
 	o.max_entries = res->cfg->cache.max_entries;
-	r = dane_new(res->loop, &res->cfg->resolver, &o, &res->dane);
+	/* the engine's servers: resolver.dns_servers or /etc/resolv.conf read once */
+	r = dane_new_like(res->loop, &res->cfg->resolver, &o, pol_engine_dns(res->engine),
+	                  &res->dane);
 	if (r < 0)
 		return r;
 	ld = lookup_dane_of(res->dane);
@@ -139,7 +141,7 @@ res_reload(struct res *res, const struct cfg *cfg)
 	r = pol_engine_reload(res->engine, &cfg->resolver);
 	if (r < 0)
 		return r;
-	if (dane_reload(res->dane, &cfg->resolver) < 0)
+	if (dane_reload_like(res->dane, &cfg->resolver, pol_engine_dns(res->engine)) < 0)
 		log_warn("resolver: DANE keeps its old DNS client (the new one cannot be built)");
 	sm_server_reload(res->srv, &cfg->resolver);
 	if (cfg->cache.max_entries != cache_mem_max(res->cache))

@@ -86,7 +86,8 @@ res_query_run(const struct cfg *cfg, const char *domain, struct res_query **ret_
 	 * stuck run: every DNS try of every server, then the whole fetch, plus a second. */
 	guard_ms = (rc->dns_timeout_ms + 1) * (rc->dns_attempts + 1) * (rc->n_dns_servers + 3) +
 	           rc->fetch_timeout_ms + 1000;
-	run.lc = lookup_cli_start(run.loop, rc, z, q->domain, &nh, guard_ms, &run.answered);
+	run.lc = lookup_cli_start(run.loop, rc, z, q->domain, &nh, guard_ms, &run.answered,
+	                          pol_engine_dns(e)); /* the servers read once */
 	pol_lookup(e, q->domain, guard_ms, res_query_done, &run, &w);
 	if (!run.answered || lookup_cli_pending(run.lc))
 		(void)loop_run(run.loop);

@@ -81,6 +81,14 @@ struct pub {
 	/* certificate file watching */
 	int inotify_fd;
 	struct loop_timer reload_timer;
+	/* the files watched: (watch descriptor of the directory, file name in it), each
+	 * certificate and key file and, for a symlink, its target; an event on another name
+	 * is not ours (watch_setup() rebuilds it, pub_inotify_ready() reads it) */
+	struct pub_watch_name {
+		int wd;
+		char *name;
+	} * watch_names;
+	size_t n_watch_names;
 	/* polling where inotify cannot watch (publisher.cert_poll_interval) */
 	int polling;
 	uint64_t poll_ms;

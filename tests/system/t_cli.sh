@@ -2,14 +2,15 @@
 # tests/system/t_cli.sh - the mtastsd command line and the daemon lifecycle without network
 #
 # -n on the example and on every tests/unit/data/cfg/bad-*.conf (each names the file:line and
-# key written in its "# expect:" first line), --help/--version, VERB --help, usage errors
+# key written in its "# expect:" first line), -n under a small RLIMIT_NOFILE (the start's
+# descriptor error or warnings, same text), --help/--version, VERB --help, usage errors
 # (exit 2, the verb's usage line on stderr),
 # `check` without publisher domains (exit 1), and a daemon with nothing to serve: SIGHUP with a broken and
 # a good config, SIGTERM -> exit 0, sd_notify READY/RELOADING/STOPPING on a NOTIFY_SOCKET,
 # and, when run as root, the root refusal and the drop to process.user (from /proc).
 . "$(dirname "$0")/lib.sh"
 
-need_cmd python3
+need_cmd python3 prlimit
 
 unset JOURNAL_STREAM NOTIFY_SOCKET
 CFGDATA="$SRC_DIR/tests/unit/data/cfg"
@@ -171,6 +172,40 @@ for f in "$CFGDATA"/bad-*.conf; do
 	nbad=$((nbad + 1))
 done
 check_match "at least 12 broken configs" '^([2-9][0-9]|1[2-9])$' "$nbad"
+
+# -n makes the start's descriptor check (common/fd_budget.h): the soft RLIMIT_NOFILE raised
+# to the hard limit, then the same error (the start fails) or the same warnings (keys
+# lowered to their share, after the fd budget line they name) as the start, same text.
+FDP=$(free_port tcp)
+cat >"$T/fd.conf" <<EOF
+process = { allow_root = true; verbosity = 0; state_directory = "$T/fd.state"; };
+resolver = { listen = [ "127.0.0.1:$FDP" ]; dns_servers = [ "127.0.0.1@$FDP" ]; };
+admin = { enabled = false; };
+EOF
+# fd_lines FILE: its fd budget line and descriptor findings
+fd_lines() { grep -E 'fd budget:|descriptor' "$1" || true; }
+run prlimit --nofile=48:48 "$MTASTSD" -n -c "$T/fd.conf"
+check "-n, RLIMIT_NOFILE 48: exits 1 (the start would fail)" 1 "$RC"
+check "-n, RLIMIT_NOFILE 48: nothing on stdout" "" "$OUT"
+rc=0
+timeout "$LIVE_S" prlimit --nofile=48:48 "$MTASTSD" -f -c "$T/fd.conf" >"$T/fd48.log" 2>&1 || rc=$?
+check "start, RLIMIT_NOFILE 48: exits 1" 1 "$rc"
+check_match "-n, RLIMIT_NOFILE 48: the start's error" \
+	'^mtastsd: error: the descriptor limit \(RLIMIT_NOFILE\) is 48: too small to run this configuration .*give it at least [0-9]+' \
+	"$ERR"
+check "-n, RLIMIT_NOFILE 48: the same text as the start" "$(fd_lines "$T/fd48.log")" "$ERR"
+run prlimit --nofile=200:200 "$MTASTSD" -n -c "$T/fd.conf"
+check "-n, RLIMIT_NOFILE 200: exits 0 (the start lowers keys, runs)" 0 "$RC"
+check_match "-n, RLIMIT_NOFILE 200: valid" "configuration $T/fd.conf is valid" "$OUT"
+check_match "-n, RLIMIT_NOFILE 200: the keys lowered, as the start logs them" \
+	'warning: resolver.max_connections = 1024 is more than the descriptor budget gives it \(RLIMIT_NOFILE 200, see the fd budget line\): using [0-9]+' \
+	"$ERR"
+STATE_DIRECTORY="$T/fd.state" start_bg fd200 prlimit --nofile=200:200 "$MTASTSD" -f -c "$T/fd.conf"
+expect_log fd200 'mtastsd .* started'
+stop_bg fd200
+check "-n, RLIMIT_NOFILE 200: the same lines as the start" "$(fd_lines "$T/fd200.log")" "$ERR"
+run prlimit --nofile=200:16384 "$MTASTSD" -n -c "$T/fd.conf"
+check "-n, soft 200, hard 16384: raised as at start, nothing to say" "0 []" "$RC [$ERR]"
 
 # Without -c, the default path (compiled in, shown by --help) is read if it exists, else the
 # embedded defaults.

@@ -300,8 +300,10 @@ NCOLD=10
 for i in $(seq 1 "$NCOLD"); do
 	check "N: cold$i.plain.test: NOTFOUND" "$NF" "$(pm "$SMN" postfix "cold$i.plain.test")"
 done
-q=$("$MTASTSD" -c "$T/N.conf" query relay.test 2>>"$T/query.log") && qrc=0 || qrc=$?
+q=$("$MTASTSD" -c "$T/N.conf" query relay.test 2>"$T/queryN.log") && qrc=0 || qrc=$?
 check "query relay.test via 192.0.2.53: exit 2 (no policy), not 3" 2 "$qrc"
+check "query relay.test via 192.0.2.53: the 'dane: off' warning once on stderr" 1 \
+	"$(grep -c 'warning: dane: off: DNS server 192\.0\.2\.53@' "$T/queryN.log" || true)"
 check_match "query relay.test via 192.0.2.53: says why DANE is off" \
 	'dane:    none \(AD bit ignored: resolver not on loopback\)' "$q"
 check "A does not warn about the resolver" 0 "$(grep -c 'not on loopback' "$T/A.log" || true)"

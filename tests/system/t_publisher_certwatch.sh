@@ -12,6 +12,8 @@
 #     way a host with many watching programs runs out): the daemon says so once and polls
 #     the files every publisher.cert_poll_interval (1 s here); a replaced certificate is
 #     served without a reload.
+#  4. writes to other files of a certificate directory (a log, a backup, a temporary file)
+#     reload nothing; the certificate replaced after them does.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -122,4 +124,43 @@ else
 	check "d200 keeps its certificate" "$(fp_file "$T/new200.pem")" "$(served_fp mta-sts.d200.test)"
 	stop_bg pubns
 fi
+
+# ---- 4. only the certificate files count: other files of their directory reload nothing ---
+# (a log or another service's file written there made every write a reload: re-reading every
+# certificate, and for a domain whose files fail, its error and "certificates reloaded"
+# again). inotify reports in order, so once the replaced certificate is served the writes
+# before it were read: none of them is named as the cause of a reload.
+mkdir -p "$T/c4"
+cp "$T/g0.fullchain.pem" "$T/c4/fullchain.pem"
+cp "$T/g0.key" "$T/c4/privkey.pem"
+cat >"$T/c4.conf" <<EOC
+process = { allow_root = true; verbosity = 2; shutdown_timeout = "1s"; };
+resolver = { enabled = false; };
+admin = { enabled = false; };
+publisher = {
+	listen = [ "127.0.0.1:$P" ];
+	http_listen = [ ];
+	domains = ( { domain = "d1.test"; mode = "enforce"; max_age = 86400; mx = [ "mx.d1.test" ];
+	              cert = "$T/c4/fullchain.pem"; key = "$T/c4/privkey.pem"; } );
+};
+EOC
+start_bg pub4 "$MTASTSD" -f -c "$T/c4.conf"
+wait_tcp "$P"
+for i in 1 2 3; do
+	echo "line $i" >>"$T/c4/other.log"
+	cp "$T/g1.key" "$T/c4/privkey.pem.bak"
+done
+make_cert new1 mta-sts.d1.test
+cp "$T/new1.key" "$T/c4/privkey.pem.new"
+cp "$T/new1.fullchain.pem" "$T/c4/fullchain.pem.new"
+mv "$T/c4/privkey.pem.new" "$T/c4/privkey.pem"
+mv "$T/c4/fullchain.pem.new" "$T/c4/fullchain.pem"
+rc=0
+wait_for "$LIVE_S" fp_is mta-sts.d1.test "$(fp_file "$T/new1.pem")" || rc=1
+check "other files: the replaced certificate is served" 0 "$rc"
+check_match "other files: the reload names a certificate file" \
+	'certificate file (fullchain|privkey)\.pem changed, reloading' "$(cat "$T/pub4.log")"
+check "other files: none of them caused a reload" "" \
+	"$(grep -E 'certificate file .*(other\.log|\.bak|\.new) changed' "$T/pub4.log" || true)"
+stop_bg pub4
 finish

@@ -7,7 +7,7 @@
 #  - numeric scope: the query goes to fe80::53%1 and finds the policy;
 #  - the same by interface name (fe80::53%lo);
 #  - no usable nameserver line: an error says so, naming the file, before the fallback
-#    to 127.0.0.1 (as glibc).
+#    to 127.0.0.1 (as glibc), once per run: `query` and the daemon read the file once.
 . "$(dirname "$0")/lib.sh"
 
 need_root "ip netns"
@@ -71,5 +71,14 @@ check_match "no usable nameserver: each bad line is named" \
 check_match "no usable nameserver: an error names the file and the fallback" \
 	'none of the 2 nameserver lines of /etc/resolv.conf is usable .*using 127\.0\.0\.1' \
 	"$(cat "$T/query.err")"
+# The file is read once per run: the policy engine and DANE share one reading, so each
+# warning comes once (it came twice: each DNS client read the file).
+check "query: the file read once (one warning per bad line, one error)" "1 1" \
+	"$(grep -c "cannot parse nameserver 'not-an-address'" "$T/query.err") $(grep -c 'none of the 2 nameserver lines' "$T/query.err")"
+STATE_DIRECTORY="$T/d.state" start_bg mtastsd netns_exec "$MTASTSD" -f -c "$T/mtastsd.conf"
+wait_log mtastsd 'started' || die "mtastsd did not start"
+check "daemon start: the file read once (one warning per bad line, one error)" "1 1" \
+	"$(grep -c "cannot parse nameserver 'not-an-address'" "$T/mtastsd.log") $(grep -c 'none of the 2 nameserver lines' "$T/mtastsd.log")"
+stop_bg mtastsd
 
 finish

@@ -214,6 +214,15 @@ bound_rules(void **state)
 	         0, 0, 0, 0},
 	        {"last_check +1 day", CACHE_TEMPFAIL, 0, 60, 86400, 0, ERR_CACHE_DECODE, 0, 0, 0,
 	         0},
+	        /* expires_at before fetched_at is refused (no writer stores that) */
+	        {"policy expires before fetched", CACHE_POLICY, -100, -101, -100, 0,
+	         ERR_CACHE_DECODE, 0, 0, 0, 0},
+	        {"policy expires a day before fetched", CACHE_POLICY, 200, 200 - 86400, 0, 0,
+	         ERR_CACHE_DECODE, 0, 0, 0, 0},
+	        {"no-policy expires before fetched", CACHE_NO_POLICY, -10, -20, -10, 0,
+	         ERR_CACHE_DECODE, 0, 0, 0, 0},
+	        {"policy expires at fetched", CACHE_POLICY, -100, -100, -100, 0, 0, 0, -100, -100,
+	         0},
 	};
 	const time_t now = 1700000000;
 	const struct cache_trust t = {.negative_ttl_s = 300, .tempfail_ttl_s = 60};
@@ -245,12 +254,18 @@ bound_rules(void **state)
 			assert_int_equal(e.retry_after, cases[i].want_retry != 0
 			                                        ? now + (time_t)cases[i].want_retry
 			                                        : 0);
+			/* what is kept is consistent: fetched no later than now, and a policy
+			 * no later than its expiry (pol_refresh_before() needs no clamp) */
+			assert_true(e.fetched_at <= now);
+			if (e.kind == CACHE_POLICY)
+				assert_true(e.fetched_at <= e.expires_at);
 			if (!clamped)
 				assert_string_equal(why, "");
 			else
 				assert_non_null(strstr(why, "past what it proves"));
 		} else {
-			assert_non_null(strstr(why, "in the future"));
+			assert_true(strstr(why, "in the future") != NULL ||
+			            strstr(why, "before fetched_at") != NULL);
 		}
 		cache_entry_clear(&e);
 	}

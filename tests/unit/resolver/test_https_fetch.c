@@ -1253,6 +1253,19 @@ test_header_lines(void **state)
 	assert_int_equal(header_line(&h, pad, (size_t)n, 512), FETCH_HEADER_FIELD);
 	assert_int_equal(h.content_type_ok, 1);
 
+	/* a hostile Content-Type (ESC, a lone CR, DEL, bytes >= 0x80, HTML) is kept only as
+	 * printable text, and the refusal quotes that text */
+	assert_int_equal(
+	        HL(&h, "Content-Type: \x1b[31m<script>\rx\x7f\xc3\xa9\xff</script>\r\n", 512),
+	        FETCH_HEADER_FIELD);
+	assert_int_equal(h.content_type_ok, 0);
+	assert_string_equal(h.content_type, "?[31m<script>?x???"
+	                                    "?</script>");
+	assert_int_equal(fetch_headers_check(&h, 200, 512, detail, sizeof(detail)),
+	                 ERR_FETCH_CONTENT_TYPE);
+	assert_string_equal(detail, "Content-Type '?[31m<script>?x???"
+	                            "?</script>' is not text/plain");
+
 	/* a status line starts over */
 	assert_int_equal(HL(&h, "HTTP/1.1 301 Moved\r\n", 512), FETCH_HEADER_STATUS);
 	assert_int_equal(h.content_type_ok, 0);

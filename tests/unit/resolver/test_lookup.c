@@ -405,6 +405,57 @@ test_lookup_dane_overload_keeps_sts(void **state)
 	(void)close(fd);
 }
 
+/* The resolver not on loopback: the AD bit is not trusted, DANE answers none at once and
+ * the MTA-STS policy decides. Such a lookup ran no DANE check: dane_checked stays 0 (it
+ * counted them), while the same lookup through a trusted DANE module counts 1. */
+static void
+test_lookup_untrusted_not_checked(void **state)
+{
+	struct lt x;
+	struct lookup *lk;
+	struct lookup_req *rq;
+	struct cfg_zone on = {.timeout_ms = WAIT_MS, .dane = 1, .require_sni = 1};
+	struct lookup_dane ld;
+	struct cfg *ncfg;
+	const char *sec = "secure match=mail.cached.test servername=hostname";
+
+	lt_new(&x);
+	lk = x.lk;
+	x.t.d = dane_free(x.t.d);
+	ncfg = testns_cfg(testns_port);
+	free(ncfg->resolver.dns_servers[0]);
+	ncfg->resolver.dns_servers[0] = xasprintf("192.0.2.53@%u", testns_port);
+	assert_int_equal(dane_new(x.t.loop, &ncfg->resolver, &x.t.opts, &x.t.d), 0);
+	assert_false(dane_ad_trusted(x.t.d));
+	ld = lookup_dane_of(x.t.d);
+	lookup_set_dane(lk, &ld);
+	cache_policy(x.cache, x.t.loop, "cached.test", "mail.cached.test");
+	lookup_start(lk, "cached.test", NULL, &on, l_done, &L[0], &rq);
+	assert_null(rq); /* answered at once: DANE none, the cached policy */
+	assert_int_equal(L[0].called, 1);
+	assert_int_equal(L[0].st, SM_OK);
+	assert_string_equal(L[0].data, sec);
+	assert_int_equal(L[0].src, LOOKUP_SRC_STS);
+	assert_int_equal(lookup_counters(lk)->lookups, 1);
+	assert_int_equal(lookup_counters(lk)->dane_checked, 0);
+	assert_int_equal(dane_counters(x.t.d)->queries, 0);
+	/* the same lookup with the resolver on loopback: checked */
+	x.t.d = dane_free(x.t.d);
+	assert_int_equal(dane_new(x.t.loop, &x.t.cfg->resolver, &x.t.opts, &x.t.d), 0);
+	assert_true(dane_ad_trusted(x.t.d));
+	ld = lookup_dane_of(x.t.d);
+	lookup_set_dane(lk, &ld);
+	assert_int_equal(lookup_counters(lk)->dane_checked, 0);
+	l_n = 5; /* one lookup: l_done() ends the loop at six */
+	lookup_start(lk, "cached.test", NULL, &on, l_done, &L[1], &rq);
+	if (L[1].called == 0)
+		lt_run(&x);
+	assert_int_equal(L[1].called, 1);
+	assert_int_equal(lookup_counters(lk)->dane_checked, 1);
+	lt_free(&x);
+	cfg_free(ncfg);
+}
+
 int
 main(void)
 {
@@ -413,6 +464,7 @@ main(void)
 	        cmocka_unit_test(test_lookup_combines),
 	        cmocka_unit_test(test_lookup_insecure_mx_keeps_sts),
 	        cmocka_unit_test(test_lookup_dane_overload_keeps_sts),
+	        cmocka_unit_test(test_lookup_untrusted_not_checked),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
