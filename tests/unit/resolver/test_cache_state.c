@@ -251,7 +251,7 @@ store_replace_remove(void **state)
 	flush_ok(fx);
 	assert_string_equal(rows(fx), "");
 	assert_int_equal(cache_state_counters(fx->cs)->puts, 8);
-	assert_int_equal(cache_state_counters(fx->cs)->deletes, 3);
+	assert_int_equal(cache_state_counters(fx->cs)->deletes, 2);
 	assert_int_equal(cache_state_counters(fx->cs)->errors, 0);
 }
 
