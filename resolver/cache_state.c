@@ -513,8 +513,15 @@ int
 cache_state_lookup(struct cache_state *cs, const char *dom, time_t now)
 {
 	struct cache_state_read rd = {.cs = cs, .now = now};
-	int r = statedb_policy_get(cs->db, dom, cache_state_read_row, &rd);
+	struct lru_node *f = lru_find(cs->pending, dom, strlen(dom));
+	int r;
 
+	/* purged by the operator, the row not deleted yet: gone already */
+	if (cs->forget_all || (f != NULL && CS_NODE(f)->forget)) {
+		cs->ctr.read_misses++;
+		return 0;
+	}
+	r = statedb_policy_get(cs->db, dom, cache_state_read_row, &rd);
 	if (r < 0) {
 		cs->ctr.read_errors++;
 		log_dom_debug(dom, "state database %s: cannot read the cached policy (%s: %s)",
@@ -652,9 +659,9 @@ static const struct stats_field cache_state_load_fields[] = {
         {"invalid", "load_invalid", .off = CS_CTR(load_invalid)},
 };
 static const struct stats_field cache_state_read_fields[] = {
-        {"hit", "read_hits", .off = CS_CTR(read_hits)},
-        {"miss", "read_misses", .off = CS_CTR(read_misses)},
-        {"error", "read_errors", .off = CS_CTR(read_errors)},
+        {"hit", "hits", .off = CS_CTR(read_hits)},
+        {"miss", "misses", .off = CS_CTR(read_misses)},
+        {"error", "errors", .off = CS_CTR(read_errors)},
 };
 static const struct stats_field cache_state_write_fields[] = {
         {"put", "puts", .off = CS_CTR(puts)},
