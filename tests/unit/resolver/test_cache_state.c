@@ -291,6 +291,11 @@ eviction_keeps_row(void **state)
 	assert_int_equal(cache_state_counters(fx->cs)->read_misses, 2);
 	flush_ok(fx);
 	assert_string_equal(rows(fx), "a.example a1|c.example c1|d.example d1|f.example f1|");
+	/* purged by the operator: not read back, even before the row is deleted */
+	cache_state_forget(fx->cs, "c.example");
+	assert_int_equal(cache_state_lookup(fx->cs, "c.example", fx->now), 0);
+	flush_ok(fx);
+	assert_string_equal(rows(fx), "a.example a1|d.example d1|f.example f1|");
 }
 
 /* The table's bound: CACHE_STATE_ROWS_FACTOR x max_load rows, the latest-expiring kept. */
