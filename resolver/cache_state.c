@@ -9,9 +9,12 @@
  *            outage, counted and retried with backoff. Never fatal.
  *
  * The pending set holds domain names, not entries: the flush writes what memory holds for
- * each name at that moment (a valid policy: INSERT OR REPLACE; anything else: DELETE), so
- * a name changed ten times between two flushes is one row written, and the file always
- * converges to memory. The memory observer does nothing but add a name (O(1)).
+ * each name at that moment (a valid policy: INSERT OR REPLACE; none: the valid policy that
+ * left memory since, kept in the node, or else DELETE once the row expired), so a name
+ * changed ten times between two flushes is one row written. The file holds memory's
+ * policies and those evicted from it, until they expire or the table's bound trims them.
+ * The memory observer adds a name (O(1)), and serialises a valid policy that leaves
+ * memory (an eviction) into its node.
  */
 #include <ctype.h>
 #include <errno.h>
