@@ -24,7 +24,7 @@ mtastsd_start m "$T/m.conf" "$SM"
 
 want=$(pm_ok 'secure match=mail.z.test servername=hostname')
 ok=0
-for i in $(seq 1 "$N"); do
+for _ in $(seq 1 "$N"); do
 	[ "$(pm "$SM" postfix z.test)" = "$want" ] && ok=$((ok + 1))
 done
 check "$N lookups of the max_age 0 policy: all secure" "$N" "$ok"
