@@ -40,6 +40,7 @@ EOC
 db() { sqlite3 -batch -cmd '.timeout 5000' "$DB" "$1"; }
 metric() { curl -s --max-time 10 "http://127.0.0.1:$ADM/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 sec() { pm_ok "secure match=mail.$1 servername=hostname"; }
+# shellcheck disable=SC2317 # called through wait_for
 rows_are() { [ "$(db 'SELECT count(*) FROM sts_policy' 2>/dev/null)" = "$1" ]; }
 HIT='mtastsd_state_db_reads_total{result="hit"}'
 # logged NAME ERE: a check that the daemon's log shows ERE (polled up to LIVE_S).
