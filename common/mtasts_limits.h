@@ -176,6 +176,12 @@
  * lock is released in moments, a read-only or full file is not. */
 #define CACHE_STATE_RETRY_LOCKED_MAX_MS 5000
 #define CACHE_STATE_DIRTY_MIN           1024
+/* The state database keeps a policy evicted from memory for space until it expires (a
+ * lookup that misses in memory reads it back: RFC 8461 section 5.1, filling the memory
+ * bound with other domains must not end a policy), but at most this many times
+ * cache.max_entries rows: beyond it the rows that expire first are deleted (logged,
+ * mtastsd_state_db_trimmed_total). 10 x the default 100000 is about 300 MB of file. */
+#define CACHE_STATE_ROWS_FACTOR 10
 
 /* Descriptor budget (common/fd_budget.c, docs/operations.md "File descriptors"). The daemon
  * raises RLIMIT_NOFILE's soft limit to the hard one at start, at most to FD_LIMIT_CAP (the

@@ -35,6 +35,9 @@ enum statedb_stmt {
 	ST_POLICY_DROP_EXPIRED,
 	ST_POLICY_LOAD,
 	ST_POLICY_COUNT,
+	ST_POLICY_GET,
+	ST_POLICY_DELETE_EXPIRED,
+	ST_POLICY_TRIM,
 	ST_TLSRPT_ADD,
 	ST_TLSRPT_ROW,
 	ST_TLSRPT_PRUNE_AGE,
@@ -68,6 +71,14 @@ static const char *const statedb_sql[ST_COUNT] = {
                            "(SELECT * FROM sts_policy ORDER BY fetched_at DESC, domain LIMIT ?1) "
                            "ORDER BY fetched_at, domain",
         [ST_POLICY_COUNT] = "SELECT count(*) FROM sts_policy",
+        /* the primary key: one index lookup */
+        [ST_POLICY_GET] = "SELECT domain, id, policy, fetched_at, expires_at FROM sts_policy "
+                          "WHERE domain = ?1",
+        [ST_POLICY_DELETE_EXPIRED] =
+                "DELETE FROM sts_policy WHERE domain = ?1 AND expires_at <= ?2",
+        /* everything but the ?1 latest-expiring rows (walks index sts_policy_expires) */
+        [ST_POLICY_TRIM] = "DELETE FROM sts_policy WHERE domain IN (SELECT domain FROM "
+                           "sts_policy ORDER BY expires_at DESC LIMIT -1 OFFSET ?1)",
         /* (org, report_id) is UNIQUE; a malformed report has both NULL (never equal) */
         [ST_TLSRPT_ADD] = "INSERT INTO tlsrpt_report (org, report_id, contact, source, peer, "
                           "received_at, start_at, end_at, status, reason, raw, raw_size) "
@@ -670,26 +681,34 @@ statedb_col_text(sqlite3_stmt *st, int col, size_t max, size_t *ret_len)
 	return (const char *)t;
 }
 
+/* The current row of a SELECT domain, id, policy, fetched_at, expires_at. */
+static void
+statedb_policy_row(sqlite3_stmt *st, struct statedb_policy *p)
+{
+	size_t len;
+
+	p->domain = statedb_col_text(st, 0, DOMAIN_NAME_MAX, &len);
+	p->id = statedb_col_text(st, 1, STS_ID_MAX, &len);
+	p->text = statedb_col_text(st, 2, STS_POLICY_CANON_MAX, &p->text_len);
+	p->fetched_at = sqlite3_column_type(st, 3) == SQLITE_INTEGER
+	                        ? (time_t)sqlite3_column_int64(st, 3)
+	                        : 0;
+	p->expires_at = sqlite3_column_type(st, 4) == SQLITE_INTEGER
+	                        ? (time_t)sqlite3_column_int64(st, 4)
+	                        : 0;
+}
+
 int
 statedb_policy_load(struct statedb *db, size_t max, statedb_policy_fn *fn, void *arg)
 {
 	sqlite3_stmt *st = db->st[ST_POLICY_LOAD];
 	struct statedb_policy p;
-	size_t len;
 	int rc;
 
 	if (sqlite3_bind_int64(st, 1, max > 0 ? (sqlite3_int64)max : -1) != SQLITE_OK)
 		return ERR_STATEDB_IO;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		p.domain = statedb_col_text(st, 0, DOMAIN_NAME_MAX, &len);
-		p.id = statedb_col_text(st, 1, STS_ID_MAX, &len);
-		p.text = statedb_col_text(st, 2, STS_POLICY_CANON_MAX, &p.text_len);
-		p.fetched_at = sqlite3_column_type(st, 3) == SQLITE_INTEGER
-		                       ? (time_t)sqlite3_column_int64(st, 3)
-		                       : 0;
-		p.expires_at = sqlite3_column_type(st, 4) == SQLITE_INTEGER
-		                       ? (time_t)sqlite3_column_int64(st, 4)
-		                       : 0;
+		statedb_policy_row(st, &p);
 		if (fn(&p, arg) != 0) {
 			rc = SQLITE_DONE;
 			break;
@@ -698,6 +717,56 @@ statedb_policy_load(struct statedb *db, size_t max, statedb_policy_fn *fn, void 
 	(void)sqlite3_reset(st);
 	(void)sqlite3_clear_bindings(st);
 	return statedb_code(rc == SQLITE_DONE ? SQLITE_OK : rc);
+}
+
+int
+statedb_policy_get(struct statedb *db, const char *domain, statedb_policy_fn *fn, void *arg)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_GET];
+	struct statedb_policy p;
+	int rc, found = 0;
+
+	if (sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT) != SQLITE_OK)
+		return ERR_STATEDB_IO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		statedb_policy_row(st, &p);
+		(void)fn(&p, arg);
+		found = 1;
+		rc = SQLITE_DONE;
+	}
+	(void)sqlite3_reset(st);
+	(void)sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return statedb_code(rc);
+	return found ? 0 : 1;
+}
+
+int
+statedb_policy_delete_expired(struct statedb *db, const char *domain, time_t now)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_DELETE_EXPIRED];
+
+	if (sqlite3_bind_text(st, 1, domain, -1, SQLITE_TRANSIENT) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, (sqlite3_int64)now) != SQLITE_OK) {
+		(void)sqlite3_clear_bindings(st);
+		return ERR_STATEDB_IO;
+	}
+	return statedb_run(db, st);
+}
+
+int
+statedb_policy_trim(struct statedb *db, size_t max, size_t *ret_n)
+{
+	sqlite3_stmt *st = db->st[ST_POLICY_TRIM];
+	int r;
+
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)max) != SQLITE_OK)
+		return ERR_STATEDB_IO;
+	r = statedb_run(db, st);
+	if (r == 0 && ret_n != NULL)
+		*ret_n = (size_t)sqlite3_changes(db->db);
+	return r;
 }
 
 int

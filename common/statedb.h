@@ -30,6 +30,7 @@
  *            statedb_begin(), statedb_commit(), statedb_rollback(),
  *            statedb_policy_put(), statedb_policy_delete(), statedb_policy_delete_all(),
  *            statedb_policy_drop_expired(), statedb_policy_load(), statedb_policy_count(),
+ *            statedb_policy_get(), statedb_policy_delete_expired(), statedb_policy_trim(),
  *            statedb_tlsrpt_add(), statedb_tlsrpt_row_add(), statedb_tlsrpt_prune(),
  *            statedb_tlsrpt_sums(), statedb_tlsrpt_orgs(), statedb_tlsrpt_last(),
  *            statedb_tlsrpt_raw()
@@ -141,6 +142,18 @@ typedef int statedb_policy_fn(const struct statedb_policy *p, void *arg);
 int statedb_policy_load(struct statedb *db, size_t max, statedb_policy_fn *fn, void *arg);
 /* The number of rows into *ret_n. 0 or ERR_STATEDB_*. */
 int statedb_policy_count(struct statedb *db, size_t *ret_n);
+/* Read domain's row (one primary-key lookup) and pass it to fn (valid during the call only;
+ * wrong-typed columns as for statedb_policy_load()). 0 when found, 1 when there is none,
+ * or ERR_STATEDB_*. The memory cache's miss path (docs/cache.md "State database"). */
+int statedb_policy_get(struct statedb *db, const char *domain, statedb_policy_fn *fn, void *arg);
+/* Delete domain's row only when its expires_at <= now (wall s): what a policy that left
+ * memory (evicted, or replaced by a negative entry) does to its row, which RFC 8461 section
+ * 5.1 still applies until it expires. None is not an error. 0 or ERR_STATEDB_*. */
+int statedb_policy_delete_expired(struct statedb *db, const char *domain, time_t now);
+/* Keep the max rows that expire last, delete the others (earliest expiry first); their
+ * count goes to *ret_n (may be NULL). The bound of the table (cache_state.c). 0 or
+ * ERR_STATEDB_*. */
+int statedb_policy_trim(struct statedb *db, size_t max, size_t *ret_n);
 
 /* ---- tables tlsrpt_report and tlsrpt_session: TLS reports received (RFC 8460) ---- */
 

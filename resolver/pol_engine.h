@@ -20,7 +20,8 @@
  * one discovery; a first lookup waits at most its timeout (discovery continues and fills the
  * cache). docs/socketmap.md lists what each state answers.
  *
- * Interface: pol_engine_new/new_on/reload/free, pol_engine_set_shared, pol_lookup,
+ * Interface: pol_engine_new/new_on/reload/free, pol_engine_set_shared,
+ *            pol_engine_set_store, pol_lookup,
  *            pol_lookup_cancel, pol_engine_counters, pol_engine_stats_add,
  *            pol_engine_pending, pol_engine_dns, pol_status_name
  * Threads:   main loop only.
@@ -128,6 +129,13 @@ int pol_engine_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_r
  * it before any DNS; a fetch takes the fleet fetch lock first (or waits for the holder's
  * result); every outcome is written to it. It is never required to answer. */
 void pol_engine_set_shared(struct pol_engine *e, struct cache_redis *rc);
+/* The tier behind memory and before the shared one (the state database, cache_state.h):
+ * a lookup that finds no unexpired entry in memory, and no discovery in flight for the
+ * domain, calls fn(domain, now, arg) first; fn returns 1 when it put a valid policy into
+ * the memory cache (then answered as a cached policy), 0 or an error otherwise (a miss as
+ * before). fn NULL: none. */
+typedef int pol_store_fn(const char *domain, time_t now, void *arg);
+void pol_engine_set_store(struct pol_engine *e, pol_store_fn *fn, void *arg);
 /* Switch to a new cfg: new DNS client and fetcher; discoveries in flight restart on them.
  * Returns 0, or the error of building them (then nothing changed). */
 int pol_engine_reload(struct pol_engine *e, const struct cfg_resolver *cfg);

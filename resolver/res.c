@@ -117,13 +117,24 @@ fail:
 	return r;
 }
 
+/* The engine's miss path: a policy evicted from memory, read back from the state database. */
+static int
+res_state_read(const char *domain, time_t now, void *arg)
+{
+	return cache_state_lookup(arg, domain, now);
+}
+
 int
 res_set_statedb(struct res *res, struct statedb *db)
 {
 	if (res->cache == NULL || res->state != NULL)
 		return -EINVAL;
-	return cache_state_new(res->loop, db, res->cache, res->cfg->cache.max_entries,
-	                       loop_wall_s(res->loop), &res->state);
+	int r = cache_state_new(res->loop, db, res->cache, res->cfg->cache.max_entries,
+	                        loop_wall_s(res->loop), &res->state);
+
+	if (r == 0 && res->engine != NULL)
+		pol_engine_set_store(res->engine, res_state_read, res->state);
+	return r;
 }
 
 int
@@ -211,6 +222,8 @@ res_free(struct res *res)
 	loop_timer_stop(res->loop, &res->shut_timer);
 	res->srv = sm_server_free(res->srv);
 	res->dane = dane_free(res->dane);
+	if (res->engine != NULL)
+		pol_engine_set_store(res->engine, NULL, NULL);
 	res->engine = pol_engine_free(res->engine);
 	res->shared = cache_redis_free(res->shared);
 	res->state = cache_state_free(res->state); /* writes what is pending */
@@ -241,6 +254,12 @@ struct cache_mem *
 res_cache_mem(const struct res *res)
 {
 	return res->cache;
+}
+
+struct cache_state *
+res_cache_state(const struct res *res)
+{
+	return res->state;
 }
 
 const char *

@@ -83,6 +83,9 @@ const char *res_shared_state(const struct res *res);
 struct cache_mem;
 /* The in-memory cache (borrowed until res_free()); NULL when the resolver is disabled. */
 struct cache_mem *res_cache_mem(const struct res *res);
+struct cache_state;
+/* The state database tier (borrowed until res_free()); NULL when there is none. */
+struct cache_state *res_cache_state(const struct res *res);
 
 /* One cache entry as the admin endpoint shows it. */
 struct res_cache_info {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cache_mem.h"
+#include "cache_state.h"
 #include "domain.h"
 #include "err.h"
 #include "res.h"
@@ -55,12 +56,15 @@ res_cache_purge(struct res *res, const char *domain)
 	if (domain == NULL) {
 		n = cache_mem_count(c);
 		cache_mem_clear(c);
+		cache_state_forget(res_cache_state(res), NULL); /* and what was evicted to disk */
 		return (long)n;
 	}
 	r = domain_normalize(domain, dom);
 	if (r < 0)
 		return r;
-	return cache_mem_delete(c, dom) == 0 ? 1 : 0;
+	r = cache_mem_delete(c, dom) == 0 ? 1 : 0;
+	cache_state_forget(res_cache_state(res), dom);
+	return r;
 }
 
 struct res_failures {

@@ -175,6 +175,41 @@ write_read_remove(void **state)
 	statedb_close(db);
 }
 
+/* The miss path's read, the expiry-only delete, and the table's bound. */
+static void
+policy_get_trim(void **state)
+{
+	struct fx *fx = *state;
+	struct statedb *db = open_ok(fx->path);
+	struct seen s;
+	size_t n = 99;
+
+	tu_policy_row(db, "a.example", "a1", policy_a, 1000, 5000);
+	tu_policy_row(db, "b.example", "b1", policy_b, 1000, 3000);
+	tu_policy_row(db, "c.example", "c1", policy_a, 1000, 4000);
+	tu_policy_row(db, "d.example", "d1", policy_b, 1000, 2000);
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(statedb_policy_get(db, "c.example", seen_row, &s), 0);
+	assert_string_equal(s.text, "c.example c1 1000 4000 A|");
+	memset(&s, 0, sizeof(s));
+	assert_int_equal(statedb_policy_get(db, "none.example", seen_row, &s), 1);
+	assert_int_equal(s.rows, 0);
+	/* only when expired */
+	assert_int_equal(statedb_policy_delete_expired(db, "d.example", 1999), 0);
+	assert_int_equal(statedb_policy_get(db, "d.example", seen_row, &s), 0);
+	assert_int_equal(statedb_policy_delete_expired(db, "d.example", 2000), 0);
+	assert_int_equal(statedb_policy_get(db, "d.example", seen_row, &s), 1);
+	/* keep the 2 that expire last: b (3000) goes */
+	assert_int_equal(statedb_policy_trim(db, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(load(db, 0, &s), "a.example a1 1000 5000 A|c.example c1 1000 4000 A|");
+	assert_int_equal(statedb_policy_trim(db, 2, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(statedb_policy_trim(db, 0, &n), 0);
+	assert_int_equal(n, 2);
+	statedb_close(db);
+}
+
 static void
 kept_across_reopen(void **state)
 {
@@ -478,6 +513,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(new_file_schema, setup, teardown),
 	        cmocka_unit_test_setup_teardown(write_read_remove, setup, teardown),
+	        cmocka_unit_test_setup_teardown(policy_get_trim, setup, teardown),
 	        cmocka_unit_test_setup_teardown(kept_across_reopen, setup, teardown),
 	        cmocka_unit_test_setup_teardown(expired_dropped, setup, teardown),
 	        cmocka_unit_test_setup_teardown(bad_columns_passed_empty, setup, teardown),

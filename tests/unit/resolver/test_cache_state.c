@@ -4,10 +4,11 @@
  *
  * A real memory cache, a real SQLite file in a private temp directory, the real loop (run
  * only in the timer case, until the write happened). What the file holds after each kind
- * of change (store, replace, negative over a policy, delete, eviction, expiry, clear), what
+ * of change (store, replace, negative over a policy, purge, eviction, expiry, clear), what
  * a start loads (live rows; expired, invalid and over-long rows dropped or clamped; the
  * newest max_load), a write that fails while another process holds the lock and succeeds
- * later, the rewrite after the pending set overflowed, and the final write at free.
+ * later, the rewrite after the pending set overflowed, the final write at free, the miss
+ * path reading an evicted policy back, and the table's bound.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -223,35 +224,45 @@ store_replace_remove(void **state)
 	assert_int_equal(cache_state_pending(fx->cs), 1);
 	flush_ok(fx);
 	assert_string_equal(rows(fx), "a.example a3|");
-	/* a negative entry over a policy: the row goes (memory no longer holds a policy) */
+	/* a negative entry over a valid policy never deletes its row (RFC 8461 section 5.1:
+	 * it applies until it expires; the engine keeps it in memory too) */
 	put_negative(fx, "a.example", CACHE_NO_POLICY);
 	put_policy(fx, "b.example", "b1", fx->now);
 	put_policy(fx, "c.example", "c1", fx->now);
 	flush_ok(fx);
-	assert_string_equal(rows(fx), "b.example b1|c.example c1|");
-	/* delete (admin purge of one domain), expiry purge, clear (purge of all) */
+	assert_string_equal(rows(fx), "a.example a3|b.example b1|c.example c1|");
+	/* the admin purge of one domain: memory and row */
 	assert_int_equal(cache_mem_delete(fx->cache, "b.example"), 0);
+	cache_state_forget(fx->cs, "b.example");
+	cache_state_forget(fx->cs, "a.example");
 	flush_ok(fx);
 	assert_string_equal(rows(fx), "c.example c1|");
-	/* c, and the three negative entries */
+	/* an expiry purge in memory (the clock moved on here, not on disk): the row stays
+	 * until it expires on the wall clock too */
 	assert_int_equal(cache_mem_purge_expired(fx->cache, fx->now + 86400), 4);
 	flush_ok(fx);
-	assert_string_equal(rows(fx), "");
+	assert_string_equal(rows(fx), "c.example c1|");
 	put_policy(fx, "d.example", "d1", fx->now);
 	put_policy(fx, "e.example", "e1", fx->now);
 	flush_ok(fx);
+	/* the admin purge of all */
 	cache_mem_clear(fx->cache);
+	cache_state_forget(fx->cs, NULL);
 	flush_ok(fx);
 	assert_string_equal(rows(fx), "");
-	assert_int_equal(cache_state_counters(fx->cs)->puts, 6);
-	assert_int_equal(cache_state_counters(fx->cs)->deletes, 5);
+	assert_int_equal(cache_state_counters(fx->cs)->puts, 8);
+	assert_int_equal(cache_state_counters(fx->cs)->deletes, 2);
 	assert_int_equal(cache_state_counters(fx->cs)->errors, 0);
 }
 
+/* A policy evicted for space keeps its row, also when it leaves memory before its first
+ * write; a lookup that misses in memory reads it back (the trial: max_entries other
+ * domains' policies removed an enforce policy). */
 static void
-eviction_removes(void **state)
+eviction_keeps_row(void **state)
 {
 	struct fx *fx = *state;
+	const struct cache_entry *e;
 
 	cache_mem_set_max(fx->cache, 2);
 	start(fx, 2);
@@ -259,8 +270,58 @@ eviction_removes(void **state)
 	put_policy(fx, "b.example", "b1", fx->now);
 	flush_ok(fx);
 	put_policy(fx, "c.example", "c1", fx->now); /* a is evicted */
+	put_policy(fx, "d.example", "d1", fx->now); /* b is evicted */
+	put_policy(fx, "f.example", "f1", fx->now); /* c, never written yet, is evicted */
 	flush_ok(fx);
-	assert_string_equal(rows(fx), "b.example b1|c.example c1|");
+	assert_string_equal(rows(fx), "a.example a1|b.example b1|c.example c1|d.example d1|"
+	                              "f.example f1|");
+	assert_null(cache_mem_peek(fx->cache, "a.example"));
+	/* the miss path: read back, put into memory, TXT re-check due */
+	assert_int_equal(cache_state_lookup(fx->cs, "a.example", fx->now), 1);
+	e = cache_mem_peek(fx->cache, "a.example");
+	assert_non_null(e);
+	assert_int_equal(e->kind, CACHE_POLICY);
+	assert_string_equal(e->id, "a1");
+	assert_int_equal(e->expires_at, fx->now + 86400);
+	assert_int_equal(e->last_check, 0);
+	assert_int_equal(cache_state_lookup(fx->cs, "none.example", fx->now), 0);
+	/* expired on disk: a miss, and the row goes */
+	assert_int_equal(cache_state_lookup(fx->cs, "b.example", fx->now + 86400), 0);
+	assert_int_equal(cache_state_counters(fx->cs)->read_hits, 1);
+	assert_int_equal(cache_state_counters(fx->cs)->read_misses, 2);
+	flush_ok(fx);
+	assert_string_equal(rows(fx), "a.example a1|c.example c1|d.example d1|f.example f1|");
+	/* purged by the operator: not read back, even before the row is deleted */
+	cache_state_forget(fx->cs, "c.example");
+	assert_int_equal(cache_state_lookup(fx->cs, "c.example", fx->now), 0);
+	flush_ok(fx);
+	assert_string_equal(rows(fx), "a.example a1|d.example d1|f.example f1|");
+}
+
+/* The table's bound: CACHE_STATE_ROWS_FACTOR x max_load rows, the latest-expiring kept. */
+static void
+table_bounded(void **state)
+{
+	struct fx *fx = *state;
+	size_t max = CACHE_STATE_ROWS_FACTOR;
+	char dom[32];
+	size_t i;
+
+	cache_mem_set_max(fx->cache, 1);
+	start(fx, 1);
+	for (i = 0; i < max + 5; i++) {
+		(void)snprintf(dom, sizeof(dom), "d%zu.example", i);
+		put_policy(fx, dom, "x", fx->now - 1000 + (time_t)i); /* d0 expires first */
+	}
+	flush_ok(fx);
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy"), (int)max);
+	assert_int_equal(cache_state_counters(fx->cs)->trimmed, 5);
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy WHERE domain IN "
+	                                      "('d0.example', 'd4.example')"),
+	                 0);
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy WHERE domain IN "
+	                                      "('d5.example', 'd14.example')"),
+	                 2);
 }
 
 static void
@@ -442,7 +503,7 @@ overflow_rewrites_from_memory(void **state)
 	tu_policy_row(fx->db, "gone.example", "g1", enf, fx->now,
 	              fx->now + 100); /* not in memory */
 	cache_mem_set_max(fx->cache, (size_t)n);
-	start(fx, 1); /* pending bound: CACHE_STATE_DIRTY_MIN */
+	start(fx, CACHE_STATE_DIRTY_MIN / 2); /* pending bound: CACHE_STATE_DIRTY_MIN */
 	cache_mem_set_max(fx->cache, (size_t)n);
 	assert_int_equal(cache_mem_delete(fx->cache, "gone.example"), 0); /* marked ... */
 	for (i = 0; i < n; i++) {
@@ -452,11 +513,11 @@ overflow_rewrites_from_memory(void **state)
 	put_negative(fx, "d0.example", CACHE_NO_POLICY);
 	flush_ok(fx);
 	assert_int_equal(cache_state_counters(fx->cs)->resyncs, 1);
-	/* ... and the rewrite holds exactly memory's policies */
-	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy"), n - 1);
+	/* ... and the rewrite holds memory's policies, and the valid row memory let go */
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy"), n);
 	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy WHERE domain IN "
 	                                      "('gone.example', 'd0.example')"),
-	                 0);
+	                 1);
 }
 
 /* A rewrite from memory never has fewer of memory's policies on disk than before, at any
@@ -471,7 +532,7 @@ rewrite_never_drops_live_rows(void **state)
 	const char *live_old = "SELECT count(*) FROM sts_policy WHERE domain LIKE 'old%'";
 
 	cache_mem_set_max(fx->cache, (size_t)(old + fresh));
-	start(fx, 1); /* pending bound: CACHE_STATE_DIRTY_MIN */
+	start(fx, CACHE_STATE_DIRTY_MIN / 2); /* pending bound: CACHE_STATE_DIRTY_MIN */
 	cache_mem_set_max(fx->cache, (size_t)(old + fresh));
 	for (i = 0; i < old; i++) {
 		(void)snprintf(dom, sizeof(dom), "old%d.example", i);
@@ -479,7 +540,7 @@ rewrite_never_drops_live_rows(void **state)
 	}
 	flush_ok(fx);
 	assert_int_equal(tu_sql_int(fx->path, live_old), old);
-	put_negative(fx, "old5.example", CACHE_NO_POLICY); /* its row must go, at the end */
+	put_negative(fx, "old5.example", CACHE_NO_POLICY); /* a valid policy's row: stays */
 	for (i = 0; i < fresh; i++) {
 		(void)snprintf(dom, sizeof(dom), "new%d.example", i);
 		put_policy(fx, dom, "n", fx->now);
@@ -490,18 +551,18 @@ rewrite_never_drops_live_rows(void **state)
 		steps++;
 		assert_true(steps < 20);
 		if (cache_state_pending(fx->cs) > 0)
-			assert_true(tu_sql_int(fx->path, live_old) >= old - 1);
+			assert_true(tu_sql_int(fx->path, live_old) >= old);
 	}
 	assert_int_equal(cache_state_step(fx->cs), 0); /* the sweep (or nothing left) */
 	flush_ok(fx);
 	assert_int_equal(cache_state_counters(fx->cs)->resyncs, 1);
 	assert_true(steps >= 3); /* 1 + 599 + 1074 names: more than two batches */
-	assert_int_equal(tu_sql_int(fx->path, live_old), old - 1);
-	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy"), old - 1 + fresh);
+	assert_int_equal(tu_sql_int(fx->path, live_old), old);
+	assert_int_equal(tu_sql_int(fx->path, "SELECT count(*) FROM sts_policy"), old + fresh);
 	assert_int_equal(
 	        tu_sql_int(fx->path,
 	                   "SELECT count(*) FROM sts_policy WHERE domain = 'old5.example'"),
-	        0);
+	        1);
 }
 
 /* ---- the timer, and the last write ---- */
@@ -553,7 +614,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(observer_sees_every_change, setup, teardown),
 	        cmocka_unit_test_setup_teardown(store_replace_remove, setup, teardown),
-	        cmocka_unit_test_setup_teardown(eviction_removes, setup, teardown),
+	        cmocka_unit_test_setup_teardown(eviction_keeps_row, setup, teardown),
+	        cmocka_unit_test_setup_teardown(table_bounded, setup, teardown),
 	        cmocka_unit_test_setup_teardown(expired_in_memory_not_written, setup, teardown),
 	        cmocka_unit_test_setup_teardown(load_live_drop_rest, setup, teardown),
 	        cmocka_unit_test_setup_teardown(load_newest_bounded, setup, teardown),
