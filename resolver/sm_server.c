@@ -83,6 +83,7 @@ struct sm_conn {
 	int dispatching;         /* inside sm_conn_process() */
 	int dead;                /* being freed: ignore callbacks */
 	int dec_partial;         /* the decoder holds the start of a netstring */
+	int served;              /* at least one reply was queued */
 	int in_request;          /* a request has begun and is not complete (request_timeout) */
 	struct loop_timer idle;  /* idle timeout and request deadline, whichever is first */
 	uint64_t timer_due_ms;   /* loop time the timer was last armed for */
@@ -266,8 +267,8 @@ sm_pause_done(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct sm_server *srv = arg;
 
-	if (srv->n_conns < srv->cfg->max_connections)
-		sm_listeners_enable(srv, 1);
+	/* at max_connections too: the accept callback closes an idle connection, or pauses */
+	sm_listeners_enable(srv, 1);
 }
 
 static void
@@ -327,6 +328,7 @@ sm_conn_queue(struct sm_conn *c, enum sm_status st, const char *data)
 	struct sm_reply r;
 
 	sm_reply_prepare(st, data, &r);
+	c->served = 1;
 	if (c->out_off > 0 && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len + r.len > c->out_size) {
@@ -626,23 +628,58 @@ sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg)
 	sm_conn_arm(c, now);
 }
 
-/* At max_connections, the connection to close for a new one: the one idle the longest (no
- * lookup in flight, no reply unwritten, no request begun), else the one whose incomplete
- * request began first; NULL when every connection waits for a lookup or a write. The list
- * is kept with the most recently active first, so the first idle one from its tail is the
- * one idle the longest. */
+/* Whether an idle-looking connection has bytes waiting that the loop has not read yet (a
+ * request that came in the same loop iteration as the new connection; or EOF): one
+ * non-blocking peek. Such a connection is not idle, unless the peer has gone. */
+static int
+sm_conn_has_input(const struct sm_conn *c)
+{
+	char b;
+
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* At max_connections, the connection to close for a new one. Among those idle (no lookup in
+ * flight, no reply unwritten, no request begun or waiting unread): first the one idle the
+ * longest of those already answered at least once (it had its turn; Postfix reconnects
+ * for its next lookup), then the one idle the longest that never sent a byte, once it has
+ * had SM_CONN_GRACE_MS to send its first request; else the one whose incomplete request
+ * began first. NULL when every connection waits for a lookup or a write, or is new (then
+ * *ret_wait_ms, else 0, says when the oldest new one's grace ends). The list is kept with
+ * the most recently active first, so from its tail the first fitting one is the one idle
+ * the longest. Pointer walks only; a peek (one recv(2)) for each idle candidate before it
+ * is chosen. */
 static struct sm_conn *
-sm_conn_victim(struct sm_server *srv)
+sm_conn_victim(struct sm_server *srv, uint64_t now, uint64_t *ret_wait_ms)
 {
 	struct sm_conn *c, *oldest = NULL;
+	int unused = 0;
 
+	*ret_wait_ms = 0;
 	for (c = srv->conns_tail; c != NULL; c = c->prev) {
 		if (c->pending || c->out_len > c->out_off || c->closing)
 			continue;
-		if (!c->in_request)
+		if (c->in_request) {
+			if (oldest == NULL || c->req_start_ms < oldest->req_start_ms)
+				oldest = c;
+		} else if (!c->served) {
+			unused = 1;
+		} else if (!sm_conn_has_input(c)) {
 			return c;
-		if (oldest == NULL || c->req_start_ms < oldest->req_start_ms)
-			oldest = c;
+		}
+	}
+	/* an unused connection's last activity is its accept: the tail is the oldest */
+	for (c = srv->conns_tail; unused && c != NULL; c = c->prev) {
+		if (c->pending || c->out_len > c->out_off || c->closing || c->in_request ||
+		    c->served)
+			continue;
+		if (now - c->last_active_ms < SM_CONN_GRACE_MS) {
+			if (oldest == NULL)
+				*ret_wait_ms = SM_CONN_GRACE_MS - (now - c->last_active_ms);
+			break;
+		}
+		if (!sm_conn_has_input(c))
+			return c;
 	}
 	return oldest;
 }
@@ -682,14 +719,27 @@ sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg)
 
 		if (srv->n_conns >= srv->cfg->max_connections) {
 			struct sm_conn *v;
-			uint64_t now = loop_now_ms(loop);
+			uint64_t now = loop_now_ms(loop), wait_ms;
 
 			/* Make room before accept(2), so the descriptors stay within the
 			 * budget (fd_budget.h). Once per readiness event: the listener is
 			 * level-triggered, a waiting connection calls again. */
 			if (i > 0)
 				return;
-			v = sm_conn_victim(srv);
+			v = sm_conn_victim(srv, now, &wait_ms);
+			if (v == NULL && wait_ms > 0) {
+				/* only new connections, within their grace: look again then */
+				sm_log_rate(
+				        srv, &srv->full_log, LOG_NOTICE,
+				        "socketmap: %zu connections open (max_connections), none "
+				        "idle long enough to close for a new one: not accepting "
+				        "for %llu ms",
+				        srv->n_conns, (unsigned long long)wait_ms);
+				sm_listeners_enable(srv, 0);
+				loop_timer_start(loop, &srv->pause_timer, wait_ms, sm_pause_done,
+				                 srv);
+				return;
+			}
 			if (v == NULL) {
 				sm_log_rate(
 				        srv, &srv->full_log, LOG_NOTICE,

@@ -429,6 +429,7 @@ server_unix_and_max_connections(void **state)
 	fds[1] = client_connect();
 	settle();
 	assert_int_equal(sm_server_counters(S.srv)->open, 2);
+	(void)loop_fake_advance(S.loop, 1000); /* past SM_CONN_GRACE_MS for fds[1] */
 	fds[2] = client_connect();
 	assert_int_equal(write(fds[2], "21:postfix relay.example,", 25), 25);
 	client_read(fds[2], 1, 0, 1000, &got);
