@@ -643,9 +643,10 @@ sm_conn_has_input(const struct sm_conn *c)
  * flight, no reply unwritten, no request begun or waiting unread): first the one idle the
  * longest of those already answered at least once (it had its turn; Postfix reconnects
  * for its next lookup), then the one idle the longest that never sent a byte, once it has
- * had SM_CONN_GRACE_MS to send its first request; else the one whose incomplete request
- * began first. NULL when every connection waits for a lookup or a write, or is new (then
- * *ret_wait_ms, else 0, says when the oldest new one's grace ends). The list is kept with
+ * had SM_CONN_GRACE_MS to send its first request (while it has not, NULL and
+ * *ret_wait_ms says when that grace ends: a slot frees within it, and an incomplete
+ * request has its own deadline); else the one whose incomplete request began first. NULL
+ * (and *ret_wait_ms 0) when every connection waits for a lookup or a write. The list is kept with
  * the most recently active first, so from its tail the first fitting one is the one idle
  * the longest. Pointer walks only; a peek (one recv(2)) for each idle candidate before it
  * is chosen. */
@@ -674,9 +675,8 @@ sm_conn_victim(struct sm_server *srv, uint64_t now, uint64_t *ret_wait_ms)
 		    c->served)
 			continue;
 		if (now - c->last_active_ms < SM_CONN_GRACE_MS) {
-			if (oldest == NULL)
-				*ret_wait_ms = SM_CONN_GRACE_MS - (now - c->last_active_ms);
-			break;
+			*ret_wait_ms = SM_CONN_GRACE_MS - (now - c->last_active_ms);
+			return NULL;
 		}
 		if (!sm_conn_has_input(c))
 			return c;
