@@ -21,11 +21,11 @@
  * Slow and idle clients: a request must be whole within resolver.request_timeout of its
  * first byte (later bytes do not extend it), and a connection with nothing to do closes
  * after resolver.idle_timeout; one timer per connection serves both. At max_connections a
- * new connection is still accepted: the one idle the longest (else the one whose incomplete
- * request began first) is closed first, so the descriptors stay within the budget and a
- * Postfix that reconnects is served; accepting pauses only while every connection waits for
- * a lookup or a write. Those lines a peer can cause per connection are rate limited
- * (SM_LOG_RATE_MS).
+ * new connection is still accepted: an idle one is closed first (sm_conn_victim(): answered
+ * ones before those that never sent a byte, which get SM_CONN_GRACE_MS; else the oldest
+ * incomplete request), so the descriptors stay within the budget and a Postfix that
+ * reconnects is served; accepting pauses only while none can be closed. Those lines a peer
+ * can cause per connection are rate limited (SM_LOG_RATE_MS).
  *
  * Shutdown (sm_server_cancel(), at the end of process.shutdown_timeout): every lookup still
  * in flight is canceled and answered TEMP "lookup canceled, server shutting down"; so is
