@@ -197,6 +197,7 @@ static const struct cfg_key cfg_keys_resolver[] = {
                   0),
         K_UINT(P, "max_connections", resolver.max_connections, 1024, 1, 65536, 0),
         K_MS(P, "idle_timeout", resolver.idle_timeout_ms, SEC(60), SEC(1), DAY(1), 0),
+        K_MS(P, "request_timeout", resolver.request_timeout_ms, SEC(10), SEC(1), HOUR(1), 0),
         K_STRLIST(P, "dns_servers", resolver.dns_servers, resolver.n_dns_servers,
                   CFG_DNS_SERVERS_MAX, cfg_check_dns_server, 0),
         K_MS(P, "dns_timeout", resolver.dns_timeout_ms, SEC(2), 100, SEC(30), 0),

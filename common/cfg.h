@@ -66,6 +66,8 @@ struct cfg_resolver {
 	struct cfg_listen *listen; /* default 127.0.0.1:8461 */
 	unsigned max_connections;  /* default 1024 */
 	uint64_t idle_timeout_ms;  /* close idle socketmap connections, default 60 s */
+	/* a socketmap request must be complete this long after its first byte, default 10 s */
+	uint64_t request_timeout_ms;
 	/* DNS */
 	size_t n_dns_servers;
 	char **dns_servers;       /* "127.0.0.1", "127.0.0.1@5353", "[::1]:53";

@@ -142,6 +142,15 @@
 /* sm_server: when accept(2) fails for lack of descriptors (EMFILE/ENFILE), listeners pause
  * this long (ms) instead of spinning on a level-triggered readiness. */
 #define SM_ACCEPT_PAUSE_MS 1000
+/* sm_server: warnings a peer can cause once per connection (a malformed netstring, a
+ * request past resolver.request_timeout, a connection closed at max_connections for a new
+ * one) are logged at most once per this many ms each, with the count of those held back
+ * (2000 garbage connections wrote 2000 lines before; found by a trial). */
+#define SM_LOG_RATE_MS 1000
+/* sm_server at max_connections: a connection that has not sent a byte yet is not closed
+ * for a new one within this many ms of its accept (its request may be on its way: a burst
+ * of clients each connects, then writes). Closing one that has been answered comes first. */
+#define SM_CONN_GRACE_MS 1000
 
 /* State database (common/statedb.c): at startup, how long opening waits for another
  * process's lock before the daemon goes on memory-only (ms); after that nothing waits. */

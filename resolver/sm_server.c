@@ -18,13 +18,24 @@
  * requests already received are still answered, then the connection closes. A malformed
  * netstring is logged; the replies before it are flushed, then the connection closes.
  *
+ * Slow and idle clients: a request must be whole within resolver.request_timeout of its
+ * first byte (later bytes do not extend it), and a connection with nothing to do closes
+ * after resolver.idle_timeout; one timer per connection serves both. At max_connections a
+ * new connection is still accepted: an idle one is closed first (sm_conn_victim(): answered
+ * ones before those that never sent a byte, which get SM_CONN_GRACE_MS; else the oldest
+ * incomplete request), so the descriptors stay within the budget and a Postfix that
+ * reconnects is served; accepting pauses only while none can be closed. Those lines a peer
+ * can cause per connection are rate limited (SM_LOG_RATE_MS).
+ *
  * Shutdown (sm_server_cancel(), at the end of process.shutdown_timeout): every lookup still
  * in flight is canceled and answered TEMP "lookup canceled, server shutting down"; so is
  * every request already received behind it and any request decoded later, in order.
  * Reading stops; each connection closes once its replies are written.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,12 +78,17 @@ struct sm_conn {
 	char domain[DOMAIN_BUF];
 	/* "[host]:port" or "domain": how Postfix connects, for the DANE half */
 	struct domain_nexthop nexthop;
-	int eof;         /* peer finished sending */
-	int closing;     /* close once the queued replies are written */
-	int dispatching; /* inside sm_conn_process() */
-	int dead;        /* being freed: ignore callbacks */
-	struct loop_timer idle;
+	int eof;                 /* peer finished sending */
+	int closing;             /* close once the queued replies are written */
+	int dispatching;         /* inside sm_conn_process() */
+	int dead;                /* being freed: ignore callbacks */
+	int dec_partial;         /* the decoder holds the start of a netstring */
+	int served;              /* at least one reply was queued */
+	int in_request;          /* a request has begun and is not complete (request_timeout) */
+	struct loop_timer idle;  /* idle timeout and request deadline, whichever is first */
+	uint64_t timer_due_ms;   /* loop time the timer was last armed for */
 	uint64_t last_active_ms; /* loop time of the last activity (idle timeout) */
+	uint64_t req_start_ms;   /* loop time the incomplete request began (in_request) */
 };
 
 struct sm_server {
@@ -85,11 +101,15 @@ struct sm_server {
 	int stopped;   /* sm_server_stop_accepting() was called */
 	int canceling; /* sm_server_cancel() was called: no new lookups, no more reading */
 	struct loop_timer pause_timer;
-	struct sm_conn *conns;
+	/* every connection, the most recently active first (the one idle the longest is
+	 * closed for a new one at max_connections) */
+	struct sm_conn *conns, *conns_tail;
 	size_t n_conns;
 	size_t n_conns_peak; /* high-water mark since the last malloc_trim() */
 	struct sm_counters ctr;
 	struct sm_conn *touched; /* inside sm_conn_io(): its connection, once touched */
+	/* warnings a peer causes per connection, each at most once per SM_LOG_RATE_MS */
+	struct log_rate malformed_log, deadline_log, evict_log, full_log;
 };
 
 /* After a burst of at least this many connections has gone (down to a quarter), give the
@@ -101,6 +121,102 @@ static void sm_conn_process(struct sm_conn *c);
 static void sm_conn_update(struct sm_conn *c);
 static void sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg);
 static void sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg);
+
+/* Log a line a peer can cause once per connection at most once per SM_LOG_RATE_MS per kind
+ * (r), with the count of those held back since (those go to the debug level). */
+static void __attribute__((format(printf, 4, 5)))
+sm_log_rate(struct sm_server *srv, struct log_rate *r, int prio, const char *fmt, ...)
+{
+	char msg[512];
+	uint64_t held;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!log_rate_due(r, loop_now_ms(srv->loop), SM_LOG_RATE_MS, &held)) {
+		if (log_verbosity() >= 1)
+			log_debug("%s", msg);
+		return;
+	}
+	if (held > 0)
+		log_msg(prio, "%s (%" PRIu64 " more such since the last such line)", msg, held);
+	else
+		log_msg(prio, "%s", msg);
+}
+
+/* ---- the connection list, the most recently active first ---- */
+
+static void
+sm_conn_link_front(struct sm_conn *c)
+{
+	struct sm_server *srv = c->srv;
+
+	c->prev = NULL;
+	c->next = srv->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	else
+		srv->conns_tail = c;
+	srv->conns = c;
+}
+
+static void
+sm_conn_unlink(struct sm_conn *c)
+{
+	struct sm_server *srv = c->srv;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		srv->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		srv->conns_tail = c->prev;
+	c->prev = c->next = NULL;
+}
+
+/* Arm the connection's timer for the first of its idle timeout and its request deadline,
+ * unless it is armed for that time or earlier already. */
+static void
+sm_conn_arm(struct sm_conn *c, uint64_t now)
+{
+	const struct cfg_resolver *cfg = c->srv->cfg;
+	uint64_t due = UINT64_MAX;
+
+	if (cfg->idle_timeout_ms > 0)
+		due = c->last_active_ms + cfg->idle_timeout_ms;
+	if (c->in_request && cfg->request_timeout_ms > 0 &&
+	    c->req_start_ms + cfg->request_timeout_ms < due)
+		due = c->req_start_ms + cfg->request_timeout_ms;
+	if (due == UINT64_MAX)
+		return;
+	if (loop_timer_armed(&c->idle) && c->timer_due_ms <= due)
+		return;
+	c->timer_due_ms = due;
+	loop_timer_start(c->srv->loop, &c->idle, due > now ? due - now : 1, sm_conn_idle, c);
+}
+
+/* After decoding: note when an incomplete request began (input staged or a netstring
+ * begun), for its deadline (resolver.request_timeout), measured from its first byte and
+ * not moved by later ones. */
+static void
+sm_conn_request_mark(struct sm_conn *c)
+{
+	uint64_t now;
+
+	if (c->in_off == c->in_len && !c->dec_partial) {
+		c->in_request = 0;
+		return;
+	}
+	if (c->in_request)
+		return;
+	now = loop_now_ms(c->srv->loop);
+	c->in_request = 1;
+	c->req_start_ms = now;
+	sm_conn_arm(c, now);
+}
 
 /* Listeners on an address without a host bind loopback; unix sockets default to 0660. */
 static const struct listen_opts sm_listen_opts = {
@@ -116,16 +232,17 @@ static const struct listen_opts sm_listen_opts = {
 static void
 sm_conn_touch(struct sm_conn *c)
 {
-	if (c->srv->cfg->idle_timeout_ms == 0)
-		return;
 	/* Read and reply in one sm_conn_io(): one loop time (sd_event_now() is the time of the
 	 * loop iteration), read once. */
 	if (c->srv->touched == c)
 		return;
 	c->last_active_ms = loop_now_ms(c->srv->loop);
+	if (c->srv->conns != c) {
+		sm_conn_unlink(c);
+		sm_conn_link_front(c);
+	}
 	if (!loop_timer_armed(&c->idle))
-		loop_timer_start(c->srv->loop, &c->idle, c->srv->cfg->idle_timeout_ms, sm_conn_idle,
-		                 c);
+		sm_conn_arm(c, c->last_active_ms);
 }
 
 /* ---- listeners ---- */
@@ -150,8 +267,8 @@ sm_pause_done(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct sm_server *srv = arg;
 
-	if (srv->n_conns < srv->cfg->max_connections)
-		sm_listeners_enable(srv, 1);
+	/* at max_connections too: the accept callback closes an idle connection, or pauses */
+	sm_listeners_enable(srv, 1);
 }
 
 static void
@@ -186,12 +303,7 @@ sm_conn_free(struct sm_conn *c)
 	loop_timer_stop(srv->loop, &c->idle);
 	loop_io_del(srv->loop, c->fd);
 	(void)close(c->fd);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		srv->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
+	sm_conn_unlink(c);
 	srv->n_conns--;
 	srv->ctr.open = srv->n_conns;
 	srv->ctr.closed++;
@@ -216,6 +328,7 @@ sm_conn_queue(struct sm_conn *c, enum sm_status st, const char *data)
 	struct sm_reply r;
 
 	sm_reply_prepare(st, data, &r);
+	c->served = 1;
 	if (c->out_off > 0 && c->out_off == c->out_len)
 		c->out_off = c->out_len = 0;
 	if (c->out_len + r.len > c->out_size) {
@@ -347,15 +460,22 @@ sm_conn_process(struct sm_conn *c)
 			/* Quote the input from where this netstring (or this read of it) began:
 			 * the decoder has consumed the bad digits already. */
 			c->srv->ctr.protocol_errors++;
-			log_warn("socketmap %s: %s in '%s', closing the connection", c->peer,
-			         err_str(r),
-			         log_printable(safe, sizeof(safe), c->in + start,
-			                       c->in_len - start > 32 ? 32 : c->in_len - start));
+			sm_log_rate(c->srv, &c->srv->malformed_log, LOG_WARNING,
+			            "socketmap %s: %s in '%s', closing the connection", c->peer,
+			            err_str(r),
+			            log_printable(safe, sizeof(safe), c->in + start,
+			                          c->in_len - start > 32 ? 32 : c->in_len - start));
 			c->closing = 1;
 			break;
 		}
-		if (r == 0)
+		if (r == 0) {
+			if (used > 0)
+				c->dec_partial = 1;
 			break;
+		}
+		/* complete: the next request's deadline starts with its own first byte */
+		c->dec_partial = 0;
+		c->in_request = 0;
 		sm_conn_request(c, c->dec.buf, c->dec.len);
 		netstring_dec_reset(&c->dec);
 	}
@@ -366,6 +486,8 @@ sm_conn_process(struct sm_conn *c)
 		c->in_len -= c->in_off;
 		c->in_off = 0;
 	}
+	if (!c->closing)
+		sm_conn_request_mark(c);
 	c->dispatching = 0;
 }
 
@@ -408,6 +530,11 @@ sm_conn_update(struct sm_conn *c)
 		(void)loop_io_mod(c->srv->loop, c->fd, ev);
 		c->events = ev;
 	}
+	/* Accepting paused at max_connections with every connection busy: this one is not
+	 * any more, so a new connection may take its place. */
+	if (!c->srv->accepting && !c->pending && c->out_len == c->out_off &&
+	    !loop_timer_armed(&c->srv->pause_timer))
+		sm_listeners_enable(c->srv, 1);
 }
 
 static void
@@ -457,25 +584,104 @@ sm_conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 	srv->touched = NULL;
 }
 
+/* The connection's timer: the idle timeout or the request deadline, whichever came first.
+ * While a lookup is in flight or a reply is unwritten, neither closes it (the wait is ours,
+ * bounded by the zone's timeout, or the peer's reading, bounded by SM_CONN_OUTBUF_MAX). */
 static void
 sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg)
 {
 	struct sm_conn *c = arg;
-	uint64_t idle_ms = c->srv->cfg->idle_timeout_ms, since;
+	struct sm_server *srv = c->srv;
+	const struct cfg_resolver *cfg = srv->cfg;
+	uint64_t now = loop_now_ms(loop);
 
 	if (c->pending || c->out_len > c->out_off) {
-		sm_conn_touch(c);
+		uint64_t ms = cfg->idle_timeout_ms;
+
+		c->last_active_ms = now;
+		if (c->in_request && cfg->request_timeout_ms > 0 &&
+		    (ms == 0 || cfg->request_timeout_ms < ms))
+			ms = cfg->request_timeout_ms;
+		if (ms > 0) {
+			c->timer_due_ms = now + ms;
+			loop_timer_start(loop, &c->idle, ms, sm_conn_idle, c);
+		}
 		return;
 	}
-	since = loop_now_ms(loop) - c->last_active_ms;
-	if (since < idle_ms) {
-		loop_timer_start(loop, &c->idle, idle_ms - since, sm_conn_idle, c);
+	if (c->in_request && cfg->request_timeout_ms > 0 &&
+	    now - c->req_start_ms >= cfg->request_timeout_ms) {
+		srv->ctr.request_timeouts++;
+		sm_log_rate(srv, &srv->deadline_log, LOG_WARNING,
+		            "socketmap %s: no complete request within %llu ms of its first byte "
+		            "(request_timeout), closing the connection",
+		            c->peer, (unsigned long long)cfg->request_timeout_ms);
+		sm_conn_free(c);
 		return;
 	}
-	c->srv->ctr.idle_closed++;
-	log_debug("socketmap %s: idle for %llu ms, closing", c->peer,
-	          (unsigned long long)c->srv->cfg->idle_timeout_ms);
-	sm_conn_free(c);
+	if (cfg->idle_timeout_ms > 0 && now - c->last_active_ms >= cfg->idle_timeout_ms) {
+		srv->ctr.idle_closed++;
+		log_debug("socketmap %s: idle for %llu ms, closing", c->peer,
+		          (unsigned long long)cfg->idle_timeout_ms);
+		sm_conn_free(c);
+		return;
+	}
+	sm_conn_arm(c, now);
+}
+
+/* Whether an idle-looking connection has bytes waiting that the loop has not read yet (a
+ * request that came in the same loop iteration as the new connection; or EOF): one
+ * non-blocking peek. Such a connection is not idle, unless the peer has gone. */
+static int
+sm_conn_has_input(const struct sm_conn *c)
+{
+	char b;
+
+	return recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/* At max_connections, the connection to close for a new one. Among those idle (no lookup in
+ * flight, no reply unwritten, no request begun or waiting unread): first the one idle the
+ * longest of those already answered at least once (it had its turn; Postfix reconnects
+ * for its next lookup), then the one idle the longest that never sent a byte, once it has
+ * had SM_CONN_GRACE_MS to send its first request (while it has not, NULL and
+ * *ret_wait_ms says when that grace ends: a slot frees within it, and an incomplete
+ * request has its own deadline); else the one whose incomplete request began first. NULL
+ * (and *ret_wait_ms 0) when every connection waits for a lookup or a write. The list is kept with
+ * the most recently active first, so from its tail the first fitting one is the one idle
+ * the longest. Pointer walks only; a peek (one recv(2)) for each idle candidate before it
+ * is chosen. */
+static struct sm_conn *
+sm_conn_victim(struct sm_server *srv, uint64_t now, uint64_t *ret_wait_ms)
+{
+	struct sm_conn *c, *oldest = NULL;
+	int unused = 0;
+
+	*ret_wait_ms = 0;
+	for (c = srv->conns_tail; c != NULL; c = c->prev) {
+		if (c->pending || c->out_len > c->out_off || c->closing)
+			continue;
+		if (c->in_request) {
+			if (oldest == NULL || c->req_start_ms < oldest->req_start_ms)
+				oldest = c;
+		} else if (!c->served) {
+			unused = 1;
+		} else if (!sm_conn_has_input(c)) {
+			return c;
+		}
+	}
+	/* an unused connection's last activity is its accept: the tail is the oldest */
+	for (c = srv->conns_tail; unused && c != NULL; c = c->prev) {
+		if (c->pending || c->out_len > c->out_off || c->closing || c->in_request ||
+		    c->served)
+			continue;
+		if (now - c->last_active_ms < SM_CONN_GRACE_MS) {
+			*ret_wait_ms = SM_CONN_GRACE_MS - (now - c->last_active_ms);
+			return NULL;
+		}
+		if (!sm_conn_has_input(c))
+			return c;
+	}
+	return oldest;
 }
 
 static void
@@ -512,11 +718,54 @@ sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg)
 		int cfd, r;
 
 		if (srv->n_conns >= srv->cfg->max_connections) {
-			log_notice("socketmap: %zu connections open (max_connections), not "
-			           "accepting until one closes",
-			           srv->n_conns);
-			sm_listeners_enable(srv, 0);
-			return;
+			struct sm_conn *v;
+			uint64_t now = loop_now_ms(loop), wait_ms;
+
+			/* Make room before accept(2), so the descriptors stay within the
+			 * budget (fd_budget.h). Once per readiness event: the listener is
+			 * level-triggered, a waiting connection calls again. */
+			if (i > 0)
+				return;
+			v = sm_conn_victim(srv, now, &wait_ms);
+			if (v == NULL && wait_ms > 0) {
+				/* only new connections, within their grace: look again then */
+				sm_log_rate(
+				        srv, &srv->full_log, LOG_NOTICE,
+				        "socketmap: %zu connections open (max_connections), none "
+				        "idle long enough to close for a new one: not accepting "
+				        "for %llu ms",
+				        srv->n_conns, (unsigned long long)wait_ms);
+				sm_listeners_enable(srv, 0);
+				loop_timer_start(loop, &srv->pause_timer, wait_ms, sm_pause_done,
+				                 srv);
+				return;
+			}
+			if (v == NULL) {
+				sm_log_rate(
+				        srv, &srv->full_log, LOG_NOTICE,
+				        "socketmap: %zu connections open (max_connections), "
+				        "each with a lookup in flight or a reply unwritten: not "
+				        "accepting until one closes",
+				        srv->n_conns);
+				sm_listeners_enable(srv, 0);
+				return;
+			}
+			srv->ctr.evicted++;
+			if (v->in_request)
+				sm_log_rate(
+				        srv, &srv->evict_log, LOG_NOTICE,
+				        "socketmap: %zu connections open (max_connections): "
+				        "closing %s, its request incomplete for %llu ms, for a new "
+				        "connection",
+				        srv->n_conns, v->peer,
+				        (unsigned long long)(now - v->req_start_ms));
+			else
+				sm_log_rate(srv, &srv->evict_log, LOG_NOTICE,
+				            "socketmap: %zu connections open (max_connections): "
+				            "closing %s, idle for %llu ms, for a new connection",
+				            srv->n_conns, v->peer,
+				            (unsigned long long)(now - v->last_active_ms));
+			sm_conn_free(v);
 		}
 		cfd = accept4(fd, (struct sockaddr *)&ss, &slen, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (cfd < 0) {
@@ -547,10 +796,7 @@ sm_accept_cb(struct loop *loop, int fd, unsigned events, void *arg)
 			continue;
 		}
 		c->events = LOOP_READ;
-		c->next = srv->conns;
-		if (c->next != NULL)
-			c->next->prev = c;
-		srv->conns = c;
+		sm_conn_link_front(c);
 		srv->n_conns++;
 		if (srv->n_conns > srv->n_conns_peak)
 			srv->n_conns_peak = srv->n_conns;
@@ -736,6 +982,13 @@ static const struct stats_metric sm_stats[] = {
         {"mtastsd_socketmap_protocol_errors_total", STATS_COUNTER,
          "Malformed or over-long socketmap requests (connection closed).",
          .json = "connections.protocol_errors", .off = SM_CTR(protocol_errors)},
+        {"mtastsd_socketmap_request_timeouts_total", STATS_COUNTER,
+         "Socketmap connections closed because a request was not complete within "
+         "request_timeout of its first byte.",
+         .json = "connections.request_timeouts", .off = SM_CTR(request_timeouts)},
+        {"mtastsd_socketmap_connections_evicted_total", STATS_COUNTER,
+         "Socketmap connections closed at max_connections to accept a new one.",
+         .json = "connections.evicted", .off = SM_CTR(evicted)},
 };
 
 void

@@ -2,7 +2,9 @@
  * resolver/sm_server.h - socketmap server for Postfix smtp_tls_policy_maps
  *
  * TCP and unix-socket listeners (cfg resolver.listen), non-blocking accept on the loop,
- * at most max_connections connections (accepting pauses while full), an idle timeout,
+ * at most max_connections connections (at the limit, the one idle the longest is closed for
+ * a new one; accepting pauses only while every one waits for a lookup or a write), an idle
+ * timeout, a deadline per request from its first byte (request_timeout),
  * an incremental netstring decoder bounded by SOCKETMAP_QUERY_MAX, pipelined requests
  * answered strictly in order (one engine lookup at a time per connection, the rest kept
  * in a bounded input buffer), buffered writes. docs/socketmap.md has the protocol.
@@ -31,12 +33,14 @@
 struct sm_server;
 
 struct sm_counters {
-	uint64_t accepted;        /* connections accepted */
-	uint64_t closed;          /* connections closed (any reason) */
-	uint64_t idle_closed;     /* ... because of the idle timeout */
-	uint64_t protocol_errors; /* malformed or over-long netstrings (connection closed) */
-	uint64_t accept_paused;   /* times accepting paused at max_connections or EMFILE */
-	uint64_t requests;        /* requests decoded */
+	uint64_t accepted;         /* connections accepted */
+	uint64_t closed;           /* connections closed (any reason) */
+	uint64_t idle_closed;      /* ... because of the idle timeout */
+	uint64_t protocol_errors;  /* malformed or over-long netstrings (connection closed) */
+	uint64_t request_timeouts; /* ... because a request was not whole within request_timeout */
+	uint64_t evicted;          /* ... at max_connections, to accept a new one */
+	uint64_t accept_paused; /* times accepting paused at max_connections (all busy) or EMFILE */
+	uint64_t requests;      /* requests decoded */
 	uint64_t replies[SM_STATUS_COUNT]; /* by enum sm_status */
 	uint64_t invalid_policies; /* policies with no usable mx pattern (answered NOTFOUND) */
 	uint64_t open;             /* gauge: connections open now */

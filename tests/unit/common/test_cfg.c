@@ -79,6 +79,7 @@ assert_defaults(const struct cfg *c)
 	assert_null(c->resolver.listen[0].path);
 	assert_int_equal(c->resolver.max_connections, 1024);
 	assert_int_equal(c->resolver.idle_timeout_ms, 60000);
+	assert_int_equal(c->resolver.request_timeout_ms, 10000);
 	assert_int_equal(c->resolver.n_dns_servers, 0);
 	assert_null(c->resolver.dns_servers);
 	assert_int_equal(c->resolver.dns_timeout_ms, 2000);

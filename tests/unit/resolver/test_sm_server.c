@@ -9,12 +9,14 @@
  * the idle timeout and "no reply within 400 ms" cost no real time.
  * 1. Every row of tests/vectors/socketmap.tsv (with <pause> and <eof>). Row count asserted.
  * 2. Behaviour: many requests split byte by byte answered in order, half-close, a unix
- *    socket, max_connections, the idle timeout.
+ *    socket, max_connections (the idle connection closed for a new one, the pause when all
+ *    are busy), the idle timeout, the request deadline.
  * The protocol alone (parsing, reply encoding) is tested in test_sm_proto.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -109,6 +111,7 @@ server_start(unsigned max_conn)
 	c->resolver.n_listen = 2;
 	c->resolver.max_connections = max_conn;
 	c->resolver.idle_timeout_ms = 2000;
+	c->resolver.request_timeout_ms = 3000;
 	S.cfg = c;
 	world_fixture();
 	log_set_verbosity(getenv("SM_VERBOSE") != NULL ? 2 : 0);
@@ -139,6 +142,19 @@ server_teardown(void **state)
 	server_free();
 	(void)unlink(unix_path);
 	return 0;
+}
+
+/* Let the server take what the kernel has for it now (connections, bytes), without moving
+ * the virtual clock: a few rounds of 1 ms of real time each. */
+static void
+settle(void)
+{
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		(void)poll(NULL, 0, 1);
+		(void)loop_fake_advance(S.loop, 0);
+	}
 }
 
 static void
@@ -404,19 +420,57 @@ server_unix_and_max_connections(void **state)
 	assert_int_equal(stat(unix_path, &st), 0);
 	assert_true(S_ISSOCK(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
-	/* Two connections fill max_connections; a third is not accepted until one closes. */
+	/* Two connections fill max_connections: fds[0] has begun a request, fds[1] (newer) is
+	 * idle. A third is accepted at once, and the idle one is closed for it, not the older
+	 * one mid-request. */
+	fds[0] = client_connect();
+	assert_int_equal(write(fds[0], "9999:", 5), 5);
+	settle();
+	fds[1] = client_connect();
+	settle();
+	assert_int_equal(sm_server_counters(S.srv)->open, 2);
+	(void)loop_fake_advance(S.loop, 1000); /* past SM_CONN_GRACE_MS for fds[1] */
+	fds[2] = client_connect();
+	assert_int_equal(write(fds[2], "21:postfix relay.example,", 25), 25);
+	client_read(fds[2], 1, 0, 1000, &got);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.r[0], "OK secure match=relay.example servername=hostname");
+	replies_free(&got);
+	client_read(fds[1], 0, 0, 0, &got);
+	assert_int_equal(got.closed, 1);
+	assert_int_equal(sm_server_counters(S.srv)->evicted, 1);
+	assert_int_equal(sm_server_counters(S.srv)->open, 2);
+	client_read(fds[0], 0, 0, 0, &got);
+	assert_int_equal(got.closed, 0);
+	/* Both busy (a lookup of slow.example, 150 ms, in flight on each): a third waits, no
+	 * connection is closed for it; once they are answered, one is, and it is served. */
+	(void)close(fds[0]);
+	(void)close(fds[1]);
+	(void)close(fds[2]);
+	settle();
+	assert_int_equal(sm_server_counters(S.srv)->open, 0);
 	fds[0] = client_connect();
 	fds[1] = client_connect();
+	settle();
+	assert_int_equal(write(fds[0], "20:postfix slow.example,", 24), 24);
+	assert_int_equal(write(fds[1], "20:postfix slow.example,", 24), 24);
+	settle();
 	fds[2] = client_connect(); /* completes in the kernel backlog */
 	assert_int_equal(write(fds[2], "21:postfix relay.example,", 25), 25);
-	client_read(fds[2], 1, 0, 400, &got);
-	assert_int_equal(got.n, 0);
-	replies_free(&got);
-	(void)close(fds[0]);
+	settle();
+	assert_int_equal(sm_server_counters(S.srv)->evicted, 1);
+	assert_int_equal(sm_server_counters(S.srv)->open, 2);
+	assert_true(sm_server_counters(S.srv)->accept_paused >= 1);
 	client_read(fds[2], 1, 0, 3000, &got);
 	assert_int_equal(got.n, 1);
 	assert_string_equal(got.r[0], "OK secure match=relay.example servername=hostname");
 	replies_free(&got);
+	assert_int_equal(sm_server_counters(S.srv)->evicted, 2);
+	client_read(fds[0], 1, 0, 0, &got); /* answered before it was closed, or open */
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.r[0], "OK secure match=mx.slow.example servername=hostname");
+	replies_free(&got);
+	(void)close(fds[0]);
 	(void)close(fds[1]);
 	(void)close(fds[2]);
 	/* The unix listener speaks the same protocol. */
@@ -464,6 +518,58 @@ server_idle_timeout(void **state)
 	server_stop();
 }
 
+/* A request is whole within request_timeout_ms (3 s) of its first byte, or the connection
+ * closes: one byte a second resets the idle timer (2 s) but not the deadline. The next
+ * request on a connection has a deadline of its own. */
+static void
+server_request_deadline(void **state)
+{
+	struct replies got;
+	int fd, i, one = 1;
+
+	server_start(64);
+	fd = client_connect();
+	/* each write sent at once: Nagle would hold a part until the server's delayed ACK, tens
+	 * of ms of real time, seconds of this test's virtual time */
+	assert_int_equal(setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)), 0);
+	settle();
+	/* a whole request, then a second one in two parts 2.5 s apart: 5 s in all, in time */
+	assert_int_equal(write(fd, "20:postfix none.example,", 24), 24);
+	client_read(fd, 1, 0, 1000, &got);
+	assert_int_equal(got.n, 1);
+	replies_free(&got);
+	(void)loop_fake_advance(S.loop, 1500);
+	assert_int_equal(write(fd, "20:postfix n", 12), 12);
+	settle();
+	(void)loop_fake_advance(S.loop, 1900);
+	assert_int_equal(write(fd, "one.example,", 12), 12);
+	client_read(fd, 1, 0, 1000, &got);
+	assert_int_equal(got.n, 1);
+	assert_string_equal(got.r[0], "NOTFOUND ");
+	replies_free(&got);
+	assert_int_equal(sm_server_counters(S.srv)->request_timeouts, 0);
+	/* a partial netstring, then a byte a second: closed at 3 s, not before */
+	assert_int_equal(write(fd, "9999:", 5), 5);
+	settle();
+	for (i = 0; i < 2; i++) {
+		(void)loop_fake_advance(S.loop, 1000);
+		assert_int_equal(write(fd, "x", 1), 1);
+		settle();
+	}
+	(void)loop_fake_advance(S.loop, 999);
+	assert_int_equal(sm_server_counters(S.srv)->request_timeouts, 0);
+	assert_int_equal(sm_server_counters(S.srv)->open, 1);
+	(void)loop_fake_advance(S.loop, 1);
+	assert_int_equal(sm_server_counters(S.srv)->request_timeouts, 1);
+	assert_int_equal(sm_server_counters(S.srv)->idle_closed, 0);
+	assert_int_equal(sm_server_counters(S.srv)->open, 0);
+	client_read(fd, 0, 0, 0, &got);
+	assert_int_equal(got.n, 0);
+	assert_int_equal(got.closed, 1);
+	(void)close(fd);
+	server_stop();
+}
+
 int
 main(void)
 {
@@ -472,6 +578,7 @@ main(void)
 	        cmocka_unit_test_teardown(server_pipelining_order_and_split, server_teardown),
 	        cmocka_unit_test_teardown(server_unix_and_max_connections, server_teardown),
 	        cmocka_unit_test_teardown(server_idle_timeout, server_teardown),
+	        cmocka_unit_test_teardown(server_request_deadline, server_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
