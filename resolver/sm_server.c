@@ -89,6 +89,8 @@ struct sm_conn {
 	uint64_t timer_due_ms;   /* loop time the timer was last armed for */
 	uint64_t last_active_ms; /* loop time of the last activity (idle timeout) */
 	uint64_t req_start_ms;   /* loop time the incomplete request began (in_request) */
+	uint64_t out_blocked_ms; /* loop time a write first found the peer not reading (EAGAIN)
+	                          * since the replies were last all written; 0: not blocked */
 };
 
 struct sm_server {
@@ -109,7 +111,7 @@ struct sm_server {
 	struct sm_counters ctr;
 	struct sm_conn *touched; /* inside sm_conn_io(): its connection, once touched */
 	/* warnings a peer causes per connection, each at most once per SM_LOG_RATE_MS */
-	struct log_rate malformed_log, deadline_log, evict_log, full_log;
+	struct log_rate malformed_log, deadline_log, noread_log, evict_log, full_log;
 };
 
 /* After a burst of at least this many connections has gone (down to a quarter), give the
@@ -190,6 +192,9 @@ sm_conn_arm(struct sm_conn *c, uint64_t now)
 	if (c->in_request && cfg->request_timeout_ms > 0 &&
 	    c->req_start_ms + cfg->request_timeout_ms < due)
 		due = c->req_start_ms + cfg->request_timeout_ms;
+	if (c->out_blocked_ms != 0 && cfg->request_timeout_ms > 0 &&
+	    c->out_blocked_ms + cfg->request_timeout_ms < due)
+		due = c->out_blocked_ms + cfg->request_timeout_ms;
 	if (due == UINT64_MAX)
 		return;
 	if (loop_timer_armed(&c->idle) && c->timer_due_ms <= due)
@@ -362,8 +367,15 @@ sm_conn_flush(struct sm_conn *c)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				/* The peer does not read its replies: request_timeout from now
+				 * (not moved by partial writes) until they are all written. */
+				if (c->out_blocked_ms == 0) {
+					c->out_blocked_ms = loop_now_ms(c->srv->loop);
+					sm_conn_arm(c, c->out_blocked_ms);
+				}
 				return 0;
+			}
 			log_debug("socketmap %s: write failed: %s, closing", c->peer,
 			          strerror(errno));
 			return -1;
@@ -372,6 +384,7 @@ sm_conn_flush(struct sm_conn *c)
 		sm_conn_touch(c);
 	}
 	c->out_off = c->out_len = 0;
+	c->out_blocked_ms = 0;
 	return 0;
 }
 
@@ -586,7 +599,8 @@ sm_conn_io(struct loop *loop, int fd, unsigned events, void *arg)
 
 /* The connection's timer: the idle timeout or the request deadline, whichever came first.
  * While a lookup is in flight or a reply is unwritten, neither closes it (the wait is ours,
- * bounded by the zone's timeout, or the peer's reading, bounded by SM_CONN_OUTBUF_MAX). */
+ * bounded by the zone's timeout), except a peer that has not read its replies for
+ * request_timeout since a write first found its window full. */
 static void
 sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg)
 {
@@ -595,6 +609,18 @@ sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg)
 	const struct cfg_resolver *cfg = srv->cfg;
 	uint64_t now = loop_now_ms(loop);
 
+	if (c->out_len > c->out_off && c->out_blocked_ms != 0 && cfg->request_timeout_ms > 0 &&
+	    now - c->out_blocked_ms >= cfg->request_timeout_ms) {
+		/* A peer that pipelines requests and never reads the replies would otherwise
+		 * hold its slot for ever: neither idle nor with an incomplete request. */
+		srv->ctr.request_timeouts++;
+		sm_log_rate(srv, &srv->noread_log, LOG_WARNING,
+		            "socketmap %s: replies not read within %llu ms (request_timeout), "
+		            "closing the connection",
+		            c->peer, (unsigned long long)cfg->request_timeout_ms);
+		sm_conn_free(c);
+		return;
+	}
 	if (c->pending || c->out_len > c->out_off) {
 		uint64_t ms = cfg->idle_timeout_ms;
 
@@ -602,6 +628,12 @@ sm_conn_idle(struct loop *loop, struct loop_timer *t, void *arg)
 		if (c->in_request && cfg->request_timeout_ms > 0 &&
 		    (ms == 0 || cfg->request_timeout_ms < ms))
 			ms = cfg->request_timeout_ms;
+		if (c->out_blocked_ms != 0 && cfg->request_timeout_ms > 0) {
+			uint64_t left = c->out_blocked_ms + cfg->request_timeout_ms - now;
+
+			if (ms == 0 || left < ms)
+				ms = left;
+		}
 		if (ms > 0) {
 			c->timer_due_ms = now + ms;
 			loop_timer_start(loop, &c->idle, ms, sm_conn_idle, c);

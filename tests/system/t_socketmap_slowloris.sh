@@ -130,6 +130,46 @@ wait "$HOLD" 2>/dev/null || true
 say "     holding client: $(tail -n 2 "$T/hold.out" | head -n 1)"
 check "after the slow clients: victim.test answered" "$SEC" "$(pm "$SM" postfix victim.test)"
 
+# ---- a client that pipelines requests and never reads the replies ----------------------------
+# Its replies fill its socket window; from the first write that finds it full, it has
+# request_timeout (2 s) to read them, then the daemon closes it (before: the slot was held
+# for ever, neither idle nor in the middle of a request). Bounded: at most 400 000 requests
+# (~10 MB) and LIVE_S; it reads nothing until it sees the connection closed.
+python3 - "$SM" "$LIVE_S" >"$T/noread.out" 2>&1 <<'PY'
+import socket, sys, time
+port, live = int(sys.argv[1]), float(sys.argv[2])
+req = b"postfix victim.test"
+req = b"%d:%s," % (len(req), req)
+s = socket.create_connection(("127.0.0.1", port), timeout=10)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.setblocking(False)
+end, sent, closed = time.monotonic() + live, 0, False
+while time.monotonic() < end and sent < 400000:
+    try:
+        s.send(req * 100)
+        sent += 100
+    except BlockingIOError:
+        time.sleep(0.05)
+    except OSError:
+        closed = True
+        break
+# then wait (still not reading our replies) until the daemon closes: a send fails
+while not closed and time.monotonic() < end:
+    try:
+        s.send(req)
+    except BlockingIOError:
+        pass
+    except OSError:
+        closed = True
+    time.sleep(0.1)
+print("closed" if closed else "still open after %d s" % live, "sent=%d" % sent)
+PY
+check_match "a client that never reads its replies is closed" '^closed ' "$(cat "$T/noread.out")"
+check_match "replies not read: logged" \
+	'socketmap 127\.0\.0\.1:[0-9]+: replies not read within 2000 ms \(request_timeout\), closing the connection' \
+	"$(cat "$T/mtastsd.log")"
+check "after the non-reading client: victim.test answered" "$SEC" "$(pm "$SM" postfix victim.test)"
+
 # ---- garbage: the malformed-netstring warning is rate limited --------------------------------
 # 200 connections each sending "x:" (the daemon closes each), then, after the rate period,
 # one more whose line names how many were held back. Compared with the time they took, so a
