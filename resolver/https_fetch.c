@@ -2,8 +2,9 @@
  * resolver/https_fetch.c - RFC 8461 section 3.3 policy fetch with libcurl multi on our loop
  *
  * Interface: see https_fetch.h
- * Design:    the transfers run on a libcurl multi driven by the loop (common/curlm.h: the
- *            daemon's one multi, shared with the ACME client, or the fetcher's own one).
+ * Design:    the transfers run on a libcurl multi (common/curlm.h: the daemon's threaded
+ *            one, whose worker thread does the TLS work on another core, or the fetcher's
+ *            own one on the loop).
  *            curlm reports each finished transfer from a loop callback (fetch_curl_done),
  *            and user callbacks run later from a zero-delay "dispatch" timer, so no user code
  *            (which may call fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl
@@ -18,7 +19,16 @@
  *            into a gnutls_x509_trust_list, and the PREREQFUNCTION callback (TLS up, request
  *            not sent yet) verifies chain, host name and DNS-ID there. Per-handshake CA
  *            loading in libcurl-gnutls cost ~40 ms CPU and ~3 MiB per fetch in flight.
- * Threads:   main loop only.
+ * Threads:   main loop, except the libcurl transfer callbacks (fetch_header_cb,
+ *            fetch_write_cb, fetch_prereq_cb -> fetch_verify_peer), which run on a
+ *            threaded multi's worker between curlm_add() and the completion. They touch
+ *            their own request, the fetcher's immutable settings (max_body, ca_file), its
+ *            trust list (loaded on the main loop before the first curlm_add(), read only
+ *            after) and its verified-chain LRU (f->verified: the worker's alone while
+ *            transfers run; the main loop frees it only once every transfer has completed
+ *            or been curlm_remove()d, which waits for the worker). No logging, no
+ *            counters there; the main loop reads a request's results only once curlm has
+ *            handed it back (its mutex orders the two).
  * Ownership: the fetcher owns its requests; a request is freed right after its callback.
  * Errors:    see https_fetch.h; docs/resolver-fetch.md explains the mapping.
  */
