@@ -8,20 +8,22 @@
  *            multi and handed to their owner's callback, so no owner code runs inside a
  *            curl call (CURLM_RECURSIVE_API_CALL). Each added handle carries a small record
  *            (struct curlm_xfer) in CURLOPT_PRIVATE.
- *            Threaded (curlm_new_threaded): the multi, its watches and its timer live on a
- *            worker thread running a loop of its own (m->loop). curlm_add() queues the
- *            record (m->add_q) and wakes the worker (eventfd wake_fd); a finished transfer
- *            is queued back (m->done_q) and the caller's loop is woken (eventfd done_fd),
- *            where the done callback runs. curlm_remove() takes a record still queued for
- *            the worker or already finished out of its queue itself; one on the multi it
- *            hands to the worker (m->remove_req) and waits on m->cond until the worker has
- *            removed it: the worker looks at remove_req before every socket action
- *            (m->remove_pending), so the wait is one socket action at most. The records
- *            the caller's thread knows are on its own list (m->xfers), so it never reads
- *            an easy handle the worker drives. Record states move under m->mu only.
- * Threads:   see curlm.h. m->mu guards add_q, done_q, remove_req, stop and every record's
- *            state and result; the worker alone touches multi, timer, its loop and
- *            w_running; the caller's thread alone touches xfers and n_running.
+ *            A multi on the caller's loop is one struct curlm_worker without a thread.
+ *            Threaded (curlm_new_threaded): n workers, each a thread running a loop of its
+ *            own with a libcurl multi, its watches and its timer. curlm_add() gives the
+ *            record to the worker with the fewest transfers, queues it there (w->add_q) and
+ *            wakes it (eventfd w->wake_fd); a finished transfer is queued back (m->done_q)
+ *            and the caller's loop is woken (eventfd m->done_fd), where the done callback
+ *            runs. curlm_remove() takes a record still queued for its worker or already
+ *            finished out of its queue itself; one on a multi it hands to that worker
+ *            (w->remove_req) and waits on m->cond until the worker has removed it: the
+ *            worker looks at remove_req before every socket action (w->remove_pending), so
+ *            the wait is one socket action at most. The caller's thread keeps its records
+ *            on its own list (m->xfers), so it never reads an easy handle a worker drives.
+ * Threads:   see curlm.h. m->mu guards every worker's add_q, remove_req, stop and gone,
+ *            m->done_q, and every record's state and result; a worker alone touches its
+ *            multi, timer, loop and running count; the caller's thread alone touches
+ *            m->xfers, m->n_running and the workers' n_assigned.
  * Ownership: the caller owns the easy handles; curlm owns the per-transfer records.
  * Errors:    see curlm.h.
  */
@@ -36,18 +38,22 @@
 
 #include "curlm.h"
 #include "log.h"
+#include "mtasts_limits.h"
 #include "xalloc.h"
 
 enum curlm_xfer_state {
-	CURLM_XFER_TO_ADD,   /* in add_q, not yet seen by the worker */
-	CURLM_XFER_ON_MULTI, /* added to the multi (the worker drives it) */
+	CURLM_XFER_TO_ADD,   /* in its worker's add_q, not yet seen by it */
+	CURLM_XFER_ON_MULTI, /* added to the worker's multi (the worker drives it) */
 	CURLM_XFER_REMOVED,  /* taken off the multi by the worker for curlm_remove() */
 	CURLM_XFER_DONE,     /* finished, in done_q for the caller's loop */
 };
 
+struct curlm_worker;
+
 struct curlm_xfer {
 	struct curlm_xfer *prev, *next; /* m->xfers (the caller's thread only) */
 	struct curlm_xfer *qnext;       /* add_q or done_q (under m->mu) */
+	struct curlm_worker *w;
 	CURL *easy;
 	curlm_done_fn *done;
 	void *arg;
@@ -60,27 +66,36 @@ struct curlm_queue {
 	unsigned n;
 };
 
-struct curlm {
-	struct loop *loop; /* the multi's loop: the caller's, or the worker's own */
+struct curlm_worker {
+	struct curlm *m;
+	struct loop *loop; /* the caller's (not threaded), or the worker's own */
 	CURLM *multi;
 	struct loop_timer timer;
-	unsigned n_running; /* the caller's count (curlm_running) */
+	unsigned running; /* handles on the multi (the worker's count) */
 	/* threaded only */
-	int threaded;
-	struct loop *main_loop; /* the caller's: done callbacks */
 	pthread_t thread;
 	int thread_started;
-	int wake_fd; /* eventfd: caller -> worker */
-	int done_fd; /* eventfd: worker -> caller */
+	int wake_fd;                   /* eventfd: caller -> worker */
+	struct curlm_queue add_q;      /* under m->mu */
+	struct curlm_xfer *remove_req; /* under m->mu */
+	atomic_int remove_pending;     /* remove_req is set */
+	int stop;                      /* under m->mu */
+	int gone;                      /* under m->mu: its loop ended */
+	unsigned n_assigned;           /* the caller's count of records given to it */
+};
+
+struct curlm {
+	int threaded;
+	unsigned n_workers;
+	struct curlm_worker *w;
+	struct loop *main_loop;   /* the caller's: done callbacks */
+	unsigned n_running;       /* the caller's count (curlm_running) */
+	struct curlm_xfer *xfers; /* every record not yet reported or removed */
+	/* threaded only */
+	int done_fd; /* eventfd: workers -> caller */
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
-	struct curlm_queue add_q, done_q;
-	struct curlm_xfer *remove_req;
-	atomic_int remove_pending;
-	int stop;
-	int worker_gone;          /* its loop ended (curlm_free(), or a loop failure) */
-	unsigned w_running;       /* the worker's count of handles on the multi */
-	struct curlm_xfer *xfers; /* every record not yet reported or removed */
+	struct curlm_queue done_q;
 };
 
 static int curlm_global_done;
@@ -138,6 +153,8 @@ curlm_xfers_add(struct curlm *m, struct curlm_xfer *x)
 	if (m->xfers != NULL)
 		m->xfers->prev = x;
 	m->xfers = x;
+	m->n_running++;
+	x->w->n_assigned++;
 }
 
 static void
@@ -150,6 +167,10 @@ curlm_xfers_del(struct curlm *m, struct curlm_xfer *x)
 	if (x->next != NULL)
 		x->next->prev = x->prev;
 	x->prev = x->next = NULL;
+	if (m->n_running > 0)
+		m->n_running--;
+	if (x->w->n_assigned > 0)
+		x->w->n_assigned--;
 }
 
 static void
@@ -171,38 +192,40 @@ curlm_eventfd_drain(int fd)
 
 /* Worker, under m->mu: take the record curlm_remove() waits for off the multi. */
 static void
-curlm_worker_remove_locked(struct curlm *m)
+curlm_worker_remove_locked(struct curlm_worker *w)
 {
-	struct curlm_xfer *x = m->remove_req;
+	struct curlm_xfer *x = w->remove_req;
 
 	if (x == NULL)
 		return;
 	if (x->state == CURLM_XFER_ON_MULTI) {
-		(void)curl_multi_remove_handle(m->multi, x->easy);
+		(void)curl_multi_remove_handle(w->multi, x->easy);
 		x->state = CURLM_XFER_REMOVED;
-		if (m->w_running > 0)
-			m->w_running--;
+		if (w->running > 0)
+			w->running--;
 	}
-	m->remove_req = NULL;
-	atomic_store(&m->remove_pending, 0);
-	(void)pthread_cond_broadcast(&m->cond);
+	w->remove_req = NULL;
+	atomic_store(&w->remove_pending, 0);
+	(void)pthread_cond_broadcast(&w->m->cond);
 }
 
 /* Worker: serve a pending curlm_remove() before the next socket action. */
 static void
-curlm_worker_service(struct curlm *m)
+curlm_worker_service(struct curlm_worker *w)
 {
-	if (!m->threaded || !atomic_load(&m->remove_pending))
+	if (!w->m->threaded || !atomic_load(&w->remove_pending))
 		return;
-	(void)pthread_mutex_lock(&m->mu);
-	curlm_worker_remove_locked(m);
-	(void)pthread_mutex_unlock(&m->mu);
+	(void)pthread_mutex_lock(&w->m->mu);
+	curlm_worker_remove_locked(w);
+	(void)pthread_mutex_unlock(&w->m->mu);
 }
 
 /* A transfer ended: report it on the caller's loop (threaded), or now. */
 static void
-curlm_finish(struct curlm *m, struct curlm_xfer *x, CURLcode cc)
+curlm_finish(struct curlm_worker *w, struct curlm_xfer *x, CURLcode cc)
 {
+	struct curlm *m = w->m;
+
 	if (m->threaded) {
 		(void)pthread_mutex_lock(&m->mu);
 		if (x->state == CURLM_XFER_ON_MULTI) {
@@ -215,95 +238,90 @@ curlm_finish(struct curlm *m, struct curlm_xfer *x, CURLcode cc)
 		return;
 	}
 	curlm_xfers_del(m, x);
-	if (m->n_running > 0)
-		m->n_running--;
 	x->done(x->easy, cc, x->arg);
 	free(x);
 }
 
 static void
-curlm_collect(struct curlm *m)
+curlm_collect(struct curlm_worker *w)
 {
 	struct curlm_xfer *x;
 	CURLMsg *msg;
 	CURLcode cc;
 	CURL *easy;
 	char *priv;
-	unsigned n = 0, bound;
+	unsigned n = 0, bound = w->running + 16;
 	int left;
 
 	/* Bounded: at most one message per transfer, plus slack. */
-	bound = (m->threaded ? m->w_running : m->n_running) + 16;
-	while (n++ <= bound && (msg = curl_multi_info_read(m->multi, &left)) != NULL) {
+	while (n++ <= bound && (msg = curl_multi_info_read(w->multi, &left)) != NULL) {
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		easy = msg->easy_handle;
 		cc = msg->data.result;
 		priv = NULL;
 		(void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-		(void)curl_multi_remove_handle(m->multi, easy);
-		if (m->threaded) {
-			if (m->w_running > 0)
-				m->w_running--;
-		} else {
+		(void)curl_multi_remove_handle(w->multi, easy);
+		if (w->running > 0)
+			w->running--;
+		if (!w->m->threaded)
 			(void)curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)NULL);
-		}
 		x = (struct curlm_xfer *)(void *)priv;
 		if (x != NULL)
-			curlm_finish(m, x, cc);
+			curlm_finish(w, x, cc);
 	}
 }
 
 static void
 curlm_io_cb(struct loop *loop, int fd, unsigned events, void *arg)
 {
-	struct curlm *m = arg;
+	struct curlm_worker *w = arg;
 	int flags = 0, running = 0;
 
 	(void)loop;
-	curlm_worker_service(m);
+	curlm_worker_service(w);
 	if (events & LOOP_READ)
 		flags |= CURL_CSELECT_IN;
 	if (events & LOOP_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	if (events & LOOP_ERROR)
 		flags |= CURL_CSELECT_ERR;
-	(void)curl_multi_socket_action(m->multi, fd, flags, &running);
-	curlm_collect(m);
+	(void)curl_multi_socket_action(w->multi, fd, flags, &running);
+	curlm_collect(w);
 }
 
 static void
 curlm_timer_cb(struct loop *loop, struct loop_timer *t, void *arg)
 {
-	struct curlm *m = arg;
+	struct curlm_worker *w = arg;
 	int running = 0;
 
 	(void)loop;
 	(void)t;
-	curlm_worker_service(m);
-	(void)curl_multi_socket_action(m->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	curlm_collect(m);
+	curlm_worker_service(w);
+	(void)curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	curlm_collect(w);
 }
 
 /* CURLMOPT_SOCKETFUNCTION: only (de)register with the loop. */
 static int
 curlm_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
-	struct curlm *m = userp;
+	struct curlm_worker *w = userp;
 	unsigned ev = 0;
 
 	(void)easy;
 	(void)socketp;
 	if (what == CURL_POLL_REMOVE) {
-		loop_io_del(m->loop, s);
+		loop_io_del(w->loop, s);
 		return 0;
 	}
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
 		ev |= LOOP_READ;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		ev |= LOOP_WRITE;
-	if (loop_io_mod(m->loop, s, ev) == -ENOENT &&
-	    loop_io_add(m->loop, s, ev, curlm_io_cb, m) < 0)
+	if (loop_io_mod(w->loop, s, ev) == -ENOENT &&
+	    loop_io_add(w->loop, s, ev, curlm_io_cb, w) < 0)
 		return -1;
 	return 0;
 }
@@ -312,79 +330,97 @@ curlm_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socket
 static int
 curlm_timer_set_cb(CURLM *multi, long timeout_ms, void *userp)
 {
-	struct curlm *m = userp;
+	struct curlm_worker *w = userp;
 
 	(void)multi;
 	if (timeout_ms < 0)
-		loop_timer_stop(m->loop, &m->timer);
+		loop_timer_stop(w->loop, &w->timer);
 	else
-		loop_timer_start(m->loop, &m->timer, (uint64_t)timeout_ms, curlm_timer_cb, m);
+		loop_timer_start(w->loop, &w->timer, (uint64_t)timeout_ms, curlm_timer_cb, w);
+	return 0;
+}
+
+/* w's multi on loop. 0 or -ENOMEM. */
+static int
+curlm_worker_init(struct curlm *m, struct curlm_worker *w, struct loop *loop)
+{
+	w->m = m;
+	w->loop = loop;
+	w->wake_fd = -1;
+	w->multi = curl_multi_init();
+	if (w->multi == NULL)
+		return -ENOMEM;
+	(void)curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, curlm_socket_cb);
+	(void)curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+	(void)curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, curlm_timer_set_cb);
+	(void)curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
 	return 0;
 }
 
 static int
-curlm_alloc(struct loop *loop, struct curlm **ret_m)
+curlm_global_init(void)
 {
-	struct curlm *m;
-
 	if (!curlm_global_done) {
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return -ENOMEM;
 		curlm_global_done = 1;
 	}
-	m = xcalloc(1, sizeof(*m));
-	m->loop = loop;
-	m->wake_fd = m->done_fd = -1;
-	m->multi = curl_multi_init();
-	if (m->multi == NULL) {
-		free(m);
-		return -ENOMEM;
-	}
-	(void)curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, curlm_socket_cb);
-	(void)curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-	(void)curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, curlm_timer_set_cb);
-	(void)curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-	*ret_m = m;
 	return 0;
 }
 
 int
 curlm_new(struct loop *loop, struct curlm **ret_m)
 {
-	return curlm_alloc(loop, ret_m);
+	struct curlm *m;
+	int r;
+
+	r = curlm_global_init();
+	if (r < 0)
+		return r;
+	m = xcalloc(1, sizeof(*m));
+	m->main_loop = loop;
+	m->done_fd = -1;
+	m->n_workers = 1;
+	m->w = xcalloc(1, sizeof(*m->w));
+	r = curlm_worker_init(m, &m->w[0], loop);
+	if (r < 0) {
+		free(m->w);
+		free(m);
+		return r;
+	}
+	*ret_m = m;
+	return 0;
 }
 
-/* ---- the worker thread (threaded multi) ---- */
+/* ---- the worker threads (threaded multi) ---- */
 
 /* Worker: curlm_add()s queued, a curlm_remove() waiting, or the end. */
 static void
 curlm_wake_cb(struct loop *loop, int fd, unsigned events, void *arg)
 {
-	struct curlm *m = arg;
-	struct curlm_xfer *x, *refused = NULL;
+	struct curlm_worker *w = arg;
+	struct curlm *m = w->m;
+	struct curlm_xfer *x;
+	int refused = 0;
 
 	(void)events;
 	curlm_eventfd_drain(fd);
 	(void)pthread_mutex_lock(&m->mu);
-	curlm_worker_remove_locked(m);
-	while ((x = curlm_queue_pop(&m->add_q)) != NULL) {
-		if (curl_multi_add_handle(m->multi, x->easy) != CURLM_OK) {
+	curlm_worker_remove_locked(w);
+	while ((x = curlm_queue_pop(&w->add_q)) != NULL) {
+		if (curl_multi_add_handle(w->multi, x->easy) != CURLM_OK) {
 			x->state = CURLM_XFER_DONE;
 			x->result = CURLE_FAILED_INIT;
-			x->qnext = refused;
-			refused = x;
+			curlm_queue_add(&m->done_q, x);
+			refused = 1;
 			continue;
 		}
 		x->state = CURLM_XFER_ON_MULTI;
-		m->w_running++;
+		w->running++;
 	}
-	while ((x = refused) != NULL) {
-		refused = x->qnext;
-		curlm_queue_add(&m->done_q, x);
-	}
-	if (m->done_q.head != NULL)
+	if (refused)
 		curlm_eventfd_signal(m->done_fd);
-	if (m->stop)
+	if (w->stop)
 		loop_exit(loop, 0);
 	(void)pthread_mutex_unlock(&m->mu);
 }
@@ -392,24 +428,24 @@ curlm_wake_cb(struct loop *loop, int fd, unsigned events, void *arg)
 static void *
 curlm_thread_main(void *arg)
 {
-	struct curlm *m = arg;
+	struct curlm_worker *w = arg;
 	int r;
 
-	r = loop_run(m->loop);
+	r = loop_run(w->loop);
 	if (r < 0)
 		log_err("libcurl worker thread: its event loop failed (errno %d); its transfers "
 		        "stop",
 		        -r);
 	/* Every handle was removed by curlm_free() first: this closes cached connections
 	 * (socket callbacks on this thread's loop). */
-	(void)curl_multi_cleanup(m->multi);
-	m->multi = NULL;
-	loop_timer_stop(m->loop, &m->timer);
-	loop_io_del(m->loop, m->wake_fd);
-	(void)pthread_mutex_lock(&m->mu);
-	m->worker_gone = 1; /* curlm_remove() waits for nothing any more */
-	(void)pthread_cond_broadcast(&m->cond);
-	(void)pthread_mutex_unlock(&m->mu);
+	(void)curl_multi_cleanup(w->multi);
+	w->multi = NULL;
+	loop_timer_stop(w->loop, &w->timer);
+	loop_io_del(w->loop, w->wake_fd);
+	(void)pthread_mutex_lock(&w->m->mu);
+	w->gone = 1; /* curlm_remove() waits for nothing any more */
+	(void)pthread_cond_broadcast(&w->m->cond);
+	(void)pthread_mutex_unlock(&w->m->mu);
 	return NULL;
 }
 
@@ -435,59 +471,94 @@ curlm_done_cb(struct loop *loop, int fd, unsigned events, void *arg)
 		if (x == NULL)
 			break;
 		curlm_xfers_del(m, x);
-		if (m->n_running > 0)
-			m->n_running--;
 		x->done(x->easy, x->result, x->arg);
 		free(x);
 	}
 }
 
-int
-curlm_new_threaded(struct loop *loop, struct curlm **ret_m)
+unsigned
+curlm_threads_default(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > CURLM_THREADS_MAX ? CURLM_THREADS_MAX : (unsigned)n;
+}
+
+/* Start worker w: its loop, its wake-up eventfd, its thread (no signals). */
+static int
+curlm_worker_start(struct curlm *m, struct curlm_worker *w)
 {
 	struct loop *wloop = NULL;
-	struct curlm *m;
 	sigset_t all, old;
 	int r;
 
 	r = loop_new(&wloop);
 	if (r < 0)
 		return r;
-	r = curlm_alloc(wloop, &m); /* curl_global_init() here, before the thread */
-	if (r < 0) {
-		(void)loop_free(wloop);
+	r = curlm_worker_init(m, w, wloop);
+	if (r < 0)
 		return r;
-	}
-	m->threaded = 1;
-	m->main_loop = loop;
-	(void)pthread_mutex_init(&m->mu, NULL);
-	(void)pthread_cond_init(&m->cond, NULL);
-	m->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	m->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (m->wake_fd < 0 || m->done_fd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	r = loop_io_add(wloop, m->wake_fd, LOOP_READ, curlm_wake_cb, m);
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0)
+		return -errno;
+	r = loop_io_add(wloop, w->wake_fd, LOOP_READ, curlm_wake_cb, w);
 	if (r < 0)
-		goto fail;
-	r = loop_io_add(loop, m->done_fd, LOOP_READ, curlm_done_cb, m);
-	if (r < 0)
-		goto fail;
+		return r;
 	/* The worker takes no signal: they are the main loop's (signalfd). */
 	(void)sigfillset(&all);
 	(void)pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&m->thread, NULL, curlm_thread_main, m);
+	r = -pthread_create(&w->thread, NULL, curlm_thread_main, w);
 	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r < 0) {
-		loop_io_del(loop, m->done_fd);
+	if (r < 0)
+		return r;
+	w->thread_started = 1;
+	return 0;
+}
+
+int
+curlm_new_threaded(struct loop *loop, unsigned n_threads, struct curlm **ret_m)
+{
+	struct curlm *m;
+	unsigned i;
+	int r;
+
+	r = curlm_global_init(); /* here, before any worker starts */
+	if (r < 0)
+		return r;
+	if (n_threads == 0)
+		n_threads = curlm_threads_default();
+	if (n_threads > CURLM_THREADS_MAX)
+		n_threads = CURLM_THREADS_MAX;
+	m = xcalloc(1, sizeof(*m));
+	m->threaded = 1;
+	m->main_loop = loop;
+	m->n_workers = n_threads;
+	m->w = xcalloc(n_threads, sizeof(*m->w));
+	for (i = 0; i < n_threads; i++)
+		m->w[i].wake_fd = -1;
+	(void)pthread_mutex_init(&m->mu, NULL);
+	(void)pthread_cond_init(&m->cond, NULL);
+	m->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (m->done_fd < 0) {
+		r = -errno;
 		goto fail;
 	}
-	m->thread_started = 1;
+	r = loop_io_add(loop, m->done_fd, LOOP_READ, curlm_done_cb, m);
+	if (r < 0) {
+		(void)close(m->done_fd);
+		m->done_fd = -1;
+		goto fail;
+	}
+	for (i = 0; i < n_threads; i++) {
+		r = curlm_worker_start(m, &m->w[i]);
+		if (r < 0)
+			goto fail;
+	}
 	*ret_m = m;
 	return 0;
 fail:
-	m->main_loop = NULL;
 	(void)curlm_free(m);
 	return r;
 }
@@ -495,41 +566,55 @@ fail:
 struct curlm *
 curlm_free(struct curlm *m)
 {
+	struct curlm_worker *w;
 	struct curlm_xfer *x;
+	unsigned i;
 
 	if (m == NULL)
 		return NULL;
 	while (m->xfers != NULL)
 		curlm_remove(m, m->xfers->easy);
 	if (!m->threaded) {
-		loop_timer_stop(m->loop, &m->timer);
-		(void)curl_multi_cleanup(m->multi); /* closes cached connections (socket cb) */
-		loop_timer_stop(m->loop, &m->timer);
+		w = &m->w[0];
+		loop_timer_stop(w->loop, &w->timer);
+		(void)curl_multi_cleanup(w->multi); /* closes cached connections (socket cb) */
+		loop_timer_stop(w->loop, &w->timer);
+		free(m->w);
 		free(m);
 		return NULL;
 	}
-	if (m->thread_started) {
+	for (i = 0; i < m->n_workers; i++) {
+		w = &m->w[i];
+		if (!w->thread_started)
+			continue;
 		(void)pthread_mutex_lock(&m->mu);
-		m->stop = 1;
+		w->stop = 1;
 		(void)pthread_mutex_unlock(&m->mu);
-		curlm_eventfd_signal(m->wake_fd);
-		(void)pthread_join(m->thread, NULL);
-	} else {
-		if (m->wake_fd >= 0)
-			loop_io_del(m->loop, m->wake_fd);
-		(void)curl_multi_cleanup(m->multi);
+		curlm_eventfd_signal(w->wake_fd);
+	}
+	for (i = 0; i < m->n_workers; i++) {
+		w = &m->w[i];
+		if (w->thread_started) {
+			(void)pthread_join(w->thread, NULL);
+		} else if (w->loop != NULL) { /* a failed start */
+			if (w->wake_fd >= 0)
+				loop_io_del(w->loop, w->wake_fd);
+			if (w->multi != NULL)
+				(void)curl_multi_cleanup(w->multi);
+		}
+		if (w->wake_fd >= 0)
+			(void)close(w->wake_fd);
+		(void)loop_free(w->loop);
 	}
 	while ((x = curlm_queue_pop(&m->done_q)) != NULL) /* none: all were removed */
 		free(x);
-	if (m->main_loop != NULL)
+	if (m->done_fd >= 0) {
 		loop_io_del(m->main_loop, m->done_fd);
-	if (m->wake_fd >= 0)
-		(void)close(m->wake_fd);
-	if (m->done_fd >= 0)
 		(void)close(m->done_fd);
+	}
 	(void)pthread_cond_destroy(&m->cond);
 	(void)pthread_mutex_destroy(&m->mu);
-	(void)loop_free(m->loop);
+	free(m->w);
 	free(m);
 	return NULL;
 }
@@ -538,28 +623,34 @@ int
 curlm_add(struct curlm *m, CURL *easy, curlm_done_fn *done, void *arg)
 {
 	struct curlm_xfer *x = xcalloc(1, sizeof(*x));
+	struct curlm_worker *w = &m->w[0];
+	unsigned i;
 
 	x->easy = easy;
 	x->done = done;
 	x->arg = arg;
 	(void)curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)x);
 	if (m->threaded) {
+		for (i = 1; i < m->n_workers; i++) /* the least busy worker */
+			if (m->w[i].n_assigned < w->n_assigned)
+				w = &m->w[i];
+		x->w = w;
 		curlm_xfers_add(m, x);
-		m->n_running++;
 		(void)pthread_mutex_lock(&m->mu);
 		x->state = CURLM_XFER_TO_ADD;
-		curlm_queue_add(&m->add_q, x);
+		curlm_queue_add(&w->add_q, x);
 		(void)pthread_mutex_unlock(&m->mu);
-		curlm_eventfd_signal(m->wake_fd);
+		curlm_eventfd_signal(w->wake_fd);
 		return 0;
 	}
-	if (curl_multi_add_handle(m->multi, easy) != CURLM_OK) {
+	if (curl_multi_add_handle(w->multi, easy) != CURLM_OK) {
 		(void)curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)NULL);
 		free(x);
 		return -EIO;
 	}
+	x->w = w;
+	w->running++;
 	curlm_xfers_add(m, x);
-	m->n_running++;
 	return 0;
 }
 
@@ -567,6 +658,7 @@ curlm_add(struct curlm *m, CURL *easy, curlm_done_fn *done, void *arg)
 static void
 curlm_remove_threaded(struct curlm *m, CURL *easy)
 {
+	struct curlm_worker *w;
 	struct curlm_xfer *x;
 
 	for (x = m->xfers; x != NULL && x->easy != easy; x = x->next)
@@ -574,16 +666,15 @@ curlm_remove_threaded(struct curlm *m, CURL *easy)
 	if (x == NULL)
 		return;
 	curlm_xfers_del(m, x);
-	if (m->n_running > 0)
-		m->n_running--;
+	w = x->w;
 	(void)pthread_mutex_lock(&m->mu);
 	if (x->state == CURLM_XFER_TO_ADD) {
-		curlm_queue_del(&m->add_q, x);
+		curlm_queue_del(&w->add_q, x);
 	} else if (x->state == CURLM_XFER_ON_MULTI) {
-		m->remove_req = x;
-		atomic_store(&m->remove_pending, 1);
-		curlm_eventfd_signal(m->wake_fd);
-		while (x->state == CURLM_XFER_ON_MULTI && !m->worker_gone)
+		w->remove_req = x;
+		atomic_store(&w->remove_pending, 1);
+		curlm_eventfd_signal(w->wake_fd);
+		while (x->state == CURLM_XFER_ON_MULTI && !w->gone)
 			(void)pthread_cond_wait(&m->cond, &m->mu);
 	}
 	if (x->state == CURLM_XFER_DONE) /* finished, not yet reported: never will be */
@@ -595,6 +686,7 @@ curlm_remove_threaded(struct curlm *m, CURL *easy)
 void
 curlm_remove(struct curlm *m, CURL *easy)
 {
+	struct curlm_xfer *x;
 	char *priv = NULL;
 
 	if (m == NULL || easy == NULL)
@@ -606,12 +698,13 @@ curlm_remove(struct curlm *m, CURL *easy)
 	(void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
 	if (priv == NULL)
 		return;
-	(void)curl_multi_remove_handle(m->multi, easy);
+	x = (struct curlm_xfer *)(void *)priv;
+	(void)curl_multi_remove_handle(x->w->multi, easy);
 	(void)curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)NULL);
-	curlm_xfers_del(m, (struct curlm_xfer *)(void *)priv);
-	free(priv);
-	if (m->n_running > 0)
-		m->n_running--;
+	if (x->w->running > 0)
+		x->w->running--;
+	curlm_xfers_del(m, x);
+	free(x);
 }
 
 unsigned

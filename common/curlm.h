@@ -6,15 +6,16 @@
  * Design:    curl's multi socket API (ephiperfifo.c): CURLMOPT_SOCKETFUNCTION maps to
  *            loop_io_add/mod/del, CURLMOPT_TIMERFUNCTION arms one loop timer. curlm_new()
  *            drives the multi on the caller's loop (the ACME client, the commands);
- *            curlm_new_threaded() on a worker thread with a loop of its own, so that the TLS
- *            work of the transfers (handshakes, certificate checks) uses another core: the
- *            daemon's resolver fetches (resolver/https_fetch.c, docs/architecture.md "Event
- *            loop"). Both report finished transfers on the caller's loop.
+ *            curlm_new_threaded() on worker threads, each with a loop and a multi of its
+ *            own, so that the TLS work of the transfers (handshakes, certificate checks)
+ *            uses every core: the daemon's resolver fetches (resolver/https_fetch.c,
+ *            docs/architecture.md "Event loop"). Both report finished transfers on the
+ *            caller's loop.
  * Threads:   every function, and every done callback, on the caller's (main) loop thread.
  *            With curlm_new_threaded() the easy handle's own libcurl callbacks (header,
- *            write, CURLOPT_PREREQFUNCTION...) run on the worker thread between curlm_add()
- *            and the done callback or curlm_remove(): they may touch only per-transfer state
- *            and state no other thread touches meanwhile.
+ *            write, CURLOPT_PREREQFUNCTION...) run on a worker thread between curlm_add()
+ *            and the done callback or curlm_remove(): they may touch only per-transfer state,
+ *            and shared state under a lock (transfers run on several workers at once).
  * Ownership: the caller owns its easy handles; curlm only drives them while added, and the
  *            caller must not touch an added handle (setopt, getinfo) until it is done or
  *            removed.
@@ -40,11 +41,15 @@ typedef void curlm_done_fn(CURL *easy, CURLcode result, void *arg);
 /* A multi handle on loop (curl_global_init() on the first call). Returns 0 and *ret_m, or
  * -ENOMEM. */
 int curlm_new(struct loop *loop, struct curlm **ret_m);
-/* A multi handle whose transfers run on a worker thread of its own (its own loop); done
- * callbacks still run on loop, the caller's. curl_global_init() runs here, on the calling
- * thread, before the worker starts. The worker blocks every signal. Returns 0 and *ret_m,
- * -ENOMEM, or -errno (eventfd, pthread_create). */
-int curlm_new_threaded(struct loop *loop, struct curlm **ret_m);
+/* A multi handle whose transfers run on n_threads worker threads (0: curlm_threads_default();
+ * at most CURLM_THREADS_MAX), each with a loop and a libcurl multi of its own; a transfer
+ * goes to the worker with the fewest. Done callbacks still run on loop, the caller's.
+ * curl_global_init() runs here, on the calling thread, before any worker starts. The
+ * workers block every signal. Returns 0 and *ret_m, -ENOMEM, or -errno (eventfd,
+ * pthread_create). */
+int curlm_new_threaded(struct loop *loop, unsigned n_threads, struct curlm **ret_m);
+/* Worker threads curlm_new_threaded() starts for 0: the online CPUs, 1..CURLM_THREADS_MAX. */
+unsigned curlm_threads_default(void);
 /* Removes what is still added (no done callback), closes the cached connections, stops and
  * joins the worker thread of a threaded multi, and frees m. Not from inside a done
  * callback of m. NULL is a no-op. Returns NULL. */

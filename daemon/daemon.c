@@ -452,8 +452,8 @@ daemon_fd_setup(struct daemon *d)
 	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c) +
 	                 /* the ACME client's transfers, one per order at most */
 	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0) +
-	                 /* the policy fetches' worker thread */
-	                 (c->resolver.enabled ? FD_CURLM_THREAD : 0),
+	                 /* the policy fetches' worker threads */
+	                 (c->resolver.enabled ? FD_CURLM_THREAD * curlm_threads_default() : 0),
 	        .admin = admin_max_connections(c),
 	        .tlsrpt = tlsrpt_recv_fd_want(c),
 	        .mxcheck = mxcheck_fd_want(c),
@@ -773,8 +773,8 @@ daemon_start(struct daemon *d)
 	if (r < 0)
 		return r;
 	/* The multis only for their users: libcurl's multi holds a wakeup socketpair. The
-	 * policy fetches run on a worker thread (their TLS handshakes use another core), the
-	 * ACME client on the main loop (its callbacks touch its state). */
+	 * policy fetches run on worker threads, one per core (their TLS handshakes use every
+	 * core), the ACME client on the main loop (its callbacks touch its state). */
 	if (daemon_acme_wanted(d->cfg)) {
 		r = curlm_new(d->loop, &d->curlm);
 		if (r < 0) {
@@ -783,7 +783,7 @@ daemon_start(struct daemon *d)
 		}
 	}
 	if (d->cfg->resolver.enabled) {
-		r = curlm_new_threaded(d->loop, &d->fetch_curlm);
+		r = curlm_new_threaded(d->loop, 0, &d->fetch_curlm);
 		if (r < 0) {
 			log_err("cannot start libcurl's fetch thread: %s", err_str(r));
 			return r;

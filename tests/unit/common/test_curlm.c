@@ -260,7 +260,7 @@ multi_new(int threaded)
 {
 	struct curlm *m = NULL;
 
-	assert_int_equal(threaded ? curlm_new_threaded(L, &m) : curlm_new(L, &m), 0);
+	assert_int_equal(threaded ? curlm_new_threaded(L, 2, &m) : curlm_new(L, &m), 0);
 	assert_non_null(m);
 	return m;
 }

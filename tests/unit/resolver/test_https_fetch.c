@@ -60,7 +60,7 @@ tf_fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher
 	for (i = 0; i < TF_MULTIS_MAX && tf_multi[i].m != NULL; i++)
 		;
 	assert_true(i < TF_MULTIS_MAX);
-	assert_int_equal(curlm_new_threaded(loop, &tf_multi[i].m), 0);
+	assert_int_equal(curlm_new_threaded(loop, 2, &tf_multi[i].m), 0);
 	tf_multi[i].loop = loop;
 	return fetcher_new_on(loop, tf_multi[i].m, cfg, ret_f);
 }
