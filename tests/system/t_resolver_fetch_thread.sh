@@ -2,7 +2,7 @@
 # t_resolver_fetch_thread.sh - the policy fetches' worker thread (common/curlm.h
 # curlm_new_threaded, issue 21) across reload and shutdown with transfers in flight
 #
-# The daemon's policy fetches run on a libcurl multi on a worker thread; a reload replaces
+# The daemon's policy fetches run on libcurl multis on worker threads; a reload replaces
 # the fetcher (pol_engine_reload: every fetch in flight is cancelled with curlm_remove()
 # while the worker drives it, and started again on the new one) and a shutdown frees it
 # with transfers still running. Lab: N_STALL policy hosts that send their headers and then
