@@ -3,7 +3,7 @@
  *
  * Interface: see acme.h
  * Design:    three layers, each calling the next from loop callbacks only:
- *            requests (acme_req: one libcurl easy handle on the shared multi, the JWS
+ *            requests (acme_req: one libcurl easy handle on the main-loop multi, the JWS
  *            signed just before it is sent so that it carries a fresh nonce; a badNonce
  *            answer is sent again, up to ACME_BADNONCE_RETRIES times, RFC 8555 section
  *            6.5), the account (directory, account key, newAccount: once, shared by every

@@ -7,8 +7,8 @@
  *
  * Interface: acme_new(), acme_free(), acme_renew(), acme_info_get(), acme_info_free(),
  *            acme_stats_add()
- * Design:    every HTTP request runs on the daemon's libcurl multi (common/curlm.h) on the
- *            main loop, which never blocks on the CA. The client fetches the directory,
+ * Design:    every HTTP request runs on the daemon's ACME libcurl multi (common/curlm.h) on
+ *            the main loop, which never blocks on the CA. The client fetches the directory,
  *            keeps a small pool of nonces (a badNonce is retried once with the fresh nonce
  *            of the error), makes the account once (ES256 key kept in
  *            <state_directory>/acme/account.key, External Account Binding when configured)

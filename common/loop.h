@@ -4,7 +4,9 @@
  * Interface: loop_new/free/run/exit, loop_io_*, loop_timer_*, loop_defer, loop_signal_add,
  *            loop_now_ms, loop_wall_s, loop_watchdog_enable; for tests loop_new_fake,
  *            loop_fake_advance, loop_fake_run (the fake clock, below)
- * Threads:   main loop thread only.
+ * Threads:   a loop, its watches and its timers belong to the one thread that runs it: the
+ *            main loop, or a worker of a threaded libcurl multi (common/curlm.h), each with
+ *            a loop of its own. No call crosses threads.
  * Ownership: the caller owns every struct loop_timer (embed it in the request); the loop
  *            owns its internal sources. Callbacks may add/remove any io or timer, including
  *            their own.

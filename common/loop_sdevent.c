@@ -2,7 +2,7 @@
  * common/loop_sdevent.c - loop.h on libsystemd's sd-event, and its fake clock for tests
  *
  * Interface: see loop.h
- * Threads:   main loop only.
+ * Threads:   one thread per loop (loop.h); nothing is shared between loops.
  * Ownership: io sources are kept in an fd-indexed table; a fired timer drops its source
  *            before calling back, so a request may free itself from its own timer. On a
  *            fake loop (loop->fake) timers are nodes of a list sorted by due time instead of

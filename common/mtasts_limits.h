@@ -210,6 +210,14 @@
  * (happy eyeballs, RFC 8305), and one multi handle keeps a socketpair to wake itself. */
 #define FD_PER_FETCH  2u
 #define FD_FETCH_BASE 2u
+/* Descriptors a threaded libcurl multi (common/curlm.h, the policy fetches' worker thread)
+ * holds besides its transfers' sockets: two eventfds, the worker loop's sd-event epoll,
+ * inner epoll and timerfd, and slack. Our count, no RFC. */
+#define FD_CURLM_THREAD 8u
+/* Worker threads of a threaded libcurl multi (common/curlm.h, the policy fetches): one per
+ * online CPU, at most this many. Cold fetches are TLS handshakes, CPU bound; past the
+ * cores there is nothing to gain. Our bound, no RFC. */
+#define CURLM_THREADS_MAX 8u
 /* The resolver's DNS clients (MTA-STS discovery and DANE) share resolver.dns_concurrency,
  * each at least one query: one socket each (resolver/dns_client.h DNS_CLIENTS). */
 #define FD_DNS_CLIENTS 2u

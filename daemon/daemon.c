@@ -69,7 +69,8 @@ struct daemon {
 	struct res *res;
 	struct pub *pub;
 	struct admin *admin;
-	struct curlm *curlm;        /* the one libcurl multi: resolver fetches and ACME */
+	struct curlm *curlm;        /* the ACME client's libcurl multi, on the main loop */
+	struct curlm *fetch_curlm;  /* the resolver's policy fetches: threaded (curlm.h) */
 	struct acme *acme;          /* NULL: no domain has cert = "acme" */
 	struct mxcheck *mxcheck;    /* the periodic MX check (mxcheck.h), NULL when off */
 	struct rollout *rollout;    /* the rollout of the published domains (rollout.h) */
@@ -464,7 +465,9 @@ daemon_fd_budget(struct cfg *c, struct fd_budget *ret_b, int log_budget)
 	        .limit = after,
 	        .fixed = DAEMON_FD_BASE + res_fd_fixed(c) + pub_fd_fixed(c) + admin_fd_fixed(c) +
 	                 /* the ACME client's transfers, one per order at most */
-	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0),
+	                 (daemon_acme_wanted(c) ? ACME_ORDERS_MAX * FD_PER_FETCH : 0) +
+	                 /* the policy fetches' worker threads */
+	                 (c->resolver.enabled ? FD_CURLM_THREAD * curlm_threads_default() : 0),
 	        .admin = admin_max_connections(c),
 	        .tlsrpt = tlsrpt_recv_fd_want(c),
 	        .mxcheck = mxcheck_fd_want(c),
@@ -795,8 +798,10 @@ daemon_start(struct daemon *d)
 	r = daemon_passed_scan();
 	if (r < 0)
 		return r;
-	/* The multi only for its users: libcurl's multi holds a wakeup socketpair. */
-	if (d->cfg->resolver.enabled || daemon_acme_wanted(d->cfg)) {
+	/* The multis only for their users: libcurl's multi holds a wakeup socketpair. The
+	 * policy fetches run on worker threads, one per core (their TLS handshakes use every
+	 * core), the ACME client on the main loop (its callbacks touch its state). */
+	if (daemon_acme_wanted(d->cfg)) {
 		r = curlm_new(d->loop, &d->curlm);
 		if (r < 0) {
 			log_err("cannot start libcurl: %s", err_str(r));
@@ -804,7 +809,12 @@ daemon_start(struct daemon *d)
 		}
 	}
 	if (d->cfg->resolver.enabled) {
-		r = res_new_on(d->loop, d->curlm, d->cfg, &d->res);
+		r = curlm_new_threaded(d->loop, 0, &d->fetch_curlm);
+		if (r < 0) {
+			log_err("cannot start libcurl's fetch thread: %s", err_str(r));
+			return r;
+		}
+		r = res_new_on(d->loop, d->fetch_curlm, d->cfg, &d->res);
 		if (r < 0) {
 			d->res = NULL;
 			daemon_part_failed("resolver", r);
@@ -883,8 +893,9 @@ fail:
 	d.acme = acme_free(d.acme); /* before the publisher: it removes its http-01 tokens */
 	d.pub = pub_free(d.pub);
 	d.tlsrpt = tlsrpt_recv_free(d.tlsrpt); /* after the publisher's threads stopped */
-	d.res = res_free(d.res);       /* before the state database: it writes what is pending */
-	d.curlm = curlm_free(d.curlm); /* after both users of the multi */
+	d.res = res_free(d.res); /* before the state database: it writes what is pending */
+	d.fetch_curlm = curlm_free(d.fetch_curlm); /* after the resolver: joins its thread */
+	d.curlm = curlm_free(d.curlm);             /* after the ACME client */
 	d.state = statedb_close(d.state);
 	free(d.state_path);
 	if (d.loop != NULL)

@@ -2,8 +2,9 @@
  * resolver/https_fetch.c - RFC 8461 section 3.3 policy fetch with libcurl multi on our loop
  *
  * Interface: see https_fetch.h
- * Design:    the transfers run on a libcurl multi driven by the loop (common/curlm.h: the
- *            daemon's one multi, shared with the ACME client, or the fetcher's own one).
+ * Design:    the transfers run on a libcurl multi (common/curlm.h: the daemon's threaded
+ *            one, whose worker thread does the TLS work on another core, or the fetcher's
+ *            own one on the loop).
  *            curlm reports each finished transfer from a loop callback (fetch_curl_done),
  *            and user callbacks run later from a zero-delay "dispatch" timer, so no user code
  *            (which may call fetch_start/fetch_cancel/fetcher_free) ever runs inside a curl
@@ -18,7 +19,16 @@
  *            into a gnutls_x509_trust_list, and the PREREQFUNCTION callback (TLS up, request
  *            not sent yet) verifies chain, host name and DNS-ID there. Per-handshake CA
  *            loading in libcurl-gnutls cost ~40 ms CPU and ~3 MiB per fetch in flight.
- * Threads:   main loop only.
+ * Threads:   main loop, except the libcurl transfer callbacks (fetch_header_cb,
+ *            fetch_write_cb, fetch_prereq_cb -> fetch_verify_peer), which run on a
+ *            threaded multi's workers between curlm_add() and the completion, several at
+ *            once. They touch their own request, the fetcher's immutable settings
+ *            (max_body, ca_file), and under f->verify_mu its trust list (loaded on the main
+ *            loop before the first curlm_add(), read only after) and its verified-chain
+ *            LRU (f->verified; the main loop frees both only once every transfer has
+ *            completed or been curlm_remove()d, which waits for the worker). No logging, no
+ *            counters there; the main loop reads a request's results only once curlm has
+ *            handed it back (curlm's mutex orders the two).
  * Ownership: the fetcher owns its requests; a request is freed right after its callback.
  * Errors:    see https_fetch.h; docs/resolver-fetch.md explains the mapping.
  */
@@ -28,6 +38,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
 #include <gnutls/x509.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -109,7 +120,8 @@ struct fetcher {
 	struct dns_client *dns;         /* borrowed: resolves policy hosts; NULL = libcurl does */
 	gnutls_x509_trust_list_t trust; /* NULL until the first fetch (fetch_trust_load) */
 	int trust_loaded;
-	struct lru *verified; /* struct fetch_verified: chains verified with trust */
+	struct lru *verified;      /* struct fetch_verified: chains verified with trust */
+	pthread_mutex_t verify_mu; /* trust and verified, for the workers' fetch_verify_peer */
 	unsigned n_active;
 	struct fetch_list resolving, queued, active, done;
 	int dispatching;
@@ -604,7 +616,12 @@ fetch_prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_
 {
 	struct fetch_req *rq = arg;
 
+	/* A threaded multi runs this on several workers at once: they share the trust list
+	 * and the verified chains (a cache hit holds the lock for a digest and a host name
+	 * check; a miss for one chain verification, once per certificate). */
+	(void)pthread_mutex_lock(&rq->f->verify_mu);
 	rq->err = fetch_verify_peer(rq);
+	(void)pthread_mutex_unlock(&rq->f->verify_mu);
 	return rq->err == 0 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
@@ -720,6 +737,7 @@ fetcher_destroy(struct fetcher *f)
 	lru_free(f->verified);
 	if (f->trust != NULL)
 		gnutls_x509_trust_list_deinit(f->trust, 1);
+	(void)pthread_mutex_destroy(&f->verify_mu);
 	free(f->ca_file);
 	free(f->connect_to);
 	free(f);
@@ -773,6 +791,7 @@ fetcher_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver
 	f = xcalloc(1, sizeof(*f));
 	f->loop = loop;
 	f->verified = lru_new(FETCH_VERIFIED_MAX, fetch_verified_free, NULL);
+	(void)pthread_mutex_init(&f->verify_mu, NULL);
 	f->timeout_ms =
 	        cfg->fetch_timeout_ms > 0 ? cfg->fetch_timeout_ms : FETCH_TIMEOUT_DEFAULT_MS;
 	f->max_body = cfg->fetch_max_body > 0 && cfg->fetch_max_body <= STS_POLICY_BODY_MAX

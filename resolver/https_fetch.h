@@ -9,7 +9,9 @@
  *
  * Interface: fetcher_new(), fetcher_new_on(), fetcher_free(), fetch_start(), fetch_cancel(),
  *            fetch_content_type_ok(), fetch_header_line(), fetch_headers_check()
- * Threads:   main loop only.
+ * Threads:   every function and callback on the main loop. On a threaded multi
+ *            (fetcher_new_on(), curlm_new_threaded()) the transfers, their libcurl
+ *            callbacks and the certificate checks run on the multi's worker thread.
  * Ownership: body and info passed to fetch_done_fn are valid only during the callback.
  * Errors:    callback err: 0, ERR_FETCH_CONNECT, ERR_FETCH_TLS, ERR_FETCH_HTTP,
  *            ERR_FETCH_REDIRECT, ERR_FETCH_TOO_LARGE, ERR_FETCH_TIMEOUT,
@@ -56,8 +58,9 @@ typedef void fetch_done_fn(int err, const char *body, size_t len, const struct f
 int fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f);
 struct curlm;
 /* fetcher_new() on the libcurl multi curlm (common/curlm.h; borrowed, it must outlive the
- * fetcher; the daemon's one multi, shared with the ACME client). curlm NULL: the fetcher
- * makes and owns its own, as fetcher_new() does. Returns 0 or -ENOMEM. */
+ * fetcher; the daemon's threaded one, curlm_new_threaded(): the transfers then run on its
+ * worker thread, the callbacks below still on loop). curlm NULL: the fetcher makes and
+ * owns its own on loop, as fetcher_new() does. Returns 0 or -ENOMEM. */
 int fetcher_new_on(struct loop *loop, struct curlm *curlm, const struct cfg_resolver *cfg,
                    struct fetcher **ret_f);
 /* Cancels every pending fetch (callbacks run with -ECANCELED). Returns NULL. */

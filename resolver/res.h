@@ -33,7 +33,7 @@ unsigned res_fd_fixed(const struct cfg *cfg);
 int res_new(struct loop *loop, const struct cfg *cfg, struct res **ret_res);
 struct curlm;
 /* res_new() whose policy fetches run on the libcurl multi curlm (common/curlm.h; borrowed,
- * it must outlive res; the daemon's one multi, shared with the ACME client). */
+ * it must outlive res; the daemon's threaded multi, curlm_new_threaded()). */
 int res_new_on(struct loop *loop, struct curlm *curlm, const struct cfg *cfg, struct res **ret_res);
 struct statedb;
 /* Keep the policy cache in the state database db (borrowed until res_free(), which writes

@@ -7,6 +7,9 @@
  * behaviour per host; then fake_https on an ephemeral loopback port. Every fetch goes
  * there through resolver.connect_to, keeping the real host name for SNI and checks.
  * Every case asserts the exact error code, the status and the body where there is one.
+ * The whole group runs twice: with each fetcher's own multi on its loop (fetcher_new), then
+ * on a threaded multi (curlm_new_threaded, as the daemon runs them): the transfers, their
+ * callbacks and the certificate checks on the worker thread, the results the same.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +39,48 @@
 #include "loop.h"
 #include "../testutil.h"
 #include "xalloc.h"
+#include "curlm.h"
+
+/* The threaded run: fetcher_new() on a threaded multi made on the fetcher's loop, freed
+ * with that loop (the multi outlives its fetchers, as in the daemon). */
+#define TF_MULTIS_MAX 8
+static int tf_threaded;
+static struct {
+	struct loop *loop;
+	struct curlm *m;
+} tf_multi[TF_MULTIS_MAX];
+
+static int
+tf_fetcher_new(struct loop *loop, const struct cfg_resolver *cfg, struct fetcher **ret_f)
+{
+	size_t i;
+
+	if (!tf_threaded)
+		return fetcher_new(loop, cfg, ret_f);
+	for (i = 0; i < TF_MULTIS_MAX && tf_multi[i].m != NULL; i++)
+		;
+	assert_true(i < TF_MULTIS_MAX);
+	assert_int_equal(curlm_new_threaded(loop, 2, &tf_multi[i].m), 0);
+	tf_multi[i].loop = loop;
+	return fetcher_new_on(loop, tf_multi[i].m, cfg, ret_f);
+}
+
+static struct loop *
+tf_loop_free(struct loop *loop)
+{
+	size_t i;
+
+	for (i = 0; i < TF_MULTIS_MAX; i++) {
+		if (tf_multi[i].m == NULL || tf_multi[i].loop != loop)
+			continue;
+		assert_int_equal(curlm_running(tf_multi[i].m), 0);
+		tf_multi[i].m = curlm_free(tf_multi[i].m);
+		tf_multi[i].loop = NULL;
+	}
+	return loop_free(loop);
+}
+#define fetcher_new tf_fetcher_new
+#define loop_free   tf_loop_free
 
 #define FAKE_HTTPS TOOLS_DIR "/fake_https"
 /* Liveness bound of a run, and the fetch_timeout of the tests that check a failure comes
@@ -358,6 +403,7 @@ group_setup(void **state)
 	        "dns_name = \"mta-sts.stall.test\"\ndns_name = \"mta-sts.drip.test\"\n"
 	        "dns_name = \"mta-sts.slow.test\"\ndns_name = \"mta-sts.tls11.test\"\n";
 	signal(SIGPIPE, SIG_IGN);
+	memcpy(tmpdir + sizeof(tmpdir) - 7, "XXXXXX", 6); /* the group runs twice */
 	if (mkdtemp(tmpdir) == NULL)
 		return -1;
 	(void)snprintf(ca_pem, sizeof(ca_pem), "%s/ca.pem", tmpdir);
@@ -1313,5 +1359,8 @@ main(void)
 
 	if (r != 0)
 		return r;
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	r = cmocka_run_group_tests_name("fetches on the loop", tests, group_setup, group_teardown);
+	tf_threaded = 1;
+	return r | cmocka_run_group_tests_name("fetches on a threaded multi", tests, group_setup,
+	                                       group_teardown);
 }
