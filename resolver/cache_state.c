@@ -524,7 +524,22 @@ cache_state_lookup(struct cache_state *cs, const char *dom, time_t now)
 		cs->ctr.read_misses++;
 		return 0;
 	}
-	r = statedb_policy_get(cs->db, dom, cache_state_read_row, &rd);
+	if (f != NULL && CS_NODE(f)->text != NULL) {
+		/* evicted before its row was written (the flush delay, or writes failing or
+		 * waiting for a lock): the row would be older or missing (found by a trial) */
+		const struct cache_state_node *n = CS_NODE(f);
+		const struct statedb_policy p = {.domain = n->dom,
+		                                 .id = n->id,
+		                                 .text = n->text,
+		                                 .text_len = strlen(n->text),
+		                                 .fetched_at = n->fetched_at,
+		                                 .expires_at = n->expires_at};
+
+		(void)cache_state_read_row(&p, &rd);
+		r = 0;
+	} else {
+		r = statedb_policy_get(cs->db, dom, cache_state_read_row, &rd);
+	}
 	if (r < 0) {
 		cs->ctr.read_errors++;
 		log_dom_debug(dom, "state database %s: cannot read the cached policy (%s: %s)",

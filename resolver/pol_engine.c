@@ -275,13 +275,33 @@ pol_job_new(struct pol_engine *e, const char *domain, int background, int force)
 
 /* ---- answering ---- */
 
-/* The valid (unexpired) cached policy of domain, or NULL. */
+static int
+pol_entry_valid(const struct cache_entry *ce, time_t now)
+{
+	return ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at;
+}
+
+/* Memory holds no valid policy of domain: the state database may (a policy evicted for
+ * space, even while its own re-check or a new id's fetch ran, found by a trial: the
+ * failure then cached "no policy" in its place). Returns 1 when it was put back into
+ * memory (any view of the cache taken before is then stale), else 0. */
+static int
+pol_store_read(struct pol_engine *e, const char *domain, time_t now)
+{
+	return e->store != NULL && e->store(domain, now, e->store_arg) > 0;
+}
+
+/* The valid (unexpired) cached policy of domain, from memory or read back from the state
+ * database (pol_store_read()), or NULL. A cache_mem_peek() view. */
 static const struct cache_entry *
 pol_valid_policy(struct pol_engine *e, const char *domain, time_t now)
 {
 	const struct cache_entry *ce = cache_mem_peek(e->cache, domain);
 
-	if (ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at)
+	if (pol_entry_valid(ce, now))
+		return ce;
+	if (pol_store_read(e, domain, now) &&
+	    pol_entry_valid(ce = cache_mem_peek(e->cache, domain), now))
 		return ce;
 	return NULL;
 }
@@ -464,7 +484,9 @@ pol_fail(struct pol_job *job, enum cache_kind kind, int err)
 	const char *what = kind == CACHE_NO_POLICY ? "no MTA-STS policy" : "temporary failure";
 	const char *sep = job->detail[0] != '\0' ? ": " : "";
 
-	if (ce != NULL && ce->kind == CACHE_POLICY && ce->policy != NULL && now < ce->expires_at) {
+	if (!pol_entry_valid(ce, now) && pol_store_read(e, job->domain, now))
+		ce = cache_mem_get(e->cache, job->domain);
+	if (pol_entry_valid(ce, now)) {
 		/* RFC 8461 sections 3.1 note, 3.3, 10.2: keep applying the cached policy. */
 		e->ctr.stale_kept++;
 		ce->last_error = err;
