@@ -83,6 +83,8 @@ err_str(int code)
 		return "policy served with a Content-Type other than text/plain";
 	case ERR_FETCH_HOST_UNKNOWN:
 		return "policy host has no address (NXDOMAIN or no A/AAAA)";
+	case ERR_FETCH_PROTOCOL:
+		return "policy host's HTTP response malformed, too large or cut off";
 	case ERR_FETCH_HOST_DNS:
 		return "policy host lookup failed";
 	case ERR_NETSTRING_FORMAT:

@@ -50,6 +50,7 @@ enum err_code {
 	ERR_FETCH_CONTENT_TYPE = -1086, /* not text/plain */
 	ERR_FETCH_HOST_UNKNOWN = -1087, /* mta-sts.<domain>: NXDOMAIN or no address */
 	ERR_FETCH_HOST_DNS = -1088,     /* mta-sts.<domain>: lookup failed (SERVFAIL, timeout) */
+	ERR_FETCH_PROTOCOL = -1089,     /* a response begun, then malformed, too large or cut off */
 	/* netstring / socketmap */
 	ERR_NETSTRING_FORMAT = -1100, /* bad length digits, missing ':' or ',' */
 	ERR_NETSTRING_TOO_LONG = -1101,

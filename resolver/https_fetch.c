@@ -102,6 +102,7 @@ struct fetch_req {
 	size_t len, cap;
 	int err;                  /* our verdict, set by header/write callbacks or at completion */
 	int headers_done;         /* final header block seen and checked */
+	int got_response;         /* a header line arrived: the HTTP response began */
 	struct fetch_headers hdr; /* what the header lines said (fetch_header_line) */
 	struct fetch_info info;
 	char errbuf[CURL_ERROR_SIZE];
@@ -297,8 +298,8 @@ fetch_headers_check(const struct fetch_headers *h, long http_status, size_t max_
 		return ERR_FETCH_CONTENT_TYPE;
 	}
 	if (h->content_length >= 0 && (size_t)h->content_length > max_body) {
-		(void)snprintf(detail, detail_len, "Content-Length %ld exceeds %zu bytes",
-		               h->content_length, max_body);
+		/* (fetch_header_line() keeps max_body + 1 for any larger or non-numeric value) */
+		(void)snprintf(detail, detail_len, "Content-Length over %zu bytes", max_body);
 		return ERR_FETCH_TOO_LARGE;
 	}
 	return 0;
@@ -312,6 +313,7 @@ fetch_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	size_t len = size * nitems;
 	long code = 0;
 
+	rq->got_response = 1;
 	if (fetch_header_line(&rq->hdr, buf, len, f->max_body) != FETCH_HEADER_END) {
 		(void)snprintf(rq->info.content_type, sizeof(rq->info.content_type), "%s",
 		               rq->hdr.content_type);
@@ -671,8 +673,22 @@ fetch_complete(struct fetch_req *rq, CURLcode cc)
 	if (rq->err == 0) {
 		if (cc != CURLE_OK) {
 			rq->err = fetch_map_curl(cc);
-			(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s",
-			               rq->errbuf[0] != '\0' ? rq->errbuf : curl_easy_strerror(cc));
+			/* Not "cannot connect" once the server talked HTTP (a trial: header floods,
+			 * a line without a colon, an endless header line, which libcurl 7.88
+			 * reports as "Out of memory"). */
+			if (rq->err == ERR_FETCH_CONNECT &&
+			    (rq->got_response || cc == CURLE_WEIRD_SERVER_REPLY ||
+			     cc == CURLE_OUT_OF_MEMORY))
+				rq->err = ERR_FETCH_PROTOCOL;
+			if (cc == CURLE_OUT_OF_MEMORY)
+				(void)snprintf(rq->info.detail, sizeof(rq->info.detail),
+				               "a response header line over libcurl's limit "
+				               "(libcurl: %s)",
+				               curl_easy_strerror(cc));
+			else
+				(void)snprintf(rq->info.detail, sizeof(rq->info.detail), "%s",
+				               rq->errbuf[0] != '\0' ? rq->errbuf
+				                                     : curl_easy_strerror(cc));
 		} else if (!rq->headers_done) {
 			rq->err = ERR_FETCH_HTTP;
 			(void)snprintf(rq->info.detail, sizeof(rq->info.detail),

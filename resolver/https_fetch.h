@@ -17,6 +17,7 @@
  *            ERR_FETCH_REDIRECT, ERR_FETCH_TOO_LARGE, ERR_FETCH_TIMEOUT,
  *            ERR_FETCH_CONTENT_TYPE, ERR_FETCH_HOST_UNKNOWN (NXDOMAIN/NODATA for the policy
  *            host), ERR_FETCH_HOST_DNS (its lookup failed: SERVFAIL, timeout...),
+ *            ERR_FETCH_PROTOCOL (the response began, then was malformed, too large or cut off),
  *            -ECANCELED. Exactly once per fetch.
  */
 #ifndef MTASTSD_HTTPS_FETCH_H

@@ -19,8 +19,9 @@ ADM=$(free_port tcp)
 DOMS="ctype.test split.test status.test"
 
 make_ca
-make_cert www mta-sts.ctype.test mta-sts.split.test mta-sts.status.test
-for d in $DOMS; do
+make_cert www mta-sts.ctype.test mta-sts.split.test mta-sts.status.test mta-sts.flood.test \
+	mta-sts.endless.test mta-sts.biglen.test
+for d in $DOMS flood.test endless.test biglen.test; do
 	testns_entry "_mta-sts.$d" NOERROR "\"v=STSv1; id=${d%%.*}1\""
 done >"$T/lab.testns"
 testns_start dns "$DNS" "$T/lab.testns"
@@ -73,6 +74,24 @@ done
 check_match "query ctype.test: the detail quotes the Content-Type, printable" \
 	"Content-Type '\?\[31m<script>alert\(1\)</script>\?\]0;owned\?\?X\?\?\?\?' is not text/plain" \
 	"$(cat "$T/q.ctype.test.txt")"
+
+# ---- what a broken response is called (a trial: "cannot connect to policy host: Out of
+# memory" for an endless header line, "cannot connect" for a header flood or a line without
+# a colon, "Content-Length 65537 exceeds 65536 bytes" for a 20-digit Content-Length)
+for d in flood endless biglen; do
+	"$MTASTSD" -c "$T/mtastsd.conf" query "$d.test" >"$T/q.$d.txt" 2>&1 || true
+done
+check_match "header flood: a malformed response, not a connection failure" \
+	"policy host's HTTP response malformed, too large or cut off" "$(cat "$T/q.flood.txt")"
+check_match "endless header line: over libcurl's line limit, not 'cannot connect'" \
+	"policy host's HTTP response malformed, too large or cut off.*a response header line over libcurl's limit" \
+	"$(cat "$T/q.endless.txt")"
+check_match "split.test (a line without a colon): a malformed response" \
+	"policy host's HTTP response malformed, too large or cut off" "$(cat "$T/q.split.test.txt")"
+check_match "20-digit Content-Length: over the limit, no invented number" \
+	"Content-Length over 65536 bytes" "$(cat "$T/q.biglen.txt")"
+check "no 'cannot connect' for any of them" 0 \
+	"$(cat "$T/q.flood.txt" "$T/q.endless.txt" "$T/q.split.test.txt" "$T/q.biglen.txt" | grep -c 'cannot connect' || true)"
 
 # ---- mtastsd check: the publisher's own policy hosts are these (connect_to), so the same
 # text reaches its report

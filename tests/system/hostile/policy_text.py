@@ -11,6 +11,11 @@ Host header, then closes:
   mta-sts.split.test   200, a Content-Type "text/html" followed by CR LF and a line of ESC
                        and HTML without a colon (a header injected by CR LF)
   mta-sts.status.test  503 with a reason phrase of ESC, HTML and bytes >= 0x80
+  mta-sts.flood.test   200, then 4000 header lines of 100 bytes (400 KB, over libcurl's
+                       300 KiB of response headers)
+  mta-sts.endless.test 200, then one header line of 200 KB that never ends (over libcurl's
+                       100 KiB per line, which libcurl 7.88 reports as "Out of memory")
+  mta-sts.biglen.test  200 with Content-Length: 99999999999999999999
 anything else          404. Loopback only; SIGTERM ends it.
 """
 import signal
@@ -32,6 +37,14 @@ def answer(host):
     if host == b"mta-sts.split.test":
         return (b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n" + EVIL + b"\r\n"
                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(BODY)) + BODY
+    if host == b"mta-sts.flood.test":
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n" +
+                (b"X-Flood: " + b"f" * 89 + b"\r\n") * 4000)
+    if host == b"mta-sts.endless.test":
+        return b"HTTP/1.1 200 OK\r\nX-Endless: " + b"e" * 200000
+    if host == b"mta-sts.biglen.test":
+        return (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+                b"Content-Length: 99999999999999999999\r\nConnection: close\r\n\r\n") + BODY
     if host == b"mta-sts.status.test":
         return (b"HTTP/1.1 503 " + EVIL + b"\r\nContent-Length: 0\r\n"
                 b"Connection: close\r\n\r\n")
