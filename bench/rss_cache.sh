@@ -13,6 +13,7 @@
 #   difference. Stops what it started (by PID) and removes its directory. Needs certtool,
 #   curl and sqlite3. Every wait is bounded (60 s for a start, 10 s for a stop).
 set -eu
+. "$(dirname "$0")/rss_lab.sh"
 B=${1:-build}
 N=${2:-100000}
 MT=$B/daemon/mtastsd
@@ -44,29 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SM=$(port) PUB=$(port) ADM=$(port)
-
-certtool --generate-privkey --key-type=ecdsa --outfile "$T/k.pem" 2>/dev/null
-printf 'cn = "mta-sts.rss.test"\ndns_name = "mta-sts.rss.test"\ntls_www_server\nsigning_key\nexpiration_days = 30\n' >"$T/t.tmpl"
-certtool --generate-self-signed --load-privkey "$T/k.pem" --template "$T/t.tmpl" \
-	--outfile "$T/c.pem" 2>/dev/null
-mkdir -p "$T/state"
-cat >"$T/m.conf" <<EOF
-process = { allow_root = true; verbosity = 0; state_directory = "$T/state"; };
-resolver = {
-	listen = [ "127.0.0.1:$SM" ];
-	dns_servers = [ "127.0.0.1" ];
-	zones = ( { name = "postfix"; } );
-};
-admin = { listen = "127.0.0.1:$ADM"; };
-publisher = {
-	listen = [ "127.0.0.1:$PUB" ];
-	http_listen = [ ];
-	domains = ( { domain = "rss.test"; mode = "enforce"; max_age = 604800;
-	              mx = [ "mail.rss.test" ]; cert = "$T/c.pem"; key = "$T/k.pem"; } );
-};
-EOF
+rss_lab_setup "$T"
 
 # start_mt: start the daemon, wait (at most 60 s) until /status answers, then 2 s more.
 start_mt() {

@@ -12,6 +12,7 @@
 #   Needs certtool (gnutls-bin) and curl. Run as root or not (allow_root is set).
 #   RSS_IDLE_PUB="mx_check = false;" adds settings to the publisher group.
 set -eu
+. "$(dirname "$0")/rss_lab.sh"
 B=${1:-build}
 MT=$B/daemon/mtastsd
 for f in "$MT" "$B/bench/rss_floor" "$B/bench/rss_floor_mail"; do
@@ -27,30 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-SM=$(port) PUB=$(port) ADM=$(port)
-
-certtool --generate-privkey --key-type=ecdsa --outfile "$T/k.pem" 2>/dev/null
-printf 'cn = "mta-sts.rss.test"\ndns_name = "mta-sts.rss.test"\ntls_www_server\nsigning_key\nexpiration_days = 30\n' >"$T/t.tmpl"
-certtool --generate-self-signed --load-privkey "$T/k.pem" --template "$T/t.tmpl" \
-	--outfile "$T/c.pem" 2>/dev/null
-mkdir -p "$T/state"
-cat >"$T/m.conf" <<EOF
-process = { allow_root = true; verbosity = 0; state_directory = "$T/state"; };
-resolver = {
-	listen = [ "127.0.0.1:$SM" ];
-	dns_servers = [ "127.0.0.1" ];
-	zones = ( { name = "postfix"; } );
-};
-admin = { listen = "127.0.0.1:$ADM"; };
-publisher = {
-	listen = [ "127.0.0.1:$PUB" ];
-	http_listen = [ ];${RSS_IDLE_PUB:+
-	$RSS_IDLE_PUB}
-	domains = ( { domain = "rss.test"; mode = "enforce"; max_age = 604800;
-	              mx = [ "mail.rss.test" ]; cert = "$T/c.pem"; key = "$T/k.pem"; } );
-};
-EOF
+rss_lab_setup "$T" "${RSS_IDLE_PUB:-}"
 "$MT" -f -c "$T/m.conf" >"$T/mtastsd.log" 2>&1 &
 MPID=$!
 PIDS="$PIDS $MPID"
