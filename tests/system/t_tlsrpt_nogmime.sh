@@ -12,7 +12,7 @@
 
 need_root "a private mount namespace (unshare -m)"
 need_cmd unshare mount python3
-SO=$(ldconfig -p | awk '/libgmime-3\.0\.so\.0 / { print $NF; exit }')
+SO=$(ldconfig -p | awk '/libgmime-3\.0\.so\.0 / && !f { print $NF; f = 1 }') # no exit: under pipefail, SIGPIPE to ldconfig would end the test
 if [ -z "$SO" ] || [ ! -e "$SO" ]; then
 	unavailable "libgmime-3.0.so.0 not found (ldconfig -p)"
 fi
